@@ -1,0 +1,63 @@
+/**
+ * The one table of coded errors (fastify's FST_ERR_* pattern). Every error Backstop reports — on the wire,
+ * in the API, in the CLI — carries one of these codes. `permanent` errors are never retried (healthchecks'
+ * TransportError); `http` is the status the API answers with. docs/errors.md must list exactly these codes
+ * (a test keeps them in sync).
+ */
+export interface ErrorSpec {
+  readonly message: string
+  readonly permanent: boolean
+  readonly http: number
+}
+
+export const errorTable = {
+  BK_ERR_CONFIG_INVALID: { message: 'configuration is invalid', permanent: true, http: 400 },
+  BK_ERR_CONFIG_NOT_FOUND: { message: 'configuration file not found', permanent: true, http: 400 },
+  BK_ERR_WIRE_JSON: { message: 'message is not valid JSON', permanent: true, http: 400 },
+  BK_ERR_WIRE_TOO_LARGE: { message: 'message exceeds the size limit', permanent: true, http: 413 },
+  BK_ERR_WIRE_SCHEMA: { message: 'message does not match its schema', permanent: true, http: 400 },
+  BK_ERR_WIRE_VERSION: { message: 'unsupported envelope version', permanent: true, http: 400 },
+  BK_ERR_WIRE_TOPIC: { message: 'topic does not belong to the sending node', permanent: true, http: 403 },
+  BK_ERR_SIG_INVALID: { message: 'signature does not verify against the pinned key', permanent: true, http: 401 },
+  BK_ERR_NODE_UNKNOWN: { message: 'node is not enrolled', permanent: false, http: 401 },
+  BK_ERR_NODE_KEY_MISMATCH: { message: 'node key differs from the pinned key', permanent: true, http: 401 },
+  BK_ERR_ENROLL_TOKEN: { message: 'enrollment token is invalid', permanent: true, http: 401 },
+  BK_ERR_OUTBOX_FULL: { message: 'outbox is full', permanent: false, http: 507 },
+  BK_ERR_OUTBOX_CORRUPT: { message: 'outbox file is corrupt', permanent: true, http: 500 },
+  BK_ERR_EXEC_TIMEOUT: { message: 'command timed out', permanent: false, http: 504 },
+  BK_ERR_EXEC_SPAWN: { message: 'command could not be started', permanent: true, http: 500 },
+  BK_ERR_EXEC_FAILED: { message: 'command exited with an error', permanent: false, http: 500 },
+  BK_ERR_JOB_UNKNOWN: { message: 'no job with that name', permanent: true, http: 404 },
+  BK_ERR_JOB_FAILED: { message: 'job failed', permanent: false, http: 500 },
+  BK_ERR_VERIFY_FAILED: { message: 'backup verification failed', permanent: true, http: 500 },
+  BK_ERR_SCHEDULE_INVALID: { message: 'schedule expression is invalid', permanent: true, http: 400 },
+  BK_ERR_API_UNAUTHORIZED: { message: 'missing or invalid bearer token', permanent: true, http: 401 },
+  BK_ERR_API_FORBIDDEN: { message: 'token role does not allow this', permanent: true, http: 403 },
+  BK_ERR_API_NOT_FOUND: { message: 'not found', permanent: true, http: 404 },
+  BK_ERR_API_VALIDATION: { message: 'request does not match its schema', permanent: true, http: 400 },
+  BK_ERR_INTERNAL: { message: 'internal error', permanent: false, http: 500 },
+} as const satisfies Record<string, ErrorSpec>
+
+export type ErrorCode = keyof typeof errorTable
+
+export class BackstopError extends Error {
+  readonly code: ErrorCode
+  readonly permanent: boolean
+  readonly http: number
+  readonly detail: string | undefined
+
+  /** `detail` says what was wrong, where, and how to fix it; the table's message says what kind of error it is. */
+  constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown }) {
+    const spec = errorTable[code]
+    super(detail ? `${spec.message}: ${detail}` : spec.message, options)
+    this.name = 'BackstopError'
+    this.code = code
+    this.permanent = spec.permanent
+    this.http = spec.http
+    this.detail = detail
+  }
+}
+
+export function isBackstopError(e: unknown, code?: ErrorCode): e is BackstopError {
+  return e instanceof BackstopError && (code === undefined || e.code === code)
+}

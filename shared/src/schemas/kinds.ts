@@ -1,0 +1,20 @@
+import type { TSchema } from 'typebox'
+import { AckBody, EnrollBody, HeartbeatBody, InventoryBody, JobFinishedBody, JobProgressBody, JobStartedBody } from './messages.ts'
+
+/**
+ * The table of message kinds: kind → body schema and direction. Adding a kind here makes every exhaustive
+ * switch over `MessageKind` (the collector's ingest dispatcher) fail to compile until it is handled.
+ */
+export const messageKinds = {
+  'heartbeat': { body: HeartbeatBody, from: 'agent' },
+  'enroll': { body: EnrollBody, from: 'agent' },
+  'job.started': { body: JobStartedBody, from: 'agent' },
+  'job.progress': { body: JobProgressBody, from: 'agent' },
+  'job.finished': { body: JobFinishedBody, from: 'agent' },
+  'inventory': { body: InventoryBody, from: 'agent' },
+  'ack': { body: AckBody, from: 'collector' },
+} as const satisfies Record<string, { body: TSchema, from: 'agent' | 'collector' }>
+
+export type MessageKind = keyof typeof messageKinds
+export type AgentMessageKind = { [K in MessageKind]: (typeof messageKinds)[K]['from'] extends 'agent' ? K : never }[MessageKind]
+export const messageKindNames = Object.keys(messageKinds) as MessageKind[]
