@@ -1,0 +1,171 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Compile } from 'typebox/compile'
+import { isDocument, LineCounter, parseDocument, type Document } from 'yaml'
+import { BackstopError, isValidNodeId, isValidTimeZone, validateSchedule } from '@backstop/shared'
+import { jobKindNames, jobKinds, type JobKind, type ResolvedJob } from '../jobs/kinds.ts'
+import { AgentConfigInput, type ResolvedAgentConfig } from './schema.ts'
+
+export interface ConfigIssue {
+  readonly file: string
+  readonly line: number
+  readonly column: number
+  /** JSON-pointer-ish path to the field, e.g. `jobs[0].keepLast`. */
+  readonly field: string
+  readonly message: string
+}
+
+/** Thrown with every issue found (not just the first), each naming file, line and field. */
+export class ConfigError extends BackstopError {
+  readonly issues: readonly ConfigIssue[]
+  constructor(issues: readonly ConfigIssue[]) {
+    super('BK_ERR_CONFIG_INVALID', `\n${issues.map(formatIssue).join('\n')}`)
+    this.issues = issues
+  }
+}
+
+export function formatIssue(i: ConfigIssue): string {
+  return `${i.file}:${i.line}:${i.column}: ${i.field || '(root)'}: ${i.message}`
+}
+
+export interface LoadEnv {
+  /** Used for the default node id. */
+  readonly hostname: string
+}
+
+export function loadAgentConfig(file: string, env: LoadEnv): ResolvedAgentConfig {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (e) {
+    throw new BackstopError('BK_ERR_CONFIG_NOT_FOUND', `${file}: ${(e as Error).message}; pass --config <file>`)
+  }
+  return parseAgentConfig(text, file, env)
+}
+
+const topCheck = Compile(AgentConfigInput)
+const jobChecks = Object.fromEntries(jobKindNames.map((k) => [k, Compile(jobKinds[k].schema)])) as Record<JobKind, ReturnType<typeof Compile>>
+
+export function parseAgentConfig(text: string, file: string, env: LoadEnv): ResolvedAgentConfig {
+  const lines = new LineCounter()
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true })
+  const issues: ConfigIssue[] = []
+  const at = (path: (string | number)[], message: string): void => {
+    issues.push({ file, ...position(doc, lines, path), field: fieldName(path), message })
+  }
+  for (const e of doc.errors) {
+    const pos = lines.linePos(e.pos[0])
+    issues.push({ file, line: pos.line, column: pos.col, field: '', message: `YAML: ${e.message.split('\n')[0]}` })
+  }
+  if (issues.length > 0) {
+    throw new ConfigError(issues)
+  }
+  const raw: unknown = doc.toJS() ?? {}
+  if (!topCheck.Check(raw)) {
+    for (const e of topCheck.Errors(raw)) {
+      if (!e.instancePath.startsWith('/jobs/') || e.instancePath.split('/').length <= 3) {
+        at(pointerToPath(e.instancePath), explain(e))
+      }
+    }
+    throw new ConfigError(dedupe(issues))
+  }
+  const input = raw as AgentConfigInput
+  const timezone = input.timezone ?? 'UTC'
+  if (!isValidTimeZone(timezone)) {
+    at(['timezone'], `unknown IANA time zone "${timezone}" (e.g. "UTC", "Europe/Amsterdam")`)
+  }
+  const node = input.node ?? env.hostname.toLowerCase()
+  if (!isValidNodeId(node)) {
+    at(['node'], `"${node}" is not a valid node id; set node: to lowercase letters, digits, '.', '_' or '-'`)
+  }
+  if (input.collector.enrollmentToken && input.collector.enrollmentTokenFile) {
+    at(['collector', 'enrollmentTokenFile'], 'set enrollmentToken or enrollmentTokenFile, not both')
+  }
+  const jobs: ResolvedJob[] = []
+  const seen = new Map<string, number>()
+  input.jobs.forEach((job, i) => {
+    const kind = job.kind as JobKind
+    if (!jobKindNames.includes(kind)) {
+      at(['jobs', i, 'kind'], `unknown job kind "${job.kind}"; known kinds: ${jobKindNames.join(', ')}`)
+      return
+    }
+    const check = jobChecks[kind]
+    if (!check.Check(job)) {
+      for (const e of check.Errors(job)) {
+        at(['jobs', i, ...pointerToPath(e.instancePath)], explain(e))
+      }
+      return
+    }
+    if (seen.has(job.name)) {
+      at(['jobs', i, 'name'], `duplicate job name "${job.name}" (also jobs[${seen.get(job.name)}])`)
+    }
+    seen.set(job.name, i)
+    const resolved = (jobKinds[kind].resolve as (input: unknown, tz: string) => ResolvedJob)(job, timezone)
+    if (resolved.schedule) {
+      try {
+        validateSchedule(resolved.schedule)
+      } catch (e) {
+        at(['jobs', i, resolved.schedule.timezone === timezone && !('timezone' in job) ? 'schedule' : 'timezone'], (e as Error).message)
+      }
+    }
+    jobs.push(resolved)
+  })
+  if (issues.length > 0) {
+    throw new ConfigError(dedupe(issues))
+  }
+  const stateDir = input.stateDir ?? '/var/lib/backstop-agent'
+  return {
+    file,
+    node,
+    stateDir,
+    timezone,
+    collector: {
+      url: input.collector.url,
+      enrollmentToken: input.collector.enrollmentToken ?? null,
+      enrollmentTokenFile: input.collector.enrollmentTokenFile ?? null,
+    },
+    outbox: { dir: join(stateDir, 'outbox'), maxBytes: input.outbox?.maxBytes ?? 256 * 1024 * 1024 },
+    heartbeatMs: (input.heartbeatSeconds ?? 30) * 1000,
+    logLevel: input.log?.level ?? 'info',
+    jobs,
+  }
+}
+
+function explain(e: { keyword: string, message: string, params: Record<string, unknown> }): string {
+  if (e.keyword === 'additionalProperties' && Array.isArray(e.params['additionalProperties'])) {
+    return `unknown field(s) ${(e.params['additionalProperties'] as string[]).map((p) => `"${p}"`).join(', ')}`
+  }
+  if (e.keyword === 'required' && Array.isArray(e.params['requiredProperties'])) {
+    return `missing required field(s) ${(e.params['requiredProperties'] as string[]).map((p) => `"${p}"`).join(', ')}`
+  }
+  return e.message
+}
+
+function pointerToPath(pointer: string): (string | number)[] {
+  return pointer.split('/').slice(1).map((p) => (/^\d+$/.test(p) ? Number(p) : p.replace(/~1/g, '/').replace(/~0/g, '~')))
+}
+
+function fieldName(path: (string | number)[]): string {
+  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '')
+}
+
+/** Line/column of the deepest node of `path` that exists in the document (a missing field points at its parent). */
+function position(doc: Document, lines: LineCounter, path: (string | number)[]): { line: number, column: number } {
+  for (let n = path.length; n >= 0; n--) {
+    const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true)
+    const range = (node as { range?: [number, number, number] } | undefined)?.range
+    if (range && isDocument(doc)) {
+      const pos = lines.linePos(range[0])
+      return { line: pos.line, column: pos.col }
+    }
+  }
+  return { line: 1, column: 1 }
+}
+
+function dedupe(issues: ConfigIssue[]): ConfigIssue[] {
+  const seen = new Set<string>()
+  return issues.filter((i) => {
+    const key = formatIssue(i)
+    return seen.has(key) ? false : (seen.add(key), true)
+  })
+}

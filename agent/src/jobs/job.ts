@@ -1,0 +1,52 @@
+import type { AssetRef, Copy, DeletedCopy, RunStatus, Trigger } from '@backstop/shared'
+import type { Clock } from '../clock.ts'
+import type { Exec } from '../exec/exec.ts'
+import type { Log } from '../log.ts'
+
+/**
+ * One job kind per file behind an exhaustive factory (zrepl's job.go + build_jobs.go). A job is built once
+ * from its resolved config; `run` does one complete pass (create, verify, replicate, prune) and reports every
+ * copy it produced or saw, and every copy it deleted with the rule that decided it.
+ */
+export interface JobContext {
+  readonly node: string
+  readonly runId: string
+  readonly trigger: Trigger
+  readonly exec: Exec
+  readonly clock: Clock
+  readonly log: Log
+  readonly signal: AbortSignal
+  /** A directory the job may keep state in across runs (e.g. btrfs promotion tags), created for it. */
+  readonly stateDir: string
+  /** Progress while running (e.g. vzdump's `status: NN%`); sent as job.progress events, throttled. */
+  progress(percent: number, message?: string): void
+}
+
+export interface JobResult {
+  readonly status: RunStatus
+  readonly copies: Copy[]
+  readonly deleted: DeletedCopy[]
+  readonly warnings: string[]
+  readonly bytes?: number
+  /** For `failed`/`partial`: what went wrong, coded. */
+  readonly error?: { code: string, message: string }
+}
+
+/** A line of `backstop-agent plan <job>`: what pruning would do and which rule decided it (btrbk -S, restic). */
+export interface PlanLine {
+  readonly location: string
+  readonly name: string
+  readonly createdAt: string
+  readonly action: 'keep' | 'destroy'
+  readonly reasons: readonly string[]
+}
+
+export interface Job {
+  readonly name: string
+  readonly kind: string
+  run(ctx: JobContext): Promise<JobResult>
+  /** Dry-run of retention: every existing copy with keep/destroy and why. Jobs without retention omit it. */
+  plan?(ctx: JobContext): Promise<PlanLine[]>
+  /** Assets this job could see on the node, for coverage-gap detection (covered or not). */
+  inventory?(ctx: JobContext): Promise<AssetRef[]>
+}
