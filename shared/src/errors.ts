@@ -35,7 +35,7 @@ export const errorTable = {
   BK_ERR_API_FORBIDDEN: { message: 'token role does not allow this', permanent: true, http: 403 },
   BK_ERR_API_NOT_FOUND: { message: 'not found', permanent: true, http: 404 },
   BK_ERR_API_VALIDATION: { message: 'request does not match its schema', permanent: true, http: 400 },
-  BK_ERR_INTERNAL: { message: 'internal error', permanent: false, http: 500 },
+  BK_ERR_INTERNAL_ERROR: { message: 'internal error', permanent: false, http: 500 },
 } as const satisfies Record<string, ErrorSpec>
 
 export type ErrorCode = keyof typeof errorTable

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The whole test suite, exactly as CI runs it (.ci/run calls this): installs prerequisites, typechecks, lints,
+# then runs unit, integration and platform tests (real btrfs / zfs-fuse / REAR need root: run as root or via sudo).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh --test
+pnpm exec tsc -p tsconfig.json
+pnpm exec eslint .
+node scripts/run-tests.mjs
