@@ -1,5 +1,6 @@
 import type { TSchema } from 'typebox'
 import { AckBody, EnrollBody, HeartbeatBody, InventoryBody, JobFinishedBody, JobProgressBody, JobStartedBody } from './messages.ts'
+import { CommandResultBody } from './command.ts'
 
 /**
  * The table of message kinds: kind → body schema and direction. Adding a kind here makes every exhaustive
@@ -12,6 +13,7 @@ export const messageKinds = {
   'job.progress': { body: JobProgressBody, from: 'agent' },
   'job.finished': { body: JobFinishedBody, from: 'agent' },
   'inventory': { body: InventoryBody, from: 'agent' },
+  'command.result': { body: CommandResultBody, from: 'agent' },
   'ack': { body: AckBody, from: 'collector' },
 } as const satisfies Record<string, { body: TSchema, from: 'agent' | 'collector' }>
 
