@@ -1,0 +1,5 @@
+export * from './timestamp.ts'
+export * from './policy.ts'
+export * from './calendar.ts'
+export * from './tags.ts'
+export * from './plan.ts'
