@@ -1,0 +1,89 @@
+import type { MediaType } from '../schemas/copy.ts'
+
+/**
+ * 3-2-1-1-0 thresholds per protection tier. "Copies" are counted per distinct location (30 snapshots on one
+ * pool are one copy, not thirty), and production counts as one of them. All durations are seconds.
+ */
+export const tiers = ['critical', 'standard', 'low'] as const
+export type Tier = (typeof tiers)[number]
+
+export interface TierPolicy {
+  /** Distinct locations holding a good copy, production included (the "3"). */
+  readonly minCopies: number
+  /** Distinct media types among production and the counted copies (the "2"). */
+  readonly minMediaTypes: number
+  /** Counted copies that are offsite (the first "1"). */
+  readonly minOffsite: number
+  /** Counted copies that are offline or immutable (the second "1"). */
+  readonly minOfflineOrImmutable: number
+  /** Live copies whose last verification failed (the "0"). */
+  readonly maxVerificationErrors: number
+  /** When true, at least one counted copy must have passed verification (the "0" demonstrated, not assumed). */
+  readonly requireVerifiedCopy: boolean
+  /** The newest counted copy of any kind must be younger than this. */
+  readonly rpoS: number
+  /** The newest counted offsite copy must be younger than this (only checked when minOffsite > 0). */
+  readonly offsiteRpoS: number
+  /** The newest counted offline/immutable copy must be younger than this (only when that rule applies). */
+  readonly offlineRpoS: number
+}
+
+const HOUR = 3600
+const DAY = 24 * HOUR
+
+/** Daily backups plus two hours of slack; weekly offsite rotation; monthly offline media for the lower tiers. */
+export const defaultTierPolicies: Readonly<Record<Tier, TierPolicy>> = {
+  critical: {
+    minCopies: 3, minMediaTypes: 2, minOffsite: 1, minOfflineOrImmutable: 1, maxVerificationErrors: 0,
+    requireVerifiedCopy: true, rpoS: 26 * HOUR, offsiteRpoS: 2 * DAY, offlineRpoS: 8 * DAY,
+  },
+  standard: {
+    minCopies: 3, minMediaTypes: 2, minOffsite: 1, minOfflineOrImmutable: 1, maxVerificationErrors: 0,
+    requireVerifiedCopy: false, rpoS: 26 * HOUR, offsiteRpoS: 8 * DAY, offlineRpoS: 32 * DAY,
+  },
+  low: {
+    minCopies: 2, minMediaTypes: 1, minOffsite: 0, minOfflineOrImmutable: 0, maxVerificationErrors: 0,
+    requireVerifiedCopy: false, rpoS: 8 * DAY, offsiteRpoS: 32 * DAY, offlineRpoS: 32 * DAY,
+  },
+}
+
+/** Overrides from configuration merged over the defaults, tier by tier. */
+export function tierPolicies(overrides: Partial<Record<Tier, Partial<TierPolicy>>> = {}): Record<Tier, TierPolicy> {
+  return {
+    critical: { ...defaultTierPolicies.critical, ...overrides.critical },
+    standard: { ...defaultTierPolicies.standard, ...overrides.standard },
+    low: { ...defaultTierPolicies.low, ...overrides.low },
+  }
+}
+
+export const assetLifecycles = ['active', 'archived', 'decommissioned'] as const
+export type AssetLifecycle = (typeof assetLifecycles)[number]
+
+export const deviceHealths = ['ok', 'degraded', 'failed', 'unknown'] as const
+export type DeviceHealth = (typeof deviceHealths)[number]
+
+/** One row of the copy ledger as the verdict needs it. Times are epoch milliseconds. */
+export interface LedgerCopy {
+  readonly copyId: string
+  /** Identity of the place the copy lives (node + location kind + target, or the device id when known). */
+  readonly locationKey: string
+  /** Key into the device-health map (serial / fs uuid); absent when the agent could not tell. */
+  readonly deviceKey?: string | undefined
+  readonly media: MediaType
+  readonly offsite: boolean
+  readonly offline: boolean
+  readonly immutable: boolean
+  readonly createdAt: number
+  readonly verification: 'verified' | 'failed' | 'unverified'
+  /** Set once the agent reported the copy deleted; deleted copies never count. */
+  readonly deletedAt?: number | undefined
+}
+
+export interface AssetFacts {
+  readonly tier: Tier
+  readonly lifecycle: AssetLifecycle
+  /** Media of the live data, counted as one copy and one media type when known. */
+  readonly productionMedia?: MediaType | undefined
+  /** Location of the live data: snapshots there share its failure domain and count as production. */
+  readonly productionLocationKey?: string | undefined
+}
