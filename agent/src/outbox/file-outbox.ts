@@ -1,0 +1,383 @@
+import { mkdir, open, readdir, unlink, type FileHandle } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Envelope } from '@backstop/shared'
+import type { Clock } from '../clock.ts'
+import type { Log } from '../log.ts'
+import { encodeFrame } from './frame.ts'
+import { appendDurably, fsyncDir, ioError, writeFileAtomic } from './fs-util.ts'
+import type { DeadLetterEntry, Outbox, OutboxRecord, OutboxStats } from './outbox.ts'
+import { PendingIndex, type IndexEntry } from './pending-index.ts'
+import { prepareAppend } from './prepare.ts'
+import { CHECKPOINT_FILE, readCheckpoint, scanAndRepair } from './recovery.ts'
+import { openSegment, readEnvelopes, SEGMENT_NAME, type Loc, type Segment } from './segment.ts'
+
+export interface FileOutboxOptions {
+  /** `<stateDir>/outbox` (config.outbox.dir). Created 0700. */
+  readonly dir: string
+  /** config.outbox.maxBytes: bound on unacknowledged records. */
+  readonly maxBytes: number
+  readonly log: Log
+  /** Timestamps in the dead-letter file. */
+  readonly clock: Clock
+  /** A new segment starts once the active one is this big. Default 8 MiB. */
+  readonly segmentBytes?: number
+  /** The ack log is rewritten (and the low-water checkpoint saved) past this size. Default 1 MiB. */
+  readonly ackLogCompactBytes?: number
+}
+
+interface Queued {
+  readonly seq: number
+  readonly envelope: Envelope
+  readonly frame: Buffer
+  readonly resolve: (r: OutboxRecord) => void
+  readonly reject: (e: unknown) => void
+}
+
+const ACK_LOG = 'acks.log'
+export const DEAD_LETTER_FILE = 'dead-letter.jsonl'
+
+/**
+ * Durable outbox on plain files (the Kafka/NATS-JetStream log shape, tiny):
+ *   seg-<firstSeq>.log  append-only records `[u32 len][u32 crc32][envelope JSON]`, fdatasync'd before append resolves
+ *   acks.log            append-only records of acknowledged seqs (same framing), so out-of-order acks survive a restart
+ *   checkpoint.json     low-water mark (every seq ≤ it is acknowledged), written atomically when acks.log is compacted
+ *   dead-letter.jsonl   permanently rejected events with the collector's reason
+ * Appends that arrive in the same tick share one write + fdatasync (group commit). Every file operation runs on
+ * one serial chain, so a read never sees a segment that an ack is deleting.
+ */
+export class FileOutbox implements Outbox {
+  private readonly index = new PendingIndex<Loc>()
+  private readonly segments: Segment[] = []
+  private readonly segmentBytes: number
+  private readonly ackLogCompactBytes: number
+  private ackFh: FileHandle | undefined
+  private ackLogSize = 0
+  private nextSeq = 1
+  private lastDurableSeq = 0
+  private queue: Queued[] = []
+  private queuedBytes = 0
+  private flushScheduled = false
+  private chain: Promise<unknown> = Promise.resolve()
+  private closed = false
+  private flushes = 0
+
+  private constructor(private readonly opts: FileOutboxOptions) {
+    this.segmentBytes = opts.segmentBytes ?? 8 * 1024 * 1024
+    this.ackLogCompactBytes = opts.ackLogCompactBytes ?? 1024 * 1024
+  }
+
+  /** Opens (creating if needed) and recovers: torn tails are truncated, unacknowledged records re-indexed. */
+  static async open(opts: FileOutboxOptions): Promise<FileOutbox> {
+    const o = new FileOutbox(opts)
+    await o.recover()
+    return o
+  }
+
+  append(build: (seq: number) => Envelope): Promise<OutboxRecord> {
+    if (this.closed) {
+      return Promise.reject(new Error(`outbox ${this.opts.dir} is closed`))
+    }
+    const seq = this.nextSeq
+    let p
+    try {
+      p = prepareAppend(build, seq, {
+        pending: this.index.pending + this.queue.length,
+        bytes: this.index.bytes + this.queuedBytes,
+        maxBytes: this.opts.maxBytes,
+        where: `the outbox ${this.opts.dir}`,
+      })
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    this.nextSeq++
+    this.queuedBytes += p.bytes
+    const envelope = p.envelope
+    const frame = encodeFrame(p.payload)
+    const done = new Promise<OutboxRecord>((resolve, reject) => {
+      this.queue.push({ seq, envelope, frame, resolve, reject })
+    })
+    if (!this.flushScheduled) {
+      this.flushScheduled = true
+      // Group commit: everything appended until the event loop turns goes out in one write + fdatasync.
+      setImmediate(() => {
+        this.flushScheduled = false
+        void this.serial(() => this.flush())
+      })
+    }
+    return done
+  }
+
+  readPending(afterSeq: number, limit: number): Promise<OutboxRecord[]> {
+    return this.serial(async () => {
+      this.assertOpen()
+      const entries = this.index.after(afterSeq, limit)
+      const envelopes = await readEnvelopes(entries)
+      return entries.map((e, i) => ({ seq: e.seq, msgId: e.msgId, bytes: e.bytes, envelope: envelopes[i] as Envelope }))
+    })
+  }
+
+  ack(msgIds: Iterable<string>): Promise<number> {
+    const ids = [...msgIds]
+    return this.serial(async () => {
+      this.assertOpen()
+      return this.removeDurably(this.lookup(ids))
+    })
+  }
+
+  deadLetter(entries: Iterable<DeadLetterEntry>): Promise<number> {
+    const list = [...entries]
+    return this.serial(async () => {
+      this.assertOpen()
+      const found = this.lookup(list.map((d) => d.msgId))
+      if (found.length === 0) {
+        return 0
+      }
+      const byId = new Map(list.map((d) => [d.msgId, d]))
+      const envelopes = await readEnvelopes(found)
+      const at = this.opts.clock.now().toISOString()
+      const lines = found.map((e, i) => {
+        const d = byId.get(e.msgId) as DeadLetterEntry
+        this.opts.log.error({ msgId: e.msgId, seq: e.seq, code: d.code, reason: d.reason }, 'collector rejected event permanently; moved to dead-letter')
+        return `${JSON.stringify({ at, msgId: e.msgId, seq: e.seq, code: d.code, reason: d.reason, envelope: envelopes[i] })}\n`
+      })
+      const path = join(this.opts.dir, DEAD_LETTER_FILE)
+      const fh = await open(path, 'a', 0o600)
+      try {
+        await appendDurably(fh, Buffer.from(lines.join(''), 'utf8'))
+      } catch (e) {
+        throw ioError(e, `writing ${found.length} dead-letter record(s) to ${path}`, this.opts.dir)
+      } finally {
+        await fh.close()
+      }
+      return this.removeDurably(found)
+    })
+  }
+
+  stats(): OutboxStats {
+    return { pending: this.index.pending, bytes: this.index.bytes }
+  }
+
+  /** Internals for tests and `status`: how many segment files, group-commit flushes, ack-log bytes. */
+  diagnostics(): { segments: number, flushes: number, ackLogBytes: number, nextSeq: number } {
+    return { segments: this.segments.length, flushes: this.flushes, ackLogBytes: this.ackLogSize, nextSeq: this.nextSeq }
+  }
+
+  close(): Promise<void> {
+    if (this.closed) {
+      return this.chain.then(() => undefined)
+    }
+    this.closed = true
+    return this.serial(async () => {
+      await this.flush()
+      for (const s of this.segments) {
+        await s.fh.close()
+      }
+      await this.ackFh?.close()
+    })
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.chain.then(fn)
+    this.chain = p.catch(() => undefined)
+    return p
+  }
+
+  private assertOpen(): void {
+    if (this.closed) {
+      throw new Error(`outbox ${this.opts.dir} is closed`)
+    }
+  }
+
+  private lookup(ids: string[]): IndexEntry<Loc>[] {
+    const out = new Map<string, IndexEntry<Loc>>()
+    for (const id of ids) {
+      const e = this.index.get(id)
+      if (e) {
+        out.set(id, e)
+      }
+    }
+    return [...out.values()]
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.queue
+    this.queue = []
+    if (batch.length === 0) {
+      return
+    }
+    const buf = Buffer.concat(batch.map((b) => b.frame))
+    this.queuedBytes -= buf.length
+    let seg: Segment
+    try {
+      seg = await this.activeSegmentFor((batch[0] as Queued).seq)
+    } catch (e) {
+      const err = ioError(e, `starting a new outbox segment for seq ${(batch[0] as Queued).seq}`, this.opts.dir)
+      batch.forEach((b) => b.reject(err))
+      return
+    }
+    const offset = seg.size
+    try {
+      await appendDurably(seg.fh, buf)
+    } catch (e) {
+      // Roll back a partial write so the file still ends on a complete record.
+      await seg.fh.truncate(offset).then(() => seg.fh.datasync()).catch((te: unknown) => {
+        this.opts.log.error({ err: te, file: seg.path }, 'outbox: rolling back a failed write failed; the torn tail is truncated at next start')
+      })
+      const err = ioError(e, `appending ${batch.length} event(s) (${buf.length} bytes) to ${seg.path}`, this.opts.dir)
+      batch.forEach((b) => b.reject(err))
+      return
+    }
+    this.flushes++
+    seg.size += buf.length
+    let off = offset
+    for (const b of batch) {
+      this.index.add(b.seq, b.envelope.msgId, b.frame.length, { seg, offset: off })
+      off += b.frame.length
+      seg.live++
+      seg.lastSeq = b.seq
+      this.lastDurableSeq = b.seq
+      b.resolve({ seq: b.seq, msgId: b.envelope.msgId, bytes: b.frame.length, envelope: b.envelope })
+    }
+  }
+
+  private async activeSegmentFor(firstSeq: number): Promise<Segment> {
+    const active = this.segments[this.segments.length - 1]
+    if (active && active.size < this.segmentBytes) {
+      return active
+    }
+    const seg = await openSegment(this.opts.dir, firstSeq, true)
+    this.segments.push(seg)
+    await fsyncDir(this.opts.dir)
+    if (active && active.live === 0) {
+      await this.deleteSegments([active])
+    }
+    return seg
+  }
+
+  /** Persists the removal in the ack log first, then drops the records and deletes emptied segments. */
+  private async removeDurably(entries: IndexEntry<Loc>[]): Promise<number> {
+    if (entries.length === 0) {
+      return 0
+    }
+    const frame = encodeFrame(Buffer.from(JSON.stringify(entries.map((e) => e.seq)), 'utf8'))
+    const fh = this.ackFh as FileHandle
+    try {
+      await appendDurably(fh, frame)
+    } catch (e) {
+      await fh.truncate(this.ackLogSize).catch(() => undefined)
+      throw ioError(e, `recording ${entries.length} acknowledgement(s) in ${ACK_LOG}`, this.opts.dir)
+    }
+    this.ackLogSize += frame.length
+    const emptied: Segment[] = []
+    for (const e of entries) {
+      this.index.remove(e)
+      const seg = e.loc.seg
+      if (--seg.live === 0 && seg !== this.segments[this.segments.length - 1]) {
+        emptied.push(seg)
+      }
+    }
+    await this.deleteSegments(emptied)
+    if (this.ackLogSize > this.ackLogCompactBytes) {
+      await this.compactAckLog()
+    }
+    return entries.length
+  }
+
+  private async deleteSegments(segs: Segment[]): Promise<void> {
+    if (segs.length === 0) {
+      return
+    }
+    for (const s of segs) {
+      await s.fh.close()
+      await unlink(s.path)
+      this.segments.splice(this.segments.indexOf(s), 1)
+    }
+    await fsyncDir(this.opts.dir)
+  }
+
+  /** Checkpoint the low-water mark atomically, then rewrite acks.log with only the acks above it. */
+  private async compactAckLog(): Promise<void> {
+    const lowWater = this.index.lowWater(this.lastDurableSeq)
+    await writeFileAtomic(this.opts.dir, join(this.opts.dir, CHECKPOINT_FILE), `${JSON.stringify({ lowWater })}\n`)
+    const above = this.index.goneAboveLowWater()
+    const content = above.length > 0 ? encodeFrame(Buffer.from(JSON.stringify(above), 'utf8')) : Buffer.alloc(0)
+    await writeFileAtomic(this.opts.dir, join(this.opts.dir, ACK_LOG), content)
+    await this.ackFh?.close()
+    this.ackFh = await open(join(this.opts.dir, ACK_LOG), 'a', 0o600)
+    this.ackLogSize = content.length
+  }
+
+  private async recover(): Promise<void> {
+    const { dir, log } = this.opts
+    await mkdir(dir, { recursive: true, mode: 0o700 })
+    const names = await readdir(dir)
+    for (const n of names.filter((n) => n.endsWith('.tmp'))) {
+      await unlink(join(dir, n))
+    }
+    const lowWater = await readCheckpoint(dir)
+    const segNames = names.filter((n) => SEGMENT_NAME.test(n)).sort()
+    for (const [i, name] of segNames.entries()) {
+      const firstSeq = Number((SEGMENT_NAME.exec(name) as RegExpExecArray)[1])
+      const isLast = i === segNames.length - 1
+      const seg = await openSegment(this.opts.dir, firstSeq, isLast)
+      this.segments.push(seg)
+      const metas: { seq: number, msgId: string }[] = []
+      let prev = firstSeq - 1
+      const scan = await scanAndRepair(seg.path, (payload) => {
+        let v: { seq?: unknown, msgId?: unknown }
+        try {
+          v = JSON.parse(payload.toString('utf8')) as typeof v
+        } catch {
+          return 'record is not JSON'
+        }
+        if (typeof v.seq !== 'number' || v.seq <= prev || typeof v.msgId !== 'string') {
+          return `record seq ${String(v.seq)} does not follow seq ${prev}`
+        }
+        prev = v.seq
+        metas.push({ seq: v.seq, msgId: v.msgId })
+        return null
+      }, isLast, log)
+      seg.size = scan.goodEnd
+      scan.frames.forEach((f, k) => {
+        const m = metas[k] as { seq: number, msgId: string }
+        seg.lastSeq = m.seq
+        if (m.seq > lowWater) {
+          this.index.add(m.seq, m.msgId, f.length, { seg, offset: f.offset })
+          seg.live++
+        }
+      })
+    }
+    const ackPath = join(dir, ACK_LOG)
+    const acks = await scanAndRepair(ackPath, (p) => {
+      try {
+        return Array.isArray(JSON.parse(p.toString('utf8'))) ? null : 'ack record is not a list'
+      } catch {
+        return 'ack record is not JSON'
+      }
+    }, true, log)
+    for (const f of acks.frames) {
+      for (const seq of JSON.parse(f.payload.toString('utf8')) as number[]) {
+        const e = this.index.bySeq(seq)
+        if (e) {
+          this.index.remove(e)
+          e.loc.seg.live--
+        }
+      }
+    }
+    this.ackLogSize = acks.goodEnd
+    this.ackFh = await open(ackPath, 'a', 0o600)
+    const last = this.segments[this.segments.length - 1]
+    this.nextSeq = Math.max(lowWater, last?.lastSeq ?? 0) + 1
+    this.lastDurableSeq = this.nextSeq - 1
+    await this.deleteSegments(this.segments.filter((s) => s.live === 0 && s !== last))
+    if (!last) {
+      this.segments.push(await openSegment(this.opts.dir, this.nextSeq, true))
+      await fsyncDir(dir)
+    }
+    log.info({ dir, pending: this.index.pending, bytes: this.index.bytes, segments: this.segments.length, nextSeq: this.nextSeq }, 'outbox opened')
+  }
+
+}
+
+// Re-exported for tests that corrupt files on purpose.
+export const outboxFiles = { ackLog: ACK_LOG, checkpoint: CHECKPOINT_FILE, deadLetter: DEAD_LETTER_FILE, segmentPattern: SEGMENT_NAME }
