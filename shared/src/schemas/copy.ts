@@ -3,12 +3,12 @@ import { Bytes, IsoTimestamp, LongText, ShortText } from './common.ts'
 
 /** What a copy of an asset is stored on. 3-2-1 counts distinct media types. */
 export const mediaTypes = ['nvme', 'ssd', 'hdd', 'usb', 'nas', 'object', 'tape', 'optical'] as const
-export const MediaType = Type.Union(mediaTypes.map((m) => Type.Literal(m)))
+export const MediaType = Type.Enum(mediaTypes)
 export type MediaType = (typeof mediaTypes)[number]
 
 /** What is being protected. */
 export const assetKinds = ['zfs-dataset', 'btrfs-subvolume', 'vm', 'ct', 'host-image', 'file-set'] as const
-export const AssetKind = Type.Union(assetKinds.map((k) => Type.Literal(k)))
+export const AssetKind = Type.Enum(assetKinds)
 export type AssetKind = (typeof assetKinds)[number]
 
 export const AssetRef = Type.Object({
@@ -20,7 +20,7 @@ export const AssetRef = Type.Object({
 export type AssetRef = Static<typeof AssetRef>
 
 export const locationKinds = ['dir', 'zfs-pool', 'btrfs-fs', 'usb', 'pbs', 'nas', 'object'] as const
-export const LocationKind = Type.Union(locationKinds.map((k) => Type.Literal(k)))
+export const LocationKind = Type.Enum(locationKinds)
 
 /** Where a copy lives, down to the physical medium when it is known (for "copy on a failing disk"). */
 export const Location = Type.Object({
@@ -39,7 +39,7 @@ export type Location = Static<typeof Location>
 
 export const verificationStates = ['verified', 'failed', 'unverified'] as const
 export const Verification = Type.Object({
-  state: Type.Union(verificationStates.map((s) => Type.Literal(s))),
+  state: Type.Enum(verificationStates),
   at: Type.Optional(IsoTimestamp),
   /** e.g. `sha256-manifest`, `zfs-guid`, `btrfs-readonly`, `pbs-verify` */
   method: Type.Optional(ShortText),
