@@ -1,0 +1,96 @@
+import type { Exec } from '../exec/exec.ts'
+
+/**
+ * `lsblk -J -b -o …` (util-linux ≥ 2.33 JSON; `-b` sizes in bytes). Fields come from the udev database; on a
+ * host without udev, FSTYPE/UUID/LABEL are null and callers fall back to blkid probing.
+ */
+export const LSBLK_COLUMNS = ['NAME', 'PATH', 'TYPE', 'FSTYPE', 'UUID', 'LABEL', 'SERIAL', 'MODEL', 'MOUNTPOINT', 'PKNAME', 'SIZE', 'TRAN', 'RM'] as const
+
+export interface LsblkDevice {
+  readonly name: string
+  readonly path: string
+  readonly type: string
+  readonly fstype: string | null
+  readonly uuid: string | null
+  readonly label: string | null
+  readonly serial: string | null
+  readonly model: string | null
+  readonly mountpoint: string | null
+  /** Parent kernel name (`sda` for `sda1`). */
+  readonly pkname: string | null
+  readonly size: number
+  /** `usb`, `sata`, `nvme` … */
+  readonly tran: string | null
+  readonly removable: boolean
+}
+
+export function lsblkArgv(): string[] {
+  return ['lsblk', '-J', '-b', '-o', LSBLK_COLUMNS.join(',')]
+}
+
+/** Flattens the tree (`children`) into a list; parents come before their children. */
+export function parseLsblk(json: string): LsblkDevice[] {
+  const doc = JSON.parse(json) as { blockdevices?: unknown[] }
+  const out: LsblkDevice[] = []
+  const walk = (nodes: unknown[], parent: string | null): void => {
+    for (const n of nodes) {
+      const o = n as Record<string, unknown>
+      const name = String(o['name'] ?? '')
+      out.push({
+        name,
+        path: s(o['path']) ?? `/dev/${name}`,
+        type: s(o['type']) ?? 'unknown',
+        fstype: s(o['fstype']),
+        uuid: s(o['uuid']),
+        label: s(o['label']),
+        serial: s(o['serial']),
+        model: s(o['model']),
+        mountpoint: s(o['mountpoint']),
+        pkname: s(o['pkname']) ?? parent,
+        size: typeof o['size'] === 'number' ? o['size'] : Number(o['size'] ?? 0),
+        tran: s(o['tran']),
+        // util-linux < 2.37 prints rm as "0"/"1", later versions as a JSON boolean.
+        removable: o['rm'] === true || o['rm'] === '1' || o['rm'] === 1,
+      })
+      if (Array.isArray(o['children'])) {
+        walk(o['children'], name)
+      }
+    }
+  }
+  walk(doc.blockdevices ?? [], null)
+  return out
+}
+
+function s(v: unknown): string | null {
+  return typeof v === 'string' && v.trim() !== '' ? v.trim() : null
+}
+
+/** Serials of the whole disks under a device, following PKNAME up the tree (partition → disk, dm → parts). */
+export function diskSerialsOf(devices: readonly LsblkDevice[], name: string): string[] {
+  const byName = new Map(devices.map((d) => [d.name, d]))
+  const seen = new Set<string>()
+  const out = new Set<string>()
+  const up = (n: string): void => {
+    if (seen.has(n)) {
+      return
+    }
+    seen.add(n)
+    const d = byName.get(n)
+    if (!d) {
+      return
+    }
+    if (d.serial && d.type === 'disk') {
+      out.add(d.serial)
+    }
+    if (d.pkname) {
+      up(d.pkname)
+    }
+  }
+  up(name)
+  return [...out]
+}
+
+export async function listBlockDevices(exec: Exec): Promise<LsblkDevice[]> {
+  const r = await exec.run(lsblkArgv(), { timeoutMs: 30_000 })
+  return r.exitCode === 0 ? parseLsblk(r.stdout) : []
+}
