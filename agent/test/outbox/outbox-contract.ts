@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it, type TestContext } from 'node:test'
 import { isBackstopError, verifyEnvelopeSignature } from '@backstop/shared'
-import type { Outbox } from '../../src/outbox/outbox.ts'
+import type { Outbox, OutboxRecord } from '../../src/outbox/outbox.ts'
 import { event, testKeys } from './support.ts'
 
 export interface OutboxFactory {
@@ -56,7 +56,7 @@ export function outboxContract(name: string, make: OutboxFactory): void {
 
     it('ack removes exactly the named records, in any order; unknown and repeated ids are ignored', async (t) => {
       const ob = await make(t, { maxBytes: MiB })
-      const recs = []
+      const recs: OutboxRecord[] = []
       for (let i = 1; i <= 6; i++) {
         recs.push(await ob.append(event(i)))
       }
@@ -91,7 +91,7 @@ export function outboxContract(name: string, make: OutboxFactory): void {
 
     it('refuses an append past maxBytes with BK_ERR_OUTBOX_FULL naming outbox.maxBytes, and accepts again after acks', async (t) => {
       const ob = await make(t, { maxBytes: 2000 })
-      const accepted = []
+      const accepted: OutboxRecord[] = []
       let full: unknown
       for (let i = 0; i < 100 && !full; i++) {
         try {
