@@ -21,6 +21,7 @@ export const errorTable = {
   BK_ERR_SIG_INVALID: { message: 'signature does not verify against the pinned key', permanent: true, http: 401 },
   BK_ERR_NODE_UNKNOWN: { message: 'node is not enrolled', permanent: false, http: 401 },
   BK_ERR_NODE_KEY_MISMATCH: { message: 'node key differs from the pinned key', permanent: true, http: 401 },
+  BK_ERR_KEY_FILE_INVALID: { message: 'key file is unreadable or malformed', permanent: true, http: 500 },
   BK_ERR_ENROLL_TOKEN: { message: 'enrollment token is invalid', permanent: true, http: 401 },
   BK_ERR_ENROLL_PENDING: { message: 'enrollment awaits an admin approval', permanent: false, http: 403 },
   BK_ERR_NODE_REVOKED: { message: 'node is revoked', permanent: true, http: 403 },
