@@ -1,0 +1,26 @@
+import { tierPolicies, type Tier, type TierPolicy } from '@backstop/shared'
+
+/** The ledger's knobs. Every field has a default so the collector runs with no ledger section in its config. */
+export interface LedgerConfig {
+  readonly policies: Record<Tier, TierPolicy>
+  /** Tier of an asset the first time it is seen; change per asset through the API. */
+  readonly defaultTier: Tier
+  /** Expectation created automatically for (node, job, asset) on the first run: daily + 1 h grace. */
+  readonly defaultPeriodS: number
+  readonly defaultGraceS: number
+  /** A node whose last heartbeat is older than this is down even without an LWT (a half-open TCP session). */
+  readonly nodeTimeoutS: number
+  /** Below this severity flips are recorded and published but not sent to notification channels. */
+  readonly notifyMinSeverity: 'info' | 'warning' | 'critical'
+}
+
+export function ledgerConfig(over: Partial<Omit<LedgerConfig, 'policies'>> & { policies?: Parameters<typeof tierPolicies>[0] } = {}): LedgerConfig {
+  return {
+    defaultTier: over.defaultTier ?? 'standard',
+    defaultPeriodS: over.defaultPeriodS ?? 86400,
+    defaultGraceS: over.defaultGraceS ?? 3600,
+    nodeTimeoutS: over.nodeTimeoutS ?? 600,
+    notifyMinSeverity: over.notifyMinSeverity ?? 'warning',
+    policies: tierPolicies(over.policies),
+  }
+}

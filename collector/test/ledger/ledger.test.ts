@@ -1,0 +1,149 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { alertTopics } from '@backstop/shared'
+import { H, harness, T0 } from './harness.ts'
+
+const M = 60_000
+
+describe('ledger: verdicts from ingested copies', () => {
+  it('evaluates each asset after a run and stores the verdict with reasons', () => {
+    const h = harness()
+    h.brain.start()
+    h.run('snap', T0, 60_000, [
+      h.copy('c1', 'tank/data', T0),
+      h.copy('c2', 'tank/data', T0, { location: { kind: 'nas', target: 'nas2:/backup' }, media: 'nas', offsite: true, immutable: true }),
+    ])
+    h.brain.ledger.runNow()
+    const a = h.brain.repos.assets.get({ node: 'pve1', kind: 'zfs-dataset', id: 'tank/data' })!
+    assert.equal(a.verdict, 'compliant', JSON.stringify(a.reasons))
+    assert.equal(a.counts.copies, 3)
+    assert.equal(a.expiresAt, T0 + 26 * H + 1)
+    assert.equal(h.alert('non-compliant/pve1/zfs-dataset/tank/data'), undefined, 'a compliant asset never had an alert')
+    // Time alone makes it stale: the single timer re-evaluates at expiresAt.
+    h.clock.set(T0 + 26 * H + 1)
+    const stale = h.brain.repos.assets.get({ node: 'pve1', kind: 'zfs-dataset', id: 'tank/data' })!
+    assert.equal(stale.verdict, 'non-compliant')
+    assert.deepEqual(stale.reasons.map((r) => r.code), ['stale'])
+    assert.equal(h.alert('non-compliant/pve1/zfs-dataset/tank/data')?.state, 'firing')
+    h.brain.stop()
+  })
+})
+
+describe('ledger: missed backups', () => {
+  it('raises missed-backup at the true deadline through one timer, and resolves on the next run', () => {
+    const h = harness()
+    h.brain.start()
+    h.run('snap', T0, 60_000, [h.copy('c1', 'tank/data', T0 + 1000)])
+    h.brain.ledger.runNow()
+    const e = h.brain.repos.expectations.get({ node: 'pve1', job: 'snap', assetKind: 'zfs-dataset', assetId: 'tank/data' })!
+    assert.equal(e.state.status, 'up')
+    const deadline = T0 + 60_000 + 24 * H + H
+    assert.equal(e.alertAfter, deadline)
+    assert.ok(h.clock.pending().includes(deadline), `one timer armed for the earliest deadline: ${h.clock.pending().map((t) => new Date(t).toISOString())}`)
+
+    h.clock.set(deadline - 1)
+    assert.equal(h.alert('missed-backup/pve1/snap/zfs-dataset/tank/data'), undefined)
+    h.clock.set(deadline + 5 * M)
+    const a = h.alert('missed-backup/pve1/snap/zfs-dataset/tank/data')!
+    assert.equal(a.state, 'firing')
+    assert.equal(a.since, deadline, 'dated at the deadline')
+    const flips = h.brain.repos.alerts.flips(a.key, 10)
+    assert.equal(flips[0]!.at, deadline)
+    assert.equal(flips[0]!.decision, 'notify')
+    // Published: retained state + event.
+    const state = h.published.find((p) => p.topic === alertTopics.state(a.key))!
+    assert.equal(state.retain, true)
+    assert.equal(state.payload.state, 'firing')
+    assert.ok(h.published.some((p) => p.topic === alertTopics.events && p.payload.key === a.key && p.payload.to === 'firing' && !p.retain))
+
+    h.run('snap', deadline + 10 * M, 60_000, [h.copy('c2', 'tank/data', deadline + 10 * M + 1000)])
+    h.brain.ledger.runNow()
+    assert.equal(h.alert(a.key)!.state, 'resolved')
+    h.brain.stop()
+  })
+
+  it('a failed run raises run-failed; a run far faster and smaller than usual raises run-anomaly', () => {
+    const h = harness()
+    h.brain.start()
+    for (let i = 0; i < 6; i++) {
+      h.run('send', T0 + i * 24 * H, 600_000, [h.copy(`c${i}`, 'tank/data', T0 + i * 24 * H + 1)], 'success', 1e9)
+    }
+    h.run('send', T0 + 6 * 24 * H, 5_000, [h.copy('c6', 'tank/data', T0 + 6 * 24 * H + 1)], 'success', 1e6)
+    h.clock.set(T0 + 6 * 24 * H + 10_000)
+    h.brain.ledger.runNow()
+    const anomaly = h.alert('run-anomaly/pve1/send')!
+    assert.equal(anomaly.state, 'firing')
+    assert.match(anomaly.summary, /finished in 5\.0s, usually 600s/)
+    assert.match(anomaly.summary, /wrote 1000000 bytes/)
+    h.run('send', T0 + 7 * 24 * H, 1000, [], 'failed')
+    h.brain.ledger.runNow()
+    assert.equal(h.alert('run-failed/pve1/send')!.state, 'firing')
+    assert.equal(h.brain.repos.expectations.get({ node: 'pve1', job: 'send', assetKind: 'zfs-dataset', assetId: 'tank/data' })!.state.status, 'down')
+    h.brain.stop()
+  })
+
+  it('a run still going past its grace goes down as an overrun', () => {
+    const h = harness()
+    h.brain.start()
+    h.run('snap', T0, 60_000, [h.copy('c1', 'tank/data', T0 + 1)])
+    h.brain.ledger.runNow()
+    h.db.transaction(() => h.core.runs.started('pve1', { runId: 'long', job: 'snap', jobKind: 'zfs-snapshot', startedAt: new Date(T0 + 2 * H).toISOString(), trigger: 'schedule' }, ''))()
+    h.brain.ledger.runNow()
+    h.clock.set(T0 + 3 * H + M)
+    const a = h.alert('missed-backup/pve1/snap/zfs-dataset/tank/data')!
+    assert.equal(a.state, 'firing')
+    assert.equal(a.since, T0 + 3 * H)
+    assert.match(a.summary, /still going past its grace/)
+    h.brain.stop()
+  })
+})
+
+describe('ledger: inventory and node liveness', () => {
+  it('flags coverage gaps and expects a first backup for covered assets', () => {
+    const h = harness()
+    h.brain.start()
+    h.db.transaction(() => h.core.assets.replaceInventory('pve1', {
+      at: new Date(T0).toISOString(),
+      assets: [
+        { asset: { kind: 'vm', id: 'vm/101' }, coveredBy: [] },
+        { asset: { kind: 'vm', id: 'vm/102' }, coveredBy: ['vzdump-nightly'] },
+      ],
+    }))()
+    h.brain.ledger.runNow()
+    assert.equal(h.alert('coverage-gap/pve1/vm/vm/101')!.state, 'firing')
+    assert.equal(h.alert('coverage-gap/pve1/vm/vm/102'), undefined)
+    const e = h.brain.repos.expectations.get({ node: 'pve1', job: 'vzdump-nightly', assetKind: 'vm', assetId: 'vm/102' })!
+    assert.equal(e.state.status, 'new')
+    assert.equal(e.alertAfter, T0 + 25 * H, 'a job that never runs is caught too')
+    assert.equal(h.brain.repos.assets.get({ node: 'pve1', kind: 'vm', id: 'vm/102' })!.verdict, 'non-compliant')
+    h.brain.stop()
+  })
+
+  it('folds missed-backup alerts under one node-down alert and releases them when the node returns', () => {
+    const h = harness()
+    h.brain.start()
+    h.run('snap', T0, 60_000, [h.copy('c1', 'tank/a', T0 + 1), h.copy('c2', 'tank/b', T0 + 1)])
+    h.db.transaction(() => h.core.nodes.setStatus('pve1', 'offline', new Date(T0 + H).toISOString(), new Date(T0 + H).toISOString()))()
+    h.clock.set(T0 + H)
+    h.brain.ledger.runNow()
+    assert.equal(h.alert('node-down/pve1')!.state, 'firing')
+    h.clock.set(T0 + 26 * H)
+    const missed = ['tank/a', 'tank/b'].map((id) => h.alert(`missed-backup/pve1/snap/zfs-dataset/${id}`)!)
+    for (const m of missed) {
+      assert.equal(m.state, 'firing')
+      assert.equal(m.suppressedBy, 'node-down/pve1')
+      assert.equal(h.brain.repos.alerts.flips(m.key, 1)[0]!.decision, 'suppressed')
+    }
+    assert.equal(h.brain.repos.notify.nextDue(), null, 'no channel configured, and suppressed flips never queue')
+    h.db.transaction(() => h.core.nodes.setStatus('pve1', 'online', new Date(T0 + 27 * H).toISOString(), new Date(T0 + 27 * H).toISOString()))()
+    h.clock.set(T0 + 27 * H)
+    h.brain.ledger.runNow()
+    assert.equal(h.alert('node-down/pve1')!.state, 'resolved')
+    for (const m of missed) {
+      const now = h.alert(m.key)!
+      assert.equal(now.suppressedBy, null)
+      assert.equal(h.brain.repos.alerts.flips(m.key, 1)[0]!.decision, 'notify', 'released alerts are notified once the node is back')
+    }
+    h.brain.stop()
+  })
+})
