@@ -1,5 +1,6 @@
 import type { TSchema } from 'typebox'
 import { AckBody, EnrollBody, HeartbeatBody, InventoryBody, JobFinishedBody, JobProgressBody, JobStartedBody } from './messages.ts'
+import { DiskHealthBody } from './disk-health.ts'
 import { CommandResultBody } from './command.ts'
 
 /**
@@ -13,6 +14,7 @@ export const messageKinds = {
   'job.progress': { body: JobProgressBody, from: 'agent' },
   'job.finished': { body: JobFinishedBody, from: 'agent' },
   'inventory': { body: InventoryBody, from: 'agent' },
+  'disk.health': { body: DiskHealthBody, from: 'agent' },
   'command.result': { body: CommandResultBody, from: 'agent' },
   'ack': { body: AckBody, from: 'collector' },
 } as const satisfies Record<string, { body: TSchema, from: 'agent' | 'collector' }>
