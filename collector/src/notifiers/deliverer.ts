@@ -28,7 +28,7 @@ export function createDeliverer(o: DelivererOptions) {
   const maxAttempts = o.maxAttempts ?? 8
   const backoff = o.backoffMs ?? defaultBackoff
   let timer: unknown = null
-  let running = false
+  let current: Promise<void> | null = null
   let again = false
   let stopped = true
 
@@ -47,13 +47,21 @@ export function createDeliverer(o: DelivererOptions) {
     }
   }
 
-  const cycle = async (): Promise<void> => {
-    if (running) {
+  /** One delivery pass at a time; a wake during a pass makes it loop once more. Returns the pass in flight. */
+  const cycle = (): Promise<void> => {
+    if (current !== null) {
       again = true
-      return
+      return current
     }
-    running = true
-    try {
+    current = pass().finally(() => {
+      current = null
+      arm()
+    })
+    return current
+  }
+
+  const pass = async (): Promise<void> => {
+    {
       do {
         again = false
         for (const d of o.repo.due(o.clock.now(), 50)) {
@@ -72,9 +80,6 @@ export function createDeliverer(o: DelivererOptions) {
           }
         }
       } while (again || (o.repo.nextDue() ?? Infinity) <= o.clock.now())
-    } finally {
-      running = false
-      arm()
     }
   }
 
