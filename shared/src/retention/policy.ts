@@ -27,7 +27,7 @@ export const RetentionPolicyInput = Type.Object({
   }, { additionalProperties: false })),
   promote: Type.Optional(Type.Object({
     /** The day a week starts: its first snapshot is the weekly. Default sunday. */
-    weekday: Type.Optional(Type.Union(WEEKDAYS.map((d) => Type.Literal(d)))),
+    weekday: Type.Optional(Type.Enum(WEEKDAYS)),
     /** The day of the month a month starts (1–28, so every month has it). Default 1. */
     monthDay: Type.Optional(Type.Integer({ minimum: 1, maximum: 28 })),
     /** "MM-DD" a year starts. Default "01-01". Feb 29 is refused (not every year has it). */
