@@ -1,0 +1,21 @@
+import type { FastifyBaseLogger, FastifyInstance, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { CopiesRepo } from '../store/copies-repo.ts'
+import type { NodesRepo } from '../store/nodes-repo.ts'
+import type { RunsRepo } from '../store/runs-repo.ts'
+
+export interface HealthReport {
+  readonly db: boolean
+  readonly broker: boolean
+}
+
+/** What the API needs; main.ts (or a test) provides it. Rooms extend this interface with their own fields. */
+export interface AppDeps {
+  readonly nodes: NodesRepo
+  readonly runs: RunsRepo
+  readonly copies: CopiesRepo
+  readonly health: () => HealthReport
+  readonly log?: FastifyBaseLogger
+}
+
+export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>

@@ -1,0 +1,54 @@
+import Fastify, { LogController, type FastifyError } from 'fastify'
+import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { isBackstopError } from '@backstop/shared'
+import { copyRoutes } from './api/routes/copies.ts'
+import { healthRoutes } from './api/routes/health.ts'
+import { nodeRoutes } from './api/routes/nodes.ts'
+import { runRoutes } from './api/routes/runs.ts'
+import type { App, AppDeps } from './api/deps.ts'
+import { errorBody, validationField } from './api/errors.ts'
+
+export type { App, AppDeps } from './api/deps.ts'
+
+/** Every route module, in one list. A new room adds its routes here with one line. */
+const routes: readonly ((app: App, deps: AppDeps) => void)[] = [
+  healthRoutes,
+  nodeRoutes,
+  runRoutes,
+  copyRoutes,
+]
+
+/**
+ * The HTTP API as a Fastify instance that never listens (main.ts does; tests use `inject()`).
+ * Errors always answer `{error: {code, message, field?}}` with a BK_ERR_* code; schema errors are 400s that name
+ * the offending field, never 500s.
+ */
+export function buildApp(deps: AppDeps): App {
+  const app = Fastify({
+    loggerInstance: deps.log,
+    // Per-request info lines would drown the ingest logs; errors are still logged by the error handler.
+    logController: new LogController({ disableRequestLogging: true }),
+  }).withTypeProvider<TypeBoxTypeProvider>().setValidatorCompiler(TypeBoxValidatorCompiler) as unknown as App
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    if (err.validation) {
+      const field = validationField(err)
+      return reply.code(400).send(errorBody('BK_ERR_API_VALIDATION', `${field}: ${err.validation[0]?.message ?? 'invalid'}`, field))
+    }
+    if (isBackstopError(err)) {
+      return reply.code(err.http).send(errorBody(err.code, err.message))
+    }
+    if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+      return reply.code(err.statusCode).send(errorBody('BK_ERR_API_VALIDATION', err.message))
+    }
+    req.log.error({ err, url: req.url }, 'API request failed')
+    return reply.code(500).send(errorBody('BK_ERR_INTERNAL_ERROR', 'internal error; see the collector log'))
+  })
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send(errorBody('BK_ERR_API_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`))
+  })
+  for (const register of routes) {
+    register(app, deps)
+  }
+  return app
+}

@@ -1,0 +1,109 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Compile } from 'typebox/compile'
+import { LineCounter, parseDocument, type Document } from 'yaml'
+import { BackstopError } from '@backstop/shared'
+import { CollectorConfigInput, type ResolvedCollectorConfig } from './schema.ts'
+
+export interface ConfigIssue {
+  readonly file: string
+  readonly line: number
+  readonly column: number
+  /** e.g. `enrollment.tokens[0]` */
+  readonly field: string
+  readonly message: string
+}
+
+/** Carries every issue found (not just the first), each as file:line:column: field: message. */
+export class ConfigError extends BackstopError {
+  readonly issues: readonly ConfigIssue[]
+  constructor(issues: readonly ConfigIssue[]) {
+    super('BK_ERR_CONFIG_INVALID', `\n${issues.map(formatIssue).join('\n')}`)
+    this.issues = issues
+  }
+}
+
+export function formatIssue(i: ConfigIssue): string {
+  return `${i.file}:${i.line}:${i.column}: ${i.field || '(root)'}: ${i.message}`
+}
+
+export function loadCollectorConfig(file: string): ResolvedCollectorConfig {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (e) {
+    throw new BackstopError('BK_ERR_CONFIG_NOT_FOUND', `${file}: ${(e as Error).message}; pass --config <file> (see deploy/config/collector.example.yaml)`)
+  }
+  return parseCollectorConfig(text, file)
+}
+
+const check = Compile(CollectorConfigInput)
+
+export function parseCollectorConfig(text: string, file: string): ResolvedCollectorConfig {
+  const lines = new LineCounter()
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true })
+  const issues: ConfigIssue[] = doc.errors.map((e) => {
+    const pos = lines.linePos(e.pos[0])
+    return { file, line: pos.line, column: pos.col, field: '', message: `YAML: ${e.message.split('\n')[0]}` }
+  })
+  if (issues.length > 0) {
+    throw new ConfigError(issues)
+  }
+  const raw: unknown = doc.toJS() ?? {}
+  if (!check.Check(raw)) {
+    const seen = new Set<string>()
+    for (const e of check.Errors(raw)) {
+      const path = pointerToPath(e.instancePath)
+      const issue = { file, ...position(doc, lines, path), field: fieldName(path), message: explain(e) }
+      const key = formatIssue(issue)
+      if (!seen.has(key)) {
+        seen.add(key)
+        issues.push(issue)
+      }
+    }
+    throw new ConfigError(issues)
+  }
+  const input = raw as CollectorConfigInput
+  const dataDir = input.dataDir ?? '/var/lib/backstop-collector'
+  return {
+    file,
+    dataDir,
+    dbFile: join(dataDir, 'collector.db'),
+    mqtt: { host: input.mqtt?.host ?? '0.0.0.0', port: input.mqtt?.port ?? 1883 },
+    api: { host: input.api?.host ?? '127.0.0.1', port: input.api?.port ?? 8080 },
+    enrollment: { tokens: input.enrollment.tokens },
+    logLevel: input.log?.level ?? 'info',
+    ingest: { batchSize: input.ingest?.batchSize ?? 1000, batchIntervalMs: input.ingest?.batchIntervalMs ?? 5 },
+  }
+}
+
+function explain(e: { keyword: string, message: string, params: Record<string, unknown> }): string {
+  if (e.keyword === 'additionalProperties' && Array.isArray(e.params['additionalProperties'])) {
+    return `unknown field(s) ${(e.params['additionalProperties'] as string[]).map((p) => `"${p}"`).join(', ')}`
+  }
+  if (e.keyword === 'required' && Array.isArray(e.params['requiredProperties'])) {
+    return `missing required field(s) ${(e.params['requiredProperties'] as string[]).map((p) => `"${p}"`).join(', ')}`
+  }
+  return e.message
+}
+
+function pointerToPath(pointer: string): (string | number)[] {
+  return pointer.split('/').slice(1).map((p) => (/^\d+$/.test(p) ? Number(p) : p.replace(/~1/g, '/').replace(/~0/g, '~')))
+}
+
+function fieldName(path: (string | number)[]): string {
+  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '')
+}
+
+/** Line/column of the deepest node of `path` present in the document (a missing field points at its parent). */
+function position(doc: Document, lines: LineCounter, path: (string | number)[]): { line: number, column: number } {
+  for (let n = path.length; n >= 0; n--) {
+    const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true)
+    const range = (node as { range?: [number, number, number] } | undefined)?.range
+    if (range) {
+      const pos = lines.linePos(range[0])
+      return { line: pos.line, column: pos.col }
+    }
+  }
+  return { line: 1, column: 1 }
+}

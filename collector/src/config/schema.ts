@@ -1,0 +1,44 @@
+import Type, { type Static } from 'typebox'
+
+const Listen = (defaultHost: string, defaultPort: number) => Type.Object({
+  /** Default: ${defaultHost} */
+  host: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: `bind address, default ${defaultHost}` })),
+  /** 0 = an ephemeral port (tests). */
+  port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, description: `TCP port, default ${defaultPort}` })),
+}, { additionalProperties: false })
+
+/** The collector's YAML config; deploy/config/collector.example.yaml documents every field. */
+export const CollectorConfigInput = Type.Object({
+  /** SQLite database, keys. Default /var/lib/backstop-collector. */
+  dataDir: Type.Optional(Type.String({ minLength: 1, pattern: '^/' })),
+  mqtt: Type.Optional(Listen('0.0.0.0', 1883)),
+  api: Type.Optional(Listen('127.0.0.1', 8080)),
+  enrollment: Type.Object({
+    /** Accepted enrollment tokens (any of them). At least 16 characters: they are the only thing between an unknown machine and a pinned key. */
+    tokens: Type.Array(Type.String({ minLength: 16, maxLength: 256 }), { minItems: 1, maxItems: 100 }),
+  }, { additionalProperties: false }),
+  log: Type.Optional(Type.Object({
+    level: Type.Optional(Type.Union(['trace', 'debug', 'info', 'warn', 'error'].map((l) => Type.Literal(l)))),
+  }, { additionalProperties: false })),
+  ingest: Type.Optional(Type.Object({
+    /** Commit after this many messages … (default 1000; an ack lists at most 10000 msgIds) */
+    batchSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })),
+    /** … or this many milliseconds after the first queued message, whichever comes first (default 5). */
+    batchIntervalMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+  }, { additionalProperties: false })),
+}, { additionalProperties: false })
+export type CollectorConfigInput = Static<typeof CollectorConfigInput>
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error'
+
+/** Every default resolved once, here; nothing downstream re-derives them. */
+export interface ResolvedCollectorConfig {
+  readonly file: string
+  readonly dataDir: string
+  readonly dbFile: string
+  readonly mqtt: { readonly host: string, readonly port: number }
+  readonly api: { readonly host: string, readonly port: number }
+  readonly enrollment: { readonly tokens: readonly string[] }
+  readonly logLevel: LogLevel
+  readonly ingest: { readonly batchSize: number, readonly batchIntervalMs: number }
+}

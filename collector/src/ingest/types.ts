@@ -1,0 +1,50 @@
+import type { Envelope, MessageKind } from '@backstop/shared'
+import type { DiskHealthStore } from '../health/disk-health-store.ts'
+import type { AssetsRepo } from '../store/assets-repo.ts'
+import type { CopiesRepo } from '../store/copies-repo.ts'
+import type { EventsRepo } from '../store/events-repo.ts'
+import type { NodesRepo } from '../store/nodes-repo.ts'
+import type { RunsRepo } from '../store/runs-repo.ts'
+
+/** The repositories a handler may write to; all writes happen inside the batch transaction. */
+export interface IngestStore {
+  readonly nodes: NodesRepo
+  readonly events: EventsRepo
+  readonly runs: RunsRepo
+  readonly copies: CopiesRepo
+  readonly assets: AssetsRepo
+  /** Disk health (issue 5); main.ts: `createDiskHealthStore(db, { raise: brain.alerts.raise })`. */
+  readonly diskHealth?: DiskHealthStore
+}
+
+/** A verified, schema-checked message, ready to apply. */
+export interface Incoming<K extends MessageKind = MessageKind> {
+  readonly env: Envelope<K>
+  readonly raw: string
+  readonly receivedAt: string
+}
+
+export interface HandlerContext {
+  readonly store: IngestStore
+  readonly collectorPublicKey: string
+  /** Keys to pin in the KeyRing once the batch has committed (never before: a rolled-back enrollment pins nothing). */
+  readonly pinAfterCommit: (node: string, publicKey: string) => void
+}
+
+export interface Applied {
+  /** false = this msgId was already stored (a replay): acked again, nothing re-applied. */
+  readonly stored: boolean
+  /** Set by `enroll`: goes into the ack body so the agent can pin the collector key. */
+  readonly enrollment?: { readonly node: string, readonly collectorPublicKey: string }
+}
+
+export type Handler<K extends MessageKind> = (msg: Incoming<K>, ctx: HandlerContext) => Applied
+
+export const STORED: Applied = { stored: true }
+export const DUPLICATE: Applied = { stored: false }
+
+/** The idempotency gate for durable kinds: stores the raw envelope once per (node, msgId). */
+export function recordOnce(msg: Incoming, ctx: HandlerContext): boolean {
+  const { env } = msg
+  return ctx.store.events.insert({ node: env.node, msgId: env.msgId, seq: env.seq, kind: env.kind, ts: env.ts, receivedAt: msg.receivedAt, raw: msg.raw })
+}

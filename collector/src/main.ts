@@ -1,0 +1,144 @@
+import { createServer, type AddressInfo, type Server } from 'node:net'
+import { pathToFileURL } from 'node:url'
+import { pino, type Logger } from 'pino'
+import { buildApp } from './app.ts'
+import { createBroker } from './broker/broker.ts'
+import { runCli } from './cli.ts'
+import type { ResolvedCollectorConfig } from './config/schema.ts'
+import { privateKeyObject } from './crypto/ed25519.ts'
+import { createTokenCheck } from './ingest/check.ts'
+import { createKeyRing } from './ingest/key-ring.ts'
+import { createIngest, type Ingest } from './ingest/pipeline.ts'
+import { loadOrCreateCollectorKeys } from './keys.ts'
+import { createCounters, type Counters } from './metrics/counters.ts'
+import { createAssetsRepo } from './store/assets-repo.ts'
+import { createCopiesRepo } from './store/copies-repo.ts'
+import { openDb, pingDb, type Db } from './store/db.ts'
+import { createEventsRepo } from './store/events-repo.ts'
+import { createNodesRepo } from './store/nodes-repo.ts'
+import { createRunsRepo } from './store/runs-repo.ts'
+
+export interface RunningCollector {
+  readonly apiUrl: string
+  readonly mqttUrl: string
+  readonly db: Db
+  readonly ingest: Ingest
+  readonly counters: Counters
+  readonly collectorPublicKey: string
+  /** Graceful: stop accepting, flush the batch (and its acks), close broker, API and database. */
+  stop(): Promise<void>
+}
+
+/**
+ * The composition root: the only place that picks SQLite, aedes, pino and the real clock.
+ * Order: db → keys → broker (TCP) → ingest → API listen.
+ */
+export async function startCollector(config: ResolvedCollectorConfig, opts: { log?: Logger } = {}): Promise<RunningCollector> {
+  const log = opts.log ?? pino({ level: config.logLevel, base: { svc: 'backstop-collector' } })
+  const now = (): Date => new Date()
+  const { db, migrations } = openDb({ file: config.dbFile })
+  log.info({ db: config.dbFile, applied: migrations.applied, total: migrations.total }, 'database ready')
+  const keysFile = loadOrCreateCollectorKeys(config.dataDir)
+  log.info({ fingerprint: keysFile.fingerprint, file: keysFile.file }, 'collector key ready')
+
+  const store = {
+    nodes: createNodesRepo(db),
+    events: createEventsRepo(db),
+    runs: createRunsRepo(db),
+    copies: createCopiesRepo(db),
+    assets: createAssetsRepo(db),
+  }
+  const counters = createCounters()
+  const keys = createKeyRing(store.nodes)
+  // The ingest publishes acks through the broker and the broker feeds the ingest; acks are only published after
+  // the broker exists (the first commit needs a message, which needs the broker).
+  const ingest: Ingest = createIngest({
+    db, store, keys, counters, now,
+    log: log.child({ c: 'ingest' }),
+    tokens: createTokenCheck(config.enrollment.tokens),
+    collector: { publicKey: keysFile.publicKey, signingKey: privateKeyObject(keysFile.secretKey) },
+    publishAck: (node, payload) => broker.publishAck(node, payload),
+    batchSize: config.ingest.batchSize,
+    batchIntervalMs: config.ingest.batchIntervalMs,
+  })
+  const broker = await createBroker({
+    keys, counters, now, log: log.child({ c: 'broker' }),
+    onEvent: ingest.submit,
+    onStatus: ingest.status,
+  })
+  const mqttServer = createServer(broker.aedes.handle)
+  await listen(mqttServer, config.mqtt.port, config.mqtt.host)
+  const mqttPort = (mqttServer.address() as AddressInfo).port
+
+  const app = buildApp({
+    nodes: store.nodes, runs: store.runs, copies: store.copies,
+    health: () => ({ db: pingDb(db), broker: !broker.aedes.closed && mqttServer.listening }),
+    log: log.child({ c: 'api' }),
+  })
+  await app.listen({ host: config.api.host, port: config.api.port })
+  const apiPort = (app.server.address() as AddressInfo).port
+  const apiUrl = `http://${urlHost(config.api.host)}:${apiPort}`
+  const mqttUrl = `mqtt://${urlHost(config.mqtt.host)}:${mqttPort}`
+  log.info({ apiUrl, mqttUrl }, 'collector running')
+
+  let stopping: Promise<void> | undefined
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      log.info('stopping: no new connections, flushing the ingest batch')
+      mqttServer.close()
+      ingest.close()
+      await broker.close()
+      await app.close()
+      db.close()
+      log.info('stopped')
+    })()
+    return stopping
+  }
+  return { apiUrl, mqttUrl, db, ingest, counters, collectorPublicKey: keysFile.publicKey, stop }
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+}
+
+/** A wildcard bind is reachable on loopback; print a URL that works from this machine. */
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') {
+    return '127.0.0.1'
+  }
+  return host.includes(':') ? `[${host}]` : host
+}
+
+/** Process entry: CLI, signals, exit codes. */
+export async function main(argv: readonly string[]): Promise<void> {
+  const code = await runCli(argv, {
+    out: (l) => process.stdout.write(`${l}\n`),
+    err: (l) => process.stderr.write(`${l}\n`),
+    start: async (config) => {
+      const c = await startCollector(config)
+      process.stdout.write(`backstop-collector: API ${c.apiUrl}  MQTT ${c.mqttUrl}\n`)
+      const onSignal = (sig: NodeJS.Signals): void => {
+        c.stop().then(() => process.exit(0), (e: unknown) => {
+          process.stderr.write(`shutdown after ${sig} failed: ${String(e)}\n`)
+          process.exit(1)
+        })
+      }
+      process.once('SIGTERM', onSignal)
+      process.once('SIGINT', onSignal)
+      return c
+    },
+  })
+  if (code !== 0) {
+    process.exitCode = code
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await main(process.argv)
+}

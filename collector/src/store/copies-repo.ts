@@ -1,0 +1,140 @@
+import type { Statement } from 'better-sqlite3'
+import type { Copy, DeletedCopy } from '@backstop/shared'
+import type { Db } from './db.ts'
+
+export interface CopyRow {
+  readonly node: string
+  readonly copyId: string
+  readonly asset: { kind: string, id: string, name: string | null }
+  readonly location: { kind: string, target: string, device: Record<string, string> | null }
+  readonly name: string
+  readonly media: string
+  readonly offsite: boolean
+  readonly offline: boolean
+  readonly immutable: boolean
+  readonly createdAt: string
+  readonly bytes: number | null
+  readonly checksum: string | null
+  readonly verification: { state: string, at: string | null, method: string | null, detail: string | null }
+  readonly firstRunId: string | null
+  readonly lastRunId: string | null
+  readonly lastReportedAt: string
+  readonly deleted: { at: string, rule: string } | null
+}
+
+export interface CopyQuery {
+  readonly node?: string
+  readonly assetKind?: string
+  readonly assetId?: string
+  readonly includeDeleted: boolean
+  readonly limit: number
+  readonly offset: number
+}
+
+export interface CopiesRepo {
+  /** Upsert by (node, copyId): the latest report wins; a copy reported again after a deletion is live again. */
+  upsert(node: string, c: Copy, runId: string, at: string): void
+  /** Marks the copy deleted (creating a tombstone row if it was never reported) and appends to the audit trail. */
+  markDeleted(node: string, d: DeletedCopy, runId: string, at: string): void
+  query(q: CopyQuery): CopyRow[]
+}
+
+interface RawCopy {
+  node: string, copy_id: string, asset_kind: string, asset_id: string, asset_name: string | null, location_kind: string
+  location_target: string, device: string | null, name: string, media: string, offsite: number, offline: number
+  immutable: number, created_at: string, bytes: number | null, checksum: string | null, verification_state: string
+  verification_at: string | null, verification_method: string | null, verification_detail: string | null
+  first_run_id: string | null, last_run_id: string | null, last_reported_at: string, deleted_at: string | null
+  deleted_rule: string | null
+}
+
+export function createCopiesRepo(db: Db): CopiesRepo {
+  const upsert = db.prepare(`INSERT INTO copies (node, copy_id, asset_kind, asset_id, asset_name, location_kind, location_target,
+      device, name, media, offsite, offline, immutable, created_at, bytes, checksum, verification_state, verification_at,
+      verification_method, verification_detail, first_run_id, last_run_id, last_reported_at)
+    VALUES (@node, @copyId, @assetKind, @assetId, @assetName, @locationKind, @locationTarget, @device, @name, @media, @offsite,
+      @offline, @immutable, @createdAt, @bytes, @checksum, @vState, @vAt, @vMethod, @vDetail, @runId, @runId, @at)
+    ON CONFLICT (node, copy_id) DO UPDATE SET asset_kind = excluded.asset_kind, asset_id = excluded.asset_id,
+      asset_name = excluded.asset_name, location_kind = excluded.location_kind, location_target = excluded.location_target,
+      device = excluded.device, name = excluded.name, media = excluded.media, offsite = excluded.offsite,
+      offline = excluded.offline, immutable = excluded.immutable, created_at = excluded.created_at, bytes = excluded.bytes,
+      checksum = excluded.checksum, verification_state = excluded.verification_state, verification_at = excluded.verification_at,
+      verification_method = excluded.verification_method, verification_detail = excluded.verification_detail,
+      last_run_id = excluded.last_run_id, last_reported_at = excluded.last_reported_at, deleted_at = NULL, deleted_rule = NULL`)
+  const tombstone = db.prepare(`INSERT INTO copies (node, copy_id, asset_kind, asset_id, asset_name, location_kind, location_target,
+      device, name, media, offsite, offline, immutable, created_at, verification_state, first_run_id, last_run_id,
+      last_reported_at, deleted_at, deleted_rule)
+    VALUES (@node, @copyId, @assetKind, @assetId, @assetName, @locationKind, @locationTarget, @device, @name, 'unknown', 0, 0, 0,
+      @deletedAt, 'unverified', @runId, @runId, @at, @deletedAt, @rule)
+    ON CONFLICT (node, copy_id) DO UPDATE SET deleted_at = excluded.deleted_at, deleted_rule = excluded.deleted_rule,
+      last_run_id = excluded.last_run_id, last_reported_at = excluded.last_reported_at`)
+  const audit = db.prepare(`INSERT INTO copy_deletions (node, copy_id, run_id, asset_kind, asset_id, location_target, name, deleted_at, rule)
+    VALUES (@node, @copyId, @runId, @assetKind, @assetId, @locationTarget, @name, @deletedAt, @rule)
+    ON CONFLICT (node, copy_id, run_id) DO NOTHING`)
+  const cache = new Map<string, Statement>()
+  return {
+    upsert: (node, c, runId, at) => {
+      upsert.run({
+        node, copyId: c.copyId, assetKind: c.asset.kind, assetId: c.asset.id, assetName: c.asset.name ?? null,
+        locationKind: c.location.kind, locationTarget: c.location.target, device: c.location.device ? JSON.stringify(c.location.device) : null,
+        name: c.name, media: c.media, offsite: c.offsite ? 1 : 0, offline: c.offline ? 1 : 0, immutable: c.immutable ? 1 : 0,
+        createdAt: c.createdAt, bytes: c.bytes ?? null, checksum: c.checksum ? `${c.checksum.algo}:${c.checksum.value}` : null,
+        vState: c.verification.state, vAt: c.verification.at ?? null, vMethod: c.verification.method ?? null,
+        vDetail: c.verification.detail ?? null, runId, at,
+      })
+    },
+    markDeleted: (node, d, runId, at) => {
+      const row = {
+        node, copyId: d.copyId, assetKind: d.asset.kind, assetId: d.asset.id, assetName: d.asset.name ?? null,
+        locationKind: d.location.kind, locationTarget: d.location.target, device: d.location.device ? JSON.stringify(d.location.device) : null,
+        name: d.name, deletedAt: d.deletedAt, rule: d.rule, runId, at,
+      }
+      tombstone.run(row)
+      audit.run({ node, copyId: d.copyId, runId, assetKind: d.asset.kind, assetId: d.asset.id, locationTarget: d.location.target, name: d.name, deletedAt: d.deletedAt, rule: d.rule })
+    },
+    query: (q) => {
+      const where: string[] = []
+      const params: Record<string, string | number> = { limit: q.limit, offset: q.offset }
+      for (const [col, key] of [['node', 'node'], ['asset_kind', 'assetKind'], ['asset_id', 'assetId']] as const) {
+        if (q[key] !== undefined) {
+          where.push(`${col} = @${key}`)
+          params[key] = q[key]
+        }
+      }
+      if (!q.includeDeleted) {
+        where.push('deleted_at IS NULL')
+      }
+      // Fixed fragments only (few shapes, cached); values are bound parameters.
+      const sql = `SELECT * FROM copies ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+        ORDER BY node, asset_kind, asset_id, created_at DESC, copy_id LIMIT @limit OFFSET @offset`
+      let stmt = cache.get(sql)
+      if (!stmt) {
+        stmt = db.prepare(sql)
+        cache.set(sql, stmt)
+      }
+      return (stmt.all(params) as RawCopy[]).map(toRow)
+    },
+  }
+}
+
+function toRow(r: RawCopy): CopyRow {
+  return {
+    node: r.node,
+    copyId: r.copy_id,
+    asset: { kind: r.asset_kind, id: r.asset_id, name: r.asset_name },
+    location: { kind: r.location_kind, target: r.location_target, device: r.device ? (JSON.parse(r.device) as Record<string, string>) : null },
+    name: r.name,
+    media: r.media,
+    offsite: r.offsite === 1,
+    offline: r.offline === 1,
+    immutable: r.immutable === 1,
+    createdAt: r.created_at,
+    bytes: r.bytes,
+    checksum: r.checksum,
+    verification: { state: r.verification_state, at: r.verification_at, method: r.verification_method, detail: r.verification_detail },
+    firstRunId: r.first_run_id,
+    lastRunId: r.last_run_id,
+    lastReportedAt: r.last_reported_at,
+    deleted: r.deleted_at !== null ? { at: r.deleted_at, rule: r.deleted_rule ?? '' } : null,
+  }
+}

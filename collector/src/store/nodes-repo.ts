@@ -1,0 +1,88 @@
+import type { Db } from './db.ts'
+
+export type NodeStatus = 'online' | 'offline' | 'unknown'
+
+export interface NodeRow {
+  readonly node: string
+  readonly publicKey: string
+  readonly fingerprint: string
+  readonly enrolledAt: string
+  readonly hostname: string | null
+  readonly agentVersion: string | null
+  readonly lastSeen: string | null
+  readonly status: NodeStatus
+  readonly statusAt: string | null
+  readonly heartbeat: unknown
+  readonly heartbeatAt: string | null
+}
+
+interface RawNode {
+  node: string, public_key: string, fingerprint: string, enrolled_at: string, hostname: string | null
+  agent_version: string | null, last_seen: string | null, status: NodeStatus, status_at: string | null
+  heartbeat: string | null, heartbeat_at: string | null
+}
+
+const COLUMNS = 'node, public_key, fingerprint, enrolled_at, hostname, agent_version, last_seen, status, status_at, heartbeat, heartbeat_at'
+
+export interface NodesRepo {
+  get(node: string): NodeRow | undefined
+  list(): NodeRow[]
+  /** Pins the key of a new node (enrollment). */
+  insert(n: { node: string, publicKey: string, fingerprint: string, enrolledAt: string, hostname: string, agentVersion: string }): void
+  updateIdentity(node: string, hostname: string, agentVersion: string, seenAt: string): void
+  touch(node: string, seenAt: string): void
+  setHeartbeat(node: string, body: unknown, at: string, hostname: string, agentVersion: string): void
+  /** From the retained status topic; an older status (by ts) never overwrites a newer one. */
+  setStatus(node: string, status: NodeStatus, at: string, seenAt: string, agentVersion?: string): void
+}
+
+export function createNodesRepo(db: Db): NodesRepo {
+  const get = db.prepare<[string], RawNode>(`SELECT ${COLUMNS} FROM nodes WHERE node = ?`)
+  const list = db.prepare<[], RawNode>(`SELECT ${COLUMNS} FROM nodes ORDER BY node`)
+  const insert = db.prepare(`INSERT INTO nodes (node, public_key, fingerprint, enrolled_at, hostname, agent_version, last_seen)
+    VALUES (@node, @publicKey, @fingerprint, @enrolledAt, @hostname, @agentVersion, @enrolledAt)`)
+  const identity = db.prepare('UPDATE nodes SET hostname = ?, agent_version = ?, last_seen = max(coalesce(last_seen, \'\'), ?) WHERE node = ?')
+  const touch = db.prepare('UPDATE nodes SET last_seen = ? WHERE node = ? AND (last_seen IS NULL OR last_seen < ?)')
+  const heartbeat = db.prepare(`UPDATE nodes SET heartbeat = ?, heartbeat_at = ?, hostname = ?, agent_version = ?,
+    last_seen = max(coalesce(last_seen, ''), ?) WHERE node = ?`)
+  const status = db.prepare(`UPDATE nodes SET status = ?, status_at = ?, agent_version = coalesce(?, agent_version),
+    last_seen = max(coalesce(last_seen, ''), ?) WHERE node = ? AND (status_at IS NULL OR status_at <= ?)`)
+  return {
+    get: (node) => toRow(get.get(node)),
+    list: () => list.all().map((r) => toRow(r) as NodeRow),
+    insert: (n) => {
+      insert.run(n)
+    },
+    updateIdentity: (node, hostname, agentVersion, seenAt) => {
+      identity.run(hostname, agentVersion, seenAt, node)
+    },
+    touch: (node, seenAt) => {
+      touch.run(seenAt, node, seenAt)
+    },
+    setHeartbeat: (node, body, at, hostname, agentVersion) => {
+      heartbeat.run(JSON.stringify(body), at, hostname, agentVersion, at, node)
+    },
+    setStatus: (node, s, at, seenAt, agentVersion) => {
+      status.run(s, at, agentVersion ?? null, seenAt, node, at)
+    },
+  }
+}
+
+function toRow(r: RawNode | undefined): NodeRow | undefined {
+  if (!r) {
+    return undefined
+  }
+  return {
+    node: r.node,
+    publicKey: r.public_key,
+    fingerprint: r.fingerprint,
+    enrolledAt: r.enrolled_at,
+    hostname: r.hostname,
+    agentVersion: r.agent_version,
+    lastSeen: r.last_seen,
+    status: r.status,
+    statusAt: r.status_at,
+    heartbeat: r.heartbeat === null ? null : JSON.parse(r.heartbeat),
+    heartbeatAt: r.heartbeat_at,
+  }
+}
