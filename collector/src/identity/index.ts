@@ -1,0 +1,7 @@
+export * from './enrollment-tokens.ts'
+export * from './node-access.ts'
+export * from './enrollment-gate.ts'
+export * from './identity-service.ts'
+export * from './operators.ts'
+export * from './revocation-watch.ts'
+export * from './broker-identity.ts'
