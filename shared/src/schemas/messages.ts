@@ -31,7 +31,7 @@ export const JobStartedBody = Type.Object({
   job: JobName,
   jobKind: ShortText,
   startedAt: IsoTimestamp,
-  trigger: Type.Union(triggers.map((t) => Type.Literal(t))),
+  trigger: Type.Enum(triggers),
   /** The schedule slot this run serves (for catch-up runs: the slot that was missed). */
   scheduledFor: Type.Optional(IsoTimestamp),
 }, { additionalProperties: false })
@@ -52,7 +52,7 @@ export const JobFinishedBody = Type.Object({
   jobKind: ShortText,
   startedAt: IsoTimestamp,
   finishedAt: IsoTimestamp,
-  status: Type.Union(runStatuses.map((s) => Type.Literal(s))),
+  status: Type.Enum(runStatuses),
   error: Type.Optional(Type.Object({ code: ShortText, message: LongText }, { additionalProperties: false })),
   bytes: Type.Optional(Bytes),
   /** Every copy the run produced or saw (snapshots, replicas, archives), with its current state. */
