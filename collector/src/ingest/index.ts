@@ -1,5 +1,6 @@
 import { BackstopError, type Envelope } from '@backstop/shared'
 import { applyDiskHealth } from './disk-health.ts'
+import { applyCommandResult } from '../commands/apply-command-result.ts'
 import { applyEnroll } from './enroll.ts'
 import { applyHeartbeat } from './heartbeat.ts'
 import { applyInventory } from './inventory.ts'
@@ -27,6 +28,8 @@ export function applyMessage(msg: Incoming, ctx: HandlerContext): Applied {
       return applyJobFinished(as(msg, env), ctx)
     case 'inventory':
       return applyInventory(as(msg, env), ctx)
+    case 'command.result':
+      return applyCommandResult(as(msg, env), ctx)
     case 'disk.health':
       return applyDiskHealth(as(msg, env), ctx)
     case 'ack':

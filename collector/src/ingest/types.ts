@@ -1,4 +1,4 @@
-import type { Envelope, MessageKind } from '@backstop/shared'
+import type { BodyOf, Envelope, MessageKind } from '@backstop/shared'
 import type { DiskHealthStore } from '../health/disk-health-store.ts'
 import type { AssetsRepo } from '../store/assets-repo.ts'
 import type { CopiesRepo } from '../store/copies-repo.ts'
@@ -13,6 +13,8 @@ export interface IngestStore {
   readonly runs: RunsRepo
   readonly copies: CopiesRepo
   readonly assets: AssetsRepo
+  /** Security room: applies `command.result` to the command ledger and audits it (optional: results are in `events` anyway). */
+  readonly commands?: { recordResult(node: string, body: BodyOf<'command.result'>, receivedAt: string): boolean }
   /** Disk health (issue 5); main.ts: `createDiskHealthStore(db, { raise: brain.alerts.raise })`. */
   readonly diskHealth?: DiskHealthStore
 }

@@ -1,0 +1,13 @@
+import { DUPLICATE, type Handler, recordOnce, STORED } from '../ingest/types.ts'
+
+/**
+ * Ingest handler for `command.result` (wired in ingest/index.ts): stored once like every durable event, then the
+ * command's row moves forward and the outcome is audited — all inside the batch transaction, before the ack.
+ */
+export const applyCommandResult: Handler<'command.result'> = (msg, ctx) => {
+  if (!recordOnce(msg, ctx)) {
+    return DUPLICATE
+  }
+  ctx.store.commands?.recordResult(msg.env.node, msg.env.body, msg.receivedAt)
+  return STORED
+}
