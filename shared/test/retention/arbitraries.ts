@@ -59,7 +59,7 @@ export interface History {
   readonly now: Date
 }
 
-/** `long`: 8–30 copies instead of fast-check's small sizes (0–10), for properties about periods. */
+/** `long`: 6–20 copies instead of fast-check's small sizes (0–10), for properties about periods. */
 export function historyArb(mode?: TagMode, long = false): fc.Arbitrary<History> {
   const start = fc.constantFrom(...ANCHORS).chain(([zone, at]) => fc.record({
     policy: policyArb(zone),
@@ -68,7 +68,7 @@ export function historyArb(mode?: TagMode, long = false): fc.Arbitrary<History> 
   return fc.record({
     start,
     jitter: fc.integer({ min: -12 * 60, max: 0 }),
-    steps: long ? fc.array(snapArb, { minLength: 8, maxLength: 30, size: 'max' }) : fc.array(snapArb, { maxLength: 40 }),
+    steps: long ? fc.array(snapArb, { minLength: 6, maxLength: 20, size: 'max' }) : fc.array(snapArb, { maxLength: 40 }),
     nowAfter: fc.oneof(fc.integer({ min: -3 * 24 * 60, max: 0 }), fc.integer({ min: 0, max: 400 * 24 * 60 })),
     mode: mode === undefined ? fc.constantFrom<TagMode>('untagged', 'random', 'computed') : fc.constant(mode),
   }).map(({ start: { policy, anchor }, jitter, steps, nowAfter, mode: m }) => {
