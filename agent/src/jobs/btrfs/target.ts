@@ -1,0 +1,134 @@
+import { mkdir } from 'node:fs/promises'
+import { posix } from 'node:path'
+import type { Verification } from '@backstop/shared'
+import { describeFailure, succeeded, type Exec } from '../../exec/exec.ts'
+import { classifyBtrfsError, deleteArgv, receiveArgv, sendArgv } from '../../tools/btrfs.ts'
+import type { MountInfo } from '../../tools/btrfs-parse.ts'
+import { planSnapshots } from '../snapshot-common/retention.ts'
+import type { RunReport } from '../snapshot-common/report.ts'
+import type { ResolvedBtrfsJob, ResolvedBtrfsTarget } from './config.ts'
+import { btrfsMountOf, fsHealth, fsLocation, loadFs, type FsView } from './fs.ts'
+import { btrfsCopy, btrfsDeleted, deleteSubvolumes, ownedIn, toOwned, type BtrfsOwned } from './snapshots.ts'
+import type { BtrfsJobState } from './state.ts'
+
+/** The source side as the run left it before replication. */
+export interface BtrfsSource {
+  readonly mount: MountInfo
+  /** Per subvolume name: our local snapshots, oldest first (read-only ones can be sent). */
+  readonly owned: Map<string, BtrfsOwned[]>
+  /** Per subvolume name: the snapshot this run took, if any. */
+  readonly created: Map<string, BtrfsOwned>
+  /** Subvolume name → source path (the asset id). */
+  readonly assets: Map<string, string>
+}
+
+/**
+ * Pure: the `-p` parent for sending `snap`: the newest older read-only local snapshot whose uuid the target
+ * has as a received_uuid (btrbk's correlation is uuid ↔ received_uuid, never parent_uuid).
+ */
+export function chooseParent(local: readonly BtrfsOwned[], snap: BtrfsOwned, received: ReadonlySet<string>): BtrfsOwned | null {
+  const older = local.filter((o) => o.readonly && o.parsed.createdAt < snap.parsed.createdAt && received.has(o.sv.uuid))
+  return older.at(-1) ?? null
+}
+
+/**
+ * One target end to end: reachable only if its path is on a mounted btrfs that is not the source filesystem
+ * (and has the configured UUID) — an unplugged disk's empty mountpoint is never written to. Then send what
+ * is missing, record the newest common snapshot as the base, prune with the target's policy, report copies.
+ */
+export async function processBtrfsTarget(exec: Exec, cfg: ResolvedBtrfsJob, target: ResolvedBtrfsTarget, mounts: readonly MountInfo[], src: BtrfsSource, state: BtrfsJobState, now: Date, report: RunReport, dryRun: boolean): Promise<void> {
+  const tm = btrfsMountOf(mounts, target.path)
+  const why = tm === null ? `${target.path} is not on a mounted btrfs filesystem`
+    : tm.uuid === src.mount.uuid ? `${target.path} is on the source filesystem (is the disk mounted?)`
+      : target.fsUuid !== null && tm.uuid !== target.fsUuid ? `${tm.target} has UUID ${tm.uuid}, not the configured ${target.fsUuid}` : null
+  if (why !== null || tm === null) {
+    const msg = `target ${target.name} is offline: ${why}; its copies are kept as last reported and local pruning went ahead`
+    if (target.offline) {
+      report.warnings.push(msg)
+    } else {
+      report.error('BK_ERR_REPLICATION_FAILED', `${msg}. It is not marked offline: true — mount it or mark it as removable`)
+    }
+    return
+  }
+  report.warnings.push(...(await fsHealth(exec, tm)).map((p) => `target ${target.name}: ${p}`))
+  let tfs: FsView
+  try {
+    if (!dryRun) {
+      await mkdir(target.path, { recursive: true })
+    }
+    tfs = await loadFs(exec, tm)
+    if (!dryRun && await sendAll(exec, target, src, tfs, report)) {
+      tfs = await loadFs(exec, tm)
+    }
+  } catch (e) {
+    report.caught(e, 'BK_ERR_REPLICATION_FAILED')
+    return
+  }
+  const location = fsLocation(tm)
+  const bases = (state.bases[target.name] ??= {})
+  for (const [name, local] of src.owned) {
+    const replicas = ownedIn(tfs, target.path, cfg.prefix, name)
+    const received = new Set(replicas.map((r) => r.sv.receivedUuid).filter((u): u is string => u !== null))
+    const base = [...local].reverse().find((o) => received.has(o.sv.uuid))
+    if (base !== undefined && !dryRun) {
+      bases[name] = base.name
+    }
+    const localUuids = new Set(local.map((o) => o.sv.uuid))
+    const plan = planSnapshots(replicas.map((r) => toOwned(r, base !== undefined && r.sv.receivedUuid === base.sv.uuid, r.readonly && r.sv.receivedUuid !== null)),
+      target.retention, now, `${target.name}:${target.path}`)
+    report.lines.push(...plan.lines)
+    const gone = new Set<string>()
+    if (!dryRun) {
+      const out = await deleteSubvolumes(exec, plan.destroy.map((d) => d.snap.id))
+      for (const d of plan.destroy.filter((x) => out.deleted.includes(x.snap.id))) {
+        gone.add(d.snap.id)
+        report.deleted.push(btrfsDeleted(d.snap.id, src.assets.get(name)!, location, now, d.rule))
+      }
+      out.failed.forEach((f) => report.error('BK_ERR_PRUNE_FAILED', `target ${target.name}: ${f}`))
+    }
+    for (const r of replicas.filter((x) => !gone.has(x.path))) {
+      report.copies.push(btrfsCopy(r, src.assets.get(name)!, location, target, replicaVerification(r, localUuids, now)))
+    }
+  }
+}
+
+function replicaVerification(r: BtrfsOwned, localUuids: ReadonlySet<string>, now: Date): Verification {
+  if (!r.readonly) {
+    return { state: 'failed', at: now.toISOString(), method: 'btrfs-readonly', detail: 'replica is writable: it may have been changed, and its received_uuid no longer proves its origin' }
+  }
+  if (r.sv.receivedUuid !== null && localUuids.has(r.sv.receivedUuid)) {
+    return { state: 'verified', at: now.toISOString(), method: 'btrfs-received-uuid', detail: `read-only; received_uuid ${r.sv.receivedUuid} is the local snapshot's uuid` }
+  }
+  return { state: 'unverified', method: 'btrfs-received-uuid', detail: 'read-only, but the local snapshot it came from no longer exists to compare against' }
+}
+
+/** Sends each new snapshot (incremental where a parent is shared). True when anything was received. */
+async function sendAll(exec: Exec, target: ResolvedBtrfsTarget, src: BtrfsSource, tfs: FsView, report: RunReport): Promise<boolean> {
+  let any = false
+  for (const [name, snap] of src.created) {
+    const inTarget = [...tfs.byPath].filter(([p]) => posix.dirname(p) === target.path).map(([, sv]) => sv)
+    const received = new Set(inTarget.map((sv) => sv.receivedUuid).filter((u): u is string => u !== null))
+    if (received.has(snap.sv.uuid)) {
+      continue
+    }
+    const dest = posix.join(target.path, snap.name)
+    const leftover = tfs.byPath.get(dest)
+    if (leftover !== undefined && leftover.receivedUuid === null) {
+      // A receive that died half-way leaves a writable subvolume without received_uuid: it is garbage.
+      await exec.run(deleteArgv([dest]), { timeoutMs: 600_000 })
+    }
+    const parent = chooseParent(src.owned.get(name) ?? [], snap, received)
+    const p = await exec.pipeline([sendArgv(snap.path, parent?.path ?? null), receiveArgv(target.path)], { timeoutMs: 6 * 3600_000 })
+    const failed = p.stages.find((s) => !succeeded(s))
+    if (failed !== undefined) {
+      const full = p.stages.some((s) => classifyBtrfsError(s.stderr) === 'no-space')
+      report.error('BK_ERR_REPLICATION_FAILED', `target ${target.name}: ${snap.path} → ${target.path}: ${describeFailure(failed)}`
+        + (full ? ' — the target filesystem is full: free space there or lower its retention' : ''))
+      await exec.run(deleteArgv([dest]), { timeoutMs: 600_000 })
+      continue
+    }
+    report.bytes += p.bytesPiped
+    any = true
+  }
+  return any
+}
