@@ -1,0 +1,67 @@
+import type { ConnectionOptions } from 'node:tls'
+import { connect, type IClientOptions, type MqttClient } from 'mqtt'
+import { connectCredentials, statusPayload, type NodeTopics } from './wire.ts'
+
+export interface ConnectInput {
+  readonly url: string
+  readonly node: string
+  readonly secretKey: string
+  readonly now: Date
+  readonly topics: NodeTopics
+  readonly keepaliveS: number
+  readonly connectTimeoutMs: number
+  readonly tls: Pick<ConnectionOptions, 'ca' | 'rejectUnauthorized' | 'checkServerIdentity' | 'minVersion'> | undefined
+  readonly stop: AbortSignal
+  /** Attached before CONNACK: a persistent session delivers queued acks right after it. */
+  readonly onAck: (payload: Buffer) => void
+}
+
+/**
+ * One connection attempt per docs/protocol.md "Connection": persistent session, the node as username, a fresh
+ * signed timestamp as password, the retained `offline` Last Will. mqtt.js's own reconnect is off (the
+ * transport retries with its backoff and a new password). Resolves the connected client or the reason.
+ */
+export function connectClient(i: ConnectInput): Promise<{ client: MqttClient } | { error: string }> {
+  const { username, password } = connectCredentials(i.node, i.secretKey, i.now.getTime())
+  const options: IClientOptions = {
+    clientId: `backstop-agent-${i.node}`,
+    protocolVersion: 4,
+    clean: false,
+    username,
+    password,
+    keepalive: i.keepaliveS,
+    connectTimeout: i.connectTimeoutMs,
+    reconnectPeriod: 0,
+    resubscribe: false,
+    will: { topic: i.topics.status, payload: Buffer.from(statusPayload('offline', i.now)), qos: 1, retain: true },
+    ...(i.tls as IClientOptions | undefined),
+  }
+  return new Promise((resolve) => {
+    const c = connect(i.url, options)
+    c.on('message', (topic, payload) => {
+      if (topic === i.topics.ack) {
+        i.onAck(payload)
+      }
+    })
+    let settled = false
+    const finish = (err?: Error): void => {
+      if (settled) {
+        return
+      }
+      settled = true
+      if (!err && !i.stop.aborted) {
+        resolve({ client: c })
+        return
+      }
+      c.removeAllListeners('message')
+      c.on('error', () => undefined)
+      c.end(true)
+      resolve({ error: err?.message ?? 'stopped' })
+    }
+    c.once('connect', () => finish())
+    c.on('error', (e) => finish(e))
+    c.once('close', () => finish(new Error('connection closed before CONNACK')))
+    // mqtt.js does not always emit 'close' when a client that never connected is ended: do not wait for it.
+    i.stop.addEventListener('abort', () => finish(new Error('stopped')), { once: true })
+  })
+}

@@ -1,0 +1,76 @@
+import { randomUUID } from 'node:crypto'
+import {
+  checkBody, decodeEnvelope, nodeTopic, signBytes, signEnvelope, verifyEnvelopeSignature,
+  type AckBody, type Envelope, type HeartbeatBody, type KeyPair,
+} from '@backstop/shared'
+
+/** MQTT CONNECT credentials (docs/protocol.md "Connection"): the password proves possession of the node key. */
+export function connectCredentials(node: string, secretKey: string, nowMs: number): { username: string, password: string } {
+  return { username: node, password: `${nowMs}.${signBytes(`connect\n${node}\n${nowMs}`, secretKey)}` }
+}
+
+/** Retained status payloads: `offline` is the Last Will, `online` is published after CONNACK. */
+export function statusPayload(state: 'online' | 'offline', now: Date, agentVersion?: string): string {
+  return JSON.stringify(state === 'online' ? { state, ts: now.toISOString(), agentVersion } : { state, ts: now.toISOString() })
+}
+
+export interface EnrollInput {
+  readonly node: string
+  readonly keys: KeyPair
+  readonly token: string
+  readonly hostname: string
+  readonly agentVersion: string
+  readonly now: Date
+}
+
+/** Not durable (seq 0); signed with the key it asks the collector to pin (proof of possession). */
+export function enrollEnvelope(i: EnrollInput): Envelope<'enroll'> {
+  return signEnvelope({
+    v: 1, kind: 'enroll', node: i.node, msgId: randomUUID(), seq: 0, ts: i.now.toISOString(),
+    body: { publicKey: i.keys.publicKey, token: i.token, hostname: i.hostname, agentVersion: i.agentVersion },
+  }, i.keys.secretKey)
+}
+
+export function heartbeatEnvelope(node: string, keys: KeyPair, body: HeartbeatBody, now: Date): Envelope<'heartbeat'> {
+  return signEnvelope({ v: 1, kind: 'heartbeat', node, msgId: randomUUID(), seq: 0, ts: now.toISOString(), body }, keys.secretKey)
+}
+
+export type AckCheck =
+  | { readonly ok: true, readonly ack: Envelope<'ack'>, readonly body: AckBody }
+  | { readonly ok: false, readonly forged: boolean, readonly reason: string }
+
+/**
+ * An ack from `backstop/v1/<node>/ack`: it must decode, be an `ack`, match the schema and carry a signature by
+ * `collectorKey` (the pinned key; during enrollment, the key the enrollment ack itself announces). A bad
+ * signature is `forged` — counted separately, because only the collector may publish there.
+ */
+export function checkAck(payload: Buffer, collectorKey: string | null): AckCheck {
+  let env: Envelope
+  try {
+    env = decodeEnvelope(payload)
+    checkBody(env)
+  } catch (e) {
+    return { ok: false, forged: false, reason: (e as Error).message }
+  }
+  if (env.kind !== 'ack') {
+    return { ok: false, forged: false, reason: `expected an ack envelope, got ${env.kind}` }
+  }
+  const key = collectorKey ?? env.body.enrollment?.collectorPublicKey
+  if (!key) {
+    return { ok: false, forged: false, reason: 'no collector key pinned and the ack carries no enrollment' }
+  }
+  if (!verifyEnvelopeSignature(env, key)) {
+    return { ok: false, forged: true, reason: collectorKey ? 'signature does not verify against the pinned collector key' : 'enrollment ack is not signed by the key it announces' }
+  }
+  return { ok: true, ack: env, body: env.body }
+}
+
+export interface NodeTopics {
+  readonly events: string
+  readonly ack: string
+  readonly status: string
+}
+
+export function topicsFor(node: string): NodeTopics {
+  return { events: nodeTopic(node, 'events'), ack: nodeTopic(node, 'ack'), status: nodeTopic(node, 'status') }
+}
