@@ -39,6 +39,7 @@ export const errorTable = {
   BK_ERR_EXEC_SPAWN: { message: 'command could not be started', permanent: true, http: 500 },
   BK_ERR_EXEC_FAILED: { message: 'command exited with an error', permanent: false, http: 500 },
   BK_ERR_JOB_UNKNOWN: { message: 'no job with that name', permanent: true, http: 404 },
+  BK_ERR_AGENT_LOCKED: { message: 'another agent process is using this state directory', permanent: false, http: 409 },
   BK_ERR_JOB_FAILED: { message: 'job failed', permanent: false, http: 500 },
   BK_ERR_JOB_TIMEOUT: { message: 'job exceeded its timeout', permanent: false, http: 504 },
   BK_ERR_JOB_ABORTED: { message: 'job was aborted before it finished', permanent: false, http: 503 },
