@@ -9,6 +9,7 @@ import { privateKeyObject } from './crypto/ed25519.ts'
 import { createTokenCheck } from './ingest/check.ts'
 import { createKeyRing } from './ingest/key-ring.ts'
 import { createIngest, type Ingest } from './ingest/pipeline.ts'
+import { createWorkerVerifier } from './ingest/verifier.ts'
 import { loadOrCreateCollectorKeys } from './keys.ts'
 import { createCounters, type Counters } from './metrics/counters.ts'
 import { createAssetsRepo } from './store/assets-repo.ts'
@@ -50,16 +51,20 @@ export async function startCollector(config: ResolvedCollectorConfig, opts: { lo
   }
   const counters = createCounters()
   const keys = createKeyRing(store.nodes)
+  const tokens = createTokenCheck(config.enrollment.tokens)
   // The ingest publishes acks through the broker and the broker feeds the ingest; acks are only published after
   // the broker exists (the first commit needs a message, which needs the broker).
   const ingest: Ingest = createIngest({
     db, store, keys, counters, now,
     log: log.child({ c: 'ingest' }),
-    tokens: createTokenCheck(config.enrollment.tokens),
+    tokens,
     collector: { publicKey: keysFile.publicKey, signingKey: privateKeyObject(keysFile.secretKey) },
     publishAck: (node, payload) => broker.publishAck(node, payload),
     batchSize: config.ingest.batchSize,
     batchIntervalMs: config.ingest.batchIntervalMs,
+    verifier: config.ingest.verifyWorkers === 0
+      ? undefined
+      : createWorkerVerifier({ keys, tokens: config.enrollment.tokens, inline: { keys, tokens }, log: log.child({ c: 'verify' }), size: config.ingest.verifyWorkers }),
   })
   const broker = await createBroker({
     keys, counters, now, log: log.child({ c: 'broker' }),
@@ -86,7 +91,7 @@ export async function startCollector(config: ResolvedCollectorConfig, opts: { lo
     stopping ??= (async () => {
       log.info('stopping: no new connections, flushing the ingest batch')
       mqttServer.close()
-      ingest.close()
+      await ingest.close()
       await broker.close()
       await app.close()
       db.close()

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { Compile } from 'typebox/compile'
 import { LineCounter, parseDocument, type Document } from 'yaml'
@@ -73,7 +74,11 @@ export function parseCollectorConfig(text: string, file: string): ResolvedCollec
     api: { host: input.api?.host ?? '127.0.0.1', port: input.api?.port ?? 8080 },
     enrollment: { tokens: input.enrollment.tokens },
     logLevel: input.log?.level ?? 'info',
-    ingest: { batchSize: input.ingest?.batchSize ?? 1000, batchIntervalMs: input.ingest?.batchIntervalMs ?? 5 },
+    ingest: {
+      batchSize: input.ingest?.batchSize ?? 1000,
+      batchIntervalMs: input.ingest?.batchIntervalMs ?? 5,
+      verifyWorkers: input.ingest?.verifyWorkers ?? Math.min(4, availableParallelism()),
+    },
   }
 }
 

@@ -25,6 +25,8 @@ export const CollectorConfigInput = Type.Object({
     batchSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })),
     /** … or this many milliseconds after the first queued message, whichever comes first (default 5). */
     batchIntervalMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+    /** Signature-verification worker threads; 0 = verify on the main thread. Default: CPUs, at most 4. */
+    verifyWorkers: Type.Optional(Type.Integer({ minimum: 0, maximum: 64 })),
   }, { additionalProperties: false })),
 }, { additionalProperties: false })
 export type CollectorConfigInput = Static<typeof CollectorConfigInput>
@@ -40,5 +42,5 @@ export interface ResolvedCollectorConfig {
   readonly api: { readonly host: string, readonly port: number }
   readonly enrollment: { readonly tokens: readonly string[] }
   readonly logLevel: LogLevel
-  readonly ingest: { readonly batchSize: number, readonly batchIntervalMs: number }
+  readonly ingest: { readonly batchSize: number, readonly batchIntervalMs: number, readonly verifyWorkers: number }
 }

@@ -25,7 +25,7 @@ export interface Rejected {
 export type Verdict = Accepted | Rejected
 
 export interface CheckDeps {
-  readonly keys: KeyRing
+  readonly keys: Pick<KeyRing, 'get'>
   readonly tokens: TokenCheck
 }
 
@@ -51,7 +51,7 @@ export function createTokenCheck(tokens: readonly string[]): TokenCheck {
  * Steps 1–5 of docs/protocol.md "Events": decode (size cap, JSON, header) → envelope node = topic node → key
  * (enroll: the key in its body) → signature → body schema (+ enrollment token). Never throws.
  */
-export function checkMessage(topicNode: string, payload: Buffer, deps: CheckDeps): Verdict {
+export function checkMessage(topicNode: string, payload: Buffer | string, deps: CheckDeps): Verdict {
   let env: Envelope
   try {
     env = decodeEnvelope(payload)
@@ -87,7 +87,7 @@ export function checkMessage(topicNode: string, payload: Buffer, deps: CheckDeps
   if (env.kind === 'enroll' && !deps.tokens(env.body.token)) {
     return reject(new BackstopError('BK_ERR_ENROLL_TOKEN', `node "${env.node}" presented an enrollment token that matches none in the collector config (enrollment.tokens)`), msgId)
   }
-  return { ok: true, env, raw: payload.toString('utf8') }
+  return { ok: true, env, raw: typeof payload === 'string' ? payload : payload.toString('utf8') }
 }
 
 function reject(e: BackstopError, msgId: string | undefined): Rejected {
@@ -101,10 +101,11 @@ const MSG_ID_RE = /"msgId"\s*:\s*"([A-Za-z0-9_.:-]{1,64})"/
  * ack, so the agent dead-letters it instead of replaying it forever. Oversized payloads are not parsed: the msgId
  * is looked for near either end (canonical JSON puts it after the body, insertion order before it).
  */
-function salvageMsgId(payload: Buffer, code: ErrorCode): string | undefined {
+function salvageMsgId(input: Buffer | string, code: ErrorCode): string | undefined {
   if (code === 'BK_ERR_WIRE_JSON') {
     return undefined
   }
+  const payload = typeof input === 'string' ? Buffer.from(input, 'utf8') : input
   const text = payload.length > MAX_MESSAGE_BYTES
     ? `${payload.subarray(0, 4096).toString('utf8')}\n${payload.subarray(payload.length - 4096).toString('utf8')}`
     : payload.toString('utf8')

@@ -3,10 +3,11 @@ import type { Logger } from 'pino'
 import type { Counters } from '../metrics/counters.ts'
 import type { Db } from '../store/db.ts'
 import { createBatcher, type Batcher, type Settled } from './batcher.ts'
-import { checkMessage, type TokenCheck } from './check.ts'
+import type { TokenCheck, Verdict } from './check.ts'
 import type { KeyRing } from './key-ring.ts'
 import { parseStatus } from './status.ts'
 import type { IngestStore } from './types.ts'
+import { createInlineVerifier, type Verifier } from './verifier.ts'
 
 export interface IngestDeps {
   readonly db: Db
@@ -20,6 +21,8 @@ export interface IngestDeps {
   readonly publishAck: (node: string, payload: Buffer) => void
   readonly batchSize: number
   readonly batchIntervalMs: number
+  /** Default: inline on the main thread. main.ts passes the worker pool (createWorkerVerifier). */
+  readonly verifier?: Verifier
 }
 
 export interface Ingest {
@@ -32,8 +35,15 @@ export interface Ingest {
   status(node: string, payload: Buffer): void
   flush(): void
   pending(): number
-  /** Flushes what is queued and refuses new messages (graceful shutdown). */
-  close(): void
+  /** Finishes verification in flight, commits what is queued, then refuses new messages (graceful shutdown). */
+  close(): Promise<void>
+}
+
+interface InOrder {
+  readonly node: string
+  readonly bytes: number
+  readonly done: Settled
+  verdict: Verdict | undefined
 }
 
 /**
@@ -42,20 +52,52 @@ export interface Ingest {
  */
 export function createIngest(deps: IngestDeps): Ingest {
   const batcher: Batcher = createBatcher(deps)
+  const verifier = deps.verifier ?? createInlineVerifier({ keys: deps.keys, tokens: deps.tokens })
   const log = deps.log
+  // Verification may finish out of order (worker pool); messages enter the batch in arrival order, so every
+  // node's events are stored in the order it published them.
+  let order: InOrder[] = []
+  let head = 0
+
+  const route = (m: InOrder, verdict: Verdict): void => {
+    if (!verdict.ok) {
+      if (verdict.msgId === undefined) {
+        deps.counters.inc('ingest_dropped_total', verdict.code)
+        log.warn({ node: m.node, code: verdict.code, reason: verdict.reason, bytes: m.bytes }, 'message dropped: cannot be attributed to a msgId, not acked')
+        m.done()
+        return
+      }
+      log.warn({ node: m.node, msgId: verdict.msgId, code: verdict.code, reason: verdict.reason, permanent: verdict.permanent }, 'message rejected')
+    }
+    batcher.add(m.node, verdict, m.done)
+  }
+
+  const drain = (): void => {
+    while (head < order.length) {
+      const m = order[head] as InOrder
+      if (m.verdict === undefined) {
+        break
+      }
+      head++
+      route(m, m.verdict)
+    }
+    if (head === order.length) {
+      order = []
+      head = 0
+    } else if (head > 4096) {
+      order = order.slice(head)
+      head = 0
+    }
+  }
+
   return {
     submit: (topicNode, payload, done) => {
-      const verdict = checkMessage(topicNode, payload, { keys: deps.keys, tokens: deps.tokens })
-      if (!verdict.ok) {
-        if (verdict.msgId === undefined) {
-          deps.counters.inc('ingest_dropped_total', verdict.code)
-          log.warn({ node: topicNode, code: verdict.code, reason: verdict.reason, bytes: payload.length }, 'message dropped: cannot be attributed to a msgId, not acked')
-          done()
-          return
-        }
-        log.warn({ node: topicNode, msgId: verdict.msgId, code: verdict.code, reason: verdict.reason, permanent: verdict.permanent }, 'message rejected')
-      }
-      batcher.add(topicNode, verdict, done)
+      const m: InOrder = { node: topicNode, bytes: payload.length, done, verdict: undefined }
+      order.push(m)
+      verifier.check(topicNode, payload, (v) => {
+        m.verdict = v
+        drain()
+      })
     },
     status: (node, payload) => {
       const s = parseStatus(payload)
@@ -73,7 +115,10 @@ export function createIngest(deps: IngestDeps): Ingest {
       }
     },
     flush: () => batcher.flush(),
-    pending: () => batcher.pending(),
-    close: () => batcher.close(),
+    pending: () => batcher.pending() + (order.length - head),
+    close: async () => {
+      await verifier.close()
+      batcher.close()
+    },
   }
 }

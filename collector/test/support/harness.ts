@@ -13,6 +13,7 @@ import { createTokenCheck } from '../../src/ingest/check.ts'
 import { createKeyRing, type KeyRing } from '../../src/ingest/key-ring.ts'
 import { createIngest, type Ingest } from '../../src/ingest/pipeline.ts'
 import type { IngestStore } from '../../src/ingest/types.ts'
+import type { Verifier } from '../../src/ingest/verifier.ts'
 import { createCounters, type Counters } from '../../src/metrics/counters.ts'
 import { createAssetsRepo } from '../../src/store/assets-repo.ts'
 import { createCopiesRepo } from '../../src/store/copies-repo.ts'
@@ -137,7 +138,7 @@ export interface Harness {
 }
 
 /** Ingest over a real SQLite file, acks captured. Each published ack is checked against the collector key. */
-export function ingestHarness(t: TestContext, opts: { batchSize?: number, batchIntervalMs?: number } = {}): Harness {
+export function ingestHarness(t: TestContext, opts: { batchSize?: number, batchIntervalMs?: number, verifier?: (keys: KeyRing, log: Logger) => Verifier } = {}): Harness {
   const dir = tempDir(t)
   const file = join(dir, 'collector.db')
   const { db } = openDb({ file })
@@ -169,6 +170,7 @@ export function ingestHarness(t: TestContext, opts: { batchSize?: number, batchI
     },
     batchSize: opts.batchSize ?? 100,
     batchIntervalMs: opts.batchIntervalMs ?? 2,
+    ...(opts.verifier ? { verifier: opts.verifier(keys, log) } : {}),
   })
   t.after(() => ingest.close())
   const send = (topicNode: string, body: Buffer): Promise<void> => new Promise((resolve, reject) => {

@@ -1,0 +1,157 @@
+import { availableParallelism } from 'node:os'
+import { isUtf8 } from 'node:buffer'
+import { Worker } from 'node:worker_threads'
+import { MAX_MESSAGE_BYTES, type Envelope, type ErrorCode } from '@backstop/shared'
+import type { Logger } from 'pino'
+import { checkMessage, type CheckDeps, type Verdict } from './check.ts'
+import type { KeyRing } from './key-ring.ts'
+
+/** Checks one message; `done` may run synchronously (inline) or later (worker pool). */
+export interface Verifier {
+  check(topicNode: string, payload: Buffer, done: (v: Verdict) => void): void
+  close(): Promise<void>
+}
+
+export function createInlineVerifier(deps: CheckDeps): Verifier {
+  return {
+    check: (topicNode, payload, done) => done(checkMessage(topicNode, payload, deps)),
+    close: async () => {},
+  }
+}
+
+/** [node, payload text, pinned public key or null] */
+export interface WorkerRequest {
+  readonly id: number
+  readonly items: [string, string, string | null][]
+}
+
+/** 1 = accepted, else [code, reason, permanent, msgId] */
+export interface WorkerReply {
+  readonly id: number
+  readonly out: (1 | [ErrorCode, string, boolean, string | null])[]
+}
+
+interface Pending {
+  readonly texts: string[]
+  readonly dones: ((v: Verdict) => void)[]
+}
+
+export interface WorkerVerifierOptions {
+  readonly keys: Pick<KeyRing, 'get'>
+  readonly tokens: readonly string[]
+  /** Inline fallback for payloads that fail before any crypto (oversized, not UTF-8). */
+  readonly inline: CheckDeps
+  readonly log: Logger
+  /** Default: the number of CPUs, at most 4. */
+  readonly size?: number
+  /** Messages per worker round trip (default 256). */
+  readonly chunk?: number
+}
+
+/**
+ * A pool of verification workers. Messages are sent in chunks (one postMessage per chunk, flushed on the next
+ * tick) to the least busy worker; each worker answers a chunk in order. Callers that need arrival order (the
+ * pipeline does) restore it themselves, since two workers may finish out of order.
+ */
+export function createWorkerVerifier(opts: WorkerVerifierOptions): Verifier {
+  const size = Math.max(1, opts.size ?? Math.min(4, availableParallelism()))
+  const chunk = opts.chunk ?? 256
+  let nextId = 1
+  let closed = false
+  interface Slot { worker: Worker, inflight: Map<number, Pending>, load: number }
+  const slots: Slot[] = []
+
+  const spawn = (): Slot => {
+    const worker = new Worker(new URL('./verify-worker-boot.mjs', import.meta.url), { workerData: { tokens: [...opts.tokens] } })
+    const slot: Slot = { worker, inflight: new Map(), load: 0 }
+    worker.on('message', (reply: WorkerReply) => {
+      const p = slot.inflight.get(reply.id)
+      if (!p) {
+        return
+      }
+      slot.inflight.delete(reply.id)
+      slot.load -= p.texts.length
+      reply.out.forEach((r, i) => {
+        const text = p.texts[i] as string
+        const done = p.dones[i] as (v: Verdict) => void
+        if (r === 1) {
+          done({ ok: true, env: JSON.parse(text) as Envelope, raw: text })
+        } else {
+          done({ ok: false, code: r[0], reason: r[1], permanent: r[2], msgId: r[3] ?? undefined })
+        }
+      })
+    })
+    worker.on('error', (err) => {
+      opts.log.error({ err }, 'verification worker crashed; its messages are rejected as transient and a new worker starts')
+      failSlot(slot, err)
+    })
+    worker.on('exit', (code) => {
+      if (!closed && code !== 0) {
+        failSlot(slot, new Error(`verification worker exited with ${code}`))
+      }
+    })
+    return slot
+  }
+
+  const failSlot = (slot: Slot, err: Error): void => {
+    for (const p of slot.inflight.values()) {
+      for (const done of p.dones) {
+        done({ ok: false, code: 'BK_ERR_INTERNAL_ERROR', reason: `verification failed: ${err.message}`, permanent: false, msgId: undefined })
+      }
+    }
+    slot.inflight.clear()
+    const i = slots.indexOf(slot)
+    if (i >= 0 && !closed) {
+      slots[i] = spawn()
+    }
+  }
+
+  for (let i = 0; i < size; i++) {
+    slots.push(spawn())
+  }
+
+  let batch: WorkerRequest['items'] = []
+  let pending: Pending = { texts: [], dones: [] }
+  let scheduled = false
+  const send = (): void => {
+    scheduled = false
+    if (batch.length === 0) {
+      return
+    }
+    const slot = slots.reduce((a, b) => (b.load < a.load ? b : a))
+    const id = nextId++
+    slot.inflight.set(id, pending)
+    slot.load += batch.length
+    slot.worker.postMessage({ id, items: batch } satisfies WorkerRequest)
+    batch = []
+    pending = { texts: [], dones: [] }
+  }
+
+  return {
+    check: (topicNode, payload, done) => {
+      if (payload.length > MAX_MESSAGE_BYTES || !isUtf8(payload)) {
+        done(checkMessage(topicNode, payload, opts.inline))
+        return
+      }
+      const text = payload.toString('utf8')
+      batch.push([topicNode, text, opts.keys.get(topicNode)?.publicKey ?? null])
+      pending.texts.push(text)
+      pending.dones.push(done)
+      if (batch.length >= chunk) {
+        send()
+      } else if (!scheduled) {
+        scheduled = true
+        setImmediate(send)
+      }
+    },
+    close: async () => {
+      send()
+      // Let chunks already in a worker finish (their messages then settle normally), at most 5 s.
+      for (let waited = 0; waited < 5000 && slots.some((s) => s.inflight.size > 0); waited += 5) {
+        await new Promise((r) => setTimeout(r, 5))
+      }
+      closed = true
+      await Promise.all(slots.map((s) => s.worker.terminate()))
+    },
+  }
+}

@@ -1,0 +1,6 @@
+// Worker threads do not inherit tsx's loader hooks when the process was started through tsx's register() API
+// (bin/backstop-collector.mjs): register them here, then load the TypeScript worker.
+import { register } from 'tsx/esm/api'
+
+register()
+await import('./verify-worker.ts')
