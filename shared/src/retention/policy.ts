@@ -153,3 +153,28 @@ function throwIssues(issues: RetentionPolicyIssue[], where: string): void {
     throw new BackstopError('BK_ERR_CONFIG_INVALID', text)
   }
 }
+
+const ORDINAL = (n: number): string => `${n}${n % 10 === 1 && n !== 11 ? 'st' : n % 10 === 2 && n !== 12 ? 'nd' : n % 10 === 3 && n !== 13 ? 'rd' : 'th'}`
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
+
+/**
+ * One line for plan output and logs, e.g.
+ * `last 1, daily 30, weekly 12 (from sunday), monthly 12 (from the 1st), yearly 7 (from Jan 1) in Europe/Amsterdam`.
+ * Classes with count 0 are left out.
+ */
+export function describeRetentionPolicy(policy: RetentionPolicy): string {
+  const { keep, promote } = policy
+  const parts: string[] = []
+  const add = (n: number, text: string): void => {
+    if (n > 0) {
+      parts.push(text)
+    }
+  }
+  add(keep.last, `last ${keep.last}`)
+  add(keep.hourly, `hourly ${keep.hourly}`)
+  add(keep.daily, `daily ${keep.daily}`)
+  add(keep.weekly, `weekly ${keep.weekly} (from ${promote.weekday})`)
+  add(keep.monthly, `monthly ${keep.monthly} (from the ${ORDINAL(promote.monthDay)})`)
+  add(keep.yearly, `yearly ${keep.yearly} (from ${MONTHS[promote.yearStart.month - 1] ?? '?'} ${promote.yearStart.day})`)
+  return `${parts.length > 0 ? parts.join(', ') : 'nothing but the newest copy'} in ${policy.timezone}`
+}

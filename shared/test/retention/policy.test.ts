@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { Compile } from 'typebox/compile'
 import {
-  assertValidRetentionPolicy, BackstopError, isBackstopError, resolveRetentionPolicy, retentionPolicyIssues,
+  assertValidRetentionPolicy, BackstopError, describeRetentionPolicy, isBackstopError, resolveRetentionPolicy, retentionPolicyIssues,
   RetentionPolicyInput, type RetentionPolicy,
 } from '@backstop/shared'
 
@@ -80,4 +80,16 @@ describe('retentionPolicyIssues', () => {
     })
   })
   it('assertValidRetentionPolicy accepts the defaults', () => assert.doesNotThrow(() => assertValidRetentionPolicy(base)))
+})
+
+describe('describeRetentionPolicy', () => {
+  const cases: Array<[RetentionPolicyInput, string]> = [
+    [{ timezone: 'Europe/Amsterdam' }, 'last 1, daily 30, weekly 12 (from sunday), monthly 12 (from the 1st), yearly 7 (from Jan 1) in Europe/Amsterdam'],
+    [{ keep: { last: 0, hourly: 24, daily: 0, weekly: 0, monthly: 3, yearly: 0 }, promote: { monthDay: 22 } }, 'hourly 24, monthly 3 (from the 22nd) in UTC'],
+    [{ keep: { last: 0, daily: 0, weekly: 0, monthly: 0, yearly: 2 }, promote: { yearStart: '04-06' } }, 'yearly 2 (from Apr 6) in UTC'],
+    [{ keep: { last: 0, daily: 0, weekly: 0, monthly: 0, yearly: 0 } }, 'nothing but the newest copy in UTC'],
+  ]
+  for (const [input, text] of cases) {
+    it(text, () => assert.equal(describeRetentionPolicy(resolveRetentionPolicy(input)), text))
+  }
 })
