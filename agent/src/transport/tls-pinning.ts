@@ -58,8 +58,15 @@ export function pinnedServerIdentity(pin: string): NonNullable<ConnectionOptions
   }
 }
 
-/** TLS options for MQTT.js / https once the CA is known. */
-export function pinnedTlsOptions(caPem: string, pin: string): Pick<ConnectionOptions, 'ca' | 'rejectUnauthorized' | 'checkServerIdentity' | 'minVersion'> {
+/** TLS options for MQTT.js (whose `ca` type is narrower than node:tls's) and https once the CA is known. */
+export interface PinnedTlsOptions {
+  readonly ca: string[]
+  readonly rejectUnauthorized: true
+  readonly checkServerIdentity: NonNullable<ConnectionOptions['checkServerIdentity']>
+  readonly minVersion: 'TLSv1.2'
+}
+
+export function pinnedTlsOptions(caPem: string, pin: string): PinnedTlsOptions {
   return { ca: [caPem], rejectUnauthorized: true, checkServerIdentity: pinnedServerIdentity(pin), minVersion: 'TLSv1.2' }
 }
 

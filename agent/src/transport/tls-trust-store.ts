@@ -1,8 +1,7 @@
 import { X509Certificate } from 'node:crypto'
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import type { ConnectionOptions } from 'node:tls'
-import { fetchPinnedCa, normalizeFingerprint, pinnedTlsOptions } from './tls-pinning.ts'
+import { fetchPinnedCa, normalizeFingerprint, type PinnedTlsOptions, pinnedTlsOptions } from './tls-pinning.ts'
 
 /**
  * `<stateDir>/keys/collector-tls.json` remembers the CA that matched the pin, so later starts need no probe.
@@ -17,7 +16,7 @@ export function trustStorePath(stateDir: string): string {
   return join(stateDir, 'keys', 'collector-tls.json')
 }
 
-export async function pinnedTlsForUrl(o: { stateDir: string, url: string, fingerprint: string, timeoutMs?: number }): Promise<Pick<ConnectionOptions, 'ca' | 'rejectUnauthorized' | 'checkServerIdentity' | 'minVersion'>> {
+export async function pinnedTlsForUrl(o: { stateDir: string, url: string, fingerprint: string, timeoutMs?: number }): Promise<PinnedTlsOptions> {
   const pin = normalizeFingerprint(o.fingerprint)
   const file = trustStorePath(o.stateDir)
   const stored = readStored(file)

@@ -2,6 +2,7 @@ import { Aedes, type AedesPublishPacket, type Client, type PublishPacket, type S
 import type { Logger } from 'pino'
 import { isValidNodeId, nodeTopic, parseNodeTopic } from '@backstop/shared'
 import { verifyMessage } from '../crypto/ed25519.ts'
+import type { BrokerIdentity } from '../identity/broker-identity.ts'
 import type { KeyRing } from '../ingest/key-ring.ts'
 import type { Counters } from '../metrics/counters.ts'
 
@@ -16,17 +17,25 @@ export interface BrokerDeps {
   readonly onStatus: (node: string, payload: Buffer) => void
   /** Allowed CONNECT clock skew; default ±300 s (docs/protocol.md). */
   readonly maxSkewMs?: number
+  /** Security room (identity/broker-identity.ts): revoked nodes, admin-allowed re-enrollment, read-only operators. */
+  readonly identity?: BrokerIdentity
 }
 
 export interface Broker {
   readonly aedes: Aedes
   /** Publishes an application-level ack to backstop/v1/<node>/ack (QoS 1, the node's persistent session queues it). */
   publishAck(node: string, payload: Buffer): void
+  /** Publishes a signed command to backstop/v1/<node>/commands (QoS 1, queued in the node's session). */
+  publishCommand(node: string, payload: Buffer): void
+  /** Drops the node's live session (revocation); its next CONNECT is refused by `identity`. */
+  disconnect(node: string): boolean
   close(): Promise<void>
 }
 
 interface Session {
+  /** Node id, or `operator:<name>` for a read-only operator client. */
   readonly node: string
+  readonly operator?: boolean
   /** Connected without a pinned key: may only enroll (the ingest rejects anything else with BK_ERR_NODE_UNKNOWN). */
   readonly pending: boolean
 }
@@ -54,6 +63,13 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
 
   const aedes = await Aedes.createBroker({
     authenticate: (client, username, password, done) => {
+      const op = username !== undefined && deps.identity ? deps.identity.operator(username, password) : undefined
+      if (op !== undefined) {
+        sessions.set(client, { node: `operator:${op}`, operator: true, pending: false })
+        log.info({ operator: op, clientId: client.id }, 'operator client connected (read-only: alert topics)')
+        done(null, true)
+        return
+      }
       const node = username ?? ''
       if (!isValidNodeId(node)) {
         done(refuse('bad-username', { clientId: client.id }), false)
@@ -61,6 +77,11 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       }
       if (client.id !== `backstop-agent-${node}`) {
         done(refuse('bad-client-id', { node, clientId: client.id }), false)
+        return
+      }
+      const access = deps.identity?.nodeAccess(node) ?? 'active'
+      if (access === 'revoked') {
+        done(refuse('revoked', { node, code: 'BK_ERR_NODE_REVOKED' }), false)
         return
       }
       const pinned = deps.keys.get(node)
@@ -84,6 +105,13 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
         return
       }
       if (!verifyMessage(`connect\n${node}\n${tsText}`, text.slice(dot + 1), pinned.key)) {
+        if (access === 'reenroll') {
+          // An admin allowed this node to come back with a new key (reinstall): it may only enroll.
+          sessions.set(client, { node, pending: true })
+          log.info({ node }, 'node presents a new key and may re-enroll (allowed by an admin)')
+          done(null, true)
+          return
+        }
         done(refuse('bad-signature', { node }), false)
         return
       }
@@ -110,6 +138,16 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
 
     authorizeSubscribe: (client, sub: Subscription, done) => {
       const session = client ? sessions.get(client) : undefined
+      if (session?.operator) {
+        if (deps.identity?.operatorMaySubscribe(sub.topic)) {
+          done(null, sub)
+          return
+        }
+        counters.inc('broker_acl_refused_total', 'subscribe')
+        log.warn({ operator: session.node, topic: sub.topic, code: 'BK_ERR_WIRE_TOPIC' }, 'subscribe refused: operator clients may read backstop/v1/alerts/# only')
+        done(null, null)
+        return
+      }
       const t = parseNodeTopic(sub.topic)
       if (!session || !t || t.node !== session.node || (t.channel !== 'ack' && t.channel !== 'commands')) {
         counters.inc('broker_acl_refused_total', 'subscribe')
@@ -150,6 +188,23 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
           log.error({ node, err }, 'could not publish ack; the agent will replay and be acked again')
         }
       })
+    },
+    publishCommand: (node, payload) => {
+      const packet: PublishPacket = { cmd: 'publish', topic: nodeTopic(node, 'commands'), payload, qos: 1, retain: false, dup: false }
+      aedes.publish(packet, (err) => {
+        if (err) {
+          log.error({ node, err }, 'could not publish command; it stays "sent" in the ledger and expires')
+        }
+      })
+    },
+    disconnect: (node) => {
+      const client = (aedes as unknown as { clients: Record<string, Client | undefined> }).clients[`backstop-agent-${node}`]
+      if (!client) {
+        return false
+      }
+      log.warn({ node }, 'dropping the session of a revoked node')
+      client.close()
+      return true
     },
     close: () => new Promise<void>((resolve) => {
       aedes.close(() => resolve())
