@@ -5,6 +5,17 @@ import { copyRoutes } from './api/routes/copies.ts'
 import { healthRoutes } from './api/routes/health.ts'
 import { nodeRoutes } from './api/routes/nodes.ts'
 import { runRoutes } from './api/routes/runs.ts'
+import { alertRoutes } from './api/routes/alerts.ts'
+import { assetRoutes } from './api/routes/assets.ts'
+import { auditReadRoutes } from './api/routes/audit-read.ts'
+import { channelRoutes } from './api/routes/channels.ts'
+import { complianceRoutes } from './api/routes/compliance.ts'
+import { registerDocs } from './api/routes/docs.ts'
+import { expectationRoutes } from './api/routes/expectations.ts'
+import { metricsRoutes } from './api/routes/metrics.ts'
+import { reportRoutes } from './api/routes/reports.ts'
+import { tokenRoutes } from './api/routes/tokens.ts'
+import { authPlugin } from './auth/guard.ts'
 import type { App, AppDeps } from './api/deps.ts'
 import { errorBody, validationField } from './api/errors.ts'
 
@@ -16,6 +27,21 @@ const routes: readonly ((app: App, deps: AppDeps) => void)[] = [
   nodeRoutes,
   runRoutes,
   copyRoutes,
+  assetRoutes,
+  complianceRoutes,
+  expectationRoutes,
+  alertRoutes,
+  channelRoutes,
+  auditReadRoutes,
+  reportRoutes,
+  tokenRoutes,
+  metricsRoutes,
+]
+
+/** Root-level plugins that must see every route: OpenAPI collection (/docs) and the bearer-token guard. */
+const plugins: readonly ((app: App, deps: AppDeps) => void)[] = [
+  registerDocs,
+  authPlugin,
 ]
 
 /**
@@ -47,8 +73,14 @@ export function buildApp(deps: AppDeps): App {
   app.setNotFoundHandler((req, reply) => {
     reply.code(404).send(errorBody('BK_ERR_API_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`))
   })
-  for (const register of routes) {
-    register(app, deps)
+  for (const plugin of plugins) {
+    plugin(app, deps)
   }
+  // Routes live in a child context so they are declared after @fastify/swagger loaded (its onRoute hook sees them).
+  void app.register(async (scoped) => {
+    for (const register of routes) {
+      register(scoped as unknown as App, deps)
+    }
+  })
   return app
 }

@@ -15,6 +15,8 @@ export interface AlertServiceDeps {
   readonly minSeverity: Severity
   readonly downNodes: () => ReadonlySet<string>
   readonly log: Logger
+  /** The hash-chained audit log (audit/audit-log.ts); ack and silence are recorded there. */
+  readonly audit?: (actor: string, action: string, target: string, detail: Record<string, unknown>) => void
   /** Wakes the notification deliverer after new queue rows committed. */
   readonly onQueued?: () => void
 }
@@ -75,7 +77,7 @@ export function createAlertService(deps: AlertServiceDeps) {
         return undefined
       }
       alerts.put({ ...a, ackedAt: at, ackedBy: by }, a.suppressedBy, at)
-      alerts.audit(at, by, 'alert.ack', key, {})
+      deps.audit?.(by, 'alert.ack', key, {})
       return alerts.get(key)
     },
     silence(key: string, until: number, by: string, at: number): StoredAlert | undefined {
@@ -84,7 +86,7 @@ export function createAlertService(deps: AlertServiceDeps) {
         return undefined
       }
       alerts.put({ ...a, silencedUntil: until }, a.suppressedBy, at)
-      alerts.audit(at, by, 'alert.silence', key, { until: new Date(until).toISOString() })
+      deps.audit?.(by, 'alert.silence', key, { until: new Date(until).toISOString() })
       return alerts.get(key)
     },
     firingOfNode: (node: string): StoredAlert[] => alerts.firingOfNode(node),

@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger, FastifyInstance, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { ComplianceDeps } from '../ledger/compliance-deps.ts'
 import type { CopiesRepo } from '../store/copies-repo.ts'
 import type { NodesRepo } from '../store/nodes-repo.ts'
 import type { RunsRepo } from '../store/runs-repo.ts'
@@ -16,6 +17,8 @@ export interface AppDeps {
   readonly copies: CopiesRepo
   readonly health: () => HealthReport
   readonly log?: FastifyBaseLogger
+  /** Compliance room: ledger, alerts, tokens, metrics. Absent = those routes (and auth) are not mounted. */
+  readonly compliance?: ComplianceDeps
 }
 
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>

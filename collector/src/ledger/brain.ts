@@ -1,5 +1,6 @@
 import type { DeviceHealthLookup } from '@backstop/shared'
 import type { Logger } from 'pino'
+import type { AuditLog } from '../audit/audit-log.ts'
 import { createAlertService, type MqttPublish } from '../alerts/alert-service.ts'
 import { createDeliverer } from '../notifiers/deliverer.ts'
 import { createAlertsRepo } from '../store/alerts-repo.ts'
@@ -22,6 +23,8 @@ export interface BrainOptions {
   readonly deviceHealth?: (node: string) => DeviceHealthLookup
   readonly telemetry?: TelemetrySink
   readonly fetch?: typeof fetch
+  /** Records operator actions (ack, silence, policy changes) in the hash-chained audit log. */
+  readonly audit?: (actor: string, action: string, target: string, detail: Record<string, unknown>) => void
 }
 
 const unknownHealth: DeviceHealthLookup = () => 'unknown'
@@ -45,7 +48,7 @@ export function createBrain(o: BrainOptions) {
   let downNodes: () => ReadonlySet<string> = () => new Set()
   const alerts = createAlertService({
     alerts: repos.alerts, notify: repos.notify, publish: o.publish, minSeverity: config.notifyMinSeverity,
-    downNodes: () => downNodes(), log: o.log, onQueued: () => deliverer.wake(),
+    downNodes: () => downNodes(), log: o.log, onQueued: () => deliverer.wake(), ...(o.audit ? { audit: o.audit } : {}),
   })
   const ledger = createLedger({
     db: o.db, assets: repos.assets, expectations: repos.expectations, alerts, config, log: o.log,
@@ -54,6 +57,7 @@ export function createBrain(o: BrainOptions) {
   downNodes = ledger.downNodes
   return {
     repos, alerts, ledger, deliverer, config, clock,
+    audit: o.audit ?? ((): void => undefined),
     start(): void {
       ledger.start()
       deliverer.start()
@@ -66,3 +70,10 @@ export function createBrain(o: BrainOptions) {
   }
 }
 export type Brain = ReturnType<typeof createBrain>
+
+/** Operator actions into the hash-chained audit log (the security room's AuditLog). */
+export function auditSink(log: AuditLog, now: () => number): NonNullable<BrainOptions['audit']> {
+  return (actor, action, target, detail) => {
+    log.append({ actor, action, target, detail }, new Date(now()))
+  }
+}

@@ -62,7 +62,6 @@ export function createAlertsRepo(db: Db) {
   const addWindow = db.prepare(`INSERT INTO maintenance_windows (start_at, end_at, node, key_prefix, reason, created_by, created_at)
     VALUES (@start, @end, @node, @keyPrefix, @reason, @createdBy, @createdAt)`)
   const firingOfNode = db.prepare<[string], RawAlert>(`SELECT * FROM alerts WHERE node = ? AND state = 'firing'`)
-  const audit = db.prepare('INSERT INTO ops_audit (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)')
   return {
     get(key: string): StoredAlert | undefined {
       const r = get.get(key)
@@ -116,15 +115,13 @@ export function createAlertsRepo(db: Db) {
       const total = (db.prepare(`SELECT count(*) AS n FROM alerts ${w}`).get(params) as { n: number }).n
       return { items, total }
     },
+    /** Asset-level alerts (non-compliant, missed-backup) that started firing in [start, end], per key. */
+    raisedBetween(start: number, end: number): { key: string, n: number }[] {
+      return db.prepare(`SELECT key, count(*) AS n FROM alert_flips WHERE kind IN ('non-compliant', 'missed-backup') AND to_state = 'firing'
+        AND from_state <> 'firing' AND at >= ? AND at <= ? GROUP BY key`).all(start, end) as { key: string, n: number }[]
+    },
     firingCounts(): { kind: string, severity: string, n: number }[] {
       return db.prepare(`SELECT kind, severity, count(*) AS n FROM alerts WHERE state = 'firing' AND suppressed_by IS NULL GROUP BY kind, severity`).all() as { kind: string, severity: string, n: number }[]
-    },
-    audit(at: number, actor: string, action: string, target: string, detail: Record<string, unknown>): void {
-      audit.run(at, actor, action, target, JSON.stringify(detail))
-    },
-    auditLog(since: number, limit: number, offset: number): { id: number, at: number, actor: string, action: string, target: string, detail: unknown }[] {
-      return (db.prepare('SELECT * FROM ops_audit WHERE at >= ? ORDER BY id DESC LIMIT ? OFFSET ?').all(since, limit, offset) as { id: number, at: number, actor: string, action: string, target: string, detail: string }[])
-        .map((r) => ({ ...r, detail: JSON.parse(r.detail) as unknown }))
     },
   }
 }

@@ -1,6 +1,7 @@
 import type { Copy, JobFinishedBody } from '@backstop/shared'
 import pino from 'pino'
-import { createBrain } from '../../src/ledger/brain.ts'
+import { createAuditLog } from '../../src/audit/audit-log.ts'
+import { auditSink, createBrain } from '../../src/ledger/brain.ts'
 import { ledgerConfig, type LedgerConfig } from '../../src/ledger/config.ts'
 import { createAssetsRepo } from '../../src/store/assets-repo.ts'
 import { createCopiesRepo } from '../../src/store/copies-repo.ts'
@@ -16,9 +17,10 @@ export const H = 3600_000
 export function harness(config: LedgerConfig = ledgerConfig()) {
   const { db } = openDb({ file: ':memory:' })
   const clock = fakeClock(T0)
+  const auditLog = createAuditLog(db)
   const published: { topic: string, payload: Record<string, unknown>, retain: boolean }[] = []
   const brain = createBrain({
-    db, log: pino({ level: 'silent' }), clock, config,
+    db, log: pino({ level: 'silent' }), clock, config, audit: auditSink(auditLog, () => clock.now()),
     publish: (topic, payload, o) => published.push({ topic, payload: JSON.parse(payload) as Record<string, unknown>, retain: o.retain }),
   })
   const core = { nodes: createNodesRepo(db), runs: createRunsRepo(db), copies: createCopiesRepo(db), assets: createAssetsRepo(db) }
@@ -26,7 +28,7 @@ export function harness(config: LedgerConfig = ledgerConfig()) {
   const iso = (t: number): string => new Date(t).toISOString()
   let runN = 0
   return {
-    db, clock, brain, core, published,
+    db, clock, brain, core, published, auditLog,
     /** One job run as the ingest would commit it: started, then finished with copies. */
     run(job: string, startedAt: number, durationMs: number, copies: Copy[], status: JobFinishedBody['status'] = 'success', bytes?: number): string {
       const runId = `r${++runN}`

@@ -138,16 +138,6 @@ CREATE TABLE maintenance_windows (
 ) STRICT;
 CREATE INDEX maintenance_windows_end ON maintenance_windows (end_at);
 
--- Ops actions taken through the API (ack, silence, maintenance, policy changes).
-CREATE TABLE ops_audit (
-  id      INTEGER PRIMARY KEY,
-  at      INTEGER NOT NULL,
-  actor   TEXT NOT NULL,
-  action  TEXT NOT NULL,
-  target  TEXT NOT NULL,
-  detail  TEXT NOT NULL                           -- JSON
-) STRICT;
-CREATE INDEX ops_audit_at ON ops_audit (at);
 
 -- Which assets each run reported copies for (filled by trigger, consumed with the run-finished change): the
 -- expectation of (node, job, asset) is met by that run only if it produced a copy of that asset.
