@@ -3,6 +3,7 @@ import { createArchiveJob } from './archive/archive-job.ts'
 import { BtrfsSnapshotJob } from './btrfs/btrfs-job.ts'
 import type { Job } from './job.ts'
 import type { ResolvedJob } from './kinds.ts'
+import { createVzdumpJob } from './vzdump/vzdump-job.ts'
 import { ZfsSnapshotJob } from './zfs/zfs-job.ts'
 
 /**
@@ -17,6 +18,8 @@ export function buildJob(cfg: ResolvedJob): Job {
       return new ZfsSnapshotJob(cfg)
     case 'btrfs':
       return new BtrfsSnapshotJob(cfg)
+    case 'vzdump':
+      return createVzdumpJob(cfg)
     default: {
       const unhandled: never = cfg
       throw new BackstopError('BK_ERR_INTERNAL_ERROR', `implementation error: no factory for job kind "${(unhandled as { kind: string }).kind}" in jobs/build-jobs.ts`)

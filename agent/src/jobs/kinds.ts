@@ -2,6 +2,7 @@ import type { TSchema } from 'typebox'
 import { ArchiveJobConfig, resolveArchiveJob, type ResolvedArchiveJob } from './archive/config.ts'
 import { BtrfsJobConfig, resolveBtrfsJob, type ResolvedBtrfsJob } from './btrfs/config.ts'
 import { resolveZfsJob, ZfsJobConfig, type ResolvedZfsJob } from './zfs/config.ts'
+import { resolveVzdumpJob, VzdumpJobConfig, type ResolvedVzdumpJob } from './vzdump/config.ts'
 
 /**
  * Job kinds as a tagged union on `kind` (zrepl's `type:`). Config validation picks the schema by `kind`
@@ -12,9 +13,10 @@ export const jobKinds = {
   archive: { schema: ArchiveJobConfig, resolve: resolveArchiveJob },
   zfs: { schema: ZfsJobConfig, resolve: resolveZfsJob },
   btrfs: { schema: BtrfsJobConfig, resolve: resolveBtrfsJob },
+  vzdump: { schema: VzdumpJobConfig, resolve: resolveVzdumpJob },
 } as const satisfies Record<string, { schema: TSchema, resolve: (input: never, defaultTimezone: string) => { kind: string } }>
 
 export type JobKind = keyof typeof jobKinds
-export type ResolvedJob = ResolvedArchiveJob | ResolvedZfsJob | ResolvedBtrfsJob
+export type ResolvedJob = ResolvedArchiveJob | ResolvedZfsJob | ResolvedBtrfsJob | ResolvedVzdumpJob
 
 export const jobKindNames = Object.keys(jobKinds) as JobKind[]
