@@ -1,0 +1,23 @@
+/** The fixed part of the docs/benchmarks.md section: what is measured and what is not. */
+export const HOW: readonly string[] = [
+  '**What is measured.** Wall time of one complete cycle of each tool, started cold (a fresh process for the',
+  'peer; a fresh job object for Backstop, so its capability probe is included), after identical histories were',
+  'built outside the timing. Same policy for both: keep the newest N hourly snapshots (N = the history length),',
+  'so each tool takes one snapshot per dataset/subvolume and deletes exactly the one that fell out — the steady',
+  'state of an hourly cron. The outcome lines above confirm both did the same work.',
+  '',
+  '**Why Backstop needs fewer processes.** ZFS: one `zfs snapshot -r` for the whole tree (sanoid: one',
+  '`zfs snapshot` per dataset, `recursive = yes`), one listing, and the expired name destroyed across the tree',
+  'with one `zfs destroy -r` (sanoid: one `zfs destroy` per snapshot). btrfs has no multi-subvolume snapshot,',
+  'so both tools run one `btrfs subvolume snapshot` per subvolume; Backstop lists the filesystem twice in total',
+  'and deletes all expired snapshots in one `btrfs subvolume delete`.',
+  '',
+  '**Caveats, stated plainly.** (1) sanoid 2.1 lists snapshots with `zfs get -t`, which zfs-fuse lacks; the',
+  'documented shim (env-feasibility.md §9, `bench/snapshots/zfs-bench.ts`) answers that call from `zfs list`',
+  'and reports each snapshot\'s creation as the UTC time in its autosnap name, because the 40k-snapshot history',
+  'is created within about a minute and sanoid prunes by creation age. The shim is cheaper than a real',
+  '`zfs get` would be, so it favours sanoid. Backstop reads the time from its own snapshot names by design.',
+  '(2) zfs-fuse is a FUSE daemon, much slower per command than kernel OpenZFS; absolute times do not carry',
+  'over, the process-count argument does. (3) History length for btrfs is shorter than for ZFS because every',
+  'btrfs history snapshot is its own process (~30 ms each, twice: one tree per tool).',
+]

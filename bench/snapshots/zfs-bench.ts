@@ -1,0 +1,132 @@
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { encodePromotionTags, promotionTags, resolveRetentionPolicy, snapshotTimestamp } from '@backstop/shared'
+import { systemClock } from '../../agent/src/clock.ts'
+import { NodeExec } from '../../agent/src/exec/node-exec.ts'
+import type { JobContext } from '../../agent/src/jobs/job.ts'
+import type { Log } from '../../agent/src/log.ts'
+import { resolveZfsJob } from '../../agent/src/jobs/zfs/config.ts'
+import { ZfsSnapshotJob } from '../../agent/src/jobs/zfs/zfs-job.ts'
+import { attempt, floorHour, hoursBefore, must, noopLog, pad, sanoidStamp, timed, timedAsync } from './sh.ts'
+
+/**
+ * Backstop vs sanoid on one zfs-fuse pool: `datasets` datasets below one parent, each with `history` hourly
+ * snapshots, then ONE snapshot+prune cycle of each tool with the same policy (keep 400 hourly), so each
+ * takes one snapshot per dataset and destroys the one that fell out. Trees are built the same way and the
+ * pool is re-created between the tools, so neither sees the other's snapshots.
+ */
+export interface ZfsBenchResult {
+  readonly datasets: number
+  readonly history: number
+  readonly setupMs: number
+  readonly sanoidMs: number
+  readonly backstopMs: number
+  readonly sanoidAfter: number
+  readonly backstopAfter: number
+  readonly backstopDeleted: number
+}
+
+const SHIM = `#!/bin/bash
+# zfs-fuse has no \`zfs get -t\`, which sanoid uses to list snapshots (env-feasibility.md §9). This shim answers
+# that one call from \`zfs list\`; it reports each snapshot's creation as the UTC time in its autosnap name,
+# because the benchmark's history was created within a minute (see docs/benchmarks.md). Everything else
+# goes to the real zfs.
+if [ "$1" = get ] && [ "$2" = "-Hrpt" ] && [ "$3" = snapshot ] && [ "$4" = creation ]; then
+  shift 4
+  /usr/sbin/zfs list -H -t snapshot -o name "$@" | perl -MTime::Local -ne 'chomp; if (/\\@autosnap_(\\d+)-(\\d+)-(\\d+)_(\\d+):(\\d+):(\\d+)_/) { print "$_\\tcreation\\t", timegm($6,$5,$4,$3,$2-1,$1), "\\t-\\n" }'
+  exit 0
+fi
+exec /usr/sbin/zfs "$@"
+`
+
+function createPool(dir: string, pool: string): void {
+  const file = join(dir, 'vdev.img')
+  rmSync(file, { force: true })
+  writeFileSync(file, '')
+  truncateSync(file, 2 * 1024 ** 3)
+  must(['zpool', 'create', '-f', '-m', join(dir, `mnt-${pool}`), pool, file])
+}
+
+function destroyPool(pool: string): void {
+  for (let i = 0; i < 5 && attempt(['zpool', 'destroy', '-f', pool]) !== 0; i++) {
+    if (attempt(['zpool', 'list', pool]) !== 0) {
+      break
+    }
+  }
+}
+
+/** Parent + children, then `history` recursive snapshots (one `zfs snapshot -r` per point in time). */
+function buildTree(root: string, datasets: number, history: number, name: (at: Date) => string, props: (at: Date, prev: Date | null) => string[], now: Date): void {
+  must(['zfs', 'create', root])
+  for (let i = 1; i <= datasets; i++) {
+    must(['zfs', 'create', `${root}/d${pad(i)}`])
+  }
+  let prev: Date | null = null
+  for (let k = history; k >= 1; k--) {
+    const at = hoursBefore(floorHour(now), k)
+    must(['zfs', 'snapshot', '-r', ...props(at, prev), `${root}@${name(at)}`])
+    prev = at
+  }
+}
+
+const countSnapshots = (root: string): number => must(['zfs', 'list', '-H', '-t', 'snapshot', '-o', 'name', '-r', root]).split('\n').filter((l) => l.includes('@')).length
+
+export async function runZfsBench(datasets: number, history: number, log: (s: string) => void): Promise<ZfsBenchResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'bk-bench-zfs-'))
+  const pool = `bkbench${process.pid}`
+  const t0 = Date.now()
+  try {
+    // --- sanoid -------------------------------------------------------------------------------------------
+    createPool(dir, pool)
+    const now = new Date()
+    log(`zfs: building sanoid tree ${datasets} × ${history}`)
+    // sanoid decides what to prune from the listing taken before its new snapshot, so its steady state under
+    // `hourly = N` is N + 1 snapshots: give it that, and it takes one and destroys one, like Backstop below.
+    buildTree(`${pool}/sn`, datasets, history + 1, (at) => `autosnap_${sanoidStamp(at)}_hourly`, () => [], now)
+    const conf = join(dir, 'sanoid-conf')
+    mkdirSync(conf)
+    copyFileSync('/usr/share/sanoid/sanoid.defaults.conf', join(conf, 'sanoid.defaults.conf'))
+    writeFileSync(join(conf, 'sanoid.conf'), `[${pool}/sn]\n\tuse_template = bench\n\trecursive = yes\n\n[template_bench]\n`
+      + `\tfrequently = 0\n\thourly = ${history}\n\tdaily = 0\n\tweekly = 0\n\tmonthly = 0\n\tyearly = 0\n\tautosnap = yes\n\tautoprune = yes\n`)
+    const shimDir = join(dir, 'shim')
+    mkdirSync(shimDir)
+    writeFileSync(join(shimDir, 'zfs'), SHIM)
+    chmodSync(join(shimDir, 'zfs'), 0o755)
+    for (const d of ['cache', 'run']) {
+      mkdirSync(join(dir, d))
+    }
+    const env = { ...process.env, PATH: `${shimDir}:${process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`, TZ: 'UTC' }
+    log('zfs: sanoid --cron')
+    const sanoid = timed(['sanoid', `--configdir=${conf}`, `--cache-dir=${join(dir, 'cache')}`, `--run-dir=${join(dir, 'run')}`, '--cron'], env)
+    const sanoidAfter = countSnapshots(`${pool}/sn`)
+    destroyPool(pool)
+
+    // --- Backstop -----------------------------------------------------------------------------------------
+    createPool(dir, pool)
+    const policyInput = { keep: { last: 1, hourly: history, daily: 0, weekly: 0, monthly: 0, yearly: 0 } }
+    const policy = resolveRetentionPolicy(policyInput, 'UTC')
+    log(`zfs: building Backstop tree ${datasets} × ${history}`)
+    buildTree(`${pool}/bk`, datasets, history, (at) => `backstop_${snapshotTimestamp(at)}`,
+      (at, prev) => ['-o', `backstop:tags=${encodePromotionTags(promotionTags(at, policy, prev)).replace(/^-$/, 'none')}`], now)
+    const setupMs = Date.now() - t0
+    const job = new ZfsSnapshotJob(resolveZfsJob({ kind: 'zfs', name: 'bench', media: 'ssd', datasets: [{ name: `${pool}/bk`, recursive: true }], retention: policyInput }, 'UTC'))
+    const ctx: JobContext = {
+      node: 'bench', runId: 'bench', trigger: 'manual', exec: new NodeExec({ log: noopLog as unknown as Log }), clock: systemClock,
+      log: noopLog as unknown as Log, signal: new AbortController().signal, stateDir: join(dir, 'state'), progress: () => {},
+    }
+    log('zfs: Backstop run')
+    const backstop = await timedAsync(() => job.run(ctx))
+    if (backstop.value.status !== 'success') {
+      throw new Error(`Backstop run did not succeed: ${JSON.stringify(backstop.value.error)}`)
+    }
+    const backstopAfter = countSnapshots(`${pool}/bk`)
+    return {
+      datasets, history, setupMs, sanoidMs: sanoid.ms, backstopMs: backstop.ms, sanoidAfter, backstopAfter,
+      backstopDeleted: backstop.value.deleted.length,
+    }
+  } finally {
+    destroyPool(pool)
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
