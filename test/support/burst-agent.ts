@@ -1,0 +1,57 @@
+// A real agent process for the crash tests: the agent's own config loader, FileOutbox, MQTT transport and runtime —
+// everything but the scheduler — emitting a burst of job.started events (runId burst-<i>).
+//   node --import tsx test/support/burst-agent.ts --config <agent.yaml> --count N [--from K]
+// Resumes after a kill -9: it starts at max(--from, highest index still in its own outbox + 1), because every index
+// below that is durable (outbox appends are FIFO and fsync'd before `emit` resolves). Prints `emitted <i>` as each
+// emit resolves and `drained` once the collector has acknowledged everything, then exits 0.
+import { hostname } from 'node:os'
+import { parseArgs } from 'node:util'
+import { pino } from 'pino'
+import { loadAgentConfig } from '@backstop/agent/src/config/load.ts'
+import { systemClock } from '@backstop/agent/src/clock.ts'
+import { FileOutbox } from '@backstop/agent/src/outbox/file-outbox.ts'
+import { createAgentRuntime } from '@backstop/agent/src/runtime.ts'
+
+const { values } = parseArgs({ options: { config: { type: 'string' }, count: { type: 'string' }, from: { type: 'string', default: '1' } } })
+const config = loadAgentConfig(values.config!, { hostname: hostname() })
+const count = Number(values.count)
+const log = pino({ level: 'warn' }, pino.destination(2))
+const outbox = await FileOutbox.open({ dir: config.outbox.dir, maxBytes: config.outbox.maxBytes, log, clock: systemClock })
+
+let from = Number(values.from)
+for (let after = 0; ;) {
+  const batch = await outbox.readPending(after, 1000)
+  if (batch.length === 0) {
+    break
+  }
+  for (const r of batch) {
+    const runId = (r.envelope.body as { runId?: string }).runId ?? ''
+    const i = Number(runId.replace('burst-', ''))
+    if (Number.isInteger(i) && i + 1 > from) {
+      from = i + 1
+    }
+  }
+  after = batch[batch.length - 1]!.seq
+}
+process.stdout.write(`resume ${from}\n`)
+
+const runtime = await createAgentRuntime({ config, clock: systemClock, log, outbox })
+runtime.start()
+const startedAt = new Date().toISOString()
+const PARALLEL = 32
+for (let i = from; i <= count; i += PARALLEL) {
+  const group: Promise<void>[] = []
+  for (let j = i; j < Math.min(i + PARALLEL, count + 1); j++) {
+    group.push(runtime.emit('job.started', { runId: `burst-${j}`, job: 'burst', jobKind: 'archive', startedAt, trigger: 'manual' }).then(() => {
+      process.stdout.write(`emitted ${j}\n`)
+    }))
+  }
+  await Promise.all(group)
+}
+while (!(await runtime.flush(1000))) {
+  // keep waiting: the test decides how long is too long
+}
+process.stdout.write('drained\n')
+await runtime.stop()
+await outbox.close()
+process.exit(0)
