@@ -49,39 +49,45 @@ interface RawCopy {
 }
 
 export function createCopiesRepo(db: Db): CopiesRepo {
-  const upsert = db.prepare(`INSERT INTO copies (node, copy_id, asset_kind, asset_id, asset_name, location_kind, location_target,
+  // UPDATE-then-INSERT, not UPSERT: an UPSERT's conflict policy would override `INSERT OR IGNORE` inside other
+  // rooms' AFTER UPDATE triggers on `copies` (the ledger's change capture) and fail on their ignored duplicates.
+  const update = db.prepare(`UPDATE copies SET asset_kind = @assetKind, asset_id = @assetId, asset_name = @assetName,
+      location_kind = @locationKind, location_target = @locationTarget, device = @device, name = @name, media = @media,
+      offsite = @offsite, offline = @offline, immutable = @immutable, created_at = @createdAt, bytes = @bytes, checksum = @checksum,
+      verification_state = @vState, verification_at = @vAt, verification_method = @vMethod, verification_detail = @vDetail,
+      last_run_id = @runId, last_reported_at = @at, deleted_at = NULL, deleted_rule = NULL
+    WHERE node = @node AND copy_id = @copyId`)
+  const insert = db.prepare(`INSERT INTO copies (node, copy_id, asset_kind, asset_id, asset_name, location_kind, location_target,
       device, name, media, offsite, offline, immutable, created_at, bytes, checksum, verification_state, verification_at,
       verification_method, verification_detail, first_run_id, last_run_id, last_reported_at)
     VALUES (@node, @copyId, @assetKind, @assetId, @assetName, @locationKind, @locationTarget, @device, @name, @media, @offsite,
       @offline, @immutable, @createdAt, @bytes, @checksum, @vState, @vAt, @vMethod, @vDetail, @runId, @runId, @at)
-    ON CONFLICT (node, copy_id) DO UPDATE SET asset_kind = excluded.asset_kind, asset_id = excluded.asset_id,
-      asset_name = excluded.asset_name, location_kind = excluded.location_kind, location_target = excluded.location_target,
-      device = excluded.device, name = excluded.name, media = excluded.media, offsite = excluded.offsite,
-      offline = excluded.offline, immutable = excluded.immutable, created_at = excluded.created_at, bytes = excluded.bytes,
-      checksum = excluded.checksum, verification_state = excluded.verification_state, verification_at = excluded.verification_at,
-      verification_method = excluded.verification_method, verification_detail = excluded.verification_detail,
-      last_run_id = excluded.last_run_id, last_reported_at = excluded.last_reported_at, deleted_at = NULL, deleted_rule = NULL`)
+    ON CONFLICT (node, copy_id) DO NOTHING`)
+  const markGone = db.prepare(`UPDATE copies SET deleted_at = @deletedAt, deleted_rule = @rule, last_run_id = @runId, last_reported_at = @at
+    WHERE node = @node AND copy_id = @copyId`)
   const tombstone = db.prepare(`INSERT INTO copies (node, copy_id, asset_kind, asset_id, asset_name, location_kind, location_target,
       device, name, media, offsite, offline, immutable, created_at, verification_state, first_run_id, last_run_id,
       last_reported_at, deleted_at, deleted_rule)
     VALUES (@node, @copyId, @assetKind, @assetId, @assetName, @locationKind, @locationTarget, @device, @name, 'unknown', 0, 0, 0,
       @deletedAt, 'unverified', @runId, @runId, @at, @deletedAt, @rule)
-    ON CONFLICT (node, copy_id) DO UPDATE SET deleted_at = excluded.deleted_at, deleted_rule = excluded.deleted_rule,
-      last_run_id = excluded.last_run_id, last_reported_at = excluded.last_reported_at`)
+    ON CONFLICT (node, copy_id) DO NOTHING`)
   const audit = db.prepare(`INSERT INTO copy_deletions (node, copy_id, run_id, asset_kind, asset_id, location_target, name, deleted_at, rule)
     VALUES (@node, @copyId, @runId, @assetKind, @assetId, @locationTarget, @name, @deletedAt, @rule)
     ON CONFLICT (node, copy_id, run_id) DO NOTHING`)
   const cache = new Map<string, Statement>()
   return {
     upsert: (node, c, runId, at) => {
-      upsert.run({
+      const row = {
         node, copyId: c.copyId, assetKind: c.asset.kind, assetId: c.asset.id, assetName: c.asset.name ?? null,
         locationKind: c.location.kind, locationTarget: c.location.target, device: c.location.device ? JSON.stringify(c.location.device) : null,
         name: c.name, media: c.media, offsite: c.offsite ? 1 : 0, offline: c.offline ? 1 : 0, immutable: c.immutable ? 1 : 0,
         createdAt: c.createdAt, bytes: c.bytes ?? null, checksum: c.checksum ? `${c.checksum.algo}:${c.checksum.value}` : null,
         vState: c.verification.state, vAt: c.verification.at ?? null, vMethod: c.verification.method ?? null,
         vDetail: c.verification.detail ?? null, runId, at,
-      })
+      }
+      if (update.run(row).changes === 0) {
+        insert.run(row)
+      }
     },
     markDeleted: (node, d, runId, at) => {
       const row = {
@@ -89,7 +95,9 @@ export function createCopiesRepo(db: Db): CopiesRepo {
         locationKind: d.location.kind, locationTarget: d.location.target, device: d.location.device ? JSON.stringify(d.location.device) : null,
         name: d.name, deletedAt: d.deletedAt, rule: d.rule, runId, at,
       }
-      tombstone.run(row)
+      if (markGone.run({ node, copyId: d.copyId, deletedAt: d.deletedAt, rule: d.rule, runId, at }).changes === 0) {
+        tombstone.run(row)
+      }
       audit.run({ node, copyId: d.copyId, runId, assetKind: d.asset.kind, assetId: d.asset.id, locationTarget: d.location.target, name: d.name, deletedAt: d.deletedAt, rule: d.rule })
     },
     query: (q) => {

@@ -54,36 +54,45 @@ interface RawRun {
 
 export function createRunsRepo(db: Db): RunsRepo {
   // job.started and job.finished arrive in seq order, but a run may be reported finished without a started
-  // event (e.g. the agent lost it before the outbox existed); both statements upsert and never regress a status.
-  const started = db.prepare(`INSERT INTO runs (node, run_id, job, job_kind, trigger, scheduled_for, started_at, status, updated_at)
-    VALUES (@node, @runId, @job, @jobKind, @trigger, @scheduledFor, @startedAt, 'running', @at)
-    ON CONFLICT (node, run_id) DO UPDATE SET trigger = excluded.trigger, scheduled_for = excluded.scheduled_for`)
+  // event (e.g. the agent lost it before the outbox existed); both write paths tolerate either order and never
+  // regress a status. UPDATE-then-INSERT instead of an UPSERT on purpose: an UPSERT's conflict policy overrides
+  // `INSERT OR IGNORE` in AFTER UPDATE triggers other rooms put on these tables (the ledger's change capture),
+  // turning their ignored duplicates into constraint errors.
+  const startedUpd = db.prepare(`UPDATE runs SET trigger = @trigger, scheduled_for = @scheduledFor WHERE node = @node AND run_id = @runId`)
+  const startedIns = db.prepare(`INSERT INTO runs (node, run_id, job, job_kind, trigger, scheduled_for, started_at, status, updated_at)
+    VALUES (@node, @runId, @job, @jobKind, @trigger, @scheduledFor, @startedAt, 'running', @at) ON CONFLICT (node, run_id) DO NOTHING`)
   const progress = db.prepare(`UPDATE runs SET progress_percent = @percent, progress_message = @message, updated_at = @at
     WHERE node = @node AND run_id = @runId AND status = 'running'`)
-  const finished = db.prepare(`INSERT INTO runs (node, run_id, job, job_kind, started_at, finished_at, duration_ms, status, bytes,
+  const finishedUpd = db.prepare(`UPDATE runs SET job = @job, job_kind = @jobKind, started_at = @startedAt, finished_at = @finishedAt,
+      duration_ms = @durationMs, status = @status, bytes = @bytes, error_code = @errorCode, error_message = @errorMessage,
+      warnings = @warnings, copies_count = @copies, deleted_count = @deleted, updated_at = @at
+    WHERE node = @node AND run_id = @runId`)
+  const finishedIns = db.prepare(`INSERT INTO runs (node, run_id, job, job_kind, started_at, finished_at, duration_ms, status, bytes,
       error_code, error_message, warnings, copies_count, deleted_count, updated_at)
     VALUES (@node, @runId, @job, @jobKind, @startedAt, @finishedAt, @durationMs, @status, @bytes, @errorCode, @errorMessage,
-      @warnings, @copies, @deleted, @at)
-    ON CONFLICT (node, run_id) DO UPDATE SET job = excluded.job, job_kind = excluded.job_kind, started_at = excluded.started_at,
-      finished_at = excluded.finished_at, duration_ms = excluded.duration_ms, status = excluded.status, bytes = excluded.bytes,
-      error_code = excluded.error_code, error_message = excluded.error_message, warnings = excluded.warnings,
-      copies_count = excluded.copies_count, deleted_count = excluded.deleted_count, updated_at = excluded.updated_at`)
+      @warnings, @copies, @deleted, @at) ON CONFLICT (node, run_id) DO NOTHING`)
   const get = db.prepare<[string, string], RawRun>('SELECT * FROM runs WHERE node = ? AND run_id = ?')
   const cache = new Map<string, Statement>()
   return {
     started: (node, b, at) => {
-      started.run({ node, runId: b.runId, job: b.job, jobKind: b.jobKind, trigger: b.trigger, scheduledFor: b.scheduledFor ?? null, startedAt: b.startedAt, at })
+      const row = { node, runId: b.runId, job: b.job, jobKind: b.jobKind, trigger: b.trigger, scheduledFor: b.scheduledFor ?? null, startedAt: b.startedAt, at }
+      if (startedUpd.run({ node, runId: b.runId, trigger: b.trigger, scheduledFor: b.scheduledFor ?? null }).changes === 0) {
+        startedIns.run(row)
+      }
     },
     progress: (node, b, at) => {
       progress.run({ node, runId: b.runId, percent: b.percent, message: b.message ?? null, at })
     },
     finished: (node, b, at) => {
-      finished.run({
+      const row = {
         node, runId: b.runId, job: b.job, jobKind: b.jobKind, startedAt: b.startedAt, finishedAt: b.finishedAt,
         durationMs: Math.max(0, Date.parse(b.finishedAt) - Date.parse(b.startedAt)), status: b.status, bytes: b.bytes ?? null,
         errorCode: b.error?.code ?? null, errorMessage: b.error?.message ?? null, warnings: JSON.stringify(b.warnings),
         copies: b.copies.length, deleted: b.deleted.length, at,
-      })
+      }
+      if (finishedUpd.run(row).changes === 0) {
+        finishedIns.run(row)
+      }
     },
     get: (node, runId) => {
       const r = get.get(node, runId)

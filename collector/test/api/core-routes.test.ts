@@ -45,7 +45,7 @@ test('GET /api/v1/nodes and /api/v1/nodes/:node', async (t) => {
 })
 
 const runCases: { query: string, runs: string[], next?: number | null }[] = [
-  { query: '', runs: ['p5', 'p4', 'p3', 'p2', 'p1', 'p0', 'n0'] },
+  { query: '', runs: ['n0', 'p5', 'p4', 'p3', 'p2', 'p1', 'p0'] },
   { query: 'node=nas1', runs: ['n0'] },
   { query: 'node=pve1&job=etc', runs: ['p5', 'p3', 'p1'] },
   { query: 'status=failed', runs: ['p3'] },
@@ -82,7 +82,7 @@ const badQueries: [string, string][] = [
   ['since=yesterday', 'querystring.since'],
   ['status=exploded', 'querystring.status'],
   ['node=Not%20A%20Node', 'querystring.node'],
-  ['colour=blue', 'querystring'],
+  ['colour=blue', 'querystring.colour'],
 ]
 for (const [q, field] of badQueries) {
   test(`GET /api/v1/runs?${q} is a 400 naming ${field}`, async (t) => {

@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { listMigrations, migrate } from '../../src/store/migrate.ts'
+import { openDb } from '../../src/store/db.ts'
+import { copy, FakeAgent, ingestHarness, payload, tempDir } from '../support/harness.ts'
+
+test('migrations: every file applies once, in order, and a re-open applies nothing', (t) => {
+  const dir = tempDir(t)
+  const file = join(dir, 'c.db')
+  const first = openDb({ file })
+  assert.ok(first.migrations.applied.includes('0001-core'))
+  assert.equal(first.migrations.applied.length, first.migrations.total)
+  assert.deepEqual(first.migrations.applied, [...first.migrations.applied].sort())
+  assert.equal(first.db.pragma('journal_mode', { simple: true }), 'wal')
+  assert.equal(first.db.pragma('synchronous', { simple: true }), 2, 'FULL: an ack means the batch is on disk')
+  first.db.close()
+  const again = openDb({ file })
+  t.after(() => again.db.close())
+  assert.deepEqual(again.migrations.applied, [])
+})
+
+test('migrations: a failing file rolls back entirely and names itself; later numbers land in any order', (t) => {
+  const dir = tempDir(t)
+  const mig = join(dir, 'm')
+  mkdirSync(mig)
+  writeFileSync(join(mig, '0001-a.sql'), 'CREATE TABLE a (x INTEGER);')
+  writeFileSync(join(mig, '0003-c.sql'), 'CREATE TABLE c (x INTEGER);')
+  const { db } = openDb({ file: join(dir, 'c.db'), migrationsDir: mig })
+  t.after(() => db.close())
+  // a lower number arriving later (another room's branch) still runs
+  writeFileSync(join(mig, '0002-b.sql'), 'CREATE TABLE b (x INTEGER); CREATE TABLE broken (;')
+  assert.throws(() => migrate(db, mig), /0002-b\.sql failed and was rolled back/)
+  const tables = (): string[] => (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('a', 'b', 'c')").all() as { name: string }[]).map((r) => r.name).sort()
+  assert.deepEqual(tables(), ['a', 'c'], 'the half-applied 0002 left nothing behind')
+  writeFileSync(join(mig, '0002-b.sql'), 'CREATE TABLE b (x INTEGER);')
+  assert.deepEqual(migrate(db, mig).applied, ['0002-b'])
+  assert.deepEqual(tables(), ['a', 'b', 'c'])
+  writeFileSync(join(mig, '0002-dup.sql'), '')
+  assert.throws(() => listMigrations(mig), /share number 0002/)
+})
+
+test('a copy re-reported by later runs, deleted, and inventories repeated: one row each, no constraint errors', async (t) => {
+  // Runs against every migration in the folder, including other rooms' triggers on copies/runs/assets.
+  const h = ingestHarness(t)
+  const a = new FakeAgent('pve1')
+  await h.send('pve1', payload(a.enroll()))
+  for (let i = 0; i < 3; i++) {
+    await h.send('pve1', payload(a.started(`r${i}`)))
+    await h.send('pve1', payload(a.finished(`r${i}`, [copy('c1', { verification: { state: i === 2 ? 'failed' : 'verified' } }), copy(`c-new-${i}`)])))
+  }
+  await h.send('pve1', payload(a.finished('r3', [], {
+    deleted: [{ copyId: 'c1', asset: { kind: 'file-set', id: 'fileset:etc-archive' }, location: { kind: 'dir', target: '/srv/backup' }, name: 'c1.tar.gz', deletedAt: '2026-11-22T02:00:00.000Z', rule: 'keep-last(3)' }],
+  })))
+  for (let i = 0; i < 2; i++) {
+    await h.send('pve1', payload(a.envelope('inventory', { at: `2026-11-22T0${i}:00:00.000Z`, assets: [{ asset: { kind: 'vm', id: 'vm/101' }, coveredBy: i ? ['vms'] : [] }] })))
+  }
+  assert.deepEqual(h.acks.flatMap((x) => x.body.rejected), [])
+  const c1 = h.store.copies.query({ node: 'pve1', includeDeleted: true, limit: 100, offset: 0 }).filter((c) => c.copyId === 'c1')
+  assert.equal(c1.length, 1)
+  assert.equal(c1[0]!.verification.state, 'failed')
+  assert.equal(c1[0]!.firstRunId, 'r0')
+  assert.deepEqual(c1[0]!.deleted, { at: '2026-11-22T02:00:00.000Z', rule: 'keep-last(3)' })
+  assert.equal(h.store.runs.query({ node: 'pve1', limit: 10, offset: 0 }).length, 4)
+  const assets = h.db.prepare('SELECT covered_by, present FROM assets WHERE node = ?').all('pve1')
+  assert.deepEqual(assets, [{ covered_by: '["vms"]', present: 1 }])
+})
