@@ -18,6 +18,8 @@ export const applyEnroll: Handler<'enroll'> = (msg, ctx) => {
   } else {
     ctx.store.nodes.insert({ node, publicKey: body.publicKey, fingerprint: keyFingerprint(body.publicKey), enrolledAt: msg.receivedAt, hostname: body.hostname, agentVersion: body.agentVersion })
   }
+  // The enroll arrived over a live session; its `online` status was published before the node row existed.
+  ctx.store.nodes.setStatus(node, 'online', msg.receivedAt, msg.receivedAt, body.agentVersion)
   ctx.pinAfterCommit(node, body.publicKey)
   return { ...STORED, enrollment: { node, collectorPublicKey: ctx.collectorPublicKey } }
 }

@@ -108,7 +108,10 @@ export function createIngest(deps: IngestDeps): Ingest {
         return
       }
       try {
-        deps.store.nodes.setStatus(node, s.state, s.at, deps.now().toISOString(), s.agentVersion)
+        // Ordered by arrival, not by the payload's ts: a Last Will carries the ts of its CONNECT, so it is always
+        // older than the `online` published after CONNACK, yet it is the newer fact when the broker delivers it.
+        const at = deps.now().toISOString()
+        deps.store.nodes.setStatus(node, s.state, at, at, s.agentVersion)
         deps.counters.inc('broker_status_total', s.state)
       } catch (e) {
         log.error({ err: e, node }, 'could not record node status')

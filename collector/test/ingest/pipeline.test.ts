@@ -168,18 +168,28 @@ test('a failing commit acks nothing and settles every message with an error (age
   assert.equal(h.store.events.count('pve1'), 0)
 })
 
-test('a status message updates the node, an older one never overwrites a newer one', async (t) => {
+test('status messages apply in arrival order: the Last Will (dated at CONNECT) marks the node offline', async (t) => {
   const h = ingestHarness(t)
   await enrolled(h)
   h.ingest.status('pve1', Buffer.from(JSON.stringify({ state: 'online', ts: '2026-11-22T02:00:00.000Z', agentVersion: '0.2.0' })))
   assert.equal(h.store.nodes.get('pve1')?.status, 'online')
   assert.equal(h.store.nodes.get('pve1')?.agentVersion, '0.2.0')
-  h.ingest.status('pve1', Buffer.from(JSON.stringify({ state: 'offline', ts: Date.parse('2026-11-22T01:00:00.000Z') })))
+  // The will's payload is fixed at CONNECT, so its ts is older than the online published after CONNACK —
+  // but the broker delivers it when the session dies, which makes it the newer fact.
+  h.ingest.status('pve1', Buffer.from(JSON.stringify({ state: 'offline', ts: Date.parse('2026-11-22T01:59:59.000Z') })))
+  assert.equal(h.store.nodes.get('pve1')?.status, 'offline')
+  h.ingest.status('pve1', Buffer.from(JSON.stringify({ state: 'online', ts: '2026-11-22T03:00:00.000Z' })))
   assert.equal(h.store.nodes.get('pve1')?.status, 'online')
-  h.ingest.status('pve1', Buffer.from(JSON.stringify({ state: 'offline', ts: Date.parse('2026-11-22T03:00:00.000Z') })))
-  assert.equal(h.store.nodes.get('pve1')?.status, 'offline')
   h.ingest.status('pve1', Buffer.from('nonsense'))
-  assert.equal(h.store.nodes.get('pve1')?.status, 'offline')
+  assert.equal(h.store.nodes.get('pve1')?.status, 'online')
+})
+
+test('enrollment over a live session marks a new node online (its status preceded its row)', async (t) => {
+  const h = ingestHarness(t)
+  h.ingest.status('pve1', Buffer.from(JSON.stringify({ state: 'online', ts: '2026-11-22T02:00:00.000Z' })))
+  assert.equal(h.store.nodes.get('pve1'), undefined)
+  await enrolled(h)
+  assert.equal(h.store.nodes.get('pve1')?.status, 'online')
 })
 
 test('heartbeat updates the node and is acked, not stored as an event', async (t) => {
