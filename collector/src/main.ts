@@ -18,6 +18,11 @@ import { openDb, pingDb, type Db } from './store/db.ts'
 import { createEventsRepo } from './store/events-repo.ts'
 import { createNodesRepo } from './store/nodes-repo.ts'
 import { createRunsRepo } from './store/runs-repo.ts'
+import { aedesPublisher } from './alerts/mqtt-publisher.ts'
+import { createAuditLog } from './audit/audit-log.ts'
+import { createTokensRepo } from './auth/tokens.ts'
+import { createPrometheus } from './export/prometheus.ts'
+import { auditSink, createBrain, type Brain } from './ledger/brain.ts'
 
 export interface RunningCollector {
   readonly apiUrl: string
@@ -59,7 +64,11 @@ export async function startCollector(config: ResolvedCollectorConfig, opts: { lo
     log: log.child({ c: 'ingest' }),
     tokens,
     collector: { publicKey: keysFile.publicKey, signingKey: privateKeyObject(keysFile.secretKey) },
-    publishAck: (node, payload) => broker.publishAck(node, payload),
+    // Every commit ends in acks: that is when the compliance ledger has new changes to evaluate.
+    publishAck: (node, payload) => {
+      broker.publishAck(node, payload)
+      brain.wake()
+    },
     batchSize: config.ingest.batchSize,
     batchIntervalMs: config.ingest.batchIntervalMs,
     verifier: config.ingest.verifyWorkers === 0
@@ -69,8 +78,18 @@ export async function startCollector(config: ResolvedCollectorConfig, opts: { lo
   const broker = await createBroker({
     keys, counters, now, log: log.child({ c: 'broker' }),
     onEvent: ingest.submit,
-    onStatus: ingest.status,
+    onStatus: (node, payload) => {
+      ingest.status(node, payload)
+      brain.wake()
+    },
   })
+  const auditLog = createAuditLog(db)
+  const brain: Brain = createBrain({
+    db, log: log.child({ c: 'ledger' }), publish: aedesPublisher(broker.aedes, log.child({ c: 'alerts' })),
+    audit: auditSink(auditLog, () => Date.now()),
+  })
+  const apiTokens = createTokensRepo(db)
+  const prometheus = createPrometheus({ db, brain, counters })
   const mqttServer = createServer(broker.aedes.handle)
   await listen(mqttServer, config.mqtt.port, config.mqtt.host)
   const mqttPort = (mqttServer.address() as AddressInfo).port
@@ -79,7 +98,9 @@ export async function startCollector(config: ResolvedCollectorConfig, opts: { lo
     nodes: store.nodes, runs: store.runs, copies: store.copies,
     health: () => ({ db: pingDb(db), broker: !broker.aedes.closed && mqttServer.listening }),
     log: log.child({ c: 'api' }),
+    compliance: { brain, tokens: apiTokens, authMode: 'auto', auditLog, metrics: prometheus.render },
   })
+  brain.start()
   await app.listen({ host: config.api.host, port: config.api.port })
   const apiPort = (app.server.address() as AddressInfo).port
   const apiUrl = `http://${urlHost(config.api.host)}:${apiPort}`
@@ -94,6 +115,7 @@ export async function startCollector(config: ResolvedCollectorConfig, opts: { lo
       await ingest.close()
       await broker.close()
       await app.close()
+      brain.stop()
       db.close()
       log.info('stopped')
     })()
