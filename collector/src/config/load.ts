@@ -54,8 +54,14 @@ export function parseCollectorConfig(text: string, file: string): ResolvedCollec
   if (!check.Check(raw)) {
     const seen = new Set<string>()
     for (const e of check.Errors(raw)) {
+      // An unknown key is reported twice (additionalProperties on the parent, a `false` schema on the key); keep one.
+      if (e.message === 'schema is false') {
+        continue
+      }
       const path = pointerToPath(e.instancePath)
-      const issue = { file, ...position(doc, lines, path), field: fieldName(path), message: explain(e) }
+      const unknown = e.keyword === 'additionalProperties' ? (e.params['additionalProperties'] as string[] | undefined)?.[0] : undefined
+      const at = position(doc, lines, unknown === undefined ? path : [...path, unknown])
+      const issue = { file, ...at, field: fieldName(path), message: explain(e) }
       const key = formatIssue(issue)
       if (!seen.has(key)) {
         seen.add(key)
