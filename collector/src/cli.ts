@@ -2,6 +2,9 @@ import { Command } from 'commander'
 import { isBackstopError } from '@backstop/shared'
 import { loadCollectorConfig } from './config/load.ts'
 import type { ResolvedCollectorConfig } from './config/schema.ts'
+import { registerAuditCommands } from './cli/audit.ts'
+import { registerNodeCommands } from './cli/node.ts'
+import { registerTokenCommands } from './cli/token.ts'
 
 export interface CliDeps {
   /** Starts the daemon and resolves once it is listening (main.ts's startCollector). */
@@ -35,6 +38,9 @@ export function buildCli(deps: CliDeps): Command {
       deps.out(JSON.stringify({ ...cfg, enrollment: { tokens: cfg.enrollment.tokens.map(() => '<redacted>') } }, null, 2))
       deps.out(`${opts.config}: OK`)
     })
+  registerTokenCommands(program, deps)
+  registerNodeCommands(program, deps)
+  registerAuditCommands(program, deps)
   return program
 }
 
