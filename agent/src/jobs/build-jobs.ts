@@ -4,6 +4,7 @@ import { BtrfsSnapshotJob } from './btrfs/btrfs-job.ts'
 import type { Job } from './job.ts'
 import type { ResolvedJob } from './kinds.ts'
 import { createVzdumpJob } from './vzdump/vzdump-job.ts'
+import { createRearJob } from './rear/rear-job.ts'
 import { ZfsSnapshotJob } from './zfs/zfs-job.ts'
 
 /**
@@ -20,6 +21,8 @@ export function buildJob(cfg: ResolvedJob): Job {
       return new BtrfsSnapshotJob(cfg)
     case 'vzdump':
       return createVzdumpJob(cfg)
+    case 'rear':
+      return createRearJob(cfg)
     default: {
       const unhandled: never = cfg
       throw new BackstopError('BK_ERR_INTERNAL_ERROR', `implementation error: no factory for job kind "${(unhandled as { kind: string }).kind}" in jobs/build-jobs.ts`)

@@ -3,6 +3,7 @@ import { ArchiveJobConfig, resolveArchiveJob, type ResolvedArchiveJob } from './
 import { BtrfsJobConfig, resolveBtrfsJob, type ResolvedBtrfsJob } from './btrfs/config.ts'
 import { resolveZfsJob, ZfsJobConfig, type ResolvedZfsJob } from './zfs/config.ts'
 import { resolveVzdumpJob, VzdumpJobConfig, type ResolvedVzdumpJob } from './vzdump/config.ts'
+import { RearJobConfig, resolveRearJob, type ResolvedRearJob } from './rear/config.ts'
 
 /**
  * Job kinds as a tagged union on `kind` (zrepl's `type:`). Config validation picks the schema by `kind`
@@ -14,9 +15,10 @@ export const jobKinds = {
   zfs: { schema: ZfsJobConfig, resolve: resolveZfsJob },
   btrfs: { schema: BtrfsJobConfig, resolve: resolveBtrfsJob },
   vzdump: { schema: VzdumpJobConfig, resolve: resolveVzdumpJob },
+  rear: { schema: RearJobConfig, resolve: resolveRearJob },
 } as const satisfies Record<string, { schema: TSchema, resolve: (input: never, defaultTimezone: string) => { kind: string } }>
 
 export type JobKind = keyof typeof jobKinds
-export type ResolvedJob = ResolvedArchiveJob | ResolvedZfsJob | ResolvedBtrfsJob | ResolvedVzdumpJob
+export type ResolvedJob = ResolvedArchiveJob | ResolvedZfsJob | ResolvedBtrfsJob | ResolvedVzdumpJob | ResolvedRearJob
 
 export const jobKindNames = Object.keys(jobKinds) as JobKind[]

@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { pino } from 'pino'
+import { FixtureExec } from '../../src/exec/fixture-exec.ts'
+import type { JobContext } from '../../src/jobs/job.ts'
+import { resolveRearJob } from '../../src/jobs/rear/config.ts'
+import { saveInventory } from '../../src/jobs/rear/inventory.ts'
+import { createRearJob } from '../../src/jobs/rear/rear-job.ts'
+
+test('stick not attached: failed with BK_ERR_USB_MEDIUM_MISSING, known runs reported offline, overdue stick named', async (t) => {
+  const state = mkdtempSync(join(tmpdir(), 'bk-rearjob-'))
+  t.after(() => rmSync(state, { recursive: true, force: true }))
+  await saveInventory(state, {
+    'f851d550-f024-4d09-b67b-f18ea9219759': {
+      fsUuid: 'f851d550-f024-4d09-b67b-f18ea9219759', label: 'REAR-000', lastSeen: '2026-11-01T03:00:00.000Z',
+      runs: [{ name: 'rear/vm/20261101.0200', createdAt: '2026-11-01T02:00:00.000Z', sha256: 'a'.repeat(64), bytes: 828585, verifiedAt: '2026-11-01T02:31:00.000Z' }],
+    },
+  })
+  const exec = new FixtureExec([{ argv: ['blkid', '-c', '/dev/null', '-o', 'export', '-t', 'LABEL=REAR-000'], exitCode: 2 }])
+  const job = createRearJob(resolveRearJob({ kind: 'rear', name: 'rescue', rearHostname: 'vm', nodeTimezone: 'UTC' }, 'UTC'))
+  const ctx: JobContext = {
+    node: 'n1', runId: 'r1', trigger: 'schedule', exec, log: pino({ level: 'silent' }), signal: new AbortController().signal, stateDir: state,
+    clock: { now: () => new Date('2026-11-22T02:00:00Z'), sleepUntil: async () => {} }, progress: () => {},
+  }
+  // by-label directory that does not exist on this host: the blkid probe decides.
+  const r = await job.run(ctx)
+  exec.assertAllUsed()
+  assert.equal(r.status, 'failed')
+  assert.equal(r.error?.code, 'BK_ERR_USB_MEDIUM_MISSING')
+  assert.equal(r.copies.length, 1)
+  const c = r.copies[0]!
+  assert.equal(c.offline, true)
+  assert.equal(c.media, 'usb')
+  assert.deepEqual(c.location, { kind: 'usb', target: 'REAR-000:rear/vm', device: { label: 'REAR-000', fsUuid: 'f851d550-f024-4d09-b67b-f18ea9219759' } })
+  assert.deepEqual(c.asset, { kind: 'host-image', id: 'host/vm', name: 'vm' })
+  assert.equal(c.verification.state, 'verified')
+  assert.match(r.warnings.join('\n'), /not seen for 20 days/)
+})
+
+test('config: onlyIfLayoutChanged needs checkLayout + mkrescue; extraConfig not with a user configDir', () => {
+  assert.throws(() => resolveRearJob({ kind: 'rear', name: 'x', onlyIfLayoutChanged: true }, 'UTC'), /needs checkLayout/)
+  assert.throws(() => resolveRearJob({ kind: 'rear', name: 'x', configDir: '/etc/rear', extraConfig: ['A=1'] }, 'UTC'), /only applies to the generated config/)
+  const r = resolveRearJob({ kind: 'rear', name: 'x' }, 'UTC')
+  assert.equal(r.label, 'REAR-000')
+  assert.equal(r.keepRuns, 2)
+  assert.equal(r.workflow, 'mkbackup')
+})
