@@ -5,6 +5,7 @@ import type { ResolvedCollectorConfig } from './config/schema.ts'
 import { registerAuditCommands } from './cli/audit.ts'
 import { registerNodeCommands } from './cli/node.ts'
 import { registerTokenCommands } from './cli/token.ts'
+import { registerApiTokenCommands } from './cli/apitoken.ts'
 
 export interface CliDeps {
   /** Starts the daemon and resolves once it is listening (main.ts's startCollector). */
@@ -41,6 +42,7 @@ export function buildCli(deps: CliDeps): Command {
   registerTokenCommands(program, deps)
   registerNodeCommands(program, deps)
   registerAuditCommands(program, deps)
+  registerApiTokenCommands(program, deps)
   return program
 }
 

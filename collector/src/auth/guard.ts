@@ -5,8 +5,9 @@ import { roleAllows, type ApiRole, type TokenInfo, type TokensRepo } from './tok
 
 /**
  * `required`: every /api and /metrics request needs a bearer token. `off`: nothing is checked (a lab behind a
- * firewall). `auto` (the default): open until the first token is created — a fresh install and the foundation's
- * tests work without tokens, and `backstop-collector apitoken create` (the quick-start's second step) locks it.
+ * firewall). `auto` (the default): open until the first token is ever created — a fresh install and the
+ * foundation's tests work without tokens, and `backstop-collector apitoken create` (the quick-start's second
+ * step) locks it for good (revoking every token does not reopen it).
  */
 export type AuthMode = 'auto' | 'required' | 'off'
 
@@ -29,7 +30,7 @@ export function registerAuthGuard(app: App, o: { tokens: TokensRepo, mode: AuthM
     if (o.mode === 'off' || OPEN.some((re) => re.test(path))) {
       return
     }
-    if (o.mode === 'auto' && !o.tokens.anyActive()) {
+    if (o.mode === 'auto' && !o.tokens.anyEverCreated()) {
       return
     }
     const h = req.headers.authorization

@@ -30,7 +30,7 @@ export function createTokensRepo(db: Db) {
   const byId = db.prepare<[string], { id: string, name: string, role: ApiRole, secret_hash: string, created_at: number, last_used_at: number | null, revoked_at: number | null }>(
     'SELECT * FROM api_tokens WHERE id = ?')
   const used = db.prepare('UPDATE api_tokens SET last_used_at = ? WHERE id = ?')
-  const active = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM api_tokens WHERE revoked_at IS NULL')
+  const any = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM api_tokens')
   const toInfo = (r: NonNullable<ReturnType<typeof byId.get>>): TokenInfo => ({ id: r.id, name: r.name, role: r.role, createdAt: r.created_at, lastUsedAt: r.last_used_at, revokedAt: r.revoked_at })
   return {
     create(name: string, role: ApiRole, now: number): { token: string, info: TokenInfo } {
@@ -64,9 +64,12 @@ export function createTokensRepo(db: Db) {
     revoke(id: string, now: number): boolean {
       return db.prepare('UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(now, id).changes > 0
     },
-    /** Any unrevoked token exists: with `api.auth: auto` that is what switches authentication on. */
-    anyActive(): boolean {
-      return (active.get()?.n ?? 0) > 0
+    /**
+     * A token was ever created: with auth `auto` that switches authentication on for good. Revoked tokens count,
+     * so revoking the last token locks the API instead of reopening it.
+     */
+    anyEverCreated(): boolean {
+      return (any.get()?.n ?? 0) > 0
     },
   }
 }
