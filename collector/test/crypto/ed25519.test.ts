@@ -22,7 +22,7 @@ test('node:crypto and tweetnacl produce and accept the same signatures', () => {
   assert.equal(a.sig, b.sig)
   assert.ok(verifyEnvelopeSignature(a, kp.publicKey))
   assert.ok(verifyEnvelopeWith(b, pk))
-  assert.ok(!verifyEnvelopeWith({ ...b, seq: 8 } as { sig: string }, pk))
+  assert.ok(!verifyEnvelopeWith({ ...unsigned, seq: 8, sig: b.sig }, pk))
 })
 
 test('malformed keys and signatures are rejected, not thrown', () => {
