@@ -1,11 +1,12 @@
 import type { ConnectionOptions } from 'node:tls'
 import { connect, type IClientOptions, type MqttClient } from 'mqtt'
+import type { NodeSigner } from './ed25519.ts'
 import { connectCredentials, statusPayload, type NodeTopics } from './wire.ts'
 
 export interface ConnectInput {
   readonly url: string
   readonly node: string
-  readonly secretKey: string
+  readonly signer: NodeSigner
   readonly now: Date
   readonly topics: NodeTopics
   readonly keepaliveS: number
@@ -14,6 +15,7 @@ export interface ConnectInput {
   readonly stop: AbortSignal
   /** Attached before CONNACK: a persistent session delivers queued acks right after it. */
   readonly onAck: (payload: Buffer) => void
+  readonly onCommand: ((payload: Buffer) => void) | undefined
 }
 
 /**
@@ -22,7 +24,7 @@ export interface ConnectInput {
  * transport retries with its backoff and a new password). Resolves the connected client or the reason.
  */
 export function connectClient(i: ConnectInput): Promise<{ client: MqttClient } | { error: string }> {
-  const { username, password } = connectCredentials(i.node, i.secretKey, i.now.getTime())
+  const { username, password } = connectCredentials(i.node, i.signer, i.now.getTime())
   const options: IClientOptions = {
     clientId: `backstop-agent-${i.node}`,
     protocolVersion: 4,
@@ -41,6 +43,8 @@ export function connectClient(i: ConnectInput): Promise<{ client: MqttClient } |
     c.on('message', (topic, payload) => {
       if (topic === i.topics.ack) {
         i.onAck(payload)
+      } else if (topic === i.topics.commands) {
+        i.onCommand?.(payload)
       }
     })
     let settled = false

@@ -1,18 +1,20 @@
 import type { ConnectionOptions } from 'node:tls'
 import type { MqttClient } from 'mqtt'
-import { keyFingerprint, type HeartbeatBody, type KeyPair } from '@backstop/shared'
+import { keyFingerprint, type HeartbeatBody } from '@backstop/shared'
 import type { Clock } from '../clock.ts'
 import type { Log } from '../log.ts'
 import type { Outbox } from '../outbox/outbox.ts'
 import { backoffMs, defaultBackoff, type BackoffPolicy } from './backoff.ts'
 import { AckProcessor } from './ack-processor.ts'
 import { connectClient } from './connect-client.ts'
+import type { NodeSigner } from './ed25519.ts'
 import { enrollEnvelope, heartbeatEnvelope, statusPayload, topicsFor, type NodeTopics } from './wire.ts'
 
 export interface TransportOptions {
   readonly url: string
   readonly node: string
-  readonly keys: KeyPair
+  /** The node's key (keys.ts), as a native signer (ed25519.ts createSigner). */
+  readonly signer: NodeSigner
   readonly outbox: Outbox
   readonly clock: Clock
   readonly log: Log
@@ -26,6 +28,8 @@ export interface TransportOptions {
   /** Persists the collector key from the enrollment ack (keys.ts saveCollectorKey). */
   readonly pinCollectorKey: (publicKey: string) => Promise<void>
   readonly heartbeatBody: () => HeartbeatBody
+  /** Signed commands from backstop/v1/<node>/commands (commands/receive-command.ts); not subscribed when absent. */
+  readonly onCommand?: (payload: Buffer) => void
   /** Events published but not yet acknowledged by the collector. Default 500. */
   readonly window?: number
   readonly backoff?: BackoffPolicy
@@ -169,9 +173,9 @@ export class MqttTransport {
 
   private async connectOnce(): Promise<MqttClient | undefined> {
     const res = await connectClient({
-      url: this.opts.url, node: this.opts.node, secretKey: this.opts.keys.secretKey, now: this.opts.clock.now(), topics: this.topics,
+      url: this.opts.url, node: this.opts.node, signer: this.opts.signer, now: this.opts.clock.now(), topics: this.topics,
       keepaliveS: this.opts.keepaliveS ?? 30, connectTimeoutMs: this.opts.connectTimeoutMs ?? 10_000, tls: this.opts.tls,
-      stop: this.stopCtl.signal, onAck: (payload) => this.acks.receive(payload),
+      stop: this.stopCtl.signal, onAck: (payload) => this.acks.receive(payload), onCommand: this.opts.onCommand,
     })
     if ('error' in res) {
       if (this.stopCtl.signal.aborted) {
@@ -203,7 +207,7 @@ export class MqttTransport {
     })
     this.opts.log.info({ url: this.opts.url, enrolled: this.enrolled }, 'connected to the collector')
     try {
-      await c.subscribeAsync(this.topics.ack, { qos: 1 })
+      await c.subscribeAsync(this.opts.onCommand ? [this.topics.ack, this.topics.commands] : [this.topics.ack], { qos: 1 })
       await c.publishAsync(this.topics.status, statusPayload('online', this.opts.clock.now(), this.opts.agentVersion), { qos: 1, retain: true })
       if (this.enrolled) {
         this.whileEnrolled(c, ctl.signal)
@@ -238,10 +242,10 @@ export class MqttTransport {
         this.acks.enrollmentState = 'waiting-for-token'
         this.opts.log.error('not enrolled and no enrollment token: set collector.enrollmentToken or collector.enrollmentTokenFile in the agent config')
       } else if (!this.enrolled) {
-        const env = enrollEnvelope({ node: this.opts.node, keys: this.opts.keys, token, hostname: this.opts.hostname, agentVersion: this.opts.agentVersion, now: this.opts.clock.now() })
+        const env = enrollEnvelope({ node: this.opts.node, signer: this.opts.signer, token, hostname: this.opts.hostname, agentVersion: this.opts.agentVersion, now: this.opts.clock.now() })
         this.acks.expectEnrollment(env.msgId)
         c.publish(this.topics.events, JSON.stringify(env), { qos: 1 }, () => undefined)
-        this.opts.log.info({ msgId: env.msgId, fingerprint: keyFingerprint(this.opts.keys.publicKey), attempt }, 'sent enrollment request')
+        this.opts.log.info({ msgId: env.msgId, fingerprint: keyFingerprint(this.opts.signer.publicKey), attempt }, 'sent enrollment request')
       }
       this.enrollWake = new AbortController()
       await this.sleep(backoffMs(attempt, policy, this.opts.random), AbortSignal.any([signal, this.enrollWake.signal]))
@@ -261,7 +265,7 @@ export class MqttTransport {
   private async heartbeatLoop(c: MqttClient, signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       try {
-        const env = heartbeatEnvelope(this.opts.node, this.opts.keys, this.opts.heartbeatBody(), this.opts.clock.now())
+        const env = heartbeatEnvelope(this.opts.node, this.opts.signer, this.opts.heartbeatBody(), this.opts.clock.now())
         c.publish(this.topics.events, JSON.stringify(env), { qos: 1 }, () => undefined)
         this.counters.heartbeats++
       } catch (e) {

@@ -1,12 +1,10 @@
 import { randomUUID } from 'node:crypto'
-import {
-  checkBody, decodeEnvelope, nodeTopic, signBytes, signEnvelope, verifyEnvelopeSignature,
-  type AckBody, type Envelope, type HeartbeatBody, type KeyPair,
-} from '@backstop/shared'
+import { checkBody, decodeEnvelope, nodeTopic, type AckBody, type Envelope, type HeartbeatBody } from '@backstop/shared'
+import { verifyEnvelope, type NodeSigner } from './ed25519.ts'
 
 /** MQTT CONNECT credentials (docs/protocol.md "Connection"): the password proves possession of the node key. */
-export function connectCredentials(node: string, secretKey: string, nowMs: number): { username: string, password: string } {
-  return { username: node, password: `${nowMs}.${signBytes(`connect\n${node}\n${nowMs}`, secretKey)}` }
+export function connectCredentials(node: string, signer: NodeSigner, nowMs: number): { username: string, password: string } {
+  return { username: node, password: `${nowMs}.${signer.signMessage(`connect\n${node}\n${nowMs}`)}` }
 }
 
 /** Retained status payloads: `offline` is the Last Will, `online` is published after CONNACK. */
@@ -16,7 +14,7 @@ export function statusPayload(state: 'online' | 'offline', now: Date, agentVersi
 
 export interface EnrollInput {
   readonly node: string
-  readonly keys: KeyPair
+  readonly signer: NodeSigner
   readonly token: string
   readonly hostname: string
   readonly agentVersion: string
@@ -25,14 +23,14 @@ export interface EnrollInput {
 
 /** Not durable (seq 0); signed with the key it asks the collector to pin (proof of possession). */
 export function enrollEnvelope(i: EnrollInput): Envelope<'enroll'> {
-  return signEnvelope({
+  return i.signer.signEnvelope({
     v: 1, kind: 'enroll', node: i.node, msgId: randomUUID(), seq: 0, ts: i.now.toISOString(),
-    body: { publicKey: i.keys.publicKey, token: i.token, hostname: i.hostname, agentVersion: i.agentVersion },
-  }, i.keys.secretKey)
+    body: { publicKey: i.signer.publicKey, token: i.token, hostname: i.hostname, agentVersion: i.agentVersion },
+  })
 }
 
-export function heartbeatEnvelope(node: string, keys: KeyPair, body: HeartbeatBody, now: Date): Envelope<'heartbeat'> {
-  return signEnvelope({ v: 1, kind: 'heartbeat', node, msgId: randomUUID(), seq: 0, ts: now.toISOString(), body }, keys.secretKey)
+export function heartbeatEnvelope(node: string, signer: NodeSigner, body: HeartbeatBody, now: Date): Envelope<'heartbeat'> {
+  return signer.signEnvelope({ v: 1, kind: 'heartbeat', node, msgId: randomUUID(), seq: 0, ts: now.toISOString(), body })
 }
 
 export type AckCheck =
@@ -59,7 +57,7 @@ export function checkAck(payload: Buffer, collectorKey: string | null): AckCheck
   if (!key) {
     return { ok: false, forged: false, reason: 'no collector key pinned and the ack carries no enrollment' }
   }
-  if (!verifyEnvelopeSignature(env, key)) {
+  if (!verifyEnvelope(env, key)) {
     return { ok: false, forged: true, reason: collectorKey ? 'signature does not verify against the pinned collector key' : 'enrollment ack is not signed by the key it announces' }
   }
   return { ok: true, ack: env, body: env.body }
@@ -69,8 +67,9 @@ export interface NodeTopics {
   readonly events: string
   readonly ack: string
   readonly status: string
+  readonly commands: string
 }
 
 export function topicsFor(node: string): NodeTopics {
-  return { events: nodeTopic(node, 'events'), ack: nodeTopic(node, 'ack'), status: nodeTopic(node, 'status') }
+  return { events: nodeTopic(node, 'events'), ack: nodeTopic(node, 'ack'), status: nodeTopic(node, 'status'), commands: nodeTopic(node, 'commands') }
 }

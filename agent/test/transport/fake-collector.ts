@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto'
 import { createServer, type Server } from 'node:net'
 import { Aedes } from 'aedes'
 import {
-  checkBody, decodeEnvelope, keyPairFromSeed, nodeTopic, parseNodeTopic, signEnvelope, verifyBytes, verifyEnvelopeSignature,
+  checkBody, decodeEnvelope, keyPairFromSeed, nodeTopic, parseNodeTopic, verifyBytes,
   type AckBody, type Envelope, type KeyPair,
 } from '@backstop/shared'
+import { createSigner, verifyEnvelope } from '../../src/transport/ed25519.ts'
 
 export interface Rejection {
   readonly code: string
@@ -13,6 +14,9 @@ export interface Rejection {
 }
 
 /**
+ * Signatures are checked natively (ed25519.ts, itself tested against tweetnacl): tweetnacl's ~30 ms verify on
+ * a loaded test box would dominate every test.
+ *
  * A tiny collector for transport tests, on a real aedes broker: checks the CONNECT signature of pinned nodes,
  * pins keys on `enroll` (token check), verifies every envelope, "commits" it idempotently and then publishes
  * one signed ack per node per tick — the protocol of docs/protocol.md, without SQLite.
@@ -73,7 +77,7 @@ export class FakeCollector {
 
   /** Publishes an ack as if from the collector, signed with `signer` (a wrong key makes it forged). */
   publishAck(node: string, body: AckBody, signer: KeyPair = this.keys): Promise<void> {
-    const env = signEnvelope({ v: 1, kind: 'ack', node, msgId: randomUUID(), seq: 0, ts: new Date().toISOString(), body }, signer.secretKey)
+    const env = createSigner(signer).signEnvelope({ v: 1, kind: 'ack', node, msgId: randomUUID(), seq: 0, ts: new Date().toISOString(), body })
     return new Promise((resolve, reject) => this.broker.publish({
       cmd: 'publish', topic: nodeTopic(node, 'ack'), payload: Buffer.from(JSON.stringify(env)), qos: 1, retain: false, dup: false,
     }, (e) => (e ? reject(e) : resolve())))
@@ -153,7 +157,7 @@ export class FakeCollector {
     const pk = this.pinned.get(env.node)
     const rejection: Rejection | undefined = !pk
       ? { code: 'BK_ERR_NODE_UNKNOWN', reason: 'not enrolled', permanent: false }
-      : !verifyEnvelopeSignature(env, pk)
+      : !verifyEnvelope(env, pk)
           ? { code: 'BK_ERR_SIG_INVALID', reason: 'bad signature', permanent: true }
           : this.reject(env)
     if (rejection) {
@@ -176,7 +180,7 @@ export class FakeCollector {
       this.ignoreEnrolls--
       return
     }
-    if (!verifyEnvelopeSignature(env, env.body.publicKey)) {
+    if (!verifyEnvelope(env, env.body.publicKey)) {
       this.queueAck(env.node, { reject: { msgId: env.msgId, code: 'BK_ERR_SIG_INVALID', reason: 'proof of possession failed', permanent: true } })
       return
     }

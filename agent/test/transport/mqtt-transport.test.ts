@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { keyPairFromSeed, verifyEnvelopeSignature } from '@backstop/shared'
 import { MemoryOutbox } from '../../src/outbox/memory-outbox.ts'
+import { createSigner } from '../../src/transport/ed25519.ts'
 import { agentEvent, agentKeys, firstArrivalSeqs, makeTransport, startCollector, waitFor } from './support.ts'
 
 const range = (a: number, b: number): number[] => Array.from({ length: b - a + 1 }, (_, i) => a + i)
@@ -64,7 +65,7 @@ describe('MqttTransport against aedes + a fake collector', () => {
     await waitFor(() => good.tr.status().connected, 'connected with a signed password')
     assert.deepEqual(fc.auth, [{ node: 'node-a', ok: true, pinned: true }])
     await good.tr.stop()
-    const impostor = makeTransport(t, fc, new MemoryOutbox({ maxBytes: 1 << 20 }), { collectorKey: fc.keys.publicKey, keys: keyPairFromSeed(new Uint8Array(32).fill(66)) })
+    const impostor = makeTransport(t, fc, new MemoryOutbox({ maxBytes: 1 << 20 }), { collectorKey: fc.keys.publicKey, signer: createSigner(keyPairFromSeed(new Uint8Array(32).fill(66))) })
     impostor.tr.start()
     await waitFor(() => fc.auth.filter((a) => !a.ok).length >= 2, 'refused twice (retrying)')
     assert.equal(impostor.tr.status().connected, false)

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import type { TestContext } from 'node:test'
-import { keyPairFromSeed, signEnvelope, type Envelope, type KeyPair } from '@backstop/shared'
+import { keyPairFromSeed, type Envelope, type KeyPair } from '@backstop/shared'
 import { systemClock } from '../../src/clock.ts'
 import type { Outbox } from '../../src/outbox/outbox.ts'
+import { createSigner } from '../../src/transport/ed25519.ts'
 import { MqttTransport, type TransportOptions } from '../../src/transport/mqtt-transport.ts'
 import { captureLog } from '../outbox/support.ts'
 import { FakeCollector } from './fake-collector.ts'
@@ -22,7 +23,7 @@ export function makeTransport(t: TestContext, fc: FakeCollector, outbox: Outbox,
   const tr = new MqttTransport({
     url: fc.url,
     node: 'node-a',
-    keys: agentKeys,
+    signer: createSigner(agentKeys),
     outbox,
     clock: systemClock,
     log: cap.log,
@@ -42,11 +43,13 @@ export function makeTransport(t: TestContext, fc: FakeCollector, outbox: Outbox,
   return { tr, pinned, lines: cap.lines }
 }
 
-export function agentEvent(n: number, keys: KeyPair = agentKeys): (seq: number) => Envelope {
-  return (seq) => signEnvelope({
+const agentSigner = createSigner(agentKeys)
+
+export function agentEvent(n: number): (seq: number) => Envelope {
+  return (seq) => agentSigner.signEnvelope({
     v: 1, kind: 'job.progress', node: 'node-a', msgId: randomUUID(), seq, ts: new Date().toISOString(),
     body: { runId: `run-${n}`, job: 'etc', percent: n % 101 },
-  }, keys.secretKey)
+  })
 }
 
 export async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
