@@ -35,6 +35,7 @@ export const errorTable = {
   BK_ERR_OUTBOX_FULL: { message: 'outbox is full', permanent: false, http: 507 },
   BK_ERR_OUTBOX_CORRUPT: { message: 'outbox file is corrupt', permanent: true, http: 500 },
   BK_ERR_OUTBOX_NO_SPACE: { message: 'no disk space left for the outbox', permanent: false, http: 507 },
+  BK_ERR_OUTBOX_LOCKED: { message: 'outbox is in use by another process', permanent: false, http: 409 },
   BK_ERR_EXEC_TIMEOUT: { message: 'command timed out', permanent: false, http: 504 },
   BK_ERR_EXEC_SPAWN: { message: 'command could not be started', permanent: true, http: 500 },
   BK_ERR_EXEC_FAILED: { message: 'command exited with an error', permanent: false, http: 500 },
