@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { describe, it } from 'node:test'
+import { ConfigError, formatIssue, loadAgentConfig, parseAgentConfig } from '../../src/config/load.ts'
+import { buildJobs } from '../../src/jobs/build-jobs.ts'
+
+/**
+ * zrepl's config_test.go: every shipped sample parses (and builds its jobs), every invalid fixture fails with the
+ * field and line its header promises. A sample that rots or an error that stops pointing at the right line
+ * fails here first.
+ */
+const root = fileURLToPath(new URL('../../../', import.meta.url))
+const deployDir = join(root, 'deploy', 'config')
+const invalidDir = fileURLToPath(new URL('../fixtures/config/invalid/', import.meta.url))
+
+describe('deploy/config/agent*.yaml samples', () => {
+  const samples = readdirSync(deployDir).filter((f) => /^agent.*\.ya?ml$/.test(f))
+  it('there are samples to check', () => {
+    assert.ok(samples.includes('agent.example.yaml'), `found: ${samples.join(', ')}`)
+  })
+  for (const f of samples) {
+    it(`${f} parses and builds its jobs`, () => {
+      const cfg = loadAgentConfig(join(deployDir, f), { hostname: 'sample-host' })
+      const jobs = buildJobs(cfg.jobs)
+      assert.equal(jobs.length, cfg.jobs.length)
+      assert.ok(cfg.jobs.length > 0, 'a sample without jobs documents nothing')
+    })
+  }
+
+  it('agent.example.yaml uses every top-level field and every archive field', () => {
+    const text = readFileSync(join(deployDir, 'agent.example.yaml'), 'utf8')
+    for (const field of ['node', 'stateDir', 'timezone', 'collector', 'url', 'enrollmentTokenFile', 'outbox', 'maxBytes', 'heartbeatSeconds', 'log', 'level', 'jobs',
+      'kind', 'name', 'schedule', 'catchUp', 'timeoutSeconds', 'paths', 'destination', 'exclude', 'keepLast', 'media', 'offsite', 'offline']) {
+      assert.match(text, new RegExp(`^\\s*(- )?${field}:`, 'm'), `field ${field} is not shown`)
+    }
+    assert.match(text, /enrollmentToken\b/, 'the inline token alternative is documented')
+  })
+})
+
+interface Expectation { line: number, field: string, message: string[] }
+
+function expectation(text: string, file: string): Expectation {
+  const get = (k: string): string => {
+    const m = new RegExp(`^# expect-${k}: (.+)$`, 'm').exec(text)
+    assert.ok(m?.[1], `${file} lacks its "# expect-${k}:" header`)
+    return m[1].trim()
+  }
+  return { line: Number(get('line')), field: get('field'), message: get('message').split('|') }
+}
+
+describe('agent/test/fixtures/config/invalid: each fails with the promised field and line', () => {
+  const files = readdirSync(invalidDir).filter((f) => f.endsWith('.yaml')).sort()
+  it('has at least 8 cases', () => {
+    assert.ok(files.length >= 8, `only ${files.length}`)
+  })
+  for (const f of files) {
+    it(f, () => {
+      const text = readFileSync(join(invalidDir, f), 'utf8')
+      const want = expectation(text, f)
+      let err: unknown
+      try {
+        parseAgentConfig(text, f, { hostname: 'test-host' })
+      } catch (e) {
+        err = e
+      }
+      assert.ok(err instanceof ConfigError, `${f} was accepted (or failed without a ConfigError: ${String(err)})`)
+      const printed = err.issues.map(formatIssue)
+      const hit = err.issues.find((i) => i.line === want.line && (i.field || '(root)') === want.field && want.message.some((m) => i.message.includes(m)))
+      assert.ok(hit, `expected ${f}:${want.line}: ${want.field}: …${want.message.join(' or ')}…; got:\n${printed.join('\n')}`)
+      assert.ok(printed.every((p) => p.startsWith(`${f}:`)), 'every issue names the file')
+    })
+  }
+})
