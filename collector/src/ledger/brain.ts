@@ -22,6 +22,8 @@ export interface BrainOptions {
   readonly config?: LedgerConfig
   readonly deviceHealth?: (node: string) => DeviceHealthLookup
   readonly telemetry?: TelemetrySink
+  /** Called after every committed ledger pass (main.ts: wake the Influx exporter). */
+  readonly afterCommit?: () => void
   readonly fetch?: typeof fetch
   /** Records operator actions (ack, silence, policy changes) in the hash-chained audit log. */
   readonly audit?: (actor: string, action: string, target: string, detail: Record<string, unknown>) => void
@@ -52,7 +54,7 @@ export function createBrain(o: BrainOptions) {
   })
   const ledger = createLedger({
     db: o.db, assets: repos.assets, expectations: repos.expectations, alerts, config, log: o.log,
-    deviceHealth: o.deviceHealth ?? (() => unknownHealth), telemetry: o.telemetry,
+    deviceHealth: o.deviceHealth ?? (() => unknownHealth), telemetry: o.telemetry, afterCommit: o.afterCommit,
   }, clock)
   downNodes = ledger.downNodes
   return {

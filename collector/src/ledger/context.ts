@@ -22,4 +22,6 @@ export interface LedgerContext {
   /** Per node: health of the devices its copies live on (from the disk-health room); default: all unknown. */
   readonly deviceHealth: (node: string) => DeviceHealthLookup
   readonly telemetry?: TelemetrySink | undefined
+  /** After each committed evaluation pass (e.g. wake the telemetry exporter). */
+  readonly afterCommit?: (() => void) | undefined
 }

@@ -135,6 +135,7 @@ export function createLedger(ctx: Omit<LedgerContext, 'alerts'> & { alerts: Aler
         const now = clock.now()
         const n = drainOnce(now) + deadlinesOnce(now)
         ctx.alerts.publishPending()
+        ctx.afterCommit?.()
         if (n < BATCH) {
           break
         }
