@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { Compile } from 'typebox/compile'
 import {
-  BackstopError, Copy, DeletedCopy, JobFinishedBody, type JobProgressBody, type JobStartedBody, type Trigger,
+  BackstopError, Copy, DeletedCopy, JobFinishedBody, type BodyOf, type Trigger,
 } from '@backstop/shared'
 import type { Clock } from '../clock.ts'
 import type { Exec } from '../exec/exec.ts'
@@ -12,10 +12,10 @@ import type { JobStateStore } from '../scheduler/job-state.ts'
 import type { Job, JobContext, JobResult } from './job.ts'
 
 /** Where run events go: the runtime's `emit` (signed, written to the durable outbox, then published). */
+export type JobEventKind = 'job.started' | 'job.progress' | 'job.finished'
+
 export interface JobEventSink {
-  emit(kind: 'job.started', body: JobStartedBody): Promise<unknown>
-  emit(kind: 'job.progress', body: JobProgressBody): Promise<unknown>
-  emit(kind: 'job.finished', body: JobFinishedBody): Promise<unknown>
+  emit<K extends JobEventKind>(kind: K, body: BodyOf<K>): Promise<unknown>
 }
 
 export interface RunJobDeps {

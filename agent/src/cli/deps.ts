@@ -1,0 +1,58 @@
+import type { Clock } from '../clock.ts'
+import type { ResolvedAgentConfig } from '../config/schema.ts'
+import type { Exec } from '../exec/exec.ts'
+import type { JobEventSink } from '../jobs/run-job.ts'
+import type { Log } from '../log.ts'
+import type { JobScheduleStatus } from '../scheduler/scheduler.ts'
+
+/** What the runtime reports (runtime.ts AgentStatus); the CLI reads the outbox numbers, the rest is kept as given. */
+export interface RuntimeStatus {
+  readonly outbox: { readonly pending: number, readonly bytes: number }
+}
+
+/**
+ * The agent runtime (outbox + MQTT transport + heartbeat; agent/src/runtime.ts `createAgentRuntime`), as the
+ * CLI uses it. `emit` signs an event and makes it durable before it resolves.
+ */
+export interface AgentRuntime {
+  /** Connects in the background (and keeps reconnecting); does not wait for the collector. */
+  start(): void | Promise<void>
+  stop(): Promise<void>
+  readonly emit: JobEventSink['emit']
+  /** Resolves true once every appended event is acknowledged, false after `timeoutMs`. */
+  flush(timeoutMs: number): Promise<boolean>
+  status(): RuntimeStatus
+}
+
+export interface RuntimeInput {
+  readonly config: ResolvedAgentConfig
+  readonly clock: Clock
+  readonly log: Log
+  /** For the heartbeat's `jobs` (next run, skipped overlaps). */
+  readonly jobStatus: () => readonly JobScheduleStatus[]
+}
+
+export interface CliIO {
+  out(text: string): void
+  err(text: string): void
+}
+
+/**
+ * Everything the commands need from the outside world. Only main.ts builds the real one (NodeExec, the runtime
+ * with its FileOutbox, systemClock, pino); tests hand in fakes.
+ */
+export interface CliDeps {
+  readonly io: CliIO
+  readonly clock: Clock
+  readonly hostname: string
+  readonly loadConfig: (file: string) => ResolvedAgentConfig
+  readonly createLog: (level: ResolvedAgentConfig['logLevel']) => Log
+  readonly createExec: (log: Log) => Exec
+  readonly createRuntime: (input: RuntimeInput) => Promise<AgentRuntime>
+  /** Whether the collector's key is pinned (enrolled), from the state directory. */
+  readonly enrollment: (config: ResolvedAgentConfig) => Promise<'pinned' | 'not-enrolled'>
+  /** Outbox numbers read from disk while no daemon is running (opening it recovers torn tails). */
+  readonly readOutbox: (config: ResolvedAgentConfig) => Promise<{ pending: number, bytes: number }>
+  /** Subscribes to SIGTERM/SIGINT; returns the unsubscribe. */
+  readonly onStopSignal: (handler: (signal: string) => void) => () => void
+}

@@ -1,0 +1,63 @@
+import type { Command } from 'commander'
+import { buildJobs } from '../jobs/build-jobs.ts'
+import { JobStateStore } from '../scheduler/job-state.ts'
+import { Scheduler } from '../scheduler/scheduler.ts'
+import { configPath, exitCodes, type SetExit } from './common.ts'
+import type { CliDeps } from './deps.ts'
+import { jobRunner } from './job-runner.ts'
+import { acquirePidLock } from './pid-lock.ts'
+import { writeStatusSnapshot } from './status-snapshot.ts'
+
+/**
+ * `run`: the daemon. Runtime (outbox + MQTT) and scheduler until SIGTERM/SIGINT; then the scheduler stops, running
+ * jobs are aborted and report their (aborted) finish, and the runtime stops after those events are durable.
+ */
+export function registerRun(program: Command, deps: CliDeps, setExit: SetExit): void {
+  program.command('run')
+    .description('run the agent: schedule jobs and report to the collector until SIGTERM/SIGINT')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const config = deps.loadConfig(configPath(cmd))
+      const log = deps.createLog(config.logLevel)
+      const lock = acquirePidLock(config.stateDir)
+      try {
+        const jobs = buildJobs(config.jobs)
+        const state = new JobStateStore(config.stateDir)
+        const stopJobs = new AbortController()
+        let scheduler: Scheduler | null = null
+        const runtime = await deps.createRuntime({ config, clock: deps.clock, log, jobStatus: () => scheduler?.status() ?? [] })
+        const snapshot = async (): Promise<void> => {
+          try {
+            writeStatusSnapshot(config.stateDir, { at: deps.clock.now().toISOString(), pid: process.pid, runtime: runtime.status(), jobs: scheduler?.status() ?? [] })
+          } catch (e) {
+            log.warn({ err: e }, 'could not write status.json')
+          }
+        }
+        const run = jobRunner({ config, jobs, exec: deps.createExec(log), clock: deps.clock, log, events: runtime, state, signal: stopJobs.signal })
+        scheduler = new Scheduler(
+          config.jobs.map((j) => ({ name: j.name, schedule: j.schedule, catchUp: j.catchUp })),
+          { clock: deps.clock, log, state, run: (req) => run(req).finally(snapshot) },
+        )
+        const stopped = new Promise<string>((resolve) => {
+          const off = deps.onStopSignal((sig) => {
+            off()
+            resolve(sig)
+          })
+        })
+        await runtime.start()
+        scheduler.start()
+        await snapshot()
+        log.info({ node: config.node, jobs: jobs.length, config: config.file }, 'agent running')
+        const sig = await stopped
+        log.info({ signal: sig }, 'stopping: no new runs, aborting running jobs')
+        await scheduler.stop()
+        stopJobs.abort()
+        await scheduler.idle()
+        await snapshot()
+        await runtime.stop()
+        log.info('agent stopped')
+        setExit(exitCodes.ok)
+      } finally {
+        lock.release()
+      }
+    })
+}

@@ -1,0 +1,60 @@
+import { hostname } from 'node:os'
+import { pino } from 'pino'
+import type { CliDeps } from './cli/deps.ts'
+import { runCli } from './cli/program.ts'
+import { systemClock } from './clock.ts'
+import { loadAgentConfig } from './config/load.ts'
+import { NodeExec } from './exec/node-exec.ts'
+import { loadCollectorKey } from './keys.ts'
+import type { Log } from './log.ts'
+import { FileOutbox } from './outbox/file-outbox.ts'
+import { createAgentRuntime } from './runtime.ts'
+
+/**
+ * The composition root, the only place that picks implementations: NodeExec, the runtime with its FileOutbox and
+ * MQTT transport, the system clock, pino. Logs go to stderr (JSON lines; journald keeps them) so that stdout
+ * carries only command output (`status --json`, `plan --json`).
+ */
+function productionDeps(): CliDeps {
+  const createLog = (level: string): Log => pino({ level, base: { pid: process.pid } }, pino.destination({ dest: 2, sync: true }))
+  return {
+    io: { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) },
+    clock: systemClock,
+    hostname: hostname(),
+    loadConfig: (file) => loadAgentConfig(file, { hostname: hostname() }),
+    createLog,
+    createExec: (log) => new NodeExec({ log: log.child({ component: 'exec' }) }),
+    createRuntime: async ({ config, clock, log, jobStatus }) => {
+      const runtime = await createAgentRuntime({ config, clock, log })
+      runtime.onJobStatus(jobStatus)
+      return runtime
+    },
+    enrollment: async (config) => ((await loadCollectorKey(config.stateDir)) !== null ? 'pinned' : 'not-enrolled'),
+    readOutbox: async (config) => {
+      const outbox = await FileOutbox.open({ dir: config.outbox.dir, maxBytes: config.outbox.maxBytes, log: createLog('warn'), clock: systemClock })
+      try {
+        const { pending, bytes } = outbox.stats()
+        return { pending, bytes }
+      } finally {
+        await outbox.close()
+      }
+    },
+    onStopSignal: (handler) => {
+      process.on('SIGTERM', handler)
+      process.on('SIGINT', handler)
+      return () => {
+        process.off('SIGTERM', handler)
+        process.off('SIGINT', handler)
+      }
+    },
+  }
+}
+
+// No top-level await: the single binary is a CommonJS bundle (Node 20 SEA).
+runCli(process.argv.slice(2), productionDeps()).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`backstop-agent: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`)
+    process.exit(1)
+  },
+)
