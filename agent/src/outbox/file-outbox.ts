@@ -8,7 +8,7 @@ import { appendDurably, fsyncDir, ioError, writeFileAtomic } from './fs-util.ts'
 import type { DeadLetterEntry, Outbox, OutboxRecord, OutboxStats } from './outbox.ts'
 import { PendingIndex, type IndexEntry } from './pending-index.ts'
 import { prepareAppend } from './prepare.ts'
-import { CHECKPOINT_FILE, readCheckpoint, scanAndRepair } from './recovery.ts'
+import { acquireLock, CHECKPOINT_FILE, readCheckpoint, scanAndRepair } from './recovery.ts'
 import { openSegment, readEnvelopes, SEGMENT_NAME, type Loc, type Segment } from './segment.ts'
 
 export interface FileOutboxOptions {
@@ -60,6 +60,7 @@ export class FileOutbox implements Outbox {
   private chain: Promise<unknown> = Promise.resolve()
   private closed = false
   private flushes = 0
+  private unlock: () => Promise<void> = async () => undefined
 
   private constructor(private readonly opts: FileOutboxOptions) {
     this.segmentBytes = opts.segmentBytes ?? 8 * 1024 * 1024
@@ -69,7 +70,14 @@ export class FileOutbox implements Outbox {
   /** Opens (creating if needed) and recovers: torn tails are truncated, unacknowledged records re-indexed. */
   static async open(opts: FileOutboxOptions): Promise<FileOutbox> {
     const o = new FileOutbox(opts)
-    await o.recover()
+    await mkdir(opts.dir, { recursive: true, mode: 0o700 })
+    o.unlock = await acquireLock(opts.dir, opts.log)
+    try {
+      await o.recover()
+    } catch (e) {
+      await o.unlock()
+      throw e
+    }
     return o
   }
 
@@ -173,6 +181,7 @@ export class FileOutbox implements Outbox {
         await s.fh.close()
       }
       await this.ackFh?.close()
+      await this.unlock()
     })
   }
 
@@ -309,7 +318,6 @@ export class FileOutbox implements Outbox {
 
   private async recover(): Promise<void> {
     const { dir, log } = this.opts
-    await mkdir(dir, { recursive: true, mode: 0o700 })
     const names = await readdir(dir)
     for (const n of names.filter((n) => n.endsWith('.tmp'))) {
       await unlink(join(dir, n))

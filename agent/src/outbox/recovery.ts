@@ -1,4 +1,4 @@
-import { open, readFile } from 'node:fs/promises'
+import { open, readFile, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { BackstopError } from '@backstop/shared'
 import type { Log } from '../log.ts'
@@ -62,4 +62,51 @@ export async function scanAndRepair(path: string, accept: (p: Buffer) => string 
     }
   }
   return scan
+}
+
+export const LOCK_FILE = 'outbox.lock'
+const heldHere = new Set<string>()
+
+/**
+ * One process per outbox: a second writer would interleave records and "repair" the first one's in-flight
+ * write as a torn tail. The lock file holds the owner's pid; a lock whose process is gone (kill -9, power
+ * loss) is taken over.
+ */
+export async function acquireLock(dir: string, log: Log): Promise<() => Promise<void>> {
+  const path = join(dir, LOCK_FILE)
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fh = await open(path, 'wx', 0o600)
+      await fh.writeFile(`${process.pid}\n`)
+      await fh.close()
+      heldHere.add(path)
+      return async () => {
+        heldHere.delete(path)
+        await unlink(path).catch(() => undefined)
+      }
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw e
+      }
+    }
+    const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim())
+    // Our own pid in a lock this process did not take is a leftover from before a reboot (pids get reused).
+    const live = pid === process.pid ? heldHere.has(path) : Number.isInteger(pid) && pid > 0 && isAlive(pid)
+    if (live) {
+      throw new BackstopError('BK_ERR_OUTBOX_LOCKED', `${dir} is in use by process ${pid} (${path}); stop that agent first, `
+        + 'or read the numbers without opening it (inspectOutbox / `backstop-agent status`)')
+    }
+    log.warn({ file: path, pid }, 'outbox: taking over the lock of a process that is gone')
+    await unlink(path).catch(() => undefined)
+  }
+  throw new BackstopError('BK_ERR_OUTBOX_LOCKED', `could not take ${path}; another process keeps creating it`)
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'
+  }
 }
