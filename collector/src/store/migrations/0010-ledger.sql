@@ -12,6 +12,8 @@ CREATE TABLE ledger_changes (
   seq    INTEGER NOT NULL,
   PRIMARY KEY (kind, node, a, b)
 ) STRICT, WITHOUT ROWID;
+-- max(seq) in every trigger must not scan the table during a large batch.
+CREATE INDEX ledger_changes_seq ON ledger_changes (seq);
 
 CREATE TRIGGER ledger_copies_ins AFTER INSERT ON copies BEGIN
   INSERT OR IGNORE INTO ledger_changes (kind, node, a, b, seq) VALUES ('asset', NEW.node, NEW.asset_kind, NEW.asset_id, (SELECT coalesce(max(seq), 0) + 1 FROM ledger_changes));
