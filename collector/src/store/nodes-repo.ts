@@ -43,8 +43,13 @@ export function createNodesRepo(db: Db): NodesRepo {
     VALUES (@node, @publicKey, @fingerprint, @enrolledAt, @hostname, @agentVersion, @enrolledAt)`)
   const identity = db.prepare('UPDATE nodes SET hostname = ?, agent_version = ?, last_seen = max(coalesce(last_seen, \'\'), ?) WHERE node = ?')
   const touch = db.prepare('UPDATE nodes SET last_seen = ? WHERE node = ? AND (last_seen IS NULL OR last_seen < ?)')
-  const heartbeat = db.prepare(`UPDATE nodes SET heartbeat = ?, heartbeat_at = ?, hostname = ?, agent_version = ?,
-    last_seen = max(coalesce(last_seen, ''), ?) WHERE node = ?`)
+  // A heartbeat proves the node is up: it also marks it online unless a newer status message says otherwise
+  // (so a stale Last Will from a previous connection cannot keep a live node "offline").
+  const heartbeat = db.prepare(`UPDATE nodes SET heartbeat = @body, heartbeat_at = @at, hostname = @hostname, agent_version = @agentVersion,
+    last_seen = max(coalesce(last_seen, ''), @at),
+    status = CASE WHEN status_at IS NULL OR status_at <= @at THEN 'online' ELSE status END,
+    status_at = max(coalesce(status_at, ''), @at)
+    WHERE node = @node`)
   const status = db.prepare(`UPDATE nodes SET status = ?, status_at = ?, agent_version = coalesce(?, agent_version),
     last_seen = max(coalesce(last_seen, ''), ?) WHERE node = ? AND (status_at IS NULL OR status_at <= ?)`)
   return {
@@ -60,7 +65,7 @@ export function createNodesRepo(db: Db): NodesRepo {
       touch.run(seenAt, node, seenAt)
     },
     setHeartbeat: (node, body, at, hostname, agentVersion) => {
-      heartbeat.run(JSON.stringify(body), at, hostname, agentVersion, at, node)
+      heartbeat.run({ body: JSON.stringify(body), at, hostname, agentVersion, node })
     },
     setStatus: (node, s, at, seenAt, agentVersion) => {
       status.run(s, at, agentVersion ?? null, seenAt, node, at)

@@ -200,6 +200,14 @@ test('heartbeat updates the node and is acked, not stored as an event', async (t
   assert.deepEqual(h.acks.at(-1)?.body.acked, [hb.msgId])
   assert.equal(h.store.events.count('pve1'), 0)
   assert.deepEqual((h.store.nodes.get('pve1')?.heartbeat as { uptimeS: number }).uptimeS, 12)
+  assert.equal(h.store.nodes.get('pve1')?.status, 'online', 'a heartbeat proves the node is up')
+  // arrival order: a Last Will delivered later marks it offline, a heartbeat after that marks it online again
+  await new Promise((r) => setTimeout(r, 5))
+  h.ingest.status('pve1', Buffer.from(JSON.stringify({ state: 'offline', ts: Date.now() - 60_000 })))
+  assert.equal(h.store.nodes.get('pve1')?.status, 'offline')
+  await new Promise((r) => setTimeout(r, 5))
+  await h.send('pve1', payload(a.heartbeat()))
+  assert.equal(h.store.nodes.get('pve1')?.status, 'online')
 })
 
 test('re-enrolling with the same key is idempotent', async (t) => {
