@@ -75,7 +75,7 @@ const countSnapshots = (root: string): number => must(['zfs', 'list', '-H', '-t'
 export async function runZfsBench(datasets: number, history: number, log: (s: string) => void): Promise<ZfsBenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'bk-bench-zfs-'))
   const pool = `bkbench${process.pid}`
-  const t0 = Date.now()
+  let setupMs = 0
   try {
     // --- sanoid -------------------------------------------------------------------------------------------
     createPool(dir, pool)
@@ -83,7 +83,9 @@ export async function runZfsBench(datasets: number, history: number, log: (s: st
     log(`zfs: building sanoid tree ${datasets} × ${history}`)
     // sanoid decides what to prune from the listing taken before its new snapshot, so its steady state under
     // `hourly = N` is N + 1 snapshots: give it that, and it takes one and destroys one, like Backstop below.
+    let t0 = Date.now()
     buildTree(`${pool}/sn`, datasets, history + 1, (at) => `autosnap_${sanoidStamp(at)}_hourly`, () => [], now)
+    setupMs += Date.now() - t0
     const conf = join(dir, 'sanoid-conf')
     mkdirSync(conf)
     copyFileSync('/usr/share/sanoid/sanoid.defaults.conf', join(conf, 'sanoid.defaults.conf'))
@@ -107,9 +109,10 @@ export async function runZfsBench(datasets: number, history: number, log: (s: st
     const policyInput = { keep: { last: 1, hourly: history, daily: 0, weekly: 0, monthly: 0, yearly: 0 } }
     const policy = resolveRetentionPolicy(policyInput, 'UTC')
     log(`zfs: building Backstop tree ${datasets} × ${history}`)
+    t0 = Date.now()
     buildTree(`${pool}/bk`, datasets, history, (at) => `backstop_${snapshotTimestamp(at)}`,
       (at, prev) => ['-o', `backstop:tags=${encodePromotionTags(promotionTags(at, policy, prev)).replace(/^-$/, 'none')}`], now)
-    const setupMs = Date.now() - t0
+    setupMs += Date.now() - t0
     const job = new ZfsSnapshotJob(resolveZfsJob({ kind: 'zfs', name: 'bench', media: 'ssd', datasets: [{ name: `${pool}/bk`, recursive: true }], retention: policyInput }, 'UTC'))
     const ctx: JobContext = {
       node: 'bench', runId: 'bench', trigger: 'manual', exec: new NodeExec({ log: noopLog as unknown as Log }), clock: systemClock,

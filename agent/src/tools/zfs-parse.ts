@@ -11,8 +11,10 @@ export interface ZfsSnapshotInfo {
   readonly name: string
   /** 64-bit: kept as a decimal string (it exceeds Number.MAX_SAFE_INTEGER). Same on a received copy. */
   readonly guid: string
+  /** 0 when not read (the light listing); the listing order is then createtxg order. */
   readonly createtxg: number
-  readonly creation: Date
+  /** null when not read (the light listing: our snapshots carry their time in the name). */
+  readonly creation: Date | null
   /** Number of user holds; > 0 means `zfs destroy` fails with "dataset is busy". */
   readonly userrefs: number
   readonly used: number | null
@@ -49,7 +51,7 @@ function toSnapshot(fullName: string, v: (prop: string) => string | undefined, t
 }
 
 const bySnapshotOrder = (a: ZfsSnapshotInfo, b: ZfsSnapshotInfo): number =>
-  a.dataset === b.dataset ? a.createtxg - b.createtxg || a.creation.getTime() - b.creation.getTime() : (a.dataset < b.dataset ? -1 : 1)
+  a.dataset === b.dataset ? a.createtxg - b.createtxg || (a.creation?.getTime() ?? 0) - (b.creation?.getTime() ?? 0) : (a.dataset < b.dataset ? -1 : 1)
 
 /**
  * `zfs get -H -p -o name,property,value <props> …` (one line per dataset × property, zfs-fuse's only exact
@@ -94,6 +96,41 @@ export function parseZfsListSnapshots(stdout: string, props: readonly string[], 
     }
   }
   return out.sort(bySnapshotOrder)
+}
+
+/**
+ * The light listing `zfs list -H -t snapshot -o name,userrefs,<tagProperty> -s createtxg` — what pruning needs
+ * and nothing more (no `-p` needed: userrefs is a plain count, the tag a string). zfs-fuse answers it much
+ * faster than `zfs get -Hp` with every property; guids are read later only for replication candidates.
+ * Order is kept as listed (createtxg, per dataset).
+ */
+export function parseZfsLightList(stdout: string): ZfsSnapshotInfo[] {
+  const out: ZfsSnapshotInfo[] = []
+  for (const line of stdout.split('\n')) {
+    const [fullName, userrefs, tags] = line.split('\t')
+    if (fullName === undefined || !fullName.includes('@') || tags === undefined) {
+      continue
+    }
+    out.push({
+      fullName, ...splitFull(fullName), guid: '', createtxg: 0, creation: null,
+      userrefs: num(userrefs) ?? 0, used: null, referenced: null, tags: tags === '-' || tags === '' ? null : tags,
+    })
+  }
+  return out
+}
+
+/** `zfs get -H -p -o name,property,value guid,createtxg snap…` → per snapshot. */
+export function parseZfsGuids(stdout: string): Map<string, { guid: string, createtxg: number }> {
+  const m = new Map<string, { guid: string, createtxg: number }>()
+  for (const line of stdout.split('\n')) {
+    const [name, prop, value] = line.split('\t')
+    if (name === undefined || value === undefined || !/^\d+$/.test(value)) {
+      continue
+    }
+    const cur = m.get(name) ?? { guid: '', createtxg: 0 }
+    m.set(name, prop === 'guid' ? { ...cur, guid: value } : prop === 'createtxg' ? { ...cur, createtxg: Number(value) } : cur)
+  }
+  return m
 }
 
 /** `zfs get -H -p -o value used,available <pool>` → bytes. */

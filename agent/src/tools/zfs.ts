@@ -66,6 +66,11 @@ export function listSnapshotsArgv(caps: ZfsCapabilities, roots: readonly string[
   return ['zfs', 'get', '-H', '-p', ...depth, '-o', 'name,property,value', props.join(','), ...roots]
 }
 
+/** The light listing for CLIs without `list -p` (see parseZfsLightList): name, hold count, tags. */
+export function lightListArgv(roots: readonly string[], tagProperty: string): string[] {
+  return ['zfs', 'list', '-H', '-t', 'snapshot', '-o', `name,userrefs,${tagProperty}`, '-s', 'createtxg', '-r', ...roots]
+}
+
 /** One atomic call where the CLI takes many names; otherwise one call per name (the caller warns). */
 export function snapshotArgvs(caps: ZfsCapabilities, targets: readonly { dataset: string, recursive: boolean }[], snapName: string, props: Readonly<Record<string, string>>): string[][] {
   const o = Object.entries(props).flatMap(([k, v]) => ['-o', `${k}=${v}`])

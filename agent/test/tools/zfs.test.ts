@@ -5,7 +5,7 @@ import {
   classifyZfsError, destroyArgvs, listSnapshotsArgv, minimalZfsCapabilities, parseZfsUsage, snapshotArgvs, type ZfsCapabilities,
 } from '../../src/tools/zfs.ts'
 import {
-  parseZfsGetSnapshots, parseZfsHolds, parseZfsListSnapshots, parseZfsSpace, parseZpoolList, parseZpoolStatus, zpoolAllHealthy,
+  parseZfsGetSnapshots, parseZfsGuids, parseZfsHolds, parseZfsLightList, parseZfsListSnapshots, parseZfsSpace, parseZpoolList, parseZpoolStatus, zpoolAllHealthy,
 } from '../../src/tools/zfs-parse.ts'
 
 const fx = (name: string): string => readFileSync(new URL(`../fixtures/zfs/${name}`, import.meta.url), 'utf8')
@@ -87,11 +87,26 @@ test('zfs-fuse `zfs get -Hp -r`: snapshots with exact guid, holds and tags; file
   assert.equal(snaps[4]!.tags, null, 'unset user property (`-`) is null')
 })
 
+test('zfs-fuse light listing: name, hold count, tags (`none` = tagged with nothing, `-` = unset); guids read separately', () => {
+  const snaps = parseZfsLightList(fx('zfs-list-light.txt'))
+  assert.deepEqual(snaps.map((s) => [s.fullName, s.userrefs, s.tags, s.guid, s.creation]), [
+    ['tank/data@backstop_20261101T000000Z', 1, 'hdwmy', '', null],
+    ['tank/data/vm@backstop_20261101T000000Z', 0, 'hdwmy', '', null],
+    ['tank/data@backstop_20261101T003000Z', 0, 'none', '', null],
+    ['tank/data/vm@backstop_20261101T003000Z', 0, 'none', '', null],
+    ['tank/data/vm@manual', 0, null, '', null],
+  ])
+  assert.deepEqual([...parseZfsGuids(fx('zfs-get-Hp-guids.txt'))], [
+    ['tank/data@backstop_20261101T000000Z', { guid: '11961249382628681619', createtxg: 17 }],
+    ['tank/data/vm@manual', { guid: '7998778851723322100', createtxg: 30 }],
+  ])
+})
+
 test('OpenZFS `zfs list -Hp`: same records from one line per snapshot', () => {
   const snaps = parseZfsListSnapshots(fx('openzfs-list-Hp-snapshots.txt'), ['guid', 'createtxg', 'creation', 'userrefs', 'used', 'referenced'], 'backstop:tags')
   assert.equal(snaps.length, 5)
   const s = snaps.find((x) => x.name === 'backstop_20261102T000000Z' && x.dataset === 'tank/data')!
-  assert.deepEqual([s.guid, s.createtxg, s.creation.toISOString(), s.userrefs, s.used, s.tags], ['15628710980565077866', 25, '2026-11-02T00:00:00.000Z', 1, 4096, 'hd'])
+  assert.deepEqual([s.guid, s.createtxg, s.creation?.toISOString(), s.userrefs, s.used, s.tags], ['15628710980565077866', 25, '2026-11-02T00:00:00.000Z', 1, 4096, 'hd'])
   assert.deepEqual(parseZfsHolds(fx('openzfs-holds-Hp.txt')), [{ fullName: 'tank/data@backstop_20261102T000000Z', tag: 'backstop-nightly-usb' }])
 })
 

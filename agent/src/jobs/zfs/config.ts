@@ -1,10 +1,9 @@
 import Type, { type Static } from 'typebox'
-import { BackstopError, type MediaType, type RetentionPolicy } from '@backstop/shared'
+import { BackstopError, RetentionPolicyInput, type MediaType, type RetentionPolicy } from '@backstop/shared'
 import { commonJobFields, copyClassFields, resolveCommon, type ResolvedCommonJob } from '../common-config.ts'
 import {
   assertUniqueTargetNames, resolveCheckedPolicy, resolveTargetCommon, SnapshotPrefix, targetFields, type ResolvedTargetCommon,
 } from '../snapshot-common/config.ts'
-import { RetentionPolicyInput } from '@backstop/shared'
 
 /** `pool/fs/...` — no snapshot (`@`) or bookmark (`#`) part, no leading/trailing slash. */
 const DatasetName = Type.String({ minLength: 1, maxLength: 255, pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]*(/[A-Za-z0-9_.:-]+)*$' })

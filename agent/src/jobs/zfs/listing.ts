@@ -1,11 +1,9 @@
-import { encodePromotionTags, parsePromotionTags, type PromotionClass } from '@backstop/shared'
-import { succeeded, type Exec } from '../../exec/exec.ts'
-import { classifyZfsError, listSnapshotsArgv, snapshotProps, type ZfsCapabilities } from '../../tools/zfs.ts'
-import { parseZfsGetSnapshots, parseZfsListSnapshots, type ZfsSnapshotInfo } from '../../tools/zfs-parse.ts'
-import { describeFailure } from '../../exec/exec.ts'
-import { BackstopError } from '@backstop/shared'
+import { BackstopError, encodePromotionTags, parsePromotionTags, type PromotionClass } from '@backstop/shared'
+import { describeFailure, succeeded, type Exec } from '../../exec/exec.ts'
+import { classifyZfsError, lightListArgv, listSnapshotsArgv, snapshotProps, type ZfsCapabilities } from '../../tools/zfs.ts'
+import { parseZfsGetSnapshots, parseZfsLightList, parseZfsListSnapshots, type ZfsSnapshotInfo } from '../../tools/zfs-parse.ts'
 
-/** The user property our promotion tags live in (sent along by `zfs send -p`; read back on targets). */
+/** The user property our promotion tags live in; copied onto replicas with `zfs set` after a receive. */
 export const TAG_PROPERTY = 'backstop:tags'
 
 /** `zfs` prints `-` for an unset property, so "tagged with nothing" is stored as `none`. */
@@ -46,21 +44,24 @@ export async function listDatasets(exec: Exec, roots: readonly string[]): Promis
 }
 
 /**
- * Every snapshot below `roots` with exact guid/createtxg/creation/userrefs/used/referenced and our tag
- * property, in one process. Throws BK_ERR_SNAPSHOT_SOURCE_MISSING when a root vanished (pool exported or
+ * Every snapshot below `roots` with its hold count and our tag property, in one process; with `exact` (or on
+ * a CLI with `list -p`, where it costs nothing extra) also guid/createtxg/creation/used/referenced. Throws BK_ERR_SNAPSHOT_SOURCE_MISSING when a root vanished (pool exported or
  * destroyed mid-run).
  */
-export async function listSnapshots(exec: Exec, caps: ZfsCapabilities, roots: readonly string[]): Promise<ZfsSnapshotInfo[]> {
+export async function listSnapshots(exec: Exec, caps: ZfsCapabilities, roots: readonly string[], exact = true): Promise<ZfsSnapshotInfo[]> {
   if (roots.length === 0) {
     return []
   }
-  const r = await exec.run(listSnapshotsArgv(caps, roots, TAG_PROPERTY), { timeoutMs: 300_000, maxOutputBytes: 1024 * 1024 * 1024 })
+  const light = !exact && !caps.parsableList
+  const argv = light ? lightListArgv(roots, TAG_PROPERTY) : listSnapshotsArgv(caps, roots, TAG_PROPERTY)
+  const r = await exec.run(argv, { timeoutMs: 600_000, maxOutputBytes: 1024 * 1024 * 1024 })
   if (!succeeded(r)) {
     const kind = classifyZfsError(r.stderr)
     const code = kind === 'missing' || kind === 'no-pool' ? 'BK_ERR_SNAPSHOT_SOURCE_MISSING' : 'BK_ERR_EXEC_FAILED'
     throw new BackstopError(code, `${describeFailure(r)} — is the pool still imported? (\`zpool list\`)`)
   }
-  return caps.parsableList ? parseZfsListSnapshots(r.stdout, snapshotProps, TAG_PROPERTY) : parseZfsGetSnapshots(r.stdout, TAG_PROPERTY)
+  return light ? parseZfsLightList(r.stdout)
+    : caps.parsableList ? parseZfsListSnapshots(r.stdout, snapshotProps, TAG_PROPERTY) : parseZfsGetSnapshots(r.stdout, TAG_PROPERTY)
 }
 
 /** Snapshots grouped by dataset (each group oldest first, as listed). */

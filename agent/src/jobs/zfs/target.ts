@@ -1,7 +1,7 @@
 import type { Verification } from '@backstop/shared'
-import type { Exec } from '../../exec/exec.ts'
+import { describeFailure, succeeded, type Exec } from '../../exec/exec.ts'
 import type { ZfsCapabilities } from '../../tools/zfs.ts'
-import type { ZfsSnapshotInfo } from '../../tools/zfs-parse.ts'
+import { parseZfsGuids, type ZfsSnapshotInfo } from '../../tools/zfs-parse.ts'
 import { parseSnapshotBaseName, planSnapshots, type OwnedSnapshot } from '../snapshot-common/retention.ts'
 import type { RunReport } from '../snapshot-common/report.ts'
 import type { ResolvedZfsJob, ResolvedZfsTarget } from './config.ts'
@@ -56,11 +56,13 @@ export async function processTarget(exec: Exec, caps: ZfsCapabilities, cfg: Reso
   try {
     const datasets = dryRun ? new Set<string>() : await prepareTargetRoot(exec, target)
     targetSnaps = byDataset(await listSnapshots(exec, caps, [target.dataset]).catch((e: unknown) => (dryRun ? [] : Promise.reject(e))))
+    await fillGuids(exec, src, targetSnaps, target, report)
     if (!dryRun && src.newName !== null) {
       const sent = await sendAll(exec, target, src, targetSnaps, datasets, report)
       if (sent.length > 0) {
         await moveBaseHolds(exec, cfg, target, src, sent, report)
         targetSnaps = byDataset(await listSnapshots(exec, caps, [target.dataset]))
+        await fillGuids(exec, src, targetSnaps, target, report)
       }
     }
   } catch (e) {
@@ -135,6 +137,36 @@ async function moveBaseHolds(exec: Exec, cfg: ResolvedZfsJob, target: ResolvedZf
     src.snaps.set(ds, list.map((s) => {
       const delta = (held.has(s.fullName) ? 1 : 0) - (release.includes(s.fullName) && s.userrefs > 0 ? 1 : 0)
       return delta === 0 ? s : { ...s, userrefs: s.userrefs + delta }
+    }))
+  }
+}
+
+/**
+ * Exact guid/createtxg for the source snapshots that matter to this target — those whose name the target
+ * has, plus the one just taken — read with one `zfs get` (the light source listing has no guids).
+ */
+async function fillGuids(exec: Exec, src: SourceState, targetSnaps: Map<string, ZfsSnapshotInfo[]>, target: ResolvedZfsTarget, report: RunReport): Promise<void> {
+  const wanted: string[] = []
+  for (const ds of src.managed) {
+    const onTarget = new Set((targetSnaps.get(targetDatasetOf(target, ds)) ?? []).map((s) => s.name))
+    for (const s of src.snaps.get(ds) ?? []) {
+      if (s.guid === '' && (onTarget.has(s.name) || s.name === src.newName)) {
+        wanted.push(s.fullName)
+      }
+    }
+  }
+  if (wanted.length === 0) {
+    return
+  }
+  const r = await exec.run(['zfs', 'get', '-H', '-p', '-o', 'name,property,value', 'guid,createtxg', ...wanted], { timeoutMs: 300_000, maxOutputBytes: 256 * 1024 * 1024 })
+  if (!succeeded(r)) {
+    report.warnings.push(`could not read guids of source snapshots: ${describeFailure(r)}`)
+  }
+  const got = parseZfsGuids(r.stdout)
+  for (const [ds, list] of src.snaps) {
+    src.snaps.set(ds, list.map((s) => {
+      const g = got.get(s.fullName)
+      return s.guid === '' && g !== undefined && g.guid !== '' ? { ...s, guid: g.guid, createtxg: g.createtxg } : s
     }))
   }
 }

@@ -75,7 +75,7 @@ export class ZfsSnapshotJob implements Job {
     }
     let snaps: Map<string, ZfsSnapshotInfo[]>
     try {
-      const all = await listSnapshots(exec, caps, specs.map((d) => d.name))
+      const all = await listSnapshots(exec, caps, specs.map((d) => d.name), false)
       const keep = new Set(managed)
       snaps = byDataset(all.filter((s) => keep.has(s.dataset)))
     } catch (e) {
@@ -87,9 +87,6 @@ export class ZfsSnapshotJob implements Job {
       newName = await this.snapshot(ctx, caps, specs, managed, snaps, now, report)
     }
     const src: SourceState = { managed, snaps, newName, recursiveRoots: specs.filter((s) => s.recursive).map((s) => s.name) }
-    if (newName !== null && cfg.targets.length > 0) {
-      await fillGuids(exec, src, report)
-    }
     for (const target of cfg.targets) {
       await processTarget(exec, caps, cfg, target, src, now, report, dryRun)
     }
@@ -186,21 +183,7 @@ export class ZfsSnapshotJob implements Job {
 }
 
 function newSnapshot(dataset: string, name: string, now: Date, tags: string): ZfsSnapshotInfo {
-  return { fullName: `${dataset}@${name}`, dataset, name, guid: '', createtxg: Number.MAX_SAFE_INTEGER, creation: now, userrefs: 0, used: null, referenced: null, tags }
-}
-
-/** Guids of the snapshots just taken (one `zfs get`), needed to match them on targets later. */
-async function fillGuids(exec: Exec, src: SourceState, report: RunReport): Promise<void> {
-  const names = src.managed.filter((ds) => (src.snaps.get(ds) ?? []).some((s) => s.name === src.newName)).map((ds) => `${ds}@${src.newName}`)
-  const r = await exec.run(['zfs', 'get', '-H', '-p', '-o', 'name,value', 'guid', ...names], { timeoutMs: 300_000 })
-  if (!succeeded(r)) {
-    report.warnings.push(`could not read guids of the new snapshots: ${describeFailure(r)}`)
-    return
-  }
-  const guid = new Map(r.stdout.split('\n').map((l) => l.split('\t')).filter((f) => f.length === 2).map((f) => [f[0]!, f[1]!]))
-  for (const [ds, list] of src.snaps) {
-    src.snaps.set(ds, list.map((s) => (s.guid === '' && guid.has(s.fullName) ? { ...s, guid: guid.get(s.fullName)! } : s)))
-  }
+  return { fullName: `${dataset}@${name}`, dataset, name, guid: '', createtxg: 0, creation: now, userrefs: 0, used: null, referenced: null, tags }
 }
 
 /** A local snapshot is as sound as its pool: verified on a healthy pool, failed on one with data errors. */
