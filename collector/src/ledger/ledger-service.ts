@@ -23,6 +23,8 @@ export function createLedger(ctx: Omit<LedgerContext, 'alerts'> & { alerts: Aler
   const done = db.prepare('DELETE FROM ledger_changes WHERE kind = ? AND node = ? AND a = ? AND b = ?')
   const inventoryRow = db.prepare<[string, string, string], { name: string | null, covered_by: string, present: number }>(
     'SELECT name, covered_by, present FROM assets WHERE node = ? AND asset_kind = ? AND asset_id = ?')
+  const requeue = db.prepare(`INSERT OR IGNORE INTO ledger_changes (kind, node, a, b, seq)
+    SELECT 'asset', node, asset_kind, asset_id, (SELECT coalesce(max(seq), 0) FROM ledger_changes) + row_number() OVER () FROM ledger_assets WHERE node = ?`)
   let timer: unknown = null
   let armedFor: number | null = null
   let stopped = true
@@ -168,6 +170,13 @@ export function createLedger(ctx: Omit<LedgerContext, 'alerts'> & { alerts: Aler
         wakeScheduled = false
         run()
       }, 0)
+    },
+    /**
+     * Re-evaluate every asset of a node on the next pass (e.g. its disk health changed, so copies on a failed
+     * device stop counting). Safe inside the ingest transaction: it only queues ledger_changes rows.
+     */
+    requeueNode(node: string): void {
+      requeue.run(node)
     },
     /** Synchronous drain for tests and the CLI. */
     runNow: run,

@@ -1,7 +1,7 @@
 import type { Copy, JobFinishedBody } from '@backstop/shared'
 import pino from 'pino'
 import { createAuditLog } from '../../src/audit/audit-log.ts'
-import { auditSink, createBrain } from '../../src/ledger/brain.ts'
+import { auditSink, createBrain, type BrainOptions } from '../../src/ledger/brain.ts'
 import { ledgerConfig, type LedgerConfig } from '../../src/ledger/config.ts'
 import { createAssetsRepo } from '../../src/store/assets-repo.ts'
 import { createCopiesRepo } from '../../src/store/copies-repo.ts'
@@ -14,13 +14,13 @@ export const T0 = Date.parse('2026-11-20T00:00:00Z')
 export const H = 3600_000
 
 /** A real migrated SQLite, the core's own repos as the "ingest", the brain on a fake clock, MQTT captured. */
-export function harness(config: LedgerConfig = ledgerConfig()) {
+export function harness(config: LedgerConfig = ledgerConfig(), extra: Partial<Pick<BrainOptions, 'deviceHealth'>> = {}) {
   const { db } = openDb({ file: ':memory:' })
   const clock = fakeClock(T0)
   const auditLog = createAuditLog(db)
   const published: { topic: string, payload: Record<string, unknown>, retain: boolean }[] = []
   const brain = createBrain({
-    db, log: pino({ level: 'silent' }), clock, config, audit: auditSink(auditLog, () => clock.now()),
+    db, log: pino({ level: 'silent' }), clock, config, audit: auditSink(auditLog, () => clock.now()), ...extra,
     publish: (topic, payload, o) => published.push({ topic, payload: JSON.parse(payload) as Record<string, unknown>, retain: o.retain }),
   })
   const core = { nodes: createNodesRepo(db), runs: createRunsRepo(db), copies: createCopiesRepo(db), assets: createAssetsRepo(db) }

@@ -147,3 +147,26 @@ describe('ledger: inventory and node liveness', () => {
     h.brain.stop()
   })
 })
+
+describe('ledger: device health', () => {
+  it('a copy on a device that fails stops counting once the node is re-queued', () => {
+    const health = new Map<string, 'ok' | 'failed'>([['serial:USB-1', 'ok']])
+    const h = harness(undefined, { deviceHealth: () => (k) => health.get(k) ?? 'unknown' })
+    h.brain.start()
+    h.run('snap', T0, 60_000, [
+      h.copy('c1', 'tank/data', T0 + 1),
+      h.copy('c2', 'tank/data', T0 + 1, { location: { kind: 'usb', target: 'USB-1', device: { serial: 'USB-1' } }, media: 'usb', offsite: true, offline: true }),
+    ])
+    h.brain.ledger.runNow()
+    const key = { node: 'pve1', kind: 'zfs-dataset', id: 'tank/data' }
+    assert.equal(h.brain.repos.assets.get(key)!.verdict, 'compliant')
+    health.set('serial:USB-1', 'failed')
+    h.db.transaction(() => h.brain.ledger.requeueNode('pve1'))()
+    h.brain.ledger.runNow()
+    const a = h.brain.repos.assets.get(key)!
+    assert.equal(a.verdict, 'non-compliant')
+    assert.equal(a.counts.onUnhealthyDevice, 1)
+    assert.match(a.reasons[0]!.message, /1 on failed\/degraded devices not counted/)
+    h.brain.stop()
+  })
+})
