@@ -51,6 +51,7 @@ const plugins: readonly ((app: App, deps: AppDeps) => void)[] = [
  */
 export function buildApp(deps: AppDeps): App {
   const app = Fastify({
+    ...(deps.https ? { https: { key: deps.https.key, cert: deps.https.cert, minVersion: 'TLSv1.2' as const } } : {}),
     loggerInstance: deps.log,
     // Per-request info lines would drown the ingest logs; errors are still logged by the error handler.
     logController: new LogController({ disableRequestLogging: true }),

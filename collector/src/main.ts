@@ -1,4 +1,17 @@
 import { createServer, type AddressInfo, type Server } from 'node:net'
+import { join } from 'node:path'
+import { createServer as createTlsServer } from 'node:tls'
+import { type BodyOf, isBackstopError } from '@backstop/shared'
+import { createCommandService, type CommandService } from './commands/command-service.ts'
+import { createAccessRepo } from './identity/node-access.ts'
+import { createBrokerIdentity } from './identity/broker-identity.ts'
+import { createEnrollmentGate } from './identity/enrollment-gate.ts'
+import { createTokensRepo as createEnrollmentTokensRepo } from './identity/enrollment-tokens.ts'
+import { createIdentityService, type IdentityService } from './identity/identity-service.ts'
+import { createOperators } from './identity/operators.ts'
+import { watchRevocations } from './identity/revocation-watch.ts'
+import { loadOrCreateTls } from './tls/load-or-create.ts'
+import { chooseTransportSecurity, serverTlsOptions } from './tls/transport-security.ts'
 import { pathToFileURL } from 'node:url'
 import { pino, type Logger } from 'pino'
 import { buildApp } from './app.ts'
@@ -31,6 +44,14 @@ export interface RunningCollector {
   readonly ingest: Ingest
   readonly counters: Counters
   readonly collectorPublicKey: string
+  /** SHA-256 fingerprint of the CA agents pin (collector.fingerprint in the agent config); null with tls.plaintext. */
+  readonly tlsFingerprint: string | null
+  /** PEM of that CA (tests connect with it); null with tls.plaintext. */
+  readonly tlsCaCert: string | null
+  /** Security room: enrollment tokens, approvals, revocation (also the CLI's `token` / `node`). */
+  readonly identity: IdentityService
+  /** Security room: signed commands to nodes. */
+  readonly commands: CommandService
   /** Graceful: stop accepting, flush the batch (and its acks), close broker, API and database. */
   stop(): Promise<void>
 }
@@ -53,10 +74,24 @@ export async function startCollector(config: ResolvedCollectorConfig, opts: { lo
     runs: createRunsRepo(db),
     copies: createCopiesRepo(db),
     assets: createAssetsRepo(db),
+    // `commands` is created once the broker exists; results only arrive after that.
+    commands: { recordResult: (node: string, body: BodyOf<'command.result'>, at: string): boolean => commands.recordResult(node, body, at) },
   }
   const counters = createCounters()
   const keys = createKeyRing(store.nodes)
   const tokens = createTokenCheck(config.enrollment.tokens)
+  // Security room: identity decisions (one-time tokens, approvals, revocation) read and write SQLite directly, so
+  // a revocation from the CLI (another process) is effective at the next CONNECT.
+  const access = createAccessRepo(db)
+  const enrollmentTokens = createEnrollmentTokensRepo(db)
+  const securityAudit = createAuditLog(db)
+  const gate = createEnrollmentGate({ db, tokens: enrollmentTokens, access, audit: securityAudit, staticTokens: tokens })
+  const operators = createOperators(db, securityAudit, now)
+  const onRevoked = (node: string): void => {
+    keys.unpin(node)
+    broker.disconnect(node)
+  }
+  const identity = createIdentityService({ db, tokens: enrollmentTokens, access, audit: securityAudit, now, onRevoked })
   // The ingest publishes acks through the broker and the broker feeds the ingest; acks are only published after
   // the broker exists (the first commit needs a message, which needs the broker).
   const ingest: Ingest = createIngest({
@@ -71,12 +106,24 @@ export async function startCollector(config: ResolvedCollectorConfig, opts: { lo
     },
     batchSize: config.ingest.batchSize,
     batchIntervalMs: config.ingest.batchIntervalMs,
+    admitEnroll: (env) => {
+      try {
+        gate.admit({ node: env.node, publicKey: env.body.publicKey, token: env.body.token, hostname: env.body.hostname, now: now() })
+        return undefined
+      } catch (e) {
+        if (isBackstopError(e)) {
+          return e
+        }
+        throw e
+      }
+    },
     verifier: config.ingest.verifyWorkers === 0
       ? undefined
       : createWorkerVerifier({ keys, tokens: config.enrollment.tokens, inline: { keys, tokens }, log: log.child({ c: 'verify' }), size: config.ingest.verifyWorkers }),
   })
   const broker = await createBroker({
     keys, counters, now, log: log.child({ c: 'broker' }),
+    identity: createBrokerIdentity(access, operators),
     onEvent: ingest.submit,
     onStatus: (node, payload) => {
       ingest.status(node, payload)
@@ -90,7 +137,17 @@ export async function startCollector(config: ResolvedCollectorConfig, opts: { lo
   })
   const apiTokens = createTokensRepo(db)
   const prometheus = createPrometheus({ db, brain, counters })
-  const mqttServer = createServer(broker.aedes.handle)
+  const stopWatch = watchRevocations({ access, since: now(), onRevoked })
+  const commands = createCommandService({
+    db, audit: securityAudit, collectorSecretKey: keysFile.secretKey, now,
+    publish: (topic, payload) => broker.aedes.publish({ cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false }, () => {}),
+    nodeState: (node) => (store.nodes.get(node) ? access.get(node)?.state ?? 'active' : 'unknown'),
+  })
+  const security = chooseTransportSecurity({
+    allowPlaintext: config.tls.plaintext, log, listenHost: config.mqtt.host,
+    loadTls: () => loadOrCreateTls({ dir: join(config.dataDir, 'tls'), names: config.tls.names, files: { certFile: config.tls.certFile, keyFile: config.tls.keyFile, caFile: config.tls.caFile }, now: now() }),
+  })
+  const mqttServer = security.mode === 'tls' ? createTlsServer(serverTlsOptions(security.tls), broker.aedes.handle) : createServer(broker.aedes.handle)
   await listen(mqttServer, config.mqtt.port, config.mqtt.host)
   const mqttPort = (mqttServer.address() as AddressInfo).port
 
@@ -98,13 +155,14 @@ export async function startCollector(config: ResolvedCollectorConfig, opts: { lo
     nodes: store.nodes, runs: store.runs, copies: store.copies,
     health: () => ({ db: pingDb(db), broker: !broker.aedes.closed && mqttServer.listening }),
     log: log.child({ c: 'api' }),
+    https: security.mode === 'tls' ? serverTlsOptions(security.tls) : undefined,
     compliance: { brain, tokens: apiTokens, authMode: 'auto', auditLog, metrics: prometheus.render },
   })
   brain.start()
   await app.listen({ host: config.api.host, port: config.api.port })
   const apiPort = (app.server.address() as AddressInfo).port
-  const apiUrl = `http://${urlHost(config.api.host)}:${apiPort}`
-  const mqttUrl = `mqtt://${urlHost(config.mqtt.host)}:${mqttPort}`
+  const apiUrl = `${security.mode === 'tls' ? 'https' : 'http'}://${urlHost(config.api.host)}:${apiPort}`
+  const mqttUrl = `${security.mode === 'tls' ? 'mqtts' : 'mqtt'}://${urlHost(config.mqtt.host)}:${mqttPort}`
   log.info({ apiUrl, mqttUrl }, 'collector running')
 
   let stopping: Promise<void> | undefined
@@ -112,6 +170,7 @@ export async function startCollector(config: ResolvedCollectorConfig, opts: { lo
     stopping ??= (async () => {
       log.info('stopping: no new connections, flushing the ingest batch')
       mqttServer.close()
+      stopWatch()
       await ingest.close()
       await broker.close()
       await app.close()
@@ -121,7 +180,11 @@ export async function startCollector(config: ResolvedCollectorConfig, opts: { lo
     })()
     return stopping
   }
-  return { apiUrl, mqttUrl, db, ingest, counters, collectorPublicKey: keysFile.publicKey, stop }
+  return {
+    apiUrl, mqttUrl, db, ingest, counters, collectorPublicKey: keysFile.publicKey, stop, identity, commands,
+    tlsFingerprint: security.mode === 'tls' ? security.tls.fingerprint : null,
+    tlsCaCert: security.mode === 'tls' ? security.tls.caCert : null,
+  }
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

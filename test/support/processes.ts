@@ -122,6 +122,8 @@ export async function collectorSetup(dir: string, extra: Record<string, unknown>
     mqtt: { host: '127.0.0.1', port: mqttPort },
     api: { host: '127.0.0.1', port: apiPort },
     enrollment: { tokens: [TOKEN] },
+    // Loopback development path (docs/security.md): TLS is on by default and must be switched off explicitly.
+    tls: { plaintext: true },
     log: { level: 'info' },
     ...extra,
   }))

@@ -12,6 +12,8 @@ export interface HealthReport {
 
 /** What the API needs; main.ts (or a test) provides it. Rooms extend this interface with their own fields. */
 export interface AppDeps {
+  /** HTTPS key + certificate chain (tls/transport-security.ts); absent = plain HTTP (`tls.plaintext`). */
+  readonly https?: { readonly key: string, readonly cert: string } | undefined
   readonly nodes: NodesRepo
   readonly runs: RunsRepo
   readonly copies: CopiesRepo

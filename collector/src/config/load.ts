@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { availableParallelism } from 'node:os'
+import { availableParallelism, hostname } from 'node:os'
 import { join } from 'node:path'
 import { Compile } from 'typebox/compile'
 import { LineCounter, parseDocument, type Document } from 'yaml'
@@ -80,6 +80,11 @@ export function parseCollectorConfig(text: string, file: string): ResolvedCollec
     api: { host: input.api?.host ?? '127.0.0.1', port: input.api?.port ?? 8080 },
     enrollment: { tokens: input.enrollment.tokens },
     logLevel: input.log?.level ?? 'info',
+    tls: {
+      plaintext: input.tls?.plaintext ?? false,
+      names: input.tls?.names ?? ['localhost', '127.0.0.1', '::1', hostname()],
+      certFile: input.tls?.certFile, keyFile: input.tls?.keyFile, caFile: input.tls?.caFile,
+    },
     ingest: {
       batchSize: input.ingest?.batchSize ?? 1000,
       batchIntervalMs: input.ingest?.batchIntervalMs ?? 5,

@@ -17,6 +17,18 @@ export const CollectorConfigInput = Type.Object({
     /** Accepted enrollment tokens (any of them). At least 16 characters: they are the only thing between an unknown machine and a pinned key. */
     tokens: Type.Array(Type.String({ minLength: 16, maxLength: 256 }), { minItems: 1, maxItems: 100 }),
   }, { additionalProperties: false }),
+  /** Transport security (docs/security.md): mqtts + HTTPS unless `plaintext: true` (loopback development only). */
+  tls: Type.Optional(Type.Object({
+    /** Plain MQTT/HTTP. Only for loopback development and the quick start; logged as a warning on every start. */
+    plaintext: Type.Optional(Type.Boolean()),
+    /** Names (DNS or IP) agents use to reach the collector; go into the generated server certificate. Default: localhost, 127.0.0.1, ::1 and the host name. */
+    names: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { minItems: 1, maxItems: 50 })),
+    /** Operator-supplied server certificate (PEM, may include the chain) and key; default: a CA + certificate generated in <dataDir>/tls. */
+    certFile: Type.Optional(Type.String({ pattern: '^/' })),
+    keyFile: Type.Optional(Type.String({ pattern: '^/' })),
+    /** The CA agents pin when certFile is operator-supplied; default: the last certificate in certFile. */
+    caFile: Type.Optional(Type.String({ pattern: '^/' })),
+  }, { additionalProperties: false })),
   log: Type.Optional(Type.Object({
     level: Type.Optional(Type.Union(['trace', 'debug', 'info', 'warn', 'error'].map((l) => Type.Literal(l)))),
   }, { additionalProperties: false })),
@@ -42,5 +54,6 @@ export interface ResolvedCollectorConfig {
   readonly api: { readonly host: string, readonly port: number }
   readonly enrollment: { readonly tokens: readonly string[] }
   readonly logLevel: LogLevel
+  readonly tls: { readonly plaintext: boolean, readonly names: readonly string[], readonly certFile?: string | undefined, readonly keyFile?: string | undefined, readonly caFile?: string | undefined }
   readonly ingest: { readonly batchSize: number, readonly batchIntervalMs: number, readonly verifyWorkers: number }
 }

@@ -2,7 +2,7 @@ import { BackstopError, keyFingerprint } from '@backstop/shared'
 import type { AuditLog } from '../audit/audit-log.ts'
 import type { Db } from '../store/db.ts'
 import type { AccessRepo } from './node-access.ts'
-import type { TokensRepo } from './enrollment-tokens.ts'
+import { isOneTimeShape, type TokensRepo } from './enrollment-tokens.ts'
 
 export interface EnrollRequest {
   readonly node: string
@@ -46,7 +46,10 @@ export function createEnrollmentGate(d: GateDeps): EnrollmentGate {
       throw new BackstopError('BK_ERR_NODE_REVOKED', `node "${r.node}" was revoked at ${access.changedAt} by ${access.changedBy}${access.reason ? ` (${access.reason})` : ''}; to let it back in: backstop-collector node reenroll ${r.node}`)
     }
     const row = d.tokens.find(r.token)
-    if (!row && !d.staticTokens(r.token)) {
+    // A token shaped like a one-time token is decided by the table alone, never by the static list: the ingest's
+    // stateless token check lets that shape through (to reach this gate), so it must not count as a static match.
+    const staticOk = !isOneTimeShape(r.token) && d.staticTokens(r.token)
+    if (!row && !staticOk) {
       throw new BackstopError('BK_ERR_ENROLL_TOKEN', `node "${r.node}" presented a token that matches no one-time token and none of enrollment.tokens; create one with: backstop-collector token create`)
     }
     if (row) {

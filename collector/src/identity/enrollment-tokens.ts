@@ -38,6 +38,10 @@ export interface TokensRepo {
 
 const TOKEN_RE = /^bk_([a-z0-9]{8})_[A-Za-z0-9_-]{43}$/
 
+export function isOneTimeShape(token: string): boolean {
+  return TOKEN_RE.test(token)
+}
+
 export function hashToken(token: string): string {
   return createHash('sha256').update(`backstop-enroll\n${token}`, 'utf8').digest('hex')
 }

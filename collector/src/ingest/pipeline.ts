@@ -3,7 +3,8 @@ import type { Logger } from 'pino'
 import type { Counters } from '../metrics/counters.ts'
 import type { Db } from '../store/db.ts'
 import { createBatcher, type Batcher, type Settled } from './batcher.ts'
-import type { TokenCheck, Verdict } from './check.ts'
+import { BackstopError, type Envelope } from '@backstop/shared'
+import { ONE_TIME_TOKEN_RE, type Accepted, type TokenCheck, type Verdict } from './check.ts'
 import type { KeyRing } from './key-ring.ts'
 import { parseStatus } from './status.ts'
 import type { IngestStore } from './types.ts'
@@ -23,6 +24,11 @@ export interface IngestDeps {
   readonly batchIntervalMs: number
   /** Default: inline on the main thread. main.ts passes the worker pool (createWorkerVerifier). */
   readonly verifier?: Verifier
+  /**
+   * Security room (identity/enrollment-gate.ts): one-time tokens, approvals, revocation and admin-allowed key
+   * replacement, decided against the database before the enrollment enters a batch. Returns the refusal, if any.
+   */
+  readonly admitEnroll?: (env: Envelope<'enroll'>) => BackstopError | undefined
 }
 
 export interface Ingest {
@@ -59,7 +65,16 @@ export function createIngest(deps: IngestDeps): Ingest {
   let order: InOrder[] = []
   let head = 0
 
-  const route = (m: InOrder, verdict: Verdict): void => {
+  const admit = (v: Accepted): Verdict => {
+    const env = v.env as Envelope<'enroll'>
+    const err = deps.admitEnroll
+      ? deps.admitEnroll(env)
+      : (ONE_TIME_TOKEN_RE.test(env.body.token) ? new BackstopError('BK_ERR_ENROLL_TOKEN', 'one-time tokens need the enrollment gate, which this collector does not run') : undefined)
+    return err ? { ok: false, code: err.code, reason: err.message, permanent: err.permanent, msgId: env.msgId } : v
+  }
+
+  const route = (m: InOrder, checked: Verdict): void => {
+    const verdict = checked.ok && checked.env.kind === 'enroll' ? admit(checked) : checked
     if (!verdict.ok) {
       if (verdict.msgId === undefined) {
         deps.counters.inc('ingest_dropped_total', verdict.code)

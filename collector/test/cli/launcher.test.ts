@@ -31,7 +31,7 @@ function run(args: string[], onLine?: (line: string, kill: () => void) => void):
 test('backstop-collector run prints the API and MQTT URLs, serves /healthz, and exits 0 on SIGTERM', async (t) => {
   const dir = tempDir(t)
   const cfg = join(dir, 'collector.yaml')
-  writeFileSync(cfg, `dataDir: ${dir}/data\nmqtt: {host: 127.0.0.1, port: 0}\napi: {host: 127.0.0.1, port: 0}\nenrollment: {tokens: [${TOKEN}]}\ningest: {verifyWorkers: 0}\nlog: {level: warn}\n`)
+  writeFileSync(cfg, `dataDir: ${dir}/data\nmqtt: {host: 127.0.0.1, port: 0}\napi: {host: 127.0.0.1, port: 0}\nenrollment: {tokens: [${TOKEN}]}\ningest: {verifyWorkers: 0}\nlog: {level: warn}\ntls: {plaintext: true}\n`)
   let health: unknown
   const res = await run(['run', '--config', cfg], (line, kill) => {
     const m = /API (http:\/\/\S+)\s+MQTT (mqtt:\/\/\S+)/.exec(line)

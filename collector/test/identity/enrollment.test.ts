@@ -23,7 +23,8 @@ function world(start = Date.parse('2026-11-22T02:00:00.000Z')) {
   const access = createAccessRepo(db)
   const revoked: string[] = []
   const svc = createIdentityService({ db, tokens, access, audit, now: clock, onRevoked: (n) => revoked.push(n) })
-  const gate = createEnrollmentGate({ db, tokens, access, audit, staticTokens: (t) => t === 'static-dev-token' })
+  // Like ingest/check.ts's createTokenCheck: the static list, plus anything shaped like a one-time token.
+  const gate = createEnrollmentGate({ db, tokens, access, audit, staticTokens: (t) => t === 'static-dev-token' || /^bk_[a-z0-9]{8}_[A-Za-z0-9_-]{43}$/.test(t) })
   /** What ingest/enroll.ts does after an admitted enrollment commits: pin the key. */
   const pin = (node: string, key: string) => db.prepare("INSERT INTO nodes (node, public_key, fingerprint, enrolled_at) VALUES (?, ?, 'fp', ?) ON CONFLICT DO NOTHING").run(node, key, clock().toISOString())
   const enroll = (node: string, key: string, token: string): string => {
