@@ -86,6 +86,7 @@ export class MqttTransport {
   private cursor = 0
   private readonly inflight = new Map<string, number>()
   private pumping = false
+  private pumpRun: Promise<void> = Promise.resolve()
   private pumpAgain = false
   private lastProgressMs = 0
   private lastError: string | null = null
@@ -129,6 +130,9 @@ export class MqttTransport {
     }
     this.sessionCtl?.abort()
     await this.runLoop
+    // The caller closes the outbox next: let a running drain step and queued acks finish first.
+    await this.pumpRun
+    await this.acks.idle()
   }
 
   /** New records in the outbox: send them if the window allows. */
@@ -276,12 +280,17 @@ export class MqttTransport {
   }
 
   /** Sends unacknowledged records in seq order while the window has room. Re-entrant calls coalesce. */
-  private async pump(): Promise<void> {
+  private pump(): Promise<void> {
     if (this.pumping) {
       this.pumpAgain = true
-      return
+      return this.pumpRun
     }
     this.pumping = true
+    this.pumpRun = this.pumpLoop()
+    return this.pumpRun
+  }
+
+  private async pumpLoop(): Promise<void> {
     try {
       do {
         this.pumpAgain = false

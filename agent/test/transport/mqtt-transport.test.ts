@@ -158,3 +158,29 @@ describe('MqttTransport against aedes + a fake collector', () => {
     assert.deepEqual(fc.storedSeqs('node-a'), range(1, 50))
   })
 })
+
+describe('MqttTransport reconnect', () => {
+  it('backs off while the broker is down, reconnects when it returns and replays in order', async (t) => {
+    const fc = await startCollector(t)
+    const outbox = new MemoryOutbox({ maxBytes: 1 << 20 })
+    const { tr } = makeTransport(t, fc, outbox)
+    tr.start()
+    await waitFor(() => tr.status().enrolled, 'enrolled')
+    fc.holdAcks = true
+    for (let i = 1; i <= 10; i++) {
+      await outbox.append(agentEvent(i))
+    }
+    tr.kick()
+    await waitFor(() => fc.stored.length === 10, 'delivered, acks held back')
+    const port = fc.port
+    await fc.stopListening()
+    await waitFor(() => /ECONNREFUSED/.test(tr.status().lastError ?? ''), 'connection refused while down')
+    const connects = tr.status().counters.connects
+    assert.equal(tr.status().connected, false)
+    fc.holdAcks = false
+    await fc.listen(port)
+    await waitFor(() => outbox.stats().pending === 0, 'replayed after the broker came back')
+    assert.equal(tr.status().counters.connects, connects + 1)
+    assert.deepEqual(fc.storedSeqs('node-a'), range(1, 10))
+  })
+})
