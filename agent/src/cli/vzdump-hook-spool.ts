@@ -1,6 +1,7 @@
 import { existsSync, rmSync } from 'node:fs'
 import { basename, dirname } from 'node:path'
-import type { Copy, JobFinishedBody, JobStartedBody, MediaType } from '@backstop/shared'
+import { BackstopError, type Copy, type JobFinishedBody, type JobStartedBody, type MediaType } from '@backstop/shared'
+import type { ResolvedVzdumpJob } from '../jobs/vzdump/config.ts'
 import { sha256File } from '../jobs/vzdump/files.ts'
 import { guestAsset } from '../tools/pvesh.ts'
 import { parseArchiveName, parsePbsSnapshot } from '../tools/vzdump.ts'
@@ -21,6 +22,16 @@ export interface HookReportOptions {
   readonly immutable: boolean
   /** The node's zone, in which vzdump names archives. */
   readonly nodeTimezone: string
+}
+
+/** The hook-report options from the (single) vzdump job with `hookReports: true`, or null. */
+export function hookReportOptionsOf(jobs: readonly { kind: string }[]): HookReportOptions | null {
+  const owners = jobs.filter((j): j is ResolvedVzdumpJob => j.kind === 'vzdump' && (j as ResolvedVzdumpJob).hookReports)
+  if (owners.length > 1) {
+    throw new BackstopError('BK_ERR_CONFIG_INVALID', `jobs ${owners.map((j) => `"${j.name}"`).join(', ')} all set hookReports: true; hook runs can be reported under one job only`)
+  }
+  const j = owners[0]
+  return j ? { job: j.name, media: j.media, offsite: j.offsite, offline: j.offline, immutable: j.immutable, nodeTimezone: j.nodeTimezone } : null
 }
 
 export interface HookSink {

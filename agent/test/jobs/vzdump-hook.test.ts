@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import type { JobFinishedBody, JobStartedBody } from '@backstop/shared'
-import { drainHookSpool } from '../../src/cli/vzdump-hook-spool.ts'
+import { drainHookSpool, hookReportOptionsOf } from '../../src/cli/vzdump-hook-spool.ts'
+import { resolveVzdumpJob } from '../../src/jobs/vzdump/config.ts'
 import { readSpool, runVzdumpHook } from '../../src/cli/vzdump-hook.ts'
 
 const fakes = join(import.meta.dirname, '../../../test/fakes')
@@ -134,4 +135,11 @@ test('the hook never fails the backup: unwritable state dir, unknown phase, miss
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../../src/cli/vzdump-hook-main.ts'), 'job-start'], { encoding: 'utf8', env: { ...process.env, BACKSTOP_STATE_DIR: join(dir, 'not-a-dir') } })
   assert.equal(r.status, 0, r.stderr)
   assert.match(r.stderr, /backup continues; not reported/)
+})
+
+test('hook runs are reported under the one vzdump job with hookReports: true', () => {
+  const job = (name: string, hookReports: boolean) => resolveVzdumpJob({ kind: 'vzdump', name, all: true, storage: 'local', media: 'nas', offsite: true, nodeTimezone: 'Europe/Berlin', hookReports }, 'UTC')
+  assert.deepEqual(hookReportOptionsOf([job('a', false), job('pve-scheduled', true)]), { job: 'pve-scheduled', media: 'nas', offsite: true, offline: false, immutable: false, nodeTimezone: 'Europe/Berlin' })
+  assert.equal(hookReportOptionsOf([job('a', false)]), null)
+  assert.throws(() => hookReportOptionsOf([job('a', true), job('b', true)]), /one job only/)
 })

@@ -42,6 +42,11 @@ export const VzdumpJobConfig = Type.Object({
   ...copyClassFields,
   /** PBS storages with a verify job, or storages on immutable media. Default false. */
   immutable: Type.Optional(Type.Boolean()),
+  /**
+   * Report the backups Proxmox runs itself (vzdump.conf `script:` → `backstop-agent vzdump-hook`) under this
+   * job's name and copy classification. At most one vzdump job per node may set it. Default false.
+   */
+  hookReports: Type.Optional(Type.Boolean()),
 }, { additionalProperties: false })
 export type VzdumpJobInput = Static<typeof VzdumpJobConfig>
 
@@ -62,6 +67,7 @@ export interface ResolvedVzdumpJob extends ResolvedCommonJob {
   readonly offsite: boolean
   readonly offline: boolean
   readonly immutable: boolean
+  readonly hookReports: boolean
 }
 
 function invalid(job: string, field: string, msg: string): never {
@@ -108,5 +114,6 @@ export function resolveVzdumpJob(input: VzdumpJobInput, defaultTimezone: string)
     offsite: input.offsite ?? false,
     offline: input.offline ?? false,
     immutable: input.immutable ?? false,
+    hookReports: input.hookReports ?? false,
   }
 }
