@@ -7,7 +7,7 @@ const ioModules = ['fs', 'net', 'tls', 'child_process', 'dgram', 'http', 'https'
 const nodeIo = ioModules.flatMap((m) => [m, `node:${m}`, `${m}/promises`, `node:${m}/promises`])
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '**/dist/**', '**/fixtures/**', 'docs/**'] },
+  { ignores: ['**/node_modules/**', '**/dist/**', '**/fixtures/**', 'docs/**', '**/.scratch/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

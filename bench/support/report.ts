@@ -8,7 +8,9 @@ export function machineLine(): string {
   let kernel = ''
   try {
     kernel = execFileSync('uname', ['-sr'], { encoding: 'utf8' }).trim()
-  } catch {}
+  } catch {
+    // uname missing: the line still names CPU, memory and Node
+  }
   return `${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, ${kernel}, Node ${process.versions.node}`
 }
 

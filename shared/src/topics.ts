@@ -53,5 +53,5 @@ export const alertTopics = {
 
 /** Alert keys may contain '/', which is fine as topic levels, but never MQTT wildcards. */
 function encodeAlertKey(key: string): string {
-  return key.replace(/[#+\u0000]/g, '_')
+  return key.replace(/[#+]/g, '_').split(String.fromCharCode(0)).join('_')
 }

@@ -6,7 +6,7 @@ import { BackstopError, errorTable, isBackstopError } from '@backstop/shared'
 // fastify's test/internals/errors.test.js: the table and docs/errors.md list exactly the same codes.
 describe('error table', () => {
   const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8')
-  const documented = new Set([...doc.matchAll(/^\| `(BK_ERR_[A-Z0-9_]+)` \|/gm)].map((m) => m[1]))
+  const documented = new Set([...doc.matchAll(/^\| `(BK_ERR_[A-Z0-9_]+)` \|/gm)].map((m) => m[1] ?? ''))
   const codes = Object.keys(errorTable)
 
   it('every code is documented in docs/errors.md', () => {
