@@ -167,6 +167,7 @@ export class Scheduler {
 
   private fire(e: Entry, slot: Date | null, trigger: Trigger): Promise<unknown> | null {
     const name = e.job.name
+    const before = this.deps.state.read(name).lastSlotAt
     if (slot !== null) {
       this.saveSlot(name, slot)
     }
@@ -178,6 +179,13 @@ export class Scheduler {
     this.deps.log.info({ job: name, trigger, slot: slot?.toISOString() }, 'starting job')
     const p = Promise.resolve()
       .then(() => this.deps.run({ job: name, trigger, scheduledFor: slot }))
+      .then((result) => {
+        // A run cut short by shutdown did not serve its slot: un-record it so the next start catches it up.
+        if (slot !== null && before !== undefined && errorCode(result) === 'BK_ERR_JOB_ABORTED') {
+          this.deps.log.info({ job: name, slot: slot.toISOString() }, 'run was aborted by shutdown; it is caught up at the next start')
+          this.saveSlot(name, new Date(before))
+        }
+      })
       .catch((err: unknown) => {
         this.deps.log.error({ job: name, err }, 'job run threw past run-job; this is a bug')
       })
@@ -195,4 +203,10 @@ export class Scheduler {
       this.deps.log.error({ job, err }, 'could not persist the last schedule slot; a restart may catch this slot up again')
     }
   }
+}
+
+/** The coded error of a run result (run-job's JobFinishedBody), if any. */
+function errorCode(result: unknown): string | undefined {
+  const error = (result as { error?: { code?: unknown } } | null | undefined)?.error
+  return typeof error?.code === 'string' ? error.code : undefined
 }

@@ -151,6 +151,25 @@ describe('Scheduler: catch-up after downtime', () => {
     assert.deepEqual(second.runs.map((r) => [r.trigger, r.scheduledFor]), [['catch-up', '2026-01-05T03:00:00.000Z']])
   })
 
+  it('a run aborted by shutdown is caught up at the next start', async (t) => {
+    const state = tempState(t)
+    state.update('j', { lastSlotAt: '2026-01-05T02:00:00.000Z' })
+    const clock = new FakeClock('2026-01-05T02:30:00Z')
+    const aborted = new Scheduler([job('0 * * * *')], {
+      clock, log: memoryLog().log, state,
+      run: async () => ({ status: 'failed', error: { code: 'BK_ERR_JOB_ABORTED', message: 'agent stopping' } }),
+    })
+    aborted.start()
+    await clock.advanceTo('2026-01-05T03:00:00Z')
+    await aborted.stop()
+    await aborted.idle()
+    assert.equal(state.read('j').lastSlotAt, '2026-01-05T02:00:00.000Z', 'the 03:00 slot is not counted as served')
+    const next = harness(t, [job('0 * * * *')], '2026-01-05T03:01:00Z', { state })
+    next.scheduler.start()
+    await next.clock.advance(1000)
+    assert.deepEqual(next.runs.map((r) => [r.trigger, r.scheduledFor]), [['catch-up', '2026-01-05T03:00:00.000Z']])
+  })
+
   it('catchUp: false skips the missed slot and records it', async (t) => {
     const state = tempState(t)
     state.update('j', { lastSlotAt: '2026-01-05T00:00:00.000Z' })
