@@ -12,8 +12,10 @@ export interface AckProcessorDeps {
   readonly clock: Clock
   readonly collectorKey: string | null
   readonly counters: TransportCounters
-  /** Called once, with the verified collector key from the enrollment ack. */
+  /** Persists the verified collector key from the enrollment ack (called once). */
   readonly pin: (publicKey: string) => Promise<void>
+  /** The key is pinned: start draining. */
+  readonly enrolled: () => void
   /** These msgIds need no more sending (acked, dead-lettered, or due for a later retry). */
   readonly settled: (msgIds: readonly string[]) => void
   /** Some events were rejected transiently: resend them later. */
@@ -29,6 +31,8 @@ export class AckProcessor {
   collectorKey: string | null
   enrollmentState: 'pending' | 'waiting-for-token' | 'rejected' = 'pending'
   lastAckAt: Date | null = null
+  /** The enrollment ack verified and the key is being saved: no further enroll requests. */
+  pinning = false
   private readonly enrollIds = new Set<string>()
   private chain: Promise<void> = Promise.resolve()
 
@@ -74,10 +78,16 @@ export class AckProcessor {
         log.warn({ acked: body.acked.length }, 'ignored an ack that arrived before enrollment and does not complete it')
         return
       }
-      await this.deps.pin(enrollment.collectorPublicKey)
+      this.pinning = true
+      try {
+        await this.deps.pin(enrollment.collectorPublicKey)
+      } finally {
+        this.pinning = false
+      }
       this.collectorKey = enrollment.collectorPublicKey
       this.enrollIds.clear()
       this.lastAckAt = this.deps.clock.now()
+      this.deps.enrolled()
       return
     }
     if (body.enrollment && body.enrollment.collectorPublicKey !== this.collectorKey) {

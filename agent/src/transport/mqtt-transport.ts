@@ -96,7 +96,8 @@ export class MqttTransport {
     this.topics = topicsFor(opts.node)
     this.acks = new AckProcessor({
       node: opts.node, outbox: opts.outbox, log: opts.log, clock: opts.clock, collectorKey: opts.collectorKey, counters: this.counters,
-      pin: async (pk) => this.onEnrolled(pk),
+      pin: (pk) => opts.pinCollectorKey(pk),
+      enrolled: () => this.onEnrolled(),
       settled: (ids) => this.settled(ids),
       retryLater: () => this.scheduleReplay(),
     })
@@ -245,7 +246,7 @@ export class MqttTransport {
       if (token === null) {
         this.acks.enrollmentState = 'waiting-for-token'
         this.opts.log.error('not enrolled and no enrollment token: set collector.enrollmentToken or collector.enrollmentTokenFile in the agent config')
-      } else if (!this.enrolled) {
+      } else if (!this.enrolled && !this.acks.pinning) {
         const env = enrollEnvelope({ node: this.opts.node, signer: this.opts.signer, token, hostname: this.opts.hostname, agentVersion: this.opts.agentVersion, now: this.opts.clock.now() })
         this.acks.expectEnrollment(env.msgId)
         c.publish(this.topics.events, JSON.stringify(env), { qos: 1 }, () => undefined)
@@ -256,9 +257,8 @@ export class MqttTransport {
     }
   }
 
-  private async onEnrolled(publicKey: string): Promise<void> {
-    await this.opts.pinCollectorKey(publicKey)
-    this.opts.log.info({ collectorKeyFingerprint: keyFingerprint(publicKey) }, 'enrolled: collector key pinned, draining the outbox')
+  private onEnrolled(): void {
+    this.opts.log.info({ collectorKeyFingerprint: keyFingerprint(this.acks.collectorKey as string) }, 'enrolled: collector key pinned, draining the outbox')
     this.enrollWake?.abort()
     const c = this.client
     if (c && this.sessionCtl && !this.sessionCtl.signal.aborted) {
