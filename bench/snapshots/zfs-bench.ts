@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { encodePromotionTags, promotionTags, resolveRetentionPolicy, snapshotTimestamp } from '@backstop/shared'
 import { systemClock } from '../../agent/src/clock.ts'
+import type { Exec } from '../../agent/src/exec/exec.ts'
 import { NodeExec } from '../../agent/src/exec/node-exec.ts'
 import type { JobContext } from '../../agent/src/jobs/job.ts'
 import type { Log } from '../../agent/src/log.ts'
@@ -39,6 +40,22 @@ if [ "$1" = get ] && [ "$2" = "-Hrpt" ] && [ "$3" = snapshot ] && [ "$4" = creat
 fi
 exec /usr/sbin/zfs "$@"
 `
+
+/** Notes each command's own duration (the Exec reports it), to show where a run spends its time. */
+function recording(inner: Exec, calls: { argv: readonly string[], ms: number }[]): Exec {
+  return {
+    run: async (argv, opts) => {
+      const r = await inner.run(argv, opts)
+      calls.push({ argv, ms: r.durationMs })
+      return r
+    },
+    pipeline: async (stages, opts) => {
+      const r = await inner.pipeline(stages, opts)
+      calls.push({ argv: stages.flat(), ms: r.durationMs })
+      return r
+    },
+  }
+}
 
 function createPool(dir: string, pool: string): void {
   const file = join(dir, 'vdev.img')
@@ -99,6 +116,7 @@ export async function runZfsBench(datasets: number, history: number, log: (s: st
       mkdirSync(join(dir, d))
     }
     const env = { ...process.env, PATH: `${shimDir}:${process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`, TZ: 'UTC' }
+    log(`zfs: listing floor (one plain \`zfs list -t snapshot -o name\` of the tree): ${(timed(['zfs', 'list', '-H', '-t', 'snapshot', '-o', 'name', '-r', `${pool}/sn`]).ms / 1000).toFixed(1)} s`)
     log('zfs: sanoid --cron')
     const sanoid = timed(['sanoid', `--configdir=${conf}`, `--cache-dir=${join(dir, 'cache')}`, `--run-dir=${join(dir, 'run')}`, '--cron'], env)
     const sanoidAfter = countSnapshots(`${pool}/sn`)
@@ -113,13 +131,17 @@ export async function runZfsBench(datasets: number, history: number, log: (s: st
     buildTree(`${pool}/bk`, datasets, history, (at) => `backstop_${snapshotTimestamp(at)}`,
       (at, prev) => ['-o', `backstop:tags=${encodePromotionTags(promotionTags(at, policy, prev)).replace(/^-$/, 'none')}`], now)
     setupMs += Date.now() - t0
+    const calls: { argv: readonly string[], ms: number }[] = []
     const job = new ZfsSnapshotJob(resolveZfsJob({ kind: 'zfs', name: 'bench', media: 'ssd', datasets: [{ name: `${pool}/bk`, recursive: true }], retention: policyInput }, 'UTC'))
     const ctx: JobContext = {
-      node: 'bench', runId: 'bench', trigger: 'manual', exec: new NodeExec({ log: noopLog as unknown as Log }), clock: systemClock,
+      node: 'bench', runId: 'bench', trigger: 'manual', exec: recording(new NodeExec({ log: noopLog as unknown as Log }), calls), clock: systemClock,
       log: noopLog as unknown as Log, signal: new AbortController().signal, stateDir: join(dir, 'state'), progress: () => {},
     }
+    log(`zfs: listing floor (one plain \`zfs list -t snapshot -o name\` of the tree): ${(timed(['zfs', 'list', '-H', '-t', 'snapshot', '-o', 'name', '-r', `${pool}/bk`]).ms / 1000).toFixed(1)} s`)
     log('zfs: Backstop run')
     const backstop = await timedAsync(() => job.run(ctx))
+    const slow = [...calls].sort((a, b) => b.ms - a.ms).slice(0, 5).map((c) => `${(c.ms / 1000).toFixed(1)} s ${c.argv.slice(0, 6).join(' ')}`)
+    log(`zfs: Backstop ran ${calls.length} commands; slowest: ${slow.join(' | ')}`)
     if (backstop.value.status !== 'success') {
       throw new Error(`Backstop run did not succeed: ${JSON.stringify(backstop.value.error)}`)
     }

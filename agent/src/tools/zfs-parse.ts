@@ -99,10 +99,11 @@ export function parseZfsListSnapshots(stdout: string, props: readonly string[], 
 }
 
 /**
- * The light listing `zfs list -H -t snapshot -o name,userrefs,<tagProperty> -s createtxg` — what pruning needs
+ * The light listing `zfs list -H -t snapshot -o name,userrefs,<tagProperty>` — what pruning needs
  * and nothing more (no `-p` needed: userrefs is a plain count, the tag a string). zfs-fuse answers it much
  * faster than `zfs get -Hp` with every property; guids are read later only for replication candidates.
- * Order is kept as listed (createtxg, per dataset).
+ * Unordered: our snapshots are ordered by the time in their names, replication candidates by the createtxg
+ * read with their guids.
  */
 export function parseZfsLightList(stdout: string): ZfsSnapshotInfo[] {
   const out: ZfsSnapshotInfo[] = []

@@ -68,7 +68,7 @@ export function listSnapshotsArgv(caps: ZfsCapabilities, roots: readonly string[
 
 /** The light listing for CLIs without `list -p` (see parseZfsLightList): name, hold count, tags. */
 export function lightListArgv(roots: readonly string[], tagProperty: string): string[] {
-  return ['zfs', 'list', '-H', '-t', 'snapshot', '-o', `name,userrefs,${tagProperty}`, '-s', 'createtxg', '-r', ...roots]
+  return ['zfs', 'list', '-H', '-t', 'snapshot', '-o', `name,userrefs,${tagProperty}`, '-r', ...roots]
 }
 
 /** One atomic call where the CLI takes many names; otherwise one call per name (the caller warns). */

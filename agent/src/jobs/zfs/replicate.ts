@@ -31,7 +31,8 @@ export function planSend(source: string, targetDs: string, sourceSnaps: readonly
     return null
   }
   const guids = new Set(targetSnaps.map((t) => t.guid))
-  const common = [...sourceSnaps].reverse().find((s) => s.guid !== '' && guids.has(s.guid))
+  // Newest by createtxg (read exactly for every candidate), not by listing order.
+  const common = sourceSnaps.filter((s) => s.guid !== '' && guids.has(s.guid)).sort((a, b) => a.createtxg - b.createtxg).at(-1)
   if (common === undefined) {
     return targetSnaps.length === 0 ? { source, targetDs, newest, base: null } : 'diverged'
   }
