@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { acquirePidLock } from '../../src/cli/pid-lock.ts'
@@ -159,5 +159,31 @@ describe('run (daemon)', () => {
     assert.equal(r.code, 0, r.err)
     assert.equal(h.runtime.stopped, 1)
     assert.ok(!existsSync(join(h.dir, 'state', 'agent.pid')), 'lock released on stop')
+  })
+
+  it('SIGTERM during a run: tar is killed, the run reports BK_ERR_JOB_ABORTED, nothing partial is left, the slot is caught up next time', async (t) => {
+    const h = harness(t)
+    // 4 GiB of sparse zeros: tar+gzip needs many seconds, so the run is surely inside tar when the signal comes.
+    writeFileSync(join(h.src, 'big'), '')
+    truncateSync(join(h.src, 'big'), 4 * 1024 ** 3)
+    const state = join(h.dir, 'state', 'jobs')
+    mkdirSync(state, { recursive: true })
+    writeFileSync(join(state, 'etc.json'), JSON.stringify({ lastSlotAt: '2026-02-28T03:00:00.000Z' }))
+    const done = h.cli('run', '--config', h.config)
+    for (let i = 0; i < 100 && !h.runtime.emitted.some((e) => e.kind === 'job.progress'); i++) {
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    assert.ok(h.runtime.emitted.some((e) => e.kind === 'job.progress'), 'the run reached tar')
+    const t0 = Date.now()
+    h.signal()
+    const r = await done
+    assert.equal(r.code, 0, r.err)
+    assert.ok(Date.now() - t0 < 10_000, 'tar was stopped, not waited for')
+    const finished = h.runtime.emitted.find((e) => e.kind === 'job.finished')
+    assert.equal(finished?.body['status'], 'failed')
+    assert.equal((finished?.body['error'] as { code: string }).code, 'BK_ERR_JOB_ABORTED')
+    assert.deepEqual(existsSync(h.dest) ? readdirSync(h.dest) : [], [], 'no partial archive left behind')
+    assert.equal(JSON.parse(readFileSync(join(state, 'etc.json'), 'utf8')).lastSlotAt, '2026-02-28T03:00:00.000Z')
+    assert.equal(h.runtime.stopped, 1)
   })
 })
