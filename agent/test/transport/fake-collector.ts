@@ -53,7 +53,7 @@ export class FakeCollector {
     ref.self = self
     broker.on('publish', (packet, client) => {
       if (client) {
-        self.onPublish(packet.topic, Buffer.from(packet.payload))
+        self.ingest(packet.topic, Buffer.from(packet.payload))
       }
     })
     await self.listen(0)
@@ -78,10 +78,13 @@ export class FakeCollector {
   /** Publishes an ack as if from the collector, signed with `signer` (a wrong key makes it forged). */
   publishAck(node: string, body: AckBody, signer: KeyPair = this.keys): Promise<void> {
     const env = createSigner(signer).signEnvelope({ v: 1, kind: 'ack', node, msgId: randomUUID(), seq: 0, ts: new Date().toISOString(), body })
-    return new Promise((resolve, reject) => this.broker.publish({
-      cmd: 'publish', topic: nodeTopic(node, 'ack'), payload: Buffer.from(JSON.stringify(env)), qos: 1, retain: false, dup: false,
-    }, (e) => (e ? reject(e) : resolve())))
+    return this.sendAck(nodeTopic(node, 'ack'), Buffer.from(JSON.stringify(env)))
   }
+
+  /** How acks leave; a test on another broker replaces it with its own MQTT client's publish. */
+  sendAck: (topic: string, payload: Buffer) => Promise<void> = (topic, payload) => new Promise((resolve, reject) => this.broker.publish({
+    cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false,
+  }, (e) => (e ? reject(e) : resolve())))
 
   async stopListening(): Promise<void> {
     this.dropConnections()
@@ -126,7 +129,8 @@ export class FakeCollector {
     }
   }
 
-  private onPublish(topic: string, payload: Buffer): void {
+  /** One message from an agent (the aedes hook calls this; a test on another broker can too). */
+  ingest(topic: string, payload: Buffer): void {
     const t = parseNodeTopic(topic)
     if (!t) {
       return
