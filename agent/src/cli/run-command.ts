@@ -7,6 +7,10 @@ import type { CliDeps } from './deps.ts'
 import { jobRunner } from './job-runner.ts'
 import { acquirePidLock } from './pid-lock.ts'
 import { writeStatusSnapshot } from './status-snapshot.ts'
+import { drainHookSpool, hookReportOptionsOf } from './vzdump-hook-spool.ts'
+
+/** Scheduler name of the vzdump hook spool drain (not a valid job name, so it never collides with one). */
+const HOOK_DRAIN = '@vzdump-hook-spool'
 
 /**
  * `run`: the daemon. Runtime (outbox + MQTT) and scheduler until SIGTERM/SIGINT; then the scheduler stops, running
@@ -33,9 +37,26 @@ export function registerRun(program: Command, deps: CliDeps, setExit: SetExit): 
           }
         }
         const run = jobRunner({ config, jobs, exec: deps.createExec(log), clock: deps.clock, log, events: runtime, state, signal: stopJobs.signal })
+        // Backups Proxmox itself ran (vzdump hook mode) are spooled by `vzdump-hook` and turned into events here.
+        const hook = hookReportOptionsOf(config.jobs)
+        const drain = async (): Promise<void> => {
+          if (hook) {
+            try {
+              await drainHookSpool(config.stateDir, hook, {
+                started: async (b) => { await runtime.emit('job.started', b) },
+                finished: async (b) => { await runtime.emit('job.finished', b) },
+              })
+            } catch (e) {
+              log.error({ err: e }, 'could not drain the vzdump hook spool; retrying in 15 s')
+            }
+          }
+        }
         scheduler = new Scheduler(
-          config.jobs.map((j) => ({ name: j.name, schedule: j.schedule, catchUp: j.catchUp })),
-          { clock: deps.clock, log, state, run: (req) => run(req).finally(snapshot) },
+          [
+            ...config.jobs.map((j) => ({ name: j.name, schedule: j.schedule, catchUp: j.catchUp })),
+            ...(hook ? [{ name: HOOK_DRAIN, schedule: { cron: '*/15 * * * * *', timezone: 'UTC' }, catchUp: false, internal: true }] : []),
+          ],
+          { clock: deps.clock, log, state, run: (req) => (req.job === HOOK_DRAIN ? drain() : run(req).finally(snapshot)) },
         )
         const stopped = new Promise<string>((resolve) => {
           const off = deps.onStopSignal((sig) => {
@@ -45,6 +66,7 @@ export function registerRun(program: Command, deps: CliDeps, setExit: SetExit): 
         })
         await runtime.start()
         scheduler.start()
+        await drain()
         await snapshot()
         log.info({ node: config.node, jobs: jobs.length, config: config.file }, 'agent running')
         const sig = await stopped

@@ -8,6 +8,11 @@ export interface ScheduledJob {
   /** null: run only on demand (`once`, commands, hooks); never scheduled. */
   readonly schedule: Schedule | null
   readonly catchUp: boolean
+  /**
+   * Agent housekeeping on the same timer (e.g. draining the vzdump hook spool): no state on disk, no catch-up,
+   * not listed in status() (heartbeats list only configured jobs).
+   */
+  readonly internal?: boolean
 }
 
 export interface RunRequest {
@@ -68,7 +73,9 @@ export class Scheduler {
       if (e.job.schedule === null) {
         continue
       }
-      this.catchUp(e, now)
+      if (!e.job.internal) {
+        this.catchUp(e, now)
+      }
       e.next = nextRunAfter(e.job.schedule, now)
     }
     this.abort = new AbortController()
@@ -100,7 +107,7 @@ export class Scheduler {
   }
 
   status(): JobScheduleStatus[] {
-    return [...this.entries.values()].map((e) => ({
+    return [...this.entries.values()].filter((e) => !e.job.internal).map((e) => ({
       job: e.job.name,
       nextRunAt: e.next?.toISOString() ?? null,
       running: e.running !== null,
@@ -167,8 +174,8 @@ export class Scheduler {
 
   private fire(e: Entry, slot: Date | null, trigger: Trigger): Promise<unknown> | null {
     const name = e.job.name
-    const before = this.deps.state.read(name).lastSlotAt
-    if (slot !== null) {
+    const before = e.job.internal ? undefined : this.deps.state.read(name).lastSlotAt
+    if (slot !== null && !e.job.internal) {
       this.saveSlot(name, slot)
     }
     if (e.running !== null) {

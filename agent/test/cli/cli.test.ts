@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync,
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { acquirePidLock } from '../../src/cli/pid-lock.ts'
+import { readSpool, runVzdumpHook } from '../../src/cli/vzdump-hook.ts'
 import { settle } from '../scheduler/fake-clock.ts'
 import { harness } from './cli-harness.ts'
 
@@ -185,5 +186,28 @@ describe('run (daemon)', () => {
     assert.deepEqual(existsSync(h.dest) ? readdirSync(h.dest) : [], [], 'no partial archive left behind')
     assert.equal(JSON.parse(readFileSync(join(state, 'etc.json'), 'utf8')).lastSlotAt, '2026-02-28T03:00:00.000Z')
     assert.equal(h.runtime.stopped, 1)
+  })
+
+  it('drains backups Proxmox ran itself (vzdump hook spool) into job events with trigger hook', async (t) => {
+    const h = harness(t, `  - { kind: vzdump, name: pve-scheduled, all: true, storage: pbs1, media: nas, offsite: true, hookReports: true }
+`)
+    const stateDir = join(h.dir, 'state')
+    const env = { STOREID: 'pbs1', VMTYPE: 'qemu', HOSTNAME: 'web' }
+    let at = Date.parse('2026-03-01T02:00:00Z')
+    for (const argv of [['job-start'], ['backup-start', 'snapshot', '101'], ['backup-end', 'snapshot', '101'], ['log-end', 'snapshot', '101'], ['job-end']]) {
+      runVzdumpHook(argv, { stateDir, env: { ...env, ...(argv[0] === 'backup-end' ? { TARGET: 'vm/101/2026-03-01T02:00:05Z' } : {}) }, now: () => new Date(at += 5000), warn: (m) => assert.fail(m) })
+    }
+    assert.ok(readSpool(stateDir).length > 0, 'the hook spooled records')
+    const done = h.cli('run', '--config', h.config)
+    for (let i = 0; i < 100 && !h.runtime.emitted.some((e) => e.body['trigger'] === 'hook'); i++) {
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    h.signal()
+    assert.equal((await done).code, 0)
+    const hookRuns = h.runtime.emitted.filter((e) => e.body['job'] === 'pve-scheduled')
+    assert.deepEqual(hookRuns.map((e) => e.kind), ['job.started', 'job.finished'])
+    assert.equal(hookRuns[0]?.body['trigger'], 'hook')
+    assert.deepEqual(readSpool(stateDir), [], 'drained records are removed')
+    assert.deepEqual(h.runtime.jobStatus?.().map((j) => j.job).sort(), ['etc', 'pve-scheduled'], 'the drain is not a job in heartbeats')
   })
 })

@@ -182,6 +182,19 @@ describe('Scheduler: catch-up after downtime', () => {
 })
 
 describe('Scheduler: lifecycle', () => {
+  it('internal tasks run on the timer but keep no state and stay out of status()', async (t) => {
+    const state = tempState(t)
+    const h = harness(t, [job('0 * * * *'), { name: '@housekeeping', schedule: { cron: '*/15 * * * * *', timezone: 'UTC' }, catchUp: false, internal: true }], '2026-01-05T00:59:50Z', { state })
+    h.scheduler.start()
+    await h.clock.advanceTo('2026-01-05T01:00:30Z')
+    assert.deepEqual(h.runs.map((r) => [r.job, r.at]), [
+      ['j', '2026-01-05T01:00:00.000Z'], ['@housekeeping', '2026-01-05T01:00:00.000Z'],
+      ['@housekeeping', '2026-01-05T01:00:15.000Z'], ['@housekeeping', '2026-01-05T01:00:30.000Z'],
+    ])
+    assert.deepEqual(h.scheduler.status().map((s) => s.job), ['j'])
+    assert.deepEqual(Object.keys(state.all()), ['j'])
+  })
+
   it('a job without a schedule is never scheduled but can run on demand', async (t) => {
     const h = harness(t, [{ name: 'manual-only', schedule: null, catchUp: true }], '2026-01-05T00:00:00Z')
     h.scheduler.start()
