@@ -1,9 +1,10 @@
 import { mkdir, open, readdir, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Envelope } from '@backstop/shared'
+import { BackstopError, type Envelope } from '@backstop/shared'
 import type { Clock } from '../clock.ts'
 import type { Log } from '../log.ts'
 import { encodeFrame } from './frame.ts'
+import { appendDeadLetters, DEAD_LETTER_FILE } from './dead-letter.ts'
 import { appendDurably, fsyncDir, ioError, writeFileAtomic } from './fs-util.ts'
 import type { DeadLetterEntry, Outbox, OutboxRecord, OutboxStats } from './outbox.ts'
 import { PendingIndex, type IndexEntry } from './pending-index.ts'
@@ -34,7 +35,6 @@ interface Queued {
 }
 
 const ACK_LOG = 'acks.log'
-export const DEAD_LETTER_FILE = 'dead-letter.jsonl'
 
 /**
  * Durable outbox on plain files (the Kafka/NATS-JetStream log shape, tiny):
@@ -61,6 +61,7 @@ export class FileOutbox implements Outbox {
   private closed = false
   private flushes = 0
   private unlock: () => Promise<void> = async () => undefined
+  private poisoned: BackstopError | undefined
 
   private constructor(private readonly opts: FileOutboxOptions) {
     this.segmentBytes = opts.segmentBytes ?? 8 * 1024 * 1024
@@ -142,21 +143,11 @@ export class FileOutbox implements Outbox {
       }
       const byId = new Map(list.map((d) => [d.msgId, d]))
       const envelopes = await readEnvelopes(found)
-      const at = this.opts.clock.now().toISOString()
-      const lines = found.map((e, i) => {
+      await appendDeadLetters(this.opts.dir, this.opts.clock.now(), found.map((e, i) => {
         const d = byId.get(e.msgId) as DeadLetterEntry
         this.opts.log.error({ msgId: e.msgId, seq: e.seq, code: d.code, reason: d.reason }, 'collector rejected event permanently; moved to dead-letter')
-        return `${JSON.stringify({ at, msgId: e.msgId, seq: e.seq, code: d.code, reason: d.reason, envelope: envelopes[i] })}\n`
-      })
-      const path = join(this.opts.dir, DEAD_LETTER_FILE)
-      const fh = await open(path, 'a', 0o600)
-      try {
-        await appendDurably(fh, Buffer.from(lines.join(''), 'utf8'))
-      } catch (e) {
-        throw ioError(e, `writing ${found.length} dead-letter record(s) to ${path}`, this.opts.dir)
-      } finally {
-        await fh.close()
-      }
+        return { ...d, seq: e.seq, envelope: envelopes[i] as Envelope }
+      }))
       return this.removeDurably(found)
     })
   }
@@ -216,6 +207,11 @@ export class FileOutbox implements Outbox {
     }
     const buf = Buffer.concat(batch.map((b) => b.frame))
     this.queuedBytes -= buf.length
+    if (this.poisoned) {
+      const err = this.poisoned
+      batch.forEach((b) => b.reject(err))
+      return
+    }
     let seg: Segment
     try {
       seg = await this.activeSegmentFor((batch[0] as Queued).seq)
@@ -230,7 +226,10 @@ export class FileOutbox implements Outbox {
     } catch (e) {
       // Roll back a partial write so the file still ends on a complete record.
       await seg.fh.truncate(offset).then(() => seg.fh.datasync()).catch((te: unknown) => {
-        this.opts.log.error({ err: te, file: seg.path }, 'outbox: rolling back a failed write failed; the torn tail is truncated at next start')
+        // Appending after a partial record would put every later record behind a tail that recovery cuts off.
+        this.poisoned = new BackstopError('BK_ERR_OUTBOX_CORRUPT', `${seg.path} could not be rolled back to ${offset} bytes after a failed write `
+          + `(${(te as Error).message}); restart the agent: recovery truncates the partial record and keeps everything before it`)
+        this.opts.log.error({ err: te, file: seg.path }, 'outbox: rolling back a failed write failed; refusing appends until restart')
       })
       const err = ioError(e, `appending ${batch.length} event(s) (${buf.length} bytes) to ${seg.path}`, this.opts.dir)
       batch.forEach((b) => b.reject(err))
