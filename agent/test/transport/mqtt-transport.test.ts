@@ -184,3 +184,24 @@ describe('MqttTransport reconnect', () => {
     assert.deepEqual(fc.storedSeqs('node-a'), range(1, 10))
   })
 })
+
+describe('MqttTransport ack watchdog', () => {
+  it('replays in-flight events when no ack arrives within ackTimeoutMs (a receipt lost after the PUBACK)', async (t) => {
+    const fc = await startCollector(t)
+    const outbox = new MemoryOutbox({ maxBytes: 1 << 20 })
+    const { tr } = makeTransport(t, fc, outbox, { ackTimeoutMs: 300 })
+    tr.start()
+    await waitFor(() => tr.status().enrolled, 'enrolled')
+    fc.holdAcks = true
+    for (let i = 1; i <= 3; i++) {
+      await outbox.append(agentEvent(i))
+    }
+    tr.kick()
+    await waitFor(() => tr.status().counters.replays >= 1, 'watchdog replay')
+    await waitFor(() => fc.received.filter((e) => e.seq === 1).length >= 2, 'seq 1 sent again')
+    assert.equal(tr.status().counters.connects, 1, 'replayed without reconnecting')
+    fc.holdAcks = false
+    await waitFor(() => outbox.stats().pending === 0, 'acked after the replay')
+    assert.deepEqual(fc.storedSeqs('node-a'), [1, 2, 3])
+  })
+})
