@@ -9,8 +9,9 @@ import { acquirePidLock } from './pid-lock.ts'
 import { writeStatusSnapshot } from './status-snapshot.ts'
 import { drainHookSpool, hookReportOptionsOf } from './vzdump-hook-spool.ts'
 
-/** Scheduler name of the vzdump hook spool drain (not a valid job name, so it never collides with one). */
+/** Scheduler names of housekeeping tasks (not valid job names, so they never collide with one). */
 const HOOK_DRAIN = '@vzdump-hook-spool'
+const STATUS_SNAPSHOT = '@status-snapshot'
 
 /**
  * `run`: the daemon. Runtime (outbox + MQTT) and scheduler until SIGTERM/SIGINT; then the scheduler stops, running
@@ -55,8 +56,13 @@ export function registerRun(program: Command, deps: CliDeps, setExit: SetExit): 
           [
             ...config.jobs.map((j) => ({ name: j.name, schedule: j.schedule, catchUp: j.catchUp })),
             ...(hook ? [{ name: HOOK_DRAIN, schedule: { cron: '*/15 * * * * *', timezone: 'UTC' }, catchUp: false, internal: true }] : []),
+            // Keeps `status` (another process) within 30 s of the truth about the outbox backlog.
+            { name: STATUS_SNAPSHOT, schedule: { cron: '*/30 * * * * *', timezone: 'UTC' }, catchUp: false, internal: true },
           ],
-          { clock: deps.clock, log, state, run: (req) => (req.job === HOOK_DRAIN ? drain() : run(req).finally(snapshot)) },
+          {
+            clock: deps.clock, log, state,
+            run: (req) => (req.job === HOOK_DRAIN ? drain() : req.job === STATUS_SNAPSHOT ? snapshot() : run(req).finally(snapshot)),
+          },
         )
         const stopped = new Promise<string>((resolve) => {
           const off = deps.onStopSignal((sig) => {

@@ -155,6 +155,9 @@ describe('run (daemon)', () => {
     assert.ok(existsSync(join(h.dir, 'state', 'agent.pid')))
     const snap = JSON.parse(readFileSync(join(h.dir, 'state', 'status.json'), 'utf8'))
     assert.equal(snap.pid, process.pid)
+    await h.clock.advanceTo('2026-03-01T12:00:30Z')
+    const refreshed = JSON.parse(readFileSync(join(h.dir, 'state', 'status.json'), 'utf8'))
+    assert.equal(refreshed.at, '2026-03-01T12:00:30.000Z', 'the daemon refreshes status.json every 30 s')
     h.signal()
     const r = await done
     assert.equal(r.code, 0, r.err)
