@@ -135,3 +135,13 @@ test('config: exactly one selection and one target; notes need a storage; retent
   }
   assert.equal(existsSync(join(fakes, 'vzdump')), true)
 })
+
+test('vzdump refuses its arguments (exit 255, no guest): failed, with the command in the message', async (t) => {
+  const { env, ctx } = setup(t)
+  // 999 is not a guest on this node: vzdump logs the error and exits 255 with "job errors".
+  const job = createVzdumpJob(resolveVzdumpJob({ ...base, guests: [999] }, 'UTC'))
+  const r = await job.run(ctx(fakeExec(env(Date.UTC(2026, 0, 1) / 1000)), new Date()))
+  assert.equal(r.status, 'failed')
+  assert.equal(r.error?.code, 'BK_ERR_GUEST_BACKUP_FAILED')
+  assert.deepEqual(r.copies, [])
+})

@@ -112,7 +112,9 @@ export function createVzdumpJob(job: ResolvedVzdumpJob): Job {
       }
       const message = failed.length > 0
         ? `${failed.length} of ${run.guests.length} guest backup(s) failed: ${failed.map((g) => `${g.vmid}: ${g.error ?? 'failed'}`).join('; ')}`
-        : `vzdump exited ${r.exitCode}${run.jobError ? ` (${run.jobError})` : ''} without backing up any guest; check the selection and \`${argv.join(' ')}\``
+        : run.guests.length > 0
+          ? `every guest was backed up, but vzdump exited ${r.exitCode}${run.jobError ? ` (${run.jobError})` : ''}; see the task log`
+          : `vzdump exited ${r.exitCode}${run.jobError ? ` (${run.jobError})` : ''} without backing up any guest; check the selection and \`${argv.join(' ')}\``
       return { ...result, error: { code: 'BK_ERR_GUEST_BACKUP_FAILED', message: message.slice(0, 8000) } }
     },
 
