@@ -2,6 +2,7 @@ import Type, { type Static } from 'typebox'
 import { Compile } from 'typebox/compile'
 import { BackstopError } from '../errors.ts'
 import { signValue, verifyValue } from '../signing.ts'
+import { assertJsonDepth } from '../canonical-json.ts'
 import { Base64, IsoTimestamp, JobName, LongText, NodeId, RunId, ShortText } from './common.ts'
 
 /**
@@ -74,7 +75,9 @@ export function decodeCommand(payload: Uint8Array | string): SignedCommand {
   }
   let value: unknown
   try {
-    value = JSON.parse(typeof payload === 'string' ? payload : new TextDecoder('utf-8', { fatal: true }).decode(payload))
+    const text = typeof payload === 'string' ? payload : new TextDecoder('utf-8', { fatal: true }).decode(payload)
+    assertJsonDepth(text, 16)
+    value = JSON.parse(text)
   } catch (e) {
     throw new BackstopError('BK_ERR_WIRE_JSON', `command: ${(e as Error).message}`)
   }

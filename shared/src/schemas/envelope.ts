@@ -1,5 +1,6 @@
 import Type, { type Static } from 'typebox'
 import { Compile } from 'typebox/compile'
+import { assertJsonDepth } from '../canonical-json.ts'
 import { BackstopError } from '../errors.ts'
 import { signValue, verifyValue } from '../signing.ts'
 import { Base64, IsoTimestamp, MsgId, NodeId } from './common.ts'
@@ -56,7 +57,9 @@ export function decodeEnvelope(payload: Uint8Array | string): Envelope {
   }
   let value: unknown
   try {
-    value = JSON.parse(typeof payload === 'string' ? payload : new TextDecoder('utf-8', { fatal: true }).decode(payload))
+    const text = typeof payload === 'string' ? payload : new TextDecoder('utf-8', { fatal: true }).decode(payload)
+    assertJsonDepth(text, MAX_JSON_DEPTH)
+    value = JSON.parse(text)
   } catch (e) {
     throw new BackstopError('BK_ERR_WIRE_JSON', (e as Error).message)
   }
@@ -68,6 +71,9 @@ export function decodeEnvelope(payload: Uint8Array | string): Envelope {
   }
   return value as Envelope
 }
+
+/** Nothing deeper can be signed (canonicalJson refuses it), so nothing deeper is worth parsing. */
+export const MAX_JSON_DEPTH = 64
 
 /** Step 3 of ingest: the body matches its kind's schema. Throws BK_ERR_WIRE_SCHEMA with the failing paths. */
 export function checkBody(env: Envelope): void {

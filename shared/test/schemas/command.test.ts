@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import {
-  BackstopError, checkBody, checkCommand, type CommandKind, decodeCommand, keyPairFromSeed, signCommand, signEnvelope,
+  assertJsonDepth, BackstopError, checkBody, checkCommand, type CommandKind, decodeCommand, decodeEnvelope, keyPairFromSeed, signCommand, signEnvelope,
   type UnsignedCommand,
 } from '@backstop/shared'
 
@@ -62,5 +62,32 @@ describe('signed commands', () => {
     const env = signEnvelope({ v: 1, kind: 'command.result', node: 'pve1', msgId: 'r1', seq: 0, ts: now.toISOString(), body: { commandId: signed.id, kind: 'run-job', status: 'succeeded', at: now.toISOString() } }, collector.secretKey)
     assert.notEqual(env.sig, signed.sig)
     checkBody(env)
+  })
+})
+
+describe('JSON nesting guard (decodeEnvelope, decodeCommand)', () => {
+  const cases: Array<[string, string, boolean]> = [
+    ['flat envelope-like object', '{"a":[1,{"b":2}],"c":"x"}', true],
+    ['64 levels', `${'['.repeat(64)}${']'.repeat(64)}`, true],
+    ['65 levels', `${'['.repeat(65)}${']'.repeat(65)}`, false],
+    ['brackets inside strings do not count', `{"s":"${'['.repeat(500)}"}`, true],
+    ['escaped quote does not end the string', `{"s":"\\"${'{'.repeat(500)}"}`, true],
+    ['half a megabyte of [', '['.repeat(512 * 1024), false],
+  ]
+  for (const [name, text, ok] of cases) {
+    it(name, () => {
+      if (ok) {
+        assertJsonDepth(text, 64)
+      } else {
+        assert.throws(() => assertJsonDepth(text, 64), SyntaxError)
+      }
+    })
+  }
+  it('deep payloads are refused as BK_ERR_WIRE_JSON in well under a millisecond per KiB', () => {
+    const deep = '['.repeat(1000 * 1000)
+    const t0 = performance.now()
+    assert.equal(code(() => decodeEnvelope(deep)), 'BK_ERR_WIRE_JSON')
+    assert.equal(code(() => decodeCommand('{'.repeat(10_000))), 'BK_ERR_WIRE_JSON')
+    assert.ok(performance.now() - t0 < 200, `${performance.now() - t0} ms`)
   })
 })
