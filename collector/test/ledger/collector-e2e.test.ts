@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import mqtt from 'mqtt'
+import { nodeTopic, type AckBody, type Envelope } from '@backstop/shared'
+import { parseCollectorConfig } from '../../src/config/load.ts'
+import { startCollector } from '../../src/main.ts'
+import { captureLog, copy, FakeAgent, payload, tempDir, TOKEN } from '../support/harness.ts'
+
+/** The whole path in one process: signed job.finished over MQTT → ingest commit → ledger wake → verdict in the API. */
+describe('collector end to end: ingest wakes the compliance ledger', () => {
+  it('a committed job.finished produces a verdict, an expectation, an alert and metrics', async (t) => {
+    const dir = tempDir(t, 'bk-e2e-')
+    const cfg = parseCollectorConfig(`dataDir: ${dir}\nmqtt: {host: 127.0.0.1, port: 0}\napi: {host: 127.0.0.1, port: 0}\nenrollment: {tokens: [${TOKEN}]}\ningest: {batchIntervalMs: 2, verifyWorkers: 0}\ntls: {plaintext: true}\n`, 'test.yaml')
+    const c = await startCollector(cfg, { log: captureLog('warn').log })
+    t.after(() => c.stop())
+    const agent = new FakeAgent('pve1')
+    const send = async (password: string, envs: Envelope[]): Promise<AckBody[]> => {
+      const client = await mqtt.connectAsync(c.mqttUrl, { clientId: 'backstop-agent-pve1', username: 'pve1', password, clean: false, protocolVersion: 4, reconnectPeriod: 0 })
+      const acks: AckBody[] = []
+      client.on('message', (_t, p) => acks.push((JSON.parse(p.toString()) as Envelope<'ack'>).body))
+      await client.subscribeAsync(nodeTopic('pve1', 'ack'), { qos: 1 })
+      for (const e of envs) {
+        await client.publishAsync(nodeTopic('pve1', 'events'), payload(e), { qos: 1 })
+      }
+      for (let i = 0; i < 100 && !envs.every((e) => acks.some((a) => a.acked.includes(e.msgId))); i++) {
+        await new Promise((r) => setTimeout(r, 20))
+      }
+      await client.endAsync()
+      return acks
+    }
+    await send('pending', [agent.enroll()])
+    const fin = agent.finished('r1', [copy('c1'), copy('c2', { location: { kind: 'object', target: 's3://b' }, media: 'object', offsite: true, immutable: true })])
+    const acks = await send(agent.password(), [agent.started('r1'), fin])
+    assert.ok(acks.some((a) => a.acked.includes(fin.msgId)), 'job.finished acked')
+
+    const url = `${c.apiUrl}/api/v1/asset?node=pve1&kind=file-set&id=${encodeURIComponent('fileset:etc-archive')}`
+    let res = await fetch(url)
+    for (let i = 0; i < 50 && res.status === 404; i++) {
+      await new Promise((r) => setTimeout(r, 20))
+      res = await fetch(url)
+    }
+    assert.equal(res.status, 200)
+    const body = await res.json() as { asset: { verdict: string, counts: { copies: number } }, expectations: { job: string, status: string }[] }
+    assert.equal(body.asset.counts.copies, 3)
+    assert.deepEqual(body.expectations.map((e) => [e.job, e.status]), [['etc-archive', 'up']])
+    // Copies from 2026-11-22T01:00Z are older than the 26 h RPO only after 2026-11-23T03:00Z; before that the
+    // verdict depends on the wall clock, so only the invariant parts are asserted.
+    assert.ok(['compliant', 'non-compliant'].includes(body.asset.verdict))
+    const summary = await (await fetch(`${c.apiUrl}/api/v1/compliance/summary`)).json() as { assets: number }
+    assert.equal(summary.assets, 1)
+    const metrics = await (await fetch(`${c.apiUrl}/metrics`)).text()
+    assert.match(metrics, /backstop_asset_last_success_timestamp_seconds\{node="pve1",kind="file-set",asset="fileset:etc-archive"\}/)
+    assert.match(metrics, /backstop_ingest_stored_total\{label="job.finished"\} 1/)
+    const docs = await fetch(`${c.apiUrl}/docs/json`)
+    assert.equal(docs.status, 200)
+  })
+})
