@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -47,4 +47,30 @@ test('config: onlyIfLayoutChanged needs checkLayout + mkrescue; extraConfig not 
   assert.equal(r.label, 'REAR-000')
   assert.equal(r.keepRuns, 2)
   assert.equal(r.workflow, 'mkbackup')
+})
+
+test('plan: keep-runs per kind on the attached stick (mount faked, run dirs on disk)', async (t) => {
+  const { mkdirSync, writeFileSync } = await import('node:fs')
+  const state = mkdtempSync(join(tmpdir(), 'bk-rearplan-'))
+  t.after(() => rmSync(state, { recursive: true, force: true }))
+  for (const [n, backup] of [['20261101.0200', true], ['20261108.0200', true], ['20261115.0200', true], ['20261116.0200', false]] as const) {
+    mkdirSync(join(state, 'mnt', 'rear', 'vm', n), { recursive: true })
+    if (backup) {
+      writeFileSync(join(state, 'mnt', 'rear', 'vm', n, 'backup.tar.gz'), 'x')
+    }
+  }
+  const blkid = readFileSync(join(import.meta.dirname, '../fixtures/rear/blkid-export-rear-stick.txt'), 'utf8')
+  const exec = new FixtureExec([
+    { argv: ['blkid', '-c', '/dev/null', '-o', 'export', '-t', 'LABEL=REAR-000'], stdout: blkid },
+    { argv: ['mount', '-o', 'rw,nodev,nosuid,noexec', '/dev/loop0p3', join(state, 'mnt')] },
+    { argv: ['umount', join(state, 'mnt')] },
+  ])
+  const job = createRearJob(resolveRearJob({ kind: 'rear', name: 'rescue', rearHostname: 'vm', nodeTimezone: 'UTC', keepRuns: 2 }, 'UTC'))
+  const lines = await job.plan!({
+    node: 'n1', runId: 'p', trigger: 'manual', exec, log: pino({ level: 'silent' }), signal: new AbortController().signal, stateDir: state,
+    clock: { now: () => new Date(), sleepUntil: async () => {} }, progress: () => {},
+  })
+  exec.assertAllUsed()
+  assert.deepEqual(lines.map((l) => `${l.name.split('/')[2]} ${l.action}`), ['20261101.0200 destroy', '20261108.0200 keep', '20261115.0200 keep', '20261116.0200 keep'])
+  assert.equal(lines[0]!.location, 'REAR-000:rear/vm')
 })

@@ -5,7 +5,7 @@ import { hostname } from 'node:os'
 import { join } from 'node:path'
 import type { AssetRef, Copy, DeletedCopy } from '@backstop/shared'
 import { describeFailure, succeeded } from '../../exec/exec.ts'
-import type { Job, JobContext, JobResult } from '../job.ts'
+import type { Job, JobContext, JobResult, PlanLine } from '../job.ts'
 import { interpretChecklayout, rearArgv, renderLocalConf } from '../../tools/rear.ts'
 import type { ResolvedRearJob } from './config.ts'
 import { loadInventory, recordStick, saveInventory, staleSticks, type StickInventory, type StickRun } from './inventory.ts'
@@ -187,6 +187,32 @@ export function createRearJob(job: ResolvedRearJob): Job {
       warnings.push(...staleSticks(inv, ctx.clock.now(), job.staleAfterDays))
       const result: JobResult = { status: error ? 'failed' : 'success', copies: runs.map((r) => copyOf(stick, r, false)), deleted, warnings, ...(bytes !== undefined ? { bytes } : {}) }
       return error ? { ...result, error } : result
+    },
+
+    /** What keepRuns would keep or delete on the attached stick (nothing is deleted). Empty when no stick. */
+    async plan(ctx: JobContext): Promise<PlanLine[]> {
+      const stick = await findStick(ctx.exec, job.label)
+      if (stick === null) {
+        return []
+      }
+      const mnt = join(ctx.stateDir, 'mnt')
+      await mkdir(mnt, { recursive: true })
+      await mountStick(ctx.exec, stick, mnt)
+      try {
+        const runs = await listRunDirs(mnt, host, job.nodeTimezone)
+        return runs.map((r) => {
+          const same = runs.filter((x) => x.hasBackup === r.hasBackup).sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())
+          const rank = same.indexOf(r) + 1
+          const kind = r.hasBackup ? 'backup' : 'rescue-only'
+          return {
+            location: `${stick.label}:rear/${host}`, name: r.name, createdAt: r.createdAt.toISOString(),
+            action: rank <= job.keepRuns ? 'keep' : 'destroy',
+            reasons: [`keep-runs(${job.keepRuns}): #${rank} newest ${kind} run${rank <= job.keepRuns ? '' : ', deleted after the next run is written'}`],
+          }
+        })
+      } finally {
+        await unmountStick(ctx.exec, mnt)
+      }
     },
   }
 }
