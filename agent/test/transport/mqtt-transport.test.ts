@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { keyPairFromSeed, verifyEnvelopeSignature } from '@backstop/shared'
+import type { Clock } from '../../src/clock.ts'
 import { MemoryOutbox } from '../../src/outbox/memory-outbox.ts'
 import { createSigner } from '../../src/transport/ed25519.ts'
 import { agentEvent, agentKeys, firstArrivalSeqs, makeTransport, startCollector, waitFor } from './support.ts'
@@ -203,5 +204,36 @@ describe('MqttTransport ack watchdog', () => {
     fc.holdAcks = false
     await waitFor(() => outbox.stats().pending === 0, 'acked after the replay')
     assert.deepEqual(fc.storedSeqs('node-a'), [1, 2, 3])
+  })
+})
+
+describe('MqttTransport backoff through the injected clock', () => {
+  it('waits 500, 1000, 2000, 4000, 4000 … ms between refused attempts (base 1 s, max 8 s, no jitter)', async (t) => {
+    const fc = await startCollector(t)
+    const port = fc.port
+    await fc.stopListening()
+    const waits: number[] = []
+    const clock: Clock = {
+      now: () => new Date(),
+      // Record what the transport asks for, but do not really wait that long.
+      sleepUntil: (until, signal) => {
+        waits.push(until.getTime() - Date.now())
+        return new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(resolve, 5)
+          signal?.addEventListener('abort', () => {
+            clearTimeout(timer)
+            reject(signal.reason)
+          }, { once: true })
+        })
+      },
+    }
+    const { tr } = makeTransport(t, fc, new MemoryOutbox({ maxBytes: 1 << 20 }), {
+      url: `mqtt://127.0.0.1:${port}`, clock, random: () => 0, backoff: { baseMs: 1000, maxMs: 8000 },
+    })
+    tr.start()
+    await waitFor(() => waits.length >= 6, '6 backoff waits')
+    await tr.stop()
+    const rounded = waits.slice(0, 6).map((w) => Math.round(w / 100) * 100)
+    assert.deepEqual(rounded, [500, 1000, 2000, 4000, 4000, 4000])
   })
 })
