@@ -94,3 +94,44 @@ export async function listBlockDevices(exec: Exec): Promise<LsblkDevice[]> {
   const r = await exec.run(lsblkArgv(), { timeoutMs: 30_000 })
   return r.exitCode === 0 ? parseLsblk(r.stdout) : []
 }
+
+/** What a copy's `location.device` says about where a path lives: fs UUID/label, and the disk serial when it is one disk. */
+export interface PathIdentity {
+  readonly fsUuid?: string
+  readonly label?: string
+  readonly serial?: string
+}
+
+/**
+ * The filesystem holding `path` (`findmnt -n -o SOURCE -T <path>`, util-linux) and its identity from lsblk.
+ * Null for sources that are not block devices (zfs datasets, NFS, tmpfs) or when nothing is known — then the
+ * copy simply carries no device and is never excluded for device health.
+ */
+export async function identityOfPath(exec: Exec, path: string): Promise<PathIdentity | null> {
+  const r = await exec.run(['findmnt', '-n', '-o', 'SOURCE', '-T', path], { timeoutMs: 30_000 })
+  if (r.exitCode !== 0) {
+    return null
+  }
+  // btrfs subvolume mounts print `/dev/sda2[/@home]`.
+  const source = r.stdout.trim().replace(/\[.*\]$/, '')
+  if (!source.startsWith('/dev/')) {
+    return null
+  }
+  const devices = await listBlockDevices(exec)
+  const dev = devices.find((d) => d.path === source)
+  if (!dev) {
+    return null
+  }
+  const serials = diskSerialsOf(devices, dev.name)
+  const id: { -readonly [K in keyof PathIdentity]: PathIdentity[K] } = {}
+  if (dev.uuid) {
+    id.fsUuid = dev.uuid
+  }
+  if (dev.label) {
+    id.label = dev.label
+  }
+  if (serials.length === 1) {
+    id.serial = serials[0]!
+  }
+  return Object.keys(id).length > 0 ? id : null
+}

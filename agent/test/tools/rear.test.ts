@@ -89,3 +89,20 @@ test('stick inventory: last seen, stale sticks reported for rotation', () => {
     'USB stick REAR-000 (UUID uuid-a) not seen for 21 days (holds 1 run(s), newest rear/vm/20261101.0200); rotate it back in',
   ])
 })
+
+test('identityOfPath: findmnt source → lsblk uuid/label/serial; non-block sources and unknowns give null', async () => {
+  const { identityOfPath, LSBLK_COLUMNS } = await import('../../src/tools/lsblk.ts')
+  const lsblk = ['lsblk', '-J', '-b', '-o', LSBLK_COLUMNS.join(',')]
+  const tree = JSON.stringify({ blockdevices: [{ name: 'sdb', path: '/dev/sdb', type: 'disk', serial: 'WD-X', size: 1, children: [{ name: 'sdb1', path: '/dev/sdb1', type: 'part', uuid: 'U-1', label: 'dump', size: 1 }] }] })
+  const exec = new FixtureExec([
+    { argv: ['findmnt', '-n', '-o', 'SOURCE', '-T', '/srv/dump'], stdout: '/dev/sdb1\n' },
+    { argv: lsblk, stdout: tree },
+    { argv: ['findmnt', '-n', '-o', 'SOURCE', '-T', '/tank/dump'], stdout: 'tank/dump\n' },
+    { argv: ['findmnt', '-n', '-o', 'SOURCE', '-T', '/home/x'], stdout: '/dev/sdb1[/@home]\n' },
+    { argv: lsblk, stdout: tree },
+  ])
+  assert.deepEqual(await identityOfPath(exec, '/srv/dump'), { fsUuid: 'U-1', label: 'dump', serial: 'WD-X' })
+  assert.equal(await identityOfPath(exec, '/tank/dump'), null)
+  assert.deepEqual(await identityOfPath(exec, '/home/x'), { fsUuid: 'U-1', label: 'dump', serial: 'WD-X' })
+  exec.assertAllUsed()
+})

@@ -3,6 +3,7 @@ import { readdir, rm, stat } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { type Copy, type DeletedCopy, planRetention, type RetentionPolicy } from '@backstop/shared'
 import type { PlanLine } from '../job.ts'
+import type { PathIdentity } from '../../tools/lsblk.ts'
 import { guestAsset } from '../../tools/pvesh.ts'
 import { type ArchiveName, companionFiles, parseArchiveName } from '../../tools/vzdump.ts'
 import type { ChecksumStore } from './files.ts'
@@ -42,12 +43,13 @@ export async function listArchives(dir: string, timezone: string): Promise<Archi
   return out
 }
 
-export function archiveCopy(job: ResolvedVzdumpJob, dir: string, a: ArchiveFile, sums: ChecksumStore, guestName?: string): Copy {
+export function archiveCopy(job: ResolvedVzdumpJob, dir: string, a: ArchiveFile, sums: ChecksumStore, guestName?: string, device?: PathIdentity | null): Copy {
   const sum = sums.get(a.path)
   return {
     copyId: `vzdump:${dir}/${a.name}`,
     asset: guestAsset(a.vmtype, a.vmid, guestName),
-    location: { kind: 'dir', target: dir },
+    // The disk/filesystem under the dump dir: a copy there stops counting when that device fails.
+    location: { kind: 'dir', target: dir, ...(device ? { device: { ...device } } : {}) },
     name: a.name,
     media: job.media,
     offsite: job.offsite,

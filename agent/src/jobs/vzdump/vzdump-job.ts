@@ -2,6 +2,7 @@ import { dirname } from 'node:path'
 import { hostname } from 'node:os'
 import { type AssetRef, type Copy, type DeletedCopy } from '@backstop/shared'
 import type { Job, JobContext, JobResult, PlanLine } from '../job.ts'
+import { identityOfPath } from '../../tools/lsblk.ts'
 import { guestAsset, listGuests } from '../../tools/pvesh.ts'
 import { type GuestRun, VzdumpLogParser } from '../../tools/vzdump-log.ts'
 import { parseArchiveName, parsePbsSnapshot, vzdumpArgv } from '../../tools/vzdump.ts'
@@ -97,7 +98,8 @@ export function createVzdumpJob(job: ResolvedVzdumpJob): Job {
           deleted = pruned.deleted
           warnings.push(...pruned.errors)
         }
-        copies.push(...archives.map((a) => archiveCopy(job, dir, a, sums, names.get(a.vmid))))
+        const device = await identityOfPath(ctx.exec, dir).catch(() => null)
+        copies.push(...archives.map((a) => archiveCopy(job, dir, a, sums, names.get(a.vmid), device)))
       }
       await sums.save()
 
