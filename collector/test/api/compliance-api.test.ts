@@ -90,6 +90,14 @@ describe('compliance API', () => {
     const put = await app.inject({ method: 'PUT', url: `/api/v1/expectations/${id}`, payload: { schedule: { kind: 'cron', cron: '0 3 * * *', timezone: 'Europe/Amsterdam' }, graceS: 1800 } })
     assert.equal(put.statusCode, 200, put.body)
     assert.equal(put.json().alertAfter, '2026-11-20T02:30:00.000Z', '03:00 CET + 30 min')
+    // Let the other expectation miss its deadline, then pause it: its alert resolves (a paused check never alerts).
+    const other = ex.expectations[1]
+    assert.equal(other.assetId, 'tank/vm')
+    h.clock.set(T0 + 26 * H)
+    const missedKey = `missed-backup/pve1/snap/zfs-dataset/${other.assetId}`
+    assert.equal(h.alert(missedKey)?.state, 'firing')
+    assert.equal((await app.inject({ method: 'POST', url: `/api/v1/expectations/${other.id}/pause` })).json().status, 'paused')
+    assert.equal(h.alert(missedKey)?.state, 'resolved')
     assert.equal((await app.inject({ method: 'POST', url: `/api/v1/expectations/${id}/pause` })).json().status, 'paused')
 
     const alerts = (await app.inject('/api/v1/alerts?state=firing&kind=non-compliant')).json()
@@ -111,7 +119,8 @@ describe('compliance API', () => {
     const lines = csv.body.trim().split('\r\n')
     assert.equal(lines[0], 'node,kind,id,tier,lifecycle,verdict,reasons,copies,mediaTypes,offsite,offlineOrImmutable,verificationErrors,lastSuccessAt,alertsRaised')
     assert.equal(lines.length, 3)
-    assert.match(lines.find((l) => l.includes('tank/vm'))!, /non-compliant,.*,2,1,0,0,0,.*,1$/)
+    // tank/vm raised two asset alerts this week: non-compliant, and the missed backup before it was paused.
+    assert.match(lines.find((l) => l.includes('tank/vm'))!, /non-compliant,.*,2,1,0,0,0,.*,2$/)
     const json = (await app.inject('/api/v1/reports/weekly')).json()
     assert.equal(json.assets.length, 2)
   })

@@ -1,5 +1,5 @@
 import Type from 'typebox'
-import { BackstopError, JobName, NodeId, pause, resume, statusAt, validateExpectation, alertAfter, type ExpectationSchedule } from '@backstop/shared'
+import { alertKey, BackstopError, JobName, NodeId, pause, resume, statusAt, validateExpectation, alertAfter, type ExpectationSchedule } from '@backstop/shared'
 import { actorOf } from '../../auth/guard.ts'
 import type { ExpectationRow } from '../../store/expectations-repo.ts'
 import type { App, AppDeps } from '../deps.ts'
@@ -84,6 +84,15 @@ export function expectationRoutes(app: App, deps: AppDeps): void {
       const e = get(req.params.id)
       const t = (action === 'pause' ? pause : resume)(e.state, now())
       save(e, t)
+      if (action === 'pause') {
+        // A paused check never alerts (Healthchecks): a firing missed-backup alert for it resolves now.
+        const key = alertKey('missed-backup', e.node, `${e.job}/${e.assetKind}/${e.assetId}`)
+        const a = c.brain.repos.alerts.get(key)
+        if (a?.state === 'firing') {
+          c.brain.alerts.raise({ key, kind: 'missed-backup', node: e.node, severity: a.severity, firing: false, summary: `${e.assetKind} ${e.assetId} on ${e.node}, job ${e.job}: expectation paused by ${actorOf(req)}` }, now())
+          c.brain.alerts.publishPending()
+        }
+      }
       c.brain.audit(actorOf(req), `expectation.${action}`, String(e.id), {})
       return view(get(e.id))
     })
