@@ -128,8 +128,12 @@ export async function runZfsBench(datasets: number, history: number, log: (s: st
     const policy = resolveRetentionPolicy(policyInput, 'UTC')
     log(`zfs: building Backstop tree ${datasets} × ${history}`)
     t0 = Date.now()
-    buildTree(`${pool}/bk`, datasets, history, (at) => `backstop_${snapshotTimestamp(at)}`,
-      (at, prev) => ['-o', `backstop:tags=${encodePromotionTags(promotionTags(at, policy, prev)).replace(/^-$/, 'none')}`], now)
+    const tagsAt = new Map<number, string>()
+    buildTree(`${pool}/bk`, datasets, history, (at) => `backstop_${snapshotTimestamp(at)}_${tagsAt.get(at.getTime())}`,
+      (at, prev) => {
+        tagsAt.set(at.getTime(), encodePromotionTags(promotionTags(at, policy, prev)))
+        return []
+      }, now)
     setupMs += Date.now() - t0
     const calls: { argv: readonly string[], ms: number }[] = []
     const job = new ZfsSnapshotJob(resolveZfsJob({ kind: 'zfs', name: 'bench', media: 'ssd', datasets: [{ name: `${pool}/bk`, recursive: true }], retention: policyInput }, 'UTC'))

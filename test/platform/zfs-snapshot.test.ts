@@ -45,7 +45,7 @@ test('zfs: one recursive snapshot per run, GFS pruning over days, foreign snapsh
   assert.ok(snapshotCalls.every((a) => a.includes('-r')), 'recursive root snapshotted with -r (atomic for its children)')
 
   // keep last 2 + daily 3 → the 3 newest days survive (last 2 ⊂ daily 3), for parent and both children.
-  const expected = ['backstop_20261105T030000Z', 'backstop_20261106T030000Z', 'backstop_20261107T030000Z']
+  const expected = ['backstop_20261105T030000Z_hd', 'backstop_20261106T030000Z_hd', 'backstop_20261107T030000Z_hd']
   for (const ds of [`${pool}/data`, `${pool}/data/a`, `${pool}/data/b`]) {
     const ours = snapshotNames(ds).filter((n) => n.startsWith('backstop_'))
     assert.deepEqual(ours, expected, ds)
@@ -60,7 +60,7 @@ test('zfs: one recursive snapshot per run, GFS pruning over days, foreign snapsh
 
   const last = results.at(-1)!
   assert.equal(last.copies.length, 9, '3 snapshots × 3 datasets reported')
-  const c = last.copies.find((x) => x.name === `${pool}/data/a@backstop_20261107T030000Z`)!
+  const c = last.copies.find((x) => x.name === `${pool}/data/a@backstop_20261107T030000Z_hd`)!
   assert.equal(c.asset.id, `${pool}/data/a`)
   assert.equal(c.location.kind, 'zfs-pool')
   assert.equal(c.location.target, pool)
@@ -69,9 +69,10 @@ test('zfs: one recursive snapshot per run, GFS pruning over days, foreign snapsh
   assert.equal(c.verification.state, 'verified')
   assert.ok(last.copies.every((x) => !x.name.includes('manual')), 'foreign snapshots are not reported as our copies')
 
-  // Promotion tags live in a user property; the first snapshot of a week/month gets those letters.
-  const tags = must(['zfs', 'get', '-H', '-o', 'value', 'backstop:tags', `${pool}/data/b@backstop_20261107T030000Z`]).trim()
-  assert.equal(tags, 'hd', 'a Saturday in mid-month is the first of its hour and day only')
+  // Promotion tags ride in the name: the first snapshot ever is the first of every class; a Saturday in
+  // mid-month is only the first of its hour and day.
+  assert.ok(results[0]!.copies.some((x) => x.name === `${pool}/data/b@backstop_20261102T030000Z_hdwmy`))
+  assert.equal(must(['zfs', 'get', '-H', '-o', 'value', 'backstop:tags', `${pool}/data/b@backstop_20261107T030000Z_hd`]).trim(), '-', 'no user property (it slows zfs-fuse listings)')
 })
 
 test('zfs: a held snapshot survives pruning; "dataset is busy" on destroy is protected, not an error', async (t) => {
@@ -84,26 +85,26 @@ test('zfs: a held snapshot survives pruning; "dataset is busy" on destroy is pro
   const j = job({ name: 'held', datasets: [`${pool}/vm`], retention: { keep: { last: 1, daily: 0, weekly: 0, monthly: 0, yearly: 0, hourly: 0 } } })
   const plain = jobContext(t, clock)
   assert.equal((await j.run(plain)).status, 'success')
-  must(['zfs', 'hold', 'operator', `${pool}/vm@backstop_20261110T120000Z`])
+  must(['zfs', 'hold', 'operator', `${pool}/vm@backstop_20261110T120000Z_hdwmy`])
   clock.advance(3_600_000)
   assert.equal((await j.run(plain)).status, 'success')
   clock.advance(3_600_000)
   // Between listing and destroying, someone holds the next expired snapshot: destroy fails busy.
   const lateHold = new TriggerExec(new NodeExec({ log: silentLog }), (a) => a[1] === 'snapshot',
-    () => must(['zfs', 'hold', 'late', `${pool}/vm@backstop_20261110T130000Z`]))
+    () => must(['zfs', 'hold', 'late', `${pool}/vm@backstop_20261110T130000Z_h`]))
   const r = await j.run(jobContext(t, clock, lateHold))
   t.after(() => {
-    sh(['zfs', 'release', 'operator', `${pool}/vm@backstop_20261110T120000Z`])
-    sh(['zfs', 'release', 'late', `${pool}/vm@backstop_20261110T130000Z`])
+    sh(['zfs', 'release', 'operator', `${pool}/vm@backstop_20261110T120000Z_hdwmy`])
+    sh(['zfs', 'release', 'late', `${pool}/vm@backstop_20261110T130000Z_h`])
   })
   assert.equal(r.status, 'success', JSON.stringify(r.error))
-  assert.deepEqual(snapshotNames(`${pool}/vm`), ['backstop_20261110T120000Z', 'backstop_20261110T130000Z', 'backstop_20261110T140000Z'])
+  assert.deepEqual(snapshotNames(`${pool}/vm`), ['backstop_20261110T120000Z_hdwmy', 'backstop_20261110T130000Z_h', 'backstop_20261110T140000Z_h'])
   assert.equal(r.deleted.length, 0, 'nothing deletable: one held by plan, one busy at destroy time')
-  const held = r.copies.find((c) => c.name.endsWith('@backstop_20261110T120000Z'))!
+  const held = r.copies.find((c) => c.name.endsWith('@backstop_20261110T120000Z_hdwmy'))!
   assert.equal(held.immutable, true, 'a held snapshot is reported immutable')
-  assert.equal(userrefs(`${pool}/vm@backstop_20261110T120000Z`), 1)
+  assert.equal(userrefs(`${pool}/vm@backstop_20261110T120000Z_hdwmy`), 1)
   const plan = await j.plan(jobContext(t, clock))
-  const line = plan.find((l) => l.name.endsWith('@backstop_20261110T120000Z'))!
+  const line = plan.find((l) => l.name.endsWith('@backstop_20261110T120000Z_hdwmy'))!
   assert.equal(line.action, 'keep')
   assert.ok(line.reasons.includes('held'), line.reasons.join(','))
 })
@@ -122,7 +123,7 @@ test('zfs: unknown dataset and a pool that disappears mid-run are coded errors, 
 
   const mixed = await job({ name: 'mixed', datasets: [`${pool}/ok`, `${pool}/nope`] }).run(jobContext(t, clock))
   assert.equal(mixed.status, 'partial', 'the existing dataset is still snapshotted')
-  assert.deepEqual(snapshotNames(`${pool}/ok`), ['backstop_20261110T120000Z'])
+  assert.deepEqual(snapshotNames(`${pool}/ok`), ['backstop_20261110T120000Z_hdwmy'])
 
   clock.advance(60_000)
   // The pool goes away right after the snapshot listing (USB pool pulled, pool exported by an operator).

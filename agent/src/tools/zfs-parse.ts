@@ -19,7 +19,7 @@ export interface ZfsSnapshotInfo {
   readonly userrefs: number
   readonly used: number | null
   readonly referenced: number | null
-  /** The job's tag property (`backstop:tags`), null when unset. */
+  /** A tag user property when one was asked for (`backstop:tags`), null when unset or not read. */
   readonly tags: string | null
 }
 
@@ -30,13 +30,13 @@ function splitFull(fullName: string): { dataset: string, name: string } {
 
 const num = (v: string | undefined): number | null => (v === undefined || v === '-' || v === '' || !/^\d+$/.test(v) ? null : Number(v))
 
-function toSnapshot(fullName: string, v: (prop: string) => string | undefined, tagProperty: string): ZfsSnapshotInfo | null {
+function toSnapshot(fullName: string, v: (prop: string) => string | undefined, tagProperty?: string): ZfsSnapshotInfo | null {
   const guid = v('guid')
   const creation = num(v('creation'))
   if (guid === undefined || !/^\d+$/.test(guid) || creation === null) {
     return null
   }
-  const tags = v(tagProperty)
+  const tags = tagProperty === undefined ? undefined : v(tagProperty)
   return {
     fullName,
     ...splitFull(fullName),
@@ -57,7 +57,7 @@ const bySnapshotOrder = (a: ZfsSnapshotInfo, b: ZfsSnapshotInfo): number =>
  * `zfs get -H -p -o name,property,value <props> …` (one line per dataset × property, zfs-fuse's only exact
  * form). Lines for filesystems (no `@`) are skipped. Result: snapshots grouped by dataset, oldest first.
  */
-export function parseZfsGetSnapshots(stdout: string, tagProperty: string): ZfsSnapshotInfo[] {
+export function parseZfsGetSnapshots(stdout: string, tagProperty?: string): ZfsSnapshotInfo[] {
   const byName = new Map<string, Map<string, string>>()
   for (const line of stdout.split('\n')) {
     const [name, prop, value] = line.split('\t')
@@ -82,8 +82,8 @@ export function parseZfsGetSnapshots(stdout: string, tagProperty: string): ZfsSn
 }
 
 /** `zfs list -H -p -t snapshot -o name,<props…>,<tagProperty>` (OpenZFS): one line per snapshot. */
-export function parseZfsListSnapshots(stdout: string, props: readonly string[], tagProperty: string): ZfsSnapshotInfo[] {
-  const cols = [...props, tagProperty]
+export function parseZfsListSnapshots(stdout: string, props: readonly string[], tagProperty?: string): ZfsSnapshotInfo[] {
+  const cols = [...props, ...(tagProperty === undefined ? [] : [tagProperty])]
   const out: ZfsSnapshotInfo[] = []
   for (const line of stdout.split('\n')) {
     const [name, ...values] = line.split('\t')
@@ -99,9 +99,9 @@ export function parseZfsListSnapshots(stdout: string, props: readonly string[], 
 }
 
 /**
- * The light listing `zfs list -H -t snapshot -o name,userrefs,<tagProperty>` — what pruning needs
- * and nothing more (no `-p` needed: userrefs is a plain count, the tag a string). zfs-fuse answers it much
- * faster than `zfs get -Hp` with every property; guids are read later only for replication candidates.
+ * The light listing `zfs list -H -t snapshot -o name,userrefs[,<tagProperty>]` — what pruning needs and
+ * nothing more (no `-p` needed: userrefs is a plain count). Guids are read later, only for replication
+ * candidates.
  * Unordered: our snapshots are ordered by the time in their names, replication candidates by the createtxg
  * read with their guids.
  */
@@ -109,12 +109,12 @@ export function parseZfsLightList(stdout: string): ZfsSnapshotInfo[] {
   const out: ZfsSnapshotInfo[] = []
   for (const line of stdout.split('\n')) {
     const [fullName, userrefs, tags] = line.split('\t')
-    if (fullName === undefined || !fullName.includes('@') || tags === undefined) {
+    if (fullName === undefined || !fullName.includes('@') || userrefs === undefined) {
       continue
     }
     out.push({
       fullName, ...splitFull(fullName), guid: '', createtxg: 0, creation: null,
-      userrefs: num(userrefs) ?? 0, used: null, referenced: null, tags: tags === '-' || tags === '' ? null : tags,
+      userrefs: num(userrefs) ?? 0, used: null, referenced: null, tags: tags === undefined || tags === '-' || tags === '' ? null : tags,
     })
   }
   return out

@@ -57,8 +57,8 @@ export const snapshotProps = ['guid', 'createtxg', 'creation', 'userrefs', 'used
  * snapshot); otherwise `zfs get -Hp -r` (one line per property), which zfs-fuse does support.
  * `depth1` roots list only their own snapshots (non-recursive datasets).
  */
-export function listSnapshotsArgv(caps: ZfsCapabilities, roots: readonly string[], tagProperty: string, depth1 = false): string[] {
-  const props = [...snapshotProps, tagProperty]
+export function listSnapshotsArgv(caps: ZfsCapabilities, roots: readonly string[], tagProperty?: string, depth1 = false): string[] {
+  const props = [...snapshotProps, ...(tagProperty === undefined ? [] : [tagProperty])]
   const depth = depth1 ? ['-d', '1'] : ['-r']
   if (caps.parsableList) {
     return ['zfs', 'list', '-H', '-p', '-t', 'snapshot', '-o', ['name', ...props].join(','), '-s', 'createtxg', ...depth, ...roots]
@@ -66,9 +66,9 @@ export function listSnapshotsArgv(caps: ZfsCapabilities, roots: readonly string[
   return ['zfs', 'get', '-H', '-p', ...depth, '-o', 'name,property,value', props.join(','), ...roots]
 }
 
-/** The light listing for CLIs without `list -p` (see parseZfsLightList): name, hold count, tags. */
-export function lightListArgv(roots: readonly string[], tagProperty: string): string[] {
-  return ['zfs', 'list', '-H', '-t', 'snapshot', '-o', `name,userrefs,${tagProperty}`, '-r', ...roots]
+/** The light listing for CLIs without `list -p` (see parseZfsLightList): name and hold count. */
+export function lightListArgv(roots: readonly string[]): string[] {
+  return ['zfs', 'list', '-H', '-t', 'snapshot', '-o', 'name,userrefs', '-r', ...roots]
 }
 
 /** One atomic call where the CLI takes many names; otherwise one call per name (the caller warns). */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { test } from 'node:test'
 import {
-  classifyZfsError, destroyArgvs, listSnapshotsArgv, minimalZfsCapabilities, parseZfsUsage, snapshotArgvs, type ZfsCapabilities,
+  classifyZfsError, destroyArgvs, lightListArgv, listSnapshotsArgv, minimalZfsCapabilities, parseZfsUsage, snapshotArgvs, type ZfsCapabilities,
 } from '../../src/tools/zfs.ts'
 import {
   parseZfsGetSnapshots, parseZfsGuids, parseZfsHolds, parseZfsLightList, parseZfsListSnapshots, parseZfsSpace, parseZpoolList, parseZpoolStatus, zpoolAllHealthy,
@@ -24,8 +24,9 @@ test('capabilities from the usage text of each CLI', () => {
 test('listing argv: `list -p` where supported, else `get -Hp -r` (zfs-fuse)', () => {
   assert.deepEqual(listSnapshotsArgv(minimalZfsCapabilities, ['tank/a'], 'backstop:tags'),
     ['zfs', 'get', '-H', '-p', '-r', '-o', 'name,property,value', 'guid,createtxg,creation,userrefs,used,referenced,backstop:tags', 'tank/a'])
-  assert.deepEqual(listSnapshotsArgv(openzfs, ['tank/a', 'tank/b'], 'backstop:tags'),
-    ['zfs', 'list', '-H', '-p', '-t', 'snapshot', '-o', 'name,guid,createtxg,creation,userrefs,used,referenced,backstop:tags', '-s', 'createtxg', '-r', 'tank/a', 'tank/b'])
+  assert.deepEqual(listSnapshotsArgv(openzfs, ['tank/a', 'tank/b']),
+    ['zfs', 'list', '-H', '-p', '-t', 'snapshot', '-o', 'name,guid,createtxg,creation,userrefs,used,referenced', '-s', 'createtxg', '-r', 'tank/a', 'tank/b'])
+  assert.deepEqual(lightListArgv(['tank/a']), ['zfs', 'list', '-H', '-t', 'snapshot', '-o', 'name,userrefs', '-r', 'tank/a'])
 })
 
 test('snapshot argv: one atomic call on OpenZFS, one per root on zfs-fuse', () => {
@@ -103,11 +104,11 @@ test('zfs-fuse light listing: name, hold count, tags (`none` = tagged with nothi
 })
 
 test('OpenZFS `zfs list -Hp`: same records from one line per snapshot', () => {
-  const snaps = parseZfsListSnapshots(fx('openzfs-list-Hp-snapshots.txt'), ['guid', 'createtxg', 'creation', 'userrefs', 'used', 'referenced'], 'backstop:tags')
+  const snaps = parseZfsListSnapshots(fx('openzfs-list-Hp-snapshots.txt'), ['guid', 'createtxg', 'creation', 'userrefs', 'used', 'referenced'])
   assert.equal(snaps.length, 5)
-  const s = snaps.find((x) => x.name === 'backstop_20261102T000000Z' && x.dataset === 'tank/data')!
-  assert.deepEqual([s.guid, s.createtxg, s.creation?.toISOString(), s.userrefs, s.used, s.tags], ['15628710980565077866', 25, '2026-11-02T00:00:00.000Z', 1, 4096, 'hd'])
-  assert.deepEqual(parseZfsHolds(fx('openzfs-holds-Hp.txt')), [{ fullName: 'tank/data@backstop_20261102T000000Z', tag: 'backstop-nightly-usb' }])
+  const s = snaps.find((x) => x.name === 'backstop_20261102T000000Z_hd' && x.dataset === 'tank/data')!
+  assert.deepEqual([s.guid, s.createtxg, s.creation?.toISOString(), s.userrefs, s.used, s.tags], ['15628710980565077866', 25, '2026-11-02T00:00:00.000Z', 1, 4096, null])
+  assert.deepEqual(parseZfsHolds(fx('openzfs-holds-Hp.txt')), [{ fullName: 'tank/data@backstop_20261102T000000Z_hd', tag: 'backstop-nightly-usb' }])
 })
 
 test('zpool status: healthy, degraded and scrubbed pools', () => {

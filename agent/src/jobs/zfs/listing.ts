@@ -1,23 +1,7 @@
-import { BackstopError, encodePromotionTags, parsePromotionTags, type PromotionClass } from '@backstop/shared'
+import { BackstopError } from '@backstop/shared'
 import { describeFailure, succeeded, type Exec } from '../../exec/exec.ts'
 import { classifyZfsError, lightListArgv, listSnapshotsArgv, snapshotProps, type ZfsCapabilities } from '../../tools/zfs.ts'
 import { parseZfsGetSnapshots, parseZfsLightList, parseZfsListSnapshots, type ZfsSnapshotInfo } from '../../tools/zfs-parse.ts'
-
-/** The user property our promotion tags live in; copied onto replicas with `zfs set` after a receive. */
-export const TAG_PROPERTY = 'backstop:tags'
-
-/** `zfs` prints `-` for an unset property, so "tagged with nothing" is stored as `none`. */
-export function encodeZfsTags(tags: readonly PromotionClass[]): string {
-  const s = encodePromotionTags(tags)
-  return s === '-' ? 'none' : s
-}
-
-export function decodeZfsTags(value: string | null): PromotionClass[] | undefined {
-  if (value === null) {
-    return undefined
-  }
-  return value === 'none' ? [] : parsePromotionTags(value)
-}
 
 const missingRe = /cannot open '([^']+)': (dataset does not exist|no such pool)/g
 
@@ -44,7 +28,7 @@ export async function listDatasets(exec: Exec, roots: readonly string[]): Promis
 }
 
 /**
- * Every snapshot below `roots` with its hold count and our tag property, in one process; with `exact` (or on
+ * Every snapshot below `roots` with its hold count, in one process; with `exact` (or on
  * a CLI with `list -p`, where it costs nothing extra) also guid/createtxg/creation/used/referenced. Throws BK_ERR_SNAPSHOT_SOURCE_MISSING when a root vanished (pool exported or
  * destroyed mid-run).
  */
@@ -53,7 +37,7 @@ export async function listSnapshots(exec: Exec, caps: ZfsCapabilities, roots: re
     return []
   }
   const light = !exact && !caps.parsableList
-  const argv = light ? lightListArgv(roots, TAG_PROPERTY) : listSnapshotsArgv(caps, roots, TAG_PROPERTY)
+  const argv = light ? lightListArgv(roots) : listSnapshotsArgv(caps, roots)
   const r = await exec.run(argv, { timeoutMs: 600_000, maxOutputBytes: 1024 * 1024 * 1024 })
   if (!succeeded(r)) {
     const kind = classifyZfsError(r.stderr)
@@ -61,7 +45,7 @@ export async function listSnapshots(exec: Exec, caps: ZfsCapabilities, roots: re
     throw new BackstopError(code, `${describeFailure(r)} — is the pool still imported? (\`zpool list\`)`)
   }
   return light ? parseZfsLightList(r.stdout)
-    : caps.parsableList ? parseZfsListSnapshots(r.stdout, snapshotProps, TAG_PROPERTY) : parseZfsGetSnapshots(r.stdout, TAG_PROPERTY)
+    : caps.parsableList ? parseZfsListSnapshots(r.stdout, snapshotProps) : parseZfsGetSnapshots(r.stdout)
 }
 
 /** Snapshots grouped by dataset (each group oldest first, as listed). */

@@ -3,7 +3,7 @@ import { classifyZfsError, holdArgv, receiveArgv, releaseArgv, sendArgv } from '
 import type { ZfsSnapshotInfo } from '../../tools/zfs-parse.ts'
 import type { RunReport } from '../snapshot-common/report.ts'
 import type { ResolvedZfsTarget } from './config.ts'
-import { listDatasets, TAG_PROPERTY } from './listing.ts'
+import { listDatasets } from './listing.ts'
 
 /** The hold tag that pins a replication base on both sides, per job and target. */
 export const holdTag = (job: string, target: string): string => `backstop-${job}-${target}`
@@ -110,16 +110,5 @@ async function batchOrEach(exec: Exec, batch: string[], items: readonly string[]
   for (const s of items) {
     const x = await exec.run(one(s), { timeoutMs: 300_000 })
     done(s, succeeded(x), x.stderr)
-  }
-}
-
-/** Copies the promotion tags of source snapshots onto received ones (one `zfs set` per distinct value). */
-export async function copyTags(exec: Exec, pairs: readonly { target: string, tags: string }[]): Promise<void> {
-  const byValue = new Map<string, string[]>()
-  for (const p of pairs) {
-    byValue.set(p.tags, [...(byValue.get(p.tags) ?? []), p.target])
-  }
-  for (const [value, names] of byValue) {
-    await exec.run(['zfs', 'set', `${TAG_PROPERTY}=${value}`, ...names], { timeoutMs: 300_000 })
   }
 }

@@ -2,22 +2,22 @@ import type { Verification } from '@backstop/shared'
 import { describeFailure, succeeded, type Exec } from '../../exec/exec.ts'
 import type { ZfsCapabilities } from '../../tools/zfs.ts'
 import { parseZfsGuids, type ZfsSnapshotInfo } from '../../tools/zfs-parse.ts'
-import { parseSnapshotBaseName, planSnapshots, type OwnedSnapshot } from '../snapshot-common/retention.ts'
+import { parseTaggedSnapshotName, planSnapshots, type OwnedSnapshot } from '../snapshot-common/retention.ts'
 import type { RunReport } from '../snapshot-common/report.ts'
 import type { ResolvedZfsJob, ResolvedZfsTarget } from './config.ts'
 import { zfsCopy, zfsDeleted } from './copies.ts'
 import { destroySnapshots, type DestroyRequest } from './destroy.ts'
 import { poolLocation, poolOf, poolReport } from './health.ts'
-import { byDataset, decodeZfsTags, listSnapshots } from './listing.ts'
-import { copyTags, holdTag, moveHolds, planSend, prepareTargetRoot, sendOne, targetDatasetOf, type SendPlan } from './replicate.ts'
+import { byDataset, listSnapshots } from './listing.ts'
+import { holdTag, moveHolds, planSend, prepareTargetRoot, sendOne, targetDatasetOf, type SendPlan } from './replicate.ts'
 
 /** The source side as the job left it just before replication. */
 export interface SourceState {
   readonly managed: readonly string[]
   /** Per dataset, oldest first, including the snapshot just taken (guid filled in). */
   readonly snaps: Map<string, ZfsSnapshotInfo[]>
-  /** The snapshot this run took, or null (creation failed, or plan mode). */
-  readonly newName: string | null
+  /** Per dataset, the snapshot this run took (its name carries that dataset's tags); empty in plan mode. */
+  readonly newNames: ReadonlyMap<string, string>
   readonly recursiveRoots: readonly string[]
 }
 
@@ -25,9 +25,9 @@ export interface SourceState {
 export function ownedOf(snaps: readonly ZfsSnapshotInfo[], prefix: string): { info: ZfsSnapshotInfo, owned: OwnedSnapshot }[] {
   const out: { info: ZfsSnapshotInfo, owned: OwnedSnapshot }[] = []
   for (const s of snaps) {
-    const at = parseSnapshotBaseName(prefix, s.name)
-    if (at !== null) {
-      out.push({ info: s, owned: { id: s.fullName, name: s.fullName, createdAt: at, tags: decodeZfsTags(s.tags), held: s.userrefs > 0, successful: true } })
+    const parsed = parseTaggedSnapshotName(prefix, s.name)
+    if (parsed !== null) {
+      out.push({ info: s, owned: { id: s.fullName, name: s.fullName, createdAt: parsed.createdAt, tags: parsed.tags, held: s.userrefs > 0, successful: true } })
     }
   }
   return out
@@ -57,7 +57,7 @@ export async function processTarget(exec: Exec, caps: ZfsCapabilities, cfg: Reso
     const datasets = dryRun ? new Set<string>() : await prepareTargetRoot(exec, target)
     targetSnaps = byDataset(await listSnapshots(exec, caps, [target.dataset]).catch((e: unknown) => (dryRun ? [] : Promise.reject(e))))
     await fillGuids(exec, src, targetSnaps, target, report)
-    if (!dryRun && src.newName !== null) {
+    if (!dryRun && src.newNames.size > 0) {
       const sent = await sendAll(exec, target, src, targetSnaps, datasets, report)
       if (sent.length > 0) {
         await moveBaseHolds(exec, cfg, target, src, sent, report)
@@ -70,17 +70,9 @@ export async function processTarget(exec: Exec, caps: ZfsCapabilities, cfg: Reso
     return
   }
   const sourceByGuid = new Map([...src.snaps.values()].flat().filter((s) => s.guid !== '').map((s) => [s.guid, s]))
-  const tagPairs: { target: string, tags: string }[] = []
   for (const ds of src.managed) {
     const targetDs = targetDatasetOf(target, ds)
-    const owned = ownedOf(targetSnaps.get(targetDs) ?? [], cfg.prefix).map(({ info, owned }) => {
-      const fromSource = sourceByGuid.get(info.guid)
-      if (info.tags === null && fromSource?.tags) {
-        tagPairs.push({ target: info.fullName, tags: fromSource.tags })
-        return { info, owned: { ...owned, tags: decodeZfsTags(fromSource.tags) } }
-      }
-      return { info, owned }
-    })
+    const owned = ownedOf(targetSnaps.get(targetDs) ?? [], cfg.prefix)
     const plan = planSnapshots(owned.map((o) => o.owned), target.retention, now, `${target.name}:${targetDs}`)
     report.lines.push(...plan.lines)
     const destroyed = new Set<string>()
@@ -101,9 +93,6 @@ export async function processTarget(exec: Exec, caps: ZfsCapabilities, cfg: Reso
       }
     }
   }
-  if (!dryRun && tagPairs.length > 0) {
-    await copyTags(exec, tagPairs)
-  }
 }
 
 function replicaVerification(info: ZfsSnapshotInfo, guidMatches: boolean, now: Date): Verification {
@@ -117,7 +106,8 @@ async function sendAll(exec: Exec, target: ResolvedZfsTarget, src: SourceState, 
   // Parents first, so a child's receive finds its parent dataset.
   for (const ds of [...src.managed].sort((a, b) => a.split('/').length - b.split('/').length || (a < b ? -1 : 1))) {
     const targetDs = targetDatasetOf(target, ds)
-    const plan = planSend(ds, targetDs, src.snaps.get(ds) ?? [], targetSnaps.get(targetDs) ?? [], src.newName!)
+    const newest = src.newNames.get(ds)
+    const plan = newest === undefined ? null : planSend(ds, targetDs, src.snaps.get(ds) ?? [], targetSnaps.get(targetDs) ?? [], newest)
     if (plan === 'diverged') {
       report.error('BK_ERR_REPLICATION_DIVERGED', `target ${target.name}: ${targetDs} has snapshots but none in common with ${ds} (matched by guid); `
         + `rename or destroy ${targetDs} to start a new full replica`)
@@ -150,7 +140,7 @@ async function fillGuids(exec: Exec, src: SourceState, targetSnaps: Map<string, 
   for (const ds of src.managed) {
     const onTarget = new Set((targetSnaps.get(targetDatasetOf(target, ds)) ?? []).map((s) => s.name))
     for (const s of src.snaps.get(ds) ?? []) {
-      if (s.guid === '' && (onTarget.has(s.name) || s.name === src.newName)) {
+      if (s.guid === '' && (onTarget.has(s.name) || s.name === src.newNames.get(ds))) {
         wanted.push(s.fullName)
       }
     }

@@ -3,13 +3,13 @@ import { succeeded, describeFailure, type Exec } from '../../exec/exec.ts'
 import { classifyZfsError, probeZfsCapabilities, snapshotArgvs, type ZfsCapabilities } from '../../tools/zfs.ts'
 import type { ZfsSnapshotInfo } from '../../tools/zfs-parse.ts'
 import type { Job, JobContext, JobResult, PlanLine } from '../job.ts'
-import { newestBefore, planSnapshots, snapshotBaseName } from '../snapshot-common/retention.ts'
+import { newestBefore, planSnapshots, taggedSnapshotName } from '../snapshot-common/retention.ts'
 import { RunReport } from '../snapshot-common/report.ts'
 import type { ResolvedZfsJob } from './config.ts'
 import { zfsCopy, zfsDeleted } from './copies.ts'
 import { destroySnapshots } from './destroy.ts'
 import { poolLocation, poolOf, poolReport, type PoolReport } from './health.ts'
-import { byDataset, encodeZfsTags, listDatasets, listSnapshots, managedDatasets, TAG_PROPERTY } from './listing.ts'
+import { byDataset, listDatasets, listSnapshots, managedDatasets } from './listing.ts'
 import { ownedOf, processTarget, type SourceState } from './target.ts'
 
 /**
@@ -82,33 +82,33 @@ export class ZfsSnapshotJob implements Job {
       report.caught(e, 'BK_ERR_EXEC_FAILED', true)
       return
     }
-    let newName: string | null = null
-    if (!dryRun) {
-      newName = await this.snapshot(ctx, caps, specs, managed, snaps, now, report)
-    }
-    const src: SourceState = { managed, snaps, newName, recursiveRoots: specs.filter((s) => s.recursive).map((s) => s.name) }
+    const newNames = dryRun ? new Map<string, string>() : await this.snapshot(ctx, caps, specs, managed, snaps, now, report)
+    const src: SourceState = { managed, snaps, newNames, recursiveRoots: specs.filter((s) => s.recursive).map((s) => s.name) }
     for (const target of cfg.targets) {
       await processTarget(exec, caps, cfg, target, src, now, report, dryRun)
     }
     await this.pruneLocal(exec, caps, src, pools, now, report, dryRun)
   }
 
-  /** Takes the run's snapshot; returns its short name, or null when it could not be taken. */
-  private async snapshot(ctx: JobContext, caps: ZfsCapabilities, specs: ResolvedZfsJob['datasets'], managed: readonly string[], snaps: Map<string, ZfsSnapshotInfo[]>, now: Date, report: RunReport): Promise<string | null> {
+  /**
+   * Takes the run's snapshot: one name for all datasets, in as few `zfs snapshot` calls as the CLI allows.
+   * A dataset whose own promotion tags differ (e.g. one added to the job since the last run) gets its
+   * snapshot renamed to carry them. Returns dataset → short name of the snapshot taken.
+   */
+  private async snapshot(ctx: JobContext, caps: ZfsCapabilities, specs: ResolvedZfsJob['datasets'], managed: readonly string[], snaps: Map<string, ZfsSnapshotInfo[]>, now: Date, report: RunReport): Promise<Map<string, string>> {
     const { exec } = ctx
-    const name = snapshotBaseName(this.cfg.prefix, now)
+    const created = new Map<string, string>()
     const owned = (ds: string): Date[] => ownedOf(snaps.get(ds) ?? [], this.cfg.prefix).map((o) => o.owned.createdAt)
-    if (managed.some((ds) => (snaps.get(ds) ?? []).some((s) => s.name === name))) {
-      report.warnings.push(`snapshot ${name} already exists (two runs within one second); nothing new taken`)
-      return null
+    if (managed.some((ds) => owned(ds).some((d) => d.getTime() === Math.floor(now.getTime() / 1000) * 1000))) {
+      report.warnings.push(`a snapshot for ${now.toISOString()} already exists (two runs within one second); nothing new taken`)
+      return created
     }
-    const tagsOf = new Map(managed.map((ds) => [ds, encodeZfsTags(promotionTags(now, this.cfg.retention, newestBefore(owned(ds), now)))]))
-    const common = tagsOf.get(specs[0]!.name) ?? encodeZfsTags(promotionTags(now, this.cfg.retention, null))
-    const argvs = snapshotArgvs(caps, specs.map((s) => ({ dataset: s.name, recursive: s.recursive })), name, { [TAG_PROPERTY]: common })
+    const nameOf = new Map(managed.map((ds) => [ds, taggedSnapshotName(this.cfg.prefix, now, promotionTags(now, this.cfg.retention, newestBefore(owned(ds), now)))]))
+    const name = nameOf.get(specs[0]!.name) ?? taggedSnapshotName(this.cfg.prefix, now, promotionTags(now, this.cfg.retention, null))
+    const argvs = snapshotArgvs(caps, specs.map((s) => ({ dataset: s.name, recursive: s.recursive })), name, {})
     if (argvs.length > 1) {
       ctx.log.info({ job: this.name, calls: argvs.length }, 'this zfs CLI cannot snapshot several datasets in one call; not atomic across the listed datasets (list one recursive parent for that)')
     }
-    const created = new Set<string>()
     for (const argv of argvs) {
       const r = await exec.run(argv, { timeoutMs: 600_000 })
       const roots = argv.filter((a) => a.endsWith(`@${name}`)).map((a) => a.slice(0, -name.length - 1))
@@ -121,25 +121,23 @@ export class ZfsSnapshotJob implements Job {
       const recursive = argv.includes('-r')
       for (const ds of managed) {
         if (roots.some((root) => ds === root || (recursive && ds.startsWith(`${root}/`)))) {
-          created.add(ds)
+          created.set(ds, name)
         }
       }
     }
-    const fix = new Map<string, string[]>()
-    for (const ds of created) {
-      const t = tagsOf.get(ds)!
-      snaps.set(ds, [...(snaps.get(ds) ?? []), newSnapshot(ds, name, now, t)])
-      if (t !== common) {
-        fix.set(t, [...(fix.get(t) ?? []), `${ds}@${name}`])
+    for (const [ds, taken] of created) {
+      const own = nameOf.get(ds)!
+      if (own !== taken) {
+        const r = await exec.run(['zfs', 'rename', `${ds}@${taken}`, `${ds}@${own}`], { timeoutMs: 300_000 })
+        if (succeeded(r)) {
+          created.set(ds, own)
+        } else {
+          report.warnings.push(`could not rename ${ds}@${taken} to carry its own promotion tags: ${describeFailure(r)}`)
+        }
       }
+      snaps.set(ds, [...(snaps.get(ds) ?? []), newSnapshot(ds, created.get(ds)!, now)])
     }
-    for (const [t, names] of fix) {
-      const r = await exec.run(['zfs', 'set', `${TAG_PROPERTY}=${t}`, ...names], { timeoutMs: 300_000 })
-      if (!succeeded(r)) {
-        report.warnings.push(`could not set promotion tags on ${names.join(' ')}: ${describeFailure(r)} (pruning treats them as untagged)`)
-      }
-    }
-    return created.size > 0 ? name : null
+    return created
   }
 
   private async pruneLocal(exec: Exec, caps: ZfsCapabilities, src: SourceState, pools: Map<string, PoolReport>, now: Date, report: RunReport, dryRun: boolean): Promise<void> {
@@ -182,8 +180,8 @@ export class ZfsSnapshotJob implements Job {
   }
 }
 
-function newSnapshot(dataset: string, name: string, now: Date, tags: string): ZfsSnapshotInfo {
-  return { fullName: `${dataset}@${name}`, dataset, name, guid: '', createtxg: 0, creation: now, userrefs: 0, used: null, referenced: null, tags }
+function newSnapshot(dataset: string, name: string, now: Date): ZfsSnapshotInfo {
+  return { fullName: `${dataset}@${name}`, dataset, name, guid: '', createtxg: 0, creation: now, userrefs: 0, used: null, referenced: null, tags: null }
 }
 
 /** A local snapshot is as sound as its pool: verified on a healthy pool, failed on one with data errors. */

@@ -24,16 +24,16 @@ function ctx(exec: FixtureExec, now: string): JobContext {
 }
 
 test('zfs job on OpenZFS: list -p, one recursive snapshot, recursive + single destroys, held base kept', async () => {
-  const snapshotList = ['zfs', 'list', '-H', '-p', '-t', 'snapshot', '-o', 'name,guid,createtxg,creation,userrefs,used,referenced,backstop:tags', '-s', 'createtxg', '-r', 'tank/data']
+  const snapshotList = ['zfs', 'list', '-H', '-p', '-t', 'snapshot', '-o', 'name,guid,createtxg,creation,userrefs,used,referenced', '-s', 'createtxg', '-r', 'tank/data']
   const exec = new FixtureExec([
     { argv: ['zfs'], exitCode: 2, stderr: fx('zfs-usage-openzfs-2.3.txt') },
     { argv: ['zfs', 'list', '-H', '-o', 'name', '-t', 'filesystem,volume', '-r', 'tank/data'], stdout: fx('zfs-list-datasets.stdout.txt') },
     { argv: ['zpool', 'list', '-H', '-o', 'name,size,allocated,free,capacity,health,guid', 'tank'], stdout: fx('zpool-list-H-guid.txt') },
     { argv: ['zpool', 'status', 'tank'], stdout: fx('zpool-status-scrubbed.txt').replaceAll('h5exp', 'tank') },
     { argv: snapshotList, stdout: fx('openzfs-list-Hp-snapshots.txt') },
-    { argv: ['zfs', 'snapshot', '-r', '-o', 'backstop:tags=hd', 'tank/data@backstop_20261103T000000Z'] },
-    { argv: ['zfs', 'destroy', '-r', 'tank/data@backstop_20261101T000000Z'] },
-    { argv: ['zfs', 'destroy', 'tank/data/vm@backstop_20261102T000000Z'] },
+    { argv: ['zfs', 'snapshot', '-r', 'tank/data@backstop_20261103T000000Z_hd'] },
+    { argv: ['zfs', 'destroy', '-r', 'tank/data@backstop_20261101T000000Z_hdwmy'] },
+    { argv: ['zfs', 'destroy', 'tank/data/vm@backstop_20261102T000000Z_hd'] },
   ])
   const job = new ZfsSnapshotJob(resolveZfsJob({ kind: 'zfs', name: 'nightly', media: 'nvme', datasets: [{ name: 'tank/data', recursive: true }],
     retention: { keep: { last: 1, hourly: 0, daily: 0, weekly: 0, monthly: 0, yearly: 0 } } }, 'UTC'))
@@ -41,13 +41,13 @@ test('zfs job on OpenZFS: list -p, one recursive snapshot, recursive + single de
   exec.assertAllUsed()
   assert.equal(r.status, 'success', JSON.stringify(r.error))
   assert.deepEqual(r.deleted.map((d) => d.name).sort(), [
-    'tank/data/vm@backstop_20261101T000000Z', 'tank/data/vm@backstop_20261102T000000Z', 'tank/data@backstop_20261101T000000Z',
+    'tank/data/vm@backstop_20261101T000000Z_hdwmy', 'tank/data/vm@backstop_20261102T000000Z_hd', 'tank/data@backstop_20261101T000000Z_hdwmy',
   ])
   assert.ok(r.deleted.every((d) => /kept by no rule/.test(d.rule)), r.deleted.map((d) => d.rule).join('\n'))
   assert.deepEqual(r.copies.map((c) => [c.name, c.immutable]).sort(), [
-    ['tank/data/vm@backstop_20261103T000000Z', false],
-    ['tank/data@backstop_20261102T000000Z', true],
-    ['tank/data@backstop_20261103T000000Z', false],
+    ['tank/data/vm@backstop_20261103T000000Z_hd', false],
+    ['tank/data@backstop_20261102T000000Z_hd', true],
+    ['tank/data@backstop_20261103T000000Z_hd', false],
   ], 'the held snapshot is kept and reported immutable; manual@ is not ours')
   assert.ok(r.warnings.length === 0, r.warnings.join('\n'))
 })
