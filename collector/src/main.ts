@@ -35,6 +35,8 @@ import { aedesPublisher } from './alerts/mqtt-publisher.ts'
 import { createAuditLog } from './audit/audit-log.ts'
 import { createTokensRepo } from './auth/tokens.ts'
 import { createPrometheus } from './export/prometheus.ts'
+import { createTelemetry } from './export/influx.ts'
+import { systemLedgerClock } from './ledger/clock.ts'
 import { auditSink, createBrain, type Brain } from './ledger/brain.ts'
 
 export interface RunningCollector {
@@ -131,9 +133,12 @@ export async function startCollector(config: ResolvedCollectorConfig, opts: { lo
     },
   })
   const auditLog = createAuditLog(db)
+  // Influx export: pass InfluxExportOptions here once the config schema has an `export.influx` section.
+  const telemetry = createTelemetry(db, log.child({ c: 'export' }), undefined, systemLedgerClock)
   const brain: Brain = createBrain({
     db, log: log.child({ c: 'ledger' }), publish: aedesPublisher(broker.aedes, log.child({ c: 'alerts' })),
     audit: auditSink(auditLog, () => Date.now()),
+    ...(telemetry.sink ? { telemetry: telemetry.sink } : {}), afterCommit: telemetry.wake,
   })
   const apiTokens = createTokensRepo(db)
   const prometheus = createPrometheus({ db, brain, counters })
@@ -159,6 +164,7 @@ export async function startCollector(config: ResolvedCollectorConfig, opts: { lo
     compliance: { brain, tokens: apiTokens, authMode: 'auto', auditLog, metrics: prometheus.render },
   })
   brain.start()
+  telemetry.start()
   await app.listen({ host: config.api.host, port: config.api.port })
   const apiPort = (app.server.address() as AddressInfo).port
   const apiUrl = `${security.mode === 'tls' ? 'https' : 'http'}://${urlHost(config.api.host)}:${apiPort}`
@@ -175,6 +181,7 @@ export async function startCollector(config: ResolvedCollectorConfig, opts: { lo
       await broker.close()
       await app.close()
       brain.stop()
+      await telemetry.stop()
       db.close()
       log.info('stopped')
     })()

@@ -143,3 +143,16 @@ export function createInfluxExporter(o: InfluxExportOptions & { queue: ExportQue
   }
 }
 export type InfluxExporter = ReturnType<typeof createInfluxExporter>
+
+/**
+ * The composition-root helper: with options, a queue-backed sink for the ledger plus its exporter; without, a
+ * no-op (export not configured). main.ts passes `sink` and `wake` to createBrain and starts/stops it.
+ */
+export function createTelemetry(db: Db, log: Logger, opts: InfluxExportOptions | undefined, clock: LedgerClock) {
+  if (opts === undefined) {
+    return { sink: undefined, wake: (): void => undefined, start: (): void => undefined, stop: async (): Promise<void> => undefined }
+  }
+  const queue = createExportQueue(db)
+  const exporter = createInfluxExporter({ ...opts, queue, clock, log })
+  return { sink: influxSink(queue), wake: exporter.wake, start: exporter.start, stop: exporter.stop }
+}
