@@ -32,6 +32,7 @@ export interface WorkerReply {
 }
 
 interface Pending {
+  readonly nodes: string[]
   readonly texts: string[]
   readonly dones: ((v: Verdict) => void)[]
 }
@@ -46,6 +47,8 @@ export interface WorkerVerifierOptions {
   readonly size?: number
   /** Messages per worker round trip (default 256). */
   readonly chunk?: number
+  /** Worker script (tests substitute a crashing one). */
+  readonly workerUrl?: URL
 }
 
 /**
@@ -62,7 +65,7 @@ export function createWorkerVerifier(opts: WorkerVerifierOptions): Verifier {
   const slots: Slot[] = []
 
   const spawn = (): Slot => {
-    const worker = new Worker(new URL('./verify-worker-boot.mjs', import.meta.url), { workerData: { tokens: [...opts.tokens] } })
+    const worker = new Worker(opts.workerUrl ?? new URL('./verify-worker-boot.mjs', import.meta.url), { workerData: { tokens: [...opts.tokens] } })
     const slot: Slot = { worker, inflight: new Map(), load: 0 }
     worker.on('message', (reply: WorkerReply) => {
       const p = slot.inflight.get(reply.id)
@@ -82,22 +85,22 @@ export function createWorkerVerifier(opts: WorkerVerifierOptions): Verifier {
       })
     })
     worker.on('error', (err) => {
-      opts.log.error({ err }, 'verification worker crashed; its messages are rejected as transient and a new worker starts')
+      opts.log.error({ err }, 'verification worker crashed; its messages are checked on the main thread and a new worker starts')
       failSlot(slot, err)
     })
     worker.on('exit', (code) => {
-      if (!closed && code !== 0) {
+      if (!closed && slots.includes(slot)) {
+        opts.log.error({ code }, 'verification worker crashed (exited); its messages are checked on the main thread and a new worker starts')
         failSlot(slot, new Error(`verification worker exited with ${code}`))
       }
     })
     return slot
   }
 
-  const failSlot = (slot: Slot, err: Error): void => {
+  const failSlot = (slot: Slot, _err: Error): void => {
+    // Nothing is lost: the messages the dead worker held are verified inline instead.
     for (const p of slot.inflight.values()) {
-      for (const done of p.dones) {
-        done({ ok: false, code: 'BK_ERR_INTERNAL_ERROR', reason: `verification failed: ${err.message}`, permanent: false, msgId: undefined })
-      }
+      p.dones.forEach((done, i) => done(checkMessage(p.nodes[i] as string, p.texts[i] as string, opts.inline)))
     }
     slot.inflight.clear()
     const i = slots.indexOf(slot)
@@ -111,7 +114,7 @@ export function createWorkerVerifier(opts: WorkerVerifierOptions): Verifier {
   }
 
   let batch: WorkerRequest['items'] = []
-  let pending: Pending = { texts: [], dones: [] }
+  let pending: Pending = { nodes: [], texts: [], dones: [] }
   let scheduled = false
   const send = (): void => {
     scheduled = false
@@ -124,7 +127,7 @@ export function createWorkerVerifier(opts: WorkerVerifierOptions): Verifier {
     slot.load += batch.length
     slot.worker.postMessage({ id, items: batch } satisfies WorkerRequest)
     batch = []
-    pending = { texts: [], dones: [] }
+    pending = { nodes: [], texts: [], dones: [] }
   }
 
   return {
@@ -135,6 +138,7 @@ export function createWorkerVerifier(opts: WorkerVerifierOptions): Verifier {
       }
       const text = payload.toString('utf8')
       batch.push([topicNode, text, opts.keys.get(topicNode)?.publicKey ?? null])
+      pending.nodes.push(topicNode)
       pending.texts.push(text)
       pending.dones.push(done)
       if (batch.length >= chunk) {

@@ -63,3 +63,20 @@ test('verdicts that complete out of order still enter the batch in arrival order
   await Promise.all(three.map((e) => h.send('pve1', payload(e))))
   assert.deepEqual(h.store.events.listByNode('pve1', 10).map((r) => r.msgId), three.map((e) => e.msgId))
 })
+
+test('a crashing verification worker loses nothing: its messages are checked inline', async (t) => {
+  const h = ingestHarness(t, {
+    verifier: (keys, log) => createWorkerVerifier({
+      keys, tokens: [TOKEN], inline: { keys, tokens: createTokenCheck([TOKEN]) }, log, size: 1,
+      workerUrl: new URL('../fixtures/workers/crash-worker.mjs', import.meta.url),
+    }),
+  })
+  const a = new FakeAgent('pve1')
+  await h.send('pve1', payload(a.enroll()))
+  const good = a.started('r1')
+  const forged = { ...a.started('r2'), sig: good.sig }
+  await Promise.all([h.send('pve1', payload(good)), h.send('pve1', payload(forged))])
+  assert.deepEqual(h.acks.at(-1)?.body.acked, [good.msgId])
+  assert.deepEqual(h.acks.at(-1)?.body.rejected.map((r) => r.code), ['BK_ERR_SIG_INVALID'])
+  assert.ok(h.lines.some((l) => String(l['msg']).includes('verification worker crashed')))
+})
