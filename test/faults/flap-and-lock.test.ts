@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { connect, createServer, type Socket } from 'node:net'
+import { describe, it } from 'node:test'
+import Database from 'better-sqlite3'
+import { agentConfig, collectorSetup, eventually, startProc, tempDir } from '../support/processes.ts'
+import { assertExactlyOnceInOrder, burstRows } from './ledger-check.ts'
+
+const burstAgent = 'test/support/burst-agent.ts'
+const COUNT = Number(process.env['FAULT_EVENTS_SHORT'] ?? 3000)
+
+/** A TCP proxy in front of the collector's MQTT port that cuts every connection every `periodMs`. */
+async function flappingProxy(target: number, periodMs: number): Promise<{ port: number, cuts: () => number, close: () => void }> {
+  const live = new Set<Socket>()
+  let cuts = 0
+  const server = createServer((client) => {
+    const up = connect(target, '127.0.0.1')
+    client.pipe(up).pipe(client)
+    live.add(client)
+    live.add(up)
+    const drop = (): void => {
+      live.delete(client)
+      live.delete(up)
+      client.destroy()
+      up.destroy()
+    }
+    client.on('error', drop).on('close', drop)
+    up.on('error', drop).on('close', drop)
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const timer = setInterval(() => {
+    if (live.size > 0) {
+      cuts++
+    }
+    for (const s of live) {
+      s.destroy()
+    }
+  }, periodMs)
+  return { port: (server.address() as { port: number }).port, cuts: () => cuts, close: () => { clearInterval(timer); server.close() } }
+}
+
+describe('fault injection: flapping connection, locked database', { timeout: 6 * 60_000 }, () => {
+  it(`broker connection cut every 2 s during ${COUNT.toLocaleString('en')} events: exactly once, in order`, async (t) => {
+    const dir = tempDir(t, 'bk-flap-')
+    const c = await collectorSetup(dir)
+    const collector = await c.start()
+    const proxy = await flappingProxy(Number(new URL(c.mqttUrl).port), 2000)
+    const node = 'fault-flap'
+    const agent = startProc(['--import', 'tsx', burstAgent, '--config', agentConfig(dir, `mqtt://127.0.0.1:${proxy.port}`, { node }), '--count', String(COUNT)], join(dir, 'agent.log'))
+    t.after(async () => {
+      proxy.close()
+      await agent.kill9()
+      await collector.kill9()
+    })
+    await agent.waitFor(/^drained$/m, 4 * 60_000)
+    console.log(`# faults-flap ${JSON.stringify({ events: COUNT, cuts: proxy.cuts() })}`)
+    assert.ok(proxy.cuts() >= 3, `the connection was cut while events flowed (${proxy.cuts()} cuts)`)
+    assertExactlyOnceInOrder(c.dbFile, node, COUNT)
+  })
+
+  it('SQLite locked by another process for longer than busy_timeout mid-burst: nothing lost or doubled once it is released', async (t) => {
+    const dir = tempDir(t, 'bk-lock-')
+    const c = await collectorSetup(dir)
+    const collector = await c.start()
+    const node = 'fault-lock'
+    const agent = startProc(['--import', 'tsx', burstAgent, '--config', agentConfig(dir, c.mqttUrl, { node }), '--count', String(COUNT)], join(dir, 'agent.log'))
+    t.after(async () => {
+      await agent.kill9()
+      await collector.kill9()
+    })
+    await eventually(() => (burstRows(c.dbFile, node).length >= 500 ? true : undefined), '500 events committed', 120_000)
+    // Another process (think: a backup tool or a careless sqlite3 shell) takes the write lock for 7 s; the
+    // collector's busy_timeout is 5 s, so at least one batch fails and must be replayed, not lost or acked.
+    const locker = new Database(c.dbFile)
+    locker.exec('BEGIN IMMEDIATE')
+    const atLock = burstRows(c.dbFile, node).length
+    await new Promise((r) => setTimeout(r, 7000))
+    const duringLock = burstRows(c.dbFile, node).length
+    locker.exec('ROLLBACK')
+    locker.close()
+    await agent.waitFor(/^drained$/m, 4 * 60_000)
+    const log = collector.output()
+    console.log(`# faults-lock ${JSON.stringify({ events: COUNT, atLock, duringLock, batchFailureLogged: /rolled back|batch.*fail|SQLITE_BUSY|database is locked/i.test(log) })}`)
+    assert.equal(duringLock, atLock, 'nothing committed while the lock was held')
+    assertExactlyOnceInOrder(c.dbFile, node, COUNT)
+    assert.equal(collector.child.exitCode, null, 'the collector survived the lock')
+  })
+})
