@@ -1,4 +1,4 @@
-import { alertKey, defaultFoldedKinds } from '@backstop/shared'
+import { alertAfter, alertKey, defaultFoldedKinds } from '@backstop/shared'
 import type { LedgerContext } from './context.ts'
 
 /**
@@ -9,7 +9,32 @@ import type { LedgerContext } from './context.ts'
  */
 export function createNodeLiveness(ctx: LedgerContext) {
   const { db } = ctx
-  const nodeRow = db.prepare<[string], { status: string, heartbeat_at: string | null, status_at: string | null }>('SELECT status, heartbeat_at, status_at FROM nodes WHERE node = ?')
+  const nodeRow = db.prepare<[string], { status: string, heartbeat_at: string | null, status_at: string | null, heartbeat: string | null }>('SELECT status, heartbeat_at, status_at, heartbeat FROM nodes WHERE node = ?')
+
+  /** Learn each auto expectation's period from the agent's announced next run (see migration 0012). */
+  const learnPeriods = (node: string, heartbeat: string | null): void => {
+    let jobs: { job?: unknown, nextRunAt?: unknown }[] = []
+    try {
+      jobs = (JSON.parse(heartbeat ?? '{}') as { jobs?: typeof jobs }).jobs ?? []
+    } catch {
+      return
+    }
+    for (const j of jobs) {
+      const next = typeof j.nextRunAt === 'string' ? Date.parse(j.nextRunAt) : NaN
+      if (typeof j.job !== 'string' || !Number.isFinite(next)) {
+        continue
+      }
+      for (const e of ctx.expectations.toLearn(node, j.job)) {
+        const last = e.state.lastFinishAt as number
+        const periodS = Math.ceil((next - last) / 1000)
+        if (periodS < 60 || periodS > 365 * 86400) {
+          continue
+        }
+        const state = { ...e.state, schedule: { kind: 'period' as const, periodS } }
+        ctx.expectations.learned(e.id, periodS, last, alertAfter(state))
+      }
+    }
+  }
   const prev = db.prepare<[string], { down: number }>('SELECT down FROM node_liveness WHERE node = ?')
   const put = db.prepare(`INSERT INTO node_liveness (node, down, reason, deadline_at) VALUES (?, ?, ?, ?)
     ON CONFLICT (node) DO UPDATE SET down = excluded.down, reason = excluded.reason, deadline_at = excluded.deadline_at`)
@@ -28,6 +53,7 @@ export function createNodeLiveness(ctx: LedgerContext) {
       if (n === undefined) {
         return
       }
+      learnPeriods(node, n.heartbeat)
       const hb = n.heartbeat_at ? Date.parse(n.heartbeat_at) : null
       const timeoutMs = ctx.config.nodeTimeoutS * 1000
       const offline = n.status === 'offline'

@@ -65,6 +65,9 @@ export function createExpectationsRepo(db: Db) {
     last_flip_at = coalesce(@flipAt, last_flip_at) WHERE id = @id`)
   const setSchedule = db.prepare(`UPDATE expectations SET schedule_kind = @scheduleKind, period_s = @periodS, cron = @cron,
     timezone = @timezone, grace_s = @graceS, source = 'api' WHERE id = @id`)
+  const toLearn = db.prepare<[string, string], Raw>(`SELECT * FROM expectations WHERE node = ? AND job = ? AND source = 'auto'
+    AND schedule_kind = 'period' AND last_finish_at IS NOT NULL AND (learned_for IS NULL OR learned_for <> last_finish_at)`)
+  const learned = db.prepare('UPDATE expectations SET period_s = ?, learned_for = ?, alert_after = ? WHERE id = ?')
   const due = db.prepare<[number, number], Raw>('SELECT * FROM expectations WHERE alert_after IS NOT NULL AND alert_after <= ? ORDER BY alert_after LIMIT ?')
   const next = db.prepare<[], { t: number | null }>('SELECT min(alert_after) AS t FROM expectations WHERE alert_after IS NOT NULL')
   return {
@@ -94,6 +97,13 @@ export function createExpectationsRepo(db: Db) {
     },
     setSchedule(id: number, schedule: ExpectationSchedule, graceS: number): void {
       setSchedule.run({ id, ...scheduleParams(schedule), graceS })
+    },
+    /** Auto expectations of (node, job) with a finished run the period was not yet learned from. */
+    toLearn(node: string, job: string): ExpectationRow[] {
+      return toLearn.all(node, job).map(toRow)
+    },
+    learned(id: number, periodS: number, lastFinishAt: number, alertAfter: number | null): void {
+      learned.run(periodS, lastFinishAt, alertAfter, id)
     },
     due(now: number, limit: number): ExpectationRow[] {
       return due.all(now, limit).map(toRow)

@@ -211,3 +211,29 @@ describe('ledger: maintenance windows and notifications', () => {
     assert.equal(h.brain.repos.notify.channels()[0]!.health.pending, 1)
   })
 })
+
+describe('ledger: auto expectations learn the job period from the agent', () => {
+  it('a weekly job gets a weekly deadline from the heartbeat after its run, learned once per run', () => {
+    const h = harness()
+    h.brain.start()
+    h.run('weekly', T0, 60_000, [h.copy('c1', 'tank/data', T0 + 1)])
+    h.brain.ledger.runNow()
+    const key = { node: 'pve1', job: 'weekly', assetKind: 'zfs-dataset', assetId: 'tank/data' }
+    assert.equal(h.brain.repos.expectations.get(key)!.alertAfter, T0 + 60_000 + 25 * H, 'default: daily + 1 h grace')
+    const hb = (at: number, nextRunAt: number) => h.db.transaction(() => h.core.nodes.setHeartbeat('pve1', {
+      agentVersion: '0', hostname: 'pve1', uptimeS: 1, outbox: { pending: 0, bytes: 0 }, jobs: [{ job: 'weekly', kind: 'zfs-snapshot', nextRunAt: new Date(nextRunAt).toISOString(), skippedOverlaps: 0 }],
+    }, new Date(at).toISOString(), 'pve1', '0'))()
+    hb(T0 + 2 * 60_000, T0 + 7 * 24 * H)
+    h.clock.set(T0 + 2 * 60_000)
+    h.brain.ledger.runNow()
+    const e = h.brain.repos.expectations.get(key)!
+    assert.equal(e.alertAfter, T0 + 7 * 24 * H + H, 'next announced run + grace')
+    assert.deepEqual(e.state.schedule, { kind: 'period', periodS: 7 * 24 * 3600 - 60 })
+    // A scheduler that keeps postponing cannot push the deadline: nothing is learned until the next run finishes.
+    hb(T0 + 3 * 60_000, T0 + 30 * 24 * H)
+    h.clock.set(T0 + 3 * 60_000)
+    h.brain.ledger.runNow()
+    assert.equal(h.brain.repos.expectations.get(key)!.alertAfter, T0 + 7 * 24 * H + H)
+    h.brain.stop()
+  })
+})
