@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import mqtt from 'mqtt'
-import { nodeTopic, type AckBody, type Envelope } from '@backstop/shared'
+import { alertTopics, nodeTopic, type AckBody, type Envelope } from '@backstop/shared'
+import { createAuditLog } from '../../src/audit/audit-log.ts'
+import { createOperators } from '../../src/identity/operators.ts'
 import { parseCollectorConfig } from '../../src/config/load.ts'
 import { startCollector } from '../../src/main.ts'
 import { captureLog, copy, FakeAgent, payload, tempDir, TOKEN } from '../support/harness.ts'
@@ -53,5 +55,21 @@ describe('collector end to end: ingest wakes the compliance ledger', () => {
     assert.match(metrics, /backstop_ingest_stored_total\{label="job.finished"\} 1/)
     const docs = await fetch(`${c.apiUrl}/docs/json`)
     assert.equal(docs.status, 200)
+
+    // A coverage gap reported by the agent reaches an operator client on the collector's own broker.
+    const op = createOperators(c.db, createAuditLog(c.db), () => new Date()).create('ha', 'test')
+    const sub = await mqtt.connectAsync(c.mqttUrl, { username: op.username, password: op.password, clientId: 'ha-e2e', reconnectPeriod: 0 })
+    t.after(() => sub.endAsync())
+    const seen = new Map<string, Record<string, unknown>>()
+    sub.on('message', (topic, p) => seen.set(topic, JSON.parse(p.toString()) as Record<string, unknown>))
+    await sub.subscribeAsync('backstop/v1/alerts/#', { qos: 1 })
+    const inv = agent.envelope('inventory', { at: new Date().toISOString(), assets: [{ asset: { kind: 'vm', id: 'vm/101' }, coveredBy: [] }] })
+    await send(agent.password(), [inv])
+    const topic = alertTopics.state('coverage-gap/pve1/vm/vm/101')
+    for (let i = 0; i < 100 && !seen.has(topic); i++) {
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    assert.equal(seen.get(topic)?.state, 'firing', `got ${[...seen.keys()].join(', ')}`)
+    assert.equal(seen.get(alertTopics.events)?.key, 'coverage-gap/pve1/vm/vm/101')
   })
 })
