@@ -39,11 +39,11 @@ export interface HookSink {
   finished(body: JobFinishedBody): Promise<void>
 }
 
-export async function drainHookSpool(stateDir: string, opts: HookReportOptions, sink: HookSink): Promise<number> {
+export async function drainHookSpool(stateDir: string, opts: HookReportOptions, sink: HookSink, now: () => Date = () => new Date()): Promise<number> {
   let drained = 0
   for (const { file, record } of readSpool(stateDir)) {
     if (record.type === 'guest') {
-      const { started, finished } = await guestRunEvents(record, opts)
+      const { started, finished } = await guestRunEvents(record, opts, now)
       await sink.started(started)
       await sink.finished(finished)
     }
@@ -53,7 +53,7 @@ export async function drainHookSpool(stateDir: string, opts: HookReportOptions, 
   return drained
 }
 
-export async function guestRunEvents(r: Extract<HookRecord, { type: 'guest' }>, opts: HookReportOptions): Promise<{ started: JobStartedBody, finished: JobFinishedBody }> {
+export async function guestRunEvents(r: Extract<HookRecord, { type: 'guest' }>, opts: HookReportOptions, now: () => Date = () => new Date()): Promise<{ started: JobStartedBody, finished: JobFinishedBody }> {
   const runId = `hook-${r.jobId}-${r.vmid}`.slice(0, 64)
   const started: JobStartedBody = { runId, job: opts.job, jobKind: 'vzdump', startedAt: r.startedAt, trigger: 'hook' }
   const copies: Copy[] = []
@@ -82,7 +82,7 @@ export async function guestRunEvents(r: Extract<HookRecord, { type: 'guest' }>, 
         copies.push({
           copyId: `vzdump:${dir}/${name}`, asset, location: { kind: 'dir', target: dir }, name, ...cls,
           createdAt: parsed.createdAt.toISOString(), bytes: sum.bytes, checksum: { algo: 'sha256', value: sum.sha256 },
-          verification: { state: 'verified', at: new Date().toISOString(), method: 'sha256-after-write' },
+          verification: { state: 'verified', at: now().toISOString(), method: 'sha256-after-write' },
         })
       }
     }
