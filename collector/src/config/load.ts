@@ -88,7 +88,8 @@ export function parseCollectorConfig(text: string, file: string): ResolvedCollec
     ingest: {
       batchSize: input.ingest?.batchSize ?? 1000,
       batchIntervalMs: input.ingest?.batchIntervalMs ?? 5,
-      verifyWorkers: input.ingest?.verifyWorkers ?? Math.min(4, availableParallelism()),
+      // One core stays with the main thread (aedes, SQLite); the others verify signatures.
+      verifyWorkers: input.ingest?.verifyWorkers ?? Math.max(1, Math.min(4, availableParallelism() - 1)),
     },
   }
 }

@@ -37,7 +37,7 @@ export const CollectorConfigInput = Type.Object({
     batchSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })),
     /** … or this many milliseconds after the first queued message, whichever comes first (default 5). */
     batchIntervalMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
-    /** Signature-verification worker threads; 0 = verify on the main thread. Default: CPUs, at most 4. */
+    /** Signature-verification worker threads; 0 = verify on the main thread. Default: CPUs − 1, between 1 and 4. */
     verifyWorkers: Type.Optional(Type.Integer({ minimum: 0, maximum: 64 })),
   }, { additionalProperties: false })),
 }, { additionalProperties: false })
