@@ -45,7 +45,8 @@ describe('fault injection: kill -9 at random points', { timeout: 14 * 60_000 }, 
     // Random kill points spread over the flow: a committed-count threshold plus a random 0–300 ms on top.
     const thresholds = Array.from({ length: KILLS }, () => Math.round((0.02 + random() * 0.9) * COUNT)).sort((x, y) => x - y)
     for (let k = 0; k < KILLS; k++) {
-      const threshold = thresholds[k]!
+      // At least one more commit since the previous kill, so every kill lands at a distinct point of the flow.
+      const threshold = Math.max(thresholds[k]!, (points.at(-1)?.committed ?? 0) + 1)
       await eventually(() => (burstRows(c.dbFile, node).length >= threshold ? true : undefined), `${threshold} events committed`, 120_000)
       const afterMs = Math.round(random() * 300)
       await new Promise((r) => setTimeout(r, afterMs))
@@ -65,6 +66,7 @@ describe('fault injection: kill -9 at random points', { timeout: 14 * 60_000 }, 
     console.log(`# faults-kill ${JSON.stringify({ kills: points.length, events: COUNT, stored, seed: SEED, points })}`)
     assert.equal(points.length, KILLS)
     assert.ok(points.some((p) => p.committed > 0 && p.committed < COUNT), 'kills landed while events were flowing')
+    assert.equal(new Set(points.map((p) => p.committed)).size, KILLS, 'every kill at a distinct ledger position')
     assertExactlyOnceInOrder(c.dbFile, node, COUNT)
   })
 })
