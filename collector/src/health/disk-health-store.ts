@@ -15,6 +15,11 @@ export interface DiskHealthStoreOptions {
   /** The alert service's `raise` (collector/src/alerts/alert-service.ts); runs inside the ingest transaction. */
   readonly raise?: (cond: AlertCondition, at: number) => unknown
   readonly thresholds?: DiskThresholds
+  /**
+   * Called (inside the transaction) when a device's health changed with this report, so the verdicts of the
+   * node's assets are recomputed: pass the brain's `ledger.requeueNode`.
+   */
+  readonly onDeviceHealthChanged?: (node: string) => void
 }
 
 export interface AppliedDiskReport {
@@ -72,6 +77,7 @@ export function createDiskHealthStore(db: Db, opts: DiskHealthStoreOptions = {})
      */
     applyReport(node: string, body: DiskHealthBody, receivedAt: Date): AppliedDiskReport {
       const at = body.at
+      const healthBefore = healthSignature(latest(node), baselines(node))
       q.putReport.run(node, at, JSON.stringify(body))
       for (const fs of body.filesystems) {
         q.sample.run(node, fs.mount, at, fs.usedBytes, fs.sizeBytes)
@@ -100,6 +106,9 @@ export function createDiskHealthStore(db: Db, opts: DiskHealthStoreOptions = {})
         } else {
           q.clear.run(node, c.key)
         }
+      }
+      if (opts.onDeviceHealthChanged && healthSignature(latest(node), baselines(node)) !== healthBefore) {
+        opts.onDeviceHealthChanged(node)
       }
       return { alerts, conditions }
     },
@@ -143,3 +152,11 @@ export function createDiskHealthStore(db: Db, opts: DiskHealthStoreOptions = {})
   }
 }
 export type DiskHealthStore = ReturnType<typeof createDiskHealthStore>
+
+/** A stable string of key → health, to tell whether a report changed any device's health. */
+function healthSignature(report: DiskHealthBody | undefined, base: ReadonlyMap<string, DiskBaseline>): string {
+  if (report === undefined) {
+    return ''
+  }
+  return [...deviceHealthMap(report, base)].sort(([a], [b]) => a.localeCompare(b)).map(([k, h]) => `${k}=${h}`).join(',')
+}

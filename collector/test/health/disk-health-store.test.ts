@@ -76,3 +76,16 @@ test('usage samples accumulate; 7 days of fast growth forecast full within 14 da
   assert.equal(forecast[0]!.key, 'unhealthy-device/pve1/forecast-full/srv/backup')
   assert.equal(forecast[0]!.firing, true)
 })
+
+test('a change of device health asks for the node\'s verdicts to be recomputed; an unchanged report does not', (t) => {
+  const { db } = openDb({ file: ':memory:' })
+  t.after(() => db.close())
+  const requeued: string[] = []
+  const store = createDiskHealthStore(db, { onDeviceHealthChanged: (n) => requeued.push(n) })
+  store.applyReport('pve1', body(0, disk()), day(0))
+  assert.deepEqual(requeued, ['pve1'])
+  store.applyReport('pve1', body(1, disk()), day(1))
+  assert.deepEqual(requeued, ['pve1'])
+  store.applyReport('pve1', body(2, disk({ smart: 'failed' })), day(2))
+  assert.deepEqual(requeued, ['pve1', 'pve1'])
+})
