@@ -74,6 +74,12 @@ if (zfs !== null) {
     + ` Backstop started from ${zfs.history} per dataset and ended with ${zfs.backstopAfter.toLocaleString('en')}, having destroyed ${zfs.backstopDeleted} (one per dataset).`
     + ` Building both histories took ${s(zfs.setupMs)} s (not timed).`,
     '',
+    `Where the time goes (ZFS): Backstop ran ${zfs.backstopCommands} commands; the slowest was \`${zfs.backstopSlowest}\`. A bare`
+    + ` \`zfs list -H -t snapshot -o name -r\` of each tree, run just before each tool, took ${s(zfs.sanoidListingMs)} s (sanoid's tree) and`
+    + ` ${s(zfs.backstopListingMs)} s (Backstop's): listing 40k snapshots is the floor on zfs-fuse, and this shared machine makes it vary`
+    + ' by 2–3× between runs. sanoid lists twice per cycle (before and after taking snapshots) and runs `ps` plus one `zfs destroy` per'
+    + ' expired snapshot and one `zfs snapshot` per dataset.',
+    '',
   )
 }
 if (btrfs !== null) {

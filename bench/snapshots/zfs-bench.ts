@@ -26,6 +26,11 @@ export interface ZfsBenchResult {
   readonly sanoidAfter: number
   readonly backstopAfter: number
   readonly backstopDeleted: number
+  /** A bare `zfs list -t snapshot -o name` of each tree just before its tool ran (the floor both pay). */
+  readonly sanoidListingMs: number
+  readonly backstopListingMs: number
+  readonly backstopCommands: number
+  readonly backstopSlowest: string
 }
 
 const SHIM = `#!/bin/bash
@@ -116,7 +121,8 @@ export async function runZfsBench(datasets: number, history: number, log: (s: st
       mkdirSync(join(dir, d))
     }
     const env = { ...process.env, PATH: `${shimDir}:${process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`, TZ: 'UTC' }
-    log(`zfs: listing floor (one plain \`zfs list -t snapshot -o name\` of the tree): ${(timed(['zfs', 'list', '-H', '-t', 'snapshot', '-o', 'name', '-r', `${pool}/sn`]).ms / 1000).toFixed(1)} s`)
+    const sanoidListingMs = timed(['zfs', 'list', '-H', '-t', 'snapshot', '-o', 'name', '-r', `${pool}/sn`]).ms
+    log(`zfs: listing floor (one plain \`zfs list -t snapshot -o name\` of the tree): ${(sanoidListingMs / 1000).toFixed(1)} s`)
     log('zfs: sanoid --cron')
     const sanoid = timed(['sanoid', `--configdir=${conf}`, `--cache-dir=${join(dir, 'cache')}`, `--run-dir=${join(dir, 'run')}`, '--cron'], env)
     const sanoidAfter = countSnapshots(`${pool}/sn`)
@@ -141,7 +147,8 @@ export async function runZfsBench(datasets: number, history: number, log: (s: st
       node: 'bench', runId: 'bench', trigger: 'manual', exec: recording(new NodeExec({ log: noopLog as unknown as Log }), calls), clock: systemClock,
       log: noopLog as unknown as Log, signal: new AbortController().signal, stateDir: join(dir, 'state'), progress: () => {},
     }
-    log(`zfs: listing floor (one plain \`zfs list -t snapshot -o name\` of the tree): ${(timed(['zfs', 'list', '-H', '-t', 'snapshot', '-o', 'name', '-r', `${pool}/bk`]).ms / 1000).toFixed(1)} s`)
+    const backstopListingMs = timed(['zfs', 'list', '-H', '-t', 'snapshot', '-o', 'name', '-r', `${pool}/bk`]).ms
+    log(`zfs: listing floor (one plain \`zfs list -t snapshot -o name\` of the tree): ${(backstopListingMs / 1000).toFixed(1)} s`)
     log('zfs: Backstop run')
     const backstop = await timedAsync(() => job.run(ctx))
     const slow = [...calls].sort((a, b) => b.ms - a.ms).slice(0, 5).map((c) => `${(c.ms / 1000).toFixed(1)} s ${c.argv.slice(0, 6).join(' ')}`)
@@ -152,7 +159,7 @@ export async function runZfsBench(datasets: number, history: number, log: (s: st
     const backstopAfter = countSnapshots(`${pool}/bk`)
     return {
       datasets, history, setupMs, sanoidMs: sanoid.ms, backstopMs: backstop.ms, sanoidAfter, backstopAfter,
-      backstopDeleted: backstop.value.deleted.length,
+      backstopDeleted: backstop.value.deleted.length, sanoidListingMs, backstopListingMs, backstopCommands: calls.length, backstopSlowest: slow[0] ?? '',
     }
   } finally {
     destroyPool(pool)

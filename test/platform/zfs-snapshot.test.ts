@@ -75,6 +75,24 @@ test('zfs: one recursive snapshot per run, GFS pruning over days, foreign snapsh
   assert.equal(must(['zfs', 'get', '-H', '-o', 'value', 'backstop:tags', `${pool}/data/b@backstop_20261107T030000Z_hd`]).trim(), '-', 'no user property (it slows zfs-fuse listings)')
 })
 
+test('zfs: a dataset that joins later gets its own promotion tags (its snapshot is renamed)', async (t) => {
+  if (!requirePlatform(t, needs)) {
+    return
+  }
+  const { pool } = createTestPool(t, 'join')
+  must(['zfs', 'create', `${pool}/data`])
+  const clock = new TestClock(new Date('2026-11-10T00:00:00Z'))
+  const ctx = jobContext(t, clock)
+  const j = job({ name: 'join', datasets: [{ name: `${pool}/data`, recursive: true }] })
+  assert.equal((await j.run(ctx)).status, 'success')
+  must(['zfs', 'create', `${pool}/data/new`])
+  clock.advance(3_600_000)
+  const r = await j.run(ctx)
+  assert.equal(r.status, 'success', JSON.stringify(r.error))
+  assert.deepEqual(snapshotNames(`${pool}/data`), ['backstop_20261110T000000Z_hdwmy', 'backstop_20261110T010000Z_h'])
+  assert.deepEqual(snapshotNames(`${pool}/data/new`), ['backstop_20261110T010000Z_hdwmy'], 'first snapshot of the new dataset is the first of every class')
+})
+
 test('zfs: a held snapshot survives pruning; "dataset is busy" on destroy is protected, not an error', async (t) => {
   if (!requirePlatform(t, needs)) {
     return

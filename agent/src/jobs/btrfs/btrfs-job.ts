@@ -61,6 +61,12 @@ export class BtrfsSnapshotJob implements Job {
     const cfg = this.cfg
     const now = ctx.clock.now()
     const state = await loadState(ctx.stateDir, cfg.name)
+    for (const name of Object.keys(state.bases)) {
+      // A target removed from the config no longer pins its old base.
+      if (!cfg.targets.some((t) => t.name === name)) {
+        delete state.bases[name]
+      }
+    }
     let mounts: MountInfo[]
     let fs: FsView
     const mount = await loadMounts(exec).then((m) => {
