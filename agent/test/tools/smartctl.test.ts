@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { smartctlFixtureDir } from '../support/shared-fixtures.ts'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -6,7 +7,7 @@ import { Compile } from 'typebox/compile'
 import { DiskHealth } from '@backstop/shared'
 import { needsExplicitType, parseSmartctlDevice, parseSmartctlScan, smartctlUnreadable } from '../../src/tools/smartctl.ts'
 
-const dir = join(import.meta.dirname, '../fixtures/smartctl')
+const dir = smartctlFixtureDir
 const read = (f: string): string => readFileSync(join(dir, f), 'utf8')
 const check = Compile(DiskHealth)
 
