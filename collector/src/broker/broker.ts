@@ -17,6 +17,9 @@ export interface BrokerDeps {
   readonly onStatus: (node: string, payload: Buffer) => void
   /** Allowed CONNECT clock skew; default ±300 s (docs/protocol.md). */
   readonly maxSkewMs?: number
+  /** Per connection: events in the ingest before aedes stops reading that socket (default 2000 / 16 MiB). */
+  readonly maxUnsettled?: number
+  readonly maxUnsettledBytes?: number
   /** Security room (identity/broker-identity.ts): revoked nodes, admin-allowed re-enrollment, read-only operators. */
   readonly identity?: BrokerIdentity
 }
@@ -42,16 +45,31 @@ interface Session {
 
 const sessions = new WeakMap<Client, Session>()
 
+/** Messages of one connection handed to the ingest and not yet settled (committed+acked, rejected or dropped). */
+interface Window { count: number, bytes: number }
+const windows = new WeakMap<Client, Window>()
+function windowOf(client: Client): Window {
+  let w = windows.get(client)
+  if (!w) {
+    w = { count: 0, bytes: 0 }
+    windows.set(client, w)
+  }
+  return w
+}
+
 /**
  * The embedded broker with Backstop's auth hooks. Listening is main.ts's job (`net.createServer(broker.aedes.handle)`).
  * CONNECT: username = node, clientId = backstop-agent-<node>, password = "<tsMillis>.<sig over connect\n<node>\n<ts>>".
  * Publish ACL: own events + status only. Subscribe ACL: own ack + commands only.
- * Events are handed to the ingest from `authorizePublish` and its callback is held until the message is settled:
- * aedes reads the next chunk from a socket only when every packet of the previous chunk has called back, so a
- * publisher can never run ahead of the SQLite commits (backpressure), and even the MQTT PUBACK follows the commit.
+ * Events are handed to the ingest from `authorizePublish`. aedes reads the next chunk from a socket only when every
+ * packet of the previous chunk has called back, so holding the callback is the backpressure: it is held once a
+ * connection has `maxUnsettled` messages in flight (see below), never letting a publisher run ahead of the commits
+ * by more than that window. The application-level ack (after the commit) is the only receipt either way.
  */
 export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const maxSkewMs = deps.maxSkewMs ?? 300_000
+  const maxUnsettled = deps.maxUnsettled ?? 2000
+  const maxUnsettledBytes = deps.maxUnsettledBytes ?? 16 * 1024 * 1024
   const { log, counters } = deps
 
   const refuse = (reason: string, detail: Record<string, unknown>): Error & { returnCode: number } => {
@@ -133,7 +151,28 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
         done(null)
         return
       }
-      deps.onEvent(t.node, packet.payload as Buffer, (err) => done(err ?? null))
+      // Pipelining with a bound: the publish is released at once (aedes PUBACKs it and reads on) while this
+      // connection has fewer than `maxUnsettled` messages / bytes waiting for their commit; past that, the callback
+      // is held until the message settles, which stops aedes reading this socket (backpressure). A commit that
+      // fails after an early release closes the connection, so the agent replays everything it has not seen acked.
+      const w = windowOf(client as Client)
+      const bytes = (packet.payload as Buffer).length
+      w.count++
+      w.bytes += bytes
+      const release = w.count <= maxUnsettled && w.bytes <= maxUnsettledBytes
+      if (release) {
+        done(null)
+      }
+      deps.onEvent(t.node, packet.payload as Buffer, (err) => {
+        w.count--
+        w.bytes -= bytes
+        if (!release) {
+          done(err ?? null)
+        } else if (err) {
+          log.warn({ node: t.node, err: err.message }, 'closing the connection so the agent replays unacknowledged events')
+          ;(client as Client).close()
+        }
+      })
     },
 
     authorizeSubscribe: (client, sub: Subscription, done) => {
