@@ -2,6 +2,7 @@ import Fastify, { LogController, type FastifyError } from 'fastify'
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { isBackstopError } from '@backstop/shared'
 import { copyRoutes } from './api/routes/copies.ts'
+import { diskHealthRoutes } from './api/routes/disk-health.ts'
 import { healthRoutes } from './api/routes/health.ts'
 import { nodeRoutes } from './api/routes/nodes.ts'
 import { runRoutes } from './api/routes/runs.ts'
@@ -36,6 +37,7 @@ const routes: readonly ((app: App, deps: AppDeps) => void)[] = [
   reportRoutes,
   tokenRoutes,
   metricsRoutes,
+  diskHealthRoutes,
 ]
 
 /** Root-level plugins that must see every route: OpenAPI collection (/docs) and the bearer-token guard. */

@@ -36,6 +36,7 @@ import { createAuditLog } from './audit/audit-log.ts'
 import { createTokensRepo } from './auth/tokens.ts'
 import { createPrometheus } from './export/prometheus.ts'
 import { createTelemetry } from './export/influx.ts'
+import { createDiskHealthStore } from './health/disk-health-store.ts'
 import { systemLedgerClock } from './ledger/clock.ts'
 import { auditSink, createBrain, type Brain } from './ledger/brain.ts'
 
@@ -78,6 +79,12 @@ export async function startCollector(config: ResolvedCollectorConfig, opts: { lo
     assets: createAssetsRepo(db),
     // `commands` is created once the broker exists; results only arrive after that.
     commands: { recordResult: (node: string, body: BodyOf<'command.result'>, at: string): boolean => commands.recordResult(node, body, at) },
+    // The brain is created after the broker; disk reports only arrive once the broker listens, so the closures
+    // never run before `brain` is assigned. Both run inside the ingest transaction (raise records, requeue queues).
+    diskHealth: createDiskHealthStore(db, {
+      raise: (c, at) => brain.alerts.raise(c, at),
+      onDeviceHealthChanged: (n) => brain.ledger.requeueNode(n),
+    }),
   }
   const counters = createCounters()
   const keys = createKeyRing(store.nodes)
@@ -133,11 +140,12 @@ export async function startCollector(config: ResolvedCollectorConfig, opts: { lo
     },
   })
   const auditLog = createAuditLog(db)
-  // Influx export: pass InfluxExportOptions here once the config schema has an `export.influx` section.
-  const telemetry = createTelemetry(db, log.child({ c: 'export' }), undefined, systemLedgerClock)
+  const telemetry = createTelemetry(db, log.child({ c: 'export' }), config.export.influx, systemLedgerClock)
   const brain: Brain = createBrain({
     db, log: log.child({ c: 'ledger' }), publish: aedesPublisher(broker.aedes, log.child({ c: 'alerts' })),
     audit: auditSink(auditLog, () => Date.now()),
+    // Copies on a failed or degraded device stop counting toward 3-2-1-1-0 (docs/disk-health.md).
+    deviceHealth: (node) => store.diskHealth.deviceHealth(node),
     ...(telemetry.sink ? { telemetry: telemetry.sink } : {}), afterCommit: telemetry.wake,
   })
   const apiTokens = createTokensRepo(db)
@@ -161,7 +169,8 @@ export async function startCollector(config: ResolvedCollectorConfig, opts: { lo
     health: () => ({ db: pingDb(db), broker: !broker.aedes.closed && mqttServer.listening }),
     log: log.child({ c: 'api' }),
     https: security.mode === 'tls' ? serverTlsOptions(security.tls) : undefined,
-    compliance: { brain, tokens: apiTokens, authMode: 'auto', auditLog, metrics: prometheus.render },
+    compliance: { brain, tokens: apiTokens, authMode: config.api.auth, auditLog, metrics: prometheus.render },
+    diskHealth: store.diskHealth,
   })
   brain.start()
   telemetry.start()

@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger, FastifyInstance, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { DiskHealthStore } from '../health/disk-health-store.ts'
 import type { ComplianceDeps } from '../ledger/compliance-deps.ts'
 import type { CopiesRepo } from '../store/copies-repo.ts'
 import type { NodesRepo } from '../store/nodes-repo.ts'
@@ -21,6 +22,8 @@ export interface AppDeps {
   readonly log?: FastifyBaseLogger
   /** Compliance room: ledger, alerts, tokens, metrics. Absent = those routes (and auth) are not mounted. */
   readonly compliance?: ComplianceDeps
+  /** Disk health (docs/disk-health.md): GET/acknowledge routes. Absent = those routes are not mounted. */
+  readonly diskHealth?: DiskHealthStore | undefined
 }
 
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { Compile } from 'typebox/compile'
 import { LineCounter, parseDocument, type Document } from 'yaml'
 import { BackstopError } from '@backstop/shared'
+import type { InfluxExportOptions } from '../export/influx.ts'
 import { CollectorConfigInput, type ResolvedCollectorConfig } from './schema.ts'
 
 export interface ConfigIssue {
@@ -77,7 +78,7 @@ export function parseCollectorConfig(text: string, file: string): ResolvedCollec
     dataDir,
     dbFile: join(dataDir, 'collector.db'),
     mqtt: { host: input.mqtt?.host ?? '0.0.0.0', port: input.mqtt?.port ?? 1883 },
-    api: { host: input.api?.host ?? '127.0.0.1', port: input.api?.port ?? 8080 },
+    api: { host: input.api?.host ?? '127.0.0.1', port: input.api?.port ?? 8080, auth: input.api?.auth ?? 'auto' },
     enrollment: { tokens: input.enrollment.tokens },
     logLevel: input.log?.level ?? 'info',
     tls: {
@@ -91,6 +92,20 @@ export function parseCollectorConfig(text: string, file: string): ResolvedCollec
       // One core stays with the main thread (aedes, SQLite); the others verify signatures.
       verifyWorkers: input.ingest?.verifyWorkers ?? Math.max(1, Math.min(4, availableParallelism() - 1)),
     },
+    export: { influx: influxOptions(input.export?.influx) },
+  }
+}
+
+/** Only the fields that are set, so the exporter's own defaults apply; no token = '' (the client sends none). */
+function influxOptions(i: NonNullable<NonNullable<CollectorConfigInput['export']>['influx']> | undefined): InfluxExportOptions | undefined {
+  if (i === undefined) {
+    return undefined
+  }
+  return {
+    url: i.url, token: i.token ?? '', org: i.org, bucket: i.bucket,
+    ...(i.batchLines !== undefined ? { batchLines: i.batchLines } : {}),
+    ...(i.maxQueueLines !== undefined ? { maxQueueLines: i.maxQueueLines } : {}),
+    ...(i.timeoutMs !== undefined ? { timeoutMs: i.timeoutMs } : {}),
   }
 }
 

@@ -1,4 +1,6 @@
 import Type, { type Static } from 'typebox'
+import type { AuthMode } from '../auth/guard.ts'
+import type { InfluxExportOptions } from '../export/influx.ts'
 
 const Listen = (defaultHost: string, defaultPort: number) => Type.Object({
   /** Default: ${defaultHost} */
@@ -12,7 +14,11 @@ export const CollectorConfigInput = Type.Object({
   /** SQLite database, keys. Default /var/lib/backstop-collector. */
   dataDir: Type.Optional(Type.String({ minLength: 1, pattern: '^/' })),
   mqtt: Type.Optional(Listen('0.0.0.0', 1883)),
-  api: Type.Optional(Listen('127.0.0.1', 8080)),
+  api: Type.Optional(Type.Object({
+    ...Listen('127.0.0.1', 8080).properties,
+    /** Bearer-token check on /api and /metrics (collector/src/auth/guard.ts). Default auto. */
+    auth: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('required'), Type.Literal('off')], { description: 'auto: open until the first API token is created; required: always; off: never' })),
+  }, { additionalProperties: false })),
   enrollment: Type.Object({
     /** Accepted enrollment tokens (any of them). At least 16 characters: they are the only thing between an unknown machine and a pinned key. */
     tokens: Type.Array(Type.String({ minLength: 16, maxLength: 256 }), { minItems: 1, maxItems: 100 }),
@@ -28,6 +34,23 @@ export const CollectorConfigInput = Type.Object({
     keyFile: Type.Optional(Type.String({ pattern: '^/' })),
     /** The CA agents pin when certFile is operator-supplied; default: the last certificate in certFile. */
     caFile: Type.Optional(Type.String({ pattern: '^/' })),
+  }, { additionalProperties: false })),
+  /** Telemetry export (collector/src/export/influx.ts); absent = no export. */
+  export: Type.Optional(Type.Object({
+    influx: Type.Optional(Type.Object({
+      /** Base URL of an InfluxDB 2/3, VictoriaMetrics or Telegraf server; the client appends /api/v2/write. */
+      url: Type.String({ minLength: 1, maxLength: 2048, pattern: '^https?://[^\\s/?#]+(/[^\\s?#]*)?$' }),
+      /** API token (InfluxDB); VictoriaMetrics and Telegraf without auth need none. */
+      token: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+      org: Type.String({ minLength: 1, maxLength: 256 }),
+      bucket: Type.String({ minLength: 1, maxLength: 256 }),
+      /** Lines per write request (default 5000). */
+      batchLines: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
+      /** Queue bound in SQLite; past it the oldest lines are dropped and logged (default 1000000). */
+      maxQueueLines: Type.Optional(Type.Integer({ minimum: 1000, maximum: 100_000_000 })),
+      /** Per write request (default 10000). */
+      timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 600_000 })),
+    }, { additionalProperties: false })),
   }, { additionalProperties: false })),
   log: Type.Optional(Type.Object({
     level: Type.Optional(Type.Union(['trace', 'debug', 'info', 'warn', 'error'].map((l) => Type.Literal(l)))),
@@ -51,9 +74,11 @@ export interface ResolvedCollectorConfig {
   readonly dataDir: string
   readonly dbFile: string
   readonly mqtt: { readonly host: string, readonly port: number }
-  readonly api: { readonly host: string, readonly port: number }
+  readonly api: { readonly host: string, readonly port: number, readonly auth: AuthMode }
   readonly enrollment: { readonly tokens: readonly string[] }
   readonly logLevel: LogLevel
   readonly tls: { readonly plaintext: boolean, readonly names: readonly string[], readonly certFile?: string | undefined, readonly keyFile?: string | undefined, readonly caFile?: string | undefined }
   readonly ingest: { readonly batchSize: number, readonly batchIntervalMs: number, readonly verifyWorkers: number }
+  /** `influx` undefined = export off (createTelemetry's no-op). */
+  readonly export: { readonly influx: InfluxExportOptions | undefined }
 }
