@@ -9,6 +9,7 @@ import { loadCollectorKey } from './keys.ts'
 import type { Log } from './log.ts'
 import { FileOutbox } from './outbox/file-outbox.ts'
 import { createAgentRuntime } from './runtime.ts'
+import { pinnedTlsForUrl } from './transport/tls-trust-store.ts'
 
 /**
  * The composition root, the only place that picks implementations: NodeExec, the runtime with its FileOutbox and
@@ -25,7 +26,11 @@ function productionDeps(): CliDeps {
     createLog,
     createExec: (log) => new NodeExec({ log: log.child({ component: 'exec' }) }),
     createRuntime: async ({ config, clock, log, jobStatus }) => {
-      const runtime = await createAgentRuntime({ config, clock, log })
+      // mqtts:// with collector.fingerprint: trust exactly the pinned collector CA (docs/security.md).
+      const tls = config.collector.url.startsWith('mqtts://') && config.collector.fingerprint
+        ? await pinnedTlsForUrl({ stateDir: config.stateDir, url: config.collector.url, fingerprint: config.collector.fingerprint })
+        : undefined
+      const runtime = await createAgentRuntime({ config, clock, log, ...(tls ? { tls } : {}) })
       runtime.onJobStatus(jobStatus)
       return runtime
     },

@@ -16,7 +16,13 @@ export const AgentConfigInput = Type.Object({
     /** One-time enrollment token; or put it in a file (`enrollmentTokenFile`, mode 0600). */
     enrollmentToken: Type.Optional(Type.String({ minLength: 1 })),
     enrollmentTokenFile: Type.Optional(Type.String({ pattern: '^/' })),
+    /** SHA-256 fingerprint of the collector's CA (printed by `backstop-collector token create`); pinned for mqtts://. */
+    fingerprint: Type.Optional(Type.String({ minLength: 64, maxLength: 110, pattern: '^(sha256//)?[0-9A-Fa-f:]+$' })),
   }, { additionalProperties: false }),
+  /** Signed collector commands this node accepts (docs/security.md). Default: none. */
+  commands: Type.Optional(Type.Object({
+    allow: Type.Optional(Type.Array(Type.Union([Type.Literal('run-job'), Type.Literal('reverify-copy'), Type.Literal('restore-test')]), { maxItems: 3 })),
+  }, { additionalProperties: false })),
   outbox: Type.Optional(Type.Object({
     /** Upper bound for unacknowledged events on disk. Default 256 MiB. */
     maxBytes: Type.Optional(Type.Integer({ minimum: 64 * 1024 })),
@@ -35,7 +41,9 @@ export interface ResolvedAgentConfig {
   readonly node: string
   readonly stateDir: string
   readonly timezone: string
-  readonly collector: { readonly url: string, readonly enrollmentToken: string | null, readonly enrollmentTokenFile: string | null }
+  readonly collector: { readonly url: string, readonly enrollmentToken: string | null, readonly enrollmentTokenFile: string | null, readonly fingerprint?: string | null }
+  /** Command kinds this node accepts; empty = every command is refused. */
+  readonly commands?: { readonly allow: readonly ('run-job' | 'reverify-copy' | 'restore-test')[] }
   readonly outbox: { readonly dir: string, readonly maxBytes: number }
   readonly heartbeatMs: number
   readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error'
