@@ -1,7 +1,9 @@
+import type { BodyOf } from '@backstop/shared'
 import type { Clock } from '../clock.ts'
 import type { ResolvedAgentConfig } from '../config/schema.ts'
 import type { Exec } from '../exec/exec.ts'
-import type { JobEventSink } from '../jobs/run-job.ts'
+import type { SystemInfo } from '../health/collect.ts'
+import type { JobEventKind } from '../jobs/run-job.ts'
 import type { Log } from '../log.ts'
 import type { JobScheduleStatus } from '../scheduler/scheduler.ts'
 
@@ -18,7 +20,7 @@ export interface AgentRuntime {
   /** Connects in the background (and keeps reconnecting); does not wait for the collector. */
   start(): void | Promise<void>
   stop(): Promise<void>
-  readonly emit: JobEventSink['emit']
+  readonly emit: <K extends JobEventKind | 'disk.health'>(kind: K, body: BodyOf<K>) => Promise<unknown>
   /** Resolves true once every appended event is acknowledged, false after `timeoutMs`. */
   flush(timeoutMs: number): Promise<boolean>
   status(): RuntimeStatus
@@ -48,6 +50,8 @@ export interface CliDeps {
   readonly loadConfig: (file: string) => ResolvedAgentConfig
   readonly createLog: (level: ResolvedAgentConfig['logLevel']) => Log
   readonly createExec: (log: Log) => Exec
+  /** systeminformation for disk-health reports; default: the library itself (health/system-info.ts). */
+  readonly createSystemInfo?: () => SystemInfo
   readonly createRuntime: (input: RuntimeInput) => Promise<AgentRuntime>
   /** Whether the collector's key is pinned (enrolled), from the state directory. */
   readonly enrollment: (config: ResolvedAgentConfig) => Promise<'pinned' | 'not-enrolled'>

@@ -1,4 +1,6 @@
 import type { Command } from 'commander'
+import { createHealthReporter, DISK_HEALTH_TASK, diskHealthTask } from '../health/report-loop.ts'
+import { librarySystemInfo } from '../health/system-info.ts'
 import { buildJobs } from '../jobs/build-jobs.ts'
 import { JobStateStore } from '../scheduler/job-state.ts'
 import { Scheduler } from '../scheduler/scheduler.ts'
@@ -52,16 +54,22 @@ export function registerRun(program: Command, deps: CliDeps, setExit: SetExit): 
             }
           }
         }
+        // disk.health every health.intervalMinutes and once at start-up; a failed collection is logged and reported.
+        const health = createHealthReporter({
+          config, exec: deps.createExec(log), si: deps.createSystemInfo?.() ?? librarySystemInfo(), clock: deps.clock, log,
+          emit: (body) => runtime.emit('disk.health', body),
+        })
         scheduler = new Scheduler(
           [
             ...config.jobs.map((j) => ({ name: j.name, schedule: j.schedule, catchUp: j.catchUp })),
             ...(hook ? [{ name: HOOK_DRAIN, schedule: { cron: '*/15 * * * * *', timezone: 'UTC' }, catchUp: false, internal: true }] : []),
             // Keeps `status` (another process) within 30 s of the truth about the outbox backlog.
             { name: STATUS_SNAPSHOT, schedule: { cron: '*/30 * * * * *', timezone: 'UTC' }, catchUp: false, internal: true },
+            diskHealthTask(config),
           ],
           {
             clock: deps.clock, log, state,
-            run: (req) => (req.job === HOOK_DRAIN ? drain() : req.job === STATUS_SNAPSHOT ? snapshot() : run(req).finally(snapshot)),
+            run: (req) => (req.job === HOOK_DRAIN ? drain() : req.job === STATUS_SNAPSHOT ? snapshot() : req.job === DISK_HEALTH_TASK ? health.report() : run(req).finally(snapshot)),
           },
         )
         const stopped = new Promise<string>((resolve) => {
@@ -72,6 +80,8 @@ export function registerRun(program: Command, deps: CliDeps, setExit: SetExit): 
         })
         await runtime.start()
         scheduler.start()
+        // In the background, through the scheduler: no overlap with the hourly slot, and stop waits for it.
+        scheduler.runNow(DISK_HEALTH_TASK, 'schedule')
         await drain()
         await snapshot()
         log.info({ node: config.node, jobs: jobs.length, config: config.file }, 'agent running')

@@ -4,7 +4,7 @@ import { Compile } from 'typebox/compile'
 import { isDocument, LineCounter, parseDocument, type Document } from 'yaml'
 import { BackstopError, isValidNodeId, isValidTimeZone, validateSchedule } from '@backstop/shared'
 import { jobKindNames, jobKinds, type JobKind, type ResolvedJob } from '../jobs/kinds.ts'
-import { AgentConfigInput, type ResolvedAgentConfig } from './schema.ts'
+import { AgentConfigInput, type ResolvedAgentConfig, type ResolvedHealthConfig } from './schema.ts'
 
 export interface ConfigIssue {
   readonly file: string
@@ -110,6 +110,7 @@ export function parseAgentConfig(text: string, file: string, env: LoadEnv): Reso
     }
     jobs.push(resolved)
   })
+  const health = resolveHealth(input.health, at)
   if (issues.length > 0) {
     throw new ConfigError(dedupe(issues))
   }
@@ -130,7 +131,35 @@ export function parseAgentConfig(text: string, file: string, env: LoadEnv): Reso
     heartbeatMs: (input.heartbeatSeconds ?? 30) * 1000,
     logLevel: input.log?.level ?? 'info',
     jobs,
+    health,
   }
+}
+
+/** The `health:` section with its defaults; an interval that is no clean cron step is reported at its line. */
+export function resolveHealth(h: AgentConfigInput['health'], at: (path: (string | number)[], message: string) => void = () => undefined): ResolvedHealthConfig {
+  const intervalMinutes = h?.intervalMinutes ?? 60
+  if (healthCron(intervalMinutes) === null) {
+    at(['health', 'intervalMinutes'], `${intervalMinutes} does not divide an hour or a day evenly; use e.g. 15, 30, 60, 120, 360 or 1440`)
+  }
+  return {
+    intervalMinutes,
+    smartctl: h?.smartctl ?? null,
+    backupTargets: h?.backupTargets ?? null,
+    deviceTypes: h?.deviceTypes ?? {},
+    skip: h?.skip ?? [],
+    extra: h?.extra ?? [],
+  }
+}
+
+/** The cron for a health interval: `*\/N` minutes when N divides 60, `0 *\/H` hours when N is whole hours dividing 24. */
+export function healthCron(intervalMinutes: number): string | null {
+  if (intervalMinutes >= 1 && 60 % intervalMinutes === 0) {
+    return intervalMinutes === 60 ? '0 * * * *' : `*/${intervalMinutes} * * * *`
+  }
+  if (intervalMinutes % 60 === 0 && 1440 % intervalMinutes === 0) {
+    return intervalMinutes === 1440 ? '0 0 * * *' : `0 */${intervalMinutes / 60} * * *`
+  }
+  return null
 }
 
 function explain(e: { keyword: string, message: string, params: Record<string, unknown> }): string {

@@ -31,6 +31,24 @@ export const AgentConfigInput = Type.Object({
   log: Type.Optional(Type.Object({
     level: Type.Optional(Type.Union(['trace', 'debug', 'info', 'warn', 'error'].map((l) => Type.Literal(l)))),
   }, { additionalProperties: false })),
+  /** Disk health reports (`disk.health`): SMART, filesystem fill, pools. Keys as in firmware-notes/*.md. */
+  health: Type.Optional(Type.Object({
+    /** Minutes between reports; must divide an hour or a day evenly (it becomes a cron). Default 60. */
+    intervalMinutes: Type.Optional(Type.Integer({ minimum: 1, maximum: 1440 })),
+    /** true: smartctl is expected (missing = a warning); false: never run it. Default: use it when installed. */
+    smartctl: Type.Optional(Type.Boolean()),
+    /** Directories whose filesystem fill is forecast. Default: the configured jobs' destinations and pools. */
+    backupTargets: Type.Optional(Type.Array(Type.String({ minLength: 1, pattern: '^/' }), { maxItems: 64 })),
+    /** smartctl `-d` type per device node (USB-SATA bridges: "sat", "sat,12", "usbjmicron,x" …). */
+    deviceTypes: Type.Optional(Type.Record(Type.String({ pattern: '^/dev/' }), Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z0-9][a-z0-9,+_-]*$' }))),
+    /** Device nodes smartctl leaves alone (a RAID volume that only answers with errors). */
+    skip: Type.Optional(Type.Array(Type.String({ pattern: '^/dev/' }), { maxItems: 64 })),
+    /** Devices `smartctl --scan` misses (disks behind a RAID controller: { name: /dev/sda, type: megaraid,0 }). */
+    extra: Type.Optional(Type.Array(Type.Object({
+      name: Type.String({ pattern: '^/dev/' }),
+      type: Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z0-9][a-z0-9,+_-]*$' }),
+    }, { additionalProperties: false }), { maxItems: 64 })),
+  }, { additionalProperties: false })),
   /** Each job is an object with `kind`; its fields are checked against that kind's schema. */
   jobs: Type.Array(Type.Object({ kind: Type.String(), name: Type.String() }), { maxItems: 500 }),
 }, { additionalProperties: false })
@@ -48,4 +66,17 @@ export interface ResolvedAgentConfig {
   readonly heartbeatMs: number
   readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error'
   readonly jobs: readonly ResolvedJob[]
+  /** Always set by the loader; absent only in configs built by hand (tests), which means the defaults. */
+  readonly health?: ResolvedHealthConfig
+}
+
+export interface ResolvedHealthConfig {
+  readonly intervalMinutes: number
+  /** null: auto-detect (use smartctl when installed). */
+  readonly smartctl: boolean | null
+  /** As configured; null = derive from the jobs (health/backup-targets.ts). */
+  readonly backupTargets: readonly string[] | null
+  readonly deviceTypes: Readonly<Record<string, string>>
+  readonly skip: readonly string[]
+  readonly extra: readonly { readonly name: string, readonly type: string }[]
 }
