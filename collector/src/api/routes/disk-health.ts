@@ -18,7 +18,9 @@ const DiskView = Type.Object({
   baseline: Nullable(BaselineView),
 })
 const Params = Type.Object({ node: NodeId }, { additionalProperties: false })
-const DiskParams = Type.Object({ node: NodeId, disk: Type.String({ minLength: 1, maxLength: 300 }) }, { additionalProperties: false })
+// Fastify's router refuses path parameters over 100 characters (maxParamLength) before validation; disk keys are
+// `serial:` + a serial of at most ~40 characters, so the schema says the same limit.
+const DiskParams = Type.Object({ node: NodeId, disk: Type.String({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false })
 
 const baselineView = (b: DiskBaseline | undefined) => (b === undefined ? null : { counters: b.counters, firstSeenAt: b.firstSeenAt, acknowledgedAt: b.acknowledgedAt })
 
