@@ -62,7 +62,7 @@ export function parseCollectorConfig(text: string, file: string): ResolvedCollec
       const path = pointerToPath(e.instancePath)
       const unknown = e.keyword === 'additionalProperties' ? (e.params['additionalProperties'] as string[] | undefined)?.[0] : undefined
       const at = position(doc, lines, unknown === undefined ? path : [...path, unknown])
-      const issue = { file, ...at, field: fieldName(path), message: explain(e) }
+      const issue = { file, ...at, field: fieldName(path), message: patternHints[fieldName(path)] !== undefined && e.keyword === 'pattern' ? patternHints[fieldName(path)]! : explain(e) }
       const key = formatIssue(issue)
       if (!seen.has(key)) {
         seen.add(key)
@@ -107,6 +107,11 @@ function influxOptions(i: NonNullable<NonNullable<CollectorConfigInput['export']
     ...(i.maxQueueLines !== undefined ? { maxQueueLines: i.maxQueueLines } : {}),
     ...(i.timeoutMs !== undefined ? { timeoutMs: i.timeoutMs } : {}),
   }
+}
+
+/** A regex in an error message helps nobody; these fields say what they want instead. */
+const patternHints: Readonly<Record<string, string>> = {
+  'export.influx.url': 'must be an http:// or https:// URL with a host and no query, e.g. http://127.0.0.1:8428',
 }
 
 function explain(e: { keyword: string, message: string, params: Record<string, unknown> }): string {
