@@ -60,6 +60,9 @@ test('btrfs: read-only snapshots with tags in the name, GFS pruning over days, f
   const state = JSON.parse(readFileSync(join(ctx.stateDir, 'btrfs-snaps.json'), 'utf8')) as { snapshots: Record<string, { tags: string }> }
   assert.equal(state.snapshots['srv@backstop_20261107T030000Z_hd']?.tags, 'hd', 'metadata file records the tags')
   assert.equal(state.snapshots['srv@backstop_20261102T030000Z_hdwmy'], undefined, 'pruned snapshots leave the metadata')
+  const plan = await j.plan(ctx)
+  assert.equal(plan.length, 6, 'plan lists every snapshot of ours (and no foreign one)')
+  assert.ok(plan.every((l) => l.action === 'keep' && l.reasons.length > 0), 'pruning again would delete nothing (idempotent), each kept for a reason')
 })
 
 test('btrfs replication: full then incremental by received_uuid, base kept while the target is unplugged, target pruned', async (t) => {
