@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
 import { nextRunAfter } from '@backstop/shared'
+import { inspectOutbox } from '../outbox/inspect.ts'
 import { JobStateStore } from '../scheduler/job-state.ts'
 import { configPath, exitCodes, type SetExit } from './common.ts'
 import type { CliDeps } from './deps.ts'
@@ -8,8 +9,9 @@ import { readStatusSnapshot } from './status-snapshot.ts'
 
 /**
  * `status [--json]`: node, enrollment, outbox backlog, and per job the next run and the last result. While the
- * daemon runs it owns the outbox, so the numbers come from the snapshot it keeps in `<stateDir>/status.json`;
- * otherwise the outbox is opened (under the lock) and counted.
+ * daemon runs it owns the outbox, so it is counted read-only (outbox/inspect.ts) and the daemon's snapshot in
+ * `<stateDir>/status.json` adds what only it knows (skipped overlaps); otherwise the outbox is opened (under the
+ * lock) and counted.
  */
 export function registerStatus(program: Command, deps: CliDeps, setExit: SetExit): void {
   program.command('status')
@@ -21,7 +23,13 @@ export function registerStatus(program: Command, deps: CliDeps, setExit: SetExit
       const snap = pid !== null ? readStatusSnapshot(config.stateDir) : null
       let outbox: { pending: number, bytes: number } | null
       if (pid !== null) {
-        outbox = snap?.runtime.outbox ?? null
+        // The daemon owns the outbox: count it read-only (no lock, no repair); its snapshot is the fallback.
+        try {
+          const { pending, bytes } = await inspectOutbox(config.outbox.dir)
+          outbox = { pending, bytes }
+        } catch {
+          outbox = snap?.runtime.outbox ?? null
+        }
       } else {
         const lock = acquirePidLock(config.stateDir)
         try {

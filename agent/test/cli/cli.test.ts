@@ -158,6 +158,10 @@ describe('run (daemon)', () => {
     await h.clock.advanceTo('2026-03-01T12:00:30Z')
     const refreshed = JSON.parse(readFileSync(join(h.dir, 'state', 'status.json'), 'utf8'))
     assert.equal(refreshed.at, '2026-03-01T12:00:30.000Z', 'the daemon refreshes status.json every 30 s')
+    const live = JSON.parse((await h.cli('status', '--json', '--config', h.config)).out)
+    assert.deepEqual(live.daemon, { running: true, pid: process.pid, snapshotAt: '2026-03-01T12:00:30.000Z' })
+    assert.deepEqual(live.outbox, { pending: 0, bytes: 0 }, 'counted read-only while the daemon owns it')
+    assert.equal(live.jobs[0].lastRun.trigger, 'catch-up')
     h.signal()
     const r = await done
     assert.equal(r.code, 0, r.err)
