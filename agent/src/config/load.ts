@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Compile } from 'typebox/compile'
 import { isDocument, LineCounter, parseDocument, type Document } from 'yaml'
-import { BackstopError, isValidNodeId, isValidTimeZone, validateSchedule } from '@backstop/shared'
+import { BackstopError, isBackstopError, isValidNodeId, isValidTimeZone, validateSchedule } from '@backstop/shared'
 import { jobKindNames, jobKinds, type JobKind, type ResolvedJob } from '../jobs/kinds.ts'
 import { AgentConfigInput, type ResolvedAgentConfig, type ResolvedHealthConfig } from './schema.ts'
 
@@ -100,7 +100,17 @@ export function parseAgentConfig(text: string, file: string, env: LoadEnv): Reso
       at(['jobs', i, 'name'], `duplicate job name "${job.name}" (also jobs[${seen.get(job.name)}])`)
     }
     seen.set(job.name, i)
-    const resolved = (jobKinds[kind].resolve as (input: unknown, tz: string) => ResolvedJob)(job, timezone)
+    let resolved: ResolvedJob
+    try {
+      resolved = (jobKinds[kind].resolve as (input: unknown, tz: string) => ResolvedJob)(job, timezone)
+    } catch (e) {
+      // A kind's own semantic checks (e.g. a retention policy that would delete everything) name the job here.
+      if (isBackstopError(e, 'BK_ERR_CONFIG_INVALID')) {
+        at(['jobs', i], e.detail ?? e.message)
+        return
+      }
+      throw e
+    }
     if (resolved.schedule) {
       try {
         validateSchedule(resolved.schedule)
