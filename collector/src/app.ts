@@ -16,6 +16,7 @@ import { expectationRoutes } from './api/routes/expectations.ts'
 import { metricsRoutes } from './api/routes/metrics.ts'
 import { reportRoutes } from './api/routes/reports.ts'
 import { tokenRoutes } from './api/routes/tokens.ts'
+import { commandRoutes } from './commands/command-routes.ts'
 import { authPlugin } from './auth/guard.ts'
 import type { App, AppDeps } from './api/deps.ts'
 import { errorBody, validationField } from './api/errors.ts'
@@ -38,6 +39,7 @@ const routes: readonly ((app: App, deps: AppDeps) => void)[] = [
   tokenRoutes,
   metricsRoutes,
   diskHealthRoutes,
+  commandRoutes,
 ]
 
 /** Root-level plugins that must see every route: OpenAPI collection (/docs) and the bearer-token guard. */

@@ -169,6 +169,7 @@ export async function startCollector(config: ResolvedCollectorConfig, opts: { lo
     health: () => ({ db: pingDb(db), broker: !broker.aedes.closed && mqttServer.listening }),
     log: log.child({ c: 'api' }),
     https: security.mode === 'tls' ? serverTlsOptions(security.tls) : undefined,
+    commands,
     compliance: { brain, tokens: apiTokens, authMode: config.api.auth, auditLog, metrics: prometheus.render },
     diskHealth: store.diskHealth,
   })

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
+import { keyPairFromSeed } from '@backstop/shared'
 import { buildApp } from '../../collector/src/app.ts'
+import { createCommandService } from '../../collector/src/commands/command-service.ts'
 import { createTokensRepo } from '../../collector/src/auth/tokens.ts'
 import { createPrometheus } from '../../collector/src/export/prometheus.ts'
 import { createCounters } from '../../collector/src/metrics/counters.ts'
@@ -18,6 +20,10 @@ function setup() {
   const app = buildApp({
     nodes: h.core.nodes, runs: h.core.runs, copies: h.core.copies, health: () => ({ db: true, broker: true }),
     compliance: { brain: h.brain, tokens, authMode: 'auto', auditLog: h.auditLog, metrics: prom.render },
+    commands: createCommandService({
+      db: h.db, audit: h.auditLog, collectorSecretKey: keyPairFromSeed(new Uint8Array(32).fill(5)).secretKey, now: () => new Date(),
+      publish: () => {}, nodeState: (n) => (n === 'pve1' ? 'active' : 'unknown'),
+    }),
   })
   return { h, app, tokens }
 }

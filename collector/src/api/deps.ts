@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger, FastifyInstance, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { CommandService } from '../commands/command-service.ts'
 import type { DiskHealthStore } from '../health/disk-health-store.ts'
 import type { ComplianceDeps } from '../ledger/compliance-deps.ts'
 import type { CopiesRepo } from '../store/copies-repo.ts'
@@ -24,6 +25,8 @@ export interface AppDeps {
   readonly compliance?: ComplianceDeps
   /** Disk health (docs/disk-health.md): GET/acknowledge routes. Absent = those routes are not mounted. */
   readonly diskHealth?: DiskHealthStore | undefined
+  /** Security room: signed commands to nodes (commands/command-routes.ts). Absent = those routes are not mounted. */
+  readonly commands?: CommandService | undefined
 }
 
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>
