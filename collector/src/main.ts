@@ -242,7 +242,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     },
   })
   if (code !== 0) {
-    process.exitCode = code
+    // Exit now: a failed start may leave worker threads or sockets open that would keep a dead daemon alive.
+    process.exit(code)
   }
 }
 

@@ -133,7 +133,12 @@ export async function collectorSetup(dir: string, extra: Record<string, unknown>
     apiUrl: `http://127.0.0.1:${apiPort}`,
     async start() {
       const p = startProc([collectorBin, 'run', '--config', config], join(dir, 'collector.log'))
-      await p.waitFor(/backstop-collector: API/)
+      try {
+        await p.waitFor(/backstop-collector: API/)
+      } catch (e) {
+        await p.kill9()
+        throw e
+      }
       return p
     },
   }
