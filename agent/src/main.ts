@@ -25,12 +25,12 @@ function productionDeps(): CliDeps {
     loadConfig: (file) => loadAgentConfig(file, { hostname: hostname() }),
     createLog,
     createExec: (log) => new NodeExec({ log: log.child({ component: 'exec' }) }),
-    createRuntime: async ({ config, clock, log, jobStatus }) => {
+    createRuntime: async ({ config, clock, log, jobStatus, onCommand }) => {
       // mqtts:// with collector.fingerprint: trust exactly the pinned collector CA (docs/security.md).
       const tls = config.collector.url.startsWith('mqtts://') && config.collector.fingerprint
         ? await pinnedTlsForUrl({ stateDir: config.stateDir, url: config.collector.url, fingerprint: config.collector.fingerprint })
         : undefined
-      const runtime = await createAgentRuntime({ config, clock, log, ...(tls ? { tls } : {}) })
+      const runtime = await createAgentRuntime({ config, clock, log, ...(tls ? { tls } : {}), ...(onCommand ? { onCommand } : {}) })
       runtime.onJobStatus(jobStatus)
       return runtime
     },

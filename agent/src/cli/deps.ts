@@ -20,7 +20,7 @@ export interface AgentRuntime {
   /** Connects in the background (and keeps reconnecting); does not wait for the collector. */
   start(): void | Promise<void>
   stop(): Promise<void>
-  readonly emit: <K extends JobEventKind | 'disk.health'>(kind: K, body: BodyOf<K>) => Promise<unknown>
+  readonly emit: <K extends JobEventKind | 'disk.health' | 'command.result'>(kind: K, body: BodyOf<K>) => Promise<unknown>
   /** Resolves true once every appended event is acknowledged, false after `timeoutMs`. */
   flush(timeoutMs: number): Promise<boolean>
   status(): RuntimeStatus
@@ -32,6 +32,8 @@ export interface RuntimeInput {
   readonly log: Log
   /** For the heartbeat's `jobs` (next run, skipped overlaps). */
   readonly jobStatus: () => readonly JobScheduleStatus[]
+  /** Signed collector commands (commands/daemon-commands.ts); absent = the commands topic is not subscribed. */
+  readonly onCommand?: ((payload: Buffer) => void) | undefined
 }
 
 export interface CliIO {

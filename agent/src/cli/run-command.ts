@@ -2,6 +2,7 @@ import type { Command } from 'commander'
 import { createHealthReporter, DISK_HEALTH_TASK, diskHealthTask } from '../health/report-loop.ts'
 import { librarySystemInfo } from '../health/system-info.ts'
 import { buildJobs } from '../jobs/build-jobs.ts'
+import { createCommandReceiver } from '../commands/daemon-commands.ts'
 import { JobStateStore } from '../scheduler/job-state.ts'
 import { Scheduler } from '../scheduler/scheduler.ts'
 import { configPath, exitCodes, type SetExit } from './common.ts'
@@ -31,7 +32,13 @@ export function registerRun(program: Command, deps: CliDeps, setExit: SetExit): 
         const state = new JobStateStore(config.stateDir)
         const stopJobs = new AbortController()
         let scheduler: Scheduler | null = null
-        const runtime = await deps.createRuntime({ config, clock: deps.clock, log, jobStatus: () => scheduler?.status() ?? [] })
+        // Signed commands (docs/security.md): only when commands.allow lists kinds; run-job goes through the scheduler.
+        const commands = createCommandReceiver({
+          config, clock: deps.clock, log,
+          report: (body) => runtime.emit('command.result', body),
+          runJob: (job) => (config.jobs.some((j) => j.name === job) ? scheduler?.runNow(job, 'command') ?? null : null),
+        })
+        const runtime = await deps.createRuntime({ config, clock: deps.clock, log, jobStatus: () => scheduler?.status() ?? [], onCommand: commands?.onCommand })
         const snapshot = async (): Promise<void> => {
           try {
             writeStatusSnapshot(config.stateDir, { at: deps.clock.now().toISOString(), pid: process.pid, runtime: runtime.status(), jobs: scheduler?.status() ?? [] })
@@ -92,6 +99,7 @@ export function registerRun(program: Command, deps: CliDeps, setExit: SetExit): 
         await scheduler.idle()
         await snapshot()
         await runtime.stop()
+        commands?.close()
         log.info('agent stopped')
         setExit(exitCodes.ok)
       } finally {
