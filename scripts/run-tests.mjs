@@ -40,9 +40,17 @@ if (files.length === 0) {
   process.exit(1)
 }
 
-const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files], {
+// --test-force-exit: a file whose tests are done exits even if a leaked handle would keep it alive;
+// --test-timeout: no single test may hang CI (the slowest platform/fault tests take a few minutes).
+const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-force-exit', '--test-timeout=900000', '--test-reporter=spec', ...files], {
   cwd: root,
   stdio: 'inherit',
   env: { ...process.env, NODE_NO_WARNINGS: '1' },
 })
+// Whole-suite watchdog, well inside CI's 90 minutes.
+const watchdog = setTimeout(() => {
+  console.error('run-tests: the suite exceeded 60 minutes; stopping it')
+  child.kill('SIGTERM')
+}, 60 * 60_000)
+watchdog.unref()
 child.on('exit', (code, signal) => process.exit(signal ? 1 : (code ?? 1)))
