@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // The quick start's main job: a collector (embedded aedes + SQLite) and a local agent that backs up a sample
-// directory every minute with the `archive` job, on loopback. Prints where to look; Ctrl-C stops both.
+// directory every minute with the `archive` job, on loopback, over mqtts with the collector's CA pinned by
+// fingerprint (as on a real fleet). Prints where to look; Ctrl-C stops both.
 //   node scripts/demo.mjs        (env: BACKSTOP_DEMO_DIR, BACKSTOP_API_PORT=8080, BACKSTOP_MQTT_PORT=1883)
 import { spawn } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
+import { randomBytes, X509Certificate } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
@@ -40,12 +41,16 @@ enrollment:
 log:
   level: info
 `)
-writeFileSync(join(dir, 'agent.yaml'), `# Written by scripts/demo.mjs
+
+function writeAgentConfig(fingerprint) {
+  writeFileSync(join(dir, 'agent.yaml'), `# Written by scripts/demo.mjs
 node: ${node}
 stateDir: ${join(dir, 'agent-state')}
 timezone: UTC
 collector:
-  url: mqtt://127.0.0.1:${mqttPort}
+  url: mqtts://127.0.0.1:${mqttPort}
+  # The collector's CA (its <dataDir>/tls/ca.pem); the agent refuses any other certificate.
+  fingerprint: ${fingerprint}
   enrollmentTokenFile: ${tokenFile}
 heartbeatSeconds: 15
 jobs:
@@ -57,6 +62,7 @@ jobs:
     keepLast: 5
     media: ssd
 `)
+}
 
 const children = []
 function start(name, argv, ready) {
@@ -100,12 +106,14 @@ process.on('SIGTERM', () => shutdown(0))
 
 try {
   await start('collector', ['collector/bin/backstop-collector.mjs', 'run', '--config', join(dir, 'collector.yaml')], /backstop-collector: API/)
+  const caPem = readFileSync(join(dir, 'collector-data', 'tls', 'ca.pem'), 'utf8')
+  writeAgentConfig(new X509Certificate(caPem).fingerprint256)
   await start('agent', ['agent/bin/backstop-agent.mjs', 'run', '--config', join(dir, 'agent.yaml')], /./)
 } catch (e) {
   console.error(String(e.message ?? e))
   shutdown(1)
 }
-const api = `http://127.0.0.1:${apiPort}`
+const api = `https://127.0.0.1:${apiPort}`
 console.log(`
 Backstop is running (state and logs in ${dir}).
   node "${node}" archives ${join(dir, 'sample')} every minute into ${join(dir, 'backups')}
@@ -117,4 +125,5 @@ Backstop is running (state and logs in ${dir}).
   API docs:    ${api}/docs
   Metrics:     ${api}/metrics
 
-The first run starts within a minute. Ctrl-C stops both.`)
+The API speaks HTTPS with the collector's own CA:  curl --cacert ${join(dir, 'collector-data', 'tls', 'ca.pem')} ${api}/api/v1/runs
+(or let your browser accept the certificate). The first run starts within a minute. Ctrl-C stops both.`)
