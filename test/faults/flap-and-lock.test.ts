@@ -9,13 +9,32 @@ import { assertExactlyOnceInOrder, burstRows } from './ledger-check.ts'
 const burstAgent = 'test/support/burst-agent.ts'
 const COUNT = Number(process.env['FAULT_EVENTS_SHORT'] ?? 3000)
 
-/** A TCP proxy in front of the collector's MQTT port that cuts every connection every `periodMs`. */
-async function flappingProxy(target: number, periodMs: number): Promise<{ port: number, cuts: () => number, close: () => void }> {
+/**
+ * A TCP proxy in front of the collector's MQTT port that cuts every connection every `periodMs`, and also after
+ * every `cutBytes` sent towards the collector — so the burst sees several cuts however fast the machine drains it.
+ */
+async function flappingProxy(target: number, periodMs: number, cutBytes: number): Promise<{ port: number, cuts: () => number, close: () => void }> {
   const live = new Set<Socket>()
   let cuts = 0
+  let sinceCut = 0
+  const cutAll = (): void => {
+    if (live.size > 0) {
+      cuts++
+    }
+    sinceCut = 0
+    for (const s of live) {
+      s.destroy()
+    }
+  }
   const server = createServer((client) => {
     const up = connect(target, '127.0.0.1')
     client.pipe(up).pipe(client)
+    client.on('data', (d: Buffer) => {
+      sinceCut += d.length
+      if (sinceCut >= cutBytes) {
+        setImmediate(cutAll)
+      }
+    })
     live.add(client)
     live.add(up)
     const drop = (): void => {
@@ -28,25 +47,18 @@ async function flappingProxy(target: number, periodMs: number): Promise<{ port: 
     up.on('error', drop).on('close', drop)
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  const timer = setInterval(() => {
-    if (live.size > 0) {
-      cuts++
-    }
-    for (const s of live) {
-      s.destroy()
-    }
-  }, periodMs)
+  const timer = setInterval(cutAll, periodMs)
   return { port: (server.address() as { port: number }).port, cuts: () => cuts, close: () => { clearInterval(timer); server.close() } }
 }
 
 describe('fault injection: flapping connection, locked database', { timeout: 6 * 60_000 }, () => {
-  it(`broker connection cut every 2 s during ${COUNT.toLocaleString('en')} events: exactly once, in order`, async (t) => {
+  it(`broker connection cut every 2 s or 512 KiB during ${COUNT.toLocaleString('en')} events: exactly once, in order`, async (t) => {
     const dir = tempDir(t, 'bk-flap-')
     const c = await collectorSetup(dir)
     const collector = await c.start()
-    const proxy = await flappingProxy(Number(new URL(c.mqttUrl).port), 2000)
+    const proxy = await flappingProxy(Number(new URL(c.mqttUrl).port), 2000, 512 * 1024)
     const node = 'fault-flap'
-    const agent = startProc(['--import', 'tsx', burstAgent, '--config', agentConfig(dir, `mqtt://127.0.0.1:${proxy.port}`, { node }), '--count', String(COUNT)], join(dir, 'agent.log'))
+    const agent = startProc(['--import', 'tsx', burstAgent, '--config', agentConfig(dir, `mqtt://127.0.0.1:${proxy.port}`, { node }), '--count', String(COUNT), '--pace-ms', '100'], join(dir, 'agent.log'))
     t.after(async () => {
       proxy.close()
       await agent.kill9()

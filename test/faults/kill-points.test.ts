@@ -35,7 +35,7 @@ describe('fault injection: kill -9 at random points', { timeout: 14 * 60_000 }, 
     const node = 'fault-kill'
     const cfg = agentConfig(dir, c.mqttUrl, { node })
     let collector: Proc = await c.start()
-    const startAgent = (): Proc => startProc(['--import', 'tsx', burstAgent, '--config', cfg, '--count', String(COUNT), '--from', String(highestIndex(c.dbFile, node) + 1)], join(dir, 'agent.log'))
+    const startAgent = (): Proc => startProc(['--import', 'tsx', burstAgent, '--config', cfg, '--count', String(COUNT), '--from', String(highestIndex(c.dbFile, node) + 1), '--pace-ms', '100'], join(dir, 'agent.log'))
     let agent = startAgent()
     t.after(async () => {
       await agent.kill9()

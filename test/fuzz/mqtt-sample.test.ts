@@ -45,6 +45,11 @@ describe('fuzz over real MQTT', { timeout: 5 * 60_000 }, () => {
     clients.push(pending.client)
     const enroll = a.enroll()
     await pending.client.publishAsync(nodeTopic('fz1', 'events'), payload(enroll), { qos: 1 })
+    // Like a real agent: enrollment is done when its ack (after the commit) arrives, not at the MQTT PUBACK.
+    for (let i = 0; i < 200 && !pending.acks.some((b) => b.enrollment); i++) {
+      await new Promise((r) => setTimeout(r, 25))
+    }
+    assert.ok(pending.acks.some((b) => b.enrollment), 'enrollment acknowledged')
     pending.client.end(true)
     const conn = await connect(c.mqttUrl, a, a.password())
     clients.push(conn.client)
@@ -53,6 +58,11 @@ describe('fuzz over real MQTT', { timeout: 5 * 60_000 }, () => {
       await conn.client.publishAsync(nodeTopic('fz1', 'events'), payload(e), { qos: 1 })
     }
     const storedCount = (): number => (c.db.prepare("SELECT count(*) AS n FROM events WHERE node = 'fz1'").get() as { n: number }).n
+    // Stored means acknowledged by the collector (after its commit); the MQTT PUBACK is not a receipt.
+    const acked = (): number => new Set(conn.acks.flatMap((b) => b.acked)).size
+    for (let i = 0; i < 200 && acked() < 20; i++) {
+      await new Promise((r) => setTimeout(r, 25))
+    }
     assert.equal(storedCount(), 20)
     const stranger = new FakeAgent('stranger')
     const pendingStranger = await connect(c.mqttUrl, stranger, 'whatever')
@@ -69,6 +79,9 @@ describe('fuzz over real MQTT', { timeout: 5 * 60_000 }, () => {
     assert.equal((c.db.prepare("SELECT count(*) AS n FROM events WHERE node = 'stranger'").get() as { n: number }).n, 0)
     const after = a.envelope('job.started', { runId: 'after', job: 'daily', jobKind: 'zfs', startedAt: '2026-11-22T01:00:00.000Z', trigger: 'schedule' })
     await conn.client.publishAsync(nodeTopic('fz1', 'events'), payload(after), { qos: 1 })
+    for (let i = 0; i < 400 && !conn.acks.some((b) => b.acked.includes(after.msgId)); i++) {
+      await new Promise((r) => setTimeout(r, 25))
+    }
     assert.equal(storedCount(), 21, 'a genuine event still goes through')
     const snap = c.counters.snapshot()
     console.log(`# fuzz-mqtt ${JSON.stringify({ messages: COUNT, rejected: snap.ingest_rejected_total, dropped: snap.ingest_dropped_total, duplicate: snap.ingest_duplicate_total })}`)

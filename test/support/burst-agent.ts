@@ -1,6 +1,7 @@
 // A real agent process for the crash tests: the agent's own config loader, FileOutbox, MQTT transport and runtime —
 // everything but the scheduler — emitting a burst of job.started events (runId burst-<i>).
-//   node --import tsx test/support/burst-agent.ts --config <agent.yaml> --count N [--from K]
+//   node --import tsx test/support/burst-agent.ts --config <agent.yaml> --count N [--from K] [--pace-ms M]
+// --pace-ms waits M ms between groups of 32 emits, so fault tests can land many kills inside one flow.
 // Resumes after a kill -9: it starts at max(--from, highest index still in its own outbox + 1), because every index
 // below that is durable (outbox appends are FIFO and fsync'd before `emit` resolves). Prints `emitted <i>` as each
 // emit resolves and `drained` once the collector has acknowledged everything, then exits 0.
@@ -12,9 +13,10 @@ import { systemClock } from '@backstop/agent/src/clock.ts'
 import { FileOutbox } from '@backstop/agent/src/outbox/file-outbox.ts'
 import { createAgentRuntime } from '@backstop/agent/src/runtime.ts'
 
-const { values } = parseArgs({ options: { config: { type: 'string' }, count: { type: 'string' }, from: { type: 'string', default: '1' } } })
+const { values } = parseArgs({ options: { config: { type: 'string' }, count: { type: 'string' }, from: { type: 'string', default: '1' }, 'pace-ms': { type: 'string', default: '0' } } })
 const config = loadAgentConfig(values.config!, { hostname: hostname() })
 const count = Number(values.count)
+const paceMs = Number(values['pace-ms'])
 const log = pino({ level: 'warn' }, pino.destination(2))
 const outbox = await FileOutbox.open({ dir: config.outbox.dir, maxBytes: config.outbox.maxBytes, log, clock: systemClock })
 
@@ -47,6 +49,9 @@ for (let i = from; i <= count; i += PARALLEL) {
     }))
   }
   await Promise.all(group)
+  if (paceMs > 0) {
+    await new Promise((r) => setTimeout(r, paceMs))
+  }
 }
 while (!(await runtime.flush(1000))) {
   // keep waiting: the test decides how long is too long
