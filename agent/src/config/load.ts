@@ -1,8 +1,11 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Compile } from 'typebox/compile'
-import { isDocument, LineCounter, parseDocument, type Document } from 'yaml'
-import { BackstopError, isBackstopError, isValidNodeId, isValidTimeZone, validateSchedule } from '@backstop/shared'
+import { LineCounter, parseDocument } from 'yaml'
+import {
+  BackstopError, explainSchemaError as explain, fieldName, isBackstopError, isValidNodeId, isValidTimeZone, pointerToPath,
+  validateSchedule, yamlPosition as position,
+} from '@backstop/shared'
 import { jobKindNames, jobKinds, type JobKind, type ResolvedJob } from '../jobs/kinds.ts'
 import { AgentConfigInput, type ResolvedAgentConfig, type ResolvedHealthConfig } from './schema.ts'
 
@@ -170,37 +173,6 @@ export function healthCron(intervalMinutes: number): string | null {
     return intervalMinutes === 1440 ? '0 0 * * *' : `0 */${intervalMinutes / 60} * * *`
   }
   return null
-}
-
-function explain(e: { keyword: string, message: string, params: Record<string, unknown> }): string {
-  if (e.keyword === 'additionalProperties' && Array.isArray(e.params['additionalProperties'])) {
-    return `unknown field(s) ${(e.params['additionalProperties'] as string[]).map((p) => `"${p}"`).join(', ')}`
-  }
-  if (e.keyword === 'required' && Array.isArray(e.params['requiredProperties'])) {
-    return `missing required field(s) ${(e.params['requiredProperties'] as string[]).map((p) => `"${p}"`).join(', ')}`
-  }
-  return e.message
-}
-
-function pointerToPath(pointer: string): (string | number)[] {
-  return pointer.split('/').slice(1).map((p) => (/^\d+$/.test(p) ? Number(p) : p.replace(/~1/g, '/').replace(/~0/g, '~')))
-}
-
-function fieldName(path: (string | number)[]): string {
-  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '')
-}
-
-/** Line/column of the deepest node of `path` that exists in the document (a missing field points at its parent). */
-function position(doc: Document, lines: LineCounter, path: (string | number)[]): { line: number, column: number } {
-  for (let n = path.length; n >= 0; n--) {
-    const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true)
-    const range = (node as { range?: [number, number, number] } | undefined)?.range
-    if (range && isDocument(doc)) {
-      const pos = lines.linePos(range[0])
-      return { line: pos.line, column: pos.col }
-    }
-  }
-  return { line: 1, column: 1 }
 }
 
 function dedupe(issues: ConfigIssue[]): ConfigIssue[] {

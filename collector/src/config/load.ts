@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs'
 import { availableParallelism, hostname } from 'node:os'
 import { join } from 'node:path'
 import { Compile } from 'typebox/compile'
-import { LineCounter, parseDocument, type Document } from 'yaml'
-import { BackstopError } from '@backstop/shared'
+import { LineCounter, parseDocument } from 'yaml'
+import { BackstopError, explainSchemaError as explain, fieldName, pointerToPath, yamlPosition as position } from '@backstop/shared'
 import type { InfluxExportOptions } from '../export/influx.ts'
 import { CollectorConfigInput, type ResolvedCollectorConfig } from './schema.ts'
 
@@ -114,33 +114,3 @@ const patternHints: Readonly<Record<string, string>> = {
   'export.influx.url': 'must be an http:// or https:// URL with a host and no query, e.g. http://127.0.0.1:8428',
 }
 
-function explain(e: { keyword: string, message: string, params: Record<string, unknown> }): string {
-  if (e.keyword === 'additionalProperties' && Array.isArray(e.params['additionalProperties'])) {
-    return `unknown field(s) ${(e.params['additionalProperties'] as string[]).map((p) => `"${p}"`).join(', ')}`
-  }
-  if (e.keyword === 'required' && Array.isArray(e.params['requiredProperties'])) {
-    return `missing required field(s) ${(e.params['requiredProperties'] as string[]).map((p) => `"${p}"`).join(', ')}`
-  }
-  return e.message
-}
-
-function pointerToPath(pointer: string): (string | number)[] {
-  return pointer.split('/').slice(1).map((p) => (/^\d+$/.test(p) ? Number(p) : p.replace(/~1/g, '/').replace(/~0/g, '~')))
-}
-
-function fieldName(path: (string | number)[]): string {
-  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '')
-}
-
-/** Line/column of the deepest node of `path` present in the document (a missing field points at its parent). */
-function position(doc: Document, lines: LineCounter, path: (string | number)[]): { line: number, column: number } {
-  for (let n = path.length; n >= 0; n--) {
-    const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true)
-    const range = (node as { range?: [number, number, number] } | undefined)?.range
-    if (range) {
-      const pos = lines.linePos(range[0])
-      return { line: pos.line, column: pos.col }
-    }
-  }
-  return { line: 1, column: 1 }
-}
