@@ -3,8 +3,8 @@
 //   node --import tsx bench/snapshots/run.ts [--datasets 100] [--snapshots 400] [--subvolumes 50]
 //        [--subvolume-snapshots 48] [--only zfs|btrfs] [--no-write]
 // Writes its section of docs/benchmarks.md (unless --no-write).
-import { existsSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { machineLine, writeBenchSection } from '../support/report.ts'
 import { runBtrfsBench, type BtrfsBenchResult } from './btrfs-bench.ts'
@@ -22,18 +22,12 @@ const { values } = parseArgs({
   },
 })
 
+/** zfs-fuse up (started once, stale pidfile/socket cleared): the same script the platform tests use. */
 function ensureZfsFuse(): void {
-  if (spawnSync('zpool', ['list', '-H'], { stdio: 'ignore' }).status === 0) {
-    return
+  const up = spawnSync('bash', [fileURLToPath(new URL('../../scripts/zfs-fuse-up.sh', import.meta.url))], { encoding: 'utf8' })
+  if (up.status !== 0) {
+    throw new Error(up.stderr.trim() || 'scripts/zfs-fuse-up.sh failed')
   }
-  spawnSync('zfs-fuse', ['--pidfile', '/run/zfs-fuse.pid'], { stdio: 'ignore' })
-  for (let i = 0; i < 100; i++) {
-    if (existsSync('/run/zfs/zfs_socket') && spawnSync('zpool', ['list', '-H'], { stdio: 'ignore' }).status === 0) {
-      return
-    }
-    spawnSync('sleep', ['0.1'])
-  }
-  throw new Error('zfs-fuse did not start (no /run/zfs/zfs_socket)')
 }
 
 const log = (s: string): void => console.log(`[${new Date().toISOString().slice(11, 19)}] ${s}`)

@@ -1,20 +1,18 @@
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import type { TestContext } from 'node:test'
 import { hasCommand } from './platform.ts'
 
 /**
- * zfs-fuse for platform tests. Only one daemon runs per machine, and a fresh CI machine has none: start it
- * once (it daemonizes) and wait for its socket. Pools are file-backed (absolute paths — zfs-fuse needs them),
- * uniquely named, and destroyed with their files in t.after, also when the test fails.
+ * zfs-fuse for platform tests. Only one daemon runs per machine, and a fresh CI machine has none:
+ * scripts/zfs-fuse-up.sh starts it once under a lock (parallel test files), clearing a pidfile or socket left by
+ * a daemon that no longer runs, and waits until `zpool` answers. Pools are file-backed (absolute paths —
+ * zfs-fuse needs them), uniquely named, and destroyed with their files in t.after, also when the test fails.
  */
-const SOCKET = '/run/zfs/zfs_socket'
-
-function zpoolAnswers(): boolean {
-  return spawnSync('zpool', ['list', '-H'], { stdio: 'ignore', timeout: 10_000 }).status === 0
-}
+const UP_SCRIPT = fileURLToPath(new URL('../../scripts/zfs-fuse-up.sh', import.meta.url))
 
 function sleepMs(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
@@ -28,17 +26,8 @@ export function zfsFuseReady(): string | null {
   if (process.getuid?.() !== 0) {
     return 'zfs-fuse needs root'
   }
-  if (zpoolAnswers()) {
-    return null
-  }
-  spawnSync('zfs-fuse', ['--pidfile', '/run/zfs-fuse.pid'], { stdio: 'ignore', timeout: 30_000 })
-  for (let i = 0; i < 100; i++) {
-    if (existsSync(SOCKET) && zpoolAnswers()) {
-      return null
-    }
-    sleepMs(100)
-  }
-  return `zfs-fuse did not come up (no answer on ${SOCKET} after 10 s)`
+  const up = spawnSync('bash', [UP_SCRIPT, '30'], { encoding: 'utf8', timeout: 180_000 })
+  return up.status === 0 ? null : (up.stderr.trim() || `${UP_SCRIPT} exited ${String(up.status ?? up.signal)}`)
 }
 
 export function sh(argv: readonly string[], input?: string): { status: number, stdout: string, stderr: string } {
