@@ -1,13 +1,15 @@
 import type { Command } from 'commander'
+import { BackstopError } from '@backstop/shared'
 import { createHealthReporter, DISK_HEALTH_TASK, diskHealthTask } from '../health/report-loop.ts'
 import { librarySystemInfo } from '../health/system-info.ts'
 import { buildJobs } from '../jobs/build-jobs.ts'
+import { runCopyCheck } from '../jobs/copy-checks.ts'
 import { createCommandReceiver } from '../commands/daemon-commands.ts'
 import { JobStateStore } from '../scheduler/job-state.ts'
 import { Scheduler } from '../scheduler/scheduler.ts'
 import { configPath, exitCodes, type SetExit } from './common.ts'
 import type { CliDeps } from './deps.ts'
-import { jobRunner } from './job-runner.ts'
+import { findJob, jobRunner } from './job-runner.ts'
 import { acquirePidLock } from './pid-lock.ts'
 import { writeStatusSnapshot } from './status-snapshot.ts'
 import { drainHookSpool, hookReportOptionsOf } from './vzdump-hook-spool.ts'
@@ -37,6 +39,15 @@ export function registerRun(program: Command, deps: CliDeps, setExit: SetExit): 
           config, clock: deps.clock, log,
           report: (body) => runtime.emit('command.result', body),
           runJob: (job) => (config.jobs.some((j) => j.name === job) ? scheduler?.runNow(job, 'command') ?? null : null),
+          // In the job's scheduler slot: a re-verify or restore test never runs while the job itself runs.
+          checkCopy: (job, what, copyId) => {
+            const j = findJob(config, jobs, job)
+            const p = scheduler?.runExclusive(job, () => runCopyCheck(
+              { job: j, what, ...(copyId !== undefined ? { copyId } : {}), timeoutMs: config.jobs.find((c) => c.name === job)?.timeoutMs ?? 6 * 3600_000, signal: stopJobs.signal },
+              { node: config.node, exec: deps.createExec(log), clock: deps.clock, log, stateDir: config.stateDir },
+            ))
+            return p ?? Promise.reject(new BackstopError('BK_ERR_JOB_BUSY', `job "${job}" is running right now; ask for ${what} again when it finished`))
+          },
         })
         const runtime = await deps.createRuntime({ config, clock: deps.clock, log, jobStatus: () => scheduler?.status() ?? [], onCommand: commands?.onCommand })
         const snapshot = async (): Promise<void> => {

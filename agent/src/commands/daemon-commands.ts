@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { BackstopError, type CommandResultBody } from '@backstop/shared'
+import { BackstopError, type CommandOutcome, type CommandResultBody } from '@backstop/shared'
 import type { Clock } from '../clock.ts'
 import type { ResolvedAgentConfig } from '../config/schema.ts'
 import { loadCollectorKey } from '../keys.ts'
@@ -15,6 +15,12 @@ export interface CommandReceiverDeps {
   readonly report: (body: CommandResultBody) => Promise<unknown>
   /** The scheduler's run-now for a configured job (no overlap with its schedule); null = no such job. */
   readonly runJob: (job: string) => Promise<unknown> | null
+  /**
+   * Re-verify / restore-test one copy of a configured job (jobs/copy-checks.ts runCopyCheck), run by the scheduler
+   * in the job's slot so it never overlaps a run of the same job. Throws BK_ERR_JOB_UNKNOWN for no such job and
+   * BK_ERR_JOB_BUSY while the job runs; absent = this process cannot run them (refused, coded).
+   */
+  readonly checkCopy?: (job: string, what: 'reverify-copy' | 'restore-test', copyId: string | undefined) => Promise<CommandOutcome>
 }
 
 /**
@@ -28,7 +34,12 @@ export function createCommandReceiver(d: CommandReceiverDeps): { onCommand: (pay
   }
   const nonces = openNonceStore(join(d.config.stateDir, 'commands', 'nonces.jsonl'), () => d.clock.now())
   let chain: Promise<unknown> = Promise.resolve()
-  const notHere = (what: string): Promise<never> => Promise.reject(new BackstopError('BK_ERR_CMD_NOT_ALLOWED', `${what} is not implemented by this agent version; only run-job is`))
+  const check = async (job: string, what: 'reverify-copy' | 'restore-test', copyId: string | undefined): Promise<{ outcome: CommandOutcome }> => {
+    if (!d.checkCopy) {
+      throw new BackstopError('BK_ERR_CMD_UNSUPPORTED', `${what} is not wired in this agent process (only the daemon, \`backstop-agent run\`, runs it)`)
+    }
+    return { outcome: await d.checkCopy(job, what, copyId) }
+  }
   const onCommand = (payload: Buffer): void => {
     chain = chain.then(async () => {
       const key = await loadCollectorKey(d.config.stateDir, d.log)
@@ -37,15 +48,18 @@ export function createCommandReceiver(d: CommandReceiverDeps): { onCommand: (pay
         report: async (b) => { await d.report(b) },
         handlers: {
           'run-job': async (c) => {
+            if (!d.config.jobs.some((j) => j.name === c.args.job)) {
+              throw new BackstopError('BK_ERR_JOB_UNKNOWN', `no job "${c.args.job}" in ${d.config.file}`)
+            }
             const run = d.runJob(c.args.job)
             if (run === null) {
-              throw new BackstopError('BK_ERR_JOB_UNKNOWN', `no job "${c.args.job}" in ${d.config.file}`)
+              throw new BackstopError('BK_ERR_JOB_BUSY', `job "${c.args.job}" is running right now; ask again when it finished`)
             }
             await run
             return {}
           },
-          'reverify-copy': () => notHere('reverify-copy'),
-          'restore-test': () => notHere('restore-test'),
+          'reverify-copy': (c) => check(c.args.job, 'reverify-copy', c.args.copyId),
+          'restore-test': (c) => check(c.args.job, 'restore-test', c.args.copyId),
         },
       })
     }).catch((e: unknown) => d.log.error({ err: e }, 'command handling failed'))

@@ -1,5 +1,5 @@
 import {
-  BackstopError, checkCommand, type CommandKind, type CommandResultBody, decodeCommand, isBackstopError, type SignedCommand,
+  BackstopError, checkCommand, type CommandKind, type CommandOutcome, type CommandResultBody, decodeCommand, isBackstopError, type SignedCommand,
 } from '@backstop/shared'
 import type { NonceStore } from './nonce-store.ts'
 
@@ -8,7 +8,13 @@ import type { NonceStore } from './nonce-store.ts'
  * arguments (job names are checked against the config there) — there is no path from a command to a shell.
  */
 export type CommandHandlers = {
-  readonly [K in CommandKind]: (cmd: Extract<SignedCommand, { kind: K }>) => Promise<{ runId?: string }>
+  readonly [K in CommandKind]: (cmd: Extract<SignedCommand, { kind: K }>) => Promise<HandlerResult>
+}
+
+/** `outcome.result === 'failed'` reports the command as failed (with the outcome's code), still with the outcome. */
+export interface HandlerResult {
+  readonly runId?: string
+  readonly outcome?: CommandOutcome
 }
 
 export interface ReceiverDeps {
@@ -69,8 +75,14 @@ export async function receiveCommand(payload: Buffer | string, d: ReceiverDeps):
   await d.report({ ...base, status: 'accepted', at: at() })
   try {
     const r = await runHandler(cmd, d.handlers)
-    await d.report({ ...base, status: 'succeeded', ...(r.runId ? { runId: r.runId } : {}), at: at() })
-    return { status: 'succeeded' }
+    const bad = r.outcome?.result === 'failed'
+    const code = bad ? (r.outcome?.error?.code ?? 'BK_ERR_VERIFY_FAILED') : undefined
+    await d.report({
+      ...base, status: bad ? 'failed' : 'succeeded', ...(r.runId ? { runId: r.runId } : {}),
+      ...(code ? { code, message: (r.outcome?.error?.message ?? 'the check failed').slice(0, 8000) } : {}),
+      ...(r.outcome ? { outcome: r.outcome } : {}), at: at(),
+    })
+    return bad ? { status: 'failed', ...(code ? { code } : {}) } : { status: 'succeeded' }
   } catch (e) {
     const code = isBackstopError(e) ? e.code : 'BK_ERR_INTERNAL_ERROR'
     await d.report({ ...base, status: 'failed', code, message: (e as Error).message.slice(0, 8000), at: at() })
@@ -78,7 +90,7 @@ export async function receiveCommand(payload: Buffer | string, d: ReceiverDeps):
   }
 }
 
-function runHandler(cmd: SignedCommand, h: CommandHandlers): Promise<{ runId?: string }> {
+function runHandler(cmd: SignedCommand, h: CommandHandlers): Promise<HandlerResult> {
   switch (cmd.kind) {
     case 'run-job':
       return h['run-job'](cmd)

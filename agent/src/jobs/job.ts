@@ -41,6 +41,22 @@ export interface PlanLine {
   readonly reasons: readonly string[]
 }
 
+/**
+ * What `verifyCopy` / `restoreTest` found about one copy (commands reverify-copy and restore-test). `failed` is a
+ * finding about the copy (hash mismatch, snapshot gone, stream broken), carried with a coded error; a request the
+ * job cannot serve at all (unknown copy id, kind cannot do it) throws a BackstopError instead.
+ */
+export interface CopyCheck {
+  readonly result: 'ok' | 'failed'
+  readonly copyId: string
+  /** e.g. `sha256-manifest+tar-list`, `zfs-send-stream`. */
+  readonly method: string
+  /** One line per check made, in order, including the one that failed. */
+  readonly checks: string[]
+  readonly bytes?: number
+  readonly error?: { code: string, message: string }
+}
+
 export interface Job {
   readonly name: string
   readonly kind: string
@@ -49,4 +65,11 @@ export interface Job {
   plan?(ctx: JobContext): Promise<PlanLine[]>
   /** Assets this job could see on the node, for coverage-gap detection (covered or not). */
   inventory?(ctx: JobContext): Promise<AssetRef[]>
+  /** Re-checks one existing copy now: integrity (hash, stream), not just existence. */
+  verifyCopy?(ctx: JobContext, copyId: string): Promise<CopyCheck>
+  /**
+   * Restores the copy (the newest one that verifies when `copyId` is undefined) into scratch space the agent
+   * owns, checks what came back, and removes the scratch again — also on failure and abort.
+   */
+  restoreTest?(ctx: JobContext, copyId: string | undefined): Promise<CopyCheck>
 }

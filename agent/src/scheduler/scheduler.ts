@@ -106,6 +106,22 @@ export class Scheduler {
     return this.fire(e, null, trigger)
   }
 
+  /**
+   * Runs `task` in the job's slot (commands reverify-copy / restore-test): null without running when the job is
+   * running, and while `task` runs the job's own slots are skipped and counted like any overlap.
+   */
+  runExclusive<T>(job: string, task: () => Promise<T>): Promise<T> | null {
+    const e = this.entries.get(job)
+    if (!e || e.running !== null) {
+      return null
+    }
+    const p = Promise.resolve().then(task)
+    e.running = p.finally(() => {
+      e.running = null
+    }).catch(() => { /* the caller gets the error from `p` */ })
+    return p
+  }
+
   status(): JobScheduleStatus[] {
     return [...this.entries.values()].filter((e) => !e.job.internal).map((e) => ({
       job: e.job.name,

@@ -9,6 +9,8 @@ const CommandView = Type.Object({
   id: Type.String(), node: Type.String(), kind: Type.String(), args: Type.Unknown(), requestedBy: Type.String(), issuedAt: Type.String(),
   expiresAt: Type.String(), status: Type.String(), resultCode: Type.Union([Type.String(), Type.Null()]),
   resultMessage: Type.Union([Type.String(), Type.Null()]), runId: Type.Union([Type.String(), Type.Null()]), updatedAt: Type.String(),
+  /** reverify-copy / restore-test: the agent's CommandOutcome (result, checks, bytes, duration, coded error). */
+  outcome: Type.Union([Type.Unknown(), Type.Null()]),
 })
 
 /**

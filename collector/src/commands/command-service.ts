@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import {
-  BackstopError, type CommandKind, type CommandResultBody, nodeTopic, signCommand, type SignedCommand, type UnsignedCommand,
+  BackstopError, type CommandKind, type CommandOutcome, type CommandResultBody, nodeTopic, signCommand, type SignedCommand, type UnsignedCommand,
 } from '@backstop/shared'
 import type { AuditLog } from '../audit/audit-log.ts'
 import type { Db } from '../store/db.ts'
+import { createCopyResults } from './copy-results.ts'
 
 /**
  * Operator → node commands (run a job now, re-verify a copy, restore test). Each is signed with the collector key,
@@ -37,6 +38,8 @@ export interface CommandRow {
   readonly resultCode: string | null
   readonly resultMessage: string | null
   readonly runId: string | null
+  /** reverify-copy / restore-test: what the agent checked and found (null for run-job and before a result). */
+  readonly outcome: CommandOutcome | null
   readonly updatedAt: string
 }
 
@@ -64,6 +67,7 @@ const RANK: Record<CommandRow['status'], number> = { sent: 0, accepted: 1, rejec
 interface Raw {
   id: string, node: string, kind: CommandKind, args: string, requested_by: string, issued_at: string, expires_at: string
   status: CommandRow['status'], result_code: string | null, result_msg: string | null, run_id: string | null, updated_at: string
+  outcome: string | null
 }
 
 export function createCommandService(d: CommandDeps): CommandService {
@@ -72,7 +76,8 @@ export function createCommandService(d: CommandDeps): CommandService {
   const get = d.db.prepare<[string], Raw>('SELECT * FROM commands WHERE id = ?')
   const byNode = d.db.prepare<[string, number], Raw>('SELECT * FROM commands WHERE node = ? ORDER BY issued_at DESC LIMIT ?')
   const all = d.db.prepare<[number], Raw>('SELECT * FROM commands ORDER BY issued_at DESC LIMIT ?')
-  const upd = d.db.prepare('UPDATE commands SET status = ?, result_code = ?, result_msg = ?, run_id = coalesce(?, run_id), updated_at = ? WHERE id = ?')
+  const upd = d.db.prepare('UPDATE commands SET status = ?, result_code = ?, result_msg = ?, run_id = coalesce(?, run_id), outcome = coalesce(?, outcome), updated_at = ? WHERE id = ?')
+  const copyResults = createCopyResults(d.db)
 
   return {
     issue: (r) => {
@@ -110,9 +115,16 @@ export function createCommandService(d: CommandDeps): CommandService {
         return false
       }
       if (RANK[body.status] > RANK[row.status]) {
-        upd.run(body.status, body.code ?? null, body.message ?? null, body.runId ?? null, receivedAt, body.commandId)
+        upd.run(body.status, body.code ?? null, body.message ?? null, body.runId ?? null, body.outcome ? JSON.stringify(body.outcome) : null, receivedAt, body.commandId)
+        // The copy's ledger row follows the finding (same transaction; the ledger trigger re-judges the asset).
+        if (body.outcome && (body.status === 'succeeded' || body.status === 'failed') && row.kind === body.kind) {
+          copyResults.apply(node, body.commandId, row.kind, JSON.parse(row.args) as { copyId?: string }, body.outcome)
+        }
       }
-      d.audit.append({ actor: `node:${node}`, action: `command.${body.status}`, target: node, detail: { id: body.commandId, kind: body.kind, code: body.code ?? null, runId: body.runId ?? null } }, new Date(receivedAt))
+      d.audit.append({
+        actor: `node:${node}`, action: `command.${body.status}`, target: node,
+        detail: { id: body.commandId, kind: body.kind, code: body.code ?? null, runId: body.runId ?? null, ...(body.outcome ? { result: body.outcome.result, copyId: body.outcome.copyId ?? null } : {}) },
+      }, new Date(receivedAt))
       return true
     },
   }
@@ -121,6 +133,7 @@ export function createCommandService(d: CommandDeps): CommandService {
 function toRow(r: Raw | undefined): CommandRow | undefined {
   return r && {
     id: r.id, node: r.node, kind: r.kind, args: JSON.parse(r.args) as unknown, requestedBy: r.requested_by, issuedAt: r.issued_at,
-    expiresAt: r.expires_at, status: r.status, resultCode: r.result_code, resultMessage: r.result_msg, runId: r.run_id, updatedAt: r.updated_at,
+    expiresAt: r.expires_at, status: r.status, resultCode: r.result_code, resultMessage: r.result_msg, runId: r.run_id,
+    outcome: r.outcome ? (JSON.parse(r.outcome) as CommandOutcome) : null, updatedAt: r.updated_at,
   }
 }

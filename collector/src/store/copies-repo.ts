@@ -20,6 +20,8 @@ export interface CopyRow {
   readonly lastRunId: string | null
   readonly lastReportedAt: string
   readonly deleted: { at: string, rule: string } | null
+  /** Newest restore test of this copy (command restore-test, commands/copy-results.ts); null = never tested. */
+  readonly restoreTest: { result: string, at: string, commandId: string, method: string, bytes: number | null, code: string | null } | null
 }
 
 export interface CopyQuery {
@@ -46,6 +48,7 @@ interface RawCopy {
   verification_at: string | null, verification_method: string | null, verification_detail: string | null
   first_run_id: string | null, last_run_id: string | null, last_reported_at: string, deleted_at: string | null
   deleted_rule: string | null
+  restore_test?: string | null
 }
 
 export function createCopiesRepo(db: Db): CopiesRepo {
@@ -144,5 +147,6 @@ function toRow(r: RawCopy): CopyRow {
     lastRunId: r.last_run_id,
     lastReportedAt: r.last_reported_at,
     deleted: r.deleted_at !== null ? { at: r.deleted_at, rule: r.deleted_rule ?? '' } : null,
+    restoreTest: r.restore_test ? (JSON.parse(r.restore_test) as CopyRow['restoreTest']) : null,
   }
 }

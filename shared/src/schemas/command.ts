@@ -50,6 +50,27 @@ const signedCheck = Compile(SignedCommandSchema)
 /** Agent → collector (`command.result` envelope body): what became of a command. */
 export const commandStatuses = ['accepted', 'rejected', 'succeeded', 'failed'] as const
 export type CommandStatus = (typeof commandStatuses)[number]
+/**
+ * What a `reverify-copy` or `restore-test` found (agent/src/jobs/copy-checks.ts): the copy it looked at, every
+ * check it made, and a coded error when one failed. Optional on the result, so results of older agents stay valid.
+ */
+export const CommandOutcome = Type.Object({
+  result: Type.Union([Type.Literal('ok'), Type.Literal('failed')]),
+  job: JobName,
+  jobKind: ShortText,
+  /** The copy checked (for restore-test without a copyId: the one the agent picked). */
+  copyId: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+  /** e.g. `sha256-manifest+tar-list`, `zfs-send-stream`, `btrfs-receive-dump`. */
+  method: ShortText,
+  /** Human-readable, one line each: `sha256 of x matches the manifest`, `12 files restored, sizes and hashes match`. */
+  checks: Type.Array(Type.String({ maxLength: 1024 }), { maxItems: 32 }),
+  bytes: Type.Optional(Type.Integer({ minimum: 0 })),
+  durationMs: Type.Integer({ minimum: 0 }),
+  at: IsoTimestamp,
+  error: Type.Optional(Type.Object({ code: ShortText, message: LongText }, { additionalProperties: false })),
+}, { additionalProperties: false })
+export type CommandOutcome = Static<typeof CommandOutcome>
+
 export const CommandResultBody = Type.Object({
   commandId: CommandId,
   kind: Type.Union([Type.Literal('run-job'), Type.Literal('reverify-copy'), Type.Literal('restore-test')]),
@@ -59,6 +80,8 @@ export const CommandResultBody = Type.Object({
   message: Type.Optional(LongText),
   /** The job run the command started, when it started one. */
   runId: Type.Optional(RunId),
+  /** reverify-copy / restore-test: what was checked and what came out (on succeeded and on failed). */
+  outcome: Type.Optional(CommandOutcome),
   at: IsoTimestamp,
 }, { additionalProperties: false })
 export type CommandResultBody = Static<typeof CommandResultBody>

@@ -7,9 +7,8 @@ import {
   archiveName, deviceOf, fsyncPath, listArchives, manifestLine, parseArchiveName, readManifest, removeIfExists, sha256File, writeFileDurable,
   type ArchiveFile,
 } from './archive-files.ts'
+import { archiveRestoreTest, archiveVerifyCopy, METHOD, verify } from './archive-checks.ts'
 import type { ResolvedArchiveJob } from './config.ts'
-
-const METHOD = 'sha256-manifest+tar-list'
 
 /**
  * `archive`: GNU tar + gzip of the configured paths into `<destination>/<job>-<UTC stamp>.tar.gz`, written under
@@ -142,6 +141,9 @@ export function createArchiveJob(cfg: ResolvedArchiveJob): Job {
     async inventory(): Promise<AssetRef[]> {
       return [asset]
     },
+
+    verifyCopy: (ctx, copyId) => archiveVerifyCopy(cfg, ctx, copyId),
+    restoreTest: (ctx, copyId) => archiveRestoreTest(cfg, ctx, copyId),
   }
 }
 
@@ -149,20 +151,6 @@ export function createArchiveJob(cfg: ResolvedArchiveJob): Job {
 export function keepLast(newestFirst: readonly ArchiveFile[], n: number, mustKeep: string | null): { keep: ArchiveFile[], drop: ArchiveFile[] } {
   const keep = newestFirst.filter((f, i) => i < n || f.path === mustKeep)
   return { keep, drop: newestFirst.filter((f) => !keep.includes(f)) }
-}
-
-async function verify(ctx: JobContext, path: string): Promise<Verification> {
-  const at = ctx.clock.now().toISOString()
-  const expected = await readManifest(path)
-  const actual = await sha256File(path)
-  if (expected !== actual) {
-    return { state: 'failed', at, method: METHOD, detail: `re-read sha256 ${actual} does not match the manifest (${expected ?? 'missing'})` }
-  }
-  const list = await ctx.exec.run(['tar', '--list', '--gzip', '--file', path], { signal: ctx.signal, maxOutputBytes: 64 * 1024 })
-  if (list.exitCode !== 0 || list.signal !== null) {
-    return { state: 'failed', at, method: METHOD, detail: `archive is not readable: ${describeFailure(list)}` }
-  }
-  return { state: 'verified', at, method: METHOD }
 }
 
 async function freshName(dir: string, job: string, createdAt: Date): Promise<ArchiveFile> {

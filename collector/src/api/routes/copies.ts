@@ -31,6 +31,9 @@ const CopyView = Type.Object({
   lastRunId: Nullable(Type.String()),
   lastReportedAt: Type.String(),
   deleted: Nullable(Type.Object({ at: Type.String(), rule: Type.String() })),
+  restoreTest: Nullable(Type.Object({
+    result: Type.String(), at: Type.String(), commandId: Type.String(), method: Type.String(), bytes: Nullable(Type.Number()), code: Nullable(Type.String()),
+  })),
 })
 
 /** Live copies by default (`includeDeleted=true` adds tombstones with the retention rule that removed them). */
