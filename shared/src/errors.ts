@@ -18,6 +18,8 @@ export const errorTable = {
   BK_ERR_WIRE_SCHEMA: { message: 'message does not match its schema', permanent: true, http: 400 },
   BK_ERR_WIRE_VERSION: { message: 'unsupported envelope version', permanent: true, http: 400 },
   BK_ERR_WIRE_TOPIC: { message: 'topic does not belong to the sending node', permanent: true, http: 403 },
+  BK_ERR_WIRE_BATCH: { message: 'event batch is malformed (size, nesting, or an inner envelope)', permanent: true, http: 400 },
+  BK_ERR_WIRE_BATCH_NODE: { message: 'event batch carries an event of another node', permanent: true, http: 403 },
   BK_ERR_SIG_INVALID: { message: 'signature does not verify against the pinned key', permanent: true, http: 401 },
   BK_ERR_NODE_UNKNOWN: { message: 'node is not enrolled', permanent: false, http: 401 },
   BK_ERR_NODE_KEY_MISMATCH: { message: 'node key differs from the pinned key', permanent: true, http: 401 },

@@ -2,7 +2,13 @@ import nacl from 'tweetnacl'
 import { canonicalJson } from './canonical-json.ts'
 
 /** Domain separation: a Backstop signature can never be replayed as a signature over something else. */
-const DOMAIN = 'backstop/v1\n'
+export const SIGNING_DOMAIN = 'backstop/v1\n'
+const DOMAIN = SIGNING_DOMAIN
+/**
+ * Event batches (schemas/batch.ts) sign under their own domain, so a batch signature can never pass for an event's
+ * (or a command's) and no single-event signature can be lifted onto a batch.
+ */
+export const BATCH_SIGNING_DOMAIN = 'backstop/v1/batch\n'
 
 export interface KeyPair {
   /** base64, 32 bytes */
@@ -20,36 +26,36 @@ export function keyPairFromSeed(seed: Uint8Array): KeyPair {
   return { publicKey: toB64(kp.publicKey), secretKey: toB64(kp.secretKey) }
 }
 
-export function signBytes(message: string, secretKey: string): string {
+export function signBytes(message: string, secretKey: string, domain: string = DOMAIN): string {
   const sk = fromB64(secretKey)
   if (sk.length !== nacl.sign.secretKeyLength) {
     throw new RangeError('secret key must be 64 bytes (base64)')
   }
-  return toB64(nacl.sign.detached(utf8(DOMAIN + message), sk))
+  return toB64(nacl.sign.detached(utf8(domain + message), sk))
 }
 
-export function verifyBytes(message: string, sig: string, publicKey: string): boolean {
+export function verifyBytes(message: string, sig: string, publicKey: string, domain: string = DOMAIN): boolean {
   const pk = fromB64(publicKey)
   const s = fromB64(sig)
   if (pk.length !== nacl.sign.publicKeyLength || s.length !== nacl.sign.signatureLength) {
     return false
   }
-  return nacl.sign.detached.verify(utf8(DOMAIN + message), s, pk)
+  return nacl.sign.detached.verify(utf8(domain + message), s, pk)
 }
 
 /** Signs the canonical JSON of `value` (which must not contain its own signature). */
-export function signValue(value: unknown, secretKey: string): string {
-  return signBytes(canonicalJson(value), secretKey)
+export function signValue(value: unknown, secretKey: string, domain: string = DOMAIN): string {
+  return signBytes(canonicalJson(value), secretKey, domain)
 }
 
-export function verifyValue(value: unknown, sig: string, publicKey: string): boolean {
+export function verifyValue(value: unknown, sig: string, publicKey: string, domain: string = DOMAIN): boolean {
   let text: string
   try {
     text = canonicalJson(value)
   } catch {
     return false
   }
-  return verifyBytes(text, sig, publicKey)
+  return verifyBytes(text, sig, publicKey, domain)
 }
 
 /** Short, stable fingerprint of a public key for logs and the API (first 16 bytes of SHA-512, hex). */

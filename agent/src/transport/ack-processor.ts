@@ -1,4 +1,4 @@
-import { decodeEnvelope, keyFingerprint } from '@backstop/shared'
+import { decodeEnvelope, keyFingerprint, type AckBody } from '@backstop/shared'
 import type { Clock } from '../clock.ts'
 import type { Log } from '../log.ts'
 import type { Outbox } from '../outbox/outbox.ts'
@@ -20,6 +20,8 @@ export interface AckProcessorDeps {
   readonly settled: (msgIds: readonly string[]) => void
   /** Some events were rejected transiently: resend them later. */
   readonly retryLater: () => void
+  /** A rejection naming a batch in flight (not an outbox record): the transport handles it; false = not a batch. */
+  readonly batchRejected?: (r: AckBody['rejected'][number]) => boolean
 }
 
 /**
@@ -97,8 +99,9 @@ export class AckProcessor {
     if (body.acked.length > 0) {
       counters.acked += await this.deps.outbox.ack(body.acked)
     }
-    const permanent = body.rejected.filter((r) => r.permanent)
-    const transient = body.rejected.filter((r) => !r.permanent)
+    const rejected = this.deps.batchRejected ? body.rejected.filter((r) => !this.deps.batchRejected?.(r)) : body.rejected
+    const permanent = rejected.filter((r) => r.permanent)
+    const transient = rejected.filter((r) => !r.permanent)
     if (permanent.length > 0) {
       counters.deadLettered += await this.deps.outbox.deadLetter(permanent.map((r) => ({ msgId: r.msgId, code: r.code, reason: r.reason })))
     }
@@ -106,7 +109,7 @@ export class AckProcessor {
       counters.transientRejections++
       log.warn({ msgId: r.msgId, code: r.code, reason: r.reason }, 'collector rejected an event for now; it stays in the outbox and is retried')
     }
-    this.deps.settled([...body.acked, ...body.rejected.map((r) => r.msgId)])
+    this.deps.settled([...body.acked, ...rejected.map((r) => r.msgId)])
     if (transient.length > 0) {
       this.deps.retryLater()
     }

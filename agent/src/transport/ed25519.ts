@@ -1,5 +1,8 @@
 import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto'
-import { canonicalJson, fromB64, type Envelope, type KeyPair, type MessageKind, type UnsignedEnvelope } from '@backstop/shared'
+import {
+  BATCH_SIGNING_DOMAIN, batchSigningText, canonicalJson, fromB64, type BatchEnvelope, type Envelope, type KeyPair, type MessageKind,
+  type UnsignedBatch, type UnsignedEnvelope,
+} from '@backstop/shared'
 
 /**
  * Ed25519 through node:crypto (OpenSSL) rather than tweetnacl: identical signatures byte for byte (RFC 8032 is
@@ -15,6 +18,8 @@ export interface NodeSigner {
   readonly publicKey: string
   signMessage(message: string): string
   signEnvelope<K extends MessageKind>(unsigned: UnsignedEnvelope<K>): Envelope<K>
+  /** One signature over a whole batch of already-signed envelopes, under the batch domain (shared/src/schemas/batch.ts). */
+  signBatch(unsigned: UnsignedBatch): BatchEnvelope
 }
 
 /** Takes the stored pair (tweetnacl's 64-byte secret key form: seed ‖ public key). */
@@ -29,6 +34,7 @@ export function createSigner(keys: KeyPair): NodeSigner {
     publicKey: keys.publicKey,
     signMessage,
     signEnvelope: <K extends MessageKind>(unsigned: UnsignedEnvelope<K>): Envelope<K> => ({ ...unsigned, sig: signMessage(canonicalJson(unsigned)) }) as Envelope<K>,
+    signBatch: (unsigned) => ({ ...unsigned, sig: sign(null, Buffer.from(BATCH_SIGNING_DOMAIN + batchSigningText(unsigned), 'utf8'), key).toString('base64') }),
   }
 }
 
@@ -62,4 +68,20 @@ export function verifyEnvelope(env: { sig: string }, publicKeyB64: string): bool
     return false
   }
   return verify(null, Buffer.from(DOMAIN + text, 'utf8'), key, s)
+}
+
+/** Native check of a batch signature (batch domain); the agent never needs it, its tests' fake collector does. */
+export function verifyBatch(batch: BatchEnvelope, publicKeyB64: string): boolean {
+  const key = publicKeyObject(publicKeyB64)
+  const s = typeof batch.sig === 'string' ? Buffer.from(batch.sig, 'base64') : Buffer.alloc(0)
+  if (!key || s.length !== 64) {
+    return false
+  }
+  let text: string
+  try {
+    text = batchSigningText(batch)
+  } catch {
+    return false
+  }
+  return verify(null, Buffer.from(BATCH_SIGNING_DOMAIN + text, 'utf8'), key, s)
 }

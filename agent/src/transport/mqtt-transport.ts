@@ -1,71 +1,14 @@
-import type { ConnectionOptions } from 'node:tls'
 import type { MqttClient } from 'mqtt'
-import { keyFingerprint, type HeartbeatBody } from '@backstop/shared'
-import type { Clock } from '../clock.ts'
-import type { Log } from '../log.ts'
-import type { Outbox } from '../outbox/outbox.ts'
-import { backoffMs, defaultBackoff, type BackoffPolicy } from './backoff.ts'
+import { keyFingerprint, type AckBody } from '@backstop/shared'
+import type { OutboxRecord } from '../outbox/outbox.ts'
+import { backoffMs, defaultBackoff } from './backoff.ts'
 import { AckProcessor } from './ack-processor.ts'
+import { BatchesInFlight, packRecords } from './batch-pack.ts'
+import type { TransportCounters, TransportOptions, TransportStatus } from './transport-options.ts'
 import { connectClient } from './connect-client.ts'
-import type { NodeSigner } from './ed25519.ts'
 import { enrollEnvelope, heartbeatEnvelope, statusPayload, topicsFor, type NodeTopics } from './wire.ts'
 
-export interface TransportOptions {
-  readonly url: string
-  readonly node: string
-  /** The node's key (keys.ts), as a native signer (ed25519.ts createSigner). */
-  readonly signer: NodeSigner
-  readonly outbox: Outbox
-  readonly clock: Clock
-  readonly log: Log
-  readonly agentVersion: string
-  readonly hostname: string
-  readonly heartbeatMs: number
-  /** The pinned collector key, or null before enrollment. */
-  readonly collectorKey: string | null
-  /** The enrollment token (config or token file); null = cannot enroll. Read only when needed. */
-  readonly enrollmentToken: () => Promise<string | null>
-  /** Persists the collector key from the enrollment ack (keys.ts saveCollectorKey). */
-  readonly pinCollectorKey: (publicKey: string) => Promise<void>
-  readonly heartbeatBody: () => HeartbeatBody
-  /** Signed commands from backstop/v1/<node>/commands (commands/receive-command.ts); not subscribed when absent. */
-  readonly onCommand?: (payload: Buffer) => void
-  /** Events published but not yet acknowledged by the collector. Default 500. */
-  readonly window?: number
-  readonly backoff?: BackoffPolicy
-  readonly enrollBackoff?: BackoffPolicy
-  /** No ack for this long while events are in flight → replay from the oldest unacknowledged. Default 60 s. */
-  readonly ackTimeoutMs?: number
-  readonly connectTimeoutMs?: number
-  readonly keepaliveS?: number
-  /** TLS options for mqtts:// (transport/tls-trust-store.ts pinnedTlsForUrl). */
-  readonly tls?: Pick<ConnectionOptions, 'ca' | 'rejectUnauthorized' | 'checkServerIdentity' | 'minVersion'>
-  readonly random?: () => number
-}
-
-export interface TransportCounters {
-  connects: number
-  published: number
-  acked: number
-  deadLettered: number
-  transientRejections: number
-  forgedAcks: number
-  invalidAcks: number
-  replays: number
-  heartbeats: number
-}
-
-export interface TransportStatus {
-  readonly connected: boolean
-  readonly enrolled: boolean
-  readonly enrollment: 'pinned' | 'pending' | 'waiting-for-token' | 'rejected'
-  readonly collectorKeyFingerprint: string | null
-  readonly inflight: number
-  readonly lastError: string | null
-  readonly lastConnectAt: string | null
-  readonly lastAckAt: string | null
-  readonly counters: Readonly<TransportCounters>
-}
+export type { TransportCounters, TransportOptions, TransportStatus } from './transport-options.ts'
 
 /**
  * The agent's one MQTT connection (docs/protocol.md). Owns every timer of the transport — reconnect backoff,
@@ -74,7 +17,7 @@ export interface TransportStatus {
  * is what gets replayed, from the oldest unacknowledged record, on every (re)connect.
  */
 export class MqttTransport {
-  readonly counters: TransportCounters = { connects: 0, published: 0, acked: 0, deadLettered: 0, transientRejections: 0, forgedAcks: 0, invalidAcks: 0, replays: 0, heartbeats: 0 }
+  readonly counters: TransportCounters = { connects: 0, published: 0, acked: 0, deadLettered: 0, transientRejections: 0, forgedAcks: 0, invalidAcks: 0, replays: 0, heartbeats: 0, batches: 0, batchRejections: 0 }
   private readonly topics: NodeTopics
   private readonly stopCtl = new AbortController()
   private readonly acks: AckProcessor
@@ -85,6 +28,9 @@ export class MqttTransport {
   /** Highest seq handed to the broker in this session; a replay rewinds it to 0. */
   private cursor = 0
   private readonly inflight = new Map<string, number>()
+  private readonly batches = new BatchesInFlight()
+  /** Records up to this seq are sent alone: a batch holding them was rejected as a whole (see batchRejected). */
+  private singlesThrough = 0
   private pumping = false
   private pumpRun: Promise<void> = Promise.resolve()
   private pumpAgain = false
@@ -100,6 +46,7 @@ export class MqttTransport {
       enrolled: () => this.onEnrolled(),
       settled: (ids) => this.settled(ids),
       retryLater: () => this.scheduleReplay(),
+      batchRejected: (r) => this.batchRejected(r),
     })
   }
 
@@ -202,6 +149,7 @@ export class MqttTransport {
     this.lastError = null
     this.cursor = 0
     this.inflight.clear()
+    this.batches.clear()
     const closed = new Promise<void>((r) => {
       c.once('close', () => r())
       ctl.signal.addEventListener('abort', () => r(), { once: true })
@@ -316,29 +264,64 @@ export class MqttTransport {
       if (replays !== this.counters.replays) {
         continue // a replay rewound the cursor while we were reading
       }
+      const fresh: OutboxRecord[] = []
       for (const r of recs) {
-        if (this.inflight.has(r.msgId)) {
-          this.cursor = r.seq
-          continue
+        if (!this.inflight.has(r.msgId)) {
+          if (this.inflight.size + fresh.length >= window) {
+            break
+          }
+          fresh.push(r)
         }
-        if (this.inflight.size >= window) {
-          break
-        }
-        if (this.inflight.size === 0) {
-          this.lastProgressMs = this.opts.clock.now().getTime()
-        }
-        this.inflight.set(r.msgId, r.seq)
         this.cursor = r.seq
-        c.publish(this.topics.events, JSON.stringify(r.envelope), { qos: 1 }, () => undefined)
-        this.counters.published++
+      }
+      if (fresh.length > 0 && this.inflight.size === 0) {
+        this.lastProgressMs = this.opts.clock.now().getTime()
+      }
+      const out = packRecords(fresh, { node: this.opts.node, signer: this.opts.signer, now: this.opts.clock.now(), singlesThrough: this.singlesThrough, maxEvents: this.opts.maxBatch })
+      for (const w of out) {
+        for (const r of w.records) {
+          this.inflight.set(r.msgId, r.seq)
+        }
+        if (w.batchId) {
+          this.batches.add(w)
+          this.counters.batches++
+        }
+        c.publish(this.topics.events, w.payload, { qos: 1 }, () => undefined)
+        this.counters.published += w.records.length
       }
     }
+  }
+
+  /**
+   * A batch rejected as a whole says nothing about its events one by one, so none is dead-lettered for it: a
+   * permanent rejection resends them alone (each then gets the single-event verdict, as before batches existed);
+   * a transient one (e.g. not enrolled yet) retries them later like any transient rejection.
+   */
+  private batchRejected(r: AckBody['rejected'][number]): boolean {
+    const b = this.batches.take(r.msgId)
+    if (!b) {
+      return false
+    }
+    this.opts.log.warn({ batch: r.msgId, events: b.ids.length, code: r.code, reason: r.reason, permanent: r.permanent }, r.permanent ? 'collector rejected a batch; resending its events one by one' : 'collector rejected a batch for now; retrying later')
+    if (r.permanent) {
+      this.counters.batchRejections++
+      this.singlesThrough = Math.max(this.singlesThrough, b.maxSeq)
+      this.replay(`batch ${r.msgId} rejected (${r.code})`)
+    } else {
+      this.counters.transientRejections++
+      for (const id of b.ids) {
+        this.inflight.delete(id)
+      }
+      this.scheduleReplay()
+    }
+    return true
   }
 
   private settled(ids: readonly string[]): void {
     for (const id of ids) {
       this.inflight.delete(id)
     }
+    this.batches.prune(this.inflight)
     this.lastProgressMs = this.opts.clock.now().getTime()
     void this.pump()
   }
@@ -346,6 +329,7 @@ export class MqttTransport {
   private replay(why: string): void {
     this.opts.log.warn({ inflight: this.inflight.size, why }, 'replaying unacknowledged events from the oldest')
     this.inflight.clear()
+    this.batches.clear()
     this.cursor = 0
     this.counters.replays++
     this.lastProgressMs = this.opts.clock.now().getTime()

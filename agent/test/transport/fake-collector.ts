@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto'
 import { createServer, type Server } from 'node:net'
 import { Aedes } from 'aedes'
 import {
-  checkBody, decodeEnvelope, keyPairFromSeed, nodeTopic, parseNodeTopic, verifyBytes,
-  type AckBody, type Envelope, type KeyPair,
+  checkBody, decodeMessage, keyPairFromSeed, nodeTopic, parseNodeTopic, verifyBytes,
+  type AckBody, type BatchEnvelope, type Envelope, type KeyPair, type WireMessage,
 } from '@backstop/shared'
-import { createSigner, verifyEnvelope } from '../../src/transport/ed25519.ts'
+import { createSigner, verifyBatch, verifyEnvelope } from '../../src/transport/ed25519.ts'
 
 export interface Rejection {
   readonly code: string
@@ -29,6 +29,8 @@ export class FakeCollector {
   /** Every envelope that arrived, duplicates included. */
   readonly received: Envelope[] = []
   readonly heartbeats: Envelope[] = []
+  /** Every batch that arrived (its events are in `received` too). */
+  readonly batches: BatchEnvelope[] = []
   readonly enrolls: Envelope[] = []
   readonly auth: Array<{ node: string, ok: boolean, pinned: boolean }> = []
   readonly statuses: Array<{ state: string, retain: boolean }> = []
@@ -36,6 +38,8 @@ export class FakeCollector {
   holdAcks = false
   ignoreEnrolls = 0
   reject: (env: Envelope) => Rejection | undefined = () => undefined
+  /** Rejects a whole batch (its msgId in the ack), as the collector does for a batch-level failure. */
+  rejectBatch: (b: BatchEnvelope) => Rejection | undefined = () => undefined
   private readonly storedIds = new Set<string>()
   private readonly pendingAcks = new Map<string, { acked: string[], rejected: AckBody['rejected'], enrollment?: AckBody['enrollment'] }>()
   private flushScheduled = false
@@ -143,12 +147,39 @@ export class FakeCollector {
     if (t.channel !== 'events') {
       return
     }
-    let env: Envelope
+    let msg: WireMessage
     try {
-      env = decodeEnvelope(payload)
+      msg = decodeMessage(payload)
     } catch {
       return
     }
+    if (msg.batch) {
+      this.ingestBatch(t.node, msg.env)
+      return
+    }
+    this.ingestEnvelope(t.node, msg.env, false)
+  }
+
+  /** One signature for the batch (docs/protocol.md "Batches"); each inner event then as if alone, minus its own signature check. */
+  private ingestBatch(node: string, b: BatchEnvelope): void {
+    this.batches.push(b)
+    const pk = this.pinned.get(b.node)
+    const rejection: Rejection | undefined = b.node !== node
+      ? { code: 'BK_ERR_WIRE_TOPIC', reason: 'node mismatch', permanent: true }
+      : !pk
+          ? { code: 'BK_ERR_NODE_UNKNOWN', reason: 'not enrolled', permanent: false }
+          : !verifyBatch(b, pk) ? { code: 'BK_ERR_SIG_INVALID', reason: 'bad batch signature', permanent: true } : this.rejectBatch(b)
+    if (rejection) {
+      this.queueAck(node, { reject: { msgId: b.msgId, ...rejection } })
+      return
+    }
+    for (const env of b.body.events) {
+      this.ingestEnvelope(node, env, true)
+    }
+  }
+
+  private ingestEnvelope(node: string, env: Envelope, covered: boolean): void {
+    const t = { node }
     this.received.push(env)
     if (env.node !== t.node) {
       this.queueAck(t.node, { reject: { msgId: env.msgId, code: 'BK_ERR_WIRE_TOPIC', reason: 'node mismatch', permanent: true } })
@@ -161,7 +192,7 @@ export class FakeCollector {
     const pk = this.pinned.get(env.node)
     const rejection: Rejection | undefined = !pk
       ? { code: 'BK_ERR_NODE_UNKNOWN', reason: 'not enrolled', permanent: false }
-      : !verifyEnvelope(env, pk)
+      : !covered && !verifyEnvelope(env, pk)
           ? { code: 'BK_ERR_SIG_INVALID', reason: 'bad signature', permanent: true }
           : this.reject(env)
     if (rejection) {

@@ -1,6 +1,7 @@
-import { createHash, timingSafeEqual, type KeyObject } from 'node:crypto'
+import { createHash, timingSafeEqual, verify, type KeyObject } from 'node:crypto'
 import {
-  BackstopError, checkBody, decodeEnvelope, isBackstopError, MAX_MESSAGE_BYTES, type Envelope, type ErrorCode,
+  BATCH_SIGNING_DOMAIN, BackstopError, batchSigningText, checkBody, decodeMessage, isBackstopError, MAX_MESSAGE_BYTES,
+  type BatchEnvelope, type Envelope, type ErrorCode, type WireMessage,
 } from '@backstop/shared'
 import { publicKeyObject, verifyEnvelopeWith } from '../crypto/ed25519.ts'
 import type { KeyRing } from './key-ring.ts'
@@ -23,6 +24,18 @@ export interface Rejected {
 }
 
 export type Verdict = Accepted | Rejected
+
+/**
+ * A batch whose one signature verified: a verdict per inner event, in batch order (docs/protocol.md "Batches").
+ * A batch that fails as a whole (decode, topic, key, signature) is a plain Rejected carrying the batch msgId.
+ */
+export interface BatchChecked {
+  readonly ok: 'batch'
+  readonly msgId: string
+  readonly items: readonly Verdict[]
+}
+
+export type Checked = Verdict | BatchChecked
 
 export interface CheckDeps {
   readonly keys: Pick<KeyRing, 'get'>
@@ -56,14 +69,18 @@ export const ONE_TIME_TOKEN_RE = /^bk_[a-z0-9]{8}_[A-Za-z0-9_-]{43}$/
  * Steps 1–5 of docs/protocol.md "Events": decode (size cap, JSON, header) → envelope node = topic node → key
  * (enroll: the key in its body) → signature → body schema (+ enrollment token). Never throws.
  */
-export function checkMessage(topicNode: string, payload: Buffer | string, deps: CheckDeps): Verdict {
-  let env: Envelope
+export function checkMessage(topicNode: string, payload: Buffer | string, deps: CheckDeps): Checked {
+  let msg: WireMessage
   try {
-    env = decodeEnvelope(payload)
+    msg = decodeMessage(payload)
   } catch (e) {
     const err = isBackstopError(e) ? e : new BackstopError('BK_ERR_WIRE_JSON', String(e))
     return reject(err, salvageMsgId(payload, err.code))
   }
+  if (msg.batch) {
+    return checkBatch(topicNode, msg.env, deps)
+  }
+  const env = msg.env
   const msgId = env.msgId
   if (env.node !== topicNode) {
     return reject(new BackstopError('BK_ERR_WIRE_TOPIC', `envelope node "${env.node}" published on the topic of node "${topicNode}"`), msgId)
@@ -93,6 +110,47 @@ export function checkMessage(topicNode: string, payload: Buffer | string, deps: 
     return reject(new BackstopError('BK_ERR_ENROLL_TOKEN', `node "${env.node}" presented an enrollment token that matches none in the collector config (enrollment.tokens)`), msgId)
   }
   return { ok: true, env, raw: typeof payload === 'string' ? payload : payload.toString('utf8') }
+}
+
+/**
+ * Same steps for a batch (inner headers were checked by decodeMessage): batch node = topic node → pinned key →
+ * ONE signature over the whole batch (batch domain) → each inner body on its own. Inner signatures are covered by
+ * the batch signature and not verified again; a bad inner body rejects only that event.
+ */
+function checkBatch(topicNode: string, batch: BatchEnvelope, deps: CheckDeps): Checked {
+  if (batch.node !== topicNode) {
+    return reject(new BackstopError('BK_ERR_WIRE_TOPIC', `batch node "${batch.node}" published on the topic of node "${topicNode}"`), batch.msgId)
+  }
+  const key = deps.keys.get(batch.node)?.key
+  if (!key) {
+    return reject(new BackstopError('BK_ERR_NODE_UNKNOWN', `node "${batch.node}" has no pinned key; it must enroll first (send an enroll envelope with the token)`), batch.msgId)
+  }
+  if (!verifyBatchWith(batch, key)) {
+    return reject(new BackstopError('BK_ERR_SIG_INVALID', `batch ${batch.msgId} of ${batch.body.events.length} events from "${batch.node}" is not signed by the pinned key (batch domain)`), batch.msgId)
+  }
+  const items = batch.body.events.map((env): Verdict => {
+    try {
+      checkBody(env)
+    } catch (e) {
+      return reject(e as BackstopError, env.msgId)
+    }
+    return { ok: true, env, raw: JSON.stringify(env) }
+  })
+  return { ok: 'batch', msgId: batch.msgId, items }
+}
+
+function verifyBatchWith(batch: BatchEnvelope, key: KeyObject): boolean {
+  const sig = typeof batch.sig === 'string' ? Buffer.from(batch.sig, 'base64') : Buffer.alloc(0)
+  if (sig.length !== 64) {
+    return false
+  }
+  let text: string
+  try {
+    text = batchSigningText(batch)
+  } catch {
+    return false
+  }
+  return verify(null, Buffer.from(BATCH_SIGNING_DOMAIN + text, 'utf8'), key, sig)
 }
 
 function reject(e: BackstopError, msgId: string | undefined): Rejected {

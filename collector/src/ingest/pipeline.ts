@@ -4,7 +4,7 @@ import type { Counters } from '../metrics/counters.ts'
 import type { Db } from '../store/db.ts'
 import { createBatcher, type Batcher, type Settled } from './batcher.ts'
 import { BackstopError, type Envelope } from '@backstop/shared'
-import { ONE_TIME_TOKEN_RE, type Accepted, type TokenCheck, type Verdict } from './check.ts'
+import { ONE_TIME_TOKEN_RE, type Accepted, type Checked, type TokenCheck, type Verdict } from './check.ts'
 import type { KeyRing } from './key-ring.ts'
 import { parseStatus } from './status.ts'
 import type { IngestStore } from './types.ts'
@@ -49,7 +49,7 @@ interface InOrder {
   readonly node: string
   readonly bytes: number
   readonly done: Settled
-  verdict: Verdict | undefined
+  verdict: Checked | undefined
 }
 
 /**
@@ -73,7 +73,32 @@ export function createIngest(deps: IngestDeps): Ingest {
     return err ? { ok: false, code: err.code, reason: err.message, permanent: err.permanent, msgId: env.msgId } : v
   }
 
-  const route = (m: InOrder, checked: Verdict): void => {
+  /**
+   * A verified batch: its events enter the commit queue in batch order, each settled on its own (stored, duplicate
+   * or rejected — a bad one does not hold back the good ones); the MQTT message settles when the last one has.
+   */
+  const routeBatch = (m: InOrder, items: readonly Verdict[]): void => {
+    let left = items.length
+    let failed: Error | undefined
+    const settle: Settled = (err) => {
+      failed ??= err
+      if (--left === 0) {
+        m.done(failed)
+      }
+    }
+    for (const v of items) {
+      if (!v.ok) {
+        log.warn({ node: m.node, msgId: v.msgId, code: v.code, reason: v.reason, permanent: v.permanent }, 'batched event rejected')
+      }
+      batcher.add(m.node, v, settle)
+    }
+  }
+
+  const route = (m: InOrder, checked: Checked): void => {
+    if (checked.ok === 'batch') {
+      routeBatch(m, checked.items)
+      return
+    }
     const verdict = checked.ok && checked.env.kind === 'enroll' ? admit(checked) : checked
     if (!verdict.ok) {
       if (verdict.msgId === undefined) {

@@ -3,12 +3,12 @@ import { isUtf8 } from 'node:buffer'
 import { Worker } from 'node:worker_threads'
 import { MAX_MESSAGE_BYTES, type Envelope, type ErrorCode } from '@backstop/shared'
 import type { Logger } from 'pino'
-import { checkMessage, type CheckDeps, type Verdict } from './check.ts'
+import { checkMessage, type Checked, type CheckDeps, type Verdict } from './check.ts'
 import type { KeyRing } from './key-ring.ts'
 
 /** Checks one message; `done` may run synchronously (inline) or later (worker pool). */
 export interface Verifier {
-  check(topicNode: string, payload: Buffer, done: (v: Verdict) => void): void
+  check(topicNode: string, payload: Buffer, done: (v: Checked) => void): void
   close(): Promise<void>
 }
 
@@ -26,15 +26,31 @@ export interface WorkerRequest {
 }
 
 /** 1 = accepted, else [code, reason, permanent, msgId] */
+export type WorkerVerdict = 1 | [ErrorCode, string, boolean, string | null]
+
+/** Per message: its verdict, or for a batch whose signature verified `{ batch: msgId, items: verdict per inner event }`. */
 export interface WorkerReply {
   readonly id: number
-  readonly out: (1 | [ErrorCode, string, boolean, string | null])[]
+  readonly out: (WorkerVerdict | { readonly batch: string, readonly items: WorkerVerdict[] })[]
+}
+
+/** Worker side: a Checked → its compact reply (the main thread re-parses the payload for accepted envelopes). */
+export function toWorkerReply(v: Checked): WorkerReply['out'][number] {
+  return v.ok === 'batch' ? { batch: v.msgId, items: v.items.map(toWorkerVerdict) } : toWorkerVerdict(v)
+}
+
+function toWorkerVerdict(v: Verdict): WorkerVerdict {
+  return v.ok ? 1 : [v.code, v.reason, v.permanent, v.msgId ?? null]
+}
+
+function fromWorkerVerdict(r: WorkerVerdict, env: () => Envelope, raw: () => string): Verdict {
+  return r === 1 ? { ok: true, env: env(), raw: raw() } : { ok: false, code: r[0], reason: r[1], permanent: r[2], msgId: r[3] ?? undefined }
 }
 
 interface Pending {
   readonly nodes: string[]
   readonly texts: string[]
-  readonly dones: ((v: Verdict) => void)[]
+  readonly dones: ((v: Checked) => void)[]
 }
 
 export interface WorkerVerifierOptions {
@@ -76,11 +92,12 @@ export function createWorkerVerifier(opts: WorkerVerifierOptions): Verifier {
       slot.load -= p.texts.length
       reply.out.forEach((r, i) => {
         const text = p.texts[i] as string
-        const done = p.dones[i] as (v: Verdict) => void
-        if (r === 1) {
-          done({ ok: true, env: JSON.parse(text) as Envelope, raw: text })
+        const done = p.dones[i] as (v: Checked) => void
+        if (typeof r === 'object' && !Array.isArray(r)) {
+          const events = (JSON.parse(text) as { body: { events: Envelope[] } }).body.events
+          done({ ok: 'batch', msgId: r.batch, items: r.items.map((x, j) => fromWorkerVerdict(x, () => events[j] as Envelope, () => JSON.stringify(events[j]))) })
         } else {
-          done({ ok: false, code: r[0], reason: r[1], permanent: r[2], msgId: r[3] ?? undefined })
+          done(fromWorkerVerdict(r, () => JSON.parse(text) as Envelope, () => text))
         }
       })
     })

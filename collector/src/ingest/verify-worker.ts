@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto'
 import { parentPort, workerData } from 'node:worker_threads'
 import { publicKeyObject } from '../crypto/ed25519.ts'
 import { checkMessage, createTokenCheck } from './check.ts'
-import type { WorkerReply, WorkerRequest } from './verifier.ts'
+import { toWorkerReply, type WorkerReply, type WorkerRequest } from './verifier.ts'
 
 /**
  * Verification worker: runs checkMessage (decode, header, topic, signature, body, token) off the main thread.
@@ -26,8 +26,7 @@ function keyFor(publicKey: string): KeyObject | undefined {
 parentPort?.on('message', (req: WorkerRequest) => {
   const out: WorkerReply['out'] = req.items.map(([node, text, pinned]) => {
     const key = pinned === null ? undefined : keyFor(pinned)
-    const v = checkMessage(node, text, { tokens, keys: { get: () => (key && pinned !== null ? { publicKey: pinned, key } : undefined) } })
-    return v.ok ? 1 : [v.code, v.reason, v.permanent, v.msgId ?? null]
+    return toWorkerReply(checkMessage(node, text, { tokens, keys: { get: () => (key && pinned !== null ? { publicKey: pinned, key } : undefined) } }))
   })
   parentPort?.postMessage({ id: req.id, out } satisfies WorkerReply)
 })

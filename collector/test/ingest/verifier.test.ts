@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { checkMessage, createTokenCheck, type Verdict } from '../../src/ingest/check.ts'
+import { checkMessage, createTokenCheck, type Checked } from '../../src/ingest/check.ts'
 import type { KeyRing } from '../../src/ingest/key-ring.ts'
 import { createWorkerVerifier, type Verifier } from '../../src/ingest/verifier.ts'
 import { FakeAgent, ingestHarness, payload, TOKEN } from '../support/harness.ts'
@@ -39,7 +39,7 @@ test('verdicts that complete out of order still enter the batch in arrival order
   const held: (() => void)[] = []
   const reverse = (keys: KeyRing): Verifier => ({
     check: (node, p, done) => {
-      const v: Verdict = checkMessage(node, p, { keys, tokens: createTokenCheck([TOKEN]) })
+      const v: Checked = checkMessage(node, p, { keys, tokens: createTokenCheck([TOKEN]) })
       held.push(() => done(v))
       if (held.length === 3) {
         for (const f of held.splice(0).reverse()) {

@@ -51,6 +51,11 @@ export function verifyEnvelopeSignature(env: { sig: string }, publicKey: string)
  * The body is still untrusted after this; check the signature, then `checkBody`.
  */
 export function decodeEnvelope(payload: Uint8Array | string): Envelope {
+  return checkEnvelopeHeader(parseWire(payload))
+}
+
+/** Size cap, UTF-8, nesting depth, JSON, envelope version: everything a message must pass before its shape is read. */
+export function parseWire(payload: Uint8Array | string): unknown {
   const size = typeof payload === 'string' ? payload.length : payload.byteLength
   if (size > MAX_MESSAGE_BYTES) {
     throw new BackstopError('BK_ERR_WIRE_TOO_LARGE', `${size} bytes > ${MAX_MESSAGE_BYTES}`)
@@ -66,6 +71,11 @@ export function decodeEnvelope(payload: Uint8Array | string): Envelope {
   if (typeof value === 'object' && value !== null && 'v' in value && (value as { v: unknown }).v !== ENVELOPE_VERSION) {
     throw new BackstopError('BK_ERR_WIRE_VERSION', `envelope v=${JSON.stringify((value as { v: unknown }).v)}, this build speaks v${ENVELOPE_VERSION}`)
   }
+  return value
+}
+
+/** A parsed value → envelope header, or BK_ERR_WIRE_SCHEMA naming the failing paths. */
+export function checkEnvelopeHeader(value: unknown): Envelope {
   if (!headerCheck.Check(value)) {
     throw new BackstopError('BK_ERR_WIRE_SCHEMA', describeErrors(headerCheck.Errors(value)))
   }
@@ -83,7 +93,7 @@ export function checkBody(env: Envelope): void {
   }
 }
 
-function describeErrors(errors: Iterable<{ instancePath: string, message: string }>): string {
+export function describeErrors(errors: Iterable<{ instancePath: string, message: string }>): string {
   const out: string[] = []
   for (const e of errors) {
     out.push(`${e.instancePath || '/'} ${e.message}`)

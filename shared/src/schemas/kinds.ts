@@ -6,6 +6,8 @@ import { CommandResultBody } from './command.ts'
 /**
  * The table of message kinds: kind → body schema and direction. Adding a kind here makes every exhaustive
  * switch over `MessageKind` (the collector's ingest dispatcher) fail to compile until it is handled.
+ * An event batch (`kind: 'batch'`, schemas/batch.ts) is deliberately not in this table: it is a signed container
+ * of these kinds, unpacked before dispatch, never stored or acked as itself.
  */
 export const messageKinds = {
   'heartbeat': { body: HeartbeatBody, from: 'agent' },
