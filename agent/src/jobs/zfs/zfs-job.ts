@@ -2,9 +2,10 @@ import { promotionTags, type AssetRef, type Verification } from '@backstop/share
 import { succeeded, describeFailure, type Exec } from '../../exec/exec.ts'
 import { classifyZfsError, probeZfsCapabilities, snapshotArgvs, type ZfsCapabilities } from '../../tools/zfs.ts'
 import type { ZfsSnapshotInfo } from '../../tools/zfs-parse.ts'
-import type { Job, JobContext, JobResult, PlanLine } from '../job.ts'
+import type { CopyCheck, Job, JobContext, JobResult, PlanLine } from '../job.ts'
 import { newestBefore, planSnapshots, taggedSnapshotName } from '../snapshot-common/retention.ts'
 import { RunReport } from '../snapshot-common/report.ts'
+import { zfsRestoreTest, zfsVerifyCopy } from './checks.ts'
 import type { ResolvedZfsJob } from './config.ts'
 import { zfsCopy, zfsDeleted } from './copies.ts'
 import { destroySnapshots } from './destroy.ts'
@@ -45,6 +46,14 @@ export class ZfsSnapshotJob implements Job {
   async inventory(ctx: JobContext): Promise<AssetRef[]> {
     const r = await ctx.exec.run(['zfs', 'list', '-H', '-o', 'name', '-t', 'filesystem,volume'], { timeoutMs: 120_000 })
     return succeeded(r) ? r.stdout.split('\n').filter((l) => l !== '').map((id) => ({ kind: 'zfs-dataset', id })) : []
+  }
+
+  verifyCopy(ctx: JobContext, copyId: string): Promise<CopyCheck> {
+    return zfsVerifyCopy(this.cfg, ctx, copyId)
+  }
+
+  async restoreTest(ctx: JobContext, copyId: string | undefined): Promise<CopyCheck> {
+    return zfsRestoreTest(this.cfg, await this.capabilities(ctx.exec), ctx, copyId)
   }
 
   private async capabilities(exec: Exec): Promise<ZfsCapabilities> {
