@@ -4,9 +4,10 @@ import { encodePromotionTags, promotionTags, type AssetRef, type Verification } 
 import { describeFailure, succeeded } from '../../exec/exec.ts'
 import { classifyBtrfsError, snapshotArgv } from '../../tools/btrfs.ts'
 import type { MountInfo } from '../../tools/btrfs-parse.ts'
-import type { Job, JobContext, JobResult, PlanLine } from '../job.ts'
+import type { CopyCheck, Job, JobContext, JobResult, PlanLine } from '../job.ts'
 import { planSnapshots } from '../snapshot-common/retention.ts'
 import { RunReport } from '../snapshot-common/report.ts'
+import { btrfsRestoreTest, btrfsVerifyCopy } from './checks.ts'
 import type { ResolvedBtrfsJob } from './config.ts'
 import { btrfsMountOf, btrfsSnapshotName, fsHealth, fsLocation, loadFs, loadMounts, type FsView } from './fs.ts'
 import { btrfsCopy, btrfsDeleted, deleteSubvolumes, ownedIn, toOwned, type BtrfsOwned } from './snapshots.ts'
@@ -54,6 +55,14 @@ export class BtrfsSnapshotJob implements Job {
       }
     }
     return out
+  }
+
+  verifyCopy(ctx: JobContext, copyId: string): Promise<CopyCheck> {
+    return btrfsVerifyCopy(this.cfg, ctx, copyId)
+  }
+
+  restoreTest(ctx: JobContext, copyId: string | undefined): Promise<CopyCheck> {
+    return btrfsRestoreTest(this.cfg, ctx, copyId)
   }
 
   private async pass(ctx: JobContext, report: RunReport, dryRun: boolean): Promise<void> {
