@@ -3,7 +3,15 @@ import mqtt, { type MqttClient } from 'mqtt'
 import {
   canonicalJson, keyPairFromSeed, nodeTopic, type Envelope, type KeyPair, type UnsignedEnvelope, type AckBody,
 } from '@backstop/shared'
+import { createSigner } from '@backstop/agent/src/transport/ed25519.ts'
+import { packRecords } from '@backstop/agent/src/transport/batch-pack.ts'
 import { privateKeyObject, publicKeyObject, signMessage, verifyEnvelopeWith } from '@backstop/collector/src/crypto/ed25519.ts'
+
+/** One MQTT publish and how many events it carries (1, or a batch's size). */
+export interface Outgoing {
+  readonly payload: Buffer
+  readonly events: number
+}
 
 /** A simulated agent for the benchmark: the real wire protocol (docs/protocol.md), minus the agent's disk outbox. */
 export class BenchAgent {
@@ -59,28 +67,50 @@ export class BenchAgent {
     await acked
   }
 
-  /** Pre-signed job.started events (signing is the agent's cost, not the collector's: done before timing). */
-  events(count: number): Buffer[] {
-    const out: Buffer[] = []
+  /** Pre-signed job.started envelopes, as the agent writes them to its outbox (signed at emit time). */
+  envelopes(count: number, from = 1): Envelope[] {
+    const out: Envelope[] = []
     const startedAt = new Date().toISOString()
-    for (let seq = 1; seq <= count; seq++) {
-      out.push(Buffer.from(JSON.stringify(this.sign({
+    for (let seq = from; seq < from + count; seq++) {
+      out.push(this.sign({
         v: 1, kind: 'job.started', node: this.node, msgId: `${this.node}-${seq}`, seq, ts: startedAt,
         body: { runId: `${this.node}-run-${seq}`, job: 'bench', jobKind: 'archive', startedAt, trigger: 'schedule' },
-      }))))
+      }))
     }
     return out
   }
 
-  /** Publishes with at most `window` events not yet acknowledged by the collector; resolves when all are acked. */
-  send(payloads: Buffer[], window: number): Promise<void> {
+  /** One MQTT message per event (the pre-batch wire, still valid). */
+  events(count: number, from = 1): Buffer[] {
+    return this.envelopes(count, from).map((e) => Buffer.from(JSON.stringify(e)))
+  }
+
+  /**
+   * The agent's drain of a backlog: the same packing code (agent/src/transport/batch-pack.ts) turns runs of outbox
+   * records into batches signed once. Batch signing is the agent's cost and happens before timing, like event signing.
+   */
+  batches(count: number, from = 1): Outgoing[] {
+    const recs = this.envelopes(count, from).map((envelope) => ({ seq: envelope.seq, msgId: envelope.msgId, bytes: 0, envelope }))
+    return packRecords(recs, { node: this.node, signer: createSigner(this.keys), now: new Date(), singlesThrough: 0 })
+      .map((w) => ({ payload: Buffer.from(w.payload), events: w.records.length }))
+  }
+
+  /**
+   * Publishes with at most `window` events not yet acknowledged by the collector (the agent's in-flight window
+   * counts events, whether they travel alone or in a batch); resolves when all are acked.
+   */
+  send(messages: Outgoing[], window: number): Promise<void> {
     const topic = nodeTopic(this.node, 'events')
+    const total = messages.reduce((n, m) => n + m.events, 0)
     let next = 0
+    let sent = 0
     let acked = 0
     return new Promise((resolve, reject) => {
       const pump = (): void => {
-        while (next < payloads.length && next - acked < window) {
-          this.client.publish(topic, payloads[next++]!, { qos: 1 }, (err) => err && reject(err))
+        while (next < messages.length && sent - acked + messages[next]!.events <= Math.max(window, messages[next]!.events)) {
+          const m = messages[next++]!
+          sent += m.events
+          this.client.publish(topic, m.payload, { qos: 1 }, (err) => err && reject(err))
         }
       }
       this.onAck = (body) => {
@@ -89,7 +119,7 @@ export class BenchAgent {
           return
         }
         acked += body.acked.length
-        if (acked >= payloads.length) {
+        if (acked >= total) {
           resolve()
         } else {
           pump()

@@ -1,18 +1,22 @@
 // bench/ingest — signed events/s through the collector's full durable path (verify → validate → batched SQLite
 // commit → ack after commit) from N concurrent agent connections, against raw aedes pub→sub pass-through on the
 // same machine in the same run. Writes its section of docs/benchmarks.md.
-//   node --import tsx bench/ingest/run.ts            (env: BENCH_CLIENTS=4 BENCH_EVENTS=25000 BENCH_WINDOW=1000)
+//   node --import tsx bench/ingest/run.ts
+//   (env: BENCH_CLIENTS=4 BENCH_EVENTS=25000 BENCH_WINDOW=1000 BENCH_SINGLE_EVENTS=5000; 0 skips the single-event run)
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { BenchAgent, rawPassThrough } from './clients.ts'
+import { BenchAgent, rawPassThrough, type Outgoing } from './clients.ts'
 import { machineLine, writeBenchSection } from '../support/report.ts'
 
 const CLIENTS = Number(process.env['BENCH_CLIENTS'] ?? 4)
 const PER_CLIENT = Number(process.env['BENCH_EVENTS'] ?? 25_000)
 const WINDOW = Number(process.env['BENCH_WINDOW'] ?? 1000)
+/** Extra node flags for the collector process, e.g. BENCH_COLLECTOR_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
+const COLLECTOR_NODE_ARGS = (process.env['BENCH_COLLECTOR_NODE_ARGS'] ?? '').split(' ').filter(Boolean)
+const SINGLE = Number(process.env['BENCH_SINGLE_EVENTS'] ?? 5000)
 const TOKEN = 'bench-enrollment-token-0123456789'
 const root = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -40,7 +44,10 @@ async function stop(child: ChildProcess): Promise<void> {
   await exited
 }
 
-async function benchCollector(): Promise<{ rate: number, seconds: number }> {
+interface Run { readonly rate: number, readonly seconds: number, readonly events: number, readonly messages: number }
+
+/** `batched`: publish as the agent drains a backlog (batches); otherwise one message per event (old agents, trickles). */
+async function benchCollector(perClient: number, batched: boolean): Promise<Run> {
   const dir = mkdtempSync(join(tmpdir(), 'bk-bench-ingest-'))
   const cfg = join(dir, 'collector.yaml')
   writeFileSync(cfg, [
@@ -53,19 +60,20 @@ async function benchCollector(): Promise<{ rate: number, seconds: number }> {
     'tls: { plaintext: true }',
     '',
   ].join('\n'))
-  const { child, match } = await startChild(['collector/bin/backstop-collector.mjs', 'run', '--config', cfg], /MQTT (mqtt:\/\/\S+)/)
+  const { child, match } = await startChild([...COLLECTOR_NODE_ARGS, 'collector/bin/backstop-collector.mjs', 'run', '--config', cfg], /MQTT (mqtt:\/\/\S+)/)
   try {
     const agents = Array.from({ length: CLIENTS }, (_, i) => new BenchAgent(`bench-${i}`))
     for (const a of agents) {
       await a.connect(match[1]!)
       await a.enroll(TOKEN)
     }
-    const payloads = agents.map((a) => a.events(PER_CLIENT))
+    const messages: Outgoing[][] = agents.map((a) => (batched ? a.batches(perClient) : a.events(perClient).map((payload) => ({ payload, events: 1 }))))
     const t0 = performance.now()
-    await Promise.all(agents.map((a, i) => a.send(payloads[i]!, WINDOW)))
+    await Promise.all(agents.map((a, i) => a.send(messages[i]!, WINDOW)))
     const seconds = (performance.now() - t0) / 1000
     await Promise.all(agents.map((a) => a.close()))
-    return { rate: (CLIENTS * PER_CLIENT) / seconds, seconds }
+    const events = CLIENTS * perClient
+    return { rate: events / seconds, seconds, events, messages: messages.reduce((n, m) => n + m.length, 0) }
   } finally {
     await stop(child)
     rmSync(dir, { recursive: true, force: true })
@@ -82,33 +90,41 @@ async function benchRaw(payloads: Buffer[][]): Promise<number> {
 }
 
 const sample = Array.from({ length: CLIENTS }, (_, i) => new BenchAgent(`raw-${i}`).events(PER_CLIENT))
-const backstop = await benchCollector()
+const backstop = await benchCollector(PER_CLIENT, true)
+const single = SINGLE > 0 ? await benchCollector(SINGLE, false) : undefined
 const raw = await benchRaw(sample)
 const ratio = backstop.rate / raw
 const total = CLIENTS * PER_CLIENT
+const batchSize = backstop.events / backstop.messages
 const lines = [
   '## Ingest: signed events through the durable path vs raw aedes pass-through',
   '',
   `- Date: ${new Date().toISOString()}`,
   `- Machine: ${machineLine()}`,
-  '- Command: `node --import tsx bench/ingest/run.ts`' + ` (BENCH_CLIENTS=${CLIENTS}, BENCH_EVENTS=${PER_CLIENT}, BENCH_WINDOW=${WINDOW})`,
+  '- Command: `node --import tsx bench/ingest/run.ts`' + ` (BENCH_CLIENTS=${CLIENTS}, BENCH_EVENTS=${PER_CLIENT}, BENCH_WINDOW=${WINDOW}, BENCH_SINGLE_EVENTS=${SINGLE})`,
   `- Workload: ${CLIENTS} concurrent agent connections × ${PER_CLIENT} signed \`job.started\` envelopes (${sample[0]![0]!.length} bytes each), QoS 1,`,
-  `  at most ${WINDOW} unacknowledged per connection. Backstop counts an event only when its application-level ack`,
-  '  (published after the SQLite commit) arrives; the peer counts a message when the subscriber receives it.',
-  '  Clients run in the benchmark process; the collector and the raw broker each run in their own process,\n  both on plain TCP over loopback.',
+  `  at most ${WINDOW} unacknowledged events per connection. Each connection drains its backlog the way the agent does`,
+  '  (agent/src/transport/batch-pack.ts): runs of outbox envelopes go as one signed batch of up to 256 events',
+  '  (docs/protocol.md "Batches"). Backstop counts an event only when its application-level ack (published after the',
+  '  SQLite commit) arrives; the peer counts a message when the subscriber receives it. Clients run in the benchmark',
+  '  process; the collector and the raw broker each run in their own process, both on plain TCP over loopback.',
   '',
-  '| path | events | seconds | events/s |',
-  '|---|---:|---:|---:|',
-  `| Backstop collector (verify + validate + batched commit + ack) | ${total} | ${backstop.seconds.toFixed(2)} | ${Math.round(backstop.rate)} |`,
-  `| raw aedes 1.2 pub→sub (no hooks, no storage) | ${total} | ${(total / raw).toFixed(2)} | ${Math.round(raw)} |`,
+  '| path | events | MQTT messages | seconds | events/s | messages/s |',
+  '|---|---:|---:|---:|---:|---:|',
+  `| Backstop collector, batched (one verify per batch + validate + batched commit + ack) | ${total} | ${backstop.messages} | ${backstop.seconds.toFixed(2)} | ${Math.round(backstop.rate)} | ${Math.round(backstop.messages / backstop.seconds)} |`,
+  ...(single ? [`| Backstop collector, one event per message (one verify per event) | ${single.events} | ${single.messages} | ${single.seconds.toFixed(2)} | ${Math.round(single.rate)} | ${Math.round(single.messages / single.seconds)} |`] : []),
+  `| raw aedes 1.2 pub→sub (no hooks, no storage), one event per message | ${total} | ${total} | ${(total / raw).toFixed(2)} | ${Math.round(raw)} | ${Math.round(raw)} |`,
   '',
-  `**Ratio: ${ratio.toFixed(2)}× the pass-through rate** (target ≥ 0.5×; absolute target ≥ 20,000 events/s).`,
+  `Batches: ${backstop.messages} of ${batchSize.toFixed(1)} events on average, ${Math.round(backstop.messages / backstop.seconds)} batches/s.`,
   '',
-  'Why the targets are missed here: every event carries its own Ed25519 signature and the collector verifies each',
-  'one before committing (node:crypto; `openssl speed ed25519` gives ~9,700 verifies/s per core on this VM, and the',
-  'two cores are shared with the clients and SQLite). The raw path does no crypto, no validation and no storage.',
-  'The remedy is a protocol change — one signature over a batch of events (the outbox already drains in order) —',
-  'not made yet; until then this figure is the honest cost of per-event verification on two cores.',
+  `**Ratio: ${ratio.toFixed(2)}× the pass-through rate** (Backstop events/s ÷ raw messages/s; target ≥ 0.5×; absolute target`,
+  `≥ 20,000 events/s: ${backstop.rate >= 20_000 ? 'met' : 'missed'}).${single ? ` One event per message: ${Math.round(single.rate)} events/s, ${(single.rate / raw).toFixed(2)}×.` : ''}`,
+  '',
+  'Read the ratio for what it is: the raw path carries one event per MQTT message, the Backstop path carries batches —',
+  'that is the point of the design. Every event is still signed by the agent at emit time and keeps its signature in',
+  'the stored row, but the collector verifies one Ed25519 signature per batch instead of one per event',
+  '(node:crypto manages ~9,700 verifies/s per core on this VM; the single-event row above is bound by that). The raw',
+  'path still does no crypto, no validation and no storage.',
 ]
 writeBenchSection('ingest', lines.join('\n'))
 console.log(lines.join('\n'))
