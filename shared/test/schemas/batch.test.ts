@@ -32,7 +32,7 @@ function decodeError(value: unknown): string {
 test('a batch signature covers every inner event: any tampering fails the whole batch', () => {
   const b = batch([event(1), event(2), event(3)])
   assert.equal(verifyBatchSignature(b, node.publicKey), true)
-  const tamperedBody = structuredClone(b) as { body: { events: Envelope<'job.started'>[] } }
+  const tamperedBody = structuredClone(b) as unknown as { body: { events: Envelope<'job.started'>[] } }
   tamperedBody.body.events[1]!.body.job = 'other'
   assert.equal(verifyBatchSignature(tamperedBody as unknown as BatchEnvelope, node.publicKey), false, 'inner body changed')
   const swapped = { ...b, body: { events: [b.body.events[1], b.body.events[0], b.body.events[2]] } }
