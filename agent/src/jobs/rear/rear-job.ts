@@ -1,15 +1,15 @@
-import { createHash } from 'node:crypto'
-import { createReadStream, existsSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import type { AssetRef, Copy, DeletedCopy } from '@backstop/shared'
 import { describeFailure, succeeded } from '../../exec/exec.ts'
 import type { Job, JobContext, JobResult, PlanLine } from '../job.ts'
+import { rearRestoreTest, rearVerifyCopy } from './checks.ts'
 import { interpretChecklayout, rearArgv, renderLocalConf } from '../../tools/rear.ts'
 import type { ResolvedRearJob } from './config.ts'
 import { loadInventory, recordStick, saveInventory, staleSticks, type StickInventory, type StickRun } from './inventory.ts'
-import { checkRearMd5, findStick, listRunDirs, mountStick, pruneRunDirs, type RunDir, type Stick, unmountStick } from './stick.ts'
+import { checkRearMd5, findStick, hashBoth, listRunDirs, mountStick, pruneRunDirs, type RunDir, type Stick, unmountStick } from './stick.ts'
 
 /** rear -v milestones (usr/share/rear/*: LogPrint lines) → coarse progress. */
 const milestones: [RegExp, number][] = [
@@ -23,18 +23,6 @@ const milestones: [RegExp, number][] = [
   [/^Copying resulting files/, 85],
   [/^Exiting rear/, 95],
 ]
-
-async function hashBoth(path: string, signal: AbortSignal): Promise<{ sha256: string, md5: string, bytes: number }> {
-  const sha = createHash('sha256')
-  const md5 = createHash('md5')
-  let bytes = 0
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20, signal })) {
-    sha.update(chunk as Buffer)
-    md5.update(chunk as Buffer)
-    bytes += (chunk as Buffer).length
-  }
-  return { sha256: sha.digest('hex'), md5: md5.digest('hex'), bytes }
-}
 
 /**
  * One rear run onto the USB stick: find the stick by label, (checklayout), `rear mkbackup|mkrescue`, find the
@@ -188,6 +176,9 @@ export function createRearJob(job: ResolvedRearJob): Job {
       const result: JobResult = { status: error ? 'failed' : 'success', copies: runs.map((r) => copyOf(stick, r, false)), deleted, warnings, ...(bytes !== undefined ? { bytes } : {}) }
       return error ? { ...result, error } : result
     },
+
+    verifyCopy: (ctx, copyId) => rearVerifyCopy(job, host, ctx, copyId),
+    restoreTest: () => rearRestoreTest(job),
 
     /** What keepRuns would keep or delete on the attached stick (nothing is deleted). Empty when no stick. */
     async plan(ctx: JobContext): Promise<PlanLine[]> {

@@ -1,4 +1,5 @@
-import { existsSync, realpathSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { createReadStream, existsSync, realpathSync } from 'node:fs'
 import { readdir, readFile, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { BackstopError } from '@backstop/shared'
@@ -121,4 +122,17 @@ export async function pruneRunDirs(runs: readonly RunDir[], keep: number, justWr
     }
   }
   return { removed, errors }
+}
+
+/** sha256 (the copy's checksum) and md5 (rear's own backup.tar.gz.md5) in one read. */
+export async function hashBoth(path: string, signal: AbortSignal): Promise<{ sha256: string, md5: string, bytes: number }> {
+  const sha = createHash('sha256')
+  const md5 = createHash('md5')
+  let bytes = 0
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20, signal })) {
+    sha.update(chunk as Buffer)
+    md5.update(chunk as Buffer)
+    bytes += (chunk as Buffer).length
+  }
+  return { sha256: sha.digest('hex'), md5: md5.digest('hex'), bytes }
 }

@@ -7,6 +7,7 @@ import { guestAsset, listGuests } from '../../tools/pvesh.ts'
 import { type GuestRun, VzdumpLogParser } from '../../tools/vzdump-log.ts'
 import { parseArchiveName, parsePbsSnapshot, vzdumpArgv } from '../../tools/vzdump.ts'
 import { archiveCopy, listArchives, pruneArchives } from './archives.ts'
+import { vzdumpRestoreTest, vzdumpVerifyCopy } from './checks.ts'
 import type { ResolvedVzdumpJob } from './config.ts'
 import { ChecksumStore, sha256File } from './files.ts'
 
@@ -32,6 +33,8 @@ export function createVzdumpJob(job: ResolvedVzdumpJob): Job {
   return {
     name: job.name,
     kind: 'vzdump',
+    verifyCopy: (ctx, copyId) => vzdumpVerifyCopy(job, ctx, copyId),
+    restoreTest: () => vzdumpRestoreTest(job),
 
     async run(ctx: JobContext): Promise<JobResult> {
       const parser = new VzdumpLogParser(expected)
