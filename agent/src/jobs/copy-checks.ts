@@ -79,6 +79,9 @@ export async function runCopyCheck(req: CopyCheckRequest, deps: CopyCheckDeps): 
     }
     log.info({ result: outcome.result, copyId: outcome.copyId, code: outcome.error?.code }, `${what} finished`)
     return outcome
+  } catch (e) {
+    // A job that fails because it was aborted failed for the abort's reason (timeout or shutdown), coded.
+    throw ac.signal.aborted ? ac.signal.reason : e
   } finally {
     timer.abort()
     req.signal?.removeEventListener('abort', onOuter)
