@@ -2,6 +2,7 @@ import fc from 'fast-check'
 import { randomBytes } from 'node:crypto'
 import { MAX_MESSAGE_BYTES, nodeTopic, type Envelope } from '@backstop/shared'
 import type { FakeAgent } from '../../collector/test/support/harness.ts'
+import { hostileBatch } from './hostile-batches.ts'
 
 /**
  * Hostile message generators for the ingest fuzz suite. Each produces `{ topicNode, payload, expect }`, where
@@ -63,6 +64,8 @@ export function hostile(w: FuzzWorld): fc.Arbitrary<Hostile> {
     { weight: 3, arbitrary: fc.integer({ min: 1000, max: 200_000 }).map((depth) => ({ category: 'deep nesting', topicNode: node, payload: Buffer.from(`${'['.repeat(depth)}${']'.repeat(depth)}`), expect: 'reject-or-drop' as Expect })) },
     { weight: 1, arbitrary: fc.constant(null).map(() => ({ category: 'over 1 MiB', topicNode: node, payload: Buffer.concat([b(`{"msgId":"huge-${randomBytes(4).toString('hex')}","pad":"`), huge, b('"}')]), expect: 'reject-or-drop' as Expect })) },
     { weight: 1, arbitrary: fc.string({ maxLength: 40 }).map((token) => ({ category: 'enroll with a wrong token', topicNode: node, payload: b({ ...w.enrolled.enroll(`${token}-not-a-token`), node }), expect: 'reject' as Expect })) },
+    // Event batches that fail as a whole (hostile-batches.ts): one rejection each, under the batch msgId.
+    { weight: 10, arbitrary: hostileBatch(w) },
   )
 }
 
