@@ -22,7 +22,7 @@ describe('command.result outcome (reverify-copy / restore-test)', () => {
     ['too many checks', { ...outcome, checks: Array.from({ length: 33 }, () => 'c') }],
     ['a check longer than 1 KiB', { ...outcome, checks: ['x'.repeat(1025)] }],
     ['negative bytes', { ...outcome, bytes: -1 }],
-    ['extra property', { ...outcome, shell: 'rm -rf /' }],
+    ['extra property', { ...outcome, commandLine: 'x' }],
     ['error without code', { ...outcome, error: { message: 'm' } }],
   ]
   for (const [name, o] of bad) {
