@@ -74,8 +74,8 @@ export class FakeAgent {
     return this.envelope('heartbeat', { agentVersion: '0.1.0', hostname: `${this.node}.lan`, uptimeS: 12, outbox: { pending: 0, bytes: 0 }, jobs: [] })
   }
 
-  started(runId: string, job = 'etc-archive'): Envelope<'job.started'> {
-    return this.envelope('job.started', { runId, job, jobKind: 'archive', startedAt: '2026-11-22T01:00:00.000Z', trigger: 'schedule' })
+  started(runId: string, job = 'etc-archive', startedAt = '2026-11-22T01:00:00.000Z'): Envelope<'job.started'> {
+    return this.envelope('job.started', { runId, job, jobKind: 'archive', startedAt, trigger: 'schedule' })
   }
 
   finished(runId: string, copies: Copy[] = [copy('c1')], over: Partial<BodyOf<'job.finished'>> = {}): Envelope<'job.finished'> {
