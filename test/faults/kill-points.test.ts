@@ -8,7 +8,8 @@ import { assertExactlyOnceInOrder, burstRows, highestIndex } from './ledger-chec
  * kill -9 at ≥ 20 random points while 10,000 events flow from a real agent process (FileOutbox, MQTT transport,
  * runtime) to a real collector process (aedes, ingest, SQLite WAL): the victim alternates between collector and
  * agent, each restarted after the kill. At the end every event is stored exactly once, in the node's order.
- * FAULT_KILLS / FAULT_EVENTS / FAULT_SEED override the defaults (20 / 10,000 / 6).
+ * The agent holds new events while 500 await an ack, so the flow cannot finish before the last kill however long
+ * the restarts take on a loaded machine. FAULT_KILLS / FAULT_EVENTS / FAULT_SEED override the defaults (20 / 10,000 / 6).
  */
 const KILLS = Number(process.env['FAULT_KILLS'] ?? 20)
 const COUNT = Number(process.env['FAULT_EVENTS'] ?? 10_000)
@@ -35,7 +36,7 @@ describe('fault injection: kill -9 at random points', { timeout: 14 * 60_000 }, 
     const node = 'fault-kill'
     const cfg = agentConfig(dir, c.mqttUrl, { node })
     let collector: Proc = await c.start()
-    const startAgent = (): Proc => startProc(['--import', 'tsx', burstAgent, '--config', cfg, '--count', String(COUNT), '--from', String(highestIndex(c.dbFile, node) + 1), '--pace-ms', '100'], join(dir, 'agent.log'))
+    const startAgent = (): Proc => startProc(['--import', 'tsx', burstAgent, '--config', cfg, '--count', String(COUNT), '--from', String(highestIndex(c.dbFile, node) + 1), '--pace-ms', '100', '--max-pending', '500'], join(dir, 'agent.log'))
     let agent = startAgent()
     t.after(async () => {
       await agent.kill9()
@@ -47,7 +48,8 @@ describe('fault injection: kill -9 at random points', { timeout: 14 * 60_000 }, 
     for (let k = 0; k < KILLS; k++) {
       // At least one more commit since the previous kill, so every kill lands at a distinct point of the flow.
       const threshold = Math.max(thresholds[k]!, (points.at(-1)?.committed ?? 0) + 1)
-      await eventually(() => (burstRows(c.dbFile, node).length >= threshold ? true : undefined), `${threshold} events committed`, 120_000)
+      await eventually(() => (burstRows(c.dbFile, node).length >= threshold ? true : undefined),
+        `${threshold} events committed before kill ${k + 1} (kills so far: ${JSON.stringify(points)})`, 120_000)
       const afterMs = Math.round(random() * 300)
       await new Promise((r) => setTimeout(r, afterMs))
       const victim = k % 2 === 0 ? 'collector' : 'agent'
