@@ -15,6 +15,7 @@ test('migrations: every file applies once, in order, and a re-open applies nothi
   assert.deepEqual(first.migrations.applied, [...first.migrations.applied].sort())
   assert.equal(first.db.pragma('journal_mode', { simple: true }), 'wal')
   assert.equal(first.db.pragma('synchronous', { simple: true }), 2, 'FULL: an ack means the batch is on disk')
+  assert.equal(first.db.pragma('temp_store', { simple: true }), 2, 'MEMORY: statement journals of trigger-firing inserts never spill to temp files')
   first.db.close()
   const again = openDb({ file })
   t.after(() => again.db.close())
