@@ -146,8 +146,8 @@ const lines = [
   '(collector/src/store/db.ts) keeps statement journals in RAM; durability is untouched (crash recovery is the WAL\'s',
   'job, synchronous stays FULL). A/B in one hour on this VM: 13,443 and 13,592 events/s without it, 20,170 and 20,483',
   'with it (raw aedes 30–33k msgs/s in all four runs). With it the main thread is ~80% busy during the batched phase',
-  '(~3.8 s for 100,000 events: runs insert 1.2 s, commits with their WAL fsync 0.8 s, ledger evaluation 0.8 s,',
-  'events row 0.45 s); the rest of the wall time is the two cores shared with the benchmark\'s own client process and',
+  '(~3.8 s for 100,000 events: runs insert 1.2 s, commits 0.8 s (WAL page writes;',
+  'the fsyncs total ~60 ms), ledger evaluation 0.8 s, events row 0.45 s); the rest of the wall time is the two cores shared with the benchmark\'s own client process and',
   'the verification worker. On this shared VM both figures swing from run to run (raw aedes measured 26–64k msgs/s',
   'across sessions), which is why the ratio is taken within one run.',
 ]

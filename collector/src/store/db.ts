@@ -38,7 +38,7 @@ export function openDb(opts: OpenDbOptions): OpenedDb {
   // An INSERT that fires a trigger (the ledger's change capture on runs, copies, assets) needs a statement journal.
   // It spills to a temp FILE past 64 KiB and stays a file for the rest of the transaction, so with the default
   // temp_store every such insert in an ingest batch cost a pwrite per page touched: about half the time of a
-  // job.started (strace: ~8 pwrites per event, bench/ingest). Statement journals only undo a statement inside its
+  // job.started (~8 pwrites each under strace; docs/benchmarks.md, ingest). Statement journals only undo a statement in its
   // transaction; crash recovery is the WAL's job, so keeping them (and sort scratch space) in memory costs no
   // durability.
   db.pragma('temp_store = MEMORY')
