@@ -154,14 +154,14 @@ const lines = [
   'single cost was the `runs` insert of each `job.started`. It fires the ledger\'s change-capture trigger, so SQLite',
   'keeps a statement journal for it; that journal spills to a temp file past 64 KiB and stays a file for the rest of',
   'the transaction, so every event paid about 8 `pwrite` calls (strace of 100,000 such inserts in 1,000-row',
-  'transactions: 882,217 pwrites; 35,383 with the fix). `temp_store = MEMORY`',
-  '(collector/src/store/db.ts) keeps statement journals in RAM; durability is untouched (crash recovery is the WAL\'s',
-  'job, synchronous stays FULL). A/B in one hour on this VM: 13,443 and 13,592 events/s without it, 20,170 and 20,483',
-  'with it (raw aedes 30–33k msgs/s in all four runs). With it the main thread is ~80% busy during the batched phase',
-  '(~3.8 s for 100,000 events: runs insert 1.2 s, commits 0.8 s (WAL page writes;',
-  'the fsyncs total ~60 ms), ledger evaluation 0.8 s, events row 0.45 s); the rest of the wall time is the two cores shared with the benchmark\'s own client process and',
-  'the verification worker. On this shared VM both figures swing from run to run (raw aedes measured 26–64k msgs/s',
-  'across sessions), which is why both paths alternate within one run and the medians are compared.',
+  'transactions: 882,217 pwrites; 35,383 with the fix). `temp_store = MEMORY` (collector/src/store/db.ts) keeps',
+  'statement journals in RAM; durability is untouched (crash recovery is the WAL\'s job, synchronous stays FULL).',
+  'A/B in one hour on this VM: 13,443 and 13,592 events/s without it, 20,170 and 20,483 with it (raw aedes 30–33k',
+  'msgs/s in all four runs). With it the main thread is ~80% busy during the batched phase (~3.8 s for 100,000',
+  'events: runs insert 1.2 s, commits 0.8 s — WAL page writes, the fsyncs total ~60 ms — ledger evaluation 0.8 s,',
+  'events row 0.45 s); the rest of the wall time is the two cores shared with the benchmark\'s own client process',
+  'and the verification worker. On this shared VM both figures swing from run to run (raw aedes measured 26–64k',
+  'msgs/s across sessions), which is why both paths alternate within one run and the medians are compared.',
 ]
 writeBenchSection('ingest', lines.join('\n'))
 console.log(lines.join('\n'))

@@ -37,8 +37,8 @@ export function openDb(opts: OpenDbOptions): OpenedDb {
   db.pragma('wal_autocheckpoint = 4000')
   // An INSERT that fires a trigger (the ledger's change capture on runs, copies, assets) needs a statement journal.
   // It spills to a temp FILE past 64 KiB and stays a file for the rest of the transaction, so with the default
-  // temp_store every such insert in an ingest batch cost a pwrite per page touched: about half the time of a
-  // job.started (~8 pwrites each under strace; docs/benchmarks.md, ingest). Statement journals only undo a statement in its
+  // temp_store every such insert in an ingest batch paid a pwrite per page touched (~8 per job.started under strace,
+  // about half its time; docs/benchmarks.md, ingest). Statement journals only undo a statement inside its
   // transaction; crash recovery is the WAL's job, so keeping them (and sort scratch space) in memory costs no
   // durability.
   db.pragma('temp_store = MEMORY')
