@@ -3,7 +3,19 @@
 import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
-const ioModules = ['fs', 'net', 'tls', 'child_process', 'dgram', 'http', 'https', 'timers', 'worker_threads', 'cluster', 'os']
+const ioModules = [
+  'fs',
+  'net',
+  'tls',
+  'child_process',
+  'dgram',
+  'http',
+  'https',
+  'timers',
+  'worker_threads',
+  'cluster',
+  'os',
+]
 const nodeIo = ioModules.flatMap((m) => [m, `node:${m}`, `${m}/promises`, `node:${m}/promises`])
 
 export default tseslint.config(
@@ -11,45 +23,115 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', setImmediate: 'readonly', AbortController: 'readonly', AbortSignal: 'readonly', TextEncoder: 'readonly', TextDecoder: 'readonly', fetch: 'readonly', structuredClone: 'readonly', queueMicrotask: 'readonly' } },
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        Buffer: 'readonly',
+        URL: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        setImmediate: 'readonly',
+        AbortController: 'readonly',
+        AbortSignal: 'readonly',
+        TextEncoder: 'readonly',
+        TextDecoder: 'readonly',
+        fetch: 'readonly',
+        structuredClone: 'readonly',
+        queueMicrotask: 'readonly',
+      },
+    },
     rules: {
       curly: ['error', 'all'],
+      // Prettier (printWidth 120) lays out code; this catches what it cannot wrap: comments. Messages stay whole
+      // so that an error seen in a log can be found with grep.
+      'max-len': [
+        'error',
+        { code: 120, ignoreStrings: true, ignoreTemplateLiterals: true, ignoreUrls: true, ignoreRegExpLiterals: true },
+      ],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
       // Commands run as argv arrays through the Exec seam, never as shell strings.
-      'no-restricted-syntax': ['error',
-        { selector: "Property[key.name='shell'][value.value=true]", message: 'shell: true is forbidden: pass an argv array to Exec.' },
-        { selector: "CallExpression[callee.property.name=/^(exec|execSync)$/][arguments.0.type='TemplateLiteral']", message: 'exec() with an interpolated string is forbidden: pass an argv array to Exec.' },
-        { selector: "CallExpression[callee.name=/^(exec|execSync)$/]", message: 'child_process exec/execSync run a shell: use Exec (argv arrays).' },
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "Property[key.name='shell'][value.value=true]",
+          message: 'shell: true is forbidden: pass an argv array to Exec.',
+        },
+        {
+          selector: "CallExpression[callee.property.name=/^(exec|execSync)$/][arguments.0.type='TemplateLiteral']",
+          message: 'exec() with an interpolated string is forbidden: pass an argv array to Exec.',
+        },
+        {
+          selector: 'CallExpression[callee.name=/^(exec|execSync)$/]',
+          message: 'child_process exec/execSync run a shell: use Exec (argv arrays).',
+        },
       ],
     },
   },
   {
     files: ['shared/src/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        paths: nodeIo.map((name) => ({ name, message: 'shared/ is pure: no I/O. Take the data (and `now`) as arguments.' })),
-        patterns: [{ group: ['@backstop/agent', '@backstop/collector', '**/agent/**', '**/collector/**'], message: 'shared/ imports nothing from the workspace.' }],
-      }],
-      'no-restricted-globals': ['error',
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: nodeIo.map((name) => ({
+            name,
+            message: 'shared/ is pure: no I/O. Take the data (and `now`) as arguments.',
+          })),
+          patterns: [
+            {
+              group: ['@backstop/agent', '@backstop/collector', '**/agent/**', '**/collector/**'],
+              message: 'shared/ imports nothing from the workspace.',
+            },
+          ],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
         { name: 'setTimeout', message: 'shared/ is pure: no timers.' },
         { name: 'setInterval', message: 'shared/ is pure: no timers.' },
         { name: 'fetch', message: 'shared/ is pure: no network.' },
         { name: 'process', message: 'shared/ is pure: no process state.' },
       ],
-      'no-restricted-properties': ['error', { object: 'Date', property: 'now', message: 'shared/ takes `now` as an argument.' }],
+      'no-restricted-properties': [
+        'error',
+        { object: 'Date', property: 'now', message: 'shared/ takes `now` as an argument.' },
+      ],
     },
   },
   {
     files: ['agent/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['@backstop/collector', '@backstop/collector/*', '**/collector/**'], message: 'agent/ imports only @backstop/shared, never the collector.' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@backstop/collector', '@backstop/collector/*', '**/collector/**'],
+              message: 'agent/ imports only @backstop/shared, never the collector.',
+            },
+          ],
+        },
+      ],
     },
   },
   {
     files: ['collector/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['@backstop/agent', '@backstop/agent/*', '**/agent/**'], message: 'collector/ imports only @backstop/shared, never the agent.' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@backstop/agent', '@backstop/agent/*', '**/agent/**'],
+              message: 'collector/ imports only @backstop/shared, never the agent.',
+            },
+          ],
+        },
+      ],
     },
   },
   {

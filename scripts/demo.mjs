@@ -14,7 +14,11 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 const dir = process.env.BACKSTOP_DEMO_DIR ?? join(root, '.backstop-demo')
 const apiPort = Number(process.env.BACKSTOP_API_PORT ?? 8080)
 const mqttPort = Number(process.env.BACKSTOP_MQTT_PORT ?? 1883)
-const node = (process.env.BACKSTOP_DEMO_NODE ?? hostname()).toLowerCase().replace(/[^a-z0-9_.-]/g, '-').replace(/^[^a-z0-9]+/, '') || 'demo-node'
+const node =
+  (process.env.BACKSTOP_DEMO_NODE ?? hostname())
+    .toLowerCase()
+    .replace(/[^a-z0-9_.-]/g, '-')
+    .replace(/^[^a-z0-9]+/, '') || 'demo-node'
 
 mkdirSync(join(dir, 'sample', 'network'), { recursive: true })
 mkdirSync(join(dir, 'agent-state'), { recursive: true, mode: 0o700 })
@@ -23,11 +27,16 @@ if (!existsSync(tokenFile)) {
   writeFileSync(tokenFile, randomBytes(24).toString('base64url'), { mode: 0o600 })
 }
 const token = readFileSync(tokenFile, 'utf8').trim()
-writeFileSync(join(dir, 'sample', 'network', 'interfaces'), 'auto vmbr0\niface vmbr0 inet static\n\taddress 192.0.2.10/24\n')
+writeFileSync(
+  join(dir, 'sample', 'network', 'interfaces'),
+  'auto vmbr0\niface vmbr0 inet static\n\taddress 192.0.2.10/24\n',
+)
 writeFileSync(join(dir, 'sample', 'storage.cfg'), 'dir: local\n\tpath /var/lib/vz\n\tcontent iso,vztmpl,backup\n')
 writeFileSync(join(dir, 'sample', 'README'), 'Sample data the demo agent archives every minute.\n')
 
-writeFileSync(join(dir, 'collector.yaml'), `# Written by scripts/demo.mjs
+writeFileSync(
+  join(dir, 'collector.yaml'),
+  `# Written by scripts/demo.mjs
 dataDir: ${join(dir, 'collector-data')}
 mqtt:
   host: 127.0.0.1
@@ -40,10 +49,13 @@ enrollment:
     - ${token}
 log:
   level: info
-`)
+`,
+)
 
 function writeAgentConfig(fingerprint) {
-  writeFileSync(join(dir, 'agent.yaml'), `# Written by scripts/demo.mjs
+  writeFileSync(
+    join(dir, 'agent.yaml'),
+    `# Written by scripts/demo.mjs
 node: ${node}
 stateDir: ${join(dir, 'agent-state')}
 timezone: UTC
@@ -61,12 +73,17 @@ jobs:
     destination: ${join(dir, 'backups')}
     keepLast: 5
     media: ssd
-`)
+`,
+  )
 }
 
 const children = []
 function start(name, argv, ready) {
-  const child = spawn(process.execPath, argv, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_NO_WARNINGS: '1' } })
+  const child = spawn(process.execPath, argv, {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NODE_NO_WARNINGS: '1' },
+  })
   children.push(child)
   const log = join(dir, `${name}.log`)
   writeFileSync(log, '')
@@ -105,7 +122,11 @@ process.on('SIGINT', () => shutdown(0))
 process.on('SIGTERM', () => shutdown(0))
 
 try {
-  await start('collector', ['collector/bin/backstop-collector.mjs', 'run', '--config', join(dir, 'collector.yaml')], /backstop-collector: API/)
+  await start(
+    'collector',
+    ['collector/bin/backstop-collector.mjs', 'run', '--config', join(dir, 'collector.yaml')],
+    /backstop-collector: API/,
+  )
   const caPem = readFileSync(join(dir, 'collector-data', 'tls', 'ca.pem'), 'utf8')
   writeAgentConfig(new X509Certificate(caPem).fingerprint256)
   await start('agent', ['agent/bin/backstop-agent.mjs', 'run', '--config', join(dir, 'agent.yaml')], /./)

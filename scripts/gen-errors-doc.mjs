@@ -16,6 +16,8 @@ try {
 } catch {
   // first run: no docs/errors.md yet
 }
-const rows = Object.entries(errorTable).map(([code, s]) => `| \`${code}\` | ${s.message} | ${s.permanent ? 'permanent' : 'transient'} | ${s.http} |`)
+const rows = Object.entries(errorTable).map(
+  ([code, s]) => `| \`${code}\` | ${s.message} | ${s.permanent ? 'permanent' : 'transient'} | ${s.http} |`,
+)
 writeFileSync(path, `${head}${marker}\n| code | meaning | retry | HTTP |\n|---|---|---|---|\n${rows.join('\n')}\n`)
 console.log(`docs/errors.md: ${rows.length} codes`)

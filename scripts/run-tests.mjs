@@ -30,10 +30,22 @@ function walk(dir, out) {
   return out
 }
 
-const dirs = unitOnly ? ['shared/test', 'agent/test', 'collector/test'] : ['shared/test', 'agent/test', 'collector/test', 'test']
-const files = explicit.length > 0
-  ? explicit
-  : dirs.flatMap((d) => { try { return walk(join(root, d), []) } catch { return [] } }).map((f) => relative(root, f)).sort()
+const dirs = unitOnly
+  ? ['shared/test', 'agent/test', 'collector/test']
+  : ['shared/test', 'agent/test', 'collector/test', 'test']
+const files =
+  explicit.length > 0
+    ? explicit
+    : dirs
+        .flatMap((d) => {
+          try {
+            return walk(join(root, d), [])
+          } catch {
+            return []
+          }
+        })
+        .map((f) => relative(root, f))
+        .sort()
 
 if (files.length === 0) {
   console.error('run-tests: no test files found')
@@ -42,11 +54,24 @@ if (files.length === 0) {
 
 // --test-force-exit: a file whose tests are done exits even if a leaked handle would keep it alive;
 // --test-timeout: no single test may hang CI (the slowest platform/fault tests take a few minutes).
-const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-force-exit', '--test-timeout=900000', '--test-reporter=spec', ...files], {
-  cwd: root,
-  stdio: 'inherit',
-  env: { ...process.env, NODE_NO_WARNINGS: '1' },
-})
+const child = spawn(
+  process.execPath,
+  [
+    '--import',
+    'tsx',
+    '--test',
+    '--test-concurrency=2',
+    '--test-force-exit',
+    '--test-timeout=900000',
+    '--test-reporter=spec',
+    ...files,
+  ],
+  {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, NODE_NO_WARNINGS: '1' },
+  },
+)
 // Whole-suite watchdog, well inside CI's 90 minutes.
 const watchdog = setTimeout(() => {
   console.error('run-tests: the suite exceeded 60 minutes; stopping it')

@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test
 pnpm exec tsc -p tsconfig.json
 pnpm exec eslint .
+pnpm exec prettier --check . >/dev/null || { pnpm exec prettier --list-different .; echo 'format: run pnpm format' >&2; exit 1; }
 node scripts/run-tests.mjs

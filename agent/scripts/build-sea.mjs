@@ -1,9 +1,11 @@
 #!/usr/bin/env node
-// Builds the agent as one executable (Node 20 Single Executable Application; docs: nodejs.org/api/single-executable-applications.html):
+// Builds the agent as one executable (Node 20 Single Executable Application; docs:
+// nodejs.org/api/single-executable-applications.html):
 //   1. esbuild bundles src/main.ts with every dependency into one CommonJS file (SEA mains must be CJS on Node 20)
 //   2. node --experimental-sea-config turns it into a blob
 //   3. a copy of this node binary gets the blob injected with postject
-// All offline. Output: agent/dist/backstop-agent (or --out <dir>). Usage: node agent/scripts/build-sea.mjs [--out <dir>]
+// All offline. Output: agent/dist/backstop-agent (or --out <dir>). Usage: node agent/scripts/build-sea.mjs [--out
+// <dir>]
 import { spawnSync } from 'node:child_process'
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
@@ -53,18 +55,23 @@ const optionalNativeAbsent = {
 }
 
 mkdirSync(outDir, { recursive: true })
-await step('bundle', () => build({
-  entryPoints: [join(agentDir, 'src', 'main.ts')],
-  outfile: bundle,
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  plugins: [optionalNativeAbsent],
-  legalComments: 'none',
-  logLevel: 'warning',
-}))
-writeFileSync(seaConfig, `${JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }, null, 2)}\n`)
+await step('bundle', () =>
+  build({
+    entryPoints: [join(agentDir, 'src', 'main.ts')],
+    outfile: bundle,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    plugins: [optionalNativeAbsent],
+    legalComments: 'none',
+    logLevel: 'warning',
+  }),
+)
+writeFileSync(
+  seaConfig,
+  `${JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }, null, 2)}\n`,
+)
 await step('sea blob', () => run([process.execPath, '--experimental-sea-config', seaConfig]))
 await step('copy node', () => {
   rmSync(binary, { force: true })

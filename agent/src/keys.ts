@@ -5,7 +5,9 @@ import { BackstopError, fromB64, keyPairFromSeed, type KeyPair } from '@backstop
 import type { Log } from './log.ts'
 import { fsyncDir } from './outbox/fs-util.ts'
 
-/** `<stateDir>/keys`: 0700, holding node.json (the node's Ed25519 pair) and collector.json (the pinned collector key). */
+/**
+ * `<stateDir>/keys`: 0700, holding node.json (the node's Ed25519 pair) and collector.json (the pinned collector key).
+ */
 export function keysDir(stateDir: string): string {
   return join(stateDir, 'keys')
 }
@@ -55,7 +57,10 @@ export async function loadCollectorKey(stateDir: string, log?: Log): Promise<str
     pk = undefined
   }
   if (typeof pk !== 'string' || fromB64(pk).length !== 32) {
-    throw new BackstopError('BK_ERR_KEY_FILE_INVALID', `${path} must hold {"publicKey": "<32 bytes base64>"}; delete it to enroll again (the collector must still accept this node's key)`)
+    throw new BackstopError(
+      'BK_ERR_KEY_FILE_INVALID',
+      `${path} must hold {"publicKey": "<32 bytes base64>"}; delete it to enroll again (the collector must still accept this node's key)`,
+    )
   }
   return pk
 }
@@ -63,7 +68,10 @@ export async function loadCollectorKey(stateDir: string, log?: Log): Promise<str
 /** Pins the collector key (atomically: tmp + fsync + rename + fsync(dir)). */
 export async function saveCollectorKey(stateDir: string, publicKey: string, log?: Log): Promise<void> {
   if (fromB64(publicKey).length !== 32) {
-    throw new BackstopError('BK_ERR_KEY_FILE_INVALID', `refusing to pin a collector public key that is not 32 bytes of base64: ${JSON.stringify(publicKey.slice(0, 64))}`)
+    throw new BackstopError(
+      'BK_ERR_KEY_FILE_INVALID',
+      `refusing to pin a collector public key that is not 32 bytes of base64: ${JSON.stringify(publicKey.slice(0, 64))}`,
+    )
   }
   const dir = await ensureKeysDir(stateDir, log)
   const path = join(dir, 'collector.json')
@@ -78,7 +86,10 @@ async function ensureKeysDir(stateDir: string, log?: Log): Promise<string> {
   await mkdir(dir, { recursive: true, mode: 0o700 })
   const st = await stat(dir)
   if ((st.mode & 0o077) !== 0) {
-    log?.warn({ dir, mode: (st.mode & 0o777).toString(8) }, 'keys directory was accessible to other users; set it to 0700')
+    log?.warn(
+      { dir, mode: (st.mode & 0o777).toString(8) },
+      'keys directory was accessible to other users; set it to 0700',
+    )
     await chmod(dir, 0o700)
   }
   return dir
@@ -96,7 +107,10 @@ async function readKeyFile(path: string, log?: Log): Promise<string | null> {
   }
   const st = await stat(path)
   if ((st.mode & 0o077) !== 0) {
-    log?.warn({ file: path, mode: (st.mode & 0o777).toString(8) }, 'key file was accessible to other users; set it to 0600')
+    log?.warn(
+      { file: path, mode: (st.mode & 0o777).toString(8) },
+      'key file was accessible to other users; set it to 0600',
+    )
     await chmod(path, 0o600)
   }
   return text
@@ -111,10 +125,14 @@ function parseNodeKey(text: string, path: string): KeyPair {
   }
   const sk = typeof v.secretKey === 'string' ? fromB64(v.secretKey) : new Uint8Array(0)
   // The secret key embeds its seed: regenerating from it proves the pair is whole and matches.
-  const ok = sk.length === 64 && typeof v.publicKey === 'string' && keyPairFromSeed(sk.subarray(0, 32)).publicKey === v.publicKey
+  const ok =
+    sk.length === 64 && typeof v.publicKey === 'string' && keyPairFromSeed(sk.subarray(0, 32)).publicKey === v.publicKey
   if (!ok) {
-    throw new BackstopError('BK_ERR_KEY_FILE_INVALID', `${path} must hold {"publicKey", "secretKey"} (base64 Ed25519, secretKey 64 bytes) `
-      + 'that belong together; restore it from backup. Deleting it creates a new identity that the collector refuses until an admin re-enrolls the node')
+    throw new BackstopError(
+      'BK_ERR_KEY_FILE_INVALID',
+      `${path} must hold {"publicKey", "secretKey"} (base64 Ed25519, secretKey 64 bytes) ` +
+        'that belong together; restore it from backup. Deleting it creates a new identity that the collector refuses until an admin re-enrolls the node',
+    )
   }
   return { publicKey: v.publicKey as string, secretKey: v.secretKey as string }
 }

@@ -17,7 +17,8 @@ import { pinnedTlsForUrl } from './transport/tls-trust-store.ts'
  * carries only command output (`status --json`, `plan --json`).
  */
 function productionDeps(): CliDeps {
-  const createLog = (level: string): Log => pino({ level, base: { pid: process.pid } }, pino.destination({ dest: 2, sync: true }))
+  const createLog = (level: string): Log =>
+    pino({ level, base: { pid: process.pid } }, pino.destination({ dest: 2, sync: true }))
   return {
     io: { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) },
     clock: systemClock,
@@ -27,16 +28,32 @@ function productionDeps(): CliDeps {
     createExec: (log) => new NodeExec({ log: log.child({ component: 'exec' }) }),
     createRuntime: async ({ config, clock, log, jobStatus, onCommand }) => {
       // mqtts:// with collector.fingerprint: trust exactly the pinned collector CA (docs/security.md).
-      const tls = config.collector.url.startsWith('mqtts://') && config.collector.fingerprint
-        ? await pinnedTlsForUrl({ stateDir: config.stateDir, url: config.collector.url, fingerprint: config.collector.fingerprint })
-        : undefined
-      const runtime = await createAgentRuntime({ config, clock, log, ...(tls ? { tls } : {}), ...(onCommand ? { onCommand } : {}) })
+      const tls =
+        config.collector.url.startsWith('mqtts://') && config.collector.fingerprint
+          ? await pinnedTlsForUrl({
+              stateDir: config.stateDir,
+              url: config.collector.url,
+              fingerprint: config.collector.fingerprint,
+            })
+          : undefined
+      const runtime = await createAgentRuntime({
+        config,
+        clock,
+        log,
+        ...(tls ? { tls } : {}),
+        ...(onCommand ? { onCommand } : {}),
+      })
       runtime.onJobStatus(jobStatus)
       return runtime
     },
     enrollment: async (config) => ((await loadCollectorKey(config.stateDir)) !== null ? 'pinned' : 'not-enrolled'),
     readOutbox: async (config) => {
-      const outbox = await FileOutbox.open({ dir: config.outbox.dir, maxBytes: config.outbox.maxBytes, log: createLog('warn'), clock: systemClock })
+      const outbox = await FileOutbox.open({
+        dir: config.outbox.dir,
+        maxBytes: config.outbox.maxBytes,
+        log: createLog('warn'),
+        clock: systemClock,
+      })
       try {
         const { pending, bytes } = outbox.stats()
         return { pending, bytes }

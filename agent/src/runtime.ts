@@ -2,7 +2,15 @@ import { randomUUID } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { hostname as osHostname } from 'node:os'
 import type { ConnectionOptions } from 'node:tls'
-import { checkBody, keyFingerprint, type AgentMessageKind, type BodyOf, type Envelope, type HeartbeatBody, type KeyPair } from '@backstop/shared'
+import {
+  checkBody,
+  keyFingerprint,
+  type AgentMessageKind,
+  type BodyOf,
+  type Envelope,
+  type HeartbeatBody,
+  type KeyPair,
+} from '@backstop/shared'
 import type { Clock } from './clock.ts'
 import type { ResolvedAgentConfig } from './config/schema.ts'
 import { loadCollectorKey, loadOrCreateNodeKey, saveCollectorKey } from './keys.ts'
@@ -38,7 +46,12 @@ export interface AgentRuntimeDeps {
   /** Messages on backstop/v1/<node>/commands (commands/receive-command.ts). Not subscribed when absent. */
   readonly onCommand?: (payload: Buffer) => void
   /** Transport tuning (window, backoff, ackTimeoutMs …), mainly for tests. */
-  readonly transport?: Partial<Pick<TransportOptions, 'window' | 'backoff' | 'enrollBackoff' | 'ackTimeoutMs' | 'connectTimeoutMs' | 'keepaliveS' | 'random'>>
+  readonly transport?: Partial<
+    Pick<
+      TransportOptions,
+      'window' | 'backoff' | 'enrollBackoff' | 'ackTimeoutMs' | 'connectTimeoutMs' | 'keepaliveS' | 'random'
+    >
+  >
 }
 
 /** A type alias, not an interface: JSON-like consumers (`status --json`) index it by string. */
@@ -51,7 +64,7 @@ export type AgentStatus = {
   readonly enrollment: TransportStatus['enrollment']
   readonly nodeKeyFingerprint: string
   readonly collectorKeyFingerprint: string | null
-  readonly outbox: OutboxStats & { readonly maxBytes: number, readonly dir: string }
+  readonly outbox: OutboxStats & { readonly maxBytes: number; readonly dir: string }
   readonly transport: Omit<TransportStatus, 'connected' | 'enrolled' | 'enrollment' | 'collectorKeyFingerprint'>
   readonly jobs: readonly JobStatusLike[]
 }
@@ -82,7 +95,14 @@ export async function createAgentRuntime(deps: AgentRuntimeDeps): Promise<AgentR
   const signer = createSigner(keys)
   const collectorKey = await loadCollectorKey(config.stateDir, log)
   const ownOutbox = deps.outbox === undefined
-  const outbox = deps.outbox ?? await FileOutbox.open({ dir: config.outbox.dir, maxBytes: config.outbox.maxBytes, log: deps.log.child({ component: 'outbox' }), clock })
+  const outbox =
+    deps.outbox ??
+    (await FileOutbox.open({
+      dir: config.outbox.dir,
+      maxBytes: config.outbox.maxBytes,
+      log: deps.log.child({ component: 'outbox' }),
+      clock,
+    }))
   const agentVersion = deps.agentVersion ?? AGENT_VERSION
   const hostname = deps.hostname ?? osHostname()
   const startedAt = clock.now()
@@ -95,7 +115,10 @@ export async function createAgentRuntime(deps: AgentRuntimeDeps): Promise<AgentR
     uptimeS: Math.max(0, Math.round((clock.now().getTime() - startedAt.getTime()) / 1000)),
     outbox: outbox.stats(),
     jobs: jobSource().map((j) => ({
-      job: j.job, kind: kindOf.get(j.job) ?? 'unknown', skippedOverlaps: j.skippedOverlaps, ...(j.nextRunAt ? { nextRunAt: j.nextRunAt } : {}),
+      job: j.job,
+      kind: kindOf.get(j.job) ?? 'unknown',
+      skippedOverlaps: j.skippedOverlaps,
+      ...(j.nextRunAt ? { nextRunAt: j.nextRunAt } : {}),
     })),
   })
 
@@ -133,7 +156,15 @@ export async function createAgentRuntime(deps: AgentRuntimeDeps): Promise<AgentR
     },
     async emit<K extends DurableKind>(kind: K, body: BodyOf<K>): Promise<Envelope<K>> {
       const rec = await outbox.append((seq) => {
-        const env = signer.signEnvelope({ v: 1, kind, node: config.node, msgId: randomUUID(), seq, ts: clock.now().toISOString(), body } as never) as Envelope
+        const env = signer.signEnvelope({
+          v: 1,
+          kind,
+          node: config.node,
+          msgId: randomUUID(),
+          seq,
+          ts: clock.now().toISOString(),
+          body,
+        } as never) as Envelope
         // Refuse here what the collector would dead-letter: the caller learns at once, with the failing paths.
         checkBody(env)
         return env

@@ -19,7 +19,11 @@ describe('node and collector keys', () => {
 
   it('two concurrent first starts end up with one identity', async (t) => {
     const state = tempDir(t, 'backstop-keys-')
-    const [a, b, c] = await Promise.all([loadOrCreateNodeKey(state), loadOrCreateNodeKey(state), loadOrCreateNodeKey(state)])
+    const [a, b, c] = await Promise.all([
+      loadOrCreateNodeKey(state),
+      loadOrCreateNodeKey(state),
+      loadOrCreateNodeKey(state),
+    ])
     assert.equal(a.publicKey, b.publicKey)
     assert.equal(b.publicKey, c.publicKey)
   })
@@ -36,17 +40,29 @@ describe('node and collector keys', () => {
     assert.equal(cap.lines.filter((l) => l['level'] === 40).length, 2)
   })
 
-  const broken: Array<{ name: string, content: string }> = [
+  const broken: Array<{ name: string; content: string }> = [
     { name: 'not JSON', content: 'hello' },
-    { name: 'missing secretKey', content: JSON.stringify({ publicKey: keyPairFromSeed(new Uint8Array(32)).publicKey }) },
-    { name: 'public key of another pair', content: JSON.stringify({ ...keyPairFromSeed(new Uint8Array(32)), publicKey: keyPairFromSeed(new Uint8Array(32).fill(1)).publicKey }) },
+    {
+      name: 'missing secretKey',
+      content: JSON.stringify({ publicKey: keyPairFromSeed(new Uint8Array(32)).publicKey }),
+    },
+    {
+      name: 'public key of another pair',
+      content: JSON.stringify({
+        ...keyPairFromSeed(new Uint8Array(32)),
+        publicKey: keyPairFromSeed(new Uint8Array(32).fill(1)).publicKey,
+      }),
+    },
   ]
   for (const c of broken) {
     it(`refuses a node key file that is ${c.name}, naming the file`, async (t) => {
       const state = tempDir(t, 'backstop-keys-')
       mkdirSync(keysDir(state), { recursive: true, mode: 0o700 })
       writeFileSync(join(keysDir(state), 'node.json'), c.content, { mode: 0o600 })
-      await assert.rejects(loadOrCreateNodeKey(state), (e) => isBackstopError(e, 'BK_ERR_KEY_FILE_INVALID') && e.message.includes('node.json'))
+      await assert.rejects(
+        loadOrCreateNodeKey(state),
+        (e) => isBackstopError(e, 'BK_ERR_KEY_FILE_INVALID') && e.message.includes('node.json'),
+      )
     })
   }
 

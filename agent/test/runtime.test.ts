@@ -26,9 +26,17 @@ function configFor(fc: FakeCollector, stateDir: string, over: Partial<ResolvedAg
   }
 }
 
-async function runtime(t: TestContext, fc: FakeCollector, config: ResolvedAgentConfig, over: Partial<AgentRuntimeDeps> = {}): Promise<AgentRuntime> {
+async function runtime(
+  t: TestContext,
+  fc: FakeCollector,
+  config: ResolvedAgentConfig,
+  over: Partial<AgentRuntimeDeps> = {},
+): Promise<AgentRuntime> {
   const rt = await createAgentRuntime({
-    config, clock: systemClock, log: captureLog().log, hostname: 'node-r.test',
+    config,
+    clock: systemClock,
+    log: captureLog().log,
+    hostname: 'node-r.test',
     transport: { backoff: { baseMs: 20, maxMs: 200 }, enrollBackoff: { baseMs: 50, maxMs: 200 } },
     ...over,
   })
@@ -49,7 +57,10 @@ describe('agent runtime', () => {
     const envs = await Promise.all(Array.from({ length: N }, (_, i) => rt.emit('job.progress', progress(i + 1))))
     t.diagnostic(`emit ${N}: ${Math.round(performance.now() - t0)} ms`)
     t0 = performance.now()
-    assert.deepEqual(envs.map((e) => e.seq), Array.from({ length: N }, (_, i) => i + 1))
+    assert.deepEqual(
+      envs.map((e) => e.seq),
+      Array.from({ length: N }, (_, i) => i + 1),
+    )
     const nodeKey = await loadOrCreateNodeKey(stateDir)
     for (const e of envs.slice(0, 5)) {
       assert.match(e.msgId, /^[0-9a-f-]{36}$/)
@@ -58,8 +69,14 @@ describe('agent runtime', () => {
     }
     assert.equal(await rt.flush(30_000), true)
     t.diagnostic(`flush: ${Math.round(performance.now() - t0)} ms`)
-    assert.deepEqual(fc.storedSeqs('node-r'), envs.map((e) => e.seq))
-    assert.deepEqual(firstArrivalSeqs(fc.received), envs.map((e) => e.seq))
+    assert.deepEqual(
+      fc.storedSeqs('node-r'),
+      envs.map((e) => e.seq),
+    )
+    assert.deepEqual(
+      firstArrivalSeqs(fc.received),
+      envs.map((e) => e.seq),
+    )
     assert.equal(await loadCollectorKey(stateDir), fc.keys.publicKey)
     const st = rt.status()
     assert.equal(st.connected, true)
@@ -71,7 +88,10 @@ describe('agent runtime', () => {
   it('refuses a body that does not match its schema without burning a seq', async (t) => {
     const fc = await startCollector(t)
     const rt = await runtime(t, fc, configFor(fc, tempDir(t, 'backstop-rt-')))
-    await assert.rejects(rt.emit('job.progress', { runId: 'r', job: 'etc', percent: 250 }), (e) => isBackstopError(e, 'BK_ERR_WIRE_SCHEMA') && /percent/.test(e.message))
+    await assert.rejects(
+      rt.emit('job.progress', { runId: 'r', job: 'etc', percent: 250 }),
+      (e) => isBackstopError(e, 'BK_ERR_WIRE_SCHEMA') && /percent/.test(e.message),
+    )
     assert.equal((await rt.emit('job.progress', progress(1))).seq, 1)
   })
 
@@ -95,8 +115,14 @@ describe('agent runtime', () => {
     assert.equal((await second.emit('job.progress', progress(21))).seq, 21)
     assert.equal(await second.flush(30_000), true)
     assert.equal(fc.enrolls.length, enrollsBefore, 'no enrollment after the restart: the pin was kept')
-    assert.deepEqual(fc.storedSeqs('node-r'), Array.from({ length: 21 }, (_, i) => i + 1))
-    assert.ok(fc.auth.some((a) => a.pinned && a.ok), 'second start authenticated with its signed password')
+    assert.deepEqual(
+      fc.storedSeqs('node-r'),
+      Array.from({ length: 21 }, (_, i) => i + 1),
+    )
+    assert.ok(
+      fc.auth.some((a) => a.pinned && a.ok),
+      'second start authenticated with its signed password',
+    )
   })
 
   it('reads the enrollment token from a file and reports job states in heartbeats', async (t) => {
@@ -104,16 +130,25 @@ describe('agent runtime', () => {
     const stateDir = tempDir(t, 'backstop-rt-')
     const tokenFile = join(stateDir, 'token')
     writeFileSync(tokenFile, `${fc.token}\n`, { mode: 0o600 })
-    const rt = await runtime(t, fc, configFor(fc, stateDir, {
-      collector: { url: fc.url, enrollmentToken: null, enrollmentTokenFile: tokenFile },
-      heartbeatMs: 50,
-    }))
+    const rt = await runtime(
+      t,
+      fc,
+      configFor(fc, stateDir, {
+        collector: { url: fc.url, enrollmentToken: null, enrollmentTokenFile: tokenFile },
+        heartbeatMs: 50,
+      }),
+    )
     rt.onJobStatus(() => [{ job: 'etc', nextRunAt: '2026-11-23T03:00:00.000Z', skippedOverlaps: 2, running: false }])
     rt.start()
     await waitFor(() => fc.heartbeats.length >= 2, 'heartbeats')
-    const body = fc.heartbeats[0]!.body as { jobs: unknown[], hostname: string, outbox: unknown }
-    assert.deepEqual(body.jobs, [{ job: 'etc', kind: 'unknown', nextRunAt: '2026-11-23T03:00:00.000Z', skippedOverlaps: 2 }])
+    const body = fc.heartbeats[0]!.body as { jobs: unknown[]; hostname: string; outbox: unknown }
+    assert.deepEqual(body.jobs, [
+      { job: 'etc', kind: 'unknown', nextRunAt: '2026-11-23T03:00:00.000Z', skippedOverlaps: 2 },
+    ])
     assert.equal(body.hostname, 'node-r.test')
-    assert.deepEqual(rt.status().jobs.map((j) => j.job), ['etc'])
+    assert.deepEqual(
+      rt.status().jobs.map((j) => j.job),
+      ['etc'],
+    )
   })
 })

@@ -28,13 +28,24 @@ const dir = mkdtempSync(join(tmpdir(), 'bk-bench-compliance-'))
 try {
   const { db } = openDb({ file: join(dir, 'c.db') })
   db.pragma('synchronous = OFF') // loading only; the measured reads do not write
-  const brain = createBrain({ db, log: silentLog, publish: () => undefined, clock: { now: () => NOW, setTimer: () => 0, clearTimer: () => undefined } })
+  const brain = createBrain({
+    db,
+    log: silentLog,
+    publish: () => undefined,
+    clock: { now: () => NOW, setTimer: () => 0, clearTimer: () => undefined },
+  })
 
   // --- load: ASSETS × PER copies spread over 4 locations per asset (local pool, NAS, offsite, USB) ---
   const t0 = performance.now()
-  const ins = db.prepare(`INSERT INTO copies (node, copy_id, asset_kind, asset_id, location_kind, location_target, name, media, offsite,
+  const ins =
+    db.prepare(`INSERT INTO copies (node, copy_id, asset_kind, asset_id, location_kind, location_target, name, media, offsite,
     offline, immutable, created_at, verification_state, last_reported_at) VALUES (?, ?, 'zfs-dataset', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-  const locs = [['zfs-pool', 'tank', 'hdd', 0, 0, 0], ['nas', 'nas1:/b', 'nas', 0, 0, 0], ['object', 's3://b', 'object', 1, 0, 1], ['usb', 'USB-1', 'usb', 0, 1, 0]] as const
+  const locs = [
+    ['zfs-pool', 'tank', 'hdd', 0, 0, 0],
+    ['nas', 'nas1:/b', 'nas', 0, 0, 0],
+    ['object', 's3://b', 'object', 1, 0, 1],
+    ['usb', 'USB-1', 'usb', 0, 1, 0],
+  ] as const
   const BATCH = 1000
   for (let a0 = 0; a0 < ASSETS; a0 += BATCH) {
     db.transaction(() => {
@@ -44,7 +55,21 @@ try {
           const l = locs[c % 4]!
           // Every 10th asset lets its offsite copies age past the RPO: a realistic mix of verdicts.
           const age = (c >> 2) * H + (a % 10 === 0 && l[3] === 1 ? 30 * 24 * H : 0)
-          ins.run(node, `${a}-${c}`, `tank/ds${a}`, l[0], l[1], `s${c}`, l[2], l[3], l[4], l[5], new Date(NOW - age).toISOString(), c % 50 === 7 && a % 100 === 0 ? 'failed' : 'verified', '')
+          ins.run(
+            node,
+            `${a}-${c}`,
+            `tank/ds${a}`,
+            l[0],
+            l[1],
+            `s${c}`,
+            l[2],
+            l[3],
+            l[4],
+            l[5],
+            new Date(NOW - age).toISOString(),
+            c % 50 === 7 && a % 100 === 0 ? 'failed' : 'verified',
+            '',
+          )
         }
       }
     })()
@@ -54,7 +79,7 @@ try {
 
   // --- initial evaluation of every asset (what a collector does once after a bulk import) ---
   const t1 = performance.now()
-  const keys = db.prepare('SELECT DISTINCT node, asset_id FROM copies').all() as { node: string, asset_id: string }[]
+  const keys = db.prepare('SELECT DISTINCT node, asset_id FROM copies').all() as { node: string; asset_id: string }[]
   for (let i = 0; i < keys.length; i += 1000) {
     db.transaction(() => {
       for (const k of keys.slice(i, i + 1000)) {
@@ -62,7 +87,8 @@ try {
       }
     })()
   }
-  const evalOne = (k: { node: string, asset_id: string }) => brain.ledger.refreshAsset(k.node, 'zfs-dataset', k.asset_id)
+  const evalOne = (k: { node: string; asset_id: string }) =>
+    brain.ledger.refreshAsset(k.node, 'zfs-dataset', k.asset_id)
   for (const k of keys) {
     evalOne(k)
   }
@@ -101,7 +127,9 @@ try {
     ['one asset: re-evaluate from its copies + read verdict', one],
     ['peer: fleet summary by scanning all live copies', peer],
   ] as const
-  const table = rows.map(([name, xs]) => `| ${name} | ${xs.length} | ${ms(pct(xs, 50))} | ${ms(pct(xs, 95))} |`).join('\n')
+  const table = rows
+    .map(([name, xs]) => `| ${name} | ${xs.length} | ${ms(pct(xs, 50))} | ${ms(pct(xs, 95))} |`)
+    .join('\n')
   const md = `## Compliance: fleet summary and per-asset verdict at ${ASSETS.toLocaleString('en')} assets / ${(ASSETS * PER).toLocaleString('en')} copies
 
 - Date: ${new Date().toISOString()}

@@ -1,5 +1,16 @@
 import type { BrainOptions } from '../../collector/src/ledger/brain.ts'
 
-/** The collector modules take a pino Logger; benchmarks measure them without logging (bench/ does not depend on pino). */
+/**
+ * The collector modules take a pino Logger; benchmarks measure them without logging (bench/ does not depend on pino).
+ */
 const noop = (): void => undefined
-export const silentLog = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, fatal: noop, child: () => silentLog, level: 'silent' } as unknown as BrainOptions['log']
+export const silentLog = {
+  trace: noop,
+  debug: noop,
+  info: noop,
+  warn: noop,
+  error: noop,
+  fatal: noop,
+  child: () => silentLog,
+  level: 'silent',
+} as unknown as BrainOptions['log']

@@ -1,11 +1,22 @@
 import { randomBytes } from 'node:crypto'
 import mqtt, { type MqttClient } from 'mqtt'
 import {
-  canonicalJson, keyPairFromSeed, nodeTopic, type Envelope, type KeyPair, type UnsignedEnvelope, type AckBody,
+  canonicalJson,
+  keyPairFromSeed,
+  nodeTopic,
+  type Envelope,
+  type KeyPair,
+  type UnsignedEnvelope,
+  type AckBody,
 } from '@backstop/shared'
 import { createSigner } from '@backstop/agent/src/transport/ed25519.ts'
 import { packRecords } from '@backstop/agent/src/transport/batch-pack.ts'
-import { privateKeyObject, publicKeyObject, signMessage, verifyEnvelopeWith } from '@backstop/collector/src/crypto/ed25519.ts'
+import {
+  privateKeyObject,
+  publicKeyObject,
+  signMessage,
+  verifyEnvelopeWith,
+} from '@backstop/collector/src/crypto/ed25519.ts'
 
 /** One MQTT publish and how many events it carries (1, or a batch's size). */
 export interface Outgoing {
@@ -30,9 +41,12 @@ export class BenchAgent {
   async connect(url: string): Promise<void> {
     const ts = Date.now()
     this.client = mqtt.connect(url, {
-      clientId: `backstop-agent-${this.node}`, clean: false, username: this.node,
+      clientId: `backstop-agent-${this.node}`,
+      clean: false,
+      username: this.node,
       password: `${ts}.${signMessage(`connect\n${this.node}\n${ts}`, this.sk)}`,
-      reconnectPeriod: 0, protocolVersion: 4,
+      reconnectPeriod: 0,
+      protocolVersion: 4,
     })
     await new Promise<void>((resolve, reject) => {
       this.client.once('connect', () => resolve())
@@ -50,7 +64,12 @@ export class BenchAgent {
 
   async enroll(token: string): Promise<void> {
     const env = this.sign({
-      v: 1, kind: 'enroll', node: this.node, msgId: `${this.node}-enroll`, seq: 0, ts: new Date().toISOString(),
+      v: 1,
+      kind: 'enroll',
+      node: this.node,
+      msgId: `${this.node}-enroll`,
+      seq: 0,
+      ts: new Date().toISOString(),
       body: { publicKey: this.keys.publicKey, token, hostname: this.node, agentVersion: 'bench' },
     })
     const acked = new Promise<void>((resolve, reject) => {
@@ -72,10 +91,17 @@ export class BenchAgent {
     const out: Envelope[] = []
     const startedAt = new Date().toISOString()
     for (let seq = from; seq < from + count; seq++) {
-      out.push(this.sign({
-        v: 1, kind: 'job.started', node: this.node, msgId: `${this.node}-${seq}`, seq, ts: startedAt,
-        body: { runId: `${this.node}-run-${seq}`, job: 'bench', jobKind: 'archive', startedAt, trigger: 'schedule' },
-      }))
+      out.push(
+        this.sign({
+          v: 1,
+          kind: 'job.started',
+          node: this.node,
+          msgId: `${this.node}-${seq}`,
+          seq,
+          ts: startedAt,
+          body: { runId: `${this.node}-run-${seq}`, job: 'bench', jobKind: 'archive', startedAt, trigger: 'schedule' },
+        }),
+      )
     }
     return out
   }
@@ -90,9 +116,18 @@ export class BenchAgent {
    * records into batches signed once. Batch signing is the agent's cost and happens before timing, like event signing.
    */
   batches(count: number, from = 1): Outgoing[] {
-    const recs = this.envelopes(count, from).map((envelope) => ({ seq: envelope.seq, msgId: envelope.msgId, bytes: 0, envelope }))
-    return packRecords(recs, { node: this.node, signer: createSigner(this.keys), now: new Date(), singlesThrough: 0 })
-      .map((w) => ({ payload: Buffer.from(w.payload), events: w.records.length }))
+    const recs = this.envelopes(count, from).map((envelope) => ({
+      seq: envelope.seq,
+      msgId: envelope.msgId,
+      bytes: 0,
+      envelope,
+    }))
+    return packRecords(recs, {
+      node: this.node,
+      signer: createSigner(this.keys),
+      now: new Date(),
+      singlesThrough: 0,
+    }).map((w) => ({ payload: Buffer.from(w.payload), events: w.records.length }))
   }
 
   /**
@@ -107,7 +142,10 @@ export class BenchAgent {
     let acked = 0
     return new Promise((resolve, reject) => {
       const pump = (): void => {
-        while (next < messages.length && sent - acked + messages[next]!.events <= Math.max(window, messages[next]!.events)) {
+        while (
+          next < messages.length &&
+          sent - acked + messages[next]!.events <= Math.max(window, messages[next]!.events)
+        ) {
           const m = messages[next++]!
           sent += m.events
           this.client.publish(topic, m.payload, { qos: 1 }, (err) => err && reject(err))
@@ -148,35 +186,42 @@ export async function rawPassThrough(url: string, payloads: Buffer[][], window: 
       }
     })
   })
-  const pubs = await Promise.all(payloads.map(async (_, i) => {
-    const c = mqtt.connect(url, { clientId: `raw-pub-${i}`, clean: true, reconnectPeriod: 0 })
-    await new Promise<void>((resolve) => c.once('connect', () => resolve()))
-    return c
-  }))
+  const pubs = await Promise.all(
+    payloads.map(async (_, i) => {
+      const c = mqtt.connect(url, { clientId: `raw-pub-${i}`, clean: true, reconnectPeriod: 0 })
+      await new Promise<void>((resolve) => c.once('connect', () => resolve()))
+      return c
+    }),
+  )
   const t0 = performance.now()
-  await Promise.all(pubs.map((c, i) => new Promise<void>((resolve, reject) => {
-    const mine = payloads[i]!
-    let next = 0
-    let inflight = 0
-    const pump = (): void => {
-      while (next < mine.length && inflight < window) {
-        inflight++
-        c.publish(`raw/${i}/events`, mine[next++]!, { qos: 1 }, (err) => {
-          if (err) {
-            reject(err)
-            return
+  await Promise.all(
+    pubs.map(
+      (c, i) =>
+        new Promise<void>((resolve, reject) => {
+          const mine = payloads[i]!
+          let next = 0
+          let inflight = 0
+          const pump = (): void => {
+            while (next < mine.length && inflight < window) {
+              inflight++
+              c.publish(`raw/${i}/events`, mine[next++]!, { qos: 1 }, (err) => {
+                if (err) {
+                  reject(err)
+                  return
+                }
+                inflight--
+                if (next >= mine.length && inflight === 0) {
+                  resolve()
+                } else {
+                  pump()
+                }
+              })
+            }
           }
-          inflight--
-          if (next >= mine.length && inflight === 0) {
-            resolve()
-          } else {
-            pump()
-          }
-        })
-      }
-    }
-    pump()
-  })))
+          pump()
+        }),
+    ),
+  )
   await done
   const seconds = (performance.now() - t0) / 1000
   await Promise.all([...pubs, sub].map((c) => c.endAsync()))

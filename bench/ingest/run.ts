@@ -3,7 +3,8 @@
 // same machine in the same run. Writes its section of docs/benchmarks.md.
 //   node --import tsx bench/ingest/run.ts
 //   (env: BENCH_CLIENTS=4 BENCH_EVENTS=25000 BENCH_WINDOW=1000 BENCH_ROUNDS=3 BENCH_SINGLE_EVENTS=5000 (0 skips the
-//    single-event run), BENCH_COMMIT=<ingest.batchSize> (default: the collector's), BENCH_COLLECTOR_NODE_ARGS=<node flags>)
+//    single-event run), BENCH_COMMIT=<ingest.batchSize> (default: the collector's), BENCH_COLLECTOR_NODE_ARGS=<node
+// flags>)
 // The batched and raw paths run alternately BENCH_ROUNDS times and the medians are reported: on a shared VM one
 // pair swings by ±30% with the neighbours' load, and alternating keeps both paths under the same weather.
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -26,8 +27,12 @@ const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3)
 const TOKEN = 'bench-enrollment-token-0123456789'
 const root = fileURLToPath(new URL('../..', import.meta.url))
 
-function startChild(argv: string[], pattern: RegExp): Promise<{ child: ChildProcess, match: RegExpMatchArray }> {
-  const child = spawn(process.execPath, argv, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_NO_WARNINGS: '1' } })
+function startChild(argv: string[], pattern: RegExp): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
+  const child = spawn(process.execPath, argv, {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, NODE_NO_WARNINGS: '1' },
+  })
   return new Promise((resolve, reject) => {
     let buf = ''
     child.stdout!.on('data', (d: Buffer) => {
@@ -50,32 +55,47 @@ async function stop(child: ChildProcess): Promise<void> {
   await exited
 }
 
-interface Run { readonly rate: number, readonly seconds: number, readonly events: number, readonly messages: number }
+interface Run {
+  readonly rate: number
+  readonly seconds: number
+  readonly events: number
+  readonly messages: number
+}
 
-/** `batched`: publish as the agent drains a backlog (batches); otherwise one message per event (old agents, trickles). */
+/**
+ * `batched`: publish as the agent drains a backlog (batches); otherwise one message per event (old agents, trickles).
+ */
 /** `commitSize` = the collector's ingest.batchSize (events per SQLite transaction); undefined = the default (1000). */
 async function benchCollector(perClient: number, batched: boolean, commitSize?: number): Promise<Run> {
   const dir = mkdtempSync(join(tmpdir(), 'bk-bench-ingest-'))
   const cfg = join(dir, 'collector.yaml')
-  writeFileSync(cfg, [
-    `dataDir: ${dir}/data`,
-    'mqtt: { host: 127.0.0.1, port: 0 }',
-    'api: { host: 127.0.0.1, port: 0 }',
-    `enrollment: { tokens: [${TOKEN}] }`,
-    'log: { level: warn }',
-    ...(commitSize ? [`ingest: { batchSize: ${commitSize} }`] : []),
-    // Plain TCP on loopback for both paths: the peer is raw aedes without TLS, so TLS would skew the ratio.
-    'tls: { plaintext: true }',
-    '',
-  ].join('\n'))
-  const { child, match } = await startChild([...COLLECTOR_NODE_ARGS, 'collector/bin/backstop-collector.mjs', 'run', '--config', cfg], /MQTT (mqtt:\/\/\S+)/)
+  writeFileSync(
+    cfg,
+    [
+      `dataDir: ${dir}/data`,
+      'mqtt: { host: 127.0.0.1, port: 0 }',
+      'api: { host: 127.0.0.1, port: 0 }',
+      `enrollment: { tokens: [${TOKEN}] }`,
+      'log: { level: warn }',
+      ...(commitSize ? [`ingest: { batchSize: ${commitSize} }`] : []),
+      // Plain TCP on loopback for both paths: the peer is raw aedes without TLS, so TLS would skew the ratio.
+      'tls: { plaintext: true }',
+      '',
+    ].join('\n'),
+  )
+  const { child, match } = await startChild(
+    [...COLLECTOR_NODE_ARGS, 'collector/bin/backstop-collector.mjs', 'run', '--config', cfg],
+    /MQTT (mqtt:\/\/\S+)/,
+  )
   try {
     const agents = Array.from({ length: CLIENTS }, (_, i) => new BenchAgent(`bench-${i}`))
     for (const a of agents) {
       await a.connect(match[1]!)
       await a.enroll(TOKEN)
     }
-    const messages: Outgoing[][] = agents.map((a) => (batched ? a.batches(perClient) : a.events(perClient).map((payload) => ({ payload, events: 1 }))))
+    const messages: Outgoing[][] = agents.map((a) =>
+      batched ? a.batches(perClient) : a.events(perClient).map((payload) => ({ payload, events: 1 })),
+    )
     const t0 = performance.now()
     await Promise.all(agents.map((a, i) => a.send(messages[i]!, WINDOW)))
     const seconds = (performance.now() - t0) / 1000
@@ -101,18 +121,29 @@ function row(what: string, r: Run): string {
   return `| ${what} | ${r.events} | ${r.messages} | ${r.seconds.toFixed(2)} | ${Math.round(r.rate)} | ${Math.round(r.messages / r.seconds)} |`
 }
 
-const LOAD = loadavg().map((x) => x.toFixed(2)).join(', ')
+const LOAD = loadavg()
+  .map((x) => x.toFixed(2))
+  .join(', ')
 const sample = Array.from({ length: CLIENTS }, (_, i) => new BenchAgent(`raw-${i}`).events(PER_CLIENT))
-const median = <T>(xs: T[], key: (x: T) => number): T => [...xs].sort((a, b) => key(a) - key(b))[Math.floor((xs.length - 1) / 2)]!
-const rounds: Array<{ backstop: Run, raw: number }> = []
+const median = <T>(xs: T[], key: (x: T) => number): T =>
+  [...xs].sort((a, b) => key(a) - key(b))[Math.floor((xs.length - 1) / 2)]!
+const rounds: Array<{ backstop: Run; raw: number }> = []
 for (let r = 0; r < ROUNDS; r++) {
   rounds.push({ backstop: await benchCollector(PER_CLIENT, true, COMMIT), raw: await benchRaw(sample) })
 }
 const single = SINGLE > 0 ? await benchCollector(SINGLE, false, COMMIT) : undefined
-const backstop = median(rounds.map((r) => r.backstop), (b) => b.rate)
-const raw = median(rounds.map((r) => r.raw), (x) => x)
+const backstop = median(
+  rounds.map((r) => r.backstop),
+  (b) => b.rate,
+)
+const raw = median(
+  rounds.map((r) => r.raw),
+  (x) => x,
+)
 const ratio = backstop.rate / raw
-const perRound = rounds.map((r) => `${Math.round(r.backstop.rate)} / ${Math.round(r.raw)} = ${(r.backstop.rate / r.raw).toFixed(2)}×`).join('; ')
+const perRound = rounds
+  .map((r) => `${Math.round(r.backstop.rate)} / ${Math.round(r.raw)} = ${(r.backstop.rate / r.raw).toFixed(2)}×`)
+  .join('; ')
 const total = CLIENTS * PER_CLIENT
 const batchSize = backstop.events / backstop.messages
 const lines = [
@@ -120,7 +151,8 @@ const lines = [
   '',
   `- Date: ${new Date().toISOString()}`,
   `- Machine: ${machineLine()}`,
-  '- Command: `node --import tsx bench/ingest/run.ts`' + ` (BENCH_CLIENTS=${CLIENTS}, BENCH_EVENTS=${PER_CLIENT}, BENCH_WINDOW=${WINDOW}, BENCH_ROUNDS=${ROUNDS}, BENCH_SINGLE_EVENTS=${SINGLE}${COMMIT ? `, BENCH_COMMIT=${COMMIT}` : ''})`,
+  '- Command: `node --import tsx bench/ingest/run.ts`' +
+    ` (BENCH_CLIENTS=${CLIENTS}, BENCH_EVENTS=${PER_CLIENT}, BENCH_WINDOW=${WINDOW}, BENCH_ROUNDS=${ROUNDS}, BENCH_SINGLE_EVENTS=${SINGLE}${COMMIT ? `, BENCH_COMMIT=${COMMIT}` : ''})`,
   `- Load average when the run started: ${LOAD}`,
   `- Workload: ${CLIENTS} concurrent agent connections × ${PER_CLIENT} signed \`job.started\` envelopes (${sample[0]![0]!.length} bytes each), QoS 1,`,
   `  at most ${WINDOW} unacknowledged events per connection. Each connection drains its backlog the way the agent does`,
@@ -151,15 +183,15 @@ const lines = [
   '',
   'Where the time went, and what changed (CPU profiles of the collector, `BENCH_COLLECTOR_NODE_ARGS="--cpu-prof',
   '--cpu-prof-dir=…"`, and `strace -c`): until 2026-12-03 the collector main thread was saturated, and the largest',
-  'single cost was the `runs` insert of each `job.started`. It fires the ledger\'s change-capture trigger, so SQLite',
+  "single cost was the `runs` insert of each `job.started`. It fires the ledger's change-capture trigger, so SQLite",
   'keeps a statement journal for it; that journal spills to a temp file past 64 KiB and stays a file for the rest of',
   'the transaction, so every event paid about 8 `pwrite` calls (strace of 100,000 such inserts in 1,000-row',
   'transactions: 882,217 pwrites; 35,383 with the fix). `temp_store = MEMORY` (collector/src/store/db.ts) keeps',
-  'statement journals in RAM; durability is untouched (crash recovery is the WAL\'s job, synchronous stays FULL).',
+  "statement journals in RAM; durability is untouched (crash recovery is the WAL's job, synchronous stays FULL).",
   'A/B in one hour on this VM: 13,443 and 13,592 events/s without it, 20,170 and 20,483 with it (raw aedes 30–33k',
   'msgs/s in all four runs). With it the main thread is ~80% busy during the batched phase (~3.8 s for 100,000',
   'events: runs insert 1.2 s, commits 0.8 s — WAL page writes, the fsyncs total ~60 ms — ledger evaluation 0.8 s,',
-  'events row 0.45 s); the rest of the wall time is the two cores shared with the benchmark\'s own client process',
+  "events row 0.45 s); the rest of the wall time is the two cores shared with the benchmark's own client process",
   'and the verification worker. On this shared VM both figures swing from run to run (raw aedes measured 26–64k',
   'msgs/s across sessions), which is why both paths alternate within one run and the medians are compared.',
 ]

@@ -20,17 +20,20 @@ const IDLE_S = Number(process.env['BENCH_IDLE_S'] ?? 5)
 const PERIOD_S = 86_400
 const GRACE_S = 3_600
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN
+const pct = (xs: number[], p: number): number =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN
 
 const dir = mkdtempSync(join(tmpdir(), 'bk-bench-missed-'))
 try {
   const { db } = openDb({ file: join(dir, 'm.db') })
   const raisedAt = new Map<string, number>()
   const brain = createBrain({
-    db, log: silentLog, clock: systemLedgerClock,
+    db,
+    log: silentLog,
+    clock: systemLedgerClock,
     publish: (topic, payload) => {
       if (topic === alertTopics.events) {
-        const e = JSON.parse(payload) as { key: string, to: string, at: string }
+        const e = JSON.parse(payload) as { key: string; to: string; at: string }
         if (e.to === 'firing') {
           raisedAt.set(e.key, Date.now() - Date.parse(e.at))
         }
@@ -39,11 +42,13 @@ try {
   })
   // 100k expectations: DUE of them reach deadline+grace in the next 2–12 s, the rest over the next day.
   const now = Date.now()
-  const ins = db.prepare(`INSERT INTO expectations (node, job, asset_kind, asset_id, schedule_kind, period_s, grace_s, status, created_at,
+  const ins =
+    db.prepare(`INSERT INTO expectations (node, job, asset_kind, asset_id, schedule_kind, period_s, grace_s, status, created_at,
     last_finish_at, alert_after) VALUES (?, 'nightly', 'vm', ?, 'period', ${PERIOD_S}, ${GRACE_S}, 'up', ?, ?, ?)`)
   db.transaction(() => {
     for (let i = 0; i < N; i++) {
-      const alertAfter = i < DUE ? now + 2000 + Math.floor((i / DUE) * 10_000) : now + 60_000 + Math.floor((i / N) * 86_400_000)
+      const alertAfter =
+        i < DUE ? now + 2000 + Math.floor((i / DUE) * 10_000) : now + 60_000 + Math.floor((i / N) * 86_400_000)
       ins.run(`n${i % 100}`, `vm/${i}`, now - 86_400_000, alertAfter - (PERIOD_S + GRACE_S) * 1000, alertAfter)
     }
   })()
@@ -71,8 +76,20 @@ try {
   while (performance.now() - pw0 < IDLE_S * 1000) {
     const t = Date.now()
     down = 0
-    for (const r of all.iterate() as Iterable<{ period_s: number, grace_s: number, status: 'up', created_at: number, last_finish_at: number }>) {
-      const s: ExpectationState = { schedule: { kind: 'period', periodS: r.period_s }, graceS: r.grace_s, status: r.status, createdAt: r.created_at, lastFinishAt: r.last_finish_at }
+    for (const r of all.iterate() as Iterable<{
+      period_s: number
+      grace_s: number
+      status: 'up'
+      created_at: number
+      last_finish_at: number
+    }>) {
+      const s: ExpectationState = {
+        schedule: { kind: 'period', periodS: r.period_s },
+        graceS: r.grace_s,
+        status: r.status,
+        createdAt: r.created_at,
+        lastFinishAt: r.last_finish_at,
+      }
       if (statusAt(s, t) === 'down') {
         down++
       }

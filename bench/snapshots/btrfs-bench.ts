@@ -40,7 +40,9 @@ async function runAll(cmds: readonly string[][], parallel: number): Promise<void
       await new Promise<void>((resolve, reject) => {
         const p = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] })
         let err = ''
-        p.stderr.on('data', (b: Buffer) => { err += b.toString() })
+        p.stderr.on('data', (b: Buffer) => {
+          err += b.toString()
+        })
         p.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${argv.join(' ')}: ${err}`))))
       })
     }
@@ -48,7 +50,11 @@ async function runAll(cmds: readonly string[][], parallel: number): Promise<void
   await Promise.all(Array.from({ length: parallel }, worker))
 }
 
-export async function runBtrfsBench(subvolumes: number, history: number, log: (s: string) => void): Promise<BtrfsBenchResult> {
+export async function runBtrfsBench(
+  subvolumes: number,
+  history: number,
+  log: (s: string) => void,
+): Promise<BtrfsBenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'bk-bench-btrfs-'))
   const img = join(dir, 'fs.img')
   const mnt = join(dir, 'mnt')
@@ -76,7 +82,14 @@ export async function runBtrfsBench(subvolumes: number, history: number, log: (s
       const tags = encodePromotionTags(promotionTags(at, policy, prev))
       for (const n of names) {
         cmds.push(['btrfs', 'subvolume', 'snapshot', '-r', join(mnt, n), join(mnt, '.btrbk', `${n}.${btrbkStamp(at)}`)])
-        cmds.push(['btrfs', 'subvolume', 'snapshot', '-r', join(mnt, n), join(mnt, '.backstop', btrfsSnapshotName(n, 'backstop', at, tags))])
+        cmds.push([
+          'btrfs',
+          'subvolume',
+          'snapshot',
+          '-r',
+          join(mnt, n),
+          join(mnt, '.backstop', btrfsSnapshotName(n, 'backstop', at, tags)),
+        ])
       }
       prev = at
     }
@@ -84,28 +97,49 @@ export async function runBtrfsBench(subvolumes: number, history: number, log: (s
     await runAll(cmds, 4)
 
     const conf = join(dir, 'btrbk.conf')
-    writeFileSync(conf, [
-      `lockfile ${join(dir, 'btrbk.lock')}`,
-      `transaction_log ${join(dir, 'transaction.log')}`,
-      'timestamp_format long',
-      'snapshot_create always',
-      'snapshot_preserve_min latest',
-      // btrbk counts the current hour as hour 0: `(N-1)h` keeps N snapshots, as `keep.hourly: N` does.
-      `snapshot_preserve ${history - 1}h`,
-      `volume ${mnt}`,
-      '  snapshot_dir .btrbk',
-      ...names.map((n) => `  subvolume ${n}`),
-      '',
-    ].join('\n'))
+    writeFileSync(
+      conf,
+      [
+        `lockfile ${join(dir, 'btrbk.lock')}`,
+        `transaction_log ${join(dir, 'transaction.log')}`,
+        'timestamp_format long',
+        'snapshot_create always',
+        'snapshot_preserve_min latest',
+        // btrbk counts the current hour as hour 0: `(N-1)h` keeps N snapshots, as `keep.hourly: N` does.
+        `snapshot_preserve ${history - 1}h`,
+        `volume ${mnt}`,
+        '  snapshot_dir .btrbk',
+        ...names.map((n) => `  subvolume ${n}`),
+        '',
+      ].join('\n'),
+    )
     log('btrfs: btrbk run')
     const btrbk = timed(['btrbk', '-c', conf, 'run'], { ...process.env, TZ: 'UTC' })
     const btrbkAfter = readdirSync(join(mnt, '.btrbk')).length
 
-    const job = new BtrfsSnapshotJob(resolveBtrfsJob({ kind: 'btrfs', name: 'bench', media: 'ssd', subvolumes: names.map((n) => join(mnt, n)),
-      snapshotDir: join(mnt, '.backstop'), retention: policyInput }, 'UTC'))
+    const job = new BtrfsSnapshotJob(
+      resolveBtrfsJob(
+        {
+          kind: 'btrfs',
+          name: 'bench',
+          media: 'ssd',
+          subvolumes: names.map((n) => join(mnt, n)),
+          snapshotDir: join(mnt, '.backstop'),
+          retention: policyInput,
+        },
+        'UTC',
+      ),
+    )
     const ctx: JobContext = {
-      node: 'bench', runId: 'bench', trigger: 'manual', exec: new NodeExec({ log: noopLog as unknown as Log }), clock: systemClock,
-      log: noopLog as unknown as Log, signal: new AbortController().signal, stateDir: join(dir, 'state'), progress: () => {},
+      node: 'bench',
+      runId: 'bench',
+      trigger: 'manual',
+      exec: new NodeExec({ log: noopLog as unknown as Log }),
+      clock: systemClock,
+      log: noopLog as unknown as Log,
+      signal: new AbortController().signal,
+      stateDir: join(dir, 'state'),
+      progress: () => {},
     }
     log('btrfs: Backstop run')
     const backstop = await timedAsync(() => job.run(ctx))
@@ -113,8 +147,13 @@ export async function runBtrfsBench(subvolumes: number, history: number, log: (s
       throw new Error(`Backstop run did not succeed: ${JSON.stringify(backstop.value.error)}`)
     }
     return {
-      subvolumes, history, btrbkMs: btrbk.ms, backstopMs: backstop.ms, btrbkAfter,
-      backstopAfter: readdirSync(join(mnt, '.backstop')).length, backstopDeleted: backstop.value.deleted.length,
+      subvolumes,
+      history,
+      btrbkMs: btrbk.ms,
+      backstopMs: backstop.ms,
+      btrbkAfter,
+      backstopAfter: readdirSync(join(mnt, '.backstop')).length,
+      backstopDeleted: backstop.value.deleted.length,
     }
   } finally {
     if (attempt(['umount', mnt]) !== 0) {

@@ -17,7 +17,7 @@ export const HOW: readonly string[] = [
   '',
   '**Caveats, stated plainly.** (1) sanoid 2.1 lists snapshots with `zfs get -t`, which zfs-fuse lacks; the',
   'documented shim (env-feasibility.md §9, `bench/snapshots/zfs-bench.ts`) answers that call from `zfs list`',
-  'and reports each snapshot\'s creation as the UTC time in its autosnap name, because the 40k-snapshot history',
+  "and reports each snapshot's creation as the UTC time in its autosnap name, because the 40k-snapshot history",
   'is created within about a minute and sanoid prunes by creation age. The shim is cheaper than a real',
   '`zfs get` would be, so it favours sanoid. Backstop reads the time from its own snapshot names by design.',
   '(2) zfs-fuse is a FUSE daemon, much slower per command than kernel OpenZFS; absolute times do not carry',

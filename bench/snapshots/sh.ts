@@ -3,9 +3,15 @@ import { performance } from 'node:perf_hooks'
 
 /** Runs a setup command (argv, no shell) and throws with its stderr on failure. */
 export function must(argv: readonly string[], env?: NodeJS.ProcessEnv): string {
-  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', maxBuffer: 1024 * 1024 * 1024, env: env ?? process.env })
+  const r = spawnSync(argv[0]!, argv.slice(1), {
+    encoding: 'utf8',
+    maxBuffer: 1024 * 1024 * 1024,
+    env: env ?? process.env,
+  })
   if (r.status !== 0) {
-    throw new Error(`\`${argv.join(' ')}\` exited ${r.status}: ${(r.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}`)
+    throw new Error(
+      `\`${argv.join(' ')}\` exited ${r.status}: ${(r.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}`,
+    )
   }
   return r.stdout
 }
@@ -15,13 +21,13 @@ export function attempt(argv: readonly string[]): number {
 }
 
 /** Wall time of a peer tool run as one process (what an operator's cron would pay). */
-export function timed(argv: readonly string[], env?: NodeJS.ProcessEnv): { ms: number, stdout: string } {
+export function timed(argv: readonly string[], env?: NodeJS.ProcessEnv): { ms: number; stdout: string } {
   const t0 = performance.now()
   const out = must(argv, env)
   return { ms: performance.now() - t0, stdout: out }
 }
 
-export async function timedAsync<T>(f: () => Promise<T>): Promise<{ ms: number, value: T }> {
+export async function timedAsync<T>(f: () => Promise<T>): Promise<{ ms: number; value: T }> {
   const t0 = performance.now()
   const value = await f()
   return { ms: performance.now() - t0, value }

@@ -47,7 +47,7 @@ exec /usr/sbin/zfs "$@"
 `
 
 /** Notes each command's own duration (the Exec reports it), to show where a run spends its time. */
-function recording(inner: Exec, calls: { argv: readonly string[], ms: number }[]): Exec {
+function recording(inner: Exec, calls: { argv: readonly string[]; ms: number }[]): Exec {
   return {
     run: async (argv, opts) => {
       const r = await inner.run(argv, opts)
@@ -79,7 +79,14 @@ function destroyPool(pool: string): void {
 }
 
 /** Parent + children, then `history` recursive snapshots (one `zfs snapshot -r` per point in time). */
-function buildTree(root: string, datasets: number, history: number, name: (at: Date) => string, props: (at: Date, prev: Date | null) => string[], now: Date): void {
+function buildTree(
+  root: string,
+  datasets: number,
+  history: number,
+  name: (at: Date) => string,
+  props: (at: Date, prev: Date | null) => string[],
+  now: Date,
+): void {
   must(['zfs', 'create', root])
   for (let i = 1; i <= datasets; i++) {
     must(['zfs', 'create', `${root}/d${pad(i)}`])
@@ -92,9 +99,16 @@ function buildTree(root: string, datasets: number, history: number, name: (at: D
   }
 }
 
-const countSnapshots = (root: string): number => must(['zfs', 'list', '-H', '-t', 'snapshot', '-o', 'name', '-r', root]).split('\n').filter((l) => l.includes('@')).length
+const countSnapshots = (root: string): number =>
+  must(['zfs', 'list', '-H', '-t', 'snapshot', '-o', 'name', '-r', root])
+    .split('\n')
+    .filter((l) => l.includes('@')).length
 
-export async function runZfsBench(datasets: number, history: number, log: (s: string) => void): Promise<ZfsBenchResult> {
+export async function runZfsBench(
+  datasets: number,
+  history: number,
+  log: (s: string) => void,
+): Promise<ZfsBenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'bk-bench-zfs-'))
   const pool = `bkbench${process.pid}`
   let setupMs = 0
@@ -106,13 +120,23 @@ export async function runZfsBench(datasets: number, history: number, log: (s: st
     // sanoid decides what to prune from the listing taken before its new snapshot, so its steady state under
     // `hourly = N` is N + 1 snapshots: give it that, and it takes one and destroys one, like Backstop below.
     let t0 = Date.now()
-    buildTree(`${pool}/sn`, datasets, history + 1, (at) => `autosnap_${sanoidStamp(at)}_hourly`, () => [], now)
+    buildTree(
+      `${pool}/sn`,
+      datasets,
+      history + 1,
+      (at) => `autosnap_${sanoidStamp(at)}_hourly`,
+      () => [],
+      now,
+    )
     setupMs += Date.now() - t0
     const conf = join(dir, 'sanoid-conf')
     mkdirSync(conf)
     copyFileSync('/usr/share/sanoid/sanoid.defaults.conf', join(conf, 'sanoid.defaults.conf'))
-    writeFileSync(join(conf, 'sanoid.conf'), `[${pool}/sn]\n\tuse_template = bench\n\trecursive = yes\n\n[template_bench]\n`
-      + `\tfrequently = 0\n\thourly = ${history}\n\tdaily = 0\n\tweekly = 0\n\tmonthly = 0\n\tyearly = 0\n\tautosnap = yes\n\tautoprune = yes\n`)
+    writeFileSync(
+      join(conf, 'sanoid.conf'),
+      `[${pool}/sn]\n\tuse_template = bench\n\trecursive = yes\n\n[template_bench]\n` +
+        `\tfrequently = 0\n\thourly = ${history}\n\tdaily = 0\n\tweekly = 0\n\tmonthly = 0\n\tyearly = 0\n\tautosnap = yes\n\tautoprune = yes\n`,
+    )
     const shimDir = join(dir, 'shim')
     mkdirSync(shimDir)
     writeFileSync(join(shimDir, 'zfs'), SHIM)
@@ -120,11 +144,20 @@ export async function runZfsBench(datasets: number, history: number, log: (s: st
     for (const d of ['cache', 'run']) {
       mkdirSync(join(dir, d))
     }
-    const env = { ...process.env, PATH: `${shimDir}:${process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`, TZ: 'UTC' }
+    const env = {
+      ...process.env,
+      PATH: `${shimDir}:${process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`,
+      TZ: 'UTC',
+    }
     const sanoidListingMs = timed(['zfs', 'list', '-H', '-t', 'snapshot', '-o', 'name', '-r', `${pool}/sn`]).ms
-    log(`zfs: listing floor (one plain \`zfs list -t snapshot -o name\` of the tree): ${(sanoidListingMs / 1000).toFixed(1)} s`)
+    log(
+      `zfs: listing floor (one plain \`zfs list -t snapshot -o name\` of the tree): ${(sanoidListingMs / 1000).toFixed(1)} s`,
+    )
     log('zfs: sanoid --cron')
-    const sanoid = timed(['sanoid', `--configdir=${conf}`, `--cache-dir=${join(dir, 'cache')}`, `--run-dir=${join(dir, 'run')}`, '--cron'], env)
+    const sanoid = timed(
+      ['sanoid', `--configdir=${conf}`, `--cache-dir=${join(dir, 'cache')}`, `--run-dir=${join(dir, 'run')}`, '--cron'],
+      env,
+    )
     const sanoidAfter = countSnapshots(`${pool}/sn`)
     destroyPool(pool)
 
@@ -135,31 +168,70 @@ export async function runZfsBench(datasets: number, history: number, log: (s: st
     log(`zfs: building Backstop tree ${datasets} × ${history}`)
     t0 = Date.now()
     const tagsAt = new Map<number, string>()
-    buildTree(`${pool}/bk`, datasets, history, (at) => `backstop_${snapshotTimestamp(at)}_${tagsAt.get(at.getTime())}`,
+    buildTree(
+      `${pool}/bk`,
+      datasets,
+      history,
+      (at) => `backstop_${snapshotTimestamp(at)}_${tagsAt.get(at.getTime())}`,
       (at, prev) => {
         tagsAt.set(at.getTime(), encodePromotionTags(promotionTags(at, policy, prev)))
         return []
-      }, now)
+      },
+      now,
+    )
     setupMs += Date.now() - t0
-    const calls: { argv: readonly string[], ms: number }[] = []
-    const job = new ZfsSnapshotJob(resolveZfsJob({ kind: 'zfs', name: 'bench', media: 'ssd', datasets: [{ name: `${pool}/bk`, recursive: true }], retention: policyInput }, 'UTC'))
+    const calls: { argv: readonly string[]; ms: number }[] = []
+    const job = new ZfsSnapshotJob(
+      resolveZfsJob(
+        {
+          kind: 'zfs',
+          name: 'bench',
+          media: 'ssd',
+          datasets: [{ name: `${pool}/bk`, recursive: true }],
+          retention: policyInput,
+        },
+        'UTC',
+      ),
+    )
     const ctx: JobContext = {
-      node: 'bench', runId: 'bench', trigger: 'manual', exec: recording(new NodeExec({ log: noopLog as unknown as Log }), calls), clock: systemClock,
-      log: noopLog as unknown as Log, signal: new AbortController().signal, stateDir: join(dir, 'state'), progress: () => {},
+      node: 'bench',
+      runId: 'bench',
+      trigger: 'manual',
+      exec: recording(new NodeExec({ log: noopLog as unknown as Log }), calls),
+      clock: systemClock,
+      log: noopLog as unknown as Log,
+      signal: new AbortController().signal,
+      stateDir: join(dir, 'state'),
+      progress: () => {},
     }
     const backstopListingMs = timed(['zfs', 'list', '-H', '-t', 'snapshot', '-o', 'name', '-r', `${pool}/bk`]).ms
-    log(`zfs: listing floor (one plain \`zfs list -t snapshot -o name\` of the tree): ${(backstopListingMs / 1000).toFixed(1)} s`)
+    log(
+      `zfs: listing floor (one plain \`zfs list -t snapshot -o name\` of the tree): ${(backstopListingMs / 1000).toFixed(1)} s`,
+    )
     log('zfs: Backstop run')
     const backstop = await timedAsync(() => job.run(ctx))
-    const slow = [...calls].sort((a, b) => b.ms - a.ms).slice(0, 5).map((c) => `${(c.ms / 1000).toFixed(1)} s ${c.argv.slice(0, 6).join(' ')}`)
+    const slow = [...calls]
+      .sort((a, b) => b.ms - a.ms)
+      .slice(0, 5)
+      .map((c) => `${(c.ms / 1000).toFixed(1)} s ${c.argv.slice(0, 6).join(' ')}`)
     log(`zfs: Backstop ran ${calls.length} commands; slowest: ${slow.join(' | ')}`)
     if (backstop.value.status !== 'success') {
       throw new Error(`Backstop run did not succeed: ${JSON.stringify(backstop.value.error)}`)
     }
     const backstopAfter = countSnapshots(`${pool}/bk`)
     return {
-      datasets, history, setupMs, sanoidMs: sanoid.ms, backstopMs: backstop.ms, sanoidAfter, backstopAfter,
-      backstopDeleted: backstop.value.deleted.length, sanoidListingMs, backstopListingMs, backstopCommands: calls.length, backstopSlowest: slow[0] ?? '',
+      datasets,
+      history,
+      setupMs,
+      sanoidMs: sanoid.ms,
+      backstopMs: backstop.ms,
+      sanoidAfter,
+      backstopAfter,
+      backstopDeleted: backstop.value.deleted.length,
+      sanoidListingMs,
+      backstopListingMs,
+      backstopCommands: calls.length,
+      backstopSlowest: slow[0] ?? '',
     }
   } finally {
     destroyPool(pool)

@@ -24,13 +24,17 @@ export function writeBenchSection(id: string, markdown: string): void {
   try {
     doc = readFileSync(file, 'utf8')
   } catch {
-    doc = '# Benchmarks\n\nEach benchmark runs with one command, compares Backstop against a peer in the same run, and\nrewrites its own section below.\n'
+    doc =
+      '# Benchmarks\n\nEach benchmark runs with one command, compares Backstop against a peer in the same run, and\nrewrites its own section below.\n'
   }
   const open = `<!-- bench:${id} -->`
   const close = `<!-- /bench:${id} -->`
   const block = `${open}\n${markdown.trim()}\n${close}`
   const start = doc.indexOf(open)
   const end = doc.indexOf(close)
-  doc = start >= 0 && end > start ? doc.slice(0, start) + block + doc.slice(end + close.length) : `${doc.trimEnd()}\n\n${block}\n`
+  doc =
+    start >= 0 && end > start
+      ? doc.slice(0, start) + block + doc.slice(end + close.length)
+      : `${doc.trimEnd()}\n\n${block}\n`
   writeFileSync(file, doc)
 }

@@ -43,10 +43,7 @@ const routes: readonly ((app: App, deps: AppDeps) => void)[] = [
 ]
 
 /** Root-level plugins that must see every route: OpenAPI collection (/docs) and the bearer-token guard. */
-const plugins: readonly ((app: App, deps: AppDeps) => void)[] = [
-  registerDocs,
-  authPlugin,
-]
+const plugins: readonly ((app: App, deps: AppDeps) => void)[] = [registerDocs, authPlugin]
 
 /**
  * The HTTP API as a Fastify instance that never listens (main.ts does; tests use `inject()`).
@@ -59,12 +56,16 @@ export function buildApp(deps: AppDeps): App {
     loggerInstance: deps.log,
     // Per-request info lines would drown the ingest logs; errors are still logged by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
-  }).withTypeProvider<TypeBoxTypeProvider>().setValidatorCompiler(TypeBoxValidatorCompiler) as unknown as App
+  })
+    .withTypeProvider<TypeBoxTypeProvider>()
+    .setValidatorCompiler(TypeBoxValidatorCompiler) as unknown as App
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
     if (err.validation) {
       const field = validationField(err)
-      return reply.code(400).send(errorBody('BK_ERR_API_VALIDATION', `${field}: ${err.validation[0]?.message ?? 'invalid'}`, field))
+      return reply
+        .code(400)
+        .send(errorBody('BK_ERR_API_VALIDATION', `${field}: ${err.validation[0]?.message ?? 'invalid'}`, field))
     }
     if (isBackstopError(err)) {
       return reply.code(err.http).send(errorBody(err.code, err.message))

@@ -25,18 +25,22 @@ export function buildCli(deps: CliDeps): Command {
     .description('Backstop collector: embedded MQTT broker, SQLite ledger, ops API')
     .showHelpAfterError()
     .exitOverride()
-  program.command('run')
+  program
+    .command('run')
     .description('run the collector (MQTT broker + ingest + HTTP API) until SIGTERM/SIGINT')
     .option('-c, --config <file>', 'collector YAML config', DEFAULT_CONFIG)
     .action(async (opts: { config: string }) => {
       await deps.start(loadCollectorConfig(opts.config))
     })
-  program.command('configcheck')
+  program
+    .command('configcheck')
     .description('validate the config file and print the resolved configuration (tokens redacted)')
     .option('-c, --config <file>', 'collector YAML config', DEFAULT_CONFIG)
     .action((opts: { config: string }) => {
       const cfg = loadCollectorConfig(opts.config)
-      deps.out(JSON.stringify({ ...cfg, enrollment: { tokens: cfg.enrollment.tokens.map(() => '<redacted>') } }, null, 2))
+      deps.out(
+        JSON.stringify({ ...cfg, enrollment: { tokens: cfg.enrollment.tokens.map(() => '<redacted>') } }, null, 2),
+      )
       deps.out(`${opts.config}: OK`)
     })
   registerTokenCommands(program, deps)

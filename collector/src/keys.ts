@@ -36,11 +36,17 @@ export function loadOrCreateCollectorKeys(dataDir: string): CollectorKeys {
   try {
     parsed = JSON.parse(text)
   } catch (e) {
-    throw new BackstopError('BK_ERR_INTERNAL_ERROR', `${file} is not JSON (${(e as Error).message}); restore it from backup`)
+    throw new BackstopError(
+      'BK_ERR_INTERNAL_ERROR',
+      `${file} is not JSON (${(e as Error).message}); restore it from backup`,
+    )
   }
   const kp = parsed as Partial<KeyPair>
   if (typeof kp.publicKey !== 'string' || typeof kp.secretKey !== 'string') {
-    throw new BackstopError('BK_ERR_INTERNAL_ERROR', `${file} must hold {"publicKey", "secretKey"} (base64); restore it from backup`)
+    throw new BackstopError(
+      'BK_ERR_INTERNAL_ERROR',
+      `${file} must hold {"publicKey", "secretKey"} (base64); restore it from backup`,
+    )
   }
   return { publicKey: kp.publicKey, secretKey: kp.secretKey, fingerprint: keyFingerprint(kp.publicKey), file }
 }

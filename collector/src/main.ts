@@ -63,7 +63,10 @@ export interface RunningCollector {
  * The composition root: the only place that picks SQLite, aedes, pino and the real clock.
  * Order: db → keys → broker (TCP) → ingest → API listen.
  */
-export async function startCollector(config: ResolvedCollectorConfig, opts: { log?: Logger } = {}): Promise<RunningCollector> {
+export async function startCollector(
+  config: ResolvedCollectorConfig,
+  opts: { log?: Logger } = {},
+): Promise<RunningCollector> {
   const log = opts.log ?? pino({ level: config.logLevel, base: { svc: 'backstop-collector' } })
   const now = (): Date => new Date()
   const { db, migrations } = openDb({ file: config.dbFile })
@@ -78,7 +81,10 @@ export async function startCollector(config: ResolvedCollectorConfig, opts: { lo
     copies: createCopiesRepo(db),
     assets: createAssetsRepo(db),
     // `commands` is created once the broker exists; results only arrive after that.
-    commands: { recordResult: (node: string, body: BodyOf<'command.result'>, at: string): boolean => commands.recordResult(node, body, at) },
+    commands: {
+      recordResult: (node: string, body: BodyOf<'command.result'>, at: string): boolean =>
+        commands.recordResult(node, body, at),
+    },
     // The brain is created after the broker; disk reports only arrive once the broker listens, so the closures
     // never run before `brain` is assigned. Both run inside the ingest transaction (raise records, requeue queues).
     diskHealth: createDiskHealthStore(db, {
@@ -94,7 +100,13 @@ export async function startCollector(config: ResolvedCollectorConfig, opts: { lo
   const access = createAccessRepo(db)
   const enrollmentTokens = createEnrollmentTokensRepo(db)
   const securityAudit = createAuditLog(db)
-  const gate = createEnrollmentGate({ db, tokens: enrollmentTokens, access, audit: securityAudit, staticTokens: tokens })
+  const gate = createEnrollmentGate({
+    db,
+    tokens: enrollmentTokens,
+    access,
+    audit: securityAudit,
+    staticTokens: tokens,
+  })
   const operators = createOperators(db, securityAudit, now)
   const onRevoked = (node: string): void => {
     keys.unpin(node)
@@ -104,7 +116,11 @@ export async function startCollector(config: ResolvedCollectorConfig, opts: { lo
   // The ingest publishes acks through the broker and the broker feeds the ingest; acks are only published after
   // the broker exists (the first commit needs a message, which needs the broker).
   const ingest: Ingest = createIngest({
-    db, store, keys, counters, now,
+    db,
+    store,
+    keys,
+    counters,
+    now,
     log: log.child({ c: 'ingest' }),
     tokens,
     collector: { publicKey: keysFile.publicKey, signingKey: privateKeyObject(keysFile.secretKey) },
@@ -117,7 +133,13 @@ export async function startCollector(config: ResolvedCollectorConfig, opts: { lo
     batchIntervalMs: config.ingest.batchIntervalMs,
     admitEnroll: (env) => {
       try {
-        gate.admit({ node: env.node, publicKey: env.body.publicKey, token: env.body.token, hostname: env.body.hostname, now: now() })
+        gate.admit({
+          node: env.node,
+          publicKey: env.body.publicKey,
+          token: env.body.token,
+          hostname: env.body.hostname,
+          now: now(),
+        })
         return undefined
       } catch (e) {
         if (isBackstopError(e)) {
@@ -126,12 +148,22 @@ export async function startCollector(config: ResolvedCollectorConfig, opts: { lo
         throw e
       }
     },
-    verifier: config.ingest.verifyWorkers === 0
-      ? undefined
-      : createWorkerVerifier({ keys, tokens: config.enrollment.tokens, inline: { keys, tokens }, log: log.child({ c: 'verify' }), size: config.ingest.verifyWorkers }),
+    verifier:
+      config.ingest.verifyWorkers === 0
+        ? undefined
+        : createWorkerVerifier({
+            keys,
+            tokens: config.enrollment.tokens,
+            inline: { keys, tokens },
+            log: log.child({ c: 'verify' }),
+            size: config.ingest.verifyWorkers,
+          }),
   })
   const broker = await createBroker({
-    keys, counters, now, log: log.child({ c: 'broker' }),
+    keys,
+    counters,
+    now,
+    log: log.child({ c: 'broker' }),
     identity: createBrokerIdentity(access, operators),
     onEvent: ingest.submit,
     onStatus: (node, payload) => {
@@ -142,30 +174,50 @@ export async function startCollector(config: ResolvedCollectorConfig, opts: { lo
   const auditLog = createAuditLog(db)
   const telemetry = createTelemetry(db, log.child({ c: 'export' }), config.export.influx, systemLedgerClock)
   const brain: Brain = createBrain({
-    db, log: log.child({ c: 'ledger' }), publish: aedesPublisher(broker.aedes, log.child({ c: 'alerts' })),
+    db,
+    log: log.child({ c: 'ledger' }),
+    publish: aedesPublisher(broker.aedes, log.child({ c: 'alerts' })),
     audit: auditSink(auditLog, () => Date.now()),
     // Copies on a failed or degraded device stop counting toward 3-2-1-1-0 (docs/disk-health.md).
     deviceHealth: (node) => store.diskHealth.deviceHealth(node),
-    ...(telemetry.sink ? { telemetry: telemetry.sink } : {}), afterCommit: telemetry.wake,
+    ...(telemetry.sink ? { telemetry: telemetry.sink } : {}),
+    afterCommit: telemetry.wake,
   })
   const apiTokens = createTokensRepo(db)
   const prometheus = createPrometheus({ db, brain, counters })
   const stopWatch = watchRevocations({ access, since: now(), onRevoked })
   const commands = createCommandService({
-    db, audit: securityAudit, collectorSecretKey: keysFile.secretKey, now,
-    publish: (topic, payload) => broker.aedes.publish({ cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false }, () => {}),
-    nodeState: (node) => (store.nodes.get(node) ? access.get(node)?.state ?? 'active' : 'unknown'),
+    db,
+    audit: securityAudit,
+    collectorSecretKey: keysFile.secretKey,
+    now,
+    publish: (topic, payload) =>
+      broker.aedes.publish({ cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false }, () => {}),
+    nodeState: (node) => (store.nodes.get(node) ? (access.get(node)?.state ?? 'active') : 'unknown'),
   })
   const security = chooseTransportSecurity({
-    allowPlaintext: config.tls.plaintext, log, listenHost: config.mqtt.host,
-    loadTls: () => loadOrCreateTls({ dir: join(config.dataDir, 'tls'), names: config.tls.names, files: { certFile: config.tls.certFile, keyFile: config.tls.keyFile, caFile: config.tls.caFile }, now: now() }),
+    allowPlaintext: config.tls.plaintext,
+    log,
+    listenHost: config.mqtt.host,
+    loadTls: () =>
+      loadOrCreateTls({
+        dir: join(config.dataDir, 'tls'),
+        names: config.tls.names,
+        files: { certFile: config.tls.certFile, keyFile: config.tls.keyFile, caFile: config.tls.caFile },
+        now: now(),
+      }),
   })
-  const mqttServer = security.mode === 'tls' ? createTlsServer(serverTlsOptions(security.tls), broker.aedes.handle) : createServer(broker.aedes.handle)
+  const mqttServer =
+    security.mode === 'tls'
+      ? createTlsServer(serverTlsOptions(security.tls), broker.aedes.handle)
+      : createServer(broker.aedes.handle)
   await listen(mqttServer, config.mqtt.port, config.mqtt.host)
   const mqttPort = (mqttServer.address() as AddressInfo).port
 
   const app = buildApp({
-    nodes: store.nodes, runs: store.runs, copies: store.copies,
+    nodes: store.nodes,
+    runs: store.runs,
+    copies: store.copies,
     health: () => ({ db: pingDb(db), broker: !broker.aedes.closed && mqttServer.listening }),
     log: log.child({ c: 'api' }),
     https: security.mode === 'tls' ? serverTlsOptions(security.tls) : undefined,
@@ -198,7 +250,15 @@ export async function startCollector(config: ResolvedCollectorConfig, opts: { lo
     return stopping
   }
   return {
-    apiUrl, mqttUrl, db, ingest, counters, collectorPublicKey: keysFile.publicKey, stop, identity, commands,
+    apiUrl,
+    mqttUrl,
+    db,
+    ingest,
+    counters,
+    collectorPublicKey: keysFile.publicKey,
+    stop,
+    identity,
+    commands,
     tlsFingerprint: security.mode === 'tls' ? security.tls.fingerprint : null,
     tlsCaCert: security.mode === 'tls' ? security.tls.caCert : null,
   }
@@ -231,10 +291,13 @@ export async function main(argv: readonly string[]): Promise<void> {
       const c = await startCollector(config)
       process.stdout.write(`backstop-collector: API ${c.apiUrl}  MQTT ${c.mqttUrl}\n`)
       const onSignal = (sig: NodeJS.Signals): void => {
-        c.stop().then(() => process.exit(0), (e: unknown) => {
-          process.stderr.write(`shutdown after ${sig} failed: ${String(e)}\n`)
-          process.exit(1)
-        })
+        c.stop().then(
+          () => process.exit(0),
+          (e: unknown) => {
+            process.stderr.write(`shutdown after ${sig} failed: ${String(e)}\n`)
+            process.exit(1)
+          },
+        )
       }
       process.once('SIGTERM', onSignal)
       process.once('SIGINT', onSignal)

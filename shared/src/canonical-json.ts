@@ -31,7 +31,9 @@ function write(value: unknown, depth: number): string {
         return `[${value.map((v) => (v === undefined ? 'null' : write(v, depth + 1))).join(',')}]`
       }
       const obj = value as Record<string, unknown>
-      const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort()
+      const keys = Object.keys(obj)
+        .filter((k) => obj[k] !== undefined)
+        .sort()
       return `{${keys.map((k) => `${JSON.stringify(k)}:${write(obj[k], depth + 1)}`).join(',')}}`
     }
     default:

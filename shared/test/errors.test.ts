@@ -10,10 +10,16 @@ describe('error table', () => {
   const codes = Object.keys(errorTable)
 
   it('every code is documented in docs/errors.md', () => {
-    assert.deepEqual(codes.filter((c) => !documented.has(c)), [])
+    assert.deepEqual(
+      codes.filter((c) => !documented.has(c)),
+      [],
+    )
   })
   it('docs/errors.md lists no code the table lacks', () => {
-    assert.deepEqual([...documented].filter((c) => !(c in errorTable)), [])
+    assert.deepEqual(
+      [...documented].filter((c) => !(c in errorTable)),
+      [],
+    )
   })
   it('codes follow BK_ERR_<AREA>_<WHAT>', () => {
     for (const c of codes) {

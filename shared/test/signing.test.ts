@@ -2,8 +2,15 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { describe, it } from 'node:test'
 import {
-  BackstopError, canonicalJson, checkBody, decodeEnvelope, keyFingerprint, keyPairFromSeed, signEnvelope,
-  verifyEnvelopeSignature, type UnsignedEnvelope,
+  BackstopError,
+  canonicalJson,
+  checkBody,
+  decodeEnvelope,
+  keyFingerprint,
+  keyPairFromSeed,
+  signEnvelope,
+  verifyEnvelopeSignature,
+  type UnsignedEnvelope,
 } from '@backstop/shared'
 
 const kp = keyPairFromSeed(new Uint8Array(32).fill(7))
@@ -11,7 +18,12 @@ const other = keyPairFromSeed(randomBytes(32))
 
 function heartbeat(overrides: Partial<UnsignedEnvelope<'heartbeat'>> = {}): UnsignedEnvelope<'heartbeat'> {
   return {
-    v: 1, kind: 'heartbeat', node: 'pve1', msgId: 'm-1', seq: 1, ts: '2026-11-22T01:00:00.000Z',
+    v: 1,
+    kind: 'heartbeat',
+    node: 'pve1',
+    msgId: 'm-1',
+    seq: 1,
+    ts: '2026-11-22T01:00:00.000Z',
     body: { agentVersion: '0.1.0', hostname: 'pve1', uptimeS: 3, outbox: { pending: 0, bytes: 0 }, jobs: [] },
     ...overrides,
   }
@@ -19,7 +31,11 @@ function heartbeat(overrides: Partial<UnsignedEnvelope<'heartbeat'>> = {}): Unsi
 
 describe('canonical JSON', () => {
   const cases: Array<[string, unknown, string]> = [
-    ['sorts keys at every depth', { b: 1, a: { d: [1, { z: 0, y: 1 }], c: 'x' } }, '{"a":{"c":"x","d":[1,{"y":1,"z":0}]},"b":1}'],
+    [
+      'sorts keys at every depth',
+      { b: 1, a: { d: [1, { z: 0, y: 1 }], c: 'x' } },
+      '{"a":{"c":"x","d":[1,{"y":1,"z":0}]},"b":1}',
+    ],
     ['drops undefined members', { a: undefined, b: null }, '{"b":null}'],
     ['undefined in arrays becomes null', [undefined, 1], '[null,1]'],
     ['escapes strings like JSON', { 'k"': 'line\nbreak' }, '{"k\\"":"line\\nbreak"}'],
@@ -54,13 +70,23 @@ describe('envelope signing', () => {
   })
   it('fails when any field is tampered with', () => {
     const env = signEnvelope(heartbeat(), kp.secretKey)
-    for (const tampered of [{ ...env, seq: 2 }, { ...env, node: 'pve2' }, { ...env, body: { ...env.body, uptimeS: 4 } }]) {
+    for (const tampered of [
+      { ...env, seq: 2 },
+      { ...env, node: 'pve2' },
+      { ...env, body: { ...env.body, uptimeS: 4 } },
+    ]) {
       assert.equal(verifyEnvelopeSignature(tampered, kp.publicKey), false)
     }
   })
   it('fails on a garbage signature instead of throwing', () => {
-    assert.equal(verifyEnvelopeSignature({ ...signEnvelope(heartbeat(), kp.secretKey), sig: 'AAAA' }, kp.publicKey), false)
-    assert.equal(verifyEnvelopeSignature({ ...signEnvelope(heartbeat(), kp.secretKey), sig: '!!' }, kp.publicKey), false)
+    assert.equal(
+      verifyEnvelopeSignature({ ...signEnvelope(heartbeat(), kp.secretKey), sig: 'AAAA' }, kp.publicKey),
+      false,
+    )
+    assert.equal(
+      verifyEnvelopeSignature({ ...signEnvelope(heartbeat(), kp.secretKey), sig: '!!' }, kp.publicKey),
+      false,
+    )
   })
   it('fingerprints are stable hex', () => {
     assert.match(keyFingerprint(kp.publicKey), /^[0-9a-f]{32}$/)
@@ -83,18 +109,23 @@ describe('decodeEnvelope rejects bad input with a coded error', () => {
   ]
   for (const [name, payload, code, detail] of cases) {
     it(name, () => {
-      assert.throws(() => decodeEnvelope(payload), (e: unknown) => {
-        assert.ok(e instanceof BackstopError)
-        assert.equal(e.code, code)
-        if (detail) {
-          assert.match(e.message, detail)
-        }
-        return true
-      })
+      assert.throws(
+        () => decodeEnvelope(payload),
+        (e: unknown) => {
+          assert.ok(e instanceof BackstopError)
+          assert.equal(e.code, code)
+          if (detail) {
+            assert.match(e.message, detail)
+          }
+          return true
+        },
+      )
     })
   }
   it('checkBody names the failing field', () => {
-    const env = decodeEnvelope(JSON.stringify(signEnvelope(heartbeat({ body: { agentVersion: 'x' } as never }), kp.secretKey)))
+    const env = decodeEnvelope(
+      JSON.stringify(signEnvelope(heartbeat({ body: { agentVersion: 'x' } as never }), kp.secretKey)),
+    )
     assert.throws(() => checkBody(env), /heartbeat body: .*hostname|heartbeat body: \/ must have required properties/)
   })
 })

@@ -6,7 +6,10 @@ import { describe, it } from 'node:test'
 import Database from 'better-sqlite3'
 import { agentBin, agentConfig, collectorSetup, eventually, startProc, tempDir } from '../support/processes.ts'
 
-/** The real binaries: `backstop-agent run` with mqtts:// and collector.fingerprint against `backstop-collector run` with TLS on. */
+/**
+ * The real binaries: `backstop-agent run` with mqtts:// and collector.fingerprint against `backstop-collector run` with
+ * TLS on.
+ */
 describe('agent binary pins the collector over mqtts', { timeout: 3 * 60_000 }, () => {
   it('enrolls with the right fingerprint; refuses an impostor pin with BK_ERR_TLS_FINGERPRINT and sends nothing', async (t) => {
     const dir = tempDir(t, 'bk-pin-')
@@ -15,9 +18,31 @@ describe('agent binary pins the collector over mqtts', { timeout: 3 * 60_000 }, 
     t.after(() => collector.kill9())
     const url = c.mqttUrl.replace('mqtt://', 'mqtts://')
     const fingerprint = new X509Certificate(readFileSync(join(dir, 'collector-data', 'tls', 'ca.pem'))).fingerprint256
-    const good = startProc([agentBin, 'run', '--config', agentConfig(dir, url, { node: 'pinned-ok', extra: { collector: { url, enrollmentToken: 'integration-enrollment-token-0123456789', fingerprint } } })], join(dir, 'good.log'))
+    const good = startProc(
+      [
+        agentBin,
+        'run',
+        '--config',
+        agentConfig(dir, url, {
+          node: 'pinned-ok',
+          extra: { collector: { url, enrollmentToken: 'integration-enrollment-token-0123456789', fingerprint } },
+        }),
+      ],
+      join(dir, 'good.log'),
+    )
     const wrong = 'AB:'.repeat(31) + 'AB'
-    const bad = startProc([agentBin, 'run', '--config', agentConfig(dir, url, { node: 'pinned-bad', extra: { collector: { url, enrollmentToken: 'integration-enrollment-token-0123456789', fingerprint: wrong } } })], join(dir, 'bad.log'))
+    const bad = startProc(
+      [
+        agentBin,
+        'run',
+        '--config',
+        agentConfig(dir, url, {
+          node: 'pinned-bad',
+          extra: { collector: { url, enrollmentToken: 'integration-enrollment-token-0123456789', fingerprint: wrong } },
+        }),
+      ],
+      join(dir, 'bad.log'),
+    )
     t.after(async () => {
       await good.kill9()
       await bad.kill9()

@@ -18,17 +18,27 @@ function setup() {
   const tokens = createTokensRepo(h.db)
   const prom = createPrometheus({ db: h.db, brain: h.brain, counters: createCounters() })
   const app = buildApp({
-    nodes: h.core.nodes, runs: h.core.runs, copies: h.core.copies, health: () => ({ db: true, broker: true }),
+    nodes: h.core.nodes,
+    runs: h.core.runs,
+    copies: h.core.copies,
+    health: () => ({ db: true, broker: true }),
     compliance: { brain: h.brain, tokens, authMode: 'auto', auditLog: h.auditLog, metrics: prom.render },
     commands: createCommandService({
-      db: h.db, audit: h.auditLog, collectorSecretKey: keyPairFromSeed(new Uint8Array(32).fill(5)).secretKey, now: () => new Date(),
-      publish: () => {}, nodeState: (n) => (n === 'pve1' ? 'active' : 'unknown'),
+      db: h.db,
+      audit: h.auditLog,
+      collectorSecretKey: keyPairFromSeed(new Uint8Array(32).fill(5)).secretKey,
+      now: () => new Date(),
+      publish: () => {},
+      nodeState: (n) => (n === 'pve1' ? 'active' : 'unknown'),
     }),
   })
   return { h, app, tokens }
 }
 
-interface Route { readonly method: string, readonly path: string }
+interface Route {
+  readonly method: string
+  readonly path: string
+}
 
 async function routes(app: ReturnType<typeof setup>['app']): Promise<Route[]> {
   const doc = (await app.inject('/docs/json')).json() as { paths: Record<string, Record<string, unknown>> }
@@ -46,7 +56,10 @@ async function routes(app: ReturnType<typeof setup>['app']): Promise<Route[]> {
 describe('authorization matrix: API', () => {
   it('no token → 401 everywhere; viewer cannot mutate; operator cannot manage tokens; admin is never refused', async (t) => {
     const { h, app, tokens } = setup()
-    t.after(() => { h.brain.stop(); void app.close() })
+    t.after(() => {
+      h.brain.stop()
+      void app.close()
+    })
     const viewer = tokens.create('v', 'viewer', T0).token
     const operator = tokens.create('o', 'operator', T0).token
     const admin = tokens.create('a', 'admin', T0).token
@@ -54,8 +67,22 @@ describe('authorization matrix: API', () => {
     assert.ok(all.length >= 10, `OpenAPI lists ${all.length} API routes`)
     const rows: string[] = []
     for (const r of all) {
-      const status = async (token?: string): Promise<number> => (await app.inject({ method: r.method as 'GET', url: r.path, headers: token ? { authorization: `Bearer ${token}` } : {}, ...(r.method === 'GET' || r.method === 'DELETE' ? {} : { payload: {} }) })).statusCode
-      const s = { none: await status(), bad: await status('bk_not_a_token'), viewer: await status(viewer), operator: await status(operator), admin: await status(admin) }
+      const status = async (token?: string): Promise<number> =>
+        (
+          await app.inject({
+            method: r.method as 'GET',
+            url: r.path,
+            headers: token ? { authorization: `Bearer ${token}` } : {},
+            ...(r.method === 'GET' || r.method === 'DELETE' ? {} : { payload: {} }),
+          })
+        ).statusCode
+      const s = {
+        none: await status(),
+        bad: await status('bk_not_a_token'),
+        viewer: await status(viewer),
+        operator: await status(operator),
+        admin: await status(admin),
+      }
       rows.push(`${r.method} ${r.path}: ${JSON.stringify(s)}`)
       assert.equal(s.none, 401, `${r.method} ${r.path} without a token`)
       assert.equal(s.bad, 401, `${r.method} ${r.path} with an unknown token`)
@@ -76,27 +103,82 @@ describe('authorization matrix: API', () => {
 
   it('fuzzed paths, query strings and bodies: 4xx, never 5xx', async (t) => {
     const { h, app, tokens } = setup()
-    t.after(() => { h.brain.stop(); void app.close() })
+    t.after(() => {
+      h.brain.stop()
+      void app.close()
+    })
     const admin = tokens.create('a', 'admin', T0).token
     const all = await routes(app)
-    const word = fc.oneof(fc.string({ maxLength: 20 }), fc.constantFrom('-1', '0', '1e309', 'NaN', 'null', '[]', '{}', '../../etc/passwd', '%00', 'x'.repeat(2000), '🦀', 'true'))
+    const word = fc.oneof(
+      fc.string({ maxLength: 20 }),
+      fc.constantFrom(
+        '-1',
+        '0',
+        '1e309',
+        'NaN',
+        'null',
+        '[]',
+        '{}',
+        '../../etc/passwd',
+        '%00',
+        'x'.repeat(2000),
+        '🦀',
+        'true',
+      ),
+    )
     let requests = 0
     const statuses = new Map<number, number>()
-    await fc.assert(fc.asyncProperty(
-      fc.constantFrom(...all), fc.dictionary(fc.constantFrom('node', 'kind', 'id', 'limit', 'afterSeq', 'verdict', 'status', 'job', 'since', 'until', 'role', 'name', 'action', 'x'), word, { maxKeys: 4 }),
-      fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.constant(undefined), fc.string()), word,
-      async (r, query, body, seg) => {
-        const path = r.path.replace(/\/x(\/|$)/g, `/${encodeURIComponent(seg)}$1`)
-        const qs = new URLSearchParams(query).toString()
-        const res = await app.inject({
-          method: r.method as 'GET', url: `${path}${qs ? `?${qs}` : ''}`, headers: { authorization: `Bearer ${admin}`, ...(typeof body === 'string' ? { 'content-type': 'application/json' } : {}) },
-          ...(r.method === 'GET' || body === undefined ? {} : { payload: typeof body === 'string' ? body : JSON.stringify(body) }),
-        })
-        requests++
-        statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1)
-        assert.ok(res.statusCode < 500, `${r.method} ${path}?${qs} body=${JSON.stringify(body)?.slice(0, 200)} → ${res.statusCode} ${res.body.slice(0, 300)}`)
-      },
-    ), { numRuns: Number(process.env['FUZZ_API_RUNS'] ?? 3000), seed: 11 })
-    console.log(`# api-fuzz ${JSON.stringify({ requests, routes: all.length, statuses: Object.fromEntries(statuses) })}`)
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...all),
+        fc.dictionary(
+          fc.constantFrom(
+            'node',
+            'kind',
+            'id',
+            'limit',
+            'afterSeq',
+            'verdict',
+            'status',
+            'job',
+            'since',
+            'until',
+            'role',
+            'name',
+            'action',
+            'x',
+          ),
+          word,
+          { maxKeys: 4 },
+        ),
+        fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.constant(undefined), fc.string()),
+        word,
+        async (r, query, body, seg) => {
+          const path = r.path.replace(/\/x(\/|$)/g, `/${encodeURIComponent(seg)}$1`)
+          const qs = new URLSearchParams(query).toString()
+          const res = await app.inject({
+            method: r.method as 'GET',
+            url: `${path}${qs ? `?${qs}` : ''}`,
+            headers: {
+              authorization: `Bearer ${admin}`,
+              ...(typeof body === 'string' ? { 'content-type': 'application/json' } : {}),
+            },
+            ...(r.method === 'GET' || body === undefined
+              ? {}
+              : { payload: typeof body === 'string' ? body : JSON.stringify(body) }),
+          })
+          requests++
+          statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1)
+          assert.ok(
+            res.statusCode < 500,
+            `${r.method} ${path}?${qs} body=${JSON.stringify(body)?.slice(0, 200)} → ${res.statusCode} ${res.body.slice(0, 300)}`,
+          )
+        },
+      ),
+      { numRuns: Number(process.env['FUZZ_API_RUNS'] ?? 3000), seed: 11 },
+    )
+    console.log(
+      `# api-fuzz ${JSON.stringify({ requests, routes: all.length, statuses: Object.fromEntries(statuses) })}`,
+    )
   })
 })

@@ -23,7 +23,10 @@ describe('enrollment, revocation and commands over pinned TLS (real collector)',
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'bk-trust-e2e-'))
-    const cfg = parseCollectorConfig(`dataDir: ${dir}\nmqtt: {host: 127.0.0.1, port: 0}\napi: {host: 127.0.0.1, port: 0}\nenrollment: {tokens: [${TOKEN}]}\ningest: {batchIntervalMs: 2, verifyWorkers: 0}\ntls: {names: [localhost, 127.0.0.1]}\n`, 'trust.yaml')
+    const cfg = parseCollectorConfig(
+      `dataDir: ${dir}\nmqtt: {host: 127.0.0.1, port: 0}\napi: {host: 127.0.0.1, port: 0}\nenrollment: {tokens: [${TOKEN}]}\ningest: {batchIntervalMs: 2, verifyWorkers: 0}\ntls: {names: [localhost, 127.0.0.1]}\n`,
+      'trust.yaml',
+    )
     c = await startCollector(cfg, { log })
   })
   after(async () => {
@@ -34,16 +37,29 @@ describe('enrollment, revocation and commands over pinned TLS (real collector)',
     rmSync(dir, { recursive: true, force: true })
   })
 
-  interface Conn { client: MqttClient, acks: AckBody[], commands: Buffer[], waitFor<T>(get: () => T | undefined, what: string): Promise<T> }
+  interface Conn {
+    client: MqttClient
+    acks: AckBody[]
+    commands: Buffer[]
+    waitFor<T>(get: () => T | undefined, what: string): Promise<T>
+  }
   function connect(a: FakeAgent, password: string): Promise<Conn> {
     return new Promise((resolve, reject) => {
       const client = mqtt.connect(c.mqttUrl, {
-        clientId: `backstop-agent-${a.node}`, username: a.node, password, clean: false, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000,
+        clientId: `backstop-agent-${a.node}`,
+        username: a.node,
+        password,
+        clean: false,
+        protocolVersion: 4,
+        reconnectPeriod: 0,
+        connectTimeout: 5000,
         ...pinnedTlsOptions(c.tlsCaCert!, c.tlsFingerprint!),
       })
       clients.push(client)
       const conn: Conn = {
-        client, acks: [], commands: [],
+        client,
+        acks: [],
+        commands: [],
         waitFor: async (get, what) => {
           for (let i = 0; i < 250; i++) {
             const v = get()
@@ -63,22 +79,27 @@ describe('enrollment, revocation and commands over pinned TLS (real collector)',
         }
       })
       client.once('connect', () => {
-        client.subscribeAsync([nodeTopic(a.node, 'ack'), nodeTopic(a.node, 'commands')], { qos: 1 }).then(() => resolve(conn), reject)
+        client
+          .subscribeAsync([nodeTopic(a.node, 'ack'), nodeTopic(a.node, 'commands')], { qos: 1 })
+          .then(() => resolve(conn), reject)
       })
       client.once('error', reject)
     })
   }
-  async function enroll(a: FakeAgent, token: string): Promise<{ acked: boolean, code?: string }> {
+  async function enroll(a: FakeAgent, token: string): Promise<{ acked: boolean; code?: string }> {
     const conn = await connect(a, a.password())
     const env = a.enroll(token)
     await conn.client.publishAsync(nodeTopic(a.node, 'events'), payload(env), { qos: 1 })
-    const ack = await conn.waitFor(() => conn.acks.find((x) => x.acked.includes(env.msgId) || x.rejected.some((r) => r.msgId === env.msgId)), `ack of ${env.msgId}`)
+    const ack = await conn.waitFor(
+      () => conn.acks.find((x) => x.acked.includes(env.msgId) || x.rejected.some((r) => r.msgId === env.msgId)),
+      `ack of ${env.msgId}`,
+    )
     conn.client.end(true)
     const rej = ack.rejected.find((r) => r.msgId === env.msgId)
     return rej ? { acked: false, code: rej.code } : { acked: true }
   }
 
-  it('serves mqtts and HTTPS with the pinned CA; the fingerprint is the CA\'s', async () => {
+  it("serves mqtts and HTTPS with the pinned CA; the fingerprint is the CA's", async () => {
     assert.match(c.mqttUrl, /^mqtts:\/\//)
     assert.match(c.apiUrl, /^https:\/\//)
     assert.match(c.tlsFingerprint!, /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/)
@@ -97,7 +118,10 @@ describe('enrollment, revocation and commands over pinned TLS (real collector)',
     const t = c.identity.createToken({ ttlMs: 60_000, requireApproval: false, actor: 'test' })
     assert.deepEqual(await enroll(new FakeAgent('edge1'), t.token), { acked: true })
     assert.deepEqual(await enroll(new FakeAgent('edge2'), t.token), { acked: false, code: 'BK_ERR_ENROLL_TOKEN' })
-    assert.deepEqual(await enroll(new FakeAgent('edge3'), 'bk_abcdefgh_' + 'x'.repeat(43)), { acked: false, code: 'BK_ERR_ENROLL_TOKEN' })
+    assert.deepEqual(await enroll(new FakeAgent('edge3'), 'bk_abcdefgh_' + 'x'.repeat(43)), {
+      acked: false,
+      code: 'BK_ERR_ENROLL_TOKEN',
+    })
   })
 
   it('an approval token parks the node until an admin approves', async () => {
@@ -115,7 +139,13 @@ describe('enrollment, revocation and commands over pinned TLS (real collector)',
     const cmd = c.commands.issue({ node: 'cmd1', kind: 'run-job', args: { job: 'etc-archive' }, requestedBy: 'test' })
     const wire = decodeCommand(await conn.waitFor(() => conn.commands[0], 'command'))
     checkCommand(wire, { collectorPublicKey: c.collectorPublicKey, node: 'cmd1', now: new Date(), allow: ['run-job'] })
-    const result = a.envelope('command.result', { commandId: cmd.id, kind: 'run-job', status: 'succeeded', runId: 'r-9', at: new Date().toISOString() })
+    const result = a.envelope('command.result', {
+      commandId: cmd.id,
+      kind: 'run-job',
+      status: 'succeeded',
+      runId: 'r-9',
+      at: new Date().toISOString(),
+    })
     await conn.client.publishAsync(nodeTopic('cmd1', 'events'), payload(result), { qos: 1 })
     await conn.waitFor(() => conn.acks.find((x) => x.acked.includes(result.msgId)), 'result ack')
     assert.equal(c.commands.get(cmd.id)!.status, 'succeeded')

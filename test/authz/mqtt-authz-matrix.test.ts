@@ -32,7 +32,7 @@ describe('authorization matrix: MQTT over TLS', () => {
   const a = new FakeAgent('node-a')
   const b = new FakeAgent('node-b')
   const c = new FakeAgent('node-c')
-  const events: Array<{ node: string, body: string }> = []
+  const events: Array<{ node: string; body: string }> = []
   const clients: MqttClient[] = []
   let db: Db
   let tls: CollectorTls
@@ -40,13 +40,20 @@ describe('authorization matrix: MQTT over TLS', () => {
   let server: Server
   let url: string
   let identity: ReturnType<typeof createIdentityService>
-  let operator: { username: string, password: string }
+  let operator: { username: string; password: string }
 
   before(async () => {
     db = openDb({ file: join(dir, 'c.db') }).db
     const nodes = createNodesRepo(db)
     for (const n of [a, b, c]) {
-      nodes.insert({ node: n.node, publicKey: n.keys.publicKey, fingerprint: 'fp', enrolledAt: new Date().toISOString(), hostname: n.node, agentVersion: '0.1.0' })
+      nodes.insert({
+        node: n.node,
+        publicKey: n.keys.publicKey,
+        fingerprint: 'fp',
+        enrolledAt: new Date().toISOString(),
+        hostname: n.node,
+        agentVersion: '0.1.0',
+      })
     }
     const keys = createKeyRing(nodes)
     const audit = createAuditLog(db)
@@ -54,7 +61,10 @@ describe('authorization matrix: MQTT over TLS', () => {
     const operators = createOperators(db, audit, () => new Date())
     operator = operators.create('grafana', 'test')
     broker = await createBroker({
-      keys, counters: createCounters(), now: () => new Date(), log: captureLog('warn').log,
+      keys,
+      counters: createCounters(),
+      now: () => new Date(),
+      log: captureLog('warn').log,
       identity: createBrokerIdentity(access, operators),
       onEvent: (node, payload, done) => {
         events.push({ node, body: payload.toString() })
@@ -62,9 +72,24 @@ describe('authorization matrix: MQTT over TLS', () => {
       },
       onStatus: () => {},
     })
-    identity = createIdentityService({ db, tokens: createTokensRepo(db), access, audit, now: () => new Date(), onRevoked: (n) => { keys.unpin(n); broker.disconnect(n) } })
+    identity = createIdentityService({
+      db,
+      tokens: createTokensRepo(db),
+      access,
+      audit,
+      now: () => new Date(),
+      onRevoked: (n) => {
+        keys.unpin(n)
+        broker.disconnect(n)
+      },
+    })
     identity.revoke('node-c', 'test', 'decommissioned')
-    tls = loadOrCreateTls({ dir: join(dir, 'tls'), names: ['localhost', '127.0.0.1'], now: new Date(), keyBits: { ca: 2048, server: 2048 } })
+    tls = loadOrCreateTls({
+      dir: join(dir, 'tls'),
+      names: ['localhost', '127.0.0.1'],
+      now: new Date(),
+      keyBits: { ca: 2048, server: 2048 },
+    })
     server = createTlsServer(serverTlsOptions(tls), broker.aedes.handle)
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
     url = `mqtts://127.0.0.1:${(server.address() as AddressInfo).port}`
@@ -81,7 +106,14 @@ describe('authorization matrix: MQTT over TLS', () => {
 
   function connect(opts: IClientOptions): Promise<MqttClient> {
     return new Promise((resolve, reject) => {
-      const cl = mqtt.connect(url, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, clean: false, ...pinnedTlsOptions(tls.caCert, tls.fingerprint), ...opts })
+      const cl = mqtt.connect(url, {
+        protocolVersion: 4,
+        reconnectPeriod: 0,
+        connectTimeout: 5000,
+        clean: false,
+        ...pinnedTlsOptions(tls.caCert, tls.fingerprint),
+        ...opts,
+      })
       clients.push(cl)
       cl.once('connect', () => resolve(cl))
       cl.once('error', (e) => {
@@ -91,21 +123,44 @@ describe('authorization matrix: MQTT over TLS', () => {
       cl.once('close', () => reject(new Error('closed before CONNACK')))
     })
   }
-  const asNode = (n: FakeAgent, over: IClientOptions = {}): Promise<MqttClient> => connect({ clientId: `backstop-agent-${n.node}`, username: n.node, password: n.password(), ...over })
+  const asNode = (n: FakeAgent, over: IClientOptions = {}): Promise<MqttClient> =>
+    connect({ clientId: `backstop-agent-${n.node}`, username: n.node, password: n.password(), ...over })
   /** Granted QoS, or 128 (SUBACK failure, which mqtt.js reports as an error). */
-  const grant = (cl: MqttClient, topic: string): Promise<number> => cl.subscribeAsync(topic, { qos: 1 }).then(
-    (g) => g[0]!.qos,
-    (e: Error & { packet?: { granted?: number[] } }) => (e.packet?.granted?.[0] === 128 ? 128 : Promise.reject(e)),
-  )
-  const closed = (cl: MqttClient): Promise<void> => new Promise((r) => (cl.connected ? cl.once('close', () => r()) : r()))
+  const grant = (cl: MqttClient, topic: string): Promise<number> =>
+    cl.subscribeAsync(topic, { qos: 1 }).then(
+      (g) => g[0]!.qos,
+      (e: Error & { packet?: { granted?: number[] } }) => (e.packet?.granted?.[0] === 128 ? 128 : Promise.reject(e)),
+    )
+  const closed = (cl: MqttClient): Promise<void> =>
+    new Promise((r) => (cl.connected ? cl.once('close', () => r()) : r()))
 
   const refusedConnects: Array<[string, () => IClientOptions, RegExp]> = [
     ['anonymous client', () => ({ clientId: 'x' }), /Bad username or password|Not authorized/i],
-    ['node A claiming to be node B (A signs)', () => ({ clientId: 'backstop-agent-node-b', username: 'node-b', password: a.password() }), /Bad username or password/i],
-    ['node A with a replayed stale password', () => ({ clientId: 'backstop-agent-node-a', username: 'node-a', password: a.password(Date.now() - 3600_000) }), /Bad username or password/i],
-    ['node A under another client id', () => ({ clientId: 'backstop-agent-node-b', username: 'node-a', password: a.password() }), /Bad username or password/i],
-    ['revoked node C with its genuine key', () => ({ clientId: 'backstop-agent-node-c', username: 'node-c', password: c.password() }), /Bad username or password/i],
-    ['operator with a wrong secret', () => ({ clientId: 'op1', username: 'operator:grafana', password: 'guess' }), /Bad username or password/i],
+    [
+      'node A claiming to be node B (A signs)',
+      () => ({ clientId: 'backstop-agent-node-b', username: 'node-b', password: a.password() }),
+      /Bad username or password/i,
+    ],
+    [
+      'node A with a replayed stale password',
+      () => ({ clientId: 'backstop-agent-node-a', username: 'node-a', password: a.password(Date.now() - 3600_000) }),
+      /Bad username or password/i,
+    ],
+    [
+      'node A under another client id',
+      () => ({ clientId: 'backstop-agent-node-b', username: 'node-a', password: a.password() }),
+      /Bad username or password/i,
+    ],
+    [
+      'revoked node C with its genuine key',
+      () => ({ clientId: 'backstop-agent-node-c', username: 'node-c', password: c.password() }),
+      /Bad username or password/i,
+    ],
+    [
+      'operator with a wrong secret',
+      () => ({ clientId: 'op1', username: 'operator:grafana', password: 'guess' }),
+      /Bad username or password/i,
+    ],
   ]
   for (const [who, opts, err] of refusedConnects) {
     it(`CONNECT refused: ${who}`, async () => {
@@ -114,24 +169,47 @@ describe('authorization matrix: MQTT over TLS', () => {
   }
 
   it('plain TCP client cannot talk to the TLS listener; an impostor pin is refused before CONNECT', async () => {
-    await assert.rejects(connect({ protocol: 'mqtt', clientId: 'p', username: 'node-a', password: a.password() } as IClientOptions), /closed before CONNACK|ECONNRESET|socket|connack/i)
+    await assert.rejects(
+      connect({ protocol: 'mqtt', clientId: 'p', username: 'node-a', password: a.password() } as IClientOptions),
+      /closed before CONNACK|ECONNRESET|socket|connack/i,
+    )
     const wrongPin = 'AB:'.repeat(31) + 'AB'
-    await assert.rejects(connect({ ...pinnedTlsOptions(tls.caCert, wrongPin), clientId: 'backstop-agent-node-a', username: 'node-a', password: a.password() }), /pinned/)
+    await assert.rejects(
+      connect({
+        ...pinnedTlsOptions(tls.caCert, wrongPin),
+        clientId: 'backstop-agent-node-a',
+        username: 'node-a',
+        password: a.password(),
+      }),
+      /pinned/,
+    )
   })
 
-  it('node A: own events accepted; B\'s events, status and alerts refused (never delivered)', async () => {
+  it("node A: own events accepted; B's events, status and alerts refused (never delivered)", async () => {
     const cl = await asNode(a)
     await cl.publishAsync(nodeTopic('node-a', 'events'), 'mine', { qos: 1 })
-    assert.deepEqual(events.map((e) => e.node), ['node-a'])
+    assert.deepEqual(
+      events.map((e) => e.node),
+      ['node-a'],
+    )
     const cl2 = await asNode(a, { password: a.password() })
     cl2.publish(nodeTopic('node-b', 'events'), 'forged', { qos: 1 })
     await closed(cl2)
-    for (const topic of [nodeTopic('node-b', 'status'), alertTopics.events, nodeTopic('node-a', 'commands'), nodeTopic('node-a', 'ack')]) {
+    for (const topic of [
+      nodeTopic('node-b', 'status'),
+      alertTopics.events,
+      nodeTopic('node-a', 'commands'),
+      nodeTopic('node-a', 'ack'),
+    ]) {
       const cl3 = await asNode(a, { password: a.password() })
       cl3.publish(topic, 'forged', { qos: 1 })
       await closed(cl3)
     }
-    assert.deepEqual(events.map((e) => e.node), ['node-a'], 'nothing forged reached the ingest')
+    assert.deepEqual(
+      events.map((e) => e.node),
+      ['node-a'],
+      'nothing forged reached the ingest',
+    )
   })
 
   const subscriptions: Array<[string, boolean]> = [

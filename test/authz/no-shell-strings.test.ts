@@ -31,21 +31,35 @@ function isDynamic(n: ts.Expression): boolean {
 }
 
 export function scanSource(file: string, text: string): Finding[] {
-  const sf = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true, file.endsWith('x') ? ts.ScriptKind.TSX : undefined)
+  const sf = ts.createSourceFile(
+    file,
+    text,
+    ts.ScriptTarget.Latest,
+    true,
+    file.endsWith('x') ? ts.ScriptKind.TSX : undefined,
+  )
   const out: Finding[] = []
   const at = (n: ts.Node, what: string): void => {
     out.push({ file, line: sf.getLineAndCharacterOfPosition(n.getStart()).line + 1, what })
   }
   const visit = (n: ts.Node): void => {
-    if (ts.isPropertyAssignment(n) && (ts.isIdentifier(n.name) || ts.isStringLiteral(n.name)) && n.name.text === 'shell'
-      && n.initializer.kind !== ts.SyntaxKind.FalseKeyword) {
+    if (
+      ts.isPropertyAssignment(n) &&
+      (ts.isIdentifier(n.name) || ts.isStringLiteral(n.name)) &&
+      n.name.text === 'shell' &&
+      n.initializer.kind !== ts.SyntaxKind.FalseKeyword
+    ) {
       at(n, `shell: ${n.initializer.getText(sf)}`)
     }
     if (ts.isShorthandPropertyAssignment(n) && n.name.text === 'shell') {
       at(n, 'shell (shorthand)')
     }
-    if ((ts.isImportDeclaration(n) || ts.isExportDeclaration(n)) && n.moduleSpecifier && ts.isStringLiteral(n.moduleSpecifier)
-      && /^(node:)?child_process$/.test(n.moduleSpecifier.text)) {
+    if (
+      (ts.isImportDeclaration(n) || ts.isExportDeclaration(n)) &&
+      n.moduleSpecifier &&
+      ts.isStringLiteral(n.moduleSpecifier) &&
+      /^(node:)?child_process$/.test(n.moduleSpecifier.text)
+    ) {
       const names = n.getText(sf).match(/\b(exec|execSync)\b/g)
       if (names) {
         at(n, `imports ${names.join(', ')} from child_process`)
@@ -56,7 +70,13 @@ export function scanSource(file: string, text: string): Finding[] {
       const name = ts.isIdentifier(callee) ? callee.text : ts.isPropertyAccessExpression(callee) ? callee.name.text : ''
       const first = n.arguments[0]
       const onRegex = ts.isPropertyAccessExpression(callee) && ts.isRegularExpressionLiteral(callee.expression)
-      if ((name === 'exec' || name === 'execSync') && first && !onRegex && (ts.isTemplateExpression(first) || (ts.isBinaryExpression(first) && first.operatorToken.kind === ts.SyntaxKind.PlusToken))) {
+      if (
+        (name === 'exec' || name === 'execSync') &&
+        first &&
+        !onRegex &&
+        (ts.isTemplateExpression(first) ||
+          (ts.isBinaryExpression(first) && first.operatorToken.kind === ts.SyntaxKind.PlusToken))
+      ) {
         at(n, `${name}() with an interpolated command`)
       }
     }
@@ -66,7 +86,16 @@ export function scanSource(file: string, text: string): Finding[] {
         const e = els[i]
         const flag = els[i + 1]
         const script = els[i + 2]
-        if (e && flag && script && ts.isStringLiteral(e) && SHELLS.has(e.text) && ts.isStringLiteral(flag) && /^-[a-z]*c$/.test(flag.text) && isDynamic(script as ts.Expression)) {
+        if (
+          e &&
+          flag &&
+          script &&
+          ts.isStringLiteral(e) &&
+          SHELLS.has(e.text) &&
+          ts.isStringLiteral(flag) &&
+          /^-[a-z]*c$/.test(flag.text) &&
+          isDynamic(script as ts.Expression)
+        ) {
           at(n, `${e.text} ${flag.text} with a non-literal script`)
         }
       }
@@ -102,7 +131,7 @@ describe('no shell strings anywhere', () => {
     ['exec with concat', "exec('zfs destroy ' + name)"],
     ['import exec', "import { exec } from 'node:child_process'"],
     ['import execSync', "import { spawn, execSync } from 'child_process'"],
-    ['sh -c template', 'run([\'sh\', \'-c\', `zfs list ${pool}`])'],
+    ['sh -c template', "run(['sh', '-c', `zfs list ${pool}`])"],
     ['bash -lc variable', "run(['/bin/bash', '-lc', script])"],
   ]
   for (const [name, code] of bad) {

@@ -8,11 +8,15 @@ const COUNT = 5000
 const burstAgent = 'test/support/burst-agent.ts'
 
 /** Reads what the collector has committed, from its SQLite file (WAL allows a concurrent reader). */
-function stored(dbFile: string, node: string): { rows: { id: number, seq: number, msgId: string, runId: string }[] } {
+function stored(dbFile: string, node: string): { rows: { id: number; seq: number; msgId: string; runId: string }[] } {
   const db = new Database(dbFile, { readonly: true, fileMustExist: true })
   try {
-    const rows = db.prepare(`SELECT id, seq, msg_id AS msgId, json_extract(raw, '$.body.runId') AS runId
-      FROM events WHERE node = ? AND kind = 'job.started' ORDER BY id`).all(node) as { id: number, seq: number, msgId: string, runId: string }[]
+    const rows = db
+      .prepare(
+        `SELECT id, seq, msg_id AS msgId, json_extract(raw, '$.body.runId') AS runId
+      FROM events WHERE node = ? AND kind = 'job.started' ORDER BY id`,
+      )
+      .all(node) as { id: number; seq: number; msgId: string; runId: string }[]
     return { rows }
   } finally {
     db.close()
@@ -23,7 +27,11 @@ function storedCount(dbFile: string, node: string): number | undefined {
   try {
     const db = new Database(dbFile, { readonly: true, fileMustExist: true })
     try {
-      return (db.prepare(`SELECT count(*) AS n FROM events WHERE node = ? AND kind = 'job.started'`).get(node) as { n: number }).n
+      return (
+        db.prepare(`SELECT count(*) AS n FROM events WHERE node = ? AND kind = 'job.started'`).get(node) as {
+          n: number
+        }
+      ).n
     } finally {
       db.close()
     }
@@ -49,7 +57,10 @@ function assertExactlyOnceInOrder(dbFile: string, node: string): void {
   assert.deepEqual(missing, [], 'no event lost')
   assert.equal(rows.length, COUNT)
   for (let i = 1; i < rows.length; i++) {
-    assert.ok(rows[i]!.seq > rows[i - 1]!.seq, `per-node order: row ${rows[i]!.id} seq ${rows[i]!.seq} after seq ${rows[i - 1]!.seq}`)
+    assert.ok(
+      rows[i]!.seq > rows[i - 1]!.seq,
+      `per-node order: row ${rows[i]!.id} seq ${rows[i]!.seq} after seq ${rows[i - 1]!.seq}`,
+    )
   }
 }
 
@@ -60,12 +71,19 @@ describe('kill -9 during a burst of 5,000 events', { timeout: 240_000 }, () => {
     let collector: Proc = await c.start()
     const node = 'crash-collector'
     const cfg = agentConfig(dir, c.mqttUrl, { node })
-    const agent = startProc(['--import', 'tsx', burstAgent, '--config', cfg, '--count', String(COUNT)], join(dir, 'agent.log'))
+    const agent = startProc(
+      ['--import', 'tsx', burstAgent, '--config', cfg, '--count', String(COUNT)],
+      join(dir, 'agent.log'),
+    )
     t.after(async () => {
       await agent.kill9()
       await collector.kill9()
     })
-    await eventually(() => ((storedCount(c.dbFile, node) ?? 0) >= 1000 ? true : undefined), '1,000 events committed', 60_000)
+    await eventually(
+      () => ((storedCount(c.dbFile, node) ?? 0) >= 1000 ? true : undefined),
+      '1,000 events committed',
+      60_000,
+    )
     await collector.kill9()
     const atKill = storedCount(c.dbFile, node) ?? 0
     assert.ok(atKill < COUNT, `the kill landed mid-burst (${atKill} of ${COUNT} committed)`)
@@ -82,7 +100,10 @@ describe('kill -9 during a burst of 5,000 events', { timeout: 240_000 }, () => {
     const collector = await c.start()
     const node = 'crash-agent'
     const cfg = agentConfig(dir, c.mqttUrl, { node })
-    let agent = startProc(['--import', 'tsx', burstAgent, '--config', cfg, '--count', String(COUNT)], join(dir, 'agent.log'))
+    let agent = startProc(
+      ['--import', 'tsx', burstAgent, '--config', cfg, '--count', String(COUNT)],
+      join(dir, 'agent.log'),
+    )
     t.after(async () => {
       await agent.kill9()
       await collector.kill9()
@@ -90,7 +111,10 @@ describe('kill -9 during a burst of 5,000 events', { timeout: 240_000 }, () => {
     await agent.waitFor(/^emitted 2\d{3}$/m, 90_000)
     await agent.kill9()
     const from = maxIndex(c.dbFile, node) + 1
-    agent = startProc(['--import', 'tsx', burstAgent, '--config', cfg, '--count', String(COUNT), '--from', String(from)], join(dir, 'agent.log'))
+    agent = startProc(
+      ['--import', 'tsx', burstAgent, '--config', cfg, '--count', String(COUNT), '--from', String(from)],
+      join(dir, 'agent.log'),
+    )
     const resumed = await agent.waitFor(/^resume (\d+)$/m)
     assert.ok(Number(resumed[1]) > 1 && Number(resumed[1]) <= COUNT, `resumed at ${resumed[1]}`)
     await agent.waitFor(/^drained$/m, 120_000)

@@ -13,7 +13,11 @@ const COUNT = Number(process.env['FAULT_EVENTS_SHORT'] ?? 3000)
  * A TCP proxy in front of the collector's MQTT port that cuts every connection every `periodMs`, and also after
  * every `cutBytes` sent towards the collector — so the burst sees several cuts however fast the machine drains it.
  */
-async function flappingProxy(target: number, periodMs: number, cutBytes: number): Promise<{ port: number, cuts: () => number, close: () => void }> {
+async function flappingProxy(
+  target: number,
+  periodMs: number,
+  cutBytes: number,
+): Promise<{ port: number; cuts: () => number; close: () => void }> {
   const live = new Set<Socket>()
   let cuts = 0
   let sinceCut = 0
@@ -48,7 +52,14 @@ async function flappingProxy(target: number, periodMs: number, cutBytes: number)
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
   const timer = setInterval(cutAll, periodMs)
-  return { port: (server.address() as { port: number }).port, cuts: () => cuts, close: () => { clearInterval(timer); server.close() } }
+  return {
+    port: (server.address() as { port: number }).port,
+    cuts: () => cuts,
+    close: () => {
+      clearInterval(timer)
+      server.close()
+    },
+  }
 }
 
 describe('fault injection: flapping connection, locked database', { timeout: 6 * 60_000 }, () => {
@@ -58,7 +69,20 @@ describe('fault injection: flapping connection, locked database', { timeout: 6 *
     const collector = await c.start()
     const proxy = await flappingProxy(Number(new URL(c.mqttUrl).port), 2000, 512 * 1024)
     const node = 'fault-flap'
-    const agent = startProc(['--import', 'tsx', burstAgent, '--config', agentConfig(dir, `mqtt://127.0.0.1:${proxy.port}`, { node }), '--count', String(COUNT), '--pace-ms', '100'], join(dir, 'agent.log'))
+    const agent = startProc(
+      [
+        '--import',
+        'tsx',
+        burstAgent,
+        '--config',
+        agentConfig(dir, `mqtt://127.0.0.1:${proxy.port}`, { node }),
+        '--count',
+        String(COUNT),
+        '--pace-ms',
+        '100',
+      ],
+      join(dir, 'agent.log'),
+    )
     t.after(async () => {
       proxy.close()
       await agent.kill9()
@@ -75,12 +99,19 @@ describe('fault injection: flapping connection, locked database', { timeout: 6 *
     const c = await collectorSetup(dir)
     const collector = await c.start()
     const node = 'fault-lock'
-    const agent = startProc(['--import', 'tsx', burstAgent, '--config', agentConfig(dir, c.mqttUrl, { node }), '--count', String(COUNT)], join(dir, 'agent.log'))
+    const agent = startProc(
+      ['--import', 'tsx', burstAgent, '--config', agentConfig(dir, c.mqttUrl, { node }), '--count', String(COUNT)],
+      join(dir, 'agent.log'),
+    )
     t.after(async () => {
       await agent.kill9()
       await collector.kill9()
     })
-    await eventually(() => (burstRows(c.dbFile, node).length >= 500 ? true : undefined), '500 events committed', 120_000)
+    await eventually(
+      () => (burstRows(c.dbFile, node).length >= 500 ? true : undefined),
+      '500 events committed',
+      120_000,
+    )
     // Another process (think: a backup tool or a careless sqlite3 shell) takes the write lock for 7 s; the
     // collector's busy_timeout is 5 s, so at least one batch fails and must be replayed, not lost or acked.
     const locker = new Database(c.dbFile)
@@ -92,7 +123,9 @@ describe('fault injection: flapping connection, locked database', { timeout: 6 *
     locker.close()
     await agent.waitFor(/^drained$/m, 4 * 60_000)
     const log = collector.output()
-    console.log(`# faults-lock ${JSON.stringify({ events: COUNT, atLock, duringLock, batchFailureLogged: /rolled back|batch.*fail|SQLITE_BUSY|database is locked/i.test(log) })}`)
+    console.log(
+      `# faults-lock ${JSON.stringify({ events: COUNT, atLock, duringLock, batchFailureLogged: /rolled back|batch.*fail|SQLITE_BUSY|database is locked/i.test(log) })}`,
+    )
     assert.equal(duringLock, atLock, 'nothing committed while the lock was held')
     assertExactlyOnceInOrder(c.dbFile, node, COUNT)
     assert.equal(collector.child.exitCode, null, 'the collector survived the lock')

@@ -9,7 +9,8 @@ import { assertExactlyOnceInOrder, burstRows, highestIndex } from './ledger-chec
  * runtime) to a real collector process (aedes, ingest, SQLite WAL): the victim alternates between collector and
  * agent, each restarted after the kill. At the end every event is stored exactly once, in the node's order.
  * The agent holds new events while 500 await an ack, so the flow cannot finish before the last kill however long
- * the restarts take on a loaded machine. FAULT_KILLS / FAULT_EVENTS / FAULT_SEED override the defaults (20 / 10,000 / 6).
+ * the restarts take on a loaded machine. FAULT_KILLS / FAULT_EVENTS / FAULT_SEED override the defaults (20 / 10,000 /
+ * 6).
  */
 const KILLS = Number(process.env['FAULT_KILLS'] ?? 20)
 const COUNT = Number(process.env['FAULT_EVENTS'] ?? 10_000)
@@ -36,20 +37,43 @@ describe('fault injection: kill -9 at random points', { timeout: 14 * 60_000 }, 
     const node = 'fault-kill'
     const cfg = agentConfig(dir, c.mqttUrl, { node })
     let collector: Proc = await c.start()
-    const startAgent = (): Proc => startProc(['--import', 'tsx', burstAgent, '--config', cfg, '--count', String(COUNT), '--from', String(highestIndex(c.dbFile, node) + 1), '--pace-ms', '100', '--max-pending', '500'], join(dir, 'agent.log'))
+    const startAgent = (): Proc =>
+      startProc(
+        [
+          '--import',
+          'tsx',
+          burstAgent,
+          '--config',
+          cfg,
+          '--count',
+          String(COUNT),
+          '--from',
+          String(highestIndex(c.dbFile, node) + 1),
+          '--pace-ms',
+          '100',
+          '--max-pending',
+          '500',
+        ],
+        join(dir, 'agent.log'),
+      )
     let agent = startAgent()
     t.after(async () => {
       await agent.kill9()
       await collector.kill9()
     })
-    const points: Array<{ victim: string, threshold: number, afterMs: number, committed: number }> = []
+    const points: Array<{ victim: string; threshold: number; afterMs: number; committed: number }> = []
     // Random kill points spread over the flow: a committed-count threshold plus a random 0–300 ms on top.
-    const thresholds = Array.from({ length: KILLS }, () => Math.round((0.02 + random() * 0.9) * COUNT)).sort((x, y) => x - y)
+    const thresholds = Array.from({ length: KILLS }, () => Math.round((0.02 + random() * 0.9) * COUNT)).sort(
+      (x, y) => x - y,
+    )
     for (let k = 0; k < KILLS; k++) {
       // At least one more commit since the previous kill, so every kill lands at a distinct point of the flow.
       const threshold = Math.max(thresholds[k]!, (points.at(-1)?.committed ?? 0) + 1)
-      await eventually(() => (burstRows(c.dbFile, node).length >= threshold ? true : undefined),
-        `${threshold} events committed before kill ${k + 1} (kills so far: ${JSON.stringify(points)})`, 120_000)
+      await eventually(
+        () => (burstRows(c.dbFile, node).length >= threshold ? true : undefined),
+        `${threshold} events committed before kill ${k + 1} (kills so far: ${JSON.stringify(points)})`,
+        120_000,
+      )
       const afterMs = Math.round(random() * 300)
       await new Promise((r) => setTimeout(r, afterMs))
       const victim = k % 2 === 0 ? 'collector' : 'agent'
@@ -64,10 +88,17 @@ describe('fault injection: kill -9 at random points', { timeout: 14 * 60_000 }, 
       }
     }
     await agent.waitFor(/^drained$/m, 5 * 60_000)
-    const stored = await eventually(() => (burstRows(c.dbFile, node).length >= COUNT ? burstRows(c.dbFile, node).length : undefined), 'all events committed', 60_000)
+    const stored = await eventually(
+      () => (burstRows(c.dbFile, node).length >= COUNT ? burstRows(c.dbFile, node).length : undefined),
+      'all events committed',
+      60_000,
+    )
     console.log(`# faults-kill ${JSON.stringify({ kills: points.length, events: COUNT, stored, seed: SEED, points })}`)
     assert.equal(points.length, KILLS)
-    assert.ok(points.some((p) => p.committed > 0 && p.committed < COUNT), 'kills landed while events were flowing')
+    assert.ok(
+      points.some((p) => p.committed > 0 && p.committed < COUNT),
+      'kills landed while events were flowing',
+    )
     assert.equal(new Set(points.map((p) => p.committed)).size, KILLS, 'every kill at a distinct ledger position')
     assertExactlyOnceInOrder(c.dbFile, node, COUNT)
   })

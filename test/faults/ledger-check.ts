@@ -1,12 +1,19 @@
 import assert from 'node:assert/strict'
 import Database from 'better-sqlite3'
 
-/** What the collector committed for `node`'s burst (runId burst-<i>), read from its SQLite file (WAL: a concurrent reader is fine). */
-export function burstRows(dbFile: string, node: string): { id: number, seq: number, runId: string }[] {
+/**
+ * What the collector committed for `node`'s burst (runId burst-<i>), read from its SQLite file (WAL: a concurrent
+ * reader is fine).
+ */
+export function burstRows(dbFile: string, node: string): { id: number; seq: number; runId: string }[] {
   try {
     const db = new Database(dbFile, { readonly: true, fileMustExist: true })
     try {
-      return db.prepare(`SELECT id, seq, json_extract(raw, '$.body.runId') AS runId FROM events WHERE node = ? AND kind = 'job.started' ORDER BY id`).all(node) as { id: number, seq: number, runId: string }[]
+      return db
+        .prepare(
+          `SELECT id, seq, json_extract(raw, '$.body.runId') AS runId FROM events WHERE node = ? AND kind = 'job.started' ORDER BY id`,
+        )
+        .all(node) as { id: number; seq: number; runId: string }[]
     } finally {
       db.close()
     }

@@ -17,7 +17,18 @@ describe('fault injection: collector down, outbox backlog', { timeout: 12 * 60_0
     const c = await collectorSetup(dir, { ingest: { batchSize: 2000 } })
     const node = 'fault-backlog'
     const started = Date.now()
-    const agent = startProc(['--import', 'tsx', burstAgent, '--config', agentConfig(dir, c.mqttUrl, { node, extra: { outbox: { maxBytes: 512 * 1024 * 1024 } } }), '--count', String(COUNT)], join(dir, 'agent.log'))
+    const agent = startProc(
+      [
+        '--import',
+        'tsx',
+        burstAgent,
+        '--config',
+        agentConfig(dir, c.mqttUrl, { node, extra: { outbox: { maxBytes: 512 * 1024 * 1024 } } }),
+        '--count',
+        String(COUNT),
+      ],
+      join(dir, 'agent.log'),
+    )
     t.after(() => agent.kill9())
     await agent.waitFor(new RegExp(`^emitted ${COUNT}$`, 'm'), 8 * 60_000)
     const queuedS = (Date.now() - started) / 1000
@@ -27,7 +38,9 @@ describe('fault injection: collector down, outbox backlog', { timeout: 12 * 60_0
     await agent.waitFor(/^drained$/m, 8 * 60_000)
     await eventually(() => (burstRows(c.dbFile, node).length >= COUNT ? true : undefined), 'backlog committed', 60_000)
     const drainS = (Date.now() - drainStart) / 1000
-    console.log(`# faults-backlog ${JSON.stringify({ events: COUNT, queuedSeconds: queuedS, drainSeconds: drainS, drainPerSecond: Math.round(COUNT / drainS) })}`)
+    console.log(
+      `# faults-backlog ${JSON.stringify({ events: COUNT, queuedSeconds: queuedS, drainSeconds: drainS, drainPerSecond: Math.round(COUNT / drainS) })}`,
+    )
     assertExactlyOnceInOrder(c.dbFile, node, COUNT)
   })
 })

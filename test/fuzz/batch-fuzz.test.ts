@@ -18,14 +18,25 @@ describe('ingest fuzz: hostile batches', { timeout: 5 * 60_000 }, () => {
   it(`${TOTAL.toLocaleString('en')} hostile batches: rejected and counted, never stored, never a crash`, async (t) => {
     const h = ingestHarness(t, {
       batchSize: 1000,
-      verifier: (keys, log) => createWorkerVerifier({ keys, tokens: [TOKEN], inline: { keys, tokens: createTokenCheck([TOKEN]) }, log, size: 2 }),
+      verifier: (keys, log) =>
+        createWorkerVerifier({
+          keys,
+          tokens: [TOKEN],
+          inline: { keys, tokens: createTokenCheck([TOKEN]) },
+          log,
+          size: 2,
+        }),
     })
     const enrolled = new FakeAgent('fz1')
     await h.send('fz1', payload(enrolled.enroll()))
     const stored = Array.from({ length: 30 }, (_, i) => enrolled.started(`r${i}`))
     await Promise.all(stored.map((e) => h.send('fz1', payload(e))))
     const before = h.store.events.count()
-    const base = { rejected: h.counters.get('ingest_rejected_total'), duplicate: h.counters.get('ingest_duplicate_total'), dropped: h.counters.get('ingest_dropped_total') }
+    const base = {
+      rejected: h.counters.get('ingest_rejected_total'),
+      duplicate: h.counters.get('ingest_duplicate_total'),
+      dropped: h.counters.get('ingest_dropped_total'),
+    }
     const world = { enrolled, stored }
 
     const whole = fc.sample(hostileBatch(world), { numRuns: TOTAL, seed: 31 })
@@ -41,14 +52,28 @@ describe('ingest fuzz: hostile batches', { timeout: 5 * 60_000 }, () => {
     const dropped = h.counters.get('ingest_dropped_total') - base.dropped
     const expectInnerRejected = signed.reduce((n, x) => n + x.rejected, 0)
     const expectDuplicates = signed.reduce((n, x) => n + x.duplicates, 0)
-    console.log(`# batch-fuzz ${JSON.stringify({ whole: whole.length, signed: signed.length, rejected, duplicate, dropped, byCode: h.counters.snapshot().ingest_rejected_total })}`)
+    console.log(
+      `# batch-fuzz ${JSON.stringify({ whole: whole.length, signed: signed.length, rejected, duplicate, dropped, byCode: h.counters.snapshot().ingest_rejected_total })}`,
+    )
 
     assert.equal(h.store.events.count(), before, 'no hostile batch stored anything')
     assert.equal(dropped, 0, 'every hostile batch names a msgId and is answered')
-    assert.equal(rejected, whole.length + expectInnerRejected, 'one rejection per failed batch, one per bad inner event')
+    assert.equal(
+      rejected,
+      whole.length + expectInnerRejected,
+      'one rejection per failed batch, one per bad inner event',
+    )
     assert.equal(duplicate, expectDuplicates, 'replayed events inside a signed batch are duplicates, not re-applied')
     const codes = new Set(Object.keys(h.counters.snapshot().ingest_rejected_total ?? {}))
-    for (const code of ['BK_ERR_SIG_INVALID', 'BK_ERR_WIRE_BATCH', 'BK_ERR_WIRE_BATCH_NODE', 'BK_ERR_WIRE_TOPIC', 'BK_ERR_NODE_UNKNOWN', 'BK_ERR_WIRE_SCHEMA', 'BK_ERR_WIRE_VERSION']) {
+    for (const code of [
+      'BK_ERR_SIG_INVALID',
+      'BK_ERR_WIRE_BATCH',
+      'BK_ERR_WIRE_BATCH_NODE',
+      'BK_ERR_WIRE_TOPIC',
+      'BK_ERR_NODE_UNKNOWN',
+      'BK_ERR_WIRE_SCHEMA',
+      'BK_ERR_WIRE_VERSION',
+    ]) {
       assert.ok(codes.has(code), `${code} among ${[...codes].join(', ')}`)
     }
   })

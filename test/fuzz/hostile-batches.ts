@@ -1,6 +1,13 @@
 import fc from 'fast-check'
 import { sign } from 'node:crypto'
-import { BATCH_SIGNING_DOMAIN, batchSigningText, MAX_BATCH_EVENTS, type Envelope, type KeyPair, type UnsignedBatch } from '@backstop/shared'
+import {
+  BATCH_SIGNING_DOMAIN,
+  batchSigningText,
+  MAX_BATCH_EVENTS,
+  type Envelope,
+  type KeyPair,
+  type UnsignedBatch,
+} from '@backstop/shared'
 import { privateKeyObject } from '../../collector/src/crypto/ed25519.ts'
 import { nodeKeys } from '../../collector/test/support/harness.ts'
 import type { Expect, FuzzWorld, Hostile } from './hostile-arbitraries.ts'
@@ -17,21 +24,40 @@ const b = (v: unknown): Buffer => Buffer.from(JSON.stringify(v))
 const stranger = nodeKeys()
 
 export function signBatchWith(keys: KeyPair, unsigned: UnsignedBatch): UnsignedBatch & { sig: string } {
-  const sig = sign(null, Buffer.from(BATCH_SIGNING_DOMAIN + batchSigningText(unsigned), 'utf8'), privateKeyObject(keys.secretKey)).toString('base64')
+  const sig = sign(
+    null,
+    Buffer.from(BATCH_SIGNING_DOMAIN + batchSigningText(unsigned), 'utf8'),
+    privateKeyObject(keys.secretKey),
+  ).toString('base64')
   return { ...unsigned, sig }
 }
 
 export function hostileBatch(w: FuzzWorld): fc.Arbitrary<Hostile> {
   const node = w.enrolled.node
   const inner = fc.array(fc.constantFrom(...w.stored), { minLength: 1, maxLength: 20 })
-  const unsigned = (events: unknown[], id: string, over: Record<string, unknown> = {}): UnsignedBatch => ({
-    v: 1, kind: 'batch', node, msgId: id, ts: '2026-11-22T02:00:00.000Z', body: { events: events as Envelope[] }, ...over,
-  } as UnsignedBatch)
+  const unsigned = (events: unknown[], id: string, over: Record<string, unknown> = {}): UnsignedBatch =>
+    ({
+      v: 1,
+      kind: 'batch',
+      node,
+      msgId: id,
+      ts: '2026-11-22T02:00:00.000Z',
+      body: { events: events as Envelope[] },
+      ...over,
+    }) as UnsignedBatch
   const forgedSig = fc.base64String({ minLength: 88, maxLength: 88 })
-  const foreign = (events: unknown[], id: string, over: Record<string, unknown> = {}): Buffer => b(signBatchWith(stranger, unsigned(events, id, over)))
-  const reject = (category: string, payload: Buffer, topicNode = node): Hostile => ({ category: `batch: ${category}`, topicNode, payload, expect: 'reject' as Expect })
+  const foreign = (events: unknown[], id: string, over: Record<string, unknown> = {}): Buffer =>
+    b(signBatchWith(stranger, unsigned(events, id, over)))
+  const reject = (category: string, payload: Buffer, topicNode = node): Hostile => ({
+    category: `batch: ${category}`,
+    topicNode,
+    payload,
+    expect: 'reject' as Expect,
+  })
   return fc.oneof(
-    fc.tuple(inner, msgId, forgedSig).map(([ev, id, sig]) => reject('forged signature', b({ ...unsigned(ev, id), sig }))),
+    fc
+      .tuple(inner, msgId, forgedSig)
+      .map(([ev, id, sig]) => reject('forged signature', b({ ...unsigned(ev, id), sig }))),
     fc.tuple(inner, msgId).map(([ev, id]) => reject('signed by another key', foreign(ev, id))),
     fc.tuple(inner, msgId, fc.nat()).map(([ev, id, at]) => {
       const intruder = { ...ev[0], node: 'intruder' }
@@ -39,13 +65,47 @@ export function hostileBatch(w: FuzzWorld): fc.Arbitrary<Hostile> {
       events.splice(at % (events.length + 1), 0, intruder as Envelope)
       return reject('another node inside', foreign(events, id))
     }),
-    fc.tuple(inner, msgId, msgId).map(([ev, id, id2]) => reject('nested', foreign([...ev, { ...unsigned(ev, id2), sig: 'AAAA' }], id))),
-    msgId.map((id) => reject('too many events', foreign(Array.from({ length: MAX_BATCH_EVENTS + 1 }, (_, i) => w.stored[i % w.stored.length]), id))),
+    fc
+      .tuple(inner, msgId, msgId)
+      .map(([ev, id, id2]) => reject('nested', foreign([...ev, { ...unsigned(ev, id2), sig: 'AAAA' }], id))),
+    msgId.map((id) =>
+      reject(
+        'too many events',
+        foreign(
+          Array.from({ length: MAX_BATCH_EVENTS + 1 }, (_, i) => w.stored[i % w.stored.length]),
+          id,
+        ),
+      ),
+    ),
     msgId.map((id) => reject('no events', foreign([], id))),
-    fc.tuple(fc.array(fc.jsonValue({ maxDepth: 3 }), { minLength: 1, maxLength: 5 }), msgId).map(([junk, id]) => reject('junk inside', foreign(junk, id))),
-    fc.tuple(inner, msgId).map(([ev, id]) => reject('on another node\'s topic', foreign(ev, id), 'intruder')),
-    fc.tuple(inner, msgId).map(([ev, id]) => reject('unknown node', b(signBatchWith(stranger, unsigned(ev.map((e) => ({ ...e, node: 'ghost' })), id, { node: 'ghost' }))), 'ghost')),
-    fc.tuple(inner, msgId, fc.constantFrom('v', 'seq', 'extra')).map(([ev, id, field]) => reject(`wrong batch field ${field}`, b({ ...signBatchWith(stranger, unsigned(ev, id)), [field]: field === 'v' ? 2 : 7 }))),
+    fc
+      .tuple(fc.array(fc.jsonValue({ maxDepth: 3 }), { minLength: 1, maxLength: 5 }), msgId)
+      .map(([junk, id]) => reject('junk inside', foreign(junk, id))),
+    fc.tuple(inner, msgId).map(([ev, id]) => reject("on another node's topic", foreign(ev, id), 'intruder')),
+    fc.tuple(inner, msgId).map(([ev, id]) =>
+      reject(
+        'unknown node',
+        b(
+          signBatchWith(
+            stranger,
+            unsigned(
+              ev.map((e) => ({ ...e, node: 'ghost' })),
+              id,
+              { node: 'ghost' },
+            ),
+          ),
+        ),
+        'ghost',
+      ),
+    ),
+    fc
+      .tuple(inner, msgId, fc.constantFrom('v', 'seq', 'extra'))
+      .map(([ev, id, field]) =>
+        reject(
+          `wrong batch field ${field}`,
+          b({ ...signBatchWith(stranger, unsigned(ev, id)), [field]: field === 'v' ? 2 : 7 }),
+        ),
+      ),
   )
 }
 
@@ -60,10 +120,22 @@ export function signedHostileBatch(w: FuzzWorld): fc.Arbitrary<SignedHostile> {
   const keys = w.enrolled.keys
   const item = fc.oneof(
     fc.constantFrom(...w.stored).map((e) => ({ env: e as unknown, bad: false })),
-    fc.tuple(fc.constantFrom(...w.stored), fc.jsonValue({ maxDepth: 2 }), msgId).map(([e, junk, id]) => ({ env: { ...e, msgId: `bad-${id}`.slice(0, 64), body: { runId: junk } } as unknown, bad: true })),
+    fc.tuple(fc.constantFrom(...w.stored), fc.jsonValue({ maxDepth: 2 }), msgId).map(([e, junk, id]) => ({
+      env: { ...e, msgId: `bad-${id}`.slice(0, 64), body: { runId: junk } } as unknown,
+      bad: true,
+    })),
   )
   return fc.tuple(fc.array(item, { minLength: 1, maxLength: 64 }), msgId).map(([items, id]) => ({
-    payload: b(signBatchWith(keys, { v: 1, kind: 'batch', node: w.enrolled.node, msgId: id, ts: '2026-11-22T02:00:00.000Z', body: { events: items.map((i) => i.env) as Envelope[] } })),
+    payload: b(
+      signBatchWith(keys, {
+        v: 1,
+        kind: 'batch',
+        node: w.enrolled.node,
+        msgId: id,
+        ts: '2026-11-22T02:00:00.000Z',
+        body: { events: items.map((i) => i.env) as Envelope[] },
+      }),
+    ),
     rejected: items.filter((i) => i.bad).length,
     duplicates: items.filter((i) => !i.bad).length,
   }))

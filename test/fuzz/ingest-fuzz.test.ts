@@ -46,8 +46,19 @@ describe('ingest fuzz: hostile messages', { timeout: 15 * 60_000 }, () => {
   it(`${CHECK_TOTAL.toLocaleString('en')} mutated hostile messages through the check stage: never a throw, never accepted unless genuine, heap flat`, () => {
     const enrolled = new FakeAgent('fz1')
     const pinned = publicKeyObject(enrolled.keys.publicKey)!
-    const deps = { keys: { get: (n: string) => (n === 'fz1' ? { publicKey: enrolled.keys.publicKey, key: pinned } : undefined) }, tokens: createTokenCheck([TOKEN]) }
-    const stored = Array.from({ length: 50 }, (_, i) => enrolled.envelope('job.started', { runId: `r${i}`, job: 'daily', jobKind: 'zfs', startedAt: '2026-11-22T01:00:00.000Z', trigger: 'schedule' }))
+    const deps = {
+      keys: { get: (n: string) => (n === 'fz1' ? { publicKey: enrolled.keys.publicKey, key: pinned } : undefined) },
+      tokens: createTokenCheck([TOKEN]),
+    }
+    const stored = Array.from({ length: 50 }, (_, i) =>
+      enrolled.envelope('job.started', {
+        runId: `r${i}`,
+        job: 'daily',
+        jobKind: 'zfs',
+        startedAt: '2026-11-22T01:00:00.000Z',
+        trigger: 'schedule',
+      }),
+    )
     const canonicalSig = (raw: Buffer | string): string => {
       const v = JSON.parse(raw.toString()) as { sig: string }
       return JSON.stringify({ ...v, sig: Buffer.from(v.sig, 'base64').toString('base64') })
@@ -83,7 +94,10 @@ describe('ingest fuzz: hostile messages', { timeout: 15 * 60_000 }, () => {
           accepted++
           // Whitespace around a genuine envelope, or its signature in a non-canonical base64 spelling (the unused
           // low bits before '=='), is still that envelope: same signed value, same signature bytes, same msgId.
-          assert.ok(base.topicNode === 'fz1' && genuine.has(canonicalSig(p)), `accepted something that is not a genuine envelope (mutation ${kind} at ${at}, byte ${byte}, topic ${base.topicNode}): ${p.toString()} vs base ${base.payload.toString()}`)
+          assert.ok(
+            base.topicNode === 'fz1' && genuine.has(canonicalSig(p)),
+            `accepted something that is not a genuine envelope (mutation ${kind} at ${at}, byte ${byte}, topic ${base.topicNode}): ${p.toString()} vs base ${base.payload.toString()}`,
+          )
         } else {
           codes.set(v.code, (codes.get(v.code) ?? 0) + 1)
         }
@@ -94,7 +108,9 @@ describe('ingest fuzz: hostile messages', { timeout: 15 * 60_000 }, () => {
     }
     const seconds = (Date.now() - started) / 1000
     const heapEnd = heapMiB()
-    console.log(`# fuzz-check ${JSON.stringify({ total: CHECK_TOTAL, seconds, perSecond: Math.round(CHECK_TOTAL / seconds), acceptedGenuineReplays: accepted, heapAtTenthMiB: Math.round(heapAtTenth), heapEndMiB: Math.round(heapEnd), rejectedByCode: Object.fromEntries(codes) })}`)
+    console.log(
+      `# fuzz-check ${JSON.stringify({ total: CHECK_TOTAL, seconds, perSecond: Math.round(CHECK_TOTAL / seconds), acceptedGenuineReplays: accepted, heapAtTenthMiB: Math.round(heapAtTenth), heapEndMiB: Math.round(heapEnd), rejectedByCode: Object.fromEntries(codes) })}`,
+    )
     assert.equal(accepted + [...codes.values()].reduce((a, b) => a + b, 0), CHECK_TOTAL)
     assert.ok(codes.size >= 8, `many distinct rejection codes: ${[...codes.keys()].join(', ')}`)
     assert.ok(heapEnd - heapAtTenth < 64, `heap grew ${Math.round(heapEnd - heapAtTenth)} MiB`)
@@ -107,28 +123,62 @@ describe('ingest fuzz: hostile messages', { timeout: 15 * 60_000 }, () => {
       db.close()
       rmSync(dir, { recursive: true, force: true })
     })
-    const store = { nodes: createNodesRepo(db), events: createEventsRepo(db), runs: createRunsRepo(db), copies: createCopiesRepo(db), assets: createAssetsRepo(db) }
+    const store = {
+      nodes: createNodesRepo(db),
+      events: createEventsRepo(db),
+      runs: createRunsRepo(db),
+      copies: createCopiesRepo(db),
+      assets: createAssetsRepo(db),
+    }
     const enrolled = new FakeAgent('fz1')
-    store.nodes.insert({ node: 'fz1', publicKey: enrolled.keys.publicKey, fingerprint: 'fp', enrolledAt: new Date().toISOString(), hostname: 'fz1', agentVersion: '0.1.0' })
+    store.nodes.insert({
+      node: 'fz1',
+      publicKey: enrolled.keys.publicKey,
+      fingerprint: 'fp',
+      enrolledAt: new Date().toISOString(),
+      hostname: 'fz1',
+      agentVersion: '0.1.0',
+    })
     const keys = createKeyRing(store.nodes)
     const counters = createCounters()
     const collector = nodeKeys()
     let acks = 0
     const ingest = createIngest({
-      db, store, keys, counters, log: captureLog('fatal').log, now: () => new Date(),
+      db,
+      store,
+      keys,
+      counters,
+      log: captureLog('fatal').log,
+      now: () => new Date(),
       tokens: createTokenCheck([TOKEN]),
       collector: { publicKey: collector.publicKey, signingKey: privateKeyObject(collector.secretKey) },
-      publishAck: () => { acks++ },
-      batchSize: 1000, batchIntervalMs: 2,
+      publishAck: () => {
+        acks++
+      },
+      batchSize: 1000,
+      batchIntervalMs: 2,
     })
-    const send = (h: { topicNode: string, payload: Buffer }): Promise<void> => new Promise((resolve, reject) => {
-      ingest.submit(h.topicNode, h.payload, (err) => (err ? reject(err) : resolve()))
-    })
-    const stored = Array.from({ length: 50 }, (_, i) => enrolled.envelope('job.started', { runId: `r${i}`, job: 'daily', jobKind: 'zfs', startedAt: '2026-11-22T01:00:00.000Z', trigger: 'schedule' }))
+    const send = (h: { topicNode: string; payload: Buffer }): Promise<void> =>
+      new Promise((resolve, reject) => {
+        ingest.submit(h.topicNode, h.payload, (err) => (err ? reject(err) : resolve()))
+      })
+    const stored = Array.from({ length: 50 }, (_, i) =>
+      enrolled.envelope('job.started', {
+        runId: `r${i}`,
+        job: 'daily',
+        jobKind: 'zfs',
+        startedAt: '2026-11-22T01:00:00.000Z',
+        trigger: 'schedule',
+      }),
+    )
     await Promise.all(stored.map((e) => send({ topicNode: 'fz1', payload: Buffer.from(JSON.stringify(e)) })))
     const storedBefore = store.events.count('fz1')
     assert.equal(storedBefore, stored.length)
-    const base = { rejected: counters.get('ingest_rejected_total'), dropped: counters.get('ingest_dropped_total'), duplicate: counters.get('ingest_duplicate_total') }
+    const base = {
+      rejected: counters.get('ingest_rejected_total'),
+      dropped: counters.get('ingest_dropped_total'),
+      duplicate: counters.get('ingest_duplicate_total'),
+    }
 
     const arb = hostile({ enrolled, stored })
     const byCategory = new Map<string, number>()
@@ -140,12 +190,14 @@ describe('ingest fuzz: hostile messages', { timeout: 15 * 60_000 }, () => {
     for (let done = 0; done < TOTAL; done += CHUNK) {
       const batch: Hostile[] = fc.sample(arb, { numRuns: Math.min(CHUNK, TOTAL - done), seed: 4242 + done })
       for (let i = 0; i < batch.length; i += WINDOW) {
-        await Promise.all(batch.slice(i, i + WINDOW).map((h) => {
-          byCategory.set(h.category.replace(/: .*/, ''), (byCategory.get(h.category.replace(/: .*/, '')) ?? 0) + 1)
-          expectDuplicates += h.expect === 'duplicate' ? 1 : 0
-          expectRejected += h.expect === 'reject' ? 1 : 0
-          return send(h)
-        }))
+        await Promise.all(
+          batch.slice(i, i + WINDOW).map((h) => {
+            byCategory.set(h.category.replace(/: .*/, ''), (byCategory.get(h.category.replace(/: .*/, '')) ?? 0) + 1)
+            expectDuplicates += h.expect === 'duplicate' ? 1 : 0
+            expectRejected += h.expect === 'reject' ? 1 : 0
+            return send(h)
+          }),
+        )
       }
       if (done === Math.floor(TOTAL / 10 / CHUNK) * CHUNK) {
         heapAtTenth = heapMiB()
@@ -159,14 +211,31 @@ describe('ingest fuzz: hostile messages', { timeout: 15 * 60_000 }, () => {
     const rejected = counters.get('ingest_rejected_total') - base.rejected
     const dropped = counters.get('ingest_dropped_total') - base.dropped
     const duplicate = counters.get('ingest_duplicate_total') - base.duplicate
-    const summary = { total: TOTAL, seconds, perSecond: Math.round(TOTAL / seconds), rejected, dropped, duplicate, acks, heapAtTenthMiB: Math.round(heapAtTenth), heapEndMiB: Math.round(heapEnd), peakHeapMiB: Math.round(peakHeap), byCategory: Object.fromEntries(byCategory), rejectedByCode: counters.snapshot().ingest_rejected_total, droppedByCode: counters.snapshot().ingest_dropped_total }
+    const summary = {
+      total: TOTAL,
+      seconds,
+      perSecond: Math.round(TOTAL / seconds),
+      rejected,
+      dropped,
+      duplicate,
+      acks,
+      heapAtTenthMiB: Math.round(heapAtTenth),
+      heapEndMiB: Math.round(heapEnd),
+      peakHeapMiB: Math.round(peakHeap),
+      byCategory: Object.fromEntries(byCategory),
+      rejectedByCode: counters.snapshot().ingest_rejected_total,
+      droppedByCode: counters.snapshot().ingest_dropped_total,
+    }
     console.log(`# fuzz ${JSON.stringify(summary)}`)
 
     assert.equal(store.events.count('fz1'), storedBefore, 'no hostile message was stored')
     assert.equal(store.events.count('ghost') + store.events.count('intruder'), 0)
     assert.equal(rejected + dropped + duplicate, TOTAL, 'every message is counted exactly once')
     assert.equal(duplicate, expectDuplicates, 'replays are recognised as duplicates')
-    assert.ok(rejected >= expectRejected, `at least the ${expectRejected} attributable forgeries are rejected in an ack (got ${rejected})`)
+    assert.ok(
+      rejected >= expectRejected,
+      `at least the ${expectRejected} attributable forgeries are rejected in an ack (got ${rejected})`,
+    )
     assert.ok(heapEnd - heapAtTenth < 64, `heap grew ${Math.round(heapEnd - heapAtTenth)} MiB between 10% and the end`)
     assert.ok(byCategory.size >= 12, `every category was generated: ${[...byCategory.keys()].join(', ')}`)
   })

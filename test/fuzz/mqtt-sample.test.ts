@@ -18,12 +18,22 @@ import { hostile } from './hostile-arbitraries.ts'
  */
 const COUNT = Number(process.env['FUZZ_MQTT_MESSAGES'] ?? 2000)
 
-function connect(url: string, a: FakeAgent, password: string): Promise<{ client: MqttClient, acks: AckBody[] }> {
+function connect(url: string, a: FakeAgent, password: string): Promise<{ client: MqttClient; acks: AckBody[] }> {
   return new Promise((resolve, reject) => {
-    const client = mqtt.connect(url, { clientId: `backstop-agent-${a.node}`, username: a.node, password, clean: false, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000 })
+    const client = mqtt.connect(url, {
+      clientId: `backstop-agent-${a.node}`,
+      username: a.node,
+      password,
+      clean: false,
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+      connectTimeout: 5000,
+    })
     const acks: AckBody[] = []
     client.on('message', (_t, p) => acks.push((JSON.parse(p.toString()) as Envelope<'ack'>).body))
-    client.once('connect', () => client.subscribeAsync(nodeTopic(a.node, 'ack'), { qos: 1 }).then(() => resolve({ client, acks }), reject))
+    client.once('connect', () =>
+      client.subscribeAsync(nodeTopic(a.node, 'ack'), { qos: 1 }).then(() => resolve({ client, acks }), reject),
+    )
     client.once('error', reject)
   })
 }
@@ -31,7 +41,13 @@ function connect(url: string, a: FakeAgent, password: string): Promise<{ client:
 describe('fuzz over real MQTT', { timeout: 5 * 60_000 }, () => {
   it(`${COUNT.toLocaleString('en')} hostile messages from an enrolled and a pending client: collector up, nothing stored, still serving`, async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'bk-fuzz-mqtt-'))
-    const c = await startCollector(parseCollectorConfig(`dataDir: ${dir}\nmqtt: {host: 127.0.0.1, port: 0}\napi: {host: 127.0.0.1, port: 0}\nenrollment: {tokens: [${TOKEN}]}\ningest: {batchIntervalMs: 2, verifyWorkers: 1}\ntls: {plaintext: true}\nlog: {level: error}\n`, 'fuzz.yaml'), { log: captureLog('fatal').log })
+    const c = await startCollector(
+      parseCollectorConfig(
+        `dataDir: ${dir}\nmqtt: {host: 127.0.0.1, port: 0}\napi: {host: 127.0.0.1, port: 0}\nenrollment: {tokens: [${TOKEN}]}\ningest: {batchIntervalMs: 2, verifyWorkers: 1}\ntls: {plaintext: true}\nlog: {level: error}\n`,
+        'fuzz.yaml',
+      ),
+      { log: captureLog('fatal').log },
+    )
     const clients: MqttClient[] = []
     t.after(async () => {
       for (const cl of clients) {
@@ -49,15 +65,27 @@ describe('fuzz over real MQTT', { timeout: 5 * 60_000 }, () => {
     for (let i = 0; i < 200 && !pending.acks.some((b) => b.enrollment); i++) {
       await new Promise((r) => setTimeout(r, 25))
     }
-    assert.ok(pending.acks.some((b) => b.enrollment), 'enrollment acknowledged')
+    assert.ok(
+      pending.acks.some((b) => b.enrollment),
+      'enrollment acknowledged',
+    )
     pending.client.end(true)
     const conn = await connect(c.mqttUrl, a, a.password())
     clients.push(conn.client)
-    const stored = Array.from({ length: 20 }, (_, i) => a.envelope('job.started', { runId: `r${i}`, job: 'daily', jobKind: 'zfs', startedAt: '2026-11-22T01:00:00.000Z', trigger: 'schedule' }))
+    const stored = Array.from({ length: 20 }, (_, i) =>
+      a.envelope('job.started', {
+        runId: `r${i}`,
+        job: 'daily',
+        jobKind: 'zfs',
+        startedAt: '2026-11-22T01:00:00.000Z',
+        trigger: 'schedule',
+      }),
+    )
     for (const e of stored) {
       await conn.client.publishAsync(nodeTopic('fz1', 'events'), payload(e), { qos: 1 })
     }
-    const storedCount = (): number => (c.db.prepare("SELECT count(*) AS n FROM events WHERE node = 'fz1'").get() as { n: number }).n
+    const storedCount = (): number =>
+      (c.db.prepare("SELECT count(*) AS n FROM events WHERE node = 'fz1'").get() as { n: number }).n
     // Stored means acknowledged by the collector (after its commit); the MQTT PUBACK is not a receipt.
     const acked = (): number => new Set(conn.acks.flatMap((b) => b.acked)).size
     for (let i = 0; i < 200 && acked() < 20; i++) {
@@ -77,13 +105,21 @@ describe('fuzz over real MQTT', { timeout: 5 * 60_000 }, () => {
     }
     assert.equal(storedCount(), 20, 'no hostile message stored')
     assert.equal((c.db.prepare("SELECT count(*) AS n FROM events WHERE node = 'stranger'").get() as { n: number }).n, 0)
-    const after = a.envelope('job.started', { runId: 'after', job: 'daily', jobKind: 'zfs', startedAt: '2026-11-22T01:00:00.000Z', trigger: 'schedule' })
+    const after = a.envelope('job.started', {
+      runId: 'after',
+      job: 'daily',
+      jobKind: 'zfs',
+      startedAt: '2026-11-22T01:00:00.000Z',
+      trigger: 'schedule',
+    })
     await conn.client.publishAsync(nodeTopic('fz1', 'events'), payload(after), { qos: 1 })
     for (let i = 0; i < 400 && !conn.acks.some((b) => b.acked.includes(after.msgId)); i++) {
       await new Promise((r) => setTimeout(r, 25))
     }
     assert.equal(storedCount(), 21, 'a genuine event still goes through')
     const snap = c.counters.snapshot()
-    console.log(`# fuzz-mqtt ${JSON.stringify({ messages: COUNT, rejected: snap.ingest_rejected_total, dropped: snap.ingest_dropped_total, duplicate: snap.ingest_duplicate_total })}`)
+    console.log(
+      `# fuzz-mqtt ${JSON.stringify({ messages: COUNT, rejected: snap.ingest_rejected_total, dropped: snap.ingest_dropped_total, duplicate: snap.ingest_duplicate_total })}`,
+    )
   })
 })

@@ -29,17 +29,30 @@ test('btrfs: re-verify a snapshot and its replica (read-only, uuid link, send st
   const snaps = join(src.mnt, '.snapshots')
   const dest = join(usb.mnt, 'backstop')
   const ctx = jobContext(t, new TestClock(new Date('2026-11-10T00:00:00Z')))
-  const j = new BtrfsSnapshotJob(resolveBtrfsJob({
-    kind: 'btrfs', media: 'ssd', name: 'chk', subvolumes: [home], snapshotDir: snaps, retention: { keep: { last: 2, ...none } },
-    targets: [{ name: 'usb', path: dest, media: 'usb', retention: { keep: { last: 2, ...none } } }],
-  } as BtrfsJobInput, 'UTC'))
+  const j = new BtrfsSnapshotJob(
+    resolveBtrfsJob(
+      {
+        kind: 'btrfs',
+        media: 'ssd',
+        name: 'chk',
+        subvolumes: [home],
+        snapshotDir: snaps,
+        retention: { keep: { last: 2, ...none } },
+        targets: [{ name: 'usb', path: dest, media: 'usb', retention: { keep: { last: 2, ...none } } }],
+      } as BtrfsJobInput,
+      'UTC',
+    ),
+  )
   const r = await j.run(ctx)
   assert.equal(r.status, 'success', JSON.stringify(r.error))
   const name = 'home@backstop_20261110T000000Z_hdwmy'
 
   const local = await j.verifyCopy(ctx, `btrfs:${join(snaps, name)}`)
   assert.equal(local.result, 'ok', JSON.stringify(local))
-  assert.ok(local.checks.some((c) => c.includes("replica's received_uuid is this snapshot's uuid")), local.checks.join('\n'))
+  assert.ok(
+    local.checks.some((c) => c.includes("replica's received_uuid is this snapshot's uuid")),
+    local.checks.join('\n'),
+  )
   assert.ok((local.bytes ?? 0) > 300 * 1024, `the whole stream was read: ${local.bytes}`)
   const replica = await j.verifyCopy(ctx, `btrfs:${join(dest, name)}`)
   assert.equal(replica.result, 'ok', JSON.stringify(replica))
@@ -47,8 +60,15 @@ test('btrfs: re-verify a snapshot and its replica (read-only, uuid link, send st
   const restored = await j.restoreTest(ctx, undefined)
   assert.equal(restored.result, 'ok', JSON.stringify(restored))
   assert.equal(restored.copyId, `btrfs:${join(snaps, name)}`)
-  assert.ok(restored.checks.some((c) => c.startsWith('diff -r')), restored.checks.join('\n'))
-  assert.deepEqual(readdirSync(snaps).filter((n) => n.startsWith('.backstop-restore-test-')), [], 'scratch removed')
+  assert.ok(
+    restored.checks.some((c) => c.startsWith('diff -r')),
+    restored.checks.join('\n'),
+  )
+  assert.deepEqual(
+    readdirSync(snaps).filter((n) => n.startsWith('.backstop-restore-test-')),
+    [],
+    'scratch removed',
+  )
   const fromReplica = await j.restoreTest(ctx, `btrfs:${join(dest, name)}`)
   assert.equal(fromReplica.result, 'ok', JSON.stringify(fromReplica))
 
@@ -60,5 +80,8 @@ test('btrfs: re-verify a snapshot and its replica (read-only, uuid link, send st
   must(['btrfs', 'subvolume', 'delete', join(dest, name)])
   const gone = await j.verifyCopy(ctx, `btrfs:${join(dest, name)}`)
   assert.equal(gone.error?.code, 'BK_ERR_COPY_NOT_FOUND')
-  await assert.rejects(j.verifyCopy(ctx, `btrfs:${join(src.mnt, 'home')}`), (e) => isBackstopError(e) && e.code === 'BK_ERR_COPY_NOT_FOUND')
+  await assert.rejects(
+    j.verifyCopy(ctx, `btrfs:${join(src.mnt, 'home')}`),
+    (e) => isBackstopError(e) && e.code === 'BK_ERR_COPY_NOT_FOUND',
+  )
 })

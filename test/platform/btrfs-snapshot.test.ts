@@ -36,8 +36,12 @@ test('btrfs: read-only snapshots with tags in the name, GFS pruning over days, f
   must(['btrfs', 'subvolume', 'snapshot', '-r', join(fs.mnt, 'home'), join(fs.mnt, '.snapshots', 'home@manual')])
   const clock = new TestClock(new Date('2026-11-02T03:00:00Z'))
   const ctx = jobContext(t, clock)
-  const j = job({ name: 'snaps', subvolumes: [join(fs.mnt, 'home'), join(fs.mnt, 'srv')], snapshotDir: join(fs.mnt, '.snapshots'),
-    retention: { keep: { last: 2, daily: 3, weekly: 0, monthly: 0, yearly: 0 } } })
+  const j = job({
+    name: 'snaps',
+    subvolumes: [join(fs.mnt, 'home'), join(fs.mnt, 'srv')],
+    snapshotDir: join(fs.mnt, '.snapshots'),
+    retention: { keep: { last: 2, daily: 3, weekly: 0, monthly: 0, yearly: 0 } },
+  })
   const results = []
   for (let day = 0; day < 6; day++) {
     results.push(await j.run(ctx))
@@ -47,22 +51,38 @@ test('btrfs: read-only snapshots with tags in the name, GFS pruning over days, f
     assert.equal(r.status, 'success', JSON.stringify(r.error))
   }
   const first = 'home@backstop_20261102T030000Z_hdwmy'
-  assert.ok(results[0]!.copies.some((c) => c.name.endsWith(first)), 'first snapshot ever carries every promotion class')
-  assert.deepEqual(subvolNames(join(fs.mnt, '.snapshots')).filter((n) => n.startsWith('home')),
-    ['home@backstop_20261105T030000Z_hd', 'home@backstop_20261106T030000Z_hd', 'home@backstop_20261107T030000Z_hd'])
+  assert.ok(
+    results[0]!.copies.some((c) => c.name.endsWith(first)),
+    'first snapshot ever carries every promotion class',
+  )
+  assert.deepEqual(
+    subvolNames(join(fs.mnt, '.snapshots')).filter((n) => n.startsWith('home')),
+    ['home@backstop_20261105T030000Z_hd', 'home@backstop_20261106T030000Z_hd', 'home@backstop_20261107T030000Z_hd'],
+  )
   assert.ok(existsSync(join(fs.mnt, '.snapshots', 'home@manual')), 'a snapshot that is not ours is never touched')
   const last = results.at(-1)!
   assert.equal(last.copies.length, 6)
   const c = last.copies[0]!
-  assert.deepEqual([c.asset.kind, c.location.kind, c.location.device?.fsUuid, c.immutable, c.verification.state], ['btrfs-subvolume', 'btrfs-fs', fs.uuid, true, 'verified'])
+  assert.deepEqual(
+    [c.asset.kind, c.location.kind, c.location.device?.fsUuid, c.immutable, c.verification.state],
+    ['btrfs-subvolume', 'btrfs-fs', fs.uuid, true, 'verified'],
+  )
   assert.equal(results.flatMap((r) => r.deleted).length, 6, '3 days × 2 subvolumes deleted')
-  assert.equal(parseSubvolumeShow(subvolShow(join(fs.mnt, '.snapshots', 'srv@backstop_20261107T030000Z_hd'))).readonly, true)
-  const state = JSON.parse(readFileSync(join(ctx.stateDir, 'btrfs-snaps.json'), 'utf8')) as { snapshots: Record<string, { tags: string }> }
+  assert.equal(
+    parseSubvolumeShow(subvolShow(join(fs.mnt, '.snapshots', 'srv@backstop_20261107T030000Z_hd'))).readonly,
+    true,
+  )
+  const state = JSON.parse(readFileSync(join(ctx.stateDir, 'btrfs-snaps.json'), 'utf8')) as {
+    snapshots: Record<string, { tags: string }>
+  }
   assert.equal(state.snapshots['srv@backstop_20261107T030000Z_hd']?.tags, 'hd', 'metadata file records the tags')
   assert.equal(state.snapshots['srv@backstop_20261102T030000Z_hdwmy'], undefined, 'pruned snapshots leave the metadata')
   const plan = await j.plan(ctx)
   assert.equal(plan.length, 6, 'plan lists every snapshot of ours (and no foreign one)')
-  assert.ok(plan.every((l) => l.action === 'keep' && l.reasons.length > 0), 'pruning again would delete nothing (idempotent), each kept for a reason')
+  assert.ok(
+    plan.every((l) => l.action === 'keep' && l.reasons.length > 0),
+    'pruning again would delete nothing (idempotent), each kept for a reason',
+  )
 })
 
 test('btrfs replication: full then incremental by received_uuid, base kept while the target is unplugged, target pruned', async (t) => {
@@ -75,11 +95,29 @@ test('btrfs replication: full then incremental by received_uuid, base kept while
   must(['btrfs', 'subvolume', 'create', home])
   writeFileSync(join(home, 'a.bin'), randomBytes(512 * 1024))
   const clock = new TestClock(new Date('2026-11-10T00:00:00Z'))
-  const exec = new TriggerExec(new NodeExec({ log: silentLog }), () => false, () => {})
+  const exec = new TriggerExec(
+    new NodeExec({ log: silentLog }),
+    () => false,
+    () => {},
+  )
   const ctx = jobContext(t, clock, exec)
   const dest = join(usb.mnt, 'backstop')
-  const j = job({ name: 'repl', subvolumes: [home], snapshotDir: join(src.mnt, '.snapshots'), retention: { keep: { last: 2, ...none } },
-    targets: [{ name: 'usb', path: dest, fsUuid: usb.uuid, media: 'usb', offline: true, retention: { keep: { last: 3, ...none } } }] })
+  const j = job({
+    name: 'repl',
+    subvolumes: [home],
+    snapshotDir: join(src.mnt, '.snapshots'),
+    retention: { keep: { last: 2, ...none } },
+    targets: [
+      {
+        name: 'usb',
+        path: dest,
+        fsUuid: usb.uuid,
+        media: 'usb',
+        offline: true,
+        retention: { keep: { last: 3, ...none } },
+      },
+    ],
+  })
 
   const r1 = await j.run(ctx)
   assert.equal(r1.status, 'success', JSON.stringify(r1.error))
@@ -90,13 +128,20 @@ test('btrfs replication: full then incremental by received_uuid, base kept while
   assert.equal(remote1.readonly, true)
   assert.ok((r1.bytes ?? 0) > 500 * 1024)
   const rep = r1.copies.find((c) => c.name === join(dest, s1))!
-  assert.deepEqual([rep.asset.id, rep.media, rep.offline, rep.verification.state, rep.location.device?.fsUuid], [home, 'usb', true, 'verified', usb.uuid])
+  assert.deepEqual(
+    [rep.asset.id, rep.media, rep.offline, rep.verification.state, rep.location.device?.fsUuid],
+    [home, 'usb', true, 'verified', usb.uuid],
+  )
 
   clock.advance(HOUR)
   writeFileSync(join(home, 'b.bin'), randomBytes(64 * 1024))
   assert.equal((await j.run(ctx)).status, 'success')
   const send = exec.calls.filter((a) => a[1] === 'send').at(-1)!
-  assert.deepEqual(send.slice(0, 5), ['btrfs', 'send', '-q', '-p', join(src.mnt, '.snapshots', s1)], 'incremental with the received_uuid-matched parent')
+  assert.deepEqual(
+    send.slice(0, 5),
+    ['btrfs', 'send', '-q', '-p', join(src.mnt, '.snapshots', s1)],
+    'incremental with the received_uuid-matched parent',
+  )
 
   usb.unmount()
   const offline = []
@@ -106,11 +151,17 @@ test('btrfs replication: full then incremental by received_uuid, base kept while
   }
   for (const r of offline) {
     assert.equal(r.status, 'success')
-    assert.ok(r.warnings.some((w) => /target usb is offline/.test(w)), r.warnings.join('\n'))
+    assert.ok(
+      r.warnings.some((w) => /target usb is offline/.test(w)),
+      r.warnings.join('\n'),
+    )
   }
   const s2 = 'home@backstop_20261110T010000Z_h'
-  assert.deepEqual(subvolNames(join(src.mnt, '.snapshots')), [s2, 'home@backstop_20261110T030000Z_h', 'home@backstop_20261110T040000Z_h'],
-    'local pruning ran and kept the base of the absent target')
+  assert.deepEqual(
+    subvolNames(join(src.mnt, '.snapshots')),
+    [s2, 'home@backstop_20261110T030000Z_h', 'home@backstop_20261110T040000Z_h'],
+    'local pruning ran and kept the base of the absent target',
+  )
   assert.ok(!existsSync(join(dest, s1)), 'nothing was written to the empty mountpoint')
 
   usb.mount()
@@ -120,7 +171,11 @@ test('btrfs replication: full then incremental by received_uuid, base kept while
   const last = exec.calls.filter((a) => a[1] === 'send').at(-1)!
   assert.equal(last[4], join(src.mnt, '.snapshots', s2), 'incremental from the kept base after reconnect')
   assert.deepEqual(subvolNames(dest), [s1, s2, 'home@backstop_20261110T050000Z_h'].slice(-3))
-  assert.deepEqual(subvolNames(join(src.mnt, '.snapshots')), ['home@backstop_20261110T040000Z_h', 'home@backstop_20261110T050000Z_h'], 'old base released and pruned')
+  assert.deepEqual(
+    subvolNames(join(src.mnt, '.snapshots')),
+    ['home@backstop_20261110T040000Z_h', 'home@backstop_20261110T050000Z_h'],
+    'old base released and pruned',
+  )
 })
 
 test('btrfs: missing subvolume, snapshotDir not on btrfs, and a full target are coded errors', async (t) => {
@@ -130,10 +185,18 @@ test('btrfs: missing subvolume, snapshotDir not on btrfs, and a full target are 
   const src = createTestBtrfs(t, 'bad', 400)
   const tiny = createTestBtrfs(t, 'tiny', 120)
   const clock = new TestClock(new Date('2026-11-10T00:00:00Z'))
-  const missing = await job({ name: 'm', subvolumes: [join(src.mnt, 'nope')], snapshotDir: join(src.mnt, '.snapshots') }).run(jobContext(t, clock))
+  const missing = await job({
+    name: 'm',
+    subvolumes: [join(src.mnt, 'nope')],
+    snapshotDir: join(src.mnt, '.snapshots'),
+  }).run(jobContext(t, clock))
   assert.equal(missing.status, 'failed')
   assert.equal(missing.error?.code, 'BK_ERR_SNAPSHOT_SOURCE_MISSING')
-  const notBtrfs = await job({ name: 'n', subvolumes: [join(src.mnt, 'x')], snapshotDir: '/tmp/definitely-not-btrfs' }).run(jobContext(t, clock))
+  const notBtrfs = await job({
+    name: 'n',
+    subvolumes: [join(src.mnt, 'x')],
+    snapshotDir: '/tmp/definitely-not-btrfs',
+  }).run(jobContext(t, clock))
   assert.equal(notBtrfs.error?.code, 'BK_ERR_SNAPSHOT_SOURCE_MISSING')
 
   const data = join(src.mnt, 'data')
@@ -142,12 +205,28 @@ test('btrfs: missing subvolume, snapshotDir not on btrfs, and a full target are 
     writeFileSync(join(data, `f${i}.bin`), randomBytes(10 * 1024 * 1024))
   }
   must(['mkdir', join(src.mnt, '.snapshots')])
-  must(['btrfs', 'subvolume', 'snapshot', '-r', data, join(src.mnt, '.snapshots', 'data@backstop_20261101T000000Z_hdwmy')])
-  const r = await job({ name: 'full', subvolumes: [data], snapshotDir: join(src.mnt, '.snapshots'), retention: { keep: { last: 1, ...none } },
-    targets: [{ name: 'tiny', path: join(tiny.mnt, 'in'), media: 'hdd' }] }).run(jobContext(t, clock))
+  must([
+    'btrfs',
+    'subvolume',
+    'snapshot',
+    '-r',
+    data,
+    join(src.mnt, '.snapshots', 'data@backstop_20261101T000000Z_hdwmy'),
+  ])
+  const r = await job({
+    name: 'full',
+    subvolumes: [data],
+    snapshotDir: join(src.mnt, '.snapshots'),
+    retention: { keep: { last: 1, ...none } },
+    targets: [{ name: 'tiny', path: join(tiny.mnt, 'in'), media: 'hdd' }],
+  }).run(jobContext(t, clock))
   assert.equal(r.status, 'partial', JSON.stringify(r))
   assert.equal(r.error?.code, 'BK_ERR_REPLICATION_FAILED')
   assert.match(r.error!.message, /space|full/i)
-  assert.deepEqual(subvolNames(join(src.mnt, '.snapshots')), ['data@backstop_20261110T000000Z_hdw'], 'local pruning still happened')
+  assert.deepEqual(
+    subvolNames(join(src.mnt, '.snapshots')),
+    ['data@backstop_20261110T000000Z_hdw'],
+    'local pruning still happened',
+  )
   assert.deepEqual(subvolNames(join(tiny.mnt, 'in')), [], 'the partial receive was cleaned up')
 })

@@ -21,7 +21,7 @@ import { requirePlatform } from '../support/platform.ts'
  * Not covered here: booting the rescue image or `rear recover` — there is no real kernel and no VM to boot it in.
  * Slow (rear mkbackup builds a ~36 MB initrd): one run per CI.
  */
-const sh = (argv: string[]): { status: number | null, stdout: string, stderr: string } => {
+const sh = (argv: string[]): { status: number | null; stdout: string; stderr: string } => {
   const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' })
   return { status: r.status, stdout: r.stdout, stderr: r.stderr }
 }
@@ -29,11 +29,13 @@ const sh = (argv: string[]): { status: number | null, stdout: string, stderr: st
 const rearDirs = ['/var/lib/rear', '/var/log/rear']
 
 test('rear format + mkbackup to a loop "USB stick" through the rear job', { timeout: 15 * 60_000 }, async (t) => {
-  if (!requirePlatform(t, {
-    root: true,
-    commands: ['rear', 'losetup', 'partx', 'blkid', 'mount', 'umount', 'udevadm', 'cpio', 'extlinux', 'parted'],
-    checks: [() => (existsSync('/dev/loop-control') ? null : 'no /dev/loop-control (loop devices unavailable)')],
-  })) {
+  if (
+    !requirePlatform(t, {
+      root: true,
+      commands: ['rear', 'losetup', 'partx', 'blkid', 'mount', 'umount', 'udevadm', 'cpio', 'extlinux', 'parted'],
+      checks: [() => (existsSync('/dev/loop-control') ? null : 'no /dev/loop-control (loop devices unavailable)')],
+    })
+  ) {
     return
   }
   const scratch = mkdtempSync(join(tmpdir(), 'bk-rear-platform-'))
@@ -80,21 +82,38 @@ test('rear format + mkbackup to a loop "USB stick" through the rear job', { time
   const kernel = join(scratch, 'vmlinuz-dummy')
   writeFileSync(kernel, Buffer.alloc(1024 * 1024))
   mkdirSync(state)
-  const job = createRearJob(resolveRearJob({
-    kind: 'rear', name: 'rescue-usb', label, keepRuns: 2, timeoutSeconds: 900, nodeTimezone: 'UTC',
-    extraConfig: [
-      `USB_DEVICE_FILESYSTEM_LABEL=${label}`,
-      `BACKUP_PROG_EXCLUDE=("\${BACKUP_PROG_EXCLUDE[@]}" '/tmp/*' '/mnt/*' '/root/*' '/usr/*' '/var/*' '/opt/*' '/home/*' '/work/*' '${scratch}/*')`,
-      `KERNEL_FILE=${kernel}`,
-      "MODULES=( 'no_modules' )",
-      'BOOTLOADER=GRUB2',
-    ],
-  }, 'UTC'))
+  const job = createRearJob(
+    resolveRearJob(
+      {
+        kind: 'rear',
+        name: 'rescue-usb',
+        label,
+        keepRuns: 2,
+        timeoutSeconds: 900,
+        nodeTimezone: 'UTC',
+        extraConfig: [
+          `USB_DEVICE_FILESYSTEM_LABEL=${label}`,
+          `BACKUP_PROG_EXCLUDE=("\${BACKUP_PROG_EXCLUDE[@]}" '/tmp/*' '/mnt/*' '/root/*' '/usr/*' '/var/*' '/opt/*' '/home/*' '/work/*' '${scratch}/*')`,
+          `KERNEL_FILE=${kernel}`,
+          "MODULES=( 'no_modules' )",
+          'BOOTLOADER=GRUB2',
+        ],
+      },
+      'UTC',
+    ),
+  )
   const log = pino({ level: 'silent' })
   const progress: string[] = []
   const r = await job.run({
-    node: 'ci', runId: 'rear-1', trigger: 'manual', exec: new NodeExec({ log }), clock: { now: () => new Date(), sleepUntil: async () => {} },
-    log, signal: new AbortController().signal, stateDir: state, progress: (_p, m) => progress.push(m ?? ''),
+    node: 'ci',
+    runId: 'rear-1',
+    trigger: 'manual',
+    exec: new NodeExec({ log }),
+    clock: { now: () => new Date(), sleepUntil: async () => {} },
+    log,
+    signal: new AbortController().signal,
+    stateDir: state,
+    progress: (_p, m) => progress.push(m ?? ''),
   })
   assert.equal(r.status, 'success', `${JSON.stringify(r.error)}\n${r.warnings.join('\n')}`)
   assert.equal(r.copies.length, 1)
@@ -126,6 +145,9 @@ test('rear format + mkbackup to a loop "USB stick" through the rear job', { time
 
   // The inventory knows which stick holds which run.
   const inv = await loadInventory(state)
-  assert.deepEqual(inv[uuid!]?.runs.map((x) => x.name), [c.name])
+  assert.deepEqual(
+    inv[uuid!]?.runs.map((x) => x.name),
+    [c.name],
+  )
   assert.equal(inv[uuid!]?.label, label)
 })

@@ -32,19 +32,34 @@ test('zfs replication: full then incremental by guid, base hold moved on both si
   must(['zfs', 'create', `${src.pool}/data`])
   writeFileSync(join(src.dir, 'mnt', 'data', 'file.bin'), randomBytes(256 * 1024))
   const clock = new TestClock(new Date('2026-11-10T00:00:00Z'))
-  const exec = new TriggerExec(new NodeExec({ log: silentLog }), () => false, () => {})
+  const exec = new TriggerExec(
+    new NodeExec({ log: silentLog }),
+    () => false,
+    () => {},
+  )
   const ctx = jobContext(t, clock, exec)
   const j = job({
     name: 'repl',
     datasets: [`${src.pool}/data`],
     retention: { keep: { last: 2, ...none } },
-    targets: [{ name: 'usb', dataset: `${dst.pool}/backup`, media: 'usb', offline: true, retention: { keep: { last: 3, ...none } } }],
+    targets: [
+      {
+        name: 'usb',
+        dataset: `${dst.pool}/backup`,
+        media: 'usb',
+        offline: true,
+        retention: { keep: { last: 3, ...none } },
+      },
+    ],
   })
   const tds = `${dst.pool}/backup/${src.pool}/data`
   const tag = 'backstop-repl-usb'
   t.after(() => {
     // Holds would keep zpool destroy from working on some zfs versions: release whatever is left.
-    for (const [ds, pool] of [[`${src.pool}/data`, src.pool], [tds, dst.pool]] as const) {
+    for (const [ds, pool] of [
+      [`${src.pool}/data`, src.pool],
+      [tds, dst.pool],
+    ] as const) {
       if (must(['zpool', 'list', '-H', '-o', 'name']).includes(pool)) {
         for (const n of snapshotNames(ds)) {
           if (userrefs(`${ds}@${n}`) > 0) {
@@ -65,7 +80,10 @@ test('zfs replication: full then incremental by guid, base hold moved on both si
   assert.ok((r1.bytes ?? 0) > 200 * 1024, 'send stream size reported')
   const replica = r1.copies.find((c) => c.name === `${tds}@${s1}`)!
   assert.equal(replica.asset.id, `${src.pool}/data`, 'a replica protects the source dataset')
-  assert.deepEqual([replica.media, replica.offline, replica.immutable, replica.location.target], ['usb', true, true, dst.pool])
+  assert.deepEqual(
+    [replica.media, replica.offline, replica.immutable, replica.location.target],
+    ['usb', true, true, dst.pool],
+  )
   assert.equal(replica.verification.state, 'verified')
   assert.equal(replica.verification.method, 'zfs-guid')
 
@@ -74,7 +92,11 @@ test('zfs replication: full then incremental by guid, base hold moved on both si
   assert.equal(r2.status, 'success', JSON.stringify(r2.error))
   const s2 = 'backstop_20261110T010000Z_h'
   const send = exec.calls.filter((a) => a[1] === 'send').at(-1)!
-  assert.deepEqual(send, ['zfs', 'send', '-I', `${src.pool}/data@${s1}`, `${src.pool}/data@${s2}`], 'incremental from the guid-matched base')
+  assert.deepEqual(
+    send,
+    ['zfs', 'send', '-I', `${src.pool}/data@${s1}`, `${src.pool}/data@${s2}`],
+    'incremental from the guid-matched base',
+  )
   assert.equal(userrefs(`${src.pool}/data@${s1}`), 0, 'old base released on the source')
   assert.equal(userrefs(`${tds}@${s1}`), 0, 'old base released on the target')
   assert.equal(userrefs(`${src.pool}/data@${s2}`), 1)
@@ -90,11 +112,17 @@ test('zfs replication: full then incremental by guid, base hold moved on both si
   }
   for (const r of offlineRuns) {
     assert.equal(r.status, 'success', 'a target marked offline: true that is absent is not a failure')
-    assert.ok(r.warnings.some((w) => /target usb .* is offline/.test(w)), r.warnings.join('\n'))
+    assert.ok(
+      r.warnings.some((w) => /target usb .* is offline/.test(w)),
+      r.warnings.join('\n'),
+    )
   }
   const local = snapshotNames(`${src.pool}/data`)
-  assert.deepEqual(local, [s2, 'backstop_20261110T030000Z_h', 'backstop_20261110T040000Z_h'],
-    'local pruning ran (keep last 2) and kept the held replication base for the absent target')
+  assert.deepEqual(
+    local,
+    [s2, 'backstop_20261110T030000Z_h', 'backstop_20261110T040000Z_h'],
+    'local pruning ran (keep last 2) and kept the held replication base for the absent target',
+  )
   assert.ok(offlineRuns.some((r) => r.deleted.length > 0))
 
   // Plugged back in: the next run sends incrementally from the held base, carrying the missed snapshots.
@@ -102,11 +130,21 @@ test('zfs replication: full then incremental by guid, base hold moved on both si
   clock.advance(HOUR)
   const r6 = await j.run(ctx)
   assert.equal(r6.status, 'success', JSON.stringify(r6.error))
-  assert.deepEqual(snapshotNames(tds), ['backstop_20261110T030000Z_h', 'backstop_20261110T040000Z_h', 'backstop_20261110T050000Z_h'],
-    'target got the missed snapshots (-I) and pruned to its own keep last 3')
+  assert.deepEqual(
+    snapshotNames(tds),
+    ['backstop_20261110T030000Z_h', 'backstop_20261110T040000Z_h', 'backstop_20261110T050000Z_h'],
+    'target got the missed snapshots (-I) and pruned to its own keep last 3',
+  )
   assert.equal(userrefs(`${tds}@backstop_20261110T050000Z_h`), 1, 'new base held on the target')
-  assert.deepEqual(snapshotNames(`${src.pool}/data`), ['backstop_20261110T040000Z_h', 'backstop_20261110T050000Z_h'], 'old base released after the catch-up, and then pruned locally')
-  assert.ok(r6.deleted.some((d) => d.location.target === dst.pool), 'target deletions are reported with their location')
+  assert.deepEqual(
+    snapshotNames(`${src.pool}/data`),
+    ['backstop_20261110T040000Z_h', 'backstop_20261110T050000Z_h'],
+    'old base released after the catch-up, and then pruned locally',
+  )
+  assert.ok(
+    r6.deleted.some((d) => d.location.target === dst.pool),
+    'target deletions are reported with their location',
+  )
 })
 
 test('zfs replication: a full target disk is reported and local pruning still happens', async (t) => {

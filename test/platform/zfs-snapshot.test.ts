@@ -28,9 +28,17 @@ test('zfs: one recursive snapshot per run, GFS pruning over days, foreign snapsh
   must(['zfs', 'create', `${pool}/data/b`])
   must(['zfs', 'snapshot', `${pool}/data/a@manual-keep-me`])
   const clock = new TestClock(new Date('2026-11-02T03:00:00Z'))
-  const exec = new TriggerExec(new NodeExec({ log: silentLog }), () => false, () => {})
+  const exec = new TriggerExec(
+    new NodeExec({ log: silentLog }),
+    () => false,
+    () => {},
+  )
   const ctx = jobContext(t, clock, exec)
-  const j = job({ name: 'snaps', datasets: [{ name: `${pool}/data`, recursive: true }], retention: { keep: { last: 2, daily: 3, weekly: 0, monthly: 0, yearly: 0 } } })
+  const j = job({
+    name: 'snaps',
+    datasets: [{ name: `${pool}/data`, recursive: true }],
+    retention: { keep: { last: 2, daily: 3, weekly: 0, monthly: 0, yearly: 0 } },
+  })
 
   const results = []
   for (let day = 0; day < 6; day++) {
@@ -42,7 +50,10 @@ test('zfs: one recursive snapshot per run, GFS pruning over days, foreign snapsh
   }
   const snapshotCalls = exec.calls.filter((a) => a[1] === 'snapshot')
   assert.equal(snapshotCalls.length, 6, 'one zfs snapshot call per run')
-  assert.ok(snapshotCalls.every((a) => a.includes('-r')), 'recursive root snapshotted with -r (atomic for its children)')
+  assert.ok(
+    snapshotCalls.every((a) => a.includes('-r')),
+    'recursive root snapshotted with -r (atomic for its children)',
+  )
 
   // keep last 2 + daily 3 → the 3 newest days survive (last 2 ⊂ daily 3), for parent and both children.
   const expected = ['backstop_20261105T030000Z_hd', 'backstop_20261106T030000Z_hd', 'backstop_20261107T030000Z_hd']
@@ -56,7 +67,10 @@ test('zfs: one recursive snapshot per run, GFS pruning over days, foreign snapsh
   assert.equal(deleted.length, 9, '3 days × 3 datasets deleted')
   assert.ok(deleted.every((d) => d.rule.length > 0 && d.asset.kind === 'zfs-dataset'))
   // Destroys of one name across the recursive tree go in one `zfs destroy -r`.
-  assert.ok(exec.calls.some((a) => a[1] === 'destroy' && a[2] === '-r'), 'batched recursive destroy used')
+  assert.ok(
+    exec.calls.some((a) => a[1] === 'destroy' && a[2] === '-r'),
+    'batched recursive destroy used',
+  )
 
   const last = results.at(-1)!
   assert.equal(last.copies.length, 9, '3 snapshots × 3 datasets reported')
@@ -67,12 +81,19 @@ test('zfs: one recursive snapshot per run, GFS pruning over days, foreign snapsh
   assert.equal(c.createdAt, '2026-11-07T03:00:00.000Z')
   assert.equal(c.media, 'ssd')
   assert.equal(c.verification.state, 'verified')
-  assert.ok(last.copies.every((x) => !x.name.includes('manual')), 'foreign snapshots are not reported as our copies')
+  assert.ok(
+    last.copies.every((x) => !x.name.includes('manual')),
+    'foreign snapshots are not reported as our copies',
+  )
 
   // Promotion tags ride in the name: the first snapshot ever is the first of every class; a Saturday in
   // mid-month is only the first of its hour and day.
   assert.ok(results[0]!.copies.some((x) => x.name === `${pool}/data/b@backstop_20261102T030000Z_hdwmy`))
-  assert.equal(must(['zfs', 'get', '-H', '-o', 'value', 'backstop:tags', `${pool}/data/b@backstop_20261107T030000Z_hd`]).trim(), '-', 'no user property (it slows zfs-fuse listings)')
+  assert.equal(
+    must(['zfs', 'get', '-H', '-o', 'value', 'backstop:tags', `${pool}/data/b@backstop_20261107T030000Z_hd`]).trim(),
+    '-',
+    'no user property (it slows zfs-fuse listings)',
+  )
 })
 
 test('zfs: a dataset that joins later gets its own promotion tags (its snapshot is renamed)', async (t) => {
@@ -90,7 +111,11 @@ test('zfs: a dataset that joins later gets its own promotion tags (its snapshot 
   const r = await j.run(ctx)
   assert.equal(r.status, 'success', JSON.stringify(r.error))
   assert.deepEqual(snapshotNames(`${pool}/data`), ['backstop_20261110T000000Z_hdwmy', 'backstop_20261110T010000Z_h'])
-  assert.deepEqual(snapshotNames(`${pool}/data/new`), ['backstop_20261110T010000Z_hdwmy'], 'first snapshot of the new dataset is the first of every class')
+  assert.deepEqual(
+    snapshotNames(`${pool}/data/new`),
+    ['backstop_20261110T010000Z_hdwmy'],
+    'first snapshot of the new dataset is the first of every class',
+  )
 })
 
 test('zfs: a held snapshot survives pruning; "dataset is busy" on destroy is protected, not an error', async (t) => {
@@ -100,7 +125,11 @@ test('zfs: a held snapshot survives pruning; "dataset is busy" on destroy is pro
   const { pool } = createTestPool(t, 'hold')
   must(['zfs', 'create', `${pool}/vm`])
   const clock = new TestClock(new Date('2026-11-10T12:00:00Z'))
-  const j = job({ name: 'held', datasets: [`${pool}/vm`], retention: { keep: { last: 1, daily: 0, weekly: 0, monthly: 0, yearly: 0, hourly: 0 } } })
+  const j = job({
+    name: 'held',
+    datasets: [`${pool}/vm`],
+    retention: { keep: { last: 1, daily: 0, weekly: 0, monthly: 0, yearly: 0, hourly: 0 } },
+  })
   const plain = jobContext(t, clock)
   assert.equal((await j.run(plain)).status, 'success')
   must(['zfs', 'hold', 'operator', `${pool}/vm@backstop_20261110T120000Z_hdwmy`])
@@ -108,15 +137,22 @@ test('zfs: a held snapshot survives pruning; "dataset is busy" on destroy is pro
   assert.equal((await j.run(plain)).status, 'success')
   clock.advance(3_600_000)
   // Between listing and destroying, someone holds the next expired snapshot: destroy fails busy.
-  const lateHold = new TriggerExec(new NodeExec({ log: silentLog }), (a) => a[1] === 'snapshot',
-    () => must(['zfs', 'hold', 'late', `${pool}/vm@backstop_20261110T130000Z_h`]))
+  const lateHold = new TriggerExec(
+    new NodeExec({ log: silentLog }),
+    (a) => a[1] === 'snapshot',
+    () => must(['zfs', 'hold', 'late', `${pool}/vm@backstop_20261110T130000Z_h`]),
+  )
   const r = await j.run(jobContext(t, clock, lateHold))
   t.after(() => {
     sh(['zfs', 'release', 'operator', `${pool}/vm@backstop_20261110T120000Z_hdwmy`])
     sh(['zfs', 'release', 'late', `${pool}/vm@backstop_20261110T130000Z_h`])
   })
   assert.equal(r.status, 'success', JSON.stringify(r.error))
-  assert.deepEqual(snapshotNames(`${pool}/vm`), ['backstop_20261110T120000Z_hdwmy', 'backstop_20261110T130000Z_h', 'backstop_20261110T140000Z_h'])
+  assert.deepEqual(snapshotNames(`${pool}/vm`), [
+    'backstop_20261110T120000Z_hdwmy',
+    'backstop_20261110T130000Z_h',
+    'backstop_20261110T140000Z_h',
+  ])
   assert.equal(r.deleted.length, 0, 'nothing deletable: one held by plan, one busy at destroy time')
   const held = r.copies.find((c) => c.name.endsWith('@backstop_20261110T120000Z_hdwmy'))!
   assert.equal(held.immutable, true, 'a held snapshot is reported immutable')
@@ -145,13 +181,29 @@ test('zfs: unknown dataset and a pool that disappears mid-run are coded errors, 
 
   clock.advance(60_000)
   // The pool goes away right after the snapshot listing (USB pool pulled, pool exported by an operator).
-  const pulled = new TriggerExec(new NodeExec({ log: silentLog }), (a) => a[1] === 'get' || (a[1] === 'list' && a.includes('snapshot')), destroy)
+  const pulled = new TriggerExec(
+    new NodeExec({ log: silentLog }),
+    (a) => a[1] === 'get' || (a[1] === 'list' && a.includes('snapshot')),
+    destroy,
+  )
   const r = await job({ name: 'vanish', datasets: [`${pool}/ok`] }).run(jobContext(t, clock, pulled))
   assert.equal(r.status, 'failed')
   assert.equal(r.error?.code, 'BK_ERR_SNAPSHOT_SOURCE_MISSING', JSON.stringify(r.error))
 })
 
 test('zfs: a policy that would delete everything is rejected at config time', () => {
-  assert.throws(() => resolveZfsJob({ kind: 'zfs', name: 'x', media: 'ssd', datasets: ['tank/a'], retention: { keep: { last: 0, hourly: 0, daily: 0, weekly: 0, monthly: 0, yearly: 0 } } }, 'UTC'),
-    (e: Error & { code?: string }) => e.code === 'BK_ERR_CONFIG_INVALID' && /every keep count is 0/.test(e.message))
+  assert.throws(
+    () =>
+      resolveZfsJob(
+        {
+          kind: 'zfs',
+          name: 'x',
+          media: 'ssd',
+          datasets: ['tank/a'],
+          retention: { keep: { last: 0, hourly: 0, daily: 0, weekly: 0, monthly: 0, yearly: 0 } },
+        },
+        'UTC',
+      ),
+    (e: Error & { code?: string }) => e.code === 'BK_ERR_CONFIG_INVALID' && /every keep count is 0/.test(e.message),
+  )
 })

@@ -55,7 +55,10 @@ export function createTestBtrfs(t: TestContext, label: string, sizeMb = 200): Te
   mount()
   const uuid = must(['findmnt', '-n', '-o', 'UUID', mnt]).trim()
   return {
-    dev, mnt, uuid, mount,
+    dev,
+    mnt,
+    uuid,
+    mount,
     unmount: () => {
       must(['umount', mnt])
       mounted = false
@@ -65,7 +68,10 @@ export function createTestBtrfs(t: TestContext, label: string, sizeMb = 200): Te
 
 /** Entries of a directory that are subvolumes we named, sorted. */
 export function subvolNames(dir: string, prefix = 'backstop'): string[] {
-  return must(['ls', '-1', dir]).split('\n').filter((n) => n.includes(`@${prefix}_`)).sort()
+  return must(['ls', '-1', dir])
+    .split('\n')
+    .filter((n) => n.includes(`@${prefix}_`))
+    .sort()
 }
 
 export function subvolShow(path: string): string {

@@ -1,6 +1,7 @@
 // A real agent process for the crash tests: the agent's own config loader, FileOutbox, MQTT transport and runtime —
 // everything but the scheduler — emitting a burst of job.started events (runId burst-<i>).
-//   node --import tsx test/support/burst-agent.ts --config <agent.yaml> --count N [--from K] [--pace-ms M] [--max-pending P]
+//   node --import tsx test/support/burst-agent.ts --config <agent.yaml> --count N [--from K] [--pace-ms M]
+// [--max-pending P]
 // --pace-ms waits M ms between groups of 32 emits, so fault tests can land many kills inside one flow.
 // --max-pending holds the next group while P or more events await the collector's ack: a test driver's throttle
 // (not agent behaviour) so the flow cannot run ahead of a collector that is down or restarting, and a fault test's
@@ -16,13 +17,26 @@ import { systemClock } from '@backstop/agent/src/clock.ts'
 import { FileOutbox } from '@backstop/agent/src/outbox/file-outbox.ts'
 import { createAgentRuntime } from '@backstop/agent/src/runtime.ts'
 
-const { values } = parseArgs({ options: { config: { type: 'string' }, count: { type: 'string' }, from: { type: 'string', default: '1' }, 'pace-ms': { type: 'string', default: '0' }, 'max-pending': { type: 'string', default: '0' } } })
+const { values } = parseArgs({
+  options: {
+    config: { type: 'string' },
+    count: { type: 'string' },
+    from: { type: 'string', default: '1' },
+    'pace-ms': { type: 'string', default: '0' },
+    'max-pending': { type: 'string', default: '0' },
+  },
+})
 const config = loadAgentConfig(values.config!, { hostname: hostname() })
 const count = Number(values.count)
 const paceMs = Number(values['pace-ms'])
 const maxPending = Number(values['max-pending'])
 const log = pino({ level: 'warn' }, pino.destination(2))
-const outbox = await FileOutbox.open({ dir: config.outbox.dir, maxBytes: config.outbox.maxBytes, log, clock: systemClock })
+const outbox = await FileOutbox.open({
+  dir: config.outbox.dir,
+  maxBytes: config.outbox.maxBytes,
+  log,
+  clock: systemClock,
+})
 
 let from = Number(values.from)
 for (let after = 0; ;) {
@@ -51,9 +65,13 @@ for (let i = from; i <= count; i += PARALLEL) {
   }
   const group: Promise<void>[] = []
   for (let j = i; j < Math.min(i + PARALLEL, count + 1); j++) {
-    group.push(runtime.emit('job.started', { runId: `burst-${j}`, job: 'burst', jobKind: 'archive', startedAt, trigger: 'manual' }).then(() => {
-      process.stdout.write(`emitted ${j}\n`)
-    }))
+    group.push(
+      runtime
+        .emit('job.started', { runId: `burst-${j}`, job: 'burst', jobKind: 'archive', startedAt, trigger: 'manual' })
+        .then(() => {
+          process.stdout.write(`emitted ${j}\n`)
+        }),
+    )
   }
   await Promise.all(group)
   if (paceMs > 0) {

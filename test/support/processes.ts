@@ -39,7 +39,11 @@ export interface Proc {
 }
 
 export function startProc(argv: string[], logFile: string, env: Record<string, string> = {}): Proc {
-  const child = spawn(process.execPath, argv, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_NO_WARNINGS: '1', ...env } })
+  const child = spawn(process.execPath, argv, {
+    cwd: repoRoot,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NODE_NO_WARNINGS: '1', ...env },
+  })
   const log = createWriteStream(logFile, { flags: 'a' })
   let out = ''
   const waiters = new Set<() => void>()
@@ -52,10 +56,12 @@ export function startProc(argv: string[], logFile: string, env: Record<string, s
   }
   child.stdout!.on('data', onData)
   child.stderr!.on('data', onData)
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => {
-    log.end()
-    resolve(code)
-  }))
+  const exit = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      log.end()
+      resolve(code)
+    }),
+  )
   return {
     child,
     output: () => out,
@@ -70,11 +76,19 @@ export function startProc(argv: string[], logFile: string, env: Record<string, s
         }
         const timer = setTimeout(() => {
           cleanup()
-          reject(new Error(`timed out after ${timeoutMs} ms waiting for ${pattern} from ${argv.join(' ')}; output tail:\n${out.slice(-3000)}`))
+          reject(
+            new Error(
+              `timed out after ${timeoutMs} ms waiting for ${pattern} from ${argv.join(' ')}; output tail:\n${out.slice(-3000)}`,
+            ),
+          )
         }, timeoutMs)
         const onExit = (): void => {
           cleanup()
-          reject(new Error(`${argv.join(' ')} exited (${child.exitCode}) while waiting for ${pattern}; output tail:\n${out.slice(-3000)}`))
+          reject(
+            new Error(
+              `${argv.join(' ')} exited (${child.exitCode}) while waiting for ${pattern}; output tail:\n${out.slice(-3000)}`,
+            ),
+          )
         }
         const cleanup = (): void => {
           clearTimeout(timer)
@@ -117,18 +131,23 @@ export async function collectorSetup(dir: string, extra: Record<string, unknown>
   const apiPort = await freePort()
   const dataDir = join(dir, 'collector-data')
   const config = join(dir, 'collector.yaml')
-  writeFileSync(config, stringify({
-    dataDir,
-    mqtt: { host: '127.0.0.1', port: mqttPort },
-    api: { host: '127.0.0.1', port: apiPort },
-    enrollment: { tokens: [TOKEN] },
-    // Loopback development path (docs/security.md): TLS is on by default and must be switched off explicitly.
-    tls: { plaintext: true },
-    log: { level: 'info' },
-    ...extra,
-  }))
+  writeFileSync(
+    config,
+    stringify({
+      dataDir,
+      mqtt: { host: '127.0.0.1', port: mqttPort },
+      api: { host: '127.0.0.1', port: apiPort },
+      enrollment: { tokens: [TOKEN] },
+      // Loopback development path (docs/security.md): TLS is on by default and must be switched off explicitly.
+      tls: { plaintext: true },
+      log: { level: 'info' },
+      ...extra,
+    }),
+  )
   return {
-    dir, config, dbFile: join(dataDir, 'collector.db'),
+    dir,
+    config,
+    dbFile: join(dataDir, 'collector.db'),
     mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
     apiUrl: `http://127.0.0.1:${apiPort}`,
     async start() {
@@ -145,20 +164,27 @@ export async function collectorSetup(dir: string, extra: Record<string, unknown>
 }
 
 /** Writes an agent config pointing at `mqttUrl`; jobs are passed through as YAML. */
-export function agentConfig(dir: string, mqttUrl: string, opts: { node?: string, jobs?: unknown[], extra?: Record<string, unknown> } = {}): string {
+export function agentConfig(
+  dir: string,
+  mqttUrl: string,
+  opts: { node?: string; jobs?: unknown[]; extra?: Record<string, unknown> } = {},
+): string {
   const stateDir = join(dir, `agent-state-${opts.node ?? 'it-node'}`)
   mkdirSync(stateDir, { recursive: true, mode: 0o700 })
   const file = join(dir, `agent-${opts.node ?? 'it-node'}.yaml`)
-  writeFileSync(file, stringify({
-    node: opts.node ?? 'it-node',
-    stateDir,
-    timezone: 'UTC',
-    collector: { url: mqttUrl, enrollmentToken: TOKEN },
-    heartbeatSeconds: 2,
-    log: { level: 'info' },
-    jobs: opts.jobs ?? [],
-    ...opts.extra,
-  }))
+  writeFileSync(
+    file,
+    stringify({
+      node: opts.node ?? 'it-node',
+      stateDir,
+      timezone: 'UTC',
+      collector: { url: mqttUrl, enrollmentToken: TOKEN },
+      heartbeatSeconds: 2,
+      log: { level: 'info' },
+      jobs: opts.jobs ?? [],
+      ...opts.extra,
+    }),
+  )
   return file
 }
 
@@ -171,7 +197,11 @@ export async function getJson<T>(url: string): Promise<T> {
 }
 
 /** Polls `probe` until it returns a value (not undefined), or fails with the last state after `timeoutMs`. */
-export async function eventually<T>(probe: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 30_000): Promise<T> {
+export async function eventually<T>(
+  probe: () => Promise<T | undefined> | T | undefined,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<T> {
   const until = Date.now() + timeoutMs
   let last: unknown
   for (;;) {

@@ -33,7 +33,11 @@ export class TestClock implements Clock {
 export const DAY = 86_400_000
 
 /** A JobContext on the real NodeExec, with a state dir removed in t.after. */
-export function jobContext(t: TestContext, clock: TestClock, exec: Exec = new NodeExec({ log: silentLog, killGraceMs: 500 })): JobContext {
+export function jobContext(
+  t: TestContext,
+  clock: TestClock,
+  exec: Exec = new NodeExec({ log: silentLog, killGraceMs: 500 }),
+): JobContext {
   const stateDir = mkdtempSync(join(tmpdir(), 'bk-state-'))
   t.after(() => rmSync(stateDir, { recursive: true, force: true }))
   return {
@@ -55,7 +59,11 @@ export function jobContext(t: TestContext, clock: TestClock, exec: Exec = new No
  */
 export class TriggerExec implements Exec {
   readonly calls: (readonly string[])[] = []
-  constructor(private readonly inner: Exec, private readonly when: (argv: readonly string[]) => boolean, private readonly after: () => void) {}
+  constructor(
+    private readonly inner: Exec,
+    private readonly when: (argv: readonly string[]) => boolean,
+    private readonly after: () => void,
+  ) {}
   async run(argv: readonly string[], opts?: Parameters<Exec['run']>[1]): ReturnType<Exec['run']> {
     this.calls.push(argv)
     const r = await this.inner.run(argv, opts)
@@ -64,7 +72,10 @@ export class TriggerExec implements Exec {
     }
     return r
   }
-  async pipeline(stages: readonly (readonly string[])[], opts?: Parameters<Exec['pipeline']>[1]): ReturnType<Exec['pipeline']> {
+  async pipeline(
+    stages: readonly (readonly string[])[],
+    opts?: Parameters<Exec['pipeline']>[1],
+  ): ReturnType<Exec['pipeline']> {
     stages.forEach((s) => this.calls.push(s))
     return this.inner.pipeline(stages, opts)
   }

@@ -27,10 +27,10 @@ export function zfsFuseReady(): string | null {
     return 'zfs-fuse needs root'
   }
   const up = spawnSync('bash', [UP_SCRIPT, '30'], { encoding: 'utf8', timeout: 180_000 })
-  return up.status === 0 ? null : (up.stderr.trim() || `${UP_SCRIPT} exited ${String(up.status ?? up.signal)}`)
+  return up.status === 0 ? null : up.stderr.trim() || `${UP_SCRIPT} exited ${String(up.status ?? up.signal)}`
 }
 
-export function sh(argv: readonly string[], input?: string): { status: number, stdout: string, stderr: string } {
+export function sh(argv: readonly string[], input?: string): { status: number; stdout: string; stderr: string } {
   const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 120_000, input })
   return { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' }
 }
@@ -85,7 +85,9 @@ export function createTestPool(t: TestContext, tag: string, sizeMb = 128): TestP
 /** Short names of `ds`'s snapshots, oldest first. */
 export function snapshotNames(ds: string): string[] {
   return must(['zfs', 'list', '-H', '-t', 'snapshot', '-o', 'name', '-s', 'createtxg', '-r', ds])
-    .split('\n').filter((l) => l.startsWith(`${ds}@`)).map((l) => l.slice(ds.length + 1))
+    .split('\n')
+    .filter((l) => l.startsWith(`${ds}@`))
+    .map((l) => l.slice(ds.length + 1))
 }
 
 export function userrefs(snapshot: string): number {

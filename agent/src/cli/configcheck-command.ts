@@ -9,7 +9,8 @@ import type { CliDeps } from './deps.ts'
  * ConfigError); a valid file prints what it resolved to — node, state directory, jobs and their next run.
  */
 export function registerConfigcheck(program: Command, deps: CliDeps, setExit: SetExit): void {
-  program.command('configcheck')
+  program
+    .command('configcheck')
     .description('validate the config file; print every problem with file:line:col and field')
     .option('--json', 'print the resolved config summary as JSON')
     .action((opts: { json?: boolean }, cmd: Command) => {
@@ -31,9 +32,15 @@ export function registerConfigcheck(program: Command, deps: CliDeps, setExit: Se
       if (opts.json) {
         deps.io.out(`${JSON.stringify(summary, null, 2)}\n`)
       } else {
-        const lines = [`${config.file}: OK`, `  node ${config.node}, state ${config.stateDir}, collector ${config.collector.url}`, `  ${config.jobs.length} job(s):`]
+        const lines = [
+          `${config.file}: OK`,
+          `  node ${config.node}, state ${config.stateDir}, collector ${config.collector.url}`,
+          `  ${config.jobs.length} job(s):`,
+        ]
         for (const j of summary.jobs) {
-          lines.push(`    ${j.name} (${j.kind}) ${j.schedule ? `"${j.schedule.cron}" ${j.schedule.timezone}, next ${j.nextRunAt}` : 'on demand only'}`)
+          lines.push(
+            `    ${j.name} (${j.kind}) ${j.schedule ? `"${j.schedule.cron}" ${j.schedule.timezone}, next ${j.nextRunAt}` : 'on demand only'}`,
+          )
         }
         deps.io.out(`${lines.join('\n')}\n`)
       }

@@ -9,7 +9,7 @@ import type { JobScheduleStatus } from '../scheduler/scheduler.ts'
 
 /** What the runtime reports (runtime.ts AgentStatus); the CLI reads the outbox numbers, the rest is kept as given. */
 export interface RuntimeStatus {
-  readonly outbox: { readonly pending: number, readonly bytes: number }
+  readonly outbox: { readonly pending: number; readonly bytes: number }
 }
 
 /**
@@ -20,7 +20,10 @@ export interface AgentRuntime {
   /** Connects in the background (and keeps reconnecting); does not wait for the collector. */
   start(): void | Promise<void>
   stop(): Promise<void>
-  readonly emit: <K extends JobEventKind | 'disk.health' | 'command.result'>(kind: K, body: BodyOf<K>) => Promise<unknown>
+  readonly emit: <K extends JobEventKind | 'disk.health' | 'command.result'>(
+    kind: K,
+    body: BodyOf<K>,
+  ) => Promise<unknown>
   /** Resolves true once every appended event is acknowledged, false after `timeoutMs`. */
   flush(timeoutMs: number): Promise<boolean>
   status(): RuntimeStatus
@@ -58,7 +61,7 @@ export interface CliDeps {
   /** Whether the collector's key is pinned (enrolled), from the state directory. */
   readonly enrollment: (config: ResolvedAgentConfig) => Promise<'pinned' | 'not-enrolled'>
   /** Outbox numbers read from disk while no daemon is running (opening it recovers torn tails). */
-  readonly readOutbox: (config: ResolvedAgentConfig) => Promise<{ pending: number, bytes: number }>
+  readonly readOutbox: (config: ResolvedAgentConfig) => Promise<{ pending: number; bytes: number }>
   /** Subscribes to SIGTERM/SIGINT; returns the unsubscribe. */
   readonly onStopSignal: (handler: (signal: string) => void) => () => void
 }

@@ -26,11 +26,28 @@ export function jobRunner(d: JobRunnerDeps): (req: RunRequest) => Promise<JobFin
   return async (req) => {
     const job = d.jobs.find((j) => j.name === req.job)
     if (!job) {
-      throw new BackstopError('BK_ERR_JOB_UNKNOWN', `no job "${req.job}" in ${d.config.file}; jobs: ${d.jobs.map((j) => j.name).join(', ') || '(none)'}`)
+      throw new BackstopError(
+        'BK_ERR_JOB_UNKNOWN',
+        `no job "${req.job}" in ${d.config.file}; jobs: ${d.jobs.map((j) => j.name).join(', ') || '(none)'}`,
+      )
     }
     return runJob(
-      { job, trigger: req.trigger, scheduledFor: req.scheduledFor, timeoutMs: timeouts.get(job.name) ?? 6 * 3600_000, signal: d.signal },
-      { node: d.config.node, exec: d.exec, clock: d.clock, log: d.log, events: d.events, stateDir: d.config.stateDir, state: d.state },
+      {
+        job,
+        trigger: req.trigger,
+        scheduledFor: req.scheduledFor,
+        timeoutMs: timeouts.get(job.name) ?? 6 * 3600_000,
+        signal: d.signal,
+      },
+      {
+        node: d.config.node,
+        exec: d.exec,
+        clock: d.clock,
+        log: d.log,
+        events: d.events,
+        stateDir: d.config.stateDir,
+        state: d.state,
+      },
     )
   }
 }
@@ -38,7 +55,10 @@ export function jobRunner(d: JobRunnerDeps): (req: RunRequest) => Promise<JobFin
 export function findJob(config: ResolvedAgentConfig, jobs: readonly Job[], name: string): Job {
   const job = jobs.find((j) => j.name === name)
   if (!job) {
-    throw new BackstopError('BK_ERR_JOB_UNKNOWN', `no job "${name}" in ${config.file}; jobs: ${jobs.map((j) => j.name).join(', ') || '(none)'}`)
+    throw new BackstopError(
+      'BK_ERR_JOB_UNKNOWN',
+      `no job "${name}" in ${config.file}; jobs: ${jobs.map((j) => j.name).join(', ') || '(none)'}`,
+    )
   }
   return job
 }

@@ -13,12 +13,13 @@ import { acquirePidLock } from './pid-lock.ts'
  * events stay in the outbox and the daemon sends them when it runs).
  */
 export function registerOnce(program: Command, deps: CliDeps, setExit: SetExit): void {
-  program.command('once')
+  program
+    .command('once')
     .argument('<job>', 'job name from the config')
     .description('run one job now and wait until the collector acknowledged its events')
     .option('--ack-timeout <seconds>', 'how long to wait for the acknowledgement', '30')
     .option('--json', 'print the job.finished event as JSON')
-    .action(async (name: string, opts: { ackTimeout: string, json?: boolean }, cmd: Command) => {
+    .action(async (name: string, opts: { ackTimeout: string; json?: boolean }, cmd: Command) => {
       const config = deps.loadConfig(configPath(cmd))
       const log = deps.createLog(config.logLevel)
       const jobs = buildJobs(config.jobs)
@@ -33,7 +34,16 @@ export function registerOnce(program: Command, deps: CliDeps, setExit: SetExit):
         let body: JobFinishedBody
         let acked: boolean
         try {
-          const run = jobRunner({ config, jobs, exec: deps.createExec(log), clock: deps.clock, log, events: runtime, state: new JobStateStore(config.stateDir), signal: stopJob.signal })
+          const run = jobRunner({
+            config,
+            jobs,
+            exec: deps.createExec(log),
+            clock: deps.clock,
+            log,
+            events: runtime,
+            state: new JobStateStore(config.stateDir),
+            signal: stopJob.signal,
+          })
           body = await run({ job: name, trigger: 'manual', scheduledFor: null })
           acked = await runtime.flush(ackTimeoutMs)
         } finally {
@@ -41,9 +51,19 @@ export function registerOnce(program: Command, deps: CliDeps, setExit: SetExit):
         }
         deps.io.out(opts.json ? `${JSON.stringify(body, null, 2)}\n` : summary(body))
         if (!acked) {
-          deps.io.err(`warning: the collector has not acknowledged the events within ${opts.ackTimeout} s; they stay in the outbox and are sent when the agent runs\n`)
+          deps.io.err(
+            `warning: the collector has not acknowledged the events within ${opts.ackTimeout} s; they stay in the outbox and are sent when the agent runs\n`,
+          )
         }
-        setExit(body.status === 'failed' ? exitCodes.failed : body.status === 'partial' ? exitCodes.partial : acked ? exitCodes.ok : exitCodes.notAcked)
+        setExit(
+          body.status === 'failed'
+            ? exitCodes.failed
+            : body.status === 'partial'
+              ? exitCodes.partial
+              : acked
+                ? exitCodes.ok
+                : exitCodes.notAcked,
+        )
       } finally {
         off()
         lock.release()
@@ -52,7 +72,9 @@ export function registerOnce(program: Command, deps: CliDeps, setExit: SetExit):
 }
 
 export function summary(b: JobFinishedBody): string {
-  const lines = [`${b.job}: ${b.status} — ${b.copies.length} cop${b.copies.length === 1 ? 'y' : 'ies'}, ${b.deleted.length} deleted${b.bytes !== undefined ? `, ${b.bytes} bytes` : ''} (run ${b.runId})`]
+  const lines = [
+    `${b.job}: ${b.status} — ${b.copies.length} cop${b.copies.length === 1 ? 'y' : 'ies'}, ${b.deleted.length} deleted${b.bytes !== undefined ? `, ${b.bytes} bytes` : ''} (run ${b.runId})`,
+  ]
   if (b.error) {
     lines.push(`  error ${b.error.code}: ${b.error.message}`)
   }

@@ -59,7 +59,10 @@ export function acquirePidLock(stateDir: string): PidLock {
       }
       const holder = lockHolder(stateDir)
       if (holder !== null && holder !== process.pid) {
-        throw new BackstopError('BK_ERR_AGENT_LOCKED', `agent pid ${holder} is running on ${stateDir} (${file}); stop it first, or trigger the job from the collector instead of \`once\``)
+        throw new BackstopError(
+          'BK_ERR_AGENT_LOCKED',
+          `agent pid ${holder} is running on ${stateDir} (${file}); stop it first, or trigger the job from the collector instead of \`once\``,
+        )
       }
       unlinkSync(file)
     }

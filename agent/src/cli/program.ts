@@ -14,7 +14,9 @@ import { registerVzdumpHook } from './vzdump-hook-command.ts'
 /** Parses argv (without node and script), runs the command, resolves its exit code. Never calls process.exit. */
 export async function runCli(argv: readonly string[], deps: CliDeps): Promise<number> {
   let code: number = exitCodes.ok
-  const setExit: SetExit = (c) => { code = c }
+  const setExit: SetExit = (c) => {
+    code = c
+  }
   const program = new Command()
     .name('backstop-agent')
     .description('Backstop edge agent: runs backup jobs, verifies them, reports every copy to the collector.')
@@ -22,7 +24,10 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
     .option('-c, --config <file>', 'agent config file', DEFAULT_CONFIG)
     .exitOverride()
     .configureOutput({ writeOut: (s) => deps.io.out(s), writeErr: (s) => deps.io.err(s) })
-    .addHelpText('after', '\nExit codes: 0 ok, 1 failed or invalid, 2 partial run, 3 run done but not yet acknowledged by the collector.')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 ok, 1 failed or invalid, 2 partial run, 3 run done but not yet acknowledged by the collector.',
+    )
   registerRun(program, deps, setExit)
   registerOnce(program, deps, setExit)
   registerConfigcheck(program, deps, setExit)
@@ -44,7 +49,11 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
       }
       return exitCodes.failed
     }
-    deps.io.err(isBackstopError(e) ? `backstop-agent: ${e.code}: ${e.message}\n` : `backstop-agent: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`)
+    deps.io.err(
+      isBackstopError(e)
+        ? `backstop-agent: ${e.code}: ${e.message}\n`
+        : `backstop-agent: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
+    )
     return exitCodes.failed
   }
   return code

@@ -14,14 +14,15 @@ import { readStatusSnapshot } from './status-snapshot.ts'
  * lock) and counted.
  */
 export function registerStatus(program: Command, deps: CliDeps, setExit: SetExit): void {
-  program.command('status')
-    .description('show enrollment, outbox backlog and each job\'s next run and last result')
+  program
+    .command('status')
+    .description("show enrollment, outbox backlog and each job's next run and last result")
     .option('--json', 'machine-readable output')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const config = deps.loadConfig(configPath(cmd))
       const pid = lockHolder(config.stateDir)
       const snap = pid !== null ? readStatusSnapshot(config.stateDir) : null
-      let outbox: { pending: number, bytes: number } | null
+      let outbox: { pending: number; bytes: number } | null
       if (pid !== null) {
         // The daemon owns the outbox: count it read-only (no lock, no repair); its snapshot is the fallback.
         try {
@@ -65,7 +66,9 @@ export function registerStatus(program: Command, deps: CliDeps, setExit: SetExit
           `outbox ${outbox ? `${outbox.pending} pending, ${outbox.bytes} bytes` : 'unknown (no status snapshot yet)'}`,
         ]
         for (const j of report.jobs) {
-          const last = j.lastRun ? `last ${j.lastRun.status} at ${j.lastRun.finishedAt}${j.lastRun.error ? ` (${j.lastRun.error.code})` : ''}` : 'never run'
+          const last = j.lastRun
+            ? `last ${j.lastRun.status} at ${j.lastRun.finishedAt}${j.lastRun.error ? ` (${j.lastRun.error.code})` : ''}`
+            : 'never run'
           lines.push(`  ${j.job} (${j.kind}): next ${j.nextRunAt ?? 'on demand'}; ${last}`)
         }
         deps.io.out(`${lines.join('\n')}\n`)

@@ -13,8 +13,11 @@ const fallbackStateDir = (): string => process.env['BACKSTOP_STATE_DIR'] ?? '/va
  * falls back to the default state dir; the spool is drained by the running agent.
  */
 export function registerVzdumpHook(program: Command, deps: CliDeps, setExit: SetExit): void {
-  program.command('vzdump-hook')
-    .description('vzdump hook script (/etc/vzdump.conf `script:`): records each guest backup for the agent to report; never fails a backup')
+  program
+    .command('vzdump-hook')
+    .description(
+      'vzdump hook script (/etc/vzdump.conf `script:`): records each guest backup for the agent to report; never fails a backup',
+    )
     .argument('[args...]', '<phase> [<mode> <vmid>] as vzdump passes them')
     .allowUnknownOption()
     .action((args: string[], _opts: unknown, cmd: Command) => {
@@ -22,9 +25,16 @@ export function registerVzdumpHook(program: Command, deps: CliDeps, setExit: Set
       try {
         stateDir = deps.loadConfig(configPath(cmd)).stateDir
       } catch (e) {
-        deps.io.err(`backstop vzdump-hook: config unreadable (${(e as Error).message.split('\n')[0]}); using ${stateDir}\n`)
+        deps.io.err(
+          `backstop vzdump-hook: config unreadable (${(e as Error).message.split('\n')[0]}); using ${stateDir}\n`,
+        )
       }
-      runVzdumpHook(args, { stateDir, now: () => deps.clock.now(), env: process.env, warn: (m) => deps.io.err(`${m}\n`) })
+      runVzdumpHook(args, {
+        stateDir,
+        now: () => deps.clock.now(),
+        env: process.env,
+        warn: (m) => deps.io.err(`${m}\n`),
+      })
       setExit(0)
     })
 }

@@ -28,10 +28,22 @@ export interface HookReportOptions {
 export function hookReportOptionsOf(jobs: readonly { kind: string }[]): HookReportOptions | null {
   const owners = jobs.filter((j): j is ResolvedVzdumpJob => j.kind === 'vzdump' && (j as ResolvedVzdumpJob).hookReports)
   if (owners.length > 1) {
-    throw new BackstopError('BK_ERR_CONFIG_INVALID', `jobs ${owners.map((j) => `"${j.name}"`).join(', ')} all set hookReports: true; hook runs can be reported under one job only`)
+    throw new BackstopError(
+      'BK_ERR_CONFIG_INVALID',
+      `jobs ${owners.map((j) => `"${j.name}"`).join(', ')} all set hookReports: true; hook runs can be reported under one job only`,
+    )
   }
   const j = owners[0]
-  return j ? { job: j.name, media: j.media, offsite: j.offsite, offline: j.offline, immutable: j.immutable, nodeTimezone: j.nodeTimezone } : null
+  return j
+    ? {
+        job: j.name,
+        media: j.media,
+        offsite: j.offsite,
+        offline: j.offline,
+        immutable: j.immutable,
+        nodeTimezone: j.nodeTimezone,
+      }
+    : null
 }
 
 export interface HookSink {
@@ -39,7 +51,12 @@ export interface HookSink {
   finished(body: JobFinishedBody): Promise<void>
 }
 
-export async function drainHookSpool(stateDir: string, opts: HookReportOptions, sink: HookSink, now: () => Date = () => new Date()): Promise<number> {
+export async function drainHookSpool(
+  stateDir: string,
+  opts: HookReportOptions,
+  sink: HookSink,
+  now: () => Date = () => new Date(),
+): Promise<number> {
   let drained = 0
   for (const { file, record } of readSpool(stateDir)) {
     if (record.type === 'guest') {
@@ -53,7 +70,11 @@ export async function drainHookSpool(stateDir: string, opts: HookReportOptions, 
   return drained
 }
 
-export async function guestRunEvents(r: Extract<HookRecord, { type: 'guest' }>, opts: HookReportOptions, now: () => Date = () => new Date()): Promise<{ started: JobStartedBody, finished: JobFinishedBody }> {
+export async function guestRunEvents(
+  r: Extract<HookRecord, { type: 'guest' }>,
+  opts: HookReportOptions,
+  now: () => Date = () => new Date(),
+): Promise<{ started: JobStartedBody; finished: JobFinishedBody }> {
   const runId = `hook-${r.jobId}-${r.vmid}`.slice(0, 64)
   const started: JobStartedBody = { runId, job: opts.job, jobKind: 'vzdump', startedAt: r.startedAt, trigger: 'hook' }
   const copies: Copy[] = []
@@ -65,8 +86,17 @@ export async function guestRunEvents(r: Extract<HookRecord, { type: 'guest' }>, 
     const pbs = parsePbsSnapshot(r.target)
     if (pbs) {
       copies.push({
-        copyId: `pbs:${r.storeid ?? 'pbs'}:${r.target}`, asset, location: { kind: 'pbs', target: r.storeid ?? 'pbs' }, name: r.target, ...cls,
-        createdAt: pbs.createdAt.toISOString(), verification: { state: 'unverified', method: 'pbs-verify', detail: 'PBS verify jobs own verification of this snapshot' },
+        copyId: `pbs:${r.storeid ?? 'pbs'}:${r.target}`,
+        asset,
+        location: { kind: 'pbs', target: r.storeid ?? 'pbs' },
+        name: r.target,
+        ...cls,
+        createdAt: pbs.createdAt.toISOString(),
+        verification: {
+          state: 'unverified',
+          method: 'pbs-verify',
+          detail: 'PBS verify jobs own verification of this snapshot',
+        },
       })
     } else {
       const name = basename(r.target)
@@ -80,8 +110,14 @@ export async function guestRunEvents(r: Extract<HookRecord, { type: 'guest' }>, 
         const sum = await sha256File(r.target)
         bytes = sum.bytes
         copies.push({
-          copyId: `vzdump:${dir}/${name}`, asset, location: { kind: 'dir', target: dir }, name, ...cls,
-          createdAt: parsed.createdAt.toISOString(), bytes: sum.bytes, checksum: { algo: 'sha256', value: sum.sha256 },
+          copyId: `vzdump:${dir}/${name}`,
+          asset,
+          location: { kind: 'dir', target: dir },
+          name,
+          ...cls,
+          createdAt: parsed.createdAt.toISOString(),
+          bytes: sum.bytes,
+          checksum: { algo: 'sha256', value: sum.sha256 },
           verification: { state: 'verified', at: now().toISOString(), method: 'sha256-after-write' },
         })
       }
@@ -90,11 +126,24 @@ export async function guestRunEvents(r: Extract<HookRecord, { type: 'guest' }>, 
     warnings.push('backup-end without TARGET (stdout backup?); nothing to report as a copy')
   }
   const finished: JobFinishedBody = {
-    runId, job: opts.job, jobKind: 'vzdump', startedAt: r.startedAt, finishedAt: r.finishedAt,
+    runId,
+    job: opts.job,
+    jobKind: 'vzdump',
+    startedAt: r.startedAt,
+    finishedAt: r.finishedAt,
     status: r.status === 'ok' ? 'success' : 'failed',
-    copies, deleted: [], warnings,
+    copies,
+    deleted: [],
+    warnings,
     ...(bytes !== undefined ? { bytes } : {}),
-    ...(r.status === 'failed' ? { error: { code: 'BK_ERR_GUEST_BACKUP_FAILED', message: `${r.vmtype} ${r.vmid}${r.name ? ` (${r.name})` : ''}: ${r.error ?? 'backup aborted'}` } } : {}),
+    ...(r.status === 'failed'
+      ? {
+          error: {
+            code: 'BK_ERR_GUEST_BACKUP_FAILED',
+            message: `${r.vmtype} ${r.vmid}${r.name ? ` (${r.name})` : ''}: ${r.error ?? 'backup aborted'}`,
+          },
+        }
+      : {}),
   }
   return { started, finished }
 }

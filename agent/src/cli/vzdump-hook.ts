@@ -1,10 +1,21 @@
 import { randomUUID } from 'node:crypto'
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs'
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs'
 import { join } from 'node:path'
 import { parseVzdumpLog } from '../tools/vzdump-log.ts'
 
 /**
- * `backstop-agent vzdump-hook <phase> [<mode> <vmid>]` — installed as `script: /usr/local/bin/backstop-agent-vzdump-hook`
+ * `backstop-agent vzdump-hook <phase> [<mode> <vmid>]` — installed as `script:
+ * /usr/local/bin/backstop-agent-vzdump-hook`
  * (a two-line wrapper calling this) in /etc/vzdump.conf, so backups that Proxmox itself schedules are reported.
  *
  * Calling convention (pve-manager PVE/VZDump.pm `run_hook_script`; example vzdump-hook-script.pl):
@@ -18,16 +29,43 @@ import { parseVzdumpLog } from '../tools/vzdump-log.ts'
  * running agent drains into its signed outbox (vzdump-hook-spool.ts). It reads no archive (fast).
  */
 export const JOB_PHASES = ['job-init', 'job-start', 'job-end', 'job-abort'] as const
-export const GUEST_PHASES = ['backup-start', 'backup-end', 'backup-abort', 'log-end', 'pre-stop', 'pre-restart', 'post-restart'] as const
+export const GUEST_PHASES = [
+  'backup-start',
+  'backup-end',
+  'backup-abort',
+  'log-end',
+  'pre-stop',
+  'pre-restart',
+  'post-restart',
+] as const
 
 /** One spooled record; the drain turns them into job.started / job.finished events. */
 export type HookRecord =
-  | { v: 1, type: 'job', phase: 'start' | 'end' | 'abort', jobId: string, at: string, storeid?: string, dumpdir?: string }
   | {
-    v: 1, type: 'guest', jobId: string, vmid: number, vmtype: 'qemu' | 'lxc', mode: string, name?: string,
-    storeid?: string, dumpdir?: string, target?: string, startedAt: string, finishedAt: string,
-    status: 'ok' | 'failed', error?: string,
-  }
+      v: 1
+      type: 'job'
+      phase: 'start' | 'end' | 'abort'
+      jobId: string
+      at: string
+      storeid?: string
+      dumpdir?: string
+    }
+  | {
+      v: 1
+      type: 'guest'
+      jobId: string
+      vmid: number
+      vmtype: 'qemu' | 'lxc'
+      mode: string
+      name?: string
+      storeid?: string
+      dumpdir?: string
+      target?: string
+      startedAt: string
+      finishedAt: string
+      status: 'ok' | 'failed'
+      error?: string
+    }
 
 interface GuestState {
   vmid: number
@@ -38,7 +76,11 @@ interface GuestState {
   startedAt: string
   status: 'running' | 'ok' | 'failed'
 }
-interface JobState { jobId: string, startedAt: string, guests: Record<string, GuestState> }
+interface JobState {
+  jobId: string
+  startedAt: string
+  guests: Record<string, GuestState>
+}
 
 export interface HookDeps {
   /** Agent state dir; the hook uses `<stateDir>/vzdump-hook/` (state + spool). */
@@ -48,7 +90,7 @@ export interface HookDeps {
   readonly warn: (msg: string) => void
 }
 
-export function hookDirs(stateDir: string): { state: string, spool: string } {
+export function hookDirs(stateDir: string): { state: string; spool: string } {
   return { state: join(stateDir, 'vzdump-hook', 'state'), spool: join(stateDir, 'vzdump-hook', 'spool') }
 }
 
@@ -69,7 +111,10 @@ function handle(argv: readonly string[], deps: HookDeps): void {
   mkdirSync(dirs.spool, { recursive: true, mode: 0o700 })
   const env = deps.env
   const at = deps.now().toISOString()
-  const where = { ...(env['STOREID'] ? { storeid: env['STOREID'] } : {}), ...(env['DUMPDIR'] ? { dumpdir: env['DUMPDIR'] } : {}) }
+  const where = {
+    ...(env['STOREID'] ? { storeid: env['STOREID'] } : {}),
+    ...(env['DUMPDIR'] ? { dumpdir: env['DUMPDIR'] } : {}),
+  }
   const stateFile = join(dirs.state, 'job.json')
   const load = (): JobState | null => {
     try {
@@ -91,7 +136,8 @@ function handle(argv: readonly string[], deps: HookDeps): void {
   if (phase === 'job-init' || phase === 'job-start') {
     // job-init (PVE ≥ 8.2) comes right before job-start: both open the same job record.
     const s = load()
-    const fresh = s !== null && Object.keys(s.guests).length === 0 && Date.parse(at) - Date.parse(s.startedAt) < 10 * 60_000
+    const fresh =
+      s !== null && Object.keys(s.guests).length === 0 && Date.parse(at) - Date.parse(s.startedAt) < 10 * 60_000
     if (phase === 'job-init' || !fresh) {
       startJob()
     }
@@ -103,7 +149,16 @@ function handle(argv: readonly string[], deps: HookDeps): void {
       return
     }
     for (const g of Object.values(s.guests)) {
-      spoolGuest(dirs.spool, s, g, at, where, g.status === 'running' ? `job ${phase === 'job-abort' ? 'aborted' : 'ended'} before this guest's log-end` : undefined)
+      spoolGuest(
+        dirs.spool,
+        s,
+        g,
+        at,
+        where,
+        g.status === 'running'
+          ? `job ${phase === 'job-abort' ? 'aborted' : 'ended'} before this guest's log-end`
+          : undefined,
+      )
     }
     spool(dirs.spool, { v: 1, type: 'job', phase: phase === 'job-end' ? 'end' : 'abort', jobId: s.jobId, at, ...where })
     rmSync(stateFile, { force: true })
@@ -127,7 +182,14 @@ function handle(argv: readonly string[], deps: HookDeps): void {
   }
   switch (phase) {
     case 'backup-start':
-      s.guests[key] = { vmid, vmtype, mode: mode ?? 'snapshot', startedAt: at, status: 'running', ...(g.name ? { name: g.name } : {}) }
+      s.guests[key] = {
+        vmid,
+        vmtype,
+        mode: mode ?? 'snapshot',
+        startedAt: at,
+        status: 'running',
+        ...(g.name ? { name: g.name } : {}),
+      }
       break
     case 'backup-end':
       g.status = 'ok'
@@ -170,11 +232,28 @@ function handle(argv: readonly string[], deps: HookDeps): void {
   save(s)
 }
 
-function spoolGuest(dir: string, s: JobState, g: GuestState, at: string, where: { storeid?: string, dumpdir?: string }, error: string | undefined): void {
+function spoolGuest(
+  dir: string,
+  s: JobState,
+  g: GuestState,
+  at: string,
+  where: { storeid?: string; dumpdir?: string },
+  error: string | undefined,
+): void {
   spool(dir, {
-    v: 1, type: 'guest', jobId: s.jobId, vmid: g.vmid, vmtype: g.vmtype, mode: g.mode, startedAt: g.startedAt, finishedAt: at,
-    status: g.status === 'ok' ? 'ok' : 'failed', ...where,
-    ...(g.name ? { name: g.name } : {}), ...(g.target ? { target: g.target } : {}), ...(error ? { error: error.slice(0, 4000) } : {}),
+    v: 1,
+    type: 'guest',
+    jobId: s.jobId,
+    vmid: g.vmid,
+    vmtype: g.vmtype,
+    mode: g.mode,
+    startedAt: g.startedAt,
+    finishedAt: at,
+    status: g.status === 'ok' ? 'ok' : 'failed',
+    ...where,
+    ...(g.name ? { name: g.name } : {}),
+    ...(g.target ? { target: g.target } : {}),
+    ...(error ? { error: error.slice(0, 4000) } : {}),
   })
 }
 
@@ -196,13 +275,18 @@ function atomicWrite(file: string, text: string): void {
 }
 
 /** Spooled records, oldest first (for the drain and for tests). */
-export function readSpool(stateDir: string): { file: string, record: HookRecord }[] {
+export function readSpool(stateDir: string): { file: string; record: HookRecord }[] {
   const dir = hookDirs(stateDir).spool
   let names: string[]
   try {
-    names = readdirSync(dir).filter((n) => n.endsWith('.json')).sort()
+    names = readdirSync(dir)
+      .filter((n) => n.endsWith('.json'))
+      .sort()
   } catch {
     return []
   }
-  return names.map((n) => ({ file: join(dir, n), record: JSON.parse(readFileSync(join(dir, n), 'utf8')) as HookRecord }))
+  return names.map((n) => ({
+    file: join(dir, n),
+    record: JSON.parse(readFileSync(join(dir, n), 'utf8')) as HookRecord,
+  }))
 }

@@ -29,7 +29,7 @@ export function openNonceStore(file: string, now: () => Date): NonceStore {
       }
       lines++
       try {
-        const v = JSON.parse(line) as { id?: unknown, exp?: unknown }
+        const v = JSON.parse(line) as { id?: unknown; exp?: unknown }
         if (typeof v.id === 'string' && typeof v.exp === 'number') {
           live.set(v.id, v.exp)
         }

@@ -1,5 +1,12 @@
 import {
-  BackstopError, checkCommand, type CommandKind, type CommandOutcome, type CommandResultBody, decodeCommand, isBackstopError, type SignedCommand,
+  BackstopError,
+  checkCommand,
+  type CommandKind,
+  type CommandOutcome,
+  type CommandResultBody,
+  decodeCommand,
+  isBackstopError,
+  type SignedCommand,
 } from '@backstop/shared'
 import type { NonceStore } from './nonce-store.ts'
 
@@ -19,7 +26,9 @@ export interface HandlerResult {
 
 export interface ReceiverDeps {
   readonly node: string
-  /** Pinned at enrollment (`<stateDir>/keys/collector.json`); undefined = not enrolled yet: every command is refused. */
+  /**
+   * Pinned at enrollment (`<stateDir>/keys/collector.json`); undefined = not enrolled yet: every command is refused.
+   */
   readonly collectorPublicKey: () => string | undefined
   /** `commands.allow` from the agent config; empty (the default) refuses every command. */
   readonly allow: readonly CommandKind[]
@@ -28,10 +37,10 @@ export interface ReceiverDeps {
   readonly handlers: CommandHandlers
   /** Hands a `command.result` body to the outbox (durable, signed, acked like every event). */
   readonly report: (body: CommandResultBody) => Promise<void> | void
-  readonly log: { warn(obj: object, msg: string): void, info(obj: object, msg: string): void }
+  readonly log: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void }
 }
 
-export type Outcome = { status: 'dropped', code: string } | { status: CommandResultBody['status'], code?: string }
+export type Outcome = { status: 'dropped'; code: string } | { status: CommandResultBody['status']; code?: string }
 
 /**
  * One message from backstop/v1/<node>/commands. Order: decode → signature/node/expiry/allowlist (shared
@@ -53,11 +62,17 @@ export async function receiveCommand(payload: Buffer | string, d: ReceiverDeps):
   try {
     const key = d.collectorPublicKey()
     if (!key) {
-      throw new BackstopError('BK_ERR_CMD_SIG', 'this agent is not enrolled yet (no pinned collector key); commands are refused until it is')
+      throw new BackstopError(
+        'BK_ERR_CMD_SIG',
+        'this agent is not enrolled yet (no pinned collector key); commands are refused until it is',
+      )
     }
     checkCommand(cmd, { collectorPublicKey: key, node: d.node, now: d.now(), allow: d.allow })
     if (d.nonces.has(cmd.id)) {
-      throw new BackstopError('BK_ERR_CMD_REPLAY', `command ${cmd.id} was already received; a replayed command is never run twice`)
+      throw new BackstopError(
+        'BK_ERR_CMD_REPLAY',
+        `command ${cmd.id} was already received; a replayed command is never run twice`,
+      )
     }
   } catch (e) {
     const err = isBackstopError(e) ? e : new BackstopError('BK_ERR_INTERNAL_ERROR', String(e))
@@ -78,9 +93,12 @@ export async function receiveCommand(payload: Buffer | string, d: ReceiverDeps):
     const bad = r.outcome?.result === 'failed'
     const code = bad ? (r.outcome?.error?.code ?? 'BK_ERR_VERIFY_FAILED') : undefined
     await d.report({
-      ...base, status: bad ? 'failed' : 'succeeded', ...(r.runId ? { runId: r.runId } : {}),
+      ...base,
+      status: bad ? 'failed' : 'succeeded',
+      ...(r.runId ? { runId: r.runId } : {}),
       ...(code ? { code, message: (r.outcome?.error?.message ?? 'the check failed').slice(0, 8000) } : {}),
-      ...(r.outcome ? { outcome: r.outcome } : {}), at: at(),
+      ...(r.outcome ? { outcome: r.outcome } : {}),
+      at: at(),
     })
     return bad ? { status: 'failed', ...(code ? { code } : {}) } : { status: 'succeeded' }
   } catch (e) {
@@ -100,7 +118,10 @@ function runHandler(cmd: SignedCommand, h: CommandHandlers): Promise<HandlerResu
       return h['restore-test'](cmd)
     default: {
       const never: never = cmd
-      throw new BackstopError('BK_ERR_CMD_NOT_ALLOWED', `unknown command kind ${JSON.stringify((never as SignedCommand).kind)}`)
+      throw new BackstopError(
+        'BK_ERR_CMD_NOT_ALLOWED',
+        `unknown command kind ${JSON.stringify((never as SignedCommand).kind)}`,
+      )
     }
   }
 }

@@ -3,8 +3,15 @@ import { join } from 'node:path'
 import { Compile } from 'typebox/compile'
 import { LineCounter, parseDocument } from 'yaml'
 import {
-  BackstopError, explainSchemaError as explain, fieldName, isBackstopError, isValidNodeId, isValidTimeZone, pointerToPath,
-  validateSchedule, yamlPosition as position,
+  BackstopError,
+  explainSchemaError as explain,
+  fieldName,
+  isBackstopError,
+  isValidNodeId,
+  isValidTimeZone,
+  pointerToPath,
+  validateSchedule,
+  yamlPosition as position,
 } from '@backstop/shared'
 import { jobKindNames, jobKinds, type JobKind, type ResolvedJob } from '../jobs/kinds.ts'
 import { AgentConfigInput, type ResolvedAgentConfig, type ResolvedHealthConfig } from './schema.ts'
@@ -47,7 +54,10 @@ export function loadAgentConfig(file: string, env: LoadEnv): ResolvedAgentConfig
 }
 
 const topCheck = Compile(AgentConfigInput)
-const jobChecks = Object.fromEntries(jobKindNames.map((k) => [k, Compile(jobKinds[k].schema)])) as Record<JobKind, ReturnType<typeof Compile>>
+const jobChecks = Object.fromEntries(jobKindNames.map((k) => [k, Compile(jobKinds[k].schema)])) as Record<
+  JobKind,
+  ReturnType<typeof Compile>
+>
 
 export function parseAgentConfig(text: string, file: string, env: LoadEnv): ResolvedAgentConfig {
   const lines = new LineCounter()
@@ -118,7 +128,10 @@ export function parseAgentConfig(text: string, file: string, env: LoadEnv): Reso
       try {
         validateSchedule(resolved.schedule)
       } catch (e) {
-        at(['jobs', i, resolved.schedule.timezone === timezone && !('timezone' in job) ? 'schedule' : 'timezone'], (e as Error).message)
+        at(
+          ['jobs', i, resolved.schedule.timezone === timezone && !('timezone' in job) ? 'schedule' : 'timezone'],
+          (e as Error).message,
+        )
       }
     }
     jobs.push(resolved)
@@ -149,10 +162,16 @@ export function parseAgentConfig(text: string, file: string, env: LoadEnv): Reso
 }
 
 /** The `health:` section with its defaults; an interval that is no clean cron step is reported at its line. */
-export function resolveHealth(h: AgentConfigInput['health'], at: (path: (string | number)[], message: string) => void = () => undefined): ResolvedHealthConfig {
+export function resolveHealth(
+  h: AgentConfigInput['health'],
+  at: (path: (string | number)[], message: string) => void = () => undefined,
+): ResolvedHealthConfig {
   const intervalMinutes = h?.intervalMinutes ?? 60
   if (healthCron(intervalMinutes) === null) {
-    at(['health', 'intervalMinutes'], `${intervalMinutes} does not divide an hour or a day evenly; use e.g. 15, 30, 60, 120, 360 or 1440`)
+    at(
+      ['health', 'intervalMinutes'],
+      `${intervalMinutes} does not divide an hour or a day evenly; use e.g. 15, 30, 60, 120, 360 or 1440`,
+    )
   }
   return {
     intervalMinutes,
@@ -164,7 +183,9 @@ export function resolveHealth(h: AgentConfigInput['health'], at: (path: (string 
   }
 }
 
-/** The cron for a health interval: `*\/N` minutes when N divides 60, `0 *\/H` hours when N is whole hours dividing 24. */
+/**
+ * The cron for a health interval: `*\/N` minutes when N divides 60, `0 *\/H` hours when N is whole hours dividing 24.
+ */
 export function healthCron(intervalMinutes: number): string | null {
   if (intervalMinutes >= 1 && 60 % intervalMinutes === 0) {
     return intervalMinutes === 60 ? '0 * * * *' : `*/${intervalMinutes} * * * *`

@@ -3,55 +3,106 @@ import { NODE_ID_PATTERN } from '@backstop/shared'
 import type { ResolvedJob } from '../jobs/kinds.ts'
 
 /** The agent's YAML config (deploy/config/agent.example.yaml documents every field). Jobs are checked per kind. */
-export const AgentConfigInput = Type.Object({
-  /** Node id: a topic level. Default: the hostname, lowercased. */
-  node: Type.Optional(Type.String({ pattern: NODE_ID_PATTERN })),
-  /** Keys, outbox, job state. Default /var/lib/backstop-agent. */
-  stateDir: Type.Optional(Type.String({ minLength: 1, pattern: '^/' })),
-  /** Default IANA zone for schedules and calendar retention. Default UTC. */
-  timezone: Type.Optional(Type.String({ minLength: 1 })),
-  collector: Type.Object({
-    /** mqtt://host:port or mqtts://host:port */
-    url: Type.String({ pattern: '^mqtts?://' }),
-    /** One-time enrollment token; or put it in a file (`enrollmentTokenFile`, mode 0600). */
-    enrollmentToken: Type.Optional(Type.String({ minLength: 1 })),
-    enrollmentTokenFile: Type.Optional(Type.String({ pattern: '^/' })),
-    /** SHA-256 fingerprint of the collector's CA (printed by `backstop-collector token create`); pinned for mqtts://. */
-    fingerprint: Type.Optional(Type.String({ minLength: 64, maxLength: 110, pattern: '^(sha256//)?[0-9A-Fa-f:]+$' })),
-  }, { additionalProperties: false }),
-  /** Signed collector commands this node accepts (docs/security.md). Default: none. */
-  commands: Type.Optional(Type.Object({
-    allow: Type.Optional(Type.Array(Type.Union([Type.Literal('run-job'), Type.Literal('reverify-copy'), Type.Literal('restore-test')]), { maxItems: 3 })),
-  }, { additionalProperties: false })),
-  outbox: Type.Optional(Type.Object({
-    /** Upper bound for unacknowledged events on disk. Default 256 MiB. */
-    maxBytes: Type.Optional(Type.Integer({ minimum: 64 * 1024 })),
-  }, { additionalProperties: false })),
-  heartbeatSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 3600 })),
-  log: Type.Optional(Type.Object({
-    level: Type.Optional(Type.Union(['trace', 'debug', 'info', 'warn', 'error'].map((l) => Type.Literal(l)))),
-  }, { additionalProperties: false })),
-  /** Disk health reports (`disk.health`): SMART, filesystem fill, pools. Keys as in firmware-notes/*.md. */
-  health: Type.Optional(Type.Object({
-    /** Minutes between reports; must divide an hour or a day evenly (it becomes a cron). Default 60. */
-    intervalMinutes: Type.Optional(Type.Integer({ minimum: 1, maximum: 1440 })),
-    /** true: smartctl is expected (missing = a warning); false: never run it. Default: use it when installed. */
-    smartctl: Type.Optional(Type.Boolean()),
-    /** Directories whose filesystem fill is forecast. Default: the configured jobs' destinations and pools. */
-    backupTargets: Type.Optional(Type.Array(Type.String({ minLength: 1, pattern: '^/' }), { maxItems: 64 })),
-    /** smartctl `-d` type per device node (USB-SATA bridges: "sat", "sat,12", "usbjmicron,x" …). */
-    deviceTypes: Type.Optional(Type.Record(Type.String({ pattern: '^/dev/' }), Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z0-9][a-z0-9,+_-]*$' }))),
-    /** Device nodes smartctl leaves alone (a RAID volume that only answers with errors). */
-    skip: Type.Optional(Type.Array(Type.String({ pattern: '^/dev/' }), { maxItems: 64 })),
-    /** Devices `smartctl --scan` misses (disks behind a RAID controller: { name: /dev/sda, type: megaraid,0 }). */
-    extra: Type.Optional(Type.Array(Type.Object({
-      name: Type.String({ pattern: '^/dev/' }),
-      type: Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z0-9][a-z0-9,+_-]*$' }),
-    }, { additionalProperties: false }), { maxItems: 64 })),
-  }, { additionalProperties: false })),
-  /** Each job is an object with `kind`; its fields are checked against that kind's schema. */
-  jobs: Type.Array(Type.Object({ kind: Type.String(), name: Type.String() }), { maxItems: 500 }),
-}, { additionalProperties: false })
+export const AgentConfigInput = Type.Object(
+  {
+    /** Node id: a topic level. Default: the hostname, lowercased. */
+    node: Type.Optional(Type.String({ pattern: NODE_ID_PATTERN })),
+    /** Keys, outbox, job state. Default /var/lib/backstop-agent. */
+    stateDir: Type.Optional(Type.String({ minLength: 1, pattern: '^/' })),
+    /** Default IANA zone for schedules and calendar retention. Default UTC. */
+    timezone: Type.Optional(Type.String({ minLength: 1 })),
+    collector: Type.Object(
+      {
+        /** mqtt://host:port or mqtts://host:port */
+        url: Type.String({ pattern: '^mqtts?://' }),
+        /** One-time enrollment token; or put it in a file (`enrollmentTokenFile`, mode 0600). */
+        enrollmentToken: Type.Optional(Type.String({ minLength: 1 })),
+        enrollmentTokenFile: Type.Optional(Type.String({ pattern: '^/' })),
+        /**
+         * SHA-256 fingerprint of the collector's CA (printed by `backstop-collector token create`); pinned for
+         * mqtts://.
+         */
+        fingerprint: Type.Optional(
+          Type.String({ minLength: 64, maxLength: 110, pattern: '^(sha256//)?[0-9A-Fa-f:]+$' }),
+        ),
+      },
+      { additionalProperties: false },
+    ),
+    /** Signed collector commands this node accepts (docs/security.md). Default: none. */
+    commands: Type.Optional(
+      Type.Object(
+        {
+          allow: Type.Optional(
+            Type.Array(
+              Type.Union([Type.Literal('run-job'), Type.Literal('reverify-copy'), Type.Literal('restore-test')]),
+              { maxItems: 3 },
+            ),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    outbox: Type.Optional(
+      Type.Object(
+        {
+          /** Upper bound for unacknowledged events on disk. Default 256 MiB. */
+          maxBytes: Type.Optional(Type.Integer({ minimum: 64 * 1024 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    heartbeatSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 3600 })),
+    log: Type.Optional(
+      Type.Object(
+        {
+          level: Type.Optional(Type.Union(['trace', 'debug', 'info', 'warn', 'error'].map((l) => Type.Literal(l)))),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    /** Disk health reports (`disk.health`): SMART, filesystem fill, pools. Keys as in firmware-notes/*.md. */
+    health: Type.Optional(
+      Type.Object(
+        {
+          /** Minutes between reports; must divide an hour or a day evenly (it becomes a cron). Default 60. */
+          intervalMinutes: Type.Optional(Type.Integer({ minimum: 1, maximum: 1440 })),
+          /** true: smartctl is expected (missing = a warning); false: never run it. Default: use it when installed. */
+          smartctl: Type.Optional(Type.Boolean()),
+          /** Directories whose filesystem fill is forecast. Default: the configured jobs' destinations and pools. */
+          backupTargets: Type.Optional(Type.Array(Type.String({ minLength: 1, pattern: '^/' }), { maxItems: 64 })),
+          /** smartctl `-d` type per device node (USB-SATA bridges: "sat", "sat,12", "usbjmicron,x" …). */
+          deviceTypes: Type.Optional(
+            Type.Record(
+              Type.String({ pattern: '^/dev/' }),
+              Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z0-9][a-z0-9,+_-]*$' }),
+            ),
+          ),
+          /** Device nodes smartctl leaves alone (a RAID volume that only answers with errors). */
+          skip: Type.Optional(Type.Array(Type.String({ pattern: '^/dev/' }), { maxItems: 64 })),
+          /**
+           * Devices `smartctl --scan` misses (disks behind a RAID controller: { name: /dev/sda, type: megaraid,0 }).
+           */
+          extra: Type.Optional(
+            Type.Array(
+              Type.Object(
+                {
+                  name: Type.String({ pattern: '^/dev/' }),
+                  type: Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z0-9][a-z0-9,+_-]*$' }),
+                },
+                { additionalProperties: false },
+              ),
+              { maxItems: 64 },
+            ),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    /** Each job is an object with `kind`; its fields are checked against that kind's schema. */
+    jobs: Type.Array(Type.Object({ kind: Type.String(), name: Type.String() }), { maxItems: 500 }),
+  },
+  { additionalProperties: false },
+)
 export type AgentConfigInput = Static<typeof AgentConfigInput>
 
 export interface ResolvedAgentConfig {
@@ -59,10 +110,15 @@ export interface ResolvedAgentConfig {
   readonly node: string
   readonly stateDir: string
   readonly timezone: string
-  readonly collector: { readonly url: string, readonly enrollmentToken: string | null, readonly enrollmentTokenFile: string | null, readonly fingerprint?: string | null }
+  readonly collector: {
+    readonly url: string
+    readonly enrollmentToken: string | null
+    readonly enrollmentTokenFile: string | null
+    readonly fingerprint?: string | null
+  }
   /** Command kinds this node accepts; empty = every command is refused. */
   readonly commands?: { readonly allow: readonly ('run-job' | 'reverify-copy' | 'restore-test')[] }
-  readonly outbox: { readonly dir: string, readonly maxBytes: number }
+  readonly outbox: { readonly dir: string; readonly maxBytes: number }
   readonly heartbeatMs: number
   readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error'
   readonly jobs: readonly ResolvedJob[]
@@ -78,5 +134,5 @@ export interface ResolvedHealthConfig {
   readonly backupTargets: readonly string[] | null
   readonly deviceTypes: Readonly<Record<string, string>>
   readonly skip: readonly string[]
-  readonly extra: readonly { readonly name: string, readonly type: string }[]
+  readonly extra: readonly { readonly name: string; readonly type: string }[]
 }

@@ -64,14 +64,17 @@ export class FixtureExec implements Exec {
     return (await this.replay(argv, opts)).result
   }
 
-  private async replay(argv: readonly string[], opts: ExecOpts): Promise<{ result: ExecResult, fixture: ExecFixture }> {
+  private async replay(argv: readonly string[], opts: ExecOpts): Promise<{ result: ExecResult; fixture: ExecFixture }> {
     if (opts.signal?.aborted) {
       throw opts.signal.reason
     }
     this.calls.push([...argv])
     const f = this.take(argv)
     if (f.error === 'BK_ERR_EXEC_TIMEOUT') {
-      throw new BackstopError('BK_ERR_EXEC_TIMEOUT', `\`${argv.join(' ')}\` ran longer than ${opts.timeoutMs ?? 600000} ms and was killed (recorded)`)
+      throw new BackstopError(
+        'BK_ERR_EXEC_TIMEOUT',
+        `\`${argv.join(' ')}\` ran longer than ${opts.timeoutMs ?? 600000} ms and was killed (recorded)`,
+      )
     }
     if (f.error === 'BK_ERR_EXEC_SPAWN') {
       throw new BackstopError('BK_ERR_EXEC_SPAWN', `"${argv[0]}" not found (recorded)`)
@@ -115,13 +118,17 @@ export class FixtureExec implements Exec {
   assertAllUsed(): void {
     const unused = this.pending.filter((f) => !f.repeat)
     if (unused.length > 0) {
-      throw new Error(`FixtureExec: recorded commands never run:\n${unused.map((f) => `  ${JSON.stringify(f.argv)}`).join('\n')}`)
+      throw new Error(
+        `FixtureExec: recorded commands never run:\n${unused.map((f) => `  ${JSON.stringify(f.argv)}`).join('\n')}`,
+      )
     }
   }
 
   private take(argv: readonly string[]): ExecFixture {
     const idx = this.ordered
-      ? (this.pending[0] && sameArgv(this.pending[0].argv, argv) ? 0 : -1)
+      ? this.pending[0] && sameArgv(this.pending[0].argv, argv)
+        ? 0
+        : -1
       : this.pending.findIndex((f) => sameArgv(f.argv, argv))
     const f = this.pending[idx]
     if (f === undefined) {
@@ -135,7 +142,14 @@ export class FixtureExec implements Exec {
 }
 
 function fixtureOf(r: ExecResult): ExecFixture {
-  return { argv: [...r.argv], exitCode: r.exitCode, signal: r.signal, stdout: r.stdout, stderr: r.stderr, ...(r.truncated ? { truncated: true } : {}) }
+  return {
+    argv: [...r.argv],
+    exitCode: r.exitCode,
+    signal: r.signal,
+    stdout: r.stdout,
+    stderr: r.stderr,
+    ...(r.truncated ? { truncated: true } : {}),
+  }
 }
 
 function sameArgv(a: readonly string[], b: readonly string[]): boolean {
@@ -166,7 +180,9 @@ export class RecordingExec implements Exec {
     try {
       const r = await this.inner.pipeline(stages, opts)
       r.stages.forEach((s, i) => {
-        this.recorded.push(i === 0 && r.stages.length > 1 ? { ...fixtureOf(s), bytesPiped: r.bytesPiped } : fixtureOf(s))
+        this.recorded.push(
+          i === 0 && r.stages.length > 1 ? { ...fixtureOf(s), bytesPiped: r.bytesPiped } : fixtureOf(s),
+        )
       })
       return r
     } catch (e) {

@@ -23,7 +23,7 @@ interface Started {
   readonly stdout: OutputCollector
   readonly stderr: OutputCollector
   /** Resolves when the process has exited and its streams are closed; rejects only on spawn failure. */
-  readonly done: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
+  readonly done: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
 }
 
 /**
@@ -81,11 +81,13 @@ export class NodeExec implements Exec {
       for (const s of started) {
         this.signalGroup(s.child, 'SIGTERM')
       }
-      timers.push(setTimeout(() => {
-        for (const s of started) {
-          this.signalGroup(s.child, 'SIGKILL')
-        }
-      }, this.killGraceMs))
+      timers.push(
+        setTimeout(() => {
+          for (const s of started) {
+            this.signalGroup(s.child, 'SIGKILL')
+          }
+        }, this.killGraceMs),
+      )
     }
 
     for (const [i, argv] of stages.entries()) {
@@ -106,9 +108,19 @@ export class NodeExec implements Exec {
         killAll('failed')
       })
       if (prev) {
-        this.connect(prev.child.stdout as Readable, s.child, i === 1 ? (n) => { bytesPiped += n } : undefined)
+        this.connect(
+          prev.child.stdout as Readable,
+          s.child,
+          i === 1
+            ? (n) => {
+                bytesPiped += n
+              }
+            : undefined,
+        )
       } else if (opts.stdin !== undefined && s.child.stdin) {
-        s.child.stdin.on('error', () => { /* the child closed stdin early; its exit code tells the story */ })
+        s.child.stdin.on('error', () => {
+          /* the child closed stdin early; its exit code tells the story */
+        })
         s.child.stdin.end(opts.stdin)
       }
     }
@@ -119,12 +131,19 @@ export class NodeExec implements Exec {
     opts.signal?.addEventListener('abort', onAbort, { once: true })
 
     // A failing stage stops the pipeline (zfs recv rejecting a stream must not leave zfs send blocked forever).
-    const exits = await Promise.all(started.map((s) => s.done.then((x) => {
-      if (stages.length > 1 && (x.code !== 0 || x.signal !== null)) {
-        killAll('failed')
-      }
-      return x
-    }, () => ({ code: null, signal: null }))))
+    const exits = await Promise.all(
+      started.map((s) =>
+        s.done.then(
+          (x) => {
+            if (stages.length > 1 && (x.code !== 0 || x.signal !== null)) {
+              killAll('failed')
+            }
+            return x
+          },
+          () => ({ code: null, signal: null }),
+        ),
+      ),
+    )
     for (const t of timers) {
       clearTimeout(t)
     }
@@ -144,13 +163,27 @@ export class NodeExec implements Exec {
       }
     })
     for (const r of results) {
-      this.log.debug({ argv: r.argv, exitCode: r.exitCode, signal: r.signal, durationMs, stdoutBytes: r.stdout.length, stderrBytes: r.stderr.length, bytesPiped: stages.length > 1 ? bytesPiped : undefined }, 'exec')
+      this.log.debug(
+        {
+          argv: r.argv,
+          exitCode: r.exitCode,
+          signal: r.signal,
+          durationMs,
+          stdoutBytes: r.stdout.length,
+          stderrBytes: r.stderr.length,
+          bytesPiped: stages.length > 1 ? bytesPiped : undefined,
+        },
+        'exec',
+      )
     }
     if (spawnError) {
       throw spawnError
     }
     if (stopReason === 'timeout') {
-      throw new BackstopError('BK_ERR_EXEC_TIMEOUT', `\`${stages.map((a) => a.join(' ')).join(' | ')}\` ran longer than ${timeoutMs} ms and was killed; raise the job's timeoutSeconds or check why it hangs`)
+      throw new BackstopError(
+        'BK_ERR_EXEC_TIMEOUT',
+        `\`${stages.map((a) => a.join(' ')).join(' | ')}\` ran longer than ${timeoutMs} ms and was killed; raise the job's timeoutSeconds or check why it hangs`,
+      )
     }
     if (stopReason === 'abort') {
       throw opts.signal?.reason ?? new BackstopError('BK_ERR_JOB_ABORTED', 'command aborted')
@@ -158,15 +191,18 @@ export class NodeExec implements Exec {
     return { stages: results, durationMs, bytesPiped }
   }
 
-  private start(argv: readonly string[], o: {
-    cwd: string | undefined
-    env: Record<string, string>
-    stdinFrom: 'pipe' | 'ignore'
-    captureStdout: boolean
-    maxBytes: number
-    onStdoutLine: ((line: string) => void) | undefined
-    onStderrLine: ((line: string) => void) | undefined
-  }): Started {
+  private start(
+    argv: readonly string[],
+    o: {
+      cwd: string | undefined
+      env: Record<string, string>
+      stdinFrom: 'pipe' | 'ignore'
+      captureStdout: boolean
+      maxBytes: number
+      onStdoutLine: ((line: string) => void) | undefined
+      onStderrLine: ((line: string) => void) | undefined
+    },
+  ): Started {
     const [bin, ...args] = argv as [string, ...string[]]
     const child = spawn(bin, args, { cwd: o.cwd, env: o.env, stdio: [o.stdinFrom, 'pipe', 'pipe'], detached: true })
     const stdout = new OutputCollector(o.captureStdout ? o.maxBytes : 0, o.onStdoutLine)
@@ -175,11 +211,12 @@ export class NodeExec implements Exec {
       child.stdout?.on('data', (b: Buffer) => stdout.push(b))
     }
     child.stderr?.on('data', (b: Buffer) => stderr.push(b))
-    const done = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>((resolve, reject) => {
+    const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
       child.once('error', (e: NodeJS.ErrnoException) => {
-        const how = e.code === 'ENOENT'
-          ? `"${bin}" not found (PATH=${o.env['PATH']}); install it or use an absolute path`
-          : `"${bin}": ${e.message}`
+        const how =
+          e.code === 'ENOENT'
+            ? `"${bin}" not found (PATH=${o.env['PATH']}); install it or use an absolute path`
+            : `"${bin}": ${e.message}`
         reject(new BackstopError('BK_ERR_EXEC_SPAWN', how, { cause: e }))
       })
       child.once('close', (code, signal) => {
@@ -241,7 +278,10 @@ export class OutputCollector {
   private readonly decoder = new TextDecoder('utf-8')
   truncated = false
 
-  constructor(private readonly maxBytes: number, private readonly onLine?: (line: string) => void) {}
+  constructor(
+    private readonly maxBytes: number,
+    private readonly onLine?: (line: string) => void,
+  ) {}
 
   push(b: Buffer): void {
     const room = this.maxBytes - this.kept

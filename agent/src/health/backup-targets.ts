@@ -30,7 +30,11 @@ export function backupTargetsOfJobs(jobs: readonly ResolvedJob[]): BackupTarget[
         out.push({ path: job.snapshotDir }, ...job.targets.map((t) => ({ path: t.path })))
         break
       case 'zfs':
-        out.push(...[...job.datasets.map((d) => d.name), ...job.targets.map((t) => t.dataset)].map((d) => ({ zfs: poolOf(d) })))
+        out.push(
+          ...[...job.datasets.map((d) => d.name), ...job.targets.map((t) => t.dataset)].map((d) => ({
+            zfs: poolOf(d),
+          })),
+        )
         break
       case 'rear':
         break

@@ -30,7 +30,11 @@ export interface DiskHealthOptions extends SmartScanOptions {
  * pool states. Never throws for a missing tool — what could not be read is said in `notes`, because a
  * report that says "no SMART here" is more useful to the collector than no report.
  */
-export async function collectDiskHealth(deps: DiskHealthDeps, opts: DiskHealthOptions, now: Date): Promise<DiskHealthBody> {
+export async function collectDiskHealth(
+  deps: DiskHealthDeps,
+  opts: DiskHealthOptions,
+  now: Date,
+): Promise<DiskHealthBody> {
   const notes: string[] = []
   let disks: DiskHealth[] = []
   const smart = await scanSmart(deps.exec, opts).catch((e: unknown) => {
@@ -53,10 +57,12 @@ export async function collectDiskHealth(deps: DiskHealthDeps, opts: DiskHealthOp
       return []
     }),
     listBlockDevices(deps.exec).catch(() => []),
-    deps.pools ? deps.pools().catch((e: unknown) => {
-      notes.push(`pool health failed: ${(e as Error).message}`.slice(0, 256))
-      return []
-    }) : Promise.resolve([]),
+    deps.pools
+      ? deps.pools().catch((e: unknown) => {
+          notes.push(`pool health failed: ${(e as Error).message}`.slice(0, 256))
+          return []
+        })
+      : Promise.resolve([]),
   ])
   deps.log.debug({ disks: disks.length, filesystems: rows.length, pools: pools.length }, 'disk health collected')
   return {

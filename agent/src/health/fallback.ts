@@ -23,14 +23,24 @@ export function diskFromLayout(d: SiDiskLayout): DiskHealth {
   const out: DiskHealth = {
     name: d.device,
     type: 'unknown',
-    protocol: d.type === 'NVMe' || d.interfaceType === 'PCIe' ? 'NVMe' : d.interfaceType === 'SATA' ? 'ATA' : d.interfaceType === 'SCSI' ? 'SCSI' : 'unknown',
+    protocol:
+      d.type === 'NVMe' || d.interfaceType === 'PCIe'
+        ? 'NVMe'
+        : d.interfaceType === 'SATA'
+          ? 'ATA'
+          : d.interfaceType === 'SCSI'
+            ? 'SCSI'
+            : 'unknown',
     source: 'systeminformation',
     smart: status === 'ok' ? 'passed' : status === 'predicted failure' ? 'failed' : 'unknown',
     counters: {},
     failingAttributes: [],
     messages: [],
   }
-  const model = [d.vendor, d.name].filter((s) => s && s.trim() !== '').join(' ').trim()
+  const model = [d.vendor, d.name]
+    .filter((s) => s && s.trim() !== '')
+    .join(' ')
+    .trim()
   if (model) {
     out.model = model.slice(0, 256)
   }

@@ -13,12 +13,20 @@ import { poolOf } from './backup-targets.ts'
  * no job uses a pool, so a node without ZFS/Btrfs never runs zpool or btrfs.
  */
 export function jobPools(jobs: readonly ResolvedJob[], exec: Exec): (() => Promise<PoolHealth[]>) | undefined {
-  const zfsPools = [...new Set(jobs.flatMap((j) => (j.kind === 'zfs' ? [...j.datasets.map((d) => d.name), ...j.targets.map((t) => t.dataset)].map(poolOf) : [])))]
-  const btrfsPaths = [...new Set(jobs.flatMap((j) => (j.kind === 'btrfs' ? [j.snapshotDir, ...j.targets.map((t) => t.path)] : [])))]
+  const zfsPools = [
+    ...new Set(
+      jobs.flatMap((j) =>
+        j.kind === 'zfs' ? [...j.datasets.map((d) => d.name), ...j.targets.map((t) => t.dataset)].map(poolOf) : [],
+      ),
+    ),
+  ]
+  const btrfsPaths = [
+    ...new Set(jobs.flatMap((j) => (j.kind === 'btrfs' ? [j.snapshotDir, ...j.targets.map((t) => t.path)] : []))),
+  ]
   if (zfsPools.length === 0 && btrfsPaths.length === 0) {
     return undefined
   }
-  return async () => [...await zfsHealth(exec, zfsPools), ...await btrfsHealth(exec, btrfsPaths)].slice(0, 256)
+  return async () => [...(await zfsHealth(exec, zfsPools)), ...(await btrfsHealth(exec, btrfsPaths))].slice(0, 256)
 }
 
 async function zfsHealth(exec: Exec, pools: readonly string[]): Promise<PoolHealth[]> {
@@ -27,7 +35,13 @@ async function zfsHealth(exec: Exec, pools: readonly string[]): Promise<PoolHeal
     const r = await poolReport(exec, pool)
     // Scrub errors and "data errors" are what zpool counts; a pool that is not imported has no counters.
     const errors = (r.status?.scrub.errors ?? 0) + (r.status && !r.status.dataErrors.ok ? 1 : 0)
-    out.push({ kind: 'zfs', name: pool.slice(0, 256), state: r.health, errors, ...(r.problems[0] ? { detail: r.problems[0].slice(0, 256) } : {}) })
+    out.push({
+      kind: 'zfs',
+      name: pool.slice(0, 256),
+      state: r.health,
+      errors,
+      ...(r.problems[0] ? { detail: r.problems[0].slice(0, 256) } : {}),
+    })
   }
   return out
 }
@@ -37,17 +51,36 @@ async function btrfsHealth(exec: Exec, paths: readonly string[]): Promise<PoolHe
     return []
   }
   const mounts = await loadMounts(exec)
-  const targets = [...new Map(paths.map((p) => btrfsMountOf(mounts, p)).filter((m) => m !== null).map((m) => [m.target, m])).values()]
+  const targets = [
+    ...new Map(
+      paths
+        .map((p) => btrfsMountOf(mounts, p))
+        .filter((m) => m !== null)
+        .map((m) => [m.target, m]),
+    ).values(),
+  ]
   const out: PoolHealth[] = []
   for (const m of targets) {
     const r = await exec.run(deviceStatsArgv(m.target), { timeoutMs: 60_000 })
     const name = (m.label ?? m.target).slice(0, 256)
     if (!succeeded(r)) {
-      out.push({ kind: 'btrfs', name, state: 'UNKNOWN', errors: 0, detail: `device stats unreadable: ${describeFailure(r)}`.slice(0, 256) })
+      out.push({
+        kind: 'btrfs',
+        name,
+        state: 'UNKNOWN',
+        errors: 0,
+        detail: `device stats unreadable: ${describeFailure(r)}`.slice(0, 256),
+      })
       continue
     }
     const errors = parseDeviceStatsJson(r.stdout).reduce((n, d) => n + deviceErrorCount(d), 0)
-    out.push({ kind: 'btrfs', name, state: 'ONLINE', errors, ...(errors > 0 ? { detail: `btrfs ${m.target}: device error counters total ${errors}` } : {}) })
+    out.push({
+      kind: 'btrfs',
+      name,
+      state: 'ONLINE',
+      errors,
+      ...(errors > 0 ? { detail: `btrfs ${m.target}: device error counters total ${errors}` } : {}),
+    })
   }
   return out
 }

@@ -34,7 +34,10 @@ export function diskHealthTask(config: ResolvedAgentConfig): ScheduledJob {
   const minutes = (config.health ?? resolveHealth(undefined)).intervalMinutes
   const cron = healthCron(minutes)
   if (cron === null) {
-    throw new BackstopError('BK_ERR_CONFIG_INVALID', `health.intervalMinutes ${minutes} does not divide an hour or a day evenly; configcheck reports where`)
+    throw new BackstopError(
+      'BK_ERR_CONFIG_INVALID',
+      `health.intervalMinutes ${minutes} does not divide an hour or a day evenly; configcheck reports where`,
+    )
   }
   return { name: DISK_HEALTH_TASK, schedule: { cron, timezone: 'UTC' }, catchUp: false, internal: true }
 }
@@ -47,7 +50,8 @@ export function diskHealthTask(config: ResolvedAgentConfig): ScheduledJob {
 export function createHealthReporter(deps: HealthReporterDeps): HealthReporter {
   const health = deps.config.health ?? resolveHealth(undefined)
   const log = deps.log.child({ component: 'disk-health' })
-  const targets: BackupTarget[] = health.backupTargets?.map((path) => ({ path })) ?? backupTargetsOfJobs(deps.config.jobs)
+  const targets: BackupTarget[] =
+    health.backupTargets?.map((path) => ({ path })) ?? backupTargetsOfJobs(deps.config.jobs)
   // health.smartctl: false — smartctl is never started; scanSmart sees it as absent and falls back.
   const exec: Exec = health.smartctl === false ? withoutSmartctl(deps.exec) : deps.exec
   const pools = jobPools(deps.config.jobs, deps.exec)
@@ -61,18 +65,39 @@ export function createHealthReporter(deps: HealthReporterDeps): HealthReporter {
         rows.catch(() => undefined)
         const si: SystemInfo = { diskLayout: () => deps.si.diskLayout(), fsSize: () => rows }
         const backupTargets = targetPaths(targets, await rows.catch(() => []))
-        body = await collectDiskHealth({ exec, si, log, ...(pools ? { pools } : {}) }, {
-          backupTargets, deviceTypes: health.deviceTypes, skip: health.skip, extra: health.extra.map((d) => ({ ...d, protocol: '' })),
-        }, now)
+        body = await collectDiskHealth(
+          { exec, si, log, ...(pools ? { pools } : {}) },
+          {
+            backupTargets,
+            deviceTypes: health.deviceTypes,
+            skip: health.skip,
+            extra: health.extra.map((d) => ({ ...d, protocol: '' })),
+          },
+          now,
+        )
         body = { ...body, notes: smartctlNotes(body.notes, health.smartctl, log) }
       } catch (e) {
         // collectDiskHealth does not throw for a missing tool; anything else is a bug worth reporting, not a crash.
         log.error({ err: e }, 'disk health collection failed; reporting the failure')
-        body = { at: now.toISOString(), disks: [], filesystems: [], pools: [], notes: [`collection failed: ${(e as Error).message}`.slice(0, 256)] }
+        body = {
+          at: now.toISOString(),
+          disks: [],
+          filesystems: [],
+          pools: [],
+          notes: [`collection failed: ${(e as Error).message}`.slice(0, 256)],
+        }
       }
       try {
         await deps.emit(body)
-        log.info({ disks: body.disks.length, filesystems: body.filesystems.length, pools: body.pools.length, notes: body.notes.length }, 'disk health reported')
+        log.info(
+          {
+            disks: body.disks.length,
+            filesystems: body.filesystems.length,
+            pools: body.pools.length,
+            notes: body.notes.length,
+          },
+          'disk health reported',
+        )
         return body
       } catch (e) {
         log.error({ err: e }, `could not append the disk.health event; next try in ${health.intervalMinutes} min`)
@@ -85,7 +110,9 @@ export function createHealthReporter(deps: HealthReporterDeps): HealthReporter {
 /** The "not installed" note is wrong when smartctl was switched off, and a warning when it was required. */
 function smartctlNotes(notes: readonly string[], smartctl: boolean | null, log: Log): string[] {
   if (smartctl === false) {
-    return notes.map((n) => (NO_SMARTCTL_NOTE.test(n) ? 'smartctl disabled (health.smartctl: false); SMART data from systeminformation' : n))
+    return notes.map((n) =>
+      NO_SMARTCTL_NOTE.test(n) ? 'smartctl disabled (health.smartctl: false); SMART data from systeminformation' : n,
+    )
   }
   if (smartctl === true && notes.some((n) => NO_SMARTCTL_NOTE.test(n))) {
     log.warn('health.smartctl is true but smartctl is not installed (apt install smartmontools)')
@@ -95,9 +122,10 @@ function smartctlNotes(notes: readonly string[], smartctl: boolean | null, log: 
 
 function withoutSmartctl(exec: Exec): Exec {
   return {
-    run: (argv, opts) => (argv[0] === 'smartctl'
-      ? Promise.reject(new BackstopError('BK_ERR_EXEC_SPAWN', 'smartctl disabled by health.smartctl: false'))
-      : exec.run(argv, opts)),
+    run: (argv, opts) =>
+      argv[0] === 'smartctl'
+        ? Promise.reject(new BackstopError('BK_ERR_EXEC_SPAWN', 'smartctl disabled by health.smartctl: false'))
+        : exec.run(argv, opts),
     pipeline: (stages, opts) => exec.pipeline(stages, opts),
   }
 }

@@ -33,7 +33,11 @@ export async function scanSmart(exec: Exec, opts: SmartScanOptions = {}): Promis
     scanned = parseSmartctlScan(r.stdout)
   } catch (e) {
     if (isBackstopError(e, 'BK_ERR_EXEC_SPAWN')) {
-      return { disks: [], notes: ['smartctl not installed (apt install smartmontools); SMART data from systeminformation'], available: false }
+      return {
+        disks: [],
+        notes: ['smartctl not installed (apt install smartmontools); SMART data from systeminformation'],
+        available: false,
+      }
     }
     throw e
   }
@@ -46,7 +50,9 @@ export async function scanSmart(exec: Exec, opts: SmartScanOptions = {}): Promis
     let health = await readDevice(exec, dev.name, type)
     if (needsExplicitType(health) && type !== 'sat') {
       health = await readDevice(exec, dev.name, 'sat')
-      notes.push(`${dev.name}: smartctl needed -d sat (unknown USB bridge); set health.deviceTypes["${dev.name}"] to make it explicit`)
+      notes.push(
+        `${dev.name}: smartctl needed -d sat (unknown USB bridge); set health.deviceTypes["${dev.name}"] to make it explicit`,
+      )
     }
     disks.push(health)
   }
@@ -60,7 +66,10 @@ async function readDevice(exec: Exec, name: string, type: string): Promise<DiskH
   const argv = ['smartctl', '-j', '-x', ...(type && type !== 'auto' ? ['-d', type] : []), name]
   const r = await exec.run(argv, { timeoutMs: 120_000 })
   if (r.stdout.trim() === '') {
-    throw new BackstopError('BK_ERR_EXEC_FAILED', `\`${argv.join(' ')}\` printed no JSON (exit ${r.exitCode}); smartmontools ≥ 7.0 is needed for -j`)
+    throw new BackstopError(
+      'BK_ERR_EXEC_FAILED',
+      `\`${argv.join(' ')}\` printed no JSON (exit ${r.exitCode}); smartmontools ≥ 7.0 is needed for -j`,
+    )
   }
   return parseSmartctlDevice(r.stdout, { name, type })
 }

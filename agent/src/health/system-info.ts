@@ -16,13 +16,28 @@ export function librarySystemInfo(): SystemInfo {
       try {
         return (await si.fsSize()).map((r) => ({ fs: r.fs, type: r.type, size: r.size, used: r.used, mount: r.mount }))
       } catch {
-        return fromNodeDiskInfo(getDiskInfoSync().map((d) => ({ filesystem: d.filesystem, blocks: d.blocks, used: d.used, mounted: d.mounted })))
+        return fromNodeDiskInfo(
+          getDiskInfoSync().map((d) => ({
+            filesystem: d.filesystem,
+            blocks: d.blocks,
+            used: d.used,
+            mounted: d.mounted,
+          })),
+        )
       }
     },
   }
 }
 
 /** node-disk-info rows (df -kP: 1K blocks) → fsSize rows. */
-export function fromNodeDiskInfo(rows: readonly { filesystem: string, blocks: number, used: number, mounted: string }[]): SiFsSize[] {
-  return rows.map((r) => ({ fs: r.filesystem, type: r.filesystem === 'tmpfs' || r.filesystem === 'devtmpfs' ? r.filesystem : 'unknown', size: r.blocks * 1024, used: r.used * 1024, mount: r.mounted }))
+export function fromNodeDiskInfo(
+  rows: readonly { filesystem: string; blocks: number; used: number; mounted: string }[],
+): SiFsSize[] {
+  return rows.map((r) => ({
+    fs: r.filesystem,
+    type: r.filesystem === 'tmpfs' || r.filesystem === 'devtmpfs' ? r.filesystem : 'unknown',
+    size: r.blocks * 1024,
+    used: r.used * 1024,
+    mount: r.mounted,
+  }))
 }

@@ -25,7 +25,10 @@ export function buildJob(cfg: ResolvedJob): Job {
       return createRearJob(cfg)
     default: {
       const unhandled: never = cfg
-      throw new BackstopError('BK_ERR_INTERNAL_ERROR', `implementation error: no factory for job kind "${(unhandled as { kind: string }).kind}" in jobs/build-jobs.ts`)
+      throw new BackstopError(
+        'BK_ERR_INTERNAL_ERROR',
+        `implementation error: no factory for job kind "${(unhandled as { kind: string }).kind}" in jobs/build-jobs.ts`,
+      )
     }
   }
 }

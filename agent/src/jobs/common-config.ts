@@ -26,18 +26,25 @@ export const copyClassFields = {
 
 export interface ResolvedCommonJob {
   readonly name: string
-  readonly schedule: { readonly cron: string, readonly timezone: string } | null
+  readonly schedule: { readonly cron: string; readonly timezone: string } | null
   readonly catchUp: boolean
   readonly timeoutMs: number
 }
 
 export function resolveCommon(
-  input: { name: string, schedule?: string | undefined, timezone?: string | undefined, catchUp?: boolean | undefined, timeoutSeconds?: number | undefined },
+  input: {
+    name: string
+    schedule?: string | undefined
+    timezone?: string | undefined
+    catchUp?: boolean | undefined
+    timeoutSeconds?: number | undefined
+  },
   defaultTimezone: string,
 ): ResolvedCommonJob {
   return {
     name: input.name,
-    schedule: input.schedule === undefined ? null : { cron: input.schedule, timezone: input.timezone ?? defaultTimezone },
+    schedule:
+      input.schedule === undefined ? null : { cron: input.schedule, timezone: input.timezone ?? defaultTimezone },
     catchUp: input.catchUp ?? true,
     timeoutMs: (input.timeoutSeconds ?? 6 * 3600) * 1000,
   }

@@ -29,7 +29,10 @@ export interface CopyCheckDeps {
   readonly stateDir: string
 }
 
-const supportOf = (job: Job): string => [job.verifyCopy ? 'reverify-copy' : null, job.restoreTest ? 'restore-test' : null].filter((x) => x !== null).join(', ') || 'neither'
+const supportOf = (job: Job): string =>
+  [job.verifyCopy ? 'reverify-copy' : null, job.restoreTest ? 'restore-test' : null]
+    .filter((x) => x !== null)
+    .join(', ') || 'neither'
 
 /**
  * Runs a job's verifyCopy / restoreTest once (commands reverify-copy and restore-test) and turns what it found
@@ -42,22 +45,35 @@ export async function runCopyCheck(req: CopyCheckRequest, deps: CopyCheckDeps): 
   const log = deps.log.child({ job: job.name, command: what })
   const ac = new AbortController()
   const timer = new AbortController()
-  const onOuter = (): void => ac.abort(new BackstopError('BK_ERR_JOB_ABORTED', `${what} of job "${job.name}" was stopped (agent shutting down)`))
+  const onOuter = (): void =>
+    ac.abort(new BackstopError('BK_ERR_JOB_ABORTED', `${what} of job "${job.name}" was stopped (agent shutting down)`))
   if (req.signal?.aborted) {
     onOuter()
   }
   req.signal?.addEventListener('abort', onOuter, { once: true })
-  const timedOut = deps.clock.sleepUntil(new Date(started.getTime() + req.timeoutMs), timer.signal).then(() => {
-    const e = new BackstopError('BK_ERR_JOB_TIMEOUT', `${what} of job "${job.name}" ran longer than the job's timeout (${Math.round(req.timeoutMs / 1000)} s)`)
-    ac.abort(e)
-    throw e
-  }, () => new Promise<never>(() => { /* finished first: never settles */ }))
+  const timedOut = deps.clock.sleepUntil(new Date(started.getTime() + req.timeoutMs), timer.signal).then(
+    () => {
+      const e = new BackstopError(
+        'BK_ERR_JOB_TIMEOUT',
+        `${what} of job "${job.name}" ran longer than the job's timeout (${Math.round(req.timeoutMs / 1000)} s)`,
+      )
+      ac.abort(e)
+      throw e
+    },
+    () =>
+      new Promise<never>(() => {
+        /* finished first: never settles */
+      }),
+  )
   try {
     const ctx = context(job, ac.signal, log, deps)
     let check: CopyCheck
     if (what === 'reverify-copy') {
       if (!job.verifyCopy) {
-        throw new BackstopError('BK_ERR_CMD_UNSUPPORTED', `job "${job.name}" is of kind ${job.kind}, which cannot re-verify a copy (it supports: ${supportOf(job)})`)
+        throw new BackstopError(
+          'BK_ERR_CMD_UNSUPPORTED',
+          `job "${job.name}" is of kind ${job.kind}, which cannot re-verify a copy (it supports: ${supportOf(job)})`,
+        )
       }
       if (req.copyId === undefined) {
         throw new BackstopError('BK_ERR_COPY_NOT_FOUND', 'reverify-copy needs a copyId')
@@ -65,17 +81,26 @@ export async function runCopyCheck(req: CopyCheckRequest, deps: CopyCheckDeps): 
       check = await Promise.race([job.verifyCopy(ctx, req.copyId), timedOut])
     } else {
       if (!job.restoreTest) {
-        throw new BackstopError('BK_ERR_CMD_UNSUPPORTED', `job "${job.name}" is of kind ${job.kind}, which cannot run a restore test (it supports: ${supportOf(job)})`)
+        throw new BackstopError(
+          'BK_ERR_CMD_UNSUPPORTED',
+          `job "${job.name}" is of kind ${job.kind}, which cannot run a restore test (it supports: ${supportOf(job)})`,
+        )
       }
       check = await Promise.race([job.restoreTest(ctx, req.copyId), timedOut])
     }
     const outcome: CommandOutcome = {
-      result: check.result, job: job.name, jobKind: job.kind, copyId: check.copyId.slice(0, 1024), method: check.method.slice(0, 256),
+      result: check.result,
+      job: job.name,
+      jobKind: job.kind,
+      copyId: check.copyId.slice(0, 1024),
+      method: check.method.slice(0, 256),
       checks: check.checks.slice(0, 32).map((c) => c.slice(0, 1024)),
       ...(check.bytes !== undefined && Number.isInteger(check.bytes) && check.bytes >= 0 ? { bytes: check.bytes } : {}),
       durationMs: Math.max(0, deps.clock.now().getTime() - started.getTime()),
       at: deps.clock.now().toISOString(),
-      ...(check.error ? { error: { code: check.error.code.slice(0, 256), message: check.error.message.slice(0, 8192) } } : {}),
+      ...(check.error
+        ? { error: { code: check.error.code.slice(0, 256), message: check.error.message.slice(0, 8192) } }
+        : {}),
     }
     log.info({ result: outcome.result, copyId: outcome.copyId, code: outcome.error?.code }, `${what} finished`)
     return outcome
@@ -92,7 +117,16 @@ function context(job: Job, signal: AbortSignal, log: Log, deps: CopyCheckDeps): 
   const stateDir = join(deps.stateDir, 'job-data', job.name)
   mkdirSync(stateDir, { recursive: true, mode: 0o700 })
   return {
-    node: deps.node, runId: randomUUID(), trigger: 'command', exec: deps.exec, clock: deps.clock, log, signal, stateDir,
-    progress: () => { /* checks report once, in the command result */ },
+    node: deps.node,
+    runId: randomUUID(),
+    trigger: 'command',
+    exec: deps.exec,
+    clock: deps.clock,
+    log,
+    signal,
+    stateDir,
+    progress: () => {
+      /* checks report once, in the command result */
+    },
   }
 }

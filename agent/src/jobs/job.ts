@@ -29,7 +29,7 @@ export interface JobResult {
   readonly warnings: string[]
   readonly bytes?: number
   /** For `failed`/`partial`: what went wrong, coded. */
-  readonly error?: { code: string, message: string }
+  readonly error?: { code: string; message: string }
 }
 
 /** A line of `backstop-agent plan <job>`: what pruning would do and which rule decided it (btrbk -S, restic). */
@@ -54,7 +54,7 @@ export interface CopyCheck {
   /** One line per check made, in order, including the one that failed. */
   readonly checks: string[]
   readonly bytes?: number
-  readonly error?: { code: string, message: string }
+  readonly error?: { code: string; message: string }
 }
 
 export interface Job {

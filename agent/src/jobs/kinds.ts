@@ -16,7 +16,10 @@ export const jobKinds = {
   btrfs: { schema: BtrfsJobConfig, resolve: resolveBtrfsJob },
   vzdump: { schema: VzdumpJobConfig, resolve: resolveVzdumpJob },
   rear: { schema: RearJobConfig, resolve: resolveRearJob },
-} as const satisfies Record<string, { schema: TSchema, resolve: (input: never, defaultTimezone: string) => { kind: string } }>
+} as const satisfies Record<
+  string,
+  { schema: TSchema; resolve: (input: never, defaultTimezone: string) => { kind: string } }
+>
 
 export type JobKind = keyof typeof jobKinds
 export type ResolvedJob = ResolvedArchiveJob | ResolvedZfsJob | ResolvedBtrfsJob | ResolvedVzdumpJob | ResolvedRearJob

@@ -2,9 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { Compile } from 'typebox/compile'
-import {
-  BackstopError, Copy, DeletedCopy, JobFinishedBody, type BodyOf, type Trigger,
-} from '@backstop/shared'
+import { BackstopError, Copy, DeletedCopy, JobFinishedBody, type BodyOf, type Trigger } from '@backstop/shared'
 import type { Clock } from '../clock.ts'
 import type { Exec } from '../exec/exec.ts'
 import type { Log } from '../log.ts'
@@ -30,7 +28,9 @@ export interface RunJobDeps {
   readonly state?: JobStateStore
   /** Minimum time between job.progress events. Default 10 s. */
   readonly progressIntervalMs?: number
-  /** After a timeout or abort, how long a job may take to wind down before its finish is reported anyway. Default 30 s. */
+  /**
+   * After a timeout or abort, how long a job may take to wind down before its finish is reported anyway. Default 30 s.
+   */
   readonly abortGraceMs?: number
 }
 
@@ -59,21 +59,43 @@ export async function runJob(req: RunJobRequest, deps: RunJobDeps): Promise<JobF
   const runId = randomUUID()
   const log = deps.log.child({ job: job.name, runId })
   const startedAt = clock.now()
-  await emitSafely(log, () => events.emit('job.started', {
-    runId, job: job.name, jobKind: job.kind, startedAt: startedAt.toISOString(), trigger,
-    ...(req.scheduledFor ? { scheduledFor: req.scheduledFor.toISOString() } : {}),
-  }))
+  await emitSafely(log, () =>
+    events.emit('job.started', {
+      runId,
+      job: job.name,
+      jobKind: job.kind,
+      startedAt: startedAt.toISOString(),
+      trigger,
+      ...(req.scheduledFor ? { scheduledFor: req.scheduledFor.toISOString() } : {}),
+    }),
+  )
 
   const ac = new AbortController()
   const timers = new AbortController()
-  const onOuterAbort = (): void => ac.abort(new BackstopError('BK_ERR_JOB_ABORTED', `job "${job.name}" was stopped (agent shutting down); it runs again at its next slot`))
+  const onOuterAbort = (): void =>
+    ac.abort(
+      new BackstopError(
+        'BK_ERR_JOB_ABORTED',
+        `job "${job.name}" was stopped (agent shutting down); it runs again at its next slot`,
+      ),
+    )
   if (req.signal?.aborted) {
     onOuterAbort()
   }
   req.signal?.addEventListener('abort', onOuterAbort, { once: true })
-  clock.sleepUntil(new Date(startedAt.getTime() + req.timeoutMs), timers.signal).then(() => {
-    ac.abort(new BackstopError('BK_ERR_JOB_TIMEOUT', `job "${job.name}" ran longer than ${Math.round(req.timeoutMs / 1000)} s; raise its timeoutSeconds or find what hangs`))
-  }, () => { /* run finished first */ })
+  clock.sleepUntil(new Date(startedAt.getTime() + req.timeoutMs), timers.signal).then(
+    () => {
+      ac.abort(
+        new BackstopError(
+          'BK_ERR_JOB_TIMEOUT',
+          `job "${job.name}" ran longer than ${Math.round(req.timeoutMs / 1000)} s; raise its timeoutSeconds or find what hangs`,
+        ),
+      )
+    },
+    () => {
+      /* run finished first */
+    },
+  )
 
   let result: JobResult
   try {
@@ -96,25 +118,48 @@ export async function runJob(req: RunJobRequest, deps: RunJobDeps): Promise<JobF
   try {
     deps.state?.update(job.name, {
       lastRun: {
-        runId, trigger, startedAt: body.startedAt, finishedAt: body.finishedAt, status: body.status,
-        ...(body.error ? { error: body.error } : {}), copies: body.copies.length, deleted: body.deleted.length,
+        runId,
+        trigger,
+        startedAt: body.startedAt,
+        finishedAt: body.finishedAt,
+        status: body.status,
+        ...(body.error ? { error: body.error } : {}),
+        copies: body.copies.length,
+        deleted: body.deleted.length,
         ...(body.bytes !== undefined ? { bytes: body.bytes } : {}),
       },
     })
   } catch (e) {
     log.error({ err: e }, 'could not record the last run in the state directory')
   }
-  log.info({ status: body.status, copies: body.copies.length, deleted: body.deleted.length, error: body.error?.code }, 'job finished')
+  log.info(
+    { status: body.status, copies: body.copies.length, deleted: body.deleted.length, error: body.error?.code },
+    'job finished',
+  )
   return body
 }
 
-function context(job: Job, runId: string, trigger: Trigger, signal: AbortSignal, log: Log, deps: RunJobDeps): JobContext {
+function context(
+  job: Job,
+  runId: string,
+  trigger: Trigger,
+  signal: AbortSignal,
+  log: Log,
+  deps: RunJobDeps,
+): JobContext {
   const stateDir = join(deps.stateDir, 'job-data', job.name)
   mkdirSync(stateDir, { recursive: true, mode: 0o700 })
   const interval = deps.progressIntervalMs ?? 10_000
-  let last: { at: number, percent: number } | null = null
+  let last: { at: number; percent: number } | null = null
   return {
-    node: deps.node, runId, trigger, exec: deps.exec, clock: deps.clock, log, signal, stateDir,
+    node: deps.node,
+    runId,
+    trigger,
+    exec: deps.exec,
+    clock: deps.clock,
+    log,
+    signal,
+    stateDir,
     progress(percent: number, message?: string): void {
       const p = Math.max(0, Math.min(100, Math.round(percent * 10) / 10))
       const now = deps.clock.now().getTime()
@@ -122,9 +167,14 @@ function context(job: Job, runId: string, trigger: Trigger, signal: AbortSignal,
         return
       }
       last = { at: now, percent: p }
-      void emitSafely(log, () => deps.events.emit('job.progress', {
-        runId, job: job.name, percent: p, ...(message ? { message: message.slice(0, 256) } : {}),
-      }))
+      void emitSafely(log, () =>
+        deps.events.emit('job.progress', {
+          runId,
+          job: job.name,
+          percent: p,
+          ...(message ? { message: message.slice(0, 256) } : {}),
+        }),
+      )
     },
   }
 }
@@ -133,7 +183,12 @@ function context(job: Job, runId: string, trigger: Trigger, signal: AbortSignal,
 function abandoned(signal: AbortSignal, clock: Clock, graceMs: number, done: AbortSignal): Promise<never> {
   return new Promise<never>((_resolve, reject) => {
     const onAbort = (): void => {
-      clock.sleepUntil(new Date(clock.now().getTime() + graceMs), done).then(() => reject(signal.reason), () => { /* finished */ })
+      clock.sleepUntil(new Date(clock.now().getTime() + graceMs), done).then(
+        () => reject(signal.reason),
+        () => {
+          /* finished */
+        },
+      )
     }
     if (signal.aborted) {
       onAbort()
@@ -144,38 +199,79 @@ function abandoned(signal: AbortSignal, clock: Clock, graceMs: number, done: Abo
 }
 
 function failure(e: unknown): JobResult {
-  const error = e instanceof BackstopError
-    ? { code: e.code, message: e.message }
-    : { code: 'BK_ERR_JOB_FAILED', message: e instanceof Error ? e.message : String(e) }
-  return { status: 'failed', copies: [], deleted: [], warnings: [], error: { code: error.code, message: error.message.slice(0, 8192) } }
+  const error =
+    e instanceof BackstopError
+      ? { code: e.code, message: e.message }
+      : { code: 'BK_ERR_JOB_FAILED', message: e instanceof Error ? e.message : String(e) }
+  return {
+    status: 'failed',
+    copies: [],
+    deleted: [],
+    warnings: [],
+    error: { code: error.code, message: error.message.slice(0, 8192) },
+  }
 }
 
 /** Builds job.finished; a copy or deletion that does not match the wire schema is dropped with a warning. */
 function finishedBody(job: Job, runId: string, startedAt: Date, finishedAt: Date, r: JobResult): JobFinishedBody {
   const warnings = [...r.warnings]
-  const copies = r.copies.filter((c) => checkCopy.Check(c) || (warnings.push(`dropped an invalid copy report ${JSON.stringify(c).slice(0, 300)}: ${firstError(checkCopy, c)}`), false))
-  const deleted = r.deleted.filter((d) => checkDeleted.Check(d) || (warnings.push(`dropped an invalid deletion report ${JSON.stringify(d).slice(0, 300)}: ${firstError(checkDeleted, d)}`), false))
+  const copies = r.copies.filter(
+    (c) =>
+      checkCopy.Check(c) ||
+      (warnings.push(`dropped an invalid copy report ${JSON.stringify(c).slice(0, 300)}: ${firstError(checkCopy, c)}`),
+      false),
+  )
+  const deleted = r.deleted.filter(
+    (d) =>
+      checkDeleted.Check(d) ||
+      (warnings.push(
+        `dropped an invalid deletion report ${JSON.stringify(d).slice(0, 300)}: ${firstError(checkDeleted, d)}`,
+      ),
+      false),
+  )
   let status = r.status
   let error = r.error
   if (copies.length < r.copies.length || deleted.length < r.deleted.length) {
     status = status === 'success' ? 'partial' : status
-    error ??= { code: 'BK_ERR_WIRE_SCHEMA', message: 'the job reported copies that do not match the wire schema (see warnings); this is an agent bug' }
+    error ??= {
+      code: 'BK_ERR_WIRE_SCHEMA',
+      message: 'the job reported copies that do not match the wire schema (see warnings); this is an agent bug',
+    }
   }
   const body: JobFinishedBody = {
-    runId, job: job.name, jobKind: job.kind, startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString(),
-    status, copies: copies.slice(0, 5000), deleted: deleted.slice(0, 5000),
+    runId,
+    job: job.name,
+    jobKind: job.kind,
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    status,
+    copies: copies.slice(0, 5000),
+    deleted: deleted.slice(0, 5000),
     warnings: warnings.slice(0, 100).map((w) => w.slice(0, 8192)),
     ...(error ? { error: { code: error.code.slice(0, 256), message: error.message.slice(0, 8192) } } : {}),
     ...(r.bytes !== undefined && Number.isInteger(r.bytes) && r.bytes >= 0 ? { bytes: r.bytes } : {}),
   }
   // Check on `unknown`: the type guard would narrow `body` to never in the failing branch.
   if (!checkFinished.Check(body as unknown)) {
-    return { ...body, status: 'failed', copies: [], deleted: [], warnings: [], error: { code: 'BK_ERR_WIRE_SCHEMA', message: `job.finished did not match its schema: ${firstError(checkFinished, body)}` } }
+    return {
+      ...body,
+      status: 'failed',
+      copies: [],
+      deleted: [],
+      warnings: [],
+      error: {
+        code: 'BK_ERR_WIRE_SCHEMA',
+        message: `job.finished did not match its schema: ${firstError(checkFinished, body)}`,
+      },
+    }
   }
   return body
 }
 
-function firstError(check: { Errors(v: unknown): Iterable<{ instancePath: string, message: string }> }, value: unknown): string {
+function firstError(
+  check: { Errors(v: unknown): Iterable<{ instancePath: string; message: string }> },
+  value: unknown,
+): string {
   for (const e of check.Errors(value)) {
     return `${e.instancePath || '(root)'} ${e.message}`
   }

@@ -15,7 +15,12 @@ export interface DeadLetterRecord extends DeadLetterEntry {
 /** Appended and fdatasync'd before the records leave the outbox, so a crash can duplicate a line, never lose one. */
 export async function appendDeadLetters(dir: string, now: Date, records: readonly DeadLetterRecord[]): Promise<void> {
   const at = now.toISOString()
-  const text = records.map((r) => `${JSON.stringify({ at, msgId: r.msgId, seq: r.seq, code: r.code, reason: r.reason, envelope: r.envelope })}\n`).join('')
+  const text = records
+    .map(
+      (r) =>
+        `${JSON.stringify({ at, msgId: r.msgId, seq: r.seq, code: r.code, reason: r.reason, envelope: r.envelope })}\n`,
+    )
+    .join('')
   const path = join(dir, DEAD_LETTER_FILE)
   const fh = await open(path, 'a', 0o600)
   try {

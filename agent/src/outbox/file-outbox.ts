@@ -143,11 +143,18 @@ export class FileOutbox implements Outbox {
       }
       const byId = new Map(list.map((d) => [d.msgId, d]))
       const envelopes = await readEnvelopes(found)
-      await appendDeadLetters(this.opts.dir, this.opts.clock.now(), found.map((e, i) => {
-        const d = byId.get(e.msgId) as DeadLetterEntry
-        this.opts.log.error({ msgId: e.msgId, seq: e.seq, code: d.code, reason: d.reason }, 'collector rejected event permanently; moved to dead-letter')
-        return { ...d, seq: e.seq, envelope: envelopes[i] as Envelope }
-      }))
+      await appendDeadLetters(
+        this.opts.dir,
+        this.opts.clock.now(),
+        found.map((e, i) => {
+          const d = byId.get(e.msgId) as DeadLetterEntry
+          this.opts.log.error(
+            { msgId: e.msgId, seq: e.seq, code: d.code, reason: d.reason },
+            'collector rejected event permanently; moved to dead-letter',
+          )
+          return { ...d, seq: e.seq, envelope: envelopes[i] as Envelope }
+        }),
+      )
       return this.removeDurably(found)
     })
   }
@@ -157,8 +164,13 @@ export class FileOutbox implements Outbox {
   }
 
   /** Internals for tests and `status`: how many segment files, group-commit flushes, ack-log bytes. */
-  diagnostics(): { segments: number, flushes: number, ackLogBytes: number, nextSeq: number } {
-    return { segments: this.segments.length, flushes: this.flushes, ackLogBytes: this.ackLogSize, nextSeq: this.nextSeq }
+  diagnostics(): { segments: number; flushes: number; ackLogBytes: number; nextSeq: number } {
+    return {
+      segments: this.segments.length,
+      flushes: this.flushes,
+      ackLogBytes: this.ackLogSize,
+      nextSeq: this.nextSeq,
+    }
   }
 
   close(): Promise<void> {
@@ -225,12 +237,21 @@ export class FileOutbox implements Outbox {
       await appendDurably(seg.fh, buf)
     } catch (e) {
       // Roll back a partial write so the file still ends on a complete record.
-      await seg.fh.truncate(offset).then(() => seg.fh.datasync()).catch((te: unknown) => {
-        // Appending after a partial record would put every later record behind a tail that recovery cuts off.
-        this.poisoned = new BackstopError('BK_ERR_OUTBOX_CORRUPT', `${seg.path} could not be rolled back to ${offset} bytes after a failed write `
-          + `(${(te as Error).message}); restart the agent: recovery truncates the partial record and keeps everything before it`)
-        this.opts.log.error({ err: te, file: seg.path }, 'outbox: rolling back a failed write failed; refusing appends until restart')
-      })
+      await seg.fh
+        .truncate(offset)
+        .then(() => seg.fh.datasync())
+        .catch((te: unknown) => {
+          // Appending after a partial record would put every later record behind a tail that recovery cuts off.
+          this.poisoned = new BackstopError(
+            'BK_ERR_OUTBOX_CORRUPT',
+            `${seg.path} could not be rolled back to ${offset} bytes after a failed write ` +
+              `(${(te as Error).message}); restart the agent: recovery truncates the partial record and keeps everything before it`,
+          )
+          this.opts.log.error(
+            { err: te, file: seg.path },
+            'outbox: rolling back a failed write failed; refusing appends until restart',
+          )
+        })
       const err = ioError(e, `appending ${batch.length} event(s) (${buf.length} bytes) to ${seg.path}`, this.opts.dir)
       batch.forEach((b) => b.reject(err))
       return
@@ -328,25 +349,30 @@ export class FileOutbox implements Outbox {
       const isLast = i === segNames.length - 1
       const seg = await openSegment(this.opts.dir, firstSeq, isLast)
       this.segments.push(seg)
-      const metas: { seq: number, msgId: string }[] = []
+      const metas: { seq: number; msgId: string }[] = []
       let prev = firstSeq - 1
-      const scan = await scanAndRepair(seg.path, (payload) => {
-        let v: { seq?: unknown, msgId?: unknown }
-        try {
-          v = JSON.parse(payload.toString('utf8')) as typeof v
-        } catch {
-          return 'record is not JSON'
-        }
-        if (typeof v.seq !== 'number' || v.seq <= prev || typeof v.msgId !== 'string') {
-          return `record seq ${String(v.seq)} does not follow seq ${prev}`
-        }
-        prev = v.seq
-        metas.push({ seq: v.seq, msgId: v.msgId })
-        return null
-      }, isLast, log)
+      const scan = await scanAndRepair(
+        seg.path,
+        (payload) => {
+          let v: { seq?: unknown; msgId?: unknown }
+          try {
+            v = JSON.parse(payload.toString('utf8')) as typeof v
+          } catch {
+            return 'record is not JSON'
+          }
+          if (typeof v.seq !== 'number' || v.seq <= prev || typeof v.msgId !== 'string') {
+            return `record seq ${String(v.seq)} does not follow seq ${prev}`
+          }
+          prev = v.seq
+          metas.push({ seq: v.seq, msgId: v.msgId })
+          return null
+        },
+        isLast,
+        log,
+      )
       seg.size = scan.goodEnd
       scan.frames.forEach((f, k) => {
-        const m = metas[k] as { seq: number, msgId: string }
+        const m = metas[k] as { seq: number; msgId: string }
         seg.lastSeq = m.seq
         if (m.seq > lowWater) {
           this.index.add(m.seq, m.msgId, f.length, { seg, offset: f.offset })
@@ -355,13 +381,18 @@ export class FileOutbox implements Outbox {
       })
     }
     const ackPath = join(dir, ACK_LOG)
-    const acks = await scanAndRepair(ackPath, (p) => {
-      try {
-        return Array.isArray(JSON.parse(p.toString('utf8'))) ? null : 'ack record is not a list'
-      } catch {
-        return 'ack record is not JSON'
-      }
-    }, true, log)
+    const acks = await scanAndRepair(
+      ackPath,
+      (p) => {
+        try {
+          return Array.isArray(JSON.parse(p.toString('utf8'))) ? null : 'ack record is not a list'
+        } catch {
+          return 'ack record is not JSON'
+        }
+      },
+      true,
+      log,
+    )
     for (const f of acks.frames) {
       for (const seq of JSON.parse(f.payload.toString('utf8')) as number[]) {
         const e = this.index.bySeq(seq)
@@ -381,10 +412,23 @@ export class FileOutbox implements Outbox {
       this.segments.push(await openSegment(this.opts.dir, this.nextSeq, true))
       await fsyncDir(dir)
     }
-    log.info({ dir, pending: this.index.pending, bytes: this.index.bytes, segments: this.segments.length, nextSeq: this.nextSeq }, 'outbox opened')
+    log.info(
+      {
+        dir,
+        pending: this.index.pending,
+        bytes: this.index.bytes,
+        segments: this.segments.length,
+        nextSeq: this.nextSeq,
+      },
+      'outbox opened',
+    )
   }
-
 }
 
 // Re-exported for tests that corrupt files on purpose.
-export const outboxFiles = { ackLog: ACK_LOG, checkpoint: CHECKPOINT_FILE, deadLetter: DEAD_LETTER_FILE, segmentPattern: SEGMENT_NAME }
+export const outboxFiles = {
+  ackLog: ACK_LOG,
+  checkpoint: CHECKPOINT_FILE,
+  deadLetter: DEAD_LETTER_FILE,
+  segmentPattern: SEGMENT_NAME,
+}

@@ -39,8 +39,12 @@ export async function appendDurably(fh: FileHandle, buf: Buffer): Promise<void> 
 export function ioError(e: unknown, what: string, where: string): BackstopError {
   const code = (e as NodeJS.ErrnoException).code
   if (code === 'ENOSPC' || code === 'EDQUOT') {
-    return new BackstopError('BK_ERR_OUTBOX_NO_SPACE', `${what}: ${code} on the file system holding ${where}; nothing was lost `
-      + '(the file was rolled back to its last complete record). Free space there or move stateDir', { cause: e })
+    return new BackstopError(
+      'BK_ERR_OUTBOX_NO_SPACE',
+      `${what}: ${code} on the file system holding ${where}; nothing was lost ` +
+        '(the file was rolled back to its last complete record). Free space there or move stateDir',
+      { cause: e },
+    )
   }
   return new BackstopError('BK_ERR_INTERNAL_ERROR', `${what} in ${where}: ${(e as Error).message}`, { cause: e })
 }

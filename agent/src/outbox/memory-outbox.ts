@@ -19,7 +19,12 @@ export class MemoryOutbox implements Outbox {
   async append(build: (seq: number) => Envelope): Promise<OutboxRecord> {
     this.assertOpen()
     const seq = this.nextSeq
-    const p = prepareAppend(build, seq, { pending: this.index.pending, bytes: this.index.bytes, maxBytes: this.opts.maxBytes, where: 'the in-memory outbox' })
+    const p = prepareAppend(build, seq, {
+      pending: this.index.pending,
+      bytes: this.index.bytes,
+      maxBytes: this.opts.maxBytes,
+      where: 'the in-memory outbox',
+    })
     this.nextSeq++
     // Same asynchrony as a durable store: callers never observe the record before append resolves.
     await Promise.resolve()
@@ -29,7 +34,9 @@ export class MemoryOutbox implements Outbox {
 
   async readPending(afterSeq: number, limit: number): Promise<OutboxRecord[]> {
     this.assertOpen()
-    return this.index.after(afterSeq, limit).map((e) => ({ seq: e.seq, msgId: e.msgId, bytes: e.bytes, envelope: e.loc }))
+    return this.index
+      .after(afterSeq, limit)
+      .map((e) => ({ seq: e.seq, msgId: e.msgId, bytes: e.bytes, envelope: e.loc }))
   }
 
   async ack(msgIds: Iterable<string>): Promise<number> {

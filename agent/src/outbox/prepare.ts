@@ -20,17 +20,25 @@ export interface Usage {
 export function prepareAppend(build: (seq: number) => Envelope, seq: number, usage: Usage): Prepared {
   const envelope = build(seq)
   if (envelope.seq !== seq) {
-    throw new RangeError(`outbox assigned seq ${seq} but the envelope carries seq ${envelope.seq}: build must use the seq it is given`)
+    throw new RangeError(
+      `outbox assigned seq ${seq} but the envelope carries seq ${envelope.seq}: build must use the seq it is given`,
+    )
   }
   const payload = Buffer.from(JSON.stringify(envelope), 'utf8')
   if (payload.length > MAX_MESSAGE_BYTES) {
-    throw new BackstopError('BK_ERR_WIRE_TOO_LARGE', `${envelope.kind} event ${envelope.msgId} is ${payload.length} bytes, the wire limit is ${MAX_MESSAGE_BYTES}; the collector would reject it, so it is not queued (split the report)`)
+    throw new BackstopError(
+      'BK_ERR_WIRE_TOO_LARGE',
+      `${envelope.kind} event ${envelope.msgId} is ${payload.length} bytes, the wire limit is ${MAX_MESSAGE_BYTES}; the collector would reject it, so it is not queued (split the report)`,
+    )
   }
   const bytes = FRAME_HEADER_BYTES + payload.length
   if (usage.bytes + bytes > usage.maxBytes) {
-    throw new BackstopError('BK_ERR_OUTBOX_FULL', `${usage.where} holds ${usage.pending} unacknowledged events (${usage.bytes} bytes); `
-      + `${bytes} more would exceed outbox.maxBytes = ${usage.maxBytes}. The collector is not acknowledging: check `
-      + '`backstop-agent status` (connected/enrolled), or raise outbox.maxBytes in the agent config')
+    throw new BackstopError(
+      'BK_ERR_OUTBOX_FULL',
+      `${usage.where} holds ${usage.pending} unacknowledged events (${usage.bytes} bytes); ` +
+        `${bytes} more would exceed outbox.maxBytes = ${usage.maxBytes}. The collector is not acknowledging: check ` +
+        '`backstop-agent status` (connected/enrolled), or raise outbox.maxBytes in the agent config',
+    )
   }
   return { envelope, payload, bytes }
 }

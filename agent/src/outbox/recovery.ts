@@ -25,8 +25,11 @@ export async function readCheckpoint(dir: string): Promise<number> {
     v = undefined
   }
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
-    throw new BackstopError('BK_ERR_OUTBOX_CORRUPT', `${path} does not hold {"lowWater": <seq>} (it is written atomically, so something `
-      + 'else changed it); restore it, or remove the outbox directory and accept that unsent events are lost')
+    throw new BackstopError(
+      'BK_ERR_OUTBOX_CORRUPT',
+      `${path} does not hold {"lowWater": <seq>} (it is written atomically, so something ` +
+        'else changed it); restore it, or remove the outbox directory and accept that unsent events are lost',
+    )
   }
   return v
 }
@@ -35,7 +38,12 @@ export async function readCheckpoint(dir: string): Promise<number> {
  * Scans a framed file. A torn or corrupt tail (interrupted write on power loss) is logged and truncated so
  * appends continue right after the last good record; every record before it is kept.
  */
-export async function scanAndRepair(path: string, accept: (p: Buffer) => string | null, expectedTail: boolean, log: Log): Promise<ScanResult> {
+export async function scanAndRepair(
+  path: string,
+  accept: (p: Buffer) => string | null,
+  expectedTail: boolean,
+  log: Log,
+): Promise<ScanResult> {
   let buf: Buffer
   try {
     buf = await readFile(path)
@@ -49,9 +57,15 @@ export async function scanAndRepair(path: string, accept: (p: Buffer) => string 
   if (scan.goodEnd < buf.length) {
     const fields = { file: path, offset: scan.goodEnd, droppedBytes: buf.length - scan.goodEnd, reason: scan.problem }
     if (expectedTail) {
-      log.warn(fields, 'outbox: torn record at the end of the file (interrupted write); truncated it, earlier records are intact')
+      log.warn(
+        fields,
+        'outbox: torn record at the end of the file (interrupted write); truncated it, earlier records are intact',
+      )
     } else {
-      log.error(fields, 'outbox: corrupt record inside an older segment; kept the records before it, dropped the rest of that segment')
+      log.error(
+        fields,
+        'outbox: corrupt record inside an older segment; kept the records before it, dropped the rest of that segment',
+      )
     }
     const fh = await open(path, 'r+')
     try {
@@ -93,8 +107,11 @@ export async function acquireLock(dir: string, log: Log): Promise<() => Promise<
     // Our own pid in a lock this process did not take is a leftover from before a reboot (pids get reused).
     const live = pid === process.pid ? heldHere.has(path) : Number.isInteger(pid) && pid > 0 && isAlive(pid)
     if (live) {
-      throw new BackstopError('BK_ERR_OUTBOX_LOCKED', `${dir} is in use by process ${pid} (${path}); stop that agent first, `
-        + 'or read the numbers without opening it (inspectOutbox / `backstop-agent status`)')
+      throw new BackstopError(
+        'BK_ERR_OUTBOX_LOCKED',
+        `${dir} is in use by process ${pid} (${path}); stop that agent first, ` +
+          'or read the numbers without opening it (inspectOutbox / `backstop-agent status`)',
+      )
     }
     log.warn({ file: path, pid }, 'outbox: taking over the lock of a process that is gone')
     await unlink(path).catch(() => undefined)

@@ -51,8 +51,11 @@ export async function readEnvelopes(entries: readonly IndexEntry<Loc>[]): Promis
       const e = entries[k] as IndexEntry<Loc>
       const start = rel + FRAME_HEADER_BYTES
       if (crc32(buf, start, rel + e.bytes) !== buf.readUInt32LE(rel + 4)) {
-        throw new BackstopError('BK_ERR_OUTBOX_CORRUPT', `seq ${e.seq} in ${e.loc.seg.path} at offset ${e.loc.offset} fails its checksum `
-          + '(disk error, or the file was changed outside the agent); move the segment aside to continue without it')
+        throw new BackstopError(
+          'BK_ERR_OUTBOX_CORRUPT',
+          `seq ${e.seq} in ${e.loc.seg.path} at offset ${e.loc.offset} fails its checksum ` +
+            '(disk error, or the file was changed outside the agent); move the segment aside to continue without it',
+        )
       }
       out.push(JSON.parse(buf.toString('utf8', start, rel + e.bytes)) as Envelope)
       rel += e.bytes
@@ -68,7 +71,10 @@ async function readRange(seg: Segment, offset: number, length: number): Promise<
   while (got < length) {
     const { bytesRead } = await seg.fh.read(buf, got, length - got, offset + got)
     if (bytesRead === 0) {
-      throw new BackstopError('BK_ERR_OUTBOX_CORRUPT', `${seg.path} ends at ${offset + got} bytes, before a record the outbox wrote there; the file was truncated outside the agent`)
+      throw new BackstopError(
+        'BK_ERR_OUTBOX_CORRUPT',
+        `${seg.path} ends at ${offset + got} bytes, before a record the outbox wrote there; the file was truncated outside the agent`,
+      )
     }
     got += bytesRead
   }

@@ -9,7 +9,7 @@ export interface LastRun {
   readonly startedAt: string
   readonly finishedAt: string
   readonly status: RunStatus
-  readonly error?: { readonly code: string, readonly message: string }
+  readonly error?: { readonly code: string; readonly message: string }
   readonly copies: number
   readonly deleted: number
   readonly bytes?: number
@@ -48,7 +48,9 @@ export class JobStateStore {
   all(): Record<string, JobState> {
     let names: string[]
     try {
-      names = readdirSync(this.dir).filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5))
+      names = readdirSync(this.dir)
+        .filter((n) => n.endsWith('.json'))
+        .map((n) => n.slice(0, -5))
     } catch {
       return {}
     }

@@ -116,19 +116,25 @@ export class Scheduler {
       return null
     }
     const p = Promise.resolve().then(task)
-    e.running = p.finally(() => {
-      e.running = null
-    }).catch(() => { /* the caller gets the error from `p` */ })
+    e.running = p
+      .finally(() => {
+        e.running = null
+      })
+      .catch(() => {
+        /* the caller gets the error from `p` */
+      })
     return p
   }
 
   status(): JobScheduleStatus[] {
-    return [...this.entries.values()].filter((e) => !e.job.internal).map((e) => ({
-      job: e.job.name,
-      nextRunAt: e.next?.toISOString() ?? null,
-      running: e.running !== null,
-      skippedOverlaps: e.skippedOverlaps,
-    }))
+    return [...this.entries.values()]
+      .filter((e) => !e.job.internal)
+      .map((e) => ({
+        job: e.job.name,
+        nextRunAt: e.next?.toISOString() ?? null,
+        running: e.running !== null,
+        skippedOverlaps: e.skippedOverlaps,
+      }))
   }
 
   private catchUp(e: Entry, now: Date): void {
@@ -147,11 +153,17 @@ export class Scheduler {
       return
     }
     if (!e.job.catchUp) {
-      this.deps.log.info({ job: e.job.name, missed: missed.toISOString() }, 'slot missed while the agent was down; catchUp is off')
+      this.deps.log.info(
+        { job: e.job.name, missed: missed.toISOString() },
+        'slot missed while the agent was down; catchUp is off',
+      )
       this.saveSlot(e.job.name, missed)
       return
     }
-    this.deps.log.info({ job: e.job.name, missed: missed.toISOString() }, 'catching up a slot missed while the agent was down')
+    this.deps.log.info(
+      { job: e.job.name, missed: missed.toISOString() },
+      'catching up a slot missed while the agent was down',
+    )
     this.fire(e, missed, 'catch-up')
   }
 
@@ -168,7 +180,9 @@ export class Scheduler {
       const wake = this.earliest()
       try {
         if (wake === null) {
-          await new Promise<void>((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }))
+          await new Promise<void>((_resolve, reject) =>
+            signal.addEventListener('abort', () => reject(signal.reason), { once: true }),
+          )
         } else {
           await this.deps.clock.sleepUntil(wake, signal)
         }
@@ -196,7 +210,10 @@ export class Scheduler {
     }
     if (e.running !== null) {
       e.skippedOverlaps++
-      this.deps.log.warn({ job: name, slot: slot?.toISOString(), trigger, skippedOverlaps: e.skippedOverlaps }, 'previous run still going; skipping this one')
+      this.deps.log.warn(
+        { job: name, slot: slot?.toISOString(), trigger, skippedOverlaps: e.skippedOverlaps },
+        'previous run still going; skipping this one',
+      )
       return null
     }
     this.deps.log.info({ job: name, trigger, slot: slot?.toISOString() }, 'starting job')
@@ -205,7 +222,10 @@ export class Scheduler {
       .then((result) => {
         // A run cut short by shutdown did not serve its slot: un-record it so the next start catches it up.
         if (slot !== null && before !== undefined && errorCode(result) === 'BK_ERR_JOB_ABORTED') {
-          this.deps.log.info({ job: name, slot: slot.toISOString() }, 'run was aborted by shutdown; it is caught up at the next start')
+          this.deps.log.info(
+            { job: name, slot: slot.toISOString() },
+            'run was aborted by shutdown; it is caught up at the next start',
+          )
           this.saveSlot(name, new Date(before))
         }
       })
@@ -223,7 +243,10 @@ export class Scheduler {
     try {
       this.deps.state.update(job, { lastSlotAt: slot.toISOString() })
     } catch (err) {
-      this.deps.log.error({ job, err }, 'could not persist the last schedule slot; a restart may catch this slot up again')
+      this.deps.log.error(
+        { job, err },
+        'could not persist the last schedule slot; a restart may catch this slot up again',
+      )
     }
   }
 }

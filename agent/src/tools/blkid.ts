@@ -29,7 +29,12 @@ export function parseBlkidExport(text: string): BlkidDevice[] {
       continue
     }
     const d: { -readonly [K in keyof BlkidDevice]: BlkidDevice[K] } = { devname }
-    for (const [key, field] of [['LABEL', 'label'], ['UUID', 'uuid'], ['TYPE', 'type'], ['PARTUUID', 'partuuid']] as const) {
+    for (const [key, field] of [
+      ['LABEL', 'label'],
+      ['UUID', 'uuid'],
+      ['TYPE', 'type'],
+      ['PARTUUID', 'partuuid'],
+    ] as const) {
       const v = kv.get(key)
       if (v !== undefined) {
         d[field] = v

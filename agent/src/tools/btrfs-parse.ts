@@ -49,9 +49,14 @@ export function parseSubvolumeList(stdout: string): BtrfsSubvolume[] {
       continue
     }
     out.push({
-      id: Number(kv.get('ID')), gen: Number(kv.get('gen')), topLevel: Number(kv.get('top level')),
-      otime: kv.get('otime') ?? null, parentUuid: uuidOrNull(kv.get('parent_uuid')), receivedUuid: uuidOrNull(kv.get('received_uuid')),
-      uuid, path: line.slice(at + 6),
+      id: Number(kv.get('ID')),
+      gen: Number(kv.get('gen')),
+      topLevel: Number(kv.get('top level')),
+      otime: kv.get('otime') ?? null,
+      parentUuid: uuidOrNull(kv.get('parent_uuid')),
+      receivedUuid: uuidOrNull(kv.get('received_uuid')),
+      uuid,
+      path: line.slice(at + 6),
     })
   }
   return out
@@ -91,7 +96,13 @@ export interface DeviceStats {
   readonly generationErrs: number
 }
 
-const statKeys = { write_io_errs: 'writeIoErrs', read_io_errs: 'readIoErrs', flush_io_errs: 'flushIoErrs', corruption_errs: 'corruptionErrs', generation_errs: 'generationErrs' } as const
+const statKeys = {
+  write_io_errs: 'writeIoErrs',
+  read_io_errs: 'readIoErrs',
+  flush_io_errs: 'flushIoErrs',
+  corruption_errs: 'corruptionErrs',
+  generation_errs: 'generationErrs',
+} as const
 
 /** `btrfs --format json device stats <path>` (values are strings in btrfs-progs' JSON). */
 export function parseDeviceStatsJson(stdout: string): DeviceStats[] {
@@ -116,12 +127,17 @@ export function parseDeviceStatsText(stdout: string): DeviceStats[] {
     }
   }
   return [...byDev].map(([device, v]) => ({
-    device, writeIoErrs: v['writeIoErrs'] ?? 0, readIoErrs: v['readIoErrs'] ?? 0, flushIoErrs: v['flushIoErrs'] ?? 0,
-    corruptionErrs: v['corruptionErrs'] ?? 0, generationErrs: v['generationErrs'] ?? 0,
+    device,
+    writeIoErrs: v['writeIoErrs'] ?? 0,
+    readIoErrs: v['readIoErrs'] ?? 0,
+    flushIoErrs: v['flushIoErrs'] ?? 0,
+    corruptionErrs: v['corruptionErrs'] ?? 0,
+    generationErrs: v['generationErrs'] ?? 0,
   }))
 }
 
-export const deviceErrorCount = (d: DeviceStats): number => d.writeIoErrs + d.readIoErrs + d.flushIoErrs + d.corruptionErrs + d.generationErrs
+export const deviceErrorCount = (d: DeviceStats): number =>
+  d.writeIoErrs + d.readIoErrs + d.flushIoErrs + d.corruptionErrs + d.generationErrs
 
 export interface ScrubStatus {
   /** `never` when btrfs has no record of a scrub on this filesystem. */
@@ -135,8 +151,11 @@ export interface ScrubStatus {
 export function parseScrubStatus(stdout: string): ScrubStatus {
   const get = (k: string): string | null => new RegExp(`^${k}:\\s*(.*)$`, 'm').exec(stdout)?.[1]?.trim() ?? null
   const s = get('Status')
-  const status = /no stats available/.test(stdout) ? 'never'
-    : s === 'finished' || s === 'running' || s === 'aborted' || s === 'interrupted' ? s : 'unknown'
+  const status = /no stats available/.test(stdout)
+    ? 'never'
+    : s === 'finished' || s === 'running' || s === 'aborted' || s === 'interrupted'
+      ? s
+      : 'unknown'
   const errorSummary = get('Error summary') ?? ''
   return { status, started: get('Scrub started'), errorSummary, ok: /no errors found/.test(errorSummary) }
 }

@@ -4,7 +4,21 @@ import type { Exec } from '../exec/exec.ts'
  * `lsblk -J -b -o …` (util-linux ≥ 2.33 JSON; `-b` sizes in bytes). Fields come from the udev database; on a
  * host without udev, FSTYPE/UUID/LABEL are null and callers fall back to blkid probing.
  */
-export const LSBLK_COLUMNS = ['NAME', 'PATH', 'TYPE', 'FSTYPE', 'UUID', 'LABEL', 'SERIAL', 'MODEL', 'MOUNTPOINT', 'PKNAME', 'SIZE', 'TRAN', 'RM'] as const
+export const LSBLK_COLUMNS = [
+  'NAME',
+  'PATH',
+  'TYPE',
+  'FSTYPE',
+  'UUID',
+  'LABEL',
+  'SERIAL',
+  'MODEL',
+  'MOUNTPOINT',
+  'PKNAME',
+  'SIZE',
+  'TRAN',
+  'RM',
+] as const
 
 export interface LsblkDevice {
   readonly name: string
@@ -95,7 +109,10 @@ export async function listBlockDevices(exec: Exec): Promise<LsblkDevice[]> {
   return r.exitCode === 0 ? parseLsblk(r.stdout) : []
 }
 
-/** What a copy's `location.device` says about where a path lives: fs UUID/label, and the disk serial when it is one disk. */
+/**
+ * What a copy's `location.device` says about where a path lives: fs UUID/label, and the disk serial when it is one
+ * disk.
+ */
 export interface PathIdentity {
   readonly fsUuid?: string
   readonly label?: string

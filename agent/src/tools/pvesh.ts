@@ -19,12 +19,23 @@ export interface ClusterGuest {
   readonly tags: readonly string[]
 }
 
-export const PVESH_RESOURCES_ARGV = ['pvesh', 'get', '/cluster/resources', '--type', 'vm', '--output-format', 'json'] as const
+export const PVESH_RESOURCES_ARGV = [
+  'pvesh',
+  'get',
+  '/cluster/resources',
+  '--type',
+  'vm',
+  '--output-format',
+  'json',
+] as const
 
 export function parseClusterResources(json: string): ClusterGuest[] {
   const rows = JSON.parse(json) as unknown
   if (!Array.isArray(rows)) {
-    throw new BackstopError('BK_ERR_EXEC_FAILED', `pvesh /cluster/resources did not return a JSON array (got ${typeof rows})`)
+    throw new BackstopError(
+      'BK_ERR_EXEC_FAILED',
+      `pvesh /cluster/resources did not return a JSON array (got ${typeof rows})`,
+    )
   }
   return rows.flatMap((r: Record<string, unknown>) => {
     const type = r['type']
@@ -49,14 +60,21 @@ export function parseClusterResources(json: string): ClusterGuest[] {
 
 /** `vm/101` for qemu, `ct/200` for lxc: the asset id used by vzdump copies, hooks and inventory alike. */
 export function guestAsset(type: 'qemu' | 'lxc', vmid: number, name?: string): AssetRef {
-  return { kind: type === 'qemu' ? 'vm' : 'ct', id: `${type === 'qemu' ? 'vm' : 'ct'}/${vmid}`, ...(name ? { name } : {}) }
+  return {
+    kind: type === 'qemu' ? 'vm' : 'ct',
+    id: `${type === 'qemu' ? 'vm' : 'ct'}/${vmid}`,
+    ...(name ? { name } : {}),
+  }
 }
 
 /** Guests on `node` (templates excluded: vzdump skips them unless named). */
 export async function listGuests(exec: Exec, node: string | null): Promise<ClusterGuest[]> {
   const r = await exec.run(PVESH_RESOURCES_ARGV, { timeoutMs: 60_000 })
   if (!succeeded(r)) {
-    throw new BackstopError('BK_ERR_EXEC_FAILED', `${describeFailure(r)}; is this a Proxmox VE node (pve-manager installed)?`)
+    throw new BackstopError(
+      'BK_ERR_EXEC_FAILED',
+      `${describeFailure(r)}; is this a Proxmox VE node (pve-manager installed)?`,
+    )
   }
   return parseClusterResources(r.stdout).filter((g) => node === null || g.node === node)
 }

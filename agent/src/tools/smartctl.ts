@@ -3,7 +3,8 @@ import type { DiskCounters, DiskHealth } from '@backstop/shared'
 /**
  * Pure parsers for smartctl's JSON output (smartmontools ≥ 7.0, `-j`). Field names follow smartctl's JSON
  * schema as emitted by smartctl.cpp / ataprint.cpp / nvmeprint.cpp / scsiprint.cpp and are pinned by the real
- * recordings in ../shared/fixtures/smartctl/ (read in place by agent/test/support/shared-fixtures.ts). Exit status bits: man smartctl(8), "RETURN VALUES".
+ * recordings in ../shared/fixtures/smartctl/ (read in place by agent/test/support/shared-fixtures.ts). Exit status
+ * bits: man smartctl(8), "RETURN VALUES".
  */
 export const SMARTCTL_EXIT = {
   cmdline: 1 << 0,
@@ -36,8 +37,11 @@ export function parseSmartctlScan(json: string): ScannedDevice[] {
   })
 }
 
-/** `smartctl -j -x [-d TYPE] DEV` (also `-a`/`-i`) → the wire `DiskHealth`. `fallback` names a device that could not be opened. */
-export function parseSmartctlDevice(json: string, fallback?: { name: string, type: string }): DiskHealth {
+/**
+ * `smartctl -j -x [-d TYPE] DEV` (also `-a`/`-i`) → the wire `DiskHealth`. `fallback` names a device that could not be
+ * opened.
+ */
+export function parseSmartctlDevice(json: string, fallback?: { name: string; type: string }): DiskHealth {
   const doc = parseJson(json)
   const device = asObj(doc['device'])
   const smartctl = asObj(doc['smartctl'])
@@ -68,16 +72,29 @@ export function parseSmartctlDevice(json: string, fallback?: { name: string, typ
   setCounter('uncorrectedErrors', scsiUncorrected(doc))
 
   // A 0 °C "current" with no trip point is a RAID volume or bridge that reports nothing (smart-raid.json).
-  let temperatureC = int(temp['current']) ?? attrs.get(194)?.raw ?? attrs.get(190)?.raw ?? (hasNvmeLog ? int(nvmeLog['temperature']) : undefined)
+  let temperatureC =
+    int(temp['current']) ??
+    attrs.get(194)?.raw ??
+    attrs.get(190)?.raw ??
+    (hasNvmeLog ? int(nvmeLog['temperature']) : undefined)
   if (temperatureC === 0 && !(int(temp['drive_trip']) ?? 0)) {
     temperatureC = undefined
   }
   const temperatureLimitC = positive(int(temp['drive_trip']) ?? int(temp['op_limit_max']) ?? int(temp['limit_max']))
-  const powerOnHours = int(asObj(doc['power_on_time'])['hours']) ?? attrs.get(9)?.raw ?? (hasNvmeLog ? int(nvmeLog['power_on_hours']) : undefined)
+  const powerOnHours =
+    int(asObj(doc['power_on_time'])['hours']) ??
+    attrs.get(9)?.raw ??
+    (hasNvmeLog ? int(nvmeLog['power_on_hours']) : undefined)
 
   const passed = asObj(doc['smart_status'])['passed']
-  const smart: DiskHealth['smart'] = passed === true ? 'passed' : passed === false ? 'failed'
-    : exitStatus !== undefined && (exitStatus & SMARTCTL_EXIT.diskFailing) !== 0 ? 'failed' : 'unknown'
+  const smart: DiskHealth['smart'] =
+    passed === true
+      ? 'passed'
+      : passed === false
+        ? 'failed'
+        : exitStatus !== undefined && (exitStatus & SMARTCTL_EXIT.diskFailing) !== 0
+          ? 'failed'
+          : 'unknown'
 
   const model = str(doc['model_name']) ?? joinDefined(str(doc['vendor']), str(doc['product']))
   const capacityBytes = int(asObj(doc['user_capacity'])['bytes']) ?? int(doc['nvme_total_capacity'])
@@ -121,7 +138,12 @@ export function needsExplicitType(d: DiskHealth): boolean {
   return d.messages.some((m) => /Unknown USB bridge|Please specify device type with the -d option/i.test(m))
 }
 
-interface AtaAttr { readonly id: number, readonly name: string, readonly raw: number | undefined, readonly whenFailed: string }
+interface AtaAttr {
+  readonly id: number
+  readonly name: string
+  readonly raw: number | undefined
+  readonly whenFailed: string
+}
 
 /**
  * ATA attributes by id. The raw value is the leading integer of `raw.string`: vendors pack min/max or extra
@@ -139,7 +161,12 @@ function ataAttributes(doc: Record<string, unknown>): Map<number, AtaAttr> {
     }
     const raw = asObj(o['raw'])
     const m = /^\s*(\d+)/.exec(str(raw['string']) ?? '')
-    out.set(id, { id, name: str(o['name']) ?? `attr${id}`, raw: m ? Number(m[1]) : int(raw['value']), whenFailed: str(o['when_failed']) ?? '' })
+    out.set(id, {
+      id,
+      name: str(o['name']) ?? `attr${id}`,
+      raw: m ? Number(m[1]) : int(raw['value']),
+      whenFailed: str(o['when_failed']) ?? '',
+    })
   }
   return out
 }
@@ -158,7 +185,10 @@ function scsiUncorrected(doc: Record<string, unknown>): number | undefined {
 
 function messagesOf(smartctl: Record<string, unknown>): string[] {
   const msgs = Array.isArray(smartctl['messages']) ? smartctl['messages'] : []
-  return msgs.map((m: unknown) => (str(asObj(m)['string']) ?? '').slice(0, 256)).filter((s) => s.length > 0).slice(0, 32)
+  return msgs
+    .map((m: unknown) => (str(asObj(m)['string']) ?? '').slice(0, 256))
+    .filter((s) => s.length > 0)
+    .slice(0, 32)
 }
 
 function normalizeProtocol(p: string | undefined): DiskHealth['protocol'] {

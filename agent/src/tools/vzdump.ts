@@ -21,7 +21,8 @@ export interface ArchiveName {
   readonly compression: 'zst' | 'gz' | 'lzo' | null
 }
 
-const ARCHIVE_RE = /^vzdump-(qemu|lxc)-(\d+)-(\d{4})_(\d{2})_(\d{2})-(\d{2})_(\d{2})_(\d{2})\.(vma|tar)(?:\.(zst|gz|lzo))?$/
+const ARCHIVE_RE =
+  /^vzdump-(qemu|lxc)-(\d+)-(\d{4})_(\d{2})_(\d{2})-(\d{2})_(\d{2})_(\d{2})\.(vma|tar)(?:\.(zst|gz|lzo))?$/
 
 /**
  * Parses a finished archive's file name (not `.dat`/`.tmp`/`.log`). `timezone` is the node's zone (IANA).
@@ -40,11 +41,23 @@ export function parseArchiveName(basename: string, timezone: string): ArchiveNam
     return null
   }
   const compression = (m[10] ?? null) as ArchiveName['compression']
-  return { vmtype: m[1] as GuestType, vmid: Number(m[2]), createdAt: local.toJSDate(), ext: compression ? `${m[9]}.${compression}` : m[9]!, compression }
+  return {
+    vmtype: m[1] as GuestType,
+    vmid: Number(m[2]),
+    createdAt: local.toJSDate(),
+    ext: compression ? `${m[9]}.${compression}` : m[9]!,
+    compression,
+  }
 }
 
 /** The archive name vzdump would write for a guest at `at` in `timezone` (used by the fake and by tests). */
-export function formatArchiveName(vmtype: GuestType, vmid: number, at: Date, timezone: string, compress: 'zstd' | 'gzip' | 'lzo' | null): string {
+export function formatArchiveName(
+  vmtype: GuestType,
+  vmid: number,
+  at: Date,
+  timezone: string,
+  compress: 'zstd' | 'gzip' | 'lzo' | null,
+): string {
   const ts = DateTime.fromJSDate(at, { zone: timezone }).toFormat('yyyy_LL_dd-HH_mm_ss')
   const base = `vzdump-${vmtype}-${vmid}-${ts}.${vmtype === 'qemu' ? 'vma' : 'tar'}`
   return compress === null ? base : `${base}.${compress === 'zstd' ? 'zst' : compress === 'gzip' ? 'gz' : 'lzo'}`
@@ -75,7 +88,10 @@ export function companionFiles(archive: string): string[] {
 
 export interface VzdumpArgs {
   /** Explicit guests, or `all` (with `exclude`), or a `pool`. */
-  readonly selection: { readonly vmids: readonly number[] } | { readonly all: true, readonly exclude: readonly number[] } | { readonly pool: string }
+  readonly selection:
+    | { readonly vmids: readonly number[] }
+    | { readonly all: true; readonly exclude: readonly number[] }
+    | { readonly pool: string }
   readonly mode: 'snapshot' | 'suspend' | 'stop'
   readonly compress: 'zstd' | 'gzip' | 'lzo' | '0'
   readonly target: { readonly storage: string } | { readonly dumpdir: string }

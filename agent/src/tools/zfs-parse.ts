@@ -23,14 +23,19 @@ export interface ZfsSnapshotInfo {
   readonly tags: string | null
 }
 
-function splitFull(fullName: string): { dataset: string, name: string } {
+function splitFull(fullName: string): { dataset: string; name: string } {
   const at = fullName.indexOf('@')
   return { dataset: fullName.slice(0, at), name: fullName.slice(at + 1) }
 }
 
-const num = (v: string | undefined): number | null => (v === undefined || v === '-' || v === '' || !/^\d+$/.test(v) ? null : Number(v))
+const num = (v: string | undefined): number | null =>
+  v === undefined || v === '-' || v === '' || !/^\d+$/.test(v) ? null : Number(v)
 
-function toSnapshot(fullName: string, v: (prop: string) => string | undefined, tagProperty?: string): ZfsSnapshotInfo | null {
+function toSnapshot(
+  fullName: string,
+  v: (prop: string) => string | undefined,
+  tagProperty?: string,
+): ZfsSnapshotInfo | null {
   const guid = v('guid')
   const creation = num(v('creation'))
   if (guid === undefined || !/^\d+$/.test(guid) || creation === null) {
@@ -51,7 +56,11 @@ function toSnapshot(fullName: string, v: (prop: string) => string | undefined, t
 }
 
 const bySnapshotOrder = (a: ZfsSnapshotInfo, b: ZfsSnapshotInfo): number =>
-  a.dataset === b.dataset ? a.createtxg - b.createtxg || (a.creation?.getTime() ?? 0) - (b.creation?.getTime() ?? 0) : (a.dataset < b.dataset ? -1 : 1)
+  a.dataset === b.dataset
+    ? a.createtxg - b.createtxg || (a.creation?.getTime() ?? 0) - (b.creation?.getTime() ?? 0)
+    : a.dataset < b.dataset
+      ? -1
+      : 1
 
 /**
  * `zfs get -H -p -o name,property,value <props> …` (one line per dataset × property, zfs-fuse's only exact
@@ -82,7 +91,11 @@ export function parseZfsGetSnapshots(stdout: string, tagProperty?: string): ZfsS
 }
 
 /** `zfs list -H -p -t snapshot -o name,<props…>,<tagProperty>` (OpenZFS): one line per snapshot. */
-export function parseZfsListSnapshots(stdout: string, props: readonly string[], tagProperty?: string): ZfsSnapshotInfo[] {
+export function parseZfsListSnapshots(
+  stdout: string,
+  props: readonly string[],
+  tagProperty?: string,
+): ZfsSnapshotInfo[] {
   const cols = [...props, ...(tagProperty === undefined ? [] : [tagProperty])]
   const out: ZfsSnapshotInfo[] = []
   for (const line of stdout.split('\n')) {
@@ -113,36 +126,54 @@ export function parseZfsLightList(stdout: string): ZfsSnapshotInfo[] {
       continue
     }
     out.push({
-      fullName, ...splitFull(fullName), guid: '', createtxg: 0, creation: null,
-      userrefs: num(userrefs) ?? 0, used: null, referenced: null, tags: tags === undefined || tags === '-' || tags === '' ? null : tags,
+      fullName,
+      ...splitFull(fullName),
+      guid: '',
+      createtxg: 0,
+      creation: null,
+      userrefs: num(userrefs) ?? 0,
+      used: null,
+      referenced: null,
+      tags: tags === undefined || tags === '-' || tags === '' ? null : tags,
     })
   }
   return out
 }
 
 /** `zfs get -H -p -o name,property,value guid,createtxg snap…` → per snapshot. */
-export function parseZfsGuids(stdout: string): Map<string, { guid: string, createtxg: number }> {
-  const m = new Map<string, { guid: string, createtxg: number }>()
+export function parseZfsGuids(stdout: string): Map<string, { guid: string; createtxg: number }> {
+  const m = new Map<string, { guid: string; createtxg: number }>()
   for (const line of stdout.split('\n')) {
     const [name, prop, value] = line.split('\t')
     if (name === undefined || value === undefined || !/^\d+$/.test(value)) {
       continue
     }
     const cur = m.get(name) ?? { guid: '', createtxg: 0 }
-    m.set(name, prop === 'guid' ? { ...cur, guid: value } : prop === 'createtxg' ? { ...cur, createtxg: Number(value) } : cur)
+    m.set(
+      name,
+      prop === 'guid' ? { ...cur, guid: value } : prop === 'createtxg' ? { ...cur, createtxg: Number(value) } : cur,
+    )
   }
   return m
 }
 
 /** `zfs get -H -p -o value used,available <pool>` → bytes. */
-export function parseZfsSpace(stdout: string): { used: number, available: number } | null {
-  const [used, available] = stdout.trim().split('\n').map((l) => num(l.trim()))
-  return used === null || used === undefined || available === null || available === undefined ? null : { used, available }
+export function parseZfsSpace(stdout: string): { used: number; available: number } | null {
+  const [used, available] = stdout
+    .trim()
+    .split('\n')
+    .map((l) => num(l.trim()))
+  return used === null || used === undefined || available === null || available === undefined
+    ? null
+    : { used, available }
 }
 
 /** `zfs holds -H [-p] snap…` (OpenZFS): `name\ttag\ttimestamp` per hold. */
-export function parseZfsHolds(stdout: string): { fullName: string, tag: string }[] {
-  return stdout.split('\n').map((l) => l.split('\t')).filter((f) => f.length >= 2 && (f[0] ?? '').includes('@'))
+export function parseZfsHolds(stdout: string): { fullName: string; tag: string }[] {
+  return stdout
+    .split('\n')
+    .map((l) => l.split('\t'))
+    .filter((f) => f.length >= 2 && (f[0] ?? '').includes('@'))
     .map((f) => ({ fullName: f[0]!, tag: f[1]! }))
 }
 
@@ -153,9 +184,13 @@ export interface ZpoolStatus {
   readonly state: PoolHealth
   /** `status:` paragraph, when the pool has one (problem pools only). */
   readonly status: string | null
-  readonly scrub: { readonly state: 'none' | 'running' | 'finished' | 'canceled' | 'unknown', readonly errors: number | null, readonly text: string }
+  readonly scrub: {
+    readonly state: 'none' | 'running' | 'finished' | 'canceled' | 'unknown'
+    readonly errors: number | null
+    readonly text: string
+  }
   /** `errors:` line: "No known data errors" → 0, otherwise the line is kept and counted as 1+. */
-  readonly dataErrors: { readonly ok: boolean, readonly text: string }
+  readonly dataErrors: { readonly ok: boolean; readonly text: string }
   /** Leaf vdev paths (files, /dev/… disks) for the device identity of a copy. */
   readonly devices: readonly string[]
 }
@@ -176,22 +211,39 @@ export function parseZpoolStatus(stdout: string): ZpoolStatus[] {
       if (i < 0) {
         return null
       }
-      const parts = [(lines[i] ?? '').trimStart().slice(key.length + 1).trim()]
-      for (let j = i + 1; j < lines.length && /^\t(?!\t)|^ {8}/.test(lines[j] ?? '') && !/^\s*\w+:/.test(lines[j] ?? ''); j++) {
+      const parts = [
+        (lines[i] ?? '')
+          .trimStart()
+          .slice(key.length + 1)
+          .trim(),
+      ]
+      for (
+        let j = i + 1;
+        j < lines.length && /^\t(?!\t)|^ {8}/.test(lines[j] ?? '') && !/^\s*\w+:/.test(lines[j] ?? '');
+        j++
+      ) {
         parts.push((lines[j] ?? '').trim())
       }
       return parts.join(' ')
     }
     const stateText = field('state') ?? ''
-    const state = (healthStates as readonly string[]).includes(stateText) ? stateText as PoolHealth : 'UNKNOWN'
+    const state = (healthStates as readonly string[]).includes(stateText) ? (stateText as PoolHealth) : 'UNKNOWN'
     const scanText = field('scan') ?? field('scrub') ?? ''
     const scrubErrors = /with (\d+) errors/.exec(scanText)
-    const scrubState = /none requested/.test(scanText) ? 'none'
-      : /in progress/.test(scanText) ? 'running'
-        : /(completed|repaired)/.test(scanText) ? 'finished'
-          : /cancel/.test(scanText) ? 'canceled' : 'unknown'
+    const scrubState = /none requested/.test(scanText)
+      ? 'none'
+      : /in progress/.test(scanText)
+        ? 'running'
+        : /(completed|repaired)/.test(scanText)
+          ? 'finished'
+          : /cancel/.test(scanText)
+            ? 'canceled'
+            : 'unknown'
     const errorsText = field('errors') ?? ''
-    const devices = lines.map((l) => l.trim().split(/\s+/)).filter((f) => (f[0] ?? '').startsWith('/') && f.length >= 2).map((f) => f[0]!)
+    const devices = lines
+      .map((l) => l.trim().split(/\s+/))
+      .filter((f) => (f[0] ?? '').startsWith('/') && f.length >= 2)
+      .map((f) => f[0]!)
     return {
       pool,
       state,
@@ -221,14 +273,20 @@ export interface ZpoolListRow {
 
 /** `zpool list -H -o name,size,allocated,free,capacity,health[,guid]`. */
 export function parseZpoolList(stdout: string): ZpoolListRow[] {
-  return stdout.split('\n').filter((l) => l.includes('\t')).map((l) => {
-    const [name = '', size = '', allocated = '', free = '', cap = '', health = '', guid] = l.split('\t')
-    const c = /^(\d+)%?$/.exec(cap)
-    return {
-      name, size, allocated, free,
-      capacityPercent: c ? Number(c[1]) : null,
-      health: (healthStates as readonly string[]).includes(health) ? health as PoolHealth : 'UNKNOWN',
-      guid: guid === undefined || guid === '-' ? null : guid,
-    }
-  })
+  return stdout
+    .split('\n')
+    .filter((l) => l.includes('\t'))
+    .map((l) => {
+      const [name = '', size = '', allocated = '', free = '', cap = '', health = '', guid] = l.split('\t')
+      const c = /^(\d+)%?$/.exec(cap)
+      return {
+        name,
+        size,
+        allocated,
+        free,
+        capacityPercent: c ? Number(c[1]) : null,
+        health: (healthStates as readonly string[]).includes(health) ? (health as PoolHealth) : 'UNKNOWN',
+        guid: guid === undefined || guid === '-' ? null : guid,
+      }
+    })
 }

@@ -21,12 +21,20 @@ export interface ZfsCapabilities {
 
 /** What zfs-fuse 0.7 supports; used when the usage text cannot be read at all. */
 export const minimalZfsCapabilities: ZfsCapabilities = {
-  parsableList: false, holdsCommand: false, json: false, multiSnapshot: false, batchDestroy: false,
+  parsableList: false,
+  holdsCommand: false,
+  json: false,
+  multiSnapshot: false,
+  batchDestroy: false,
 }
 
 /** Pure: capabilities from the full usage text that `zfs` prints when run without a command. */
 export function parseZfsUsage(usage: string): ZfsCapabilities {
-  const line = (cmd: string): string[] => usage.split('\n').map((l) => l.trim()).filter((l) => l.startsWith(`${cmd} `))
+  const line = (cmd: string): string[] =>
+    usage
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l.startsWith(`${cmd} `))
   const flags = (l: string): string => /^\S+ \[-([A-Za-z]+)\]/.exec(l)?.[1] ?? ''
   const list = line('list')
   const holds = line('holds')
@@ -57,11 +65,29 @@ export const snapshotProps = ['guid', 'createtxg', 'creation', 'userrefs', 'used
  * snapshot); otherwise `zfs get -Hp -r` (one line per property), which zfs-fuse does support.
  * `depth1` roots list only their own snapshots (non-recursive datasets).
  */
-export function listSnapshotsArgv(caps: ZfsCapabilities, roots: readonly string[], tagProperty?: string, depth1 = false): string[] {
+export function listSnapshotsArgv(
+  caps: ZfsCapabilities,
+  roots: readonly string[],
+  tagProperty?: string,
+  depth1 = false,
+): string[] {
   const props = [...snapshotProps, ...(tagProperty === undefined ? [] : [tagProperty])]
   const depth = depth1 ? ['-d', '1'] : ['-r']
   if (caps.parsableList) {
-    return ['zfs', 'list', '-H', '-p', '-t', 'snapshot', '-o', ['name', ...props].join(','), '-s', 'createtxg', ...depth, ...roots]
+    return [
+      'zfs',
+      'list',
+      '-H',
+      '-p',
+      '-t',
+      'snapshot',
+      '-o',
+      ['name', ...props].join(','),
+      '-s',
+      'createtxg',
+      ...depth,
+      ...roots,
+    ]
   }
   return ['zfs', 'get', '-H', '-p', ...depth, '-o', 'name,property,value', props.join(','), ...roots]
 }
@@ -72,14 +98,22 @@ export function lightListArgv(roots: readonly string[]): string[] {
 }
 
 /** One atomic call where the CLI takes many names; otherwise one call per name (the caller warns). */
-export function snapshotArgvs(caps: ZfsCapabilities, targets: readonly { dataset: string, recursive: boolean }[], snapName: string, props: Readonly<Record<string, string>>): string[][] {
+export function snapshotArgvs(
+  caps: ZfsCapabilities,
+  targets: readonly { dataset: string; recursive: boolean }[],
+  snapName: string,
+  props: Readonly<Record<string, string>>,
+): string[][] {
   const o = Object.entries(props).flatMap(([k, v]) => ['-o', `${k}=${v}`])
   const recursive = targets.filter((t) => t.recursive)
   const flat = targets.filter((t) => !t.recursive)
   if (caps.multiSnapshot) {
     // `-r` applies to every name of a call, so recursive and flat datasets need one call each.
     const calls: string[][] = []
-    for (const [group, r] of [[recursive, ['-r']], [flat, []]] as const) {
+    for (const [group, r] of [
+      [recursive, ['-r']],
+      [flat, []],
+    ] as const) {
       if (group.length > 0) {
         calls.push(['zfs', 'snapshot', ...r, ...o, ...group.map((t) => `${t.dataset}@${snapName}`)])
       }
@@ -158,7 +192,7 @@ export function classifyZfsError(stderr: string): ZfsFailure {
   if (s.includes('out of space') || s.includes('no space left')) {
     return 'no-space'
   }
-  if (s.includes('already exists') || s.includes('destination') && s.includes('exists')) {
+  if (s.includes('already exists') || (s.includes('destination') && s.includes('exists'))) {
     return 'exists'
   }
   if (s.includes('invalid option') || s.includes('too many arguments') || s.includes('unrecognized command')) {
@@ -168,13 +202,20 @@ export function classifyZfsError(stderr: string): ZfsFailure {
 }
 
 /** Runs argv and throws a coded error on failure; the code says which part of the job failed. */
-export async function runZfs(exec: Exec, argv: readonly string[], code: ErrorCode = 'BK_ERR_EXEC_FAILED', timeoutMs = 10 * 60_000): Promise<ExecResult> {
+export async function runZfs(
+  exec: Exec,
+  argv: readonly string[],
+  code: ErrorCode = 'BK_ERR_EXEC_FAILED',
+  timeoutMs = 10 * 60_000,
+): Promise<ExecResult> {
   const r = await exec.run(argv, { timeoutMs, maxOutputBytes: 512 * 1024 * 1024 })
   if (!succeeded(r)) {
     const kind = classifyZfsError(r.stderr)
     const missing = kind === 'missing' || kind === 'no-pool'
-    throw new BackstopError(missing ? 'BK_ERR_SNAPSHOT_SOURCE_MISSING' : code,
-      `${describeFailure(r)}${missing ? ' — check the dataset name in the job config and that its pool is imported (`zpool list`)' : ''}`)
+    throw new BackstopError(
+      missing ? 'BK_ERR_SNAPSHOT_SOURCE_MISSING' : code,
+      `${describeFailure(r)}${missing ? ' — check the dataset name in the job config and that its pool is imported (`zpool list`)' : ''}`,
+    )
   }
   return r
 }

@@ -47,9 +47,11 @@ export class AckProcessor {
   }
 
   receive(payload: Buffer): void {
-    this.chain = this.chain.then(() => this.handle(payload)).catch((e: unknown) => {
-      this.deps.log.error({ err: e }, 'applying an ack failed; the events stay in the outbox and are replayed')
-    })
+    this.chain = this.chain
+      .then(() => this.handle(payload))
+      .catch((e: unknown) => {
+        this.deps.log.error({ err: e }, 'applying an ack failed; the events stay in the outbox and are replayed')
+      })
   }
 
   /** Resolves when every ack received so far has been applied (tests, shutdown). */
@@ -93,21 +95,31 @@ export class AckProcessor {
       return
     }
     if (body.enrollment && body.enrollment.collectorPublicKey !== this.collectorKey) {
-      log.warn({ announced: keyFingerprint(body.enrollment.collectorPublicKey) }, 'ack announces a different collector key; keeping the pinned one')
+      log.warn(
+        { announced: keyFingerprint(body.enrollment.collectorPublicKey) },
+        'ack announces a different collector key; keeping the pinned one',
+      )
     }
     this.lastAckAt = this.deps.clock.now()
     if (body.acked.length > 0) {
       counters.acked += await this.deps.outbox.ack(body.acked)
     }
-    const rejected = this.deps.batchRejected ? body.rejected.filter((r) => !this.deps.batchRejected?.(r)) : body.rejected
+    const rejected = this.deps.batchRejected
+      ? body.rejected.filter((r) => !this.deps.batchRejected?.(r))
+      : body.rejected
     const permanent = rejected.filter((r) => r.permanent)
     const transient = rejected.filter((r) => !r.permanent)
     if (permanent.length > 0) {
-      counters.deadLettered += await this.deps.outbox.deadLetter(permanent.map((r) => ({ msgId: r.msgId, code: r.code, reason: r.reason })))
+      counters.deadLettered += await this.deps.outbox.deadLetter(
+        permanent.map((r) => ({ msgId: r.msgId, code: r.code, reason: r.reason })),
+      )
     }
     for (const r of transient) {
       counters.transientRejections++
-      log.warn({ msgId: r.msgId, code: r.code, reason: r.reason }, 'collector rejected an event for now; it stays in the outbox and is retried')
+      log.warn(
+        { msgId: r.msgId, code: r.code, reason: r.reason },
+        'collector rejected an event for now; it stays in the outbox and is retried',
+      )
     }
     this.deps.settled([...body.acked, ...rejected.map((r) => r.msgId)])
     if (transient.length > 0) {
@@ -119,11 +131,14 @@ export class AckProcessor {
   private noteEnrollmentRejection(payload: Buffer): boolean {
     try {
       const env = decodeEnvelope(payload)
-      const body = env.body as { rejected?: Array<{ msgId: string, code: string, reason: string }> }
+      const body = env.body as { rejected?: Array<{ msgId: string; code: string; reason: string }> }
       const r = env.kind === 'ack' ? body.rejected?.find((x) => this.enrollIds.has(x.msgId)) : undefined
       if (r) {
         this.enrollmentState = 'rejected'
-        this.deps.log.error({ code: r.code, reason: r.reason, verified: false }, 'collector rejected the enrollment (check the token, or ask an admin to re-enroll this node)')
+        this.deps.log.error(
+          { code: r.code, reason: r.reason, verified: false },
+          'collector rejected the enrollment (check the token, or ask an admin to re-enroll this node)',
+        )
         return true
       }
     } catch {

@@ -41,7 +41,12 @@ export function packRecords(recs: readonly OutboxRecord[], o: PackOptions): Wire
       out.push({ payload: texts[0] as string, records: run })
     } else if (run.length > 1) {
       const batch = o.signer.signBatch({
-        v: 1, kind: 'batch', node: o.node, msgId: `batch-${randomUUID()}`, ts: o.now.toISOString(), body: { events: run.map((r) => r.envelope) },
+        v: 1,
+        kind: 'batch',
+        node: o.node,
+        msgId: `batch-${randomUUID()}`,
+        ts: o.now.toISOString(),
+        body: { events: run.map((r) => r.envelope) },
       })
       out.push({ payload: JSON.stringify(batch), records: run, batchId: batch.msgId })
     }
@@ -73,16 +78,19 @@ export function packRecords(recs: readonly OutboxRecord[], o: PackOptions): Wire
  * batch msgId only when it rejects the batch as a whole (bad signature, malformed, another node's event …).
  */
 export class BatchesInFlight {
-  private readonly byId = new Map<string, { readonly ids: readonly string[], readonly maxSeq: number }>()
+  private readonly byId = new Map<string, { readonly ids: readonly string[]; readonly maxSeq: number }>()
 
   add(w: WireOut): void {
     if (w.batchId) {
-      this.byId.set(w.batchId, { ids: w.records.map((r) => r.msgId), maxSeq: w.records[w.records.length - 1]?.seq ?? 0 })
+      this.byId.set(w.batchId, {
+        ids: w.records.map((r) => r.msgId),
+        maxSeq: w.records[w.records.length - 1]?.seq ?? 0,
+      })
     }
   }
 
   /** Removes and returns the batch, if `msgId` names one in flight. */
-  take(msgId: string): { readonly ids: readonly string[], readonly maxSeq: number } | undefined {
+  take(msgId: string): { readonly ids: readonly string[]; readonly maxSeq: number } | undefined {
     const b = this.byId.get(msgId)
     this.byId.delete(msgId)
     return b

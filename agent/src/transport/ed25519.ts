@@ -1,7 +1,15 @@
 import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto'
 import {
-  BATCH_SIGNING_DOMAIN, batchSigningText, canonicalJson, fromB64, type BatchEnvelope, type Envelope, type KeyPair, type MessageKind,
-  type UnsignedBatch, type UnsignedEnvelope,
+  BATCH_SIGNING_DOMAIN,
+  batchSigningText,
+  canonicalJson,
+  fromB64,
+  type BatchEnvelope,
+  type Envelope,
+  type KeyPair,
+  type MessageKind,
+  type UnsignedBatch,
+  type UnsignedEnvelope,
 } from '@backstop/shared'
 
 /**
@@ -18,7 +26,9 @@ export interface NodeSigner {
   readonly publicKey: string
   signMessage(message: string): string
   signEnvelope<K extends MessageKind>(unsigned: UnsignedEnvelope<K>): Envelope<K>
-  /** One signature over a whole batch of already-signed envelopes, under the batch domain (shared/src/schemas/batch.ts). */
+  /**
+   * One signature over a whole batch of already-signed envelopes, under the batch domain (shared/src/schemas/batch.ts).
+   */
   signBatch(unsigned: UnsignedBatch): BatchEnvelope
 }
 
@@ -28,13 +38,22 @@ export function createSigner(keys: KeyPair): NodeSigner {
   if (raw.length !== 64) {
     throw new RangeError('secret key must be 64 bytes (base64)')
   }
-  const key = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, raw.subarray(0, 32)]), format: 'der', type: 'pkcs8' })
-  const signMessage = (message: string): string => sign(null, Buffer.from(DOMAIN + message, 'utf8'), key).toString('base64')
+  const key = createPrivateKey({
+    key: Buffer.concat([PKCS8_ED25519_PREFIX, raw.subarray(0, 32)]),
+    format: 'der',
+    type: 'pkcs8',
+  })
+  const signMessage = (message: string): string =>
+    sign(null, Buffer.from(DOMAIN + message, 'utf8'), key).toString('base64')
   return {
     publicKey: keys.publicKey,
     signMessage,
-    signEnvelope: <K extends MessageKind>(unsigned: UnsignedEnvelope<K>): Envelope<K> => ({ ...unsigned, sig: signMessage(canonicalJson(unsigned)) }) as Envelope<K>,
-    signBatch: (unsigned) => ({ ...unsigned, sig: sign(null, Buffer.from(BATCH_SIGNING_DOMAIN + batchSigningText(unsigned), 'utf8'), key).toString('base64') }),
+    signEnvelope: <K extends MessageKind>(unsigned: UnsignedEnvelope<K>): Envelope<K> =>
+      ({ ...unsigned, sig: signMessage(canonicalJson(unsigned)) }) as Envelope<K>,
+    signBatch: (unsigned) => ({
+      ...unsigned,
+      sig: sign(null, Buffer.from(BATCH_SIGNING_DOMAIN + batchSigningText(unsigned), 'utf8'), key).toString('base64'),
+    }),
   }
 }
 
@@ -44,7 +63,10 @@ function publicKeyObject(publicKeyB64: string): KeyObject | null {
   let k = publicKeys.get(publicKeyB64)
   if (k === undefined) {
     const raw = fromB64(publicKeyB64)
-    k = raw.length === 32 ? createPublicKey({ key: Buffer.concat([SPKI_ED25519_PREFIX, raw]), format: 'der', type: 'spki' }) : null
+    k =
+      raw.length === 32
+        ? createPublicKey({ key: Buffer.concat([SPKI_ED25519_PREFIX, raw]), format: 'der', type: 'spki' })
+        : null
     if (publicKeys.size > 64) {
       publicKeys.clear()
     }

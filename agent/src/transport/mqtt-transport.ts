@@ -17,7 +17,19 @@ export type { TransportCounters, TransportOptions, TransportStatus } from './tra
  * is what gets replayed, from the oldest unacknowledged record, on every (re)connect.
  */
 export class MqttTransport {
-  readonly counters: TransportCounters = { connects: 0, published: 0, acked: 0, deadLettered: 0, transientRejections: 0, forgedAcks: 0, invalidAcks: 0, replays: 0, heartbeats: 0, batches: 0, batchRejections: 0 }
+  readonly counters: TransportCounters = {
+    connects: 0,
+    published: 0,
+    acked: 0,
+    deadLettered: 0,
+    transientRejections: 0,
+    forgedAcks: 0,
+    invalidAcks: 0,
+    replays: 0,
+    heartbeats: 0,
+    batches: 0,
+    batchRejections: 0,
+  }
   private readonly topics: NodeTopics
   private readonly stopCtl = new AbortController()
   private readonly acks: AckProcessor
@@ -41,7 +53,12 @@ export class MqttTransport {
   constructor(private readonly opts: TransportOptions) {
     this.topics = topicsFor(opts.node)
     this.acks = new AckProcessor({
-      node: opts.node, outbox: opts.outbox, log: opts.log, clock: opts.clock, collectorKey: opts.collectorKey, counters: this.counters,
+      node: opts.node,
+      outbox: opts.outbox,
+      log: opts.log,
+      clock: opts.clock,
+      collectorKey: opts.collectorKey,
+      counters: this.counters,
       pin: (pk) => opts.pinCollectorKey(pk),
       enrolled: () => this.onEnrolled(),
       settled: (ids) => this.settled(ids),
@@ -69,7 +86,9 @@ export class MqttTransport {
       // Bounded: a half-open socket would otherwise hold shutdown forever.
       if (c.connected) {
         await Promise.race([
-          c.publishAsync(this.topics.status, statusPayload('offline', this.opts.clock.now()), { qos: 1, retain: true }).catch(() => undefined),
+          c
+            .publishAsync(this.topics.status, statusPayload('offline', this.opts.clock.now()), { qos: 1, retain: true })
+            .catch(() => undefined),
           this.sleep(2000, undefined),
         ])
       }
@@ -125,9 +144,17 @@ export class MqttTransport {
 
   private async connectOnce(): Promise<MqttClient | undefined> {
     const res = await connectClient({
-      url: this.opts.url, node: this.opts.node, signer: this.opts.signer, now: this.opts.clock.now(), topics: this.topics,
-      keepaliveS: this.opts.keepaliveS ?? 30, connectTimeoutMs: this.opts.connectTimeoutMs ?? 10_000, tls: this.opts.tls,
-      stop: this.stopCtl.signal, onAck: (payload) => this.acks.receive(payload), onCommand: this.opts.onCommand,
+      url: this.opts.url,
+      node: this.opts.node,
+      signer: this.opts.signer,
+      now: this.opts.clock.now(),
+      topics: this.topics,
+      keepaliveS: this.opts.keepaliveS ?? 30,
+      connectTimeoutMs: this.opts.connectTimeoutMs ?? 10_000,
+      tls: this.opts.tls,
+      stop: this.stopCtl.signal,
+      onAck: (payload) => this.acks.receive(payload),
+      onCommand: this.opts.onCommand,
     })
     if ('error' in res) {
       if (this.stopCtl.signal.aborted) {
@@ -160,8 +187,13 @@ export class MqttTransport {
     })
     this.opts.log.info({ url: this.opts.url, enrolled: this.enrolled }, 'connected to the collector')
     try {
-      await c.subscribeAsync(this.opts.onCommand ? [this.topics.ack, this.topics.commands] : [this.topics.ack], { qos: 1 })
-      await c.publishAsync(this.topics.status, statusPayload('online', this.opts.clock.now(), this.opts.agentVersion), { qos: 1, retain: true })
+      await c.subscribeAsync(this.opts.onCommand ? [this.topics.ack, this.topics.commands] : [this.topics.ack], {
+        qos: 1,
+      })
+      await c.publishAsync(this.topics.status, statusPayload('online', this.opts.clock.now(), this.opts.agentVersion), {
+        qos: 1,
+        retain: true,
+      })
       if (this.enrolled) {
         this.whileEnrolled(c, ctl.signal)
       } else {
@@ -193,12 +225,24 @@ export class MqttTransport {
       const token = await this.opts.enrollmentToken()
       if (token === null) {
         this.acks.enrollmentState = 'waiting-for-token'
-        this.opts.log.error('not enrolled and no enrollment token: set collector.enrollmentToken or collector.enrollmentTokenFile in the agent config')
+        this.opts.log.error(
+          'not enrolled and no enrollment token: set collector.enrollmentToken or collector.enrollmentTokenFile in the agent config',
+        )
       } else if (!this.enrolled && !this.acks.pinning) {
-        const env = enrollEnvelope({ node: this.opts.node, signer: this.opts.signer, token, hostname: this.opts.hostname, agentVersion: this.opts.agentVersion, now: this.opts.clock.now() })
+        const env = enrollEnvelope({
+          node: this.opts.node,
+          signer: this.opts.signer,
+          token,
+          hostname: this.opts.hostname,
+          agentVersion: this.opts.agentVersion,
+          now: this.opts.clock.now(),
+        })
         this.acks.expectEnrollment(env.msgId)
         c.publish(this.topics.events, JSON.stringify(env), { qos: 1 }, () => undefined)
-        this.opts.log.info({ msgId: env.msgId, fingerprint: keyFingerprint(this.opts.signer.publicKey), attempt }, 'sent enrollment request')
+        this.opts.log.info(
+          { msgId: env.msgId, fingerprint: keyFingerprint(this.opts.signer.publicKey), attempt },
+          'sent enrollment request',
+        )
       }
       this.enrollWake = new AbortController()
       await this.sleep(backoffMs(attempt, policy, this.opts.random), AbortSignal.any([signal, this.enrollWake.signal]))
@@ -206,7 +250,10 @@ export class MqttTransport {
   }
 
   private onEnrolled(): void {
-    this.opts.log.info({ collectorKeyFingerprint: keyFingerprint(this.acks.collectorKey as string) }, 'enrolled: collector key pinned, draining the outbox')
+    this.opts.log.info(
+      { collectorKeyFingerprint: keyFingerprint(this.acks.collectorKey as string) },
+      'enrolled: collector key pinned, draining the outbox',
+    )
     this.enrollWake?.abort()
     const c = this.client
     if (c && this.sessionCtl && !this.sessionCtl.signal.aborted) {
@@ -217,7 +264,12 @@ export class MqttTransport {
   private async heartbeatLoop(c: MqttClient, signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       try {
-        const env = heartbeatEnvelope(this.opts.node, this.opts.signer, this.opts.heartbeatBody(), this.opts.clock.now())
+        const env = heartbeatEnvelope(
+          this.opts.node,
+          this.opts.signer,
+          this.opts.heartbeatBody(),
+          this.opts.clock.now(),
+        )
         c.publish(this.topics.events, JSON.stringify(env), { qos: 1 }, () => undefined)
         this.counters.heartbeats++
       } catch (e) {
@@ -277,7 +329,13 @@ export class MqttTransport {
       if (fresh.length > 0 && this.inflight.size === 0) {
         this.lastProgressMs = this.opts.clock.now().getTime()
       }
-      const out = packRecords(fresh, { node: this.opts.node, signer: this.opts.signer, now: this.opts.clock.now(), singlesThrough: this.singlesThrough, maxEvents: this.opts.maxBatch })
+      const out = packRecords(fresh, {
+        node: this.opts.node,
+        signer: this.opts.signer,
+        now: this.opts.clock.now(),
+        singlesThrough: this.singlesThrough,
+        maxEvents: this.opts.maxBatch,
+      })
       for (const w of out) {
         for (const r of w.records) {
           this.inflight.set(r.msgId, r.seq)
@@ -302,7 +360,12 @@ export class MqttTransport {
     if (!b) {
       return false
     }
-    this.opts.log.warn({ batch: r.msgId, events: b.ids.length, code: r.code, reason: r.reason, permanent: r.permanent }, r.permanent ? 'collector rejected a batch; resending its events one by one' : 'collector rejected a batch for now; retrying later')
+    this.opts.log.warn(
+      { batch: r.msgId, events: b.ids.length, code: r.code, reason: r.reason, permanent: r.permanent },
+      r.permanent
+        ? 'collector rejected a batch; resending its events one by one'
+        : 'collector rejected a batch for now; retrying later',
+    )
     if (r.permanent) {
       this.counters.batchRejections++
       this.singlesThrough = Math.max(this.singlesThrough, b.maxSeq)
@@ -359,7 +422,11 @@ export class MqttTransport {
     const timeout = this.opts.ackTimeoutMs ?? 60_000
     while (!signal.aborted) {
       await this.sleep(Math.max(50, timeout / 4), signal)
-      if (!signal.aborted && this.inflight.size > 0 && this.opts.clock.now().getTime() - this.lastProgressMs > timeout) {
+      if (
+        !signal.aborted &&
+        this.inflight.size > 0 &&
+        this.opts.clock.now().getTime() - this.lastProgressMs > timeout
+      ) {
         this.replay(`no ack for ${timeout} ms`)
       }
     }

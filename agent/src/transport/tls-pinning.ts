@@ -1,5 +1,11 @@
 import { X509Certificate } from 'node:crypto'
-import { type ConnectionOptions, type DetailedPeerCertificate, type PeerCertificate, checkServerIdentity, connect } from 'node:tls'
+import {
+  type ConnectionOptions,
+  type DetailedPeerCertificate,
+  type PeerCertificate,
+  checkServerIdentity,
+  connect,
+} from 'node:tls'
 import { BackstopError } from '@backstop/shared'
 
 /**
@@ -17,9 +23,16 @@ const HEX_FP = /^[0-9A-F]{64}$/
 
 /** Accepts `AB:CD:…`, `abcd…` or `sha256//AB:…`; returns Node's form (upper-case, colon-separated). */
 export function normalizeFingerprint(input: string): string {
-  const hex = input.trim().replace(/^sha256\/\//i, '').replace(/[:\s]/g, '').toUpperCase()
+  const hex = input
+    .trim()
+    .replace(/^sha256\/\//i, '')
+    .replace(/[:\s]/g, '')
+    .toUpperCase()
   if (!HEX_FP.test(hex)) {
-    throw new BackstopError('BK_ERR_CONFIG_INVALID', `collector.fingerprint ${JSON.stringify(input)} is not a SHA-256 fingerprint (64 hex digits, colons optional); copy it from \`backstop-collector token create\``)
+    throw new BackstopError(
+      'BK_ERR_CONFIG_INVALID',
+      `collector.fingerprint ${JSON.stringify(input)} is not a SHA-256 fingerprint (64 hex digits, colons optional); copy it from \`backstop-collector token create\``,
+    )
   }
   return hex.match(/../g)!.join(':')
 }
@@ -37,9 +50,11 @@ export function chainFingerprints(cert: PeerCertificate | DetailedPeerCertificat
 }
 
 function mismatch(pin: string, got: readonly string[], where: string): BackstopError {
-  return new BackstopError('BK_ERR_TLS_FINGERPRINT',
-    `${where} presented certificates ${got.join(', ') || '(none)'}, none matches the pinned ${pin}. `
-    + 'If the collector was reinstalled, verify the new fingerprint with its operator and update collector.fingerprint; otherwise something is intercepting the connection')
+  return new BackstopError(
+    'BK_ERR_TLS_FINGERPRINT',
+    `${where} presented certificates ${got.join(', ') || '(none)'}, none matches the pinned ${pin}. ` +
+      'If the collector was reinstalled, verify the new fingerprint with its operator and update collector.fingerprint; otherwise something is intercepting the connection',
+  )
 }
 
 /** The `checkServerIdentity` for every connection: standard host-name check plus the pin. */
@@ -52,7 +67,10 @@ export function pinnedServerIdentity(pin: string): NonNullable<ConnectionOptions
     }
     const hostErr = checkServerIdentity(host, cert)
     if (hostErr) {
-      return new BackstopError('BK_ERR_TLS_FINGERPRINT', `collector certificate is pinned but not issued for ${JSON.stringify(host)} (${hostErr.message}); add that name to the collector's tls.names or connect by a name it carries`)
+      return new BackstopError(
+        'BK_ERR_TLS_FINGERPRINT',
+        `collector certificate is pinned but not issued for ${JSON.stringify(host)} (${hostErr.message}); add that name to the collector's tls.names or connect by a name it carries`,
+      )
     }
     return undefined
   }
@@ -67,20 +85,36 @@ export interface PinnedTlsOptions {
 }
 
 export function pinnedTlsOptions(caPem: string, pin: string): PinnedTlsOptions {
-  return { ca: [caPem], rejectUnauthorized: true, checkServerIdentity: pinnedServerIdentity(pin), minVersion: 'TLSv1.2' }
+  return {
+    ca: [caPem],
+    rejectUnauthorized: true,
+    checkServerIdentity: pinnedServerIdentity(pin),
+    minVersion: 'TLSv1.2',
+  }
 }
 
 /**
  * One handshake (nothing is written after it) that returns the root of the presented chain as PEM when the
  * chain contains the pinned certificate; otherwise BK_ERR_TLS_FINGERPRINT.
  */
-export function fetchPinnedCa(o: { host: string, port: number, pin: string, timeoutMs?: number }): Promise<string> {
+export function fetchPinnedCa(o: { host: string; port: number; pin: string; timeoutMs?: number }): Promise<string> {
   const want = normalizeFingerprint(o.pin)
   return new Promise((resolve, reject) => {
-    const sock = connect({ host: o.host, port: o.port, servername: isIpLiteral(o.host) ? undefined : o.host, rejectUnauthorized: false, minVersion: 'TLSv1.2' })
+    const sock = connect({
+      host: o.host,
+      port: o.port,
+      servername: isIpLiteral(o.host) ? undefined : o.host,
+      rejectUnauthorized: false,
+      minVersion: 'TLSv1.2',
+    })
     const timer = setTimeout(() => {
       sock.destroy()
-      reject(new BackstopError('BK_ERR_TLS_FINGERPRINT', `no TLS handshake from ${o.host}:${o.port} within ${o.timeoutMs ?? 10000} ms; is the collector listening with TLS there?`))
+      reject(
+        new BackstopError(
+          'BK_ERR_TLS_FINGERPRINT',
+          `no TLS handshake from ${o.host}:${o.port} within ${o.timeoutMs ?? 10000} ms; is the collector listening with TLS there?`,
+        ),
+      )
     }, o.timeoutMs ?? 10000)
     sock.once('secureConnect', () => {
       clearTimeout(timer)
@@ -92,14 +126,22 @@ export function fetchPinnedCa(o: { host: string, port: number, pin: string, time
         return
       }
       let root: DetailedPeerCertificate = peer
-      while (root.issuerCertificate && root.issuerCertificate !== root && root.issuerCertificate.fingerprint256 !== root.fingerprint256) {
+      while (
+        root.issuerCertificate &&
+        root.issuerCertificate !== root &&
+        root.issuerCertificate.fingerprint256 !== root.fingerprint256
+      ) {
         root = root.issuerCertificate
       }
       resolve(new X509Certificate(root.raw).toString())
     })
     sock.once('error', (e) => {
       clearTimeout(timer)
-      reject(new BackstopError('BK_ERR_TLS_FINGERPRINT', `TLS handshake with ${o.host}:${o.port} failed: ${e.message}`, { cause: e }))
+      reject(
+        new BackstopError('BK_ERR_TLS_FINGERPRINT', `TLS handshake with ${o.host}:${o.port} failed: ${e.message}`, {
+          cause: e,
+        }),
+      )
     })
   })
 }

@@ -16,7 +16,12 @@ export function trustStorePath(stateDir: string): string {
   return join(stateDir, 'keys', 'collector-tls.json')
 }
 
-export async function pinnedTlsForUrl(o: { stateDir: string, url: string, fingerprint: string, timeoutMs?: number }): Promise<PinnedTlsOptions> {
+export async function pinnedTlsForUrl(o: {
+  stateDir: string
+  url: string
+  fingerprint: string
+  timeoutMs?: number
+}): Promise<PinnedTlsOptions> {
   const pin = normalizeFingerprint(o.fingerprint)
   const file = trustStorePath(o.stateDir)
   const stored = readStored(file)
@@ -25,7 +30,12 @@ export async function pinnedTlsForUrl(o: { stateDir: string, url: string, finger
   }
   const u = new URL(o.url)
   const host = u.hostname.replace(/^\[|\]$/g, '')
-  const caPem = await fetchPinnedCa({ host, port: Number(u.port || 8883), pin, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) })
+  const caPem = await fetchPinnedCa({
+    host,
+    port: Number(u.port || 8883),
+    pin,
+    ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
+  })
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 })
   const tmp = `${file}.tmp`
   writeFileSync(tmp, JSON.stringify({ pin, caPem } satisfies Stored), { mode: 0o600 })

@@ -3,13 +3,19 @@ import { checkBody, decodeEnvelope, nodeTopic, type AckBody, type Envelope, type
 import { verifyEnvelope, type NodeSigner } from './ed25519.ts'
 
 /** MQTT CONNECT credentials (docs/protocol.md "Connection"): the password proves possession of the node key. */
-export function connectCredentials(node: string, signer: NodeSigner, nowMs: number): { username: string, password: string } {
+export function connectCredentials(
+  node: string,
+  signer: NodeSigner,
+  nowMs: number,
+): { username: string; password: string } {
   return { username: node, password: `${nowMs}.${signer.signMessage(`connect\n${node}\n${nowMs}`)}` }
 }
 
 /** Retained status payloads: `offline` is the Last Will, `online` is published after CONNACK. */
 export function statusPayload(state: 'online' | 'offline', now: Date, agentVersion?: string): string {
-  return JSON.stringify(state === 'online' ? { state, ts: now.toISOString(), agentVersion } : { state, ts: now.toISOString() })
+  return JSON.stringify(
+    state === 'online' ? { state, ts: now.toISOString(), agentVersion } : { state, ts: now.toISOString() },
+  )
 }
 
 export interface EnrollInput {
@@ -24,18 +30,36 @@ export interface EnrollInput {
 /** Not durable (seq 0); signed with the key it asks the collector to pin (proof of possession). */
 export function enrollEnvelope(i: EnrollInput): Envelope<'enroll'> {
   return i.signer.signEnvelope({
-    v: 1, kind: 'enroll', node: i.node, msgId: randomUUID(), seq: 0, ts: i.now.toISOString(),
+    v: 1,
+    kind: 'enroll',
+    node: i.node,
+    msgId: randomUUID(),
+    seq: 0,
+    ts: i.now.toISOString(),
     body: { publicKey: i.signer.publicKey, token: i.token, hostname: i.hostname, agentVersion: i.agentVersion },
   })
 }
 
-export function heartbeatEnvelope(node: string, signer: NodeSigner, body: HeartbeatBody, now: Date): Envelope<'heartbeat'> {
-  return signer.signEnvelope({ v: 1, kind: 'heartbeat', node, msgId: randomUUID(), seq: 0, ts: now.toISOString(), body })
+export function heartbeatEnvelope(
+  node: string,
+  signer: NodeSigner,
+  body: HeartbeatBody,
+  now: Date,
+): Envelope<'heartbeat'> {
+  return signer.signEnvelope({
+    v: 1,
+    kind: 'heartbeat',
+    node,
+    msgId: randomUUID(),
+    seq: 0,
+    ts: now.toISOString(),
+    body,
+  })
 }
 
 export type AckCheck =
-  | { readonly ok: true, readonly ack: Envelope<'ack'>, readonly body: AckBody }
-  | { readonly ok: false, readonly forged: boolean, readonly reason: string }
+  | { readonly ok: true; readonly ack: Envelope<'ack'>; readonly body: AckBody }
+  | { readonly ok: false; readonly forged: boolean; readonly reason: string }
 
 /**
  * An ack from `backstop/v1/<node>/ack`: it must decode, be an `ack`, match the schema and carry a signature by
@@ -58,7 +82,13 @@ export function checkAck(payload: Buffer, collectorKey: string | null): AckCheck
     return { ok: false, forged: false, reason: 'no collector key pinned and the ack carries no enrollment' }
   }
   if (!verifyEnvelope(env, key)) {
-    return { ok: false, forged: true, reason: collectorKey ? 'signature does not verify against the pinned collector key' : 'enrollment ack is not signed by the key it announces' }
+    return {
+      ok: false,
+      forged: true,
+      reason: collectorKey
+        ? 'signature does not verify against the pinned collector key'
+        : 'enrollment ack is not signed by the key it announces',
+    }
   }
   return { ok: true, ack: env, body: env.body }
 }
@@ -71,5 +101,10 @@ export interface NodeTopics {
 }
 
 export function topicsFor(node: string): NodeTopics {
-  return { events: nodeTopic(node, 'events'), ack: nodeTopic(node, 'ack'), status: nodeTopic(node, 'status'), commands: nodeTopic(node, 'commands') }
+  return {
+    events: nodeTopic(node, 'events'),
+    ack: nodeTopic(node, 'ack'),
+    status: nodeTopic(node, 'status'),
+    commands: nodeTopic(node, 'commands'),
+  }
 }

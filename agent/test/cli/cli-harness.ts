@@ -10,7 +10,7 @@ import { memoryLog } from '../exec/memory-log.ts'
 import { FakeClock } from '../scheduler/fake-clock.ts'
 
 export interface FakeRuntime {
-  readonly emitted: { kind: string, body: Record<string, unknown> }[]
+  readonly emitted: { kind: string; body: Record<string, unknown> }[]
   started: number
   stopped: number
   acked: boolean
@@ -27,7 +27,7 @@ export interface Harness {
   readonly deps: CliDeps
   /** Fires the stop-signal handlers (SIGTERM for `run`). */
   signal(): void
-  cli(...argv: string[]): Promise<{ code: number, out: string, err: string }>
+  cli(...argv: string[]): Promise<{ code: number; out: string; err: string }>
 }
 
 /** A temp state dir + config with one archive job over a temp source, and fakes for the runtime and signals. */
@@ -39,7 +39,9 @@ export function harness(t: TestContext, extraYaml = ''): Harness {
   mkdirSync(src)
   writeFileSync(join(src, 'hosts'), '127.0.0.1 localhost\n')
   const config = join(dir, 'agent.yaml')
-  writeFileSync(config, `node: test-node
+  writeFileSync(
+    config,
+    `node: test-node
 stateDir: ${join(dir, 'state')}
 collector:
   url: mqtt://127.0.0.1:1
@@ -52,13 +54,21 @@ jobs:
     destination: ${dest}
     keepLast: 2
     media: hdd
-${extraYaml}`)
+${extraYaml}`,
+  )
   const clock = new FakeClock('2026-03-01T12:00:00Z')
   const runtime: FakeRuntime = { emitted: [], started: 0, stopped: 0, acked: true, jobStatus: null }
   const handlers = new Set<(s: string) => void>()
   const io = { out: '', err: '' }
   const deps: CliDeps = {
-    io: { out: (s) => { io.out += s }, err: (s) => { io.err += s } },
+    io: {
+      out: (s) => {
+        io.out += s
+      },
+      err: (s) => {
+        io.err += s
+      },
+    },
     clock,
     hostname: 'test-host',
     loadConfig: (file) => loadAgentConfig(file, { hostname: 'test-host' }),
@@ -67,11 +77,22 @@ ${extraYaml}`)
     createRuntime: async (input) => {
       runtime.jobStatus = input.jobStatus
       return {
-        start: () => { runtime.started++ },
-        stop: async () => { runtime.stopped++ },
-        emit: async (kind, body) => { runtime.emitted.push({ kind, body: body as unknown as Record<string, unknown> }) },
+        start: () => {
+          runtime.started++
+        },
+        stop: async () => {
+          runtime.stopped++
+        },
+        emit: async (kind, body) => {
+          runtime.emitted.push({ kind, body: body as unknown as Record<string, unknown> })
+        },
         flush: async () => runtime.acked,
-        status: () => ({ outbox: { pending: runtime.acked ? 0 : runtime.emitted.length, bytes: runtime.acked ? 0 : 100 * runtime.emitted.length } }),
+        status: () => ({
+          outbox: {
+            pending: runtime.acked ? 0 : runtime.emitted.length,
+            bytes: runtime.acked ? 0 : 100 * runtime.emitted.length,
+          },
+        }),
       }
     },
     enrollment: async () => 'pinned',
@@ -82,8 +103,18 @@ ${extraYaml}`)
     },
   }
   return {
-    dir, config, src, dest, clock, runtime, deps,
-    signal: () => { for (const h of [...handlers]) { h('SIGTERM') } },
+    dir,
+    config,
+    src,
+    dest,
+    clock,
+    runtime,
+    deps,
+    signal: () => {
+      for (const h of [...handlers]) {
+        h('SIGTERM')
+      }
+    },
     cli: async (...argv) => {
       io.out = ''
       io.err = ''

@@ -35,7 +35,10 @@ describe('configcheck', () => {
 
   it('an invalid file: every issue as file:line:col: field: message, exit 1', async (t) => {
     const h = harness(t)
-    writeFileSync(h.config, 'node: "Bad Node"\ncollector:\n  url: http://x\njobs:\n  - { kind: archive, name: a, paths: [/etc], media: hdd }\n')
+    writeFileSync(
+      h.config,
+      'node: "Bad Node"\ncollector:\n  url: http://x\njobs:\n  - { kind: archive, name: a, paths: [/etc], media: hdd }\n',
+    )
     const r = await h.cli('configcheck', '--config', h.config)
     assert.equal(r.code, 1)
     const lines = r.err.trim().split('\n')
@@ -43,8 +46,14 @@ describe('configcheck', () => {
     for (const l of lines) {
       assert.match(l, new RegExp(`^${h.config}:\\d+:\\d+: [^:]+: .+`), l)
     }
-    assert.ok(lines.some((l) => l.startsWith(`${h.config}:1:7: node: `)), r.err)
-    assert.ok(lines.some((l) => l.startsWith(`${h.config}:3:8: collector.url: `)), r.err)
+    assert.ok(
+      lines.some((l) => l.startsWith(`${h.config}:1:7: node: `)),
+      r.err,
+    )
+    assert.ok(
+      lines.some((l) => l.startsWith(`${h.config}:3:8: collector.url: `)),
+      r.err,
+    )
   })
 
   it('a missing file names it and how to point at another', async (t) => {
@@ -60,7 +69,10 @@ describe('once', () => {
     const h = harness(t)
     const r = await h.cli('once', 'etc', '--config', h.config)
     assert.equal(r.code, 0, r.err)
-    assert.deepEqual(h.runtime.emitted.map((e) => e.kind).filter((k) => k !== 'job.progress'), ['job.started', 'job.finished'])
+    assert.deepEqual(
+      h.runtime.emitted.map((e) => e.kind).filter((k) => k !== 'job.progress'),
+      ['job.started', 'job.finished'],
+    )
     assert.equal(h.runtime.emitted.at(-1)?.body['status'], 'success')
     assert.equal(h.runtime.emitted[0]?.body['trigger'], 'manual')
     assert.match(r.out, /^etc: success — 1 copy, 0 deleted/)
@@ -128,10 +140,15 @@ describe('status and plan', () => {
     }
     const r = await h.cli('plan', 'etc', '--json', '--config', h.config)
     assert.equal(r.code, 0, r.err)
-    const lines = JSON.parse(r.out) as { name: string, action: string, reasons: string[] }[]
-    assert.deepEqual(lines.map((l) => [l.name, l.action]), [
-      ['etc-20260222T000000Z.tar.gz', 'keep'], ['etc-20260221T000000Z.tar.gz', 'keep'], ['etc-20260220T000000Z.tar.gz', 'destroy'],
-    ])
+    const lines = JSON.parse(r.out) as { name: string; action: string; reasons: string[] }[]
+    assert.deepEqual(
+      lines.map((l) => [l.name, l.action]),
+      [
+        ['etc-20260222T000000Z.tar.gz', 'keep'],
+        ['etc-20260221T000000Z.tar.gz', 'keep'],
+        ['etc-20260220T000000Z.tar.gz', 'destroy'],
+      ],
+    )
     assert.match(lines[2]!.reasons[0]!, /keep-last\(2\)/)
     assert.ok(existsSync(join(h.dest, 'etc-20260220T000000Z.tar.gz')), 'plan deletes nothing')
   })
@@ -150,7 +167,10 @@ describe('run (daemon)', () => {
       await settle()
     }
     assert.equal(h.runtime.started, 1)
-    assert.deepEqual(h.runtime.emitted.filter((e) => e.kind === 'job.started').map((e) => [e.body['trigger'], e.body['scheduledFor']]), [['catch-up', '2026-03-01T03:00:00.000Z']])
+    assert.deepEqual(
+      h.runtime.emitted.filter((e) => e.kind === 'job.started').map((e) => [e.body['trigger'], e.body['scheduledFor']]),
+      [['catch-up', '2026-03-01T03:00:00.000Z']],
+    )
     assert.equal(h.runtime.jobStatus?.()[0]?.nextRunAt, '2026-03-02T03:00:00.000Z')
     assert.ok(existsSync(join(h.dir, 'state', 'agent.pid')))
     const snap = JSON.parse(readFileSync(join(h.dir, 'state', 'status.json'), 'utf8'))
@@ -181,7 +201,10 @@ describe('run (daemon)', () => {
     for (let i = 0; i < 100 && !h.runtime.emitted.some((e) => e.kind === 'job.progress'); i++) {
       await new Promise((r) => setTimeout(r, 20))
     }
-    assert.ok(h.runtime.emitted.some((e) => e.kind === 'job.progress'), 'the run reached tar')
+    assert.ok(
+      h.runtime.emitted.some((e) => e.kind === 'job.progress'),
+      'the run reached tar',
+    )
     const t0 = Date.now()
     h.signal()
     const r = await done
@@ -196,13 +219,27 @@ describe('run (daemon)', () => {
   })
 
   it('drains backups Proxmox ran itself (vzdump hook spool) into job events with trigger hook', async (t) => {
-    const h = harness(t, `  - { kind: vzdump, name: pve-scheduled, all: true, storage: pbs1, media: nas, offsite: true, hookReports: true }
-`)
+    const h = harness(
+      t,
+      `  - { kind: vzdump, name: pve-scheduled, all: true, storage: pbs1, media: nas, offsite: true, hookReports: true }
+`,
+    )
     const stateDir = join(h.dir, 'state')
     const env = { STOREID: 'pbs1', VMTYPE: 'qemu', HOSTNAME: 'web' }
     let at = Date.parse('2026-03-01T02:00:00Z')
-    for (const argv of [['job-start'], ['backup-start', 'snapshot', '101'], ['backup-end', 'snapshot', '101'], ['log-end', 'snapshot', '101'], ['job-end']]) {
-      runVzdumpHook(argv, { stateDir, env: { ...env, ...(argv[0] === 'backup-end' ? { TARGET: 'vm/101/2026-03-01T02:00:05Z' } : {}) }, now: () => new Date(at += 5000), warn: (m) => assert.fail(m) })
+    for (const argv of [
+      ['job-start'],
+      ['backup-start', 'snapshot', '101'],
+      ['backup-end', 'snapshot', '101'],
+      ['log-end', 'snapshot', '101'],
+      ['job-end'],
+    ]) {
+      runVzdumpHook(argv, {
+        stateDir,
+        env: { ...env, ...(argv[0] === 'backup-end' ? { TARGET: 'vm/101/2026-03-01T02:00:05Z' } : {}) },
+        now: () => new Date((at += 5000)),
+        warn: (m) => assert.fail(m),
+      })
     }
     assert.ok(readSpool(stateDir).length > 0, 'the hook spooled records')
     const done = h.cli('run', '--config', h.config)
@@ -212,9 +249,19 @@ describe('run (daemon)', () => {
     h.signal()
     assert.equal((await done).code, 0)
     const hookRuns = h.runtime.emitted.filter((e) => e.body['job'] === 'pve-scheduled')
-    assert.deepEqual(hookRuns.map((e) => e.kind), ['job.started', 'job.finished'])
+    assert.deepEqual(
+      hookRuns.map((e) => e.kind),
+      ['job.started', 'job.finished'],
+    )
     assert.equal(hookRuns[0]?.body['trigger'], 'hook')
     assert.deepEqual(readSpool(stateDir), [], 'drained records are removed')
-    assert.deepEqual(h.runtime.jobStatus?.().map((j) => j.job).sort(), ['etc', 'pve-scheduled'], 'the drain is not a job in heartbeats')
+    assert.deepEqual(
+      h.runtime
+        .jobStatus?.()
+        .map((j) => j.job)
+        .sort(),
+      ['etc', 'pve-scheduled'],
+      'the drain is not a job in heartbeats',
+    )
   })
 })

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test'
 const root = fileURLToPath(new URL('../../../', import.meta.url))
 const launcher = fileURLToPath(new URL('../../bin/backstop-agent.mjs', import.meta.url))
 
-function agent(...args: string[]): { code: number | null, out: string, err: string } {
+function agent(...args: string[]): { code: number | null; out: string; err: string } {
   const r = spawnSync(process.execPath, [launcher, ...args], { cwd: root, encoding: 'utf8', timeout: 30_000 })
   return { code: r.status, out: r.stdout, err: r.stderr }
 }
@@ -23,6 +23,9 @@ describe('bin/backstop-agent.mjs', () => {
     const r = agent('configcheck', '--config', 'agent/test/fixtures/config/invalid/duplicate-job-name.yaml')
     assert.equal(r.code, 1)
     assert.equal(r.out, '')
-    assert.match(r.err, /^agent\/test\/fixtures\/config\/invalid\/duplicate-job-name\.yaml:14:11: jobs\[1\]\.name: duplicate job name "etc"/m)
+    assert.match(
+      r.err,
+      /^agent\/test\/fixtures\/config\/invalid\/duplicate-job-name\.yaml:14:11: jobs\[1\]\.name: duplicate job name "etc"/m,
+    )
   })
 })

@@ -17,7 +17,10 @@ describe('single binary (agent/scripts/build-sea.mjs)', () => {
   it('builds, and the binary runs configcheck and a real archive job', { timeout: 180_000 }, (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'bk-sea-'))
     t.after(() => rmSync(dir, { recursive: true, force: true }))
-    const built = spawnSync(process.execPath, ['agent/scripts/build-sea.mjs', '--out', join(dir, 'dist')], { cwd: root, encoding: 'utf8' })
+    const built = spawnSync(process.execPath, ['agent/scripts/build-sea.mjs', '--out', join(dir, 'dist')], {
+      cwd: root,
+      encoding: 'utf8',
+    })
     assert.equal(built.status, 0, `${built.stdout}\n${built.stderr}`)
     const bin = join(dir, 'dist', 'backstop-agent')
     const agent = (...args: string[]) => spawnSync(bin, args, { cwd: root, encoding: 'utf8', timeout: 30_000 })
@@ -32,12 +35,15 @@ describe('single binary (agent/scripts/build-sea.mjs)', () => {
     mkdirSync(join(dir, 'src'))
     writeFileSync(join(dir, 'src', 'hosts'), '127.0.0.1 localhost\n')
     const config = join(dir, 'agent.yaml')
-    writeFileSync(config, `node: sea-test
+    writeFileSync(
+      config,
+      `node: sea-test
 stateDir: ${join(dir, 'state')}
 collector: { url: "mqtt://127.0.0.1:1", enrollmentToken: t }
 jobs:
   - { kind: archive, name: etc, paths: ["${join(dir, 'src')}"], destination: "${join(dir, 'out')}", media: hdd }
-`)
+`,
+    )
     const once = agent('once', 'etc', '--config', config, '--ack-timeout', '0')
     assert.equal(once.status, 3, `${once.stdout}\n${once.stderr}`)
     assert.match(once.stdout, /^etc: success — 1 copy/)

@@ -9,10 +9,16 @@ test('`backstop-agent vzdump-hook` spools into the configured state dir and alwa
   const start = await h.cli('--config', h.config, 'vzdump-hook', 'job-start')
   assert.equal(start.code, 0, start.err)
   // What vzdump passes for a guest phase, and an extra argument it might add one day: still 0.
-  assert.equal((await h.cli('--config', h.config, 'vzdump-hook', 'backup-start', 'snapshot', '101', '--future-flag')).code, 0)
+  assert.equal(
+    (await h.cli('--config', h.config, 'vzdump-hook', 'backup-start', 'snapshot', '101', '--future-flag')).code,
+    0,
+  )
   assert.equal((await h.cli('--config', h.config, 'vzdump-hook')).code, 0)
   const spooled = readSpool(join(h.dir, 'state'))
-  assert.deepEqual(spooled.map((s) => s.record.type), ['job'])
+  assert.deepEqual(
+    spooled.map((s) => s.record.type),
+    ['job'],
+  )
   // A missing config falls back to BACKSTOP_STATE_DIR (default /var/lib/backstop-agent) instead of failing.
   const previous = process.env['BACKSTOP_STATE_DIR']
   process.env['BACKSTOP_STATE_DIR'] = join(h.dir, 'fallback-state')

@@ -3,7 +3,13 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { type CommandKind, type CommandResultBody, keyPairFromSeed, signCommand, type UnsignedCommand } from '@backstop/shared'
+import {
+  type CommandKind,
+  type CommandResultBody,
+  keyPairFromSeed,
+  signCommand,
+  type UnsignedCommand,
+} from '@backstop/shared'
 import { openNonceStore } from '../../src/commands/nonce-store.ts'
 import { type CommandHandlers, receiveCommand } from '../../src/commands/receive-command.ts'
 
@@ -16,12 +22,20 @@ let n = 0
 function cmd(over: Partial<UnsignedCommand> = {}): UnsignedCommand {
   n++
   return {
-    v: 1, type: 'command', id: `nonce-${String(n).padStart(16, '0')}`, node: 'pve1', kind: 'run-job', args: { job: 'daily' },
-    issuedAt: new Date(T - 1000).toISOString(), expiresAt: new Date(T + 300_000).toISOString(), requestedBy: 'api:ops', ...over,
+    v: 1,
+    type: 'command',
+    id: `nonce-${String(n).padStart(16, '0')}`,
+    node: 'pve1',
+    kind: 'run-job',
+    args: { job: 'daily' },
+    issuedAt: new Date(T - 1000).toISOString(),
+    expiresAt: new Date(T + 300_000).toISOString(),
+    requestedBy: 'api:ops',
+    ...over,
   } as UnsignedCommand
 }
 
-function agent(o: { allow?: CommandKind[], file?: string, now?: number, enrolled?: boolean, fail?: boolean } = {}) {
+function agent(o: { allow?: CommandKind[]; file?: string; now?: number; enrolled?: boolean; fail?: boolean } = {}) {
   const reports: CommandResultBody[] = []
   const ran: string[] = []
   const handlers: CommandHandlers = {
@@ -44,11 +58,25 @@ function agent(o: { allow?: CommandKind[], file?: string, now?: number, enrolled
   const now = () => new Date(o.now ?? T)
   const file = o.file ?? join(dir, `nonces-${n}-${Math.random()}.jsonl`)
   const deps = {
-    node: 'pve1', collectorPublicKey: () => (o.enrolled === false ? undefined : collector.publicKey), allow: o.allow ?? ['run-job', 'reverify-copy', 'restore-test'],
-    nonces: openNonceStore(file, now), now, handlers, report: (b: CommandResultBody) => { reports.push(b) },
+    node: 'pve1',
+    collectorPublicKey: () => (o.enrolled === false ? undefined : collector.publicKey),
+    allow: o.allow ?? ['run-job', 'reverify-copy', 'restore-test'],
+    nonces: openNonceStore(file, now),
+    now,
+    handlers,
+    report: (b: CommandResultBody) => {
+      reports.push(b)
+    },
     log: { warn: () => {}, info: () => {} },
   }
-  return { deps, reports, ran, file, receive: (payload: unknown) => receiveCommand(typeof payload === 'string' ? payload : JSON.stringify(payload), deps) }
+  return {
+    deps,
+    reports,
+    ran,
+    file,
+    receive: (payload: unknown) =>
+      receiveCommand(typeof payload === 'string' ? payload : JSON.stringify(payload), deps),
+  }
 }
 
 describe('agent: signed commands', () => {
@@ -59,17 +87,61 @@ describe('agent: signed commands', () => {
     const c = signCommand(cmd(), collector.secretKey)
     assert.deepEqual(await a.receive(c), { status: 'succeeded' })
     assert.deepEqual(a.ran, ['run-job daily'])
-    assert.deepEqual(a.reports.map((r) => [r.status, r.runId]), [['accepted', undefined], ['succeeded', 'run-42']])
+    assert.deepEqual(
+      a.reports.map((r) => [r.status, r.runId]),
+      [
+        ['accepted', undefined],
+        ['succeeded', 'run-42'],
+      ],
+    )
   })
 
-  const refusals: Array<[string, () => { payload: unknown, opts?: Parameters<typeof agent>[0] }, string, 'reported' | 'silent']> = [
+  const refusals: Array<
+    [string, () => { payload: unknown; opts?: Parameters<typeof agent>[0] }, string, 'reported' | 'silent']
+  > = [
     ['forged signature', () => ({ payload: signCommand(cmd(), mallory.secretKey) }), 'BK_ERR_CMD_SIG', 'silent'],
-    ['not enrolled yet', () => ({ payload: signCommand(cmd(), collector.secretKey), opts: { enrolled: false } }), 'BK_ERR_CMD_SIG', 'silent'],
-    ['for another node', () => ({ payload: signCommand(cmd({ node: 'nas1' }), collector.secretKey) }), 'BK_ERR_WIRE_TOPIC', 'silent'],
-    ['expired', () => ({ payload: signCommand(cmd(), collector.secretKey), opts: { now: T + 301_000 } }), 'BK_ERR_CMD_EXPIRED', 'reported'],
-    ['kind not in allowlist', () => ({ payload: signCommand(cmd({ kind: 'restore-test', args: { job: 'daily' } } as Partial<UnsignedCommand>), collector.secretKey), opts: { allow: ['run-job'] } }), 'BK_ERR_CMD_NOT_ALLOWED', 'reported'],
-    ['empty allowlist (default) refuses everything', () => ({ payload: signCommand(cmd(), collector.secretKey), opts: { allow: [] } }), 'BK_ERR_CMD_NOT_ALLOWED', 'reported'],
-    ['shell injection in a job name', () => ({ payload: { ...cmd({ args: { job: '$(reboot)' } }), sig: 'AAAA' } }), 'BK_ERR_WIRE_SCHEMA', 'silent'],
+    [
+      'not enrolled yet',
+      () => ({ payload: signCommand(cmd(), collector.secretKey), opts: { enrolled: false } }),
+      'BK_ERR_CMD_SIG',
+      'silent',
+    ],
+    [
+      'for another node',
+      () => ({ payload: signCommand(cmd({ node: 'nas1' }), collector.secretKey) }),
+      'BK_ERR_WIRE_TOPIC',
+      'silent',
+    ],
+    [
+      'expired',
+      () => ({ payload: signCommand(cmd(), collector.secretKey), opts: { now: T + 301_000 } }),
+      'BK_ERR_CMD_EXPIRED',
+      'reported',
+    ],
+    [
+      'kind not in allowlist',
+      () => ({
+        payload: signCommand(
+          cmd({ kind: 'restore-test', args: { job: 'daily' } } as Partial<UnsignedCommand>),
+          collector.secretKey,
+        ),
+        opts: { allow: ['run-job'] },
+      }),
+      'BK_ERR_CMD_NOT_ALLOWED',
+      'reported',
+    ],
+    [
+      'empty allowlist (default) refuses everything',
+      () => ({ payload: signCommand(cmd(), collector.secretKey), opts: { allow: [] } }),
+      'BK_ERR_CMD_NOT_ALLOWED',
+      'reported',
+    ],
+    [
+      'shell injection in a job name',
+      () => ({ payload: { ...cmd({ args: { job: '$(reboot)' } }), sig: 'AAAA' } }),
+      'BK_ERR_WIRE_SCHEMA',
+      'silent',
+    ],
     ['garbage', () => ({ payload: '\u0000\u0001{' }), 'BK_ERR_WIRE_JSON', 'silent'],
   ]
   for (const [name, make, code, reporting] of refusals) {
@@ -79,7 +151,10 @@ describe('agent: signed commands', () => {
       const out = await a.receive(payload)
       assert.equal(out.code, code)
       assert.deepEqual(a.ran, [], 'nothing ran')
-      assert.deepEqual(a.reports.map((r) => [r.status, r.code]), reporting === 'reported' ? [['rejected', code]] : [])
+      assert.deepEqual(
+        a.reports.map((r) => [r.status, r.code]),
+        reporting === 'reported' ? [['rejected', code]] : [],
+      )
     })
   }
 
@@ -103,8 +178,21 @@ describe('agent: signed commands', () => {
 
   it('handlers get typed arguments for each kind', async () => {
     const a = agent()
-    await a.receive(signCommand(cmd({ kind: 'reverify-copy', args: { job: 'zfs-daily', copyId: 'tank/data@autosnap_2026-11-22' } } as Partial<UnsignedCommand>), collector.secretKey))
-    await a.receive(signCommand(cmd({ kind: 'restore-test', args: { job: 'zfs-daily' } } as Partial<UnsignedCommand>), collector.secretKey))
+    await a.receive(
+      signCommand(
+        cmd({
+          kind: 'reverify-copy',
+          args: { job: 'zfs-daily', copyId: 'tank/data@autosnap_2026-11-22' },
+        } as Partial<UnsignedCommand>),
+        collector.secretKey,
+      ),
+    )
+    await a.receive(
+      signCommand(
+        cmd({ kind: 'restore-test', args: { job: 'zfs-daily' } } as Partial<UnsignedCommand>),
+        collector.secretKey,
+      ),
+    )
     assert.deepEqual(a.ran, ['reverify-copy zfs-daily tank/data@autosnap_2026-11-22', 'restore-test zfs-daily'])
   })
 })

@@ -31,15 +31,43 @@ describe('deploy/config/agent*.yaml samples', () => {
 
   it('agent.example.yaml uses every top-level field and every archive field', () => {
     const text = readFileSync(join(deployDir, 'agent.example.yaml'), 'utf8')
-    for (const field of ['node', 'stateDir', 'timezone', 'collector', 'url', 'enrollmentTokenFile', 'outbox', 'maxBytes', 'heartbeatSeconds', 'log', 'level', 'jobs',
-      'kind', 'name', 'schedule', 'catchUp', 'timeoutSeconds', 'paths', 'destination', 'exclude', 'keepLast', 'media', 'offsite', 'offline']) {
+    for (const field of [
+      'node',
+      'stateDir',
+      'timezone',
+      'collector',
+      'url',
+      'enrollmentTokenFile',
+      'outbox',
+      'maxBytes',
+      'heartbeatSeconds',
+      'log',
+      'level',
+      'jobs',
+      'kind',
+      'name',
+      'schedule',
+      'catchUp',
+      'timeoutSeconds',
+      'paths',
+      'destination',
+      'exclude',
+      'keepLast',
+      'media',
+      'offsite',
+      'offline',
+    ]) {
       assert.match(text, new RegExp(`^\\s*(- )?${field}:`, 'm'), `field ${field} is not shown`)
     }
     assert.match(text, /enrollmentToken\b/, 'the inline token alternative is documented')
   })
 })
 
-interface Expectation { line: number, field: string, message: string[] }
+interface Expectation {
+  line: number
+  field: string
+  message: string[]
+}
 
 function expectation(text: string, file: string): Expectation {
   const get = (k: string): string => {
@@ -51,7 +79,9 @@ function expectation(text: string, file: string): Expectation {
 }
 
 describe('agent/test/fixtures/config/invalid: each fails with the promised field and line', () => {
-  const files = readdirSync(invalidDir).filter((f) => f.endsWith('.yaml')).sort()
+  const files = readdirSync(invalidDir)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()
   it('has at least 8 cases', () => {
     assert.ok(files.length >= 8, `only ${files.length}`)
   })
@@ -67,9 +97,20 @@ describe('agent/test/fixtures/config/invalid: each fails with the promised field
       }
       assert.ok(err instanceof ConfigError, `${f} was accepted (or failed without a ConfigError: ${String(err)})`)
       const printed = err.issues.map(formatIssue)
-      const hit = err.issues.find((i) => i.line === want.line && (i.field || '(root)') === want.field && want.message.some((m) => i.message.includes(m)))
-      assert.ok(hit, `expected ${f}:${want.line}: ${want.field}: …${want.message.join(' or ')}…; got:\n${printed.join('\n')}`)
-      assert.ok(printed.every((p) => p.startsWith(`${f}:`)), 'every issue names the file')
+      const hit = err.issues.find(
+        (i) =>
+          i.line === want.line &&
+          (i.field || '(root)') === want.field &&
+          want.message.some((m) => i.message.includes(m)),
+      )
+      assert.ok(
+        hit,
+        `expected ${f}:${want.line}: ${want.field}: …${want.message.join(' or ')}…; got:\n${printed.join('\n')}`,
+      )
+      assert.ok(
+        printed.every((p) => p.startsWith(`${f}:`)),
+        'every issue names the file',
+      )
     })
   }
 })

@@ -5,11 +5,17 @@ import { FixtureExec, UnexpectedCommandError } from '../../src/exec/fixture-exec
 describe('FixtureExec', () => {
   it('fails loudly on an argv nobody recorded, listing what was recorded', async () => {
     const exec = new FixtureExec([{ argv: ['zfs', 'list', '-H'], stdout: 'tank\n' }])
-    await assert.rejects(exec.run(['zfs', 'list', '-Hp']), (e) => e instanceof UnexpectedCommandError && e.message.includes('["zfs","list","-H"]'))
+    await assert.rejects(
+      exec.run(['zfs', 'list', '-Hp']),
+      (e) => e instanceof UnexpectedCommandError && e.message.includes('["zfs","list","-H"]'),
+    )
   })
 
   it('uses each fixture once unless it repeats', async () => {
-    const exec = new FixtureExec([{ argv: ['a'], stdout: '1' }, { argv: ['b'], stdout: '2', repeat: true }])
+    const exec = new FixtureExec([
+      { argv: ['a'], stdout: '1' },
+      { argv: ['b'], stdout: '2', repeat: true },
+    ])
     assert.equal((await exec.run(['a'])).stdout, '1')
     await assert.rejects(exec.run(['a']), UnexpectedCommandError)
     assert.equal((await exec.run(['b'])).stdout, '2')

@@ -9,7 +9,9 @@ describe('NodeExec', () => {
     const exec = new NodeExec({ log: memoryLog().log, killGraceMs: 300 })
     const t0 = Date.now()
     // sh ignores TERM and so does the sleep it starts (ignored dispositions are inherited).
-    await assert.rejects(exec.run(['sh', '-c', 'trap "" TERM; sleep 30; echo done'], { timeoutMs: 200 }), (e) => isBackstopError(e, 'BK_ERR_EXEC_TIMEOUT'))
+    await assert.rejects(exec.run(['sh', '-c', 'trap "" TERM; sleep 30; echo done'], { timeoutMs: 200 }), (e) =>
+      isBackstopError(e, 'BK_ERR_EXEC_TIMEOUT'),
+    )
     const took = Date.now() - t0
     assert.ok(took >= 450 && took < 5000, `killed after ${took} ms: TERM at 200, KILL 300 later`)
   })
@@ -35,16 +37,27 @@ describe('NodeExec', () => {
 
   it('a missing binary in a pipeline throws BK_ERR_EXEC_SPAWN and stops the other stages', async () => {
     const exec = new NodeExec({ log: memoryLog().log, killGraceMs: 300 })
-    await assert.rejects(exec.pipeline([['yes'], ['backstop-missing-reader']], { timeoutMs: 10000 }), (e) => isBackstopError(e, 'BK_ERR_EXEC_SPAWN') && /backstop-missing-reader/.test(e.message))
+    await assert.rejects(
+      exec.pipeline([['yes'], ['backstop-missing-reader']], { timeoutMs: 10000 }),
+      (e) => isBackstopError(e, 'BK_ERR_EXEC_SPAWN') && /backstop-missing-reader/.test(e.message),
+    )
   })
 
   it('counts large piped streams and delivers lines past the output cap', async () => {
     const exec = new NodeExec({ log: memoryLog().log })
-    const r = await exec.pipeline([['head', '-c', '3000000', '/dev/zero'], ['wc', '-c']])
+    const r = await exec.pipeline([
+      ['head', '-c', '3000000', '/dev/zero'],
+      ['wc', '-c'],
+    ])
     assert.equal(r.bytesPiped, 3000000)
     assert.equal(r.stages[1]?.stdout.trim(), '3000000')
     let n = 0
-    const s = await exec.run(['seq', '1', '5000'], { maxOutputBytes: 100, onStdoutLine: () => { n++ } })
+    const s = await exec.run(['seq', '1', '5000'], {
+      maxOutputBytes: 100,
+      onStdoutLine: () => {
+        n++
+      },
+    })
     assert.equal(n, 5000)
     assert.equal(s.truncated, true)
     assert.equal(s.stdout.length, 100)

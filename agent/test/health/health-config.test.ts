@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url'
 import { ConfigError, formatIssue, healthCron, loadAgentConfig, parseAgentConfig } from '../../src/config/load.ts'
 import { backupTargetsOfJobs, targetPaths } from '../../src/health/backup-targets.ts'
 
-const parse = (yaml: string): ReturnType<typeof parseAgentConfig> => parseAgentConfig(`collector: { url: "mqtt://c:1883" }\n${yaml}`, 'agent.yaml', { hostname: 'pve1' })
+const parse = (yaml: string): ReturnType<typeof parseAgentConfig> =>
+  parseAgentConfig(`collector: { url: "mqtt://c:1883" }\n${yaml}`, 'agent.yaml', { hostname: 'pve1' })
 
 function issuesOf(yaml: string): string[] {
   try {
@@ -19,7 +20,14 @@ function issuesOf(yaml: string): string[] {
 
 describe('health: config section', () => {
   it('defaults: hourly, smartctl auto-detected, targets from the jobs, no overrides', () => {
-    assert.deepEqual(parse('jobs: []').health, { intervalMinutes: 60, smartctl: null, backupTargets: null, deviceTypes: {}, skip: [], extra: [] })
+    assert.deepEqual(parse('jobs: []').health, {
+      intervalMinutes: 60,
+      smartctl: null,
+      backupTargets: null,
+      deviceTypes: {},
+      skip: [],
+      extra: [],
+    })
   })
 
   it('overrides are kept as written', () => {
@@ -32,30 +40,62 @@ describe('health: config section', () => {
   extra: [{ name: /dev/sda, type: "megaraid,0" }]
 jobs: []`).health
     assert.deepEqual(h, {
-      intervalMinutes: 15, smartctl: false, backupTargets: ['/srv/backup', '/mnt/usb'],
-      deviceTypes: { '/dev/sdb': 'sat,12', '/dev/sdc': 'usbjmicron,x' }, skip: ['/dev/sdd'], extra: [{ name: '/dev/sda', type: 'megaraid,0' }],
+      intervalMinutes: 15,
+      smartctl: false,
+      backupTargets: ['/srv/backup', '/mnt/usb'],
+      deviceTypes: { '/dev/sdb': 'sat,12', '/dev/sdc': 'usbjmicron,x' },
+      skip: ['/dev/sdd'],
+      extra: [{ name: '/dev/sda', type: 'megaraid,0' }],
     })
   })
 
-  const bad: { yaml: string, want: RegExp }[] = [
-    { yaml: 'health:\n  intervalMinutes: 45\njobs: []', want: /^agent\.yaml:3:20: health\.intervalMinutes: 45 does not divide an hour or a day evenly/ },
+  const bad: { yaml: string; want: RegExp }[] = [
+    {
+      yaml: 'health:\n  intervalMinutes: 45\njobs: []',
+      want: /^agent\.yaml:3:20: health\.intervalMinutes: 45 does not divide an hour or a day evenly/,
+    },
     { yaml: 'health:\n  intervalMinutes: 0\njobs: []', want: /^agent\.yaml:3:\d+: health\.intervalMinutes: .*>= 1/ },
     { yaml: 'health:\n  smartctl: maybe\njobs: []', want: /^agent\.yaml:3:\d+: health\.smartctl: .*boolean/ },
-    { yaml: 'health:\n  backupTargets: [relative/dir]\njobs: []', want: /^agent\.yaml:3:\d+: health\.backupTargets\[0\]: must match pattern/ },
+    {
+      yaml: 'health:\n  backupTargets: [relative/dir]\njobs: []',
+      want: /^agent\.yaml:3:\d+: health\.backupTargets\[0\]: must match pattern/,
+    },
     { yaml: 'health:\n  skip: [sdb]\njobs: []', want: /^agent\.yaml:3:\d+: health\.skip\[0\]: must match pattern/ },
-    { yaml: 'health:\n  extra: [{ name: /dev/sda }]\njobs: []', want: /^agent\.yaml:3:\d+: health\.extra\[0\]: missing required field\(s\) "type"/ },
-    { yaml: 'health:\n  devicetypes: {}\njobs: []', want: /^agent\.yaml:3:\d+: health: unknown field\(s\) "devicetypes"/ },
+    {
+      yaml: 'health:\n  extra: [{ name: /dev/sda }]\njobs: []',
+      want: /^agent\.yaml:3:\d+: health\.extra\[0\]: missing required field\(s\) "type"/,
+    },
+    {
+      yaml: 'health:\n  devicetypes: {}\njobs: []',
+      want: /^agent\.yaml:3:\d+: health: unknown field\(s\) "devicetypes"/,
+    },
   ]
   for (const { yaml, want } of bad) {
     it(`rejects ${yaml.split('\n')[1]!.trim()} with file:line:field`, () => {
       const issues = issuesOf(yaml)
-      assert.ok(issues.some((i) => want.test(i)), issues.join('\n'))
+      assert.ok(
+        issues.some((i) => want.test(i)),
+        issues.join('\n'),
+      )
     })
   }
 
   it('interval → cron: minutes dividing an hour, hours dividing a day, nothing else', () => {
-    const table: [number, string | null][] = [[1, '*/1 * * * *'], [15, '*/15 * * * *'], [60, '0 * * * *'], [120, '0 */2 * * *'], [360, '0 */6 * * *'], [1440, '0 0 * * *'], [45, null], [90, null], [420, null]]
-    assert.deepEqual(table.map(([m]) => [m, healthCron(m)]), table)
+    const table: [number, string | null][] = [
+      [1, '*/1 * * * *'],
+      [15, '*/15 * * * *'],
+      [60, '0 * * * *'],
+      [120, '0 */2 * * *'],
+      [360, '0 */6 * * *'],
+      [1440, '0 0 * * *'],
+      [45, null],
+      [90, null],
+      [420, null],
+    ]
+    assert.deepEqual(
+      table.map(([m]) => [m, healthCron(m)]),
+      table,
+    )
   })
 })
 
@@ -69,17 +109,29 @@ describe('backup targets from the jobs', () => {
   - { kind: rear, name: rescue }
 `)
     assert.deepEqual(backupTargetsOfJobs(cfg.jobs), [
-      { path: '/srv/backup/etc' }, { path: '/srv/dump' }, { zfs: 'tank' }, { zfs: 'rpool' }, { zfs: 'usbpool' }, { path: '/mnt/btr/.snapshots' }, { path: '/mnt/backup/home' },
+      { path: '/srv/backup/etc' },
+      { path: '/srv/dump' },
+      { zfs: 'tank' },
+      { zfs: 'rpool' },
+      { zfs: 'usbpool' },
+      { path: '/mnt/btr/.snapshots' },
+      { path: '/mnt/backup/home' },
     ])
   })
 
-  it('a zfs pool maps to its root dataset\'s mount, else a mounted child\'s; unmounted pools are left out', () => {
+  it("a zfs pool maps to its root dataset's mount, else a mounted child's; unmounted pools are left out", () => {
     const rows = [
       { fs: '/dev/vda', type: 'ext4', size: 1, used: 0, mount: '/' },
       { fs: 'tank', type: 'zfs', size: 1, used: 0, mount: '/tank' },
       { fs: 'usbpool/copy', type: 'zfs', size: 1, used: 0, mount: '/mnt/copy' },
     ]
-    assert.deepEqual(targetPaths([{ path: '/srv/dump' }, { zfs: 'tank' }, { zfs: 'usbpool' }, { zfs: 'gone' }, { path: '/srv/dump' }], rows), ['/srv/dump', '/tank', '/mnt/copy'])
+    assert.deepEqual(
+      targetPaths(
+        [{ path: '/srv/dump' }, { zfs: 'tank' }, { zfs: 'usbpool' }, { zfs: 'gone' }, { path: '/srv/dump' }],
+        rows,
+      ),
+      ['/srv/dump', '/tank', '/mnt/copy'],
+    )
   })
 })
 

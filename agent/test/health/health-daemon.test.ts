@@ -8,9 +8,10 @@ import { settle } from '../scheduler/fake-clock.ts'
 const check = Compile(DiskHealthBody)
 
 describe('run (daemon) reports disk health', () => {
-  it('at start-up and on every interval, with the archive destination\'s filesystem as backup target (real tools)', async (t) => {
+  it("at start-up and on every interval, with the archive destination's filesystem as backup target (real tools)", async (t) => {
     const h = harness(t, 'health: { intervalMinutes: 30 }\n')
-    const reports = (): Record<string, unknown>[] => h.runtime.emitted.filter((e) => e.kind === 'disk.health').map((e) => e.body)
+    const reports = (): Record<string, unknown>[] =>
+      h.runtime.emitted.filter((e) => e.kind === 'disk.health').map((e) => e.body)
     const done = h.cli('run', '--config', h.config)
     for (let i = 0; i < 100 && reports().length === 0; i++) {
       await new Promise((r) => setTimeout(r, 20))
@@ -25,11 +26,14 @@ describe('run (daemon) reports disk health', () => {
     h.signal()
     const r = await done
     assert.equal(r.code, 0, r.err)
-    assert.deepEqual(reports().map((b) => b['at']), ['2026-03-01T12:00:00.000Z', '2026-03-01T12:30:00.000Z'])
+    assert.deepEqual(
+      reports().map((b) => b['at']),
+      ['2026-03-01T12:00:00.000Z', '2026-03-01T12:30:00.000Z'],
+    )
     for (const body of reports()) {
       assert.ok(check.Check(body), JSON.stringify([...check.Errors(body)].slice(0, 3)))
     }
-    const fs = reports()[0]!['filesystems'] as { mount: string, backupTarget: boolean }[]
+    const fs = reports()[0]!['filesystems'] as { mount: string; backupTarget: boolean }[]
     const target = fs.filter((f) => f.backupTarget).map((f) => f.mount)
     assert.equal(target.length, 1, JSON.stringify(fs))
     assert.ok(h.dest.startsWith(target[0] === '/' ? '/' : `${target[0]}/`), `${h.dest} is on ${target[0]}`)

@@ -15,15 +15,36 @@ test('stick not attached: failed with BK_ERR_USB_MEDIUM_MISSING, known runs repo
   t.after(() => rmSync(state, { recursive: true, force: true }))
   await saveInventory(state, {
     'f851d550-f024-4d09-b67b-f18ea9219759': {
-      fsUuid: 'f851d550-f024-4d09-b67b-f18ea9219759', label: 'REAR-000', lastSeen: '2026-11-01T03:00:00.000Z',
-      runs: [{ name: 'rear/vm/20261101.0200', createdAt: '2026-11-01T02:00:00.000Z', sha256: 'a'.repeat(64), bytes: 828585, verifiedAt: '2026-11-01T02:31:00.000Z' }],
+      fsUuid: 'f851d550-f024-4d09-b67b-f18ea9219759',
+      label: 'REAR-000',
+      lastSeen: '2026-11-01T03:00:00.000Z',
+      runs: [
+        {
+          name: 'rear/vm/20261101.0200',
+          createdAt: '2026-11-01T02:00:00.000Z',
+          sha256: 'a'.repeat(64),
+          bytes: 828585,
+          verifiedAt: '2026-11-01T02:31:00.000Z',
+        },
+      ],
     },
   })
-  const exec = new FixtureExec([{ argv: ['blkid', '-c', '/dev/null', '-o', 'export', '-t', 'LABEL=REAR-000'], exitCode: 2 }])
-  const job = createRearJob(resolveRearJob({ kind: 'rear', name: 'rescue', rearHostname: 'vm', nodeTimezone: 'UTC' }, 'UTC'))
+  const exec = new FixtureExec([
+    { argv: ['blkid', '-c', '/dev/null', '-o', 'export', '-t', 'LABEL=REAR-000'], exitCode: 2 },
+  ])
+  const job = createRearJob(
+    resolveRearJob({ kind: 'rear', name: 'rescue', rearHostname: 'vm', nodeTimezone: 'UTC' }, 'UTC'),
+  )
   const ctx: JobContext = {
-    node: 'n1', runId: 'r1', trigger: 'schedule', exec, log: pino({ level: 'silent' }), signal: new AbortController().signal, stateDir: state,
-    clock: { now: () => new Date('2026-11-22T02:00:00Z'), sleepUntil: async () => {} }, progress: () => {},
+    node: 'n1',
+    runId: 'r1',
+    trigger: 'schedule',
+    exec,
+    log: pino({ level: 'silent' }),
+    signal: new AbortController().signal,
+    stateDir: state,
+    clock: { now: () => new Date('2026-11-22T02:00:00Z'), sleepUntil: async () => {} },
+    progress: () => {},
   }
   // by-label directory that does not exist on this host: the blkid probe decides.
   const r = await job.run(ctx)
@@ -34,15 +55,25 @@ test('stick not attached: failed with BK_ERR_USB_MEDIUM_MISSING, known runs repo
   const c = r.copies[0]!
   assert.equal(c.offline, true)
   assert.equal(c.media, 'usb')
-  assert.deepEqual(c.location, { kind: 'usb', target: 'REAR-000:rear/vm', device: { label: 'REAR-000', fsUuid: 'f851d550-f024-4d09-b67b-f18ea9219759' } })
+  assert.deepEqual(c.location, {
+    kind: 'usb',
+    target: 'REAR-000:rear/vm',
+    device: { label: 'REAR-000', fsUuid: 'f851d550-f024-4d09-b67b-f18ea9219759' },
+  })
   assert.deepEqual(c.asset, { kind: 'host-image', id: 'host/vm', name: 'vm' })
   assert.equal(c.verification.state, 'verified')
   assert.match(r.warnings.join('\n'), /not seen for 20 days/)
 })
 
 test('config: onlyIfLayoutChanged needs checkLayout + mkrescue; extraConfig not with a user configDir', () => {
-  assert.throws(() => resolveRearJob({ kind: 'rear', name: 'x', onlyIfLayoutChanged: true }, 'UTC'), /needs checkLayout/)
-  assert.throws(() => resolveRearJob({ kind: 'rear', name: 'x', configDir: '/etc/rear', extraConfig: ['A=1'] }, 'UTC'), /only applies to the generated config/)
+  assert.throws(
+    () => resolveRearJob({ kind: 'rear', name: 'x', onlyIfLayoutChanged: true }, 'UTC'),
+    /needs checkLayout/,
+  )
+  assert.throws(
+    () => resolveRearJob({ kind: 'rear', name: 'x', configDir: '/etc/rear', extraConfig: ['A=1'] }, 'UTC'),
+    /only applies to the generated config/,
+  )
   const r = resolveRearJob({ kind: 'rear', name: 'x' }, 'UTC')
   assert.equal(r.label, 'REAR-000')
   assert.equal(r.keepRuns, 2)
@@ -53,7 +84,12 @@ test('plan: keep-runs per kind on the attached stick (mount faked, run dirs on d
   const { mkdirSync, writeFileSync } = await import('node:fs')
   const state = mkdtempSync(join(tmpdir(), 'bk-rearplan-'))
   t.after(() => rmSync(state, { recursive: true, force: true }))
-  for (const [n, backup] of [['20261101.0200', true], ['20261108.0200', true], ['20261115.0200', true], ['20261116.0200', false]] as const) {
+  for (const [n, backup] of [
+    ['20261101.0200', true],
+    ['20261108.0200', true],
+    ['20261115.0200', true],
+    ['20261116.0200', false],
+  ] as const) {
     mkdirSync(join(state, 'mnt', 'rear', 'vm', n), { recursive: true })
     if (backup) {
       writeFileSync(join(state, 'mnt', 'rear', 'vm', n, 'backup.tar.gz'), 'x')
@@ -65,12 +101,24 @@ test('plan: keep-runs per kind on the attached stick (mount faked, run dirs on d
     { argv: ['mount', '-o', 'rw,nodev,nosuid,noexec', '/dev/loop0p3', join(state, 'mnt')] },
     { argv: ['umount', join(state, 'mnt')] },
   ])
-  const job = createRearJob(resolveRearJob({ kind: 'rear', name: 'rescue', rearHostname: 'vm', nodeTimezone: 'UTC', keepRuns: 2 }, 'UTC'))
+  const job = createRearJob(
+    resolveRearJob({ kind: 'rear', name: 'rescue', rearHostname: 'vm', nodeTimezone: 'UTC', keepRuns: 2 }, 'UTC'),
+  )
   const lines = await job.plan!({
-    node: 'n1', runId: 'p', trigger: 'manual', exec, log: pino({ level: 'silent' }), signal: new AbortController().signal, stateDir: state,
-    clock: { now: () => new Date(), sleepUntil: async () => {} }, progress: () => {},
+    node: 'n1',
+    runId: 'p',
+    trigger: 'manual',
+    exec,
+    log: pino({ level: 'silent' }),
+    signal: new AbortController().signal,
+    stateDir: state,
+    clock: { now: () => new Date(), sleepUntil: async () => {} },
+    progress: () => {},
   })
   exec.assertAllUsed()
-  assert.deepEqual(lines.map((l) => `${l.name.split('/')[2]} ${l.action}`), ['20261101.0200 destroy', '20261108.0200 keep', '20261115.0200 keep', '20261116.0200 keep'])
+  assert.deepEqual(
+    lines.map((l) => `${l.name.split('/')[2]} ${l.action}`),
+    ['20261101.0200 destroy', '20261108.0200 keep', '20261115.0200 keep', '20261116.0200 keep'],
+  )
   assert.equal(lines[0]!.location, 'REAR-000:rear/vm')
 })

@@ -12,7 +12,16 @@ import type { OutboxRecord } from '../../src/outbox/outbox.ts'
 import { captureLog, fixedClock, tempDir } from './support.ts'
 
 function rec(i: number): (seq: number) => Envelope {
-  return (seq) => ({ v: 1, kind: 'job.progress', node: 'n', msgId: `m${i}`, seq, ts: '2026-11-22T03:00:00.000Z', body: { runId: 'r', job: 'j', percent: 1, message: 'x'.repeat(100) }, sig: 'AA==' })
+  return (seq) => ({
+    v: 1,
+    kind: 'job.progress',
+    node: 'n',
+    msgId: `m${i}`,
+    seq,
+    ts: '2026-11-22T03:00:00.000Z',
+    body: { runId: 'r', job: 'j', percent: 1, message: 'x'.repeat(100) },
+    sig: 'AA==',
+  })
 }
 
 describe('FileOutbox: ownership and a full disk', () => {
@@ -22,10 +31,15 @@ describe('FileOutbox: ownership and a full disk', () => {
     t.after(() => ob.close())
     const recs = await Promise.all([1, 2, 3, 4].map((i) => ob.append(rec(i))))
     await ob.ack([recs[1]!.msgId])
-    await assert.rejects(FileOutbox.open({ dir, maxBytes: 1 << 20, log: captureLog().log, clock: fixedClock }),
-      (e) => isBackstopError(e, 'BK_ERR_OUTBOX_LOCKED') && e.message.includes(String(process.pid)))
+    await assert.rejects(
+      FileOutbox.open({ dir, maxBytes: 1 << 20, log: captureLog().log, clock: fixedClock }),
+      (e) => isBackstopError(e, 'BK_ERR_OUTBOX_LOCKED') && e.message.includes(String(process.pid)),
+    )
     const seen = await inspectOutbox(dir)
-    assert.deepEqual({ pending: seen.pending, bytes: seen.bytes, oldestSeq: seen.oldestSeq, tornBytes: seen.tornBytes }, { ...ob.stats(), oldestSeq: 1, tornBytes: 0 })
+    assert.deepEqual(
+      { pending: seen.pending, bytes: seen.bytes, oldestSeq: seen.oldestSeq, tornBytes: seen.tornBytes },
+      { ...ob.stats(), oldestSeq: 1, tornBytes: 0 },
+    )
   })
 
   it('takes over a lock holding our own pid that this process never took (pid reused after a reboot)', async (t) => {
@@ -84,8 +98,16 @@ describe('FileOutbox: ownership and a full disk', () => {
     const { log, lines } = captureLog()
     const again = await FileOutbox.open({ dir, maxBytes: 1 << 30, log, clock: fixedClock })
     const back = await again.readPending(0, 10_000)
-    assert.deepEqual(back.map((r) => r.msgId), [...ok, after].map((r) => r.msgId), 'every acknowledged-as-durable record is intact, nothing else')
-    assert.equal(lines.filter((l) => /torn record/.test(String(l['msg']))).length, 0, 'the failed write was rolled back, no torn tail')
+    assert.deepEqual(
+      back.map((r) => r.msgId),
+      [...ok, after].map((r) => r.msgId),
+      'every acknowledged-as-durable record is intact, nothing else',
+    )
+    assert.equal(
+      lines.filter((l) => /torn record/.test(String(l['msg']))).length,
+      0,
+      'the failed write was rolled back, no torn tail',
+    )
     await again.close()
   })
 })

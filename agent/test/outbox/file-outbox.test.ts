@@ -1,5 +1,14 @@
 import assert from 'node:assert/strict'
-import { appendFileSync, cpSync, mkdirSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs'
+import {
+  appendFileSync,
+  cpSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs'
 import { join } from 'node:path'
 import { describe, it, type TestContext } from 'node:test'
 import { crc32 } from '../../src/outbox/crc32.ts'
@@ -25,11 +34,22 @@ async function fill(ob: FileOutbox, n: number): Promise<OutboxRecord[]> {
 
 /** Envelope-shaped records without Ed25519 (tweetnacl signing costs ms): these tests measure the outbox. */
 function cheap(i: number): (seq: number) => Envelope {
-  return (seq) => ({ v: 1, kind: 'job.progress', node: 'n', msgId: `m${i}`, seq, ts: '2026-11-22T03:00:00.000Z', body: { runId: 'r', job: 'j', percent: 1 }, sig: 'AA==' })
+  return (seq) => ({
+    v: 1,
+    kind: 'job.progress',
+    node: 'n',
+    msgId: `m${i}`,
+    seq,
+    ts: '2026-11-22T03:00:00.000Z',
+    body: { runId: 'r', job: 'j', percent: 1 },
+    sig: 'AA==',
+  })
 }
 
 function segments(dir: string): string[] {
-  return readdirSync(dir).filter((n) => outboxFiles.segmentPattern.test(n)).sort()
+  return readdirSync(dir)
+    .filter((n) => outboxFiles.segmentPattern.test(n))
+    .sort()
 }
 
 async function seqs(ob: FileOutbox): Promise<number[]> {
@@ -53,7 +73,10 @@ describe('FileOutbox durability', () => {
     const again = await openOutbox(t, dir, { segmentBytes: 1024 })
     assert.deepEqual(await seqs(again.ob), [1, 3, 4, 6, 8, 9, 10])
     const got = await again.ob.readPending(0, 100)
-    assert.deepEqual(got.map((r) => r.envelope), recs.filter((_, i) => ![1, 4, 6].includes(i)).map((r) => r.envelope))
+    assert.deepEqual(
+      got.map((r) => r.envelope),
+      recs.filter((_, i) => ![1, 4, 6].includes(i)).map((r) => r.envelope),
+    )
     const eleventh = await again.ob.append(event(11))
     assert.equal(eleventh.seq, 11)
     assert.deepEqual(again.ob.stats(), { pending: 8, bytes: got.reduce((a, r) => a + r.bytes, 0) + eleventh.bytes })
@@ -64,7 +87,12 @@ describe('FileOutbox durability', () => {
     const first = await openOutbox(t, dir, { segmentBytes: 512, ackLogCompactBytes: 64 })
     const recs = await fill(first.ob, 12)
     assert.ok(first.ob.diagnostics().segments > 3, 'small segments rotate')
-    await first.ob.ack(recs.slice(0, 6).reverse().map((r) => r.msgId))
+    await first.ob.ack(
+      recs
+        .slice(0, 6)
+        .reverse()
+        .map((r) => r.msgId),
+    )
     await first.ob.ack(recs.slice(6).map((r) => r.msgId))
     assert.equal(first.ob.diagnostics().segments, 1, 'emptied segments are deleted, the active one stays')
     await first.ob.close()
@@ -87,7 +115,10 @@ describe('FileOutbox durability', () => {
     assert.ok(lowWater > 0 && lowWater <= 20, `checkpoint low-water ${lowWater} is below the first unacked seq (21)`)
     await first.ob.close()
     const again = await openOutbox(t, dir)
-    assert.deepEqual(await seqs(again.ob), recs.filter((r) => !acked.includes(r)).map((r) => r.seq))
+    assert.deepEqual(
+      await seqs(again.ob),
+      recs.filter((r) => !acked.includes(r)).map((r) => r.seq),
+    )
   })
 
   it('truncates a torn last record at every byte offset and keeps the records before it', async (t) => {
@@ -106,18 +137,36 @@ describe('FileOutbox durability', () => {
       const { ob, lines } = await openOutbox(t, dir)
       assert.deepEqual(await seqs(ob), [1, 2], `cut at ${cut}`)
       assert.equal(statSync(join(dir, seg!)).size, lastStart, `file truncated to the last good record (cut ${cut})`)
-      assert.equal(lines.some((l) => /torn record/.test(String(l['msg']))), cut > lastStart, `torn tail logged (cut ${cut})`)
+      assert.equal(
+        lines.some((l) => /torn record/.test(String(l['msg']))),
+        cut > lastStart,
+        `torn tail logged (cut ${cut})`,
+      )
       const next = await ob.append(cheap(4))
       assert.equal(next.seq, 3, 'the lost seq was never acknowledged to anyone, so it is reassigned')
       await ob.close()
     }
   })
 
-  const tails: Array<{ name: string, bytes: (valid: Buffer) => Buffer }> = [
+  const tails: Array<{ name: string; bytes: (valid: Buffer) => Buffer }> = [
     { name: 'random garbage', bytes: () => Buffer.from('\x13\x37garbage that is not a frame at all') },
     { name: 'zeros (preallocated, never written)', bytes: () => Buffer.alloc(4096) },
-    { name: 'a complete frame with a wrong checksum', bytes: (v) => { const b = Buffer.from(v); b.writeUInt32LE((b.readUInt32LE(4) ^ 1) >>> 0, 4); return b } },
-    { name: 'a frame with a flipped payload byte', bytes: (v) => { const b = Buffer.from(v); b[b.length - 3] = (b[b.length - 3]! ^ 0xff) & 0xff; return b } },
+    {
+      name: 'a complete frame with a wrong checksum',
+      bytes: (v) => {
+        const b = Buffer.from(v)
+        b.writeUInt32LE((b.readUInt32LE(4) ^ 1) >>> 0, 4)
+        return b
+      },
+    },
+    {
+      name: 'a frame with a flipped payload byte',
+      bytes: (v) => {
+        const b = Buffer.from(v)
+        b[b.length - 3] = (b[b.length - 3]! ^ 0xff) & 0xff
+        return b
+      },
+    },
     { name: 'an absurd length', bytes: () => Buffer.from([0xff, 0xff, 0xff, 0x7f, 0, 0, 0, 0, 1, 2, 3]) },
   ]
   for (const tail of tails) {
@@ -129,11 +178,14 @@ describe('FileOutbox durability', () => {
       const seg = join(dir, segments(dir)[0]!)
       const good = statSync(seg).size
       const whole = readFileSync(seg)
-      appendFileSync(seg, tail.bytes(whole.subarray(whole.length - (whole.length / 4))))
+      appendFileSync(seg, tail.bytes(whole.subarray(whole.length - whole.length / 4)))
       const { ob, lines } = await openOutbox(t, dir)
       assert.deepEqual(await seqs(ob), [1, 2, 3, 4])
       assert.equal(statSync(seg).size, good)
-      assert.ok(lines.some((l) => l['level'] === 40 && l['file'] === seg), 'warned with the file name')
+      assert.ok(
+        lines.some((l) => l['level'] === 40 && l['file'] === seg),
+        'warned with the file name',
+      )
       assert.equal((await ob.append(event(5))).seq, 5)
     })
   }
@@ -148,17 +200,33 @@ describe('FileOutbox durability', () => {
     const ackLog = join(dir, outboxFiles.ackLog)
     truncateSync(ackLog, statSync(ackLog).size - 2)
     const { ob } = await openOutbox(t, dir)
-    assert.deepEqual(await seqs(ob), [2, 3], 'the first ack survives, the torn second one is replayed (collector dedups)')
+    assert.deepEqual(
+      await seqs(ob),
+      [2, 3],
+      'the first ack survives, the torn second one is replayed (collector dedups)',
+    )
   })
 
   it('writes permanent rejections to dead-letter.jsonl with the reason and the envelope', async (t) => {
     const dir = tempDir(t)
     const { ob } = await openOutbox(t, dir)
     const recs = await fill(ob, 2)
-    await ob.deadLetter([{ msgId: recs[1]!.msgId, code: 'BK_ERR_WIRE_SCHEMA', reason: 'job.progress body: /percent must be <= 100' }])
-    const lines = readFileSync(join(dir, outboxFiles.deadLetter), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+    await ob.deadLetter([
+      { msgId: recs[1]!.msgId, code: 'BK_ERR_WIRE_SCHEMA', reason: 'job.progress body: /percent must be <= 100' },
+    ])
+    const lines = readFileSync(join(dir, outboxFiles.deadLetter), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
     assert.equal(lines.length, 1)
-    assert.deepEqual(lines[0], { at: '2026-11-22T03:00:00.000Z', msgId: recs[1]!.msgId, seq: 2, code: 'BK_ERR_WIRE_SCHEMA', reason: 'job.progress body: /percent must be <= 100', envelope: recs[1]!.envelope })
+    assert.deepEqual(lines[0], {
+      at: '2026-11-22T03:00:00.000Z',
+      msgId: recs[1]!.msgId,
+      seq: 2,
+      code: 'BK_ERR_WIRE_SCHEMA',
+      reason: 'job.progress body: /percent must be <= 100',
+      envelope: recs[1]!.envelope,
+    })
     await ob.close()
     const again = await openOutbox(t, dir)
     assert.deepEqual(await seqs(again.ob), [1])
@@ -206,6 +274,9 @@ describe('FileOutbox durability', () => {
   it('refuses a checkpoint that was edited by hand, naming the file', async (t) => {
     const dir = tempDir(t)
     writeFileSync(join(dir, outboxFiles.checkpoint), '{"lowWater":"x"}')
-    await assert.rejects(FileOutbox.open({ dir, maxBytes: 1 << 20, log: captureLog().log, clock: fixedClock }), (e: Error) => /BK_ERR|checkpoint\.json/.test(e.message) && e.message.includes(dir))
+    await assert.rejects(
+      FileOutbox.open({ dir, maxBytes: 1 << 20, log: captureLog().log, clock: fixedClock }),
+      (e: Error) => /BK_ERR|checkpoint\.json/.test(e.message) && e.message.includes(dir),
+    )
   })
 })

@@ -20,7 +20,10 @@ export function outboxContract(name: string, make: OutboxFactory): void {
     it('assigns seq 1, 2, 3 … and returns what build produced', async (t) => {
       const ob = await make(t, { maxBytes: MiB })
       const recs = [await ob.append(event(1)), await ob.append(event(2)), await ob.append(event(3))]
-      assert.deepEqual(recs.map((r) => r.seq), [1, 2, 3])
+      assert.deepEqual(
+        recs.map((r) => r.seq),
+        [1, 2, 3],
+      )
       for (const r of recs) {
         assert.equal(r.envelope.seq, r.seq)
         assert.equal(r.msgId, r.envelope.msgId)
@@ -31,11 +34,17 @@ export function outboxContract(name: string, make: OutboxFactory): void {
     it('gives concurrent appends distinct, increasing seqs in call order', async (t) => {
       const ob = await make(t, { maxBytes: MiB })
       const recs = await Promise.all(Array.from({ length: 50 }, (_, i) => ob.append(event(i))))
-      assert.deepEqual(recs.map((r) => r.seq), Array.from({ length: 50 }, (_, i) => i + 1))
-      assert.deepEqual(recs.map((r) => r.envelope.body), Array.from({ length: 50 }, (_, i) => event(i)(1).body))
+      assert.deepEqual(
+        recs.map((r) => r.seq),
+        Array.from({ length: 50 }, (_, i) => i + 1),
+      )
+      assert.deepEqual(
+        recs.map((r) => r.envelope.body),
+        Array.from({ length: 50 }, (_, i) => event(i)(1).body),
+      )
     })
 
-    const table: Array<{ afterSeq: number, limit: number, want: number[] }> = [
+    const table: Array<{ afterSeq: number; limit: number; want: number[] }> = [
       { afterSeq: 0, limit: 100, want: [1, 2, 3, 4, 5] },
       { afterSeq: 0, limit: 2, want: [1, 2] },
       { afterSeq: 2, limit: 2, want: [3, 4] },
@@ -49,8 +58,14 @@ export function outboxContract(name: string, make: OutboxFactory): void {
           await ob.append(event(i))
         }
         const got = await ob.readPending(c.afterSeq, c.limit)
-        assert.deepEqual(got.map((r) => r.seq), c.want)
-        assert.deepEqual(got.map((r) => r.envelope.seq), c.want)
+        assert.deepEqual(
+          got.map((r) => r.seq),
+          c.want,
+        )
+        assert.deepEqual(
+          got.map((r) => r.envelope.seq),
+          c.want,
+        )
       })
     }
 
@@ -63,10 +78,19 @@ export function outboxContract(name: string, make: OutboxFactory): void {
       const id = (seq: number): string => recs[seq - 1]!.msgId
       assert.equal(await ob.ack([id(5), id(2), 'no-such-id']), 2)
       assert.equal(await ob.ack([id(2)]), 0)
-      assert.deepEqual((await ob.readPending(0, 100)).map((r) => r.seq), [1, 3, 4, 6])
+      assert.deepEqual(
+        (await ob.readPending(0, 100)).map((r) => r.seq),
+        [1, 3, 4, 6],
+      )
       assert.equal(await ob.ack([id(1), id(3)]), 2)
-      assert.deepEqual((await ob.readPending(0, 100)).map((r) => r.seq), [4, 6])
-      assert.deepEqual((await ob.readPending(4, 100)).map((r) => r.seq), [6])
+      assert.deepEqual(
+        (await ob.readPending(0, 100)).map((r) => r.seq),
+        [4, 6],
+      )
+      assert.deepEqual(
+        (await ob.readPending(4, 100)).map((r) => r.seq),
+        [6],
+      )
       const st = ob.stats()
       assert.equal(st.pending, 2)
       assert.equal(st.bytes, recs[3]!.bytes + recs[5]!.bytes)
@@ -76,8 +100,17 @@ export function outboxContract(name: string, make: OutboxFactory): void {
       const ob = await make(t, { maxBytes: MiB })
       const a = await ob.append(event(1))
       const b = await ob.append(event(2))
-      assert.equal(await ob.deadLetter([{ msgId: a.msgId, code: 'BK_ERR_WIRE_SCHEMA', reason: '/percent too big' }, { msgId: 'nope', code: 'X', reason: 'y' }]), 1)
-      assert.deepEqual((await ob.readPending(0, 10)).map((r) => r.msgId), [b.msgId])
+      assert.equal(
+        await ob.deadLetter([
+          { msgId: a.msgId, code: 'BK_ERR_WIRE_SCHEMA', reason: '/percent too big' },
+          { msgId: 'nope', code: 'X', reason: 'y' },
+        ]),
+        1,
+      )
+      assert.deepEqual(
+        (await ob.readPending(0, 10)).map((r) => r.msgId),
+        [b.msgId],
+      )
     })
 
     it('stats count pending records and their bytes', async (t) => {
@@ -111,7 +144,10 @@ export function outboxContract(name: string, make: OutboxFactory): void {
 
     it('rejects an envelope whose seq differs from the assigned one', async (t) => {
       const ob = await make(t, { maxBytes: MiB })
-      await assert.rejects(ob.append((seq) => event(1)(seq + 1)), /build must use the seq/)
+      await assert.rejects(
+        ob.append((seq) => event(1)(seq + 1)),
+        /build must use the seq/,
+      )
       assert.equal((await ob.append(event(2))).seq, 1)
     })
 

@@ -7,7 +7,13 @@ outboxContract('MemoryOutbox', async (_t, opts) => new MemoryOutbox(opts))
 
 outboxContract('FileOutbox', async (t, opts) => {
   const dir = tempDir(t)
-  const ob = await FileOutbox.open({ dir, maxBytes: opts.maxBytes, log: captureLog().log, clock: fixedClock, segmentBytes: 4096 })
+  const ob = await FileOutbox.open({
+    dir,
+    maxBytes: opts.maxBytes,
+    log: captureLog().log,
+    clock: fixedClock,
+    segmentBytes: 4096,
+  })
   t.after(() => ob.close())
   return ob
 })

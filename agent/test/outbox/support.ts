@@ -11,9 +11,12 @@ import type { Log } from '../../src/log.ts'
 export const testKeys = keyPairFromSeed(new Uint8Array(32).fill(7))
 
 /** A real pino logger whose lines the test can inspect. */
-export function captureLog(): { log: Log, lines: Array<Record<string, unknown>> } {
+export function captureLog(): { log: Log; lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = []
-  const log = pino({ level: 'trace' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) })
+  const log = pino(
+    { level: 'trace' },
+    { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) },
+  )
   return { log, lines }
 }
 
@@ -24,15 +27,19 @@ export const fixedClock: Clock = {
 
 /** A signed job.progress envelope for `seq` (the outbox's build callback). */
 export function event(n: number, node = 'node-a'): (seq: number) => Envelope {
-  return (seq) => signEnvelope({
-    v: 1,
-    kind: 'job.progress',
-    node,
-    msgId: `m-${n}-${randomUUID()}`,
-    seq,
-    ts: '2026-11-22T03:00:00.000Z',
-    body: { runId: `run-${n}`, job: 'etc', percent: n % 101 },
-  }, testKeys.secretKey)
+  return (seq) =>
+    signEnvelope(
+      {
+        v: 1,
+        kind: 'job.progress',
+        node,
+        msgId: `m-${n}-${randomUUID()}`,
+        seq,
+        ts: '2026-11-22T03:00:00.000Z',
+        body: { runId: `run-${n}`, job: 'etc', percent: n % 101 },
+      },
+      testKeys.secretKey,
+    )
 }
 
 export function tempDir(t: TestContext, prefix = 'backstop-outbox-'): string {

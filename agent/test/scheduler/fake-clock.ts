@@ -39,10 +39,14 @@ export class FakeClock implements Clock {
     return new Promise<void>((resolve, reject) => {
       const w: Waiter = { at: t.getTime(), resolve }
       this.waiters.push(w)
-      signal?.addEventListener('abort', () => {
-        this.waiters = this.waiters.filter((x) => x !== w)
-        reject(signal.reason)
-      }, { once: true })
+      signal?.addEventListener(
+        'abort',
+        () => {
+          this.waiters = this.waiters.filter((x) => x !== w)
+          reject(signal.reason)
+        },
+        { once: true },
+      )
     })
   }
 

@@ -12,7 +12,7 @@ import { FakeClock } from './fake-clock.ts'
 interface Harness {
   readonly clock: FakeClock
   readonly state: JobStateStore
-  readonly runs: { job: string, trigger: Trigger, scheduledFor: string | null, at: string }[]
+  readonly runs: { job: string; trigger: Trigger; scheduledFor: string | null; at: string }[]
   readonly scheduler: Scheduler
 }
 
@@ -23,12 +23,22 @@ function tempState(t: TestContext): JobStateStore {
 }
 
 /** Each run lasts `runMs` of fake time (0: finishes at once). */
-function harness(t: TestContext, jobs: ScheduledJob[], start: string, opts: { runMs?: number, state?: JobStateStore } = {}): Harness {
+function harness(
+  t: TestContext,
+  jobs: ScheduledJob[],
+  start: string,
+  opts: { runMs?: number; state?: JobStateStore } = {},
+): Harness {
   const clock = new FakeClock(start)
   const state = opts.state ?? tempState(t)
   const runs: Harness['runs'] = []
   const run = async (req: RunRequest): Promise<void> => {
-    runs.push({ job: req.job, trigger: req.trigger, scheduledFor: req.scheduledFor?.toISOString() ?? null, at: clock.now().toISOString() })
+    runs.push({
+      job: req.job,
+      trigger: req.trigger,
+      scheduledFor: req.scheduledFor?.toISOString() ?? null,
+      at: clock.now().toISOString(),
+    })
     if (opts.runMs) {
       await clock.sleepUntil(new Date(clock.now().getTime() + opts.runMs))
     }
@@ -38,38 +48,58 @@ function harness(t: TestContext, jobs: ScheduledJob[], start: string, opts: { ru
   return { clock, state, runs, scheduler }
 }
 
-const job = (cron: string, timezone = 'UTC', catchUp = true): ScheduledJob => ({ name: 'j', schedule: { cron, timezone }, catchUp })
+const job = (cron: string, timezone = 'UTC', catchUp = true): ScheduledJob => ({
+  name: 'j',
+  schedule: { cron, timezone },
+  catchUp,
+})
 
 describe('Scheduler: fires each slot once, in its time zone', () => {
-  const table: { name: string, job: ScheduledJob, from: string, to: string, expect: string[] }[] = [
+  const table: { name: string; job: ScheduledJob; from: string; to: string; expect: string[] }[] = [
     {
       name: 'every 15 minutes, UTC',
       job: job('*/15 * * * *'),
-      from: '2026-01-05T00:00:00Z', to: '2026-01-05T01:00:00Z',
-      expect: ['2026-01-05T00:15:00.000Z', '2026-01-05T00:30:00.000Z', '2026-01-05T00:45:00.000Z', '2026-01-05T01:00:00.000Z'],
+      from: '2026-01-05T00:00:00Z',
+      to: '2026-01-05T01:00:00Z',
+      expect: [
+        '2026-01-05T00:15:00.000Z',
+        '2026-01-05T00:30:00.000Z',
+        '2026-01-05T00:45:00.000Z',
+        '2026-01-05T01:00:00.000Z',
+      ],
     },
     {
       name: 'DST fall-back (Europe/Amsterdam): 02:30 happens twice on the wall clock, the job runs once',
       job: job('30 2 * * *', 'Europe/Amsterdam'),
-      from: '2026-10-24T12:00:00Z', to: '2026-10-26T12:00:00Z',
+      from: '2026-10-24T12:00:00Z',
+      to: '2026-10-26T12:00:00Z',
       expect: ['2026-10-25T00:30:00.000Z', '2026-10-26T01:30:00.000Z'],
     },
     {
       name: 'DST spring-forward (Europe/Amsterdam): 02:30 does not exist, the job still runs that day (03:00 CEST)',
       job: job('30 2 * * *', 'Europe/Amsterdam'),
-      from: '2026-03-28T12:00:00Z', to: '2026-03-30T12:00:00Z',
+      from: '2026-03-28T12:00:00Z',
+      to: '2026-03-30T12:00:00Z',
       expect: ['2026-03-29T01:00:00.000Z', '2026-03-30T00:30:00.000Z'],
     },
     {
       name: 'hourly across fall-back: the repeated local hour is a real hour and runs',
       job: job('0 * * * *', 'Europe/Amsterdam'),
-      from: '2026-10-24T22:30:00Z', to: '2026-10-25T03:30:00Z',
-      expect: ['2026-10-24T23:00:00.000Z', '2026-10-25T00:00:00.000Z', '2026-10-25T01:00:00.000Z', '2026-10-25T02:00:00.000Z', '2026-10-25T03:00:00.000Z'],
+      from: '2026-10-24T22:30:00Z',
+      to: '2026-10-25T03:30:00Z',
+      expect: [
+        '2026-10-24T23:00:00.000Z',
+        '2026-10-25T00:00:00.000Z',
+        '2026-10-25T01:00:00.000Z',
+        '2026-10-25T02:00:00.000Z',
+        '2026-10-25T03:00:00.000Z',
+      ],
     },
     {
       name: 'weekdays 09:00 New York across the US spring-forward weekend',
       job: job('0 9 * * 1-5', 'America/New_York'),
-      from: '2026-03-06T00:00:00Z', to: '2026-03-10T00:00:00Z',
+      from: '2026-03-06T00:00:00Z',
+      to: '2026-03-10T00:00:00Z',
       expect: ['2026-03-06T14:00:00.000Z', '2026-03-09T13:00:00.000Z'],
     },
   ]
@@ -78,8 +108,14 @@ describe('Scheduler: fires each slot once, in its time zone', () => {
       const h = harness(t, [c.job], c.from)
       h.scheduler.start()
       await h.clock.advanceTo(c.to)
-      assert.deepEqual(h.runs.map((r) => r.at), c.expect)
-      assert.deepEqual(h.runs.map((r) => r.scheduledFor), c.expect)
+      assert.deepEqual(
+        h.runs.map((r) => r.at),
+        c.expect,
+      )
+      assert.deepEqual(
+        h.runs.map((r) => r.scheduledFor),
+        c.expect,
+      )
       assert.ok(h.runs.every((r) => r.trigger === 'schedule'))
     })
   }
@@ -91,7 +127,10 @@ describe('Scheduler: no overlapping runs of one job', () => {
     h.scheduler.start()
     await h.clock.advanceTo('2026-01-05T01:30:00Z')
     // 00:15 runs until 00:55 (00:30, 00:45 skipped); 01:00 runs until 01:40 (01:15, 01:30 skipped).
-    assert.deepEqual(h.runs.map((r) => r.at), ['2026-01-05T00:15:00.000Z', '2026-01-05T01:00:00.000Z'])
+    assert.deepEqual(
+      h.runs.map((r) => r.at),
+      ['2026-01-05T00:15:00.000Z', '2026-01-05T01:00:00.000Z'],
+    )
     const s = h.scheduler.status()[0]
     assert.equal(s?.skippedOverlaps, 4)
     assert.equal(s?.running, true)
@@ -100,7 +139,10 @@ describe('Scheduler: no overlapping runs of one job', () => {
   })
 
   it('different jobs do run at the same time', async (t) => {
-    const jobs = [{ ...job('0 * * * *'), name: 'a' }, { ...job('0 * * * *'), name: 'b' }]
+    const jobs = [
+      { ...job('0 * * * *'), name: 'a' },
+      { ...job('0 * * * *'), name: 'b' },
+    ]
     const h = harness(t, jobs, '2026-01-05T00:30:00Z', { runMs: 90 * 60_000 })
     h.scheduler.start()
     await h.clock.advanceTo('2026-01-05T01:00:00Z')
@@ -148,7 +190,10 @@ describe('Scheduler: catch-up after downtime', () => {
     const second = harness(t, [job('0 3 * * *')], '2026-01-05T04:00:00Z', { state })
     second.scheduler.start()
     await second.clock.advance(1000)
-    assert.deepEqual(second.runs.map((r) => [r.trigger, r.scheduledFor]), [['catch-up', '2026-01-05T03:00:00.000Z']])
+    assert.deepEqual(
+      second.runs.map((r) => [r.trigger, r.scheduledFor]),
+      [['catch-up', '2026-01-05T03:00:00.000Z']],
+    )
   })
 
   it('a run aborted by shutdown is caught up at the next start', async (t) => {
@@ -156,7 +201,9 @@ describe('Scheduler: catch-up after downtime', () => {
     state.update('j', { lastSlotAt: '2026-01-05T02:00:00.000Z' })
     const clock = new FakeClock('2026-01-05T02:30:00Z')
     const aborted = new Scheduler([job('0 * * * *')], {
-      clock, log: memoryLog().log, state,
+      clock,
+      log: memoryLog().log,
+      state,
       run: async () => ({ status: 'failed', error: { code: 'BK_ERR_JOB_ABORTED', message: 'agent stopping' } }),
     })
     aborted.start()
@@ -167,7 +214,10 @@ describe('Scheduler: catch-up after downtime', () => {
     const next = harness(t, [job('0 * * * *')], '2026-01-05T03:01:00Z', { state })
     next.scheduler.start()
     await next.clock.advance(1000)
-    assert.deepEqual(next.runs.map((r) => [r.trigger, r.scheduledFor]), [['catch-up', '2026-01-05T03:00:00.000Z']])
+    assert.deepEqual(
+      next.runs.map((r) => [r.trigger, r.scheduledFor]),
+      [['catch-up', '2026-01-05T03:00:00.000Z']],
+    )
   })
 
   it('catchUp: false skips the missed slot and records it', async (t) => {
@@ -184,14 +234,35 @@ describe('Scheduler: catch-up after downtime', () => {
 describe('Scheduler: lifecycle', () => {
   it('internal tasks run on the timer but keep no state and stay out of status()', async (t) => {
     const state = tempState(t)
-    const h = harness(t, [job('0 * * * *'), { name: '@housekeeping', schedule: { cron: '*/15 * * * * *', timezone: 'UTC' }, catchUp: false, internal: true }], '2026-01-05T00:59:50Z', { state })
+    const h = harness(
+      t,
+      [
+        job('0 * * * *'),
+        {
+          name: '@housekeeping',
+          schedule: { cron: '*/15 * * * * *', timezone: 'UTC' },
+          catchUp: false,
+          internal: true,
+        },
+      ],
+      '2026-01-05T00:59:50Z',
+      { state },
+    )
     h.scheduler.start()
     await h.clock.advanceTo('2026-01-05T01:00:30Z')
-    assert.deepEqual(h.runs.map((r) => [r.job, r.at]), [
-      ['j', '2026-01-05T01:00:00.000Z'], ['@housekeeping', '2026-01-05T01:00:00.000Z'],
-      ['@housekeeping', '2026-01-05T01:00:15.000Z'], ['@housekeeping', '2026-01-05T01:00:30.000Z'],
-    ])
-    assert.deepEqual(h.scheduler.status().map((s) => s.job), ['j'])
+    assert.deepEqual(
+      h.runs.map((r) => [r.job, r.at]),
+      [
+        ['j', '2026-01-05T01:00:00.000Z'],
+        ['@housekeeping', '2026-01-05T01:00:00.000Z'],
+        ['@housekeeping', '2026-01-05T01:00:15.000Z'],
+        ['@housekeeping', '2026-01-05T01:00:30.000Z'],
+      ],
+    )
+    assert.deepEqual(
+      h.scheduler.status().map((s) => s.job),
+      ['j'],
+    )
     assert.deepEqual(Object.keys(state.all()), ['j'])
   })
 
@@ -202,7 +273,10 @@ describe('Scheduler: lifecycle', () => {
     assert.equal(h.runs.length, 0)
     assert.equal(h.scheduler.status()[0]?.nextRunAt, null)
     await h.scheduler.runNow('manual-only', 'manual')
-    assert.deepEqual(h.runs.map((r) => [r.job, r.trigger, r.scheduledFor]), [['manual-only', 'manual', null]])
+    assert.deepEqual(
+      h.runs.map((r) => [r.job, r.trigger, r.scheduledFor]),
+      [['manual-only', 'manual', null]],
+    )
     assert.equal(h.scheduler.runNow('no-such-job', 'manual'), null)
   })
 

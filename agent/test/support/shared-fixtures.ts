@@ -9,5 +9,7 @@ import { join } from 'node:path'
 export const smartctlFixtureDir = join(import.meta.dirname, '../../../../shared/fixtures/smartctl')
 
 if (!existsSync(smartctlFixtureDir)) {
-  throw new Error(`smartctl fixtures not found at ${smartctlFixtureDir}: the shared/ folder must sit beside the repository checkout`)
+  throw new Error(
+    `smartctl fixtures not found at ${smartctlFixtureDir}: the shared/ folder must sit beside the repository checkout`,
+  )
 }

@@ -7,7 +7,13 @@ import { test } from 'node:test'
 import { FixtureExec } from '../../src/exec/fixture-exec.ts'
 import { findByLabel, parseBlkidExport } from '../../src/tools/blkid.ts'
 import { diskSerialsOf, parseLsblk } from '../../src/tools/lsblk.ts'
-import { interpretChecklayout, parseRunDirName, rearArgv, rearFormatArgv, renderLocalConf } from '../../src/tools/rear.ts'
+import {
+  interpretChecklayout,
+  parseRunDirName,
+  rearArgv,
+  rearFormatArgv,
+  renderLocalConf,
+} from '../../src/tools/rear.ts'
 import { checkRearMd5, listRunDirs, pruneRunDirs } from '../../src/jobs/rear/stick.ts'
 import { recordStick, staleSticks } from '../../src/jobs/rear/inventory.ts'
 
@@ -15,28 +21,74 @@ const fixture = (f: string): string => readFileSync(join(import.meta.dirname, '.
 
 test('blkid -o export: the recorded REAR stick', () => {
   assert.deepEqual(parseBlkidExport(fixture('blkid-export-rear-stick.txt')), [
-    { devname: '/dev/loop0p3', label: 'REAR-000', uuid: 'f851d550-f024-4d09-b67b-f18ea9219759', type: 'ext3', partuuid: '9fd57c80-448f-45e6-bf87-78d73a63fc12' },
+    {
+      devname: '/dev/loop0p3',
+      label: 'REAR-000',
+      uuid: 'f851d550-f024-4d09-b67b-f18ea9219759',
+      type: 'ext3',
+      partuuid: '9fd57c80-448f-45e6-bf87-78d73a63fc12',
+    },
   ])
-  assert.deepEqual(parseBlkidExport('DEVNAME=/dev/sdb1\nLABEL=my\\ stick\nTYPE=vfat\n\nDEVNAME=/dev/sdc1\nTYPE=ext4\n').map((d) => d.label ?? null), ['my stick', null])
+  assert.deepEqual(
+    parseBlkidExport('DEVNAME=/dev/sdb1\nLABEL=my\\ stick\nTYPE=vfat\n\nDEVNAME=/dev/sdc1\nTYPE=ext4\n').map(
+      (d) => d.label ?? null,
+    ),
+    ['my stick', null],
+  )
 })
 
 test('findByLabel: blkid exit 2 means no such device', async () => {
-  const exec = new FixtureExec([{ argv: ['blkid', '-c', '/dev/null', '-o', 'export', '-t', 'LABEL=REAR-000'], exitCode: 2 }])
+  const exec = new FixtureExec([
+    { argv: ['blkid', '-c', '/dev/null', '-o', 'export', '-t', 'LABEL=REAR-000'], exitCode: 2 },
+  ])
   assert.deepEqual(await findByLabel(exec, 'REAR-000'), [])
 })
 
 test('lsblk JSON: tree flattened, disk serials followed through partitions', () => {
-  const devs = parseLsblk(JSON.stringify({ blockdevices: [
-    { name: 'sda', path: '/dev/sda', type: 'disk', serial: 'WD-1', size: 1000, rm: false, children: [{ name: 'sda1', path: '/dev/sda1', type: 'part', fstype: 'ext4', uuid: 'U1', label: 'backup', mountpoint: '/srv/backup', size: 900, rm: '0' }] },
-    { name: 'sdb', path: '/dev/sdb', type: 'disk', serial: 'USB-9', tran: 'usb', size: 64, rm: '1' },
-  ] }))
-  assert.deepEqual(devs.map((d) => `${d.name}<${d.pkname ?? '-'}>`), ['sda<->', 'sda1<sda>', 'sdb<->'])
+  const devs = parseLsblk(
+    JSON.stringify({
+      blockdevices: [
+        {
+          name: 'sda',
+          path: '/dev/sda',
+          type: 'disk',
+          serial: 'WD-1',
+          size: 1000,
+          rm: false,
+          children: [
+            {
+              name: 'sda1',
+              path: '/dev/sda1',
+              type: 'part',
+              fstype: 'ext4',
+              uuid: 'U1',
+              label: 'backup',
+              mountpoint: '/srv/backup',
+              size: 900,
+              rm: '0',
+            },
+          ],
+        },
+        { name: 'sdb', path: '/dev/sdb', type: 'disk', serial: 'USB-9', tran: 'usb', size: 64, rm: '1' },
+      ],
+    }),
+  )
+  assert.deepEqual(
+    devs.map((d) => `${d.name}<${d.pkname ?? '-'}>`),
+    ['sda<->', 'sda1<sda>', 'sdb<->'],
+  )
   assert.equal(devs[2]!.removable, true)
   assert.deepEqual(diskSerialsOf(devs, 'sda1'), ['WD-1'])
 })
 
 test('rear argv, checklayout exit codes, run dir names in local time', () => {
-  assert.deepEqual(rearArgv('/var/lib/backstop/rear-etc', 'mkbackup'), ['rear', '-c', '/var/lib/backstop/rear-etc', '-v', 'mkbackup'])
+  assert.deepEqual(rearArgv('/var/lib/backstop/rear-etc', 'mkbackup'), [
+    'rear',
+    '-c',
+    '/var/lib/backstop/rear-etc',
+    '-v',
+    'mkbackup',
+  ])
   assert.deepEqual(rearFormatArgv(null, '/dev/sdb', false), ['rear', '-v', 'format', '--', '-y', '/dev/sdb'])
   assert.deepEqual([0, 1, 2].map(interpretChecklayout), ['unchanged', 'changed', 'error'])
   assert.equal(parseRunDirName('20261122.0223', 'UTC')?.toISOString(), '2026-11-22T02:23:00.000Z')
@@ -46,9 +98,20 @@ test('rear argv, checklayout exit codes, run dir names in local time', () => {
 })
 
 test('generated local.conf: USB output, NETFS to the stick, rear retention disabled, extra lines last', () => {
-  const conf = renderLocalConf({ backupUrl: 'usb:///dev/disk/by-label/REAR-000', workflow: 'mkbackup', integrityCheck: true, extra: ['BOOTLOADER=GRUB2'] })
+  const conf = renderLocalConf({
+    backupUrl: 'usb:///dev/disk/by-label/REAR-000',
+    workflow: 'mkbackup',
+    integrityCheck: true,
+    extra: ['BOOTLOADER=GRUB2'],
+  })
   assert.deepEqual(conf.trim().split('\n').slice(1), [
-    'OUTPUT=USB', 'BACKUP=NETFS', "BACKUP_URL='usb:///dev/disk/by-label/REAR-000'", "USB_DEVICE='/dev/disk/by-label/REAR-000'", 'USB_RETAIN_BACKUP_NR=1000', 'BACKUP_INTEGRITY_CHECK=1', 'BOOTLOADER=GRUB2',
+    'OUTPUT=USB',
+    'BACKUP=NETFS',
+    "BACKUP_URL='usb:///dev/disk/by-label/REAR-000'",
+    "USB_DEVICE='/dev/disk/by-label/REAR-000'",
+    'USB_RETAIN_BACKUP_NR=1000',
+    'BACKUP_INTEGRITY_CHECK=1',
+    'BOOTLOADER=GRUB2',
   ])
 })
 
@@ -61,29 +124,56 @@ test('run dirs on a stick: listing, rear md5 check, keep N (the new run always s
     writeFileSync(join(d, 'initrd.cgz'), 'i')
     if (backup) {
       writeFileSync(join(d, 'backup.tar.gz'), `tar ${name}`)
-      writeFileSync(join(d, 'backup.tar.gz.md5'), `${createHash('md5').update(`tar ${name}`).digest('hex')}  backup.tar.gz\n`)
+      writeFileSync(
+        join(d, 'backup.tar.gz.md5'),
+        `${createHash('md5').update(`tar ${name}`).digest('hex')}  backup.tar.gz\n`,
+      )
     }
   }
-  for (const [n, b] of [['20261101.0200', true], ['20261108.0200', true], ['20261110.0200', false], ['20261115.0200', true], ['20261122.0200', true]] as const) {
+  for (const [n, b] of [
+    ['20261101.0200', true],
+    ['20261108.0200', true],
+    ['20261110.0200', false],
+    ['20261115.0200', true],
+    ['20261122.0200', true],
+  ] as const) {
     mk(n, b)
   }
   mkdirSync(join(root, 'rear', 'vm', 'fixed-suffix'))
   const runs = await listRunDirs(root, 'vm', 'UTC')
-  assert.deepEqual(runs.map((r) => `${r.name.split('/')[2]}:${r.hasBackup ? 'b' : 'r'}`), ['20261101.0200:b', '20261108.0200:b', '20261110.0200:r', '20261115.0200:b', '20261122.0200:b'])
+  assert.deepEqual(
+    runs.map((r) => `${r.name.split('/')[2]}:${r.hasBackup ? 'b' : 'r'}`),
+    ['20261101.0200:b', '20261108.0200:b', '20261110.0200:r', '20261115.0200:b', '20261122.0200:b'],
+  )
   const newest = runs.at(-1)!
   const archive = join(newest.path, 'backup.tar.gz')
-  assert.deepEqual(await checkRearMd5(archive, createHash('md5').update('tar 20261122.0200').digest('hex')), { expected: createHash('md5').update('tar 20261122.0200').digest('hex'), ok: true })
+  assert.deepEqual(await checkRearMd5(archive, createHash('md5').update('tar 20261122.0200').digest('hex')), {
+    expected: createHash('md5').update('tar 20261122.0200').digest('hex'),
+    ok: true,
+  })
   assert.equal((await checkRearMd5(archive, '0'.repeat(32)))?.ok, false)
   assert.equal(await checkRearMd5(join(root, 'nope.tar.gz'), 'x'), null)
   const { removed, errors } = await pruneRunDirs(runs, 2, newest.name)
   assert.deepEqual(errors, [])
   // Backups: keep the 2 newest (1122, 1115); rescue-only runs are counted separately (1110 stays).
-  assert.deepEqual(removed.map((r) => r.name.split('/')[2]), ['20261108.0200', '20261101.0200'])
-  assert.deepEqual((await listRunDirs(root, 'vm', 'UTC')).map((r) => r.name.split('/')[2]), ['20261110.0200', '20261115.0200', '20261122.0200'])
+  assert.deepEqual(
+    removed.map((r) => r.name.split('/')[2]),
+    ['20261108.0200', '20261101.0200'],
+  )
+  assert.deepEqual(
+    (await listRunDirs(root, 'vm', 'UTC')).map((r) => r.name.split('/')[2]),
+    ['20261110.0200', '20261115.0200', '20261122.0200'],
+  )
 })
 
 test('stick inventory: last seen, stale sticks reported for rotation', () => {
-  let inv = recordStick({}, 'uuid-a', 'REAR-000', [{ name: 'rear/vm/20261101.0200', createdAt: '2026-11-01T02:00:00.000Z' }], new Date('2026-11-01T03:00:00Z'))
+  let inv = recordStick(
+    {},
+    'uuid-a',
+    'REAR-000',
+    [{ name: 'rear/vm/20261101.0200', createdAt: '2026-11-01T02:00:00.000Z' }],
+    new Date('2026-11-01T03:00:00Z'),
+  )
   inv = recordStick(inv, 'uuid-b', 'REAR-000', [], new Date('2026-11-20T03:00:00Z'))
   assert.deepEqual(staleSticks(inv, new Date('2026-11-22T03:00:00Z'), 14), [
     'USB stick REAR-000 (UUID uuid-a) not seen for 21 days (holds 1 run(s), newest rear/vm/20261101.0200); rotate it back in',
@@ -93,7 +183,18 @@ test('stick inventory: last seen, stale sticks reported for rotation', () => {
 test('identityOfPath: findmnt source → lsblk uuid/label/serial; non-block sources and unknowns give null', async () => {
   const { identityOfPath, LSBLK_COLUMNS } = await import('../../src/tools/lsblk.ts')
   const lsblk = ['lsblk', '-J', '-b', '-o', LSBLK_COLUMNS.join(',')]
-  const tree = JSON.stringify({ blockdevices: [{ name: 'sdb', path: '/dev/sdb', type: 'disk', serial: 'WD-X', size: 1, children: [{ name: 'sdb1', path: '/dev/sdb1', type: 'part', uuid: 'U-1', label: 'dump', size: 1 }] }] })
+  const tree = JSON.stringify({
+    blockdevices: [
+      {
+        name: 'sdb',
+        path: '/dev/sdb',
+        type: 'disk',
+        serial: 'WD-X',
+        size: 1,
+        children: [{ name: 'sdb1', path: '/dev/sdb1', type: 'part', uuid: 'U-1', label: 'dump', size: 1 }],
+      },
+    ],
+  })
   const exec = new FixtureExec([
     { argv: ['findmnt', '-n', '-o', 'SOURCE', '-T', '/srv/dump'], stdout: '/dev/sdb1\n' },
     { argv: lsblk, stdout: tree },

@@ -13,7 +13,9 @@ const signer = createSigner(agentKeys)
 function records(from: number, to: number, pad = 0): OutboxRecord[] {
   return range(from, to).map((seq) => {
     const env = agentEvent(seq)(seq)
-    const envelope = (pad > 0 ? signer.signEnvelope({ ...env, body: { ...env.body, message: 'p'.repeat(pad) } } as never) : env) as Envelope
+    const envelope = (
+      pad > 0 ? signer.signEnvelope({ ...env, body: { ...env.body, message: 'p'.repeat(pad) } } as never) : env
+    ) as Envelope
     return { seq, msgId: envelope.msgId, bytes: 0, envelope }
   })
 }
@@ -28,8 +30,14 @@ describe('packRecords', () => {
 
   it('keeps outbox order, splits at the event limit, and sends a lone record exactly as before', () => {
     const out = packRecords(records(1, 600), base)
-    assert.deepEqual(out.map((w) => w.records.length), [MAX_BATCH_EVENTS, MAX_BATCH_EVENTS, 600 - 2 * MAX_BATCH_EVENTS])
-    assert.deepEqual(out.flatMap((w) => seqsOf(w.payload)), range(1, 600))
+    assert.deepEqual(
+      out.map((w) => w.records.length),
+      [MAX_BATCH_EVENTS, MAX_BATCH_EVENTS, 600 - 2 * MAX_BATCH_EVENTS],
+    )
+    assert.deepEqual(
+      out.flatMap((w) => seqsOf(w.payload)),
+      range(1, 600),
+    )
     for (const w of out) {
       const m = decodeMessage(w.payload)
       assert.equal(m.batch, true)
@@ -45,14 +53,35 @@ describe('packRecords', () => {
 
   it('splits by bytes under the message limit and sends alone records under singlesThrough', () => {
     const big = packRecords(records(1, 10, 3000), { ...base, maxBytes: 10_000 })
-    assert.ok(big.every((w) => Buffer.byteLength(w.payload) <= 10_000), big.map((w) => Buffer.byteLength(w.payload)).join(','))
-    assert.deepEqual(big.flatMap((w) => seqsOf(w.payload)), range(1, 10))
+    assert.ok(
+      big.every((w) => Buffer.byteLength(w.payload) <= 10_000),
+      big.map((w) => Buffer.byteLength(w.payload)).join(','),
+    )
+    assert.deepEqual(
+      big.flatMap((w) => seqsOf(w.payload)),
+      range(1, 10),
+    )
     assert.ok(big.length >= 4 && big.some((w) => w.batchId), 'several small batches')
     const huge = packRecords(records(1, 3, 9000), { ...base, maxBytes: 10_000 })
-    assert.deepEqual(huge.map((w) => [w.batchId === undefined, w.records.length]), [[true, 1], [true, 1], [true, 1]], 'a record that cannot share a batch goes alone')
+    assert.deepEqual(
+      huge.map((w) => [w.batchId === undefined, w.records.length]),
+      [
+        [true, 1],
+        [true, 1],
+        [true, 1],
+      ],
+      'a record that cannot share a batch goes alone',
+    )
     const mixed = packRecords(records(1, 6), { ...base, singlesThrough: 3 })
-    assert.deepEqual(mixed.map((w) => w.records.map((r) => r.seq)), [[1], [2], [3], [4, 5, 6]])
-    assert.deepEqual(packRecords(records(1, 5), { ...base, maxEvents: 1 }).map((w) => w.batchId), [undefined, undefined, undefined, undefined, undefined], 'maxBatch 1 = never batch')
+    assert.deepEqual(
+      mixed.map((w) => w.records.map((r) => r.seq)),
+      [[1], [2], [3], [4, 5, 6]],
+    )
+    assert.deepEqual(
+      packRecords(records(1, 5), { ...base, maxEvents: 1 }).map((w) => w.batchId),
+      [undefined, undefined, undefined, undefined, undefined],
+      'maxBatch 1 = never batch',
+    )
   })
 })
 
@@ -69,7 +98,10 @@ describe('MqttTransport batching', () => {
     assert.deepEqual(fc.storedSeqs('node-a'), range(1, 700))
     assert.deepEqual(firstArrivalSeqs(fc.received), range(1, 700))
     assert.ok(fc.batches.length >= 3, `${fc.batches.length} batches`)
-    assert.ok(fc.batches.every((b) => b.body.events.length <= 300), 'no batch exceeds the in-flight window')
+    assert.ok(
+      fc.batches.every((b) => b.body.events.length <= 300),
+      'no batch exceeds the in-flight window',
+    )
     const st = tr.status().counters
     assert.equal(st.acked, 700)
     assert.equal(st.published, 700)
@@ -79,8 +111,12 @@ describe('MqttTransport batching', () => {
   it('a batch rejected as a whole is resent event by event: only the bad event is dead-lettered', async (t) => {
     const fc = await startCollector(t)
     let batchRejections = 0
-    fc.rejectBatch = () => (batchRejections++ === 0 ? { code: 'BK_ERR_WIRE_BATCH', reason: 'test: refuse the first batch', permanent: true } : undefined)
-    fc.reject = (env) => (env.seq === 4 ? { code: 'BK_ERR_WIRE_SCHEMA', reason: 'test: seq 4 is bad', permanent: true } : undefined)
+    fc.rejectBatch = () =>
+      batchRejections++ === 0
+        ? { code: 'BK_ERR_WIRE_BATCH', reason: 'test: refuse the first batch', permanent: true }
+        : undefined
+    fc.reject = (env) =>
+      env.seq === 4 ? { code: 'BK_ERR_WIRE_SCHEMA', reason: 'test: seq 4 is bad', permanent: true } : undefined
     const outbox = new MemoryOutbox({ maxBytes: 1 << 20 })
     for (let i = 1; i <= 8; i++) {
       await outbox.append(agentEvent(i))
@@ -88,7 +124,10 @@ describe('MqttTransport batching', () => {
     const { tr } = makeTransport(t, fc, outbox)
     tr.start()
     await waitFor(() => outbox.stats().pending === 0, 'all settled')
-    assert.deepEqual(outbox.deadLetters.map((d) => [d.envelope.seq, d.code]), [[4, 'BK_ERR_WIRE_SCHEMA']])
+    assert.deepEqual(
+      outbox.deadLetters.map((d) => [d.envelope.seq, d.code]),
+      [[4, 'BK_ERR_WIRE_SCHEMA']],
+    )
     assert.deepEqual(fc.storedSeqs('node-a'), [1, 2, 3, 5, 6, 7, 8])
     assert.equal(tr.status().counters.batchRejections, 1)
     assert.equal(tr.status().counters.deadLettered, 1)
@@ -97,7 +136,8 @@ describe('MqttTransport batching', () => {
   it('a transiently rejected batch is retried later, and the events are stored once', async (t) => {
     const fc = await startCollector(t)
     let left = 2
-    fc.rejectBatch = () => (left-- > 0 ? { code: 'BK_ERR_NODE_UNKNOWN', reason: 'not yet', permanent: false } : undefined)
+    fc.rejectBatch = () =>
+      left-- > 0 ? { code: 'BK_ERR_NODE_UNKNOWN', reason: 'not yet', permanent: false } : undefined
     const outbox = new MemoryOutbox({ maxBytes: 1 << 20 })
     for (let i = 1; i <= 20; i++) {
       await outbox.append(agentEvent(i))

@@ -1,12 +1,24 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { keyPairFromSeed, signBytes, signEnvelope, verifyBytes, verifyEnvelopeSignature, type UnsignedEnvelope } from '@backstop/shared'
+import {
+  keyPairFromSeed,
+  signBytes,
+  signEnvelope,
+  verifyBytes,
+  verifyEnvelopeSignature,
+  type UnsignedEnvelope,
+} from '@backstop/shared'
 import { createSigner, verifyEnvelope } from '../../src/transport/ed25519.ts'
 
 const keys = keyPairFromSeed(new Uint8Array(32).map((_, i) => i * 7))
 const other = keyPairFromSeed(new Uint8Array(32).fill(200))
 const unsigned: UnsignedEnvelope<'job.progress'> = {
-  v: 1, kind: 'job.progress', node: 'n-1', msgId: 'm-1', seq: 7, ts: '2026-11-22T03:00:00.000Z',
+  v: 1,
+  kind: 'job.progress',
+  node: 'n-1',
+  msgId: 'm-1',
+  seq: 7,
+  ts: '2026-11-22T03:00:00.000Z',
   body: { runId: 'r', job: 'j', percent: 12.5, message: 'zürich ✓ "quoted"' },
 }
 
@@ -25,10 +37,14 @@ describe('native Ed25519 matches shared (tweetnacl) byte for byte', () => {
     assert.ok(verifyBytes(m, createSigner(keys).signMessage(m), keys.publicKey))
   })
 
-  const bad: Array<{ name: string, env: () => { sig: string }, key: string }> = [
+  const bad: Array<{ name: string; env: () => { sig: string }; key: string }> = [
     { name: 'another key', env: () => signEnvelope(unsigned, keys.secretKey), key: other.publicKey },
     { name: 'a changed body', env: () => ({ ...signEnvelope(unsigned, keys.secretKey), seq: 8 }), key: keys.publicKey },
-    { name: 'a truncated signature', env: () => ({ ...signEnvelope(unsigned, keys.secretKey), sig: 'AAAA' }), key: keys.publicKey },
+    {
+      name: 'a truncated signature',
+      env: () => ({ ...signEnvelope(unsigned, keys.secretKey), sig: 'AAAA' }),
+      key: keys.publicKey,
+    },
     { name: 'a malformed public key', env: () => signEnvelope(unsigned, keys.secretKey), key: 'bm9wZQ==' },
     { name: 'a non-string signature', env: () => ({ ...unsigned, sig: 42 as unknown as string }), key: keys.publicKey },
   ]

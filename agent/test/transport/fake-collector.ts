@@ -2,8 +2,17 @@ import { randomUUID } from 'node:crypto'
 import { createServer, type Server } from 'node:net'
 import { Aedes } from 'aedes'
 import {
-  checkBody, decodeMessage, keyPairFromSeed, nodeTopic, parseNodeTopic, verifyBytes,
-  type AckBody, type BatchEnvelope, type Envelope, type KeyPair, type WireMessage,
+  checkBody,
+  decodeMessage,
+  keyPairFromSeed,
+  nodeTopic,
+  parseNodeTopic,
+  verifyBytes,
+  type AckBody,
+  type BatchEnvelope,
+  type Envelope,
+  type KeyPair,
+  type WireMessage,
 } from '@backstop/shared'
 import { createSigner, verifyBatch, verifyEnvelope } from '../../src/transport/ed25519.ts'
 
@@ -32,8 +41,8 @@ export class FakeCollector {
   /** Every batch that arrived (its events are in `received` too). */
   readonly batches: BatchEnvelope[] = []
   readonly enrolls: Envelope[] = []
-  readonly auth: Array<{ node: string, ok: boolean, pinned: boolean }> = []
-  readonly statuses: Array<{ state: string, retain: boolean }> = []
+  readonly auth: Array<{ node: string; ok: boolean; pinned: boolean }> = []
+  readonly statuses: Array<{ state: string; retain: boolean }> = []
   /** Test hooks. */
   holdAcks = false
   ignoreEnrolls = 0
@@ -41,17 +50,24 @@ export class FakeCollector {
   /** Rejects a whole batch (its msgId in the ack), as the collector does for a batch-level failure. */
   rejectBatch: (b: BatchEnvelope) => Rejection | undefined = () => undefined
   private readonly storedIds = new Set<string>()
-  private readonly pendingAcks = new Map<string, { acked: string[], rejected: AckBody['rejected'], enrollment?: AckBody['enrollment'] }>()
+  private readonly pendingAcks = new Map<
+    string,
+    { acked: string[]; rejected: AckBody['rejected']; enrollment?: AckBody['enrollment'] }
+  >()
   private flushScheduled = false
   private server: Server | undefined
   port = 0
 
-  private constructor(readonly broker: Aedes, readonly token: string) {}
+  private constructor(
+    readonly broker: Aedes,
+    readonly token: string,
+  ) {}
 
   static async start(token = 'enroll-token-1'): Promise<FakeCollector> {
     const ref: { self?: FakeCollector } = {}
     const broker = await Aedes.createBroker({
-      authenticate: (client, username, password, done) => ref.self!.authenticate(username, password, done as (e: Error | null, ok: boolean) => void),
+      authenticate: (client, username, password, done) =>
+        ref.self!.authenticate(username, password, done as (e: Error | null, ok: boolean) => void),
     })
     const self = new FakeCollector(broker, token)
     ref.self = self
@@ -74,21 +90,42 @@ export class FakeCollector {
 
   /** Drops every client connection abruptly (the broker stays up): Last Wills fire, agents reconnect. */
   dropConnections(): void {
-    for (const c of Object.values((this.broker as unknown as { clients: Record<string, { close: () => void }> }).clients)) {
+    for (const c of Object.values(
+      (this.broker as unknown as { clients: Record<string, { close: () => void }> }).clients,
+    )) {
       c.close()
     }
   }
 
   /** Publishes an ack as if from the collector, signed with `signer` (a wrong key makes it forged). */
   publishAck(node: string, body: AckBody, signer: KeyPair = this.keys): Promise<void> {
-    const env = createSigner(signer).signEnvelope({ v: 1, kind: 'ack', node, msgId: randomUUID(), seq: 0, ts: new Date().toISOString(), body })
+    const env = createSigner(signer).signEnvelope({
+      v: 1,
+      kind: 'ack',
+      node,
+      msgId: randomUUID(),
+      seq: 0,
+      ts: new Date().toISOString(),
+      body,
+    })
     return this.sendAck(nodeTopic(node, 'ack'), Buffer.from(JSON.stringify(env)))
   }
 
   /** How acks leave; a test on another broker replaces it with its own MQTT client's publish. */
-  sendAck: (topic: string, payload: Buffer) => Promise<void> = (topic, payload) => new Promise((resolve, reject) => this.broker.publish({
-    cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false,
-  }, (e) => (e ? reject(e) : resolve())))
+  sendAck: (topic: string, payload: Buffer) => Promise<void> = (topic, payload) =>
+    new Promise((resolve, reject) =>
+      this.broker.publish(
+        {
+          cmd: 'publish',
+          topic,
+          payload,
+          qos: 1,
+          retain: false,
+          dup: false,
+        },
+        (e) => (e ? reject(e) : resolve()),
+      ),
+    )
 
   async stopListening(): Promise<void> {
     this.dropConnections()
@@ -115,7 +152,11 @@ export class FakeCollector {
     await new Promise<void>((r) => this.broker.close(() => r()))
   }
 
-  private authenticate(username: string | undefined, password: Buffer | undefined, done: (e: Error | null, ok: boolean) => void): void {
+  private authenticate(
+    username: string | undefined,
+    password: Buffer | undefined,
+    done: (e: Error | null, ok: boolean) => void,
+  ): void {
     const node = username ?? ''
     const pk = this.pinned.get(node)
     if (!pk) {
@@ -160,15 +201,21 @@ export class FakeCollector {
     this.ingestEnvelope(t.node, msg.env, false)
   }
 
-  /** One signature for the batch (docs/protocol.md "Batches"); each inner event then as if alone, minus its own signature check. */
+  /**
+   * One signature for the batch (docs/protocol.md "Batches"); each inner event then as if alone, minus its own
+   * signature check.
+   */
   private ingestBatch(node: string, b: BatchEnvelope): void {
     this.batches.push(b)
     const pk = this.pinned.get(b.node)
-    const rejection: Rejection | undefined = b.node !== node
-      ? { code: 'BK_ERR_WIRE_TOPIC', reason: 'node mismatch', permanent: true }
-      : !pk
+    const rejection: Rejection | undefined =
+      b.node !== node
+        ? { code: 'BK_ERR_WIRE_TOPIC', reason: 'node mismatch', permanent: true }
+        : !pk
           ? { code: 'BK_ERR_NODE_UNKNOWN', reason: 'not enrolled', permanent: false }
-          : !verifyBatch(b, pk) ? { code: 'BK_ERR_SIG_INVALID', reason: 'bad batch signature', permanent: true } : this.rejectBatch(b)
+          : !verifyBatch(b, pk)
+            ? { code: 'BK_ERR_SIG_INVALID', reason: 'bad batch signature', permanent: true }
+            : this.rejectBatch(b)
     if (rejection) {
       this.queueAck(node, { reject: { msgId: b.msgId, ...rejection } })
       return
@@ -182,7 +229,9 @@ export class FakeCollector {
     const t = { node }
     this.received.push(env)
     if (env.node !== t.node) {
-      this.queueAck(t.node, { reject: { msgId: env.msgId, code: 'BK_ERR_WIRE_TOPIC', reason: 'node mismatch', permanent: true } })
+      this.queueAck(t.node, {
+        reject: { msgId: env.msgId, code: 'BK_ERR_WIRE_TOPIC', reason: 'node mismatch', permanent: true },
+      })
       return
     }
     if (env.kind === 'enroll') {
@@ -193,8 +242,8 @@ export class FakeCollector {
     const rejection: Rejection | undefined = !pk
       ? { code: 'BK_ERR_NODE_UNKNOWN', reason: 'not enrolled', permanent: false }
       : !covered && !verifyEnvelope(env, pk)
-          ? { code: 'BK_ERR_SIG_INVALID', reason: 'bad signature', permanent: true }
-          : this.reject(env)
+        ? { code: 'BK_ERR_SIG_INVALID', reason: 'bad signature', permanent: true }
+        : this.reject(env)
     if (rejection) {
       this.queueAck(env.node, { reject: { msgId: env.msgId, ...rejection } })
       return
@@ -216,23 +265,32 @@ export class FakeCollector {
       return
     }
     if (!verifyEnvelope(env, env.body.publicKey)) {
-      this.queueAck(env.node, { reject: { msgId: env.msgId, code: 'BK_ERR_SIG_INVALID', reason: 'proof of possession failed', permanent: true } })
+      this.queueAck(env.node, {
+        reject: { msgId: env.msgId, code: 'BK_ERR_SIG_INVALID', reason: 'proof of possession failed', permanent: true },
+      })
       return
     }
     if (env.body.token !== this.token) {
-      this.queueAck(env.node, { reject: { msgId: env.msgId, code: 'BK_ERR_ENROLL_TOKEN', reason: 'unknown token', permanent: true } })
+      this.queueAck(env.node, {
+        reject: { msgId: env.msgId, code: 'BK_ERR_ENROLL_TOKEN', reason: 'unknown token', permanent: true },
+      })
       return
     }
     const pinned = this.pinned.get(env.node)
     if (pinned && pinned !== env.body.publicKey) {
-      this.queueAck(env.node, { reject: { msgId: env.msgId, code: 'BK_ERR_NODE_KEY_MISMATCH', reason: 'different key pinned', permanent: true } })
+      this.queueAck(env.node, {
+        reject: { msgId: env.msgId, code: 'BK_ERR_NODE_KEY_MISMATCH', reason: 'different key pinned', permanent: true },
+      })
       return
     }
     this.pinned.set(env.node, env.body.publicKey)
     this.queueAck(env.node, { ack: env.msgId, enrollment: { node: env.node, collectorPublicKey: this.keys.publicKey } })
   }
 
-  private queueAck(node: string, a: { ack?: string, reject?: AckBody['rejected'][number], enrollment?: AckBody['enrollment'] }): void {
+  private queueAck(
+    node: string,
+    a: { ack?: string; reject?: AckBody['rejected'][number]; enrollment?: AckBody['enrollment'] },
+  ): void {
     if (this.holdAcks && !a.enrollment) {
       return
     }

@@ -31,10 +31,20 @@ function accepting(port: number): Promise<boolean> {
 /** mosquitto on its own port and temp config; the default queue limits would drop QoS 1 bursts, so they are off. */
 async function startMosquitto(t: TestContext, port: number, dir: string): Promise<ChildProcess> {
   const conf = join(dir, 'mosquitto.conf')
-  writeFileSync(conf, [
-    'per_listener_settings false', 'allow_anonymous true', 'persistence false',
-    'max_queued_messages 0', 'max_inflight_messages 0', `listener ${port} 127.0.0.1`, 'log_dest stderr', '',
-  ].join('\n'), { mode: 0o644 })
+  writeFileSync(
+    conf,
+    [
+      'per_listener_settings false',
+      'allow_anonymous true',
+      'persistence false',
+      'max_queued_messages 0',
+      'max_inflight_messages 0',
+      `listener ${port} 127.0.0.1`,
+      'log_dest stderr',
+      '',
+    ].join('\n'),
+    { mode: 0o644 },
+  )
   const p = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] })
   t.after(() => {
     p.kill('SIGKILL')
@@ -43,7 +53,10 @@ async function startMosquitto(t: TestContext, port: number, dir: string): Promis
   p.stderr?.on('data', (d: Buffer) => {
     out += d.toString()
   })
-  await waitFor(() => p.exitCode === null && out.includes('Opening ipv4 listen socket'), `mosquitto listening (${out.slice(-300)})`)
+  await waitFor(
+    () => p.exitCode === null && out.includes('Opening ipv4 listen socket'),
+    `mosquitto listening (${out.slice(-300)})`,
+  )
   for (let i = 0; i < 100 && !(await accepting(port)); i++) {
     await new Promise((r) => setTimeout(r, 20))
   }
@@ -61,7 +74,11 @@ describe('MqttTransport on mosquitto', () => {
     let broker = await startMosquitto(t, port, dir)
     // The collector logic of the aedes fake, fed by an MQTT client on mosquitto.
     const fc = await startCollector(t)
-    const col = await connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: 'fake-collector', clean: true, reconnectPeriod: 50 })
+    const col = await connectAsync(`mqtt://127.0.0.1:${port}`, {
+      clientId: 'fake-collector',
+      clean: true,
+      reconnectPeriod: 50,
+    })
     t.after(() => col.endAsync(true))
     col.on('message', (topic, payload) => fc.ingest(topic, payload))
     col.on('connect', () => void col.subscribe('backstop/v1/+/events', { qos: 1 }))
@@ -91,7 +108,10 @@ describe('MqttTransport on mosquitto', () => {
     assert.equal(seqs.length, N, 'each event stored exactly once')
     // Sorted: here the collector is a separate client that also loses its subscription in the flap, so first
     // arrival can have gaps that the ack-timeout replay fills later (the real collector embeds its broker).
-    assert.deepEqual([...seqs].sort((a, b) => a - b), Array.from({ length: N }, (_, i) => i + 1))
+    assert.deepEqual(
+      [...seqs].sort((a, b) => a - b),
+      Array.from({ length: N }, (_, i) => i + 1),
+    )
     assert.ok(tr.status().counters.connects >= 2, 'reconnected')
   })
 })

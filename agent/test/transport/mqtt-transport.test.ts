@@ -33,7 +33,10 @@ describe('MqttTransport against aedes + a fake collector', () => {
     assert.equal(st.connected, true)
     assert.equal(st.enrolled, true)
     assert.equal(st.counters.acked, 40)
-    assert.deepEqual(fc.statuses.map((s) => s.state), ['online'])
+    assert.deepEqual(
+      fc.statuses.map((s) => s.state),
+      ['online'],
+    )
     await tr.stop()
     await waitFor(() => fc.statuses.length === 2, 'offline status on stop')
     assert.equal(fc.statuses[1]!.state, 'offline')
@@ -51,7 +54,9 @@ describe('MqttTransport against aedes + a fake collector', () => {
 
   it('reports a rejected enrollment (wrong token) and never pins', async (t) => {
     const fc = await startCollector(t, 'the-right-token')
-    const { tr, pinned, lines } = makeTransport(t, fc, new MemoryOutbox({ maxBytes: 1 << 20 }), { enrollmentToken: async () => 'wrong' })
+    const { tr, pinned, lines } = makeTransport(t, fc, new MemoryOutbox({ maxBytes: 1 << 20 }), {
+      enrollmentToken: async () => 'wrong',
+    })
     tr.start()
     await waitFor(() => tr.status().enrollment === 'rejected', 'enrollment rejected')
     assert.deepEqual(pinned, [])
@@ -66,7 +71,10 @@ describe('MqttTransport against aedes + a fake collector', () => {
     await waitFor(() => good.tr.status().connected, 'connected with a signed password')
     assert.deepEqual(fc.auth, [{ node: 'node-a', ok: true, pinned: true }])
     await good.tr.stop()
-    const impostor = makeTransport(t, fc, new MemoryOutbox({ maxBytes: 1 << 20 }), { collectorKey: fc.keys.publicKey, signer: createSigner(keyPairFromSeed(new Uint8Array(32).fill(66))) })
+    const impostor = makeTransport(t, fc, new MemoryOutbox({ maxBytes: 1 << 20 }), {
+      collectorKey: fc.keys.publicKey,
+      signer: createSigner(keyPairFromSeed(new Uint8Array(32).fill(66))),
+    })
     impostor.tr.start()
     await waitFor(() => fc.auth.filter((a) => !a.ok).length >= 2, 'refused twice (retrying)')
     assert.equal(impostor.tr.status().connected, false)
@@ -86,7 +94,11 @@ describe('MqttTransport against aedes + a fake collector', () => {
     }
     tr.kick()
     await waitFor(() => fc.stored.length === 5, 'collector committed 5 (acks held back)')
-    await fc.publishAck('node-a', { acked: recs.map((r) => r.msgId), rejected: [] }, keyPairFromSeed(new Uint8Array(32).fill(99)))
+    await fc.publishAck(
+      'node-a',
+      { acked: recs.map((r) => r.msgId), rejected: [] },
+      keyPairFromSeed(new Uint8Array(32).fill(99)),
+    )
     await waitFor(() => tr.status().counters.forgedAcks === 1, 'forged ack counted')
     assert.equal(outbox.stats().pending, 5, 'a forged ack removes nothing')
     fc.holdAcks = false
@@ -95,7 +107,10 @@ describe('MqttTransport against aedes + a fake collector', () => {
     assert.ok(tr.status().counters.connects >= 2)
     assert.deepEqual(fc.storedSeqs('node-a'), range(1, 5), 'stored exactly once, in order')
     assert.ok(fc.received.filter((e) => e.seq > 0).length >= 10, 'the replay resent all five')
-    assert.ok(fc.statuses.some((s) => s.state === 'offline'), 'Last Will published on the abrupt drop')
+    assert.ok(
+      fc.statuses.some((s) => s.state === 'offline'),
+      'Last Will published on the abrupt drop',
+    )
     assert.equal(fc.statuses[fc.statuses.length - 1]!.state, 'online')
   })
 
@@ -119,8 +134,14 @@ describe('MqttTransport against aedes + a fake collector', () => {
     const { tr } = makeTransport(t, fc, outbox)
     tr.start()
     await waitFor(() => outbox.stats().pending === 0, 'all settled')
-    assert.deepEqual(outbox.deadLetters.map((d) => [d.envelope.seq, d.code]), [[3, 'BK_ERR_WIRE_SCHEMA']])
-    assert.deepEqual([...fc.storedSeqs('node-a')].sort((a, b) => a - b), [1, 2, 4, 5, 6])
+    assert.deepEqual(
+      outbox.deadLetters.map((d) => [d.envelope.seq, d.code]),
+      [[3, 'BK_ERR_WIRE_SCHEMA']],
+    )
+    assert.deepEqual(
+      [...fc.storedSeqs('node-a')].sort((a, b) => a - b),
+      [1, 2, 4, 5, 6],
+    )
     assert.equal(tr.status().counters.transientRejections, 2)
     assert.equal(tr.status().counters.deadLettered, 1)
   })
@@ -220,15 +241,22 @@ describe('MqttTransport backoff through the injected clock', () => {
         waits.push(until.getTime() - Date.now())
         return new Promise<void>((resolve, reject) => {
           const timer = setTimeout(resolve, 5)
-          signal?.addEventListener('abort', () => {
-            clearTimeout(timer)
-            reject(signal.reason)
-          }, { once: true })
+          signal?.addEventListener(
+            'abort',
+            () => {
+              clearTimeout(timer)
+              reject(signal.reason)
+            },
+            { once: true },
+          )
         })
       },
     }
     const { tr } = makeTransport(t, fc, new MemoryOutbox({ maxBytes: 1 << 20 }), {
-      url: `mqtt://127.0.0.1:${port}`, clock, random: () => 0, backoff: { baseMs: 1000, maxMs: 8000 },
+      url: `mqtt://127.0.0.1:${port}`,
+      clock,
+      random: () => 0,
+      backoff: { baseMs: 1000, maxMs: 8000 },
     })
     tr.start()
     await waitFor(() => waits.length >= 6, '6 backoff waits')

@@ -33,7 +33,13 @@ export function makeTransport(t: TestContext, fc: FakeCollector, outbox: Outbox,
     collectorKey: null,
     enrollmentToken: async () => fc.token,
     pinCollectorKey: async (pk) => void pinned.push(pk),
-    heartbeatBody: () => ({ agentVersion: '0.1.0-test', hostname: 'node-a.test', uptimeS: 1, outbox: outbox.stats(), jobs: [] }),
+    heartbeatBody: () => ({
+      agentVersion: '0.1.0-test',
+      hostname: 'node-a.test',
+      uptimeS: 1,
+      outbox: outbox.stats(),
+      jobs: [],
+    }),
     backoff: { baseMs: 20, maxMs: 200 },
     enrollBackoff: { baseMs: 50, maxMs: 200 },
     ackTimeoutMs: 5_000,
@@ -46,10 +52,16 @@ export function makeTransport(t: TestContext, fc: FakeCollector, outbox: Outbox,
 const agentSigner = createSigner(agentKeys)
 
 export function agentEvent(n: number): (seq: number) => Envelope {
-  return (seq) => agentSigner.signEnvelope({
-    v: 1, kind: 'job.progress', node: 'node-a', msgId: randomUUID(), seq, ts: new Date().toISOString(),
-    body: { runId: `run-${n}`, job: 'etc', percent: n % 101 },
-  })
+  return (seq) =>
+    agentSigner.signEnvelope({
+      v: 1,
+      kind: 'job.progress',
+      node: 'node-a',
+      msgId: randomUUID(),
+      seq,
+      ts: new Date().toISOString(),
+      body: { runId: `run-${n}`, job: 'etc', percent: n % 101 },
+    })
 }
 
 export async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {

@@ -13,8 +13,11 @@ const fx = (f: string): string => readFileSync(new URL(`../fixtures/tls/${f}`, i
 const goodCa = fx('good-ca.pem')
 const goodPin = '7E:6C:7D:CA:00:16:85:A1:FD:2D:CF:F7:1C:2B:ED:1D:9B:8E:98:9D:3C:41:78:CC:0F:07:41:B9:2A:88:8A:3D'
 
-async function serve(who: 'good' | 'evil'): Promise<{ server: Server, port: number }> {
-  const server = createServer({ cert: fx(`${who}-server.pem`) + fx(`${who}-ca.pem`), key: fx(`${who}-server.key`) }, (s) => s.end('hello'))
+async function serve(who: 'good' | 'evil'): Promise<{ server: Server; port: number }> {
+  const server = createServer(
+    { cert: fx(`${who}-server.pem`) + fx(`${who}-ca.pem`), key: fx(`${who}-server.key`) },
+    (s) => s.end('hello'),
+  )
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
   return { server, port: (server.address() as AddressInfo).port }
 }
@@ -32,8 +35,8 @@ function handshake(port: number, host: string, opts: ReturnType<typeof pinnedTls
 }
 
 describe('TLS fingerprint pinning (agent side)', () => {
-  let good: { server: Server, port: number }
-  let evil: { server: Server, port: number }
+  let good: { server: Server; port: number }
+  let evil: { server: Server; port: number }
   const dir = mkdtempSync(join(tmpdir(), 'bk-tls-'))
   before(async () => {
     good = await serve('good')
@@ -54,7 +57,10 @@ describe('TLS fingerprint pinning (agent side)', () => {
     it(`normalizes ${name}`, () => assert.equal(normalizeFingerprint(input), goodPin))
   }
   it('refuses a malformed fingerprint with a config error', () => {
-    assert.throws(() => normalizeFingerprint('AB:CD'), (e) => isBackstopError(e, 'BK_ERR_CONFIG_INVALID'))
+    assert.throws(
+      () => normalizeFingerprint('AB:CD'),
+      (e) => isBackstopError(e, 'BK_ERR_CONFIG_INVALID'),
+    )
   })
 
   it('fetches the CA when the chain contains the pinned certificate, then connects verified', async () => {
@@ -74,12 +80,17 @@ describe('TLS fingerprint pinning (agent side)', () => {
   })
 
   it('refuses an impostor on later connections (chain does not verify against the pinned CA)', async () => {
-    await assert.rejects(handshake(evil.port, '127.0.0.1', pinnedTlsOptions(goodCa, goodPin)), /self.signed|unable to verify|certificate/i)
+    await assert.rejects(
+      handshake(evil.port, '127.0.0.1', pinnedTlsOptions(goodCa, goodPin)),
+      /self.signed|unable to verify|certificate/i,
+    )
   })
 
   it('refuses the genuine chain when the pin is different (e.g. collector reinstalled)', async () => {
     const otherPin = normalizeFingerprint('ab'.repeat(32))
-    await assert.rejects(handshake(good.port, '127.0.0.1', pinnedTlsOptions(goodCa, otherPin)), (e) => isBackstopError(e, 'BK_ERR_TLS_FINGERPRINT'))
+    await assert.rejects(handshake(good.port, '127.0.0.1', pinnedTlsOptions(goodCa, otherPin)), (e) =>
+      isBackstopError(e, 'BK_ERR_TLS_FINGERPRINT'),
+    )
   })
 
   it('refuses a pinned certificate used under a name it does not carry', async () => {
@@ -92,13 +103,16 @@ describe('TLS fingerprint pinning (agent side)', () => {
   it('stores the fetched CA (0600) and reuses it; a changed pin re-fetches and fails against an impostor', async () => {
     const url = `mqtts://127.0.0.1:${good.port}`
     const opts = await pinnedTlsForUrl({ stateDir: dir, url, fingerprint: goodPin })
-    assert.equal((statSync(trustStorePath(dir)).mode & 0o777), 0o600)
+    assert.equal(statSync(trustStorePath(dir)).mode & 0o777, 0o600)
     assert.equal(await handshake(good.port, '127.0.0.1', opts), 'hello')
     good.server.close()
     // Stored: no probe needed even though the server is now gone.
     const again = await pinnedTlsForUrl({ stateDir: dir, url, fingerprint: goodPin.toLowerCase() })
     assert.deepEqual(again.ca, opts.ca)
-    await assert.rejects(pinnedTlsForUrl({ stateDir: dir, url: `mqtts://127.0.0.1:${evil.port}`, fingerprint: 'cd'.repeat(32) }), (e) => isBackstopError(e, 'BK_ERR_TLS_FINGERPRINT'))
+    await assert.rejects(
+      pinnedTlsForUrl({ stateDir: dir, url: `mqtts://127.0.0.1:${evil.port}`, fingerprint: 'cd'.repeat(32) }),
+      (e) => isBackstopError(e, 'BK_ERR_TLS_FINGERPRINT'),
+    )
   })
 })
 

@@ -10,13 +10,21 @@ const collector = keyPairFromSeed(new Uint8Array(32).fill(6))
 const stranger = keyPairFromSeed(new Uint8Array(32).fill(7))
 
 function ack(body: object, signer = collector, kind = 'ack'): Buffer {
-  const env = createSigner(signer).signEnvelope({ v: 1, kind, node: 'n1', msgId: 'ack-1', seq: 0, ts: '2026-11-22T03:00:00.000Z', body } as never)
+  const env = createSigner(signer).signEnvelope({
+    v: 1,
+    kind,
+    node: 'n1',
+    msgId: 'ack-1',
+    seq: 0,
+    ts: '2026-11-22T03:00:00.000Z',
+    body,
+  } as never)
   return Buffer.from(JSON.stringify(env))
 }
 
 describe('backoff', () => {
   const policy = { baseMs: 1000, maxMs: 60_000 }
-  const cases: Array<{ attempt: number, random: number, want: number }> = [
+  const cases: Array<{ attempt: number; random: number; want: number }> = [
     { attempt: 0, random: 0, want: 500 },
     { attempt: 0, random: 1, want: 1000 },
     { attempt: 3, random: 0, want: 4000 },
@@ -26,7 +34,10 @@ describe('backoff', () => {
   ]
   for (const c of cases) {
     it(`attempt ${c.attempt}, random ${c.random} → ${c.want} ms`, () => {
-      assert.equal(backoffMs(c.attempt, policy, () => c.random), c.want)
+      assert.equal(
+        backoffMs(c.attempt, policy, () => c.random),
+        c.want,
+      )
     })
   }
 })
@@ -42,26 +53,66 @@ describe('wire helpers', () => {
 
   it('status payloads', () => {
     const now = new Date('2026-11-22T03:00:00.000Z')
-    assert.deepEqual(JSON.parse(statusPayload('online', now, '0.1.0')), { state: 'online', ts: '2026-11-22T03:00:00.000Z', agentVersion: '0.1.0' })
+    assert.deepEqual(JSON.parse(statusPayload('online', now, '0.1.0')), {
+      state: 'online',
+      ts: '2026-11-22T03:00:00.000Z',
+      agentVersion: '0.1.0',
+    })
     assert.deepEqual(JSON.parse(statusPayload('offline', now)), { state: 'offline', ts: '2026-11-22T03:00:00.000Z' })
   })
 
   it('enroll is seq 0 and signed by the key it carries', () => {
-    const env = enrollEnvelope({ node: 'n1', signer: createSigner(node), token: 't', hostname: 'h', agentVersion: '0.1.0', now: new Date() })
+    const env = enrollEnvelope({
+      node: 'n1',
+      signer: createSigner(node),
+      token: 't',
+      hostname: 'h',
+      agentVersion: '0.1.0',
+      now: new Date(),
+    })
     assert.equal(env.seq, 0)
     assert.equal(env.body.publicKey, node.publicKey)
   })
 
   const enrollment = { node: 'n1', collectorPublicKey: collector.publicKey }
-  const cases: Array<{ name: string, payload: Buffer, pinned: string | null, ok: boolean, forged?: boolean }> = [
+  const cases: Array<{ name: string; payload: Buffer; pinned: string | null; ok: boolean; forged?: boolean }> = [
     { name: 'a valid ack', payload: ack({ acked: ['a'], rejected: [] }), pinned: collector.publicKey, ok: true },
-    { name: 'an ack by another key', payload: ack({ acked: ['a'], rejected: [] }, stranger), pinned: collector.publicKey, ok: false, forged: true },
+    {
+      name: 'an ack by another key',
+      payload: ack({ acked: ['a'], rejected: [] }, stranger),
+      pinned: collector.publicKey,
+      ok: false,
+      forged: true,
+    },
     { name: 'garbage', payload: Buffer.from('{nope'), pinned: collector.publicKey, ok: false, forged: false },
-    { name: 'another kind', payload: ack({ acked: [], rejected: [] }, collector, 'heartbeat'), pinned: collector.publicKey, ok: false, forged: false },
+    {
+      name: 'another kind',
+      payload: ack({ acked: [], rejected: [] }, collector, 'heartbeat'),
+      pinned: collector.publicKey,
+      ok: false,
+      forged: false,
+    },
     { name: 'a bad ack body', payload: ack({ acked: 'a' }), pinned: collector.publicKey, ok: false, forged: false },
-    { name: 'an enrollment ack signed by the key it announces', payload: ack({ acked: ['e'], rejected: [], enrollment }), pinned: null, ok: true },
-    { name: 'an enrollment ack announcing a key it is not signed by', payload: ack({ acked: ['e'], rejected: [], enrollment }, stranger), pinned: null, ok: false, forged: true },
-    { name: 'an ack before enrollment without enrollment', payload: ack({ acked: ['e'], rejected: [] }), pinned: null, ok: false, forged: false },
+    {
+      name: 'an enrollment ack signed by the key it announces',
+      payload: ack({ acked: ['e'], rejected: [], enrollment }),
+      pinned: null,
+      ok: true,
+    },
+    {
+      name: 'an enrollment ack announcing a key it is not signed by',
+      payload: ack({ acked: ['e'], rejected: [], enrollment }, stranger),
+      pinned: null,
+      ok: false,
+      forged: true,
+    },
+    {
+      name: 'an ack before enrollment without enrollment',
+      payload: ack({ acked: ['e'], rejected: [] }),
+      pinned: null,
+      ok: false,
+      forged: false,
+    },
   ]
   for (const c of cases) {
     it(`checkAck: ${c.name}`, () => {

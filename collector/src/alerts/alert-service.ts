@@ -1,5 +1,10 @@
 import {
-  alertTopics, applyCondition, isSuppressedByNode, notifyDecision, type AlertCondition, type Severity,
+  alertTopics,
+  applyCondition,
+  isSuppressedByNode,
+  notifyDecision,
+  type AlertCondition,
+  type Severity,
 } from '@backstop/shared'
 import type { Logger } from 'pino'
 import type { AlertsRepo, StoredAlert, StoredFlip } from '../store/alerts-repo.ts'
@@ -23,14 +28,33 @@ export interface AlertServiceDeps {
 
 export function retainedState(a: StoredAlert): string {
   return JSON.stringify({
-    key: a.key, kind: a.kind, node: a.node ?? null, state: a.state, severity: a.severity, summary: a.summary,
-    since: new Date(a.since).toISOString(), acked: a.ackedAt !== null, ackedBy: a.ackedBy, silencedUntil: a.silencedUntil === null ? null : new Date(a.silencedUntil).toISOString(),
+    key: a.key,
+    kind: a.kind,
+    node: a.node ?? null,
+    state: a.state,
+    severity: a.severity,
+    summary: a.summary,
+    since: new Date(a.since).toISOString(),
+    acked: a.ackedAt !== null,
+    ackedBy: a.ackedBy,
+    silencedUntil: a.silencedUntil === null ? null : new Date(a.silencedUntil).toISOString(),
     suppressedBy: a.suppressedBy,
   })
 }
 
 export function flipEvent(f: StoredFlip): string {
-  return JSON.stringify({ id: f.id, key: f.key, kind: f.kind, node: f.node ?? null, from: f.from, to: f.to, severity: f.severity, summary: f.summary, at: new Date(f.at).toISOString(), decision: f.decision })
+  return JSON.stringify({
+    id: f.id,
+    key: f.key,
+    kind: f.kind,
+    node: f.node ?? null,
+    from: f.from,
+    to: f.to,
+    severity: f.severity,
+    summary: f.summary,
+    at: new Date(f.at).toISOString(),
+    decision: f.decision,
+  })
 }
 
 /**
@@ -47,12 +71,31 @@ export function createAlertService(deps: AlertServiceDeps) {
     if (applied.record === undefined) {
       return null
     }
-    const suppressedBy = applied.record.state === 'firing' && isSuppressedByNode(cond, deps.downNodes()) ? `node-down/${cond.node}` : null
+    const suppressedBy =
+      applied.record.state === 'firing' && isSuppressedByNode(cond, deps.downNodes()) ? `node-down/${cond.node}` : null
     alerts.put(applied.record, suppressedBy, at)
     if (applied.flip === null) {
-      if (rec !== undefined && rec.suppressedBy !== null && suppressedBy === null && applied.record.state === 'firing') {
+      if (
+        rec !== undefined &&
+        rec.suppressedBy !== null &&
+        suppressedBy === null &&
+        applied.record.state === 'firing'
+      ) {
         // The node is back and the condition still holds: the folded alert speaks for itself now.
-        return addFlip({ key: cond.key, kind: cond.kind, node: cond.node, from: 'firing', to: 'firing', severity: cond.severity, summary: cond.summary, at }, null, at)
+        return addFlip(
+          {
+            key: cond.key,
+            kind: cond.kind,
+            node: cond.node,
+            from: 'firing',
+            to: 'firing',
+            severity: cond.severity,
+            summary: cond.summary,
+            at,
+          },
+          null,
+          at,
+        )
       }
       return null
     }
@@ -60,7 +103,8 @@ export function createAlertService(deps: AlertServiceDeps) {
   }
   const addFlip = (flip: Parameters<AlertsRepo['addFlip']>[0], suppressedBy: string | null, at: number): StoredFlip => {
     const rec = alerts.get(flip.key)
-    const decision = suppressedBy !== null ? 'suppressed' : notifyDecision(flip, rec, alerts.activeWindows(at), deps.minSeverity)
+    const decision =
+      suppressedBy !== null ? 'suppressed' : notifyDecision(flip, rec, alerts.activeWindows(at), deps.minSeverity)
     const id = alerts.addFlip(flip, decision)
     if (decision === 'notify') {
       notify.enqueue(id, flip, at)

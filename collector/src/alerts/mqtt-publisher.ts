@@ -14,14 +14,24 @@ import type { MqttPublish } from './alert-service.ts'
 export function aedesPublisher(aedes: Aedes, log: Logger): MqttPublish {
   let tail: Promise<void> = Promise.resolve()
   return (topic, payload, opts) => {
-    const packet: PublishPacket = { cmd: 'publish', topic, payload: Buffer.from(payload), qos: 1, retain: opts.retain, dup: false }
-    tail = tail.then(() => new Promise<void>((resolve) => {
-      aedes.publish(packet, (err) => {
-        if (err) {
-          log.error({ topic, err }, 'could not publish alert to MQTT')
-        }
-        resolve()
-      })
-    }))
+    const packet: PublishPacket = {
+      cmd: 'publish',
+      topic,
+      payload: Buffer.from(payload),
+      qos: 1,
+      retain: opts.retain,
+      dup: false,
+    }
+    tail = tail.then(
+      () =>
+        new Promise<void>((resolve) => {
+          aedes.publish(packet, (err) => {
+            if (err) {
+              log.error({ topic, err }, 'could not publish alert to MQTT')
+            }
+            resolve()
+          })
+        }),
+    )
   }
 }

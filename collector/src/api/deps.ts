@@ -1,4 +1,10 @@
-import type { FastifyBaseLogger, FastifyInstance, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify'
+import type {
+  FastifyBaseLogger,
+  FastifyInstance,
+  RawReplyDefaultExpression,
+  RawRequestDefaultExpression,
+  RawServerDefault,
+} from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { CommandService } from '../commands/command-service.ts'
 import type { DiskHealthStore } from '../health/disk-health-store.ts'
@@ -15,7 +21,7 @@ export interface HealthReport {
 /** What the API needs; main.ts (or a test) provides it. Rooms extend this interface with their own fields. */
 export interface AppDeps {
   /** HTTPS key + certificate chain (tls/transport-security.ts); absent = plain HTTP (`tls.plaintext`). */
-  readonly https?: { readonly key: string, readonly cert: string } | undefined
+  readonly https?: { readonly key: string; readonly cert: string } | undefined
   readonly nodes: NodesRepo
   readonly runs: RunsRepo
   readonly copies: CopiesRepo
@@ -29,4 +35,10 @@ export interface AppDeps {
   readonly commands?: CommandService | undefined
 }
 
-export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>
+export type App = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>

@@ -10,13 +10,17 @@ export const ErrorResponse = Type.Object({
   }),
 })
 
-export function errorBody(code: ErrorCode, message: string, field?: string): { error: { code: string, message: string, field?: string } } {
+export function errorBody(
+  code: ErrorCode,
+  message: string,
+  field?: string,
+): { error: { code: string; message: string; field?: string } } {
   return { error: { code, message: message || errorTable[code].message, ...(field !== undefined ? { field } : {}) } }
 }
 
 /** `querystring.limit`, `params.node`, or `querystring` for a missing required field (named in the message). */
 export function validationField(err: FastifyError): string {
-  const first = err.validation?.[0] as { instancePath?: string, params?: Record<string, unknown> } | undefined
+  const first = err.validation?.[0] as { instancePath?: string; params?: Record<string, unknown> } | undefined
   const part = err.validationContext ?? 'request'
   const path = (first?.instancePath ?? '').split('/').filter(Boolean).join('.')
   const required = first?.params?.['requiredProperties']

@@ -1,4 +1,11 @@
-import { type AuditEntry, type AuditInput, type AuditVerdict, canonicalJson, nextAuditEntry, verifyAuditChain } from '@backstop/shared'
+import {
+  type AuditEntry,
+  type AuditInput,
+  type AuditVerdict,
+  canonicalJson,
+  nextAuditEntry,
+  verifyAuditChain,
+} from '@backstop/shared'
 import type { Db } from '../store/db.ts'
 
 /**
@@ -9,18 +16,27 @@ import type { Db } from '../store/db.ts'
 export interface AuditLog {
   append(input: AuditInput, now: Date): AuditEntry
   head(): AuditEntry | undefined
-  list(q: { afterSeq?: number, limit?: number, action?: string, target?: string }): AuditEntry[]
+  list(q: { afterSeq?: number; limit?: number; action?: string; target?: string }): AuditEntry[]
   /** Streams the whole table in seq order; `expectHead` catches a cut-off tail. */
-  verify(expectHead?: { seq: number, hash: string }): AuditVerdict
+  verify(expectHead?: { seq: number; hash: string }): AuditVerdict
 }
 
 interface Raw {
-  seq: number, ts: string, actor: string, action: string, target: string, detail: string, prev_hash: string, hash: string
+  seq: number
+  ts: string
+  actor: string
+  action: string
+  target: string
+  detail: string
+  prev_hash: string
+  hash: string
 }
 
 export function createAuditLog(db: Db): AuditLog {
   const headStmt = db.prepare<[], Raw>('SELECT * FROM audit_log ORDER BY seq DESC LIMIT 1')
-  const insert = db.prepare('INSERT INTO audit_log (seq, ts, actor, action, target, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+  const insert = db.prepare(
+    'INSERT INTO audit_log (seq, ts, actor, action, target, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+  )
   const all = db.prepare<[], Raw>('SELECT * FROM audit_log ORDER BY rowid')
   const head = (): AuditEntry | undefined => toEntry(headStmt.get())
   const appendTx = db.transaction((input: AuditInput, now: Date): AuditEntry => {
@@ -40,8 +56,16 @@ export function createAuditLog(db: Db): AuditLog {
       if (q.target) {
         where.push('target = @target')
       }
-      const rows = db.prepare<Record<string, unknown>, Raw>(`SELECT * FROM audit_log WHERE ${where.join(' AND ')} ORDER BY seq LIMIT @limit`)
-        .all({ after: q.afterSeq ?? 0, limit: Math.min(Math.max(q.limit ?? 100, 1), 1000), action: q.action, target: q.target })
+      const rows = db
+        .prepare<Record<string, unknown>, Raw>(
+          `SELECT * FROM audit_log WHERE ${where.join(' AND ')} ORDER BY seq LIMIT @limit`,
+        )
+        .all({
+          after: q.afterSeq ?? 0,
+          limit: Math.min(Math.max(q.limit ?? 100, 1), 1000),
+          action: q.action,
+          target: q.target,
+        })
       return rows.map((r) => toEntry(r) as AuditEntry)
     },
     verify: (expectHead) => verifyAuditChain(iterate(all), expectHead),
@@ -65,5 +89,14 @@ function toEntry(r: Raw | undefined): AuditEntry | undefined {
     // Tampered into non-JSON: keep the raw text so the hash check reports the entry instead of crashing.
     detail = { unparsable: r.detail }
   }
-  return { seq: r.seq, ts: r.ts, actor: r.actor, action: r.action, target: r.target, detail, prevHash: r.prev_hash, hash: r.hash }
+  return {
+    seq: r.seq,
+    ts: r.ts,
+    actor: r.actor,
+    action: r.action,
+    target: r.target,
+    detail,
+    prevHash: r.prev_hash,
+    hash: r.hash,
+  }
 }

@@ -24,7 +24,7 @@ declare module 'fastify' {
 /** Paths that are never authenticated: liveness and the API documentation. */
 const OPEN = [/^\/healthz$/, /^\/docs(\/|$)/]
 
-export function registerAuthGuard(app: App, o: { tokens: TokensRepo, mode: AuthMode, now: () => number }): void {
+export function registerAuthGuard(app: App, o: { tokens: TokensRepo; mode: AuthMode; now: () => number }): void {
   app.addHook('onRequest', async (req: FastifyRequest) => {
     const path = req.url.split('?')[0] ?? ''
     if (o.mode === 'off' || OPEN.some((re) => re.test(path))) {
@@ -35,15 +35,22 @@ export function registerAuthGuard(app: App, o: { tokens: TokensRepo, mode: AuthM
     }
     const h = req.headers.authorization
     if (h === undefined || !/^Bearer\s+\S+$/i.test(h)) {
-      throw new BackstopError('BK_ERR_API_UNAUTHORIZED', `${req.method} ${path} needs "Authorization: Bearer <token>"; create one with "backstop-collector apitoken create --role viewer"`)
+      throw new BackstopError(
+        'BK_ERR_API_UNAUTHORIZED',
+        `${req.method} ${path} needs "Authorization: Bearer <token>"; create one with "backstop-collector apitoken create --role viewer"`,
+      )
     }
     const info = o.tokens.verify(h.replace(/^Bearer\s+/i, ''), o.now())
     if (info === undefined) {
       throw new BackstopError('BK_ERR_API_UNAUTHORIZED', 'the bearer token is unknown, revoked or malformed')
     }
-    const need: ApiRole = req.routeOptions.config.role ?? (req.method === 'GET' || req.method === 'HEAD' ? 'viewer' : 'operator')
+    const need: ApiRole =
+      req.routeOptions.config.role ?? (req.method === 'GET' || req.method === 'HEAD' ? 'viewer' : 'operator')
     if (!roleAllows(info.role, need)) {
-      throw new BackstopError('BK_ERR_API_FORBIDDEN', `${req.method} ${path} needs role ${need}; token ${info.id} (${info.name}) has ${info.role}`)
+      throw new BackstopError(
+        'BK_ERR_API_FORBIDDEN',
+        `${req.method} ${path} needs role ${need}; token ${info.id} (${info.name}) has ${info.role}`,
+      )
     }
     req.token = info
   })
@@ -55,7 +62,10 @@ export function actorOf(req: FastifyRequest): string {
 }
 
 /** The guard as a buildApp plugin: mounted only when the compliance deps (and so the token table) are present. */
-export function authPlugin(app: App, deps: { compliance?: { tokens: TokensRepo, authMode: AuthMode, brain: { clock: { now(): number } } } | undefined }): void {
+export function authPlugin(
+  app: App,
+  deps: { compliance?: { tokens: TokensRepo; authMode: AuthMode; brain: { clock: { now(): number } } } | undefined },
+): void {
   const c = deps.compliance
   if (c !== undefined) {
     registerAuthGuard(app, { tokens: c.tokens, mode: c.authMode, now: () => c.brain.clock.now() })

@@ -27,19 +27,39 @@ const sha256 = (s: string): Buffer => createHash('sha256').update(s).digest()
 
 export function createTokensRepo(db: Db) {
   const insert = db.prepare('INSERT INTO api_tokens (id, name, role, secret_hash, created_at) VALUES (?, ?, ?, ?, ?)')
-  const byId = db.prepare<[string], { id: string, name: string, role: ApiRole, secret_hash: string, created_at: number, last_used_at: number | null, revoked_at: number | null }>(
-    'SELECT * FROM api_tokens WHERE id = ?')
+  const byId = db.prepare<
+    [string],
+    {
+      id: string
+      name: string
+      role: ApiRole
+      secret_hash: string
+      created_at: number
+      last_used_at: number | null
+      revoked_at: number | null
+    }
+  >('SELECT * FROM api_tokens WHERE id = ?')
   const used = db.prepare('UPDATE api_tokens SET last_used_at = ? WHERE id = ?')
   const any = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM api_tokens')
-  const toInfo = (r: NonNullable<ReturnType<typeof byId.get>>): TokenInfo => ({ id: r.id, name: r.name, role: r.role, createdAt: r.created_at, lastUsedAt: r.last_used_at, revokedAt: r.revoked_at })
+  const toInfo = (r: NonNullable<ReturnType<typeof byId.get>>): TokenInfo => ({
+    id: r.id,
+    name: r.name,
+    role: r.role,
+    createdAt: r.created_at,
+    lastUsedAt: r.last_used_at,
+    revokedAt: r.revoked_at,
+  })
   return {
-    create(name: string, role: ApiRole, now: number): { token: string, info: TokenInfo } {
+    create(name: string, role: ApiRole, now: number): { token: string; info: TokenInfo } {
       const id = randomBytes(8).toString('hex')
       const secret = randomBytes(32).toString('base64url')
       insert.run(id, name, role, sha256(secret).toString('hex'), now)
       return { token: `bkt_${id}_${secret}`, info: toInfo(byId.get(id)!) }
     },
-    /** The token's identity, or undefined for anything malformed, unknown, revoked or wrong (constant time on the secret). */
+    /**
+     * The token's identity, or undefined for anything malformed, unknown, revoked or wrong (constant time on the
+     * secret).
+     */
     verify(token: string, now: number): TokenInfo | undefined {
       const m = TOKEN_RE.exec(token)
       if (!m) {
@@ -59,10 +79,14 @@ export function createTokensRepo(db: Db) {
       return toInfo(row)
     },
     list(): TokenInfo[] {
-      return (db.prepare('SELECT * FROM api_tokens ORDER BY created_at').all() as Parameters<typeof toInfo>[0][]).map(toInfo)
+      return (db.prepare('SELECT * FROM api_tokens ORDER BY created_at').all() as Parameters<typeof toInfo>[0][]).map(
+        toInfo,
+      )
     },
     revoke(id: string, now: number): boolean {
-      return db.prepare('UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(now, id).changes > 0
+      return (
+        db.prepare('UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(now, id).changes > 0
+      )
     },
     /**
      * A token was ever created: with auth `auto` that switches authentication on for good. Revoked tokens count,

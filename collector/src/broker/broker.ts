@@ -46,7 +46,10 @@ interface Session {
 const sessions = new WeakMap<Client, Session>()
 
 /** Messages of one connection handed to the ingest and not yet settled (committed+acked, rejected or dropped). */
-interface Window { count: number, bytes: number }
+interface Window {
+  count: number
+  bytes: number
+}
 const windows = new WeakMap<Client, Window>()
 function windowOf(client: Client): Window {
   let w = windows.get(client)
@@ -142,8 +145,10 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       const t = parseNodeTopic(packet.topic)
       if (!session || !t || t.node !== session.node || (t.channel !== 'events' && t.channel !== 'status')) {
         counters.inc('broker_acl_refused_total', 'publish')
-        log.warn({ node: session?.node, topic: packet.topic, code: 'BK_ERR_WIRE_TOPIC' },
-          'publish refused: a node may publish only backstop/v1/<its node>/events and …/status; disconnecting it')
+        log.warn(
+          { node: session?.node, topic: packet.topic, code: 'BK_ERR_WIRE_TOPIC' },
+          'publish refused: a node may publish only backstop/v1/<its node>/events and …/status; disconnecting it',
+        )
         done(new Error(`BK_ERR_WIRE_TOPIC: ${session?.node ?? '?'} may not publish to ${packet.topic}`))
         return
       }
@@ -169,7 +174,10 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
         if (!release) {
           done(err ?? null)
         } else if (err) {
-          log.warn({ node: t.node, err: err.message }, 'closing the connection so the agent replays unacknowledged events')
+          log.warn(
+            { node: t.node, err: err.message },
+            'closing the connection so the agent replays unacknowledged events',
+          )
           ;(client as Client).close()
         }
       })
@@ -183,15 +191,20 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
           return
         }
         counters.inc('broker_acl_refused_total', 'subscribe')
-        log.warn({ operator: session.node, topic: sub.topic, code: 'BK_ERR_WIRE_TOPIC' }, 'subscribe refused: operator clients may read backstop/v1/alerts/# only')
+        log.warn(
+          { operator: session.node, topic: sub.topic, code: 'BK_ERR_WIRE_TOPIC' },
+          'subscribe refused: operator clients may read backstop/v1/alerts/# only',
+        )
         done(null, null)
         return
       }
       const t = parseNodeTopic(sub.topic)
       if (!session || !t || t.node !== session.node || (t.channel !== 'ack' && t.channel !== 'commands')) {
         counters.inc('broker_acl_refused_total', 'subscribe')
-        log.warn({ node: session?.node, topic: sub.topic, code: 'BK_ERR_WIRE_TOPIC' },
-          'subscribe refused: a node may subscribe only to backstop/v1/<its node>/ack and …/commands')
+        log.warn(
+          { node: session?.node, topic: sub.topic, code: 'BK_ERR_WIRE_TOPIC' },
+          'subscribe refused: a node may subscribe only to backstop/v1/<its node>/ack and …/commands',
+        )
         // null subscription = SUBACK failure (0x80) for this topic; the connection stays up.
         done(null, null)
         return
@@ -221,7 +234,14 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   return {
     aedes,
     publishAck: (node, payload) => {
-      const packet: PublishPacket = { cmd: 'publish', topic: nodeTopic(node, 'ack'), payload, qos: 1, retain: false, dup: false }
+      const packet: PublishPacket = {
+        cmd: 'publish',
+        topic: nodeTopic(node, 'ack'),
+        payload,
+        qos: 1,
+        retain: false,
+        dup: false,
+      }
       aedes.publish(packet, (err) => {
         if (err) {
           log.error({ node, err }, 'could not publish ack; the agent will replay and be acked again')
@@ -229,7 +249,14 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       })
     },
     publishCommand: (node, payload) => {
-      const packet: PublishPacket = { cmd: 'publish', topic: nodeTopic(node, 'commands'), payload, qos: 1, retain: false, dup: false }
+      const packet: PublishPacket = {
+        cmd: 'publish',
+        topic: nodeTopic(node, 'commands'),
+        payload,
+        qos: 1,
+        retain: false,
+        dup: false,
+      }
       aedes.publish(packet, (err) => {
         if (err) {
           log.error({ node, err }, 'could not publish command; it stays "sent" in the ledger and expires')
@@ -237,7 +264,9 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       })
     },
     disconnect: (node) => {
-      const client = (aedes as unknown as { clients: Record<string, Client | undefined> }).clients[`backstop-agent-${node}`]
+      const client = (aedes as unknown as { clients: Record<string, Client | undefined> }).clients[
+        `backstop-agent-${node}`
+      ]
       if (!client) {
         return false
       }
@@ -245,8 +274,9 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       client.close()
       return true
     },
-    close: () => new Promise<void>((resolve) => {
-      aedes.close(() => resolve())
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        aedes.close(() => resolve())
+      }),
   }
 }

@@ -35,7 +35,10 @@ export function openSecurityContext(configFile: string): SecurityContext {
   const now = (): Date => new Date()
   const actor = `cli:${safeUser()}`
   return {
-    config, db, audit, actor,
+    config,
+    db,
+    audit,
+    actor,
     // Revocations reach the running collector through node_access (broker refuses the CONNECT; the revocation
     // watcher drops a live session within seconds).
     identity: createIdentityService({ db, tokens: createTokensRepo(db), access, audit, now }),

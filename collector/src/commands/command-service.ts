@@ -1,6 +1,13 @@
 import { randomBytes } from 'node:crypto'
 import {
-  BackstopError, type CommandKind, type CommandOutcome, type CommandResultBody, nodeTopic, signCommand, type SignedCommand, type UnsignedCommand,
+  BackstopError,
+  type CommandKind,
+  type CommandOutcome,
+  type CommandResultBody,
+  nodeTopic,
+  signCommand,
+  type SignedCommand,
+  type UnsignedCommand,
 } from '@backstop/shared'
 import type { AuditLog } from '../audit/audit-log.ts'
 import type { Db } from '../store/db.ts'
@@ -13,8 +20,8 @@ import { createCopyResults } from './copy-results.ts'
  */
 export interface CommandArgs {
   'run-job': { job: string }
-  'reverify-copy': { job: string, copyId: string }
-  'restore-test': { job: string, copyId?: string }
+  'reverify-copy': { job: string; copyId: string }
+  'restore-test': { job: string; copyId?: string }
 }
 
 export interface IssueRequest<K extends CommandKind = CommandKind> {
@@ -65,18 +72,33 @@ export interface CommandDeps {
 const RANK: Record<CommandRow['status'], number> = { sent: 0, accepted: 1, rejected: 2, succeeded: 2, failed: 2 }
 
 interface Raw {
-  id: string, node: string, kind: CommandKind, args: string, requested_by: string, issued_at: string, expires_at: string
-  status: CommandRow['status'], result_code: string | null, result_msg: string | null, run_id: string | null, updated_at: string
+  id: string
+  node: string
+  kind: CommandKind
+  args: string
+  requested_by: string
+  issued_at: string
+  expires_at: string
+  status: CommandRow['status']
+  result_code: string | null
+  result_msg: string | null
+  run_id: string | null
+  updated_at: string
   outcome: string | null
 }
 
 export function createCommandService(d: CommandDeps): CommandService {
-  const ins = d.db.prepare(`INSERT INTO commands (id, node, kind, args, requested_by, issued_at, expires_at, signed, updated_at)
+  const ins = d.db
+    .prepare(`INSERT INTO commands (id, node, kind, args, requested_by, issued_at, expires_at, signed, updated_at)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
   const get = d.db.prepare<[string], Raw>('SELECT * FROM commands WHERE id = ?')
-  const byNode = d.db.prepare<[string, number], Raw>('SELECT * FROM commands WHERE node = ? ORDER BY issued_at DESC LIMIT ?')
+  const byNode = d.db.prepare<[string, number], Raw>(
+    'SELECT * FROM commands WHERE node = ? ORDER BY issued_at DESC LIMIT ?',
+  )
   const all = d.db.prepare<[number], Raw>('SELECT * FROM commands ORDER BY issued_at DESC LIMIT ?')
-  const upd = d.db.prepare('UPDATE commands SET status = ?, result_code = ?, result_msg = ?, run_id = coalesce(?, run_id), outcome = coalesce(?, outcome), updated_at = ? WHERE id = ?')
+  const upd = d.db.prepare(
+    'UPDATE commands SET status = ?, result_code = ?, result_msg = ?, run_id = coalesce(?, run_id), outcome = coalesce(?, outcome), updated_at = ? WHERE id = ?',
+  )
   const copyResults = createCopyResults(d.db)
 
   return {
@@ -94,15 +116,42 @@ export function createCommandService(d: CommandDeps): CommandService {
       }
       const now = d.now()
       const unsigned = {
-        v: 1, type: 'command', id: randomBytes(16).toString('base64url'), node: r.node, kind: r.kind, args: r.args,
-        issuedAt: now.toISOString(), expiresAt: new Date(now.getTime() + ttl).toISOString(), requestedBy: r.requestedBy,
+        v: 1,
+        type: 'command',
+        id: randomBytes(16).toString('base64url'),
+        node: r.node,
+        kind: r.kind,
+        args: r.args,
+        issuedAt: now.toISOString(),
+        expiresAt: new Date(now.getTime() + ttl).toISOString(),
+        requestedBy: r.requestedBy,
       } as UnsignedCommand
       const signed = signCommand(unsigned, d.collectorSecretKey)
       const json = JSON.stringify(signed)
-      d.db.transaction(() => {
-        ins.run(signed.id, r.node, r.kind, JSON.stringify(r.args), r.requestedBy, signed.issuedAt, signed.expiresAt, json, signed.issuedAt)
-        d.audit.append({ actor: r.requestedBy, action: 'command.issue', target: r.node, detail: { id: signed.id, kind: r.kind, args: r.args, expiresAt: signed.expiresAt } }, now)
-      }).immediate()
+      d.db
+        .transaction(() => {
+          ins.run(
+            signed.id,
+            r.node,
+            r.kind,
+            JSON.stringify(r.args),
+            r.requestedBy,
+            signed.issuedAt,
+            signed.expiresAt,
+            json,
+            signed.issuedAt,
+          )
+          d.audit.append(
+            {
+              actor: r.requestedBy,
+              action: 'command.issue',
+              target: r.node,
+              detail: { id: signed.id, kind: r.kind, args: r.args, expiresAt: signed.expiresAt },
+            },
+            now,
+          )
+        })
+        .immediate()
       // Published only after the commit: a command the ledger does not know about never reaches a node.
       d.publish(nodeTopic(r.node, 'commands'), Buffer.from(json))
       return signed
@@ -115,25 +164,56 @@ export function createCommandService(d: CommandDeps): CommandService {
         return false
       }
       if (RANK[body.status] > RANK[row.status]) {
-        upd.run(body.status, body.code ?? null, body.message ?? null, body.runId ?? null, body.outcome ? JSON.stringify(body.outcome) : null, receivedAt, body.commandId)
+        upd.run(
+          body.status,
+          body.code ?? null,
+          body.message ?? null,
+          body.runId ?? null,
+          body.outcome ? JSON.stringify(body.outcome) : null,
+          receivedAt,
+          body.commandId,
+        )
         // The copy's ledger row follows the finding (same transaction; the ledger trigger re-judges the asset).
         if (body.outcome && (body.status === 'succeeded' || body.status === 'failed') && row.kind === body.kind) {
           copyResults.apply(node, body.commandId, row.kind, JSON.parse(row.args) as { copyId?: string }, body.outcome)
         }
       }
-      d.audit.append({
-        actor: `node:${node}`, action: `command.${body.status}`, target: node,
-        detail: { id: body.commandId, kind: body.kind, code: body.code ?? null, runId: body.runId ?? null, ...(body.outcome ? { result: body.outcome.result, copyId: body.outcome.copyId ?? null } : {}) },
-      }, new Date(receivedAt))
+      d.audit.append(
+        {
+          actor: `node:${node}`,
+          action: `command.${body.status}`,
+          target: node,
+          detail: {
+            id: body.commandId,
+            kind: body.kind,
+            code: body.code ?? null,
+            runId: body.runId ?? null,
+            ...(body.outcome ? { result: body.outcome.result, copyId: body.outcome.copyId ?? null } : {}),
+          },
+        },
+        new Date(receivedAt),
+      )
       return true
     },
   }
 }
 
 function toRow(r: Raw | undefined): CommandRow | undefined {
-  return r && {
-    id: r.id, node: r.node, kind: r.kind, args: JSON.parse(r.args) as unknown, requestedBy: r.requested_by, issuedAt: r.issued_at,
-    expiresAt: r.expires_at, status: r.status, resultCode: r.result_code, resultMessage: r.result_msg, runId: r.run_id,
-    outcome: r.outcome ? (JSON.parse(r.outcome) as CommandOutcome) : null, updatedAt: r.updated_at,
-  }
+  return (
+    r && {
+      id: r.id,
+      node: r.node,
+      kind: r.kind,
+      args: JSON.parse(r.args) as unknown,
+      requestedBy: r.requested_by,
+      issuedAt: r.issued_at,
+      expiresAt: r.expires_at,
+      status: r.status,
+      resultCode: r.result_code,
+      resultMessage: r.result_msg,
+      runId: r.run_id,
+      outcome: r.outcome ? (JSON.parse(r.outcome) as CommandOutcome) : null,
+      updatedAt: r.updated_at,
+    }
+  )
 }

@@ -10,8 +10,11 @@ import type { Db } from '../store/db.ts'
  * - restore-test: stored on the copy as `restore_test` (newest wins); verification is left to the job and to
  *   reverify-copy, because a restore test may have picked the copy itself.
  */
-export function createCopyResults(db: Db): { apply(node: string, commandId: string, kind: CommandKind, args: { copyId?: string }, o: CommandOutcome): void } {
-  const verify = db.prepare(`UPDATE copies SET verification_state = @state, verification_at = @at, verification_method = @method,
+export function createCopyResults(db: Db): {
+  apply(node: string, commandId: string, kind: CommandKind, args: { copyId?: string }, o: CommandOutcome): void
+} {
+  const verify =
+    db.prepare(`UPDATE copies SET verification_state = @state, verification_at = @at, verification_method = @method,
       verification_detail = @detail
     WHERE node = @node AND copy_id = @copyId AND deleted_at IS NULL AND (verification_at IS NULL OR verification_at <= @at)`)
   const restore = db.prepare(`UPDATE copies SET restore_test = @json
@@ -25,8 +28,15 @@ export function createCopyResults(db: Db): { apply(node: string, commandId: stri
         }
         const ok = o.result === 'ok'
         verify.run({
-          node, copyId: args.copyId, at: o.at, state: ok ? 'verified' : 'failed', method: `reverify:${o.method}`.slice(0, 256),
-          detail: (ok ? `re-verified by command ${commandId}: ${o.checks.join('; ')}` : `re-verify (command ${commandId}) failed: ${o.error?.code ?? 'BK_ERR_VERIFY_FAILED'}: ${o.error?.message ?? ''}`).slice(0, 8192),
+          node,
+          copyId: args.copyId,
+          at: o.at,
+          state: ok ? 'verified' : 'failed',
+          method: `reverify:${o.method}`.slice(0, 256),
+          detail: (ok
+            ? `re-verified by command ${commandId}: ${o.checks.join('; ')}`
+            : `re-verify (command ${commandId}) failed: ${o.error?.code ?? 'BK_ERR_VERIFY_FAILED'}: ${o.error?.message ?? ''}`
+          ).slice(0, 8192),
         })
         return
       }
@@ -36,8 +46,17 @@ export function createCopyResults(db: Db): { apply(node: string, commandId: stri
           return
         }
         restore.run({
-          node, copyId, at: o.at,
-          json: JSON.stringify({ result: o.result, at: o.at, commandId, method: o.method, bytes: o.bytes ?? null, code: o.error?.code ?? null }),
+          node,
+          copyId,
+          at: o.at,
+          json: JSON.stringify({
+            result: o.result,
+            at: o.at,
+            commandId,
+            method: o.method,
+            bytes: o.bytes ?? null,
+            code: o.error?.code ?? null,
+          }),
         })
       }
     },

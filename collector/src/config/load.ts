@@ -3,7 +3,13 @@ import { availableParallelism, hostname } from 'node:os'
 import { join } from 'node:path'
 import { Compile } from 'typebox/compile'
 import { LineCounter, parseDocument } from 'yaml'
-import { BackstopError, explainSchemaError as explain, fieldName, pointerToPath, yamlPosition as position } from '@backstop/shared'
+import {
+  BackstopError,
+  explainSchemaError as explain,
+  fieldName,
+  pointerToPath,
+  yamlPosition as position,
+} from '@backstop/shared'
 import type { InfluxExportOptions } from '../export/influx.ts'
 import { CollectorConfigInput, type ResolvedCollectorConfig } from './schema.ts'
 
@@ -34,7 +40,10 @@ export function loadCollectorConfig(file: string): ResolvedCollectorConfig {
   try {
     text = readFileSync(file, 'utf8')
   } catch (e) {
-    throw new BackstopError('BK_ERR_CONFIG_NOT_FOUND', `${file}: ${(e as Error).message}; pass --config <file> (see deploy/config/collector.example.yaml)`)
+    throw new BackstopError(
+      'BK_ERR_CONFIG_NOT_FOUND',
+      `${file}: ${(e as Error).message}; pass --config <file> (see deploy/config/collector.example.yaml)`,
+    )
   }
   return parseCollectorConfig(text, file)
 }
@@ -60,9 +69,20 @@ export function parseCollectorConfig(text: string, file: string): ResolvedCollec
         continue
       }
       const path = pointerToPath(e.instancePath)
-      const unknown = e.keyword === 'additionalProperties' ? (e.params['additionalProperties'] as string[] | undefined)?.[0] : undefined
+      const unknown =
+        e.keyword === 'additionalProperties'
+          ? (e.params['additionalProperties'] as string[] | undefined)?.[0]
+          : undefined
       const at = position(doc, lines, unknown === undefined ? path : [...path, unknown])
-      const issue = { file, ...at, field: fieldName(path), message: patternHints[fieldName(path)] !== undefined && e.keyword === 'pattern' ? patternHints[fieldName(path)]! : explain(e) }
+      const issue = {
+        file,
+        ...at,
+        field: fieldName(path),
+        message:
+          patternHints[fieldName(path)] !== undefined && e.keyword === 'pattern'
+            ? patternHints[fieldName(path)]!
+            : explain(e),
+      }
       const key = formatIssue(issue)
       if (!seen.has(key)) {
         seen.add(key)
@@ -84,7 +104,9 @@ export function parseCollectorConfig(text: string, file: string): ResolvedCollec
     tls: {
       plaintext: input.tls?.plaintext ?? false,
       names: input.tls?.names ?? ['localhost', '127.0.0.1', '::1', hostname()],
-      certFile: input.tls?.certFile, keyFile: input.tls?.keyFile, caFile: input.tls?.caFile,
+      certFile: input.tls?.certFile,
+      keyFile: input.tls?.keyFile,
+      caFile: input.tls?.caFile,
     },
     ingest: {
       batchSize: input.ingest?.batchSize ?? 1000,
@@ -97,12 +119,17 @@ export function parseCollectorConfig(text: string, file: string): ResolvedCollec
 }
 
 /** Only the fields that are set, so the exporter's own defaults apply; no token = '' (the client sends none). */
-function influxOptions(i: NonNullable<NonNullable<CollectorConfigInput['export']>['influx']> | undefined): InfluxExportOptions | undefined {
+function influxOptions(
+  i: NonNullable<NonNullable<CollectorConfigInput['export']>['influx']> | undefined,
+): InfluxExportOptions | undefined {
   if (i === undefined) {
     return undefined
   }
   return {
-    url: i.url, token: i.token ?? '', org: i.org, bucket: i.bucket,
+    url: i.url,
+    token: i.token ?? '',
+    org: i.org,
+    bucket: i.bucket,
     ...(i.batchLines !== undefined ? { batchLines: i.batchLines } : {}),
     ...(i.maxQueueLines !== undefined ? { maxQueueLines: i.maxQueueLines } : {}),
     ...(i.timeoutMs !== undefined ? { timeoutMs: i.timeoutMs } : {}),
@@ -113,4 +140,3 @@ function influxOptions(i: NonNullable<NonNullable<CollectorConfigInput['export']
 const patternHints: Readonly<Record<string, string>> = {
   'export.influx.url': 'must be an http:// or https:// URL with a host and no query, e.g. http://127.0.0.1:8428',
 }
-

@@ -2,68 +2,131 @@ import Type, { type Static } from 'typebox'
 import type { AuthMode } from '../auth/guard.ts'
 import type { InfluxExportOptions } from '../export/influx.ts'
 
-const Listen = (defaultHost: string, defaultPort: number) => Type.Object({
-  /** Default: ${defaultHost} */
-  host: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: `bind address, default ${defaultHost}` })),
-  /** 0 = an ephemeral port (tests). */
-  port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, description: `TCP port, default ${defaultPort}` })),
-}, { additionalProperties: false })
+const Listen = (defaultHost: string, defaultPort: number) =>
+  Type.Object(
+    {
+      /** Default: ${defaultHost} */
+      host: Type.Optional(
+        Type.String({ minLength: 1, maxLength: 255, description: `bind address, default ${defaultHost}` }),
+      ),
+      /** 0 = an ephemeral port (tests). */
+      port: Type.Optional(
+        Type.Integer({ minimum: 0, maximum: 65535, description: `TCP port, default ${defaultPort}` }),
+      ),
+    },
+    { additionalProperties: false },
+  )
 
 /** The collector's YAML config; deploy/config/collector.example.yaml documents every field. */
-export const CollectorConfigInput = Type.Object({
-  /** SQLite database, keys. Default /var/lib/backstop-collector. */
-  dataDir: Type.Optional(Type.String({ minLength: 1, pattern: '^/' })),
-  mqtt: Type.Optional(Listen('0.0.0.0', 1883)),
-  api: Type.Optional(Type.Object({
-    ...Listen('127.0.0.1', 8080).properties,
-    /** Bearer-token check on /api and /metrics (collector/src/auth/guard.ts). Default auto. */
-    auth: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('required'), Type.Literal('off')], { description: 'auto: open until the first API token is created; required: always; off: never' })),
-  }, { additionalProperties: false })),
-  enrollment: Type.Object({
-    /** Accepted enrollment tokens (any of them). At least 16 characters: they are the only thing between an unknown machine and a pinned key. */
-    tokens: Type.Array(Type.String({ minLength: 16, maxLength: 256 }), { minItems: 1, maxItems: 100 }),
-  }, { additionalProperties: false }),
-  /** Transport security (docs/security.md): mqtts + HTTPS unless `plaintext: true` (loopback development only). */
-  tls: Type.Optional(Type.Object({
-    /** Plain MQTT/HTTP. Only for loopback development and the quick start; logged as a warning on every start. */
-    plaintext: Type.Optional(Type.Boolean()),
-    /** Names (DNS or IP) agents use to reach the collector; go into the generated server certificate. Default: localhost, 127.0.0.1, ::1 and the host name. */
-    names: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { minItems: 1, maxItems: 50 })),
-    /** Operator-supplied server certificate (PEM, may include the chain) and key; default: a CA + certificate generated in <dataDir>/tls. */
-    certFile: Type.Optional(Type.String({ pattern: '^/' })),
-    keyFile: Type.Optional(Type.String({ pattern: '^/' })),
-    /** The CA agents pin when certFile is operator-supplied; default: the last certificate in certFile. */
-    caFile: Type.Optional(Type.String({ pattern: '^/' })),
-  }, { additionalProperties: false })),
-  /** Telemetry export (collector/src/export/influx.ts); absent = no export. */
-  export: Type.Optional(Type.Object({
-    influx: Type.Optional(Type.Object({
-      /** Base URL of an InfluxDB 2/3, VictoriaMetrics or Telegraf server; the client appends /api/v2/write. */
-      url: Type.String({ minLength: 1, maxLength: 2048, pattern: '^https?://[^\\s/?#]+(/[^\\s?#]*)?$' }),
-      /** API token (InfluxDB); VictoriaMetrics and Telegraf without auth need none. */
-      token: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
-      org: Type.String({ minLength: 1, maxLength: 256 }),
-      bucket: Type.String({ minLength: 1, maxLength: 256 }),
-      /** Lines per write request (default 5000). */
-      batchLines: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
-      /** Queue bound in SQLite; past it the oldest lines are dropped and logged (default 1000000). */
-      maxQueueLines: Type.Optional(Type.Integer({ minimum: 1000, maximum: 100_000_000 })),
-      /** Per write request (default 10000). */
-      timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 600_000 })),
-    }, { additionalProperties: false })),
-  }, { additionalProperties: false })),
-  log: Type.Optional(Type.Object({
-    level: Type.Optional(Type.Union(['trace', 'debug', 'info', 'warn', 'error'].map((l) => Type.Literal(l)))),
-  }, { additionalProperties: false })),
-  ingest: Type.Optional(Type.Object({
-    /** Commit after this many messages … (default 1000; an ack lists at most 10000 msgIds) */
-    batchSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })),
-    /** … or this many milliseconds after the first queued message, whichever comes first (default 5). */
-    batchIntervalMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
-    /** Signature-verification worker threads; 0 = verify on the main thread. Default: CPUs − 1, between 1 and 4. */
-    verifyWorkers: Type.Optional(Type.Integer({ minimum: 0, maximum: 64 })),
-  }, { additionalProperties: false })),
-}, { additionalProperties: false })
+export const CollectorConfigInput = Type.Object(
+  {
+    /** SQLite database, keys. Default /var/lib/backstop-collector. */
+    dataDir: Type.Optional(Type.String({ minLength: 1, pattern: '^/' })),
+    mqtt: Type.Optional(Listen('0.0.0.0', 1883)),
+    api: Type.Optional(
+      Type.Object(
+        {
+          ...Listen('127.0.0.1', 8080).properties,
+          /** Bearer-token check on /api and /metrics (collector/src/auth/guard.ts). Default auto. */
+          auth: Type.Optional(
+            Type.Union([Type.Literal('auto'), Type.Literal('required'), Type.Literal('off')], {
+              description: 'auto: open until the first API token is created; required: always; off: never',
+            }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    enrollment: Type.Object(
+      {
+        /**
+         * Accepted enrollment tokens (any of them). At least 16 characters: they are the only thing between an unknown
+         * machine and a pinned key.
+         */
+        tokens: Type.Array(Type.String({ minLength: 16, maxLength: 256 }), { minItems: 1, maxItems: 100 }),
+      },
+      { additionalProperties: false },
+    ),
+    /** Transport security (docs/security.md): mqtts + HTTPS unless `plaintext: true` (loopback development only). */
+    tls: Type.Optional(
+      Type.Object(
+        {
+          /** Plain MQTT/HTTP. Only for loopback development and the quick start; logged as a warning on every start. */
+          plaintext: Type.Optional(Type.Boolean()),
+          /**
+           * Names (DNS or IP) agents use to reach the collector; go into the generated server certificate. Default:
+           * localhost, 127.0.0.1, ::1 and the host name.
+           */
+          names: Type.Optional(
+            Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { minItems: 1, maxItems: 50 }),
+          ),
+          /**
+           * Operator-supplied server certificate (PEM, may include the chain) and key; default: a CA + certificate
+           * generated in <dataDir>/tls.
+           */
+          certFile: Type.Optional(Type.String({ pattern: '^/' })),
+          keyFile: Type.Optional(Type.String({ pattern: '^/' })),
+          /** The CA agents pin when certFile is operator-supplied; default: the last certificate in certFile. */
+          caFile: Type.Optional(Type.String({ pattern: '^/' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    /** Telemetry export (collector/src/export/influx.ts); absent = no export. */
+    export: Type.Optional(
+      Type.Object(
+        {
+          influx: Type.Optional(
+            Type.Object(
+              {
+                /**
+                 * Base URL of an InfluxDB 2/3, VictoriaMetrics or Telegraf server; the client appends /api/v2/write.
+                 */
+                url: Type.String({ minLength: 1, maxLength: 2048, pattern: '^https?://[^\\s/?#]+(/[^\\s?#]*)?$' }),
+                /** API token (InfluxDB); VictoriaMetrics and Telegraf without auth need none. */
+                token: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+                org: Type.String({ minLength: 1, maxLength: 256 }),
+                bucket: Type.String({ minLength: 1, maxLength: 256 }),
+                /** Lines per write request (default 5000). */
+                batchLines: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
+                /** Queue bound in SQLite; past it the oldest lines are dropped and logged (default 1000000). */
+                maxQueueLines: Type.Optional(Type.Integer({ minimum: 1000, maximum: 100_000_000 })),
+                /** Per write request (default 10000). */
+                timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 600_000 })),
+              },
+              { additionalProperties: false },
+            ),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    log: Type.Optional(
+      Type.Object(
+        {
+          level: Type.Optional(Type.Union(['trace', 'debug', 'info', 'warn', 'error'].map((l) => Type.Literal(l)))),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    ingest: Type.Optional(
+      Type.Object(
+        {
+          /** Commit after this many messages … (default 1000; an ack lists at most 10000 msgIds) */
+          batchSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })),
+          /** … or this many milliseconds after the first queued message, whichever comes first (default 5). */
+          batchIntervalMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+          /**
+           * Signature-verification worker threads; 0 = verify on the main thread. Default: CPUs − 1, between 1 and 4.
+           */
+          verifyWorkers: Type.Optional(Type.Integer({ minimum: 0, maximum: 64 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+)
 export type CollectorConfigInput = Static<typeof CollectorConfigInput>
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error'
@@ -73,12 +136,18 @@ export interface ResolvedCollectorConfig {
   readonly file: string
   readonly dataDir: string
   readonly dbFile: string
-  readonly mqtt: { readonly host: string, readonly port: number }
-  readonly api: { readonly host: string, readonly port: number, readonly auth: AuthMode }
+  readonly mqtt: { readonly host: string; readonly port: number }
+  readonly api: { readonly host: string; readonly port: number; readonly auth: AuthMode }
   readonly enrollment: { readonly tokens: readonly string[] }
   readonly logLevel: LogLevel
-  readonly tls: { readonly plaintext: boolean, readonly names: readonly string[], readonly certFile?: string | undefined, readonly keyFile?: string | undefined, readonly caFile?: string | undefined }
-  readonly ingest: { readonly batchSize: number, readonly batchIntervalMs: number, readonly verifyWorkers: number }
+  readonly tls: {
+    readonly plaintext: boolean
+    readonly names: readonly string[]
+    readonly certFile?: string | undefined
+    readonly keyFile?: string | undefined
+    readonly caFile?: string | undefined
+  }
+  readonly ingest: { readonly batchSize: number; readonly batchIntervalMs: number; readonly verifyWorkers: number }
   /** `influx` undefined = export off (createTelemetry's no-op). */
   readonly export: { readonly influx: InfluxExportOptions | undefined }
 }

@@ -26,7 +26,11 @@ export function privateKeyObject(secretKeyB64: string): KeyObject {
   if (raw.length !== 64) {
     throw new RangeError('secret key must be 64 bytes (base64)')
   }
-  return createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, raw.subarray(0, 32)]), format: 'der', type: 'pkcs8' })
+  return createPrivateKey({
+    key: Buffer.concat([PKCS8_ED25519_PREFIX, raw.subarray(0, 32)]),
+    format: 'der',
+    type: 'pkcs8',
+  })
 }
 
 export function verifyMessage(message: string, sigB64: string, key: KeyObject): boolean {

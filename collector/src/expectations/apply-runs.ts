@@ -1,13 +1,30 @@
 import {
-  alertAfter, alertKey, onDeadline, onRunFinished, onRunStarted, runAnomalies, severityForTier, type ExpectationFlip, type RunSample,
+  alertAfter,
+  alertKey,
+  onDeadline,
+  onRunFinished,
+  onRunStarted,
+  runAnomalies,
+  severityForTier,
+  type ExpectationFlip,
+  type RunSample,
   type Tier,
 } from '@backstop/shared'
 import type { LedgerContext } from '../ledger/context.ts'
 import type { ExpectationRow } from '../store/expectations-repo.ts'
 
 interface RunRow {
-  node: string, run_id: string, job: string, job_kind: string, status: string, started_at: string, finished_at: string | null
-  duration_ms: number | null, bytes: number | null, error_code: string | null, error_message: string | null
+  node: string
+  run_id: string
+  job: string
+  job_kind: string
+  status: string
+  started_at: string
+  finished_at: string | null
+  duration_ms: number | null
+  bytes: number | null
+  error_code: string | null
+  error_message: string | null
 }
 
 /**
@@ -18,16 +35,25 @@ interface RunRow {
 export function createRunApplier(ctx: LedgerContext) {
   const { db } = ctx
   const getRun = db.prepare<[string, string], RunRow>('SELECT * FROM runs WHERE node = ? AND run_id = ?')
-  const runAssets = db.prepare<[string, string], { asset_kind: string, asset_id: string }>('SELECT asset_kind, asset_id FROM ledger_run_assets WHERE node = ? AND run_id = ?')
+  const runAssets = db.prepare<[string, string], { asset_kind: string; asset_id: string }>(
+    'SELECT asset_kind, asset_id FROM ledger_run_assets WHERE node = ? AND run_id = ?',
+  )
   const dropRunAssets = db.prepare('DELETE FROM ledger_run_assets WHERE node = ? AND run_id = ?')
-  const newest = db.prepare<[string, string, string], { t: string | null }>('SELECT max(created_at) AS t FROM copies WHERE node = ? AND asset_kind = ? AND asset_id = ? AND deleted_at IS NULL')
-  const history = db.prepare<[string, string, string, number], { duration_ms: number | null, bytes: number | null }>(
-    `SELECT duration_ms, bytes FROM runs WHERE node = ? AND job = ? AND started_at < ? AND status = 'success' ORDER BY started_at DESC LIMIT ?`)
+  const newest = db.prepare<[string, string, string], { t: string | null }>(
+    'SELECT max(created_at) AS t FROM copies WHERE node = ? AND asset_kind = ? AND asset_id = ? AND deleted_at IS NULL',
+  )
+  const history = db.prepare<[string, string, string, number], { duration_ms: number | null; bytes: number | null }>(
+    `SELECT duration_ms, bytes FROM runs WHERE node = ? AND job = ? AND started_at < ? AND status = 'success' ORDER BY started_at DESC LIMIT ?`,
+  )
 
-  const tierOf = (node: string, kind: string, id: string): Tier => ctx.assets.get({ node, kind, id })?.tier ?? ctx.config.defaultTier
+  const tierOf = (node: string, kind: string, id: string): Tier =>
+    ctx.assets.get({ node, kind, id })?.tier ?? ctx.config.defaultTier
 
   /** Saves a transition and turns its flips into the asset's missed-backup alert. */
-  const apply = (e: ExpectationRow, t: { state: ExpectationRow['state'], flips: readonly ExpectationFlip[], alertAfter: number | null }): void => {
+  const apply = (
+    e: ExpectationRow,
+    t: { state: ExpectationRow['state']; flips: readonly ExpectationFlip[]; alertAfter: number | null },
+  ): void => {
     const last = t.flips[t.flips.length - 1]
     ctx.expectations.save(e.id, t.state, t.alertAfter, last?.at ?? null)
     for (const f of t.flips) {
@@ -42,19 +68,28 @@ export function createRunApplier(ctx: LedgerContext) {
     }
     const firing = f.to === 'down'
     const what = `${e.assetKind} ${e.assetId} on ${e.node}, job ${e.job}`
-    ctx.alerts.raise({
-      key: alertKey('missed-backup', e.node, `${e.job}/${e.assetKind}/${e.assetId}`),
-      kind: 'missed-backup',
-      node: e.node,
-      severity: severityForTier(tierOf(e.node, e.assetKind, e.assetId)),
-      firing,
-      summary: firing
-        ? `${what}: ${f.reason === 'overrun' ? 'run still going past its grace time' : 'no backup'} since the deadline ${new Date(f.at).toISOString()}`
-        : `${what}: backed up again at ${new Date(f.at).toISOString()}`,
-    }, f.at)
+    ctx.alerts.raise(
+      {
+        key: alertKey('missed-backup', e.node, `${e.job}/${e.assetKind}/${e.assetId}`),
+        kind: 'missed-backup',
+        node: e.node,
+        severity: severityForTier(tierOf(e.node, e.assetKind, e.assetId)),
+        firing,
+        summary: firing
+          ? `${what}: ${f.reason === 'overrun' ? 'run still going past its grace time' : 'no backup'} since the deadline ${new Date(f.at).toISOString()}`
+          : `${what}: backed up again at ${new Date(f.at).toISOString()}`,
+      },
+      f.at,
+    )
   }
 
-  const ensureExpectation = (node: string, job: string, assetKind: string, assetId: string, now: number): ExpectationRow => {
+  const ensureExpectation = (
+    node: string,
+    job: string,
+    assetKind: string,
+    assetId: string,
+    now: number,
+  ): ExpectationRow => {
     const k = { node, job, assetKind, assetId }
     const existing = ctx.expectations.get(k)
     if (existing !== undefined) {
@@ -116,20 +151,49 @@ export function createRunApplier(ctx: LedgerContext) {
         }
       }
       const jobSubject = run.job
-      ctx.alerts.raise({
-        key: alertKey('run-failed', node, jobSubject), kind: 'run-failed', node, severity: 'warning', firing: failed,
-        summary: failed ? `job ${run.job} on ${node} failed: ${run.error_code ?? 'error'} ${run.error_message ?? ''}`.trim() : `job ${run.job} on ${node} succeeded`,
-      }, at)
+      ctx.alerts.raise(
+        {
+          key: alertKey('run-failed', node, jobSubject),
+          kind: 'run-failed',
+          node,
+          severity: 'warning',
+          firing: failed,
+          summary: failed
+            ? `job ${run.job} on ${node} failed: ${run.error_code ?? 'error'} ${run.error_message ?? ''}`.trim()
+            : `job ${run.job} on ${node} succeeded`,
+        },
+        at,
+      )
       if (!failed && run.duration_ms !== null) {
-        const hist: RunSample[] = history.all(node, run.job, run.started_at, 20).reverse()
+        const hist: RunSample[] = history
+          .all(node, run.job, run.started_at, 20)
+          .reverse()
           .map((h) => ({ durationMs: h.duration_ms ?? 0, bytes: h.bytes ?? undefined }))
         const anomalies = runAnomalies(hist, { durationMs: run.duration_ms, bytes: run.bytes ?? undefined })
-        ctx.alerts.raise({
-          key: alertKey('run-anomaly', node, jobSubject), kind: 'run-anomaly', node, severity: 'warning', firing: anomalies.length > 0,
-          summary: anomalies.length > 0 ? `job ${run.job} on ${node} looks wrong: ${anomalies.map((a) => a.message).join('; ')}` : `job ${run.job} on ${node} looks normal`,
-        }, at)
+        ctx.alerts.raise(
+          {
+            key: alertKey('run-anomaly', node, jobSubject),
+            kind: 'run-anomaly',
+            node,
+            severity: 'warning',
+            firing: anomalies.length > 0,
+            summary:
+              anomalies.length > 0
+                ? `job ${run.job} on ${node} looks wrong: ${anomalies.map((a) => a.message).join('; ')}`
+                : `job ${run.job} on ${node} looks normal`,
+          },
+          at,
+        )
       }
-      ctx.telemetry?.run({ node, job: run.job, jobKind: run.job_kind, status: run.status, durationMs: run.duration_ms, bytes: run.bytes, at })
+      ctx.telemetry?.run({
+        node,
+        job: run.job,
+        jobKind: run.job_kind,
+        status: run.status,
+        durationMs: run.duration_ms,
+        bytes: run.bytes,
+        at,
+      })
     },
 
     deadline(e: ExpectationRow, now: number): void {

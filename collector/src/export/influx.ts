@@ -24,7 +24,9 @@ export interface InfluxExportOptions {
 
 export function createExportQueue(db: Db) {
   const insert = db.prepare('INSERT INTO export_queue (line, created_at) VALUES (?, ?)')
-  const take = db.prepare<[number], { id: number, line: string }>('SELECT id, line FROM export_queue ORDER BY id LIMIT ?')
+  const take = db.prepare<[number], { id: number; line: string }>(
+    'SELECT id, line FROM export_queue ORDER BY id LIMIT ?',
+  )
   const del = db.prepare('DELETE FROM export_queue WHERE id <= ?')
   const count = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM export_queue')
   const trim = db.prepare('DELETE FROM export_queue WHERE id <= (SELECT max(id) FROM export_queue) - ?')
@@ -47,8 +49,13 @@ export type ExportQueue = ReturnType<typeof createExportQueue>
 export function influxSink(queue: ExportQueue): TelemetrySink {
   return {
     run(r) {
-      const p = new Point('backstop_run').tag('node', r.node).tag('job', r.job).tag('job_kind', r.jobKind).tag('status', r.status)
-        .intField('ok', r.status === 'failed' ? 0 : 1).timestamp(r.at)
+      const p = new Point('backstop_run')
+        .tag('node', r.node)
+        .tag('job', r.job)
+        .tag('job_kind', r.jobKind)
+        .tag('status', r.status)
+        .intField('ok', r.status === 'failed' ? 0 : 1)
+        .timestamp(r.at)
       if (r.durationMs !== null) {
         p.floatField('duration_s', r.durationMs / 1000)
       }
@@ -58,23 +65,37 @@ export function influxSink(queue: ExportQueue): TelemetrySink {
       queue.enqueue(p.toLineProtocol()!, r.at)
     },
     verdict(a) {
-      const p = new Point('backstop_verdict').tag('node', a.node).tag('kind', a.kind).tag('asset', a.id).tag('tier', a.tier)
+      const p = new Point('backstop_verdict')
+        .tag('node', a.node)
+        .tag('kind', a.kind)
+        .tag('asset', a.id)
+        .tag('tier', a.tier)
         .intField('compliant', a.status === 'compliant' ? 1 : 0)
-        .intField('copies', a.counts.copies ?? 0).intField('media_types', a.counts.mediaTypes ?? 0)
-        .intField('offsite', a.counts.offsite ?? 0).intField('offline_or_immutable', a.counts.offlineOrImmutable ?? 0)
-        .intField('verification_errors', a.counts.verificationErrors ?? 0).timestamp(a.at)
+        .intField('copies', a.counts.copies ?? 0)
+        .intField('media_types', a.counts.mediaTypes ?? 0)
+        .intField('offsite', a.counts.offsite ?? 0)
+        .intField('offline_or_immutable', a.counts.offlineOrImmutable ?? 0)
+        .intField('verification_errors', a.counts.verificationErrors ?? 0)
+        .timestamp(a.at)
       queue.enqueue(p.toLineProtocol()!, a.at)
     },
   }
 }
 
 /** Drains the queue to the TSDB with one timer (next retry) and exponential backoff, 1 s → 5 min. */
-export function createInfluxExporter(o: InfluxExportOptions & { queue: ExportQueue, clock: LedgerClock, log: Logger }) {
-  setLogger({ error: (message, err) => o.log.debug({ err }, message), warn: (message, err) => o.log.debug({ err }, message) })
+export function createInfluxExporter(o: InfluxExportOptions & { queue: ExportQueue; clock: LedgerClock; log: Logger }) {
+  setLogger({
+    error: (message, err) => o.log.debug({ err }, message),
+    warn: (message, err) => o.log.debug({ err }, message),
+  })
   const batchLines = o.batchLines ?? 5000
   const maxQueue = o.maxQueueLines ?? 1_000_000
-  const api: WriteApi = new InfluxDB({ url: o.url, token: o.token, timeout: o.timeoutMs ?? 10_000 })
-    .getWriteApi(o.org, o.bucket, 'ms', { maxRetries: 0, flushInterval: 0, batchSize: batchLines + 1, maxBufferLines: batchLines + 1 })
+  const api: WriteApi = new InfluxDB({ url: o.url, token: o.token, timeout: o.timeoutMs ?? 10_000 }).getWriteApi(
+    o.org,
+    o.bucket,
+    'ms',
+    { maxRetries: 0, flushInterval: 0, batchSize: batchLines + 1, maxBufferLines: batchLines + 1 },
+  )
   let failures = 0
   let timer: unknown = null
   let current: Promise<void> | null = null
@@ -103,7 +124,10 @@ export function createInfluxExporter(o: InfluxExportOptions & { queue: ExportQue
         failures++
         lastError = (e as Error).message
         const delay = Math.min(1000 * 2 ** (failures - 1), 300_000)
-        o.log.warn({ err: lastError, queued: o.queue.size(), retryInMs: delay }, 'telemetry export failed; lines stay queued')
+        o.log.warn(
+          { err: lastError, queued: o.queue.size(), retryInMs: delay },
+          'telemetry export failed; lines stay queued',
+        )
         timer = o.clock.setTimer(() => {
           timer = null
           void cycle()
@@ -150,7 +174,12 @@ export type InfluxExporter = ReturnType<typeof createInfluxExporter>
  */
 export function createTelemetry(db: Db, log: Logger, opts: InfluxExportOptions | undefined, clock: LedgerClock) {
   if (opts === undefined) {
-    return { sink: undefined, wake: (): void => undefined, start: (): void => undefined, stop: async (): Promise<void> => undefined }
+    return {
+      sink: undefined,
+      wake: (): void => undefined,
+      start: (): void => undefined,
+      stop: async (): Promise<void> => undefined,
+    }
   }
   const queue = createExportQueue(db)
   const exporter = createInfluxExporter({ ...opts, queue, clock, log })

@@ -7,15 +7,27 @@ import type { Db } from '../store/db.ts'
  * Prometheus /metrics. Everything is read at scrape time from aggregates (the materialised verdicts), never from
  * the copies table. Labels stay low-cardinality: per asset only node/kind/asset ids, never copy ids or reason text.
  */
-export function createPrometheus(o: { db: Db, brain: Brain, counters?: Counters | undefined }) {
+export function createPrometheus(o: { db: Db; brain: Brain; counters?: Counters | undefined }) {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'backstop_collector_' })
   const { db, brain } = o
 
-  const perAsset = db.prepare<[], { node: string, asset_kind: string, asset_id: string, tier: string, verdict: string, last_success_at: number | null }>(
-    `SELECT node, asset_kind, asset_id, tier, verdict, last_success_at FROM ledger_assets WHERE lifecycle = 'active'`)
+  const perAsset = db.prepare<
+    [],
+    {
+      node: string
+      asset_kind: string
+      asset_id: string
+      tier: string
+      verdict: string
+      last_success_at: number | null
+    }
+  >(`SELECT node, asset_kind, asset_id, tier, verdict, last_success_at FROM ledger_assets WHERE lifecycle = 'active'`)
   new Gauge({
-    name: 'backstop_asset_last_success_timestamp_seconds', help: 'Creation time of the newest counted copy of the asset', labelNames: ['node', 'kind', 'asset'], registers: [registry],
+    name: 'backstop_asset_last_success_timestamp_seconds',
+    help: 'Creation time of the newest counted copy of the asset',
+    labelNames: ['node', 'kind', 'asset'],
+    registers: [registry],
     collect() {
       this.reset()
       for (const r of perAsset.all()) {
@@ -26,16 +38,25 @@ export function createPrometheus(o: { db: Db, brain: Brain, counters?: Counters 
     },
   })
   new Gauge({
-    name: 'backstop_asset_compliant', help: '1 when the asset meets 3-2-1-1-0 for its tier, 0 when not (archived/decommissioned assets are absent)', labelNames: ['node', 'kind', 'asset', 'tier'], registers: [registry],
+    name: 'backstop_asset_compliant',
+    help: '1 when the asset meets 3-2-1-1-0 for its tier, 0 when not (archived/decommissioned assets are absent)',
+    labelNames: ['node', 'kind', 'asset', 'tier'],
+    registers: [registry],
     collect() {
       this.reset()
       for (const r of perAsset.all()) {
-        this.set({ node: r.node, kind: r.asset_kind, asset: r.asset_id, tier: r.tier }, r.verdict === 'compliant' ? 1 : 0)
+        this.set(
+          { node: r.node, kind: r.asset_kind, asset: r.asset_id, tier: r.tier },
+          r.verdict === 'compliant' ? 1 : 0,
+        )
       }
     },
   })
   new Gauge({
-    name: 'backstop_assets', help: 'Assets by verdict and tier', labelNames: ['verdict', 'tier'], registers: [registry],
+    name: 'backstop_assets',
+    help: 'Assets by verdict and tier',
+    labelNames: ['verdict', 'tier'],
+    registers: [registry],
     collect() {
       this.reset()
       for (const r of brain.repos.assets.summary()) {
@@ -43,11 +64,14 @@ export function createPrometheus(o: { db: Db, brain: Brain, counters?: Counters 
       }
     },
   })
-  const classes = db.prepare<[], { all: number | null, offsite: number | null, offline: number | null }>(`SELECT
+  const classes = db.prepare<[], { all: number | null; offsite: number | null; offline: number | null }>(`SELECT
     sum(json_extract(counts, '$.copies') - 1) AS "all", sum(json_extract(counts, '$.offsite')) AS offsite,
     sum(json_extract(counts, '$.offlineOrImmutable')) AS offline FROM ledger_assets WHERE lifecycle = 'active' AND counts <> '{}'`)
   new Gauge({
-    name: 'backstop_copy_locations', help: 'Independent locations holding a good copy, summed over active assets, by class', labelNames: ['class'], registers: [registry],
+    name: 'backstop_copy_locations',
+    help: 'Independent locations holding a good copy, summed over active assets, by class',
+    labelNames: ['class'],
+    registers: [registry],
     collect() {
       const r = classes.get()
       this.set({ class: 'any' }, r?.all ?? 0)
@@ -56,7 +80,10 @@ export function createPrometheus(o: { db: Db, brain: Brain, counters?: Counters 
     },
   })
   new Gauge({
-    name: 'backstop_alerts_firing', help: 'Firing alerts (not folded under a node-down alert) by kind and severity', labelNames: ['kind', 'severity'], registers: [registry],
+    name: 'backstop_alerts_firing',
+    help: 'Firing alerts (not folded under a node-down alert) by kind and severity',
+    labelNames: ['kind', 'severity'],
+    registers: [registry],
     collect() {
       this.reset()
       for (const r of brain.repos.alerts.firingCounts()) {
@@ -64,9 +91,14 @@ export function createPrometheus(o: { db: Db, brain: Brain, counters?: Counters 
       }
     },
   })
-  const expectations = db.prepare<[], { status: string, n: number }>('SELECT status, count(*) AS n FROM expectations GROUP BY status')
+  const expectations = db.prepare<[], { status: string; n: number }>(
+    'SELECT status, count(*) AS n FROM expectations GROUP BY status',
+  )
   new Gauge({
-    name: 'backstop_expectations', help: 'Missed-backup expectations by stored status', labelNames: ['status'], registers: [registry],
+    name: 'backstop_expectations',
+    help: 'Missed-backup expectations by stored status',
+    labelNames: ['status'],
+    registers: [registry],
     collect() {
       this.reset()
       for (const r of expectations.all()) {
@@ -75,13 +107,18 @@ export function createPrometheus(o: { db: Db, brain: Brain, counters?: Counters 
     },
   })
   new Gauge({
-    name: 'backstop_nodes_down', help: 'Nodes that are offline or silent past the heartbeat timeout', registers: [registry],
+    name: 'backstop_nodes_down',
+    help: 'Nodes that are offline or silent past the heartbeat timeout',
+    registers: [registry],
     collect() {
       this.set(brain.ledger.downNodes().size)
     },
   })
   new Gauge({
-    name: 'backstop_notify_queue', help: 'Notification deliveries by channel and state', labelNames: ['channel', 'state'], registers: [registry],
+    name: 'backstop_notify_queue',
+    help: 'Notification deliveries by channel and state',
+    labelNames: ['channel', 'state'],
+    registers: [registry],
     collect() {
       this.reset()
       for (const ch of brain.repos.notify.channels()) {
@@ -97,7 +134,15 @@ export function createPrometheus(o: { db: Db, brain: Brain, counters?: Counters 
     const seen = new Map<string, number>()
     const promCounters = new Map<string, Counter<'label'>>()
     for (const name of Object.keys(counters.snapshot())) {
-      promCounters.set(name, new Counter({ name: `backstop_${name}`, help: `collector counter ${name} (label: code, kind or reason)`, labelNames: ['label'], registers: [registry] }))
+      promCounters.set(
+        name,
+        new Counter({
+          name: `backstop_${name}`,
+          help: `collector counter ${name} (label: code, kind or reason)`,
+          labelNames: ['label'],
+          registers: [registry],
+        }),
+      )
     }
     const sync = (): void => {
       for (const [name, labels] of Object.entries(counters.snapshot())) {
@@ -111,7 +156,13 @@ export function createPrometheus(o: { db: Db, brain: Brain, counters?: Counters 
         }
       }
     }
-    return { registry, render: async () => { sync(); return { contentType: registry.contentType, body: await registry.metrics() } } }
+    return {
+      registry,
+      render: async () => {
+        sync()
+        return { contentType: registry.contentType, body: await registry.metrics() }
+      },
+    }
   }
   return { registry, render: async () => ({ contentType: registry.contentType, body: await registry.metrics() }) }
 }

@@ -1,7 +1,19 @@
 import {
-  acknowledgeBaseline, alertKey, type AlertCondition, type DeviceHealthLookup, deviceHealthMap, type DiskAlert,
-  type DiskBaseline, type DiskCounters, type DiskHealthBody, diskKey, type DiskThresholds, evaluateDiskHealth,
-  initialBaseline, reconcileBaseline, type UsagePoint,
+  acknowledgeBaseline,
+  alertKey,
+  type AlertCondition,
+  type DeviceHealthLookup,
+  deviceHealthMap,
+  type DiskAlert,
+  type DiskBaseline,
+  type DiskCounters,
+  type DiskHealthBody,
+  diskKey,
+  type DiskThresholds,
+  evaluateDiskHealth,
+  initialBaseline,
+  reconcileBaseline,
+  type UsagePoint,
 } from '@backstop/shared'
 import type { Db } from '../store/db.ts'
 
@@ -31,7 +43,10 @@ const HISTORY_DAYS = 31
 
 /** Alert keys are MQTT topic suffixes: keep subjects to safe characters, '/' separating levels. */
 export function diskAlertKey(node: string, a: DiskAlert): string {
-  const subject = `${a.rule}/${a.subject}`.replace(/[+#\s]/g, '_').replace(/\/+/g, '/').replace(/\/$/, '')
+  const subject = `${a.rule}/${a.subject}`
+    .replace(/[+#\s]/g, '_')
+    .replace(/\/+/g, '/')
+    .replace(/\/$/, '')
   return alertKey('unhealthy-device', node, subject)
 }
 
@@ -39,29 +54,51 @@ export function createDiskHealthStore(db: Db, opts: DiskHealthStoreOptions = {})
   const q = {
     putReport: db.prepare(`INSERT INTO disk_reports (node, at, body) VALUES (?, ?, ?)
       ON CONFLICT (node) DO UPDATE SET at = excluded.at, body = excluded.body WHERE excluded.at >= disk_reports.at`),
-    report: db.prepare<[string], { at: string, body: string }>('SELECT at, body FROM disk_reports WHERE node = ?'),
-    baselines: db.prepare<[string], { disk_key: string, counters: string, first_seen_at: string, acknowledged_at: string | null }>(
-      'SELECT disk_key, counters, first_seen_at, acknowledged_at FROM disk_baselines WHERE node = ?'),
-    putBaseline: db.prepare(`INSERT INTO disk_baselines (node, disk_key, counters, first_seen_at, acknowledged_at, acknowledged_by)
+    report: db.prepare<[string], { at: string; body: string }>('SELECT at, body FROM disk_reports WHERE node = ?'),
+    baselines: db.prepare<
+      [string],
+      { disk_key: string; counters: string; first_seen_at: string; acknowledged_at: string | null }
+    >('SELECT disk_key, counters, first_seen_at, acknowledged_at FROM disk_baselines WHERE node = ?'),
+    putBaseline:
+      db.prepare(`INSERT INTO disk_baselines (node, disk_key, counters, first_seen_at, acknowledged_at, acknowledged_by)
       VALUES (@node, @key, @counters, @firstSeen, @ackAt, @ackBy)
       ON CONFLICT (node, disk_key) DO UPDATE SET counters = excluded.counters,
         acknowledged_at = coalesce(excluded.acknowledged_at, disk_baselines.acknowledged_at),
         acknowledged_by = coalesce(excluded.acknowledged_by, disk_baselines.acknowledged_by)`),
-    sample: db.prepare('INSERT OR REPLACE INTO fs_usage_samples (node, mount, at, used_bytes, size_bytes) VALUES (?, ?, ?, ?, ?)'),
-    history: db.prepare<[string, string], { mount: string, at: string, used_bytes: number, size_bytes: number }>(
-      'SELECT mount, at, used_bytes, size_bytes FROM fs_usage_samples WHERE node = ? AND at >= ? ORDER BY at'),
+    sample: db.prepare(
+      'INSERT OR REPLACE INTO fs_usage_samples (node, mount, at, used_bytes, size_bytes) VALUES (?, ?, ?, ?, ?)',
+    ),
+    history: db.prepare<[string, string], { mount: string; at: string; used_bytes: number; size_bytes: number }>(
+      'SELECT mount, at, used_bytes, size_bytes FROM fs_usage_samples WHERE node = ? AND at >= ? ORDER BY at',
+    ),
     prune: db.prepare('DELETE FROM fs_usage_samples WHERE node = ? AND at < ?'),
     firing: db.prepare<[string], { alert_key: string }>('SELECT alert_key FROM disk_alerts_firing WHERE node = ?'),
     fire: db.prepare('INSERT OR IGNORE INTO disk_alerts_firing (node, alert_key) VALUES (?, ?)'),
     clear: db.prepare('DELETE FROM disk_alerts_firing WHERE node = ? AND alert_key = ?'),
   }
 
-  const baselines = (node: string): Map<string, DiskBaseline> => new Map(q.baselines.all(node).map((r) => [r.disk_key, {
-    diskKey: r.disk_key, counters: JSON.parse(r.counters) as DiskCounters, firstSeenAt: r.first_seen_at, acknowledgedAt: r.acknowledged_at,
-  }]))
+  const baselines = (node: string): Map<string, DiskBaseline> =>
+    new Map(
+      q.baselines.all(node).map((r) => [
+        r.disk_key,
+        {
+          diskKey: r.disk_key,
+          counters: JSON.parse(r.counters) as DiskCounters,
+          firstSeenAt: r.first_seen_at,
+          acknowledgedAt: r.acknowledged_at,
+        },
+      ]),
+    )
 
   const putBaseline = (node: string, b: DiskBaseline, by: string | null): void => {
-    q.putBaseline.run({ node, key: b.diskKey, counters: JSON.stringify(b.counters), firstSeen: b.firstSeenAt, ackAt: by === null ? null : b.acknowledgedAt, ackBy: by })
+    q.putBaseline.run({
+      node,
+      key: b.diskKey,
+      counters: JSON.stringify(b.counters),
+      firstSeen: b.firstSeenAt,
+      ackAt: by === null ? null : b.acknowledgedAt,
+      ackBy: by,
+    })
   }
 
   const latest = (node: string): DiskHealthBody | undefined => {
@@ -91,7 +128,13 @@ export function createDiskHealthStore(db: Db, opts: DiskHealthStoreOptions = {})
         history.set(r.mount, list)
       }
       const base = baselines(node)
-      const alerts = evaluateDiskHealth({ report: body, baselines: base, usageHistory: history, now: receivedAt, ...(opts.thresholds ? { thresholds: opts.thresholds } : {}) })
+      const alerts = evaluateDiskHealth({
+        report: body,
+        baselines: base,
+        usageHistory: history,
+        now: receivedAt,
+        ...(opts.thresholds ? { thresholds: opts.thresholds } : {}),
+      })
       for (const d of body.disks) {
         const key = diskKey(d)
         const b = base.get(key)
@@ -116,10 +159,24 @@ export function createDiskHealthStore(db: Db, opts: DiskHealthStoreOptions = {})
     /** Firing conditions for `alerts` plus a resolving one for every disk alert of the node that stopped. */
     conditionsFor(node: string, alerts: readonly DiskAlert[]): AlertCondition[] {
       const now = new Map(alerts.map((a) => [diskAlertKey(node, a), a]))
-      const out: AlertCondition[] = [...now].map(([key, a]) => ({ key, kind: 'unhealthy-device', severity: a.severity, node, summary: a.message, firing: true }))
+      const out: AlertCondition[] = [...now].map(([key, a]) => ({
+        key,
+        kind: 'unhealthy-device',
+        severity: a.severity,
+        node,
+        summary: a.message,
+        firing: true,
+      }))
       for (const { alert_key: key } of q.firing.all(node)) {
         if (!now.has(key)) {
-          out.push({ key, kind: 'unhealthy-device', severity: 'info', node, summary: 'disk condition cleared', firing: false })
+          out.push({
+            key,
+            kind: 'unhealthy-device',
+            severity: 'info',
+            node,
+            summary: 'disk condition cleared',
+            firing: false,
+          })
         }
       }
       return out
@@ -158,5 +215,8 @@ function healthSignature(report: DiskHealthBody | undefined, base: ReadonlyMap<s
   if (report === undefined) {
     return ''
   }
-  return [...deviceHealthMap(report, base)].sort(([a], [b]) => a.localeCompare(b)).map(([k, h]) => `${k}=${h}`).join(',')
+  return [...deviceHealthMap(report, base)]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, h]) => `${k}=${h}`)
+    .join(',')
 }

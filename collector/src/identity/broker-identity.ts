@@ -18,7 +18,9 @@ export function createBrokerIdentity(access: AccessRepo, operators: Operators): 
   return {
     nodeAccess: (node) => access.get(node)?.state ?? 'active',
     operator: (u, p) => operators.authenticate(u, p),
-    operatorMaySubscribe: (f) => f === `${ALERTS}/#` || (f.startsWith(`${ALERTS}/`) && !f.includes('+') && !f.slice(ALERTS.length).includes('#'))
-      || /^backstop\/v1\/alerts\/(state|events)(\/.*)?$/.test(f),
+    operatorMaySubscribe: (f) =>
+      f === `${ALERTS}/#` ||
+      (f.startsWith(`${ALERTS}/`) && !f.includes('+') && !f.slice(ALERTS.length).includes('#')) ||
+      /^backstop\/v1\/alerts\/(state|events)(\/.*)?$/.test(f),
   }
 }

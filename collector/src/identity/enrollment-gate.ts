@@ -36,31 +36,48 @@ export interface GateDeps {
 }
 
 export function createEnrollmentGate(d: GateDeps): EnrollmentGate {
-  const pinned = d.db.prepare<[string], { public_key: string, fingerprint: string }>('SELECT public_key, fingerprint FROM nodes WHERE node = ?')
+  const pinned = d.db.prepare<[string], { public_key: string; fingerprint: string }>(
+    'SELECT public_key, fingerprint FROM nodes WHERE node = ?',
+  )
   const replaceKey = d.db.prepare('UPDATE nodes SET public_key = ?, fingerprint = ? WHERE node = ?')
 
   const admit = (r: EnrollRequest): Admission => {
     const at = r.now.toISOString()
     const access = d.access.get(r.node)
     if (access?.state === 'revoked') {
-      throw new BackstopError('BK_ERR_NODE_REVOKED', `node "${r.node}" was revoked at ${access.changedAt} by ${access.changedBy}${access.reason ? ` (${access.reason})` : ''}; to let it back in: backstop-collector node reenroll ${r.node}`)
+      throw new BackstopError(
+        'BK_ERR_NODE_REVOKED',
+        `node "${r.node}" was revoked at ${access.changedAt} by ${access.changedBy}${access.reason ? ` (${access.reason})` : ''}; to let it back in: backstop-collector node reenroll ${r.node}`,
+      )
     }
     const row = d.tokens.find(r.token)
     // A token shaped like a one-time token is decided by the table alone, never by the static list: the ingest's
     // stateless token check lets that shape through (to reach this gate), so it must not count as a static match.
     const staticOk = !isOneTimeShape(r.token) && d.staticTokens(r.token)
     if (!row && !staticOk) {
-      throw new BackstopError('BK_ERR_ENROLL_TOKEN', `node "${r.node}" presented a token that matches no one-time token and none of enrollment.tokens; create one with: backstop-collector token create`)
+      throw new BackstopError(
+        'BK_ERR_ENROLL_TOKEN',
+        `node "${r.node}" presented a token that matches no one-time token and none of enrollment.tokens; create one with: backstop-collector token create`,
+      )
     }
     if (row) {
       if (row.revokedAt) {
-        throw new BackstopError('BK_ERR_ENROLL_TOKEN', `token ${row.id} was revoked at ${row.revokedAt}; create a new one`)
+        throw new BackstopError(
+          'BK_ERR_ENROLL_TOKEN',
+          `token ${row.id} was revoked at ${row.revokedAt}; create a new one`,
+        )
       }
       if (row.usedAt && (row.usedByNode !== r.node || row.usedByKey !== r.publicKey)) {
-        throw new BackstopError('BK_ERR_ENROLL_TOKEN', `token ${row.id} was already used by node "${row.usedByNode}" at ${row.usedAt}; tokens are one-time, create a new one`)
+        throw new BackstopError(
+          'BK_ERR_ENROLL_TOKEN',
+          `token ${row.id} was already used by node "${row.usedByNode}" at ${row.usedAt}; tokens are one-time, create a new one`,
+        )
       }
       if (!row.usedAt && Date.parse(row.expiresAt) <= r.now.getTime()) {
-        throw new BackstopError('BK_ERR_ENROLL_TOKEN', `token ${row.id} expired at ${row.expiresAt}; create a new one (token create --ttl)`)
+        throw new BackstopError(
+          'BK_ERR_ENROLL_TOKEN',
+          `token ${row.id} expired at ${row.expiresAt}; create a new one (token create --ttl)`,
+        )
       }
     }
     const bind = (): void => {
@@ -78,13 +95,30 @@ export function createEnrollmentGate(d: GateDeps): EnrollmentGate {
     }
     if (current) {
       if (access?.state !== 'reenroll') {
-        throw new BackstopError('BK_ERR_NODE_KEY_MISMATCH', `node "${r.node}" is pinned to key ${current.fingerprint} but enrolled with ${fp}; if it was reinstalled, allow it with: backstop-collector node reenroll ${r.node}`)
+        throw new BackstopError(
+          'BK_ERR_NODE_KEY_MISMATCH',
+          `node "${r.node}" is pinned to key ${current.fingerprint} but enrolled with ${fp}; if it was reinstalled, allow it with: backstop-collector node reenroll ${r.node}`,
+        )
       }
       d.db.transaction(() => {
         bind()
         replaceKey.run(r.publicKey, fp, r.node)
         d.access.clear(r.node)
-        d.audit.append({ actor: `node:${r.node}`, action: 'node.reenroll', target: r.node, detail: { oldFingerprint: current.fingerprint, newFingerprint: fp, token: tokenRef, hostname: r.hostname, allowedBy: access.changedBy } }, r.now)
+        d.audit.append(
+          {
+            actor: `node:${r.node}`,
+            action: 'node.reenroll',
+            target: r.node,
+            detail: {
+              oldFingerprint: current.fingerprint,
+              newFingerprint: fp,
+              token: tokenRef,
+              hostname: r.hostname,
+              allowedBy: access.changedBy,
+            },
+          },
+          r.now,
+        )
       })()
       return 'key-replaced'
     }
@@ -92,22 +126,52 @@ export function createEnrollmentGate(d: GateDeps): EnrollmentGate {
     if (needsApproval) {
       const req = d.access.request(r.node, r.publicKey)
       if (req?.state === 'denied') {
-        throw new BackstopError('BK_ERR_ENROLL_TOKEN', `enrollment of node "${r.node}" (key ${fp}) was denied by ${req.decidedBy} at ${req.decidedAt}`)
+        throw new BackstopError(
+          'BK_ERR_ENROLL_TOKEN',
+          `enrollment of node "${r.node}" (key ${fp}) was denied by ${req.decidedBy} at ${req.decidedAt}`,
+        )
       }
       if (req?.state !== 'approved') {
         d.db.transaction(() => {
           bind()
           if (!req) {
-            d.access.addRequest({ node: r.node, publicKey: r.publicKey, fingerprint: fp, tokenId: row?.id ?? null, hostname: r.hostname, reason: 'approval-required', requestedAt: at })
-            d.audit.append({ actor: `node:${r.node}`, action: 'enroll.request', target: r.node, detail: { fingerprint: fp, token: tokenRef, hostname: r.hostname } }, r.now)
+            d.access.addRequest({
+              node: r.node,
+              publicKey: r.publicKey,
+              fingerprint: fp,
+              tokenId: row?.id ?? null,
+              hostname: r.hostname,
+              reason: 'approval-required',
+              requestedAt: at,
+            })
+            d.audit.append(
+              {
+                actor: `node:${r.node}`,
+                action: 'enroll.request',
+                target: r.node,
+                detail: { fingerprint: fp, token: tokenRef, hostname: r.hostname },
+              },
+              r.now,
+            )
           }
         })()
-        throw new BackstopError('BK_ERR_ENROLL_PENDING', `node "${r.node}" (key ${fp}, host ${r.hostname}) waits for an admin: backstop-collector node approve ${r.node}; the agent keeps retrying`)
+        throw new BackstopError(
+          'BK_ERR_ENROLL_PENDING',
+          `node "${r.node}" (key ${fp}, host ${r.hostname}) waits for an admin: backstop-collector node approve ${r.node}; the agent keeps retrying`,
+        )
       }
     }
     d.db.transaction(() => {
       bind()
-      d.audit.append({ actor: `node:${r.node}`, action: 'enroll.admit', target: r.node, detail: { fingerprint: fp, token: tokenRef, hostname: r.hostname, approved: needsApproval } }, r.now)
+      d.audit.append(
+        {
+          actor: `node:${r.node}`,
+          action: 'enroll.admit',
+          target: r.node,
+          detail: { fingerprint: fp, token: tokenRef, hostname: r.hostname, approved: needsApproval },
+        },
+        r.now,
+      )
     })()
     return 'new'
   }

@@ -27,7 +27,13 @@ export interface CreatedToken {
 }
 
 export interface TokensRepo {
-  create(o: { ttlMs: number, requireApproval: boolean, note?: string | undefined, createdBy: string, now: Date }): CreatedToken
+  create(o: {
+    ttlMs: number
+    requireApproval: boolean
+    note?: string | undefined
+    createdBy: string
+    now: Date
+  }): CreatedToken
   /** By secret: undefined when no such token exists (config tokens are checked elsewhere). */
   find(token: string): TokenRow | undefined
   get(id: string): TokenRow | undefined
@@ -47,24 +53,43 @@ export function hashToken(token: string): string {
 }
 
 interface Raw {
-  id: string, created_at: string, created_by: string, expires_at: string, require_approval: number, note: string | null
-  used_at: string | null, used_by_node: string | null, used_by_key: string | null, revoked_at: string | null
+  id: string
+  created_at: string
+  created_by: string
+  expires_at: string
+  require_approval: number
+  note: string | null
+  used_at: string | null
+  used_by_node: string | null
+  used_by_key: string | null
+  revoked_at: string | null
 }
 
 export function createTokensRepo(db: Db): TokensRepo {
-  const ins = db.prepare(`INSERT INTO enrollment_tokens (id, token_hash, created_at, created_by, expires_at, require_approval, note)
+  const ins =
+    db.prepare(`INSERT INTO enrollment_tokens (id, token_hash, created_at, created_by, expires_at, require_approval, note)
     VALUES (?, ?, ?, ?, ?, ?, ?)`)
   const byHash = db.prepare<[string], Raw>('SELECT * FROM enrollment_tokens WHERE token_hash = ?')
   const byId = db.prepare<[string], Raw>('SELECT * FROM enrollment_tokens WHERE id = ?')
   const all = db.prepare<[], Raw>('SELECT * FROM enrollment_tokens ORDER BY created_at, id')
-  const used = db.prepare('UPDATE enrollment_tokens SET used_at = ?, used_by_node = ?, used_by_key = ? WHERE id = ? AND used_at IS NULL')
+  const used = db.prepare(
+    'UPDATE enrollment_tokens SET used_at = ?, used_by_node = ?, used_by_key = ? WHERE id = ? AND used_at IS NULL',
+  )
   const rev = db.prepare('UPDATE enrollment_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL')
   return {
     create: (o) => {
       const id = randomBytes(5).toString('hex').slice(0, 8)
       const token = `bk_${id}_${randomBytes(32).toString('base64url')}`
       const expiresAt = new Date(o.now.getTime() + o.ttlMs).toISOString()
-      ins.run(id, hashToken(token), o.now.toISOString(), o.createdBy, expiresAt, o.requireApproval ? 1 : 0, o.note ?? null)
+      ins.run(
+        id,
+        hashToken(token),
+        o.now.toISOString(),
+        o.createdBy,
+        expiresAt,
+        o.requireApproval ? 1 : 0,
+        o.note ?? null,
+      )
       return { id, token, expiresAt }
     },
     find: (token) => (TOKEN_RE.test(token) ? toRow(byHash.get(hashToken(token))) : undefined),
@@ -78,8 +103,18 @@ export function createTokensRepo(db: Db): TokensRepo {
 }
 
 function toRow(r: Raw | undefined): TokenRow | undefined {
-  return r && {
-    id: r.id, createdAt: r.created_at, createdBy: r.created_by, expiresAt: r.expires_at, requireApproval: r.require_approval === 1,
-    note: r.note, usedAt: r.used_at, usedByNode: r.used_by_node, usedByKey: r.used_by_key, revokedAt: r.revoked_at,
-  }
+  return (
+    r && {
+      id: r.id,
+      createdAt: r.created_at,
+      createdBy: r.created_by,
+      expiresAt: r.expires_at,
+      requireApproval: r.require_approval === 1,
+      note: r.note,
+      usedAt: r.used_at,
+      usedByNode: r.used_by_node,
+      usedByKey: r.used_by_key,
+      revokedAt: r.revoked_at,
+    }
+  )
 }

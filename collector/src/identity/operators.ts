@@ -11,11 +11,11 @@ export const OPERATOR_PREFIX = 'operator:'
 const NAME_RE = /^[a-z0-9][a-z0-9_.-]{0,62}$/
 
 export interface Operators {
-  create(name: string, actor: string): { username: string, password: string }
+  create(name: string, actor: string): { username: string; password: string }
   revoke(name: string, actor: string): void
   /** Username + password → operator name, or undefined. Constant-time compare of fixed-length digests. */
   authenticate(username: string, password: Buffer | undefined): string | undefined
-  list(): { name: string, createdAt: string, revokedAt: string | null }[]
+  list(): { name: string; createdAt: string; revokedAt: string | null }[]
 }
 
 function digest(secret: Buffer | string): Buffer {
@@ -24,14 +24,21 @@ function digest(secret: Buffer | string): Buffer {
 
 export function createOperators(db: Db, audit: AuditLog, now: () => Date): Operators {
   const ins = db.prepare('INSERT INTO mqtt_operators (name, secret_hash, created_at, created_by) VALUES (?, ?, ?, ?)')
-  const get = db.prepare<[string], { secret_hash: string, revoked_at: string | null }>('SELECT secret_hash, revoked_at FROM mqtt_operators WHERE name = ?')
+  const get = db.prepare<[string], { secret_hash: string; revoked_at: string | null }>(
+    'SELECT secret_hash, revoked_at FROM mqtt_operators WHERE name = ?',
+  )
   const rev = db.prepare('UPDATE mqtt_operators SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL')
-  const list = db.prepare<[], { name: string, created_at: string, revoked_at: string | null }>('SELECT name, created_at, revoked_at FROM mqtt_operators ORDER BY name')
+  const list = db.prepare<[], { name: string; created_at: string; revoked_at: string | null }>(
+    'SELECT name, created_at, revoked_at FROM mqtt_operators ORDER BY name',
+  )
   const dummy = digest('no such operator')
   return {
     create: (name, actor) => {
       if (!NAME_RE.test(name)) {
-        throw new BackstopError('BK_ERR_API_VALIDATION', `operator name ${JSON.stringify(name)}: use lowercase letters, digits, '.', '_' or '-'`)
+        throw new BackstopError(
+          'BK_ERR_API_VALIDATION',
+          `operator name ${JSON.stringify(name)}: use lowercase letters, digits, '.', '_' or '-'`,
+        )
       }
       const password = randomBytes(32).toString('base64url')
       const at = now()

@@ -4,7 +4,12 @@ import type { AccessRepo } from './node-access.ts'
  * `backstop-collector node revoke` runs in its own process; the running collector notices the new row here and
  * drops the session (the broker already refuses the next CONNECT by reading node_access). Returns a stop function.
  */
-export function watchRevocations(o: { access: AccessRepo, since: Date, intervalMs?: number, onRevoked: (node: string) => void }): () => void {
+export function watchRevocations(o: {
+  access: AccessRepo
+  since: Date
+  intervalMs?: number
+  onRevoked: (node: string) => void
+}): () => void {
   let mark = o.since.toISOString()
   const seen = new Map<string, string>()
   const timer = setInterval(() => {

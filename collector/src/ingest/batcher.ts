@@ -13,7 +13,7 @@ export interface BatcherDeps {
   readonly db: Db
   readonly store: IngestStore
   readonly keys: KeyRing
-  readonly collector: { readonly publicKey: string, readonly signingKey: KeyObject }
+  readonly collector: { readonly publicKey: string; readonly signingKey: KeyObject }
   readonly counters: Counters
   readonly log: Logger
   readonly now: () => Date
@@ -70,7 +70,8 @@ export function createBatcher(deps: BatcherDeps): Batcher {
   let timer: NodeJS.Timeout | undefined
   let immediate: NodeJS.Immediate | undefined
   let closed = false
-  // Per-message savepoint (better-sqlite3 nests transactions as SAVEPOINTs): a throwing handler undoes only its own writes.
+  // Per-message savepoint (better-sqlite3 nests transactions as SAVEPOINTs): a throwing handler undoes only its own
+  // writes.
   const applyOne = deps.db.transaction(applyMessage)
 
   const schedule = (): void => {
@@ -110,7 +111,9 @@ export function createBatcher(deps: BatcherDeps): Batcher {
     const ctx: HandlerContext = {
       store: deps.store,
       collectorPublicKey: deps.collector.publicKey,
-      pinAfterCommit: (node, publicKey) => { out.pins.push([node, publicKey]) },
+      pinAfterCommit: (node, publicKey) => {
+        out.pins.push([node, publicKey])
+      },
     }
     for (const item of items) {
       const ack = ackFor(out.acks, item.node, item.receivedAt)
@@ -132,11 +135,23 @@ export function createBatcher(deps: BatcherDeps): Batcher {
         if (!guarded) {
           throw new RetryGuarded()
         }
-        const err = isBackstopError(e) ? e : new BackstopError('BK_ERR_INTERNAL_ERROR', `applying ${v.env.kind} ${v.env.msgId}: ${(e as Error).message}`, { cause: e })
+        const err = isBackstopError(e)
+          ? e
+          : new BackstopError(
+              'BK_ERR_INTERNAL_ERROR',
+              `applying ${v.env.kind} ${v.env.msgId}: ${(e as Error).message}`,
+              { cause: e },
+            )
         if (!isBackstopError(e)) {
-          deps.log.error({ err: e, node: item.node, msgId: v.env.msgId, kind: v.env.kind }, 'ingest handler failed; message rolled back and rejected as transient')
+          deps.log.error(
+            { err: e, node: item.node, msgId: v.env.msgId, kind: v.env.kind },
+            'ingest handler failed; message rolled back and rejected as transient',
+          )
         } else {
-          deps.log.warn({ node: item.node, msgId: v.env.msgId, code: err.code, reason: err.message }, 'message rejected')
+          deps.log.warn(
+            { node: item.node, msgId: v.env.msgId, code: err.code, reason: err.message },
+            'message rejected',
+          )
         }
         ack.rejected.push({ msgId: v.env.msgId, code: err.code, reason: clip(err.message), permanent: err.permanent })
         bump(out.rejected, err.code)
@@ -166,7 +181,10 @@ export function createBatcher(deps: BatcherDeps): Batcher {
       // The whole batch rolled back (disk full, I/O error …). Nothing is acked; the error makes aedes drop the
       // publishers' connections, and the agents replay from their outboxes on reconnect.
       deps.counters.inc('ingest_batch_failures_total')
-      deps.log.error({ err: e, messages: items.length }, 'ingest batch commit failed; rolled back, publishers disconnected to replay')
+      deps.log.error(
+        { err: e, messages: items.length },
+        'ingest batch commit failed; rolled back, publishers disconnected to replay',
+      )
       const err = e instanceof Error ? e : new Error(String(e))
       for (const item of items) {
         item.done(err)
@@ -189,8 +207,15 @@ export function createBatcher(deps: BatcherDeps): Batcher {
     }
     const ts = deps.now().toISOString()
     for (const [node, ack] of out.acks) {
-      const body: AckBody = { acked: ack.acked, rejected: ack.rejected, ...(ack.enrollment ? { enrollment: ack.enrollment } : {}) }
-      const env = signEnvelopeWith({ v: 1, kind: 'ack', node, msgId: `ack-${randomUUID()}`, seq: 0, ts, body }, deps.collector.signingKey)
+      const body: AckBody = {
+        acked: ack.acked,
+        rejected: ack.rejected,
+        ...(ack.enrollment ? { enrollment: ack.enrollment } : {}),
+      }
+      const env = signEnvelopeWith(
+        { v: 1, kind: 'ack', node, msgId: `ack-${randomUUID()}`, seq: 0, ts, body },
+        deps.collector.signingKey,
+      )
       deps.publishAck(node, Buffer.from(JSON.stringify(env)))
       deps.counters.inc('ingest_acks_total')
     }

@@ -1,7 +1,16 @@
 import { createHash, timingSafeEqual, verify, type KeyObject } from 'node:crypto'
 import {
-  BATCH_SIGNING_DOMAIN, BackstopError, batchSigningText, checkBody, decodeMessage, isBackstopError, MAX_MESSAGE_BYTES,
-  type BatchEnvelope, type Envelope, type ErrorCode, type WireMessage,
+  BATCH_SIGNING_DOMAIN,
+  BackstopError,
+  batchSigningText,
+  checkBody,
+  decodeMessage,
+  isBackstopError,
+  MAX_MESSAGE_BYTES,
+  type BatchEnvelope,
+  type Envelope,
+  type ErrorCode,
+  type WireMessage,
 } from '@backstop/shared'
 import { publicKeyObject, verifyEnvelopeWith } from '../crypto/ed25519.ts'
 import type { KeyRing } from './key-ring.ts'
@@ -83,23 +92,44 @@ export function checkMessage(topicNode: string, payload: Buffer | string, deps: 
   const env = msg.env
   const msgId = env.msgId
   if (env.node !== topicNode) {
-    return reject(new BackstopError('BK_ERR_WIRE_TOPIC', `envelope node "${env.node}" published on the topic of node "${topicNode}"`), msgId)
+    return reject(
+      new BackstopError(
+        'BK_ERR_WIRE_TOPIC',
+        `envelope node "${env.node}" published on the topic of node "${topicNode}"`,
+      ),
+      msgId,
+    )
   }
   let key: KeyObject | undefined
   if (env.kind === 'enroll') {
     const pk = (env.body as { publicKey?: unknown } | null)?.publicKey
     key = typeof pk === 'string' ? publicKeyObject(pk) : undefined
     if (!key) {
-      return reject(new BackstopError('BK_ERR_WIRE_SCHEMA', 'enroll body.publicKey must be a base64 Ed25519 public key (32 bytes)'), msgId)
+      return reject(
+        new BackstopError('BK_ERR_WIRE_SCHEMA', 'enroll body.publicKey must be a base64 Ed25519 public key (32 bytes)'),
+        msgId,
+      )
     }
   } else {
     key = deps.keys.get(env.node)?.key
     if (!key) {
-      return reject(new BackstopError('BK_ERR_NODE_UNKNOWN', `node "${env.node}" has no pinned key; it must enroll first (send an enroll envelope with the token)`), msgId)
+      return reject(
+        new BackstopError(
+          'BK_ERR_NODE_UNKNOWN',
+          `node "${env.node}" has no pinned key; it must enroll first (send an enroll envelope with the token)`,
+        ),
+        msgId,
+      )
     }
   }
   if (!verifyEnvelopeWith(env, key)) {
-    return reject(new BackstopError('BK_ERR_SIG_INVALID', `${env.kind} ${msgId} from "${env.node}" is not signed by ${env.kind === 'enroll' ? 'the key in its body' : 'the pinned key'}`), msgId)
+    return reject(
+      new BackstopError(
+        'BK_ERR_SIG_INVALID',
+        `${env.kind} ${msgId} from "${env.node}" is not signed by ${env.kind === 'enroll' ? 'the key in its body' : 'the pinned key'}`,
+      ),
+      msgId,
+    )
   }
   try {
     checkBody(env)
@@ -107,7 +137,13 @@ export function checkMessage(topicNode: string, payload: Buffer | string, deps: 
     return reject(e as BackstopError, msgId)
   }
   if (env.kind === 'enroll' && !deps.tokens(env.body.token)) {
-    return reject(new BackstopError('BK_ERR_ENROLL_TOKEN', `node "${env.node}" presented an enrollment token that matches none in the collector config (enrollment.tokens)`), msgId)
+    return reject(
+      new BackstopError(
+        'BK_ERR_ENROLL_TOKEN',
+        `node "${env.node}" presented an enrollment token that matches none in the collector config (enrollment.tokens)`,
+      ),
+      msgId,
+    )
   }
   return { ok: true, env, raw: typeof payload === 'string' ? payload : payload.toString('utf8') }
 }
@@ -119,14 +155,32 @@ export function checkMessage(topicNode: string, payload: Buffer | string, deps: 
  */
 function checkBatch(topicNode: string, batch: BatchEnvelope, deps: CheckDeps): Checked {
   if (batch.node !== topicNode) {
-    return reject(new BackstopError('BK_ERR_WIRE_TOPIC', `batch node "${batch.node}" published on the topic of node "${topicNode}"`), batch.msgId)
+    return reject(
+      new BackstopError(
+        'BK_ERR_WIRE_TOPIC',
+        `batch node "${batch.node}" published on the topic of node "${topicNode}"`,
+      ),
+      batch.msgId,
+    )
   }
   const key = deps.keys.get(batch.node)?.key
   if (!key) {
-    return reject(new BackstopError('BK_ERR_NODE_UNKNOWN', `node "${batch.node}" has no pinned key; it must enroll first (send an enroll envelope with the token)`), batch.msgId)
+    return reject(
+      new BackstopError(
+        'BK_ERR_NODE_UNKNOWN',
+        `node "${batch.node}" has no pinned key; it must enroll first (send an enroll envelope with the token)`,
+      ),
+      batch.msgId,
+    )
   }
   if (!verifyBatchWith(batch, key)) {
-    return reject(new BackstopError('BK_ERR_SIG_INVALID', `batch ${batch.msgId} of ${batch.body.events.length} events from "${batch.node}" is not signed by the pinned key (batch domain)`), batch.msgId)
+    return reject(
+      new BackstopError(
+        'BK_ERR_SIG_INVALID',
+        `batch ${batch.msgId} of ${batch.body.events.length} events from "${batch.node}" is not signed by the pinned key (batch domain)`,
+      ),
+      batch.msgId,
+    )
   }
   const items = batch.body.events.map((env): Verdict => {
     try {
@@ -169,9 +223,10 @@ function salvageMsgId(input: Buffer | string, code: ErrorCode): string | undefin
     return undefined
   }
   const payload = typeof input === 'string' ? Buffer.from(input, 'utf8') : input
-  const text = payload.length > MAX_MESSAGE_BYTES
-    ? `${payload.subarray(0, 4096).toString('utf8')}\n${payload.subarray(payload.length - 4096).toString('utf8')}`
-    : payload.toString('utf8')
+  const text =
+    payload.length > MAX_MESSAGE_BYTES
+      ? `${payload.subarray(0, 4096).toString('utf8')}\n${payload.subarray(payload.length - 4096).toString('utf8')}`
+      : payload.toString('utf8')
   if (payload.length <= MAX_MESSAGE_BYTES) {
     try {
       const v = JSON.parse(text) as { msgId?: unknown }

@@ -10,13 +10,22 @@ export const applyEnroll: Handler<'enroll'> = (msg, ctx) => {
   const { node, body } = msg.env
   const existing = ctx.store.nodes.get(node)
   if (existing && existing.publicKey !== body.publicKey) {
-    throw new BackstopError('BK_ERR_NODE_KEY_MISMATCH',
-      `node "${node}" is pinned to key ${existing.fingerprint} but enrolled with ${keyFingerprint(body.publicKey)}; if the node was reinstalled, an admin must reset its enrollment`)
+    throw new BackstopError(
+      'BK_ERR_NODE_KEY_MISMATCH',
+      `node "${node}" is pinned to key ${existing.fingerprint} but enrolled with ${keyFingerprint(body.publicKey)}; if the node was reinstalled, an admin must reset its enrollment`,
+    )
   }
   if (existing) {
     ctx.store.nodes.updateIdentity(node, body.hostname, body.agentVersion, msg.receivedAt)
   } else {
-    ctx.store.nodes.insert({ node, publicKey: body.publicKey, fingerprint: keyFingerprint(body.publicKey), enrolledAt: msg.receivedAt, hostname: body.hostname, agentVersion: body.agentVersion })
+    ctx.store.nodes.insert({
+      node,
+      publicKey: body.publicKey,
+      fingerprint: keyFingerprint(body.publicKey),
+      enrolledAt: msg.receivedAt,
+      hostname: body.hostname,
+      agentVersion: body.agentVersion,
+    })
   }
   // The enroll arrived over a live session; its `online` status was published before the node row existed.
   ctx.store.nodes.setStatus(node, 'online', msg.receivedAt, msg.receivedAt, body.agentVersion)

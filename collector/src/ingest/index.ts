@@ -33,10 +33,16 @@ export function applyMessage(msg: Incoming, ctx: HandlerContext): Applied {
     case 'disk.health':
       return applyDiskHealth(as(msg, env), ctx)
     case 'ack':
-      throw new BackstopError('BK_ERR_WIRE_SCHEMA', `"ack" flows collector → agent only; node "${env.node}" published one (${env.msgId})`)
+      throw new BackstopError(
+        'BK_ERR_WIRE_SCHEMA',
+        `"ack" flows collector → agent only; node "${env.node}" published one (${env.msgId})`,
+      )
     default: {
       const unhandled: never = env
-      throw new BackstopError('BK_ERR_INTERNAL_ERROR', `no ingest handler for kind ${JSON.stringify((unhandled as Envelope).kind)}`)
+      throw new BackstopError(
+        'BK_ERR_INTERNAL_ERROR',
+        `no ingest handler for kind ${JSON.stringify((unhandled as Envelope).kind)}`,
+      )
     }
   }
 }

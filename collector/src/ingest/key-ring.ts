@@ -30,5 +30,11 @@ export function createKeyRing(nodes: Pick<NodesRepo, 'list'>): KeyRing {
   for (const n of nodes.list()) {
     pin(n.node, n.publicKey)
   }
-  return { get: (node) => keys.get(node), pin, unpin: (node) => { keys.delete(node) } }
+  return {
+    get: (node) => keys.get(node),
+    pin,
+    unpin: (node) => {
+      keys.delete(node)
+    },
+  }
 }

@@ -15,7 +15,7 @@ export interface IngestDeps {
   readonly store: IngestStore
   readonly keys: KeyRing
   readonly tokens: TokenCheck
-  readonly collector: { readonly publicKey: string, readonly signingKey: KeyObject }
+  readonly collector: { readonly publicKey: string; readonly signingKey: KeyObject }
   readonly counters: Counters
   readonly log: Logger
   readonly now: () => Date
@@ -69,7 +69,12 @@ export function createIngest(deps: IngestDeps): Ingest {
     const env = v.env as Envelope<'enroll'>
     const err = deps.admitEnroll
       ? deps.admitEnroll(env)
-      : (ONE_TIME_TOKEN_RE.test(env.body.token) ? new BackstopError('BK_ERR_ENROLL_TOKEN', 'one-time tokens need the enrollment gate, which this collector does not run') : undefined)
+      : ONE_TIME_TOKEN_RE.test(env.body.token)
+        ? new BackstopError(
+            'BK_ERR_ENROLL_TOKEN',
+            'one-time tokens need the enrollment gate, which this collector does not run',
+          )
+        : undefined
     return err ? { ok: false, code: err.code, reason: err.message, permanent: err.permanent, msgId: env.msgId } : v
   }
 
@@ -88,7 +93,10 @@ export function createIngest(deps: IngestDeps): Ingest {
     }
     for (const v of items) {
       if (!v.ok) {
-        log.warn({ node: m.node, msgId: v.msgId, code: v.code, reason: v.reason, permanent: v.permanent }, 'batched event rejected')
+        log.warn(
+          { node: m.node, msgId: v.msgId, code: v.code, reason: v.reason, permanent: v.permanent },
+          'batched event rejected',
+        )
       }
       batcher.add(m.node, v, settle)
     }
@@ -103,11 +111,23 @@ export function createIngest(deps: IngestDeps): Ingest {
     if (!verdict.ok) {
       if (verdict.msgId === undefined) {
         deps.counters.inc('ingest_dropped_total', verdict.code)
-        log.warn({ node: m.node, code: verdict.code, reason: verdict.reason, bytes: m.bytes }, 'message dropped: cannot be attributed to a msgId, not acked')
+        log.warn(
+          { node: m.node, code: verdict.code, reason: verdict.reason, bytes: m.bytes },
+          'message dropped: cannot be attributed to a msgId, not acked',
+        )
         m.done()
         return
       }
-      log.warn({ node: m.node, msgId: verdict.msgId, code: verdict.code, reason: verdict.reason, permanent: verdict.permanent }, 'message rejected')
+      log.warn(
+        {
+          node: m.node,
+          msgId: verdict.msgId,
+          code: verdict.code,
+          reason: verdict.reason,
+          permanent: verdict.permanent,
+        },
+        'message rejected',
+      )
     }
     batcher.add(m.node, verdict, m.done)
   }
@@ -143,7 +163,10 @@ export function createIngest(deps: IngestDeps): Ingest {
       const s = parseStatus(payload)
       if (!s) {
         if (payload.length > 0) {
-          log.warn({ node, bytes: payload.length }, 'status message ignored: expected {"state":"online"|"offline","ts":…}')
+          log.warn(
+            { node, bytes: payload.length },
+            'status message ignored: expected {"state":"online"|"offline","ts":…}',
+          )
         }
         return
       }

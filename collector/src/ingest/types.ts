@@ -13,7 +13,10 @@ export interface IngestStore {
   readonly runs: RunsRepo
   readonly copies: CopiesRepo
   readonly assets: AssetsRepo
-  /** Security room: applies `command.result` to the command ledger and audits it (optional: results are in `events` anyway). */
+  /**
+   * Security room: applies `command.result` to the command ledger and audits it (optional: results are in `events`
+   * anyway).
+   */
   readonly commands?: { recordResult(node: string, body: BodyOf<'command.result'>, receivedAt: string): boolean }
   /** Disk health (issue 5); main.ts: `createDiskHealthStore(db, { raise: brain.alerts.raise })`. */
   readonly diskHealth?: DiskHealthStore
@@ -37,7 +40,7 @@ export interface Applied {
   /** false = this msgId was already stored (a replay): acked again, nothing re-applied. */
   readonly stored: boolean
   /** Set by `enroll`: goes into the ack body so the agent can pin the collector key. */
-  readonly enrollment?: { readonly node: string, readonly collectorPublicKey: string }
+  readonly enrollment?: { readonly node: string; readonly collectorPublicKey: string }
 }
 
 export type Handler<K extends MessageKind> = (msg: Incoming<K>, ctx: HandlerContext) => Applied
@@ -48,5 +51,13 @@ export const DUPLICATE: Applied = { stored: false }
 /** The idempotency gate for durable kinds: stores the raw envelope once per (node, msgId). */
 export function recordOnce(msg: Incoming, ctx: HandlerContext): boolean {
   const { env } = msg
-  return ctx.store.events.insert({ node: env.node, msgId: env.msgId, seq: env.seq, kind: env.kind, ts: env.ts, receivedAt: msg.receivedAt, raw: msg.raw })
+  return ctx.store.events.insert({
+    node: env.node,
+    msgId: env.msgId,
+    seq: env.seq,
+    kind: env.kind,
+    ts: env.ts,
+    receivedAt: msg.receivedAt,
+    raw: msg.raw,
+  })
 }

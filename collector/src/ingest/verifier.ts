@@ -28,10 +28,12 @@ export interface WorkerRequest {
 /** 1 = accepted, else [code, reason, permanent, msgId] */
 export type WorkerVerdict = 1 | [ErrorCode, string, boolean, string | null]
 
-/** Per message: its verdict, or for a batch whose signature verified `{ batch: msgId, items: verdict per inner event }`. */
+/**
+ * Per message: its verdict, or for a batch whose signature verified `{ batch: msgId, items: verdict per inner event }`.
+ */
 export interface WorkerReply {
   readonly id: number
-  readonly out: (WorkerVerdict | { readonly batch: string, readonly items: WorkerVerdict[] })[]
+  readonly out: (WorkerVerdict | { readonly batch: string; readonly items: WorkerVerdict[] })[]
 }
 
 /** Worker side: a Checked → its compact reply (the main thread re-parses the payload for accepted envelopes). */
@@ -44,7 +46,9 @@ function toWorkerVerdict(v: Verdict): WorkerVerdict {
 }
 
 function fromWorkerVerdict(r: WorkerVerdict, env: () => Envelope, raw: () => string): Verdict {
-  return r === 1 ? { ok: true, env: env(), raw: raw() } : { ok: false, code: r[0], reason: r[1], permanent: r[2], msgId: r[3] ?? undefined }
+  return r === 1
+    ? { ok: true, env: env(), raw: raw() }
+    : { ok: false, code: r[0], reason: r[1], permanent: r[2], msgId: r[3] ?? undefined }
 }
 
 interface Pending {
@@ -77,11 +81,17 @@ export function createWorkerVerifier(opts: WorkerVerifierOptions): Verifier {
   const chunk = opts.chunk ?? 256
   let nextId = 1
   let closed = false
-  interface Slot { worker: Worker, inflight: Map<number, Pending>, load: number }
+  interface Slot {
+    worker: Worker
+    inflight: Map<number, Pending>
+    load: number
+  }
   const slots: Slot[] = []
 
   const spawn = (): Slot => {
-    const worker = new Worker(opts.workerUrl ?? new URL('./verify-worker-boot.mjs', import.meta.url), { workerData: { tokens: [...opts.tokens] } })
+    const worker = new Worker(opts.workerUrl ?? new URL('./verify-worker-boot.mjs', import.meta.url), {
+      workerData: { tokens: [...opts.tokens] },
+    })
     const slot: Slot = { worker, inflight: new Map(), load: 0 }
     worker.on('message', (reply: WorkerReply) => {
       const p = slot.inflight.get(reply.id)
@@ -95,19 +105,41 @@ export function createWorkerVerifier(opts: WorkerVerifierOptions): Verifier {
         const done = p.dones[i] as (v: Checked) => void
         if (typeof r === 'object' && !Array.isArray(r)) {
           const events = (JSON.parse(text) as { body: { events: Envelope[] } }).body.events
-          done({ ok: 'batch', msgId: r.batch, items: r.items.map((x, j) => fromWorkerVerdict(x, () => events[j] as Envelope, () => JSON.stringify(events[j]))) })
+          done({
+            ok: 'batch',
+            msgId: r.batch,
+            items: r.items.map((x, j) =>
+              fromWorkerVerdict(
+                x,
+                () => events[j] as Envelope,
+                () => JSON.stringify(events[j]),
+              ),
+            ),
+          })
         } else {
-          done(fromWorkerVerdict(r, () => JSON.parse(text) as Envelope, () => text))
+          done(
+            fromWorkerVerdict(
+              r,
+              () => JSON.parse(text) as Envelope,
+              () => text,
+            ),
+          )
         }
       })
     })
     worker.on('error', (err) => {
-      opts.log.error({ err }, 'verification worker crashed; its messages are checked on the main thread and a new worker starts')
+      opts.log.error(
+        { err },
+        'verification worker crashed; its messages are checked on the main thread and a new worker starts',
+      )
       failSlot(slot, err)
     })
     worker.on('exit', (code) => {
       if (!closed && slots.includes(slot)) {
-        opts.log.error({ code }, 'verification worker crashed (exited); its messages are checked on the main thread and a new worker starts')
+        opts.log.error(
+          { code },
+          'verification worker crashed (exited); its messages are checked on the main thread and a new worker starts',
+        )
         failSlot(slot, new Error(`verification worker exited with ${code}`))
       }
     })

@@ -26,7 +26,12 @@ function keyFor(publicKey: string): KeyObject | undefined {
 parentPort?.on('message', (req: WorkerRequest) => {
   const out: WorkerReply['out'] = req.items.map(([node, text, pinned]) => {
     const key = pinned === null ? undefined : keyFor(pinned)
-    return toWorkerReply(checkMessage(node, text, { tokens, keys: { get: () => (key && pinned !== null ? { publicKey: pinned, key } : undefined) } }))
+    return toWorkerReply(
+      checkMessage(node, text, {
+        tokens,
+        keys: { get: () => (key && pinned !== null ? { publicKey: pinned, key } : undefined) },
+      }),
+    )
   })
   parentPort?.postMessage({ id: req.id, out } satisfies WorkerReply)
 })

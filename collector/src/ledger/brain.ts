@@ -49,16 +49,37 @@ export function createBrain(o: BrainOptions) {
   // The ledger owns node liveness; the alert service asks it lazily (they need each other).
   let downNodes: () => ReadonlySet<string> = () => new Set()
   const alerts = createAlertService({
-    alerts: repos.alerts, notify: repos.notify, publish: o.publish, minSeverity: config.notifyMinSeverity,
-    downNodes: () => downNodes(), log: o.log, onQueued: () => deliverer.wake(), ...(o.audit ? { audit: o.audit } : {}),
+    alerts: repos.alerts,
+    notify: repos.notify,
+    publish: o.publish,
+    minSeverity: config.notifyMinSeverity,
+    downNodes: () => downNodes(),
+    log: o.log,
+    onQueued: () => deliverer.wake(),
+    ...(o.audit ? { audit: o.audit } : {}),
   })
-  const ledger = createLedger({
-    db: o.db, assets: repos.assets, expectations: repos.expectations, alerts, config, log: o.log,
-    deviceHealth: o.deviceHealth ?? (() => unknownHealth), telemetry: o.telemetry, afterCommit: o.afterCommit,
-  }, clock)
+  const ledger = createLedger(
+    {
+      db: o.db,
+      assets: repos.assets,
+      expectations: repos.expectations,
+      alerts,
+      config,
+      log: o.log,
+      deviceHealth: o.deviceHealth ?? (() => unknownHealth),
+      telemetry: o.telemetry,
+      afterCommit: o.afterCommit,
+    },
+    clock,
+  )
   downNodes = ledger.downNodes
   return {
-    repos, alerts, ledger, deliverer, config, clock,
+    repos,
+    alerts,
+    ledger,
+    deliverer,
+    config,
+    clock,
     audit: o.audit ?? ((): void => undefined),
     start(): void {
       ledger.start()

@@ -11,5 +11,5 @@ export interface ComplianceDeps {
   /** The hash-chained audit log, for GET /api/v1/audit. */
   readonly auditLog?: AuditLog | undefined
   /** Prometheus text exposition for GET /metrics. */
-  readonly metrics?: (() => Promise<{ contentType: string, body: string }>) | undefined
+  readonly metrics?: (() => Promise<{ contentType: string; body: string }>) | undefined
 }

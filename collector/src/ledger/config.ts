@@ -14,7 +14,9 @@ export interface LedgerConfig {
   readonly notifyMinSeverity: 'info' | 'warning' | 'critical'
 }
 
-export function ledgerConfig(over: Partial<Omit<LedgerConfig, 'policies'>> & { policies?: Parameters<typeof tierPolicies>[0] } = {}): LedgerConfig {
+export function ledgerConfig(
+  over: Partial<Omit<LedgerConfig, 'policies'>> & { policies?: Parameters<typeof tierPolicies>[0] } = {},
+): LedgerConfig {
   return {
     defaultTier: over.defaultTier ?? 'standard',
     defaultPeriodS: over.defaultPeriodS ?? 86400,

@@ -8,8 +8,24 @@ import type { LedgerConfig } from './config.ts'
 
 /** Where telemetry lines go (the Influx export queue); called inside the ledger transaction. */
 export interface TelemetrySink {
-  run(r: { node: string, job: string, jobKind: string, status: string, durationMs: number | null, bytes: number | null, at: number }): void
-  verdict(a: { node: string, kind: string, id: string, tier: Tier, status: string, counts: Record<string, number | null>, at: number }): void
+  run(r: {
+    node: string
+    job: string
+    jobKind: string
+    status: string
+    durationMs: number | null
+    bytes: number | null
+    at: number
+  }): void
+  verdict(a: {
+    node: string
+    kind: string
+    id: string
+    tier: Tier
+    status: string
+    counts: Record<string, number | null>
+    at: number
+  }): void
 }
 
 export interface LedgerContext {

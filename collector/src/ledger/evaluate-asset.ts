@@ -9,21 +9,38 @@ export function refreshVerdict(ctx: LedgerContext, k: AssetKey, now: number): vo
   if (row === undefined) {
     return
   }
-  const facts = { tier: row.tier, lifecycle: row.lifecycle, productionMedia: row.productionMedia ?? undefined, productionLocationKey: row.productionLocation ?? undefined }
+  const facts = {
+    tier: row.tier,
+    lifecycle: row.lifecycle,
+    productionMedia: row.productionMedia ?? undefined,
+    productionLocationKey: row.productionLocation ?? undefined,
+  }
   const v = evaluateAsset(facts, ctx.assets.copies(k), ctx.config.policies[row.tier], now, ctx.deviceHealth(k.node))
   ctx.assets.saveVerdict(k, v, now)
   const label = `${k.kind} ${k.id} on ${k.node}`
-  ctx.alerts.raise({
-    key: alertKey('non-compliant', k.node, `${k.kind}/${k.id}`),
-    kind: 'non-compliant',
-    node: k.node,
-    severity: severityForTier(row.tier),
-    firing: v.status === 'non-compliant',
-    summary: v.status === 'non-compliant'
-      ? `${label} breaks 3-2-1-1-0 (${row.tier}): ${v.reasons.map((r) => r.message).join('; ')}`
-      : `${label} is ${v.status}`,
-  }, now)
+  ctx.alerts.raise(
+    {
+      key: alertKey('non-compliant', k.node, `${k.kind}/${k.id}`),
+      kind: 'non-compliant',
+      node: k.node,
+      severity: severityForTier(row.tier),
+      firing: v.status === 'non-compliant',
+      summary:
+        v.status === 'non-compliant'
+          ? `${label} breaks 3-2-1-1-0 (${row.tier}): ${v.reasons.map((r) => r.message).join('; ')}`
+          : `${label} is ${v.status}`,
+    },
+    now,
+  )
   if (row.verdict !== v.status || row.evaluatedAt === 0) {
-    ctx.telemetry?.verdict({ node: k.node, kind: k.kind, id: k.id, tier: row.tier, status: v.status, counts: v.counts as unknown as Record<string, number | null>, at: now })
+    ctx.telemetry?.verdict({
+      node: k.node,
+      kind: k.kind,
+      id: k.id,
+      tier: row.tier,
+      status: v.status,
+      counts: v.counts as unknown as Record<string, number | null>,
+      at: now,
+    })
   }
 }

@@ -5,7 +5,12 @@ import type { LedgerContext } from './context.ts'
 import { refreshVerdict } from './evaluate-asset.ts'
 import { createNodeLiveness } from './node-liveness.ts'
 
-interface Change { kind: 'asset' | 'run-started' | 'run-finished' | 'inventory' | 'node', node: string, a: string, b: string }
+interface Change {
+  kind: 'asset' | 'run-started' | 'run-finished' | 'inventory' | 'node'
+  node: string
+  a: string
+  b: string
+}
 
 const BATCH = 1000
 
@@ -19,10 +24,14 @@ export function createLedger(ctx: Omit<LedgerContext, 'alerts'> & { alerts: Aler
   const { db } = ctx
   const runs = createRunApplier(ctx)
   const liveness = createNodeLiveness(ctx)
-  const changes = db.prepare<[number], Change & { seq: number }>('SELECT kind, node, a, b, seq FROM ledger_changes ORDER BY seq LIMIT ?')
+  const changes = db.prepare<[number], Change & { seq: number }>(
+    'SELECT kind, node, a, b, seq FROM ledger_changes ORDER BY seq LIMIT ?',
+  )
   const done = db.prepare('DELETE FROM ledger_changes WHERE kind = ? AND node = ? AND a = ? AND b = ?')
-  const inventoryRow = db.prepare<[string, string, string], { name: string | null, covered_by: string, present: number }>(
-    'SELECT name, covered_by, present FROM assets WHERE node = ? AND asset_kind = ? AND asset_id = ?')
+  const inventoryRow = db.prepare<
+    [string, string, string],
+    { name: string | null; covered_by: string; present: number }
+  >('SELECT name, covered_by, present FROM assets WHERE node = ? AND asset_kind = ? AND asset_id = ?')
   const requeue = db.prepare(`INSERT OR IGNORE INTO ledger_changes (kind, node, a, b, seq)
     SELECT 'asset', node, asset_kind, asset_id, (SELECT coalesce(max(seq), 0) FROM ledger_changes) + row_number() OVER () FROM ledger_assets WHERE node = ?`)
   let timer: unknown = null
@@ -62,10 +71,19 @@ export function createLedger(ctx: Omit<LedgerContext, 'alerts'> & { alerts: Aler
     }
     const coveredBy = JSON.parse(row.covered_by) as string[]
     const gap = row.present === 1 && coveredBy.length === 0
-    ctx.alerts.raise({
-      key: `coverage-gap/${node}/${kind}/${id}`, kind: 'coverage-gap', node, severity: 'warning', firing: gap,
-      summary: gap ? `${kind} ${id} on ${node} is not covered by any backup job` : `${kind} ${id} on ${node} is covered or gone`,
-    }, now)
+    ctx.alerts.raise(
+      {
+        key: `coverage-gap/${node}/${kind}/${id}`,
+        kind: 'coverage-gap',
+        node,
+        severity: 'warning',
+        firing: gap,
+        summary: gap
+          ? `${kind} ${id} on ${node} is not covered by any backup job`
+          : `${kind} ${id} on ${node} is covered or gone`,
+      },
+      now,
+    )
     if (row.present === 1 && coveredBy.length > 0) {
       ctx.assets.ensure({ node, kind, id }, row.name, ctx.config.defaultTier, now)
       for (const job of coveredBy) {
@@ -75,34 +93,38 @@ export function createLedger(ctx: Omit<LedgerContext, 'alerts'> & { alerts: Aler
     }
   }
 
-  const drainOnce = (now: number): number => db.transaction(() => {
-    const rows = changes.all(BATCH)
-    for (const c of rows) {
-      applyChange(c, now)
-      done.run(c.kind, c.node, c.a, c.b)
-    }
-    return rows.length
-  })()
+  const drainOnce = (now: number): number =>
+    db.transaction(() => {
+      const rows = changes.all(BATCH)
+      for (const c of rows) {
+        applyChange(c, now)
+        done.run(c.kind, c.node, c.a, c.b)
+      }
+      return rows.length
+    })()
 
-  const deadlinesOnce = (now: number): number => db.transaction(() => {
-    let n = 0
-    for (const node of liveness.due(now, BATCH)) {
-      liveness.update(node, now)
-      n++
-    }
-    for (const e of ctx.expectations.due(now, BATCH)) {
-      runs.deadline(e, now)
-      n++
-    }
-    for (const k of ctx.assets.dueForExpiry(now, BATCH)) {
-      refreshVerdict(ctx, k, now)
-      n++
-    }
-    return n
-  })()
+  const deadlinesOnce = (now: number): number =>
+    db.transaction(() => {
+      let n = 0
+      for (const node of liveness.due(now, BATCH)) {
+        liveness.update(node, now)
+        n++
+      }
+      for (const e of ctx.expectations.due(now, BATCH)) {
+        runs.deadline(e, now)
+        n++
+      }
+      for (const k of ctx.assets.dueForExpiry(now, BATCH)) {
+        refreshVerdict(ctx, k, now)
+        n++
+      }
+      return n
+    })()
 
   const nextDeadline = (): number | null => {
-    const ts = [ctx.expectations.nextDeadline(), ctx.assets.nextExpiry(), liveness.nextDeadline()].filter((t): t is number => t !== null)
+    const ts = [ctx.expectations.nextDeadline(), ctx.assets.nextExpiry(), liveness.nextDeadline()].filter(
+      (t): t is number => t !== null,
+    )
     return ts.length === 0 ? null : Math.min(...ts)
   }
 

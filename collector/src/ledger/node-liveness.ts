@@ -9,11 +9,14 @@ import type { LedgerContext } from './context.ts'
  */
 export function createNodeLiveness(ctx: LedgerContext) {
   const { db } = ctx
-  const nodeRow = db.prepare<[string], { status: string, heartbeat_at: string | null, status_at: string | null, heartbeat: string | null }>('SELECT status, heartbeat_at, status_at, heartbeat FROM nodes WHERE node = ?')
+  const nodeRow = db.prepare<
+    [string],
+    { status: string; heartbeat_at: string | null; status_at: string | null; heartbeat: string | null }
+  >('SELECT status, heartbeat_at, status_at, heartbeat FROM nodes WHERE node = ?')
 
   /** Learn each auto expectation's period from the agent's announced next run (see migration 0012). */
   const learnPeriods = (node: string, heartbeat: string | null): void => {
-    let jobs: { job?: unknown, nextRunAt?: unknown }[] = []
+    let jobs: { job?: unknown; nextRunAt?: unknown }[] = []
     try {
       jobs = (JSON.parse(heartbeat ?? '{}') as { jobs?: typeof jobs }).jobs ?? []
     } catch {
@@ -39,8 +42,12 @@ export function createNodeLiveness(ctx: LedgerContext) {
   const put = db.prepare(`INSERT INTO node_liveness (node, down, reason, deadline_at) VALUES (?, ?, ?, ?)
     ON CONFLICT (node) DO UPDATE SET down = excluded.down, reason = excluded.reason, deadline_at = excluded.deadline_at`)
   const allDown = db.prepare<[], { node: string }>('SELECT node FROM node_liveness WHERE down = 1')
-  const due = db.prepare<[number, number], { node: string }>('SELECT node FROM node_liveness WHERE deadline_at IS NOT NULL AND deadline_at <= ? ORDER BY deadline_at LIMIT ?')
-  const next = db.prepare<[], { t: number | null }>('SELECT min(deadline_at) AS t FROM node_liveness WHERE deadline_at IS NOT NULL')
+  const due = db.prepare<[number, number], { node: string }>(
+    'SELECT node FROM node_liveness WHERE deadline_at IS NOT NULL AND deadline_at <= ? ORDER BY deadline_at LIMIT ?',
+  )
+  const next = db.prepare<[], { t: number | null }>(
+    'SELECT min(deadline_at) AS t FROM node_liveness WHERE deadline_at IS NOT NULL',
+  )
   const down = new Set(allDown.all().map((r) => r.node))
 
   return {
@@ -59,7 +66,11 @@ export function createNodeLiveness(ctx: LedgerContext) {
       const offline = n.status === 'offline'
       const silent = hb !== null && now >= hb + timeoutMs
       const isDown = offline || silent
-      const reason = offline ? `offline since ${n.status_at ?? 'unknown'} (last will)` : silent ? `no heartbeat since ${n.heartbeat_at}` : null
+      const reason = offline
+        ? `offline since ${n.status_at ?? 'unknown'} (last will)`
+        : silent
+          ? `no heartbeat since ${n.heartbeat_at}`
+          : null
       const wasDown = (prev.get(node)?.down ?? 0) === 1
       put.run(node, isDown ? 1 : 0, reason, !isDown && hb !== null ? hb + timeoutMs : null)
       if (isDown) {
@@ -68,14 +79,26 @@ export function createNodeLiveness(ctx: LedgerContext) {
         down.delete(node)
       }
       const folded = ctx.alerts.firingOfNode(node).filter((a) => defaultFoldedKinds.includes(a.kind))
-      ctx.alerts.raise({
-        key: alertKey('node-down', node), kind: 'node-down', node, severity: 'critical', firing: isDown,
-        summary: isDown ? `node ${node} is down: ${reason}; ${folded.length} backup alerts folded under this one` : `node ${node} is up`,
-      }, isDown && silent && !offline && hb !== null ? hb + timeoutMs : now)
+      ctx.alerts.raise(
+        {
+          key: alertKey('node-down', node),
+          kind: 'node-down',
+          node,
+          severity: 'critical',
+          firing: isDown,
+          summary: isDown
+            ? `node ${node} is down: ${reason}; ${folded.length} backup alerts folded under this one`
+            : `node ${node} is up`,
+        },
+        isDown && silent && !offline && hb !== null ? hb + timeoutMs : now,
+      )
       if (wasDown && !isDown) {
         // Conditions that still hold after the node came back speak for themselves again.
         for (const a of folded) {
-          ctx.alerts.raise({ key: a.key, kind: a.kind, node: a.node, severity: a.severity, summary: a.summary, firing: true }, now)
+          ctx.alerts.raise(
+            { key: a.key, kind: a.kind, node: a.node, severity: a.severity, summary: a.summary, firing: true },
+            now,
+          )
         }
       }
     },

@@ -52,6 +52,9 @@ export function createCounters(): Counters {
       }
       return total
     },
-    snapshot: () => Object.fromEntries(counterNames.map((n) => [n, Object.fromEntries(values.get(n) as Map<string, number>)])) as Record<CounterName, Record<string, number>>,
+    snapshot: () =>
+      Object.fromEntries(
+        counterNames.map((n) => [n, Object.fromEntries(values.get(n) as Map<string, number>)]),
+      ) as Record<CounterName, Record<string, number>>,
   }
 }

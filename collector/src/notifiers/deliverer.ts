@@ -39,11 +39,23 @@ export function createDeliverer(o: DelivererOptions) {
     }
     const req = buildRequest(ch.kind, ch.url, d.flip)
     try {
-      const res = await doFetch(req.url, { method: 'POST', headers: req.headers, body: req.body, signal: AbortSignal.timeout(timeoutMs) })
+      const res = await doFetch(req.url, {
+        method: 'POST',
+        headers: req.headers,
+        body: req.body,
+        signal: AbortSignal.timeout(timeoutMs),
+      })
       await res.arrayBuffer().catch(() => undefined)
       return classifyStatus(res.status)
     } catch (e) {
-      return { ok: false, permanent: false, error: (e as Error).name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : String((e as Error).cause ?? (e as Error).message) }
+      return {
+        ok: false,
+        permanent: false,
+        error:
+          (e as Error).name === 'TimeoutError'
+            ? `timed out after ${timeoutMs} ms`
+            : String((e as Error).cause ?? (e as Error).message),
+      }
     }
   }
 
@@ -73,7 +85,10 @@ export function createDeliverer(o: DelivererOptions) {
             const attempt = d.attempts + 1
             const retryAt = r.permanent || attempt >= maxAttempts ? null : at + backoff(attempt)
             o.repo.failed(d, at, r.error, retryAt)
-            o.log.warn({ channel: d.channelId, key: d.flip.key, attempt, permanent: r.permanent, error: r.error, retryAt }, retryAt === null ? 'notification dead' : 'notification failed; will retry')
+            o.log.warn(
+              { channel: d.channelId, key: d.flip.key, attempt, permanent: r.permanent, error: r.error, retryAt },
+              retryAt === null ? 'notification dead' : 'notification failed; will retry',
+            )
           }
           if (stopped) {
             return

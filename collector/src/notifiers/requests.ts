@@ -21,7 +21,17 @@ export function buildRequest(kind: ChannelKind, url: string, f: AlertFlip): Outb
     return {
       url,
       headers: { 'content-type': 'application/json', 'user-agent': 'backstop-collector' },
-      body: JSON.stringify({ source: 'backstop', key: f.key, kind: f.kind, node: f.node ?? null, from: f.from, to: f.to, severity: f.severity, summary: f.summary, at: new Date(f.at).toISOString() }),
+      body: JSON.stringify({
+        source: 'backstop',
+        key: f.key,
+        kind: f.kind,
+        node: f.node ?? null,
+        from: f.from,
+        to: f.to,
+        severity: f.severity,
+        summary: f.summary,
+        at: new Date(f.at).toISOString(),
+      }),
     }
   }
   const resolved = f.to === 'resolved'
@@ -29,15 +39,15 @@ export function buildRequest(kind: ChannelKind, url: string, f: AlertFlip): Outb
     url,
     headers: {
       'content-type': 'text/plain; charset=utf-8',
-      'title': ascii(`${resolved ? 'RESOLVED' : f.severity.toUpperCase()}: ${f.kind} ${f.node ?? ''}`.trim()),
-      'priority': resolved ? '3' : PRIORITY[f.severity],
-      'tags': resolved ? 'white_check_mark' : f.severity === 'critical' ? 'rotating_light' : 'warning',
+      title: ascii(`${resolved ? 'RESOLVED' : f.severity.toUpperCase()}: ${f.kind} ${f.node ?? ''}`.trim()),
+      priority: resolved ? '3' : PRIORITY[f.severity],
+      tags: resolved ? 'white_check_mark' : f.severity === 'critical' ? 'rotating_light' : 'warning',
     },
     body: f.summary,
   }
 }
 
-export type DeliveryOutcome = { ok: true } | { ok: false, permanent: boolean, error: string }
+export type DeliveryOutcome = { ok: true } | { ok: false; permanent: boolean; error: string }
 
 /** Transient: network errors, timeouts, 408, 425, 429, 5xx. Everything else 4xx is permanent (bad URL, auth). */
 export function classifyStatus(status: number): DeliveryOutcome {

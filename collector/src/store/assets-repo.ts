@@ -16,7 +16,14 @@ export function createAssetsRepo(db: Db): AssetsRepo {
   return {
     replaceInventory: (node, inv) => {
       for (const a of inv.assets) {
-        const row = { node, kind: a.asset.kind, id: a.asset.id, name: a.asset.name ?? null, coveredBy: JSON.stringify(a.coveredBy), at: inv.at }
+        const row = {
+          node,
+          kind: a.asset.kind,
+          id: a.asset.id,
+          name: a.asset.name ?? null,
+          coveredBy: JSON.stringify(a.coveredBy),
+          at: inv.at,
+        }
         if (update.run(row).changes === 0) {
           insert.run(row)
         }

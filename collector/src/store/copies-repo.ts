@@ -5,8 +5,8 @@ import type { Db } from './db.ts'
 export interface CopyRow {
   readonly node: string
   readonly copyId: string
-  readonly asset: { kind: string, id: string, name: string | null }
-  readonly location: { kind: string, target: string, device: Record<string, string> | null }
+  readonly asset: { kind: string; id: string; name: string | null }
+  readonly location: { kind: string; target: string; device: Record<string, string> | null }
   readonly name: string
   readonly media: string
   readonly offsite: boolean
@@ -15,13 +15,20 @@ export interface CopyRow {
   readonly createdAt: string
   readonly bytes: number | null
   readonly checksum: string | null
-  readonly verification: { state: string, at: string | null, method: string | null, detail: string | null }
+  readonly verification: { state: string; at: string | null; method: string | null; detail: string | null }
   readonly firstRunId: string | null
   readonly lastRunId: string | null
   readonly lastReportedAt: string
-  readonly deleted: { at: string, rule: string } | null
+  readonly deleted: { at: string; rule: string } | null
   /** Newest restore test of this copy (command restore-test, commands/copy-results.ts); null = never tested. */
-  readonly restoreTest: { result: string, at: string, commandId: string, method: string, bytes: number | null, code: string | null } | null
+  readonly restoreTest: {
+    result: string
+    at: string
+    commandId: string
+    method: string
+    bytes: number | null
+    code: string | null
+  } | null
 }
 
 export interface CopyQuery {
@@ -42,11 +49,30 @@ export interface CopiesRepo {
 }
 
 interface RawCopy {
-  node: string, copy_id: string, asset_kind: string, asset_id: string, asset_name: string | null, location_kind: string
-  location_target: string, device: string | null, name: string, media: string, offsite: number, offline: number
-  immutable: number, created_at: string, bytes: number | null, checksum: string | null, verification_state: string
-  verification_at: string | null, verification_method: string | null, verification_detail: string | null
-  first_run_id: string | null, last_run_id: string | null, last_reported_at: string, deleted_at: string | null
+  node: string
+  copy_id: string
+  asset_kind: string
+  asset_id: string
+  asset_name: string | null
+  location_kind: string
+  location_target: string
+  device: string | null
+  name: string
+  media: string
+  offsite: number
+  offline: number
+  immutable: number
+  created_at: string
+  bytes: number | null
+  checksum: string | null
+  verification_state: string
+  verification_at: string | null
+  verification_method: string | null
+  verification_detail: string | null
+  first_run_id: string | null
+  last_run_id: string | null
+  last_reported_at: string
+  deleted_at: string | null
   deleted_rule: string | null
   restore_test?: string | null
 }
@@ -60,33 +86,53 @@ export function createCopiesRepo(db: Db): CopiesRepo {
       verification_state = @vState, verification_at = @vAt, verification_method = @vMethod, verification_detail = @vDetail,
       last_run_id = @runId, last_reported_at = @at, deleted_at = NULL, deleted_rule = NULL
     WHERE node = @node AND copy_id = @copyId`)
-  const insert = db.prepare(`INSERT INTO copies (node, copy_id, asset_kind, asset_id, asset_name, location_kind, location_target,
+  const insert =
+    db.prepare(`INSERT INTO copies (node, copy_id, asset_kind, asset_id, asset_name, location_kind, location_target,
       device, name, media, offsite, offline, immutable, created_at, bytes, checksum, verification_state, verification_at,
       verification_method, verification_detail, first_run_id, last_run_id, last_reported_at)
     VALUES (@node, @copyId, @assetKind, @assetId, @assetName, @locationKind, @locationTarget, @device, @name, @media, @offsite,
       @offline, @immutable, @createdAt, @bytes, @checksum, @vState, @vAt, @vMethod, @vDetail, @runId, @runId, @at)
     ON CONFLICT (node, copy_id) DO NOTHING`)
-  const markGone = db.prepare(`UPDATE copies SET deleted_at = @deletedAt, deleted_rule = @rule, last_run_id = @runId, last_reported_at = @at
+  const markGone =
+    db.prepare(`UPDATE copies SET deleted_at = @deletedAt, deleted_rule = @rule, last_run_id = @runId, last_reported_at = @at
     WHERE node = @node AND copy_id = @copyId`)
-  const tombstone = db.prepare(`INSERT INTO copies (node, copy_id, asset_kind, asset_id, asset_name, location_kind, location_target,
+  const tombstone =
+    db.prepare(`INSERT INTO copies (node, copy_id, asset_kind, asset_id, asset_name, location_kind, location_target,
       device, name, media, offsite, offline, immutable, created_at, verification_state, first_run_id, last_run_id,
       last_reported_at, deleted_at, deleted_rule)
     VALUES (@node, @copyId, @assetKind, @assetId, @assetName, @locationKind, @locationTarget, @device, @name, 'unknown', 0, 0, 0,
       @deletedAt, 'unverified', @runId, @runId, @at, @deletedAt, @rule)
     ON CONFLICT (node, copy_id) DO NOTHING`)
-  const audit = db.prepare(`INSERT INTO copy_deletions (node, copy_id, run_id, asset_kind, asset_id, location_target, name, deleted_at, rule)
+  const audit =
+    db.prepare(`INSERT INTO copy_deletions (node, copy_id, run_id, asset_kind, asset_id, location_target, name, deleted_at, rule)
     VALUES (@node, @copyId, @runId, @assetKind, @assetId, @locationTarget, @name, @deletedAt, @rule)
     ON CONFLICT (node, copy_id, run_id) DO NOTHING`)
   const cache = new Map<string, Statement>()
   return {
     upsert: (node, c, runId, at) => {
       const row = {
-        node, copyId: c.copyId, assetKind: c.asset.kind, assetId: c.asset.id, assetName: c.asset.name ?? null,
-        locationKind: c.location.kind, locationTarget: c.location.target, device: c.location.device ? JSON.stringify(c.location.device) : null,
-        name: c.name, media: c.media, offsite: c.offsite ? 1 : 0, offline: c.offline ? 1 : 0, immutable: c.immutable ? 1 : 0,
-        createdAt: c.createdAt, bytes: c.bytes ?? null, checksum: c.checksum ? `${c.checksum.algo}:${c.checksum.value}` : null,
-        vState: c.verification.state, vAt: c.verification.at ?? null, vMethod: c.verification.method ?? null,
-        vDetail: c.verification.detail ?? null, runId, at,
+        node,
+        copyId: c.copyId,
+        assetKind: c.asset.kind,
+        assetId: c.asset.id,
+        assetName: c.asset.name ?? null,
+        locationKind: c.location.kind,
+        locationTarget: c.location.target,
+        device: c.location.device ? JSON.stringify(c.location.device) : null,
+        name: c.name,
+        media: c.media,
+        offsite: c.offsite ? 1 : 0,
+        offline: c.offline ? 1 : 0,
+        immutable: c.immutable ? 1 : 0,
+        createdAt: c.createdAt,
+        bytes: c.bytes ?? null,
+        checksum: c.checksum ? `${c.checksum.algo}:${c.checksum.value}` : null,
+        vState: c.verification.state,
+        vAt: c.verification.at ?? null,
+        vMethod: c.verification.method ?? null,
+        vDetail: c.verification.detail ?? null,
+        runId,
+        at,
       }
       if (update.run(row).changes === 0) {
         insert.run(row)
@@ -94,19 +140,43 @@ export function createCopiesRepo(db: Db): CopiesRepo {
     },
     markDeleted: (node, d, runId, at) => {
       const row = {
-        node, copyId: d.copyId, assetKind: d.asset.kind, assetId: d.asset.id, assetName: d.asset.name ?? null,
-        locationKind: d.location.kind, locationTarget: d.location.target, device: d.location.device ? JSON.stringify(d.location.device) : null,
-        name: d.name, deletedAt: d.deletedAt, rule: d.rule, runId, at,
+        node,
+        copyId: d.copyId,
+        assetKind: d.asset.kind,
+        assetId: d.asset.id,
+        assetName: d.asset.name ?? null,
+        locationKind: d.location.kind,
+        locationTarget: d.location.target,
+        device: d.location.device ? JSON.stringify(d.location.device) : null,
+        name: d.name,
+        deletedAt: d.deletedAt,
+        rule: d.rule,
+        runId,
+        at,
       }
       if (markGone.run({ node, copyId: d.copyId, deletedAt: d.deletedAt, rule: d.rule, runId, at }).changes === 0) {
         tombstone.run(row)
       }
-      audit.run({ node, copyId: d.copyId, runId, assetKind: d.asset.kind, assetId: d.asset.id, locationTarget: d.location.target, name: d.name, deletedAt: d.deletedAt, rule: d.rule })
+      audit.run({
+        node,
+        copyId: d.copyId,
+        runId,
+        assetKind: d.asset.kind,
+        assetId: d.asset.id,
+        locationTarget: d.location.target,
+        name: d.name,
+        deletedAt: d.deletedAt,
+        rule: d.rule,
+      })
     },
     query: (q) => {
       const where: string[] = []
       const params: Record<string, string | number> = { limit: q.limit, offset: q.offset }
-      for (const [col, key] of [['node', 'node'], ['asset_kind', 'assetKind'], ['asset_id', 'assetId']] as const) {
+      for (const [col, key] of [
+        ['node', 'node'],
+        ['asset_kind', 'assetKind'],
+        ['asset_id', 'assetId'],
+      ] as const) {
         if (q[key] !== undefined) {
           where.push(`${col} = @${key}`)
           params[key] = q[key]
@@ -133,7 +203,11 @@ function toRow(r: RawCopy): CopyRow {
     node: r.node,
     copyId: r.copy_id,
     asset: { kind: r.asset_kind, id: r.asset_id, name: r.asset_name },
-    location: { kind: r.location_kind, target: r.location_target, device: r.device ? (JSON.parse(r.device) as Record<string, string>) : null },
+    location: {
+      kind: r.location_kind,
+      target: r.location_target,
+      device: r.device ? (JSON.parse(r.device) as Record<string, string>) : null,
+    },
     name: r.name,
     media: r.media,
     offsite: r.offsite === 1,
@@ -142,7 +216,12 @@ function toRow(r: RawCopy): CopyRow {
     createdAt: r.created_at,
     bytes: r.bytes,
     checksum: r.checksum,
-    verification: { state: r.verification_state, at: r.verification_at, method: r.verification_method, detail: r.verification_detail },
+    verification: {
+      state: r.verification_state,
+      at: r.verification_at,
+      method: r.verification_method,
+      detail: r.verification_detail,
+    },
     firstRunId: r.first_run_id,
     lastRunId: r.last_run_id,
     lastReportedAt: r.last_reported_at,

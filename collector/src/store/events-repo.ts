@@ -30,7 +30,10 @@ export interface EventsRepo {
 export function createEventsRepo(db: Db): EventsRepo {
   const insert = db.prepare(`INSERT INTO events (node, msg_id, seq, kind, ts, received_at, raw)
     VALUES (@node, @msgId, @seq, @kind, @ts, @receivedAt, @raw) ON CONFLICT (node, msg_id) DO NOTHING`)
-  const byNode = db.prepare<[string, number], EventRow>(`SELECT node, msg_id AS msgId, seq, kind, ts, received_at AS receivedAt
+  const byNode = db.prepare<
+    [string, number],
+    EventRow
+  >(`SELECT node, msg_id AS msgId, seq, kind, ts, received_at AS receivedAt
     FROM events WHERE node = ? ORDER BY id LIMIT ?`)
   const countAll = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM events')
   const countNode = db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM events WHERE node = ?')

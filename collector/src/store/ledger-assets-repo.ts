@@ -1,4 +1,12 @@
-import type { AssetLifecycle, LedgerCopy, MediaType, Tier, Verdict, VerdictReason, VerdictStatus } from '@backstop/shared'
+import type {
+  AssetLifecycle,
+  LedgerCopy,
+  MediaType,
+  Tier,
+  Verdict,
+  VerdictReason,
+  VerdictStatus,
+} from '@backstop/shared'
 import type { Db } from './db.ts'
 
 export interface AssetKey {
@@ -46,17 +54,43 @@ export interface FleetSummaryRow {
 }
 
 interface Raw {
-  node: string, asset_kind: string, asset_id: string, name: string | null, tier: Tier, lifecycle: AssetLifecycle
-  production_media: MediaType | null, production_location: string | null, first_seen: number, verdict: VerdictStatus
-  reasons: string, counts: string, evaluated_at: number, expires_at: number | null, last_success_at: number | null
+  node: string
+  asset_kind: string
+  asset_id: string
+  name: string | null
+  tier: Tier
+  lifecycle: AssetLifecycle
+  production_media: MediaType | null
+  production_location: string | null
+  first_seen: number
+  verdict: VerdictStatus
+  reasons: string
+  counts: string
+  evaluated_at: number
+  expires_at: number | null
+  last_success_at: number | null
 }
 
 interface RawCopy {
-  copy_id: string, location_kind: string, location_target: string, device: string | null, media: MediaType
-  offsite: number, offline: number, immutable: number, created_at: string, verification_state: LedgerCopy['verification']
+  copy_id: string
+  location_kind: string
+  location_target: string
+  device: string | null
+  media: MediaType
+  offsite: number
+  offline: number
+  immutable: number
+  created_at: string
+  verification_state: LedgerCopy['verification']
 }
 
-const FILTERS = [['node', 'node'], ['asset_kind', 'kind'], ['verdict', 'verdict'], ['tier', 'tier'], ['lifecycle', 'lifecycle']] as const
+const FILTERS = [
+  ['node', 'node'],
+  ['asset_kind', 'kind'],
+  ['verdict', 'verdict'],
+  ['tier', 'tier'],
+  ['lifecycle', 'lifecycle'],
+] as const
 
 /** Same identity as shared/src/health (deviceKeyOfLocation): a disk by serial, a filesystem by uuid. */
 export function deviceKeyOf(device: Record<string, string> | null): string | undefined {
@@ -70,18 +104,32 @@ export function deviceKeyOf(device: Record<string, string> | null): string | und
 }
 
 export function createLedgerAssetsRepo(db: Db) {
-  const ensure = db.prepare(`INSERT INTO ledger_assets (node, asset_kind, asset_id, name, tier, production_location, first_seen)
+  const ensure =
+    db.prepare(`INSERT INTO ledger_assets (node, asset_kind, asset_id, name, tier, production_location, first_seen)
     VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET name = coalesce(excluded.name, ledger_assets.name)`)
-  const get = db.prepare<[string, string, string], Raw>('SELECT * FROM ledger_assets WHERE node = ? AND asset_kind = ? AND asset_id = ?')
-  const save = db.prepare(`UPDATE ledger_assets SET verdict = @verdict, reasons = @reasons, counts = @counts, evaluated_at = @at,
+  const get = db.prepare<[string, string, string], Raw>(
+    'SELECT * FROM ledger_assets WHERE node = ? AND asset_kind = ? AND asset_id = ?',
+  )
+  const save =
+    db.prepare(`UPDATE ledger_assets SET verdict = @verdict, reasons = @reasons, counts = @counts, evaluated_at = @at,
     expires_at = @expiresAt, last_success_at = @lastSuccessAt WHERE node = @node AND asset_kind = @kind AND asset_id = @id`)
-  const copies = db.prepare<[string, string, string], RawCopy>(`SELECT copy_id, location_kind, location_target, device, media, offsite,
+  const copies = db.prepare<
+    [string, string, string],
+    RawCopy
+  >(`SELECT copy_id, location_kind, location_target, device, media, offsite,
     offline, immutable, created_at, verification_state FROM copies WHERE node = ? AND asset_kind = ? AND asset_id = ? AND deleted_at IS NULL`)
-  const due = db.prepare<[number, number], { node: string, asset_kind: string, asset_id: string }>(
-    'SELECT node, asset_kind, asset_id FROM ledger_assets WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at LIMIT ?')
-  const minExpiry = db.prepare<[], { t: number | null }>('SELECT min(expires_at) AS t FROM ledger_assets WHERE expires_at IS NOT NULL')
-  const summary = db.prepare<[], FleetSummaryRow>('SELECT verdict, tier, count(*) AS assets FROM ledger_assets GROUP BY verdict, tier')
-  const byNode = db.prepare<[string], AssetKey & { id: string }>('SELECT node, asset_kind AS kind, asset_id AS id FROM ledger_assets WHERE node = ?')
+  const due = db.prepare<[number, number], { node: string; asset_kind: string; asset_id: string }>(
+    'SELECT node, asset_kind, asset_id FROM ledger_assets WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at LIMIT ?',
+  )
+  const minExpiry = db.prepare<[], { t: number | null }>(
+    'SELECT min(expires_at) AS t FROM ledger_assets WHERE expires_at IS NOT NULL',
+  )
+  const summary = db.prepare<[], FleetSummaryRow>(
+    'SELECT verdict, tier, count(*) AS assets FROM ledger_assets GROUP BY verdict, tier',
+  )
+  const byNode = db.prepare<[string], AssetKey & { id: string }>(
+    'SELECT node, asset_kind AS kind, asset_id AS id FROM ledger_assets WHERE node = ?',
+  )
   const listCache = new Map<string, ReturnType<Db['prepare']>>()
   return {
     /** Creates the row the first time an asset is seen (copy, run or inventory); never changes its policy. */
@@ -100,17 +148,36 @@ export function createLedgerAssetsRepo(db: Db) {
         copyId: c.copy_id,
         locationKey: `${k.node}/${c.location_kind}/${c.location_target}`,
         deviceKey: deviceKeyOf(c.device ? (JSON.parse(c.device) as Record<string, string>) : null),
-        media: c.media, offsite: c.offsite === 1, offline: c.offline === 1, immutable: c.immutable === 1,
-        createdAt: Date.parse(c.created_at), verification: c.verification_state,
+        media: c.media,
+        offsite: c.offsite === 1,
+        offline: c.offline === 1,
+        immutable: c.immutable === 1,
+        createdAt: Date.parse(c.created_at),
+        verification: c.verification_state,
       }))
     },
     saveVerdict(k: AssetKey, v: Verdict, at: number): void {
-      save.run({ node: k.node, kind: k.kind, id: k.id, verdict: v.status, reasons: JSON.stringify(v.reasons), counts: JSON.stringify(v.counts), at, expiresAt: v.expiresAt, lastSuccessAt: v.counts.newestAt })
+      save.run({
+        node: k.node,
+        kind: k.kind,
+        id: k.id,
+        verdict: v.status,
+        reasons: JSON.stringify(v.reasons),
+        counts: JSON.stringify(v.counts),
+        at,
+        expiresAt: v.expiresAt,
+        lastSuccessAt: v.counts.newestAt,
+      })
     },
     setPolicy(k: AssetKey, p: PolicyPatch): boolean {
       const sets: string[] = []
       const params: Record<string, string | null> = { node: k.node, kind: k.kind, id: k.id }
-      for (const [col, key] of [['tier', 'tier'], ['lifecycle', 'lifecycle'], ['production_media', 'productionMedia'], ['production_location', 'productionLocation']] as const) {
+      for (const [col, key] of [
+        ['tier', 'tier'],
+        ['lifecycle', 'lifecycle'],
+        ['production_media', 'productionMedia'],
+        ['production_location', 'productionLocation'],
+      ] as const) {
         if (p[key] !== undefined) {
           sets.push(`${col} = @${key}`)
           params[key] = p[key]
@@ -119,7 +186,13 @@ export function createLedgerAssetsRepo(db: Db) {
       if (sets.length === 0) {
         return get.get(k.node, k.kind, k.id) !== undefined
       }
-      return db.prepare(`UPDATE ledger_assets SET ${sets.join(', ')} WHERE node = @node AND asset_kind = @kind AND asset_id = @id`).run(params).changes > 0
+      return (
+        db
+          .prepare(
+            `UPDATE ledger_assets SET ${sets.join(', ')} WHERE node = @node AND asset_kind = @kind AND asset_id = @id`,
+          )
+          .run(params).changes > 0
+      )
     },
     dueForExpiry(now: number, limit: number): AssetKey[] {
       return due.all(now, limit).map((r) => ({ node: r.node, kind: r.asset_kind, id: r.asset_id }))
@@ -133,7 +206,7 @@ export function createLedgerAssetsRepo(db: Db) {
     summary(): FleetSummaryRow[] {
       return summary.all()
     },
-    list(q: LedgerAssetQuery): { items: LedgerAssetRow[], total: number } {
+    list(q: LedgerAssetQuery): { items: LedgerAssetRow[]; total: number } {
       const where: string[] = []
       const params: Record<string, string | number> = {}
       for (const [col, key] of FILTERS) {
@@ -160,9 +233,20 @@ export type LedgerAssetsRepo = ReturnType<typeof createLedgerAssetsRepo>
 
 function toRow(r: Raw): LedgerAssetRow {
   return {
-    node: r.node, kind: r.asset_kind, id: r.asset_id, name: r.name, tier: r.tier, lifecycle: r.lifecycle,
-    productionMedia: r.production_media, productionLocation: r.production_location, firstSeen: r.first_seen,
-    verdict: r.verdict, reasons: JSON.parse(r.reasons) as VerdictReason[], counts: JSON.parse(r.counts) as Record<string, number | null>,
-    evaluatedAt: r.evaluated_at, expiresAt: r.expires_at, lastSuccessAt: r.last_success_at,
+    node: r.node,
+    kind: r.asset_kind,
+    id: r.asset_id,
+    name: r.name,
+    tier: r.tier,
+    lifecycle: r.lifecycle,
+    productionMedia: r.production_media,
+    productionLocation: r.production_location,
+    firstSeen: r.first_seen,
+    verdict: r.verdict,
+    reasons: JSON.parse(r.reasons) as VerdictReason[],
+    counts: JSON.parse(r.counts) as Record<string, number | null>,
+    evaluatedAt: r.evaluated_at,
+    expiresAt: r.expires_at,
+    lastSuccessAt: r.last_success_at,
   }
 }

@@ -16,17 +16,25 @@ export interface MigrationReport {
 
 const FILE_RE = /^(\d{4})-[a-z0-9-]+\.sql$/
 
-export function listMigrations(dir: string): { id: string, file: string }[] {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.sql')).sort()
+export function listMigrations(dir: string): { id: string; file: string }[] {
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort()
   const seen = new Map<string, string>()
   return files.map((f) => {
     const m = FILE_RE.exec(f)
     if (!m) {
-      throw new BackstopError('BK_ERR_INTERNAL_ERROR', `migration file ${join(dir, f)} must be named NNNN-lowercase-name.sql`)
+      throw new BackstopError(
+        'BK_ERR_INTERNAL_ERROR',
+        `migration file ${join(dir, f)} must be named NNNN-lowercase-name.sql`,
+      )
     }
     const num = m[1] as string
     if (seen.has(num)) {
-      throw new BackstopError('BK_ERR_INTERNAL_ERROR', `migrations ${seen.get(num)} and ${f} share number ${num}; renumber one`)
+      throw new BackstopError(
+        'BK_ERR_INTERNAL_ERROR',
+        `migrations ${seen.get(num)} and ${f} share number ${num}; renumber one`,
+      )
     }
     seen.set(num, f)
     return { id: f.slice(0, -4), file: join(dir, f) }
@@ -50,7 +58,11 @@ export function migrate(db: Db, dir: string): MigrationReport {
         record.run(m.id, new Date().toISOString())
       })()
     } catch (e) {
-      throw new BackstopError('BK_ERR_INTERNAL_ERROR', `migration ${m.file} failed and was rolled back: ${(e as Error).message}`, { cause: e })
+      throw new BackstopError(
+        'BK_ERR_INTERNAL_ERROR',
+        `migration ${m.file} failed and was rolled back: ${(e as Error).message}`,
+        { cause: e },
+      )
     }
     applied.push(m.id)
   }

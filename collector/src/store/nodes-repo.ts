@@ -17,18 +17,34 @@ export interface NodeRow {
 }
 
 interface RawNode {
-  node: string, public_key: string, fingerprint: string, enrolled_at: string, hostname: string | null
-  agent_version: string | null, last_seen: string | null, status: NodeStatus, status_at: string | null
-  heartbeat: string | null, heartbeat_at: string | null
+  node: string
+  public_key: string
+  fingerprint: string
+  enrolled_at: string
+  hostname: string | null
+  agent_version: string | null
+  last_seen: string | null
+  status: NodeStatus
+  status_at: string | null
+  heartbeat: string | null
+  heartbeat_at: string | null
 }
 
-const COLUMNS = 'node, public_key, fingerprint, enrolled_at, hostname, agent_version, last_seen, status, status_at, heartbeat, heartbeat_at'
+const COLUMNS =
+  'node, public_key, fingerprint, enrolled_at, hostname, agent_version, last_seen, status, status_at, heartbeat, heartbeat_at'
 
 export interface NodesRepo {
   get(node: string): NodeRow | undefined
   list(): NodeRow[]
   /** Pins the key of a new node (enrollment). */
-  insert(n: { node: string, publicKey: string, fingerprint: string, enrolledAt: string, hostname: string, agentVersion: string }): void
+  insert(n: {
+    node: string
+    publicKey: string
+    fingerprint: string
+    enrolledAt: string
+    hostname: string
+    agentVersion: string
+  }): void
   updateIdentity(node: string, hostname: string, agentVersion: string, seenAt: string): void
   touch(node: string, seenAt: string): void
   setHeartbeat(node: string, body: unknown, at: string, hostname: string, agentVersion: string): void
@@ -39,13 +55,17 @@ export interface NodesRepo {
 export function createNodesRepo(db: Db): NodesRepo {
   const get = db.prepare<[string], RawNode>(`SELECT ${COLUMNS} FROM nodes WHERE node = ?`)
   const list = db.prepare<[], RawNode>(`SELECT ${COLUMNS} FROM nodes ORDER BY node`)
-  const insert = db.prepare(`INSERT INTO nodes (node, public_key, fingerprint, enrolled_at, hostname, agent_version, last_seen)
+  const insert =
+    db.prepare(`INSERT INTO nodes (node, public_key, fingerprint, enrolled_at, hostname, agent_version, last_seen)
     VALUES (@node, @publicKey, @fingerprint, @enrolledAt, @hostname, @agentVersion, @enrolledAt)`)
-  const identity = db.prepare('UPDATE nodes SET hostname = ?, agent_version = ?, last_seen = max(coalesce(last_seen, \'\'), ?) WHERE node = ?')
+  const identity = db.prepare(
+    "UPDATE nodes SET hostname = ?, agent_version = ?, last_seen = max(coalesce(last_seen, ''), ?) WHERE node = ?",
+  )
   const touch = db.prepare('UPDATE nodes SET last_seen = ? WHERE node = ? AND (last_seen IS NULL OR last_seen < ?)')
   // A heartbeat proves the node is up: it also marks it online unless a newer status message says otherwise
   // (so a stale Last Will from a previous connection cannot keep a live node "offline").
-  const heartbeat = db.prepare(`UPDATE nodes SET heartbeat = @body, heartbeat_at = @at, hostname = @hostname, agent_version = @agentVersion,
+  const heartbeat =
+    db.prepare(`UPDATE nodes SET heartbeat = @body, heartbeat_at = @at, hostname = @hostname, agent_version = @agentVersion,
     last_seen = max(coalesce(last_seen, ''), @at),
     status = CASE WHEN status_at IS NULL OR status_at <= @at THEN 'online' ELSE status END,
     status_at = max(coalesce(status_at, ''), @at)

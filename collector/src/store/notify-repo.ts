@@ -35,33 +35,65 @@ export interface QueuedDelivery {
 const SEV = "CASE min_severity WHEN 'info' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END"
 
 export function createNotifyRepo(db: Db) {
-  const channels = db.prepare(`SELECT c.*, (SELECT count(*) FROM notify_queue q WHERE q.channel_id = c.id AND q.state = 'pending') AS pending,
+  const channels =
+    db.prepare(`SELECT c.*, (SELECT count(*) FROM notify_queue q WHERE q.channel_id = c.id AND q.state = 'pending') AS pending,
     (SELECT count(*) FROM notify_queue q WHERE q.channel_id = c.id AND q.state = 'dead') AS dead FROM notify_channels c ORDER BY c.id`)
-  const add = db.prepare(`INSERT INTO notify_channels (name, kind, url, min_severity, enabled, created_at) VALUES (@name, @kind, @url, @minSeverity, 1, @at)`)
-  const enqueue = db.prepare(`INSERT OR IGNORE INTO notify_queue (channel_id, flip_id, payload, next_attempt_at, created_at)
+  const add = db.prepare(
+    `INSERT INTO notify_channels (name, kind, url, min_severity, enabled, created_at) VALUES (@name, @kind, @url, @minSeverity, 1, @at)`,
+  )
+  const enqueue =
+    db.prepare(`INSERT OR IGNORE INTO notify_queue (channel_id, flip_id, payload, next_attempt_at, created_at)
     SELECT id, @flipId, @payload, @at, @at FROM notify_channels WHERE enabled = 1 AND ${SEV} <= @sev`)
-  const due = db.prepare<[number, number], { id: number, channel_id: number, flip_id: number, payload: string, attempts: number }>(
-    `SELECT id, channel_id, flip_id, payload, attempts FROM notify_queue WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`)
-  const next = db.prepare<[], { t: number | null }>(`SELECT min(next_attempt_at) AS t FROM notify_queue WHERE state = 'pending'`)
-  const sent = db.prepare(`UPDATE notify_queue SET state = 'sent', attempts = attempts + 1, done_at = ?, last_error = NULL WHERE id = ?`)
-  const retry = db.prepare(`UPDATE notify_queue SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?`)
-  const dead = db.prepare(`UPDATE notify_queue SET state = 'dead', attempts = attempts + 1, done_at = ?, last_error = ? WHERE id = ?`)
-  const ok = db.prepare('UPDATE notify_channels SET last_ok_at = ?, consecutive_failures = 0, delivered_total = delivered_total + 1 WHERE id = ?')
-  const fail = db.prepare('UPDATE notify_channels SET last_error_at = ?, last_error = ?, consecutive_failures = consecutive_failures + 1, failed_total = failed_total + 1 WHERE id = ?')
-  const byId = db.prepare<[number], { id: number, kind: ChannelKind, url: string, name: string }>('SELECT id, kind, url, name FROM notify_channels WHERE id = ?')
+  const due = db.prepare<
+    [number, number],
+    { id: number; channel_id: number; flip_id: number; payload: string; attempts: number }
+  >(
+    `SELECT id, channel_id, flip_id, payload, attempts FROM notify_queue WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`,
+  )
+  const next = db.prepare<[], { t: number | null }>(
+    `SELECT min(next_attempt_at) AS t FROM notify_queue WHERE state = 'pending'`,
+  )
+  const sent = db.prepare(
+    `UPDATE notify_queue SET state = 'sent', attempts = attempts + 1, done_at = ?, last_error = NULL WHERE id = ?`,
+  )
+  const retry = db.prepare(
+    `UPDATE notify_queue SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?`,
+  )
+  const dead = db.prepare(
+    `UPDATE notify_queue SET state = 'dead', attempts = attempts + 1, done_at = ?, last_error = ? WHERE id = ?`,
+  )
+  const ok = db.prepare(
+    'UPDATE notify_channels SET last_ok_at = ?, consecutive_failures = 0, delivered_total = delivered_total + 1 WHERE id = ?',
+  )
+  const fail = db.prepare(
+    'UPDATE notify_channels SET last_error_at = ?, last_error = ?, consecutive_failures = consecutive_failures + 1, failed_total = failed_total + 1 WHERE id = ?',
+  )
+  const byId = db.prepare<[number], { id: number; kind: ChannelKind; url: string; name: string }>(
+    'SELECT id, kind, url, name FROM notify_channels WHERE id = ?',
+  )
   return {
     channels(): ChannelRow[] {
       return (channels.all() as Record<string, number | string | null>[]).map((r) => ({
-        id: r.id as number, name: r.name as string, kind: r.kind as ChannelKind, url: r.url as string, minSeverity: r.min_severity as Severity,
-        enabled: r.enabled === 1, createdAt: r.created_at as number,
+        id: r.id as number,
+        name: r.name as string,
+        kind: r.kind as ChannelKind,
+        url: r.url as string,
+        minSeverity: r.min_severity as Severity,
+        enabled: r.enabled === 1,
+        createdAt: r.created_at as number,
         health: {
-          lastOkAt: r.last_ok_at as number | null, lastErrorAt: r.last_error_at as number | null, lastError: r.last_error as string | null,
-          consecutiveFailures: r.consecutive_failures as number, deliveredTotal: r.delivered_total as number, failedTotal: r.failed_total as number,
-          pending: r.pending as number, dead: r.dead as number,
+          lastOkAt: r.last_ok_at as number | null,
+          lastErrorAt: r.last_error_at as number | null,
+          lastError: r.last_error as string | null,
+          consecutiveFailures: r.consecutive_failures as number,
+          deliveredTotal: r.delivered_total as number,
+          failedTotal: r.failed_total as number,
+          pending: r.pending as number,
+          dead: r.dead as number,
         },
       }))
     },
-    addChannel(c: { name: string, kind: ChannelKind, url: string, minSeverity: Severity }, at: number): number {
+    addChannel(c: { name: string; kind: ChannelKind; url: string; minSeverity: Severity }, at: number): number {
       return Number(add.run({ ...c, at }).lastInsertRowid)
     },
     removeChannel(id: number): boolean {
@@ -76,7 +108,13 @@ export function createNotifyRepo(db: Db) {
       enqueue.run({ flipId, payload: JSON.stringify(flip), at, sev })
     },
     due(now: number, limit: number): QueuedDelivery[] {
-      return due.all(now, limit).map((r) => ({ id: r.id, channelId: r.channel_id, flipId: r.flip_id, flip: JSON.parse(r.payload) as AlertFlip, attempts: r.attempts }))
+      return due.all(now, limit).map((r) => ({
+        id: r.id,
+        channelId: r.channel_id,
+        flipId: r.flip_id,
+        flip: JSON.parse(r.payload) as AlertFlip,
+        attempts: r.attempts,
+      }))
     },
     nextDue(): number | null {
       return next.get()?.t ?? null

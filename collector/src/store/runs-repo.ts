@@ -16,8 +16,8 @@ export interface RunRow {
   readonly durationMs: number | null
   readonly status: RunState
   readonly bytes: number | null
-  readonly error: { code: string, message: string } | null
-  readonly progress: { percent: number, message: string | null } | null
+  readonly error: { code: string; message: string } | null
+  readonly progress: { percent: number; message: string | null } | null
   readonly warnings: string[]
   readonly copies: number | null
   readonly deleted: number | null
@@ -46,10 +46,25 @@ export interface RunsRepo {
 }
 
 interface RawRun {
-  node: string, run_id: string, job: string, job_kind: string, trigger: string | null, scheduled_for: string | null
-  started_at: string, finished_at: string | null, duration_ms: number | null, status: RunState, bytes: number | null
-  error_code: string | null, error_message: string | null, progress_percent: number | null, progress_message: string | null
-  warnings: string | null, copies_count: number | null, deleted_count: number | null, updated_at: string
+  node: string
+  run_id: string
+  job: string
+  job_kind: string
+  trigger: string | null
+  scheduled_for: string | null
+  started_at: string
+  finished_at: string | null
+  duration_ms: number | null
+  status: RunState
+  bytes: number | null
+  error_code: string | null
+  error_message: string | null
+  progress_percent: number | null
+  progress_message: string | null
+  warnings: string | null
+  copies_count: number | null
+  deleted_count: number | null
+  updated_at: string
 }
 
 export function createRunsRepo(db: Db): RunsRepo {
@@ -58,16 +73,22 @@ export function createRunsRepo(db: Db): RunsRepo {
   // regress a status. UPDATE-then-INSERT instead of an UPSERT on purpose: an UPSERT's conflict policy overrides
   // `INSERT OR IGNORE` in AFTER UPDATE triggers other rooms put on these tables (the ledger's change capture),
   // turning their ignored duplicates into constraint errors.
-  const startedUpd = db.prepare(`UPDATE runs SET trigger = @trigger, scheduled_for = @scheduledFor WHERE node = @node AND run_id = @runId`)
-  const startedIns = db.prepare(`INSERT INTO runs (node, run_id, job, job_kind, trigger, scheduled_for, started_at, status, updated_at)
+  const startedUpd = db.prepare(
+    `UPDATE runs SET trigger = @trigger, scheduled_for = @scheduledFor WHERE node = @node AND run_id = @runId`,
+  )
+  const startedIns =
+    db.prepare(`INSERT INTO runs (node, run_id, job, job_kind, trigger, scheduled_for, started_at, status, updated_at)
     VALUES (@node, @runId, @job, @jobKind, @trigger, @scheduledFor, @startedAt, 'running', @at) ON CONFLICT (node, run_id) DO NOTHING`)
-  const progress = db.prepare(`UPDATE runs SET progress_percent = @percent, progress_message = @message, updated_at = @at
+  const progress =
+    db.prepare(`UPDATE runs SET progress_percent = @percent, progress_message = @message, updated_at = @at
     WHERE node = @node AND run_id = @runId AND status = 'running'`)
-  const finishedUpd = db.prepare(`UPDATE runs SET job = @job, job_kind = @jobKind, started_at = @startedAt, finished_at = @finishedAt,
+  const finishedUpd =
+    db.prepare(`UPDATE runs SET job = @job, job_kind = @jobKind, started_at = @startedAt, finished_at = @finishedAt,
       duration_ms = @durationMs, status = @status, bytes = @bytes, error_code = @errorCode, error_message = @errorMessage,
       warnings = @warnings, copies_count = @copies, deleted_count = @deleted, updated_at = @at
     WHERE node = @node AND run_id = @runId`)
-  const finishedIns = db.prepare(`INSERT INTO runs (node, run_id, job, job_kind, started_at, finished_at, duration_ms, status, bytes,
+  const finishedIns =
+    db.prepare(`INSERT INTO runs (node, run_id, job, job_kind, started_at, finished_at, duration_ms, status, bytes,
       error_code, error_message, warnings, copies_count, deleted_count, updated_at)
     VALUES (@node, @runId, @job, @jobKind, @startedAt, @finishedAt, @durationMs, @status, @bytes, @errorCode, @errorMessage,
       @warnings, @copies, @deleted, @at) ON CONFLICT (node, run_id) DO NOTHING`)
@@ -75,8 +96,19 @@ export function createRunsRepo(db: Db): RunsRepo {
   const cache = new Map<string, Statement>()
   return {
     started: (node, b, at) => {
-      const row = { node, runId: b.runId, job: b.job, jobKind: b.jobKind, trigger: b.trigger, scheduledFor: b.scheduledFor ?? null, startedAt: b.startedAt, at }
-      if (startedUpd.run({ node, runId: b.runId, trigger: b.trigger, scheduledFor: b.scheduledFor ?? null }).changes === 0) {
+      const row = {
+        node,
+        runId: b.runId,
+        job: b.job,
+        jobKind: b.jobKind,
+        trigger: b.trigger,
+        scheduledFor: b.scheduledFor ?? null,
+        startedAt: b.startedAt,
+        at,
+      }
+      if (
+        startedUpd.run({ node, runId: b.runId, trigger: b.trigger, scheduledFor: b.scheduledFor ?? null }).changes === 0
+      ) {
         startedIns.run(row)
       }
     },
@@ -85,10 +117,21 @@ export function createRunsRepo(db: Db): RunsRepo {
     },
     finished: (node, b, at) => {
       const row = {
-        node, runId: b.runId, job: b.job, jobKind: b.jobKind, startedAt: b.startedAt, finishedAt: b.finishedAt,
-        durationMs: Math.max(0, Date.parse(b.finishedAt) - Date.parse(b.startedAt)), status: b.status, bytes: b.bytes ?? null,
-        errorCode: b.error?.code ?? null, errorMessage: b.error?.message ?? null, warnings: JSON.stringify(b.warnings),
-        copies: b.copies.length, deleted: b.deleted.length, at,
+        node,
+        runId: b.runId,
+        job: b.job,
+        jobKind: b.jobKind,
+        startedAt: b.startedAt,
+        finishedAt: b.finishedAt,
+        durationMs: Math.max(0, Date.parse(b.finishedAt) - Date.parse(b.startedAt)),
+        status: b.status,
+        bytes: b.bytes ?? null,
+        errorCode: b.error?.code ?? null,
+        errorMessage: b.error?.message ?? null,
+        warnings: JSON.stringify(b.warnings),
+        copies: b.copies.length,
+        deleted: b.deleted.length,
+        at,
       }
       if (finishedUpd.run(row).changes === 0) {
         finishedIns.run(row)
@@ -101,7 +144,11 @@ export function createRunsRepo(db: Db): RunsRepo {
     query: (q) => {
       const where: string[] = []
       const params: Record<string, string | number> = { limit: q.limit, offset: q.offset }
-      for (const [col, key] of [['node', 'node'], ['job', 'job'], ['status', 'status']] as const) {
+      for (const [col, key] of [
+        ['node', 'node'],
+        ['job', 'job'],
+        ['status', 'status'],
+      ] as const) {
         if (q[key] !== undefined) {
           where.push(`${col} = @${key}`)
           params[key] = q[key]

@@ -20,10 +20,13 @@ export interface IssuedTls {
 
 const DAY = 24 * 60 * 60 * 1000
 
-export function generateCa(opts: { commonName: string, now: Date, days?: number, bits?: number }): Pem {
+export function generateCa(opts: { commonName: string; now: Date; days?: number; bits?: number }): Pem {
   const keys = forge.pki.rsa.generateKeyPair({ bits: opts.bits ?? 3072 })
   const cert = baseCert(keys.publicKey, opts.now, opts.days ?? 3650)
-  const subject = [{ name: 'commonName', value: opts.commonName }, { name: 'organizationName', value: 'Backstop' }]
+  const subject = [
+    { name: 'commonName', value: opts.commonName },
+    { name: 'organizationName', value: 'Backstop' },
+  ]
   cert.setSubject(subject)
   cert.setIssuer(subject)
   cert.setExtensions([
@@ -36,9 +39,15 @@ export function generateCa(opts: { commonName: string, now: Date, days?: number,
 }
 
 /** A server certificate for `names` (DNS names and IP addresses), signed by `ca`. */
-export function issueServerCert(ca: Pem, opts: { names: readonly string[], now: Date, days?: number, bits?: number }): Pem {
+export function issueServerCert(
+  ca: Pem,
+  opts: { names: readonly string[]; now: Date; days?: number; bits?: number },
+): Pem {
   if (opts.names.length === 0) {
-    throw new BackstopError('BK_ERR_TLS_CONFIG', 'server certificate needs at least one name: set tls.names in the collector config (hostname or IP the agents use)')
+    throw new BackstopError(
+      'BK_ERR_TLS_CONFIG',
+      'server certificate needs at least one name: set tls.names in the collector config (hostname or IP the agents use)',
+    )
   }
   const caCert = forge.pki.certificateFromPem(ca.cert)
   const caKey = forge.pki.privateKeyFromPem(ca.key)
@@ -77,14 +86,20 @@ export function checkPair(pair: Pem, now: Date, where: string): CertCheck {
   try {
     keyOk = x.checkPrivateKey(createPrivateKey(pair.key))
   } catch (e) {
-    throw new BackstopError('BK_ERR_TLS_CONFIG', `${where}: private key cannot be parsed (${(e as Error).message}); expected a PEM private key`)
+    throw new BackstopError(
+      'BK_ERR_TLS_CONFIG',
+      `${where}: private key cannot be parsed (${(e as Error).message}); expected a PEM private key`,
+    )
   }
   if (!keyOk) {
     throw new BackstopError('BK_ERR_TLS_CONFIG', `${where}: the private key does not belong to the certificate`)
   }
   const notAfter = new Date(x.validTo)
   if (notAfter.getTime() <= now.getTime()) {
-    throw new BackstopError('BK_ERR_TLS_CONFIG', `${where}: certificate expired on ${notAfter.toISOString()}; renew it (or delete the generated files to have new ones made)`)
+    throw new BackstopError(
+      'BK_ERR_TLS_CONFIG',
+      `${where}: certificate expired on ${notAfter.toISOString()}; renew it (or delete the generated files to have new ones made)`,
+    )
   }
   return { subject: x.subject, notAfter, fingerprint: x.fingerprint256 }
 }

@@ -32,7 +32,7 @@ export interface TlsSetup {
   readonly files?: TlsFiles
   readonly now: Date
   /** RSA sizes; defaults 3072 (CA) / 2048 (server). Tests pass smaller numbers for speed. */
-  readonly keyBits?: { readonly ca: number, readonly server: number }
+  readonly keyBits?: { readonly ca: number; readonly server: number }
 }
 
 /**
@@ -45,7 +45,12 @@ export function loadOrCreateTls(s: TlsSetup): CollectorTls {
     return fromOperatorFiles(s.files, s.now)
   }
   mkdirSync(s.dir, { recursive: true, mode: 0o700 })
-  const p = { caCert: join(s.dir, 'ca.pem'), caKey: join(s.dir, 'ca.key'), cert: join(s.dir, 'server.pem'), key: join(s.dir, 'server.key') }
+  const p = {
+    caCert: join(s.dir, 'ca.pem'),
+    caKey: join(s.dir, 'ca.key'),
+    cert: join(s.dir, 'server.pem'),
+    key: join(s.dir, 'server.key'),
+  }
   let source: CollectorTls['source'] = 'stored'
   let ca: Pem
   if (existsSync(p.caCert) && existsSync(p.caKey)) {
@@ -120,7 +125,10 @@ function read(file: string): string {
   try {
     return readFileSync(file, 'utf8')
   } catch (e) {
-    throw new BackstopError('BK_ERR_TLS_CONFIG', `${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); check the path and that the collector user may read it`)
+    throw new BackstopError(
+      'BK_ERR_TLS_CONFIG',
+      `${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); check the path and that the collector user may read it`,
+    )
   }
 }
 

@@ -31,8 +31,12 @@ describe('alerts over MQTT (real broker, real mqtt.js client)', () => {
     const audit = createAuditLog(db)
     const operators = createOperators(db, audit, () => new Date(T0))
     const broker = await createBroker({
-      keys: createKeyRing(nodes), counters: createCounters(), log, now: () => new Date(),
-      onEvent: (_n, _p, done) => done(), onStatus: () => undefined,
+      keys: createKeyRing(nodes),
+      counters: createCounters(),
+      log,
+      now: () => new Date(),
+      onEvent: (_n, _p, done) => done(),
+      onStatus: () => undefined,
       identity: createBrokerIdentity(createAccessRepo(db), operators),
     })
     const server = createServer(broker.aedes.handle)
@@ -47,22 +51,66 @@ describe('alerts over MQTT (real broker, real mqtt.js client)', () => {
     const brain = createBrain({ db, log, clock, publish: aedesPublisher(broker.aedes, log) })
     brain.start()
     t.after(() => brain.stop())
-    nodes.insert({ node: 'pve1', publicKey: 'k', fingerprint: 'f', enrolledAt: new Date(T0).toISOString(), hostname: 'pve1', agentVersion: '0' })
+    nodes.insert({
+      node: 'pve1',
+      publicKey: 'k',
+      fingerprint: 'f',
+      enrolledAt: new Date(T0).toISOString(),
+      hostname: 'pve1',
+      agentVersion: '0',
+    })
     const runs = createRunsRepo(db)
     const copies = createCopiesRepo(db)
     db.transaction(() => {
-      runs.finished('pve1', { runId: 'r1', job: 'snap', jobKind: 'zfs-snapshot', startedAt: new Date(T0).toISOString(), finishedAt: new Date(T0 + 1000).toISOString(), status: 'success', copies: [], deleted: [], warnings: [] }, '')
-      copies.upsert('pve1', { copyId: 'c1', asset: { kind: 'zfs-dataset', id: 'tank/data' }, location: { kind: 'zfs-pool', target: 'backup' }, name: 'c1', media: 'hdd', offsite: false, offline: false, immutable: false, createdAt: new Date(T0 + 500).toISOString(), verification: { state: 'verified' } }, 'r1', '')
+      runs.finished(
+        'pve1',
+        {
+          runId: 'r1',
+          job: 'snap',
+          jobKind: 'zfs-snapshot',
+          startedAt: new Date(T0).toISOString(),
+          finishedAt: new Date(T0 + 1000).toISOString(),
+          status: 'success',
+          copies: [],
+          deleted: [],
+          warnings: [],
+        },
+        '',
+      )
+      copies.upsert(
+        'pve1',
+        {
+          copyId: 'c1',
+          asset: { kind: 'zfs-dataset', id: 'tank/data' },
+          location: { kind: 'zfs-pool', target: 'backup' },
+          name: 'c1',
+          media: 'hdd',
+          offsite: false,
+          offline: false,
+          immutable: false,
+          createdAt: new Date(T0 + 500).toISOString(),
+          verification: { state: 'verified' },
+        },
+        'r1',
+        '',
+      )
     })()
     brain.ledger.runNow()
     // The deadline passes with nobody watching: the retained state must be there for a late subscriber.
     clock.set(T0 + 1000 + 25 * H + 1)
 
     const op = operators.create('homeassistant', 'test')
-    const client = await mqtt.connectAsync(url, { username: op.username, password: op.password, clientId: 'ha-test', reconnectPeriod: 0 })
+    const client = await mqtt.connectAsync(url, {
+      username: op.username,
+      password: op.password,
+      clientId: 'ha-test',
+      reconnectPeriod: 0,
+    })
     t.after(() => client.endAsync())
-    const got: { topic: string, body: Record<string, unknown>, retain: boolean }[] = []
-    client.on('message', (topic, payload, packet) => got.push({ topic, body: JSON.parse(payload.toString()) as Record<string, unknown>, retain: packet.retain }))
+    const got: { topic: string; body: Record<string, unknown>; retain: boolean }[] = []
+    client.on('message', (topic, payload, packet) =>
+      got.push({ topic, body: JSON.parse(payload.toString()) as Record<string, unknown>, retain: packet.retain }),
+    )
     await client.subscribeAsync(alertTopics.stateWildcard, { qos: 1 })
     await client.subscribeAsync(alertTopics.events, { qos: 1 })
     const key = 'missed-backup/pve1/snap/zfs-dataset/tank/data'
@@ -80,19 +128,56 @@ describe('alerts over MQTT (real broker, real mqtt.js client)', () => {
 
     // A live transition arrives on both the state topic and the event stream.
     db.transaction(() => {
-      runs.finished('pve1', { runId: 'r2', job: 'snap', jobKind: 'zfs-snapshot', startedAt: new Date(T0 + 26 * H).toISOString(), finishedAt: new Date(T0 + 26 * H + 1000).toISOString(), status: 'success', copies: [], deleted: [], warnings: [] }, '')
-      copies.upsert('pve1', { copyId: 'c2', asset: { kind: 'zfs-dataset', id: 'tank/data' }, location: { kind: 'zfs-pool', target: 'backup' }, name: 'c2', media: 'hdd', offsite: false, offline: false, immutable: false, createdAt: new Date(T0 + 26 * H + 500).toISOString(), verification: { state: 'verified' } }, 'r2', '')
+      runs.finished(
+        'pve1',
+        {
+          runId: 'r2',
+          job: 'snap',
+          jobKind: 'zfs-snapshot',
+          startedAt: new Date(T0 + 26 * H).toISOString(),
+          finishedAt: new Date(T0 + 26 * H + 1000).toISOString(),
+          status: 'success',
+          copies: [],
+          deleted: [],
+          warnings: [],
+        },
+        '',
+      )
+      copies.upsert(
+        'pve1',
+        {
+          copyId: 'c2',
+          asset: { kind: 'zfs-dataset', id: 'tank/data' },
+          location: { kind: 'zfs-pool', target: 'backup' },
+          name: 'c2',
+          media: 'hdd',
+          offsite: false,
+          offline: false,
+          immutable: false,
+          createdAt: new Date(T0 + 26 * H + 500).toISOString(),
+          verification: { state: 'verified' },
+        },
+        'r2',
+        '',
+      )
     })()
     clock.set(T0 + 26 * H + 2000)
     brain.ledger.runNow()
-    await waitFor(() => got.some((g) => g.topic === alertTopics.events && g.body.key === key && g.body.to === 'resolved'))
+    await waitFor(() =>
+      got.some((g) => g.topic === alertTopics.events && g.body.key === key && g.body.to === 'resolved'),
+    )
     await waitFor(() => got.filter((g) => g.topic === alertTopics.state(key)).at(-1)?.body.state === 'resolved')
     const live = got.filter((g) => g.topic === alertTopics.state(key)).at(-1)!
     assert.equal(live.body.state, 'resolved')
     assert.equal(live.retain, false, 'live deliveries to an existing subscriber carry retain=0 (MQTT 3.1.1 §3.3.1.3)')
 
     // And the broker keeps only the newest state: a fresh subscriber sees "resolved".
-    const late = await mqtt.connectAsync(url, { username: op.username, password: op.password, clientId: 'ha-late', reconnectPeriod: 0 })
+    const late = await mqtt.connectAsync(url, {
+      username: op.username,
+      password: op.password,
+      clientId: 'ha-late',
+      reconnectPeriod: 0,
+    })
     t.after(() => late.endAsync())
     const lateGot: Record<string, unknown>[] = []
     late.on('message', (topic, payload) => {
@@ -104,6 +189,9 @@ describe('alerts over MQTT (real broker, real mqtt.js client)', () => {
     await waitFor(() => lateGot.length > 0)
     assert.equal(lateGot[0]!.state, 'resolved')
     // Operators are read-only: a subscription outside the alert tree is refused.
-    await assert.rejects(late.subscribeAsync('backstop/v1/pve1/events', { qos: 1 }), (e: Error & { packet?: { granted?: number[] } }) => e.packet?.granted?.[0] === 128)
+    await assert.rejects(
+      late.subscribeAsync('backstop/v1/pve1/events', { qos: 1 }),
+      (e: Error & { packet?: { granted?: number[] } }) => e.packet?.granted?.[0] === 128,
+    )
   })
 })

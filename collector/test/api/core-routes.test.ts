@@ -3,7 +3,10 @@ import { test, type TestContext } from 'node:test'
 import { buildApp } from '../../src/app.ts'
 import { copy, FakeAgent, ingestHarness, payload } from '../support/harness.ts'
 
-/** The core read API through `inject()` (no ports): nodes, runs (filters, paging, 400s naming the field), copies, healthz. */
+/**
+ * The core read API through `inject()` (no ports): nodes, runs (filters, paging, 400s naming the field), copies,
+ * healthz.
+ */
 async function fixture(t: TestContext, health = { db: true, broker: true }) {
   const h = ingestHarness(t)
   const pve = new FakeAgent('pve1')
@@ -11,17 +14,49 @@ async function fixture(t: TestContext, health = { db: true, broker: true }) {
   await Promise.all([h.send('pve1', payload(pve.enroll())), h.send('nas1', payload(nas.enroll()))])
   const startedAt = (i: number): string => new Date(Date.UTC(2026, 10, 20, i)).toISOString()
   for (let i = 0; i < 5; i++) {
-    await h.send('pve1', payload(pve.envelope('job.finished', {
-      runId: `p${i}`, job: i % 2 ? 'etc' : 'vms', jobKind: 'archive', startedAt: startedAt(i), finishedAt: startedAt(i + 1),
-      status: i === 3 ? 'failed' : 'success', copies: i === 4 ? [copy('keep'), copy('gone')] : [], deleted: [], warnings: [],
-      ...(i === 3 ? { error: { code: 'BK_ERR_JOB_FAILED', message: 'tar exited 2' } } : {}),
-    })))
+    await h.send(
+      'pve1',
+      payload(
+        pve.envelope('job.finished', {
+          runId: `p${i}`,
+          job: i % 2 ? 'etc' : 'vms',
+          jobKind: 'archive',
+          startedAt: startedAt(i),
+          finishedAt: startedAt(i + 1),
+          status: i === 3 ? 'failed' : 'success',
+          copies: i === 4 ? [copy('keep'), copy('gone')] : [],
+          deleted: [],
+          warnings: [],
+          ...(i === 3 ? { error: { code: 'BK_ERR_JOB_FAILED', message: 'tar exited 2' } } : {}),
+        }),
+      ),
+    )
   }
-  await h.send('pve1', payload(pve.envelope('job.finished', {
-    runId: 'p5', job: 'etc', jobKind: 'archive', startedAt: startedAt(6), finishedAt: startedAt(7), status: 'success', copies: [],
-    deleted: [{ copyId: 'gone', asset: { kind: 'file-set', id: 'fileset:etc-archive' }, location: { kind: 'dir', target: '/srv/backup' }, name: 'gone.tar.gz', deletedAt: startedAt(7), rule: 'keep-last(1)' }],
-    warnings: [],
-  })))
+  await h.send(
+    'pve1',
+    payload(
+      pve.envelope('job.finished', {
+        runId: 'p5',
+        job: 'etc',
+        jobKind: 'archive',
+        startedAt: startedAt(6),
+        finishedAt: startedAt(7),
+        status: 'success',
+        copies: [],
+        deleted: [
+          {
+            copyId: 'gone',
+            asset: { kind: 'file-set', id: 'fileset:etc-archive' },
+            location: { kind: 'dir', target: '/srv/backup' },
+            name: 'gone.tar.gz',
+            deletedAt: startedAt(7),
+            rule: 'keep-last(1)',
+          },
+        ],
+        warnings: [],
+      }),
+    ),
+  )
   await h.send('nas1', payload(nas.started('n0')))
   const app = buildApp({ nodes: h.store.nodes, runs: h.store.runs, copies: h.store.copies, health: () => health })
   t.after(() => app.close())
@@ -32,7 +67,13 @@ test('GET /api/v1/nodes and /api/v1/nodes/:node', async (t) => {
   const app = await fixture(t)
   const list = await app.inject('/api/v1/nodes')
   assert.equal(list.statusCode, 200)
-  assert.deepEqual(list.json().nodes.map((n: { node: string, hostname: string }) => [n.node, n.hostname]), [['nas1', 'nas1.lan'], ['pve1', 'pve1.lan']])
+  assert.deepEqual(
+    list.json().nodes.map((n: { node: string; hostname: string }) => [n.node, n.hostname]),
+    [
+      ['nas1', 'nas1.lan'],
+      ['pve1', 'pve1.lan'],
+    ],
+  )
   const one = await app.inject('/api/v1/nodes/pve1')
   assert.equal(one.statusCode, 200)
   assert.equal(typeof one.json().publicKey, 'string')
@@ -44,7 +85,7 @@ test('GET /api/v1/nodes and /api/v1/nodes/:node', async (t) => {
   assert.equal(invalid.json().error.field, 'params.node')
 })
 
-const runCases: { query: string, runs: string[], next?: number | null }[] = [
+const runCases: { query: string; runs: string[]; next?: number | null }[] = [
   { query: '', runs: ['n0', 'p5', 'p4', 'p3', 'p2', 'p1', 'p0'] },
   { query: 'node=nas1', runs: ['n0'] },
   { query: 'node=pve1&job=etc', runs: ['p5', 'p3', 'p1'] },
@@ -60,7 +101,10 @@ for (const c of runCases) {
     const res = await app.inject(`/api/v1/runs?${c.query}`)
     assert.equal(res.statusCode, 200, res.body)
     const body = res.json()
-    assert.deepEqual(body.runs.map((r: { runId: string }) => r.runId), c.runs)
+    assert.deepEqual(
+      body.runs.map((r: { runId: string }) => r.runId),
+      c.runs,
+    )
     if (c.next !== undefined) {
       assert.equal(body.next, c.next)
     }
@@ -97,7 +141,10 @@ for (const [q, field] of badQueries) {
 test('GET /api/v1/copies: live by default, deleted on request, filters', async (t) => {
   const app = await fixture(t)
   const live = (await app.inject('/api/v1/copies?node=pve1')).json()
-  assert.deepEqual(live.copies.map((c: { copyId: string }) => c.copyId), ['keep'])
+  assert.deepEqual(
+    live.copies.map((c: { copyId: string }) => c.copyId),
+    ['keep'],
+  )
   const all = (await app.inject('/api/v1/copies?node=pve1&includeDeleted=true')).json()
   const gone = all.copies.find((c: { copyId: string }) => c.copyId === 'gone')
   assert.deepEqual(gone.deleted, { at: '2026-11-20T07:00:00.000Z', rule: 'keep-last(1)' })

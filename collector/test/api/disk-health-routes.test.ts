@@ -9,38 +9,66 @@ import { harness, T0 } from '../ledger/harness.ts'
 
 const report = (at: number, reallocatedSectors: number): DiskHealthBody => ({
   at: new Date(at).toISOString(),
-  disks: [{ name: '/dev/sdb', type: 'sat', protocol: 'ATA', source: 'smartctl', smart: 'passed', serial: 'WD-B1', model: 'WDC WD40EFRX', counters: { reallocatedSectors }, failingAttributes: [], messages: [] }],
+  disks: [
+    {
+      name: '/dev/sdb',
+      type: 'sat',
+      protocol: 'ATA',
+      source: 'smartctl',
+      smart: 'passed',
+      serial: 'WD-B1',
+      model: 'WDC WD40EFRX',
+      counters: { reallocatedSectors },
+      failingAttributes: [],
+      messages: [],
+    },
+  ],
   filesystems: [],
   pools: [],
   notes: [],
 })
 
-/** The brain reads device health from the store, the store raises alerts and requeues through the brain (as main.ts wires it). */
+/**
+ * The brain reads device health from the store, the store raises alerts and requeues through the brain (as main.ts
+ * wires it).
+ */
 function setup() {
   // The brain exists before the store (it owns the db), so its lookup is bound late, like main.ts's closures.
   const late: { store?: DiskHealthStore } = {}
   const h = harness(ledgerConfig(), { deviceHealth: (n) => late.store!.deviceHealth(n) })
-  const disks = createDiskHealthStore(h.db, { raise: (c, at) => h.brain.alerts.raise(c, at), onDeviceHealthChanged: (n) => h.brain.ledger.requeueNode(n) })
+  const disks = createDiskHealthStore(h.db, {
+    raise: (c, at) => h.brain.alerts.raise(c, at),
+    onDeviceHealthChanged: (n) => h.brain.ledger.requeueNode(n),
+  })
   late.store = disks
   const tokens = createTokensRepo(h.db)
   const app = buildApp({
-    nodes: h.core.nodes, runs: h.core.runs, copies: h.core.copies, health: () => ({ db: true, broker: true }),
-    compliance: { brain: h.brain, tokens, authMode: 'auto', auditLog: h.auditLog }, diskHealth: disks,
+    nodes: h.core.nodes,
+    runs: h.core.runs,
+    copies: h.core.copies,
+    health: () => ({ db: true, broker: true }),
+    compliance: { brain: h.brain, tokens, authMode: 'auto', auditLog: h.auditLog },
+    diskHealth: disks,
   })
   h.brain.start()
   // c1 on the USB disk WD-B1, c2 on an offsite NAS: production + 2 locations.
   h.run('snap', T0, 60_000, [
     h.copy('c1', 'tank/data', T0 + 1, { location: { kind: 'usb', target: '/mnt/usb1', device: { serial: 'WD-B1' } } }),
-    h.copy('c2', 'tank/data', T0 + 1, { location: { kind: 'nas', target: 'nas2:/b' }, media: 'nas', offsite: true, immutable: true }),
+    h.copy('c2', 'tank/data', T0 + 1, {
+      location: { kind: 'nas', target: 'nas2:/b' },
+      media: 'nas',
+      offsite: true,
+      immutable: true,
+    }),
   ])
   const apply = (body: DiskHealthBody): void => {
     h.db.transaction(() => disks.applyReport('pve1', body, new Date(body.at)))()
     h.brain.ledger.runNow()
   }
-  const counts = async (): Promise<{ copies: number, onUnhealthyDevice: number }> => {
+  const counts = async (): Promise<{ copies: number; onUnhealthyDevice: number }> => {
     const r = await app.inject('/api/v1/asset?node=pve1&kind=zfs-dataset&id=tank/data')
     assert.equal(r.statusCode, 200, r.body)
-    return (r.json() as { asset: { counts: { copies: number, onUnhealthyDevice: number } } }).asset.counts
+    return (r.json() as { asset: { counts: { copies: number; onUnhealthyDevice: number } } }).asset.counts
   }
   return { h, app, tokens, apply, counts, store: disks }
 }
@@ -48,7 +76,10 @@ function setup() {
 describe('disk health API', () => {
   it('lists disks with health and growth; acknowledging a grown counter makes the copy count again', async (t) => {
     const { h, app, apply, counts, store } = setup()
-    t.after(() => { h.brain.stop(); void app.close() })
+    t.after(() => {
+      h.brain.stop()
+      void app.close()
+    })
     apply(report(T0 + 120_000, 0))
     assert.equal((await counts()).copies, 3)
 
@@ -65,27 +96,48 @@ describe('disk health API', () => {
     assert.deepEqual(disk.grown, [{ counter: 'reallocatedSectors', baseline: 0, current: 8, delta: 8 }])
     assert.equal(disk.baseline.acknowledgedAt, null)
 
-    const ack = await app.inject({ method: 'POST', url: `/api/v1/nodes/pve1/disks/${encodeURIComponent('serial:WD-B1')}/acknowledge` })
+    const ack = await app.inject({
+      method: 'POST',
+      url: `/api/v1/nodes/pve1/disks/${encodeURIComponent('serial:WD-B1')}/acknowledge`,
+    })
     assert.equal(ack.statusCode, 200, ack.body)
     assert.equal(ack.json().disk.health, 'ok')
     assert.deepEqual(ack.json().disk.grown, [])
     assert.equal(ack.json().disk.baseline.acknowledgedAt, new Date(T0).toISOString())
     assert.deepEqual(store.baselines('pve1').get('serial:WD-B1')?.counters, { reallocatedSectors: 8 })
     const audit = h.auditLog.list({ action: 'disk.acknowledge' })
-    assert.deepEqual(audit.map((e) => [e.actor, e.target]), [['anonymous', 'pve1/serial:WD-B1']])
+    assert.deepEqual(
+      audit.map((e) => [e.actor, e.target]),
+      [['anonymous', 'pve1/serial:WD-B1']],
+    )
     h.brain.ledger.runNow()
     assert.equal((await counts()).copies, 3, 'acknowledged: the disk is ok, c1 counts again')
   })
 
   it('answers coded 400 / 404 for bad or unknown nodes and disks, and needs the operator role', async (t) => {
     const { h, app, tokens, apply } = setup()
-    t.after(() => { h.brain.stop(); void app.close() })
+    t.after(() => {
+      h.brain.stop()
+      void app.close()
+    })
     apply(report(T0 + 120_000, 0))
     const cases: [method: 'GET' | 'POST', url: string, status: number, code: string, match: RegExp][] = [
       ['GET', '/api/v1/nodes/nobody/disks', 404, 'BK_ERR_API_NOT_FOUND', /no enrolled node "nobody"/],
       ['GET', '/api/v1/nodes/Bad%20Node!/disks', 400, 'BK_ERR_API_VALIDATION', /params\.node/],
-      ['POST', '/api/v1/nodes/pve1/disks/serial%3ANOPE/acknowledge', 404, 'BK_ERR_API_NOT_FOUND', /no disk "serial:NOPE".*known: serial:WD-B1/],
-      ['POST', '/api/v1/nodes/nobody/disks/serial%3AWD-B1/acknowledge', 404, 'BK_ERR_API_NOT_FOUND', /no enrolled node/],
+      [
+        'POST',
+        '/api/v1/nodes/pve1/disks/serial%3ANOPE/acknowledge',
+        404,
+        'BK_ERR_API_NOT_FOUND',
+        /no disk "serial:NOPE".*known: serial:WD-B1/,
+      ],
+      [
+        'POST',
+        '/api/v1/nodes/nobody/disks/serial%3AWD-B1/acknowledge',
+        404,
+        'BK_ERR_API_NOT_FOUND',
+        /no enrolled node/,
+      ],
       ['POST', '/api/v1/nodes/pve1/disks//acknowledge', 400, 'BK_ERR_API_VALIDATION', /params\.disk/],
     ]
     for (const [method, url, status, code, match] of cases) {
@@ -95,14 +147,30 @@ describe('disk health API', () => {
       assert.match(r.json().error.message, match, url)
     }
     // A node known to the ledger but without any report yet: an empty list, not an error.
-    h.core.nodes.insert({ node: 'nas1', publicKey: 'k2', fingerprint: 'f2', enrolledAt: new Date(T0).toISOString(), hostname: 'nas1', agentVersion: '0' })
+    h.core.nodes.insert({
+      node: 'nas1',
+      publicKey: 'k2',
+      fingerprint: 'f2',
+      enrolledAt: new Date(T0).toISOString(),
+      hostname: 'nas1',
+      agentVersion: '0',
+    })
     assert.deepEqual((await app.inject('/api/v1/nodes/nas1/disks')).json(), { node: 'nas1', at: null, disks: [] })
 
     const viewer = tokens.create('grafana', 'viewer', T0).token
     const operator = tokens.create('oncall', 'operator', T0).token
     const url = '/api/v1/nodes/pve1/disks/serial%3AWD-B1/acknowledge'
     assert.equal((await app.inject({ method: 'POST', url })).statusCode, 401)
-    assert.equal((await app.inject({ method: 'GET', url: '/api/v1/nodes/pve1/disks', headers: { authorization: `Bearer ${viewer}` } })).statusCode, 200)
+    assert.equal(
+      (
+        await app.inject({
+          method: 'GET',
+          url: '/api/v1/nodes/pve1/disks',
+          headers: { authorization: `Bearer ${viewer}` },
+        })
+      ).statusCode,
+      200,
+    )
     const weak = await app.inject({ method: 'POST', url, headers: { authorization: `Bearer ${viewer}` } })
     assert.equal(weak.statusCode, 403)
     assert.equal(weak.json().error.code, 'BK_ERR_API_FORBIDDEN')

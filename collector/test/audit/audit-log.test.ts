@@ -9,11 +9,19 @@ import type { Db } from '../../src/store/db.ts'
 
 const t0 = Date.parse('2026-11-22T02:00:00.000Z')
 
-function seeded(n: number): { db: Db, log: ReturnType<typeof createAuditLog> } {
+function seeded(n: number): { db: Db; log: ReturnType<typeof createAuditLog> } {
   const { db } = openDb({ file: ':memory:' })
   const log = createAuditLog(db)
   for (let i = 0; i < n; i++) {
-    log.append({ actor: 'cli:root', action: i === 2 ? 'copy.delete' : 'token.create', target: `t${i}`, detail: { i, rule: 'daily' } }, new Date(t0 + i * 1000))
+    log.append(
+      {
+        actor: 'cli:root',
+        action: i === 2 ? 'copy.delete' : 'token.create',
+        target: `t${i}`,
+        detail: { i, rule: 'daily' },
+      },
+      new Date(t0 + i * 1000),
+    )
   }
   return { db, log }
 }
@@ -33,8 +41,14 @@ describe('audit log (SQLite)', () => {
     assert.equal(v.ok, true)
     assert.equal(v.count, 5)
     assert.equal(log.head()!.seq, 5)
-    assert.deepEqual(log.list({ action: 'copy.delete' }).map((e) => e.target), ['t2'])
-    assert.deepEqual(log.list({ afterSeq: 3 }).map((e) => e.seq), [4, 5])
+    assert.deepEqual(
+      log.list({ action: 'copy.delete' }).map((e) => e.target),
+      ['t2'],
+    )
+    assert.deepEqual(
+      log.list({ afterSeq: 3 }).map((e) => e.seq),
+      [4, 5],
+    )
   })
 
   it('refuses UPDATE and DELETE at the database level', () => {
@@ -44,17 +58,31 @@ describe('audit log (SQLite)', () => {
   })
 
   const tamper: Array<[string, (db: Db) => void, string]> = [
-    ['edit', (db) => db.prepare(`UPDATE audit_log SET detail = '{"i":1,"rule":"none"}' WHERE seq = 2`).run(), 'hash-mismatch'],
-    ['edit into non-JSON', (db) => db.prepare("UPDATE audit_log SET detail = 'garbage' WHERE seq = 2").run(), 'hash-mismatch'],
+    [
+      'edit',
+      (db) => db.prepare(`UPDATE audit_log SET detail = '{"i":1,"rule":"none"}' WHERE seq = 2`).run(),
+      'hash-mismatch',
+    ],
+    [
+      'edit into non-JSON',
+      (db) => db.prepare("UPDATE audit_log SET detail = 'garbage' WHERE seq = 2").run(),
+      'hash-mismatch',
+    ],
     ['delete', (db) => db.prepare('DELETE FROM audit_log WHERE seq = 3').run(), 'seq-gap'],
-    ['reorder (swap two rows)', (db) => {
-      const a = db.prepare('SELECT * FROM audit_log WHERE seq = 2').get() as Record<string, unknown>
-      const b = db.prepare('SELECT * FROM audit_log WHERE seq = 3').get() as Record<string, unknown>
-      const upd = db.prepare('UPDATE audit_log SET ts = @ts, actor = @actor, action = @action, target = @target, detail = @detail, prev_hash = @prev_hash, hash = @hash WHERE seq = @seq')
-      db.prepare('UPDATE audit_log SET hash = hash || \'x\' WHERE seq IN (2, 3)').run()
-      upd.run({ ...b, seq: 2 })
-      upd.run({ ...a, seq: 3 })
-    }, 'broken-link'],
+    [
+      'reorder (swap two rows)',
+      (db) => {
+        const a = db.prepare('SELECT * FROM audit_log WHERE seq = 2').get() as Record<string, unknown>
+        const b = db.prepare('SELECT * FROM audit_log WHERE seq = 3').get() as Record<string, unknown>
+        const upd = db.prepare(
+          'UPDATE audit_log SET ts = @ts, actor = @actor, action = @action, target = @target, detail = @detail, prev_hash = @prev_hash, hash = @hash WHERE seq = @seq',
+        )
+        db.prepare("UPDATE audit_log SET hash = hash || 'x' WHERE seq IN (2, 3)").run()
+        upd.run({ ...b, seq: 2 })
+        upd.run({ ...a, seq: 3 })
+      },
+      'broken-link',
+    ],
   ]
   for (const [name, fn, problem] of tamper) {
     it(`verify detects ${name}`, () => {
@@ -83,7 +111,10 @@ describe('audit log (SQLite)', () => {
     const la = createAuditLog(a)
     const lb = createAuditLog(b)
     for (let i = 0; i < 50; i++) {
-      ;(i % 2 ? la : lb).append({ actor: i % 2 ? 'system' : 'cli:root', action: 'x', target: String(i), detail: {} }, new Date(t0 + i))
+      ;(i % 2 ? la : lb).append(
+        { actor: i % 2 ? 'system' : 'cli:root', action: 'x', target: String(i), detail: {} },
+        new Date(t0 + i),
+      )
     }
     assert.deepEqual(la.verify(), { ok: true, count: 50, head: lb.head()!.hash })
     a.close()

@@ -20,8 +20,14 @@ test('a publisher cannot run ahead of the ingest by more than the window (plus o
   const held: ((err?: Error) => void)[] = []
   const { log } = captureLog('warn')
   const broker = await createBroker({
-    keys, counters: createCounters(), log, now: () => new Date(), maxUnsettled: 10,
-    onEvent: (_node, _payload, done) => { held.push(done) },
+    keys,
+    counters: createCounters(),
+    log,
+    now: () => new Date(),
+    maxUnsettled: 10,
+    onEvent: (_node, _payload, done) => {
+      held.push(done)
+    },
     onStatus: () => {},
   })
   const server = createServer(broker.aedes.handle)
@@ -31,7 +37,10 @@ test('a publisher cannot run ahead of the ingest by more than the window (plus o
     await broker.close()
   })
   const client = mqtt.connect(`mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`, {
-    clientId: 'backstop-agent-bp1', username: 'bp1', password: agent.password(), reconnectPeriod: 0,
+    clientId: 'backstop-agent-bp1',
+    username: 'bp1',
+    password: agent.password(),
+    reconnectPeriod: 0,
   })
   t.after(() => client.end(true))
   await new Promise((r) => client.once('connect', r))

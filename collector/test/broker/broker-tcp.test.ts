@@ -17,14 +17,19 @@ interface Conn {
   waitAck(pred: (a: AckBody) => boolean, what: string): Promise<AckBody>
 }
 
-function connect(url: string, a: FakeAgent, opts: { password?: string, clientId?: string } = {}): Promise<Conn> {
+function connect(url: string, a: FakeAgent, opts: { password?: string; clientId?: string } = {}): Promise<Conn> {
   return new Promise((resolve, reject) => {
     const client = mqtt.connect(url, {
-      clientId: opts.clientId ?? `backstop-agent-${a.node}`, username: a.node, password: opts.password ?? a.password(),
-      clean: false, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000,
+      clientId: opts.clientId ?? `backstop-agent-${a.node}`,
+      username: a.node,
+      password: opts.password ?? a.password(),
+      clean: false,
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+      connectTimeout: 5000,
     })
     const acks: AckBody[] = []
-    const waiters: { pred: (a: AckBody) => boolean, resolve: (a: AckBody) => void }[] = []
+    const waiters: { pred: (a: AckBody) => boolean; resolve: (a: AckBody) => void }[] = []
     client.on('message', (_topic, p) => {
       const body = (JSON.parse(p.toString('utf8')) as Envelope<'ack'>).body
       acks.push(body)
@@ -43,7 +48,13 @@ function connect(url: string, a: FakeAgent, opts: { password?: string, clientId?
       }
       return new Promise((res, rej) => {
         const timer = setTimeout(() => rej(new Error(`no ack: ${what}; got ${JSON.stringify(acks)}`)), 5000)
-        waiters.push({ pred, resolve: (b) => { clearTimeout(timer); res(b) } })
+        waiters.push({
+          pred,
+          resolve: (b) => {
+            clearTimeout(timer)
+            res(b)
+          },
+        })
       })
     }
     client.once('connect', () => {
@@ -65,7 +76,10 @@ describe('collector over real MQTT (TCP, port 0)', () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'bk-collector-tcp-'))
-    const cfg = parseCollectorConfig(`dataDir: ${dir}\nmqtt: {host: 127.0.0.1, port: 0}\napi: {host: 127.0.0.1, port: 0}\nenrollment: {tokens: [${TOKEN}]}\ningest: {batchIntervalMs: 2, verifyWorkers: 1}\ntls: {plaintext: true}\n`, 'test.yaml')
+    const cfg = parseCollectorConfig(
+      `dataDir: ${dir}\nmqtt: {host: 127.0.0.1, port: 0}\napi: {host: 127.0.0.1, port: 0}\nenrollment: {tokens: [${TOKEN}]}\ningest: {batchIntervalMs: 2, verifyWorkers: 1}\ntls: {plaintext: true}\n`,
+      'test.yaml',
+    )
     c = await startCollector(cfg, { log })
   })
   after(async () => {
@@ -75,7 +89,7 @@ describe('collector over real MQTT (TCP, port 0)', () => {
     await c.stop()
     rmSync(dir, { recursive: true, force: true })
   })
-  const open = async (a: FakeAgent, opts?: { password?: string, clientId?: string }): Promise<Conn> => {
+  const open = async (a: FakeAgent, opts?: { password?: string; clientId?: string }): Promise<Conn> => {
     const conn = await connect(c.mqttUrl, a, opts)
     conns.push(conn.client)
     return conn
@@ -96,10 +110,18 @@ describe('collector over real MQTT (TCP, port 0)', () => {
     await conn.client.publishAsync(nodeTopic('pve1', 'events'), payload(finished), { qos: 1 })
     await conn.waitAck((a) => a.acked.includes(finished.msgId), 'job.finished')
     const res = await fetch(`${c.apiUrl}/api/v1/runs?node=pve1`)
-    const body = await res.json() as { runs: { runId: string, status: string }[] }
-    assert.deepEqual(body.runs.map((r) => [r.runId, r.status]), [['r1', 'success']])
-    const copies = await (await fetch(`${c.apiUrl}/api/v1/copies?node=pve1`)).json() as { copies: { copyId: string }[] }
-    assert.deepEqual(copies.copies.map((x) => x.copyId), ['c1'])
+    const body = (await res.json()) as { runs: { runId: string; status: string }[] }
+    assert.deepEqual(
+      body.runs.map((r) => [r.runId, r.status]),
+      [['r1', 'success']],
+    )
+    const copies = (await (await fetch(`${c.apiUrl}/api/v1/copies?node=pve1`)).json()) as {
+      copies: { copyId: string }[]
+    }
+    assert.deepEqual(
+      copies.copies.map((x) => x.copyId),
+      ['c1'],
+    )
   })
 
   it('refuses CONNECT with a bad signature, a wrong client id or a skewed clock, and counts it', async () => {
@@ -109,31 +131,73 @@ describe('collector over real MQTT (TCP, port 0)', () => {
     await assert.rejects(open(pve, { clientId: 'someone-else' }), /Bad username or password/i)
     await assert.rejects(open(pve, { password: pve.password(Date.now() - 10 * 60_000) }), /Bad username or password/i)
     assert.equal(c.counters.get('broker_auth_refused_total') - before, 3)
-    assert.deepEqual(['bad-signature', 'bad-client-id', 'clock-skew'].map((r) => c.counters.get('broker_auth_refused_total', r)), [1, 1, 1])
+    assert.deepEqual(
+      ['bad-signature', 'bad-client-id', 'clock-skew'].map((r) => c.counters.get('broker_auth_refused_total', r)),
+      [1, 1, 1],
+    )
   })
 
-  it('disconnects a node that publishes to another node\'s topic and refuses foreign subscriptions', async () => {
+  it("disconnects a node that publishes to another node's topic and refuses foreign subscriptions", async () => {
     const conn = await open(pve)
     // SUBACK 0x80 (failure) for the foreign topic; mqtt.js surfaces it as an error carrying the packet
-    await assert.rejects(conn.client.subscribeAsync(nodeTopic('nas1', 'ack'), { qos: 1 }), (e: { packet?: { granted?: number[] } }) => {
-      assert.deepEqual(e.packet?.granted, [128])
-      return true
-    })
+    await assert.rejects(
+      conn.client.subscribeAsync(nodeTopic('nas1', 'ack'), { qos: 1 }),
+      (e: { packet?: { granted?: number[] } }) => {
+        assert.deepEqual(e.packet?.granted, [128])
+        return true
+      },
+    )
     const closed = new Promise<void>((resolve) => conn.client.once('close', () => resolve()))
     conn.client.publish(nodeTopic('nas1', 'events'), payload(pve.started('x')), { qos: 1 })
     await closed
     assert.equal(c.counters.get('broker_acl_refused_total', 'publish'), 1)
     assert.equal(c.counters.get('broker_acl_refused_total', 'subscribe'), 1)
-    assert.ok(lines.some((l) => l['code'] === 'BK_ERR_WIRE_TOPIC' && String(l['topic']) === nodeTopic('nas1', 'events')))
+    assert.ok(
+      lines.some((l) => l['code'] === 'BK_ERR_WIRE_TOPIC' && String(l['topic']) === nodeTopic('nas1', 'events')),
+    )
   })
 
-  const bad: { name: string, make: () => Buffer, code: string, acked: boolean }[] = [
+  const bad: { name: string; make: () => Buffer; code: string; acked: boolean }[] = [
     { name: 'malformed JSON', make: () => Buffer.from('{nope'), code: 'BK_ERR_WIRE_JSON', acked: false },
-    { name: 'wrong schema', make: () => payload(pve.envelope('job.started', { runId: 'r', job: 'j', jobKind: 'archive', startedAt: 'soon', trigger: 'schedule' })), code: 'BK_ERR_WIRE_SCHEMA', acked: true },
-    { name: 'bad signature', make: () => payload({ ...pve.started('r9'), sig: pve.started('r8').sig }), code: 'BK_ERR_SIG_INVALID', acked: true },
-    { name: 'node ≠ topic', make: () => payload(new FakeAgent('nas1').started('r1')), code: 'BK_ERR_WIRE_TOPIC', acked: true },
-    { name: 'key mismatch on enroll', make: () => payload(new FakeAgent('pve1').enroll()), code: 'BK_ERR_NODE_KEY_MISMATCH', acked: true },
-    { name: 'oversized payload', make: () => Buffer.alloc(MAX_MESSAGE_BYTES + 10, 0x20), code: 'BK_ERR_WIRE_TOO_LARGE', acked: false },
+    {
+      name: 'wrong schema',
+      make: () =>
+        payload(
+          pve.envelope('job.started', {
+            runId: 'r',
+            job: 'j',
+            jobKind: 'archive',
+            startedAt: 'soon',
+            trigger: 'schedule',
+          }),
+        ),
+      code: 'BK_ERR_WIRE_SCHEMA',
+      acked: true,
+    },
+    {
+      name: 'bad signature',
+      make: () => payload({ ...pve.started('r9'), sig: pve.started('r8').sig }),
+      code: 'BK_ERR_SIG_INVALID',
+      acked: true,
+    },
+    {
+      name: 'node ≠ topic',
+      make: () => payload(new FakeAgent('nas1').started('r1')),
+      code: 'BK_ERR_WIRE_TOPIC',
+      acked: true,
+    },
+    {
+      name: 'key mismatch on enroll',
+      make: () => payload(new FakeAgent('pve1').enroll()),
+      code: 'BK_ERR_NODE_KEY_MISMATCH',
+      acked: true,
+    },
+    {
+      name: 'oversized payload',
+      make: () => Buffer.alloc(MAX_MESSAGE_BYTES + 10, 0x20),
+      code: 'BK_ERR_WIRE_TOO_LARGE',
+      acked: false,
+    },
   ]
   for (const b of bad) {
     it(`rejects ${b.name} with a logged reason and a counter, and keeps running`, async () => {
@@ -159,7 +223,7 @@ describe('collector over real MQTT (TCP, port 0)', () => {
     })
   }
 
-  it('stores a replayed msgId once and acks it again; rejects an unknown node\'s events as transient', async () => {
+  it("stores a replayed msgId once and acks it again; rejects an unknown node's events as transient", async () => {
     const conn = await open(pve)
     const env = pve.started('replay')
     await conn.client.publishAsync(nodeTopic('pve1', 'events'), payload(env), { qos: 1 })
@@ -175,7 +239,10 @@ describe('collector over real MQTT (TCP, port 0)', () => {
     const ev = ghost.started('r1')
     await g.client.publishAsync(nodeTopic('ghost1', 'events'), payload(ev), { qos: 1 })
     const ack = await g.waitAck((a) => a.rejected.some((r) => r.msgId === ev.msgId), 'unknown node')
-    assert.deepEqual(ack.rejected.map((r) => [r.code, r.permanent]), [['BK_ERR_NODE_UNKNOWN', false]])
+    assert.deepEqual(
+      ack.rejected.map((r) => [r.code, r.permanent]),
+      [['BK_ERR_NODE_UNKNOWN', false]],
+    )
   })
 
   it('records the retained online status and the Last Will', async () => {
@@ -186,12 +253,26 @@ describe('collector over real MQTT (TCP, port 0)', () => {
     await p.waitAck((x) => x.acked.includes(enroll.msgId), 'enroll')
     p.client.end(true)
     const client = mqtt.connect(c.mqttUrl, {
-      clientId: 'backstop-agent-st1', username: 'st1', password: a.password(), clean: false, reconnectPeriod: 0,
-      will: { topic: nodeTopic('st1', 'status'), payload: Buffer.from(JSON.stringify({ state: 'offline', ts: Date.now() + 1000 })), qos: 1, retain: true },
+      clientId: 'backstop-agent-st1',
+      username: 'st1',
+      password: a.password(),
+      clean: false,
+      reconnectPeriod: 0,
+      will: {
+        topic: nodeTopic('st1', 'status'),
+        payload: Buffer.from(JSON.stringify({ state: 'offline', ts: Date.now() + 1000 })),
+        qos: 1,
+        retain: true,
+      },
     })
     await new Promise<void>((resolve) => client.once('connect', () => resolve()))
-    await client.publishAsync(nodeTopic('st1', 'status'), JSON.stringify({ state: 'online', ts: Date.now(), agentVersion: '0.3.0' }), { qos: 1, retain: true })
-    const get = async (): Promise<{ status: string, agentVersion: string }> => (await (await fetch(`${c.apiUrl}/api/v1/nodes/st1`)).json()) as { status: string, agentVersion: string }
+    await client.publishAsync(
+      nodeTopic('st1', 'status'),
+      JSON.stringify({ state: 'online', ts: Date.now(), agentVersion: '0.3.0' }),
+      { qos: 1, retain: true },
+    )
+    const get = async (): Promise<{ status: string; agentVersion: string }> =>
+      (await (await fetch(`${c.apiUrl}/api/v1/nodes/st1`)).json()) as { status: string; agentVersion: string }
     assert.deepEqual(await get().then((n) => [n.status, n.agentVersion]), ['online', '0.3.0'])
     // an unclean disconnect publishes the will
     ;(client as unknown as { stream: { destroy(): void } }).stream.destroy()

@@ -17,7 +17,11 @@ import { tempDir } from '../support/harness.ts'
 async function cli(args: string[]) {
   const out: string[] = []
   const err: string[] = []
-  const code = await runCli(['node', 'backstop-collector', ...args], { out: (l) => out.push(l), err: (l) => err.push(l), start: async () => undefined })
+  const code = await runCli(['node', 'backstop-collector', ...args], {
+    out: (l) => out.push(l),
+    err: (l) => err.push(l),
+    start: async () => undefined,
+  })
   return { code, out, err }
 }
 
@@ -41,15 +45,29 @@ describe('apitoken CLI', () => {
     const brain = createBrain({ db, log: pino({ level: 'silent' }), publish: () => undefined })
     const nodes = createNodesRepo(db)
     const app = buildApp({
-      nodes, runs: createRunsRepo(db), copies: createCopiesRepo(db), health: () => ({ db: true, broker: true }),
+      nodes,
+      runs: createRunsRepo(db),
+      copies: createCopiesRepo(db),
+      health: () => ({ db: true, broker: true }),
       compliance: { brain, tokens: createTokensRepo(db), authMode: 'auto', auditLog: createAuditLog(db) },
     })
     t.after(() => app.close())
     assert.equal((await app.inject('/api/v1/compliance/summary')).statusCode, 401, 'a token exists: auth is on')
-    assert.equal((await app.inject({ url: '/api/v1/compliance/summary', headers: { authorization: `Bearer ${token}` } })).statusCode, 200)
+    assert.equal(
+      (await app.inject({ url: '/api/v1/compliance/summary', headers: { authorization: `Bearer ${token}` } }))
+        .statusCode,
+      200,
+    )
     assert.equal((await cli(['apitoken', 'revoke', id, '-c', cfg])).code, 0)
-    assert.equal((await app.inject({ url: '/api/v1/compliance/summary', headers: { authorization: `Bearer ${token}` } })).statusCode, 401, 'revoked at once')
-    const actions = createAuditLog(db).list({}).map((e) => e.action)
+    assert.equal(
+      (await app.inject({ url: '/api/v1/compliance/summary', headers: { authorization: `Bearer ${token}` } }))
+        .statusCode,
+      401,
+      'revoked at once',
+    )
+    const actions = createAuditLog(db)
+      .list({})
+      .map((e) => e.action)
     assert.deepEqual(actions, ['apitoken.create', 'apitoken.revoke'])
   })
 })

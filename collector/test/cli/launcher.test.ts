@@ -8,7 +8,10 @@ import { TOKEN, tempDir } from '../support/harness.ts'
 
 const bin = fileURLToPath(new URL('../../bin/backstop-collector.mjs', import.meta.url))
 
-function run(args: string[], onLine?: (line: string, kill: () => void) => void): Promise<{ code: number | null, out: string, err: string }> {
+function run(
+  args: string[],
+  onLine?: (line: string, kill: () => void) => void,
+): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
@@ -19,7 +22,9 @@ function run(args: string[], onLine?: (line: string, kill: () => void) => void):
         onLine?.(line, () => child.kill('SIGTERM'))
       }
     })
-    child.stderr.on('data', (d: Buffer) => { err += d.toString() })
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString()
+    })
     const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
     child.on('exit', (code) => {
       clearTimeout(timer)
@@ -31,12 +36,20 @@ function run(args: string[], onLine?: (line: string, kill: () => void) => void):
 test('backstop-collector run prints the API and MQTT URLs, serves /healthz, and exits 0 on SIGTERM', async (t) => {
   const dir = tempDir(t)
   const cfg = join(dir, 'collector.yaml')
-  writeFileSync(cfg, `dataDir: ${dir}/data\nmqtt: {host: 127.0.0.1, port: 0}\napi: {host: 127.0.0.1, port: 0}\nenrollment: {tokens: [${TOKEN}]}\ningest: {verifyWorkers: 0}\nlog: {level: warn}\ntls: {plaintext: true}\n`)
+  writeFileSync(
+    cfg,
+    `dataDir: ${dir}/data\nmqtt: {host: 127.0.0.1, port: 0}\napi: {host: 127.0.0.1, port: 0}\nenrollment: {tokens: [${TOKEN}]}\ningest: {verifyWorkers: 0}\nlog: {level: warn}\ntls: {plaintext: true}\n`,
+  )
   let health: unknown
   const res = await run(['run', '--config', cfg], (line, kill) => {
     const m = /API (http:\/\/\S+)\s+MQTT (mqtt:\/\/\S+)/.exec(line)
     if (m) {
-      fetch(`${m[1]}/healthz`).then((r) => r.json()).then((h) => { health = h }).finally(kill)
+      fetch(`${m[1]}/healthz`)
+        .then((r) => r.json())
+        .then((h) => {
+          health = h
+        })
+        .finally(kill)
     }
   })
   assert.equal(res.code, 0, res.err)

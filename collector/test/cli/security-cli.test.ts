@@ -7,10 +7,14 @@ import { openDb } from '../../src/store/db.ts'
 import { loadOrCreateTls } from '../../src/tls/load-or-create.ts'
 import { tempDir } from '../support/harness.ts'
 
-async function cli(args: string[]): Promise<{ code: number, out: string[], err: string[] }> {
+async function cli(args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
   const out: string[] = []
   const err: string[] = []
-  const code = await runCli(['node', 'backstop-collector', ...args], { out: (l) => out.push(l), err: (l) => err.push(l), start: async () => undefined })
+  const code = await runCli(['node', 'backstop-collector', ...args], {
+    out: (l) => out.push(l),
+    err: (l) => err.push(l),
+    start: async () => undefined,
+  })
   return { code, out, err }
 }
 
@@ -24,7 +28,12 @@ function setup(t: TestContext): string {
 describe('security CLI: token, node, audit', () => {
   it('token create prints the token once, the pin and the agent config; list shows no secret', async (t) => {
     const cfg = setup(t)
-    const tls = loadOrCreateTls({ dir: join(cfg, '..', 'tls'), names: ['localhost'], now: new Date(), keyBits: { ca: 2048, server: 2048 } })
+    const tls = loadOrCreateTls({
+      dir: join(cfg, '..', 'tls'),
+      names: ['localhost'],
+      now: new Date(),
+      keyBits: { ca: 2048, server: 2048 },
+    })
     const r = await cli(['token', 'create', '-c', cfg, '--ttl', '2h', '--note', 'pve3'])
     assert.equal(r.code, 0, r.err.join('\n'))
     const token = /^token:\s+(bk_\S+)$/m.exec(r.out.join('\n'))?.[1]
@@ -41,7 +50,9 @@ describe('security CLI: token, node, audit', () => {
   it('node commands are audited; unknown nodes are a clear error', async (t) => {
     const cfg = setup(t)
     const { db } = openDb({ file: join(cfg, '..', 'collector.db') })
-    db.prepare("INSERT INTO nodes (node, public_key, fingerprint, enrolled_at) VALUES ('pve1', 'k', 'fp1', '2026-11-22T00:00:00Z')").run()
+    db.prepare(
+      "INSERT INTO nodes (node, public_key, fingerprint, enrolled_at) VALUES ('pve1', 'k', 'fp1', '2026-11-22T00:00:00Z')",
+    ).run()
     db.close()
     assert.equal((await cli(['node', 'revoke', 'pve1', '--reason', 'stolen', '-c', cfg])).code, 0)
     assert.match((await cli(['node', 'list', '-c', cfg])).out.join('\n'), /pve1\s+revoked\s+fp1.*\(stolen\)/)
@@ -49,8 +60,13 @@ describe('security CLI: token, node, audit', () => {
     const ghost = await cli(['node', 'revoke', 'ghost', '--reason', 'x', '-c', cfg])
     assert.equal(ghost.code, 1)
     assert.match(ghost.err.join('\n'), /BK_ERR_API_NOT_FOUND: .*no node "ghost"/)
-    const lines = (await cli(['audit', 'list', '-c', cfg])).out.map((l) => JSON.parse(l) as { action: string, actor: string })
-    assert.deepEqual(lines.map((l) => l.action), ['node.revoke', 'node.allow-reenroll'])
+    const lines = (await cli(['audit', 'list', '-c', cfg])).out.map(
+      (l) => JSON.parse(l) as { action: string; actor: string },
+    )
+    assert.deepEqual(
+      lines.map((l) => l.action),
+      ['node.revoke', 'node.allow-reenroll'],
+    )
     assert.match(lines[0]!.actor, /^cli:/)
   })
 

@@ -27,24 +27,36 @@ const invalid: [file: string, where: RegExp][] = [
   ['short-token.yaml', /short-token\.yaml:3:\d+: enrollment\.tokens\[0\]: .*16/],
   ['relative-datadir.yaml', /relative-datadir\.yaml:1:\d+: dataDir: /],
   ['bad-port.yaml', /bad-port\.yaml:4:\d+: mqtt\.port: .*65535/],
-  ['bad-ingest.yaml', /bad-ingest\.yaml:5:\d+: ingest: unknown field\(s\) "flushEvery"\n.*bad-ingest\.yaml:4:\d+: ingest\.batchSize: must be <= 10000$/],
+  [
+    'bad-ingest.yaml',
+    /bad-ingest\.yaml:5:\d+: ingest: unknown field\(s\) "flushEvery"\n.*bad-ingest\.yaml:4:\d+: ingest\.batchSize: must be <= 10000$/,
+  ],
   ['no-enrollment.yaml', /no-enrollment\.yaml:1:\d+: \(root\): missing required field\(s\) "enrollment"/],
   ['bad-log-level.yaml', /bad-log-level\.yaml:4:\d+: log\.level: /],
   ['broken-yaml.yaml', /broken-yaml\.yaml:\d+:\d+: \(root\): YAML: /],
-  ['duplicate-key.yaml', /duplicate-key\.yaml:5:\d+: \(root\): YAML: .*[Uu]nique|duplicate-key\.yaml:5:\d+: \(root\): YAML: /],
+  [
+    'duplicate-key.yaml',
+    /duplicate-key\.yaml:5:\d+: \(root\): YAML: .*[Uu]nique|duplicate-key\.yaml:5:\d+: \(root\): YAML: /,
+  ],
 ]
 for (const [file, where] of invalid) {
   test(`invalid config ${file} fails naming file:line:field`, () => {
-    assert.throws(() => loadCollectorConfig(fixture(file)), (e: unknown) => {
-      assert.ok(e instanceof ConfigError)
-      assert.equal(e.code, 'BK_ERR_CONFIG_INVALID')
-      assert.match(e.message, where)
-      return true
-    })
+    assert.throws(
+      () => loadCollectorConfig(fixture(file)),
+      (e: unknown) => {
+        assert.ok(e instanceof ConfigError)
+        assert.equal(e.code, 'BK_ERR_CONFIG_INVALID')
+        assert.match(e.message, where)
+        return true
+      },
+    )
   })
 }
 
 test('a missing config file is BK_ERR_CONFIG_NOT_FOUND with a hint', () => {
-  assert.throws(() => loadCollectorConfig('/nonexistent/collector.yaml'), /BK_ERR_CONFIG_NOT_FOUND|configuration file not found[\s\S]*--config/)
+  assert.throws(
+    () => loadCollectorConfig('/nonexistent/collector.yaml'),
+    /BK_ERR_CONFIG_NOT_FOUND|configuration file not found[\s\S]*--config/,
+  )
   assert.ok(readFileSync(fixture('short-token.yaml'), 'utf8').includes('short'))
 })

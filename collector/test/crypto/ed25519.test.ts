@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { signBytes, signEnvelope, verifyBytes, verifyEnvelopeSignature } from '@backstop/shared'
-import { privateKeyObject, publicKeyObject, signEnvelopeWith, signMessage, verifyEnvelopeWith, verifyMessage } from '../../src/crypto/ed25519.ts'
+import {
+  privateKeyObject,
+  publicKeyObject,
+  signEnvelopeWith,
+  signMessage,
+  verifyEnvelopeWith,
+  verifyMessage,
+} from '../../src/crypto/ed25519.ts'
 import { nodeKeys } from '../support/harness.ts'
 
 /** The collector's node:crypto Ed25519 must agree byte for byte with shared/src/signing.ts (tweetnacl). */
@@ -16,7 +23,15 @@ test('node:crypto and tweetnacl produce and accept the same signatures', () => {
     assert.ok(verifyMessage(msg, signBytes(msg, kp.secretKey), pk))
     assert.ok(!verifyMessage(`${msg}!`, ours, pk))
   }
-  const unsigned = { v: 1 as const, kind: 'job.progress' as const, node: 'pve1', msgId: 'm1', seq: 7, ts: '2026-11-22T00:00:00.000Z', body: { runId: 'r', job: 'j', percent: 50 } }
+  const unsigned = {
+    v: 1 as const,
+    kind: 'job.progress' as const,
+    node: 'pve1',
+    msgId: 'm1',
+    seq: 7,
+    ts: '2026-11-22T00:00:00.000Z',
+    body: { runId: 'r', job: 'j', percent: 50 },
+  }
   const a = signEnvelopeWith(unsigned, sk)
   const b = signEnvelope(unsigned, kp.secretKey)
   assert.equal(a.sig, b.sig)

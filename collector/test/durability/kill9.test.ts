@@ -18,7 +18,10 @@ const bin = fileURLToPath(new URL('../../bin/backstop-collector.mjs', import.met
 test('every acked event survives kill -9 of the collector mid-burst', async (t) => {
   const dir = tempDir(t)
   const cfg = join(dir, 'collector.yaml')
-  writeFileSync(cfg, `dataDir: ${dir}/data\nmqtt: {host: 127.0.0.1, port: 0}\napi: {host: 127.0.0.1, port: 0}\nenrollment: {tokens: [${TOKEN}]}\ningest: {verifyWorkers: 1, batchSize: 50}\nlog: {level: warn}\ntls: {plaintext: true}\n`)
+  writeFileSync(
+    cfg,
+    `dataDir: ${dir}/data\nmqtt: {host: 127.0.0.1, port: 0}\napi: {host: 127.0.0.1, port: 0}\nenrollment: {tokens: [${TOKEN}]}\ningest: {verifyWorkers: 1, batchSize: 50}\nlog: {level: warn}\ntls: {plaintext: true}\n`,
+  )
   const child = spawn(process.execPath, [bin, 'run', '--config', cfg], { stdio: ['ignore', 'pipe', 'inherit'] })
   t.after(() => child.kill('SIGKILL'))
   const mqttUrl = await new Promise<string>((resolve, reject) => {
@@ -33,7 +36,12 @@ test('every acked event survives kill -9 of the collector mid-burst', async (t) 
     child.once('exit', (code) => reject(new Error(`collector exited early (${code})`)))
   })
   const agent = new FakeAgent('burst1')
-  const pending = mqtt.connect(mqttUrl, { clientId: 'backstop-agent-burst1', username: 'burst1', password: 'x', reconnectPeriod: 0 })
+  const pending = mqtt.connect(mqttUrl, {
+    clientId: 'backstop-agent-burst1',
+    username: 'burst1',
+    password: 'x',
+    reconnectPeriod: 0,
+  })
   await new Promise((r) => pending.once('connect', r))
   await pending.subscribeAsync(nodeTopic('burst1', 'ack'), { qos: 1 })
   const enrolled = new Promise((r) => pending.once('message', r))
@@ -41,7 +49,13 @@ test('every acked event survives kill -9 of the collector mid-burst', async (t) 
   await enrolled
   pending.end(true)
 
-  const client = mqtt.connect(mqttUrl, { clientId: 'backstop-agent-burst1', username: 'burst1', password: agent.password(), clean: false, reconnectPeriod: 0 })
+  const client = mqtt.connect(mqttUrl, {
+    clientId: 'backstop-agent-burst1',
+    username: 'burst1',
+    password: agent.password(),
+    clean: false,
+    reconnectPeriod: 0,
+  })
   client.on('error', () => {})
   await new Promise((r) => client.once('connect', r))
   await client.subscribeAsync(nodeTopic('burst1', 'ack'), { qos: 1 })
@@ -63,11 +77,18 @@ test('every acked event survives kill -9 of the collector mid-burst', async (t) 
   assert.ok(acked.size >= 300, `acks before the kill: ${acked.size}`)
   const db = new Database(join(dir, 'data', 'collector.db'), { readonly: true })
   t.after(() => db.close())
-  const stored = new Set((db.prepare('SELECT msg_id FROM events WHERE node = ?').all('burst1') as { msg_id: string }[]).map((r) => r.msg_id))
+  const stored = new Set(
+    (db.prepare('SELECT msg_id FROM events WHERE node = ?').all('burst1') as { msg_id: string }[]).map((r) => r.msg_id),
+  )
   const lost = [...acked].filter((id) => !stored.has(id))
   assert.deepEqual(lost, [], 'acked but not stored after the crash')
   assert.ok(stored.size < 3000, 'the kill landed mid-burst')
   // per-node order: stored rows follow the publish order
-  const seqs = (db.prepare('SELECT seq FROM events WHERE node = ? ORDER BY id').all('burst1') as { seq: number }[]).map((r) => r.seq)
-  assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b))
+  const seqs = (db.prepare('SELECT seq FROM events WHERE node = ? ORDER BY id').all('burst1') as { seq: number }[]).map(
+    (r) => r.seq,
+  )
+  assert.deepEqual(
+    seqs,
+    [...seqs].sort((a, b) => a - b),
+  )
 })

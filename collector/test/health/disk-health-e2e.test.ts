@@ -27,7 +27,10 @@ const until = async <T>(what: string, probe: () => Promise<T | undefined>): Prom
 describe('collector end to end: disk health reaches the verdict and the alerts', () => {
   it('a FAILED disk under a copy drops that copy from the verdict and fires unhealthy-device on MQTT', async (t) => {
     const dir = tempDir(t, 'bk-disk-e2e-')
-    const cfg = parseCollectorConfig(`dataDir: ${dir}\nmqtt: {host: 127.0.0.1, port: 0}\napi: {host: 127.0.0.1, port: 0, auth: required}\nenrollment: {tokens: [${TOKEN}]}\ningest: {batchIntervalMs: 2, verifyWorkers: 0}\ntls: {plaintext: true}\n`, 'test.yaml')
+    const cfg = parseCollectorConfig(
+      `dataDir: ${dir}\nmqtt: {host: 127.0.0.1, port: 0}\napi: {host: 127.0.0.1, port: 0, auth: required}\nenrollment: {tokens: [${TOKEN}]}\ningest: {batchIntervalMs: 2, verifyWorkers: 0}\ntls: {plaintext: true}\n`,
+      'test.yaml',
+    )
     const c = await startCollector(cfg, { log: captureLog('warn').log })
     t.after(() => c.stop())
 
@@ -37,28 +40,44 @@ describe('collector end to end: disk health reaches the verdict and the alerts',
     assert.equal(((await anon.json()) as { error: { code: string } }).error.code, 'BK_ERR_API_UNAUTHORIZED')
     assert.equal((await fetch(`${c.apiUrl}/healthz`)).status, 200, 'liveness stays open')
     const bearer = { authorization: `Bearer ${createTokensRepo(c.db).create('e2e', 'operator', Date.now()).token}` }
-    const api = (path: string, init: RequestInit = {}): Promise<Response> => fetch(`${c.apiUrl}${path}`, { ...init, headers: bearer })
+    const api = (path: string, init: RequestInit = {}): Promise<Response> =>
+      fetch(`${c.apiUrl}${path}`, { ...init, headers: bearer })
 
     const agent = new FakeAgent('pve1')
     const send = async (password: string, envs: Envelope[]): Promise<AckBody[]> => {
-      const client = await mqtt.connectAsync(c.mqttUrl, { clientId: 'backstop-agent-pve1', username: 'pve1', password, clean: false, protocolVersion: 4, reconnectPeriod: 0 })
+      const client = await mqtt.connectAsync(c.mqttUrl, {
+        clientId: 'backstop-agent-pve1',
+        username: 'pve1',
+        password,
+        clean: false,
+        protocolVersion: 4,
+        reconnectPeriod: 0,
+      })
       const acks: AckBody[] = []
       client.on('message', (_t, p) => acks.push((JSON.parse(p.toString()) as Envelope<'ack'>).body))
       await client.subscribeAsync(nodeTopic('pve1', 'ack'), { qos: 1 })
       for (const e of envs) {
         await client.publishAsync(nodeTopic('pve1', 'events'), payload(e), { qos: 1 })
       }
-      await until('acks', async () => (envs.every((e) => acks.some((a) => a.acked.includes(e.msgId))) ? true : undefined))
+      await until('acks', async () =>
+        envs.every((e) => acks.some((a) => a.acked.includes(e.msgId))) ? true : undefined,
+      )
       await client.endAsync()
       return acks
     }
     await send('pending', [agent.enroll()])
     // c1 on the USB disk with serial S1, c2 offsite and immutable in object storage.
-    await send(agent.password(), [agent.started('r1'), agent.finished('r1', [
-      copy('c1', { location: { kind: 'usb', target: '/mnt/usb1', device: { serial: 'S1', label: 'REAR-000' } }, media: 'usb' }),
-      copy('c2', { location: { kind: 'object', target: 's3://b' }, media: 'object', offsite: true, immutable: true }),
-    ])])
-    type Counts = { copies: number, onUnhealthyDevice: number }
+    await send(agent.password(), [
+      agent.started('r1'),
+      agent.finished('r1', [
+        copy('c1', {
+          location: { kind: 'usb', target: '/mnt/usb1', device: { serial: 'S1', label: 'REAR-000' } },
+          media: 'usb',
+        }),
+        copy('c2', { location: { kind: 'object', target: 's3://b' }, media: 'object', offsite: true, immutable: true }),
+      ]),
+    ])
+    type Counts = { copies: number; onUnhealthyDevice: number }
     const counts = async (): Promise<Counts | undefined> => {
       const res = await api(`/api/v1/asset?node=pve1&kind=file-set&id=${encodeURIComponent('fileset:etc-archive')}`)
       return res.status === 200 ? ((await res.json()) as { asset: { counts: Counts } }).asset.counts : undefined
@@ -68,7 +87,12 @@ describe('collector end to end: disk health reaches the verdict and the alerts',
     assert.equal(before.onUnhealthyDevice, 0)
 
     const op = createOperators(c.db, createAuditLog(c.db), () => new Date()).create('ha', 'test')
-    const sub = await mqtt.connectAsync(c.mqttUrl, { username: op.username, password: op.password, clientId: 'ha-disk-e2e', reconnectPeriod: 0 })
+    const sub = await mqtt.connectAsync(c.mqttUrl, {
+      username: op.username,
+      password: op.password,
+      clientId: 'ha-disk-e2e',
+      reconnectPeriod: 0,
+    })
     t.after(() => sub.endAsync())
     const seen = new Map<string, Record<string, unknown>>()
     sub.on('message', (topic, p) => seen.set(topic, JSON.parse(p.toString()) as Record<string, unknown>))
@@ -77,8 +101,28 @@ describe('collector end to end: disk health reaches the verdict and the alerts',
     const report: DiskHealthBody = {
       at: new Date().toISOString(),
       disks: [
-        { name: '/dev/sdb', type: 'sat', protocol: 'ATA', source: 'smartctl', smart: 'failed', serial: 'S1', counters: { reallocatedSectors: 1200 }, failingAttributes: ['Reallocated_Sector_Ct'], messages: [] },
-        { name: '/dev/nvme0', type: 'nvme', protocol: 'NVMe', source: 'smartctl', smart: 'passed', serial: 'N1', counters: { mediaErrors: 0 }, failingAttributes: [], messages: [] },
+        {
+          name: '/dev/sdb',
+          type: 'sat',
+          protocol: 'ATA',
+          source: 'smartctl',
+          smart: 'failed',
+          serial: 'S1',
+          counters: { reallocatedSectors: 1200 },
+          failingAttributes: ['Reallocated_Sector_Ct'],
+          messages: [],
+        },
+        {
+          name: '/dev/nvme0',
+          type: 'nvme',
+          protocol: 'NVMe',
+          source: 'smartctl',
+          smart: 'passed',
+          serial: 'N1',
+          counters: { mediaErrors: 0 },
+          failingAttributes: [],
+          messages: [],
+        },
       ],
       filesystems: [],
       pools: [],
@@ -94,11 +138,22 @@ describe('collector end to end: disk health reaches the verdict and the alerts',
     const key = 'unhealthy-device/pve1/smart-failed/serial:S1'
     await until(`${key} on MQTT`, async () => (seen.get(alertTopics.state(key))?.state === 'firing' ? true : undefined))
     assert.equal(seen.get(alertTopics.state(key))?.severity, 'critical')
-    const alerts = await (await api('/api/v1/alerts?kind=unhealthy-device&state=firing')).json() as { alerts: { key: string }[] }
-    assert.ok(alerts.alerts.some((a) => a.key === key), `firing: ${alerts.alerts.map((a) => a.key).join(', ')}`)
+    const alerts = (await (await api('/api/v1/alerts?kind=unhealthy-device&state=firing')).json()) as {
+      alerts: { key: string }[]
+    }
+    assert.ok(
+      alerts.alerts.some((a) => a.key === key),
+      `firing: ${alerts.alerts.map((a) => a.key).join(', ')}`,
+    )
 
     // The disk routes are mounted by main.ts and see the same store.
-    const disks = await (await api('/api/v1/nodes/pve1/disks')).json() as { disks: { key: string, health: string }[] }
-    assert.deepEqual(disks.disks.map((d) => [d.key, d.health]), [['serial:S1', 'failed'], ['serial:N1', 'ok']])
+    const disks = (await (await api('/api/v1/nodes/pve1/disks')).json()) as { disks: { key: string; health: string }[] }
+    assert.deepEqual(
+      disks.disks.map((d) => [d.key, d.health]),
+      [
+        ['serial:S1', 'failed'],
+        ['serial:N1', 'ok'],
+      ],
+    )
   })
 })

@@ -13,8 +13,31 @@ import { createRunsRepo } from '../../src/store/runs-repo.ts'
 
 const body: DiskHealthBody = {
   at: '2026-11-22T03:00:00.000Z',
-  disks: [{ name: '/dev/sda', type: 'sat', protocol: 'ATA', source: 'smartctl', smart: 'failed', serial: 'S1', counters: { reallocatedSectors: 3 }, failingAttributes: [], messages: [] }],
-  filesystems: [{ mount: '/srv/backup', fs: '/dev/sda1', type: 'ext4', sizeBytes: 100, usedBytes: 97, backupTarget: true, fsUuid: 'ABCD', diskSerials: ['S1'] }],
+  disks: [
+    {
+      name: '/dev/sda',
+      type: 'sat',
+      protocol: 'ATA',
+      source: 'smartctl',
+      smart: 'failed',
+      serial: 'S1',
+      counters: { reallocatedSectors: 3 },
+      failingAttributes: [],
+      messages: [],
+    },
+  ],
+  filesystems: [
+    {
+      mount: '/srv/backup',
+      fs: '/dev/sda1',
+      type: 'ext4',
+      sizeBytes: 100,
+      usedBytes: 97,
+      backupTarget: true,
+      fsUuid: 'ABCD',
+      diskSerials: ['S1'],
+    },
+  ],
   pools: [],
   notes: [],
 }
@@ -25,10 +48,27 @@ test('disk.health goes through the one dispatcher: stored once, judged, replay i
   const raised: AlertCondition[] = []
   const diskHealth = createDiskHealthStore(db, { raise: (c) => raised.push(c) })
   const ctx: HandlerContext = {
-    store: { nodes: createNodesRepo(db), events: createEventsRepo(db), runs: createRunsRepo(db), copies: createCopiesRepo(db), assets: createAssetsRepo(db), diskHealth },
-    collectorPublicKey: 'x', pinAfterCommit: () => {},
+    store: {
+      nodes: createNodesRepo(db),
+      events: createEventsRepo(db),
+      runs: createRunsRepo(db),
+      copies: createCopiesRepo(db),
+      assets: createAssetsRepo(db),
+      diskHealth,
+    },
+    collectorPublicKey: 'x',
+    pinAfterCommit: () => {},
   }
-  const env = { v: 1, kind: 'disk.health', node: 'pve1', msgId: 'm1', seq: 7, ts: body.at, body, sig: 'AAAA' } as Envelope<'disk.health'>
+  const env = {
+    v: 1,
+    kind: 'disk.health',
+    node: 'pve1',
+    msgId: 'm1',
+    seq: 7,
+    ts: body.at,
+    body,
+    sig: 'AAAA',
+  } as Envelope<'disk.health'>
   checkBody(env)
   const msg: Incoming = { env, raw: JSON.stringify(env), receivedAt: '2026-11-22T03:00:01.000Z' }
   assert.deepEqual(applyMessage(msg, ctx), { stored: true })
@@ -38,5 +78,8 @@ test('disk.health goes through the one dispatcher: stored once, judged, replay i
     'critical unhealthy-device/pve1/smart-failed/serial:S1',
   ])
   assert.equal(diskHealth.deviceHealth('pve1')('fsuuid:abcd'), 'failed')
-  assert.throws(() => checkBody({ ...env, body: { ...body, disks: [{ ...body.disks[0]!, smart: 'meh' }] } } as unknown as Envelope), /BK_ERR_WIRE_SCHEMA|schema/)
+  assert.throws(
+    () => checkBody({ ...env, body: { ...body, disks: [{ ...body.disks[0]!, smart: 'meh' }] } } as unknown as Envelope),
+    /BK_ERR_WIRE_SCHEMA|schema/,
+  )
 })

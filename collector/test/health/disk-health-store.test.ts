@@ -7,13 +7,35 @@ import { openDb } from '../../src/store/db.ts'
 const GB = 1e9
 const day = (n: number): Date => new Date(Date.UTC(2026, 2, 1) + n * 86_400_000)
 const disk = (over: Partial<DiskHealth> = {}): DiskHealth => ({
-  name: '/dev/sda', type: 'sat', protocol: 'ATA', source: 'smartctl', smart: 'passed', serial: 'WD-1', rotationRpm: 7200,
-  counters: { reallocatedSectors: 8, pendingSectors: 0 }, failingAttributes: [], messages: [], ...over,
+  name: '/dev/sda',
+  type: 'sat',
+  protocol: 'ATA',
+  source: 'smartctl',
+  smart: 'passed',
+  serial: 'WD-1',
+  rotationRpm: 7200,
+  counters: { reallocatedSectors: 8, pendingSectors: 0 },
+  failingAttributes: [],
+  messages: [],
+  ...over,
 })
 const body = (n: number, d: DiskHealth, usedGb = 300): DiskHealthBody => ({
-  at: day(n).toISOString(), disks: [d],
-  filesystems: [{ mount: '/srv/backup', fs: '/dev/sda1', type: 'ext4', sizeBytes: 1000 * GB, usedBytes: usedGb * GB, backupTarget: true, fsUuid: 'F00D', diskSerials: ['WD-1'] }],
-  pools: [], notes: [],
+  at: day(n).toISOString(),
+  disks: [d],
+  filesystems: [
+    {
+      mount: '/srv/backup',
+      fs: '/dev/sda1',
+      type: 'ext4',
+      sizeBytes: 1000 * GB,
+      usedBytes: usedGb * GB,
+      backupTarget: true,
+      fsUuid: 'F00D',
+      diskSerials: ['WD-1'],
+    },
+  ],
+  pools: [],
+  notes: [],
 })
 
 function setup(t: { after: (fn: () => void) => void }) {
@@ -38,7 +60,10 @@ test('growth fires, stays until acknowledged, then resolves; the copy stops coun
   const { store, raised } = setup(t)
   store.applyReport('pve1', body(0, disk()), day(0))
   store.applyReport('pve1', body(1, disk({ counters: { reallocatedSectors: 20, pendingSectors: 4 } })), day(1))
-  assert.deepEqual(raised.map((c) => [c.key, c.severity, c.firing]), [['unhealthy-device/pve1/counter-grew/serial:WD-1', 'critical', true]])
+  assert.deepEqual(
+    raised.map((c) => [c.key, c.severity, c.firing]),
+    [['unhealthy-device/pve1/counter-grew/serial:WD-1', 'critical', true]],
+  )
   assert.match(raised[0]!.summary, /reallocatedSectors 8→20/)
   // Degraded until acknowledged: copies on the disk or its filesystem stop counting.
   assert.equal(store.deviceHealth('pve1')('serial:WD-1'), 'degraded')
@@ -49,7 +74,14 @@ test('growth fires, stays until acknowledged, then resolves; the copy stops coun
   const acked = store.acknowledge('pve1', 'serial:WD-1', 'alice', day(2))
   assert.deepEqual(acked?.counters, { reallocatedSectors: 20, pendingSectors: 4 })
   store.applyReport('pve1', body(3, disk({ counters: { reallocatedSectors: 20, pendingSectors: 4 } })), day(3))
-  assert.deepEqual(raised.at(-1), { key: 'unhealthy-device/pve1/counter-grew/serial:WD-1', kind: 'unhealthy-device', severity: 'info', node: 'pve1', summary: 'disk condition cleared', firing: false })
+  assert.deepEqual(raised.at(-1), {
+    key: 'unhealthy-device/pve1/counter-grew/serial:WD-1',
+    kind: 'unhealthy-device',
+    severity: 'info',
+    node: 'pve1',
+    summary: 'disk condition cleared',
+    firing: false,
+  })
   assert.equal(store.deviceHealth('pve1')('serial:WD-1'), 'ok')
   assert.equal(store.acknowledge('pve1', 'serial:NOPE', 'alice', day(3)), undefined)
 })
@@ -57,7 +89,10 @@ test('growth fires, stays until acknowledged, then resolves; the copy stops coun
 test('transient temperature clears by itself; SMART failure marks the device failed', (t) => {
   const { store, raised } = setup(t)
   store.applyReport('pve1', body(0, disk({ temperatureC: 57 })), day(0))
-  assert.deepEqual(raised.map((c) => `${c.severity} ${c.key} ${c.firing}`), ['warning unhealthy-device/pve1/temperature/serial:WD-1 true'])
+  assert.deepEqual(
+    raised.map((c) => `${c.severity} ${c.key} ${c.firing}`),
+    ['warning unhealthy-device/pve1/temperature/serial:WD-1 true'],
+  )
   store.applyReport('pve1', body(1, disk({ temperatureC: 41 })), day(1))
   assert.equal(raised.at(-1)!.firing, false)
   store.applyReport('pve1', body(2, disk({ smart: 'failed' })), day(2))
@@ -77,7 +112,7 @@ test('usage samples accumulate; 7 days of fast growth forecast full within 14 da
   assert.equal(forecast[0]!.firing, true)
 })
 
-test('a change of device health asks for the node\'s verdicts to be recomputed; an unchanged report does not', (t) => {
+test("a change of device health asks for the node's verdicts to be recomputed; an unchanged report does not", (t) => {
   const { db } = openDb({ file: ':memory:' })
   t.after(() => db.close())
   const requeued: string[] = []

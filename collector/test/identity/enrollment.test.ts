@@ -24,9 +24,20 @@ function world(start = Date.parse('2026-11-22T02:00:00.000Z')) {
   const revoked: string[] = []
   const svc = createIdentityService({ db, tokens, access, audit, now: clock, onRevoked: (n) => revoked.push(n) })
   // Like ingest/check.ts's createTokenCheck: the static list, plus anything shaped like a one-time token.
-  const gate = createEnrollmentGate({ db, tokens, access, audit, staticTokens: (t) => t === 'static-dev-token' || /^bk_[a-z0-9]{8}_[A-Za-z0-9_-]{43}$/.test(t) })
+  const gate = createEnrollmentGate({
+    db,
+    tokens,
+    access,
+    audit,
+    staticTokens: (t) => t === 'static-dev-token' || /^bk_[a-z0-9]{8}_[A-Za-z0-9_-]{43}$/.test(t),
+  })
   /** What ingest/enroll.ts does after an admitted enrollment commits: pin the key. */
-  const pin = (node: string, key: string) => db.prepare("INSERT INTO nodes (node, public_key, fingerprint, enrolled_at) VALUES (?, ?, 'fp', ?) ON CONFLICT DO NOTHING").run(node, key, clock().toISOString())
+  const pin = (node: string, key: string) =>
+    db
+      .prepare(
+        "INSERT INTO nodes (node, public_key, fingerprint, enrolled_at) VALUES (?, ?, 'fp', ?) ON CONFLICT DO NOTHING",
+      )
+      .run(node, key, clock().toISOString())
   const enroll = (node: string, key: string, token: string): string => {
     try {
       const a = gate.admit({ node, publicKey: key, token, hostname: node, now: clock() })
@@ -37,7 +48,19 @@ function world(start = Date.parse('2026-11-22T02:00:00.000Z')) {
       return e.code
     }
   }
-  return { db, svc, gate, audit, access, revoked, enroll, advance: (ms: number) => { now += ms }, operators: createOperators(db, audit, clock) }
+  return {
+    db,
+    svc,
+    gate,
+    audit,
+    access,
+    revoked,
+    enroll,
+    advance: (ms: number) => {
+      now += ms
+    },
+    operators: createOperators(db, audit, clock),
+  }
 }
 
 const code = (c: ErrorCode): string => c
@@ -56,7 +79,9 @@ describe('enrollment tokens', () => {
   it('are stored only as a hash', () => {
     const w = world()
     const t = w.svc.createToken({ ttlMs: HOUR, requireApproval: false, actor: 'cli:root' })
-    const dump = JSON.stringify(w.db.prepare('SELECT * FROM enrollment_tokens').all()) + JSON.stringify(w.db.prepare('SELECT * FROM audit_log').all())
+    const dump =
+      JSON.stringify(w.db.prepare('SELECT * FROM enrollment_tokens').all()) +
+      JSON.stringify(w.db.prepare('SELECT * FROM audit_log').all())
     // The secret is base64url and may itself contain '_': take everything after `bk_<id>_`, not split('_').
     const secret = t.token.slice('bk_'.length + 8 + 1)
     assert.equal(secret.length, 43)
@@ -88,7 +113,10 @@ describe('enrollment tokens', () => {
   it('rejects a ttl outside 1 s … 30 days', () => {
     const w = world()
     assert.throws(() => w.svc.createToken({ ttlMs: 0, requireApproval: false, actor: 'a' }), /between 1 s and 30 days/)
-    assert.throws(() => w.svc.createToken({ ttlMs: 31 * 24 * HOUR, requireApproval: false, actor: 'a' }), /between 1 s and 30 days/)
+    assert.throws(
+      () => w.svc.createToken({ ttlMs: 31 * 24 * HOUR, requireApproval: false, actor: 'a' }),
+      /between 1 s and 30 days/,
+    )
   })
 })
 
@@ -98,7 +126,10 @@ describe('approval, revocation, re-enrollment', () => {
     const t = w.svc.createToken({ ttlMs: HOUR, requireApproval: true, actor: 'cli:root' })
     assert.equal(w.enroll('nas1', k1, t.token), code('BK_ERR_ENROLL_PENDING'))
     assert.equal(w.enroll('nas1', k1, t.token), code('BK_ERR_ENROLL_PENDING'))
-    assert.deepEqual(w.svc.listNodes().map((n) => [n.node, n.access]), [['nas1', 'pending']])
+    assert.deepEqual(
+      w.svc.listNodes().map((n) => [n.node, n.access]),
+      [['nas1', 'pending']],
+    )
     w.advance(2 * HOUR)
     w.svc.approve('nas1', 'cli:root')
     assert.equal(w.enroll('nas1', k1, t.token), 'new', 'the bound token works after expiry once approved')
@@ -117,7 +148,10 @@ describe('approval, revocation, re-enrollment', () => {
   it('revocation refuses the node and fires the in-process hook; reenroll lets a reinstalled node pin a new key', () => {
     const w = world()
     const b = createBrokerIdentity(w.access, w.operators)
-    assert.equal(w.enroll('pve1', k1, w.svc.createToken({ ttlMs: HOUR, requireApproval: false, actor: 'a' }).token), 'new')
+    assert.equal(
+      w.enroll('pve1', k1, w.svc.createToken({ ttlMs: HOUR, requireApproval: false, actor: 'a' }).token),
+      'new',
+    )
     w.svc.revoke('pve1', 'cli:root', 'stolen disk')
     assert.deepEqual(w.revoked, ['pve1'])
     assert.equal(b.nodeAccess('pve1'), 'revoked')
@@ -142,7 +176,10 @@ describe('approval, revocation, re-enrollment', () => {
     w.svc.approve('nas1', 'cli:root')
     w.enroll('nas1', k1, t.token)
     w.svc.revoke('nas1', 'api:ops', 'decommissioned')
-    assert.deepEqual(w.audit.list({}).map((e) => e.action), ['token.create', 'enroll.request', 'enroll.approve', 'enroll.admit', 'node.revoke'])
+    assert.deepEqual(
+      w.audit.list({}).map((e) => e.action),
+      ['token.create', 'enroll.request', 'enroll.approve', 'enroll.admit', 'node.revoke'],
+    )
     assert.equal(w.audit.verify().ok, true)
   })
 })
@@ -157,8 +194,13 @@ describe('MQTT operator credentials', () => {
     assert.equal(b.operator('operator:nobody', Buffer.from(c.password)), undefined)
     assert.equal(b.operator(c.username, undefined), undefined)
     const filters: Array<[string, boolean]> = [
-      ['backstop/v1/alerts/#', true], ['backstop/v1/alerts/events', true], ['backstop/v1/alerts/state/pve1/tank', true],
-      ['backstop/v1/#', false], ['#', false], ['backstop/v1/pve1/commands', false], ['backstop/v1/+/events', false],
+      ['backstop/v1/alerts/#', true],
+      ['backstop/v1/alerts/events', true],
+      ['backstop/v1/alerts/state/pve1/tank', true],
+      ['backstop/v1/#', false],
+      ['#', false],
+      ['backstop/v1/pve1/commands', false],
+      ['backstop/v1/+/events', false],
     ]
     for (const [f, ok] of filters) {
       assert.equal(b.operatorMaySubscribe(f), ok, f)

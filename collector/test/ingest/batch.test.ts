@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict'
 import { sign } from 'node:crypto'
 import { test } from 'node:test'
-import { BATCH_SIGNING_DOMAIN, batchSigningText, verifyEnvelopeSignature, type BatchEnvelope, type Envelope, type UnsignedBatch } from '@backstop/shared'
+import {
+  BATCH_SIGNING_DOMAIN,
+  batchSigningText,
+  verifyEnvelopeSignature,
+  type BatchEnvelope,
+  type Envelope,
+  type UnsignedBatch,
+} from '@backstop/shared'
 import { privateKeyObject } from '../../src/crypto/ed25519.ts'
 import { createTokenCheck } from '../../src/ingest/check.ts'
 import { createWorkerVerifier } from '../../src/ingest/verifier.ts'
@@ -9,14 +16,27 @@ import { FakeAgent, ingestHarness, payload, TOKEN, type Harness } from '../suppo
 
 let n = 0
 function batchOf(agent: FakeAgent, events: unknown[], over: Partial<UnsignedBatch> = {}): BatchEnvelope {
-  const unsigned = { v: 1 as const, kind: 'batch' as const, node: agent.node, msgId: `batch-${++n}`, ts: new Date().toISOString(), body: { events: events as Envelope[] }, ...over }
-  const sig = sign(null, Buffer.from(BATCH_SIGNING_DOMAIN + batchSigningText(unsigned), 'utf8'), privateKeyObject(agent.keys.secretKey)).toString('base64')
+  const unsigned = {
+    v: 1 as const,
+    kind: 'batch' as const,
+    node: agent.node,
+    msgId: `batch-${++n}`,
+    ts: new Date().toISOString(),
+    body: { events: events as Envelope[] },
+    ...over,
+  }
+  const sig = sign(
+    null,
+    Buffer.from(BATCH_SIGNING_DOMAIN + batchSigningText(unsigned), 'utf8'),
+    privateKeyObject(agent.keys.secretKey),
+  ).toString('base64')
   return { ...unsigned, sig }
 }
 
 const verifiers = {
   inline: undefined,
-  worker: (keys: Harness['keys'], log: Parameters<typeof createWorkerVerifier>[0]['log']) => createWorkerVerifier({ keys, tokens: [TOKEN], inline: { keys, tokens: createTokenCheck([TOKEN]) }, log, size: 1 }),
+  worker: (keys: Harness['keys'], log: Parameters<typeof createWorkerVerifier>[0]['log']) =>
+    createWorkerVerifier({ keys, tokens: [TOKEN], inline: { keys, tokens: createTokenCheck([TOKEN]) }, log, size: 1 }),
 }
 
 for (const [name, verifier] of Object.entries(verifiers)) {
@@ -31,16 +51,36 @@ for (const [name, verifier] of Object.entries(verifiers)) {
     const s3 = a.started('r3')
     await h.send('pve1', payload(batchOf(a, [s1, bad, f1, s1, s3])))
     const rows = h.store.events.listByNode('pve1', 100)
-    assert.deepEqual(rows.map((r) => r.msgId), [s1.msgId, f1.msgId, s3.msgId], 'good events stored once, in batch order')
-    for (const r of h.db.prepare<[string], { raw: string }>('SELECT raw FROM events WHERE node = ? ORDER BY id').all('pve1')) {
-      assert.equal(verifyEnvelopeSignature(JSON.parse(r.raw) as Envelope, a.keys.publicKey), true, 'a stored row keeps its own signature')
+    assert.deepEqual(
+      rows.map((r) => r.msgId),
+      [s1.msgId, f1.msgId, s3.msgId],
+      'good events stored once, in batch order',
+    )
+    for (const r of h.db
+      .prepare<[string], { raw: string }>('SELECT raw FROM events WHERE node = ? ORDER BY id')
+      .all('pve1')) {
+      assert.equal(
+        verifyEnvelopeSignature(JSON.parse(r.raw) as Envelope, a.keys.publicKey),
+        true,
+        'a stored row keeps its own signature',
+      )
     }
     assert.equal(h.store.runs.get('pve1', 'r1')?.status, 'success')
     const acks = h.acks.slice(acksBefore)
     assert.equal(acks.length, 1, 'one signed ack for the whole batch')
-    assert.deepEqual(acks[0]!.body.acked, [s1.msgId, f1.msgId, s1.msgId, s3.msgId], 'the duplicate is acked again, not re-applied')
-    assert.deepEqual(acks[0]!.body.rejected.map((r) => [r.msgId, r.code, r.permanent]), [[bad.msgId, 'BK_ERR_WIRE_SCHEMA', true]])
-    assert.ok(!acks[0]!.body.acked.some((id) => id.startsWith('batch-')), 'the batch itself is never acked: it is not an outbox record')
+    assert.deepEqual(
+      acks[0]!.body.acked,
+      [s1.msgId, f1.msgId, s1.msgId, s3.msgId],
+      'the duplicate is acked again, not re-applied',
+    )
+    assert.deepEqual(
+      acks[0]!.body.rejected.map((r) => [r.msgId, r.code, r.permanent]),
+      [[bad.msgId, 'BK_ERR_WIRE_SCHEMA', true]],
+    )
+    assert.ok(
+      !acks[0]!.body.acked.some((id) => id.startsWith('batch-')),
+      'the batch itself is never acked: it is not an outbox record',
+    )
     assert.equal(h.counters.get('ingest_stored_total', 'job.started'), 2)
     assert.equal(h.counters.get('ingest_duplicate_total', 'job.started'), 1)
     assert.equal(h.counters.get('ingest_rejected_total', 'BK_ERR_WIRE_SCHEMA'), 1)
@@ -94,5 +134,8 @@ test('batches and single events from one node interleave in arrival order', asyn
   await Promise.all(sends)
   const seqs = h.store.events.listByNode('pve1', 1000).map((r) => r.seq)
   assert.equal(seqs.length, 60)
-  assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y))
+  assert.deepEqual(
+    seqs,
+    [...seqs].sort((x, y) => x - y),
+  )
 })

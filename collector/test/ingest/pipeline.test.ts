@@ -15,13 +15,26 @@ test('enroll pins the key, answers with the collector key, and events flow into 
   const enroll = a.enroll()
   await h.send('pve1', payload(enroll))
   assert.equal(h.acks.length, 1)
-  assert.deepEqual(h.acks[0]!.body, { acked: [enroll.msgId], rejected: [], enrollment: { node: 'pve1', collectorPublicKey: h.collectorPublicKey } })
+  assert.deepEqual(h.acks[0]!.body, {
+    acked: [enroll.msgId],
+    rejected: [],
+    enrollment: { node: 'pve1', collectorPublicKey: h.collectorPublicKey },
+  })
   assert.equal(h.keys.get('pve1')?.publicKey, a.keys.publicKey)
   assert.equal(h.store.nodes.get('pve1')?.hostname, 'pve1.lan')
 
   const started = a.started('r1')
   const finished = a.finished('r1', [copy('c1'), copy('c2', { media: 'usb', offline: true })], {
-    deleted: [{ copyId: 'c0', asset: { kind: 'file-set', id: 'fileset:etc-archive' }, location: { kind: 'dir', target: '/srv/backup' }, name: 'c0.tar.gz', deletedAt: '2026-11-22T01:00:02.100Z', rule: 'keep-last(2)' }],
+    deleted: [
+      {
+        copyId: 'c0',
+        asset: { kind: 'file-set', id: 'fileset:etc-archive' },
+        location: { kind: 'dir', target: '/srv/backup' },
+        name: 'c0.tar.gz',
+        deletedAt: '2026-11-22T01:00:02.100Z',
+        rule: 'keep-last(2)',
+      },
+    ],
   })
   await Promise.all([h.send('pve1', payload(started)), h.send('pve1', payload(finished))])
   const run = h.store.runs.get('pve1', 'r1')
@@ -30,10 +43,23 @@ test('enroll pins the key, answers with the collector key, and events flow into 
   assert.equal(run?.durationMs, 2500)
   assert.equal(run?.bytes, 1234)
   const live = h.store.copies.query({ node: 'pve1', includeDeleted: false, limit: 10, offset: 0 })
-  assert.deepEqual(live.map((c) => [c.copyId, c.media, c.offline]), [['c1', 'hdd', false], ['c2', 'usb', true]])
+  assert.deepEqual(
+    live.map((c) => [c.copyId, c.media, c.offline]),
+    [
+      ['c1', 'hdd', false],
+      ['c2', 'usb', true],
+    ],
+  )
   const all = h.store.copies.query({ node: 'pve1', includeDeleted: true, limit: 10, offset: 0 })
-  assert.deepEqual(all.find((c) => c.copyId === 'c0')?.deleted, { at: '2026-11-22T01:00:02.100Z', rule: 'keep-last(2)' })
-  assert.equal(h.store.events.count('pve1'), 2, 'job events stored once each; enroll is not stored (it carries the token)')
+  assert.deepEqual(all.find((c) => c.copyId === 'c0')?.deleted, {
+    at: '2026-11-22T01:00:02.100Z',
+    rule: 'keep-last(2)',
+  })
+  assert.equal(
+    h.store.events.count('pve1'),
+    2,
+    'job events stored once each; enroll is not stored (it carries the token)',
+  )
   assert.equal(h.counters.get('ingest_stored_total', 'job.finished'), 1)
 })
 
@@ -63,7 +89,10 @@ test('a replayed msgId is stored once and acked again', async (t) => {
   await h.send('pve1', payload(env))
   await h.send('pve1', payload(env))
   assert.equal(h.store.events.count('pve1'), 1)
-  assert.deepEqual(h.acks.slice(-2).map((x) => x.body.acked), [[env.msgId], [env.msgId]])
+  assert.deepEqual(
+    h.acks.slice(-2).map((x) => x.body.acked),
+    [[env.msgId], [env.msgId]],
+  )
   assert.equal(h.counters.get('ingest_duplicate_total', 'job.started'), 1)
 })
 
@@ -79,26 +108,119 @@ interface BadCase {
 const badCases: BadCase[] = [
   { name: 'malformed JSON', make: () => ['pve1', Buffer.from('{"v":1,"kind":')], code: 'BK_ERR_WIRE_JSON' },
   { name: 'not UTF-8', make: () => ['pve1', Buffer.from([0x7b, 0xff, 0xfe, 0x7d])], code: 'BK_ERR_WIRE_JSON' },
-  { name: 'envelope schema (no msgId)', make: () => ['pve1', payload({ v: 1, kind: 'job.started', node: 'pve1' })], code: 'BK_ERR_WIRE_SCHEMA' },
-  { name: 'envelope schema (unknown kind, msgId present)', make: (a) => ['pve1', payload({ ...a.started('r1'), kind: 'job.exploded' })], code: 'BK_ERR_WIRE_SCHEMA', permanent: true },
-  { name: 'envelope version', make: (a) => ['pve1', payload({ ...a.started('r1'), v: 2 })], code: 'BK_ERR_WIRE_VERSION', permanent: true },
   {
-    name: 'body schema', code: 'BK_ERR_WIRE_SCHEMA', permanent: true,
-    make: (a) => ['pve1', payload(a.envelope('job.started', { runId: 'r1', job: 'x', jobKind: 'archive', startedAt: 'yesterday', trigger: 'schedule' }))],
+    name: 'envelope schema (no msgId)',
+    make: () => ['pve1', payload({ v: 1, kind: 'job.started', node: 'pve1' })],
+    code: 'BK_ERR_WIRE_SCHEMA',
   },
-  { name: 'bad signature', make: (a) => ['pve1', payload({ ...a.started('r1'), sig: a.started('r2').sig })], code: 'BK_ERR_SIG_INVALID', permanent: true },
-  { name: 'body changed after signing', make: (a) => { const e = a.started('r1'); return ['pve1', payload({ ...e, body: { ...e.body, job: 'other' } })] }, code: 'BK_ERR_SIG_INVALID', permanent: true },
-  { name: 'envelope node ≠ topic node', make: (a) => ['nas1', payload(a.started('r1'))], code: 'BK_ERR_WIRE_TOPIC', permanent: true },
-  { name: 'unknown node', make: () => { const x = new FakeAgent('ghost'); return ['ghost', payload(x.started('r1'))] }, code: 'BK_ERR_NODE_UNKNOWN', permanent: false },
-  { name: 'enroll with a wrong token', make: () => { const x = new FakeAgent('new1'); return ['new1', payload(x.enroll('wrong-token-wrong-token'))] }, code: 'BK_ERR_ENROLL_TOKEN', permanent: true },
-  { name: 'enroll not signed by the key in its body', make: (a) => ['pve1', payload(a.envelope('enroll', { publicKey: nodeKeys().publicKey, token: TOKEN, hostname: 'h', agentVersion: '1' }))], code: 'BK_ERR_SIG_INVALID', permanent: true },
-  { name: 'enroll with a different key than the pinned one', make: () => { const x = new FakeAgent('pve1'); return ['pve1', payload(x.enroll())] }, code: 'BK_ERR_NODE_KEY_MISMATCH', permanent: true },
-  { name: 'an ack from an agent', make: (a) => ['pve1', payload(a.envelope('ack', { acked: [], rejected: [] }))], code: 'BK_ERR_WIRE_SCHEMA', permanent: true },
   {
-    name: 'oversized payload (msgId recoverable)', code: 'BK_ERR_WIRE_TOO_LARGE', permanent: true,
-    make: (a) => ['pve1', Buffer.from(canonicalJson({ ...a.started('r1'), body: { pad: 'x'.repeat(MAX_MESSAGE_BYTES) } }))],
+    name: 'envelope schema (unknown kind, msgId present)',
+    make: (a) => ['pve1', payload({ ...a.started('r1'), kind: 'job.exploded' })],
+    code: 'BK_ERR_WIRE_SCHEMA',
+    permanent: true,
   },
-  { name: 'oversized garbage', make: () => ['pve1', Buffer.alloc(MAX_MESSAGE_BYTES + 1, 0x61)], code: 'BK_ERR_WIRE_TOO_LARGE' },
+  {
+    name: 'envelope version',
+    make: (a) => ['pve1', payload({ ...a.started('r1'), v: 2 })],
+    code: 'BK_ERR_WIRE_VERSION',
+    permanent: true,
+  },
+  {
+    name: 'body schema',
+    code: 'BK_ERR_WIRE_SCHEMA',
+    permanent: true,
+    make: (a) => [
+      'pve1',
+      payload(
+        a.envelope('job.started', {
+          runId: 'r1',
+          job: 'x',
+          jobKind: 'archive',
+          startedAt: 'yesterday',
+          trigger: 'schedule',
+        }),
+      ),
+    ],
+  },
+  {
+    name: 'bad signature',
+    make: (a) => ['pve1', payload({ ...a.started('r1'), sig: a.started('r2').sig })],
+    code: 'BK_ERR_SIG_INVALID',
+    permanent: true,
+  },
+  {
+    name: 'body changed after signing',
+    make: (a) => {
+      const e = a.started('r1')
+      return ['pve1', payload({ ...e, body: { ...e.body, job: 'other' } })]
+    },
+    code: 'BK_ERR_SIG_INVALID',
+    permanent: true,
+  },
+  {
+    name: 'envelope node ≠ topic node',
+    make: (a) => ['nas1', payload(a.started('r1'))],
+    code: 'BK_ERR_WIRE_TOPIC',
+    permanent: true,
+  },
+  {
+    name: 'unknown node',
+    make: () => {
+      const x = new FakeAgent('ghost')
+      return ['ghost', payload(x.started('r1'))]
+    },
+    code: 'BK_ERR_NODE_UNKNOWN',
+    permanent: false,
+  },
+  {
+    name: 'enroll with a wrong token',
+    make: () => {
+      const x = new FakeAgent('new1')
+      return ['new1', payload(x.enroll('wrong-token-wrong-token'))]
+    },
+    code: 'BK_ERR_ENROLL_TOKEN',
+    permanent: true,
+  },
+  {
+    name: 'enroll not signed by the key in its body',
+    make: (a) => [
+      'pve1',
+      payload(
+        a.envelope('enroll', { publicKey: nodeKeys().publicKey, token: TOKEN, hostname: 'h', agentVersion: '1' }),
+      ),
+    ],
+    code: 'BK_ERR_SIG_INVALID',
+    permanent: true,
+  },
+  {
+    name: 'enroll with a different key than the pinned one',
+    make: () => {
+      const x = new FakeAgent('pve1')
+      return ['pve1', payload(x.enroll())]
+    },
+    code: 'BK_ERR_NODE_KEY_MISMATCH',
+    permanent: true,
+  },
+  {
+    name: 'an ack from an agent',
+    make: (a) => ['pve1', payload(a.envelope('ack', { acked: [], rejected: [] }))],
+    code: 'BK_ERR_WIRE_SCHEMA',
+    permanent: true,
+  },
+  {
+    name: 'oversized payload (msgId recoverable)',
+    code: 'BK_ERR_WIRE_TOO_LARGE',
+    permanent: true,
+    make: (a) => [
+      'pve1',
+      Buffer.from(canonicalJson({ ...a.started('r1'), body: { pad: 'x'.repeat(MAX_MESSAGE_BYTES) } })),
+    ],
+  },
+  {
+    name: 'oversized garbage',
+    make: () => ['pve1', Buffer.alloc(MAX_MESSAGE_BYTES + 1, 0x61)],
+    code: 'BK_ERR_WIRE_TOO_LARGE',
+  },
 ]
 
 for (const c of badCases) {
@@ -139,14 +261,19 @@ test('a handler failure rolls back only that message (savepoint), the rest of th
   const a = await enrolled(h)
   h.acks.length = 0
   // Sabotage: a trigger that fails for one run id only — the handler throws a non-Backstop (SQLite) error.
-  h.db.exec("CREATE TRIGGER boom BEFORE INSERT ON runs WHEN NEW.run_id = 'bad' BEGIN SELECT RAISE(ABORT, 'disk says no'); END")
+  h.db.exec(
+    "CREATE TRIGGER boom BEFORE INSERT ON runs WHEN NEW.run_id = 'bad' BEGIN SELECT RAISE(ABORT, 'disk says no'); END",
+  )
   const good1 = a.started('g1')
   const bad = a.started('bad')
   const good2 = a.started('g2')
   await Promise.all([good1, bad, good2].map((e) => h.send('pve1', payload(e))))
   assert.equal(h.acks.length, 1)
   assert.deepEqual(h.acks[0]!.body.acked, [good1.msgId, good2.msgId])
-  assert.deepEqual(h.acks[0]!.body.rejected.map((r) => [r.msgId, r.code, r.permanent]), [[bad.msgId, 'BK_ERR_INTERNAL_ERROR', false]])
+  assert.deepEqual(
+    h.acks[0]!.body.rejected.map((r) => [r.msgId, r.code, r.permanent]),
+    [[bad.msgId, 'BK_ERR_INTERNAL_ERROR', false]],
+  )
   assert.equal(h.store.events.count('pve1'), 2, "the failed message's event row was rolled back with it")
   assert.ok(h.lines.some((l) => l['level'] === 50 && l['msgId'] === bad.msgId))
 })
@@ -158,10 +285,15 @@ test('a failing commit acks nothing and settles every message with an error (age
   const envs: Envelope[] = [a.started('x1'), a.started('x2')]
   const results = Promise.allSettled(envs.map((e) => h.send('pve1', payload(e))))
   // Make the COMMIT itself fail: a deferred foreign key violation is only checked at commit time.
-  h.db.exec('CREATE TABLE fk_parent (id INTEGER PRIMARY KEY); CREATE TABLE fk_child (p INTEGER REFERENCES fk_parent(id) DEFERRABLE INITIALLY DEFERRED)')
-  h.db.exec("CREATE TRIGGER fk_boom AFTER INSERT ON events BEGIN INSERT INTO fk_child (p) VALUES (42); END")
+  h.db.exec(
+    'CREATE TABLE fk_parent (id INTEGER PRIMARY KEY); CREATE TABLE fk_child (p INTEGER REFERENCES fk_parent(id) DEFERRABLE INITIALLY DEFERRED)',
+  )
+  h.db.exec('CREATE TRIGGER fk_boom AFTER INSERT ON events BEGIN INSERT INTO fk_child (p) VALUES (42); END')
   const settled = await results
-  assert.deepEqual(settled.map((s) => s.status), ['rejected', 'rejected'])
+  assert.deepEqual(
+    settled.map((s) => s.status),
+    ['rejected', 'rejected'],
+  )
   assert.equal(h.acks.length, 0)
   assert.equal(h.counters.get('ingest_batch_failures_total'), 1)
   h.db.exec('DROP TRIGGER fk_boom')
@@ -171,7 +303,10 @@ test('a failing commit acks nothing and settles every message with an error (age
 test('status messages apply in arrival order: the Last Will (dated at CONNECT) marks the node offline', async (t) => {
   const h = ingestHarness(t)
   await enrolled(h)
-  h.ingest.status('pve1', Buffer.from(JSON.stringify({ state: 'online', ts: '2026-11-22T02:00:00.000Z', agentVersion: '0.2.0' })))
+  h.ingest.status(
+    'pve1',
+    Buffer.from(JSON.stringify({ state: 'online', ts: '2026-11-22T02:00:00.000Z', agentVersion: '0.2.0' })),
+  )
   assert.equal(h.store.nodes.get('pve1')?.status, 'online')
   assert.equal(h.store.nodes.get('pve1')?.agentVersion, '0.2.0')
   // The will's payload is fixed at CONNECT, so its ts is older than the online published after CONNACK —

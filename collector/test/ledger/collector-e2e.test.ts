@@ -12,12 +12,22 @@ import { captureLog, copy, FakeAgent, payload, tempDir, TOKEN } from '../support
 describe('collector end to end: ingest wakes the compliance ledger', () => {
   it('a committed job.finished produces a verdict, an expectation, an alert and metrics', async (t) => {
     const dir = tempDir(t, 'bk-e2e-')
-    const cfg = parseCollectorConfig(`dataDir: ${dir}\nmqtt: {host: 127.0.0.1, port: 0}\napi: {host: 127.0.0.1, port: 0}\nenrollment: {tokens: [${TOKEN}]}\ningest: {batchIntervalMs: 2, verifyWorkers: 0}\ntls: {plaintext: true}\n`, 'test.yaml')
+    const cfg = parseCollectorConfig(
+      `dataDir: ${dir}\nmqtt: {host: 127.0.0.1, port: 0}\napi: {host: 127.0.0.1, port: 0}\nenrollment: {tokens: [${TOKEN}]}\ningest: {batchIntervalMs: 2, verifyWorkers: 0}\ntls: {plaintext: true}\n`,
+      'test.yaml',
+    )
     const c = await startCollector(cfg, { log: captureLog('warn').log })
     t.after(() => c.stop())
     const agent = new FakeAgent('pve1')
     const send = async (password: string, envs: Envelope[]): Promise<AckBody[]> => {
-      const client = await mqtt.connectAsync(c.mqttUrl, { clientId: 'backstop-agent-pve1', username: 'pve1', password, clean: false, protocolVersion: 4, reconnectPeriod: 0 })
+      const client = await mqtt.connectAsync(c.mqttUrl, {
+        clientId: 'backstop-agent-pve1',
+        username: 'pve1',
+        password,
+        clean: false,
+        protocolVersion: 4,
+        reconnectPeriod: 0,
+      })
       const acks: AckBody[] = []
       client.on('message', (_t, p) => acks.push((JSON.parse(p.toString()) as Envelope<'ack'>).body))
       await client.subscribeAsync(nodeTopic('pve1', 'ack'), { qos: 1 })
@@ -34,11 +44,29 @@ describe('collector end to end: ingest wakes the compliance ledger', () => {
     // The collector runs on the wall clock, so the run is one that finished a minute ago: a fixed date would turn
     // the daily expectation 'down' once the test runs more than a day after that date.
     const at = (msAgo: number): string => new Date(Date.now() - msAgo).toISOString()
-    const made = { createdAt: at(58_000), verification: { state: 'verified' as const, at: at(57_000), method: 'sha256-manifest' } }
-    const fin = agent.finished('r1', [copy('c1', made), copy('c2', { ...made, location: { kind: 'object', target: 's3://b' }, media: 'object', offsite: true, immutable: true })],
-      { startedAt: at(60_000), finishedAt: at(56_000) })
+    const made = {
+      createdAt: at(58_000),
+      verification: { state: 'verified' as const, at: at(57_000), method: 'sha256-manifest' },
+    }
+    const fin = agent.finished(
+      'r1',
+      [
+        copy('c1', made),
+        copy('c2', {
+          ...made,
+          location: { kind: 'object', target: 's3://b' },
+          media: 'object',
+          offsite: true,
+          immutable: true,
+        }),
+      ],
+      { startedAt: at(60_000), finishedAt: at(56_000) },
+    )
     const acks = await send(agent.password(), [agent.started('r1', 'etc-archive', at(60_000)), fin])
-    assert.ok(acks.some((a) => a.acked.includes(fin.msgId)), 'job.finished acked')
+    assert.ok(
+      acks.some((a) => a.acked.includes(fin.msgId)),
+      'job.finished acked',
+    )
 
     const url = `${c.apiUrl}/api/v1/asset?node=pve1&kind=file-set&id=${encodeURIComponent('fileset:etc-archive')}`
     let res = await fetch(url)
@@ -47,26 +75,43 @@ describe('collector end to end: ingest wakes the compliance ledger', () => {
       res = await fetch(url)
     }
     assert.equal(res.status, 200)
-    const body = await res.json() as { asset: { verdict: string, counts: { copies: number } }, expectations: { job: string, status: string }[] }
+    const body = (await res.json()) as {
+      asset: { verdict: string; counts: { copies: number } }
+      expectations: { job: string; status: string }[]
+    }
     assert.equal(body.asset.counts.copies, 3)
-    assert.deepEqual(body.expectations.map((e) => [e.job, e.status]), [['etc-archive', 'up']])
+    assert.deepEqual(
+      body.expectations.map((e) => [e.job, e.status]),
+      [['etc-archive', 'up']],
+    )
     assert.equal(body.asset.verdict, 'compliant')
-    const summary = await (await fetch(`${c.apiUrl}/api/v1/compliance/summary`)).json() as { assets: number }
+    const summary = (await (await fetch(`${c.apiUrl}/api/v1/compliance/summary`)).json()) as { assets: number }
     assert.equal(summary.assets, 1)
     const metrics = await (await fetch(`${c.apiUrl}/metrics`)).text()
-    assert.match(metrics, /backstop_asset_last_success_timestamp_seconds\{node="pve1",kind="file-set",asset="fileset:etc-archive"\}/)
+    assert.match(
+      metrics,
+      /backstop_asset_last_success_timestamp_seconds\{node="pve1",kind="file-set",asset="fileset:etc-archive"\}/,
+    )
     assert.match(metrics, /backstop_ingest_stored_total\{label="job.finished"\} 1/)
     const docs = await fetch(`${c.apiUrl}/docs/json`)
     assert.equal(docs.status, 200)
 
     // A coverage gap reported by the agent reaches an operator client on the collector's own broker.
     const op = createOperators(c.db, createAuditLog(c.db), () => new Date()).create('ha', 'test')
-    const sub = await mqtt.connectAsync(c.mqttUrl, { username: op.username, password: op.password, clientId: 'ha-e2e', reconnectPeriod: 0 })
+    const sub = await mqtt.connectAsync(c.mqttUrl, {
+      username: op.username,
+      password: op.password,
+      clientId: 'ha-e2e',
+      reconnectPeriod: 0,
+    })
     t.after(() => sub.endAsync())
     const seen = new Map<string, Record<string, unknown>>()
     sub.on('message', (topic, p) => seen.set(topic, JSON.parse(p.toString()) as Record<string, unknown>))
     await sub.subscribeAsync('backstop/v1/alerts/#', { qos: 1 })
-    const inv = agent.envelope('inventory', { at: new Date().toISOString(), assets: [{ asset: { kind: 'vm', id: 'vm/101' }, coveredBy: [] }] })
+    const inv = agent.envelope('inventory', {
+      at: new Date().toISOString(),
+      assets: [{ asset: { kind: 'vm', id: 'vm/101' }, coveredBy: [] }],
+    })
     await send(agent.password(), [inv])
     const topic = alertTopics.state('coverage-gap/pve1/vm/vm/101')
     for (let i = 0; i < 100 && !seen.has(topic); i++) {

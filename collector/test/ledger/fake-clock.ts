@@ -4,8 +4,8 @@ import type { LedgerClock } from '../../src/ledger/clock.ts'
 export function fakeClock(start: number) {
   let now = start
   let nextId = 1
-  const timers = new Map<number, { at: number, fn: () => void }>()
-  const clock: LedgerClock & { advance(ms: number): void, set(t: number): void, pending(): number[] } = {
+  const timers = new Map<number, { at: number; fn: () => void }>()
+  const clock: LedgerClock & { advance(ms: number): void; set(t: number): void; pending(): number[] } = {
     now: () => now,
     setTimer: (fn, delayMs) => {
       const id = nextId++

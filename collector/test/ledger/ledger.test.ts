@@ -11,7 +11,12 @@ describe('ledger: verdicts from ingested copies', () => {
     h.brain.start()
     h.run('snap', T0, 60_000, [
       h.copy('c1', 'tank/data', T0),
-      h.copy('c2', 'tank/data', T0, { location: { kind: 'nas', target: 'nas2:/backup' }, media: 'nas', offsite: true, immutable: true }),
+      h.copy('c2', 'tank/data', T0, {
+        location: { kind: 'nas', target: 'nas2:/backup' },
+        media: 'nas',
+        offsite: true,
+        immutable: true,
+      }),
     ])
     h.brain.ledger.runNow()
     const a = h.brain.repos.assets.get({ node: 'pve1', kind: 'zfs-dataset', id: 'tank/data' })!
@@ -23,7 +28,10 @@ describe('ledger: verdicts from ingested copies', () => {
     h.clock.set(T0 + 26 * H + 1)
     const stale = h.brain.repos.assets.get({ node: 'pve1', kind: 'zfs-dataset', id: 'tank/data' })!
     assert.equal(stale.verdict, 'non-compliant')
-    assert.deepEqual(stale.reasons.map((r) => r.code), ['stale'])
+    assert.deepEqual(
+      stale.reasons.map((r) => r.code),
+      ['stale'],
+    )
     assert.equal(h.alert('non-compliant/pve1/zfs-dataset/tank/data')?.state, 'firing')
     h.brain.stop()
   })
@@ -35,11 +43,19 @@ describe('ledger: missed backups', () => {
     h.brain.start()
     h.run('snap', T0, 60_000, [h.copy('c1', 'tank/data', T0 + 1000)])
     h.brain.ledger.runNow()
-    const e = h.brain.repos.expectations.get({ node: 'pve1', job: 'snap', assetKind: 'zfs-dataset', assetId: 'tank/data' })!
+    const e = h.brain.repos.expectations.get({
+      node: 'pve1',
+      job: 'snap',
+      assetKind: 'zfs-dataset',
+      assetId: 'tank/data',
+    })!
     assert.equal(e.state.status, 'up')
     const deadline = T0 + 60_000 + 24 * H + H
     assert.equal(e.alertAfter, deadline)
-    assert.ok(h.clock.pending().includes(deadline), `one timer armed for the earliest deadline: ${h.clock.pending().map((t) => new Date(t).toISOString())}`)
+    assert.ok(
+      h.clock.pending().includes(deadline),
+      `one timer armed for the earliest deadline: ${h.clock.pending().map((t) => new Date(t).toISOString())}`,
+    )
 
     h.clock.set(deadline - 1)
     assert.equal(h.alert('missed-backup/pve1/snap/zfs-dataset/tank/data'), undefined)
@@ -54,7 +70,11 @@ describe('ledger: missed backups', () => {
     const state = h.published.find((p) => p.topic === alertTopics.state(a.key))!
     assert.equal(state.retain, true)
     assert.equal(state.payload.state, 'firing')
-    assert.ok(h.published.some((p) => p.topic === alertTopics.events && p.payload.key === a.key && p.payload.to === 'firing' && !p.retain))
+    assert.ok(
+      h.published.some(
+        (p) => p.topic === alertTopics.events && p.payload.key === a.key && p.payload.to === 'firing' && !p.retain,
+      ),
+    )
 
     h.run('snap', deadline + 10 * M, 60_000, [h.copy('c2', 'tank/data', deadline + 10 * M + 1000)])
     h.brain.ledger.runNow()
@@ -78,7 +98,11 @@ describe('ledger: missed backups', () => {
     h.run('send', T0 + 7 * 24 * H, 1000, [], 'failed')
     h.brain.ledger.runNow()
     assert.equal(h.alert('run-failed/pve1/send')!.state, 'firing')
-    assert.equal(h.brain.repos.expectations.get({ node: 'pve1', job: 'send', assetKind: 'zfs-dataset', assetId: 'tank/data' })!.state.status, 'down')
+    assert.equal(
+      h.brain.repos.expectations.get({ node: 'pve1', job: 'send', assetKind: 'zfs-dataset', assetId: 'tank/data' })!
+        .state.status,
+      'down',
+    )
     h.brain.stop()
   })
 
@@ -87,7 +111,19 @@ describe('ledger: missed backups', () => {
     h.brain.start()
     h.run('snap', T0, 60_000, [h.copy('c1', 'tank/data', T0 + 1)])
     h.brain.ledger.runNow()
-    h.db.transaction(() => h.core.runs.started('pve1', { runId: 'long', job: 'snap', jobKind: 'zfs-snapshot', startedAt: new Date(T0 + 2 * H).toISOString(), trigger: 'schedule' }, ''))()
+    h.db.transaction(() =>
+      h.core.runs.started(
+        'pve1',
+        {
+          runId: 'long',
+          job: 'snap',
+          jobKind: 'zfs-snapshot',
+          startedAt: new Date(T0 + 2 * H).toISOString(),
+          trigger: 'schedule',
+        },
+        '',
+      ),
+    )()
     h.brain.ledger.runNow()
     h.clock.set(T0 + 3 * H + M)
     const a = h.alert('missed-backup/pve1/snap/zfs-dataset/tank/data')!
@@ -102,17 +138,24 @@ describe('ledger: inventory and node liveness', () => {
   it('flags coverage gaps and expects a first backup for covered assets', () => {
     const h = harness()
     h.brain.start()
-    h.db.transaction(() => h.core.assets.replaceInventory('pve1', {
-      at: new Date(T0).toISOString(),
-      assets: [
-        { asset: { kind: 'vm', id: 'vm/101' }, coveredBy: [] },
-        { asset: { kind: 'vm', id: 'vm/102' }, coveredBy: ['vzdump-nightly'] },
-      ],
-    }))()
+    h.db.transaction(() =>
+      h.core.assets.replaceInventory('pve1', {
+        at: new Date(T0).toISOString(),
+        assets: [
+          { asset: { kind: 'vm', id: 'vm/101' }, coveredBy: [] },
+          { asset: { kind: 'vm', id: 'vm/102' }, coveredBy: ['vzdump-nightly'] },
+        ],
+      }),
+    )()
     h.brain.ledger.runNow()
     assert.equal(h.alert('coverage-gap/pve1/vm/vm/101')!.state, 'firing')
     assert.equal(h.alert('coverage-gap/pve1/vm/vm/102'), undefined)
-    const e = h.brain.repos.expectations.get({ node: 'pve1', job: 'vzdump-nightly', assetKind: 'vm', assetId: 'vm/102' })!
+    const e = h.brain.repos.expectations.get({
+      node: 'pve1',
+      job: 'vzdump-nightly',
+      assetKind: 'vm',
+      assetId: 'vm/102',
+    })!
     assert.equal(e.state.status, 'new')
     assert.equal(e.alertAfter, T0 + 25 * H, 'a job that never runs is caught too')
     assert.equal(h.brain.repos.assets.get({ node: 'pve1', kind: 'vm', id: 'vm/102' })!.verdict, 'non-compliant')
@@ -123,7 +166,9 @@ describe('ledger: inventory and node liveness', () => {
     const h = harness()
     h.brain.start()
     h.run('snap', T0, 60_000, [h.copy('c1', 'tank/a', T0 + 1), h.copy('c2', 'tank/b', T0 + 1)])
-    h.db.transaction(() => h.core.nodes.setStatus('pve1', 'offline', new Date(T0 + H).toISOString(), new Date(T0 + H).toISOString()))()
+    h.db.transaction(() =>
+      h.core.nodes.setStatus('pve1', 'offline', new Date(T0 + H).toISOString(), new Date(T0 + H).toISOString()),
+    )()
     h.clock.set(T0 + H)
     h.brain.ledger.runNow()
     assert.equal(h.alert('node-down/pve1')!.state, 'firing')
@@ -135,14 +180,25 @@ describe('ledger: inventory and node liveness', () => {
       assert.equal(h.brain.repos.alerts.flips(m.key, 1)[0]!.decision, 'suppressed')
     }
     assert.equal(h.brain.repos.notify.nextDue(), null, 'no channel configured, and suppressed flips never queue')
-    h.db.transaction(() => h.core.nodes.setStatus('pve1', 'online', new Date(T0 + 27 * H).toISOString(), new Date(T0 + 27 * H).toISOString()))()
+    h.db.transaction(() =>
+      h.core.nodes.setStatus(
+        'pve1',
+        'online',
+        new Date(T0 + 27 * H).toISOString(),
+        new Date(T0 + 27 * H).toISOString(),
+      ),
+    )()
     h.clock.set(T0 + 27 * H)
     h.brain.ledger.runNow()
     assert.equal(h.alert('node-down/pve1')!.state, 'resolved')
     for (const m of missed) {
       const now = h.alert(m.key)!
       assert.equal(now.suppressedBy, null)
-      assert.equal(h.brain.repos.alerts.flips(m.key, 1)[0]!.decision, 'notify', 'released alerts are notified once the node is back')
+      assert.equal(
+        h.brain.repos.alerts.flips(m.key, 1)[0]!.decision,
+        'notify',
+        'released alerts are notified once the node is back',
+      )
     }
     h.brain.stop()
   })
@@ -155,7 +211,12 @@ describe('ledger: device health', () => {
     h.brain.start()
     h.run('snap', T0, 60_000, [
       h.copy('c1', 'tank/data', T0 + 1),
-      h.copy('c2', 'tank/data', T0 + 1, { location: { kind: 'usb', target: 'USB-1', device: { serial: 'USB-1' } }, media: 'usb', offsite: true, offline: true }),
+      h.copy('c2', 'tank/data', T0 + 1, {
+        location: { kind: 'usb', target: 'USB-1', device: { serial: 'USB-1' } },
+        media: 'usb',
+        offsite: true,
+        offline: true,
+      }),
     ])
     h.brain.ledger.runNow()
     const key = { node: 'pve1', kind: 'zfs-dataset', id: 'tank/data' }
@@ -175,7 +236,8 @@ describe('ledger: heartbeat timeout', () => {
   it('a node silent past nodeTimeoutS goes down at last heartbeat + timeout, and comes back on the next heartbeat', () => {
     const h = harness()
     h.brain.start()
-    const hb = (at: number) => h.db.transaction(() => h.core.nodes.setHeartbeat('pve1', {}, new Date(at).toISOString(), 'pve1', '0'))()
+    const hb = (at: number) =>
+      h.db.transaction(() => h.core.nodes.setHeartbeat('pve1', {}, new Date(at).toISOString(), 'pve1', '0'))()
     hb(T0)
     h.brain.ledger.runNow()
     assert.equal(h.alert('node-down/pve1'), undefined)
@@ -196,8 +258,18 @@ describe('ledger: heartbeat timeout', () => {
 describe('ledger: maintenance windows and notifications', () => {
   it('flips inside a window are recorded but not queued; outside they reach every eligible channel', () => {
     const h = harness()
-    h.brain.repos.notify.addChannel({ name: 'hook', kind: 'webhook', url: 'http://127.0.0.1:9/x', minSeverity: 'warning' }, T0)
-    h.brain.repos.alerts.addWindow({ start: T0, end: T0 + 2 * H, node: 'pve1', reason: 'disk swap', createdBy: 'test', createdAt: T0 })
+    h.brain.repos.notify.addChannel(
+      { name: 'hook', kind: 'webhook', url: 'http://127.0.0.1:9/x', minSeverity: 'warning' },
+      T0,
+    )
+    h.brain.repos.alerts.addWindow({
+      start: T0,
+      end: T0 + 2 * H,
+      node: 'pve1',
+      reason: 'disk swap',
+      createdBy: 'test',
+      createdAt: T0,
+    })
     h.brain.ledger.runNow()
     h.db.transaction(() => h.core.nodes.setStatus('pve1', 'offline', new Date(T0 + H).toISOString(), ''))()
     h.clock.set(T0 + H)
@@ -207,7 +279,11 @@ describe('ledger: maintenance windows and notifications', () => {
     h.db.transaction(() => h.core.nodes.setStatus('pve1', 'online', new Date(T0 + 3 * H).toISOString(), ''))()
     h.clock.set(T0 + 3 * H)
     h.brain.ledger.runNow()
-    assert.equal(h.brain.repos.alerts.flips('node-down/pve1', 1)[0]!.decision, 'notify', 'the resolution after the window is sent')
+    assert.equal(
+      h.brain.repos.alerts.flips('node-down/pve1', 1)[0]!.decision,
+      'notify',
+      'the resolution after the window is sent',
+    )
     assert.equal(h.brain.repos.notify.channels()[0]!.health.pending, 1)
   })
 })
@@ -220,9 +296,24 @@ describe('ledger: auto expectations learn the job period from the agent', () => 
     h.brain.ledger.runNow()
     const key = { node: 'pve1', job: 'weekly', assetKind: 'zfs-dataset', assetId: 'tank/data' }
     assert.equal(h.brain.repos.expectations.get(key)!.alertAfter, T0 + 60_000 + 25 * H, 'default: daily + 1 h grace')
-    const hb = (at: number, nextRunAt: number) => h.db.transaction(() => h.core.nodes.setHeartbeat('pve1', {
-      agentVersion: '0', hostname: 'pve1', uptimeS: 1, outbox: { pending: 0, bytes: 0 }, jobs: [{ job: 'weekly', kind: 'zfs-snapshot', nextRunAt: new Date(nextRunAt).toISOString(), skippedOverlaps: 0 }],
-    }, new Date(at).toISOString(), 'pve1', '0'))()
+    const hb = (at: number, nextRunAt: number) =>
+      h.db.transaction(() =>
+        h.core.nodes.setHeartbeat(
+          'pve1',
+          {
+            agentVersion: '0',
+            hostname: 'pve1',
+            uptimeS: 1,
+            outbox: { pending: 0, bytes: 0 },
+            jobs: [
+              { job: 'weekly', kind: 'zfs-snapshot', nextRunAt: new Date(nextRunAt).toISOString(), skippedOverlaps: 0 },
+            ],
+          },
+          new Date(at).toISOString(),
+          'pve1',
+          '0',
+        ),
+      )()
     hb(T0 + 2 * 60_000, T0 + 7 * 24 * H)
     h.clock.set(T0 + 2 * 60_000)
     h.brain.ledger.runNow()

@@ -10,14 +10,25 @@ import { openDb } from '../../src/store/db.ts'
 import { createNotifyRepo } from '../../src/store/notify-repo.ts'
 import { fakeClock } from '../ledger/fake-clock.ts'
 
-const flip: AlertFlip = { key: 'missed-backup/pve1/snap/zfs-dataset/tank', kind: 'missed-backup', node: 'pve1', from: 'none', to: 'firing', severity: 'critical', summary: 'tank missed — no backup', at: Date.parse('2026-11-20T01:00:00Z') }
+const flip: AlertFlip = {
+  key: 'missed-backup/pve1/snap/zfs-dataset/tank',
+  kind: 'missed-backup',
+  node: 'pve1',
+  from: 'none',
+  to: 'firing',
+  severity: 'critical',
+  summary: 'tank missed — no backup',
+  at: Date.parse('2026-11-20T01:00:00Z'),
+}
 
 /** A real HTTP receiver on an ephemeral port that answers with the scripted statuses in order. */
 async function receiver(statuses: number[]) {
-  const got: { path: string, headers: IncomingMessage['headers'], body: string }[] = []
+  const got: { path: string; headers: IncomingMessage['headers']; body: string }[] = []
   const server = createServer((req, res) => {
     let body = ''
-    req.on('data', (c: Buffer) => { body += c.toString() })
+    req.on('data', (c: Buffer) => {
+      body += c.toString()
+    })
     req.on('end', () => {
       got.push({ path: req.url ?? '', headers: req.headers, body })
       res.statusCode = statuses.shift() ?? 200
@@ -31,7 +42,17 @@ async function receiver(statuses: number[]) {
 
 describe('notification requests', () => {
   it('classifies statuses as delivered, transient or permanent', () => {
-    const cases: Array<[number, string]> = [[200, 'ok'], [204, 'ok'], [400, 'permanent'], [401, 'permanent'], [404, 'permanent'], [408, 'transient'], [429, 'transient'], [500, 'transient'], [503, 'transient']]
+    const cases: Array<[number, string]> = [
+      [200, 'ok'],
+      [204, 'ok'],
+      [400, 'permanent'],
+      [401, 'permanent'],
+      [404, 'permanent'],
+      [408, 'transient'],
+      [429, 'transient'],
+      [500, 'transient'],
+      [503, 'transient'],
+    ]
     for (const [status, want] of cases) {
       const r = classifyStatus(status)
       assert.equal(r.ok ? 'ok' : r.permanent ? 'permanent' : 'transient', want, String(status))
@@ -56,9 +77,18 @@ describe('deliverer: durable queue with retries', () => {
     t.after(() => db.close())
     const repo = createNotifyRepo(db)
     const clock = fakeClock(flip.at)
-    const hookId = repo.addChannel({ name: 'hook', kind: 'webhook', url: `${hook.url}/hook`, minSeverity: 'warning' }, clock.now())
-    const ntfyId = repo.addChannel({ name: 'phone', kind: 'ntfy', url: `${ntfy.url}/backups`, minSeverity: 'warning' }, clock.now())
-    repo.addChannel({ name: 'crit-only', kind: 'webhook', url: `${hook.url}/never`, minSeverity: 'critical' }, clock.now())
+    const hookId = repo.addChannel(
+      { name: 'hook', kind: 'webhook', url: `${hook.url}/hook`, minSeverity: 'warning' },
+      clock.now(),
+    )
+    const ntfyId = repo.addChannel(
+      { name: 'phone', kind: 'ntfy', url: `${ntfy.url}/backups`, minSeverity: 'warning' },
+      clock.now(),
+    )
+    repo.addChannel(
+      { name: 'crit-only', kind: 'webhook', url: `${hook.url}/never`, minSeverity: 'critical' },
+      clock.now(),
+    )
     repo.enqueue(1, { ...flip, severity: 'warning' }, clock.now())
     const d = createDeliverer({ repo, clock, log: pino({ level: 'silent' }), backoffMs: (n) => n * 1000 })
     d.start()
@@ -83,7 +113,11 @@ describe('deliverer: durable queue with retries', () => {
     const h = ch.find((c) => c.id === hookId)!.health
     assert.deepEqual([h.pending, h.dead, h.deliveredTotal, h.failedTotal, h.consecutiveFailures], [0, 0, 1, 2, 0])
     assert.equal(h.lastError, 'HTTP 503')
-    assert.equal(ch.find((c) => c.name === 'crit-only')!.health.pending + hook.got.filter((g) => g.path === '/never').length, 0, 'below the channel threshold: never queued')
+    assert.equal(
+      ch.find((c) => c.name === 'crit-only')!.health.pending + hook.got.filter((g) => g.path === '/never').length,
+      0,
+      'below the channel threshold: never queued',
+    )
     d.stop()
   })
 

@@ -15,7 +15,11 @@ test('migrations: every file applies once, in order, and a re-open applies nothi
   assert.deepEqual(first.migrations.applied, [...first.migrations.applied].sort())
   assert.equal(first.db.pragma('journal_mode', { simple: true }), 'wal')
   assert.equal(first.db.pragma('synchronous', { simple: true }), 2, 'FULL: an ack means the batch is on disk')
-  assert.equal(first.db.pragma('temp_store', { simple: true }), 2, 'MEMORY: statement journals of trigger-firing inserts never spill to temp files')
+  assert.equal(
+    first.db.pragma('temp_store', { simple: true }),
+    2,
+    'MEMORY: statement journals of trigger-firing inserts never spill to temp files',
+  )
   first.db.close()
   const again = openDb({ file })
   t.after(() => again.db.close())
@@ -33,7 +37,14 @@ test('migrations: a failing file rolls back entirely and names itself; later num
   // a lower number arriving later (another room's branch) still runs
   writeFileSync(join(mig, '0002-b.sql'), 'CREATE TABLE b (x INTEGER); CREATE TABLE broken (;')
   assert.throws(() => migrate(db, mig), /0002-b\.sql failed and was rolled back/)
-  const tables = (): string[] => (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('a', 'b', 'c')").all() as { name: string }[]).map((r) => r.name).sort()
+  const tables = (): string[] =>
+    (
+      db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('a', 'b', 'c')").all() as {
+        name: string
+      }[]
+    )
+      .map((r) => r.name)
+      .sort()
   assert.deepEqual(tables(), ['a', 'c'], 'the half-applied 0002 left nothing behind')
   writeFileSync(join(mig, '0002-b.sql'), 'CREATE TABLE b (x INTEGER);')
   assert.deepEqual(migrate(db, mig).applied, ['0002-b'])
@@ -49,16 +60,51 @@ test('a copy re-reported by later runs, deleted, and inventories repeated: one r
   await h.send('pve1', payload(a.enroll()))
   for (let i = 0; i < 3; i++) {
     await h.send('pve1', payload(a.started(`r${i}`)))
-    await h.send('pve1', payload(a.finished(`r${i}`, [copy('c1', { verification: { state: i === 2 ? 'failed' : 'verified' } }), copy(`c-new-${i}`)])))
+    await h.send(
+      'pve1',
+      payload(
+        a.finished(`r${i}`, [
+          copy('c1', { verification: { state: i === 2 ? 'failed' : 'verified' } }),
+          copy(`c-new-${i}`),
+        ]),
+      ),
+    )
   }
-  await h.send('pve1', payload(a.finished('r3', [], {
-    deleted: [{ copyId: 'c1', asset: { kind: 'file-set', id: 'fileset:etc-archive' }, location: { kind: 'dir', target: '/srv/backup' }, name: 'c1.tar.gz', deletedAt: '2026-11-22T02:00:00.000Z', rule: 'keep-last(3)' }],
-  })))
+  await h.send(
+    'pve1',
+    payload(
+      a.finished('r3', [], {
+        deleted: [
+          {
+            copyId: 'c1',
+            asset: { kind: 'file-set', id: 'fileset:etc-archive' },
+            location: { kind: 'dir', target: '/srv/backup' },
+            name: 'c1.tar.gz',
+            deletedAt: '2026-11-22T02:00:00.000Z',
+            rule: 'keep-last(3)',
+          },
+        ],
+      }),
+    ),
+  )
   for (let i = 0; i < 2; i++) {
-    await h.send('pve1', payload(a.envelope('inventory', { at: `2026-11-22T0${i}:00:00.000Z`, assets: [{ asset: { kind: 'vm', id: 'vm/101' }, coveredBy: i ? ['vms'] : [] }] })))
+    await h.send(
+      'pve1',
+      payload(
+        a.envelope('inventory', {
+          at: `2026-11-22T0${i}:00:00.000Z`,
+          assets: [{ asset: { kind: 'vm', id: 'vm/101' }, coveredBy: i ? ['vms'] : [] }],
+        }),
+      ),
+    )
   }
-  assert.deepEqual(h.acks.flatMap((x) => x.body.rejected), [])
-  const c1 = h.store.copies.query({ node: 'pve1', includeDeleted: true, limit: 100, offset: 0 }).filter((c) => c.copyId === 'c1')
+  assert.deepEqual(
+    h.acks.flatMap((x) => x.body.rejected),
+    [],
+  )
+  const c1 = h.store.copies
+    .query({ node: 'pve1', includeDeleted: true, limit: 100, offset: 0 })
+    .filter((c) => c.copyId === 'c1')
   assert.equal(c1.length, 1)
   assert.equal(c1[0]!.verification.state, 'failed')
   assert.equal(c1[0]!.firstRunId, 'r0')

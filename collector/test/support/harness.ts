@@ -6,9 +6,21 @@ import { Writable } from 'node:stream'
 import type { TestContext } from 'node:test'
 import { pino, type Logger } from 'pino'
 import {
-  keyPairFromSeed, type AckBody, type BodyOf, type Copy, type Envelope, type KeyPair, type MessageKind,
+  keyPairFromSeed,
+  type AckBody,
+  type BodyOf,
+  type Copy,
+  type Envelope,
+  type KeyPair,
+  type MessageKind,
 } from '@backstop/shared'
-import { privateKeyObject, publicKeyObject, signEnvelopeWith, signMessage, verifyEnvelopeWith } from '../../src/crypto/ed25519.ts'
+import {
+  privateKeyObject,
+  publicKeyObject,
+  signEnvelopeWith,
+  signMessage,
+  verifyEnvelopeWith,
+} from '../../src/crypto/ed25519.ts'
 import { createTokenCheck } from '../../src/ingest/check.ts'
 import { createKeyRing, type KeyRing } from '../../src/ingest/key-ring.ts'
 import { createIngest, type Ingest } from '../../src/ingest/pipeline.ts'
@@ -31,7 +43,7 @@ export function tempDir(t: TestContext, prefix = 'bk-collector-'): string {
 }
 
 /** pino writing JSON lines into an array, so tests can assert that a rejection was logged with its reason. */
-export function captureLog(level = 'debug'): { log: Logger, lines: Record<string, unknown>[] } {
+export function captureLog(level = 'debug'): { log: Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = []
   const stream = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -55,33 +67,69 @@ export class FakeAgent {
   readonly keys: KeyPair
   private readonly sk
   private n = 0
-  constructor(readonly node: string, keys: KeyPair = nodeKeys()) {
+  constructor(
+    readonly node: string,
+    keys: KeyPair = nodeKeys(),
+  ) {
     this.keys = keys
     this.sk = privateKeyObject(keys.secretKey)
   }
 
   envelope<K extends MessageKind>(kind: K, body: BodyOf<K>, over: Partial<Envelope> = {}): Envelope<K> {
     this.n++
-    const unsigned = { v: 1 as const, kind, node: this.node, msgId: `${this.node}-m${this.n}`, seq: kind === 'enroll' || kind === 'heartbeat' ? 0 : this.n, ts: new Date().toISOString(), body, ...over }
+    const unsigned = {
+      v: 1 as const,
+      kind,
+      node: this.node,
+      msgId: `${this.node}-m${this.n}`,
+      seq: kind === 'enroll' || kind === 'heartbeat' ? 0 : this.n,
+      ts: new Date().toISOString(),
+      body,
+      ...over,
+    }
     return signEnvelopeWith(unsigned as never, this.sk) as Envelope<K>
   }
 
   enroll(token = TOKEN): Envelope<'enroll'> {
-    return this.envelope('enroll', { publicKey: this.keys.publicKey, token, hostname: `${this.node}.lan`, agentVersion: '0.1.0' })
+    return this.envelope('enroll', {
+      publicKey: this.keys.publicKey,
+      token,
+      hostname: `${this.node}.lan`,
+      agentVersion: '0.1.0',
+    })
   }
 
   heartbeat(): Envelope<'heartbeat'> {
-    return this.envelope('heartbeat', { agentVersion: '0.1.0', hostname: `${this.node}.lan`, uptimeS: 12, outbox: { pending: 0, bytes: 0 }, jobs: [] })
+    return this.envelope('heartbeat', {
+      agentVersion: '0.1.0',
+      hostname: `${this.node}.lan`,
+      uptimeS: 12,
+      outbox: { pending: 0, bytes: 0 },
+      jobs: [],
+    })
   }
 
   started(runId: string, job = 'etc-archive', startedAt = '2026-11-22T01:00:00.000Z'): Envelope<'job.started'> {
     return this.envelope('job.started', { runId, job, jobKind: 'archive', startedAt, trigger: 'schedule' })
   }
 
-  finished(runId: string, copies: Copy[] = [copy('c1')], over: Partial<BodyOf<'job.finished'>> = {}): Envelope<'job.finished'> {
+  finished(
+    runId: string,
+    copies: Copy[] = [copy('c1')],
+    over: Partial<BodyOf<'job.finished'>> = {},
+  ): Envelope<'job.finished'> {
     return this.envelope('job.finished', {
-      runId, job: 'etc-archive', jobKind: 'archive', startedAt: '2026-11-22T01:00:00.000Z', finishedAt: '2026-11-22T01:00:02.500Z',
-      status: 'success', bytes: 1234, copies, deleted: [], warnings: [], ...over,
+      runId,
+      job: 'etc-archive',
+      jobKind: 'archive',
+      startedAt: '2026-11-22T01:00:00.000Z',
+      finishedAt: '2026-11-22T01:00:02.500Z',
+      status: 'success',
+      bytes: 1234,
+      copies,
+      deleted: [],
+      warnings: [],
+      ...over,
     })
   }
 
@@ -138,7 +186,10 @@ export interface Harness {
 }
 
 /** Ingest over a real SQLite file, acks captured. Each published ack is checked against the collector key. */
-export function ingestHarness(t: TestContext, opts: { batchSize?: number, batchIntervalMs?: number, verifier?: (keys: KeyRing, log: Logger) => Verifier } = {}): Harness {
+export function ingestHarness(
+  t: TestContext,
+  opts: { batchSize?: number; batchIntervalMs?: number; verifier?: (keys: KeyRing, log: Logger) => Verifier } = {},
+): Harness {
   const dir = tempDir(t)
   const file = join(dir, 'collector.db')
   const { db } = openDb({ file })
@@ -148,7 +199,11 @@ export function ingestHarness(t: TestContext, opts: { batchSize?: number, batchI
     db.close()
   })
   const store: IngestStore = {
-    nodes: createNodesRepo(db), events: createEventsRepo(db), runs: createRunsRepo(db), copies: createCopiesRepo(db), assets: createAssetsRepo(db),
+    nodes: createNodesRepo(db),
+    events: createEventsRepo(db),
+    runs: createRunsRepo(db),
+    copies: createCopiesRepo(db),
+    assets: createAssetsRepo(db),
   }
   const readerEvents = createEventsRepo(reader)
   const collector = nodeKeys()
@@ -158,7 +213,12 @@ export function ingestHarness(t: TestContext, opts: { batchSize?: number, batchI
   const { log, lines } = captureLog()
   const acks: PublishedAck[] = []
   const ingest = createIngest({
-    db, store, keys, counters, log, now: () => new Date(),
+    db,
+    store,
+    keys,
+    counters,
+    log,
+    now: () => new Date(),
     tokens: createTokenCheck([TOKEN, 'second-token-abcdefghijklmnop']),
     collector: { publicKey: collector.publicKey, signingKey: privateKeyObject(collector.secretKey) },
     publishAck: (node, p) => {
@@ -173,8 +233,9 @@ export function ingestHarness(t: TestContext, opts: { batchSize?: number, batchI
     ...(opts.verifier ? { verifier: opts.verifier(keys, log) } : {}),
   })
   t.after(() => ingest.close())
-  const send = (topicNode: string, body: Buffer): Promise<void> => new Promise((resolve, reject) => {
-    ingest.submit(topicNode, body, (err) => (err ? reject(err) : resolve()))
-  })
+  const send = (topicNode: string, body: Buffer): Promise<void> =>
+    new Promise((resolve, reject) => {
+      ingest.submit(topicNode, body, (err) => (err ? reject(err) : resolve()))
+    })
   return { db, store, keys, ingest, counters, acks, lines, collectorPublicKey: collector.publicKey, send }
 }

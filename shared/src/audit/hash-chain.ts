@@ -53,15 +53,24 @@ export function nextAuditEntry(prev: AuditEntry | undefined, input: AuditInput, 
 export type AuditProblem = 'hash-mismatch' | 'broken-link' | 'seq-gap' | 'head-mismatch'
 
 export type AuditVerdict =
-  | { readonly ok: true, readonly count: number, readonly head: string }
-  | { readonly ok: false, readonly count: number, readonly atSeq: number, readonly problem: AuditProblem, readonly detail: string }
+  | { readonly ok: true; readonly count: number; readonly head: string }
+  | {
+      readonly ok: false
+      readonly count: number
+      readonly atSeq: number
+      readonly problem: AuditProblem
+      readonly detail: string
+    }
 
 /**
  * Walks entries in storage order. An edited entry fails its own hash; a deleted one leaves a seq gap and a
  * broken link; a reordered one breaks the link of whatever now follows it. `expectHead` (a hash recorded
  * earlier) catches the newest entries being cut off.
  */
-export function verifyAuditChain(entries: Iterable<AuditEntry>, expectHead?: { seq: number, hash: string }): AuditVerdict {
+export function verifyAuditChain(
+  entries: Iterable<AuditEntry>,
+  expectHead?: { seq: number; hash: string },
+): AuditVerdict {
   let prev: AuditEntry | undefined
   let count = 0
   let sawHead = expectHead === undefined
@@ -69,32 +78,68 @@ export function verifyAuditChain(entries: Iterable<AuditEntry>, expectHead?: { s
     count++
     const expectedSeq = prev ? prev.seq + 1 : 1
     if (e.seq !== expectedSeq) {
-      return { ok: false, count, atSeq: e.seq, problem: 'seq-gap', detail: `expected seq ${expectedSeq}, found ${e.seq}` }
+      return {
+        ok: false,
+        count,
+        atSeq: e.seq,
+        problem: 'seq-gap',
+        detail: `expected seq ${expectedSeq}, found ${e.seq}`,
+      }
     }
     const expectedPrev = prev ? prev.hash : AUDIT_GENESIS
     if (e.prevHash !== expectedPrev) {
-      return { ok: false, count, atSeq: e.seq, problem: 'broken-link', detail: `prevHash ${e.prevHash.slice(0, 12)}… does not match entry ${expectedSeq - 1}` }
+      return {
+        ok: false,
+        count,
+        atSeq: e.seq,
+        problem: 'broken-link',
+        detail: `prevHash ${e.prevHash.slice(0, 12)}… does not match entry ${expectedSeq - 1}`,
+      }
     }
     const { hash, ...rest } = e
     let actual: string
     try {
       actual = hashAuditEntry(rest)
     } catch (err) {
-      return { ok: false, count, atSeq: e.seq, problem: 'hash-mismatch', detail: `entry cannot be hashed: ${(err as Error).message}` }
+      return {
+        ok: false,
+        count,
+        atSeq: e.seq,
+        problem: 'hash-mismatch',
+        detail: `entry cannot be hashed: ${(err as Error).message}`,
+      }
     }
     if (actual !== hash) {
-      return { ok: false, count, atSeq: e.seq, problem: 'hash-mismatch', detail: `stored hash ${hash.slice(0, 12)}… ≠ computed ${actual.slice(0, 12)}…` }
+      return {
+        ok: false,
+        count,
+        atSeq: e.seq,
+        problem: 'hash-mismatch',
+        detail: `stored hash ${hash.slice(0, 12)}… ≠ computed ${actual.slice(0, 12)}…`,
+      }
     }
     if (expectHead && e.seq === expectHead.seq) {
       if (e.hash !== expectHead.hash) {
-        return { ok: false, count, atSeq: e.seq, problem: 'head-mismatch', detail: `entry ${e.seq} differs from the recorded head` }
+        return {
+          ok: false,
+          count,
+          atSeq: e.seq,
+          problem: 'head-mismatch',
+          detail: `entry ${e.seq} differs from the recorded head`,
+        }
       }
       sawHead = true
     }
     prev = e
   }
   if (!sawHead && expectHead) {
-    return { ok: false, count, atSeq: expectHead.seq, problem: 'head-mismatch', detail: `recorded head ${expectHead.seq} is missing: the log ends at ${prev?.seq ?? 0} (entries were cut off)` }
+    return {
+      ok: false,
+      count,
+      atSeq: expectHead.seq,
+      problem: 'head-mismatch',
+      detail: `recorded head ${expectHead.seq} is missing: the log ends at ${prev?.seq ?? 0} (entries were cut off)`,
+    }
   }
   return { ok: true, count, head: prev ? prev.hash : AUDIT_GENESIS }
 }

@@ -7,7 +7,13 @@ import type { Tier } from './policy.ts'
  * back notifications — the state is still recorded and published.
  */
 export const alertKinds = [
-  'missed-backup', 'run-failed', 'run-anomaly', 'non-compliant', 'node-down', 'coverage-gap', 'unhealthy-device',
+  'missed-backup',
+  'run-failed',
+  'run-anomaly',
+  'non-compliant',
+  'node-down',
+  'coverage-gap',
+  'unhealthy-device',
 ] as const
 export type AlertKind = (typeof alertKinds)[number]
 
@@ -69,12 +75,32 @@ export interface Applied {
 }
 
 export function applyCondition(rec: AlertRecord | undefined, c: AlertCondition, at: number): Applied {
-  const flip = (from: AlertFlip['from'], to: AlertState): AlertFlip => ({ key: c.key, kind: c.kind, node: c.node, from, to, severity: c.severity, summary: c.summary, at })
+  const flip = (from: AlertFlip['from'], to: AlertState): AlertFlip => ({
+    key: c.key,
+    kind: c.kind,
+    node: c.node,
+    from,
+    to,
+    severity: c.severity,
+    summary: c.summary,
+    at,
+  })
   if (rec === undefined) {
     if (!c.firing) {
       return { record: undefined, flip: null }
     }
-    const record: AlertRecord = { key: c.key, kind: c.kind, node: c.node, state: 'firing', severity: c.severity, summary: c.summary, since: at, ackedAt: null, ackedBy: null, silencedUntil: null }
+    const record: AlertRecord = {
+      key: c.key,
+      kind: c.kind,
+      node: c.node,
+      state: 'firing',
+      severity: c.severity,
+      summary: c.summary,
+      since: at,
+      ackedAt: null,
+      ackedBy: null,
+      silencedUntil: null,
+    }
     return { record, flip: flip('none', 'firing') }
   }
   if (rec.state === 'firing' && c.firing) {
@@ -83,14 +109,31 @@ export function applyCondition(rec: AlertRecord | undefined, c: AlertCondition, 
       return { record: { ...rec, summary: c.summary }, flip: null }
     }
     const escalated = severityRank(c.severity) > severityRank(rec.severity)
-    const record: AlertRecord = { ...rec, severity: c.severity, summary: c.summary, ackedAt: escalated ? null : rec.ackedAt, ackedBy: escalated ? null : rec.ackedBy }
+    const record: AlertRecord = {
+      ...rec,
+      severity: c.severity,
+      summary: c.summary,
+      ackedAt: escalated ? null : rec.ackedAt,
+      ackedBy: escalated ? null : rec.ackedBy,
+    }
     return { record, flip: flip('firing', 'firing') }
   }
   if (rec.state === 'firing' && !c.firing) {
-    return { record: { ...rec, state: 'resolved', since: at, summary: c.summary, ackedAt: null, ackedBy: null }, flip: flip('firing', 'resolved') }
+    return {
+      record: { ...rec, state: 'resolved', since: at, summary: c.summary, ackedAt: null, ackedBy: null },
+      flip: flip('firing', 'resolved'),
+    }
   }
   if (c.firing) {
-    const record: AlertRecord = { ...rec, state: 'firing', severity: c.severity, summary: c.summary, since: at, ackedAt: null, ackedBy: null }
+    const record: AlertRecord = {
+      ...rec,
+      state: 'firing',
+      severity: c.severity,
+      summary: c.summary,
+      since: at,
+      ackedAt: null,
+      ackedBy: null,
+    }
     return { record, flip: flip('resolved', 'firing') }
   }
   return { record: rec, flip: null }
@@ -105,10 +148,17 @@ export interface MaintenanceWindow {
   readonly keyPrefix?: string | undefined
 }
 
-export function inMaintenance(flip: Pick<AlertFlip, 'key' | 'node' | 'at'>, windows: readonly MaintenanceWindow[]): boolean {
-  return windows.some((w) => flip.at >= w.start && flip.at < w.end
-    && (w.node === undefined || w.node === flip.node)
-    && (w.keyPrefix === undefined || flip.key.startsWith(w.keyPrefix)))
+export function inMaintenance(
+  flip: Pick<AlertFlip, 'key' | 'node' | 'at'>,
+  windows: readonly MaintenanceWindow[],
+): boolean {
+  return windows.some(
+    (w) =>
+      flip.at >= w.start &&
+      flip.at < w.end &&
+      (w.node === undefined || w.node === flip.node) &&
+      (w.keyPrefix === undefined || flip.key.startsWith(w.keyPrefix)),
+  )
 }
 
 export type NotifyDecision = 'notify' | 'acked' | 'silenced' | 'maintenance' | 'below-threshold'
@@ -117,7 +167,12 @@ export type NotifyDecision = 'notify' | 'acked' | 'silenced' | 'maintenance' | '
  * Whether a flip goes out to the notification channels. Severity changes of an acked alert stay quiet unless
  * they escalate (applyCondition clears the ack then); resolutions go out so receivers can close what they opened.
  */
-export function notifyDecision(flip: AlertFlip, rec: AlertRecord | undefined, windows: readonly MaintenanceWindow[], minSeverity: Severity = 'warning'): NotifyDecision {
+export function notifyDecision(
+  flip: AlertFlip,
+  rec: AlertRecord | undefined,
+  windows: readonly MaintenanceWindow[],
+  minSeverity: Severity = 'warning',
+): NotifyDecision {
   if (severityRank(flip.severity) < severityRank(minSeverity)) {
     return 'below-threshold'
   }

@@ -24,7 +24,12 @@ export interface AnomalyThresholds {
 }
 
 export const defaultAnomalyThresholds: AnomalyThresholds = {
-  minSamples: 5, window: 20, fastRatio: 0.2, slowRatio: 5, smallRatio: 0.5, minBaselineMs: 10_000,
+  minSamples: 5,
+  window: 20,
+  fastRatio: 0.2,
+  slowRatio: 5,
+  smallRatio: 0.5,
+  minBaselineMs: 10_000,
 }
 
 export type RunAnomalyCode = 'too-fast' | 'too-slow' | 'too-small'
@@ -43,7 +48,11 @@ export function median(xs: readonly number[]): number {
 }
 
 /** `history` is oldest first and excludes `run`. */
-export function runAnomalies(history: readonly RunSample[], run: RunSample, t: AnomalyThresholds = defaultAnomalyThresholds): RunAnomaly[] {
+export function runAnomalies(
+  history: readonly RunSample[],
+  run: RunSample,
+  t: AnomalyThresholds = defaultAnomalyThresholds,
+): RunAnomaly[] {
   const recent = history.slice(-t.window)
   if (recent.length < t.minSamples) {
     return []
@@ -51,16 +60,31 @@ export function runAnomalies(history: readonly RunSample[], run: RunSample, t: A
   const out: RunAnomaly[] = []
   const d = median(recent.map((r) => r.durationMs))
   if (d >= t.minBaselineMs && run.durationMs < d * t.fastRatio) {
-    out.push({ code: 'too-fast', actual: run.durationMs, baseline: d, message: `finished in ${seconds(run.durationMs)}, usually ${seconds(d)}` })
+    out.push({
+      code: 'too-fast',
+      actual: run.durationMs,
+      baseline: d,
+      message: `finished in ${seconds(run.durationMs)}, usually ${seconds(d)}`,
+    })
   }
   if (d > 0 && run.durationMs > d * t.slowRatio) {
-    out.push({ code: 'too-slow', actual: run.durationMs, baseline: d, message: `took ${seconds(run.durationMs)}, usually ${seconds(d)}` })
+    out.push({
+      code: 'too-slow',
+      actual: run.durationMs,
+      baseline: d,
+      message: `took ${seconds(run.durationMs)}, usually ${seconds(d)}`,
+    })
   }
   const sized = recent.flatMap((r) => (r.bytes === undefined ? [] : [r.bytes]))
   if (run.bytes !== undefined && sized.length >= t.minSamples) {
     const b = median(sized)
     if (b > 0 && run.bytes < b * t.smallRatio) {
-      out.push({ code: 'too-small', actual: run.bytes, baseline: b, message: `wrote ${run.bytes} bytes, usually ${Math.round(b)}` })
+      out.push({
+        code: 'too-small',
+        actual: run.bytes,
+        baseline: b,
+        message: `wrote ${run.bytes} bytes, usually ${Math.round(b)}`,
+      })
     }
   }
   return out

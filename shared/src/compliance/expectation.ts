@@ -15,8 +15,8 @@ export type ExpectationStatus = (typeof expectationStatuses)[number]
 export type StoredExpectationStatus = Exclude<ExpectationStatus, 'grace'>
 
 export type ExpectationSchedule =
-  | { readonly kind: 'period', readonly periodS: number }
-  | { readonly kind: 'cron', readonly cron: string, readonly timezone: string }
+  | { readonly kind: 'period'; readonly periodS: number }
+  | { readonly kind: 'cron'; readonly cron: string; readonly timezone: string }
 
 export interface ExpectationState {
   readonly schedule: ExpectationSchedule
@@ -54,7 +54,10 @@ const MAX_S = 365 * 86400
 
 export function validateExpectation(schedule: ExpectationSchedule, graceS: number): void {
   if (schedule.kind === 'period' && !(schedule.periodS >= MIN_S && schedule.periodS <= MAX_S)) {
-    throw new BackstopError('BK_ERR_SCHEDULE_INVALID', `period ${schedule.periodS}s is outside ${MIN_S}s…${MAX_S}s; use e.g. 86400 for daily`)
+    throw new BackstopError(
+      'BK_ERR_SCHEDULE_INVALID',
+      `period ${schedule.periodS}s is outside ${MIN_S}s…${MAX_S}s; use e.g. 86400 for daily`,
+    )
   }
   if (schedule.kind === 'cron') {
     validateSchedule({ cron: schedule.cron, timezone: schedule.timezone })
@@ -109,9 +112,10 @@ export function statusAt(s: ExpectationState, now: number): ExpectationStatus {
 
 function transition(prev: ExpectationState, state: ExpectationState, at: number, reason: FlipReason): Transition {
   const from = statusAt(prev, at)
-  const flips = from !== state.status && !(from === 'grace' && state.status === 'up')
-    ? [{ from, to: state.status, at, reason }]
-    : []
+  const flips =
+    from !== state.status && !(from === 'grace' && state.status === 'up')
+      ? [{ from, to: state.status, at, reason }]
+      : []
   return { state, flips, alertAfter: alertAfter(state) }
 }
 
@@ -129,7 +133,7 @@ export function onRunStarted(prev: ExpectationState, runId: string, at: number):
  * A finished run. Success → up, failure → down. A paused expectation records the run but stays paused
  * (the operator resumes it). Finishing a run clears the pending start only when it is the same run.
  */
-export function onRunFinished(prev: ExpectationState, run: { runId: string, at: number, ok: boolean }): Transition {
+export function onRunFinished(prev: ExpectationState, run: { runId: string; at: number; ok: boolean }): Transition {
   // A deadline that passed before this run finished is a real outage: record it first, dated at the deadline.
   const missed = onDeadline(prev, run.at)
   const s = missed.state
@@ -157,9 +161,10 @@ export function onDeadline(s: ExpectationState, now: number): Transition {
   if (after === null || now < after) {
     return { state: s, flips: [], alertAfter: after }
   }
-  const reason: FlipReason = s.runningSince !== undefined && s.runningSince <= graceStart({ ...s, runningSince: undefined })
-    ? 'overrun'
-    : 'timeout'
+  const reason: FlipReason =
+    s.runningSince !== undefined && s.runningSince <= graceStart({ ...s, runningSince: undefined })
+      ? 'overrun'
+      : 'timeout'
   const state: ExpectationState = { ...s, status: 'down' }
   return { state, flips: [{ from: s.status, to: 'down', at: after, reason }], alertAfter: null }
 }
@@ -177,6 +182,13 @@ export function resume(s: ExpectationState, at: number): Transition {
   if (s.status !== 'paused') {
     return { state: s, flips: [], alertAfter: alertAfter(s) }
   }
-  const state: ExpectationState = { ...s, status: 'new', createdAt: at, lastFinishAt: undefined, runningSince: undefined, runningRunId: undefined }
+  const state: ExpectationState = {
+    ...s,
+    status: 'new',
+    createdAt: at,
+    lastFinishAt: undefined,
+    runningSince: undefined,
+    runningRunId: undefined,
+  }
   return { state, flips: [{ from: 'paused', to: 'new', at, reason: 'resume' }], alertAfter: alertAfter(state) }
 }

@@ -34,16 +34,37 @@ const DAY = 24 * HOUR
 /** Daily backups plus two hours of slack; weekly offsite rotation; monthly offline media for the lower tiers. */
 export const defaultTierPolicies: Readonly<Record<Tier, TierPolicy>> = {
   critical: {
-    minCopies: 3, minMediaTypes: 2, minOffsite: 1, minOfflineOrImmutable: 1, maxVerificationErrors: 0,
-    requireVerifiedCopy: true, rpoS: 26 * HOUR, offsiteRpoS: 2 * DAY, offlineRpoS: 8 * DAY,
+    minCopies: 3,
+    minMediaTypes: 2,
+    minOffsite: 1,
+    minOfflineOrImmutable: 1,
+    maxVerificationErrors: 0,
+    requireVerifiedCopy: true,
+    rpoS: 26 * HOUR,
+    offsiteRpoS: 2 * DAY,
+    offlineRpoS: 8 * DAY,
   },
   standard: {
-    minCopies: 3, minMediaTypes: 2, minOffsite: 1, minOfflineOrImmutable: 1, maxVerificationErrors: 0,
-    requireVerifiedCopy: false, rpoS: 26 * HOUR, offsiteRpoS: 8 * DAY, offlineRpoS: 32 * DAY,
+    minCopies: 3,
+    minMediaTypes: 2,
+    minOffsite: 1,
+    minOfflineOrImmutable: 1,
+    maxVerificationErrors: 0,
+    requireVerifiedCopy: false,
+    rpoS: 26 * HOUR,
+    offsiteRpoS: 8 * DAY,
+    offlineRpoS: 32 * DAY,
   },
   low: {
-    minCopies: 2, minMediaTypes: 1, minOffsite: 0, minOfflineOrImmutable: 0, maxVerificationErrors: 0,
-    requireVerifiedCopy: false, rpoS: 8 * DAY, offsiteRpoS: 32 * DAY, offlineRpoS: 32 * DAY,
+    minCopies: 2,
+    minMediaTypes: 1,
+    minOffsite: 0,
+    minOfflineOrImmutable: 0,
+    maxVerificationErrors: 0,
+    requireVerifiedCopy: false,
+    rpoS: 8 * DAY,
+    offsiteRpoS: 32 * DAY,
+    offlineRpoS: 32 * DAY,
   },
 }
 

@@ -17,7 +17,11 @@ export interface FoldResult<T extends NodeScopedAlert> {
 
 export const defaultFoldedKinds: readonly string[] = ['missed-backup', 'non-compliant', 'stale']
 
-export function foldUnderDownNodes<T extends NodeScopedAlert>(alerts: readonly T[], downNodes: ReadonlySet<string>, foldedKinds: readonly string[] = defaultFoldedKinds): FoldResult<T> {
+export function foldUnderDownNodes<T extends NodeScopedAlert>(
+  alerts: readonly T[],
+  downNodes: ReadonlySet<string>,
+  foldedKinds: readonly string[] = defaultFoldedKinds,
+): FoldResult<T> {
   const kept: T[] = []
   const folded = new Map<string, T[]>()
   for (const a of alerts) {
@@ -33,6 +37,10 @@ export function foldUnderDownNodes<T extends NodeScopedAlert>(alerts: readonly T
 }
 
 /** Is this one alert suppressed right now? The per-alert form of foldUnderDownNodes for the hot path. */
-export function isSuppressedByNode(a: NodeScopedAlert, downNodes: ReadonlySet<string>, foldedKinds: readonly string[] = defaultFoldedKinds): boolean {
+export function isSuppressedByNode(
+  a: NodeScopedAlert,
+  downNodes: ReadonlySet<string>,
+  foldedKinds: readonly string[] = defaultFoldedKinds,
+): boolean {
   return a.node !== undefined && downNodes.has(a.node) && foldedKinds.includes(a.kind)
 }

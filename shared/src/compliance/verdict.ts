@@ -10,8 +10,15 @@ export const verdictStatuses = ['compliant', 'non-compliant', 'exempt'] as const
 export type VerdictStatus = (typeof verdictStatuses)[number]
 
 export const verdictReasonCodes = [
-  'too-few-copies', 'too-few-media', 'no-offsite', 'no-offline-or-immutable', 'verification-errors',
-  'never-verified', 'stale', 'stale-offsite', 'stale-offline',
+  'too-few-copies',
+  'too-few-media',
+  'no-offsite',
+  'no-offline-or-immutable',
+  'verification-errors',
+  'never-verified',
+  'stale',
+  'stale-offsite',
+  'stale-offline',
 ] as const
 export type VerdictReasonCode = (typeof verdictReasonCodes)[number]
 
@@ -19,9 +26,15 @@ export type VerdictReasonCode = (typeof verdictReasonCodes)[number]
 export const verdictRules = ['copies', 'media', 'offsite', 'offline-or-immutable', 'verification'] as const
 export type VerdictRule = (typeof verdictRules)[number]
 const ruleOf: Record<VerdictReasonCode, VerdictRule> = {
-  'too-few-copies': 'copies', 'stale': 'copies', 'too-few-media': 'media', 'no-offsite': 'offsite',
-  'stale-offsite': 'offsite', 'no-offline-or-immutable': 'offline-or-immutable', 'stale-offline': 'offline-or-immutable',
-  'verification-errors': 'verification', 'never-verified': 'verification',
+  'too-few-copies': 'copies',
+  stale: 'copies',
+  'too-few-media': 'media',
+  'no-offsite': 'offsite',
+  'stale-offsite': 'offsite',
+  'no-offline-or-immutable': 'offline-or-immutable',
+  'stale-offline': 'offline-or-immutable',
+  'verification-errors': 'verification',
+  'never-verified': 'verification',
 }
 export function verdictRule(code: VerdictReasonCode): VerdictRule {
   return ruleOf[code]
@@ -62,7 +75,10 @@ export type DeviceHealthLookup = (deviceKey: string) => DeviceHealth
 const healthy: DeviceHealthLookup = () => 'unknown'
 
 /** Does this copy count towards the rules? Returns why not, or undefined when it counts. */
-export function copyExclusion(c: LedgerCopy, health: DeviceHealthLookup = healthy): 'deleted' | 'verification-failed' | 'unhealthy-device' | undefined {
+export function copyExclusion(
+  c: LedgerCopy,
+  health: DeviceHealthLookup = healthy,
+): 'deleted' | 'verification-failed' | 'unhealthy-device' | undefined {
   if (c.deletedAt !== undefined) {
     return 'deleted'
   }
@@ -82,7 +98,13 @@ function maxOrNull(a: number | null, b: number): number {
   return a === null || b > a ? b : a
 }
 
-export function evaluateAsset(asset: AssetFacts, copies: readonly LedgerCopy[], policy: TierPolicy, now: number, health: DeviceHealthLookup = healthy): Verdict {
+export function evaluateAsset(
+  asset: AssetFacts,
+  copies: readonly LedgerCopy[],
+  policy: TierPolicy,
+  now: number,
+  health: DeviceHealthLookup = healthy,
+): Verdict {
   const locations = new Set<string>()
   const media = new Set<MediaType>()
   const offsiteLocations = new Set<string>()
@@ -123,9 +145,16 @@ export function evaluateAsset(asset: AssetFacts, copies: readonly LedgerCopy[], 
     }
   }
   const counts: VerdictCounts = {
-    copies: 1 + locations.size, mediaTypes: media.size, offsite: offsiteLocations.size,
-    offlineOrImmutable: offlineLocations.size, verificationErrors, verified, onUnhealthyDevice,
-    newestAt, newestOffsiteAt, newestOfflineAt,
+    copies: 1 + locations.size,
+    mediaTypes: media.size,
+    offsite: offsiteLocations.size,
+    offlineOrImmutable: offlineLocations.size,
+    verificationErrors,
+    verified,
+    onUnhealthyDevice,
+    newestAt,
+    newestOffsiteAt,
+    newestOfflineAt,
   }
   if (asset.lifecycle !== 'active') {
     // Retained backups of archived or decommissioned assets are still listed, but they never page.
@@ -138,18 +167,48 @@ export function evaluateAsset(asset: AssetFacts, copies: readonly LedgerCopy[], 
     }
   }
   const unhealthyNote = onUnhealthyDevice > 0 ? ` (${onUnhealthyDevice} on failed/degraded devices not counted)` : ''
-  need(counts.copies >= policy.minCopies, 'too-few-copies', counts.copies, policy.minCopies,
-    `${counts.copies} copies (production + ${locations.size} independent locations), need ${policy.minCopies}${unhealthyNote}`)
-  need(counts.mediaTypes >= policy.minMediaTypes, 'too-few-media', counts.mediaTypes, policy.minMediaTypes,
-    `${counts.mediaTypes} media types (${[...media].sort().join(', ') || 'none'}), need ${policy.minMediaTypes}`)
-  need(counts.offsite >= policy.minOffsite, 'no-offsite', counts.offsite, policy.minOffsite,
-    `${counts.offsite} offsite copies, need ${policy.minOffsite}`)
-  need(counts.offlineOrImmutable >= policy.minOfflineOrImmutable, 'no-offline-or-immutable', counts.offlineOrImmutable,
-    policy.minOfflineOrImmutable, `${counts.offlineOrImmutable} offline or immutable copies, need ${policy.minOfflineOrImmutable}`)
-  need(verificationErrors <= policy.maxVerificationErrors, 'verification-errors', verificationErrors, policy.maxVerificationErrors,
-    `${verificationErrors} live copies failed their last verification, allowed ${policy.maxVerificationErrors}`)
-  need(!policy.requireVerifiedCopy || verified > 0, 'never-verified', verified, 1,
-    'no counted copy has passed verification')
+  need(
+    counts.copies >= policy.minCopies,
+    'too-few-copies',
+    counts.copies,
+    policy.minCopies,
+    `${counts.copies} copies (production + ${locations.size} independent locations), need ${policy.minCopies}${unhealthyNote}`,
+  )
+  need(
+    counts.mediaTypes >= policy.minMediaTypes,
+    'too-few-media',
+    counts.mediaTypes,
+    policy.minMediaTypes,
+    `${counts.mediaTypes} media types (${[...media].sort().join(', ') || 'none'}), need ${policy.minMediaTypes}`,
+  )
+  need(
+    counts.offsite >= policy.minOffsite,
+    'no-offsite',
+    counts.offsite,
+    policy.minOffsite,
+    `${counts.offsite} offsite copies, need ${policy.minOffsite}`,
+  )
+  need(
+    counts.offlineOrImmutable >= policy.minOfflineOrImmutable,
+    'no-offline-or-immutable',
+    counts.offlineOrImmutable,
+    policy.minOfflineOrImmutable,
+    `${counts.offlineOrImmutable} offline or immutable copies, need ${policy.minOfflineOrImmutable}`,
+  )
+  need(
+    verificationErrors <= policy.maxVerificationErrors,
+    'verification-errors',
+    verificationErrors,
+    policy.maxVerificationErrors,
+    `${verificationErrors} live copies failed their last verification, allowed ${policy.maxVerificationErrors}`,
+  )
+  need(
+    !policy.requireVerifiedCopy || verified > 0,
+    'never-verified',
+    verified,
+    1,
+    'no counted copy has passed verification',
+  )
 
   let expiresAt: number | null = null
   const fresh = (newest: number | null, rpoS: number, code: VerdictReasonCode, what: string): void => {
@@ -159,7 +218,12 @@ export function evaluateAsset(asset: AssetFacts, copies: readonly LedgerCopy[], 
     }
     const ageS = Math.floor((now - newest) / 1000)
     if (now - newest > limit) {
-      reasons.push({ code, actual: ageS, required: rpoS, message: `newest ${what} is ${formatAge(ageS)} old, RPO ${formatAge(rpoS)}` })
+      reasons.push({
+        code,
+        actual: ageS,
+        required: rpoS,
+        message: `newest ${what} is ${formatAge(ageS)} old, RPO ${formatAge(rpoS)}`,
+      })
     } else {
       const at = newest + limit + 1
       expiresAt = expiresAt === null ? at : Math.min(expiresAt, at)

@@ -7,7 +7,7 @@ import type { Document, LineCounter } from 'yaml'
 export type FieldPath = (string | number)[]
 
 /** TypeBox's error, phrased for an operator: which fields are unknown or missing, not which keyword failed. */
-export function explainSchemaError(e: { keyword: string, message: string, params: Record<string, unknown> }): string {
+export function explainSchemaError(e: { keyword: string; message: string; params: Record<string, unknown> }): string {
   if (e.keyword === 'additionalProperties' && Array.isArray(e.params['additionalProperties'])) {
     return `unknown field(s) ${(e.params['additionalProperties'] as string[]).map((p) => `"${p}"`).join(', ')}`
   }
@@ -19,7 +19,10 @@ export function explainSchemaError(e: { keyword: string, message: string, params
 
 /** JSON pointer (`/jobs/0/keepLast`) → path (`['jobs', 0, 'keepLast']`). */
 export function pointerToPath(pointer: string): FieldPath {
-  return pointer.split('/').slice(1).map((p) => (/^\d+$/.test(p) ? Number(p) : p.replace(/~1/g, '/').replace(/~0/g, '~')))
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((p) => (/^\d+$/.test(p) ? Number(p) : p.replace(/~1/g, '/').replace(/~0/g, '~')))
 }
 
 /** Path → the name an operator reads: `jobs[0].keepLast`. */
@@ -28,7 +31,7 @@ export function fieldName(path: FieldPath): string {
 }
 
 /** Line/column of the deepest node of `path` present in the document (a missing field points at its parent). */
-export function yamlPosition(doc: Document, lines: LineCounter, path: FieldPath): { line: number, column: number } {
+export function yamlPosition(doc: Document, lines: LineCounter, path: FieldPath): { line: number; column: number } {
   for (let n = path.length; n >= 0; n--) {
     const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true)
     const range = (node as { range?: [number, number, number] } | undefined)?.range

@@ -25,14 +25,22 @@ export function deviceKeyOfLocation(loc: Location): string | undefined {
 }
 
 /** Media counters growing without acknowledgement make a disk `degraded` until the operator acknowledges. */
-const mediaCounters = new Set(['reallocatedSectors', 'pendingSectors', 'offlineUncorrectable', 'reportedUncorrect', 'mediaErrors', 'grownDefects', 'uncorrectedErrors'])
+const mediaCounters = new Set([
+  'reallocatedSectors',
+  'pendingSectors',
+  'offlineUncorrectable',
+  'reportedUncorrect',
+  'mediaErrors',
+  'grownDefects',
+  'uncorrectedErrors',
+])
 
 export function classifyDisk(d: DiskHealth, baseline: DiskBaseline | undefined): DiskDeviceHealth {
   if (d.smart === 'failed' || d.failingAttributes.length > 0) {
     return 'failed'
   }
   // Bits 2 (reliability degraded) and 3 (read-only) mean the data is at risk; spare-below-threshold too.
-  if (d.nvme && ((d.nvme.criticalWarning & 0b1101) !== 0)) {
+  if (d.nvme && (d.nvme.criticalWarning & 0b1101) !== 0) {
     return 'failed'
   }
   if (grownCounters(d, baseline).some((g) => mediaCounters.has(g.counter))) {
@@ -55,7 +63,10 @@ function worst(a: DiskDeviceHealth, b: DiskDeviceHealth): DiskDeviceHealth {
  * `(key) => map.get(key) ?? 'unknown'`. Pools: a FAULTED/UNAVAIL/SUSPENDED pool marks the filesystems whose
  * `fs` is on that pool as failed, a DEGRADED one as degraded.
  */
-export function deviceHealthMap(report: DiskHealthBody, baselines: ReadonlyMap<string, DiskBaseline>): Map<string, DiskDeviceHealth> {
+export function deviceHealthMap(
+  report: DiskHealthBody,
+  baselines: ReadonlyMap<string, DiskBaseline>,
+): Map<string, DiskDeviceHealth> {
   const out = new Map<string, DiskDeviceHealth>()
   for (const d of report.disks) {
     const key = diskKey(d)
@@ -63,7 +74,8 @@ export function deviceHealthMap(report: DiskHealthBody, baselines: ReadonlyMap<s
   }
   const poolHealth = new Map<string, DiskDeviceHealth>()
   for (const p of report.pools) {
-    const h: DiskDeviceHealth = p.state === 'ONLINE' ? 'ok' : p.state === 'DEGRADED' ? 'degraded' : p.state === 'UNKNOWN' ? 'unknown' : 'failed'
+    const h: DiskDeviceHealth =
+      p.state === 'ONLINE' ? 'ok' : p.state === 'DEGRADED' ? 'degraded' : p.state === 'UNKNOWN' ? 'unknown' : 'failed'
     poolHealth.set(p.name, h)
   }
   for (const fs of report.filesystems) {

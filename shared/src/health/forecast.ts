@@ -44,7 +44,10 @@ export function forecastFull(points: readonly UsagePoint[], minPoints = MIN_FORE
 }
 
 /** Ordinary least squares y = intercept + slope·x; null when all x are equal. x is centred for precision. */
-export function linearRegression(xs: readonly number[], ys: readonly number[]): { slope: number, intercept: number } | null {
+export function linearRegression(
+  xs: readonly number[],
+  ys: readonly number[],
+): { slope: number; intercept: number } | null {
   const n = xs.length
   if (n < 2 || ys.length !== n) {
     return null

@@ -9,8 +9,17 @@ import { forecastFull, type UsagePoint } from './forecast.ts'
  * themselves; the alert engine turns presence/absence into fire/resolve transitions keyed by `key`.
  */
 export const diskAlertRules = [
-  'smart-failed', 'attribute-failing', 'counter-grew', 'nvme-critical-warning', 'nvme-spare-low', 'nvme-worn',
-  'temperature', 'capacity', 'forecast-full', 'pool-degraded', 'pool-errors',
+  'smart-failed',
+  'attribute-failing',
+  'counter-grew',
+  'nvme-critical-warning',
+  'nvme-spare-low',
+  'nvme-worn',
+  'temperature',
+  'capacity',
+  'forecast-full',
+  'pool-degraded',
+  'pool-errors',
 ] as const
 export type DiskAlertRule = (typeof diskAlertRules)[number]
 
@@ -38,8 +47,14 @@ export interface DiskThresholds {
 }
 
 export const defaultDiskThresholds: DiskThresholds = {
-  hddTempWarnC: 50, hddTempCritC: 60, ssdTempWarnC: 70, ssdTempCritC: 80,
-  capacityWarnPct: 80, capacityCritPct: 95, forecastDays: 14, nvmeWornPct: 90,
+  hddTempWarnC: 50,
+  hddTempCritC: 60,
+  ssdTempWarnC: 70,
+  ssdTempCritC: 80,
+  capacityWarnPct: 80,
+  capacityCritPct: 95,
+  forecastDays: 14,
+  nvmeWornPct: 90,
 }
 
 export interface DiskEvalInput {
@@ -53,7 +68,16 @@ export interface DiskEvalInput {
 }
 
 /** Counters about the medium itself; CRC errors are cabling/bridge trouble and only warn. */
-const mediaCounters = new Set(['reallocatedSectors', 'reallocationEvents', 'pendingSectors', 'offlineUncorrectable', 'reportedUncorrect', 'mediaErrors', 'grownDefects', 'uncorrectedErrors'])
+const mediaCounters = new Set([
+  'reallocatedSectors',
+  'reallocationEvents',
+  'pendingSectors',
+  'offlineUncorrectable',
+  'reportedUncorrect',
+  'mediaErrors',
+  'grownDefects',
+  'uncorrectedErrors',
+])
 
 export function evaluateDiskHealth(input: DiskEvalInput): DiskAlert[] {
   const th = input.thresholds ?? defaultDiskThresholds
@@ -83,32 +107,61 @@ function diskAlerts(d: DiskHealth, baseline: DiskBaseline | undefined, th: DiskT
     out.push({ key: `disk.${rule}:${subject}`, rule, severity, subject, message })
   }
   if (d.smart === 'failed') {
-    add('smart-failed', 'critical', `${label}: SMART overall health self-assessment FAILED; replace the disk and move its copies`)
+    add(
+      'smart-failed',
+      'critical',
+      `${label}: SMART overall health self-assessment FAILED; replace the disk and move its copies`,
+    )
   }
   if (d.failingAttributes.length > 0) {
-    add('attribute-failing', 'critical', `${label}: attribute(s) at or below the vendor threshold now: ${d.failingAttributes.join(', ')}`)
+    add(
+      'attribute-failing',
+      'critical',
+      `${label}: attribute(s) at or below the vendor threshold now: ${d.failingAttributes.join(', ')}`,
+    )
   }
   const grown = grownCounters(d, baseline)
   if (grown.length > 0) {
     const media = grown.some((g) => mediaCounters.has(g.counter))
     const list = grown.map((g) => `${g.counter} ${g.baseline}→${g.current}`).join(', ')
-    add('counter-grew', media ? 'critical' : 'warning', `${label}: ${list} since the acknowledged baseline; acknowledge once understood`)
+    add(
+      'counter-grew',
+      media ? 'critical' : 'warning',
+      `${label}: ${list} since the acknowledged baseline; acknowledge once understood`,
+    )
   }
   if (d.nvme) {
     if (d.nvme.criticalWarning !== 0) {
-      add('nvme-critical-warning', 'critical', `${label}: NVMe critical warning 0x${d.nvme.criticalWarning.toString(16)} (${nvmeWarningBits(d.nvme.criticalWarning).join(', ')})`)
+      add(
+        'nvme-critical-warning',
+        'critical',
+        `${label}: NVMe critical warning 0x${d.nvme.criticalWarning.toString(16)} (${nvmeWarningBits(d.nvme.criticalWarning).join(', ')})`,
+      )
     }
     if (d.nvme.availableSpareThreshold > 0 && d.nvme.availableSpare <= d.nvme.availableSpareThreshold) {
-      add('nvme-spare-low', 'critical', `${label}: available spare ${d.nvme.availableSpare}% ≤ threshold ${d.nvme.availableSpareThreshold}%`)
+      add(
+        'nvme-spare-low',
+        'critical',
+        `${label}: available spare ${d.nvme.availableSpare}% ≤ threshold ${d.nvme.availableSpareThreshold}%`,
+      )
     }
     if (d.nvme.percentageUsed >= th.nvmeWornPct) {
-      add('nvme-worn', d.nvme.percentageUsed >= 100 ? 'critical' : 'warning', `${label}: ${d.nvme.percentageUsed}% of rated endurance used`)
+      add(
+        'nvme-worn',
+        d.nvme.percentageUsed >= 100 ? 'critical' : 'warning',
+        `${label}: ${d.nvme.percentageUsed}% of rated endurance used`,
+      )
     }
   }
   if (d.temperatureC !== undefined) {
     const ssd = d.protocol === 'NVMe' || d.rotationRpm === 0
     const warn = ssd ? th.ssdTempWarnC : th.hddTempWarnC
-    const crit = d.temperatureLimitC !== undefined && d.temperatureLimitC > 0 ? Math.min(d.temperatureLimitC, ssd ? th.ssdTempCritC : th.hddTempCritC) : ssd ? th.ssdTempCritC : th.hddTempCritC
+    const crit =
+      d.temperatureLimitC !== undefined && d.temperatureLimitC > 0
+        ? Math.min(d.temperatureLimitC, ssd ? th.ssdTempCritC : th.hddTempCritC)
+        : ssd
+          ? th.ssdTempCritC
+          : th.hddTempCritC
     if (d.temperatureC >= crit) {
       add('temperature', 'critical', `${label}: ${d.temperatureC} °C ≥ ${crit} °C`)
     } else if (d.temperatureC >= warn) {
@@ -120,7 +173,14 @@ function diskAlerts(d: DiskHealth, baseline: DiskBaseline | undefined, th: DiskT
 
 /** NVMe spec "Critical Warning" bits (NVM Express Base Spec, SMART / Health Information log, byte 0). */
 export function nvmeWarningBits(v: number): string[] {
-  const names = ['spare below threshold', 'temperature out of range', 'reliability degraded', 'read-only', 'volatile backup failed', 'PMR read-only']
+  const names = [
+    'spare below threshold',
+    'temperature out of range',
+    'reliability degraded',
+    'read-only',
+    'volatile backup failed',
+    'PMR read-only',
+  ]
   return names.filter((_, i) => (v & (1 << i)) !== 0)
 }
 
@@ -132,14 +192,32 @@ function fsAlerts(fs: FsUsage, history: readonly UsagePoint[], th: DiskThreshold
   const pct = (fs.usedBytes / fs.sizeBytes) * 100
   const subject = fs.mount
   if (pct >= th.capacityCritPct) {
-    out.push({ key: `disk.capacity:${subject}`, rule: 'capacity', severity: 'critical', subject, message: `${fs.mount} (${fs.fs}) is ${pct.toFixed(1)}% full (≥ ${th.capacityCritPct}%)` })
+    out.push({
+      key: `disk.capacity:${subject}`,
+      rule: 'capacity',
+      severity: 'critical',
+      subject,
+      message: `${fs.mount} (${fs.fs}) is ${pct.toFixed(1)}% full (≥ ${th.capacityCritPct}%)`,
+    })
   } else if (pct >= th.capacityWarnPct) {
-    out.push({ key: `disk.capacity:${subject}`, rule: 'capacity', severity: 'warning', subject, message: `${fs.mount} (${fs.fs}) is ${pct.toFixed(1)}% full (≥ ${th.capacityWarnPct}%)` })
+    out.push({
+      key: `disk.capacity:${subject}`,
+      rule: 'capacity',
+      severity: 'warning',
+      subject,
+      message: `${fs.mount} (${fs.fs}) is ${pct.toFixed(1)}% full (≥ ${th.capacityWarnPct}%)`,
+    })
   }
   if (fs.backupTarget) {
     const f = forecastFull(history)
     if (f?.fullAt && Date.parse(f.fullAt) - now.getTime() <= th.forecastDays * 86_400_000) {
-      out.push({ key: `disk.forecast-full:${subject}`, rule: 'forecast-full', severity: 'warning', subject, message: `${fs.mount} is projected full on ${f.fullAt.slice(0, 10)} (+${(f.bytesPerDay / 1e9).toFixed(2)} GB/day over ${f.points} samples)` })
+      out.push({
+        key: `disk.forecast-full:${subject}`,
+        rule: 'forecast-full',
+        severity: 'warning',
+        subject,
+        message: `${fs.mount} is projected full on ${f.fullAt.slice(0, 10)} (+${(f.bytesPerDay / 1e9).toFixed(2)} GB/day over ${f.points} samples)`,
+      })
     }
   }
   return out
@@ -150,10 +228,22 @@ function poolAlerts(p: PoolHealth): DiskAlert[] {
   const out: DiskAlert[] = []
   if (p.state !== 'ONLINE' && p.state !== 'UNKNOWN') {
     const severity = p.state === 'DEGRADED' ? 'warning' : 'critical'
-    out.push({ key: `disk.pool-degraded:${subject}`, rule: 'pool-degraded', severity, subject, message: `${p.kind} pool ${p.name} is ${p.state}${p.detail ? `: ${p.detail}` : ''}` })
+    out.push({
+      key: `disk.pool-degraded:${subject}`,
+      rule: 'pool-degraded',
+      severity,
+      subject,
+      message: `${p.kind} pool ${p.name} is ${p.state}${p.detail ? `: ${p.detail}` : ''}`,
+    })
   }
   if (p.errors > 0) {
-    out.push({ key: `disk.pool-errors:${subject}`, rule: 'pool-errors', severity: 'warning', subject, message: `${p.kind} pool ${p.name}: ${p.errors} read/write/checksum errors` })
+    out.push({
+      key: `disk.pool-errors:${subject}`,
+      rule: 'pool-errors',
+      severity: 'warning',
+      subject,
+      message: `${p.kind} pool ${p.name}: ${p.errors} read/write/checksum errors`,
+    })
   }
   return out
 }

@@ -3,12 +3,20 @@ import type { RetentionPolicy, Weekday } from './policy.ts'
 
 /** The calendar classes a snapshot can be promoted to, shortest period first. */
 export const PROMOTION_CLASSES = ['hourly', 'daily', 'weekly', 'monthly', 'yearly'] as const
-export type PromotionClass = typeof PROMOTION_CLASSES[number]
+export type PromotionClass = (typeof PROMOTION_CLASSES)[number]
 
 /** Per class, the label of the calendar period an instant falls in (the label is also the period's identity). */
 export type CalendarPeriods = Record<PromotionClass, string>
 
-const JS_WEEKDAY: Record<Weekday, number> = { sunday: 0, monday: 1, tuesday: 2, wednesday: 3, thursday: 4, friday: 5, saturday: 6 }
+const JS_WEEKDAY: Record<Weekday, number> = {
+  sunday: 0,
+  monday: 1,
+  tuesday: 2,
+  wednesday: 3,
+  thursday: 4,
+  friday: 5,
+  saturday: 6,
+}
 
 /**
  * The periods `createdAt` belongs to in the policy's zone. Only the UTC offset comes from the zone database
@@ -40,7 +48,8 @@ export function calendarPeriods(createdAt: Date, policy: RetentionPolicy): Calen
     daily: ymd(y, m, d),
     weekly: civil(y, m, d - back),
     monthly: monthDay === 1 ? monthStart.slice(0, 7) : monthStart,
-    yearly: yearStart.month === 1 && yearStart.day === 1 ? pad4(yearFrom) : civil(yearFrom, yearStart.month, yearStart.day),
+    yearly:
+      yearStart.month === 1 && yearStart.day === 1 ? pad4(yearFrom) : civil(yearFrom, yearStart.month, yearStart.day),
   }
 }
 
@@ -73,7 +82,9 @@ function utcOffsetMinutes(timezone: string, ms: number): number {
   return start
 }
 
-/** `YYYY-MM-DD` of a proleptic Gregorian date; out-of-range parts roll over (day 0 = last day of the previous month). */
+/**
+ * `YYYY-MM-DD` of a proleptic Gregorian date; out-of-range parts roll over (day 0 = last day of the previous month).
+ */
 function civil(y: number, m: number, d: number): string {
   const t = new Date(0)
   t.setUTCFullYear(y, m - 1, d)

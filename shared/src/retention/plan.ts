@@ -29,7 +29,11 @@ export interface RetentionDecision {
  * copy — which this plan keeps — exists. Hence: never the last copy, never a held copy, never an old copy
  * without a newer good one, and planning again over the kept set destroys nothing (idempotent).
  */
-export function planRetention(snapshots: readonly RetentionSnapshot[], policy: RetentionPolicy, now: Date): RetentionDecision[] {
+export function planRetention(
+  snapshots: readonly RetentionSnapshot[],
+  policy: RetentionPolicy,
+  now: Date,
+): RetentionDecision[] {
   assertComputablePolicy(policy)
   const nowMs = now.getTime()
   if (!Number.isFinite(nowMs)) {
@@ -40,10 +44,16 @@ export function planRetention(snapshots: readonly RetentionSnapshot[], policy: R
   for (const snap of snapshots) {
     const ms = snap.createdAt instanceof Date ? snap.createdAt.getTime() : Number.NaN
     if (!Number.isFinite(ms)) {
-      throw new BackstopError('BK_ERR_INTERNAL_ERROR', `planRetention: snapshot "${snap.id}" has no valid createdAt; the caller must parse it first`)
+      throw new BackstopError(
+        'BK_ERR_INTERNAL_ERROR',
+        `planRetention: snapshot "${snap.id}" has no valid createdAt; the caller must parse it first`,
+      )
     }
     if (reasons.has(snap.id)) {
-      throw new BackstopError('BK_ERR_INTERNAL_ERROR', `planRetention: snapshot id "${snap.id}" appears twice; ids must be unique per target`)
+      throw new BackstopError(
+        'BK_ERR_INTERNAL_ERROR',
+        `planRetention: snapshot id "${snap.id}" appears twice; ids must be unique per target`,
+      )
     }
     const own: string[] = []
     reasons.set(snap.id, own)

@@ -9,31 +9,44 @@ import { BackstopError } from '../errors.ts'
  * docs/retention.md has the exact semantics.
  */
 export const WEEKDAYS = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'] as const
-export type Weekday = typeof WEEKDAYS[number]
+export type Weekday = (typeof WEEKDAYS)[number]
 
 const Count = (description: string): ReturnType<typeof Type.Integer> =>
   Type.Integer({ minimum: 0, maximum: 100000, description })
 
-export const RetentionPolicyInput = Type.Object({
-  /** IANA zone whose calendar defines hours/days/weeks/months/years. Default: the agent's `timezone`. */
-  timezone: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-  keep: Type.Optional(Type.Object({
-    last: Type.Optional(Count('newest successful snapshots kept regardless of calendar (default 1)')),
-    hourly: Type.Optional(Count('local clock hours, first snapshot of each (default 0)')),
-    daily: Type.Optional(Count('local days, first snapshot of each (default 30)')),
-    weekly: Type.Optional(Count('weeks starting on promote.weekday, first snapshot of each (default 12)')),
-    monthly: Type.Optional(Count('months starting on promote.monthDay, first snapshot of each (default 12)')),
-    yearly: Type.Optional(Count('years starting on promote.yearStart, first snapshot of each (default 7)')),
-  }, { additionalProperties: false })),
-  promote: Type.Optional(Type.Object({
-    /** The day a week starts: its first snapshot is the weekly. Default sunday. */
-    weekday: Type.Optional(Type.Enum(WEEKDAYS)),
-    /** The day of the month a month starts (1–28, so every month has it). Default 1. */
-    monthDay: Type.Optional(Type.Integer({ minimum: 1, maximum: 28 })),
-    /** "MM-DD" a year starts. Default "01-01". Feb 29 is refused (not every year has it). */
-    yearStart: Type.Optional(Type.String({ pattern: '^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$' })),
-  }, { additionalProperties: false })),
-}, { additionalProperties: false })
+export const RetentionPolicyInput = Type.Object(
+  {
+    /** IANA zone whose calendar defines hours/days/weeks/months/years. Default: the agent's `timezone`. */
+    timezone: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    keep: Type.Optional(
+      Type.Object(
+        {
+          last: Type.Optional(Count('newest successful snapshots kept regardless of calendar (default 1)')),
+          hourly: Type.Optional(Count('local clock hours, first snapshot of each (default 0)')),
+          daily: Type.Optional(Count('local days, first snapshot of each (default 30)')),
+          weekly: Type.Optional(Count('weeks starting on promote.weekday, first snapshot of each (default 12)')),
+          monthly: Type.Optional(Count('months starting on promote.monthDay, first snapshot of each (default 12)')),
+          yearly: Type.Optional(Count('years starting on promote.yearStart, first snapshot of each (default 7)')),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    promote: Type.Optional(
+      Type.Object(
+        {
+          /** The day a week starts: its first snapshot is the weekly. Default sunday. */
+          weekday: Type.Optional(Type.Enum(WEEKDAYS)),
+          /** The day of the month a month starts (1–28, so every month has it). Default 1. */
+          monthDay: Type.Optional(Type.Integer({ minimum: 1, maximum: 28 })),
+          /** "MM-DD" a year starts. Default "01-01". Feb 29 is refused (not every year has it). */
+          yearStart: Type.Optional(Type.String({ pattern: '^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+)
 export type RetentionPolicyInput = Static<typeof RetentionPolicyInput>
 
 export interface RetentionKeep {
@@ -51,14 +64,17 @@ export interface RetentionPolicy {
   readonly promote: {
     readonly weekday: Weekday
     readonly monthDay: number
-    readonly yearStart: { readonly month: number, readonly day: number }
+    readonly yearStart: { readonly month: number; readonly day: number }
   }
 }
 
 export const DEFAULT_KEEP: RetentionKeep = { last: 1, hourly: 0, daily: 30, weekly: 12, monthly: 12, yearly: 7 }
 
 /** Defaults resolved once; `defaultTimezone` is the agent-wide zone. Validate with `retentionPolicyIssues`. */
-export function resolveRetentionPolicy(input: RetentionPolicyInput | undefined, defaultTimezone = 'UTC'): RetentionPolicy {
+export function resolveRetentionPolicy(
+  input: RetentionPolicyInput | undefined,
+  defaultTimezone = 'UTC',
+): RetentionPolicy {
   const keep = input?.keep ?? {}
   const promote = input?.promote ?? {}
   const [month, day] = (promote.yearStart ?? '01-01').split('-').map(Number) as [number, number]
@@ -91,8 +107,9 @@ export function retentionPolicyIssues(policy: RetentionPolicy): RetentionPolicyI
   if (k.last + k.hourly + k.daily + k.weekly + k.monthly + k.yearly === 0) {
     issues.push({
       path: ['keep'],
-      message: 'every keep count is 0, so every snapshot but the newest would be deleted; '
-        + 'set at least one of keep.last, hourly, daily, weekly, monthly, yearly above 0 (e.g. daily: 30)',
+      message:
+        'every keep count is 0, so every snapshot but the newest would be deleted; ' +
+        'set at least one of keep.last, hourly, daily, weekly, monthly, yearly above 0 (e.g. daily: 30)',
     })
   }
   return issues
@@ -113,18 +130,34 @@ function isKnownZone(zone: string): boolean {
 function structuralIssues(policy: RetentionPolicy): RetentionPolicyIssue[] {
   const issues: RetentionPolicyIssue[] = []
   if (!isKnownZone(policy.timezone)) {
-    issues.push({ path: ['timezone'], message: `unknown IANA time zone "${policy.timezone}" (e.g. "UTC", "Europe/Amsterdam")` })
+    issues.push({
+      path: ['timezone'],
+      message: `unknown IANA time zone "${policy.timezone}" (e.g. "UTC", "Europe/Amsterdam")`,
+    })
   }
   const { month, day } = policy.promote.yearStart
-  if (!Number.isInteger(month) || month < 1 || month > 12 || !Number.isInteger(day) || day < 1 || day > (DAYS_IN_MONTH[month - 1] ?? 0)) {
-    issues.push({ path: ['promote', 'yearStart'], message: `"${month}-${day}" is not a day every year has; use "MM-DD" such as "01-01"` })
+  if (
+    !Number.isInteger(month) ||
+    month < 1 ||
+    month > 12 ||
+    !Number.isInteger(day) ||
+    day < 1 ||
+    day > (DAYS_IN_MONTH[month - 1] ?? 0)
+  ) {
+    issues.push({
+      path: ['promote', 'yearStart'],
+      message: `"${month}-${day}" is not a day every year has; use "MM-DD" such as "01-01"`,
+    })
   }
   const md = policy.promote.monthDay
   if (!Number.isInteger(md) || md < 1 || md > 28) {
     issues.push({ path: ['promote', 'monthDay'], message: `${md} is not a day every month has; use 1–28` })
   }
   if (!WEEKDAYS.includes(policy.promote.weekday)) {
-    issues.push({ path: ['promote', 'weekday'], message: `"${policy.promote.weekday}" is not one of ${WEEKDAYS.join(', ')}` })
+    issues.push({
+      path: ['promote', 'weekday'],
+      message: `"${policy.promote.weekday}" is not one of ${WEEKDAYS.join(', ')}`,
+    })
   }
   for (const [name, n] of Object.entries(policy.keep)) {
     if (!Number.isInteger(n) || n < 0) {
@@ -154,7 +187,8 @@ function throwIssues(issues: RetentionPolicyIssue[], where: string): void {
   }
 }
 
-const ORDINAL = (n: number): string => `${n}${n % 10 === 1 && n !== 11 ? 'st' : n % 10 === 2 && n !== 12 ? 'nd' : n % 10 === 3 && n !== 13 ? 'rd' : 'th'}`
+const ORDINAL = (n: number): string =>
+  `${n}${n % 10 === 1 && n !== 11 ? 'st' : n % 10 === 2 && n !== 12 ? 'nd' : n % 10 === 3 && n !== 13 ? 'rd' : 'th'}`
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
 
 /**
@@ -175,6 +209,9 @@ export function describeRetentionPolicy(policy: RetentionPolicy): string {
   add(keep.daily, `daily ${keep.daily}`)
   add(keep.weekly, `weekly ${keep.weekly} (from ${promote.weekday})`)
   add(keep.monthly, `monthly ${keep.monthly} (from the ${ORDINAL(promote.monthDay)})`)
-  add(keep.yearly, `yearly ${keep.yearly} (from ${MONTHS[promote.yearStart.month - 1] ?? '?'} ${promote.yearStart.day})`)
+  add(
+    keep.yearly,
+    `yearly ${keep.yearly} (from ${MONTHS[promote.yearStart.month - 1] ?? '?'} ${promote.yearStart.day})`,
+  )
   return `${parts.length > 0 ? parts.join(', ') : 'nothing but the newest copy'} in ${policy.timezone}`
 }

@@ -39,7 +39,7 @@ export function keepPeriodic(cls: PromotionClass, n: number): KeepRule {
     if (n === 0) {
       return new Map()
     }
-    const reps = new Map<string, { rep: Candidate, tagged: boolean }>()
+    const reps = new Map<string, { rep: Candidate; tagged: boolean }>()
     // Walking newest → oldest, the last write per period is its oldest member of the preferred kind.
     for (const c of newestFirst) {
       const label = c.periods[cls]

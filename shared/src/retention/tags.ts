@@ -38,7 +38,9 @@ const NONE = '-'
  * means "untagged → oldest in period").
  */
 export function encodePromotionTags(tags: readonly PromotionClass[]): string {
-  const s = PROMOTION_CLASSES.filter((c) => tags.includes(c)).map((c) => LETTER[c]).join('')
+  const s = PROMOTION_CLASSES.filter((c) => tags.includes(c))
+    .map((c) => LETTER[c])
+    .join('')
   return s === '' ? NONE : s
 }
 

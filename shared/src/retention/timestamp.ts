@@ -17,8 +17,10 @@ export function snapshotTimestamp(date: Date): string {
     throw new RangeError(`snapshotTimestamp: year ${y} outside 0000–9999`)
   }
   const p2 = (n: number): string => String(n).padStart(2, '0')
-  return `${String(y).padStart(4, '0')}${p2(date.getUTCMonth() + 1)}${p2(date.getUTCDate())}`
-    + `T${p2(date.getUTCHours())}${p2(date.getUTCMinutes())}${p2(date.getUTCSeconds())}Z`
+  return (
+    `${String(y).padStart(4, '0')}${p2(date.getUTCMonth() + 1)}${p2(date.getUTCDate())}` +
+    `T${p2(date.getUTCHours())}${p2(date.getUTCMinutes())}${p2(date.getUTCSeconds())}Z`
+  )
 }
 
 /**
@@ -36,8 +38,14 @@ export function parseSnapshotTimestamp(s: string): Date | null {
   date.setUTCFullYear(y, mo - 1, d)
   date.setUTCHours(h, mi, se, 0)
   // Date normalises overflow (Feb 30 → Mar 2); a round trip exposes it.
-  if (date.getUTCFullYear() !== y || date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d
-    || date.getUTCHours() !== h || date.getUTCMinutes() !== mi || date.getUTCSeconds() !== se) {
+  if (
+    date.getUTCFullYear() !== y ||
+    date.getUTCMonth() !== mo - 1 ||
+    date.getUTCDate() !== d ||
+    date.getUTCHours() !== h ||
+    date.getUTCMinutes() !== mi ||
+    date.getUTCSeconds() !== se
+  ) {
     return null
   }
   return date

@@ -21,7 +21,10 @@ function build(s: Schedule): Cron {
 /** Throws BK_ERR_SCHEDULE_INVALID for a bad expression or an unknown time zone. */
 export function validateSchedule(s: Schedule): void {
   if (!isValidTimeZone(s.timezone)) {
-    throw new BackstopError('BK_ERR_SCHEDULE_INVALID', `unknown IANA time zone "${s.timezone}" (e.g. "Europe/Amsterdam", "UTC")`)
+    throw new BackstopError(
+      'BK_ERR_SCHEDULE_INVALID',
+      `unknown IANA time zone "${s.timezone}" (e.g. "Europe/Amsterdam", "UTC")`,
+    )
   }
   const c = build(s)
   if (c.nextRun(new Date(0)) === null) {

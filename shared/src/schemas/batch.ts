@@ -4,7 +4,14 @@ import { canonicalJson } from '../canonical-json.ts'
 import { BackstopError } from '../errors.ts'
 import { BATCH_SIGNING_DOMAIN, signValue, verifyValue } from '../signing.ts'
 import { Base64, IsoTimestamp, MsgId, NodeId } from './common.ts'
-import { checkEnvelopeHeader, describeErrors, ENVELOPE_VERSION, MAX_MESSAGE_BYTES, parseWire, type Envelope } from './envelope.ts'
+import {
+  checkEnvelopeHeader,
+  describeErrors,
+  ENVELOPE_VERSION,
+  MAX_MESSAGE_BYTES,
+  parseWire,
+  type Envelope,
+} from './envelope.ts'
 import type { MessageKind } from './kinds.ts'
 
 /**
@@ -15,20 +22,32 @@ import type { MessageKind } from './kinds.ts'
  * the kinds table; its inner events are, one by one.
  */
 export const MAX_BATCH_EVENTS = 256
-/** The same ceiling as any message: the broker and the decoder enforce one limit. The agent sends alone any record that does not fit. */
+/**
+ * The same ceiling as any message: the broker and the decoder enforce one limit. The agent sends alone any record that
+ * does not fit.
+ */
 export const MAX_BATCH_BYTES = MAX_MESSAGE_BYTES
-/** Kinds that may ride in a batch: the durable ones and heartbeats. `enroll` proves a key the batch cannot; `ack` flows the other way. */
+/**
+ * Kinds that may ride in a batch: the durable ones and heartbeats. `enroll` proves a key the batch cannot; `ack` flows
+ * the other way.
+ */
 const NOT_BATCHABLE: ReadonlySet<MessageKind> = new Set<MessageKind>(['enroll', 'ack'])
 
-export const BatchEnvelopeSchema = Type.Object({
-  v: Type.Literal(ENVELOPE_VERSION),
-  kind: Type.Literal('batch'),
-  node: NodeId,
-  msgId: MsgId,
-  ts: IsoTimestamp,
-  body: Type.Object({ events: Type.Array(Type.Unknown(), { minItems: 1, maxItems: MAX_BATCH_EVENTS }) }, { additionalProperties: false }),
-  sig: Base64,
-}, { additionalProperties: false })
+export const BatchEnvelopeSchema = Type.Object(
+  {
+    v: Type.Literal(ENVELOPE_VERSION),
+    kind: Type.Literal('batch'),
+    node: NodeId,
+    msgId: MsgId,
+    ts: IsoTimestamp,
+    body: Type.Object(
+      { events: Type.Array(Type.Unknown(), { minItems: 1, maxItems: MAX_BATCH_EVENTS }) },
+      { additionalProperties: false },
+    ),
+    sig: Base64,
+  },
+  { additionalProperties: false },
+)
 
 export interface BatchEnvelope {
   readonly v: typeof ENVELOPE_VERSION
@@ -60,7 +79,8 @@ export function batchSigningText(batch: UnsignedBatch | BatchEnvelope): string {
 }
 
 /** A decoded wire message: one event, or a batch whose inner headers have been checked. */
-export type WireMessage = { readonly batch: false, readonly env: Envelope } | { readonly batch: true, readonly env: BatchEnvelope }
+export type WireMessage =
+  { readonly batch: false; readonly env: Envelope } | { readonly batch: true; readonly env: BatchEnvelope }
 
 /**
  * Step 1 of ingest for either shape: bytes → event envelope header, or → batch with every inner envelope's header
@@ -74,7 +94,10 @@ export function decodeMessage(payload: Uint8Array | string): WireMessage {
     return { batch: false, env: checkEnvelopeHeader(value) }
   }
   if (!batchCheck.Check(value)) {
-    throw new BackstopError('BK_ERR_WIRE_BATCH', `batch: ${describeErrors(batchCheck.Errors(value))} (at most ${MAX_BATCH_EVENTS} events, at least 1)`)
+    throw new BackstopError(
+      'BK_ERR_WIRE_BATCH',
+      `batch: ${describeErrors(batchCheck.Errors(value))} (at most ${MAX_BATCH_EVENTS} events, at least 1)`,
+    )
   }
   const batch = value as BatchEnvelope
   batch.body.events.forEach((inner, i) => checkInner(batch, inner, i))
@@ -83,18 +106,30 @@ export function decodeMessage(payload: Uint8Array | string): WireMessage {
 
 function checkInner(batch: BatchEnvelope, inner: unknown, i: number): void {
   if (typeof inner === 'object' && inner !== null && (inner as { kind?: unknown }).kind === 'batch') {
-    throw new BackstopError('BK_ERR_WIRE_BATCH', `batch ${batch.msgId}: events[${i}] is itself a batch; batches do not nest`)
+    throw new BackstopError(
+      'BK_ERR_WIRE_BATCH',
+      `batch ${batch.msgId}: events[${i}] is itself a batch; batches do not nest`,
+    )
   }
   let env: Envelope
   try {
     env = checkEnvelopeHeader(inner)
   } catch (e) {
-    throw new BackstopError('BK_ERR_WIRE_BATCH', `batch ${batch.msgId}: events[${i}] is not an event envelope: ${(e as Error).message}`)
+    throw new BackstopError(
+      'BK_ERR_WIRE_BATCH',
+      `batch ${batch.msgId}: events[${i}] is not an event envelope: ${(e as Error).message}`,
+    )
   }
   if (env.node !== batch.node) {
-    throw new BackstopError('BK_ERR_WIRE_BATCH_NODE', `batch ${batch.msgId} of node "${batch.node}": events[${i}] (${env.msgId}) belongs to node "${env.node}"`)
+    throw new BackstopError(
+      'BK_ERR_WIRE_BATCH_NODE',
+      `batch ${batch.msgId} of node "${batch.node}": events[${i}] (${env.msgId}) belongs to node "${env.node}"`,
+    )
   }
   if (NOT_BATCHABLE.has(env.kind)) {
-    throw new BackstopError('BK_ERR_WIRE_BATCH', `batch ${batch.msgId}: events[${i}] is "${env.kind}", which is sent alone, never in a batch`)
+    throw new BackstopError(
+      'BK_ERR_WIRE_BATCH',
+      `batch ${batch.msgId}: events[${i}] is "${env.kind}", which is sent alone, never in a batch`,
+    )
   }
 }

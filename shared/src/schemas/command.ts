@@ -36,15 +36,36 @@ const header = {
   requestedBy: ShortText,
 }
 
-export const RunJobCommand = Type.Object({ ...header, kind: Type.Literal('run-job'), args: Type.Object({ job: JobName }, { additionalProperties: false }) }, { additionalProperties: false })
-export const ReverifyCopyCommand = Type.Object({ ...header, kind: Type.Literal('reverify-copy'), args: Type.Object({ job: JobName, copyId: CopyId }, { additionalProperties: false }) }, { additionalProperties: false })
-export const RestoreTestCommand = Type.Object({ ...header, kind: Type.Literal('restore-test'), args: Type.Object({ job: JobName, copyId: Type.Optional(CopyId) }, { additionalProperties: false }) }, { additionalProperties: false })
+export const RunJobCommand = Type.Object(
+  { ...header, kind: Type.Literal('run-job'), args: Type.Object({ job: JobName }, { additionalProperties: false }) },
+  { additionalProperties: false },
+)
+export const ReverifyCopyCommand = Type.Object(
+  {
+    ...header,
+    kind: Type.Literal('reverify-copy'),
+    args: Type.Object({ job: JobName, copyId: CopyId }, { additionalProperties: false }),
+  },
+  { additionalProperties: false },
+)
+export const RestoreTestCommand = Type.Object(
+  {
+    ...header,
+    kind: Type.Literal('restore-test'),
+    args: Type.Object({ job: JobName, copyId: Type.Optional(CopyId) }, { additionalProperties: false }),
+  },
+  { additionalProperties: false },
+)
 
 export const UnsignedCommand = Type.Union([RunJobCommand, ReverifyCopyCommand, RestoreTestCommand])
 export type UnsignedCommand = Static<typeof UnsignedCommand>
 export type SignedCommand = UnsignedCommand & { readonly sig: string }
 
-const SignedCommandSchema = Type.Union([RunJobCommand, ReverifyCopyCommand, RestoreTestCommand].map((s) => Type.Object({ ...s.properties, sig: Base64 }, { additionalProperties: false })))
+const SignedCommandSchema = Type.Union(
+  [RunJobCommand, ReverifyCopyCommand, RestoreTestCommand].map((s) =>
+    Type.Object({ ...s.properties, sig: Base64 }, { additionalProperties: false }),
+  ),
+)
 const signedCheck = Compile(SignedCommandSchema)
 
 /** Agent → collector (`command.result` envelope body): what became of a command. */
@@ -54,36 +75,49 @@ export type CommandStatus = (typeof commandStatuses)[number]
  * What a `reverify-copy` or `restore-test` found (agent/src/jobs/copy-checks.ts): the copy it looked at, every
  * check it made, and a coded error when one failed. Optional on the result, so results of older agents stay valid.
  */
-export const CommandOutcome = Type.Object({
-  result: Type.Union([Type.Literal('ok'), Type.Literal('failed')]),
-  job: JobName,
-  jobKind: ShortText,
-  /** The copy checked (for restore-test without a copyId: the one the agent picked). */
-  copyId: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
-  /** e.g. `sha256-manifest+tar-list`, `zfs-send-stream`, `btrfs-receive-dump`. */
-  method: ShortText,
-  /** Human-readable, one line each: `sha256 of x matches the manifest`, `12 files restored, sizes and hashes match`. */
-  checks: Type.Array(Type.String({ maxLength: 1024 }), { maxItems: 32 }),
-  bytes: Type.Optional(Type.Integer({ minimum: 0 })),
-  durationMs: Type.Integer({ minimum: 0 }),
-  at: IsoTimestamp,
-  error: Type.Optional(Type.Object({ code: ShortText, message: LongText }, { additionalProperties: false })),
-}, { additionalProperties: false })
+export const CommandOutcome = Type.Object(
+  {
+    result: Type.Union([Type.Literal('ok'), Type.Literal('failed')]),
+    job: JobName,
+    jobKind: ShortText,
+    /** The copy checked (for restore-test without a copyId: the one the agent picked). */
+    copyId: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+    /** e.g. `sha256-manifest+tar-list`, `zfs-send-stream`, `btrfs-receive-dump`. */
+    method: ShortText,
+    /**
+     * Human-readable, one line each: `sha256 of x matches the manifest`, `12 files restored, sizes and hashes match`.
+     */
+    checks: Type.Array(Type.String({ maxLength: 1024 }), { maxItems: 32 }),
+    bytes: Type.Optional(Type.Integer({ minimum: 0 })),
+    durationMs: Type.Integer({ minimum: 0 }),
+    at: IsoTimestamp,
+    error: Type.Optional(Type.Object({ code: ShortText, message: LongText }, { additionalProperties: false })),
+  },
+  { additionalProperties: false },
+)
 export type CommandOutcome = Static<typeof CommandOutcome>
 
-export const CommandResultBody = Type.Object({
-  commandId: CommandId,
-  kind: Type.Union([Type.Literal('run-job'), Type.Literal('reverify-copy'), Type.Literal('restore-test')]),
-  status: Type.Union([Type.Literal('accepted'), Type.Literal('rejected'), Type.Literal('succeeded'), Type.Literal('failed')]),
-  /** BK_ERR_* code when rejected or failed. */
-  code: Type.Optional(ShortText),
-  message: Type.Optional(LongText),
-  /** The job run the command started, when it started one. */
-  runId: Type.Optional(RunId),
-  /** reverify-copy / restore-test: what was checked and what came out (on succeeded and on failed). */
-  outcome: Type.Optional(CommandOutcome),
-  at: IsoTimestamp,
-}, { additionalProperties: false })
+export const CommandResultBody = Type.Object(
+  {
+    commandId: CommandId,
+    kind: Type.Union([Type.Literal('run-job'), Type.Literal('reverify-copy'), Type.Literal('restore-test')]),
+    status: Type.Union([
+      Type.Literal('accepted'),
+      Type.Literal('rejected'),
+      Type.Literal('succeeded'),
+      Type.Literal('failed'),
+    ]),
+    /** BK_ERR_* code when rejected or failed. */
+    code: Type.Optional(ShortText),
+    message: Type.Optional(LongText),
+    /** The job run the command started, when it started one. */
+    runId: Type.Optional(RunId),
+    /** reverify-copy / restore-test: what was checked and what came out (on succeeded and on failed). */
+    outcome: Type.Optional(CommandOutcome),
+    at: IsoTimestamp,
+  },
+  { additionalProperties: false },
+)
 export type CommandResultBody = Static<typeof CommandResultBody>
 
 export function signCommand(cmd: UnsignedCommand, collectorSecretKey: string): SignedCommand {
@@ -127,24 +161,42 @@ export interface CommandCheck {
 export function checkCommand(cmd: SignedCommand, c: CommandCheck): void {
   const { sig, ...unsigned } = cmd
   if (!verifyValue({ domain: 'command', ...unsigned }, sig, c.collectorPublicKey)) {
-    throw new BackstopError('BK_ERR_CMD_SIG', `command ${cmd.id}: signature does not verify; the sender is not the enrolled collector (re-enroll if the collector was reinstalled)`)
+    throw new BackstopError(
+      'BK_ERR_CMD_SIG',
+      `command ${cmd.id}: signature does not verify; the sender is not the enrolled collector (re-enroll if the collector was reinstalled)`,
+    )
   }
   if (cmd.node !== c.node) {
-    throw new BackstopError('BK_ERR_WIRE_TOPIC', `command ${cmd.id} is addressed to node ${cmd.node}, this is ${c.node}`)
+    throw new BackstopError(
+      'BK_ERR_WIRE_TOPIC',
+      `command ${cmd.id} is addressed to node ${cmd.node}, this is ${c.node}`,
+    )
   }
   const issued = Date.parse(cmd.issuedAt)
   const expires = Date.parse(cmd.expiresAt)
   const now = c.now.getTime()
   if (!(expires > issued) || expires - issued > MAX_COMMAND_LIFETIME_MS) {
-    throw new BackstopError('BK_ERR_CMD_EXPIRED', `command ${cmd.id}: validity window ${cmd.issuedAt} → ${cmd.expiresAt} is empty or longer than ${MAX_COMMAND_LIFETIME_MS / 60000} min`)
+    throw new BackstopError(
+      'BK_ERR_CMD_EXPIRED',
+      `command ${cmd.id}: validity window ${cmd.issuedAt} → ${cmd.expiresAt} is empty or longer than ${MAX_COMMAND_LIFETIME_MS / 60000} min`,
+    )
   }
   if (issued - now > COMMAND_CLOCK_SKEW_MS) {
-    throw new BackstopError('BK_ERR_CMD_EXPIRED', `command ${cmd.id} was issued at ${cmd.issuedAt}, in the future of this node's clock (${c.now.toISOString()}); check NTP on both ends`)
+    throw new BackstopError(
+      'BK_ERR_CMD_EXPIRED',
+      `command ${cmd.id} was issued at ${cmd.issuedAt}, in the future of this node's clock (${c.now.toISOString()}); check NTP on both ends`,
+    )
   }
   if (now > expires) {
-    throw new BackstopError('BK_ERR_CMD_EXPIRED', `command ${cmd.id} expired at ${cmd.expiresAt} (now ${c.now.toISOString()})`)
+    throw new BackstopError(
+      'BK_ERR_CMD_EXPIRED',
+      `command ${cmd.id} expired at ${cmd.expiresAt} (now ${c.now.toISOString()})`,
+    )
   }
   if (!c.allow.includes(cmd.kind)) {
-    throw new BackstopError('BK_ERR_CMD_NOT_ALLOWED', `command kind ${cmd.kind} is not in commands.allow of this agent's config (allowed: ${c.allow.join(', ') || 'none'})`)
+    throw new BackstopError(
+      'BK_ERR_CMD_NOT_ALLOWED',
+      `command kind ${cmd.kind} is not in commands.allow of this agent's config (allowed: ${c.allow.join(', ') || 'none'})`,
+    )
   }
 }

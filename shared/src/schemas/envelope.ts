@@ -11,22 +11,34 @@ export const ENVELOPE_VERSION = 1
 export const MAX_MESSAGE_BYTES = 1024 * 1024
 
 /** The envelope without its body schema: checked first, so the signature can be verified before the body is trusted. */
-export const EnvelopeHeader = Type.Object({
-  v: Type.Literal(ENVELOPE_VERSION),
-  kind: Type.Union(messageKindNames.map((k) => Type.Literal(k))),
-  node: NodeId,
-  msgId: MsgId,
-  /** Per-node sequence number, strictly increasing in the order the agent wrote its outbox. */
-  seq: Type.Integer({ minimum: 0 }),
-  ts: IsoTimestamp,
-  body: Type.Unknown(),
-  sig: Base64,
-}, { additionalProperties: false })
+export const EnvelopeHeader = Type.Object(
+  {
+    v: Type.Literal(ENVELOPE_VERSION),
+    kind: Type.Union(messageKindNames.map((k) => Type.Literal(k))),
+    node: NodeId,
+    msgId: MsgId,
+    /** Per-node sequence number, strictly increasing in the order the agent wrote its outbox. */
+    seq: Type.Integer({ minimum: 0 }),
+    ts: IsoTimestamp,
+    body: Type.Unknown(),
+    sig: Base64,
+  },
+  { additionalProperties: false },
+)
 
 export type BodyOf<K extends MessageKind> = Static<(typeof messageKinds)[K]['body']>
 
 export type Envelope<K extends MessageKind = MessageKind> = {
-  [P in K]: { v: typeof ENVELOPE_VERSION, kind: P, node: string, msgId: string, seq: number, ts: string, body: BodyOf<P>, sig: string }
+  [P in K]: {
+    v: typeof ENVELOPE_VERSION
+    kind: P
+    node: string
+    msgId: string
+    seq: number
+    ts: string
+    body: BodyOf<P>
+    sig: string
+  }
 }[K]
 
 export type UnsignedEnvelope<K extends MessageKind = MessageKind> = Omit<Envelope<K>, 'sig'>
@@ -69,7 +81,10 @@ export function parseWire(payload: Uint8Array | string): unknown {
     throw new BackstopError('BK_ERR_WIRE_JSON', (e as Error).message)
   }
   if (typeof value === 'object' && value !== null && 'v' in value && (value as { v: unknown }).v !== ENVELOPE_VERSION) {
-    throw new BackstopError('BK_ERR_WIRE_VERSION', `envelope v=${JSON.stringify((value as { v: unknown }).v)}, this build speaks v${ENVELOPE_VERSION}`)
+    throw new BackstopError(
+      'BK_ERR_WIRE_VERSION',
+      `envelope v=${JSON.stringify((value as { v: unknown }).v)}, this build speaks v${ENVELOPE_VERSION}`,
+    )
   }
   return value
 }
@@ -93,7 +108,7 @@ export function checkBody(env: Envelope): void {
   }
 }
 
-export function describeErrors(errors: Iterable<{ instancePath: string, message: string }>): string {
+export function describeErrors(errors: Iterable<{ instancePath: string; message: string }>): string {
   const out: string[] = []
   for (const e of errors) {
     out.push(`${e.instancePath || '/'} ${e.message}`)

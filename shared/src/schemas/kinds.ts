@@ -1,5 +1,13 @@
 import type { TSchema } from 'typebox'
-import { AckBody, EnrollBody, HeartbeatBody, InventoryBody, JobFinishedBody, JobProgressBody, JobStartedBody } from './messages.ts'
+import {
+  AckBody,
+  EnrollBody,
+  HeartbeatBody,
+  InventoryBody,
+  JobFinishedBody,
+  JobProgressBody,
+  JobStartedBody,
+} from './messages.ts'
 import { DiskHealthBody } from './disk-health.ts'
 import { CommandResultBody } from './command.ts'
 
@@ -10,17 +18,19 @@ import { CommandResultBody } from './command.ts'
  * of these kinds, unpacked before dispatch, never stored or acked as itself.
  */
 export const messageKinds = {
-  'heartbeat': { body: HeartbeatBody, from: 'agent' },
-  'enroll': { body: EnrollBody, from: 'agent' },
+  heartbeat: { body: HeartbeatBody, from: 'agent' },
+  enroll: { body: EnrollBody, from: 'agent' },
   'job.started': { body: JobStartedBody, from: 'agent' },
   'job.progress': { body: JobProgressBody, from: 'agent' },
   'job.finished': { body: JobFinishedBody, from: 'agent' },
-  'inventory': { body: InventoryBody, from: 'agent' },
+  inventory: { body: InventoryBody, from: 'agent' },
   'disk.health': { body: DiskHealthBody, from: 'agent' },
   'command.result': { body: CommandResultBody, from: 'agent' },
-  'ack': { body: AckBody, from: 'collector' },
-} as const satisfies Record<string, { body: TSchema, from: 'agent' | 'collector' }>
+  ack: { body: AckBody, from: 'collector' },
+} as const satisfies Record<string, { body: TSchema; from: 'agent' | 'collector' }>
 
 export type MessageKind = keyof typeof messageKinds
-export type AgentMessageKind = { [K in MessageKind]: (typeof messageKinds)[K]['from'] extends 'agent' ? K : never }[MessageKind]
+export type AgentMessageKind = {
+  [K in MessageKind]: (typeof messageKinds)[K]['from'] extends 'agent' ? K : never
+}[MessageKind]
 export const messageKindNames = Object.keys(messageKinds) as MessageKind[]

@@ -3,88 +3,129 @@ import { Base64, Bytes, IsoTimestamp, JobName, LongText, MsgId, NodeId, RunId, S
 import { AssetRef, Copy, DeletedCopy } from './copy.ts'
 
 /** Agent → collector: a node's heartbeat (liveness comes from this plus the retained LWT status). */
-export const HeartbeatBody = Type.Object({
-  agentVersion: ShortText,
-  hostname: ShortText,
-  uptimeS: Type.Number({ minimum: 0 }),
-  outbox: Type.Object({ pending: Bytes, bytes: Bytes }, { additionalProperties: false }),
-  jobs: Type.Array(Type.Object({
-    job: JobName,
-    kind: ShortText,
-    nextRunAt: Type.Optional(IsoTimestamp),
-    skippedOverlaps: Bytes,
-  }, { additionalProperties: false }), { maxItems: 1000 }),
-}, { additionalProperties: false })
+export const HeartbeatBody = Type.Object(
+  {
+    agentVersion: ShortText,
+    hostname: ShortText,
+    uptimeS: Type.Number({ minimum: 0 }),
+    outbox: Type.Object({ pending: Bytes, bytes: Bytes }, { additionalProperties: false }),
+    jobs: Type.Array(
+      Type.Object(
+        {
+          job: JobName,
+          kind: ShortText,
+          nextRunAt: Type.Optional(IsoTimestamp),
+          skippedOverlaps: Bytes,
+        },
+        { additionalProperties: false },
+      ),
+      { maxItems: 1000 },
+    ),
+  },
+  { additionalProperties: false },
+)
 
 /** Agent → collector: enrollment. Signed with the key it asks the collector to pin (proof of possession). */
-export const EnrollBody = Type.Object({
-  publicKey: Base64,
-  token: Type.String({ minLength: 1, maxLength: 256 }),
-  hostname: ShortText,
-  agentVersion: ShortText,
-}, { additionalProperties: false })
+export const EnrollBody = Type.Object(
+  {
+    publicKey: Base64,
+    token: Type.String({ minLength: 1, maxLength: 256 }),
+    hostname: ShortText,
+    agentVersion: ShortText,
+  },
+  { additionalProperties: false },
+)
 
 export const triggers = ['schedule', 'catch-up', 'manual', 'command', 'hook'] as const
 
-export const JobStartedBody = Type.Object({
-  runId: RunId,
-  job: JobName,
-  jobKind: ShortText,
-  startedAt: IsoTimestamp,
-  trigger: Type.Enum(triggers),
-  /** The schedule slot this run serves (for catch-up runs: the slot that was missed). */
-  scheduledFor: Type.Optional(IsoTimestamp),
-}, { additionalProperties: false })
+export const JobStartedBody = Type.Object(
+  {
+    runId: RunId,
+    job: JobName,
+    jobKind: ShortText,
+    startedAt: IsoTimestamp,
+    trigger: Type.Enum(triggers),
+    /** The schedule slot this run serves (for catch-up runs: the slot that was missed). */
+    scheduledFor: Type.Optional(IsoTimestamp),
+  },
+  { additionalProperties: false },
+)
 
-export const JobProgressBody = Type.Object({
-  runId: RunId,
-  job: JobName,
-  percent: Type.Number({ minimum: 0, maximum: 100 }),
-  message: Type.Optional(ShortText),
-}, { additionalProperties: false })
+export const JobProgressBody = Type.Object(
+  {
+    runId: RunId,
+    job: JobName,
+    percent: Type.Number({ minimum: 0, maximum: 100 }),
+    message: Type.Optional(ShortText),
+  },
+  { additionalProperties: false },
+)
 
 export const runStatuses = ['success', 'partial', 'failed'] as const
 export type RunStatus = (typeof runStatuses)[number]
 
-export const JobFinishedBody = Type.Object({
-  runId: RunId,
-  job: JobName,
-  jobKind: ShortText,
-  startedAt: IsoTimestamp,
-  finishedAt: IsoTimestamp,
-  status: Type.Enum(runStatuses),
-  error: Type.Optional(Type.Object({ code: ShortText, message: LongText }, { additionalProperties: false })),
-  bytes: Type.Optional(Bytes),
-  /** Every copy the run produced or saw (snapshots, replicas, archives), with its current state. */
-  copies: Type.Array(Copy, { maxItems: 5000 }),
-  /** Every copy the run deleted, with the retention rule that decided it. */
-  deleted: Type.Array(DeletedCopy, { maxItems: 5000 }),
-  warnings: Type.Array(LongText, { maxItems: 100 }),
-}, { additionalProperties: false })
+export const JobFinishedBody = Type.Object(
+  {
+    runId: RunId,
+    job: JobName,
+    jobKind: ShortText,
+    startedAt: IsoTimestamp,
+    finishedAt: IsoTimestamp,
+    status: Type.Enum(runStatuses),
+    error: Type.Optional(Type.Object({ code: ShortText, message: LongText }, { additionalProperties: false })),
+    bytes: Type.Optional(Bytes),
+    /** Every copy the run produced or saw (snapshots, replicas, archives), with its current state. */
+    copies: Type.Array(Copy, { maxItems: 5000 }),
+    /** Every copy the run deleted, with the retention rule that decided it. */
+    deleted: Type.Array(DeletedCopy, { maxItems: 5000 }),
+    warnings: Type.Array(LongText, { maxItems: 100 }),
+  },
+  { additionalProperties: false },
+)
 
 /** Agent → collector: what the node has that could be protected (datasets, subvolumes, guests). */
-export const InventoryBody = Type.Object({
-  at: IsoTimestamp,
-  assets: Type.Array(Type.Object({
-    asset: AssetRef,
-    /** Job names on this node that cover it; empty = a coverage gap. */
-    coveredBy: Type.Array(JobName, { maxItems: 100 }),
-  }, { additionalProperties: false }), { maxItems: 10000 }),
-}, { additionalProperties: false })
+export const InventoryBody = Type.Object(
+  {
+    at: IsoTimestamp,
+    assets: Type.Array(
+      Type.Object(
+        {
+          asset: AssetRef,
+          /** Job names on this node that cover it; empty = a coverage gap. */
+          coveredBy: Type.Array(JobName, { maxItems: 100 }),
+        },
+        { additionalProperties: false },
+      ),
+      { maxItems: 10000 },
+    ),
+  },
+  { additionalProperties: false },
+)
 
 /** Collector → agent: application-level receipts, published only after the SQLite commit. */
-export const AckBody = Type.Object({
-  acked: Type.Array(MsgId, { maxItems: 10000 }),
-  rejected: Type.Array(Type.Object({
-    msgId: MsgId,
-    code: ShortText,
-    reason: LongText,
-    /** Permanent rejections are dropped from the outbox (dead-lettered); transient ones are retried. */
-    permanent: Type.Boolean(),
-  }, { additionalProperties: false }), { maxItems: 10000 }),
-  /** Present when this ack completes an enrollment: the agent pins the collector's key from here on. */
-  enrollment: Type.Optional(Type.Object({ node: NodeId, collectorPublicKey: Base64 }, { additionalProperties: false })),
-}, { additionalProperties: false })
+export const AckBody = Type.Object(
+  {
+    acked: Type.Array(MsgId, { maxItems: 10000 }),
+    rejected: Type.Array(
+      Type.Object(
+        {
+          msgId: MsgId,
+          code: ShortText,
+          reason: LongText,
+          /** Permanent rejections are dropped from the outbox (dead-lettered); transient ones are retried. */
+          permanent: Type.Boolean(),
+        },
+        { additionalProperties: false },
+      ),
+      { maxItems: 10000 },
+    ),
+    /** Present when this ack completes an enrollment: the agent pins the collector's key from here on. */
+    enrollment: Type.Optional(
+      Type.Object({ node: NodeId, collectorPublicKey: Base64 }, { additionalProperties: false }),
+    ),
+  },
+  { additionalProperties: false },
+)
 
 export type HeartbeatBody = Static<typeof HeartbeatBody>
 export type EnrollBody = Static<typeof EnrollBody>

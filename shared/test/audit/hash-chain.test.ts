@@ -8,7 +8,13 @@ const t0 = new Date('2026-11-22T02:00:00.000Z')
 function chain(n: number): AuditEntry[] {
   const out: AuditEntry[] = []
   for (let i = 0; i < n; i++) {
-    out.push(nextAuditEntry(out.at(-1), { actor: 'cli:root', action: i % 2 ? 'node.revoke' : 'token.create', target: `t${i}`, detail: { i } }, new Date(t0.getTime() + i * 1000)))
+    out.push(
+      nextAuditEntry(
+        out.at(-1),
+        { actor: 'cli:root', action: i % 2 ? 'node.revoke' : 'token.create', target: `t${i}`, detail: { i } },
+        new Date(t0.getTime() + i * 1000),
+      ),
+    )
   }
   return out
 }
@@ -24,14 +30,33 @@ describe('audit hash chain', () => {
 
   const tamperings: Array<[string, (c: AuditEntry[]) => AuditEntry[], string, number]> = [
     ['edited detail', (c) => c.map((e) => (e.seq === 3 ? { ...e, detail: { i: 99 } } : e)), 'hash-mismatch', 3],
-    ['edited actor with rehash of that entry only', (c) => {
-      const forged = nextAuditEntry(c[1], { actor: 'cli:mallory', action: c[2]!.action, target: c[2]!.target, detail: c[2]!.detail }, new Date(c[2]!.ts))
-      return c.map((e) => (e.seq === 3 ? forged : e))
-    }, 'broken-link', 4],
+    [
+      'edited actor with rehash of that entry only',
+      (c) => {
+        const forged = nextAuditEntry(
+          c[1],
+          { actor: 'cli:mallory', action: c[2]!.action, target: c[2]!.target, detail: c[2]!.detail },
+          new Date(c[2]!.ts),
+        )
+        return c.map((e) => (e.seq === 3 ? forged : e))
+      },
+      'broken-link',
+      4,
+    ],
     ['deleted middle entry', (c) => c.filter((e) => e.seq !== 2), 'seq-gap', 3],
-    ['deleted and renumbered', (c) => c.filter((e) => e.seq !== 2).map((e, i) => ({ ...e, seq: i + 1 })), 'broken-link', 2],
+    [
+      'deleted and renumbered',
+      (c) => c.filter((e) => e.seq !== 2).map((e, i) => ({ ...e, seq: i + 1 })),
+      'broken-link',
+      2,
+    ],
     ['swapped two entries', (c) => [c[0]!, c[2]!, c[1]!, c[3]!, c[4]!], 'seq-gap', 3],
-    ['swapped and renumbered', (c) => [c[0]!, { ...c[2]!, seq: 2 }, { ...c[1]!, seq: 3 }, c[3]!, c[4]!], 'broken-link', 2],
+    [
+      'swapped and renumbered',
+      (c) => [c[0]!, { ...c[2]!, seq: 2 }, { ...c[1]!, seq: 3 }, c[3]!, c[4]!],
+      'broken-link',
+      2,
+    ],
   ]
   for (const [name, tamper, problem, atSeq] of tamperings) {
     it(`detects: ${name}`, () => {
@@ -53,12 +78,23 @@ describe('audit hash chain', () => {
   })
 
   it('property: any single-field edit anywhere is detected', () => {
-    fc.assert(fc.property(fc.integer({ min: 0, max: 7 }), fc.constantFrom('actor', 'action', 'target', 'ts'), fc.string({ minLength: 1, maxLength: 8 }), (idx, field, junk) => {
-      const c = chain(8)
-      const orig = c[idx]!
-      const edited = { ...orig, [field]: `${(orig as unknown as Record<string, string>)[field]}${junk}` } as AuditEntry
-      c[idx] = edited
-      assert.equal(verifyAuditChain(c).ok, false)
-    }), { numRuns: 200 })
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 7 }),
+        fc.constantFrom('actor', 'action', 'target', 'ts'),
+        fc.string({ minLength: 1, maxLength: 8 }),
+        (idx, field, junk) => {
+          const c = chain(8)
+          const orig = c[idx]!
+          const edited = {
+            ...orig,
+            [field]: `${(orig as unknown as Record<string, string>)[field]}${junk}`,
+          } as AuditEntry
+          c[idx] = edited
+          assert.equal(verifyAuditChain(c).ok, false)
+        },
+      ),
+      { numRuns: 200 },
+    )
   })
 })

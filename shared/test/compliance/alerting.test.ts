@@ -1,11 +1,26 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import {
-  alertKey, applyCondition, foldUnderDownNodes, notifyDecision, runAnomalies, type AlertCondition, type AlertRecord, type RunSample,
+  alertKey,
+  applyCondition,
+  foldUnderDownNodes,
+  notifyDecision,
+  runAnomalies,
+  type AlertCondition,
+  type AlertRecord,
+  type RunSample,
 } from '@backstop/shared'
 
 const T = 1_000_000
-const cond = (over: Partial<AlertCondition> = {}): AlertCondition => ({ key: 'missed-backup/pve1/vm/101', kind: 'missed-backup', severity: 'warning', node: 'pve1', summary: 'missed', firing: true, ...over })
+const cond = (over: Partial<AlertCondition> = {}): AlertCondition => ({
+  key: 'missed-backup/pve1/vm/101',
+  kind: 'missed-backup',
+  severity: 'warning',
+  node: 'pve1',
+  summary: 'missed',
+  firing: true,
+  ...over,
+})
 
 describe('alert flips', () => {
   it('fires once, dedupes repeats, escalates, resolves, re-fires', () => {
@@ -16,12 +31,19 @@ describe('alert flips', () => {
     assert.equal(again.record?.summary, 'still missed')
     const acked: AlertRecord = { ...again.record!, ackedAt: T + 2, ackedBy: 'ops' }
     const esc = applyCondition(acked, cond({ severity: 'critical' }), T + 3)
-    assert.deepEqual([esc.flip?.from, esc.flip?.to, esc.flip?.severity, esc.record?.ackedAt], ['firing', 'firing', 'critical', null])
+    assert.deepEqual(
+      [esc.flip?.from, esc.flip?.to, esc.flip?.severity, esc.record?.ackedAt],
+      ['firing', 'firing', 'critical', null],
+    )
     const res = applyCondition(esc.record, cond({ firing: false }), T + 4)
     assert.deepEqual([res.flip?.to, res.record?.state, res.record?.since], ['resolved', 'resolved', T + 4])
     assert.equal(applyCondition(res.record, cond({ firing: false }), T + 5).flip, null)
     assert.equal(applyCondition(res.record, cond(), T + 6).flip?.from, 'resolved')
-    assert.equal(applyCondition(undefined, cond({ firing: false }), T).flip, null, 'a condition that never fired makes no alert')
+    assert.equal(
+      applyCondition(undefined, cond({ firing: false }), T).flip,
+      null,
+      'a condition that never fired makes no alert',
+    )
   })
 
   it('keys are stable and topic-safe levels', () => {
@@ -39,7 +61,11 @@ describe('alert flips', () => {
       ['silence expired', [a.flip!, { ...rec, silencedUntil: T }, []], 'notify'],
       ['node maintenance', [a.flip!, rec, [{ start: T - 1, end: T + 1, node: 'pve1' }]], 'maintenance'],
       ['other node maintenance', [a.flip!, rec, [{ start: T - 1, end: T + 1, node: 'pve2' }]], 'notify'],
-      ['key-prefix maintenance', [a.flip!, rec, [{ start: T, end: T + 1, keyPrefix: 'missed-backup/' }]], 'maintenance'],
+      [
+        'key-prefix maintenance',
+        [a.flip!, rec, [{ start: T, end: T + 1, keyPrefix: 'missed-backup/' }]],
+        'maintenance',
+      ],
       ['acked severity change', [{ ...a.flip!, from: 'firing' }, { ...rec, ackedAt: T }, []], 'acked'],
     ]
     for (const [name, args, want] of cases) {
@@ -57,8 +83,14 @@ describe('node-down suppression', () => {
       { key: 'missed-backup/pve1/a', kind: 'missed-backup', node: 'pve1' },
     ]
     const r = foldUnderDownNodes(alerts, new Set(['nas1']))
-    assert.deepEqual(r.kept.map((a) => a.key), ['run-failed/nas1/c', 'missed-backup/pve1/a'])
-    assert.deepEqual(r.folded.get('nas1')?.map((a) => a.key), ['missed-backup/nas1/a', 'missed-backup/nas1/b'])
+    assert.deepEqual(
+      r.kept.map((a) => a.key),
+      ['run-failed/nas1/c', 'missed-backup/pve1/a'],
+    )
+    assert.deepEqual(
+      r.folded.get('nas1')?.map((a) => a.key),
+      ['missed-backup/nas1/a', 'missed-backup/nas1/b'],
+    )
   })
 })
 
@@ -71,9 +103,19 @@ describe('run anomalies', () => {
     ['fast and small', hist, { durationMs: 5_000, bytes: 10 }, ['too-fast', 'too-small']],
     ['far too slow', hist, { durationMs: 4e6, bytes: 1e9 }, ['too-slow']],
     ['too little history to judge', hist.slice(0, 3), { durationMs: 1, bytes: 1 }, []],
-    ['instant incremental baseline is never too fast', hist.map((h) => ({ ...h, durationMs: 2000 })), { durationMs: 100, bytes: 1e9 }, []],
+    [
+      'instant incremental baseline is never too fast',
+      hist.map((h) => ({ ...h, durationMs: 2000 })),
+      { durationMs: 100, bytes: 1e9 },
+      [],
+    ],
   ]
   for (const [name, h, run, want] of cases) {
-    it(name, () => assert.deepEqual(runAnomalies(h, run).map((a) => a.code), want))
+    it(name, () =>
+      assert.deepEqual(
+        runAnomalies(h, run).map((a) => a.code),
+        want,
+      ),
+    )
   }
 })

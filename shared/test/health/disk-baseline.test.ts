@@ -1,10 +1,24 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { acknowledgeBaseline, counterDeltas, type DiskHealth, diskKey, initialBaseline, reconcileBaseline } from '../../src/index.ts'
+import {
+  acknowledgeBaseline,
+  counterDeltas,
+  type DiskHealth,
+  diskKey,
+  initialBaseline,
+  reconcileBaseline,
+} from '../../src/index.ts'
 
 const t0 = new Date('2026-01-01T00:00:00Z')
 const disk = (counters: DiskHealth['counters'], serial: string | null = 'S1'): DiskHealth => ({
-  name: '/dev/sda', type: 'sat', protocol: 'ATA', source: 'smartctl', smart: 'passed', counters, failingAttributes: [], messages: [],
+  name: '/dev/sda',
+  type: 'sat',
+  protocol: 'ATA',
+  source: 'smartctl',
+  smart: 'passed',
+  counters,
+  failingAttributes: [],
+  messages: [],
   ...(serial ? { serial } : {}),
 })
 
@@ -14,18 +28,24 @@ test('diskKey prefers the serial over the device node', () => {
 })
 
 test('old damage is not news; growth is; acknowledging clears it; renewed growth is news again', () => {
-  const steps: { counters: DiskHealth['counters'], ack?: boolean, expect: string[] }[] = [
+  const steps: { counters: DiskHealth['counters']; ack?: boolean; expect: string[] }[] = [
     { counters: { reallocatedSectors: 8, pendingSectors: 0 }, expect: [] },
     { counters: { reallocatedSectors: 8, pendingSectors: 0 }, expect: [] },
     { counters: { reallocatedSectors: 12, pendingSectors: 0 }, expect: ['reallocatedSectors 8→12'] },
-    { counters: { reallocatedSectors: 16, pendingSectors: 2 }, expect: ['reallocatedSectors 8→16', 'pendingSectors 0→2'] },
+    {
+      counters: { reallocatedSectors: 16, pendingSectors: 2 },
+      expect: ['reallocatedSectors 8→16', 'pendingSectors 0→2'],
+    },
     { counters: { reallocatedSectors: 16, pendingSectors: 2 }, ack: true, expect: [] },
     // A transient pending sector that got rewritten lowers the baseline and clears by itself…
     { counters: { reallocatedSectors: 16, pendingSectors: 0 }, expect: [] },
     // …so if it comes back, that is news again.
     { counters: { reallocatedSectors: 16, pendingSectors: 1 }, expect: ['pendingSectors 0→1'] },
     // A counter the baseline never saw counts from zero.
-    { counters: { reallocatedSectors: 16, pendingSectors: 1, crcErrors: 3 }, expect: ['crcErrors 0→3', 'pendingSectors 0→1'] },
+    {
+      counters: { reallocatedSectors: 16, pendingSectors: 1, crcErrors: 3 },
+      expect: ['crcErrors 0→3', 'pendingSectors 0→1'],
+    },
   ]
   let baseline = initialBaseline(disk(steps[0]!.counters), t0)
   for (const [i, s] of steps.entries()) {

@@ -2,12 +2,21 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { DateTime } from 'luxon'
 import {
-  encodePromotionTags, planRetention, promotionTags, resolveRetentionPolicy, snapshotTimestamp, type RetentionPolicyInput,
+  encodePromotionTags,
+  planRetention,
+  promotionTags,
+  resolveRetentionPolicy,
+  snapshotTimestamp,
+  type RetentionPolicyInput,
   type RetentionSnapshot,
 } from '@backstop/shared'
 
 /** The worked examples of docs/retention.md, so the document cannot drift from the engine. */
-function dailyHistory(input: RetentionPolicyInput, fromLocal: string, toLocal: string): { snaps: RetentionSnapshot[], local: string[] } {
+function dailyHistory(
+  input: RetentionPolicyInput,
+  fromLocal: string,
+  toLocal: string,
+): { snaps: RetentionSnapshot[]; local: string[] } {
   const policy = resolveRetentionPolicy(input)
   const snaps: RetentionSnapshot[] = []
   const local: string[] = []
@@ -15,7 +24,13 @@ function dailyHistory(input: RetentionPolicyInput, fromLocal: string, toLocal: s
   const end = DateTime.fromISO(toLocal, { zone: policy.timezone })
   for (let d = DateTime.fromISO(fromLocal, { zone: policy.timezone }); d <= end; d = d.plus({ days: 1 })) {
     const at = d.toJSDate()
-    snaps.push({ id: snapshotTimestamp(at), createdAt: at, held: false, successful: true, tags: promotionTags(at, policy, previous) })
+    snaps.push({
+      id: snapshotTimestamp(at),
+      createdAt: at,
+      held: false,
+      successful: true,
+      tags: promotionTags(at, policy, previous),
+    })
     local.push(d.toFormat('ccc dd LLL'))
     previous = at
   }
@@ -24,10 +39,13 @@ function dailyHistory(input: RetentionPolicyInput, fromLocal: string, toLocal: s
 
 describe('docs/retention.md worked examples', () => {
   it('Example 1: a month of daily snapshots, daily 7 / weekly 4 / monthly 12 / yearly 7', () => {
-    const input: RetentionPolicyInput = { timezone: 'Europe/Amsterdam', keep: { last: 1, daily: 7, weekly: 4, monthly: 12, yearly: 7 } }
+    const input: RetentionPolicyInput = {
+      timezone: 'Europe/Amsterdam',
+      keep: { last: 1, daily: 7, weekly: 4, monthly: 12, yearly: 7 },
+    }
     const { snaps, local } = dailyHistory(input, '2026-11-01T01:00', '2026-11-30T01:00')
     const plan = planRetention(snaps, resolveRetentionPolicy(input), new Date('2026-11-30T12:00:00Z'))
-    const kept = plan.flatMap((d, i) => d.action === 'keep' ? [`${local[i]} ${d.id} ${d.reasons.join(' | ')}`] : [])
+    const kept = plan.flatMap((d, i) => (d.action === 'keep' ? [`${local[i]} ${d.id} ${d.reasons.join(' | ')}`] : []))
     assert.deepEqual(kept, [
       'Sun 01 Nov 20261101T000000Z monthly(12): 2026-11 | yearly(7): 2026',
       'Sun 08 Nov 20261108T000000Z weekly(4): 2026-11-08',
@@ -51,7 +69,9 @@ describe('docs/retention.md worked examples', () => {
     const input: RetentionPolicyInput = { timezone: 'Europe/Amsterdam' }
     const { snaps, local } = dailyHistory(input, '2026-10-01T01:00', '2026-11-30T01:00')
     const plan = planRetention(snaps, resolveRetentionPolicy(input), new Date('2026-11-30T12:00:00Z'))
-    const keptInOctober = plan.flatMap((d, i) => d.action === 'keep' && local[i]!.endsWith('Oct') ? [`${local[i]} ${d.id} ${d.reasons.join(' | ')}`] : [])
+    const keptInOctober = plan.flatMap((d, i) =>
+      d.action === 'keep' && local[i]!.endsWith('Oct') ? [`${local[i]} ${d.id} ${d.reasons.join(' | ')}`] : [],
+    )
     assert.deepEqual(keptInOctober, [
       'Thu 01 Oct 20260930T230000Z weekly(12): 2026-09-27 | monthly(12): 2026-10 | yearly(7): 2026',
       'Sun 04 Oct 20261003T230000Z weekly(12): 2026-10-04',

@@ -7,8 +7,16 @@ const check = Compile(CommandResultBody)
 const at = '2026-11-22T02:00:00.000Z'
 const base = { commandId: 'n0nce-0123456789abcdef', kind: 'reverify-copy', status: 'failed', at }
 const outcome = {
-  result: 'failed', job: 'cfg', jobKind: 'archive', copyId: 'archive:/b/x.tar.gz', method: 'sha256-manifest+tar-list',
-  checks: ['read 10 bytes'], bytes: 10, durationMs: 3, at, error: { code: 'BK_ERR_VERIFY_FAILED', message: 'sha256 differs' },
+  result: 'failed',
+  job: 'cfg',
+  jobKind: 'archive',
+  copyId: 'archive:/b/x.tar.gz',
+  method: 'sha256-manifest+tar-list',
+  checks: ['read 10 bytes'],
+  bytes: 10,
+  durationMs: 3,
+  at,
+  error: { code: 'BK_ERR_VERIFY_FAILED', message: 'sha256 differs' },
 }
 
 describe('command.result outcome (reverify-copy / restore-test)', () => {

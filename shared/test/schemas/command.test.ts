@@ -1,7 +1,16 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import {
-  assertJsonDepth, BackstopError, checkBody, checkCommand, type CommandKind, decodeCommand, decodeEnvelope, keyPairFromSeed, signCommand, signEnvelope,
+  assertJsonDepth,
+  BackstopError,
+  checkBody,
+  checkCommand,
+  type CommandKind,
+  decodeCommand,
+  decodeEnvelope,
+  keyPairFromSeed,
+  signCommand,
+  signEnvelope,
   type UnsignedCommand,
 } from '@backstop/shared'
 
@@ -12,8 +21,16 @@ const allowAll: CommandKind[] = ['run-job', 'reverify-copy', 'restore-test']
 
 function cmd(over: Partial<UnsignedCommand> = {}): UnsignedCommand {
   return {
-    v: 1, type: 'command', id: 'n0nce-0123456789abcdef', node: 'pve1', kind: 'run-job', args: { job: 'daily' },
-    issuedAt: '2026-11-22T01:59:00.000Z', expiresAt: '2026-11-22T02:04:00.000Z', requestedBy: 'api:ops', ...over,
+    v: 1,
+    type: 'command',
+    id: 'n0nce-0123456789abcdef',
+    node: 'pve1',
+    kind: 'run-job',
+    args: { job: 'daily' },
+    issuedAt: '2026-11-22T01:59:00.000Z',
+    expiresAt: '2026-11-22T02:04:00.000Z',
+    requestedBy: 'api:ops',
+    ...over,
   } as UnsignedCommand
 }
 
@@ -32,34 +49,117 @@ describe('signed commands', () => {
   const cases: Array<[string, () => string, string]> = [
     ['a valid command passes', () => JSON.stringify(signCommand(cmd(), collector.secretKey)), 'ok'],
     ['signed by another key', () => JSON.stringify(signCommand(cmd(), mallory.secretKey)), 'BK_ERR_CMD_SIG'],
-    ['args changed after signing', () => JSON.stringify({ ...signCommand(cmd(), collector.secretKey), args: { job: 'other' } }), 'BK_ERR_CMD_SIG'],
-    ['kind changed after signing', () => JSON.stringify({ ...signCommand(cmd({ kind: 'restore-test', args: { job: 'daily' } } as Partial<UnsignedCommand>), collector.secretKey), kind: 'run-job' }), 'BK_ERR_CMD_SIG'],
-    ['expiry extended after signing', () => JSON.stringify({ ...signCommand(cmd(), collector.secretKey), expiresAt: '2026-11-22T02:30:00.000Z' }), 'BK_ERR_CMD_SIG'],
-    ['addressed to another node', () => JSON.stringify(signCommand(cmd({ node: 'nas1' }), collector.secretKey)), 'BK_ERR_WIRE_TOPIC'],
-    ['expired', () => JSON.stringify(signCommand(cmd({ issuedAt: '2026-11-22T01:50:00.000Z', expiresAt: '2026-11-22T01:55:00.000Z' }), collector.secretKey)), 'BK_ERR_CMD_EXPIRED'],
-    ['issued in the future beyond skew', () => JSON.stringify(signCommand(cmd({ issuedAt: '2026-11-22T02:10:00.000Z', expiresAt: '2026-11-22T02:15:00.000Z' }), collector.secretKey)), 'BK_ERR_CMD_EXPIRED'],
-    ['lifetime over an hour', () => JSON.stringify(signCommand(cmd({ expiresAt: '2026-11-22T04:00:00.000Z' }), collector.secretKey)), 'BK_ERR_CMD_EXPIRED'],
-    ['shell metacharacters in job name', () => JSON.stringify({ ...cmd({ args: { job: 'daily; rm -rf /' } }), sig: 'AAAA' }), 'BK_ERR_WIRE_SCHEMA'],
+    [
+      'args changed after signing',
+      () => JSON.stringify({ ...signCommand(cmd(), collector.secretKey), args: { job: 'other' } }),
+      'BK_ERR_CMD_SIG',
+    ],
+    [
+      'kind changed after signing',
+      () =>
+        JSON.stringify({
+          ...signCommand(
+            cmd({ kind: 'restore-test', args: { job: 'daily' } } as Partial<UnsignedCommand>),
+            collector.secretKey,
+          ),
+          kind: 'run-job',
+        }),
+      'BK_ERR_CMD_SIG',
+    ],
+    [
+      'expiry extended after signing',
+      () => JSON.stringify({ ...signCommand(cmd(), collector.secretKey), expiresAt: '2026-11-22T02:30:00.000Z' }),
+      'BK_ERR_CMD_SIG',
+    ],
+    [
+      'addressed to another node',
+      () => JSON.stringify(signCommand(cmd({ node: 'nas1' }), collector.secretKey)),
+      'BK_ERR_WIRE_TOPIC',
+    ],
+    [
+      'expired',
+      () =>
+        JSON.stringify(
+          signCommand(
+            cmd({ issuedAt: '2026-11-22T01:50:00.000Z', expiresAt: '2026-11-22T01:55:00.000Z' }),
+            collector.secretKey,
+          ),
+        ),
+      'BK_ERR_CMD_EXPIRED',
+    ],
+    [
+      'issued in the future beyond skew',
+      () =>
+        JSON.stringify(
+          signCommand(
+            cmd({ issuedAt: '2026-11-22T02:10:00.000Z', expiresAt: '2026-11-22T02:15:00.000Z' }),
+            collector.secretKey,
+          ),
+        ),
+      'BK_ERR_CMD_EXPIRED',
+    ],
+    [
+      'lifetime over an hour',
+      () => JSON.stringify(signCommand(cmd({ expiresAt: '2026-11-22T04:00:00.000Z' }), collector.secretKey)),
+      'BK_ERR_CMD_EXPIRED',
+    ],
+    [
+      'shell metacharacters in job name',
+      () => JSON.stringify({ ...cmd({ args: { job: 'daily; rm -rf /' } }), sig: 'AAAA' }),
+      'BK_ERR_WIRE_SCHEMA',
+    ],
     ['unknown kind', () => JSON.stringify({ ...cmd(), kind: 'exec', sig: 'AAAA' }), 'BK_ERR_WIRE_SCHEMA'],
-    ['extra field (e.g. argv)', () => JSON.stringify({ ...cmd(), argv: ['sh', '-c', 'id'], sig: 'AAAA' }), 'BK_ERR_WIRE_SCHEMA'],
+    [
+      'extra field (e.g. argv)',
+      () => JSON.stringify({ ...cmd(), argv: ['sh', '-c', 'id'], sig: 'AAAA' }),
+      'BK_ERR_WIRE_SCHEMA',
+    ],
     ['short nonce', () => JSON.stringify({ ...cmd({ id: 'abc' }), sig: 'AAAA' }), 'BK_ERR_WIRE_SCHEMA'],
     ['not JSON', () => '{"v":1,', 'BK_ERR_WIRE_JSON'],
     ['too large', () => 'x'.repeat(17 * 1024), 'BK_ERR_WIRE_TOO_LARGE'],
   ]
   for (const [name, payload, expected] of cases) {
-    it(name, () => assert.equal(code(() => checkCommand(decodeCommand(payload()), ok)), expected))
+    it(name, () =>
+      assert.equal(
+        code(() => checkCommand(decodeCommand(payload()), ok)),
+        expected,
+      ),
+    )
   }
 
   it('refuses kinds outside the allowlist, after the signature check', () => {
-    const signed = signCommand(cmd({ kind: 'restore-test', args: { job: 'daily' } } as Partial<UnsignedCommand>), collector.secretKey)
-    assert.equal(code(() => checkCommand(signed, { ...ok, allow: ['run-job'] })), 'BK_ERR_CMD_NOT_ALLOWED')
-    const forged = signCommand(cmd({ kind: 'restore-test', args: { job: 'daily' } } as Partial<UnsignedCommand>), mallory.secretKey)
-    assert.equal(code(() => checkCommand(forged, { ...ok, allow: ['run-job'] })), 'BK_ERR_CMD_SIG')
+    const signed = signCommand(
+      cmd({ kind: 'restore-test', args: { job: 'daily' } } as Partial<UnsignedCommand>),
+      collector.secretKey,
+    )
+    assert.equal(
+      code(() => checkCommand(signed, { ...ok, allow: ['run-job'] })),
+      'BK_ERR_CMD_NOT_ALLOWED',
+    )
+    const forged = signCommand(
+      cmd({ kind: 'restore-test', args: { job: 'daily' } } as Partial<UnsignedCommand>),
+      mallory.secretKey,
+    )
+    assert.equal(
+      code(() => checkCommand(forged, { ...ok, allow: ['run-job'] })),
+      'BK_ERR_CMD_SIG',
+    )
   })
 
   it('a command signature cannot be replayed as an envelope signature', () => {
     const signed = signCommand(cmd(), collector.secretKey)
-    const env = signEnvelope({ v: 1, kind: 'command.result', node: 'pve1', msgId: 'r1', seq: 0, ts: now.toISOString(), body: { commandId: signed.id, kind: 'run-job', status: 'succeeded', at: now.toISOString() } }, collector.secretKey)
+    const env = signEnvelope(
+      {
+        v: 1,
+        kind: 'command.result',
+        node: 'pve1',
+        msgId: 'r1',
+        seq: 0,
+        ts: now.toISOString(),
+        body: { commandId: signed.id, kind: 'run-job', status: 'succeeded', at: now.toISOString() },
+      },
+      collector.secretKey,
+    )
     assert.notEqual(env.sig, signed.sig)
     checkBody(env)
   })
@@ -86,8 +186,14 @@ describe('JSON nesting guard (decodeEnvelope, decodeCommand)', () => {
   it('deep payloads are refused as BK_ERR_WIRE_JSON in well under a millisecond per KiB', () => {
     const deep = '['.repeat(1000 * 1000)
     const t0 = performance.now()
-    assert.equal(code(() => decodeEnvelope(deep)), 'BK_ERR_WIRE_JSON')
-    assert.equal(code(() => decodeCommand('{'.repeat(10_000))), 'BK_ERR_WIRE_JSON')
+    assert.equal(
+      code(() => decodeEnvelope(deep)),
+      'BK_ERR_WIRE_JSON',
+    )
+    assert.equal(
+      code(() => decodeCommand('{'.repeat(10_000))),
+      'BK_ERR_WIRE_JSON',
+    )
     assert.ok(performance.now() - t0 < 200, `${performance.now() - t0} ms`)
   })
 })

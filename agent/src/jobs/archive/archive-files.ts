@@ -20,7 +20,10 @@ export interface ArchiveFile {
 
 /** `20260201T100000Z` */
 export function utcStamp(d: Date): string {
-  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z')
+  return d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}Z$/, 'Z')
 }
 
 export function archiveName(job: string, createdAt: Date, seq = 1): string {
@@ -31,8 +34,10 @@ function escapeRe(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }
 
-export function parseArchiveName(job: string, name: string): { createdAt: Date, seq: number } | null {
-  const m = new RegExp(`^${escapeRe(job)}-(\\d{4})(\\d{2})(\\d{2})T(\\d{2})(\\d{2})(\\d{2})Z(?:-(\\d+))?\\.tar\\.gz$`).exec(name)
+export function parseArchiveName(job: string, name: string): { createdAt: Date; seq: number } | null {
+  const m = new RegExp(
+    `^${escapeRe(job)}-(\\d{4})(\\d{2})(\\d{2})T(\\d{2})(\\d{2})(\\d{2})Z(?:-(\\d+))?\\.tar\\.gz$`,
+  ).exec(name)
   if (!m) {
     return null
   }
@@ -76,7 +81,9 @@ export async function fsyncPath(path: string): Promise<void> {
   }
 }
 
-/** Writes `data` to `path` so that after a crash it is either absent or complete: temp file, fsync, rename, fsync dir. */
+/**
+ * Writes `data` to `path` so that after a crash it is either absent or complete: temp file, fsync, rename, fsync dir.
+ */
 export async function writeFileDurable(path: string, data: string): Promise<void> {
   const tmp = join(resolve(path, '..'), `.${basename(path)}.partial`)
   const fh = await open(tmp, 'w', 0o640)
@@ -137,7 +144,9 @@ export async function deviceOf(dir: string): Promise<NonNullable<Location['devic
   } catch {
     // Not Linux, or no /proc: the maj:min is still an identity.
   }
-  const device: { id: string, fsUuid?: string } = { id: source && source.startsWith('/dev/') ? `${source} (${majMin})` : `dev ${majMin}` }
+  const device: { id: string; fsUuid?: string } = {
+    id: source && source.startsWith('/dev/') ? `${source} (${majMin})` : `dev ${majMin}`,
+  }
   if (source?.startsWith('/dev/')) {
     const uuid = await uuidOf(source)
     if (uuid) {

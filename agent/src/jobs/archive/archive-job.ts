@@ -1,10 +1,26 @@
 import { lstat, mkdir, readdir, rename, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { BackstopError, type AssetRef, type Copy, type DeletedCopy, type Location, type Verification } from '@backstop/shared'
+import {
+  BackstopError,
+  type AssetRef,
+  type Copy,
+  type DeletedCopy,
+  type Location,
+  type Verification,
+} from '@backstop/shared'
 import { describeFailure } from '../../exec/exec.ts'
 import type { Job, JobContext, JobResult, PlanLine } from '../job.ts'
 import {
-  archiveName, deviceOf, fsyncPath, listArchives, manifestLine, parseArchiveName, readManifest, removeIfExists, sha256File, writeFileDurable,
+  archiveName,
+  deviceOf,
+  fsyncPath,
+  listArchives,
+  manifestLine,
+  parseArchiveName,
+  readManifest,
+  removeIfExists,
+  sha256File,
+  writeFileDurable,
   type ArchiveFile,
 } from './archive-files.ts'
 import { archiveRestoreTest, archiveVerifyCopy, METHOD, verify } from './archive-checks.ts'
@@ -20,7 +36,13 @@ export function createArchiveJob(cfg: ResolvedArchiveJob): Job {
   const asset: AssetRef = { kind: 'file-set', id: `fileset:${cfg.name}`, name: cfg.paths.join(', ').slice(0, 256) }
   const rule = `keep-last(${cfg.keepLast})`
 
-  const copyOf = (f: ArchiveFile, location: Location, verification: Verification, bytes: number, hash: string | null): Copy => ({
+  const copyOf = (
+    f: ArchiveFile,
+    location: Location,
+    verification: Verification,
+    bytes: number,
+    hash: string | null,
+  ): Copy => ({
     copyId: `archive:${f.path}`,
     asset,
     location,
@@ -50,29 +72,50 @@ export function createArchiveJob(cfg: ResolvedArchiveJob): Job {
           await lstat(p)
           present.push(p)
         } catch {
-          warnings.push(`source path ${p} does not exist; it is not in this archive (fix jobs.${cfg.name}.paths or create it)`)
+          warnings.push(
+            `source path ${p} does not exist; it is not in this archive (fix jobs.${cfg.name}.paths or create it)`,
+          )
         }
       }
       if (present.length === 0) {
-        throw new BackstopError('BK_ERR_SOURCE_MISSING', `none of the paths of job "${cfg.name}" exist: ${cfg.paths.join(', ')}; fix the job's paths or create them`)
+        throw new BackstopError(
+          'BK_ERR_SOURCE_MISSING',
+          `none of the paths of job "${cfg.name}" exist: ${cfg.paths.join(', ')}; fix the job's paths or create them`,
+        )
       }
 
       const createdAt = ctx.clock.now()
       const file = await freshName(cfg.destination, cfg.name, createdAt)
       const tmp = join(cfg.destination, `.${file.name}.partial`)
       const argv = [
-        'tar', '--create', '--gzip', '--file', tmp, '--directory', '/',
+        'tar',
+        '--create',
+        '--gzip',
+        '--file',
+        tmp,
+        '--directory',
+        '/',
         ...cfg.exclude.map((e) => `--exclude=${e.replace(/^\/+/, '')}`),
-        '--', ...present.map((p) => p.replace(/^\/+/, '') || '.'),
+        '--',
+        ...present.map((p) => p.replace(/^\/+/, '') || '.'),
       ]
       ctx.progress(0, `tar ${present.join(' ')}`)
       try {
-        const r = await ctx.exec.run(argv, { signal: ctx.signal, timeoutMs: cfg.timeoutMs, maxOutputBytes: 1024 * 1024 })
+        const r = await ctx.exec.run(argv, {
+          signal: ctx.signal,
+          timeoutMs: cfg.timeoutMs,
+          maxOutputBytes: 1024 * 1024,
+        })
         // GNU tar: 1 = some files changed while being read (the archive is still complete and readable); 2 = fatal.
         if (r.exitCode === 1 && r.signal === null) {
-          warnings.push(`tar: some files changed while they were archived: ${r.stderr.trim().split('\n').slice(-3).join('; ')}`)
+          warnings.push(
+            `tar: some files changed while they were archived: ${r.stderr.trim().split('\n').slice(-3).join('; ')}`,
+          )
         } else if (r.exitCode !== 0 || r.signal !== null) {
-          throw new BackstopError('BK_ERR_EXEC_FAILED', `${describeFailure(r)}; the destination ${cfg.destination} was left unchanged`)
+          throw new BackstopError(
+            'BK_ERR_EXEC_FAILED',
+            `${describeFailure(r)}; the destination ${cfg.destination} was left unchanged`,
+          )
         }
         await fsyncPath(tmp)
         await rename(tmp, file.path)
@@ -92,8 +135,15 @@ export function createArchiveJob(cfg: ResolvedArchiveJob): Job {
       const newCopy = copyOf(file, location, verification, bytes, hash)
       if (verification.state !== 'verified') {
         return {
-          status: 'failed', copies: [newCopy], deleted: [], warnings, bytes,
-          error: { code: 'BK_ERR_VERIFY_FAILED', message: `${file.path}: ${verification.detail ?? 'verification failed'}; older archives were kept` },
+          status: 'failed',
+          copies: [newCopy],
+          deleted: [],
+          warnings,
+          bytes,
+          error: {
+            code: 'BK_ERR_VERIFY_FAILED',
+            message: `${file.path}: ${verification.detail ?? 'verification failed'}; older archives were kept`,
+          },
         }
       }
 
@@ -104,7 +154,14 @@ export function createArchiveJob(cfg: ResolvedArchiveJob): Job {
       for (const old of drop) {
         await removeIfExists(`${old.path}.sha256`)
         await removeIfExists(old.path)
-        deleted.push({ copyId: `archive:${old.path}`, asset, location, name: old.name, deletedAt: ctx.clock.now().toISOString(), rule })
+        deleted.push({
+          copyId: `archive:${old.path}`,
+          asset,
+          location,
+          name: old.name,
+          deletedAt: ctx.clock.now().toISOString(),
+          rule,
+        })
       }
       // Older kept archives are re-hashed against their manifests: a copy that rotted on disk shows up as failed.
       const copies = [newCopy]
@@ -112,17 +169,33 @@ export function createArchiveJob(cfg: ResolvedArchiveJob): Job {
         const expected = await readManifest(old.path)
         const size = (await stat(old.path)).size
         const actual = expected ? await sha256File(old.path) : null
-        const v: Verification = expected === null
-          ? { state: 'unverified', method: METHOD, detail: 'no .sha256 manifest next to it' }
-          : { state: actual === expected ? 'verified' : 'failed', at: ctx.clock.now().toISOString(), method: 'sha256-manifest', ...(actual === expected ? {} : { detail: `sha256 is ${actual}, manifest says ${expected}` }) }
+        const v: Verification =
+          expected === null
+            ? { state: 'unverified', method: METHOD, detail: 'no .sha256 manifest next to it' }
+            : {
+                state: actual === expected ? 'verified' : 'failed',
+                at: ctx.clock.now().toISOString(),
+                method: 'sha256-manifest',
+                ...(actual === expected ? {} : { detail: `sha256 is ${actual}, manifest says ${expected}` }),
+              }
         copies.push(copyOf(old, location, v, size, expected))
       }
       ctx.progress(100)
       const missing = cfg.paths.length - present.length
       return {
         status: missing > 0 ? 'partial' : 'success',
-        copies, deleted, warnings, bytes,
-        ...(missing > 0 ? { error: { code: 'BK_ERR_SOURCE_MISSING', message: warnings.filter((w) => w.startsWith('source path')).join('; ') } } : {}),
+        copies,
+        deleted,
+        warnings,
+        bytes,
+        ...(missing > 0
+          ? {
+              error: {
+                code: 'BK_ERR_SOURCE_MISSING',
+                message: warnings.filter((w) => w.startsWith('source path')).join('; '),
+              },
+            }
+          : {}),
       }
     },
 
@@ -148,7 +221,11 @@ export function createArchiveJob(cfg: ResolvedArchiveJob): Job {
 }
 
 /** The newest `n` archives are kept; `mustKeep` (the archive just written) is never deleted, whatever its rank. */
-export function keepLast(newestFirst: readonly ArchiveFile[], n: number, mustKeep: string | null): { keep: ArchiveFile[], drop: ArchiveFile[] } {
+export function keepLast(
+  newestFirst: readonly ArchiveFile[],
+  n: number,
+  mustKeep: string | null,
+): { keep: ArchiveFile[]; drop: ArchiveFile[] } {
   const keep = newestFirst.filter((f, i) => i < n || f.path === mustKeep)
   return { keep, drop: newestFirst.filter((f) => !keep.includes(f)) }
 }

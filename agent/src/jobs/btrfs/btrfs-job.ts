@@ -78,20 +78,26 @@ export class BtrfsSnapshotJob implements Job {
     }
     let mounts: MountInfo[]
     let fs: FsView
-    const mount = await loadMounts(exec).then((m) => {
-      mounts = m
-      return btrfsMountOf(m, cfg.snapshotDir)
-    }).catch((e: unknown) => {
-      report.caught(e, 'BK_ERR_EXEC_FAILED', true)
-      return null
-    })
+    const mount = await loadMounts(exec)
+      .then((m) => {
+        mounts = m
+        return btrfsMountOf(m, cfg.snapshotDir)
+      })
+      .catch((e: unknown) => {
+        report.caught(e, 'BK_ERR_EXEC_FAILED', true)
+        return null
+      })
     if (mount === null) {
       if (!report.fatal) {
-        report.error('BK_ERR_SNAPSHOT_SOURCE_MISSING', `snapshotDir ${cfg.snapshotDir} of job ${cfg.name} is not on a mounted btrfs filesystem — mount it or fix the path`, true)
+        report.error(
+          'BK_ERR_SNAPSHOT_SOURCE_MISSING',
+          `snapshotDir ${cfg.snapshotDir} of job ${cfg.name} is not on a mounted btrfs filesystem — mount it or fix the path`,
+          true,
+        )
       }
       return
     }
-    report.warnings.push(...await fsHealth(exec, mount))
+    report.warnings.push(...(await fsHealth(exec, mount)))
     try {
       fs = await loadFs(exec, mount)
     } catch (e) {
@@ -102,7 +108,10 @@ export class BtrfsSnapshotJob implements Job {
       const ok = s.path === mount.target || fs.byPath.has(s.path)
       const same = btrfsMountOf(mounts!, s.path)?.uuid === mount.uuid
       if (!ok || !same) {
-        report.error('BK_ERR_SNAPSHOT_SOURCE_MISSING', `subvolume ${s.path} of job ${cfg.name} ${ok ? 'is not on the same filesystem as snapshotDir' : 'does not exist'} — fix the path in the config`)
+        report.error(
+          'BK_ERR_SNAPSHOT_SOURCE_MISSING',
+          `subvolume ${s.path} of job ${cfg.name} ${ok ? 'is not on the same filesystem as snapshotDir' : 'does not exist'} — fix the path in the config`,
+        )
       }
       return ok && same
     })
@@ -122,7 +131,11 @@ export class BtrfsSnapshotJob implements Job {
           const mine = list.find((o) => o.name === names.get(s.name))
           if (mine !== undefined) {
             created.set(s.name, mine)
-            state.snapshots[mine.name] = { createdAt: now.toISOString(), tags: mine.name.split('_').at(-1)!, uuid: mine.sv.uuid }
+            state.snapshots[mine.name] = {
+              createdAt: now.toISOString(),
+              tags: mine.name.split('_').at(-1)!,
+              uuid: mine.sv.uuid,
+            }
           }
         }
       }
@@ -138,22 +151,36 @@ export class BtrfsSnapshotJob implements Job {
   }
 
   /** One read-only snapshot per subvolume (btrfs has no multi-subvolume atomic snapshot). */
-  private async snapshot(ctx: JobContext, specs: ResolvedBtrfsJob['subvolumes'], owned: Map<string, BtrfsOwned[]>, now: Date, report: RunReport): Promise<Map<string, string>> {
+  private async snapshot(
+    ctx: JobContext,
+    specs: ResolvedBtrfsJob['subvolumes'],
+    owned: Map<string, BtrfsOwned[]>,
+    now: Date,
+    report: RunReport,
+  ): Promise<Map<string, string>> {
     const cfg = this.cfg
     await mkdir(cfg.snapshotDir, { recursive: true })
     const made = new Map<string, string>()
     for (const s of specs) {
       const prev = (owned.get(s.name) ?? []).filter((o) => o.parsed.createdAt < now).at(-1)?.parsed.createdAt ?? null
-      const name = btrfsSnapshotName(s.name, cfg.prefix, now, encodePromotionTags(promotionTags(now, cfg.retention, prev)))
+      const name = btrfsSnapshotName(
+        s.name,
+        cfg.prefix,
+        now,
+        encodePromotionTags(promotionTags(now, cfg.retention, prev)),
+      )
       if ((owned.get(s.name) ?? []).some((o) => o.parsed.createdAt.getTime() === now.getTime())) {
-        report.warnings.push(`a snapshot of ${s.path} for ${now.toISOString()} already exists (two runs within one second); nothing new taken`)
+        report.warnings.push(
+          `a snapshot of ${s.path} for ${now.toISOString()} already exists (two runs within one second); nothing new taken`,
+        )
         continue
       }
       const r = await ctx.exec.run(snapshotArgv(s.path, posix.join(cfg.snapshotDir, name)), { timeoutMs: 600_000 })
       if (succeeded(r)) {
         made.set(s.name, name)
       } else {
-        const code = classifyBtrfsError(r.stderr) === 'missing' ? 'BK_ERR_SNAPSHOT_SOURCE_MISSING' : 'BK_ERR_SNAPSHOT_FAILED'
+        const code =
+          classifyBtrfsError(r.stderr) === 'missing' ? 'BK_ERR_SNAPSHOT_SOURCE_MISSING' : 'BK_ERR_SNAPSHOT_FAILED'
         report.error(code, describeFailure(r))
       }
     }
@@ -163,16 +190,36 @@ export class BtrfsSnapshotJob implements Job {
     return made
   }
 
-  private async pruneLocal(ctx: JobContext, src: BtrfsSource, state: BtrfsJobState, now: Date, report: RunReport, dryRun: boolean): Promise<void> {
+  private async pruneLocal(
+    ctx: JobContext,
+    src: BtrfsSource,
+    state: BtrfsJobState,
+    now: Date,
+    report: RunReport,
+    dryRun: boolean,
+  ): Promise<void> {
     const held = heldBases(state)
     const location = fsLocation(src.mount)
-    const verified: Verification = { state: 'verified', at: now.toISOString(), method: 'btrfs-readonly', detail: 'read-only snapshot' }
+    const verified: Verification = {
+      state: 'verified',
+      at: now.toISOString(),
+      method: 'btrfs-readonly',
+      detail: 'read-only snapshot',
+    }
     for (const [name, list] of src.owned) {
-      const plan = planSnapshots(list.map((o) => toOwned(o, held.has(o.name), o.readonly)), this.cfg.retention, now, `local:${src.assets.get(name)}`)
+      const plan = planSnapshots(
+        list.map((o) => toOwned(o, held.has(o.name), o.readonly)),
+        this.cfg.retention,
+        now,
+        `local:${src.assets.get(name)}`,
+      )
       report.lines.push(...plan.lines)
       const gone = new Set<string>()
       if (!dryRun) {
-        const out = await deleteSubvolumes(ctx.exec, plan.destroy.map((d) => d.snap.id))
+        const out = await deleteSubvolumes(
+          ctx.exec,
+          plan.destroy.map((d) => d.snap.id),
+        )
         for (const d of plan.destroy.filter((x) => out.deleted.includes(x.snap.id))) {
           gone.add(d.snap.id)
           delete state.snapshots[posix.basename(d.snap.id)]
@@ -180,8 +227,22 @@ export class BtrfsSnapshotJob implements Job {
         }
         out.failed.forEach((f) => report.error('BK_ERR_PRUNE_FAILED', f))
         for (const o of list.filter((x) => !gone.has(x.path))) {
-          report.copies.push(btrfsCopy(o, src.assets.get(name)!, location, this.cfg, o.readonly ? verified
-            : { state: 'failed', at: now.toISOString(), method: 'btrfs-readonly', detail: 'snapshot is writable: it can have been changed since it was taken' }))
+          report.copies.push(
+            btrfsCopy(
+              o,
+              src.assets.get(name)!,
+              location,
+              this.cfg,
+              o.readonly
+                ? verified
+                : {
+                    state: 'failed',
+                    at: now.toISOString(),
+                    method: 'btrfs-readonly',
+                    detail: 'snapshot is writable: it can have been changed since it was taken',
+                  },
+            ),
+          )
         }
       }
     }

@@ -3,7 +3,12 @@ import Type, { type Static } from 'typebox'
 import { BackstopError, RetentionPolicyInput, type MediaType, type RetentionPolicy } from '@backstop/shared'
 import { commonJobFields, copyClassFields, resolveCommon, type ResolvedCommonJob } from '../common-config.ts'
 import {
-  assertUniqueTargetNames, resolveCheckedPolicy, resolveTargetCommon, SnapshotPrefix, targetFields, type ResolvedTargetCommon,
+  assertUniqueTargetNames,
+  resolveCheckedPolicy,
+  resolveTargetCommon,
+  SnapshotPrefix,
+  targetFields,
+  type ResolvedTargetCommon,
 } from '../snapshot-common/config.ts'
 
 const AbsPath = Type.String({ minLength: 2, maxLength: 1024, pattern: '^/[^\\0]*[^/]$' })
@@ -14,29 +19,43 @@ const SubvolName = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z
  * `btrfs`: read-only snapshots of subvolumes into a snapshot directory on the same filesystem, calendar GFS
  * retention with the promotion tags in the name, `btrfs send | btrfs receive` to other filesystems.
  */
-export const BtrfsJobConfig = Type.Object({
-  kind: Type.Literal('btrfs'),
-  ...commonJobFields,
-  subvolumes: Type.Array(Type.Union([
-    AbsPath,
-    Type.Object({ path: AbsPath, name: Type.Optional(SubvolName) }, { additionalProperties: false }),
-  ]), { minItems: 1, maxItems: 1024 }),
-  /** Where snapshots go; same filesystem as the subvolumes; created if missing. */
-  snapshotDir: AbsPath,
-  prefix: Type.Optional(SnapshotPrefix),
-  retention: Type.Optional(RetentionPolicyInput),
-  ...copyClassFields,
-  targets: Type.Optional(Type.Array(Type.Object({
-    ...targetFields,
-    /** Directory on the target filesystem that receives the snapshots. */
-    path: AbsPath,
-    /**
-     * Filesystem UUID the target must have. Recommended for removable disks: an unplugged disk leaves an
-     * empty mountpoint on the root filesystem, which must never be mistaken for the target.
-     */
-    fsUuid: Type.Optional(Type.String({ pattern: '^[0-9a-f-]{36}$' })),
-  }, { additionalProperties: false }), { maxItems: 16 })),
-}, { additionalProperties: false })
+export const BtrfsJobConfig = Type.Object(
+  {
+    kind: Type.Literal('btrfs'),
+    ...commonJobFields,
+    subvolumes: Type.Array(
+      Type.Union([
+        AbsPath,
+        Type.Object({ path: AbsPath, name: Type.Optional(SubvolName) }, { additionalProperties: false }),
+      ]),
+      { minItems: 1, maxItems: 1024 },
+    ),
+    /** Where snapshots go; same filesystem as the subvolumes; created if missing. */
+    snapshotDir: AbsPath,
+    prefix: Type.Optional(SnapshotPrefix),
+    retention: Type.Optional(RetentionPolicyInput),
+    ...copyClassFields,
+    targets: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            ...targetFields,
+            /** Directory on the target filesystem that receives the snapshots. */
+            path: AbsPath,
+            /**
+             * Filesystem UUID the target must have. Recommended for removable disks: an unplugged disk leaves an
+             * empty mountpoint on the root filesystem, which must never be mistaken for the target.
+             */
+            fsUuid: Type.Optional(Type.String({ pattern: '^[0-9a-f-]{36}$' })),
+          },
+          { additionalProperties: false },
+        ),
+        { maxItems: 16 },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+)
 export type BtrfsJobInput = Static<typeof BtrfsJobConfig>
 
 export interface BtrfsSubvolSpec {
@@ -64,14 +83,24 @@ export interface ResolvedBtrfsJob extends ResolvedCommonJob {
 export function resolveBtrfsJob(input: BtrfsJobInput, defaultTimezone: string): ResolvedBtrfsJob {
   const where = `jobs.${input.name}`
   const retention = resolveCheckedPolicy(input.retention, defaultTimezone, `${where}.retention`)
-  const subvolumes = input.subvolumes.map((s) => (typeof s === 'string' ? { path: s, name: posix.basename(s) } : { path: s.path, name: s.name ?? posix.basename(s.path) }))
+  const subvolumes = input.subvolumes.map((s) =>
+    typeof s === 'string'
+      ? { path: s, name: posix.basename(s) }
+      : { path: s.path, name: s.name ?? posix.basename(s.path) },
+  )
   const names = new Set<string>()
   for (const s of subvolumes) {
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(s.name)) {
-      throw new BackstopError('BK_ERR_CONFIG_INVALID', `${where}.subvolumes: "${s.path}" gives the snapshot name "${s.name}"; set name: to letters, digits, _ . -`)
+      throw new BackstopError(
+        'BK_ERR_CONFIG_INVALID',
+        `${where}.subvolumes: "${s.path}" gives the snapshot name "${s.name}"; set name: to letters, digits, _ . -`,
+      )
     }
     if (names.has(s.name)) {
-      throw new BackstopError('BK_ERR_CONFIG_INVALID', `${where}.subvolumes: two subvolumes are named "${s.name}"; give one a name: of its own`)
+      throw new BackstopError(
+        'BK_ERR_CONFIG_INVALID',
+        `${where}.subvolumes: two subvolumes are named "${s.name}"; give one a name: of its own`,
+      )
     }
     names.add(s.name)
   }

@@ -1,10 +1,23 @@
 import { posix } from 'node:path'
-import { BackstopError, parsePromotionTags, parseSnapshotTimestamp, snapshotTimestamp, type Location, type PromotionClass } from '@backstop/shared'
+import {
+  BackstopError,
+  parsePromotionTags,
+  parseSnapshotTimestamp,
+  snapshotTimestamp,
+  type Location,
+  type PromotionClass,
+} from '@backstop/shared'
 import { describeFailure, succeeded, type Exec } from '../../exec/exec.ts'
 import { deviceStatsArgv, findmntArgv, listArgv, scrubStatusArgv } from '../../tools/btrfs.ts'
 import {
-  deviceErrorCount, mountOf, parseDeviceStatsJson, parseFindmnt, parseScrubStatus, parseSubvolumeList,
-  type BtrfsSubvolume, type MountInfo,
+  deviceErrorCount,
+  mountOf,
+  parseDeviceStatsJson,
+  parseFindmnt,
+  parseScrubStatus,
+  parseSubvolumeList,
+  type BtrfsSubvolume,
+  type MountInfo,
 } from '../../tools/btrfs-parse.ts'
 
 /** `<subvol name>@<prefix>_<UTC timestamp>_<tags>`, e.g. `home@backstop_20261122T014500Z_dwm`. */
@@ -51,7 +64,11 @@ export function absolutePath(mount: MountInfo, listPath: string): string | null 
   if (root === '') {
     return posix.join(mount.target, listPath)
   }
-  return listPath === root ? mount.target : listPath.startsWith(`${root}/`) ? posix.join(mount.target, listPath.slice(root.length + 1)) : null
+  return listPath === root
+    ? mount.target
+    : listPath.startsWith(`${root}/`)
+      ? posix.join(mount.target, listPath.slice(root.length + 1))
+      : null
 }
 
 /** Two `btrfs subvolume list` calls (all, read-only) for the filesystem holding `mount`. */
@@ -60,7 +77,10 @@ export async function loadFs(exec: Exec, mount: MountInfo): Promise<FsView> {
   const ro = await exec.run(listArgv(mount.target, true), { timeoutMs: 300_000, maxOutputBytes: 256 * 1024 * 1024 })
   const failed = [all, ro].find((r) => !succeeded(r))
   if (failed !== undefined) {
-    throw new BackstopError('BK_ERR_SNAPSHOT_SOURCE_MISSING', `${describeFailure(failed)} — is ${mount.target} still mounted?`)
+    throw new BackstopError(
+      'BK_ERR_SNAPSHOT_SOURCE_MISSING',
+      `${describeFailure(failed)} — is ${mount.target} still mounted?`,
+    )
   }
   const byPath = new Map<string, BtrfsSubvolume>()
   for (const sv of parseSubvolumeList(all.stdout)) {
@@ -82,7 +102,11 @@ export function fsLocation(mount: MountInfo): Location {
   return {
     kind: 'btrfs-fs',
     target: mount.target,
-    device: { id: mount.source, ...(mount.uuid ? { fsUuid: mount.uuid } : {}), ...(mount.label ? { label: mount.label } : {}) },
+    device: {
+      id: mount.source,
+      ...(mount.uuid ? { fsUuid: mount.uuid } : {}),
+      ...(mount.label ? { label: mount.label } : {}),
+    },
   }
 }
 
@@ -93,7 +117,9 @@ export async function fsHealth(exec: Exec, mount: MountInfo): Promise<string[]> 
   if (succeeded(stats)) {
     for (const d of parseDeviceStatsJson(stats.stdout)) {
       if (deviceErrorCount(d) > 0) {
-        problems.push(`btrfs ${mount.target}: device ${d.device} has errors (write ${d.writeIoErrs}, read ${d.readIoErrs}, flush ${d.flushIoErrs}, corruption ${d.corruptionErrs}, generation ${d.generationErrs})`)
+        problems.push(
+          `btrfs ${mount.target}: device ${d.device} has errors (write ${d.writeIoErrs}, read ${d.readIoErrs}, flush ${d.flushIoErrs}, corruption ${d.corruptionErrs}, generation ${d.generationErrs})`,
+        )
       }
     }
   } else {

@@ -44,7 +44,13 @@ export interface CopyClass {
 export const btrfsCopyId = (path: string): string => `btrfs:${path}`
 
 /** `asset` is the source subvolume path; immutable = read-only (btrfs has no holds). */
-export function btrfsCopy(o: BtrfsOwned, asset: string, location: Location, cls: CopyClass, verification: Verification): Copy {
+export function btrfsCopy(
+  o: BtrfsOwned,
+  asset: string,
+  location: Location,
+  cls: CopyClass,
+  verification: Verification,
+): Copy {
   return {
     copyId: btrfsCopyId(o.path),
     asset: { kind: 'btrfs-subvolume', id: asset },
@@ -60,14 +66,24 @@ export function btrfsCopy(o: BtrfsOwned, asset: string, location: Location, cls:
 }
 
 export function btrfsDeleted(path: string, asset: string, location: Location, at: Date, rule: string): DeletedCopy {
-  return { copyId: btrfsCopyId(path), asset: { kind: 'btrfs-subvolume', id: asset }, location, name: path, deletedAt: at.toISOString(), rule: rule.slice(0, 256) }
+  return {
+    copyId: btrfsCopyId(path),
+    asset: { kind: 'btrfs-subvolume', id: asset },
+    location,
+    name: path,
+    deletedAt: at.toISOString(),
+    rule: rule.slice(0, 256),
+  }
 }
 
 /**
  * Deletes subvolumes in one `btrfs subvolume delete` call; if that fails, one call each so a single bad path
  * does not keep the others. Returns the paths deleted and the failures.
  */
-export async function deleteSubvolumes(exec: Exec, paths: readonly string[]): Promise<{ deleted: string[], failed: string[] }> {
+export async function deleteSubvolumes(
+  exec: Exec,
+  paths: readonly string[],
+): Promise<{ deleted: string[]; failed: string[] }> {
   if (paths.length === 0) {
     return { deleted: [], failed: [] }
   }

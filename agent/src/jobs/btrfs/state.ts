@@ -10,7 +10,7 @@ import { join } from 'node:path'
  */
 export interface BtrfsJobState {
   version: 1
-  snapshots: Record<string, { createdAt: string, tags: string, uuid: string | null }>
+  snapshots: Record<string, { createdAt: string; tags: string; uuid: string | null }>
   bases: Record<string, Record<string, string>>
 }
 
@@ -21,7 +21,7 @@ export const stateFile = (stateDir: string, job: string): string => join(stateDi
 export async function loadState(stateDir: string, job: string): Promise<BtrfsJobState> {
   try {
     const doc = JSON.parse(await readFile(stateFile(stateDir, job), 'utf8')) as Partial<BtrfsJobState>
-    return doc.version === 1 ? { ...empty(), ...doc } as BtrfsJobState : empty()
+    return doc.version === 1 ? ({ ...empty(), ...doc } as BtrfsJobState) : empty()
   } catch {
     return empty()
   }

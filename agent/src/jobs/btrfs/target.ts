@@ -26,7 +26,11 @@ export interface BtrfsSource {
  * Pure: the `-p` parent for sending `snap`: the newest older read-only local snapshot whose uuid the target
  * has as a received_uuid (btrbk's correlation is uuid ↔ received_uuid, never parent_uuid).
  */
-export function chooseParent(local: readonly BtrfsOwned[], snap: BtrfsOwned, received: ReadonlySet<string>): BtrfsOwned | null {
+export function chooseParent(
+  local: readonly BtrfsOwned[],
+  snap: BtrfsOwned,
+  received: ReadonlySet<string>,
+): BtrfsOwned | null {
   const older = local.filter((o) => o.readonly && o.parsed.createdAt < snap.parsed.createdAt && received.has(o.sv.uuid))
   return older.at(-1) ?? null
 }
@@ -36,17 +40,35 @@ export function chooseParent(local: readonly BtrfsOwned[], snap: BtrfsOwned, rec
  * (and has the configured UUID) — an unplugged disk's empty mountpoint is never written to. Then send what
  * is missing, record the newest common snapshot as the base, prune with the target's policy, report copies.
  */
-export async function processBtrfsTarget(exec: Exec, cfg: ResolvedBtrfsJob, target: ResolvedBtrfsTarget, mounts: readonly MountInfo[], src: BtrfsSource, state: BtrfsJobState, now: Date, report: RunReport, dryRun: boolean): Promise<void> {
+export async function processBtrfsTarget(
+  exec: Exec,
+  cfg: ResolvedBtrfsJob,
+  target: ResolvedBtrfsTarget,
+  mounts: readonly MountInfo[],
+  src: BtrfsSource,
+  state: BtrfsJobState,
+  now: Date,
+  report: RunReport,
+  dryRun: boolean,
+): Promise<void> {
   const tm = btrfsMountOf(mounts, target.path)
-  const why = tm === null ? `${target.path} is not on a mounted btrfs filesystem`
-    : tm.uuid === src.mount.uuid ? `${target.path} is on the source filesystem (is the disk mounted?)`
-      : target.fsUuid !== null && tm.uuid !== target.fsUuid ? `${tm.target} has UUID ${tm.uuid}, not the configured ${target.fsUuid}` : null
+  const why =
+    tm === null
+      ? `${target.path} is not on a mounted btrfs filesystem`
+      : tm.uuid === src.mount.uuid
+        ? `${target.path} is on the source filesystem (is the disk mounted?)`
+        : target.fsUuid !== null && tm.uuid !== target.fsUuid
+          ? `${tm.target} has UUID ${tm.uuid}, not the configured ${target.fsUuid}`
+          : null
   if (why !== null || tm === null) {
     const msg = `target ${target.name} is offline: ${why}; its copies are kept as last reported and local pruning went ahead`
     if (target.offline) {
       report.warnings.push(msg)
     } else {
-      report.error('BK_ERR_REPLICATION_FAILED', `${msg}. It is not marked offline: true — mount it or mark it as removable`)
+      report.error(
+        'BK_ERR_REPLICATION_FAILED',
+        `${msg}. It is not marked offline: true — mount it or mark it as removable`,
+      )
     }
     return
   }
@@ -57,7 +79,7 @@ export async function processBtrfsTarget(exec: Exec, cfg: ResolvedBtrfsJob, targ
       await mkdir(target.path, { recursive: true })
     }
     tfs = await loadFs(exec, tm)
-    if (!dryRun && await sendAll(exec, target, src, tfs, report)) {
+    if (!dryRun && (await sendAll(exec, target, src, tfs, report))) {
       tfs = await loadFs(exec, tm)
     }
   } catch (e) {
@@ -74,12 +96,21 @@ export async function processBtrfsTarget(exec: Exec, cfg: ResolvedBtrfsJob, targ
       bases[name] = base.name
     }
     const localUuids = new Set(local.map((o) => o.sv.uuid))
-    const plan = planSnapshots(replicas.map((r) => toOwned(r, base !== undefined && r.sv.receivedUuid === base.sv.uuid, r.readonly && r.sv.receivedUuid !== null)),
-      target.retention, now, `${target.name}:${target.path}`)
+    const plan = planSnapshots(
+      replicas.map((r) =>
+        toOwned(r, base !== undefined && r.sv.receivedUuid === base.sv.uuid, r.readonly && r.sv.receivedUuid !== null),
+      ),
+      target.retention,
+      now,
+      `${target.name}:${target.path}`,
+    )
     report.lines.push(...plan.lines)
     const gone = new Set<string>()
     if (!dryRun) {
-      const out = await deleteSubvolumes(exec, plan.destroy.map((d) => d.snap.id))
+      const out = await deleteSubvolumes(
+        exec,
+        plan.destroy.map((d) => d.snap.id),
+      )
       for (const d of plan.destroy.filter((x) => out.deleted.includes(x.snap.id))) {
         gone.add(d.snap.id)
         report.deleted.push(btrfsDeleted(d.snap.id, src.assets.get(name)!, location, now, d.rule))
@@ -94,16 +125,36 @@ export async function processBtrfsTarget(exec: Exec, cfg: ResolvedBtrfsJob, targ
 
 function replicaVerification(r: BtrfsOwned, localUuids: ReadonlySet<string>, now: Date): Verification {
   if (!r.readonly) {
-    return { state: 'failed', at: now.toISOString(), method: 'btrfs-readonly', detail: 'replica is writable: it may have been changed, and its received_uuid no longer proves its origin' }
+    return {
+      state: 'failed',
+      at: now.toISOString(),
+      method: 'btrfs-readonly',
+      detail: 'replica is writable: it may have been changed, and its received_uuid no longer proves its origin',
+    }
   }
   if (r.sv.receivedUuid !== null && localUuids.has(r.sv.receivedUuid)) {
-    return { state: 'verified', at: now.toISOString(), method: 'btrfs-received-uuid', detail: `read-only; received_uuid ${r.sv.receivedUuid} is the local snapshot's uuid` }
+    return {
+      state: 'verified',
+      at: now.toISOString(),
+      method: 'btrfs-received-uuid',
+      detail: `read-only; received_uuid ${r.sv.receivedUuid} is the local snapshot's uuid`,
+    }
   }
-  return { state: 'unverified', method: 'btrfs-received-uuid', detail: 'read-only, but the local snapshot it came from no longer exists to compare against' }
+  return {
+    state: 'unverified',
+    method: 'btrfs-received-uuid',
+    detail: 'read-only, but the local snapshot it came from no longer exists to compare against',
+  }
 }
 
 /** Sends each new snapshot (incremental where a parent is shared). True when anything was received. */
-async function sendAll(exec: Exec, target: ResolvedBtrfsTarget, src: BtrfsSource, tfs: FsView, report: RunReport): Promise<boolean> {
+async function sendAll(
+  exec: Exec,
+  target: ResolvedBtrfsTarget,
+  src: BtrfsSource,
+  tfs: FsView,
+  report: RunReport,
+): Promise<boolean> {
   let any = false
   for (const [name, snap] of src.created) {
     const inTarget = [...tfs.byPath].filter(([p]) => posix.dirname(p) === target.path).map(([, sv]) => sv)
@@ -118,12 +169,17 @@ async function sendAll(exec: Exec, target: ResolvedBtrfsTarget, src: BtrfsSource
       await exec.run(deleteArgv([dest]), { timeoutMs: 600_000 })
     }
     const parent = chooseParent(src.owned.get(name) ?? [], snap, received)
-    const p = await exec.pipeline([sendArgv(snap.path, parent?.path ?? null), receiveArgv(target.path)], { timeoutMs: 6 * 3600_000 })
+    const p = await exec.pipeline([sendArgv(snap.path, parent?.path ?? null), receiveArgv(target.path)], {
+      timeoutMs: 6 * 3600_000,
+    })
     const failed = p.stages.find((s) => !succeeded(s))
     if (failed !== undefined) {
       const full = p.stages.some((s) => classifyBtrfsError(s.stderr) === 'no-space')
-      report.error('BK_ERR_REPLICATION_FAILED', `target ${target.name}: ${snap.path} → ${target.path}: ${describeFailure(failed)}`
-        + (full ? ' — the target filesystem is full: free space there or lower its retention' : ''))
+      report.error(
+        'BK_ERR_REPLICATION_FAILED',
+        `target ${target.name}: ${snap.path} → ${target.path}: ${describeFailure(failed)}` +
+          (full ? ' — the target filesystem is full: free space there or lower its retention' : ''),
+      )
       await exec.run(deleteArgv([dest]), { timeoutMs: 600_000 })
       continue
     }

@@ -40,7 +40,13 @@ export async function saveInventory(stateDir: string, inv: StickInventory): Prom
 }
 
 /** Records what is on a stick now (its run list replaces the old one: runs deleted elsewhere disappear). */
-export function recordStick(inv: StickInventory, fsUuid: string, label: string, runs: readonly StickRun[], now: Date): StickInventory {
+export function recordStick(
+  inv: StickInventory,
+  fsUuid: string,
+  label: string,
+  runs: readonly StickRun[],
+  now: Date,
+): StickInventory {
   return { ...inv, [fsUuid]: { fsUuid, label, lastSeen: now.toISOString(), runs: [...runs] } }
 }
 
@@ -50,5 +56,8 @@ export function staleSticks(inv: StickInventory, now: Date, days: number): strin
   return Object.values(inv)
     .filter((s) => Date.parse(s.lastSeen) < limit)
     .sort((a, b) => a.lastSeen.localeCompare(b.lastSeen))
-    .map((s) => `USB stick ${s.label} (UUID ${s.fsUuid}) not seen for ${Math.floor((now.getTime() - Date.parse(s.lastSeen)) / 86_400_000)} days (holds ${s.runs.length} run(s), newest ${s.runs.at(-1)?.name ?? 'none'}); rotate it back in`)
+    .map(
+      (s) =>
+        `USB stick ${s.label} (UUID ${s.fsUuid}) not seen for ${Math.floor((now.getTime() - Date.parse(s.lastSeen)) / 86_400_000)} days (holds ${s.runs.length} run(s), newest ${s.runs.at(-1)?.name ?? 'none'}); rotate it back in`,
+    )
 }

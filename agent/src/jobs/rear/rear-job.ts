@@ -8,8 +8,25 @@ import type { Job, JobContext, JobResult, PlanLine } from '../job.ts'
 import { rearRestoreTest, rearVerifyCopy } from './checks.ts'
 import { interpretChecklayout, rearArgv, renderLocalConf } from '../../tools/rear.ts'
 import type { ResolvedRearJob } from './config.ts'
-import { loadInventory, recordStick, saveInventory, staleSticks, type StickInventory, type StickRun } from './inventory.ts'
-import { checkRearMd5, findStick, hashBoth, listRunDirs, mountStick, pruneRunDirs, type RunDir, type Stick, unmountStick } from './stick.ts'
+import {
+  loadInventory,
+  recordStick,
+  saveInventory,
+  staleSticks,
+  type StickInventory,
+  type StickRun,
+} from './inventory.ts'
+import {
+  checkRearMd5,
+  findStick,
+  hashBoth,
+  listRunDirs,
+  mountStick,
+  pruneRunDirs,
+  type RunDir,
+  type Stick,
+  unmountStick,
+} from './stick.ts'
 
 /** rear -v milestones (usr/share/rear/*: LogPrint lines) → coarse progress. */
 const milestones: [RegExp, number][] = [
@@ -34,10 +51,14 @@ export function createRearJob(job: ResolvedRearJob): Job {
   const host = job.rearHostname ?? hostname().split('.')[0]!
   const asset: AssetRef = { kind: 'host-image', id: `host/${host}`, name: host }
 
-  const copyOf = (stick: { fsUuid: string | null, label: string }, run: StickRun, offline: boolean): Copy => ({
+  const copyOf = (stick: { fsUuid: string | null; label: string }, run: StickRun, offline: boolean): Copy => ({
     copyId: `rear:${stick.fsUuid ?? stick.label}:${run.name}`,
     asset,
-    location: { kind: 'usb', target: `${stick.label}:rear/${host}`, device: { label: stick.label, ...(stick.fsUuid ? { fsUuid: stick.fsUuid } : {}) } },
+    location: {
+      kind: 'usb',
+      target: `${stick.label}:rear/${host}`,
+      device: { label: stick.label, ...(stick.fsUuid ? { fsUuid: stick.fsUuid } : {}) },
+    },
     name: run.name,
     media: 'usb',
     offsite: job.offsite,
@@ -46,9 +67,10 @@ export function createRearJob(job: ResolvedRearJob): Job {
     createdAt: run.createdAt,
     ...(run.bytes !== undefined ? { bytes: run.bytes } : {}),
     ...(run.sha256 ? { checksum: { algo: 'sha256' as const, value: run.sha256 } } : {}),
-    verification: run.sha256 && run.verifiedAt
-      ? { state: 'verified', at: run.verifiedAt, method: 'sha256-after-write' }
-      : { state: 'unverified', detail: 'run found on the stick without a checksum recorded by this agent' },
+    verification:
+      run.sha256 && run.verifiedAt
+        ? { state: 'verified', at: run.verifiedAt, method: 'sha256-after-write' }
+        : { state: 'unverified', detail: 'run found on the stick without a checksum recorded by this agent' },
   })
 
   return {
@@ -62,13 +84,20 @@ export function createRearJob(job: ResolvedRearJob): Job {
         const known = Object.values(inv).filter((s) => s.label === job.label)
         warnings.push(...staleSticks(inv, ctx.clock.now(), job.staleAfterDays))
         return {
-          status: 'failed', deleted: [], warnings,
+          status: 'failed',
+          deleted: [],
+          warnings,
           copies: known.flatMap((s) => s.runs.map((r) => copyOf(s, r, true))),
-          error: { code: 'BK_ERR_USB_MEDIUM_MISSING', message: `no device with filesystem label "${job.label}" is attached; plug in the rescue stick (prepare a new one with \`rear format -- -y /dev/sdX\`)` },
+          error: {
+            code: 'BK_ERR_USB_MEDIUM_MISSING',
+            message: `no device with filesystem label "${job.label}" is attached; plug in the rescue stick (prepare a new one with \`rear format -- -y /dev/sdX\`)`,
+          },
         }
       }
       if (stick.fsUuid === null) {
-        warnings.push(`${stick.device} (label ${stick.label}) has no filesystem UUID; the stick cannot be told apart from another with the same label`)
+        warnings.push(
+          `${stick.device} (label ${stick.label}) has no filesystem UUID; the stick cannot be told apart from another with the same label`,
+        )
       }
       const mnt = join(ctx.stateDir, 'mnt')
       await mkdir(mnt, { recursive: true })
@@ -84,14 +113,16 @@ export function createRearJob(job: ResolvedRearJob): Job {
         }
       }
       const before = await listNow()
-      const configDir = job.configDir ?? await writeConfig(ctx.stateDir, job, stick)
+      const configDir = job.configDir ?? (await writeConfig(ctx.stateDir, job, stick))
 
       let skip = false
       if (job.checkLayout) {
         const r = await ctx.exec.run(rearArgv(configDir, 'checklayout'), { timeoutMs: 600_000, signal: ctx.signal })
         const layout = interpretChecklayout(r.exitCode)
         if (layout === 'changed') {
-          warnings.push('rear checklayout: the disk layout or rear configuration changed since the last rescue image; the image on the stick was stale')
+          warnings.push(
+            'rear checklayout: the disk layout or rear configuration changed since the last rescue image; the image on the stick was stale',
+          )
         } else if (layout === 'error') {
           warnings.push(`rear checklayout failed: ${describeFailure(r)}`)
         } else if (job.onlyIfLayoutChanged) {
@@ -108,9 +139,17 @@ export function createRearJob(job: ResolvedRearJob): Job {
             }
           }
         }
-        const r = await ctx.exec.run(rearArgv(configDir, job.workflow), { timeoutMs: job.timeoutMs, signal: ctx.signal, onStdoutLine: onLine, onStderrLine: onLine })
+        const r = await ctx.exec.run(rearArgv(configDir, job.workflow), {
+          timeoutMs: job.timeoutMs,
+          signal: ctx.signal,
+          onStdoutLine: onLine,
+          onStderrLine: onLine,
+        })
         if (!succeeded(r)) {
-          error = { code: 'BK_ERR_REAR_FAILED', message: `${describeFailure(r)}; details in /var/log/rear/rear-${host}.log`.slice(0, 8000) }
+          error = {
+            code: 'BK_ERR_REAR_FAILED',
+            message: `${describeFailure(r)}; details in /var/log/rear/rear-${host}.log`.slice(0, 8000),
+          }
         }
       }
 
@@ -128,12 +167,18 @@ export function createRearJob(job: ResolvedRearJob): Job {
         if (fresh !== null && error === undefined) {
           const file = join(fresh.path, fresh.hasBackup ? 'backup.tar.gz' : 'initrd.cgz')
           if (!existsSync(file)) {
-            error = { code: 'BK_ERR_VERIFY_FAILED', message: `${fresh.name} has no ${fresh.hasBackup ? 'backup.tar.gz' : 'initrd.cgz'}; rear reported success but the run is incomplete` }
+            error = {
+              code: 'BK_ERR_VERIFY_FAILED',
+              message: `${fresh.name} has no ${fresh.hasBackup ? 'backup.tar.gz' : 'initrd.cgz'}; rear reported success but the run is incomplete`,
+            }
           } else {
             const h = await hashBoth(file, ctx.signal)
             const md5 = fresh.hasBackup ? await checkRearMd5(file, h.md5) : null
             if (md5 !== null && !md5.ok) {
-              error = { code: 'BK_ERR_VERIFY_FAILED', message: `${file}: md5 ${h.md5} differs from rear's backup.tar.gz.md5 (${md5.expected}); the archive on the stick is corrupt — replace the stick` }
+              error = {
+                code: 'BK_ERR_VERIFY_FAILED',
+                message: `${file}: md5 ${h.md5} differs from rear's backup.tar.gz.md5 (${md5.expected}); the archive on the stick is corrupt — replace the stick`,
+              }
             } else {
               freshOk = true
               if (job.integrityCheck && fresh.hasBackup && md5 === null) {
@@ -141,10 +186,19 @@ export function createRearJob(job: ResolvedRearJob): Job {
               }
             }
             bytes = h.bytes
-            known.set(fresh.name, { name: fresh.name, createdAt: fresh.createdAt.toISOString(), sha256: h.sha256, bytes: h.bytes, ...(freshOk ? { verifiedAt: ctx.clock.now().toISOString() } : {}) })
+            known.set(fresh.name, {
+              name: fresh.name,
+              createdAt: fresh.createdAt.toISOString(),
+              sha256: h.sha256,
+              bytes: h.bytes,
+              ...(freshOk ? { verifiedAt: ctx.clock.now().toISOString() } : {}),
+            })
           }
         } else if (fresh === null && error === undefined && !skip) {
-          error = { code: 'BK_ERR_REAR_FAILED', message: `rear ${job.workflow} exited 0 but no new rear/${host}/<YYYYMMDD.HHMM> directory appeared on ${stick.device}; is USB_SUFFIX set in the rear config?` }
+          error = {
+            code: 'BK_ERR_REAR_FAILED',
+            message: `rear ${job.workflow} exited 0 but no new rear/${host}/<YYYYMMDD.HHMM> directory appeared on ${stick.device}; is USB_SUFFIX set in the rear config?`,
+          }
         }
         let kept = after
         if (freshOk && fresh !== null) {
@@ -154,8 +208,12 @@ export function createRearJob(job: ResolvedRearJob): Job {
           kept = after.filter((r) => !gone.has(r.name))
           for (const r of pruned.removed) {
             deleted.push({
-              copyId: `rear:${stick.fsUuid ?? stick.label}:${r.name}`, asset, location: { kind: 'usb', target: `${stick.label}:rear/${host}` },
-              name: r.name, deletedAt: ctx.clock.now().toISOString(), rule: `keep-runs(${job.keepRuns})`,
+              copyId: `rear:${stick.fsUuid ?? stick.label}:${r.name}`,
+              asset,
+              location: { kind: 'usb', target: `${stick.label}:rear/${host}` },
+              name: r.name,
+              deletedAt: ctx.clock.now().toISOString(),
+              rule: `keep-runs(${job.keepRuns})`,
             })
           }
         }
@@ -173,7 +231,13 @@ export function createRearJob(job: ResolvedRearJob): Job {
         await saveInventory(ctx.stateDir, inv)
       }
       warnings.push(...staleSticks(inv, ctx.clock.now(), job.staleAfterDays))
-      const result: JobResult = { status: error ? 'failed' : 'success', copies: runs.map((r) => copyOf(stick, r, false)), deleted, warnings, ...(bytes !== undefined ? { bytes } : {}) }
+      const result: JobResult = {
+        status: error ? 'failed' : 'success',
+        copies: runs.map((r) => copyOf(stick, r, false)),
+        deleted,
+        warnings,
+        ...(bytes !== undefined ? { bytes } : {}),
+      }
       return error ? { ...result, error } : result
     },
 
@@ -192,13 +256,19 @@ export function createRearJob(job: ResolvedRearJob): Job {
       try {
         const runs = await listRunDirs(mnt, host, job.nodeTimezone)
         return runs.map((r) => {
-          const same = runs.filter((x) => x.hasBackup === r.hasBackup).sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())
+          const same = runs
+            .filter((x) => x.hasBackup === r.hasBackup)
+            .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())
           const rank = same.indexOf(r) + 1
           const kind = r.hasBackup ? 'backup' : 'rescue-only'
           return {
-            location: `${stick.label}:rear/${host}`, name: r.name, createdAt: r.createdAt.toISOString(),
+            location: `${stick.label}:rear/${host}`,
+            name: r.name,
+            createdAt: r.createdAt.toISOString(),
             action: rank <= job.keepRuns ? 'keep' : 'destroy',
-            reasons: [`keep-runs(${job.keepRuns}): #${rank} newest ${kind} run${rank <= job.keepRuns ? '' : ', deleted after the next run is written'}`],
+            reasons: [
+              `keep-runs(${job.keepRuns}): #${rank} newest ${kind} run${rank <= job.keepRuns ? '' : ', deleted after the next run is written'}`,
+            ],
           }
         })
       } finally {
@@ -214,6 +284,14 @@ async function writeConfig(stateDir: string, job: ResolvedRearJob, stick: Stick)
   const byLabel = `/dev/disk/by-label/${job.label}`
   // by-label survives /dev/sdX renumbering between runs; without udev there is only the device node.
   const url = `usb://${existsSync(byLabel) ? byLabel : stick.device}`
-  await writeFile(join(dir, 'local.conf'), renderLocalConf({ backupUrl: url, workflow: job.workflow, integrityCheck: job.integrityCheck, extra: job.extraConfig }))
+  await writeFile(
+    join(dir, 'local.conf'),
+    renderLocalConf({
+      backupUrl: url,
+      workflow: job.workflow,
+      integrityCheck: job.integrityCheck,
+      extra: job.extraConfig,
+    }),
+  )
   return dir
 }

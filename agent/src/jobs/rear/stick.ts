@@ -33,7 +33,10 @@ export async function findStick(exec: Exec, label: string, byLabelDir = '/dev/di
     return null
   }
   if (found.length > 1) {
-    throw new BackstopError('BK_ERR_USB_MEDIUM_MISSING', `${found.length} devices carry the label "${label}" (${found.map((f) => f.devname).join(', ')}); unplug all but one, or relabel (e2label <dev> REAR-001) and set the job's \`label\``)
+    throw new BackstopError(
+      'BK_ERR_USB_MEDIUM_MISSING',
+      `${found.length} devices carry the label "${label}" (${found.map((f) => f.devname).join(', ')}); unplug all but one, or relabel (e2label <dev> REAR-001) and set the job's \`label\``,
+    )
   }
   const f = found[0]!
   return { device: f.devname, fsUuid: f.uuid ?? null, label, fsType: f.type ?? null }
@@ -42,7 +45,10 @@ export async function findStick(exec: Exec, label: string, byLabelDir = '/dev/di
 export async function mountStick(exec: Exec, stick: Stick, mountpoint: string): Promise<void> {
   const r = await exec.run(['mount', '-o', 'rw,nodev,nosuid,noexec', stick.device, mountpoint], { timeoutMs: 60_000 })
   if (!succeeded(r)) {
-    throw new BackstopError('BK_ERR_USB_MEDIUM_MISSING', `cannot mount ${stick.device} (label ${stick.label}) on ${mountpoint}: ${describeFailure(r)}`)
+    throw new BackstopError(
+      'BK_ERR_USB_MEDIUM_MISSING',
+      `cannot mount ${stick.device} (label ${stick.label}) on ${mountpoint}: ${describeFailure(r)}`,
+    )
   }
 }
 
@@ -85,7 +91,7 @@ export async function listRunDirs(root: string, host: string, timezone: string):
  * rear's `backup.tar.gz.md5` (backup/NETFS/default/500_make_backup.sh: `md5sum` output, "<hash>  <path>").
  * Returns null when absent; otherwise whether it matches.
  */
-export async function checkRearMd5(archive: string, md5: string): Promise<{ expected: string, ok: boolean } | null> {
+export async function checkRearMd5(archive: string, md5: string): Promise<{ expected: string; ok: boolean } | null> {
   let text: string
   try {
     text = await readFile(`${archive}.md5`, 'utf8')
@@ -100,7 +106,11 @@ export async function checkRearMd5(archive: string, md5: string): Promise<{ expe
  * Keep the newest `keep` run dirs of the same kind (with backup / rescue only, as USB_RETAIN_BACKUP_NR does);
  * `justWritten` is always kept and never counted as deletable. Returns what was removed.
  */
-export async function pruneRunDirs(runs: readonly RunDir[], keep: number, justWritten: string | null): Promise<{ removed: RunDir[], errors: string[] }> {
+export async function pruneRunDirs(
+  runs: readonly RunDir[],
+  keep: number,
+  justWritten: string | null,
+): Promise<{ removed: RunDir[]; errors: string[] }> {
   const removed: RunDir[] = []
   const errors: string[] = []
   for (const kind of [true, false]) {
@@ -125,7 +135,10 @@ export async function pruneRunDirs(runs: readonly RunDir[], keep: number, justWr
 }
 
 /** sha256 (the copy's checksum) and md5 (rear's own backup.tar.gz.md5) in one read. */
-export async function hashBoth(path: string, signal: AbortSignal): Promise<{ sha256: string, md5: string, bytes: number }> {
+export async function hashBoth(
+  path: string,
+  signal: AbortSignal,
+): Promise<{ sha256: string; md5: string; bytes: number }> {
   const sha = createHash('sha256')
   const md5 = createHash('md5')
   let bytes = 0

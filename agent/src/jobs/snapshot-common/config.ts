@@ -1,6 +1,11 @@
 import Type from 'typebox'
 import {
-  assertValidRetentionPolicy, BackstopError, MediaType, resolveRetentionPolicy, RetentionPolicyInput, type RetentionPolicy,
+  assertValidRetentionPolicy,
+  BackstopError,
+  MediaType,
+  resolveRetentionPolicy,
+  RetentionPolicyInput,
+  type RetentionPolicy,
 } from '@backstop/shared'
 import type { MediaType as MediaTypeT } from '@backstop/shared'
 
@@ -33,21 +38,32 @@ export interface ResolvedTargetCommon {
 }
 
 /** Resolves and validates a policy; throws BK_ERR_CONFIG_INVALID naming the job and field. */
-export function resolveCheckedPolicy(input: RetentionPolicyInput | undefined, defaultTimezone: string, where: string): RetentionPolicy {
+export function resolveCheckedPolicy(
+  input: RetentionPolicyInput | undefined,
+  defaultTimezone: string,
+  where: string,
+): RetentionPolicy {
   const policy = resolveRetentionPolicy(input, defaultTimezone)
   assertValidRetentionPolicy(policy, where)
   return policy
 }
 
 export function resolveTargetCommon(
-  t: { name: string, retention?: RetentionPolicyInput | undefined, media: MediaTypeT, offsite?: boolean | undefined, offline?: boolean | undefined },
+  t: {
+    name: string
+    retention?: RetentionPolicyInput | undefined
+    media: MediaTypeT
+    offsite?: boolean | undefined
+    offline?: boolean | undefined
+  },
   jobPolicy: RetentionPolicy,
   defaultTimezone: string,
   where: string,
 ): ResolvedTargetCommon {
   return {
     name: t.name,
-    retention: t.retention === undefined ? jobPolicy : resolveCheckedPolicy(t.retention, defaultTimezone, `${where}.retention`),
+    retention:
+      t.retention === undefined ? jobPolicy : resolveCheckedPolicy(t.retention, defaultTimezone, `${where}.retention`),
     media: t.media,
     offsite: t.offsite ?? false,
     offline: t.offline ?? false,
@@ -59,7 +75,10 @@ export function assertUniqueTargetNames(targets: readonly { name: string }[], wh
   const seen = new Set<string>()
   for (const t of targets) {
     if (seen.has(t.name)) {
-      throw new BackstopError('BK_ERR_CONFIG_INVALID', `${where}.targets: target name "${t.name}" is used twice; give each target its own name`)
+      throw new BackstopError(
+        'BK_ERR_CONFIG_INVALID',
+        `${where}.targets: target name "${t.name}" is used twice; give each target its own name`,
+      )
     }
     seen.add(t.name)
   }

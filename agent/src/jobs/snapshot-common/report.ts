@@ -11,7 +11,7 @@ export class RunReport {
   readonly copies: Copy[] = []
   readonly deleted: DeletedCopy[] = []
   readonly warnings: string[] = []
-  readonly errors: { code: ErrorCode, message: string }[] = []
+  readonly errors: { code: ErrorCode; message: string }[] = []
   readonly lines: PlanLine[] = []
   bytes = 0
   /** Set when the run's main product (the new snapshot) is missing. */
@@ -34,14 +34,22 @@ export class RunReport {
   result(): JobResult {
     const first = this.errors[0]
     const status = this.fatal ? 'failed' : first === undefined ? 'success' : 'partial'
-    const more = this.errors.length > 1 ? ` (+${this.errors.length - 1} more: ${this.errors.slice(1).map((e) => e.code).join(', ')})` : ''
+    const more =
+      this.errors.length > 1
+        ? ` (+${this.errors.length - 1} more: ${this.errors
+            .slice(1)
+            .map((e) => e.code)
+            .join(', ')})`
+        : ''
     return {
       status,
       copies: this.copies,
       deleted: this.deleted,
       warnings: [...this.warnings, ...this.errors.slice(1).map((e) => `${e.code}: ${e.message}`)],
       ...(this.bytes > 0 ? { bytes: this.bytes } : {}),
-      ...(first !== undefined ? { error: { code: first.code, message: `${first.message}${more}`.slice(0, 4000) } } : {}),
+      ...(first !== undefined
+        ? { error: { code: first.code, message: `${first.message}${more}`.slice(0, 4000) } }
+        : {}),
     }
   }
 }

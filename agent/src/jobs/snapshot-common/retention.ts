@@ -1,6 +1,12 @@
 import {
-  encodePromotionTags, parsePromotionTags, parseSnapshotTimestamp, planRetention, snapshotTimestamp,
-  type PromotionClass, type RetentionDecision, type RetentionPolicy,
+  encodePromotionTags,
+  parsePromotionTags,
+  parseSnapshotTimestamp,
+  planRetention,
+  snapshotTimestamp,
+  type PromotionClass,
+  type RetentionDecision,
+  type RetentionPolicy,
 } from '@backstop/shared'
 import type { PlanLine } from '../job.ts'
 
@@ -24,7 +30,10 @@ export function taggedSnapshotName(prefix: string, at: Date, tags: readonly Prom
 }
 
 /** Creation instant and tags from a tagged name, or null when the name is not exactly ours. */
-export function parseTaggedSnapshotName(prefix: string, name: string): { createdAt: Date, tags: PromotionClass[] | undefined } | null {
+export function parseTaggedSnapshotName(
+  prefix: string,
+  name: string,
+): { createdAt: Date; tags: PromotionClass[] | undefined } | null {
   const head = `${prefix}_`
   if (!name.startsWith(head)) {
     return null
@@ -49,23 +58,38 @@ export interface OwnedSnapshot {
 
 export interface SnapshotPlan {
   readonly keep: readonly OwnedSnapshot[]
-  readonly destroy: readonly { readonly snap: OwnedSnapshot, readonly rule: string }[]
+  readonly destroy: readonly { readonly snap: OwnedSnapshot; readonly rule: string }[]
   readonly lines: readonly PlanLine[]
 }
 
 /** Plans one location's snapshots of one asset; `location` labels the plan lines. */
-export function planSnapshots(snaps: readonly OwnedSnapshot[], policy: RetentionPolicy, now: Date, location: string): SnapshotPlan {
-  const decisions = planRetention(snaps.map((s) => ({ id: s.id, createdAt: s.createdAt, tags: s.tags, held: s.held, successful: s.successful })), policy, now)
+export function planSnapshots(
+  snaps: readonly OwnedSnapshot[],
+  policy: RetentionPolicy,
+  now: Date,
+  location: string,
+): SnapshotPlan {
+  const decisions = planRetention(
+    snaps.map((s) => ({ id: s.id, createdAt: s.createdAt, tags: s.tags, held: s.held, successful: s.successful })),
+    policy,
+    now,
+  )
   const byId = new Map(snaps.map((s) => [s.id, s]))
   const keep: OwnedSnapshot[] = []
-  const destroy: { snap: OwnedSnapshot, rule: string }[] = []
+  const destroy: { snap: OwnedSnapshot; rule: string }[] = []
   const lines: PlanLine[] = []
   for (const d of decisions) {
     const snap = byId.get(d.id)
     if (snap === undefined) {
       continue
     }
-    lines.push({ location, name: snap.name, createdAt: snap.createdAt.toISOString(), action: d.action, reasons: d.reasons })
+    lines.push({
+      location,
+      name: snap.name,
+      createdAt: snap.createdAt.toISOString(),
+      action: d.action,
+      reasons: d.reasons,
+    })
     if (d.action === 'destroy') {
       destroy.push({ snap, rule: ruleText(d) })
     } else {

@@ -43,7 +43,14 @@ export async function listArchives(dir: string, timezone: string): Promise<Archi
   return out
 }
 
-export function archiveCopy(job: ResolvedVzdumpJob, dir: string, a: ArchiveFile, sums: ChecksumStore, guestName?: string, device?: PathIdentity | null): Copy {
+export function archiveCopy(
+  job: ResolvedVzdumpJob,
+  dir: string,
+  a: ArchiveFile,
+  sums: ChecksumStore,
+  guestName?: string,
+  device?: PathIdentity | null,
+): Copy {
   const sum = sums.get(a.path)
   return {
     copyId: `vzdump:${dir}/${a.name}`,
@@ -60,7 +67,14 @@ export function archiveCopy(job: ResolvedVzdumpJob, dir: string, a: ArchiveFile,
     bytes: a.bytes,
     ...(sum ? { checksum: { algo: 'sha256' as const, value: sum.sha256 } } : {}),
     verification: sum
-      ? { state: sum.bytes === a.bytes ? 'verified' : 'failed', at: sum.at, method: 'sha256-after-write', ...(sum.bytes === a.bytes ? {} : { detail: `size changed from ${sum.bytes} to ${a.bytes} bytes since it was hashed` }) }
+      ? {
+          state: sum.bytes === a.bytes ? 'verified' : 'failed',
+          at: sum.at,
+          method: 'sha256-after-write',
+          ...(sum.bytes === a.bytes
+            ? {}
+            : { detail: `size changed from ${sum.bytes} to ${a.bytes} bytes since it was hashed` }),
+        }
       : { state: 'unverified', detail: 'not written by this job (no checksum recorded)' },
   }
 }
@@ -78,8 +92,14 @@ export interface PruneResult {
  * the agent did not verify); protected ones are held. Deletes the archive and its companions (.log, .notes).
  */
 export async function pruneArchives(
-  job: ResolvedVzdumpJob, policy: RetentionPolicy, dir: string, archives: readonly ArchiveFile[], vmids: ReadonlySet<number>,
-  sums: ChecksumStore, now: Date, dryRun: boolean,
+  job: ResolvedVzdumpJob,
+  policy: RetentionPolicy,
+  dir: string,
+  archives: readonly ArchiveFile[],
+  vmids: ReadonlySet<number>,
+  sums: ChecksumStore,
+  now: Date,
+  dryRun: boolean,
 ): Promise<PruneResult> {
   const groups = new Map<string, ArchiveFile[]>()
   for (const a of archives) {
@@ -95,10 +115,25 @@ export async function pruneArchives(
   const errors: string[] = []
   for (const group of groups.values()) {
     const byId = new Map(group.map((a) => [a.path, a]))
-    const decisions = planRetention(group.map((a) => ({ id: a.path, createdAt: a.createdAt, held: a.protected, successful: sums.get(a.path) !== undefined })), policy, now)
+    const decisions = planRetention(
+      group.map((a) => ({
+        id: a.path,
+        createdAt: a.createdAt,
+        held: a.protected,
+        successful: sums.get(a.path) !== undefined,
+      })),
+      policy,
+      now,
+    )
     for (const d of decisions) {
       const a = byId.get(d.id)!
-      lines.push({ location: dir, name: a.name, createdAt: a.createdAt.toISOString(), action: d.action, reasons: d.reasons })
+      lines.push({
+        location: dir,
+        name: a.name,
+        createdAt: a.createdAt.toISOString(),
+        action: d.action,
+        reasons: d.reasons,
+      })
       if (d.action === 'keep' || dryRun) {
         kept.push(a)
         continue
@@ -110,8 +145,12 @@ export async function pruneArchives(
         }
         sums.delete(a.path)
         deleted.push({
-          copyId: `vzdump:${dir}/${a.name}`, asset: guestAsset(a.vmtype, a.vmid), location: { kind: 'dir', target: dir },
-          name: basename(a.path), deletedAt: now.toISOString(), rule: d.reasons.join('; ').slice(0, 256),
+          copyId: `vzdump:${dir}/${a.name}`,
+          asset: guestAsset(a.vmtype, a.vmid),
+          location: { kind: 'dir', target: dir },
+          name: basename(a.path),
+          deletedAt: now.toISOString(),
+          rule: d.reasons.join('; ').slice(0, 256),
         })
       } catch (e) {
         errors.push(`could not delete ${a.path}: ${(e as Error).message}`)

@@ -1,6 +1,11 @@
 import Type, { type Static } from 'typebox'
 import {
-  assertValidRetentionPolicy, BackstopError, type MediaType, resolveRetentionPolicy, RetentionPolicyInput, type RetentionPolicy,
+  assertValidRetentionPolicy,
+  BackstopError,
+  type MediaType,
+  resolveRetentionPolicy,
+  RetentionPolicyInput,
+  type RetentionPolicy,
 } from '@backstop/shared'
 import { commonJobFields, copyClassFields, resolveCommon, type ResolvedCommonJob } from '../common-config.ts'
 
@@ -11,52 +16,67 @@ import { commonJobFields, copyClassFields, resolveCommon, type ResolvedCommonJob
  * vzdump with `--remove 0`), reporting each deletion with its rule; with `pruneBackups:` PVE prunes
  * (`--prune-backups …`) and the agent only reports what it sees. PBS storages are pruned by PBS prune jobs.
  */
-export const VzdumpJobConfig = Type.Object({
-  kind: Type.Literal('vzdump'),
-  ...commonJobFields,
-  guests: Type.Optional(Type.Array(Type.Integer({ minimum: 100, maximum: 999999999 }), { minItems: 1, maxItems: 1000 })),
-  all: Type.Optional(Type.Boolean()),
-  exclude: Type.Optional(Type.Array(Type.Integer({ minimum: 100 }), { maxItems: 1000 })),
-  pool: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-  mode: Type.Optional(Type.Enum(['snapshot', 'suspend', 'stop'])),
-  compress: Type.Optional(Type.Enum(['zstd', 'gzip', 'lzo', '0'])),
-  /** zstd threads (`--zstd`); 0 = half of the cores. */
-  zstdThreads: Type.Optional(Type.Integer({ minimum: 0, maximum: 256 })),
-  /** A PVE storage id (`--storage`). */
-  storage: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-  /** Where that storage keeps dumps (e.g. /var/lib/vz/dump), for checksums and retention; default: from the log. */
-  storagePath: Type.Optional(Type.String({ minLength: 1, pattern: '^/' })),
-  /** A plain directory (`--dumpdir`) instead of a storage. */
-  dumpdir: Type.Optional(Type.String({ minLength: 1, pattern: '^/' })),
-  /** `--notes-template`, e.g. "{{guestname}} on {{node}}"; needs `storage`. */
-  notesTemplate: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
-  /** `--bwlimit` in KiB/s. */
-  bwlimitKiB: Type.Optional(Type.Integer({ minimum: 1 })),
-  retention: Type.Optional(RetentionPolicyInput),
-  /** Hand pruning to PVE instead: `keep-last=3,keep-daily=7,…` (vzdump --prune-backups). */
-  pruneBackups: Type.Optional(Type.String({ minLength: 1, maxLength: 256, pattern: '^(keep-(all|last|hourly|daily|weekly|monthly|yearly)=\\d+)(,keep-(all|last|hourly|daily|weekly|monthly|yearly)=\\d+)*$' })),
-  /** IANA zone of the node's clock, in which vzdump names archives. Default: the system zone. */
-  nodeTimezone: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-  /** The PVE node name (guests on other cluster nodes are not ours). Default: the short hostname. */
-  pveNode: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-  ...copyClassFields,
-  /** PBS storages with a verify job, or storages on immutable media. Default false. */
-  immutable: Type.Optional(Type.Boolean()),
-  /**
-   * Report the backups Proxmox runs itself (vzdump.conf `script:` → `backstop-agent vzdump-hook`) under this
-   * job's name and copy classification. At most one vzdump job per node may set it. Default false.
-   */
-  hookReports: Type.Optional(Type.Boolean()),
-}, { additionalProperties: false })
+export const VzdumpJobConfig = Type.Object(
+  {
+    kind: Type.Literal('vzdump'),
+    ...commonJobFields,
+    guests: Type.Optional(
+      Type.Array(Type.Integer({ minimum: 100, maximum: 999999999 }), { minItems: 1, maxItems: 1000 }),
+    ),
+    all: Type.Optional(Type.Boolean()),
+    exclude: Type.Optional(Type.Array(Type.Integer({ minimum: 100 }), { maxItems: 1000 })),
+    pool: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    mode: Type.Optional(Type.Enum(['snapshot', 'suspend', 'stop'])),
+    compress: Type.Optional(Type.Enum(['zstd', 'gzip', 'lzo', '0'])),
+    /** zstd threads (`--zstd`); 0 = half of the cores. */
+    zstdThreads: Type.Optional(Type.Integer({ minimum: 0, maximum: 256 })),
+    /** A PVE storage id (`--storage`). */
+    storage: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    /** Where that storage keeps dumps (e.g. /var/lib/vz/dump), for checksums and retention; default: from the log. */
+    storagePath: Type.Optional(Type.String({ minLength: 1, pattern: '^/' })),
+    /** A plain directory (`--dumpdir`) instead of a storage. */
+    dumpdir: Type.Optional(Type.String({ minLength: 1, pattern: '^/' })),
+    /** `--notes-template`, e.g. "{{guestname}} on {{node}}"; needs `storage`. */
+    notesTemplate: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+    /** `--bwlimit` in KiB/s. */
+    bwlimitKiB: Type.Optional(Type.Integer({ minimum: 1 })),
+    retention: Type.Optional(RetentionPolicyInput),
+    /** Hand pruning to PVE instead: `keep-last=3,keep-daily=7,…` (vzdump --prune-backups). */
+    pruneBackups: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 256,
+        pattern:
+          '^(keep-(all|last|hourly|daily|weekly|monthly|yearly)=\\d+)(,keep-(all|last|hourly|daily|weekly|monthly|yearly)=\\d+)*$',
+      }),
+    ),
+    /** IANA zone of the node's clock, in which vzdump names archives. Default: the system zone. */
+    nodeTimezone: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    /** The PVE node name (guests on other cluster nodes are not ours). Default: the short hostname. */
+    pveNode: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    ...copyClassFields,
+    /** PBS storages with a verify job, or storages on immutable media. Default false. */
+    immutable: Type.Optional(Type.Boolean()),
+    /**
+     * Report the backups Proxmox runs itself (vzdump.conf `script:` → `backstop-agent vzdump-hook`) under this
+     * job's name and copy classification. At most one vzdump job per node may set it. Default false.
+     */
+    hookReports: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+)
 export type VzdumpJobInput = Static<typeof VzdumpJobConfig>
 
 export interface ResolvedVzdumpJob extends ResolvedCommonJob {
   readonly kind: 'vzdump'
-  readonly selection: { readonly vmids: readonly number[] } | { readonly all: true, readonly exclude: readonly number[] } | { readonly pool: string }
+  readonly selection:
+    | { readonly vmids: readonly number[] }
+    | { readonly all: true; readonly exclude: readonly number[] }
+    | { readonly pool: string }
   readonly mode: 'snapshot' | 'suspend' | 'stop'
   readonly compress: 'zstd' | 'gzip' | 'lzo' | '0'
   readonly zstdThreads: number | undefined
-  readonly target: { readonly storage: string, readonly path: string | null } | { readonly dumpdir: string }
+  readonly target: { readonly storage: string; readonly path: string | null } | { readonly dumpdir: string }
   readonly notesTemplate: string | undefined
   readonly bwlimitKiB: number | undefined
   readonly retention: RetentionPolicy | null
@@ -78,7 +98,11 @@ export function resolveVzdumpJob(input: VzdumpJobInput, defaultTimezone: string)
   const n = input.name
   const selections = [input.guests !== undefined, input.all === true, input.pool !== undefined].filter(Boolean).length
   if (selections !== 1) {
-    invalid(n, 'guests/all/pool', 'set exactly one of `guests: [101, …]`, `all: true` (with optional `exclude`) or `pool: <name>`')
+    invalid(
+      n,
+      'guests/all/pool',
+      'set exactly one of `guests: [101, …]`, `all: true` (with optional `exclude`) or `pool: <name>`',
+    )
   }
   if (input.exclude !== undefined && input.all !== true) {
     invalid(n, 'exclude', 'only applies with `all: true`')
@@ -92,18 +116,29 @@ export function resolveVzdumpJob(input: VzdumpJobInput, defaultTimezone: string)
   if (input.retention !== undefined && input.pruneBackups !== undefined) {
     invalid(n, 'retention/pruneBackups', 'choose one: `retention` (the agent prunes) or `pruneBackups` (PVE prunes)')
   }
-  const retention = input.retention === undefined ? null : resolveRetentionPolicy(input.retention, input.nodeTimezone ?? defaultTimezone)
+  const retention =
+    input.retention === undefined
+      ? null
+      : resolveRetentionPolicy(input.retention, input.nodeTimezone ?? defaultTimezone)
   if (retention !== null) {
     assertValidRetentionPolicy(retention, `jobs.${n}.retention`)
   }
   return {
     ...resolveCommon(input, defaultTimezone),
     kind: 'vzdump',
-    selection: input.guests !== undefined ? { vmids: input.guests } : input.all === true ? { all: true, exclude: input.exclude ?? [] } : { pool: input.pool as string },
+    selection:
+      input.guests !== undefined
+        ? { vmids: input.guests }
+        : input.all === true
+          ? { all: true, exclude: input.exclude ?? [] }
+          : { pool: input.pool as string },
     mode: input.mode ?? 'snapshot',
     compress: input.compress ?? 'zstd',
     zstdThreads: input.zstdThreads,
-    target: input.storage !== undefined ? { storage: input.storage, path: input.storagePath ?? null } : { dumpdir: input.dumpdir as string },
+    target:
+      input.storage !== undefined
+        ? { storage: input.storage, path: input.storagePath ?? null }
+        : { dumpdir: input.dumpdir as string },
     notesTemplate: input.notesTemplate,
     bwlimitKiB: input.bwlimitKiB,
     retention,

@@ -4,7 +4,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 
 /** sha256 of a file, streamed (archives are many GB). */
-export async function sha256File(path: string, signal?: AbortSignal): Promise<{ sha256: string, bytes: number }> {
+export async function sha256File(path: string, signal?: AbortSignal): Promise<{ sha256: string; bytes: number }> {
   const hash = createHash('sha256')
   let bytes = 0
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20, ...(signal ? { signal } : {}) })) {
@@ -26,7 +26,10 @@ export interface ChecksumEntry {
  * same copy (and a re-hash can detect bit rot) without reading every archive again.
  */
 export class ChecksumStore {
-  private constructor(private readonly file: string, private readonly entries: Record<string, ChecksumEntry>) {}
+  private constructor(
+    private readonly file: string,
+    private readonly entries: Record<string, ChecksumEntry>,
+  ) {}
 
   static async open(stateDir: string): Promise<ChecksumStore> {
     const file = join(stateDir, 'checksums.json')

@@ -47,7 +47,13 @@ export function createVzdumpJob(job: ResolvedVzdumpJob): Job {
       const argv = vzdumpArgv({ ...job, pruneBackups: job.pruneBackups })
       ctx.log.info({ argv }, 'vzdump starting')
       // vzdump logs to stderr on a terminal and to stdout under the task system; read both.
-      const r = await ctx.exec.run(argv, { timeoutMs: job.timeoutMs, signal: ctx.signal, onStdoutLine: onLine, onStderrLine: onLine, maxOutputBytes: 4 * 1024 * 1024 })
+      const r = await ctx.exec.run(argv, {
+        timeoutMs: job.timeoutMs,
+        signal: ctx.signal,
+        onStdoutLine: onLine,
+        onStderrLine: onLine,
+        maxOutputBytes: 4 * 1024 * 1024,
+      })
       const run = parser.finish(r.exitCode)
       const warnings: string[] = []
       const copies: Copy[] = []
@@ -80,7 +86,9 @@ export function createVzdumpJob(job: ResolvedVzdumpJob): Job {
             warnings.push(`${g.vmtype} ${g.vmid}: could not hash ${g.archive}: ${(e as Error).message}`)
           }
         } else {
-          warnings.push(`${g.vmtype} ${g.vmid}: finished without a file or PBS archive line (stdout backup?); nothing to report`)
+          warnings.push(
+            `${g.vmtype} ${g.vmid}: finished without a file or PBS archive line (stdout backup?); nothing to report`,
+          )
         }
       }
 
@@ -108,18 +116,24 @@ export function createVzdumpJob(job: ResolvedVzdumpJob): Job {
 
       const failed = run.guests.filter((g) => g.status !== 'ok')
       const ok = run.guests.length - failed.length
-      const status = run.guests.length > 0 && failed.length === 0 && r.exitCode === 0 ? 'success' : ok > 0 ? 'partial' : 'failed'
+      const status =
+        run.guests.length > 0 && failed.length === 0 && r.exitCode === 0 ? 'success' : ok > 0 ? 'partial' : 'failed'
       const result: JobResult = {
-        status, copies: copies.slice(0, 5000), deleted, warnings: warnings.slice(0, 100), bytes: newBytes,
+        status,
+        copies: copies.slice(0, 5000),
+        deleted,
+        warnings: warnings.slice(0, 100),
+        bytes: newBytes,
       }
       if (status === 'success') {
         return result
       }
-      const message = failed.length > 0
-        ? `${failed.length} of ${run.guests.length} guest backup(s) failed: ${failed.map((g) => `${g.vmid}: ${g.error ?? 'failed'}`).join('; ')}`
-        : run.guests.length > 0
-          ? `every guest was backed up, but vzdump exited ${r.exitCode}${run.jobError ? ` (${run.jobError})` : ''}; see the task log`
-          : `vzdump exited ${r.exitCode}${run.jobError ? ` (${run.jobError})` : ''} without backing up any guest; check the selection and \`${argv.join(' ')}\``
+      const message =
+        failed.length > 0
+          ? `${failed.length} of ${run.guests.length} guest backup(s) failed: ${failed.map((g) => `${g.vmid}: ${g.error ?? 'failed'}`).join('; ')}`
+          : run.guests.length > 0
+            ? `every guest was backed up, but vzdump exited ${r.exitCode}${run.jobError ? ` (${run.jobError})` : ''}; see the task log`
+            : `vzdump exited ${r.exitCode}${run.jobError ? ` (${run.jobError})` : ''} without backing up any guest; check the selection and \`${argv.join(' ')}\``
       return { ...result, error: { code: 'BK_ERR_GUEST_BACKUP_FAILED', message: message.slice(0, 8000) } }
     },
 
@@ -143,7 +157,7 @@ export function createVzdumpJob(job: ResolvedVzdumpJob): Job {
 }
 
 /** Which guests of an inventory this job covers (for `coveredBy`). */
-export function coversGuest(job: ResolvedVzdumpJob, g: { vmid: number, pool?: string | undefined }): boolean {
+export function coversGuest(job: ResolvedVzdumpJob, g: { vmid: number; pool?: string | undefined }): boolean {
   const s = job.selection
   return 'vmids' in s ? s.vmids.includes(g.vmid) : 'all' in s ? !s.exclude.includes(g.vmid) : g.pool === s.pool
 }
@@ -163,6 +177,10 @@ function pbsCopy(job: ResolvedVzdumpJob, g: GuestRun, createdAt: Date, _now: Dat
     ...(g.approxBytes ? { bytes: g.approxBytes } : {}),
     // PBS checks chunk digests on upload; end-to-end verification is PBS's verify job (verify_state), which
     // the agent cannot see from vzdump's output. Reported unverified until a PBS verify result is ingested.
-    verification: { state: 'unverified', method: 'pbs-verify', detail: 'PBS verify jobs own verification of this snapshot' },
+    verification: {
+      state: 'unverified',
+      method: 'pbs-verify',
+      detail: 'PBS verify jobs own verification of this snapshot',
+    },
   }
 }

@@ -14,7 +14,14 @@ export const zfsCopyId = (fullName: string): string => `zfs:${fullName}`
  * A snapshot or replica as a Copy. `asset` is always the *source* dataset (a replica on `usb/tank/data`
  * protects `tank/data`); `immutable` is a user hold (`zfs destroy` fails while it is there).
  */
-export function zfsCopy(snap: ZfsSnapshotInfo, createdAt: Date, asset: string, location: Location, cls: CopyClass, verification: Verification): Copy {
+export function zfsCopy(
+  snap: ZfsSnapshotInfo,
+  createdAt: Date,
+  asset: string,
+  location: Location,
+  cls: CopyClass,
+  verification: Verification,
+): Copy {
   return {
     copyId: zfsCopyId(snap.fullName),
     asset: { kind: 'zfs-dataset', id: asset },

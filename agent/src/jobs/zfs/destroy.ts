@@ -14,7 +14,7 @@ export interface DestroyOutcome {
   readonly protected: DestroyRequest[]
   /** Already gone when we got to it (someone else destroyed it): neither ours to report nor an error. */
   readonly gone: DestroyRequest[]
-  readonly failed: { readonly req: DestroyRequest, readonly error: string }[]
+  readonly failed: { readonly req: DestroyRequest; readonly error: string }[]
 }
 
 /**
@@ -57,8 +57,16 @@ export async function destroySnapshots(
   }
   for (const [dataset, reqs] of perDataset) {
     const byName = new Map(reqs.map((r) => [r.name, r]))
-    for (const argv of destroyArgvs(caps, dataset, reqs.map((r) => r.name))) {
-      const batch = (argv[argv.length - 1] ?? '').split('@')[1]?.split(',').map((n) => byName.get(n)!) ?? []
+    for (const argv of destroyArgvs(
+      caps,
+      dataset,
+      reqs.map((r) => r.name),
+    )) {
+      const batch =
+        (argv[argv.length - 1] ?? '')
+          .split('@')[1]
+          ?.split(',')
+          .map((n) => byName.get(n)!) ?? []
       const r = await exec.run(argv, { timeoutMs: 600_000 })
       if (succeeded(r)) {
         out.destroyed.push(...batch)

@@ -22,13 +22,23 @@ export interface PoolReport {
  * scrub's state and error count, and capacity from `zpool list`. Two short processes per pool.
  */
 export async function poolReport(exec: Exec, pool: string): Promise<PoolReport> {
-  const list = await exec.run(['zpool', 'list', '-H', '-o', 'name,size,allocated,free,capacity,health,guid', pool], { timeoutMs: 60_000 })
+  const list = await exec.run(['zpool', 'list', '-H', '-o', 'name,size,allocated,free,capacity,health,guid', pool], {
+    timeoutMs: 60_000,
+  })
   if (!succeeded(list)) {
-    return { pool, present: false, health: 'UNAVAIL', capacityPercent: null, guid: null, status: null, problems: [`pool ${pool} is not imported: ${list.stderr.trim()}`] }
+    return {
+      pool,
+      present: false,
+      health: 'UNAVAIL',
+      capacityPercent: null,
+      guid: null,
+      status: null,
+      problems: [`pool ${pool} is not imported: ${list.stderr.trim()}`],
+    }
   }
   const row = parseZpoolList(list.stdout)[0]
   const st = await exec.run(['zpool', 'status', pool], { timeoutMs: 60_000 })
-  const status = succeeded(st) ? parseZpoolStatus(st.stdout)[0] ?? null : null
+  const status = succeeded(st) ? (parseZpoolStatus(st.stdout)[0] ?? null) : null
   const problems: string[] = []
   const health = row?.health ?? 'UNKNOWN'
   if (health !== 'ONLINE') {

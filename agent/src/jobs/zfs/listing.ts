@@ -1,7 +1,18 @@
 import { BackstopError } from '@backstop/shared'
 import { describeFailure, succeeded, type Exec } from '../../exec/exec.ts'
-import { classifyZfsError, lightListArgv, listSnapshotsArgv, snapshotProps, type ZfsCapabilities } from '../../tools/zfs.ts'
-import { parseZfsGetSnapshots, parseZfsLightList, parseZfsListSnapshots, type ZfsSnapshotInfo } from '../../tools/zfs-parse.ts'
+import {
+  classifyZfsError,
+  lightListArgv,
+  listSnapshotsArgv,
+  snapshotProps,
+  type ZfsCapabilities,
+} from '../../tools/zfs.ts'
+import {
+  parseZfsGetSnapshots,
+  parseZfsLightList,
+  parseZfsListSnapshots,
+  type ZfsSnapshotInfo,
+} from '../../tools/zfs-parse.ts'
 
 const missingRe = /cannot open '([^']+)': (dataset does not exist|no such pool)/g
 
@@ -19,7 +30,10 @@ export interface DatasetListing {
 
 /** One `zfs list` for every root. Roots that do not exist are reported, not thrown: the others still run. */
 export async function listDatasets(exec: Exec, roots: readonly string[]): Promise<DatasetListing> {
-  const r = await exec.run(['zfs', 'list', '-H', '-o', 'name', '-t', 'filesystem,volume', '-r', ...roots], { timeoutMs: 120_000, maxOutputBytes: 64 * 1024 * 1024 })
+  const r = await exec.run(['zfs', 'list', '-H', '-o', 'name', '-t', 'filesystem,volume', '-r', ...roots], {
+    timeoutMs: 120_000,
+    maxOutputBytes: 64 * 1024 * 1024,
+  })
   const missing = missingNames(r.stderr)
   if (!succeeded(r) && missing.length === 0) {
     throw new BackstopError('BK_ERR_EXEC_FAILED', describeFailure(r))
@@ -29,10 +43,16 @@ export async function listDatasets(exec: Exec, roots: readonly string[]): Promis
 
 /**
  * Every snapshot below `roots` with its hold count, in one process; with `exact` (or on
- * a CLI with `list -p`, where it costs nothing extra) also guid/createtxg/creation/used/referenced. Throws BK_ERR_SNAPSHOT_SOURCE_MISSING when a root vanished (pool exported or
+ * a CLI with `list -p`, where it costs nothing extra) also guid/createtxg/creation/used/referenced. Throws
+ * BK_ERR_SNAPSHOT_SOURCE_MISSING when a root vanished (pool exported or
  * destroyed mid-run).
  */
-export async function listSnapshots(exec: Exec, caps: ZfsCapabilities, roots: readonly string[], exact = true): Promise<ZfsSnapshotInfo[]> {
+export async function listSnapshots(
+  exec: Exec,
+  caps: ZfsCapabilities,
+  roots: readonly string[],
+  exact = true,
+): Promise<ZfsSnapshotInfo[]> {
   if (roots.length === 0) {
     return []
   }
@@ -44,8 +64,11 @@ export async function listSnapshots(exec: Exec, caps: ZfsCapabilities, roots: re
     const code = kind === 'missing' || kind === 'no-pool' ? 'BK_ERR_SNAPSHOT_SOURCE_MISSING' : 'BK_ERR_EXEC_FAILED'
     throw new BackstopError(code, `${describeFailure(r)} — is the pool still imported? (\`zpool list\`)`)
   }
-  return light ? parseZfsLightList(r.stdout)
-    : caps.parsableList ? parseZfsListSnapshots(r.stdout, snapshotProps) : parseZfsGetSnapshots(r.stdout)
+  return light
+    ? parseZfsLightList(r.stdout)
+    : caps.parsableList
+      ? parseZfsListSnapshots(r.stdout, snapshotProps)
+      : parseZfsGetSnapshots(r.stdout)
 }
 
 /** Snapshots grouped by dataset (each group oldest first, as listed). */
@@ -63,7 +86,10 @@ export function byDataset(snaps: readonly ZfsSnapshotInfo[]): Map<string, ZfsSna
 }
 
 /** The datasets a job manages: each root, plus its descendants when recursive. */
-export function managedDatasets(specs: readonly { name: string, recursive: boolean }[], listed: readonly string[]): string[] {
+export function managedDatasets(
+  specs: readonly { name: string; recursive: boolean }[],
+  listed: readonly string[],
+): string[] {
   const out = new Set<string>()
   for (const spec of specs) {
     for (const ds of listed) {

@@ -26,13 +26,22 @@ export interface SendPlan {
  * Returns null when the target already has `newest`, or `diverged` when the target has snapshots but none
  * in common (receiving would need a destructive `-F` over someone's data: left to a human).
  */
-export function planSend(source: string, targetDs: string, sourceSnaps: readonly ZfsSnapshotInfo[], targetSnaps: readonly ZfsSnapshotInfo[], newest: string): SendPlan | null | 'diverged' {
+export function planSend(
+  source: string,
+  targetDs: string,
+  sourceSnaps: readonly ZfsSnapshotInfo[],
+  targetSnaps: readonly ZfsSnapshotInfo[],
+  newest: string,
+): SendPlan | null | 'diverged' {
   if (targetSnaps.some((t) => t.name === newest)) {
     return null
   }
   const guids = new Set(targetSnaps.map((t) => t.guid))
   // Newest by createtxg (read exactly for every candidate), not by listing order.
-  const common = sourceSnaps.filter((s) => s.guid !== '' && guids.has(s.guid)).sort((a, b) => a.createtxg - b.createtxg).at(-1)
+  const common = sourceSnaps
+    .filter((s) => s.guid !== '' && guids.has(s.guid))
+    .sort((a, b) => a.createtxg - b.createtxg)
+    .at(-1)
   if (common === undefined) {
     return targetSnaps.length === 0 ? { source, targetDs, newest, base: null } : 'diverged'
   }
@@ -43,23 +52,37 @@ export function planSend(source: string, targetDs: string, sourceSnaps: readonly
  * Sends one dataset (`zfs send [-I base] | zfs receive -F`, through Exec.pipeline: no shell). Creates the
  * parent on the target first when missing. Failures are recorded on `report`, never thrown.
  */
-export async function sendOne(exec: Exec, plan: SendPlan, targetDatasets: Set<string>, report: RunReport, targetName: string): Promise<boolean> {
+export async function sendOne(
+  exec: Exec,
+  plan: SendPlan,
+  targetDatasets: Set<string>,
+  report: RunReport,
+  targetName: string,
+): Promise<boolean> {
   const parent = plan.targetDs.slice(0, plan.targetDs.lastIndexOf('/'))
   if (!targetDatasets.has(parent)) {
     const mk = await exec.run(['zfs', 'create', '-p', parent], { timeoutMs: 120_000 })
     if (!succeeded(mk) && classifyZfsError(mk.stderr) !== 'exists') {
-      report.error('BK_ERR_REPLICATION_FAILED', `target ${targetName}: could not create ${parent}: ${describeFailure(mk)}`)
+      report.error(
+        'BK_ERR_REPLICATION_FAILED',
+        `target ${targetName}: could not create ${parent}: ${describeFailure(mk)}`,
+      )
       return false
     }
     targetDatasets.add(parent)
   }
   const from = plan.base === null ? null : `${plan.source}@${plan.base}`
-  const p = await exec.pipeline([sendArgv(`${plan.source}@${plan.newest}`, from), receiveArgv(plan.targetDs)], { timeoutMs: 6 * 3600_000 })
+  const p = await exec.pipeline([sendArgv(`${plan.source}@${plan.newest}`, from), receiveArgv(plan.targetDs)], {
+    timeoutMs: 6 * 3600_000,
+  })
   const failed = p.stages.find((s) => !succeeded(s))
   if (failed !== undefined) {
     const full = p.stages.some((s) => classifyZfsError(s.stderr) === 'no-space')
-    report.error('BK_ERR_REPLICATION_FAILED', `target ${targetName}: ${plan.source}@${plan.newest} → ${plan.targetDs}: ${describeFailure(failed)}`
-      + (full ? ' — the target pool is full: free space there or lower its retention' : ''))
+    report.error(
+      'BK_ERR_REPLICATION_FAILED',
+      `target ${targetName}: ${plan.source}@${plan.newest} → ${plan.targetDs}: ${describeFailure(failed)}` +
+        (full ? ' — the target pool is full: free space there or lower its retention' : ''),
+    )
     return false
   }
   report.bytes += p.bytesPiped
@@ -85,20 +108,44 @@ export async function prepareTargetRoot(exec: Exec, target: ResolvedZfsTarget): 
  * pinned at every moment (zrepl's step holds, syncoid --use-hold). Batched; a failed batch is retried per
  * snapshot, and a release of a tag that is not there (first run, base held by hand) is not an error.
  */
-export async function moveHolds(exec: Exec, tag: string, hold: readonly string[], release: readonly string[], report: RunReport): Promise<Set<string>> {
+export async function moveHolds(
+  exec: Exec,
+  tag: string,
+  hold: readonly string[],
+  release: readonly string[],
+  report: RunReport,
+): Promise<Set<string>> {
   const held = new Set<string>()
-  await batchOrEach(exec, holdArgv(tag, hold), hold, (s) => holdArgv(tag, [s]), (s, ok, stderr) => {
-    if (ok || stderr.includes('already exists')) {
-      held.add(s)
-    } else {
-      report.warnings.push(`could not hold ${s} with tag ${tag}: ${stderr.trim()}`)
-    }
-  })
-  await batchOrEach(exec, releaseArgv(tag, release), release, (s) => releaseArgv(tag, [s]), () => {})
+  await batchOrEach(
+    exec,
+    holdArgv(tag, hold),
+    hold,
+    (s) => holdArgv(tag, [s]),
+    (s, ok, stderr) => {
+      if (ok || stderr.includes('already exists')) {
+        held.add(s)
+      } else {
+        report.warnings.push(`could not hold ${s} with tag ${tag}: ${stderr.trim()}`)
+      }
+    },
+  )
+  await batchOrEach(
+    exec,
+    releaseArgv(tag, release),
+    release,
+    (s) => releaseArgv(tag, [s]),
+    () => {},
+  )
   return held
 }
 
-async function batchOrEach(exec: Exec, batch: string[], items: readonly string[], one: (s: string) => string[], done: (s: string, ok: boolean, stderr: string) => void): Promise<void> {
+async function batchOrEach(
+  exec: Exec,
+  batch: string[],
+  items: readonly string[],
+  one: (s: string) => string[],
+  done: (s: string, ok: boolean, stderr: string) => void,
+): Promise<void> {
   if (items.length === 0) {
     return
   }

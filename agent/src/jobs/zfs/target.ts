@@ -9,7 +9,15 @@ import { zfsCopy, zfsDeleted } from './copies.ts'
 import { destroySnapshots, type DestroyRequest } from './destroy.ts'
 import { poolLocation, poolOf, poolReport } from './health.ts'
 import { byDataset, listSnapshots } from './listing.ts'
-import { holdTag, moveHolds, planSend, prepareTargetRoot, sendOne, targetDatasetOf, type SendPlan } from './replicate.ts'
+import {
+  holdTag,
+  moveHolds,
+  planSend,
+  prepareTargetRoot,
+  sendOne,
+  targetDatasetOf,
+  type SendPlan,
+} from './replicate.ts'
 
 /** The source side as the job left it just before replication. */
 export interface SourceState {
@@ -22,12 +30,25 @@ export interface SourceState {
 }
 
 /** Our snapshots of one dataset, as the retention engine sees them. */
-export function ownedOf(snaps: readonly ZfsSnapshotInfo[], prefix: string): { info: ZfsSnapshotInfo, owned: OwnedSnapshot }[] {
-  const out: { info: ZfsSnapshotInfo, owned: OwnedSnapshot }[] = []
+export function ownedOf(
+  snaps: readonly ZfsSnapshotInfo[],
+  prefix: string,
+): { info: ZfsSnapshotInfo; owned: OwnedSnapshot }[] {
+  const out: { info: ZfsSnapshotInfo; owned: OwnedSnapshot }[] = []
   for (const s of snaps) {
     const parsed = parseTaggedSnapshotName(prefix, s.name)
     if (parsed !== null) {
-      out.push({ info: s, owned: { id: s.fullName, name: s.fullName, createdAt: parsed.createdAt, tags: parsed.tags, held: s.userrefs > 0, successful: true } })
+      out.push({
+        info: s,
+        owned: {
+          id: s.fullName,
+          name: s.fullName,
+          createdAt: parsed.createdAt,
+          tags: parsed.tags,
+          held: s.userrefs > 0,
+          successful: true,
+        },
+      })
     }
   }
   return out
@@ -38,7 +59,16 @@ export function ownedOf(snaps: readonly ZfsSnapshotInfo[], prefix: string): { in
  * never blocks anything else), send what is missing, move the base hold, copy promotion tags, prune with the
  * target's own policy, report every replica as a copy. `dryRun` only plans.
  */
-export async function processTarget(exec: Exec, caps: ZfsCapabilities, cfg: ResolvedZfsJob, target: ResolvedZfsTarget, src: SourceState, now: Date, report: RunReport, dryRun: boolean): Promise<void> {
+export async function processTarget(
+  exec: Exec,
+  caps: ZfsCapabilities,
+  cfg: ResolvedZfsJob,
+  target: ResolvedZfsTarget,
+  src: SourceState,
+  now: Date,
+  report: RunReport,
+  dryRun: boolean,
+): Promise<void> {
   const pool = poolOf(target.dataset)
   const health = await poolReport(exec, pool)
   if (!health.present) {
@@ -46,7 +76,10 @@ export async function processTarget(exec: Exec, caps: ZfsCapabilities, cfg: Reso
     if (target.offline) {
       report.warnings.push(msg)
     } else {
-      report.error('BK_ERR_REPLICATION_FAILED', `${msg}. It is not marked offline: true in the config — import the pool or mark the target as removable`)
+      report.error(
+        'BK_ERR_REPLICATION_FAILED',
+        `${msg}. It is not marked offline: true in the config — import the pool or mark the target as removable`,
+      )
     }
     return
   }
@@ -55,7 +88,9 @@ export async function processTarget(exec: Exec, caps: ZfsCapabilities, cfg: Reso
   let targetSnaps: Map<string, ZfsSnapshotInfo[]>
   try {
     const datasets = dryRun ? new Set<string>() : await prepareTargetRoot(exec, target)
-    targetSnaps = byDataset(await listSnapshots(exec, caps, [target.dataset]).catch((e: unknown) => (dryRun ? [] : Promise.reject(e))))
+    targetSnaps = byDataset(
+      await listSnapshots(exec, caps, [target.dataset]).catch((e: unknown) => (dryRun ? [] : Promise.reject(e))),
+    )
     await fillGuids(exec, src, targetSnaps, target, report)
     if (!dryRun && src.newNames.size > 0) {
       const sent = await sendAll(exec, target, src, targetSnaps, datasets, report)
@@ -69,15 +104,29 @@ export async function processTarget(exec: Exec, caps: ZfsCapabilities, cfg: Reso
     report.caught(e, 'BK_ERR_REPLICATION_FAILED')
     return
   }
-  const sourceByGuid = new Map([...src.snaps.values()].flat().filter((s) => s.guid !== '').map((s) => [s.guid, s]))
+  const sourceByGuid = new Map(
+    [...src.snaps.values()]
+      .flat()
+      .filter((s) => s.guid !== '')
+      .map((s) => [s.guid, s]),
+  )
   for (const ds of src.managed) {
     const targetDs = targetDatasetOf(target, ds)
     const owned = ownedOf(targetSnaps.get(targetDs) ?? [], cfg.prefix)
-    const plan = planSnapshots(owned.map((o) => o.owned), target.retention, now, `${target.name}:${targetDs}`)
+    const plan = planSnapshots(
+      owned.map((o) => o.owned),
+      target.retention,
+      now,
+      `${target.name}:${targetDs}`,
+    )
     report.lines.push(...plan.lines)
     const destroyed = new Set<string>()
     if (!dryRun && plan.destroy.length > 0) {
-      const reqs: DestroyRequest[] = plan.destroy.map((d) => ({ dataset: targetDs, name: d.snap.id.slice(targetDs.length + 1), rule: d.rule }))
+      const reqs: DestroyRequest[] = plan.destroy.map((d) => ({
+        dataset: targetDs,
+        name: d.snap.id.slice(targetDs.length + 1),
+        rule: d.rule,
+      }))
       const out = await destroySnapshots(exec, caps, reqs, [], () => [])
       for (const r of out.destroyed) {
         destroyed.add(`${r.dataset}@${r.name}`)
@@ -89,7 +138,9 @@ export async function processTarget(exec: Exec, caps: ZfsCapabilities, cfg: Reso
     }
     for (const { info, owned: o } of owned) {
       if (!destroyed.has(info.fullName)) {
-        report.copies.push(zfsCopy(info, o.createdAt, ds, location, target, replicaVerification(info, sourceByGuid.has(info.guid), now)))
+        report.copies.push(
+          zfsCopy(info, o.createdAt, ds, location, target, replicaVerification(info, sourceByGuid.has(info.guid), now)),
+        )
       }
     }
   }
@@ -97,37 +148,71 @@ export async function processTarget(exec: Exec, caps: ZfsCapabilities, cfg: Reso
 
 function replicaVerification(info: ZfsSnapshotInfo, guidMatches: boolean, now: Date): Verification {
   return guidMatches
-    ? { state: 'verified', at: now.toISOString(), method: 'zfs-guid', detail: `guid ${info.guid} equals the source snapshot's` }
-    : { state: 'unverified', method: 'zfs-guid', detail: 'the source snapshot with this guid no longer exists to compare against' }
+    ? {
+        state: 'verified',
+        at: now.toISOString(),
+        method: 'zfs-guid',
+        detail: `guid ${info.guid} equals the source snapshot's`,
+      }
+    : {
+        state: 'unverified',
+        method: 'zfs-guid',
+        detail: 'the source snapshot with this guid no longer exists to compare against',
+      }
 }
 
-async function sendAll(exec: Exec, target: ResolvedZfsTarget, src: SourceState, targetSnaps: Map<string, ZfsSnapshotInfo[]>, datasets: Set<string>, report: RunReport): Promise<SendPlan[]> {
+async function sendAll(
+  exec: Exec,
+  target: ResolvedZfsTarget,
+  src: SourceState,
+  targetSnaps: Map<string, ZfsSnapshotInfo[]>,
+  datasets: Set<string>,
+  report: RunReport,
+): Promise<SendPlan[]> {
   const sent: SendPlan[] = []
   // Parents first, so a child's receive finds its parent dataset.
   for (const ds of [...src.managed].sort((a, b) => a.split('/').length - b.split('/').length || (a < b ? -1 : 1))) {
     const targetDs = targetDatasetOf(target, ds)
     const newest = src.newNames.get(ds)
-    const plan = newest === undefined ? null : planSend(ds, targetDs, src.snaps.get(ds) ?? [], targetSnaps.get(targetDs) ?? [], newest)
+    const plan =
+      newest === undefined
+        ? null
+        : planSend(ds, targetDs, src.snaps.get(ds) ?? [], targetSnaps.get(targetDs) ?? [], newest)
     if (plan === 'diverged') {
-      report.error('BK_ERR_REPLICATION_DIVERGED', `target ${target.name}: ${targetDs} has snapshots but none in common with ${ds} (matched by guid); `
-        + `rename or destroy ${targetDs} to start a new full replica`)
-    } else if (plan !== null && await sendOne(exec, plan, datasets, report, target.name)) {
+      report.error(
+        'BK_ERR_REPLICATION_DIVERGED',
+        `target ${target.name}: ${targetDs} has snapshots but none in common with ${ds} (matched by guid); ` +
+          `rename or destroy ${targetDs} to start a new full replica`,
+      )
+    } else if (plan !== null && (await sendOne(exec, plan, datasets, report, target.name))) {
       sent.push(plan)
     }
   }
   return sent
 }
 
-async function moveBaseHolds(exec: Exec, cfg: ResolvedZfsJob, target: ResolvedZfsTarget, src: SourceState, sent: readonly SendPlan[], report: RunReport): Promise<void> {
+async function moveBaseHolds(
+  exec: Exec,
+  cfg: ResolvedZfsJob,
+  target: ResolvedZfsTarget,
+  src: SourceState,
+  sent: readonly SendPlan[],
+  report: RunReport,
+): Promise<void> {
   const hold = sent.flatMap((p) => [`${p.source}@${p.newest}`, `${p.targetDs}@${p.newest}`])
-  const release = sent.filter((p) => p.base !== null).flatMap((p) => [`${p.source}@${p.base}`, `${p.targetDs}@${p.base}`])
+  const release = sent
+    .filter((p) => p.base !== null)
+    .flatMap((p) => [`${p.source}@${p.base}`, `${p.targetDs}@${p.base}`])
   const held = await moveHolds(exec, holdTag(cfg.name, target.name), hold, release, report)
   // Keep the in-memory source model in step, so local pruning and the copy report see the holds.
   for (const [ds, list] of src.snaps) {
-    src.snaps.set(ds, list.map((s) => {
-      const delta = (held.has(s.fullName) ? 1 : 0) - (release.includes(s.fullName) && s.userrefs > 0 ? 1 : 0)
-      return delta === 0 ? s : { ...s, userrefs: s.userrefs + delta }
-    }))
+    src.snaps.set(
+      ds,
+      list.map((s) => {
+        const delta = (held.has(s.fullName) ? 1 : 0) - (release.includes(s.fullName) && s.userrefs > 0 ? 1 : 0)
+        return delta === 0 ? s : { ...s, userrefs: s.userrefs + delta }
+      }),
+    )
   }
 }
 
@@ -135,7 +220,13 @@ async function moveBaseHolds(exec: Exec, cfg: ResolvedZfsJob, target: ResolvedZf
  * Exact guid/createtxg for the source snapshots that matter to this target — those whose name the target
  * has, plus the one just taken — read with one `zfs get` (the light source listing has no guids).
  */
-async function fillGuids(exec: Exec, src: SourceState, targetSnaps: Map<string, ZfsSnapshotInfo[]>, target: ResolvedZfsTarget, report: RunReport): Promise<void> {
+async function fillGuids(
+  exec: Exec,
+  src: SourceState,
+  targetSnaps: Map<string, ZfsSnapshotInfo[]>,
+  target: ResolvedZfsTarget,
+  report: RunReport,
+): Promise<void> {
   const wanted: string[] = []
   for (const ds of src.managed) {
     const onTarget = new Set((targetSnaps.get(targetDatasetOf(target, ds)) ?? []).map((s) => s.name))
@@ -148,15 +239,21 @@ async function fillGuids(exec: Exec, src: SourceState, targetSnaps: Map<string, 
   if (wanted.length === 0) {
     return
   }
-  const r = await exec.run(['zfs', 'get', '-H', '-p', '-o', 'name,property,value', 'guid,createtxg', ...wanted], { timeoutMs: 300_000, maxOutputBytes: 256 * 1024 * 1024 })
+  const r = await exec.run(['zfs', 'get', '-H', '-p', '-o', 'name,property,value', 'guid,createtxg', ...wanted], {
+    timeoutMs: 300_000,
+    maxOutputBytes: 256 * 1024 * 1024,
+  })
   if (!succeeded(r)) {
     report.warnings.push(`could not read guids of source snapshots: ${describeFailure(r)}`)
   }
   const got = parseZfsGuids(r.stdout)
   for (const [ds, list] of src.snaps) {
-    src.snaps.set(ds, list.map((s) => {
-      const g = got.get(s.fullName)
-      return s.guid === '' && g !== undefined && g.guid !== '' ? { ...s, guid: g.guid, createtxg: g.createtxg } : s
-    }))
+    src.snaps.set(
+      ds,
+      list.map((s) => {
+        const g = got.get(s.fullName)
+        return s.guid === '' && g !== undefined && g.guid !== '' ? { ...s, guid: g.guid, createtxg: g.createtxg } : s
+      }),
+    )
   }
 }

@@ -45,7 +45,12 @@ export class ZfsSnapshotJob implements Job {
 
   async inventory(ctx: JobContext): Promise<AssetRef[]> {
     const r = await ctx.exec.run(['zfs', 'list', '-H', '-o', 'name', '-t', 'filesystem,volume'], { timeoutMs: 120_000 })
-    return succeeded(r) ? r.stdout.split('\n').filter((l) => l !== '').map((id) => ({ kind: 'zfs-dataset', id })) : []
+    return succeeded(r)
+      ? r.stdout
+          .split('\n')
+          .filter((l) => l !== '')
+          .map((id) => ({ kind: 'zfs-dataset', id }))
+      : []
   }
 
   verifyCopy(ctx: JobContext, copyId: string): Promise<CopyCheck> {
@@ -66,9 +71,15 @@ export class ZfsSnapshotJob implements Job {
     const now = ctx.clock.now()
     const cfg = this.cfg
     const caps = await this.capabilities(exec)
-    const listing = await listDatasets(exec, cfg.datasets.map((d) => d.name))
+    const listing = await listDatasets(
+      exec,
+      cfg.datasets.map((d) => d.name),
+    )
     for (const m of listing.missing) {
-      report.error('BK_ERR_SNAPSHOT_SOURCE_MISSING', `dataset "${m}" of job ${cfg.name} does not exist — fix the name in the config, or import its pool (\`zpool import\`)`)
+      report.error(
+        'BK_ERR_SNAPSHOT_SOURCE_MISSING',
+        `dataset "${m}" of job ${cfg.name} does not exist — fix the name in the config, or import its pool (\`zpool import\`)`,
+      )
     }
     const specs = cfg.datasets.filter((d) => !listing.missing.includes(d.name))
     if (specs.length === 0) {
@@ -84,15 +95,27 @@ export class ZfsSnapshotJob implements Job {
     }
     let snaps: Map<string, ZfsSnapshotInfo[]>
     try {
-      const all = await listSnapshots(exec, caps, specs.map((d) => d.name), false)
+      const all = await listSnapshots(
+        exec,
+        caps,
+        specs.map((d) => d.name),
+        false,
+      )
       const keep = new Set(managed)
       snaps = byDataset(all.filter((s) => keep.has(s.dataset)))
     } catch (e) {
       report.caught(e, 'BK_ERR_EXEC_FAILED', true)
       return
     }
-    const newNames = dryRun ? new Map<string, string>() : await this.snapshot(ctx, caps, specs, managed, snaps, now, report)
-    const src: SourceState = { managed, snaps, newNames, recursiveRoots: specs.filter((s) => s.recursive).map((s) => s.name) }
+    const newNames = dryRun
+      ? new Map<string, string>()
+      : await this.snapshot(ctx, caps, specs, managed, snaps, now, report)
+    const src: SourceState = {
+      managed,
+      snaps,
+      newNames,
+      recursiveRoots: specs.filter((s) => s.recursive).map((s) => s.name),
+    }
     for (const target of cfg.targets) {
       await processTarget(exec, caps, cfg, target, src, now, report, dryRun)
     }
@@ -104,27 +127,57 @@ export class ZfsSnapshotJob implements Job {
    * A dataset whose own promotion tags differ (e.g. one added to the job since the last run) gets its
    * snapshot renamed to carry them. Returns dataset → short name of the snapshot taken.
    */
-  private async snapshot(ctx: JobContext, caps: ZfsCapabilities, specs: ResolvedZfsJob['datasets'], managed: readonly string[], snaps: Map<string, ZfsSnapshotInfo[]>, now: Date, report: RunReport): Promise<Map<string, string>> {
+  private async snapshot(
+    ctx: JobContext,
+    caps: ZfsCapabilities,
+    specs: ResolvedZfsJob['datasets'],
+    managed: readonly string[],
+    snaps: Map<string, ZfsSnapshotInfo[]>,
+    now: Date,
+    report: RunReport,
+  ): Promise<Map<string, string>> {
     const { exec } = ctx
     const created = new Map<string, string>()
     const owned = (ds: string): Date[] => ownedOf(snaps.get(ds) ?? [], this.cfg.prefix).map((o) => o.owned.createdAt)
     if (managed.some((ds) => owned(ds).some((d) => d.getTime() === Math.floor(now.getTime() / 1000) * 1000))) {
-      report.warnings.push(`a snapshot for ${now.toISOString()} already exists (two runs within one second); nothing new taken`)
+      report.warnings.push(
+        `a snapshot for ${now.toISOString()} already exists (two runs within one second); nothing new taken`,
+      )
       return created
     }
-    const nameOf = new Map(managed.map((ds) => [ds, taggedSnapshotName(this.cfg.prefix, now, promotionTags(now, this.cfg.retention, newestBefore(owned(ds), now)))]))
-    const name = nameOf.get(specs[0]!.name) ?? taggedSnapshotName(this.cfg.prefix, now, promotionTags(now, this.cfg.retention, null))
-    const argvs = snapshotArgvs(caps, specs.map((s) => ({ dataset: s.name, recursive: s.recursive })), name, {})
+    const nameOf = new Map(
+      managed.map((ds) => [
+        ds,
+        taggedSnapshotName(this.cfg.prefix, now, promotionTags(now, this.cfg.retention, newestBefore(owned(ds), now))),
+      ]),
+    )
+    const name =
+      nameOf.get(specs[0]!.name) ??
+      taggedSnapshotName(this.cfg.prefix, now, promotionTags(now, this.cfg.retention, null))
+    const argvs = snapshotArgvs(
+      caps,
+      specs.map((s) => ({ dataset: s.name, recursive: s.recursive })),
+      name,
+      {},
+    )
     if (argvs.length > 1) {
-      ctx.log.info({ job: this.name, calls: argvs.length }, 'this zfs CLI cannot snapshot several datasets in one call; not atomic across the listed datasets (list one recursive parent for that)')
+      ctx.log.info(
+        { job: this.name, calls: argvs.length },
+        'this zfs CLI cannot snapshot several datasets in one call; not atomic across the listed datasets (list one recursive parent for that)',
+      )
     }
     for (const argv of argvs) {
       const r = await exec.run(argv, { timeoutMs: 600_000 })
       const roots = argv.filter((a) => a.endsWith(`@${name}`)).map((a) => a.slice(0, -name.length - 1))
       if (!succeeded(r)) {
         const kind = classifyZfsError(r.stderr)
-        const code = kind === 'missing' || kind === 'no-pool' ? 'BK_ERR_SNAPSHOT_SOURCE_MISSING' : 'BK_ERR_SNAPSHOT_FAILED'
-        report.error(code, `${describeFailure(r)}${code === 'BK_ERR_SNAPSHOT_SOURCE_MISSING' ? ' — the dataset or its pool disappeared during the run' : ''}`, true)
+        const code =
+          kind === 'missing' || kind === 'no-pool' ? 'BK_ERR_SNAPSHOT_SOURCE_MISSING' : 'BK_ERR_SNAPSHOT_FAILED'
+        report.error(
+          code,
+          `${describeFailure(r)}${code === 'BK_ERR_SNAPSHOT_SOURCE_MISSING' ? ' — the dataset or its pool disappeared during the run' : ''}`,
+          true,
+        )
         continue
       }
       const recursive = argv.includes('-r')
@@ -149,24 +202,42 @@ export class ZfsSnapshotJob implements Job {
     return created
   }
 
-  private async pruneLocal(exec: Exec, caps: ZfsCapabilities, src: SourceState, pools: Map<string, PoolReport>, now: Date, report: RunReport, dryRun: boolean): Promise<void> {
-    const requests: { dataset: string, name: string, rule: string }[] = []
+  private async pruneLocal(
+    exec: Exec,
+    caps: ZfsCapabilities,
+    src: SourceState,
+    pools: Map<string, PoolReport>,
+    now: Date,
+    report: RunReport,
+    dryRun: boolean,
+  ): Promise<void> {
+    const requests: { dataset: string; name: string; rule: string }[] = []
     const plans = new Map<string, ReturnType<typeof ownedOf>>()
     for (const ds of src.managed) {
       const owned = ownedOf(src.snaps.get(ds) ?? [], this.cfg.prefix)
       plans.set(ds, owned)
-      const plan = planSnapshots(owned.map((o) => o.owned), this.cfg.retention, now, `local:${ds}`)
+      const plan = planSnapshots(
+        owned.map((o) => o.owned),
+        this.cfg.retention,
+        now,
+        `local:${ds}`,
+      )
       report.lines.push(...plan.lines)
       requests.push(...plan.destroy.map((d) => ({ dataset: ds, name: d.snap.id.slice(ds.length + 1), rule: d.rule })))
     }
     const destroyed = new Set<string>()
     if (!dryRun && requests.length > 0) {
-      const holders = (root: string, name: string): string[] => src.managed.filter((ds) => (ds === root || ds.startsWith(`${root}/`)) && (src.snaps.get(ds) ?? []).some((s) => s.name === name))
+      const holders = (root: string, name: string): string[] =>
+        src.managed.filter(
+          (ds) => (ds === root || ds.startsWith(`${root}/`)) && (src.snaps.get(ds) ?? []).some((s) => s.name === name),
+        )
       const out = await destroySnapshots(exec, caps, requests, src.recursiveRoots, holders)
       for (const r of out.destroyed) {
         const full = `${r.dataset}@${r.name}`
         destroyed.add(full)
-        report.deleted.push(zfsDeleted(full, r.dataset, poolLocation(pools.get(poolOf(r.dataset)), poolOf(r.dataset)), now, r.rule))
+        report.deleted.push(
+          zfsDeleted(full, r.dataset, poolLocation(pools.get(poolOf(r.dataset)), poolOf(r.dataset)), now, r.rule),
+        )
       }
       for (const f of out.failed) {
         report.error('BK_ERR_PRUNE_FAILED', f.error)
@@ -190,7 +261,18 @@ export class ZfsSnapshotJob implements Job {
 }
 
 function newSnapshot(dataset: string, name: string, now: Date): ZfsSnapshotInfo {
-  return { fullName: `${dataset}@${name}`, dataset, name, guid: '', createtxg: 0, creation: now, userrefs: 0, used: null, referenced: null, tags: null }
+  return {
+    fullName: `${dataset}@${name}`,
+    dataset,
+    name,
+    guid: '',
+    createtxg: 0,
+    creation: now,
+    userrefs: 0,
+    used: null,
+    referenced: null,
+    tags: null,
+  }
 }
 
 /** A local snapshot is as sound as its pool: verified on a healthy pool, failed on one with data errors. */
@@ -199,7 +281,17 @@ function localVerification(rep: PoolReport | undefined, now: Date): Verification
     return { state: 'unverified', method: 'zpool-status', detail: 'pool status could not be read' }
   }
   if (!rep.status.dataErrors.ok || rep.health === 'FAULTED' || (rep.status.scrub.errors ?? 0) > 0) {
-    return { state: 'failed', at: now.toISOString(), method: 'zpool-status', detail: `${rep.health}; ${rep.status.dataErrors.text}; scrub: ${rep.status.scrub.text}`.slice(0, 1000) }
+    return {
+      state: 'failed',
+      at: now.toISOString(),
+      method: 'zpool-status',
+      detail: `${rep.health}; ${rep.status.dataErrors.text}; scrub: ${rep.status.scrub.text}`.slice(0, 1000),
+    }
   }
-  return { state: 'verified', at: now.toISOString(), method: 'zpool-status', detail: `pool ${rep.pool} ${rep.health}, no known data errors` }
+  return {
+    state: 'verified',
+    at: now.toISOString(),
+    method: 'zpool-status',
+    detail: `pool ${rep.pool} ${rep.health}, no known data errors`,
+  }
 }

@@ -1,5 +1,16 @@
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeFileSync, writeSync, closeSync } from 'node:fs'
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+  closeSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it, type TestContext } from 'node:test'
@@ -25,15 +36,27 @@ function setup(t: TestContext) {
   mkdirSync(stateDir)
   const exec = new NodeExec({ log: memoryLog().log })
   const ctx = (e: Exec = exec): JobContext => ({
-    node: 'pve1', runId: 'r1', trigger: 'command', exec: e, clock, log: memoryLog().log,
-    signal: new AbortController().signal, stateDir, progress: () => {},
+    node: 'pve1',
+    runId: 'r1',
+    trigger: 'command',
+    exec: e,
+    clock,
+    log: memoryLog().log,
+    signal: new AbortController().signal,
+    stateDir,
+    progress: () => {},
   })
   const dest = join(root, 'backups')
-  const job = createArchiveJob(resolveArchiveJob({ kind: 'archive', name: 'pve-config', paths: [src], destination: dest, media: 'usb', keepLast: 5 }, 'UTC'))
+  const job = createArchiveJob(
+    resolveArchiveJob(
+      { kind: 'archive', name: 'pve-config', paths: [src], destination: dest, media: 'usb', keepLast: 5 },
+      'UTC',
+    ),
+  )
   return { root, src, dest, clock, stateDir, ctx, job }
 }
 
-async function twoArchives(s: ReturnType<typeof setup>): Promise<{ older: string, newer: string }> {
+async function twoArchives(s: ReturnType<typeof setup>): Promise<{ older: string; newer: string }> {
   const r1 = await s.job.run(s.ctx())
   await s.clock.advance(3600_000)
   const r2 = await s.job.run(s.ctx())
@@ -82,8 +105,19 @@ describe('archive reverify-copy / restore-test (real tar)', () => {
     const gone = await s.job.verifyCopy!(s.ctx(), older)
     assert.equal(gone.result, 'failed')
     assert.equal(gone.error?.code, 'BK_ERR_COPY_NOT_FOUND')
-    for (const bad of ['zfs:tank/data@x', `archive:${s.dest}/other-job-20260201T100000Z.tar.gz`, 'archive:/etc/passwd']) {
-      await assert.rejects(s.job.verifyCopy!(s.ctx(), bad), (e) => isBackstopError(e) && e.code === 'BK_ERR_COPY_NOT_FOUND' && /is not an archive of job "pve-config"/.test(e.message), bad)
+    for (const bad of [
+      'zfs:tank/data@x',
+      `archive:${s.dest}/other-job-20260201T100000Z.tar.gz`,
+      'archive:/etc/passwd',
+    ]) {
+      await assert.rejects(
+        s.job.verifyCopy!(s.ctx(), bad),
+        (e) =>
+          isBackstopError(e) &&
+          e.code === 'BK_ERR_COPY_NOT_FOUND' &&
+          /is not an archive of job "pve-config"/.test(e.message),
+        bad,
+      )
     }
   })
 
@@ -93,7 +127,10 @@ describe('archive reverify-copy / restore-test (real tar)', () => {
     const r = await s.job.restoreTest!(s.ctx(), undefined)
     assert.equal(r.result, 'ok', JSON.stringify(r))
     assert.equal(r.copyId, newer)
-    assert.ok(r.checks.some((c) => /extracted 2 files, \d+ directories, \d+ bytes/.test(c)), r.checks.join('\n'))
+    assert.ok(
+      r.checks.some((c) => /extracted 2 files, \d+ directories, \d+ bytes/.test(c)),
+      r.checks.join('\n'),
+    )
     assert.ok(r.checks.some((c) => c.startsWith('tar --diff: every restored file matches')))
     assert.deepEqual(readdirSync(s.stateDir), [], 'scratch directory removed')
   })
@@ -134,7 +171,7 @@ describe('archive reverify-copy / restore-test (real tar)', () => {
     assert.deepEqual(readdirSync(s.stateDir), [])
   })
 
-  it('restore-test cleans scratch on abort and removes a crashed test\'s leftovers', async (t) => {
+  it("restore-test cleans scratch on abort and removes a crashed test's leftovers", async (t) => {
     const s = setup(t)
     const { newer } = await twoArchives(s)
     mkdirSync(join(s.stateDir, 'restore-test-crashed', 'x'), { recursive: true })
@@ -156,6 +193,12 @@ describe('archive reverify-copy / restore-test (real tar)', () => {
 
   it('restore-test with no archive at all → BK_ERR_COPY_NOT_FOUND', async (t) => {
     const s = setup(t)
-    await assert.rejects(s.job.restoreTest!(s.ctx(), undefined), (e) => isBackstopError(e) && e.code === 'BK_ERR_COPY_NOT_FOUND' && /no archive in .* that verifies \(0 found\)/.test(e.message))
+    await assert.rejects(
+      s.job.restoreTest!(s.ctx(), undefined),
+      (e) =>
+        isBackstopError(e) &&
+        e.code === 'BK_ERR_COPY_NOT_FOUND' &&
+        /no archive in .* that verifies \(0 found\)/.test(e.message),
+    )
   })
 })

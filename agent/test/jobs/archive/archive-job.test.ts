@@ -17,7 +17,12 @@ import { FakeClock } from '../../scheduler/fake-clock.ts'
 const checkCopy = Compile(Copy)
 const checkDeleted = Compile(DeletedCopy)
 
-interface Env { src: string, dest: string, clock: FakeClock, ctx: (exec?: Exec) => JobContext }
+interface Env {
+  src: string
+  dest: string
+  clock: FakeClock
+  ctx: (exec?: Exec) => JobContext
+}
 
 function env(t: TestContext): Env {
   const root = mkdtempSync(join(tmpdir(), 'bk-archive-'))
@@ -32,14 +37,34 @@ function env(t: TestContext): Env {
   const clock = new FakeClock('2026-02-01T10:00:00Z')
   const realExec = new NodeExec({ log: memoryLog().log })
   const ctx = (exec: Exec = realExec): JobContext => ({
-    node: 'pve1', runId: 'r1', trigger: 'manual', exec, clock, log: memoryLog().log,
-    signal: new AbortController().signal, stateDir: join(root, 'state'), progress: () => {},
+    node: 'pve1',
+    runId: 'r1',
+    trigger: 'manual',
+    exec,
+    clock,
+    log: memoryLog().log,
+    signal: new AbortController().signal,
+    stateDir: join(root, 'state'),
+    progress: () => {},
   })
   return { src, dest: join(root, 'backups'), clock, ctx }
 }
 
 function job(e: Env, over: Partial<ArchiveJobInput> = {}) {
-  return createArchiveJob(resolveArchiveJob({ kind: 'archive', name: 'pve-config', paths: [e.src], destination: e.dest, media: 'usb', offline: true, ...over }, 'UTC'))
+  return createArchiveJob(
+    resolveArchiveJob(
+      {
+        kind: 'archive',
+        name: 'pve-config',
+        paths: [e.src],
+        destination: e.dest,
+        media: 'usb',
+        offline: true,
+        ...over,
+      },
+      'UTC',
+    ),
+  )
 }
 
 function tarList(file: string): string[] {
@@ -51,7 +76,10 @@ function tarList(file: string): string[] {
 /** Delegates to the real tar except for the argv it overrides (a broken disk, a failing tar). */
 function overriding(inner: Exec, match: (argv: readonly string[]) => boolean, result: Partial<ExecResult>): Exec {
   return {
-    run: async (argv: readonly string[], opts?: ExecOpts) => (match(argv) ? { argv, exitCode: 0, signal: null, stdout: '', stderr: '', durationMs: 0, truncated: false, ...result } : inner.run(argv, opts)),
+    run: async (argv: readonly string[], opts?: ExecOpts) =>
+      match(argv)
+        ? { argv, exitCode: 0, signal: null, stdout: '', stderr: '', durationMs: 0, truncated: false, ...result }
+        : inner.run(argv, opts),
     pipeline: (stages, opts) => inner.pipeline(stages, opts),
   }
 }
@@ -61,9 +89,15 @@ describe('archive job (real GNU tar on temp dirs)', () => {
     const e = env(t)
     const r = await job(e, { exclude: ['*.log', `${e.src}/priv`] }).run(e.ctx())
     assert.equal(r.status, 'success', JSON.stringify(r))
-    assert.deepEqual(readdirSync(e.dest).sort(), ['pve-config-20260201T100000Z.tar.gz', 'pve-config-20260201T100000Z.tar.gz.sha256'])
+    assert.deepEqual(readdirSync(e.dest).sort(), [
+      'pve-config-20260201T100000Z.tar.gz',
+      'pve-config-20260201T100000Z.tar.gz.sha256',
+    ])
     const file = join(e.dest, 'pve-config-20260201T100000Z.tar.gz')
-    const check = spawnSync('sha256sum', ['-c', 'pve-config-20260201T100000Z.tar.gz.sha256'], { cwd: e.dest, encoding: 'utf8' })
+    const check = spawnSync('sha256sum', ['-c', 'pve-config-20260201T100000Z.tar.gz.sha256'], {
+      cwd: e.dest,
+      encoding: 'utf8',
+    })
     assert.equal(check.status, 0, `sha256sum -c: ${check.stdout}${check.stderr}`)
     const members = tarList(file)
     const rel = e.src.slice(1)
@@ -98,23 +132,43 @@ describe('archive job (real GNU tar on temp dirs)', () => {
       await e.clock.advance(3600_000)
     }
     const r = await j.run(e.ctx())
-    assert.deepEqual(readdirSync(e.dest).filter((n) => n.endsWith('.tar.gz')).sort(), ['pve-config-20260201T120000Z.tar.gz', 'pve-config-20260201T130000Z.tar.gz'])
-    assert.ok(!existsSync(join(e.dest, 'pve-config-20260201T110000Z.tar.gz.sha256')), 'the manifest goes with its archive')
-    assert.deepEqual(r.deleted.map((d) => [d.name, d.rule]), [['pve-config-20260201T110000Z.tar.gz', 'keep-last(2)']])
+    assert.deepEqual(
+      readdirSync(e.dest)
+        .filter((n) => n.endsWith('.tar.gz'))
+        .sort(),
+      ['pve-config-20260201T120000Z.tar.gz', 'pve-config-20260201T130000Z.tar.gz'],
+    )
+    assert.ok(
+      !existsSync(join(e.dest, 'pve-config-20260201T110000Z.tar.gz.sha256')),
+      'the manifest goes with its archive',
+    )
+    assert.deepEqual(
+      r.deleted.map((d) => [d.name, d.rule]),
+      [['pve-config-20260201T110000Z.tar.gz', 'keep-last(2)']],
+    )
     assert.ok(r.deleted.every((d) => checkDeleted.Check(d)))
-    assert.deepEqual(r.copies.map((c) => [c.name, c.verification.state]), [
-      ['pve-config-20260201T130000Z.tar.gz', 'verified'],
-      ['pve-config-20260201T120000Z.tar.gz', 'verified'],
-    ])
+    assert.deepEqual(
+      r.copies.map((c) => [c.name, c.verification.state]),
+      [
+        ['pve-config-20260201T130000Z.tar.gz', 'verified'],
+        ['pve-config-20260201T120000Z.tar.gz', 'verified'],
+      ],
+    )
     const plan = await j.plan!(e.ctx())
-    assert.deepEqual(plan.map((p) => p.action), ['keep', 'keep'])
+    assert.deepEqual(
+      plan.map((p) => p.action),
+      ['keep', 'keep'],
+    )
   })
 
   it('a failed verification keeps every older archive and fails with BK_ERR_VERIFY_FAILED', async (t) => {
     const e = env(t)
     await job(e, { keepLast: 1 }).run(e.ctx())
     await e.clock.advance(60_000)
-    const broken = overriding(e.ctx().exec, (a) => a[1] === '--list', { exitCode: 2, stderr: 'gzip: stdin: unexpected end of file\n' })
+    const broken = overriding(e.ctx().exec, (a) => a[1] === '--list', {
+      exitCode: 2,
+      stderr: 'gzip: stdin: unexpected end of file\n',
+    })
     const r = await job(e, { keepLast: 1 }).run(e.ctx(broken))
     assert.equal(r.status, 'failed')
     assert.equal(r.error?.code, 'BK_ERR_VERIFY_FAILED')
@@ -137,8 +191,14 @@ describe('archive job (real GNU tar on temp dirs)', () => {
 
   it('a fatal tar error leaves no partial file and no new archive', async (t) => {
     const e = env(t)
-    const failing = overriding(e.ctx().exec, (a) => a[1] === '--create', { exitCode: 2, stderr: 'tar: Error is not recoverable: exiting now\n' })
-    await assert.rejects(job(e).run(e.ctx(failing)), (err) => isBackstopError(err, 'BK_ERR_EXEC_FAILED') && /not recoverable/.test(err.message))
+    const failing = overriding(e.ctx().exec, (a) => a[1] === '--create', {
+      exitCode: 2,
+      stderr: 'tar: Error is not recoverable: exiting now\n',
+    })
+    await assert.rejects(
+      job(e).run(e.ctx(failing)),
+      (err) => isBackstopError(err, 'BK_ERR_EXEC_FAILED') && /not recoverable/.test(err.message),
+    )
     assert.deepEqual(readdirSync(e.dest), [])
   })
 
@@ -149,7 +209,10 @@ describe('archive job (real GNU tar on temp dirs)', () => {
     assert.equal(r.error?.code, 'BK_ERR_SOURCE_MISSING')
     assert.match(r.error?.message ?? '', /\/nonexistent\/backstop-test/)
     assert.equal(r.copies[0]?.verification.state, 'verified')
-    await assert.rejects(job(e, { paths: ['/nonexistent/a'] }).run(e.ctx()), (err) => isBackstopError(err, 'BK_ERR_SOURCE_MISSING') && /\/nonexistent\/a/.test(err.message))
+    await assert.rejects(
+      job(e, { paths: ['/nonexistent/a'] }).run(e.ctx()),
+      (err) => isBackstopError(err, 'BK_ERR_SOURCE_MISSING') && /\/nonexistent\/a/.test(err.message),
+    )
   })
 
   it('two runs in one second get distinct names; stale temp files of this job (only) are cleaned up', async (t) => {
@@ -163,8 +226,10 @@ describe('archive job (real GNU tar on temp dirs)', () => {
     assert.equal(r.copies[0]?.name, 'pve-config-20260201T100000Z-2.tar.gz')
     assert.deepEqual(readdirSync(e.dest).sort(), [
       '.pve-config-extra-20260101T000000Z.tar.gz.partial',
-      'pve-config-20260201T100000Z-2.tar.gz', 'pve-config-20260201T100000Z-2.tar.gz.sha256',
-      'pve-config-20260201T100000Z.tar.gz', 'pve-config-20260201T100000Z.tar.gz.sha256',
+      'pve-config-20260201T100000Z-2.tar.gz',
+      'pve-config-20260201T100000Z-2.tar.gz.sha256',
+      'pve-config-20260201T100000Z.tar.gz',
+      'pve-config-20260201T100000Z.tar.gz.sha256',
     ])
   })
 })

@@ -4,37 +4,83 @@ import { actorOf } from '../../auth/guard.ts'
 import type { LedgerAssetRow } from '../../store/ledger-assets-repo.ts'
 import type { App, AppDeps } from '../deps.ts'
 import { ErrorResponse } from '../errors.ts'
-import { AssetKindParam, AssetSelector, iso, Lifecycle, nextOffset, Nullable, page, Page, Tier, VerdictStatus } from './schemas.ts'
+import {
+  AssetKindParam,
+  AssetSelector,
+  iso,
+  Lifecycle,
+  nextOffset,
+  Nullable,
+  page,
+  Page,
+  Tier,
+  VerdictStatus,
+} from './schemas.ts'
 
-const Reason = Type.Object({ code: Type.String(), message: Type.String(), actual: Type.Number(), required: Type.Number() })
+const Reason = Type.Object({
+  code: Type.String(),
+  message: Type.String(),
+  actual: Type.Number(),
+  required: Type.Number(),
+})
 export const AssetView = Type.Object({
-  node: Type.String(), kind: Type.String(), id: Type.String(), name: Nullable(Type.String()),
-  tier: Type.String(), lifecycle: Type.String(), productionMedia: Nullable(Type.String()), productionLocation: Nullable(Type.String()),
-  verdict: Type.String(), reasons: Type.Array(Reason),
+  node: Type.String(),
+  kind: Type.String(),
+  id: Type.String(),
+  name: Nullable(Type.String()),
+  tier: Type.String(),
+  lifecycle: Type.String(),
+  productionMedia: Nullable(Type.String()),
+  productionLocation: Nullable(Type.String()),
+  verdict: Type.String(),
+  reasons: Type.Array(Reason),
   counts: Type.Record(Type.String(), Nullable(Type.Number())),
-  evaluatedAt: Nullable(Type.String()), expiresAt: Nullable(Type.String()), lastSuccessAt: Nullable(Type.String()),
+  evaluatedAt: Nullable(Type.String()),
+  expiresAt: Nullable(Type.String()),
+  lastSuccessAt: Nullable(Type.String()),
 })
 
 export function assetView(a: LedgerAssetRow) {
   return {
-    node: a.node, kind: a.kind, id: a.id, name: a.name, tier: a.tier, lifecycle: a.lifecycle, productionMedia: a.productionMedia,
-    productionLocation: a.productionLocation, verdict: a.verdict, reasons: a.reasons, counts: a.counts,
-    evaluatedAt: iso(a.evaluatedAt || null), expiresAt: iso(a.expiresAt), lastSuccessAt: iso(a.lastSuccessAt),
+    node: a.node,
+    kind: a.kind,
+    id: a.id,
+    name: a.name,
+    tier: a.tier,
+    lifecycle: a.lifecycle,
+    productionMedia: a.productionMedia,
+    productionLocation: a.productionLocation,
+    verdict: a.verdict,
+    reasons: a.reasons,
+    counts: a.counts,
+    evaluatedAt: iso(a.evaluatedAt || null),
+    expiresAt: iso(a.expiresAt),
+    lastSuccessAt: iso(a.lastSuccessAt),
   }
 }
 
-const AssetsQuery = Type.Object({
-  node: Type.Optional(NodeId), kind: Type.Optional(AssetKindParam), verdict: Type.Optional(VerdictStatus),
-  tier: Type.Optional(Tier), lifecycle: Type.Optional(Lifecycle), ...Page,
-}, { additionalProperties: false })
+const AssetsQuery = Type.Object(
+  {
+    node: Type.Optional(NodeId),
+    kind: Type.Optional(AssetKindParam),
+    verdict: Type.Optional(VerdictStatus),
+    tier: Type.Optional(Tier),
+    lifecycle: Type.Optional(Lifecycle),
+    ...Page,
+  },
+  { additionalProperties: false },
+)
 
-const PolicyBody = Type.Object({
-  tier: Type.Optional(Tier),
-  lifecycle: Type.Optional(Lifecycle),
-  productionMedia: Type.Optional(Nullable(Type.Union(mediaTypes.map((m) => Type.Literal(m))))),
-  /** `<node>/<location kind>/<target>`: copies there share the live data's failure domain. */
-  productionLocation: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 1100 }))),
-}, { additionalProperties: false })
+const PolicyBody = Type.Object(
+  {
+    tier: Type.Optional(Tier),
+    lifecycle: Type.Optional(Lifecycle),
+    productionMedia: Type.Optional(Nullable(Type.Union(mediaTypes.map((m) => Type.Literal(m))))),
+    /** `<node>/<location kind>/<target>`: copies there share the live data's failure domain. */
+    productionLocation: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 1100 }))),
+  },
+  { additionalProperties: false },
+)
 
 /** Assets with their materialised 3-2-1-1-0 verdict. Asset ids contain '/', so the asset is chosen by query. */
 export function assetRoutes(app: App, deps: AppDeps): void {
@@ -43,42 +89,112 @@ export function assetRoutes(app: App, deps: AppDeps): void {
     return
   }
   const { assets } = c.brain.repos
-  app.get('/api/v1/assets', {
-    schema: { tags: ['compliance'], summary: 'List assets with their verdict', querystring: AssetsQuery, response: { 200: Type.Object({ assets: Type.Array(AssetView), total: Type.Integer(), limit: Type.Integer(), offset: Type.Integer(), next: Nullable(Type.Integer()) }), 400: ErrorResponse } },
-  }, async (req) => {
-    const { limit, offset } = page(req.query)
-    const r = assets.list({ node: req.query.node, kind: req.query.kind, verdict: req.query.verdict as LedgerAssetRow['verdict'] | undefined, tier: req.query.tier as LedgerAssetRow['tier'] | undefined, lifecycle: req.query.lifecycle as LedgerAssetRow['lifecycle'] | undefined, limit, offset })
-    return { assets: r.items.map(assetView), total: r.total, limit, offset, next: nextOffset(r.total, limit, offset) }
-  })
+  app.get(
+    '/api/v1/assets',
+    {
+      schema: {
+        tags: ['compliance'],
+        summary: 'List assets with their verdict',
+        querystring: AssetsQuery,
+        response: {
+          200: Type.Object({
+            assets: Type.Array(AssetView),
+            total: Type.Integer(),
+            limit: Type.Integer(),
+            offset: Type.Integer(),
+            next: Nullable(Type.Integer()),
+          }),
+          400: ErrorResponse,
+        },
+      },
+    },
+    async (req) => {
+      const { limit, offset } = page(req.query)
+      const r = assets.list({
+        node: req.query.node,
+        kind: req.query.kind,
+        verdict: req.query.verdict as LedgerAssetRow['verdict'] | undefined,
+        tier: req.query.tier as LedgerAssetRow['tier'] | undefined,
+        lifecycle: req.query.lifecycle as LedgerAssetRow['lifecycle'] | undefined,
+        limit,
+        offset,
+      })
+      return { assets: r.items.map(assetView), total: r.total, limit, offset, next: nextOffset(r.total, limit, offset) }
+    },
+  )
 
-  app.get('/api/v1/asset', {
-    schema: { tags: ['compliance'], summary: 'One asset: verdict with reasons, expectations and live copies', querystring: AssetSelector, response: { 200: Type.Object({ asset: AssetView, copies: Type.Array(Type.Unknown()), expectations: Type.Array(Type.Unknown()) }), 400: ErrorResponse, 404: ErrorResponse } },
-  }, async (req) => {
-    const { node, kind, id } = req.query
-    const a = assets.get({ node, kind, id })
-    if (a === undefined) {
-      throw new BackstopError('BK_ERR_API_NOT_FOUND', `no asset ${kind} "${id}" on node "${node}" in the ledger; list them with GET /api/v1/assets?node=${node}`)
-    }
-    const copies = deps.copies.query({ node, assetKind: kind, assetId: id, includeDeleted: false, limit: 1000, offset: 0 })
-    const expectations = c.brain.repos.expectations.ofAsset(node, kind, id).map((e) => ({ id: e.id, job: e.job, status: e.state.status, alertAfter: iso(e.alertAfter) }))
-    return { asset: assetView(a), copies, expectations }
-  })
+  app.get(
+    '/api/v1/asset',
+    {
+      schema: {
+        tags: ['compliance'],
+        summary: 'One asset: verdict with reasons, expectations and live copies',
+        querystring: AssetSelector,
+        response: {
+          200: Type.Object({
+            asset: AssetView,
+            copies: Type.Array(Type.Unknown()),
+            expectations: Type.Array(Type.Unknown()),
+          }),
+          400: ErrorResponse,
+          404: ErrorResponse,
+        },
+      },
+    },
+    async (req) => {
+      const { node, kind, id } = req.query
+      const a = assets.get({ node, kind, id })
+      if (a === undefined) {
+        throw new BackstopError(
+          'BK_ERR_API_NOT_FOUND',
+          `no asset ${kind} "${id}" on node "${node}" in the ledger; list them with GET /api/v1/assets?node=${node}`,
+        )
+      }
+      const copies = deps.copies.query({
+        node,
+        assetKind: kind,
+        assetId: id,
+        includeDeleted: false,
+        limit: 1000,
+        offset: 0,
+      })
+      const expectations = c.brain.repos.expectations
+        .ofAsset(node, kind, id)
+        .map((e) => ({ id: e.id, job: e.job, status: e.state.status, alertAfter: iso(e.alertAfter) }))
+      return { asset: assetView(a), copies, expectations }
+    },
+  )
 
-  app.patch('/api/v1/asset', {
-    config: { role: 'operator' },
-    schema: { tags: ['compliance'], summary: 'Set tier, lifecycle or production location; re-evaluates at once', querystring: AssetSelector, body: PolicyBody, response: { 200: Type.Object({ asset: AssetView }), 400: ErrorResponse, 404: ErrorResponse } },
-  }, async (req) => {
-    const { node, kind, id } = req.query
-    const b = req.body
-    const ok = assets.setPolicy({ node, kind, id }, {
-      tier: b.tier as LedgerAssetRow['tier'] | undefined, lifecycle: b.lifecycle as LedgerAssetRow['lifecycle'] | undefined,
-      productionMedia: b.productionMedia as LedgerAssetRow['productionMedia'] | undefined, productionLocation: b.productionLocation,
-    })
-    if (!ok) {
-      throw new BackstopError('BK_ERR_API_NOT_FOUND', `no asset ${kind} "${id}" on node "${node}" in the ledger`)
-    }
-    c.brain.audit(actorOf(req), 'asset.policy', `${node}/${kind}/${id}`, { ...b })
-    c.brain.ledger.refreshAsset(node, kind, id)
-    return { asset: assetView(assets.get({ node, kind, id })!) }
-  })
+  app.patch(
+    '/api/v1/asset',
+    {
+      config: { role: 'operator' },
+      schema: {
+        tags: ['compliance'],
+        summary: 'Set tier, lifecycle or production location; re-evaluates at once',
+        querystring: AssetSelector,
+        body: PolicyBody,
+        response: { 200: Type.Object({ asset: AssetView }), 400: ErrorResponse, 404: ErrorResponse },
+      },
+    },
+    async (req) => {
+      const { node, kind, id } = req.query
+      const b = req.body
+      const ok = assets.setPolicy(
+        { node, kind, id },
+        {
+          tier: b.tier as LedgerAssetRow['tier'] | undefined,
+          lifecycle: b.lifecycle as LedgerAssetRow['lifecycle'] | undefined,
+          productionMedia: b.productionMedia as LedgerAssetRow['productionMedia'] | undefined,
+          productionLocation: b.productionLocation,
+        },
+      )
+      if (!ok) {
+        throw new BackstopError('BK_ERR_API_NOT_FOUND', `no asset ${kind} "${id}" on node "${node}" in the ledger`)
+      }
+      c.brain.audit(actorOf(req), 'asset.policy', `${node}/${kind}/${id}`, { ...b })
+      c.brain.ledger.refreshAsset(node, kind, id)
+      return { asset: assetView(assets.get({ node, kind, id })!) }
+    },
+  )
 }

@@ -14,12 +14,14 @@ export const FleetSummary = Type.Object({
   nodesDown: Type.Array(Type.String()),
 })
 
-type Counts = { compliant: number, nonCompliant: number, exempt: number }
+type Counts = { compliant: number; nonCompliant: number; exempt: number }
 
 /** One GROUP BY over the materialised verdicts: cost independent of the number of copies. */
 export function fleetSummary(deps: NonNullable<AppDeps['compliance']>) {
   const byTier: Record<'critical' | 'standard' | 'low', Counts> = {
-    critical: { compliant: 0, nonCompliant: 0, exempt: 0 }, standard: { compliant: 0, nonCompliant: 0, exempt: 0 }, low: { compliant: 0, nonCompliant: 0, exempt: 0 },
+    critical: { compliant: 0, nonCompliant: 0, exempt: 0 },
+    standard: { compliant: 0, nonCompliant: 0, exempt: 0 },
+    low: { compliant: 0, nonCompliant: 0, exempt: 0 },
   }
   const total: Counts = { compliant: 0, nonCompliant: 0, exempt: 0 }
   for (const r of deps.brain.repos.assets.summary()) {
@@ -30,7 +32,11 @@ export function fleetSummary(deps: NonNullable<AppDeps['compliance']>) {
   const judged = total.compliant + total.nonCompliant
   const alertsFiring = deps.brain.repos.alerts.firingCounts().reduce((n, r) => n + r.n, 0)
   return {
-    assets: judged + total.exempt, ...total, ratio: judged === 0 ? 1 : total.compliant / judged, byTier, alertsFiring,
+    assets: judged + total.exempt,
+    ...total,
+    ratio: judged === 0 ? 1 : total.compliant / judged,
+    byTier,
+    alertsFiring,
     nodesDown: [...deps.brain.ledger.downNodes()].sort(),
   }
 }
@@ -40,7 +46,15 @@ export function complianceRoutes(app: App, deps: AppDeps): void {
   if (c === undefined) {
     return
   }
-  app.get('/api/v1/compliance/summary', {
-    schema: { tags: ['compliance'], summary: 'Fleet 3-2-1-1-0 compliance at a glance', response: { 200: FleetSummary } },
-  }, async () => fleetSummary(c))
+  app.get(
+    '/api/v1/compliance/summary',
+    {
+      schema: {
+        tags: ['compliance'],
+        summary: 'Fleet 3-2-1-1-0 compliance at a glance',
+        response: { 200: FleetSummary },
+      },
+    },
+    async () => fleetSummary(c),
+  )
 }

@@ -9,8 +9,20 @@ import type { App, AppDeps } from '../deps.ts'
 export function registerDocs(app: App, _deps: AppDeps): void {
   void app.register(swagger, {
     openapi: {
-      info: { title: 'Backstop collector API', version: '1', description: 'Fleet 3-2-1-1-0 compliance, copies, runs, missed-backup alerts.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'bkt_<id>_<secret> from `backstop-collector apitoken create`' } } },
+      info: {
+        title: 'Backstop collector API',
+        version: '1',
+        description: 'Fleet 3-2-1-1-0 compliance, copies, runs, missed-backup alerts.',
+      },
+      components: {
+        securitySchemes: {
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'bkt_<id>_<secret> from `backstop-collector apitoken create`',
+          },
+        },
+      },
       security: [{ bearer: [] }],
     },
   })

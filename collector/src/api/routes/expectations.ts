@@ -1,5 +1,16 @@
 import Type from 'typebox'
-import { alertKey, BackstopError, JobName, NodeId, pause, resume, statusAt, validateExpectation, alertAfter, type ExpectationSchedule } from '@backstop/shared'
+import {
+  alertKey,
+  BackstopError,
+  JobName,
+  NodeId,
+  pause,
+  resume,
+  statusAt,
+  validateExpectation,
+  alertAfter,
+  type ExpectationSchedule,
+} from '@backstop/shared'
 import { actorOf } from '../../auth/guard.ts'
 import type { ExpectationRow } from '../../store/expectations-repo.ts'
 import type { App, AppDeps } from '../deps.ts'
@@ -7,21 +18,41 @@ import { ErrorResponse } from '../errors.ts'
 import { iso, nextOffset, Nullable, page, Page } from './schemas.ts'
 
 const ExpectationView = Type.Object({
-  id: Type.Integer(), node: Type.String(), job: Type.String(), assetKind: Type.String(), assetId: Type.String(),
-  schedule: Type.Unknown(), graceS: Type.Integer(),
+  id: Type.Integer(),
+  node: Type.String(),
+  job: Type.String(),
+  assetKind: Type.String(),
+  assetId: Type.String(),
+  schedule: Type.Unknown(),
+  graceS: Type.Integer(),
   /** new | up | grace | down | paused, as of now */
   status: Type.String(),
-  lastFinishAt: Nullable(Type.String()), runningSince: Nullable(Type.String()), alertAfter: Nullable(Type.String()),
+  lastFinishAt: Nullable(Type.String()),
+  runningSince: Nullable(Type.String()),
+  alertAfter: Nullable(Type.String()),
   source: Type.String(),
 })
 
-const ScheduleBody = Type.Object({
-  schedule: Type.Union([
-    Type.Object({ kind: Type.Literal('period'), periodS: Type.Integer({ minimum: 60, maximum: 31_536_000 }) }, { additionalProperties: false }),
-    Type.Object({ kind: Type.Literal('cron'), cron: Type.String({ minLength: 1, maxLength: 128 }), timezone: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false }),
-  ]),
-  graceS: Type.Integer({ minimum: 60, maximum: 31_536_000 }),
-}, { additionalProperties: false })
+const ScheduleBody = Type.Object(
+  {
+    schedule: Type.Union([
+      Type.Object(
+        { kind: Type.Literal('period'), periodS: Type.Integer({ minimum: 60, maximum: 31_536_000 }) },
+        { additionalProperties: false },
+      ),
+      Type.Object(
+        {
+          kind: Type.Literal('cron'),
+          cron: Type.String({ minLength: 1, maxLength: 128 }),
+          timezone: Type.String({ minLength: 1, maxLength: 64 }),
+        },
+        { additionalProperties: false },
+      ),
+    ]),
+    graceS: Type.Integer({ minimum: 60, maximum: 31_536_000 }),
+  },
+  { additionalProperties: false },
+)
 
 const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) })
 
@@ -33,9 +64,18 @@ export function expectationRoutes(app: App, deps: AppDeps): void {
   const repo = c.brain.repos.expectations
   const now = (): number => c.brain.clock.now()
   const view = (e: ExpectationRow) => ({
-    id: e.id, node: e.node, job: e.job, assetKind: e.assetKind, assetId: e.assetId, schedule: e.state.schedule, graceS: e.state.graceS,
-    status: statusAt(e.state, now()), lastFinishAt: iso(e.state.lastFinishAt ?? null), runningSince: iso(e.state.runningSince ?? null),
-    alertAfter: iso(e.alertAfter), source: e.source,
+    id: e.id,
+    node: e.node,
+    job: e.job,
+    assetKind: e.assetKind,
+    assetId: e.assetId,
+    schedule: e.state.schedule,
+    graceS: e.state.graceS,
+    status: statusAt(e.state, now()),
+    lastFinishAt: iso(e.state.lastFinishAt ?? null),
+    runningSince: iso(e.state.runningSince ?? null),
+    alertAfter: iso(e.alertAfter),
+    source: e.source,
   })
   const get = (id: number): ExpectationRow => {
     const e = repo.byId(id)
@@ -45,56 +85,119 @@ export function expectationRoutes(app: App, deps: AppDeps): void {
     return e
   }
   /** Every state change re-arms the single deadline timer. */
-  const save = (e: ExpectationRow, t: { state: ExpectationRow['state'], alertAfter: number | null }): void => {
+  const save = (e: ExpectationRow, t: { state: ExpectationRow['state']; alertAfter: number | null }): void => {
     repo.save(e.id, t.state, t.alertAfter, null)
     c.brain.ledger.runNow()
   }
 
-  app.get('/api/v1/expectations', {
-    schema: {
-      tags: ['expectations'], summary: 'Missed-backup expectations (Healthchecks semantics)',
-      querystring: Type.Object({ node: Type.Optional(NodeId), job: Type.Optional(JobName), status: Type.Optional(Type.Union(['new', 'up', 'down', 'paused'].map((s) => Type.Literal(s)))), ...Page }, { additionalProperties: false }),
-      response: { 200: Type.Object({ expectations: Type.Array(ExpectationView), total: Type.Integer(), limit: Type.Integer(), offset: Type.Integer(), next: Nullable(Type.Integer()) }), 400: ErrorResponse },
+  app.get(
+    '/api/v1/expectations',
+    {
+      schema: {
+        tags: ['expectations'],
+        summary: 'Missed-backup expectations (Healthchecks semantics)',
+        querystring: Type.Object(
+          {
+            node: Type.Optional(NodeId),
+            job: Type.Optional(JobName),
+            status: Type.Optional(Type.Union(['new', 'up', 'down', 'paused'].map((s) => Type.Literal(s)))),
+            ...Page,
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            expectations: Type.Array(ExpectationView),
+            total: Type.Integer(),
+            limit: Type.Integer(),
+            offset: Type.Integer(),
+            next: Nullable(Type.Integer()),
+          }),
+          400: ErrorResponse,
+        },
+      },
     },
-  }, async (req) => {
-    const { limit, offset } = page(req.query)
-    const r = repo.list({ node: req.query.node, job: req.query.job, status: req.query.status as 'up' | undefined, limit, offset })
-    return { expectations: r.items.map(view), total: r.total, limit, offset, next: nextOffset(r.total, limit, offset) }
-  })
+    async (req) => {
+      const { limit, offset } = page(req.query)
+      const r = repo.list({
+        node: req.query.node,
+        job: req.query.job,
+        status: req.query.status as 'up' | undefined,
+        limit,
+        offset,
+      })
+      return {
+        expectations: r.items.map(view),
+        total: r.total,
+        limit,
+        offset,
+        next: nextOffset(r.total, limit, offset),
+      }
+    },
+  )
 
-  app.put('/api/v1/expectations/:id', {
-    config: { role: 'operator' },
-    schema: { tags: ['expectations'], summary: 'Set the schedule (period or cron + IANA zone) and grace', params: IdParams, body: ScheduleBody, response: { 200: ExpectationView, 400: ErrorResponse, 404: ErrorResponse } },
-  }, async (req) => {
-    const e = get(req.params.id)
-    const schedule = req.body.schedule as ExpectationSchedule
-    validateExpectation(schedule, req.body.graceS)
-    repo.setSchedule(e.id, schedule, req.body.graceS)
-    const updated = get(e.id)
-    save(updated, { state: updated.state, alertAfter: alertAfter(updated.state) })
-    c.brain.audit(actorOf(req), 'expectation.schedule', String(e.id), { ...req.body })
-    return view(get(e.id))
-  })
+  app.put(
+    '/api/v1/expectations/:id',
+    {
+      config: { role: 'operator' },
+      schema: {
+        tags: ['expectations'],
+        summary: 'Set the schedule (period or cron + IANA zone) and grace',
+        params: IdParams,
+        body: ScheduleBody,
+        response: { 200: ExpectationView, 400: ErrorResponse, 404: ErrorResponse },
+      },
+    },
+    async (req) => {
+      const e = get(req.params.id)
+      const schedule = req.body.schedule as ExpectationSchedule
+      validateExpectation(schedule, req.body.graceS)
+      repo.setSchedule(e.id, schedule, req.body.graceS)
+      const updated = get(e.id)
+      save(updated, { state: updated.state, alertAfter: alertAfter(updated.state) })
+      c.brain.audit(actorOf(req), 'expectation.schedule', String(e.id), { ...req.body })
+      return view(get(e.id))
+    },
+  )
 
   for (const action of ['pause', 'resume'] as const) {
-    app.post(`/api/v1/expectations/:id/${action}`, {
-      config: { role: 'operator' },
-      schema: { tags: ['expectations'], summary: `${action === 'pause' ? 'Pause (never goes down)' : 'Resume with a fresh period'}`, params: IdParams, response: { 200: ExpectationView, 404: ErrorResponse } },
-    }, async (req) => {
-      const e = get(req.params.id)
-      const t = (action === 'pause' ? pause : resume)(e.state, now())
-      save(e, t)
-      if (action === 'pause') {
-        // A paused check never alerts (Healthchecks): a firing missed-backup alert for it resolves now.
-        const key = alertKey('missed-backup', e.node, `${e.job}/${e.assetKind}/${e.assetId}`)
-        const a = c.brain.repos.alerts.get(key)
-        if (a?.state === 'firing') {
-          c.brain.alerts.raise({ key, kind: 'missed-backup', node: e.node, severity: a.severity, firing: false, summary: `${e.assetKind} ${e.assetId} on ${e.node}, job ${e.job}: expectation paused by ${actorOf(req)}` }, now())
-          c.brain.alerts.publishPending()
+    app.post(
+      `/api/v1/expectations/:id/${action}`,
+      {
+        config: { role: 'operator' },
+        schema: {
+          tags: ['expectations'],
+          summary: `${action === 'pause' ? 'Pause (never goes down)' : 'Resume with a fresh period'}`,
+          params: IdParams,
+          response: { 200: ExpectationView, 404: ErrorResponse },
+        },
+      },
+      async (req) => {
+        const e = get(req.params.id)
+        const t = (action === 'pause' ? pause : resume)(e.state, now())
+        save(e, t)
+        if (action === 'pause') {
+          // A paused check never alerts (Healthchecks): a firing missed-backup alert for it resolves now.
+          const key = alertKey('missed-backup', e.node, `${e.job}/${e.assetKind}/${e.assetId}`)
+          const a = c.brain.repos.alerts.get(key)
+          if (a?.state === 'firing') {
+            c.brain.alerts.raise(
+              {
+                key,
+                kind: 'missed-backup',
+                node: e.node,
+                severity: a.severity,
+                firing: false,
+                summary: `${e.assetKind} ${e.assetId} on ${e.node}, job ${e.job}: expectation paused by ${actorOf(req)}`,
+              },
+              now(),
+            )
+            c.brain.alerts.publishPending()
+          }
         }
-      }
-      c.brain.audit(actorOf(req), `expectation.${action}`, String(e.id), {})
-      return view(get(e.id))
-    })
+        c.brain.audit(actorOf(req), `expectation.${action}`, String(e.id), {})
+        return view(get(e.id))
+      },
+    )
   }
 }

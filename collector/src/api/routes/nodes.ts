@@ -22,23 +22,41 @@ const NodeDetail = Type.Object({
 })
 
 export function nodeRoutes(app: App, deps: AppDeps): void {
-  app.get('/api/v1/nodes', { schema: { response: { 200: Type.Object({ nodes: Type.Array(NodeView) }) } } }, async () => {
-    return { nodes: deps.nodes.list().map(summary) }
-  })
-  app.get('/api/v1/nodes/:node', {
-    schema: { params: Type.Object({ node: NodeId }), response: { 200: NodeDetail, 404: ErrorResponse } },
-  }, async (req) => {
-    const n = deps.nodes.get(req.params.node)
-    if (!n) {
-      throw new BackstopError('BK_ERR_API_NOT_FOUND', `no enrolled node "${req.params.node}" (GET /api/v1/nodes lists them)`)
-    }
-    return { ...summary(n), publicKey: n.publicKey, heartbeat: n.heartbeat }
-  })
+  app.get(
+    '/api/v1/nodes',
+    { schema: { response: { 200: Type.Object({ nodes: Type.Array(NodeView) }) } } },
+    async () => {
+      return { nodes: deps.nodes.list().map(summary) }
+    },
+  )
+  app.get(
+    '/api/v1/nodes/:node',
+    {
+      schema: { params: Type.Object({ node: NodeId }), response: { 200: NodeDetail, 404: ErrorResponse } },
+    },
+    async (req) => {
+      const n = deps.nodes.get(req.params.node)
+      if (!n) {
+        throw new BackstopError(
+          'BK_ERR_API_NOT_FOUND',
+          `no enrolled node "${req.params.node}" (GET /api/v1/nodes lists them)`,
+        )
+      }
+      return { ...summary(n), publicKey: n.publicKey, heartbeat: n.heartbeat }
+    },
+  )
 }
 
 function summary(n: NodeRow) {
   return {
-    node: n.node, fingerprint: n.fingerprint, enrolledAt: n.enrolledAt, hostname: n.hostname, agentVersion: n.agentVersion,
-    lastSeen: n.lastSeen, status: n.status, statusAt: n.statusAt, heartbeatAt: n.heartbeatAt,
+    node: n.node,
+    fingerprint: n.fingerprint,
+    enrolledAt: n.enrolledAt,
+    hostname: n.hostname,
+    agentVersion: n.agentVersion,
+    lastSeen: n.lastSeen,
+    status: n.status,
+    statusAt: n.statusAt,
+    heartbeatAt: n.heartbeatAt,
   }
 }

@@ -12,15 +12,21 @@ export const Lifecycle = Type.Union(['active', 'archived', 'decommissioned'].map
 export const VerdictStatus = Type.Union(['compliant', 'non-compliant', 'exempt'].map((t) => Type.Literal(t)))
 export const Severity = Type.Union(['info', 'warning', 'critical'].map((t) => Type.Literal(t)))
 export const AssetKindParam = Type.Union(assetKinds.map((k) => Type.Literal(k)))
-export const AssetSelector = Type.Object({
-  node: NodeId,
-  kind: AssetKindParam,
-  id: Type.String({ minLength: 1, maxLength: 512 }),
-}, { additionalProperties: false })
+export const AssetSelector = Type.Object(
+  {
+    node: NodeId,
+    kind: AssetKindParam,
+    id: Type.String({ minLength: 1, maxLength: 512 }),
+  },
+  { additionalProperties: false },
+)
 
 export const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString())
 
-export function page(q: { limit?: number | undefined, offset?: number | undefined }): { limit: number, offset: number } {
+export function page(q: { limit?: number | undefined; offset?: number | undefined }): {
+  limit: number
+  offset: number
+} {
   return { limit: q.limit ?? 100, offset: q.offset ?? 0 }
 }
 
