@@ -3,7 +3,7 @@ import type { DiskCounters, DiskHealth } from '@backstop/shared'
 /**
  * Pure parsers for smartctl's JSON output (smartmontools ≥ 7.0, `-j`). Field names follow smartctl's JSON
  * schema as emitted by smartctl.cpp / ataprint.cpp / nvmeprint.cpp / scsiprint.cpp and are pinned by the real
- * recordings in ../shared/fixtures/smartctl/ (read in place by agent/test/support/shared-fixtures.ts). Exit status
+ * recordings in agent/test/fixtures/smartctl/ (see its SOURCE.md). Exit status
  * bits: man smartctl(8), "RETURN VALUES".
  */
 export const SMARTCTL_EXIT = {

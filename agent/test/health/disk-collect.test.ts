@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict'
-import { smartctlFixtureDir } from '../support/shared-fixtures.ts'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -11,7 +10,7 @@ import { collectDiskHealth, type SystemInfo } from '../../src/health/collect.ts'
 import { mountOf } from '../../src/health/filesystems.ts'
 import { LSBLK_COLUMNS } from '../../src/tools/lsblk.ts'
 
-const fx = (f: string): string => readFileSync(join(smartctlFixtureDir, f), 'utf8')
+const fx = (f: string): string => readFileSync(join(import.meta.dirname, '../fixtures/smartctl', f), 'utf8')
 const log = pino({ level: 'silent' })
 const check = Compile(DiskHealthBody)
 const now = new Date('2026-11-22T03:00:00Z')

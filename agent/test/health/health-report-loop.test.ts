@@ -16,10 +16,9 @@ import { Scheduler } from '../../src/scheduler/scheduler.ts'
 import { LSBLK_COLUMNS } from '../../src/tools/lsblk.ts'
 import { memoryLog } from '../exec/memory-log.ts'
 import { FakeClock } from '../scheduler/fake-clock.ts'
-import { smartctlFixtureDir } from '../support/shared-fixtures.ts'
 
 const check = Compile(DiskHealthBody)
-const fx = (f: string): string => readFileSync(join(smartctlFixtureDir, f), 'utf8')
+const fx = (f: string): string => readFileSync(join(import.meta.dirname, '../fixtures/smartctl', f), 'utf8')
 const lsblk: ExecFixture = {
   argv: ['lsblk', '-J', '-b', '-o', LSBLK_COLUMNS.join(',')],
   stdout: '{"blockdevices":[]}',

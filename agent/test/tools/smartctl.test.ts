@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict'
-import { smartctlFixtureDir } from '../support/shared-fixtures.ts'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -12,7 +11,7 @@ import {
   smartctlUnreadable,
 } from '../../src/tools/smartctl.ts'
 
-const dir = smartctlFixtureDir
+const dir = join(import.meta.dirname, '../fixtures/smartctl')
 const read = (f: string): string => readFileSync(join(dir, f), 'utf8')
 const check = Compile(DiskHealth)
 
