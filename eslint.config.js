@@ -86,6 +86,10 @@ export default tseslint.config(
               group: ['@backstop/agent', '@backstop/collector', '**/agent/**', '**/collector/**'],
               message: 'shared/ imports nothing from the workspace.',
             },
+            {
+              group: ['@backstop/node-io', '**/node-io/**'],
+              message: 'shared/ is pure: file I/O helpers live in @backstop/node-io, for the agent and the collector.',
+            },
           ],
         },
       ],
@@ -99,6 +103,23 @@ export default tseslint.config(
       'no-restricted-properties': [
         'error',
         { object: 'Date', property: 'now', message: 'shared/ takes `now` as an argument.' },
+      ],
+    },
+  },
+  {
+    // node-io/ is the I/O the agent and the collector share; it depends on neither of them.
+    files: ['node-io/src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@backstop/*', '**/agent/**', '**/collector/**', '**/shared/**'],
+              message: 'node-io/ stands alone: the agent and the collector import it, it imports no workspace package.',
+            },
+          ],
+        },
       ],
     },
   },

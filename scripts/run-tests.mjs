@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs the whole suite on node:test (through tsx: Node 20 cannot strip types).
 //   node scripts/run-tests.mjs            all tests: unit, integration, platform (real btrfs/zfs/REAR need root)
-//   node scripts/run-tests.mjs --unit     only package unit tests (shared/, agent/, collector/)
+//   node scripts/run-tests.mjs --unit     only package unit tests (shared/, node-io/, agent/, collector/)
 //   node scripts/run-tests.mjs <files…>   just those files
 // Platform tests decide for themselves whether they can run; outside CI a missing tool or root is a printed
 // skip with the reason, in CI (CI=true) it is a failure.
@@ -31,8 +31,8 @@ function walk(dir, out) {
 }
 
 const dirs = unitOnly
-  ? ['shared/test', 'agent/test', 'collector/test']
-  : ['shared/test', 'agent/test', 'collector/test', 'test']
+  ? ['shared/test', 'node-io/test', 'agent/test', 'collector/test']
+  : ['shared/test', 'node-io/test', 'agent/test', 'collector/test', 'test']
 const files =
   explicit.length > 0
     ? explicit

@@ -1,0 +1,9 @@
+export {
+  fsyncDir,
+  fsyncDirSync,
+  writeFileDurable,
+  writeFileDurableSync,
+  type DurableFs,
+  type DurableFsSync,
+  type DurableWriteOptions,
+} from './durable-write.ts'
