@@ -14,6 +14,7 @@ import {
   yamlPosition as position,
 } from '@backstop/shared'
 import { jobKindNames, jobKinds, type JobKind, type ResolvedJob } from '../jobs/kinds.ts'
+import { checkCollectorSection } from './collector-checks.ts'
 import { AgentConfigInput, type ResolvedAgentConfig, type ResolvedHealthConfig } from './schema.ts'
 
 export interface ConfigIssue {
@@ -91,6 +92,7 @@ export function parseAgentConfig(text: string, file: string, env: LoadEnv): Reso
   if (!isValidNodeId(node)) {
     at(['node'], `"${node}" is not a valid node id; set node: to lowercase letters, digits, '.', '_' or '-'`)
   }
+  checkCollectorSection(input.collector, at)
   if (input.collector.enrollmentToken && input.collector.enrollmentTokenFile) {
     at(['collector', 'enrollmentTokenFile'], 'set enrollmentToken or enrollmentTokenFile, not both')
   }

@@ -25,6 +25,11 @@ export const AgentConfigInput = Type.Object(
         fingerprint: Type.Optional(
           Type.String({ minLength: 64, maxLength: 110, pattern: '^(sha256//)?[0-9A-Fa-f:]+$' }),
         ),
+        /**
+         * mqtt:// to a host other than this machine sends the CONNECT password in clear; refused unless this is
+         * true (config/collector-checks.ts).
+         */
+        allowInsecurePlaintext: Type.Optional(Type.Boolean()),
       },
       { additionalProperties: false },
     ),

@@ -45,7 +45,7 @@ export function harness(t: TestContext, extraYaml = ''): Harness {
 stateDir: ${join(dir, 'state')}
 collector:
   url: mqtt://127.0.0.1:1
-  enrollmentToken: t
+  enrollmentToken: cli-harness-enrollment-token-0123456789
 jobs:
   - kind: archive
     name: etc

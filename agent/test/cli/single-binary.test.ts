@@ -39,7 +39,7 @@ describe('single binary (agent/scripts/build-sea.mjs)', () => {
       config,
       `node: sea-test
 stateDir: ${join(dir, 'state')}
-collector: { url: "mqtt://127.0.0.1:1", enrollmentToken: t }
+collector: { url: "mqtt://127.0.0.1:1", enrollmentToken: sea-test-enrollment-token-0123456789 }
 jobs:
   - { kind: archive, name: etc, paths: ["${join(dir, 'src')}"], destination: "${join(dir, 'out')}", media: hdd }
 `,

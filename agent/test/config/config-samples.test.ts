@@ -20,14 +20,34 @@ describe('deploy/config/agent*.yaml samples', () => {
   it('there are samples to check', () => {
     assert.ok(samples.includes('agent.example.yaml'), `found: ${samples.join(', ')}`)
   })
+  // A sample's inline token is a placeholder the operator must replace (refused verbatim, below); filled in, the
+  // rest of the sample must be valid.
+  const filled = (text: string): string =>
+    text.replace(/^(\s*enrollmentToken:) change-me$/m, '$1 bk_0a1b2c3d_Qm9ZpR3vT8wXyL2nK5sJ7dF1gH4jA6cE0bN9uV2iO3q')
   for (const f of samples) {
-    it(`${f} parses and builds its jobs`, () => {
-      const cfg = loadAgentConfig(join(deployDir, f), { hostname: 'sample-host' })
+    it(`${f} parses and builds its jobs (token filled in)`, () => {
+      const cfg = parseAgentConfig(filled(readFileSync(join(deployDir, f), 'utf8')), f, { hostname: 'sample-host' })
       const jobs = buildJobs(cfg.jobs)
       assert.equal(jobs.length, cfg.jobs.length)
       assert.ok(cfg.jobs.length > 0, 'a sample without jobs documents nothing')
     })
   }
+
+  it('agent.minimal.yaml verbatim fails configcheck at its placeholder token, saying what to put there', () => {
+    const file = join(deployDir, 'agent.minimal.yaml')
+    assert.throws(
+      () => loadAgentConfig(file, { hostname: 'sample-host' }),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        e.issues.some(
+          (i) =>
+            i.field === 'collector.enrollmentToken' &&
+            i.line === 5 &&
+            /placeholder/.test(i.message) &&
+            /backstop-collector token create/.test(i.message),
+        ),
+    )
+  })
 
   it('agent.example.yaml uses every top-level field and every archive field', () => {
     const text = readFileSync(join(deployDir, 'agent.example.yaml'), 'utf8')

@@ -6,7 +6,7 @@ import { ConfigError, formatIssue, healthCron, loadAgentConfig, parseAgentConfig
 import { backupTargetsOfJobs, targetPaths } from '../../src/health/backup-targets.ts'
 
 const parse = (yaml: string): ReturnType<typeof parseAgentConfig> =>
-  parseAgentConfig(`collector: { url: "mqtt://c:1883" }\n${yaml}`, 'agent.yaml', { hostname: 'pve1' })
+  parseAgentConfig(`collector: { url: "mqtt://127.0.0.1:1883" }\n${yaml}`, 'agent.yaml', { hostname: 'pve1' })
 
 function issuesOf(yaml: string): string[] {
   try {

@@ -9,7 +9,7 @@ import { deviceStatsArgv, findmntArgv } from '../../src/tools/btrfs.ts'
 const fx = (tool: string, f: string): string =>
   readFileSync(new URL(`../fixtures/${tool}/${f}`, import.meta.url), 'utf8')
 const jobsOf = (yaml: string): ReturnType<typeof parseAgentConfig>['jobs'] =>
-  parseAgentConfig(`collector: { url: "mqtt://c:1883" }\njobs:\n${yaml}`, 'agent.yaml', { hostname: 'n' }).jobs
+  parseAgentConfig(`collector: { url: "mqtt://127.0.0.1:1883" }\njobs:\n${yaml}`, 'agent.yaml', { hostname: 'n' }).jobs
 
 test('no zfs or btrfs job: no pool reader, so zpool/btrfs never run on such a node', () => {
   assert.equal(

@@ -35,7 +35,7 @@ function tempDir(t: TestContext): string {
 /** A config as the loader resolves it: one archive job writing to /srv/backup/etc, plus the given health section. */
 function config(healthYaml = ''): ReturnType<typeof parseAgentConfig> {
   return parseAgentConfig(
-    `collector: { url: "mqtt://c:1883", enrollmentToken: t }
+    `collector: { url: "mqtt://127.0.0.1:1883", enrollmentToken: health-loop-enrollment-token-0123456789 }
 ${healthYaml}
 jobs:
   - { kind: archive, name: etc, schedule: "0 3 * * *", paths: [/etc], destination: /srv/backup/etc, keepLast: 2, media: hdd }
