@@ -39,8 +39,23 @@ export function buildCli(deps: CliDeps): Command {
     .action((opts: { config: string }) => {
       const cfg = loadCollectorConfig(opts.config)
       deps.out(
-        JSON.stringify({ ...cfg, enrollment: { tokens: cfg.enrollment.tokens.map(() => '<redacted>') } }, null, 2),
+        JSON.stringify(
+          {
+            ...cfg,
+            enrollment: {
+              tokens: cfg.enrollment.tokens.map((t) => ({
+                token: '<redacted>',
+                expiresAt: t.expiresAt === null ? null : new Date(t.expiresAt).toISOString(),
+              })),
+            },
+          },
+          null,
+          2,
+        ),
       )
+      for (const w of cfg.warnings) {
+        deps.err(`warning: ${w}`)
+      }
       deps.out(`${opts.config}: OK`)
     })
   registerTokenCommands(program, deps)

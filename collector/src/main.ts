@@ -19,6 +19,7 @@ import { createBroker } from './broker/broker.ts'
 import { runCli } from './cli.ts'
 import type { ResolvedCollectorConfig } from './config/schema.ts'
 import { privateKeyObject } from './crypto/ed25519.ts'
+import { createStaticTokenCheck, tokenSecrets } from './identity/static-tokens.ts'
 import { createTokenCheck } from './ingest/check.ts'
 import { createKeyRing } from './ingest/key-ring.ts'
 import { createIngest, type Ingest } from './ingest/pipeline.ts'
@@ -94,7 +95,7 @@ export async function startCollector(
   }
   const counters = createCounters()
   const keys = createKeyRing(store.nodes)
-  const tokens = createTokenCheck(config.enrollment.tokens)
+  const tokens = createTokenCheck(tokenSecrets(config.enrollment))
   // Security room: identity decisions (one-time tokens, approvals, revocation) read and write SQLite directly, so
   // a revocation from the CLI (another process) is effective at the next CONNECT.
   const access = createAccessRepo(db)
@@ -105,7 +106,7 @@ export async function startCollector(
     tokens: enrollmentTokens,
     access,
     audit: securityAudit,
-    staticTokens: tokens,
+    staticTokens: createStaticTokenCheck(config.enrollment, { now: () => now().getTime() }),
   })
   const operators = createOperators(db, securityAudit, now)
   const onRevoked = (node: string): void => {
@@ -153,7 +154,7 @@ export async function startCollector(
         ? undefined
         : createWorkerVerifier({
             keys,
-            tokens: config.enrollment.tokens,
+            tokens: tokenSecrets(config.enrollment),
             inline: { keys, tokens },
             log: log.child({ c: 'verify' }),
             size: config.ingest.verifyWorkers,

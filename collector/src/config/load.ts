@@ -11,6 +11,7 @@ import {
   yamlPosition as position,
 } from '@backstop/shared'
 import type { InfluxExportOptions } from '../export/influx.ts'
+import { resolveEnrollment } from './enrollment.ts'
 import { CollectorConfigInput, type ResolvedCollectorConfig } from './schema.ts'
 
 export interface ConfigIssue {
@@ -92,6 +93,16 @@ export function parseCollectorConfig(text: string, file: string): ResolvedCollec
     throw new ConfigError(issues)
   }
   const input = raw as CollectorConfigInput
+  const warnings: ConfigIssue[] = []
+  const report =
+    (into: ConfigIssue[]) =>
+    (path: (string | number)[], message: string): void => {
+      into.push({ file, ...position(doc, lines, path), field: fieldName(path), message })
+    }
+  const enrollment = resolveEnrollment(input.enrollment, report(issues), report(warnings))
+  if (issues.length > 0) {
+    throw new ConfigError(issues)
+  }
   const dataDir = input.dataDir ?? '/var/lib/backstop-collector'
   return {
     file,
@@ -99,7 +110,8 @@ export function parseCollectorConfig(text: string, file: string): ResolvedCollec
     dbFile: join(dataDir, 'collector.db'),
     mqtt: { host: input.mqtt?.host ?? '0.0.0.0', port: input.mqtt?.port ?? 1883 },
     api: { host: input.api?.host ?? '127.0.0.1', port: input.api?.port ?? 8080, auth: input.api?.auth ?? 'auto' },
-    enrollment: { tokens: input.enrollment.tokens },
+    enrollment,
+    warnings: warnings.map(formatIssue),
     logLevel: input.log?.level ?? 'info',
     tls: {
       plaintext: input.tls?.plaintext ?? false,

@@ -1,4 +1,5 @@
 import Type, { type Static } from 'typebox'
+import { EnrollmentInput, type ResolvedEnrollment } from './enrollment.ts'
 import type { AuthMode } from '../auth/guard.ts'
 import type { InfluxExportOptions } from '../export/influx.ts'
 
@@ -37,16 +38,8 @@ export const CollectorConfigInput = Type.Object(
         { additionalProperties: false },
       ),
     ),
-    enrollment: Type.Object(
-      {
-        /**
-         * Accepted enrollment tokens (any of them). At least 16 characters: they are the only thing between an unknown
-         * machine and a pinned key.
-         */
-        tokens: Type.Array(Type.String({ minLength: 16, maxLength: 256 }), { minItems: 1, maxItems: 100 }),
-      },
-      { additionalProperties: false },
-    ),
+    /** Static enrollment tokens: optional, expiring (config/enrollment.ts). */
+    enrollment: Type.Optional(EnrollmentInput),
     /** Transport security (docs/security.md): mqtts + HTTPS unless `plaintext: true` (loopback development only). */
     tls: Type.Optional(
       Type.Object(
@@ -138,7 +131,9 @@ export interface ResolvedCollectorConfig {
   readonly dbFile: string
   readonly mqtt: { readonly host: string; readonly port: number }
   readonly api: { readonly host: string; readonly port: number; readonly auth: AuthMode }
-  readonly enrollment: { readonly tokens: readonly string[] }
+  readonly enrollment: ResolvedEnrollment
+  /** Problems that do not stop the collector, as file:line:col: field: message (configcheck prints them). */
+  readonly warnings: readonly string[]
   readonly logLevel: LogLevel
   readonly tls: {
     readonly plaintext: boolean

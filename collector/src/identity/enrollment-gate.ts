@@ -29,7 +29,10 @@ export interface GateDeps {
   readonly tokens: TokensRepo
   readonly access: AccessRepo
   readonly audit: AuditLog
-  /** Static tokens from the collector config (`enrollment.tokens`): reusable, no expiry, for bootstrap/dev. */
+  /**
+   * Static tokens from the collector config (`enrollment.tokens`): reusable until their expiresAt. The check
+   * (identity/static-tokens.ts) throws BK_ERR_ENROLL_TOKEN for an expired one, which refuses the enrollment.
+   */
   readonly staticTokens: (token: string) => boolean
   /** Whether static tokens need an admin approval too (config `enrollment.requireApproval`). */
   readonly staticRequireApproval?: boolean

@@ -8,7 +8,7 @@ const example = readFileSync(
   fileURLToPath(new URL('../../../deploy/config/collector.example.yaml', import.meta.url)),
   'utf8',
 )
-const base = 'enrollment: {tokens: [replace-with-a-long-random-token]}\n'
+const base = 'log: {level: info}\n'
 
 /** The example's commented-out `export:` block, uncommented: what an operator gets by removing the `# `. */
 function exampleWithExport(): string {
