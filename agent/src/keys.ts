@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto'
-import { chmod, link, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises'
+import { chmod, mkdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
+import { fsyncDir, writeFileDurable } from '@backstop/node-io'
 import { BackstopError, fromB64, keyPairFromSeed, type KeyPair } from '@backstop/shared'
 import type { Log } from './log.ts'
-import { fsyncDir } from './outbox/fs-util.ts'
 
 /**
  * `<stateDir>/keys`: 0700, holding node.json (the node's Ed25519 pair) and collector.json (the pinned collector key).
@@ -24,18 +24,15 @@ export async function loadOrCreateNodeKey(stateDir: string, log?: Log): Promise<
     return parseNodeKey(existing, path)
   }
   const kp = keyPairFromSeed(randomBytes(32))
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
-  await writeSynced(tmp, `${JSON.stringify(kp)}\n`)
   try {
-    await link(tmp, path)
+    await writeFileDurable(path, `${JSON.stringify(kp)}\n`, { exclusive: true })
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
       throw e
     }
-  } finally {
-    await unlink(tmp)
+    // Another process created it first: make sure its name is on disk before this one relies on it.
+    await fsyncDir(dir)
   }
-  await fsyncDir(dir)
   const stored = parseNodeKey((await readKeyFile(path, log)) as string, path)
   if (stored.publicKey === kp.publicKey) {
     log?.info({ file: path }, 'generated the node key pair')
@@ -65,7 +62,7 @@ export async function loadCollectorKey(stateDir: string, log?: Log): Promise<str
   return pk
 }
 
-/** Pins the collector key (atomically: tmp + fsync + rename + fsync(dir)). */
+/** Pins the collector key durably (writeFileDurable: the old pin or the new survives a crash). */
 export async function saveCollectorKey(stateDir: string, publicKey: string, log?: Log): Promise<void> {
   if (fromB64(publicKey).length !== 32) {
     throw new BackstopError(
@@ -74,11 +71,7 @@ export async function saveCollectorKey(stateDir: string, publicKey: string, log?
     )
   }
   const dir = await ensureKeysDir(stateDir, log)
-  const path = join(dir, 'collector.json')
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
-  await writeSynced(tmp, `${JSON.stringify({ publicKey })}\n`)
-  await rename(tmp, path)
-  await fsyncDir(dir)
+  await writeFileDurable(join(dir, 'collector.json'), `${JSON.stringify({ publicKey })}\n`)
 }
 
 async function ensureKeysDir(stateDir: string, log?: Log): Promise<string> {
@@ -135,15 +128,4 @@ function parseNodeKey(text: string, path: string): KeyPair {
     )
   }
   return { publicKey: v.publicKey as string, secretKey: v.secretKey as string }
-}
-
-async function writeSynced(path: string, text: string): Promise<void> {
-  await unlink(path).catch(() => undefined)
-  const fh = await open(path, 'wx', 0o600)
-  try {
-    await fh.writeFile(text)
-    await fh.sync()
-  } finally {
-    await fh.close()
-  }
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { writeFileDurableSync } from '@backstop/node-io'
 import { BackstopError, keyFingerprint, keyPairFromSeed, type KeyPair } from '@backstop/shared'
 
 export interface CollectorKeys extends KeyPair {
@@ -27,9 +28,9 @@ export function loadOrCreateCollectorKeys(dataDir: string): CollectorKeys {
   }
   if (text === undefined) {
     const kp = keyPairFromSeed(randomBytes(32))
-    // 'wx': never overwrite a key another process created in the meantime.
-    writeFileSync(file, `${JSON.stringify(kp, null, 2)}\n`, { mode: 0o600, flag: 'wx' })
-    chmodSync(file, 0o600)
+    // exclusive: never overwrite a key another process created in the meantime; durable: a power cut after agents
+    // pinned this key must not leave an empty file.
+    writeFileDurableSync(file, `${JSON.stringify(kp, null, 2)}\n`, { mode: 0o600, exclusive: true })
     return { ...kp, fingerprint: keyFingerprint(kp.publicKey), file }
   }
   let parsed: unknown

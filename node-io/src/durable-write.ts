@@ -12,22 +12,37 @@ import { basename, dirname, join } from 'node:path'
 export interface DurableWriteOptions {
   /** Permission bits, set with fchmod before any data is written so the umask cannot change them. Default 0o600. */
   readonly mode?: number
+  /**
+   * Create-if-absent: the temp file is linked to `path` (link(2) fails with EEXIST on an existing file) instead
+   * of renamed over it, so two processes creating a key at once end up with one. Default false (replace).
+   */
+  readonly exclusive?: boolean
 }
 
 /** The calls {@link writeFileDurable} makes; tests pass a recording wrapper to check their order. */
-export type DurableFs = Pick<typeof nodeFsp, 'open' | 'rename' | 'unlink'>
+export type DurableFs = Pick<typeof nodeFsp, 'open' | 'rename' | 'link' | 'unlink'>
 
 /** The calls {@link writeFileDurableSync} makes. */
 export type DurableFsSync = Pick<
   typeof nodeFs,
-  'openSync' | 'fchmodSync' | 'writeFileSync' | 'fsyncSync' | 'closeSync' | 'renameSync' | 'unlinkSync'
+  'openSync' | 'fchmodSync' | 'writeFileSync' | 'fsyncSync' | 'closeSync' | 'renameSync' | 'linkSync' | 'unlinkSync'
 >
 
 const DEFAULT_MODE = 0o600
 
+const TEMP_NAME = /^\.(.+)\.[0-9a-f]{12}\.tmp$/
+
 function tempPathFor(path: string): string {
   // Random, so two writers of the same file never share (and truncate) one temp file.
   return join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`)
+}
+
+/**
+ * The name of the file that a temp file left by a crashed durable write was to replace (`.<name>.<hex>.tmp` →
+ * `<name>`), or undefined for any other name: lets directory cleaners remove only their own leftovers.
+ */
+export function durableTempTarget(name: string): string | undefined {
+  return TEMP_NAME.exec(name)?.[1]
 }
 
 /** A new or renamed directory entry is durable only once its directory is fsync'd. */
@@ -70,7 +85,12 @@ export async function writeFileDurable(
     } finally {
       await fh.close()
     }
-    await fs.rename(tmp, path)
+    if (opts.exclusive) {
+      await fs.link(tmp, path)
+      await fs.unlink(tmp)
+    } else {
+      await fs.rename(tmp, path)
+    }
   } catch (e) {
     await fs.unlink(tmp).catch(() => undefined)
     throw e
@@ -96,7 +116,12 @@ export function writeFileDurableSync(
     } finally {
       fs.closeSync(fd)
     }
-    fs.renameSync(tmp, path)
+    if (opts.exclusive) {
+      fs.linkSync(tmp, path)
+      fs.unlinkSync(tmp)
+    } else {
+      fs.renameSync(tmp, path)
+    }
   } catch (e) {
     try {
       fs.unlinkSync(tmp)

@@ -1,4 +1,5 @@
 export {
+  durableTempTarget,
   fsyncDir,
   fsyncDirSync,
   writeFileDurable,

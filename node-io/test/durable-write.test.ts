@@ -5,7 +5,13 @@ import * as nodeFsp from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { writeFileDurable, writeFileDurableSync, type DurableFs, type DurableFsSync } from '@backstop/node-io'
+import {
+  durableTempTarget,
+  writeFileDurable,
+  writeFileDurableSync,
+  type DurableFs,
+  type DurableFsSync,
+} from '@backstop/node-io'
 
 const root = mkdtempSync(join(tmpdir(), 'node-io-durable-'))
 after(() => rmSync(root, { recursive: true, force: true }))
@@ -52,6 +58,10 @@ function recordingFs(target: string, trace: string[]): DurableFs {
       trace.push(`rename ${label(String(from), target)}->${label(String(to), target)}`)
       await nodeFsp.rename(from, to)
     },
+    link: async (from, to) => {
+      trace.push(`link ${label(String(from), target)}->${label(String(to), target)}`)
+      await nodeFsp.link(from, to)
+    },
     unlink: async (p) => {
       trace.push(`unlink ${label(String(p), target)}`)
       await nodeFsp.unlink(p)
@@ -77,6 +87,10 @@ function recordingFsSync(target: string, trace: string[]): DurableFsSync {
       trace.push(`rename ${label(String(from), target)}->${label(String(to), target)}`)
       nodeFs.renameSync(from, to)
     },
+    linkSync: (from, to) => {
+      trace.push(`link ${label(String(from), target)}->${label(String(to), target)}`)
+      nodeFs.linkSync(from, to)
+    },
     unlinkSync: (p) => (trace.push(`unlink ${label(String(p), target)}`), nodeFs.unlinkSync(p)),
   }
 }
@@ -94,16 +108,22 @@ const DURABLE_ORDER = [
   'close dir',
 ]
 
+interface Call {
+  readonly mode?: number
+  readonly exclusive?: boolean
+  readonly trace?: string[]
+}
+
 const variants = [
   {
     name: 'writeFileDurable',
-    write: (p: string, data: string, mode?: number, trace?: string[]) =>
-      writeFileDurable(p, data, { ...(mode ? { mode } : {}), ...(trace ? { fs: recordingFs(p, trace) } : {}) }),
+    write: (p: string, data: string, c: Call = {}) =>
+      writeFileDurable(p, data, { ...c, ...(c.trace ? { fs: recordingFs(p, c.trace) } : {}) }),
   },
   {
     name: 'writeFileDurableSync',
-    write: async (p: string, data: string, mode?: number, trace?: string[]) =>
-      writeFileDurableSync(p, data, { ...(mode ? { mode } : {}), ...(trace ? { fs: recordingFsSync(p, trace) } : {}) }),
+    write: async (p: string, data: string, c: Call = {}) =>
+      writeFileDurableSync(p, data, { ...c, ...(c.trace ? { fs: recordingFsSync(p, c.trace) } : {}) }),
   },
 ]
 
@@ -112,7 +132,7 @@ for (const v of variants) {
     it('fsyncs the data before the rename and the directory after it', async () => {
       const target = join(freshDir(), 'state.json')
       const trace: string[] = []
-      await v.write(target, '{"a":1}', undefined, trace)
+      await v.write(target, '{"a":1}', { trace })
       assert.deepEqual(trace, DURABLE_ORDER)
       assert.equal(readFileSync(target, 'utf8'), '{"a":1}')
     })
@@ -131,7 +151,7 @@ for (const v of variants) {
       const old = process.umask(0o077)
       try {
         await v.write(join(dir, 'secret'), 's')
-        await v.write(join(dir, 'shared'), 's', 0o644)
+        await v.write(join(dir, 'shared'), 's', { mode: 0o644 })
       } finally {
         process.umask(old)
       }
@@ -150,8 +170,56 @@ for (const v of variants) {
       assert.deepEqual(readdirSync(target), ['inside'])
     })
 
+    it('exclusive: links the synced temp file to an absent name, in the same durable order', async () => {
+      const target = join(freshDir(), 'node.json')
+      const trace: string[] = []
+      await v.write(target, 'key', { exclusive: true, trace })
+      const rename = DURABLE_ORDER.indexOf('rename tmp->target')
+      assert.deepEqual(trace, [
+        ...DURABLE_ORDER.slice(0, rename),
+        'link tmp->target',
+        'unlink tmp',
+        ...DURABLE_ORDER.slice(rename + 1),
+      ])
+      assert.equal(readFileSync(target, 'utf8'), 'key')
+    })
+
+    it('exclusive: refuses an existing file with EEXIST, keeps it, and leaves no temp file', async () => {
+      const dir = freshDir()
+      const target = join(dir, 'node.json')
+      writeFileSync(target, 'first key')
+      await assert.rejects(v.write(target, 'second key', { exclusive: true }), { code: 'EEXIST' })
+      assert.equal(readFileSync(target, 'utf8'), 'first key')
+      assert.deepEqual(readdirSync(dir), ['node.json'])
+    })
+
     it('fails with the cause when the directory does not exist', async () => {
       await assert.rejects(v.write(join(root, 'missing-dir', 'f'), 'x'), { code: 'ENOENT' })
     })
   })
 }
+
+describe('durableTempTarget', () => {
+  it('names the target of a temp file a crashed write left, and nothing for other names', () => {
+    const cases: Array<[string, string | undefined]> = [
+      ['.state.json.0123456789ab.tmp', 'state.json'],
+      ['.etc-20261122T010000Z.tar.gz.sha256.a1b2c3d4e5f6.tmp', 'etc-20261122T010000Z.tar.gz.sha256'],
+      ['state.json', undefined],
+      ['.state.json.tmp', undefined],
+      ['.state.json.0123456789AB.tmp', undefined],
+      ['.etc.tar.gz.partial', undefined],
+    ]
+    for (const [name, target] of cases) {
+      assert.equal(durableTempTarget(name), target, name)
+    }
+  })
+
+  it('recognises the temp names writeFileDurableSync makes', () => {
+    const dir = freshDir()
+    const seen: string[] = []
+    const fs: DurableFsSync = { ...nodeFs, renameSync: (from) => void seen.push(basename(String(from))) }
+    writeFileDurableSync(join(dir, 'x.json'), '{}', { fs })
+    assert.equal(seen.length, 1)
+    assert.equal(durableTempTarget(seen[0]!), 'x.json')
+  })
+})

@@ -1,5 +1,6 @@
-import { readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { writeFileDurableSync } from '@backstop/node-io'
 import type { JobScheduleStatus } from '../scheduler/scheduler.ts'
 import type { RuntimeStatus } from './deps.ts'
 
@@ -16,9 +17,7 @@ function file(stateDir: string): string {
 }
 
 export function writeStatusSnapshot(stateDir: string, s: StatusSnapshot): void {
-  const tmp = `${file(stateDir)}.tmp`
-  writeFileSync(tmp, `${JSON.stringify(s)}\n`, { mode: 0o600 })
-  renameSync(tmp, file(stateDir))
+  writeFileDurableSync(file(stateDir), `${JSON.stringify(s)}\n`)
 }
 
 export function readStatusSnapshot(stateDir: string): StatusSnapshot | null {

@@ -1,16 +1,7 @@
 import { randomUUID } from 'node:crypto'
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeSync,
-} from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
+import { writeFileDurableSync } from '@backstop/node-io'
 import { parseVzdumpLog } from '../tools/vzdump-log.ts'
 
 /**
@@ -123,7 +114,7 @@ function handle(argv: readonly string[], deps: HookDeps): void {
       return null
     }
   }
-  const save = (s: JobState): void => atomicWrite(stateFile, JSON.stringify(s))
+  const save = (s: JobState): void => writeFileDurableSync(stateFile, JSON.stringify(s))
   // A guest phase without a job-start (hook installed mid-job, or the state was lost): start one implicitly.
   const job = (): JobState => load() ?? startJob()
   const startJob = (): JobState => {
@@ -259,19 +250,10 @@ function spoolGuest(
 
 /** Spool file names sort in write order: `<ms>-<uuid>.json`. */
 function spool(dir: string, rec: HookRecord): void {
-  atomicWrite(join(dir, `${Date.now().toString().padStart(15, '0')}-${randomUUID()}.json`), JSON.stringify(rec))
-}
-
-function atomicWrite(file: string, text: string): void {
-  const tmp = `${file}.tmp-${process.pid}`
-  const fd = openSync(tmp, 'w', 0o600)
-  try {
-    writeSync(fd, text)
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
-  }
-  renameSync(tmp, file)
+  writeFileDurableSync(
+    join(dir, `${Date.now().toString().padStart(15, '0')}-${randomUUID()}.json`),
+    JSON.stringify(rec),
+  )
 }
 
 /** Spooled records, oldest first (for the drain and for tests). */

@@ -1,5 +1,6 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs'
 import { dirname } from 'node:path'
+import { writeFileDurableSync } from '@backstop/node-io'
 import { COMMAND_CLOCK_SKEW_MS } from '@backstop/shared'
 
 /**
@@ -52,13 +53,8 @@ export function openNonceStore(file: string, now: () => Date): NonceStore {
   }
   prune()
   if (lines > live.size * 2 + 100) {
-    // Compact: temp file + fsync + rename, so a crash leaves either the old or the new file.
-    const tmp = `${file}.tmp`
-    writeFileSync(tmp, [...live].map(([id, exp]) => `${JSON.stringify({ id, exp })}\n`).join(''), { mode: 0o600 })
-    const fd = openSync(tmp, 'r+')
-    fsyncSync(fd)
-    closeSync(fd)
-    renameSync(tmp, file)
+    // Compact durably, so a crash or power cut leaves either the old or the new file.
+    writeFileDurableSync(file, [...live].map(([id, exp]) => `${JSON.stringify({ id, exp })}\n`).join(''))
   }
   const fd = openSync(file, 'a', 0o600)
   return {

@@ -1,11 +1,12 @@
 import { mkdir, open, readdir, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
+import { fsyncDir, writeFileDurable } from '@backstop/node-io'
 import { BackstopError, type Envelope } from '@backstop/shared'
 import type { Clock } from '../clock.ts'
 import type { Log } from '../log.ts'
 import { encodeFrame } from './frame.ts'
 import { appendDeadLetters, DEAD_LETTER_FILE } from './dead-letter.ts'
-import { appendDurably, fsyncDir, ioError, writeFileAtomic } from './fs-util.ts'
+import { appendDurably, ioError } from './fs-util.ts'
 import type { DeadLetterEntry, Outbox, OutboxRecord, OutboxStats } from './outbox.ts'
 import { PendingIndex, type IndexEntry } from './pending-index.ts'
 import { prepareAppend } from './prepare.ts'
@@ -327,10 +328,10 @@ export class FileOutbox implements Outbox {
   /** Checkpoint the low-water mark atomically, then rewrite acks.log with only the acks above it. */
   private async compactAckLog(): Promise<void> {
     const lowWater = this.index.lowWater(this.lastDurableSeq)
-    await writeFileAtomic(this.opts.dir, join(this.opts.dir, CHECKPOINT_FILE), `${JSON.stringify({ lowWater })}\n`)
+    await writeFileDurable(join(this.opts.dir, CHECKPOINT_FILE), `${JSON.stringify({ lowWater })}\n`)
     const above = this.index.goneAboveLowWater()
     const content = above.length > 0 ? encodeFrame(Buffer.from(JSON.stringify(above), 'utf8')) : Buffer.alloc(0)
-    await writeFileAtomic(this.opts.dir, join(this.opts.dir, ACK_LOG), content)
+    await writeFileDurable(join(this.opts.dir, ACK_LOG), content)
     await this.ackFh?.close()
     this.ackFh = await open(join(this.opts.dir, ACK_LOG), 'a', 0o600)
     this.ackLogSize = content.length

@@ -1,29 +1,5 @@
-import { open, rename, writeFile, type FileHandle } from 'node:fs/promises'
+import type { FileHandle } from 'node:fs/promises'
 import { BackstopError } from '@backstop/shared'
-
-/** A new directory entry is durable only once its directory is fsync'd. */
-export async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r')
-  try {
-    await fh.sync()
-  } finally {
-    await fh.close()
-  }
-}
-
-/** tmp + fsync + rename + fsync(dir): readers see the old or the new content, never a torn file. */
-export async function writeFileAtomic(dir: string, path: string, data: string | Buffer, mode = 0o600): Promise<void> {
-  const tmp = `${path}.tmp`
-  await writeFile(tmp, data, { mode })
-  const fh = await open(tmp, 'r+')
-  try {
-    await fh.sync()
-  } finally {
-    await fh.close()
-  }
-  await rename(tmp, path)
-  await fsyncDir(dir)
-}
 
 /** Writes all of `buf` at the end of an O_APPEND handle, then fdatasync. */
 export async function appendDurably(fh: FileHandle, buf: Buffer): Promise<void> {

@@ -1,5 +1,6 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { writeFileDurableSync } from '@backstop/node-io'
 import type { RunStatus, Trigger } from '@backstop/shared'
 
 /** The outcome of a job's last run, kept on disk for `status` and the heartbeat. */
@@ -60,15 +61,7 @@ export class JobStateStore {
   update(job: string, patch: Partial<JobState>): JobState {
     const next = { ...this.read(job), ...patch }
     mkdirSync(this.dir, { recursive: true, mode: 0o700 })
-    const tmp = `${this.file(job)}.tmp`
-    const fd = openSync(tmp, 'w', 0o600)
-    try {
-      writeSync(fd, `${JSON.stringify(next)}\n`)
-      fsyncSync(fd)
-    } finally {
-      closeSync(fd)
-    }
-    renameSync(tmp, this.file(job))
+    writeFileDurableSync(this.file(job), `${JSON.stringify(next)}\n`)
     return next
   }
 

@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto'
-import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
+import { writeFileDurableSync } from '@backstop/node-io'
 import { fetchPinnedCa, normalizeFingerprint, type PinnedTlsOptions, pinnedTlsOptions } from './tls-pinning.ts'
 
 /**
@@ -37,10 +38,7 @@ export async function pinnedTlsForUrl(o: {
     ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
   })
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 })
-  const tmp = `${file}.tmp`
-  writeFileSync(tmp, JSON.stringify({ pin, caPem } satisfies Stored), { mode: 0o600 })
-  chmodSync(tmp, 0o600)
-  renameSync(tmp, file)
+  writeFileDurableSync(file, JSON.stringify({ pin, caPem } satisfies Stored), { mode: 0o600 })
   return pinnedTlsOptions(caPem, pin)
 }
 

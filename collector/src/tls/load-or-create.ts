@@ -1,7 +1,8 @@
 import { X509Certificate } from 'node:crypto'
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { join } from 'node:path'
+import { writeFileDurableSync } from '@backstop/node-io'
 import { BackstopError } from '@backstop/shared'
 import { type Pem, certFingerprint, checkPair, generateCa, issueServerCert } from './certificates.ts'
 
@@ -132,10 +133,7 @@ function read(file: string): string {
   }
 }
 
-/** Written 0600 via temp + rename so a crash never leaves half a key. */
+/** Written 0600 and durably, so neither a crash nor a power cut leaves half a key. */
 function writeSecret(file: string, text: string): void {
-  const tmp = `${file}.tmp`
-  writeFileSync(tmp, text, { mode: 0o600 })
-  chmodSync(tmp, 0o600)
-  renameSync(tmp, file)
+  writeFileDurableSync(file, text, { mode: 0o600 })
 }

@@ -1,4 +1,4 @@
-// Child process for crash-consistency.test.ts: replaces argv[2] with the content of file argv[3] and dies by
+// Child process for crash-consistency.int.test.ts: replaces argv[2] with the content of file argv[3] and dies by
 // SIGKILL just before the durable write's file-system call number argv[4] (0-based). A death inside the data write
 // comes after half the data is on disk, the worst moment. argv[4] = "naive" writes the target in place instead,
 // as a control.
@@ -37,6 +37,7 @@ const crashingFs: DurableFsSync = {
   fsyncSync: gate(nodeFs.fsyncSync),
   closeSync: gate(nodeFs.closeSync),
   renameSync: gate(nodeFs.renameSync),
+  linkSync: gate(nodeFs.linkSync),
   unlinkSync: gate(nodeFs.unlinkSync),
 }
 writeFileDurableSync(target, data, { fs: crashingFs })

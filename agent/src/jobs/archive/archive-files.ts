@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { open, readdir, readFile, readlink, rename, stat, unlink } from 'node:fs/promises'
+import { open, readdir, readFile, readlink, stat, unlink } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import type { Location } from '@backstop/shared'
@@ -79,22 +79,6 @@ export async function fsyncPath(path: string): Promise<void> {
   } finally {
     await fh.close()
   }
-}
-
-/**
- * Writes `data` to `path` so that after a crash it is either absent or complete: temp file, fsync, rename, fsync dir.
- */
-export async function writeFileDurable(path: string, data: string): Promise<void> {
-  const tmp = join(resolve(path, '..'), `.${basename(path)}.partial`)
-  const fh = await open(tmp, 'w', 0o640)
-  try {
-    await fh.writeFile(data)
-    await fh.sync()
-  } finally {
-    await fh.close()
-  }
-  await rename(tmp, path)
-  await fsyncPath(resolve(path, '..'))
 }
 
 /** sha256sum's format, so `sha256sum -c <archive>.sha256` works in the destination directory. */

@@ -1,5 +1,6 @@
 import { lstat, mkdir, readdir, rename, stat } from 'node:fs/promises'
 import { join } from 'node:path'
+import { durableTempTarget, writeFileDurable } from '@backstop/node-io'
 import {
   BackstopError,
   type AssetRef,
@@ -20,7 +21,6 @@ import {
   readManifest,
   removeIfExists,
   sha256File,
-  writeFileDurable,
   type ArchiveFile,
 } from './archive-files.ts'
 import { archiveRestoreTest, archiveVerifyCopy, METHOD, verify } from './archive-checks.ts'
@@ -126,7 +126,7 @@ export function createArchiveJob(cfg: ResolvedArchiveJob): Job {
       }
       ctx.progress(60, 'hashing')
       const hash = await sha256File(file.path)
-      await writeFileDurable(`${file.path}.sha256`, manifestLine(hash, file.name))
+      await writeFileDurable(`${file.path}.sha256`, manifestLine(hash, file.name), { mode: 0o640 })
 
       ctx.progress(70, 'verifying')
       const location: Location = { kind: 'dir', target: cfg.destination, device: await deviceOf(cfg.destination) }
@@ -244,7 +244,7 @@ async function freshName(dir: string, job: string, createdAt: Date): Promise<Arc
 /** Temp files of this job left by a crash or kill mid-write: never complete archives, safe to remove. */
 async function removeStaleTemps(dir: string, job: string): Promise<void> {
   for (const name of await readdir(dir)) {
-    const inner = /^\.(.+?)(?:\.sha256)?\.partial$/.exec(name)?.[1]
+    const inner = (/^\.(.+)\.partial$/.exec(name)?.[1] ?? durableTempTarget(name))?.replace(/\.sha256$/, '')
     // Parsed, not prefix-matched: job "etc" must not touch a running job "etc-pve"'s temp files.
     if (inner !== undefined && parseArchiveName(job, inner)) {
       await removeIfExists(join(dir, name))

@@ -1,5 +1,6 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { writeFileDurable } from '@backstop/node-io'
 
 /**
  * What the btrfs job remembers between runs, in its stateDir (btrfs has no holds and no user properties):
@@ -27,12 +28,10 @@ export async function loadState(stateDir: string, job: string): Promise<BtrfsJob
   }
 }
 
-/** Write-then-rename, so a crash never leaves half a file. */
+/** Durable replace, so a crash or power cut never leaves half a file (or a lost base). */
 export async function saveState(stateDir: string, job: string, state: BtrfsJobState): Promise<void> {
   await mkdir(stateDir, { recursive: true })
-  const file = stateFile(stateDir, job)
-  await writeFile(`${file}.tmp`, JSON.stringify(state, null, 1))
-  await rename(`${file}.tmp`, file)
+  await writeFileDurable(stateFile(stateDir, job), JSON.stringify(state, null, 1))
 }
 
 /** Snapshot names that are some target's base (held locally). */

@@ -1,5 +1,6 @@
-import { readFile, rename, writeFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { writeFileDurable } from '@backstop/node-io'
 
 /**
  * USB stick inventory (btrbk #483: a rotated disk being absent is normal — alert on rotation overdue, not on
@@ -34,9 +35,7 @@ export async function loadInventory(stateDir: string): Promise<StickInventory> {
 }
 
 export async function saveInventory(stateDir: string, inv: StickInventory): Promise<void> {
-  const file = join(stateDir, FILE)
-  await writeFile(`${file}.tmp`, JSON.stringify(inv, null, 1))
-  await rename(`${file}.tmp`, file)
+  await writeFileDurable(join(stateDir, FILE), JSON.stringify(inv, null, 1))
 }
 
 /** Records what is on a stick now (its run list replaces the old one: runs deleted elsewhere disappear). */

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { readFile, rename, writeFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { writeFileDurable } from '@backstop/node-io'
 
 /** sha256 of a file, streamed (archives are many GB). */
 export async function sha256File(path: string, signal?: AbortSignal): Promise<{ sha256: string; bytes: number }> {
@@ -52,10 +53,8 @@ export class ChecksumStore {
     delete this.entries[path]
   }
 
-  /** Atomic replace (write + rename) so a crash never leaves a half-written file. */
+  /** Durable replace, so a crash or power cut leaves the old cache or the new, never a half-written file. */
   async save(): Promise<void> {
-    const tmp = `${this.file}.tmp`
-    await writeFile(tmp, JSON.stringify(this.entries, null, 1))
-    await rename(tmp, this.file)
+    await writeFileDurable(this.file, JSON.stringify(this.entries, null, 1))
   }
 }

@@ -220,12 +220,16 @@ describe('archive job (real GNU tar on temp dirs)', () => {
     mkdirSync(e.dest)
     writeFileSync(join(e.dest, '.pve-config-20260101T000000Z.tar.gz.partial'), 'torn')
     writeFileSync(join(e.dest, '.pve-config-extra-20260101T000000Z.tar.gz.partial'), 'another job, running')
+    // Manifest temp files as writeFileDurable names them (`.<file>.<12 hex>.tmp`).
+    writeFileSync(join(e.dest, '.pve-config-20260101T000000Z.tar.gz.sha256.0123456789ab.tmp'), 'torn')
+    writeFileSync(join(e.dest, '.pve-config-extra-20260101T000000Z.tar.gz.sha256.0123456789ab.tmp'), 'running')
     const j = job(e)
     await j.run(e.ctx())
     const r = await j.run(e.ctx())
     assert.equal(r.copies[0]?.name, 'pve-config-20260201T100000Z-2.tar.gz')
     assert.deepEqual(readdirSync(e.dest).sort(), [
       '.pve-config-extra-20260101T000000Z.tar.gz.partial',
+      '.pve-config-extra-20260101T000000Z.tar.gz.sha256.0123456789ab.tmp',
       'pve-config-20260201T100000Z-2.tar.gz',
       'pve-config-20260201T100000Z-2.tar.gz.sha256',
       'pve-config-20260201T100000Z.tar.gz',
