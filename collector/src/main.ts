@@ -29,6 +29,7 @@ import { createCounters, type Counters } from './metrics/counters.ts'
 import { createAssetsRepo } from './store/assets-repo.ts'
 import { createCopiesRepo } from './store/copies-repo.ts'
 import { openDb, pingDb, type Db } from './store/db.ts'
+import { dataDirPolicy, prepareDataDir } from './store/data-dir.ts'
 import { createEventsRepo } from './store/events-repo.ts'
 import { createNodesRepo } from './store/nodes-repo.ts'
 import { createRunsRepo } from './store/runs-repo.ts'
@@ -70,7 +71,11 @@ export async function startCollector(
 ): Promise<RunningCollector> {
   const log = opts.log ?? pino({ level: config.logLevel, base: { svc: 'backstop-collector' } })
   const now = (): Date => new Date()
-  const { db, migrations } = openDb({ file: config.dbFile })
+  prepareDataDir(config.dataDir, config.dataDirAccess)
+  const { db, migrations } = openDb({
+    file: config.dbFile,
+    fileMode: dataDirPolicy(config.dataDirAccess).fileMode,
+  })
   log.info({ db: config.dbFile, applied: migrations.applied, total: migrations.total }, 'database ready')
   const keysFile = loadOrCreateCollectorKeys(config.dataDir)
   log.info({ fingerprint: keysFile.fingerprint, file: keysFile.file }, 'collector key ready')

@@ -37,6 +37,11 @@ export const errorTable = {
     http: 502,
   },
   BK_ERR_TLS_CONFIG: { message: 'TLS certificate or key is unusable', permanent: true, http: 500 },
+  BK_ERR_DATA_DIR_EXPOSED: {
+    message: 'data directory or file is open to other users (group or other mode bits)',
+    permanent: true,
+    http: 500,
+  },
   BK_ERR_CMD_SIG: {
     message: 'command signature does not verify against the pinned collector key',
     permanent: true,

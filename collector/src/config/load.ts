@@ -107,6 +107,7 @@ export function parseCollectorConfig(text: string, file: string): ResolvedCollec
   return {
     file,
     dataDir,
+    dataDirAccess: input.dataDirAccess ?? 'owner-only',
     dbFile: join(dataDir, 'collector.db'),
     mqtt: { host: input.mqtt?.host ?? '0.0.0.0', port: input.mqtt?.port ?? 1883 },
     api: { host: input.api?.host ?? '127.0.0.1', port: input.api?.port ?? 8080, auth: input.api?.auth ?? 'auto' },

@@ -23,6 +23,11 @@ export const CollectorConfigInput = Type.Object(
   {
     /** SQLite database, keys. Default /var/lib/backstop-collector. */
     dataDir: Type.Optional(Type.String({ minLength: 1, pattern: '^/' })),
+    /**
+     * Who may read dataDir besides the collector's user (store/data-dir.ts). owner-only (default): nobody, the
+     * collector refuses to start on a directory its group or others can enter; group-read: its group may (0750/0640).
+     */
+    dataDirAccess: Type.Optional(Type.Union([Type.Literal('owner-only'), Type.Literal('group-read')])),
     mqtt: Type.Optional(Listen('0.0.0.0', 1883)),
     api: Type.Optional(
       Type.Object(
@@ -128,6 +133,7 @@ export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error'
 export interface ResolvedCollectorConfig {
   readonly file: string
   readonly dataDir: string
+  readonly dataDirAccess: 'owner-only' | 'group-read'
   readonly dbFile: string
   readonly mqtt: { readonly host: string; readonly port: number }
   readonly api: { readonly host: string; readonly port: number; readonly auth: AuthMode }

@@ -1,6 +1,8 @@
 import Database from 'better-sqlite3'
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
+import { BackstopError } from '@backstop/shared'
+import { restrictFiles } from './data-dir.ts'
 import { migrate, type MigrationReport } from './migrate.ts'
 
 export type Db = Database.Database
@@ -10,6 +12,8 @@ export interface OpenDbOptions {
   readonly file: string
   /** Directory of NNNN-name.sql migrations; default: ./migrations next to this file. */
   readonly migrationsDir?: string
+  /** Mode of collector.db, -wal and -shm: 0o600 (default), 0o640 with `dataDirAccess: group-read`. */
+  readonly fileMode?: number
 }
 
 export interface OpenedDb {
@@ -27,8 +31,8 @@ export function openDb(opts: OpenDbOptions): OpenedDb {
   if (opts.file !== ':memory:') {
     mkdirSync(dirname(opts.file), { recursive: true, mode: 0o700 })
   }
-  const db = new Database(opts.file)
-  db.pragma('journal_mode = WAL')
+  const fileMode = opts.fileMode ?? 0o600
+  const db = openRestricted(opts.file, fileMode)
   db.pragma('synchronous = FULL')
   // API reads and CLI tools may briefly contend with the ingest writer; wait instead of failing with SQLITE_BUSY.
   db.pragma('busy_timeout = 5000')
@@ -44,6 +48,35 @@ export function openDb(opts: OpenDbOptions): OpenedDb {
   db.pragma('temp_store = MEMORY')
   const migrations = migrate(db, opts.migrationsDir ?? new URL('./migrations/', import.meta.url).pathname)
   return { db, migrations }
+}
+
+/**
+ * SQLite creates the database with 0644 & ~umask, and its -wal and -shm with the mode of the database file
+ * (unix VFS, robustOpen/findCreateFileMode). So: a umask that cannot widen `fileMode` while the files are created
+ * (process.umask is process-wide, but nothing else runs during these synchronous calls), then chmod for files an
+ * older version left 0644, and a check that every one of them now has `fileMode`.
+ */
+function openRestricted(file: string, fileMode: number): Db {
+  const previous = process.umask(0o777 & ~fileMode)
+  let db: Db
+  try {
+    db = new Database(file)
+    db.pragma('journal_mode = WAL')
+  } finally {
+    process.umask(previous)
+  }
+  if (file !== ':memory:') {
+    const wrong = restrictFiles([file, `${file}-wal`, `${file}-shm`], fileMode)
+    if (wrong.length > 0) {
+      db.close()
+      throw new BackstopError(
+        'BK_ERR_DATA_DIR_EXPOSED',
+        `database files keep a wider mode than 0${fileMode.toString(8)} after chmod: ${wrong.join(', ')}; ` +
+          'move the data directory to a file system that honours chmod',
+      )
+    }
+  }
+  return db
 }
 
 /** Cheap liveness probe for /healthz. */
