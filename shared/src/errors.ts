@@ -31,6 +31,37 @@ export const errorTable = {
   BK_ERR_ENROLL_TOKEN: { message: 'enrollment token is invalid', permanent: true, http: 401 },
   BK_ERR_ENROLL_PENDING: { message: 'enrollment awaits an admin approval', permanent: false, http: 403 },
   BK_ERR_NODE_REVOKED: { message: 'node is revoked', permanent: true, http: 403 },
+  BK_ERR_MQTT_CONNECT: {
+    message: 'MQTT CONNECT refused (user name, client id, password or clock)',
+    permanent: true,
+    http: 401,
+  },
+  BK_ERR_MQTT_CONNECT_REPLAY: { message: 'MQTT CONNECT password was already used', permanent: true, http: 401 },
+  BK_ERR_MQTT_PACKET_TOO_LARGE: {
+    message: 'MQTT packet declares more bytes than the broker accepts',
+    permanent: true,
+    http: 413,
+  },
+  BK_ERR_MQTT_CONN_LIMIT: {
+    message: 'too many MQTT connections from this address or in total',
+    permanent: false,
+    http: 503,
+  },
+  BK_ERR_MQTT_RATE_LIMITED: {
+    message: 'too many refused CONNECTs or enrollments from this address',
+    permanent: false,
+    http: 429,
+  },
+  BK_ERR_MQTT_PENDING_PUBLISH: {
+    message: 'a client that is not enrolled may publish only its enroll message',
+    permanent: true,
+    http: 403,
+  },
+  BK_ERR_MQTT_TIMEOUT: {
+    message: 'TLS handshake or MQTT CONNECT did not complete in time',
+    permanent: false,
+    http: 408,
+  },
   BK_ERR_TLS_FINGERPRINT: {
     message: 'collector certificate does not match the pinned fingerprint',
     permanent: true,

@@ -24,6 +24,8 @@ export const counterNames = [
   'broker_acl_refused_total',
   /** retained status messages applied, label = online | offline */
   'broker_status_total',
+  /** connections, packets and publishes refused by a broker limit (broker/limits.ts), label = reason */
+  'broker_refused_total',
 ] as const
 export type CounterName = (typeof counterNames)[number]
 

@@ -1,0 +1,22 @@
+import { createServer, type Server, type Socket } from 'node:net'
+import { createServer as createTlsServer, type TlsOptions } from 'node:tls'
+import type { Broker } from './broker.ts'
+
+/**
+ * The MQTT listener: plain TCP (loopback development) or TLS. Every accepted socket passes the broker's admission
+ * first (connection caps, refused-CONNECT rate) — on the raw socket, before the handshake — and a handshake that
+ * does not finish within `tlsHandshakeTimeoutMs` is closed.
+ */
+export function createMqttServer(broker: Broker, tls: TlsOptions | undefined): Server {
+  const server = tls
+    ? createTlsServer({ ...tls, handshakeTimeout: broker.limits.tlsHandshakeTimeoutMs }, (s) => broker.handle(s))
+    : createServer((s) => broker.handle(s))
+  // Node runs the TLS server's own 'connection' listener first; destroying the raw socket here ends the handshake.
+  server.on('connection', (socket: Socket) => {
+    broker.admit(socket)
+  })
+  if (tls) {
+    server.on('tlsClientError', (err: Error) => broker.tlsFailed(err))
+  }
+  return server
+}
