@@ -81,6 +81,23 @@ export async function fsyncPath(path: string): Promise<void> {
   }
 }
 
+/** Archive copies and their manifests: the archived files may include secrets only root may read. */
+export const COPY_MODE = 0o600
+
+/**
+ * Creates `path` empty with {@link COPY_MODE} before tar writes to it. GNU tar opens its archive with
+ * O_CREAT|O_TRUNC and 0666 & ~umask, which keeps the mode of an existing file, so the archive is never readable
+ * by other users, not even while tar writes it, whatever the umask and the destination directory's mode.
+ */
+export async function createPrivateFile(path: string): Promise<void> {
+  const fh = await open(path, 'wx', COPY_MODE)
+  try {
+    await fh.chmod(COPY_MODE)
+  } finally {
+    await fh.close()
+  }
+}
+
 /** sha256sum's format, so `sha256sum -c <archive>.sha256` works in the destination directory. */
 export function manifestLine(hash: string, name: string): string {
   return `${hash}  ${name}\n`

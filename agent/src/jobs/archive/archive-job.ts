@@ -13,6 +13,8 @@ import { describeFailure } from '../../exec/exec.ts'
 import type { Job, JobContext, JobResult, PlanLine } from '../job.ts'
 import {
   archiveName,
+  COPY_MODE,
+  createPrivateFile,
   deviceOf,
   fsyncPath,
   listArchives,
@@ -63,7 +65,7 @@ export function createArchiveJob(cfg: ResolvedArchiveJob): Job {
 
     async run(ctx: JobContext): Promise<JobResult> {
       const warnings: string[] = []
-      await mkdir(cfg.destination, { recursive: true, mode: 0o750 })
+      await mkdir(cfg.destination, { recursive: true, mode: 0o700 })
       await removeStaleTemps(cfg.destination, cfg.name)
 
       const present: string[] = []
@@ -101,6 +103,7 @@ export function createArchiveJob(cfg: ResolvedArchiveJob): Job {
       ]
       ctx.progress(0, `tar ${present.join(' ')}`)
       try {
+        await createPrivateFile(tmp)
         const r = await ctx.exec.run(argv, {
           signal: ctx.signal,
           timeoutMs: cfg.timeoutMs,
@@ -126,7 +129,7 @@ export function createArchiveJob(cfg: ResolvedArchiveJob): Job {
       }
       ctx.progress(60, 'hashing')
       const hash = await sha256File(file.path)
-      await writeFileDurable(`${file.path}.sha256`, manifestLine(hash, file.name), { mode: 0o640 })
+      await writeFileDurable(`${file.path}.sha256`, manifestLine(hash, file.name), { mode: COPY_MODE })
 
       ctx.progress(70, 'verifying')
       const location: Location = { kind: 'dir', target: cfg.destination, device: await deviceOf(cfg.destination) }
