@@ -2,7 +2,7 @@
 // commit → ack after commit) from N concurrent agent connections, against raw aedes pub→sub pass-through on the
 // same machine in the same run. Writes its section of docs/benchmarks.md.
 //   node --import tsx bench/ingest/run.ts
-//   (env: BENCH_CLIENTS=4 BENCH_EVENTS=25000 BENCH_WINDOW=1000 BENCH_ROUNDS=3 BENCH_SINGLE_EVENTS=5000 (0 skips the
+//   (env: BENCH_CLIENTS=4 BENCH_EVENTS=25000 BENCH_WINDOW=1000 BENCH_ROUNDS=5 BENCH_SINGLE_EVENTS=5000 (0 skips the
 //    single-event run), BENCH_COMMIT=<ingest.batchSize> (default: the collector's), BENCH_COLLECTOR_NODE_ARGS=<node
 // flags>)
 // The batched and raw paths run alternately BENCH_ROUNDS times and the medians are reported: on a shared VM one
@@ -23,7 +23,7 @@ const COLLECTOR_NODE_ARGS = (process.env['BENCH_COLLECTOR_NODE_ARGS'] ?? '').spl
 /** Events per SQLite transaction (the collector's ingest.batchSize); unset = the collector's default (1000). */
 const COMMIT = process.env['BENCH_COMMIT'] ? Number(process.env['BENCH_COMMIT']) : undefined
 const SINGLE = Number(process.env['BENCH_SINGLE_EVENTS'] ?? 5000)
-const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3)
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 5)
 const TOKEN = 'bench-enrollment-token-0123456789'
 const root = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -127,9 +127,17 @@ const LOAD = loadavg()
 const sample = Array.from({ length: CLIENTS }, (_, i) => new BenchAgent(`raw-${i}`).events(PER_CLIENT))
 const median = <T>(xs: T[], key: (x: T) => number): T =>
   [...xs].sort((a, b) => key(a) - key(b))[Math.floor((xs.length - 1) / 2)]!
-const rounds: Array<{ backstop: Run; raw: number }> = []
+const loadNow = (): string => loadavg()[0]!.toFixed(2)
+const rounds: Array<{ backstop: Run; raw: number; load: string }> = []
 for (let r = 0; r < ROUNDS; r++) {
-  rounds.push({ backstop: await benchCollector(PER_CLIENT, true, COMMIT), raw: await benchRaw(sample) })
+  const load = loadNow()
+  const round = { backstop: await benchCollector(PER_CLIENT, true, COMMIT), raw: await benchRaw(sample), load }
+  rounds.push(round)
+  const { rate } = round.backstop
+  console.log(
+    `round ${r + 1}/${ROUNDS}: ${Math.round(rate)} events/s / raw ${Math.round(round.raw)} msgs/s = ` +
+      `${(rate / round.raw).toFixed(2)}× (1-min load ${load} at its start)`,
+  )
 }
 const single = SINGLE > 0 ? await benchCollector(SINGLE, false, COMMIT) : undefined
 const backstop = median(
@@ -142,7 +150,10 @@ const raw = median(
 )
 const ratio = backstop.rate / raw
 const perRound = rounds
-  .map((r) => `${Math.round(r.backstop.rate)} / ${Math.round(r.raw)} = ${(r.backstop.rate / r.raw).toFixed(2)}×`)
+  .map(
+    (r) =>
+      `${Math.round(r.backstop.rate)} / ${Math.round(r.raw)} = ${(r.backstop.rate / r.raw).toFixed(2)}× (load ${r.load})`,
+  )
   .join('; ')
 const total = CLIENTS * PER_CLIENT
 const batchSize = backstop.events / backstop.messages
@@ -161,7 +172,8 @@ const lines = [
   '  SQLite commit) arrives; the peer counts a message when the subscriber receives it. Clients run in the benchmark',
   '  process; the collector and the raw broker each run in their own process, both on plain TCP over loopback.',
   `- Rounds: the batched and raw paths ran alternately ${ROUNDS} times; the table shows the median of each (the`,
-  '  single-event row is one run). Per round, Backstop events/s / raw msgs/s:',
+  '  single-event row is one run). Per round, Backstop events/s / raw msgs/s (1-minute load average at the',
+  "  round's start):",
   `  ${perRound}.`,
   '',
   '| path | events | MQTT messages | seconds | events/s | messages/s |',

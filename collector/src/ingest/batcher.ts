@@ -4,6 +4,7 @@ import type { Logger } from 'pino'
 import { signEnvelopeWith } from '../crypto/ed25519.ts'
 import type { Counters } from '../metrics/counters.ts'
 import type { Db } from '../store/db.ts'
+import { createLedgerChangesRepo, type LedgerChangeBuffer } from '../store/ledger-changes-repo.ts'
 import type { Verdict } from './check.ts'
 import { applyMessage } from './index.ts'
 import type { KeyRing } from './key-ring.ts'
@@ -21,6 +22,8 @@ export interface BatcherDeps {
   readonly publishAck: (node: string, payload: Buffer) => void
   readonly batchSize: number
   readonly batchIntervalMs: number
+  /** After a batch committed (the compliance ledger drains the changes it marked). Not called on a rollback. */
+  readonly onCommitted: () => void
 }
 
 /** Called when the message's batch is settled: committed and acked (no error), or rolled back (error). */
@@ -73,6 +76,7 @@ export function createBatcher(deps: BatcherDeps): Batcher {
   // Per-message savepoint (better-sqlite3 nests transactions as SAVEPOINTs): a throwing handler undoes only its own
   // writes.
   const applyOne = deps.db.transaction(applyMessage)
+  const ledgerChanges = createLedgerChangesRepo(deps.db)
 
   const schedule = (): void => {
     if (queue.length >= deps.batchSize) {
@@ -108,8 +112,10 @@ export function createBatcher(deps: BatcherDeps): Batcher {
    */
   const applyBatch = (items: Item[], guarded: boolean): Outcome => {
     const out: Outcome = { acks: new Map(), pins: [], stored: new Map(), dups: new Map(), rejected: new Map() }
+    const changes: LedgerChangeBuffer = ledgerChanges.buffer()
     const ctx: HandlerContext = {
       store: deps.store,
+      changes,
       collectorPublicKey: deps.collector.publicKey,
       pinAfterCommit: (node, publicKey) => {
         out.pins.push([node, publicKey])
@@ -124,6 +130,7 @@ export function createBatcher(deps: BatcherDeps): Batcher {
         continue
       }
       const msg = { env: v.env, raw: v.raw, receivedAt: item.receivedAt }
+      const marked = changes.checkpoint()
       try {
         const applied = guarded ? applyOne(msg, ctx) : applyMessage(msg, ctx)
         ack.acked.push(v.env.msgId)
@@ -135,6 +142,8 @@ export function createBatcher(deps: BatcherDeps): Batcher {
         if (!guarded) {
           throw new RetryGuarded()
         }
+        // Its savepoint rolled back: so do the changes it marked.
+        changes.rollbackTo(marked)
         const err = isBackstopError(e)
           ? e
           : new BackstopError(
@@ -162,6 +171,7 @@ export function createBatcher(deps: BatcherDeps): Batcher {
         deps.store.nodes.touch(node, ack.lastSeen)
       }
     }
+    changes.write()
     return out
   }
   const inTransaction = deps.db.transaction(applyBatch)
@@ -222,6 +232,7 @@ export function createBatcher(deps: BatcherDeps): Batcher {
     for (const item of items) {
       item.done()
     }
+    deps.onCommitted()
   }
 
   return {

@@ -28,7 +28,9 @@ export const applyEnroll: Handler<'enroll'> = (msg, ctx) => {
     })
   }
   // The enroll arrived over a live session; its `online` status was published before the node row existed.
-  ctx.store.nodes.setStatus(node, 'online', msg.receivedAt, msg.receivedAt, body.agentVersion)
+  if (ctx.store.nodes.setStatus(node, 'online', msg.receivedAt, msg.receivedAt, body.agentVersion)) {
+    ctx.changes.mark({ kind: 'node', node })
+  }
   ctx.pinAfterCommit(node, body.publicKey)
   return { ...STORED, enrollment: { node, collectorPublicKey: ctx.collectorPublicKey } }
 }

@@ -4,6 +4,9 @@ export const applyInventory: Handler<'inventory'> = (msg, ctx) => {
   if (!recordOnce(msg, ctx)) {
     return DUPLICATE
   }
-  ctx.store.assets.replaceInventory(msg.env.node, msg.env.body)
+  const node = msg.env.node
+  for (const a of ctx.store.assets.replaceInventory(node, msg.env.body)) {
+    ctx.changes.mark({ kind: 'inventory', node, assetKind: a.assetKind, assetId: a.assetId })
+  }
   return STORED
 }

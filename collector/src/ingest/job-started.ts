@@ -4,6 +4,9 @@ export const applyJobStarted: Handler<'job.started'> = (msg, ctx) => {
   if (!recordOnce(msg, ctx)) {
     return DUPLICATE
   }
-  ctx.store.runs.started(msg.env.node, msg.env.body, msg.receivedAt)
+  const { node, body } = msg.env
+  if (ctx.store.runs.started(node, body, msg.receivedAt)) {
+    ctx.changes.mark({ kind: 'run-started', node, runId: body.runId })
+  }
   return STORED
 }

@@ -6,7 +6,7 @@ import { createBatcher, type Batcher, type Settled } from './batcher.ts'
 import { BackstopError, type Envelope } from '@backstop/shared'
 import { ONE_TIME_TOKEN_RE, type Accepted, type Checked, type TokenCheck, type Verdict } from './check.ts'
 import type { KeyRing } from './key-ring.ts'
-import { parseStatus } from './status.ts'
+import { createStatusRecorder, parseStatus } from './status.ts'
 import type { IngestStore } from './types.ts'
 import { createInlineVerifier, type Verifier } from './verifier.ts'
 
@@ -39,6 +39,11 @@ export interface Ingest {
   submit(topicNode: string, payload: Buffer, done: Settled): void
   /** `backstop/v1/<node>/status` (retained online/offline). */
   status(node: string, payload: Buffer): void
+  /**
+   * `listener` runs after every commit of ledger changes: each ingest batch, and each node status change. The
+   * compliance ledger subscribes here (its `wake`); it runs after the acks went out and must not throw.
+   */
+  onCommitted(listener: () => void): void
   flush(): void
   pending(): number
   /** Finishes verification in flight, commits what is queued, then refuses new messages (graceful shutdown). */
@@ -57,7 +62,14 @@ interface InOrder {
  * → batch → commit → ack (in the batcher). Every rejection is logged with its reason and counted by code.
  */
 export function createIngest(deps: IngestDeps): Ingest {
-  const batcher: Batcher = createBatcher(deps)
+  const committed: (() => void)[] = []
+  const onCommitted = (): void => {
+    for (const listener of committed) {
+      listener()
+    }
+  }
+  const batcher: Batcher = createBatcher({ ...deps, onCommitted })
+  const recordStatus = createStatusRecorder(deps.db, deps.store.nodes)
   const verifier = deps.verifier ?? createInlineVerifier({ keys: deps.keys, tokens: deps.tokens })
   const log = deps.log
   // Verification may finish out of order (worker pool); messages enter the batch in arrival order, so every
@@ -173,12 +185,16 @@ export function createIngest(deps: IngestDeps): Ingest {
       try {
         // Ordered by arrival, not by the payload's ts: a Last Will carries the ts of its CONNECT, so it is always
         // older than the `online` published after CONNACK, yet it is the newer fact when the broker delivers it.
-        const at = deps.now().toISOString()
-        deps.store.nodes.setStatus(node, s.state, at, at, s.agentVersion)
+        recordStatus(node, s.state, deps.now().toISOString(), s.agentVersion)
         deps.counters.inc('broker_status_total', s.state)
       } catch (e) {
         log.error({ err: e, node }, 'could not record node status')
+        return
       }
+      onCommitted()
+    },
+    onCommitted: (listener) => {
+      committed.push(listener)
     },
     flush: () => batcher.flush(),
     pending: () => batcher.pending() + (order.length - head),

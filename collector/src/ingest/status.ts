@@ -1,5 +1,8 @@
 import Type from 'typebox'
 import { Compile } from 'typebox/compile'
+import type { Db } from '../store/db.ts'
+import { createLedgerChangesRepo } from '../store/ledger-changes-repo.ts'
+import type { NodesRepo } from '../store/nodes-repo.ts'
 
 /**
  * The retained status topic (docs/protocol.md "Connection"): `{"state":"online","ts":…,"agentVersion":…}` after
@@ -38,4 +41,17 @@ export function parseStatus(payload: Buffer): NodeStatusUpdate | undefined {
     return undefined
   }
   return { state: v.state, at: t.toISOString(), agentVersion: v.agentVersion }
+}
+
+/** Records a node's status in one transaction: the node row and, when it changed, the ledger's `node` change. */
+export function createStatusRecorder(
+  db: Db,
+  nodes: NodesRepo,
+): (node: string, state: NodeStatusUpdate['state'], at: string, agentVersion?: string) => void {
+  const changes = createLedgerChangesRepo(db)
+  return db.transaction((node: string, state: NodeStatusUpdate['state'], at: string, agentVersion?: string) => {
+    if (nodes.setStatus(node, state, at, at, agentVersion)) {
+      changes.mark({ kind: 'node', node })
+    }
+  })
 }

@@ -3,6 +3,7 @@ import type { DiskHealthStore } from '../health/disk-health-store.ts'
 import type { AssetsRepo } from '../store/assets-repo.ts'
 import type { CopiesRepo } from '../store/copies-repo.ts'
 import type { EventsRepo } from '../store/events-repo.ts'
+import type { LedgerChangeSink } from '../store/ledger-changes-repo.ts'
 import type { NodesRepo } from '../store/nodes-repo.ts'
 import type { RunsRepo } from '../store/runs-repo.ts'
 
@@ -31,6 +32,11 @@ export interface Incoming<K extends MessageKind = MessageKind> {
 
 export interface HandlerContext {
   readonly store: IngestStore
+  /**
+   * What the compliance ledger must evaluate once the batch commits: each handler marks what it changed, in the
+   * same transaction (collector/src/store/ledger-changes-repo.ts).
+   */
+  readonly changes: LedgerChangeSink
   readonly collectorPublicKey: string
   /** Keys to pin in the KeyRing once the batch has committed (never before: a rolled-back enrollment pins nothing). */
   readonly pinAfterCommit: (node: string, publicKey: string) => void

@@ -1,20 +1,31 @@
 import type { InventoryBody } from '@backstop/shared'
 import type { Db } from './db.ts'
 
+export interface InventoryTouched {
+  readonly assetKind: string
+  readonly assetId: string
+}
+
 export interface AssetsRepo {
-  /** A full inventory replaces the node's previous one: assets no longer listed stay, marked present = 0. */
-  replaceInventory(node: string, inv: InventoryBody): void
+  /**
+   * A full inventory replaces the node's previous one: assets no longer listed stay, marked present = 0. Returns
+   * every asset row it wrote (listed ones, and older ones it marked absent), for the ledger's coverage check.
+   */
+  replaceInventory(node: string, inv: InventoryBody): InventoryTouched[]
 }
 
 export function createAssetsRepo(db: Db): AssetsRepo {
-  const absent = db.prepare('UPDATE assets SET present = 0 WHERE node = ? AND reported_at < ?')
-  // UPDATE-then-INSERT, not UPSERT (see copies-repo.ts: other rooms' triggers on this table use INSERT OR IGNORE).
+  const absent = db.prepare<[string, string], { asset_kind: string; asset_id: string }>(
+    'UPDATE assets SET present = 0 WHERE node = ? AND reported_at < ? RETURNING asset_kind, asset_id',
+  )
+  // UPDATE-then-INSERT: an inventory older than the stored row (reported_at) changes neither.
   const update = db.prepare(`UPDATE assets SET name = @name, covered_by = @coveredBy, present = 1, reported_at = @at
     WHERE node = @node AND asset_kind = @kind AND asset_id = @id AND reported_at <= @at`)
   const insert = db.prepare(`INSERT INTO assets (node, asset_kind, asset_id, name, covered_by, present, reported_at)
     VALUES (@node, @kind, @id, @name, @coveredBy, 1, @at) ON CONFLICT (node, asset_kind, asset_id) DO NOTHING`)
   return {
     replaceInventory: (node, inv) => {
+      const touched: InventoryTouched[] = []
       for (const a of inv.assets) {
         const row = {
           node,
@@ -24,11 +35,14 @@ export function createAssetsRepo(db: Db): AssetsRepo {
           coveredBy: JSON.stringify(a.coveredBy),
           at: inv.at,
         }
-        if (update.run(row).changes === 0) {
-          insert.run(row)
+        if (update.run(row).changes === 1 || insert.run(row).changes === 1) {
+          touched.push({ assetKind: row.kind, assetId: row.id })
         }
       }
-      absent.run(node, inv.at)
+      for (const r of absent.all(node, inv.at)) {
+        touched.push({ assetKind: r.asset_kind, assetId: r.asset_id })
+      }
+      return touched
     },
   }
 }

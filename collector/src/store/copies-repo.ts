@@ -43,8 +43,11 @@ export interface CopyQuery {
 export interface CopiesRepo {
   /** Upsert by (node, copyId): the latest report wins; a copy reported again after a deletion is live again. */
   upsert(node: string, c: Copy, runId: string, at: string): void
-  /** Marks the copy deleted (creating a tombstone row if it was never reported) and appends to the audit trail. */
-  markDeleted(node: string, d: DeletedCopy, runId: string, at: string): void
+  /**
+   * Marks the copy deleted (creating a tombstone row if it was never reported) and appends to the audit trail.
+   * Returns the asset the stored copy belongs to (the ledger re-judges it).
+   */
+  markDeleted(node: string, d: DeletedCopy, runId: string, at: string): { kind: string; id: string }
   query(q: CopyQuery): CopyRow[]
 }
 
@@ -78,8 +81,7 @@ interface RawCopy {
 }
 
 export function createCopiesRepo(db: Db): CopiesRepo {
-  // UPDATE-then-INSERT, not UPSERT: an UPSERT's conflict policy would override `INSERT OR IGNORE` inside other
-  // rooms' AFTER UPDATE triggers on `copies` (the ledger's change capture) and fail on their ignored duplicates.
+  // UPDATE-then-INSERT: the common case (a copy re-reported by every run) is one UPDATE.
   const update = db.prepare(`UPDATE copies SET asset_kind = @assetKind, asset_id = @assetId, asset_name = @assetName,
       location_kind = @locationKind, location_target = @locationTarget, device = @device, name = @name, media = @media,
       offsite = @offsite, offline = @offline, immutable = @immutable, created_at = @createdAt, bytes = @bytes, checksum = @checksum,
@@ -93,9 +95,12 @@ export function createCopiesRepo(db: Db): CopiesRepo {
     VALUES (@node, @copyId, @assetKind, @assetId, @assetName, @locationKind, @locationTarget, @device, @name, @media, @offsite,
       @offline, @immutable, @createdAt, @bytes, @checksum, @vState, @vAt, @vMethod, @vDetail, @runId, @runId, @at)
     ON CONFLICT (node, copy_id) DO NOTHING`)
-  const markGone =
-    db.prepare(`UPDATE copies SET deleted_at = @deletedAt, deleted_rule = @rule, last_run_id = @runId, last_reported_at = @at
-    WHERE node = @node AND copy_id = @copyId`)
+  const markGone = db.prepare<
+    Record<string, string>,
+    { asset_kind: string; asset_id: string }
+  >(`UPDATE copies SET deleted_at = @deletedAt,
+      deleted_rule = @rule, last_run_id = @runId, last_reported_at = @at
+    WHERE node = @node AND copy_id = @copyId RETURNING asset_kind, asset_id`)
   const tombstone =
     db.prepare(`INSERT INTO copies (node, copy_id, asset_kind, asset_id, asset_name, location_kind, location_target,
       device, name, media, offsite, offline, immutable, created_at, verification_state, first_run_id, last_run_id,
@@ -154,7 +159,8 @@ export function createCopiesRepo(db: Db): CopiesRepo {
         runId,
         at,
       }
-      if (markGone.run({ node, copyId: d.copyId, deletedAt: d.deletedAt, rule: d.rule, runId, at }).changes === 0) {
+      const gone = markGone.get({ node, copyId: d.copyId, deletedAt: d.deletedAt, rule: d.rule, runId, at })
+      if (gone === undefined) {
         tombstone.run(row)
       }
       audit.run({
@@ -168,6 +174,7 @@ export function createCopiesRepo(db: Db): CopiesRepo {
         deletedAt: d.deletedAt,
         rule: d.rule,
       })
+      return gone === undefined ? d.asset : { kind: gone.asset_kind, id: gone.asset_id }
     },
     query: (q) => {
       const where: string[] = []

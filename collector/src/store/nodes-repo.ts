@@ -47,9 +47,13 @@ export interface NodesRepo {
   }): void
   updateIdentity(node: string, hostname: string, agentVersion: string, seenAt: string): void
   touch(node: string, seenAt: string): void
-  setHeartbeat(node: string, body: unknown, at: string, hostname: string, agentVersion: string): void
-  /** From the retained status topic; an older status (by ts) never overwrites a newer one. */
-  setStatus(node: string, status: NodeStatus, at: string, seenAt: string, agentVersion?: string): void
+  /** false when the node is not enrolled (nothing for the ledger to learn). */
+  setHeartbeat(node: string, body: unknown, at: string, hostname: string, agentVersion: string): boolean
+  /**
+   * From the retained status topic; an older status (by ts) never overwrites a newer one. true when the row
+   * changed (the ledger re-judges the node's liveness).
+   */
+  setStatus(node: string, status: NodeStatus, at: string, seenAt: string, agentVersion?: string): boolean
 }
 
 export function createNodesRepo(db: Db): NodesRepo {
@@ -85,11 +89,10 @@ export function createNodesRepo(db: Db): NodesRepo {
       touch.run(seenAt, node, seenAt)
     },
     setHeartbeat: (node, body, at, hostname, agentVersion) => {
-      heartbeat.run({ body: JSON.stringify(body), at, hostname, agentVersion, node })
+      return heartbeat.run({ body: JSON.stringify(body), at, hostname, agentVersion, node }).changes > 0
     },
-    setStatus: (node, s, at, seenAt, agentVersion) => {
-      status.run(s, at, agentVersion ?? null, seenAt, node, at)
-    },
+    setStatus: (node, s, at, seenAt, agentVersion) =>
+      status.run(s, at, agentVersion ?? null, seenAt, node, at).changes > 0,
   }
 }
 

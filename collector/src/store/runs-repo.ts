@@ -37,9 +37,11 @@ export interface RunQuery {
 }
 
 export interface RunsRepo {
-  started(node: string, b: JobStartedBody, at: string): void
+  /** true when the run is new (first seen running): the ledger must learn that it started. */
+  started(node: string, b: JobStartedBody, at: string): boolean
   progress(node: string, b: JobProgressBody, at: string): void
-  finished(node: string, b: JobFinishedBody, at: string): void
+  /** true when the run left `running` or was first seen finished: the ledger must learn that it finished. */
+  finished(node: string, b: JobFinishedBody, at: string): boolean
   get(node: string, runId: string): RunRow | undefined
   /** Newest first. */
   query(q: RunQuery): RunRow[]
@@ -70,9 +72,8 @@ interface RawRun {
 export function createRunsRepo(db: Db): RunsRepo {
   // job.started and job.finished arrive in seq order, but a run may be reported finished without a started
   // event (e.g. the agent lost it before the outbox existed); both write paths tolerate either order and never
-  // regress a status. UPDATE-then-INSERT instead of an UPSERT on purpose: an UPSERT's conflict policy overrides
-  // `INSERT OR IGNORE` in AFTER UPDATE triggers other rooms put on these tables (the ledger's change capture),
-  // turning their ignored duplicates into constraint errors.
+  // regress a status. UPDATE-then-INSERT, so each path knows whether the run is new or just left `running`: that
+  // is what the ingest handlers tell the ledger (ledger-changes-repo.ts).
   const startedUpd = db.prepare(
     `UPDATE runs SET trigger = @trigger, scheduled_for = @scheduledFor WHERE node = @node AND run_id = @runId`,
   )
@@ -82,11 +83,12 @@ export function createRunsRepo(db: Db): RunsRepo {
   const progress =
     db.prepare(`UPDATE runs SET progress_percent = @percent, progress_message = @message, updated_at = @at
     WHERE node = @node AND run_id = @runId AND status = 'running'`)
-  const finishedUpd =
-    db.prepare(`UPDATE runs SET job = @job, job_kind = @jobKind, started_at = @startedAt, finished_at = @finishedAt,
+  const finishing = `UPDATE runs SET job = @job, job_kind = @jobKind, started_at = @startedAt, finished_at = @finishedAt,
       duration_ms = @durationMs, status = @status, bytes = @bytes, error_code = @errorCode, error_message = @errorMessage,
       warnings = @warnings, copies_count = @copies, deleted_count = @deleted, updated_at = @at
-    WHERE node = @node AND run_id = @runId`)
+    WHERE node = @node AND run_id = @runId`
+  const finishedFromRunning = db.prepare(`${finishing} AND status = 'running'`)
+  const finishedUpd = db.prepare(finishing)
   const finishedIns =
     db.prepare(`INSERT INTO runs (node, run_id, job, job_kind, started_at, finished_at, duration_ms, status, bytes,
       error_code, error_message, warnings, copies_count, deleted_count, updated_at)
@@ -106,11 +108,8 @@ export function createRunsRepo(db: Db): RunsRepo {
         startedAt: b.startedAt,
         at,
       }
-      if (
-        startedUpd.run({ node, runId: b.runId, trigger: b.trigger, scheduledFor: b.scheduledFor ?? null }).changes === 0
-      ) {
-        startedIns.run(row)
-      }
+      const known = startedUpd.run({ node, runId: b.runId, trigger: b.trigger, scheduledFor: b.scheduledFor ?? null })
+      return known.changes === 0 && startedIns.run(row).changes === 1
     },
     progress: (node, b, at) => {
       progress.run({ node, runId: b.runId, percent: b.percent, message: b.message ?? null, at })
@@ -133,9 +132,11 @@ export function createRunsRepo(db: Db): RunsRepo {
         deleted: b.deleted.length,
         at,
       }
-      if (finishedUpd.run(row).changes === 0) {
-        finishedIns.run(row)
+      if (finishedFromRunning.run(row).changes === 1) {
+        return true
       }
+      // Already finished (a re-report): refresh the row, the ledger has seen this run finish.
+      return finishedUpd.run(row).changes === 0 && finishedIns.run(row).changes === 1
     },
     get: (node, runId) => {
       const r = get.get(node, runId)

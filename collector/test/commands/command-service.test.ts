@@ -8,6 +8,7 @@ import { applyMessage } from '../../src/ingest/index.ts'
 import type { HandlerContext, IngestStore } from '../../src/ingest/types.ts'
 import { openDb } from '../../src/store/db.ts'
 import { createEventsRepo } from '../../src/store/events-repo.ts'
+import { createLedgerChangesRepo } from '../../src/store/ledger-changes-repo.ts'
 
 const collector = keyPairFromSeed(new Uint8Array(32).fill(3))
 const node = keyPairFromSeed(new Uint8Array(32).fill(4))
@@ -30,6 +31,7 @@ function world() {
     store: { events: createEventsRepo(db), commands: svc } as unknown as IngestStore,
     collectorPublicKey: collector.publicKey,
     pinAfterCommit: () => {},
+    changes: createLedgerChangesRepo(db),
   } satisfies HandlerContext
   return {
     db,

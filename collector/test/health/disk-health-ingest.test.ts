@@ -8,6 +8,7 @@ import { createAssetsRepo } from '../../src/store/assets-repo.ts'
 import { createCopiesRepo } from '../../src/store/copies-repo.ts'
 import { openDb } from '../../src/store/db.ts'
 import { createEventsRepo } from '../../src/store/events-repo.ts'
+import { createLedgerChangesRepo } from '../../src/store/ledger-changes-repo.ts'
 import { createNodesRepo } from '../../src/store/nodes-repo.ts'
 import { createRunsRepo } from '../../src/store/runs-repo.ts'
 
@@ -58,6 +59,7 @@ test('disk.health goes through the one dispatcher: stored once, judged, replay i
     },
     collectorPublicKey: 'x',
     pinAfterCommit: () => {},
+    changes: createLedgerChangesRepo(db),
   }
   const env = {
     v: 1,

@@ -1,11 +1,25 @@
-import type { Copy, JobFinishedBody } from '@backstop/shared'
+import type {
+  BodyOf,
+  Copy,
+  Envelope,
+  HeartbeatBody,
+  InventoryBody,
+  JobFinishedBody,
+  JobStartedBody,
+  MessageKind,
+} from '@backstop/shared'
 import pino from 'pino'
 import { createAuditLog } from '../../src/audit/audit-log.ts'
-import { auditSink, createBrain, type BrainOptions } from '../../src/ledger/brain.ts'
+import { applyMessage } from '../../src/ingest/index.ts'
+import { createStatusRecorder } from '../../src/ingest/status.ts'
+import type { HandlerContext } from '../../src/ingest/types.ts'
+import { composeLedger } from '../../src/compose/ledger.ts'
 import { ledgerConfig, type LedgerConfig } from '../../src/ledger/config.ts'
 import { createAssetsRepo } from '../../src/store/assets-repo.ts'
 import { createCopiesRepo } from '../../src/store/copies-repo.ts'
-import { openDb } from '../../src/store/db.ts'
+import { openDb, type Db } from '../../src/store/db.ts'
+import { createEventsRepo } from '../../src/store/events-repo.ts'
+import { createLedgerChangesRepo } from '../../src/store/ledger-changes-repo.ts'
 import { createNodesRepo } from '../../src/store/nodes-repo.ts'
 import { createRunsRepo } from '../../src/store/runs-repo.ts'
 import { fakeClock } from './fake-clock.ts'
@@ -13,31 +27,71 @@ import { fakeClock } from './fake-clock.ts'
 export const T0 = Date.parse('2026-11-20T00:00:00Z')
 export const H = 3600_000
 
-/** A real migrated SQLite, the core's own repos as the "ingest", the brain on a fake clock, MQTT captured. */
-export function harness(
-  config: LedgerConfig = ledgerConfig(),
-  extra: Partial<Pick<BrainOptions, 'deviceHealth'>> = {},
-) {
-  const { db } = openDb({ file: ':memory:' })
-  const clock = fakeClock(T0)
-  const auditLog = createAuditLog(db)
-  const published: { topic: string; payload: Record<string, unknown>; retain: boolean }[] = []
-  const brain = createBrain({
-    db,
-    log: pino({ level: 'silent' }),
-    clock,
-    config,
-    audit: auditSink(auditLog, () => clock.now()),
-    ...extra,
-    publish: (topic, payload, o) =>
-      published.push({ topic, payload: JSON.parse(payload) as Record<string, unknown>, retain: o.retain }),
-  })
-  const core = {
+/**
+ * The ingest as the ledger sees it: each write goes through the real message handler (ingest/index.ts), which
+ * writes the core tables and marks the ledger changes, or through the status recorder the broker path uses.
+ */
+function ingestFor(db: Db) {
+  const store = {
     nodes: createNodesRepo(db),
+    events: createEventsRepo(db),
     runs: createRunsRepo(db),
     copies: createCopiesRepo(db),
     assets: createAssetsRepo(db),
   }
+  const ctx: HandlerContext = {
+    store,
+    changes: createLedgerChangesRepo(db),
+    collectorPublicKey: 'collector-key',
+    pinAfterCommit: () => {},
+  }
+  let seq = 0
+  const apply = <K extends MessageKind>(kind: K, node: string, body: BodyOf<K>, at: string): void => {
+    seq++
+    const env = { v: 1, kind, node, msgId: `m${seq}`, seq, ts: at, sig: 'unchecked', body } as unknown as Envelope
+    applyMessage({ env, raw: JSON.stringify(env), receivedAt: at }, ctx)
+  }
+  const status = createStatusRecorder(db, store.nodes)
+  return {
+    nodes: {
+      insert: store.nodes.insert,
+      setStatus: (node: string, state: 'online' | 'offline', at: string, _seenAt: string): void =>
+        status(node, state, at),
+      setHeartbeat: (node: string, body: Partial<HeartbeatBody>, at: string, hostname: string, agentVersion: string) =>
+        apply('heartbeat', node, { jobs: [], ...body, hostname, agentVersion } as HeartbeatBody, at),
+    },
+    runs: {
+      started: (node: string, body: JobStartedBody, at: string) => apply('job.started', node, body, at),
+      finished: (node: string, body: JobFinishedBody, at: string) => apply('job.finished', node, body, at),
+    },
+    assets: {
+      replaceInventory: (node: string, inv: InventoryBody) => apply('inventory', node, inv, inv.at),
+    },
+  }
+}
+
+/**
+ * A real migrated SQLite, the real ingest handlers, the compliance side composed as main.ts does it
+ * (compose/ledger.ts) on a fake clock, MQTT captured.
+ */
+export function harness(config: LedgerConfig = ledgerConfig()) {
+  const { db } = openDb({ file: ':memory:' })
+  const clock = fakeClock(T0)
+  const auditLog = createAuditLog(db)
+  const published: { topic: string; payload: Record<string, unknown>; retain: boolean }[] = []
+  const part = composeLedger({
+    db,
+    log: pino({ level: 'silent' }),
+    clock,
+    config,
+    audit: auditLog,
+    telemetry: undefined,
+    afterCommit: () => undefined,
+    fetch: globalThis.fetch,
+    publish: (topic, payload, o) =>
+      published.push({ topic, payload: JSON.parse(payload) as Record<string, unknown>, retain: o.retain }),
+  })
+  const core = ingestFor(db)
   core.nodes.insert({
     node: 'pve1',
     publicKey: 'k',
@@ -51,11 +105,18 @@ export function harness(
   return {
     db,
     clock,
-    brain,
+    /** The composed parts, as main.ts hands them to the API. */
+    part,
+    ledger: part.ledger,
+    alerts: part.alerts,
+    diskHealth: part.diskHealth,
+    repos: { alerts: part.alertsRepo, assets: part.assets, expectations: part.expectations, notify: part.channels },
+    start: part.start,
+    stop: part.stop,
     core,
     published,
     auditLog,
-    /** One job run as the ingest would commit it: started, then finished with copies. */
+    /** One job run as the ingest commits it: started, then finished with copies (two batches). */
     run(
       job: string,
       startedAt: number,
@@ -86,9 +147,6 @@ export function harness(
           ...(bytes !== undefined ? { bytes } : {}),
         }
         core.runs.finished('pve1', body, iso(startedAt + durationMs))
-        for (const c of copies) {
-          core.copies.upsert('pve1', c, runId, iso(startedAt + durationMs))
-        }
       })()
       return runId
     },
@@ -108,7 +166,7 @@ export function harness(
       }
     },
     alert(key: string) {
-      return brain.repos.alerts.get(key)
+      return part.alertsRepo.get(key)
     },
   }
 }
