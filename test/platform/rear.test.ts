@@ -88,7 +88,7 @@ test('rear format + mkbackup to a loop "USB stick" through the rear job', { time
         kind: 'rear',
         name: 'rescue-usb',
         label,
-        keepRuns: 2,
+        retention: { keep: { last: 2 } },
         timeoutSeconds: 900,
         nodeTimezone: 'UTC',
         extraConfig: [

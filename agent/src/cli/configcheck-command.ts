@@ -6,7 +6,8 @@ import type { CliDeps } from './deps.ts'
 
 /**
  * `configcheck`: every issue as `file:line:col: field: message` on stderr and exit 1 (printed by runCli from the
- * ConfigError); a valid file prints what it resolved to — node, state directory, jobs and their next run.
+ * ConfigError); a valid file prints what it resolved to — node, state directory, jobs and their next run — after
+ * a `warning:` line per outdated setting it accepted (old retention keys, config/legacy-retention.ts).
  */
 export function registerConfigcheck(program: Command, deps: CliDeps, setExit: SetExit): void {
   program
@@ -16,6 +17,10 @@ export function registerConfigcheck(program: Command, deps: CliDeps, setExit: Se
     .action((opts: { json?: boolean }, cmd: Command) => {
       const config = deps.loadConfig(configPath(cmd))
       const jobs = buildJobs(config.jobs)
+      // Accepted but outdated settings: on stderr, so `--json` output stays parseable.
+      for (const w of config.warnings ?? []) {
+        deps.io.err(`warning: ${w}\n`)
+      }
       const now = deps.clock.now()
       const summary = {
         file: config.file,

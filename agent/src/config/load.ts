@@ -15,6 +15,7 @@ import {
 } from '@backstop/shared'
 import { jobKindNames, jobKinds, type JobKind, type ResolvedJob } from '../jobs/kinds.ts'
 import { checkCollectorSection } from './collector-checks.ts'
+import { migrateLegacyRetention } from './legacy-retention.ts'
 import { AgentConfigInput, type ResolvedAgentConfig, type ResolvedHealthConfig } from './schema.ts'
 
 export interface ConfigIssue {
@@ -67,6 +68,10 @@ export function parseAgentConfig(text: string, file: string, env: LoadEnv): Reso
   const at = (path: (string | number)[], message: string): void => {
     issues.push({ file, ...position(doc, lines, path), field: fieldName(path), message })
   }
+  const warnings: ConfigIssue[] = []
+  const warn = (path: (string | number)[], message: string): void => {
+    warnings.push({ file, ...position(doc, lines, path), field: fieldName(path), message })
+  }
   for (const e of doc.errors) {
     const pos = lines.linePos(e.pos[0])
     issues.push({ file, line: pos.line, column: pos.col, field: '', message: `YAML: ${e.message.split('\n')[0]}` })
@@ -98,10 +103,16 @@ export function parseAgentConfig(text: string, file: string, env: LoadEnv): Reso
   }
   const jobs: ResolvedJob[] = []
   const seen = new Map<string, number>()
-  input.jobs.forEach((job, i) => {
-    const kind = job.kind as JobKind
+  input.jobs.forEach((given, i) => {
+    const kind = given.kind as JobKind
     if (!jobKindNames.includes(kind)) {
-      at(['jobs', i, 'kind'], `unknown job kind "${job.kind}"; known kinds: ${jobKindNames.join(', ')}`)
+      at(['jobs', i, 'kind'], `unknown job kind "${given.kind}"; known kinds: ${jobKindNames.join(', ')}`)
+      return
+    }
+    const job = migrateLegacyRetention(kind, given, (key, message, fatal) =>
+      (fatal ? at : warn)(['jobs', i, key], message),
+    ) as typeof given | null
+    if (job === null) {
       return
     }
     const check = jobChecks[kind]
@@ -160,6 +171,7 @@ export function parseAgentConfig(text: string, file: string, env: LoadEnv): Reso
     logLevel: input.log?.level ?? 'info',
     jobs,
     health,
+    warnings: warnings.map(formatIssue),
   }
 }
 

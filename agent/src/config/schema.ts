@@ -129,6 +129,8 @@ export interface ResolvedAgentConfig {
   readonly jobs: readonly ResolvedJob[]
   /** Always set by the loader; absent only in configs built by hand (tests), which means the defaults. */
   readonly health?: ResolvedHealthConfig
+  /** Accepted but outdated settings (old retention keys), `file:line:col: field: message`; configcheck prints them. */
+  readonly warnings?: readonly string[]
 }
 
 export interface ResolvedHealthConfig {

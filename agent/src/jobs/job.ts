@@ -73,3 +73,6 @@ export interface Job {
    */
   restoreTest?(ctx: JobContext, copyId: string | undefined): Promise<CopyCheck>
 }
+
+/** What every kind's factory returns (jobs/kinds.ts checks it per table line): plan, inventory and copy checks. */
+export type KindJob = Job & Required<Pick<Job, 'plan' | 'inventory' | 'verifyCopy' | 'restoreTest'>>

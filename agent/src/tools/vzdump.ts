@@ -98,15 +98,13 @@ export interface VzdumpArgs {
   readonly notesTemplate?: string | undefined
   /** KiB/s (vzdump's unit). */
   readonly bwlimitKiB?: number | undefined
-  /** `keep-last=3,keep-daily=7,…` handed to PVE, or null when the agent prunes itself. */
-  readonly pruneBackups?: string | null | undefined
   readonly zstdThreads?: number | undefined
   readonly script?: string | undefined
 }
 
 /**
- * argv for `vzdump` (vzdump(1): `vzdump {<vmid>} [OPTIONS]`). `--remove 0` whenever the agent prunes, so PVE's
- * own storage retention never deletes behind our back; `--prune-backups` when PVE should prune instead.
+ * argv for `vzdump` (vzdump(1): `vzdump {<vmid>} [OPTIONS]`). Always `--remove 0`: PVE's own storage retention
+ * never deletes behind our back; the agent's GFS policy decides (jobs/vzdump/archives.ts).
  * `--notes-template` requires `--storage` (vzdump.1: "Requires option(s): storage").
  */
 export function vzdumpArgv(a: VzdumpArgs): string[] {
@@ -136,11 +134,7 @@ export function vzdumpArgv(a: VzdumpArgs): string[] {
   if (a.bwlimitKiB !== undefined) {
     argv.push('--bwlimit', String(a.bwlimitKiB))
   }
-  if (a.pruneBackups) {
-    argv.push('--prune-backups', a.pruneBackups, '--remove', '1')
-  } else {
-    argv.push('--remove', '0')
-  }
+  argv.push('--remove', '0')
   if (a.script !== undefined) {
     argv.push('--script', a.script)
   }

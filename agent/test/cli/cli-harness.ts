@@ -52,7 +52,7 @@ jobs:
     schedule: "0 3 * * *"
     paths: [${src}]
     destination: ${dest}
-    keepLast: 2
+    retention: { keep: { last: 2 } }
     media: hdd
 ${extraYaml}`,
   )

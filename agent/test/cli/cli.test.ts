@@ -135,8 +135,12 @@ describe('status and plan', () => {
   it('plan <job> --json lists keep/destroy with the rule', async (t) => {
     const h = harness(t)
     mkdirSync(h.dest)
+    // Each with a matching manifest: only archives that verify fill a retention slot.
+    const sha256OfX = '2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881'
     for (let i = 0; i < 3; i++) {
-      writeFileSync(join(h.dest, `etc-2026022${i}T000000Z.tar.gz`), 'x', { flag: 'w' })
+      const name = `etc-2026022${i}T000000Z.tar.gz`
+      writeFileSync(join(h.dest, name), 'x', { flag: 'w' })
+      writeFileSync(join(h.dest, `${name}.sha256`), `${sha256OfX}  ${name}\n`)
     }
     const r = await h.cli('plan', 'etc', '--json', '--config', h.config)
     assert.equal(r.code, 0, r.err)
@@ -149,7 +153,8 @@ describe('status and plan', () => {
         ['etc-20260220T000000Z.tar.gz', 'destroy'],
       ],
     )
-    assert.match(lines[2]!.reasons[0]!, /keep-last\(2\)/)
+    assert.deepEqual(lines[1]!.reasons, ['last(2)'])
+    assert.match(lines[2]!.reasons[0]!, /^kept by no rule; newer successful copy .*etc-20260222T000000Z\.tar\.gz kept$/)
     assert.ok(existsSync(join(h.dest, 'etc-20260220T000000Z.tar.gz')), 'plan deletes nothing')
   })
 })

@@ -29,6 +29,7 @@ describe('deploy/config/agent*.yaml samples', () => {
       const cfg = parseAgentConfig(filled(readFileSync(join(deployDir, f), 'utf8')), f, { hostname: 'sample-host' })
       const jobs = buildJobs(cfg.jobs)
       assert.equal(jobs.length, cfg.jobs.length)
+      assert.deepEqual(cfg.warnings, [], 'a shipped sample uses no outdated keys')
       assert.ok(cfg.jobs.length > 0, 'a sample without jobs documents nothing')
     })
   }
@@ -72,7 +73,7 @@ describe('deploy/config/agent*.yaml samples', () => {
       'paths',
       'destination',
       'exclude',
-      'keepLast',
+      'retention',
       'media',
       'offsite',
       'offline',

@@ -76,11 +76,11 @@ test('config: onlyIfLayoutChanged needs checkLayout + mkrescue; extraConfig not 
   )
   const r = resolveRearJob({ kind: 'rear', name: 'x' }, 'UTC')
   assert.equal(r.label, 'REAR-000')
-  assert.equal(r.keepRuns, 2)
+  assert.deepEqual(r.retention.keep, { last: 2, hourly: 0, daily: 0, weekly: 0, monthly: 0, yearly: 0 })
   assert.equal(r.workflow, 'mkbackup')
 })
 
-test('plan: keep-runs per kind on the attached stick (mount faked, run dirs on disk)', async (t) => {
+test('plan: GFS keep.last per kind on the attached stick, verified runs only (mount faked, run dirs on disk)', async (t) => {
   const { mkdirSync, writeFileSync } = await import('node:fs')
   const state = mkdtempSync(join(tmpdir(), 'bk-rearplan-'))
   t.after(() => rmSync(state, { recursive: true, force: true }))
@@ -96,29 +96,54 @@ test('plan: keep-runs per kind on the attached stick (mount faked, run dirs on d
     }
   }
   const blkid = readFileSync(join(import.meta.dirname, '../fixtures/rear/blkid-export-rear-stick.txt'), 'utf8')
-  const exec = new FixtureExec([
-    { argv: ['blkid', '-c', '/dev/null', '-o', 'export', '-t', 'LABEL=REAR-000'], stdout: blkid },
-    { argv: ['mount', '-o', 'rw,nodev,nosuid,noexec', '/dev/loop0p3', join(state, 'mnt')] },
-    { argv: ['umount', join(state, 'mnt')] },
-  ])
   const job = createRearJob(
-    resolveRearJob({ kind: 'rear', name: 'rescue', rearHostname: 'vm', nodeTimezone: 'UTC', keepRuns: 2 }, 'UTC'),
+    resolveRearJob(
+      { kind: 'rear', name: 'rescue', rearHostname: 'vm', nodeTimezone: 'UTC', retention: { keep: { last: 2 } } },
+      'UTC',
+    ),
   )
-  const lines = await job.plan!({
-    node: 'n1',
-    runId: 'p',
-    trigger: 'manual',
-    exec,
-    log: pino({ level: 'silent' }),
-    signal: new AbortController().signal,
-    stateDir: state,
-    clock: { now: () => new Date(), sleepUntil: async () => {} },
-    progress: () => {},
+  const plan = async (): Promise<string[]> => {
+    const exec = new FixtureExec([
+      { argv: ['blkid', '-c', '/dev/null', '-o', 'export', '-t', 'LABEL=REAR-000'], stdout: blkid },
+      { argv: ['mount', '-o', 'rw,nodev,nosuid,noexec', '/dev/loop0p3', join(state, 'mnt')] },
+      { argv: ['umount', join(state, 'mnt')] },
+    ])
+    const lines = await job.plan({
+      node: 'n1',
+      runId: 'p',
+      trigger: 'manual',
+      exec,
+      log: pino({ level: 'silent' }),
+      signal: new AbortController().signal,
+      stateDir: state,
+      clock: { now: () => new Date('2026-11-22T00:00:00Z'), sleepUntil: async () => {} },
+      progress: () => {},
+    })
+    exec.assertAllUsed()
+    assert.ok(lines.every((l) => l.location === 'REAR-000:rear/vm'))
+    return lines.map((l) => `${l.name.split('/')[2]} ${l.action}`)
+  }
+  // No run was checked by this agent (no inventory): none fills a slot, so none justifies deleting another.
+  assert.deepEqual(await plan(), [
+    '20261101.0200 keep',
+    '20261108.0200 keep',
+    '20261115.0200 keep',
+    '20261116.0200 keep',
+  ])
+  const uuid = /^UUID=(.+)$/m.exec(blkid)![1]!
+  const runs = ['20261101.0200', '20261108.0200', '20261115.0200', '20261116.0200'].map((n) => ({
+    name: `rear/vm/${n}`,
+    createdAt: '2026-11-01T00:00:00.000Z',
+    verifiedAt: '2026-11-16T03:00:00.000Z',
+  }))
+  await saveInventory(state, {
+    [uuid]: { fsUuid: uuid, label: 'REAR-000', lastSeen: '2026-11-16T03:00:00.000Z', runs },
   })
-  exec.assertAllUsed()
-  assert.deepEqual(
-    lines.map((l) => `${l.name.split('/')[2]} ${l.action}`),
-    ['20261101.0200 destroy', '20261108.0200 keep', '20261115.0200 keep', '20261116.0200 keep'],
-  )
-  assert.equal(lines[0]!.location, 'REAR-000:rear/vm')
+  // Verified: the two newest backup runs stay; the rescue-only run is planned on its own.
+  assert.deepEqual(await plan(), [
+    '20261101.0200 destroy',
+    '20261108.0200 keep',
+    '20261115.0200 keep',
+    '20261116.0200 keep',
+  ])
 })

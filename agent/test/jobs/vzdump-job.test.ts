@@ -173,12 +173,12 @@ test("inventory lists this node's guests (no templates) and coverage follows the
   )
 })
 
-test('config: exactly one selection and one target; notes need a storage; retention xor pruneBackups', () => {
+test('config: exactly one selection and one target; notes need a storage; a retention that keeps nothing', () => {
   const bad: [Partial<VzdumpJobInput>, RegExp][] = [
     [{ all: true }, /exactly one of/],
     [{ storage: undefined }, /storage\/dumpdir/],
     [{ storage: undefined, dumpdir: '/d', notesTemplate: 'x' }, /notes-template only together with --storage/],
-    [{ pruneBackups: 'keep-last=3' }, /choose one/],
+    [{ retention: { keep: { last: 0, daily: 0, weekly: 0, monthly: 0, yearly: 0 } } }, /every keep count is 0/],
     [{ guests: undefined, pool: 'p', exclude: [1] }, /only applies with `all: true`/],
   ]
   for (const [over, re] of bad) {

@@ -14,7 +14,9 @@ import {
   rearFormatArgv,
   renderLocalConf,
 } from '../../src/tools/rear.ts'
-import { checkRearMd5, listRunDirs, pruneRunDirs } from '../../src/jobs/rear/stick.ts'
+import { keepLastOnly, resolveRetentionPolicy } from '@backstop/shared'
+import { deleteRunDirs, planRunDirs } from '../../src/jobs/rear/rear-retention.ts'
+import { checkRearMd5, listRunDirs } from '../../src/jobs/rear/stick.ts'
 import { recordStick, staleSticks } from '../../src/jobs/rear/inventory.ts'
 
 const fixture = (f: string): string => readFileSync(join(import.meta.dirname, '../fixtures/rear', f), 'utf8')
@@ -153,12 +155,29 @@ test('run dirs on a stick: listing, rear md5 check, keep N (the new run always s
   })
   assert.equal((await checkRearMd5(archive, '0'.repeat(32)))?.ok, false)
   assert.equal(await checkRearMd5(join(root, 'nope.tar.gz'), 'x'), null)
-  const { removed, errors } = await pruneRunDirs(runs, 2, newest.name)
+  // GFS keep.last 2 per kind over verified runs only: the unverified 1101 cannot fill a slot, 1108 is third.
+  const verified = new Map(
+    ['20261108.0200', '20261110.0200', '20261115.0200', '20261122.0200'].map((n) => [
+      `rear/vm/${n}`,
+      { name: `rear/vm/${n}`, createdAt: '', verifiedAt: '2026-11-22T03:00:00.000Z' },
+    ]),
+  )
+  const plan = planRunDirs(
+    runs,
+    verified,
+    resolveRetentionPolicy({ keep: { last: 2 } }, 'UTC', keepLastOnly(2)),
+    new Date('2026-11-22T03:00:00Z'),
+    'REAR-000:rear/vm',
+  )
+  const { removed, errors } = await deleteRunDirs(plan)
   assert.deepEqual(errors, [])
-  // Backups: keep the 2 newest (1122, 1115); rescue-only runs are counted separately (1110 stays).
+  // Backups: keep the 2 newest verified (1122, 1115); rescue-only runs are planned separately (1110 stays).
   assert.deepEqual(
-    removed.map((r) => r.name.split('/')[2]),
-    ['20261108.0200', '20261101.0200'],
+    removed.map((r) => [r.run.name.split('/')[2], r.rule.split(';')[0]]),
+    [
+      ['20261101.0200', 'failed copy'],
+      ['20261108.0200', 'kept by no rule'],
+    ],
   )
   assert.deepEqual(
     (await listRunDirs(root, 'vm', 'UTC')).map((r) => r.name.split('/')[2]),

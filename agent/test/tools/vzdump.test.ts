@@ -253,7 +253,6 @@ test('vzdumpArgv builds the documented options', () => {
       compress: 'zstd',
       zstdThreads: 0,
       target: { storage: 'pbs' },
-      pruneBackups: 'keep-last=3,keep-daily=7',
     }),
     [
       'vzdump',
@@ -267,10 +266,9 @@ test('vzdumpArgv builds the documented options', () => {
       '0',
       '--storage',
       'pbs',
-      '--prune-backups',
-      'keep-last=3,keep-daily=7',
+      // Always: PVE's storage retention never deletes behind the agent's GFS policy.
       '--remove',
-      '1',
+      '0',
     ],
   )
 })

@@ -70,10 +70,19 @@ export interface RetentionPolicy {
 
 export const DEFAULT_KEEP: RetentionKeep = { last: 1, hourly: 0, daily: 30, weekly: 12, monthly: 12, yearly: 7 }
 
-/** Defaults resolved once; `defaultTimezone` is the agent-wide zone. Validate with `retentionPolicyIssues`. */
+/** Keeps only the newest `n` successful copies: the calendar classes off (archive and rear defaults). */
+export function keepLastOnly(n: number): RetentionKeep {
+  return { last: n, hourly: 0, daily: 0, weekly: 0, monthly: 0, yearly: 0 }
+}
+
+/**
+ * Defaults resolved once; `defaultTimezone` is the agent-wide zone. `defaults` are the counts an omitted key takes
+ * (a job kind may have its own, e.g. keepLastOnly(2) on a small USB stick). Validate with `retentionPolicyIssues`.
+ */
 export function resolveRetentionPolicy(
   input: RetentionPolicyInput | undefined,
   defaultTimezone = 'UTC',
+  defaults: RetentionKeep = DEFAULT_KEEP,
 ): RetentionPolicy {
   const keep = input?.keep ?? {}
   const promote = input?.promote ?? {}
@@ -81,12 +90,12 @@ export function resolveRetentionPolicy(
   return {
     timezone: input?.timezone ?? defaultTimezone,
     keep: {
-      last: keep.last ?? DEFAULT_KEEP.last,
-      hourly: keep.hourly ?? DEFAULT_KEEP.hourly,
-      daily: keep.daily ?? DEFAULT_KEEP.daily,
-      weekly: keep.weekly ?? DEFAULT_KEEP.weekly,
-      monthly: keep.monthly ?? DEFAULT_KEEP.monthly,
-      yearly: keep.yearly ?? DEFAULT_KEEP.yearly,
+      last: keep.last ?? defaults.last,
+      hourly: keep.hourly ?? defaults.hourly,
+      daily: keep.daily ?? defaults.daily,
+      weekly: keep.weekly ?? defaults.weekly,
+      monthly: keep.monthly ?? defaults.monthly,
+      yearly: keep.yearly ?? defaults.yearly,
     },
     promote: { weekday: promote.weekday ?? 'sunday', monthDay: promote.monthDay ?? 1, yearStart: { month, day } },
   }

@@ -1,236 +1,207 @@
 import { lstat, mkdir, readdir, rename, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { durableTempTarget, writeFileDurable } from '@backstop/node-io'
-import {
-  BackstopError,
-  type AssetRef,
-  type Copy,
-  type DeletedCopy,
-  type Location,
-  type Verification,
-} from '@backstop/shared'
+import { BackstopError, type AssetRef, type Copy, type DeletedCopy, type Location } from '@backstop/shared'
 import { describeFailure } from '../../exec/exec.ts'
-import type { Job, JobContext, JobResult, PlanLine } from '../job.ts'
+import type { JobContext, JobResult, KindJob } from '../job.ts'
 import {
   archiveName,
   COPY_MODE,
   createPrivateFile,
   deviceOf,
   fsyncPath,
-  listArchives,
   manifestLine,
   parseArchiveName,
-  readManifest,
   removeIfExists,
   sha256File,
   type ArchiveFile,
 } from './archive-files.ts'
-import { archiveRestoreTest, archiveVerifyCopy, METHOD, verify } from './archive-checks.ts'
+import { archiveRestoreTest, archiveVerifyCopy, verify } from './archive-checks.ts'
+import {
+  archivePlanLines,
+  asStored,
+  deleteArchives,
+  planArchives,
+  storedArchives,
+  type StoredArchive,
+} from './archive-retention.ts'
 import type { ResolvedArchiveJob } from './config.ts'
 
 /**
  * `archive`: GNU tar + gzip of the configured paths into `<destination>/<job>-<UTC stamp>.tar.gz`, written under
  * a temp name, fsync'd and renamed, with a sha256sum-format manifest next to it. The archive is then verified
- * (re-read and re-hashed against the manifest, and `tar --list` must read it to the end). Only after that are
- * archives beyond keep-last-N deleted, so a failed run never costs an older good archive.
+ * (re-read and re-hashed against the manifest, and `tar --list` must read it to the end). Only after that does the
+ * GFS `retention:` policy prune (archive-retention.ts), so a failed run never costs an older good archive.
  */
-export function createArchiveJob(cfg: ResolvedArchiveJob): Job {
+export function createArchiveJob(cfg: ResolvedArchiveJob): KindJob {
   const asset: AssetRef = { kind: 'file-set', id: `fileset:${cfg.name}`, name: cfg.paths.join(', ').slice(0, 256) }
-  const rule = `keep-last(${cfg.keepLast})`
-
-  const copyOf = (
-    f: ArchiveFile,
-    location: Location,
-    verification: Verification,
-    bytes: number,
-    hash: string | null,
-  ): Copy => ({
-    copyId: `archive:${f.path}`,
-    asset,
-    location,
-    name: f.name,
-    media: cfg.media,
-    offsite: cfg.offsite,
-    offline: cfg.offline,
-    immutable: false,
-    createdAt: f.createdAt.toISOString(),
-    bytes,
-    ...(hash ? { checksum: { algo: 'sha256' as const, value: hash } } : {}),
-    verification,
-  })
-
   return {
     name: cfg.name,
     kind: 'archive',
-
-    async run(ctx: JobContext): Promise<JobResult> {
-      const warnings: string[] = []
-      await mkdir(cfg.destination, { recursive: true, mode: 0o700 })
-      await removeStaleTemps(cfg.destination, cfg.name)
-
-      const present: string[] = []
-      for (const p of cfg.paths) {
-        try {
-          await lstat(p)
-          present.push(p)
-        } catch {
-          warnings.push(
-            `source path ${p} does not exist; it is not in this archive (fix jobs.${cfg.name}.paths or create it)`,
-          )
-        }
-      }
-      if (present.length === 0) {
-        throw new BackstopError(
-          'BK_ERR_SOURCE_MISSING',
-          `none of the paths of job "${cfg.name}" exist: ${cfg.paths.join(', ')}; fix the job's paths or create them`,
-        )
-      }
-
-      const createdAt = ctx.clock.now()
-      const file = await freshName(cfg.destination, cfg.name, createdAt)
-      const tmp = join(cfg.destination, `.${file.name}.partial`)
-      const argv = [
-        'tar',
-        '--create',
-        '--gzip',
-        '--file',
-        tmp,
-        '--directory',
-        '/',
-        ...cfg.exclude.map((e) => `--exclude=${e.replace(/^\/+/, '')}`),
-        '--',
-        ...present.map((p) => p.replace(/^\/+/, '') || '.'),
-      ]
-      ctx.progress(0, `tar ${present.join(' ')}`)
-      try {
-        await createPrivateFile(tmp)
-        const r = await ctx.exec.run(argv, {
-          signal: ctx.signal,
-          timeoutMs: cfg.timeoutMs,
-          maxOutputBytes: 1024 * 1024,
-        })
-        // GNU tar: 1 = some files changed while being read (the archive is still complete and readable); 2 = fatal.
-        if (r.exitCode === 1 && r.signal === null) {
-          warnings.push(
-            `tar: some files changed while they were archived: ${r.stderr.trim().split('\n').slice(-3).join('; ')}`,
-          )
-        } else if (r.exitCode !== 0 || r.signal !== null) {
-          throw new BackstopError(
-            'BK_ERR_EXEC_FAILED',
-            `${describeFailure(r)}; the destination ${cfg.destination} was left unchanged`,
-          )
-        }
-        await fsyncPath(tmp)
-        await rename(tmp, file.path)
-        await fsyncPath(cfg.destination)
-      } catch (e) {
-        await removeIfExists(tmp)
-        throw e
-      }
-      ctx.progress(60, 'hashing')
-      const hash = await sha256File(file.path)
-      await writeFileDurable(`${file.path}.sha256`, manifestLine(hash, file.name), { mode: COPY_MODE })
-
-      ctx.progress(70, 'verifying')
-      const location: Location = { kind: 'dir', target: cfg.destination, device: await deviceOf(cfg.destination) }
-      const bytes = (await stat(file.path)).size
-      const verification = await verify(ctx, file.path)
-      const newCopy = copyOf(file, location, verification, bytes, hash)
-      if (verification.state !== 'verified') {
-        return {
-          status: 'failed',
-          copies: [newCopy],
-          deleted: [],
-          warnings,
-          bytes,
-          error: {
-            code: 'BK_ERR_VERIFY_FAILED',
-            message: `${file.path}: ${verification.detail ?? 'verification failed'}; older archives were kept`,
-          },
-        }
-      }
-
-      ctx.progress(90, 'pruning')
-      const all = await listArchives(cfg.destination, cfg.name)
-      const { keep, drop } = keepLast(all, cfg.keepLast, file.path)
-      const deleted: DeletedCopy[] = []
-      for (const old of drop) {
-        await removeIfExists(`${old.path}.sha256`)
-        await removeIfExists(old.path)
-        deleted.push({
-          copyId: `archive:${old.path}`,
-          asset,
-          location,
-          name: old.name,
-          deletedAt: ctx.clock.now().toISOString(),
-          rule,
-        })
-      }
-      // Older kept archives are re-hashed against their manifests: a copy that rotted on disk shows up as failed.
-      const copies = [newCopy]
-      for (const old of keep.filter((f) => f.path !== file.path)) {
-        const expected = await readManifest(old.path)
-        const size = (await stat(old.path)).size
-        const actual = expected ? await sha256File(old.path) : null
-        const v: Verification =
-          expected === null
-            ? { state: 'unverified', method: METHOD, detail: 'no .sha256 manifest next to it' }
-            : {
-                state: actual === expected ? 'verified' : 'failed',
-                at: ctx.clock.now().toISOString(),
-                method: 'sha256-manifest',
-                ...(actual === expected ? {} : { detail: `sha256 is ${actual}, manifest says ${expected}` }),
-              }
-        copies.push(copyOf(old, location, v, size, expected))
-      }
-      ctx.progress(100)
-      const missing = cfg.paths.length - present.length
-      return {
-        status: missing > 0 ? 'partial' : 'success',
-        copies,
-        deleted,
-        warnings,
-        bytes,
-        ...(missing > 0
-          ? {
-              error: {
-                code: 'BK_ERR_SOURCE_MISSING',
-                message: warnings.filter((w) => w.startsWith('source path')).join('; '),
-              },
-            }
-          : {}),
-      }
-    },
-
-    async plan(): Promise<PlanLine[]> {
-      const all = await listArchives(cfg.destination, cfg.name)
-      const { keep } = keepLast(all, cfg.keepLast, null)
-      return all.map((f, i) => ({
-        location: cfg.destination,
-        name: f.name,
-        createdAt: f.createdAt.toISOString(),
-        action: keep.includes(f) ? 'keep' : 'destroy',
-        reasons: [keep.includes(f) ? `${rule}: #${i + 1} newest` : `${rule}: #${i + 1} newest, beyond ${cfg.keepLast}`],
-      }))
-    },
-
-    async inventory(): Promise<AssetRef[]> {
-      return [asset]
-    },
-
+    run: (ctx) => runArchive(cfg, asset, ctx),
+    plan: (ctx) => archivePlanLines(cfg, ctx.clock.now()),
+    inventory: async () => [asset],
     verifyCopy: (ctx, copyId) => archiveVerifyCopy(cfg, ctx, copyId),
     restoreTest: (ctx, copyId) => archiveRestoreTest(cfg, ctx, copyId),
   }
 }
 
-/** The newest `n` archives are kept; `mustKeep` (the archive just written) is never deleted, whatever its rank. */
-export function keepLast(
-  newestFirst: readonly ArchiveFile[],
-  n: number,
-  mustKeep: string | null,
-): { keep: ArchiveFile[]; drop: ArchiveFile[] } {
-  const keep = newestFirst.filter((f, i) => i < n || f.path === mustKeep)
-  return { keep, drop: newestFirst.filter((f) => !keep.includes(f)) }
+/** One run: tar → manifest → verify → prune with the GFS policy → report every archive as a copy. */
+async function runArchive(cfg: ResolvedArchiveJob, asset: AssetRef, ctx: JobContext): Promise<JobResult> {
+  const warnings: string[] = []
+  await mkdir(cfg.destination, { recursive: true, mode: 0o700 })
+  await removeStaleTemps(cfg.destination, cfg.name)
+  const present = await presentPaths(cfg, warnings)
+  const fresh = await writeArchive(cfg, ctx, present, warnings)
+  const location: Location = { kind: 'dir', target: cfg.destination, device: await deviceOf(cfg.destination) }
+  const copyOf = (a: StoredArchive): Copy => archiveCopy(cfg, asset, location, a)
+  if (fresh.verification.state !== 'verified') {
+    const detail = fresh.verification.detail ?? 'verification failed'
+    return {
+      status: 'failed',
+      copies: [copyOf(fresh)],
+      deleted: [],
+      warnings,
+      bytes: fresh.bytes,
+      error: { code: 'BK_ERR_VERIFY_FAILED', message: `${fresh.file.path}: ${detail}; older archives were kept` },
+    }
+  }
+  ctx.progress(90, 'pruning')
+  const now = ctx.clock.now()
+  const stored = await storedArchives(cfg, now, fresh)
+  for (const a of stored.filter((x) => x.verification.state === 'failed')) {
+    warnings.push(`${a.file.path}: ${a.verification.detail ?? 'failed its check'}; it fills no retention slot`)
+  }
+  const plan = planArchives(cfg, stored, now)
+  const { gone, errors } = await deleteArchives(plan)
+  warnings.push(...errors)
+  const goneIds = new Set(gone.map((g) => g.archive.id))
+  const deleted: DeletedCopy[] = gone.map((g) => ({
+    copyId: `archive:${g.archive.file.path}`,
+    asset,
+    location,
+    name: g.archive.name,
+    deletedAt: now.toISOString(),
+    rule: g.rule,
+  }))
+  ctx.progress(100)
+  const copies = [fresh, ...plan.keep, ...plan.destroy.map((d) => d.snap)]
+    .filter((a, i, all) => !goneIds.has(a.id) && all.findIndex((b) => b.id === a.id) === i)
+    .map(copyOf)
+  return { ...finish(cfg, present, warnings), copies, deleted, warnings, bytes: fresh.bytes }
+}
+
+/** `success`, or `partial` naming the configured paths that did not exist. */
+function finish(
+  cfg: ResolvedArchiveJob,
+  present: readonly string[],
+  warnings: readonly string[],
+): Pick<JobResult, 'status' | 'error'> {
+  if (present.length === cfg.paths.length) {
+    return { status: 'success' }
+  }
+  const message = warnings.filter((w) => w.startsWith('source path')).join('; ')
+  return { status: 'partial', error: { code: 'BK_ERR_SOURCE_MISSING', message } }
+}
+
+/** The configured paths that exist; each missing one is a warning, all missing is an error. */
+async function presentPaths(cfg: ResolvedArchiveJob, warnings: string[]): Promise<string[]> {
+  const present: string[] = []
+  for (const p of cfg.paths) {
+    try {
+      await lstat(p)
+      present.push(p)
+    } catch {
+      warnings.push(
+        `source path ${p} does not exist; it is not in this archive (fix jobs.${cfg.name}.paths or create it)`,
+      )
+    }
+  }
+  if (present.length === 0) {
+    throw new BackstopError(
+      'BK_ERR_SOURCE_MISSING',
+      `none of the paths of job "${cfg.name}" exist: ${cfg.paths.join(', ')}; fix the job's paths or create them`,
+    )
+  }
+  return present
+}
+
+/** tar into a temp name, fsync, rename, manifest, full verification; the destination is unchanged on failure. */
+async function writeArchive(
+  cfg: ResolvedArchiveJob,
+  ctx: JobContext,
+  present: readonly string[],
+  warnings: string[],
+): Promise<StoredArchive> {
+  const file = await freshName(cfg.destination, cfg.name, ctx.clock.now())
+  const tmp = join(cfg.destination, `.${file.name}.partial`)
+  ctx.progress(0, `tar ${present.join(' ')}`)
+  try {
+    await createPrivateFile(tmp)
+    await runTar(cfg, ctx, present, tmp, warnings)
+    await fsyncPath(tmp)
+    await rename(tmp, file.path)
+    await fsyncPath(cfg.destination)
+  } catch (e) {
+    await removeIfExists(tmp)
+    throw e
+  }
+  ctx.progress(60, 'hashing')
+  const hash = await sha256File(file.path)
+  await writeFileDurable(`${file.path}.sha256`, manifestLine(hash, file.name), { mode: COPY_MODE })
+  ctx.progress(70, 'verifying')
+  const bytes = (await stat(file.path)).size
+  return asStored(file, bytes, hash, await verify(ctx, file.path))
+}
+
+async function runTar(
+  cfg: ResolvedArchiveJob,
+  ctx: JobContext,
+  present: readonly string[],
+  tmp: string,
+  warnings: string[],
+): Promise<void> {
+  const argv = [
+    'tar',
+    '--create',
+    '--gzip',
+    '--file',
+    tmp,
+    '--directory',
+    '/',
+    ...cfg.exclude.map((e) => `--exclude=${e.replace(/^\/+/, '')}`),
+    '--',
+    ...present.map((p) => p.replace(/^\/+/, '') || '.'),
+  ]
+  const r = await ctx.exec.run(argv, { signal: ctx.signal, timeoutMs: cfg.timeoutMs, maxOutputBytes: 1024 * 1024 })
+  // GNU tar: 1 = some files changed while being read (the archive is still complete and readable); 2 = fatal.
+  if (r.exitCode === 1 && r.signal === null) {
+    warnings.push(
+      `tar: some files changed while they were archived: ${r.stderr.trim().split('\n').slice(-3).join('; ')}`,
+    )
+  } else if (r.exitCode !== 0 || r.signal !== null) {
+    throw new BackstopError(
+      'BK_ERR_EXEC_FAILED',
+      `${describeFailure(r)}; the destination ${cfg.destination} was left unchanged`,
+    )
+  }
+}
+
+function archiveCopy(cfg: ResolvedArchiveJob, asset: AssetRef, location: Location, a: StoredArchive): Copy {
+  return {
+    copyId: `archive:${a.file.path}`,
+    asset,
+    location,
+    name: a.name,
+    media: cfg.media,
+    offsite: cfg.offsite,
+    offline: cfg.offline,
+    immutable: false,
+    createdAt: a.createdAt.toISOString(),
+    bytes: a.bytes,
+    ...(a.hash ? { checksum: { algo: 'sha256' as const, value: a.hash } } : {}),
+    verification: a.verification,
+  }
 }
 
 async function freshName(dir: string, job: string, createdAt: Date): Promise<ArchiveFile> {

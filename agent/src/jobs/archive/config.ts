@@ -1,10 +1,14 @@
 import Type, { type Static } from 'typebox'
-import type { MediaType } from '@backstop/shared'
+import { keepLastOnly, RetentionPolicyInput, type MediaType, type RetentionPolicy } from '@backstop/shared'
 import { commonJobFields, copyClassFields, resolveCommon, type ResolvedCommonJob } from '../common-config.ts'
+import { resolveCheckedPolicy } from '../retention.ts'
+
+/** Omitted keep counts: the newest 7 verified archives, no calendar classes (what `keepLast` defaulted to). */
+export const ARCHIVE_KEEP_DEFAULTS = keepLastOnly(7)
 
 /**
  * `archive`: tar+gzip of configured paths (e.g. /etc/pve, /etc/network) into a destination directory, with a
- * sha256 manifest, verified after writing, keep-last-N.
+ * sha256 manifest, verified after writing, pruned by the GFS `retention:` policy (only verified archives count).
  */
 export const ArchiveJobConfig = Type.Object(
   {
@@ -14,8 +18,8 @@ export const ArchiveJobConfig = Type.Object(
     /** Absolute directory the archives are written to; created if missing. */
     destination: Type.String({ minLength: 1, pattern: '^/' }),
     exclude: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { maxItems: 256 })),
-    /** Archives kept; older ones are deleted only after a newer one verified. Default 7. */
-    keepLast: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })),
+    /** GFS retention (docs/retention.md); omitted counts default to `keep: { last: 7 }`, calendar classes 0. */
+    retention: Type.Optional(RetentionPolicyInput),
     ...copyClassFields,
   },
   { additionalProperties: false },
@@ -27,7 +31,7 @@ export interface ResolvedArchiveJob extends ResolvedCommonJob {
   readonly paths: readonly string[]
   readonly destination: string
   readonly exclude: readonly string[]
-  readonly keepLast: number
+  readonly retention: RetentionPolicy
   readonly media: MediaType
   readonly offsite: boolean
   readonly offline: boolean
@@ -40,7 +44,12 @@ export function resolveArchiveJob(input: ArchiveJobInput, defaultTimezone: strin
     paths: input.paths,
     destination: input.destination,
     exclude: input.exclude ?? [],
-    keepLast: input.keepLast ?? 7,
+    retention: resolveCheckedPolicy(
+      input.retention,
+      defaultTimezone,
+      `jobs.${input.name}.retention`,
+      ARCHIVE_KEEP_DEFAULTS,
+    ),
     media: input.media,
     offsite: input.offsite ?? false,
     offline: input.offline ?? false,

@@ -5,7 +5,7 @@ import { describeFailure, succeeded } from '../../exec/exec.ts'
 import { classifyBtrfsError, snapshotArgv } from '../../tools/btrfs.ts'
 import type { MountInfo } from '../../tools/btrfs-parse.ts'
 import type { CopyCheck, Job, JobContext, JobResult, PlanLine } from '../job.ts'
-import { planSnapshots } from '../snapshot-common/retention.ts'
+import { planCopies } from '../retention.ts'
 import { RunReport } from '../snapshot-common/report.ts'
 import { btrfsRestoreTest, btrfsVerifyCopy } from './checks.ts'
 import type { ResolvedBtrfsJob } from './config.ts'
@@ -207,7 +207,7 @@ export class BtrfsSnapshotJob implements Job {
       detail: 'read-only snapshot',
     }
     for (const [name, list] of src.owned) {
-      const plan = planSnapshots(
+      const plan = planCopies(
         list.map((o) => toOwned(o, held.has(o.name), o.readonly)),
         this.cfg.retention,
         now,

@@ -4,12 +4,12 @@ import { BackstopError, RetentionPolicyInput, type MediaType, type RetentionPoli
 import { commonJobFields, copyClassFields, resolveCommon, type ResolvedCommonJob } from '../common-config.ts'
 import {
   assertUniqueTargetNames,
-  resolveCheckedPolicy,
   resolveTargetCommon,
   SnapshotPrefix,
   targetFields,
   type ResolvedTargetCommon,
 } from '../snapshot-common/config.ts'
+import { resolveCheckedPolicy } from '../retention.ts'
 
 const AbsPath = Type.String({ minLength: 2, maxLength: 1024, pattern: '^/[^\\0]*[^/]$' })
 /** Used in snapshot names: `<name>@<prefix>_<timestamp>_<tags>`. */

@@ -3,7 +3,7 @@ import type { Copy, DeletedCopy, Location, MediaType, Verification } from '@back
 import { describeFailure, succeeded, type Exec } from '../../exec/exec.ts'
 import { classifyBtrfsError, deleteArgv } from '../../tools/btrfs.ts'
 import type { BtrfsSubvolume } from '../../tools/btrfs-parse.ts'
-import type { OwnedSnapshot } from '../snapshot-common/retention.ts'
+import type { OwnedCopy } from '../retention.ts'
 import { parseBtrfsSnapshotName, type FsView, type ParsedBtrfsName } from './fs.ts'
 
 /** One of our snapshots (or received replicas) in a directory of a mounted filesystem. */
@@ -31,7 +31,7 @@ export function ownedIn(fs: FsView, dir: string, prefix: string, subvol: string)
   return out.sort((a, b) => a.parsed.createdAt.getTime() - b.parsed.createdAt.getTime())
 }
 
-export function toOwned(o: BtrfsOwned, held: boolean, successful: boolean): OwnedSnapshot {
+export function toOwned(o: BtrfsOwned, held: boolean, successful: boolean): OwnedCopy {
   return { id: o.path, name: o.path, createdAt: o.parsed.createdAt, tags: o.parsed.tags, held, successful }
 }
 

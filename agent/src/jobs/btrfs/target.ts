@@ -4,7 +4,7 @@ import type { Verification } from '@backstop/shared'
 import { describeFailure, succeeded, type Exec } from '../../exec/exec.ts'
 import { classifyBtrfsError, deleteArgv, receiveArgv, sendArgv } from '../../tools/btrfs.ts'
 import type { MountInfo } from '../../tools/btrfs-parse.ts'
-import { planSnapshots } from '../snapshot-common/retention.ts'
+import { planCopies } from '../retention.ts'
 import type { RunReport } from '../snapshot-common/report.ts'
 import type { ResolvedBtrfsJob, ResolvedBtrfsTarget } from './config.ts'
 import { btrfsMountOf, fsHealth, fsLocation, loadFs, type FsView } from './fs.ts'
@@ -96,7 +96,7 @@ export async function processBtrfsTarget(
       bases[name] = base.name
     }
     const localUuids = new Set(local.map((o) => o.sv.uuid))
-    const plan = planSnapshots(
+    const plan = planCopies(
       replicas.map((r) =>
         toOwned(r, base !== undefined && r.sv.receivedUuid === base.sv.uuid, r.readonly && r.sv.receivedUuid !== null),
       ),

@@ -1,6 +1,10 @@
 import Type, { type Static } from 'typebox'
-import { BackstopError } from '@backstop/shared'
+import { BackstopError, keepLastOnly, RetentionPolicyInput, type RetentionPolicy } from '@backstop/shared'
 import { commonJobFields, resolveCommon, type ResolvedCommonJob } from '../common-config.ts'
+import { resolveCheckedPolicy } from '../retention.ts'
+
+/** Omitted keep counts: the 2 newest verified runs of each kind (rear's USB_RETAIN_BACKUP_NR), no calendar. */
+export const REAR_KEEP_DEFAULTS = keepLastOnly(2)
 
 /**
  * `rear`: a Relax-and-Recover rescue image (+ system backup with `mkbackup`) on a USB stick found by its
@@ -18,8 +22,11 @@ export const RearJobConfig = Type.Object(
     checkLayout: Type.Optional(Type.Boolean()),
     /** With checkLayout and `mkrescue`: skip the run when the layout is unchanged. */
     onlyIfLayoutChanged: Type.Optional(Type.Boolean()),
-    /** Runs kept on the stick (never fewer than the one just written). Default 2, as USB_RETAIN_BACKUP_NR. */
-    keepRuns: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+    /**
+     * GFS retention of the runs on the stick, per kind (backup / rescue-only); only verified runs fill a slot.
+     * Omitted counts default to `keep: { last: 2 }`, calendar classes 0.
+     */
+    retention: Type.Optional(RetentionPolicyInput),
     /** BACKUP_INTEGRITY_CHECK=1 (rear writes backup.tar.gz.md5; the agent checks it). Default true. */
     integrityCheck: Type.Optional(Type.Boolean()),
     /** Use this rear config dir as is (its local.conf must point BACKUP_URL at the stick). */
@@ -45,7 +52,7 @@ export interface ResolvedRearJob extends ResolvedCommonJob {
   readonly label: string
   readonly checkLayout: boolean
   readonly onlyIfLayoutChanged: boolean
-  readonly keepRuns: number
+  readonly retention: RetentionPolicy
   readonly integrityCheck: boolean
   readonly configDir: string | null
   readonly extraConfig: readonly string[]
@@ -78,7 +85,12 @@ export function resolveRearJob(input: RearJobInput, defaultTimezone: string): Re
     label: input.label ?? 'REAR-000',
     checkLayout: input.checkLayout ?? false,
     onlyIfLayoutChanged: input.onlyIfLayoutChanged ?? false,
-    keepRuns: input.keepRuns ?? 2,
+    retention: resolveCheckedPolicy(
+      input.retention,
+      defaultTimezone,
+      `jobs.${input.name}.retention`,
+      REAR_KEEP_DEFAULTS,
+    ),
     integrityCheck: input.integrityCheck ?? true,
     configDir: input.configDir ?? null,
     extraConfig: input.extraConfig ?? [],

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { createReadStream, existsSync, realpathSync } from 'node:fs'
-import { readdir, readFile, rm, stat } from 'node:fs/promises'
+import { readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { BackstopError } from '@backstop/shared'
 import type { Exec } from '../../exec/exec.ts'
@@ -100,38 +100,6 @@ export async function checkRearMd5(archive: string, md5: string): Promise<{ expe
   }
   const expected = text.trim().split(/\s+/)[0] ?? ''
   return { expected, ok: expected.toLowerCase() === md5.toLowerCase() }
-}
-
-/**
- * Keep the newest `keep` run dirs of the same kind (with backup / rescue only, as USB_RETAIN_BACKUP_NR does);
- * `justWritten` is always kept and never counted as deletable. Returns what was removed.
- */
-export async function pruneRunDirs(
-  runs: readonly RunDir[],
-  keep: number,
-  justWritten: string | null,
-): Promise<{ removed: RunDir[]; errors: string[] }> {
-  const removed: RunDir[] = []
-  const errors: string[] = []
-  for (const kind of [true, false]) {
-    const same = runs.filter((r) => r.hasBackup === kind).sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())
-    const keepSet = new Set(same.slice(0, keep).map((r) => r.name))
-    if (justWritten !== null) {
-      keepSet.add(justWritten)
-    }
-    for (const r of same) {
-      if (keepSet.has(r.name)) {
-        continue
-      }
-      try {
-        await rm(r.path, { recursive: true })
-        removed.push(r)
-      } catch (e) {
-        errors.push(`could not delete ${r.name}: ${(e as Error).message}`)
-      }
-    }
-  }
-  return { removed, errors }
 }
 
 /** sha256 (the copy's checksum) and md5 (rear's own backup.tar.gz.md5) in one read. */

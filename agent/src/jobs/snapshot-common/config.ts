@@ -1,13 +1,7 @@
 import Type from 'typebox'
-import {
-  assertValidRetentionPolicy,
-  BackstopError,
-  MediaType,
-  resolveRetentionPolicy,
-  RetentionPolicyInput,
-  type RetentionPolicy,
-} from '@backstop/shared'
+import { BackstopError, MediaType, RetentionPolicyInput, type RetentionPolicy } from '@backstop/shared'
 import type { MediaType as MediaTypeT } from '@backstop/shared'
+import { resolveCheckedPolicy } from '../retention.ts'
 
 /**
  * Config pieces the ZFS and Btrfs snapshot jobs share: the name prefix that marks a snapshot as ours, the
@@ -35,17 +29,6 @@ export interface ResolvedTargetCommon {
   readonly media: MediaTypeT
   readonly offsite: boolean
   readonly offline: boolean
-}
-
-/** Resolves and validates a policy; throws BK_ERR_CONFIG_INVALID naming the job and field. */
-export function resolveCheckedPolicy(
-  input: RetentionPolicyInput | undefined,
-  defaultTimezone: string,
-  where: string,
-): RetentionPolicy {
-  const policy = resolveRetentionPolicy(input, defaultTimezone)
-  assertValidRetentionPolicy(policy, where)
-  return policy
 }
 
 export function resolveTargetCommon(

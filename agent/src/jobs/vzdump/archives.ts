@@ -88,8 +88,9 @@ export interface PruneResult {
 
 /**
  * GFS retention per guest over the archive files of the guests this job backs up. Only archives with a
- * recorded checksum count as successful (so an old archive is never deleted on the strength of a new one
- * the agent did not verify); protected ones are held. Deletes the archive and its companions (.log, .notes).
+ * recorded checksum and still their recorded size count as successful (so an old archive is never deleted on the
+ * strength of a new one the agent did not verify); protected ones are held. Deletes the archive and its
+ * companions (.log, .notes).
  */
 export async function pruneArchives(
   job: ResolvedVzdumpJob,
@@ -120,7 +121,8 @@ export async function pruneArchives(
         id: a.path,
         createdAt: a.createdAt,
         held: a.protected,
-        successful: sums.get(a.path) !== undefined,
+        // Hashed after vzdump wrote it and unchanged in size since: a failed or unverified archive fills no slot.
+        successful: sums.get(a.path)?.bytes === a.bytes,
       })),
       policy,
       now,

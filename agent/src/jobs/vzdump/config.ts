@@ -1,20 +1,15 @@
 import Type, { type Static } from 'typebox'
-import {
-  assertValidRetentionPolicy,
-  BackstopError,
-  type MediaType,
-  resolveRetentionPolicy,
-  RetentionPolicyInput,
-  type RetentionPolicy,
-} from '@backstop/shared'
+import { BackstopError, type MediaType, RetentionPolicyInput, type RetentionPolicy } from '@backstop/shared'
 import { commonJobFields, copyClassFields, resolveCommon, type ResolvedCommonJob } from '../common-config.ts'
+import { resolveCheckedPolicy } from '../retention.ts'
 
 /**
  * `vzdump`: back up Proxmox guests with vzdump and report each archive / PBS snapshot as a copy.
  * Exactly one selection (`guests`, `all`, `pool`) and one target (`storage`, `dumpdir`).
- * Retention: with `retention:` the agent applies the calendar GFS policy to the archive files itself (and runs
- * vzdump with `--remove 0`), reporting each deletion with its rule; with `pruneBackups:` PVE prunes
- * (`--prune-backups …`) and the agent only reports what it sees. PBS storages are pruned by PBS prune jobs.
+ * Retention: vzdump always runs with `--remove 0`, so PVE's storage retention never deletes behind the agent's
+ * back; with `retention:` the agent applies the calendar GFS policy to the archive files (only archives it hashed
+ * count), reporting each deletion with its rule; without it the agent deletes nothing. PBS storages are pruned by
+ * PBS prune jobs. The old `pruneBackups:` key is migrated by the loader (config/legacy-retention.ts).
  */
 export const VzdumpJobConfig = Type.Object(
   {
@@ -41,15 +36,6 @@ export const VzdumpJobConfig = Type.Object(
     /** `--bwlimit` in KiB/s. */
     bwlimitKiB: Type.Optional(Type.Integer({ minimum: 1 })),
     retention: Type.Optional(RetentionPolicyInput),
-    /** Hand pruning to PVE instead: `keep-last=3,keep-daily=7,…` (vzdump --prune-backups). */
-    pruneBackups: Type.Optional(
-      Type.String({
-        minLength: 1,
-        maxLength: 256,
-        pattern:
-          '^(keep-(all|last|hourly|daily|weekly|monthly|yearly)=\\d+)(,keep-(all|last|hourly|daily|weekly|monthly|yearly)=\\d+)*$',
-      }),
-    ),
     /** IANA zone of the node's clock, in which vzdump names archives. Default: the system zone. */
     nodeTimezone: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
     /** The PVE node name (guests on other cluster nodes are not ours). Default: the short hostname. */
@@ -80,7 +66,6 @@ export interface ResolvedVzdumpJob extends ResolvedCommonJob {
   readonly notesTemplate: string | undefined
   readonly bwlimitKiB: number | undefined
   readonly retention: RetentionPolicy | null
-  readonly pruneBackups: string | null
   readonly nodeTimezone: string
   readonly pveNode: string | null
   readonly media: MediaType
@@ -113,16 +98,10 @@ export function resolveVzdumpJob(input: VzdumpJobInput, defaultTimezone: string)
   if (input.notesTemplate !== undefined && input.storage === undefined) {
     invalid(n, 'notesTemplate', 'vzdump accepts --notes-template only together with --storage')
   }
-  if (input.retention !== undefined && input.pruneBackups !== undefined) {
-    invalid(n, 'retention/pruneBackups', 'choose one: `retention` (the agent prunes) or `pruneBackups` (PVE prunes)')
-  }
   const retention =
     input.retention === undefined
       ? null
-      : resolveRetentionPolicy(input.retention, input.nodeTimezone ?? defaultTimezone)
-  if (retention !== null) {
-    assertValidRetentionPolicy(retention, `jobs.${n}.retention`)
-  }
+      : resolveCheckedPolicy(input.retention, input.nodeTimezone ?? defaultTimezone, `jobs.${n}.retention`)
   return {
     ...resolveCommon(input, defaultTimezone),
     kind: 'vzdump',
@@ -142,7 +121,6 @@ export function resolveVzdumpJob(input: VzdumpJobInput, defaultTimezone: string)
     notesTemplate: input.notesTemplate,
     bwlimitKiB: input.bwlimitKiB,
     retention,
-    pruneBackups: input.pruneBackups ?? null,
     nodeTimezone: input.nodeTimezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone,
     pveNode: input.pveNode ?? null,
     media: input.media,

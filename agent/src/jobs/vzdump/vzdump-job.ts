@@ -1,7 +1,7 @@
 import { dirname } from 'node:path'
 import { hostname } from 'node:os'
 import { type AssetRef, type Copy, type DeletedCopy } from '@backstop/shared'
-import type { Job, JobContext, JobResult, PlanLine } from '../job.ts'
+import type { JobContext, JobResult, KindJob, PlanLine } from '../job.ts'
 import { identityOfPath } from '../../tools/lsblk.ts'
 import { guestAsset, listGuests } from '../../tools/pvesh.ts'
 import { type GuestRun, VzdumpLogParser } from '../../tools/vzdump-log.ts'
@@ -17,7 +17,7 @@ import { ChecksumStore, sha256File } from './files.ts'
  * PBS snapshots are reported with PBS's own verification left to PBS verify jobs. Then the GFS policy prunes
  * the archive files — only after this run's archives were written and hashed.
  */
-export function createVzdumpJob(job: ResolvedVzdumpJob): Job {
+export function createVzdumpJob(job: ResolvedVzdumpJob): KindJob {
   const expected = 'vmids' in job.selection ? job.selection.vmids.length : undefined
   const dumpDir = (runs: readonly GuestRun[]): string | null => {
     if ('dumpdir' in job.target) {
@@ -44,7 +44,7 @@ export function createVzdumpJob(job: ResolvedVzdumpJob): Job {
           ctx.progress(u.percent, u.message)
         }
       }
-      const argv = vzdumpArgv({ ...job, pruneBackups: job.pruneBackups })
+      const argv = vzdumpArgv(job)
       ctx.log.info({ argv }, 'vzdump starting')
       // vzdump logs to stderr on a terminal and to stdout under the task system; read both.
       const r = await ctx.exec.run(argv, {

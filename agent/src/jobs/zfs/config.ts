@@ -3,12 +3,12 @@ import { BackstopError, RetentionPolicyInput, type MediaType, type RetentionPoli
 import { commonJobFields, copyClassFields, resolveCommon, type ResolvedCommonJob } from '../common-config.ts'
 import {
   assertUniqueTargetNames,
-  resolveCheckedPolicy,
   resolveTargetCommon,
   SnapshotPrefix,
   targetFields,
   type ResolvedTargetCommon,
 } from '../snapshot-common/config.ts'
+import { resolveCheckedPolicy } from '../retention.ts'
 
 /** `pool/fs/...` — no snapshot (`@`) or bookmark (`#`) part, no leading/trailing slash. */
 const DatasetName = Type.String({

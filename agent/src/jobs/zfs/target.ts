@@ -2,7 +2,8 @@ import type { Verification } from '@backstop/shared'
 import { describeFailure, succeeded, type Exec } from '../../exec/exec.ts'
 import type { ZfsCapabilities } from '../../tools/zfs.ts'
 import { parseZfsGuids, type ZfsSnapshotInfo } from '../../tools/zfs-parse.ts'
-import { parseTaggedSnapshotName, planSnapshots, type OwnedSnapshot } from '../snapshot-common/retention.ts'
+import { planCopies, type OwnedCopy } from '../retention.ts'
+import { parseTaggedSnapshotName } from '../snapshot-common/retention.ts'
 import type { RunReport } from '../snapshot-common/report.ts'
 import type { ResolvedZfsJob, ResolvedZfsTarget } from './config.ts'
 import { zfsCopy, zfsDeleted } from './copies.ts'
@@ -33,8 +34,8 @@ export interface SourceState {
 export function ownedOf(
   snaps: readonly ZfsSnapshotInfo[],
   prefix: string,
-): { info: ZfsSnapshotInfo; owned: OwnedSnapshot }[] {
-  const out: { info: ZfsSnapshotInfo; owned: OwnedSnapshot }[] = []
+): { info: ZfsSnapshotInfo; owned: OwnedCopy }[] {
+  const out: { info: ZfsSnapshotInfo; owned: OwnedCopy }[] = []
   for (const s of snaps) {
     const parsed = parseTaggedSnapshotName(prefix, s.name)
     if (parsed !== null) {
@@ -113,7 +114,7 @@ export async function processTarget(
   for (const ds of src.managed) {
     const targetDs = targetDatasetOf(target, ds)
     const owned = ownedOf(targetSnaps.get(targetDs) ?? [], cfg.prefix)
-    const plan = planSnapshots(
+    const plan = planCopies(
       owned.map((o) => o.owned),
       target.retention,
       now,

@@ -3,7 +3,8 @@ import { succeeded, describeFailure, type Exec } from '../../exec/exec.ts'
 import { classifyZfsError, probeZfsCapabilities, snapshotArgvs, type ZfsCapabilities } from '../../tools/zfs.ts'
 import type { ZfsSnapshotInfo } from '../../tools/zfs-parse.ts'
 import type { CopyCheck, Job, JobContext, JobResult, PlanLine } from '../job.ts'
-import { newestBefore, planSnapshots, taggedSnapshotName } from '../snapshot-common/retention.ts'
+import { planCopies } from '../retention.ts'
+import { newestBefore, taggedSnapshotName } from '../snapshot-common/retention.ts'
 import { RunReport } from '../snapshot-common/report.ts'
 import { zfsRestoreTest, zfsVerifyCopy } from './checks.ts'
 import type { ResolvedZfsJob } from './config.ts'
@@ -216,7 +217,7 @@ export class ZfsSnapshotJob implements Job {
     for (const ds of src.managed) {
       const owned = ownedOf(src.snaps.get(ds) ?? [], this.cfg.prefix)
       plans.set(ds, owned)
-      const plan = planSnapshots(
+      const plan = planCopies(
         owned.map((o) => o.owned),
         this.cfg.retention,
         now,

@@ -49,7 +49,14 @@ function setup(t: TestContext) {
   const dest = join(root, 'backups')
   const job = createArchiveJob(
     resolveArchiveJob(
-      { kind: 'archive', name: 'pve-config', paths: [src], destination: dest, media: 'usb', keepLast: 5 },
+      {
+        kind: 'archive',
+        name: 'pve-config',
+        paths: [src],
+        destination: dest,
+        media: 'usb',
+        retention: { keep: { last: 5 } },
+      },
       'UTC',
     ),
   )

@@ -67,6 +67,12 @@ function job(e: Env, over: Partial<ArchiveJobInput> = {}) {
   )
 }
 
+function archivesIn(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((n) => n.endsWith('.tar.gz'))
+    .sort()
+}
+
 function tarList(file: string): string[] {
   const r = spawnSync('tar', ['--list', '--gzip', '--file', file], { encoding: 'utf8' })
   assert.equal(r.status, 0, r.stderr)
@@ -123,28 +129,27 @@ describe('archive job (real GNU tar on temp dirs)', () => {
     assert.equal(r.bytes, c.bytes)
   })
 
-  it('keeps the last N, deletes older ones only after the new one verified, and reports each deletion', async (t) => {
+  it('keep.last N through the GFS engine: older ones deleted only after the new one verified, each with its rule', async (t) => {
     const e = env(t)
-    const j = job(e, { keepLast: 2 })
+    const j = job(e, { retention: { keep: { last: 2 } } })
     for (let i = 0; i < 3; i++) {
       const r = await j.run(e.ctx())
       assert.equal(r.status, 'success')
       await e.clock.advance(3600_000)
     }
     const r = await j.run(e.ctx())
-    assert.deepEqual(
-      readdirSync(e.dest)
-        .filter((n) => n.endsWith('.tar.gz'))
-        .sort(),
-      ['pve-config-20260201T120000Z.tar.gz', 'pve-config-20260201T130000Z.tar.gz'],
-    )
+    assert.deepEqual(archivesIn(e.dest), ['pve-config-20260201T120000Z.tar.gz', 'pve-config-20260201T130000Z.tar.gz'])
     assert.ok(
       !existsSync(join(e.dest, 'pve-config-20260201T110000Z.tar.gz.sha256')),
       'the manifest goes with its archive',
     )
     assert.deepEqual(
-      r.deleted.map((d) => [d.name, d.rule]),
-      [['pve-config-20260201T110000Z.tar.gz', 'keep-last(2)']],
+      r.deleted.map((d) => d.name),
+      ['pve-config-20260201T110000Z.tar.gz'],
+    )
+    assert.match(
+      r.deleted[0]!.rule,
+      /^kept by no rule; newer successful copy .*pve-config-20260201T130000Z\.tar\.gz kept$/,
     )
     assert.ok(r.deleted.every((d) => checkDeleted.Check(d)))
     assert.deepEqual(
@@ -154,22 +159,77 @@ describe('archive job (real GNU tar on temp dirs)', () => {
         ['pve-config-20260201T120000Z.tar.gz', 'verified'],
       ],
     )
-    const plan = await j.plan!(e.ctx())
+    const plan = await j.plan(e.ctx())
     assert.deepEqual(
-      plan.map((p) => p.action),
-      ['keep', 'keep'],
+      plan.map((p) => [p.name, p.action, p.reasons.join('; ')]),
+      [
+        ['pve-config-20260201T130000Z.tar.gz', 'keep', 'newest successful copy; last(2)'],
+        ['pve-config-20260201T120000Z.tar.gz', 'keep', 'last(2)'],
+      ],
     )
+  })
+
+  it('calendar classes apply to archives like to snapshots: daily keeps the first archive of each day', async (t) => {
+    const e = env(t)
+    const j = job(e, { retention: { keep: { last: 1, daily: 2 } } })
+    for (const step of [0, 6, 18, 6]) {
+      await e.clock.advance(step * 3600_000)
+      assert.equal((await j.run(e.ctx())).status, 'success')
+    }
+    // Runs at 02-01 10:00, 16:00, 02-02 10:00, 16:00: the first of each of the last 2 days, plus the newest.
+    assert.deepEqual(archivesIn(e.dest), [
+      'pve-config-20260201T100000Z.tar.gz',
+      'pve-config-20260202T100000Z.tar.gz',
+      'pve-config-20260202T160000Z.tar.gz',
+    ])
+  })
+
+  it('a corrupted newest archive fills no slot: the intact older one is kept, the corrupted one does not count', async (t) => {
+    const e = env(t)
+    const j = job(e, { retention: { keep: { last: 2 } } })
+    await j.run(e.ctx()) // A 10:00
+    await e.clock.advance(3600_000)
+    await j.run(e.ctx()) // B 11:00, then corrupted on disk
+    writeFileSync(join(e.dest, 'pve-config-20260201T110000Z.tar.gz'), 'bitrot')
+    // Before the next run, plan over A + corrupted B: B is newest but failed, so A stays the newest good copy.
+    const before = await j.plan(e.ctx())
+    assert.deepEqual(
+      before.map((p) => [p.name, p.action]),
+      [
+        ['pve-config-20260201T110000Z.tar.gz', 'keep'],
+        ['pve-config-20260201T100000Z.tar.gz', 'keep'],
+      ],
+    )
+    assert.match(before[1]!.reasons.join('; '), /newest successful copy/)
+    await e.clock.advance(3600_000)
+    const r = await j.run(e.ctx()) // C 12:00
+    assert.equal(r.status, 'success')
+    // keep.last 2 = the two newest *verified* archives, C and A; the old keep-last-N kept C + corrupted B.
+    assert.deepEqual(archivesIn(e.dest), ['pve-config-20260201T100000Z.tar.gz', 'pve-config-20260201T120000Z.tar.gz'])
+    assert.deepEqual(
+      r.copies.map((c) => [c.name, c.verification.state]),
+      [
+        ['pve-config-20260201T120000Z.tar.gz', 'verified'],
+        ['pve-config-20260201T100000Z.tar.gz', 'verified'],
+      ],
+    )
+    assert.deepEqual(
+      r.deleted.map((d) => d.name),
+      ['pve-config-20260201T110000Z.tar.gz'],
+    )
+    assert.match(r.deleted[0]!.rule, /^failed copy; newer successful copy/)
+    assert.match(r.warnings.join('\n'), /pve-config-20260201T110000Z\.tar\.gz: sha256 is [0-9a-f]{64}, manifest says/)
   })
 
   it('a failed verification keeps every older archive and fails with BK_ERR_VERIFY_FAILED', async (t) => {
     const e = env(t)
-    await job(e, { keepLast: 1 }).run(e.ctx())
+    await job(e, { retention: { keep: { last: 1 } } }).run(e.ctx())
     await e.clock.advance(60_000)
     const broken = overriding(e.ctx().exec, (a) => a[1] === '--list', {
       exitCode: 2,
       stderr: 'gzip: stdin: unexpected end of file\n',
     })
-    const r = await job(e, { keepLast: 1 }).run(e.ctx(broken))
+    const r = await job(e, { retention: { keep: { last: 1 } } }).run(e.ctx(broken))
     assert.equal(r.status, 'failed')
     assert.equal(r.error?.code, 'BK_ERR_VERIFY_FAILED')
     assert.equal(r.copies[0]?.verification.state, 'failed')
@@ -178,15 +238,22 @@ describe('archive job (real GNU tar on temp dirs)', () => {
     assert.ok(existsSync(join(e.dest, 'pve-config-20260201T100000Z.tar.gz')), 'the older good archive survives')
   })
 
-  it('an older archive that rotted on disk is reported as a failed copy', async (t) => {
+  it('an older archive that rotted on disk is found by re-hashing and reported, not kept as a good copy', async (t) => {
     const e = env(t)
     const j = job(e)
     await j.run(e.ctx())
     writeFileSync(join(e.dest, 'pve-config-20260201T100000Z.tar.gz'), 'bitrot')
     await e.clock.advance(60_000)
     const r = await j.run(e.ctx())
-    assert.equal(r.copies[1]?.name, 'pve-config-20260201T100000Z.tar.gz')
-    assert.equal(r.copies[1]?.verification.state, 'failed')
+    assert.deepEqual(
+      r.deleted.map((d) => d.name),
+      ['pve-config-20260201T100000Z.tar.gz'],
+    )
+    assert.match(r.warnings.join('\n'), /pve-config-20260201T100000Z\.tar\.gz: sha256 is .* manifest says/)
+    assert.deepEqual(
+      r.copies.map((c) => c.name),
+      ['pve-config-20260201T100100Z.tar.gz'],
+    )
   })
 
   it('a fatal tar error leaves no partial file and no new archive', async (t) => {
