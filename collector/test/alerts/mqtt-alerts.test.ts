@@ -7,11 +7,12 @@ import pino from 'pino'
 import { aedesPublisher } from '../../src/alerts/mqtt-publisher.ts'
 import { createAuditLog } from '../../src/audit/audit-log.ts'
 import { createBroker } from '../../src/broker/broker.ts'
+import { composeLedger } from '../../src/compose/ledger.ts'
 import { createBrokerIdentity } from '../../src/identity/broker-identity.ts'
 import { createAccessRepo } from '../../src/identity/node-access.ts'
 import { createOperators } from '../../src/identity/operators.ts'
 import { createKeyRing } from '../../src/ingest/key-ring.ts'
-import { createBrain } from '../../src/ledger/brain.ts'
+import { ledgerConfig } from '../../src/ledger/config.ts'
 import { createCounters } from '../../src/metrics/counters.ts'
 import { createCopiesRepo } from '../../src/store/copies-repo.ts'
 import { openDb } from '../../src/store/db.ts'
@@ -48,9 +49,19 @@ describe('alerts over MQTT (real broker, real mqtt.js client)', () => {
     const url = `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`
 
     const clock = fakeClock(T0)
-    const brain = createBrain({ db, log, clock, publish: aedesPublisher(broker.aedes, log) })
-    brain.start()
-    t.after(() => brain.stop())
+    const part = composeLedger({
+      db,
+      log,
+      clock,
+      config: ledgerConfig(),
+      publish: aedesPublisher(broker.aedes, log),
+      audit,
+      telemetry: undefined,
+      afterCommit: () => undefined,
+      fetch: globalThis.fetch,
+    })
+    part.start()
+    t.after(() => part.stop())
     nodes.insert({
       node: 'pve1',
       publicKey: 'k',
@@ -95,7 +106,7 @@ describe('alerts over MQTT (real broker, real mqtt.js client)', () => {
         '',
       )
     })()
-    brain.ledger.runNow()
+    part.ledger.runNow()
     // The deadline passes with nobody watching: the retained state must be there for a late subscriber.
     clock.set(T0 + 1000 + 25 * H + 1)
 
@@ -162,7 +173,7 @@ describe('alerts over MQTT (real broker, real mqtt.js client)', () => {
       )
     })()
     clock.set(T0 + 26 * H + 2000)
-    brain.ledger.runNow()
+    part.ledger.runNow()
     await waitFor(() =>
       got.some((g) => g.topic === alertTopics.events && g.body.key === key && g.body.to === 'resolved'),
     )
