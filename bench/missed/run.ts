@@ -8,10 +8,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { alertTopics, statusAt, type ExpectationState } from '@backstop/shared'
-import { createAuditLog } from '../../collector/src/audit/audit-log.ts'
-import { composeLedger } from '../../collector/src/compose/ledger.ts'
-import { ledgerConfig } from '../../collector/src/ledger/config.ts'
-import { systemClock } from '../../collector/src/time/clock.ts'
+import { systemLedgerClock } from '../../collector/src/ledger/clock.ts'
+import { createBrain } from '../../collector/src/ledger/brain.ts'
 import { openDb } from '../../collector/src/store/db.ts'
 import { silentLog } from '../compliance/silent-log.ts'
 import { machineLine, writeBenchSection } from '../support/report.ts'
@@ -29,15 +27,10 @@ const dir = mkdtempSync(join(tmpdir(), 'bk-bench-missed-'))
 try {
   const { db } = openDb({ file: join(dir, 'm.db') })
   const raisedAt = new Map<string, number>()
-  const part = composeLedger({
+  const brain = createBrain({
     db,
     log: silentLog,
-    clock: systemClock,
-    config: ledgerConfig(),
-    audit: createAuditLog(db),
-    telemetry: undefined,
-    afterCommit: () => undefined,
-    fetch: globalThis.fetch,
+    clock: systemLedgerClock,
     publish: (topic, payload) => {
       if (topic === alertTopics.events) {
         const e = JSON.parse(payload) as { key: string; to: string; at: string }
@@ -60,8 +53,8 @@ try {
     }
   })()
 
-  part.start()
-  const armed = part.ledger.armedFor()
+  brain.start()
+  const armed = brain.ledger.armedFor()
   await sleep(13_000)
   const lat = [...raisedAt.values()]
 
@@ -72,7 +65,7 @@ try {
   const c1 = process.cpuUsage(c0)
   const idleMs = (c1.user + c1.system) / 1000
   const idleWall = performance.now() - w0
-  part.stop()
+  brain.stop()
 
   // Peer: a 1 s full scan over all expectations, computing status per row.
   const all = db.prepare('SELECT period_s, grace_s, status, created_at, last_finish_at FROM expectations')

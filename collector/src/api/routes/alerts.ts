@@ -1,7 +1,6 @@
 import Type from 'typebox'
 import { alertKinds, BackstopError, IsoTimestamp, NodeId } from '@backstop/shared'
-import { auditAction } from '../audit-action.ts'
-import { actorOf } from '../auth-guard.ts'
+import { actorOf } from '../../auth/guard.ts'
 import type { StoredAlert } from '../../store/alerts-repo.ts'
 import type { App, AppDeps } from '../deps.ts'
 import { ErrorResponse } from '../errors.ts'
@@ -55,10 +54,13 @@ const alertView = (a: StoredAlert) => ({
 })
 
 /** Alerts (current state per key), their flips, ack / silence, and maintenance windows. */
-export function alertRoutes(app: App, deps: Pick<AppDeps, 'alerts' | 'alertsRepo' | 'audit' | 'clock'>): void {
-  const repo = deps.alertsRepo
-  const now = (): number => deps.clock.now()
-  const audit = auditAction(deps)
+export function alertRoutes(app: App, deps: AppDeps): void {
+  const c = deps.compliance
+  if (c === undefined) {
+    return
+  }
+  const repo = c.brain.repos.alerts
+  const now = (): number => c.brain.clock.now()
   const mustGet = (key: string): StoredAlert => {
     const a = repo.get(key)
     if (a === undefined) {
@@ -154,8 +156,8 @@ export function alertRoutes(app: App, deps: Pick<AppDeps, 'alerts' | 'alertsRepo
     },
     async (req) => {
       mustGet(req.body.key)
-      const a = deps.alerts.ack(req.body.key, actorOf(req), now())!
-      deps.alerts.publishState(a.key)
+      const a = c.brain.alerts.ack(req.body.key, actorOf(req), now())!
+      c.brain.alerts.publishState(a.key)
       return alertView(a)
     },
   )
@@ -180,8 +182,8 @@ export function alertRoutes(app: App, deps: Pick<AppDeps, 'alerts' | 'alertsRepo
       if (!(until > now())) {
         throw new BackstopError('BK_ERR_API_VALIDATION', `body.until ${req.body.until} is not in the future`)
       }
-      const a = deps.alerts.silence(req.body.key, until, actorOf(req), now())!
-      deps.alerts.publishState(a.key)
+      const a = c.brain.alerts.silence(req.body.key, until, actorOf(req), now())!
+      c.brain.alerts.publishState(a.key)
       return alertView(a)
     },
   )
@@ -246,7 +248,7 @@ export function alertRoutes(app: App, deps: Pick<AppDeps, 'alerts' | 'alertsRepo
         createdBy: actorOf(req),
         createdAt: now(),
       })
-      audit(req, 'maintenance.add', String(id), { ...req.body })
+      c.brain.audit(actorOf(req), 'maintenance.add', String(id), { ...req.body })
       return reply.code(201).send({ id })
     },
   )
@@ -266,7 +268,7 @@ export function alertRoutes(app: App, deps: Pick<AppDeps, 'alerts' | 'alertsRepo
       if (!repo.deleteWindow(req.params.id)) {
         throw new BackstopError('BK_ERR_API_NOT_FOUND', `no maintenance window ${req.params.id}`)
       }
-      audit(req, 'maintenance.delete', String(req.params.id), {})
+      c.brain.audit(actorOf(req), 'maintenance.delete', String(req.params.id), {})
       return reply.code(204).send(null)
     },
   )

@@ -11,8 +11,7 @@ import {
   alertAfter,
   type ExpectationSchedule,
 } from '@backstop/shared'
-import { auditAction } from '../audit-action.ts'
-import { actorOf } from '../auth-guard.ts'
+import { actorOf } from '../../auth/guard.ts'
 import type { ExpectationRow } from '../../store/expectations-repo.ts'
 import type { App, AppDeps } from '../deps.ts'
 import { ErrorResponse } from '../errors.ts'
@@ -57,13 +56,13 @@ const ScheduleBody = Type.Object(
 
 const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) })
 
-export function expectationRoutes(
-  app: App,
-  deps: Pick<AppDeps, 'expectations' | 'alerts' | 'alertsRepo' | 'ledger' | 'audit' | 'clock'>,
-): void {
-  const repo = deps.expectations
-  const now = (): number => deps.clock.now()
-  const audit = auditAction(deps)
+export function expectationRoutes(app: App, deps: AppDeps): void {
+  const c = deps.compliance
+  if (c === undefined) {
+    return
+  }
+  const repo = c.brain.repos.expectations
+  const now = (): number => c.brain.clock.now()
   const view = (e: ExpectationRow) => ({
     id: e.id,
     node: e.node,
@@ -88,7 +87,7 @@ export function expectationRoutes(
   /** Every state change re-arms the single deadline timer. */
   const save = (e: ExpectationRow, t: { state: ExpectationRow['state']; alertAfter: number | null }): void => {
     repo.save(e.id, t.state, t.alertAfter, null)
-    deps.ledger.runNow()
+    c.brain.ledger.runNow()
   }
 
   app.get(
@@ -156,7 +155,7 @@ export function expectationRoutes(
       repo.setSchedule(e.id, schedule, req.body.graceS)
       const updated = get(e.id)
       save(updated, { state: updated.state, alertAfter: alertAfter(updated.state) })
-      audit(req, 'expectation.schedule', String(e.id), { ...req.body })
+      c.brain.audit(actorOf(req), 'expectation.schedule', String(e.id), { ...req.body })
       return view(get(e.id))
     },
   )
@@ -180,9 +179,9 @@ export function expectationRoutes(
         if (action === 'pause') {
           // A paused check never alerts (Healthchecks): a firing missed-backup alert for it resolves now.
           const key = alertKey('missed-backup', e.node, `${e.job}/${e.assetKind}/${e.assetId}`)
-          const a = deps.alertsRepo.get(key)
+          const a = c.brain.repos.alerts.get(key)
           if (a?.state === 'firing') {
-            deps.alerts.raise(
+            c.brain.alerts.raise(
               {
                 key,
                 kind: 'missed-backup',
@@ -193,10 +192,10 @@ export function expectationRoutes(
               },
               now(),
             )
-            deps.alerts.publishPending()
+            c.brain.alerts.publishPending()
           }
         }
-        audit(req, `expectation.${action}`, String(e.id), {})
+        c.brain.audit(actorOf(req), `expectation.${action}`, String(e.id), {})
         return view(get(e.id))
       },
     )

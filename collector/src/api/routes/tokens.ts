@@ -1,6 +1,6 @@
 import Type from 'typebox'
 import { BackstopError } from '@backstop/shared'
-import { auditAction } from '../audit-action.ts'
+import { actorOf } from '../../auth/guard.ts'
 import { apiRoles } from '../../auth/tokens.ts'
 import type { App, AppDeps } from '../deps.ts'
 import { ErrorResponse } from '../errors.ts'
@@ -17,10 +17,12 @@ const TokenView = Type.Object({
 const Role = Type.Union(apiRoles.map((r) => Type.Literal(r)))
 
 /** API tokens (admin). The secret is returned once, at creation. */
-export function tokenRoutes(app: App, deps: Pick<AppDeps, 'auth' | 'audit' | 'clock'>): void {
-  const { tokens } = deps.auth
-  const now = (): number => deps.clock.now()
-  const audit = auditAction(deps)
+export function tokenRoutes(app: App, deps: AppDeps): void {
+  const c = deps.compliance
+  if (c === undefined) {
+    return
+  }
+  const now = (): number => c.brain.clock.now()
   app.get(
     '/api/v1/tokens',
     {
@@ -32,7 +34,7 @@ export function tokenRoutes(app: App, deps: Pick<AppDeps, 'auth' | 'audit' | 'cl
       },
     },
     async () => ({
-      tokens: tokens.list().map((t) => ({
+      tokens: c.tokens.list().map((t) => ({
         ...t,
         createdAt: new Date(t.createdAt).toISOString(),
         lastUsedAt: iso(t.lastUsedAt),
@@ -58,8 +60,8 @@ export function tokenRoutes(app: App, deps: Pick<AppDeps, 'auth' | 'audit' | 'cl
       },
     },
     async (req, reply) => {
-      const t = tokens.create(req.body.name, req.body.role, now())
-      audit(req, 'token.create', t.info.id, { name: t.info.name, role: t.info.role })
+      const t = c.tokens.create(req.body.name, req.body.role, now())
+      c.brain.audit(actorOf(req), 'token.create', t.info.id, { name: t.info.name, role: t.info.role })
       return reply.code(201).send({ id: t.info.id, token: t.token, role: t.info.role })
     },
   )
@@ -75,10 +77,10 @@ export function tokenRoutes(app: App, deps: Pick<AppDeps, 'auth' | 'audit' | 'cl
       },
     },
     async (req, reply) => {
-      if (!tokens.revoke(req.params.id, now())) {
+      if (!c.tokens.revoke(req.params.id, now())) {
         throw new BackstopError('BK_ERR_API_NOT_FOUND', `no active token ${req.params.id}`)
       }
-      audit(req, 'token.revoke', req.params.id, {})
+      c.brain.audit(actorOf(req), 'token.revoke', req.params.id, {})
       return reply.code(204).send(null)
     },
   )
