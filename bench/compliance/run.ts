@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { silentLog } from './silent-log.ts'
-import { createBrain } from '../../collector/src/ledger/brain.ts'
+import { createAuditLog } from '../../collector/src/audit/audit-log.ts'
+import { composeLedger } from '../../collector/src/compose/ledger.ts'
+import { ledgerConfig } from '../../collector/src/ledger/config.ts'
 import { fleetSummary } from '../../collector/src/api/routes/compliance.ts'
 import { openDb } from '../../collector/src/store/db.ts'
 import { machineLine, writeBenchSection } from '../support/report.ts'
@@ -28,11 +30,16 @@ const dir = mkdtempSync(join(tmpdir(), 'bk-bench-compliance-'))
 try {
   const { db } = openDb({ file: join(dir, 'c.db') })
   db.pragma('synchronous = OFF') // loading only; the measured reads do not write
-  const brain = createBrain({
+  const part = composeLedger({
     db,
     log: silentLog,
     publish: () => undefined,
     clock: { now: () => NOW, setTimer: () => 0, clearTimer: () => undefined },
+    config: ledgerConfig(),
+    audit: createAuditLog(db),
+    telemetry: undefined,
+    afterCommit: () => undefined,
+    fetch: globalThis.fetch,
   })
 
   // --- load: ASSETS × PER copies spread over 4 locations per asset (local pool, NAS, offsite, USB) ---
@@ -83,19 +90,18 @@ try {
   for (let i = 0; i < keys.length; i += 1000) {
     db.transaction(() => {
       for (const k of keys.slice(i, i + 1000)) {
-        brain.repos.assets.ensure({ node: k.node, kind: 'zfs-dataset', id: k.asset_id }, null, 'standard', NOW)
+        part.assets.ensure({ node: k.node, kind: 'zfs-dataset', id: k.asset_id }, null, 'standard', NOW)
       }
     })()
   }
-  const evalOne = (k: { node: string; asset_id: string }) =>
-    brain.ledger.refreshAsset(k.node, 'zfs-dataset', k.asset_id)
+  const evalOne = (k: { node: string; asset_id: string }) => part.ledger.refreshAsset(k.node, 'zfs-dataset', k.asset_id)
   for (const k of keys) {
     evalOne(k)
   }
   const evalAllS = (performance.now() - t1) / 1000
 
   // --- measured: summary (materialised) vs peer (scan copies), and one asset's verdict ---
-  const compliance = { brain, tokens: undefined as never, authMode: 'off' as const }
+  const compliance = { assets: part.assets, alertsRepo: part.alertsRepo, ledger: part.ledger }
   const runs = Number(process.env['BENCH_RUNS'] ?? 200)
   const summary: number[] = []
   let result = fleetSummary(compliance)
@@ -119,7 +125,7 @@ try {
     const k = keys[(i * 7919) % keys.length]!
     const s = performance.now()
     evalOne(k)
-    brain.repos.assets.get({ node: k.node, kind: 'zfs-dataset', id: k.asset_id })
+    part.assets.get({ node: k.node, kind: 'zfs-dataset', id: k.asset_id })
     one.push(performance.now() - s)
   }
   const rows = [

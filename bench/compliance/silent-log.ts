@@ -1,4 +1,4 @@
-import type { BrainOptions } from '../../collector/src/ledger/brain.ts'
+import type { LedgerPartDeps } from '../../collector/src/compose/ledger.ts'
 
 /**
  * The collector modules take a pino Logger; benchmarks measure them without logging (bench/ does not depend on pino).
@@ -13,4 +13,4 @@ export const silentLog = {
   fatal: noop,
   child: () => silentLog,
   level: 'silent',
-} as unknown as BrainOptions['log']
+} as unknown as LedgerPartDeps['log']

@@ -8,8 +8,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { alertTopics, statusAt, type ExpectationState } from '@backstop/shared'
-import { systemLedgerClock } from '../../collector/src/ledger/clock.ts'
-import { createBrain } from '../../collector/src/ledger/brain.ts'
+import { createAuditLog } from '../../collector/src/audit/audit-log.ts'
+import { composeLedger } from '../../collector/src/compose/ledger.ts'
+import { ledgerConfig } from '../../collector/src/ledger/config.ts'
+import { systemClock } from '../../collector/src/time/clock.ts'
 import { openDb } from '../../collector/src/store/db.ts'
 import { silentLog } from '../compliance/silent-log.ts'
 import { machineLine, writeBenchSection } from '../support/report.ts'
@@ -27,10 +29,15 @@ const dir = mkdtempSync(join(tmpdir(), 'bk-bench-missed-'))
 try {
   const { db } = openDb({ file: join(dir, 'm.db') })
   const raisedAt = new Map<string, number>()
-  const brain = createBrain({
+  const part = composeLedger({
     db,
     log: silentLog,
-    clock: systemLedgerClock,
+    clock: systemClock,
+    config: ledgerConfig(),
+    audit: createAuditLog(db),
+    telemetry: undefined,
+    afterCommit: () => undefined,
+    fetch: globalThis.fetch,
     publish: (topic, payload) => {
       if (topic === alertTopics.events) {
         const e = JSON.parse(payload) as { key: string; to: string; at: string }
@@ -53,8 +60,8 @@ try {
     }
   })()
 
-  brain.start()
-  const armed = brain.ledger.armedFor()
+  part.start()
+  const armed = part.ledger.armedFor()
   await sleep(13_000)
   const lat = [...raisedAt.values()]
 
@@ -65,7 +72,7 @@ try {
   const c1 = process.cpuUsage(c0)
   const idleMs = (c1.user + c1.system) / 1000
   const idleWall = performance.now() - w0
-  brain.stop()
+  part.stop()
 
   // Peer: a 1 s full scan over all expectations, computing status per row.
   const all = db.prepare('SELECT period_s, grace_s, status, created_at, last_finish_at FROM expectations')

@@ -16,15 +16,15 @@ import { expectationRoutes } from './api/routes/expectations.ts'
 import { metricsRoutes } from './api/routes/metrics.ts'
 import { reportRoutes } from './api/routes/reports.ts'
 import { tokenRoutes } from './api/routes/tokens.ts'
-import { commandRoutes } from './commands/command-routes.ts'
-import { authPlugin } from './auth/guard.ts'
-import type { App, AppDeps } from './api/deps.ts'
+import { commandRoutes } from './api/routes/commands.ts'
+import { authPlugin } from './api/auth-guard.ts'
+import type { App, AppDeps, RouteModule } from './api/deps.ts'
 import { errorBody, validationField } from './api/errors.ts'
 
-export type { App, AppDeps } from './api/deps.ts'
+export type { App, AppDeps, LedgerControl } from './api/deps.ts'
 
-/** Every route module, in one list. A new room adds its routes here with one line. */
-const routes: readonly ((app: App, deps: AppDeps) => void)[] = [
+/** Every route module, in one list: a new route module is one line here. */
+const routes: readonly RouteModule[] = [
   healthRoutes,
   nodeRoutes,
   runRoutes,
@@ -43,7 +43,7 @@ const routes: readonly ((app: App, deps: AppDeps) => void)[] = [
 ]
 
 /** Root-level plugins that must see every route: OpenAPI collection (/docs) and the bearer-token guard. */
-const plugins: readonly ((app: App, deps: AppDeps) => void)[] = [registerDocs, authPlugin]
+const plugins: readonly RouteModule[] = [registerDocs, authPlugin]
 
 /**
  * The HTTP API as a Fastify instance that never listens (main.ts does; tests use `inject()`).
@@ -52,7 +52,9 @@ const plugins: readonly ((app: App, deps: AppDeps) => void)[] = [registerDocs, a
  */
 export function buildApp(deps: AppDeps): App {
   const app = Fastify({
-    ...(deps.https ? { https: { key: deps.https.key, cert: deps.https.cert, minVersion: 'TLSv1.2' as const } } : {}),
+    ...(deps.https !== null
+      ? { https: { key: deps.https.key, cert: deps.https.cert, minVersion: 'TLSv1.2' as const } }
+      : {}),
     loggerInstance: deps.log,
     // Per-request info lines would drown the ingest logs; errors are still logged by the error handler.
     logController: new LogController({ disableRequestLogging: true }),

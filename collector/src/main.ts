@@ -1,46 +1,40 @@
-import { createServer, type AddressInfo, type Server } from 'node:net'
-import { join } from 'node:path'
-import { createServer as createTlsServer } from 'node:tls'
-import { type BodyOf, isBackstopError } from '@backstop/shared'
-import { createCommandService, type CommandService } from './commands/command-service.ts'
-import { createAccessRepo } from './identity/node-access.ts'
-import { createBrokerIdentity } from './identity/broker-identity.ts'
-import { createEnrollmentGate } from './identity/enrollment-gate.ts'
-import { createTokensRepo as createEnrollmentTokensRepo } from './identity/enrollment-tokens.ts'
-import { createIdentityService, type IdentityService } from './identity/identity-service.ts'
-import { createOperators } from './identity/operators.ts'
-import { watchRevocations } from './identity/revocation-watch.ts'
-import { loadOrCreateTls } from './tls/load-or-create.ts'
-import { chooseTransportSecurity, serverTlsOptions } from './tls/transport-security.ts'
 import { pathToFileURL } from 'node:url'
+import type { AddressInfo } from 'node:net'
 import { pino, type Logger } from 'pino'
-import { buildApp } from './app.ts'
-import { createBroker } from './broker/broker.ts'
+import { aedesPublisher } from './alerts/mqtt-publisher.ts'
+import { buildApp, type App } from './app.ts'
+import { createAuditLog, type AuditLog } from './audit/audit-log.ts'
+import { createTokensRepo } from './auth/tokens.ts'
+import { createBroker, type Broker } from './broker/broker.ts'
 import { runCli } from './cli.ts'
+import { createCommandService, type CommandService } from './commands/command-service.ts'
+import { composeIdentity, type IdentityPart } from './compose/identity.ts'
+import { latePort } from './compose/late-port.ts'
+import { composeLedger, type LedgerPart } from './compose/ledger.ts'
+import { listenMqtt, urlHost, type MqttListener } from './compose/transport.ts'
+import { checkApiExposure } from './config/api-exposure.ts'
 import type { ResolvedCollectorConfig } from './config/schema.ts'
 import { privateKeyObject } from './crypto/ed25519.ts'
+import { createPrometheus } from './export/prometheus.ts'
+import { createTelemetry } from './export/influx.ts'
+import { createIdentityService, type IdentityService } from './identity/identity-service.ts'
+import { watchRevocations } from './identity/revocation-watch.ts'
 import { createStaticTokenCheck, tokenSecrets } from './identity/static-tokens.ts'
 import { createTokenCheck } from './ingest/check.ts'
-import { createKeyRing } from './ingest/key-ring.ts'
+import { createKeyRing, type KeyRing } from './ingest/key-ring.ts'
 import { createIngest, type Ingest } from './ingest/pipeline.ts'
 import { createWorkerVerifier } from './ingest/verifier.ts'
-import { loadOrCreateCollectorKeys } from './keys.ts'
+import { loadOrCreateCollectorKeys, type CollectorKeys } from './keys.ts'
+import { ledgerConfig } from './ledger/config.ts'
 import { createCounters, type Counters } from './metrics/counters.ts'
 import { createAssetsRepo } from './store/assets-repo.ts'
 import { createCopiesRepo } from './store/copies-repo.ts'
 import { openDb, pingDb, type Db } from './store/db.ts'
 import { dataDirPolicy, prepareDataDir } from './store/data-dir.ts'
 import { createEventsRepo } from './store/events-repo.ts'
-import { createNodesRepo } from './store/nodes-repo.ts'
+import { createNodesRepo, type NodesRepo } from './store/nodes-repo.ts'
 import { createRunsRepo } from './store/runs-repo.ts'
-import { aedesPublisher } from './alerts/mqtt-publisher.ts'
-import { createAuditLog } from './audit/audit-log.ts'
-import { createTokensRepo } from './auth/tokens.ts'
-import { createPrometheus } from './export/prometheus.ts'
-import { createTelemetry } from './export/influx.ts'
-import { createDiskHealthStore } from './health/disk-health-store.ts'
-import { systemLedgerClock } from './ledger/clock.ts'
-import { auditSink, createBrain, type Brain } from './ledger/brain.ts'
+import { dateOf, systemClock, type Clock } from './time/clock.ts'
 
 export interface RunningCollector {
   readonly apiUrl: string
@@ -53,24 +47,134 @@ export interface RunningCollector {
   readonly tlsFingerprint: string | null
   /** PEM of that CA (tests connect with it); null with tls.plaintext. */
   readonly tlsCaCert: string | null
-  /** Security room: enrollment tokens, approvals, revocation (also the CLI's `token` / `node`). */
+  /** Enrollment tokens, approvals, revocation (also the CLI's `token` / `node`). */
   readonly identity: IdentityService
-  /** Security room: signed commands to nodes. */
+  /** Signed commands to nodes. */
   readonly commands: CommandService
   /** Graceful: stop accepting, flush the batch (and its acks), close broker, API and database. */
   stop(): Promise<void>
 }
 
+export interface StartOptions {
+  readonly log?: Logger
+  /** The one clock every part reads; default the wall clock. */
+  readonly clock?: Clock
+  /** The notifiers' HTTP client; default the global fetch. */
+  readonly fetch?: typeof fetch
+}
+
+/** What the first steps open: the database, the collector's signing key and the parts everything else shares. */
+interface Foundation {
+  readonly config: ResolvedCollectorConfig
+  readonly log: Logger
+  readonly clock: Clock
+  readonly db: Db
+  readonly keysFile: CollectorKeys
+  readonly audit: AuditLog
+  readonly counters: Counters
+  readonly nodes: NodesRepo
+  readonly keys: KeyRing
+  readonly identity: IdentityPart
+}
+
 /**
- * The composition root: the only place that picks SQLite, aedes, pino and the real clock.
- * Order: db → keys → broker (TCP) → ingest → API listen.
+ * The composition root: the only place that picks SQLite, aedes, pino and the real clock, and builds each part
+ * once, in dependency order: foundation (db, keys, audit log, identity) → broker → identity service and commands
+ * → ledger → ingest → MQTT listener → API. The broker hands messages to the ingest, created after it; that is
+ * the one late-bound port. The ledger hears about commits through `ingest.onCommitted`.
  */
 export async function startCollector(
   config: ResolvedCollectorConfig,
-  opts: { log?: Logger } = {},
+  opts: StartOptions = {},
 ): Promise<RunningCollector> {
   const log = opts.log ?? pino({ level: config.logLevel, base: { svc: 'backstop-collector' } })
-  const now = (): Date => new Date()
+  const apiWarning = checkApiExposure(config.api)
+  const f = openFoundation(config, log, opts.clock ?? systemClock)
+  const ingestPort = latePort<Ingest>('the ingest')
+  const broker = await createBroker({
+    keys: f.keys,
+    counters: f.counters,
+    now: dateOf(f.clock),
+    log: log.child({ c: 'broker' }),
+    identity: f.identity.brokerIdentity,
+    onEvent: (node, payload, done) => ingestPort.get().submit(node, payload, done),
+    onStatus: (node, payload) => ingestPort.get().status(node, payload),
+  })
+  const onRevoked = (node: string): void => {
+    f.keys.unpin(node)
+    broker.disconnect(node)
+  }
+  const identity = createIdentityService({
+    db: f.db,
+    tokens: f.identity.enrollmentTokens,
+    access: f.identity.access,
+    audit: f.audit,
+    now: dateOf(f.clock),
+    onRevoked,
+  })
+  const stopWatch = watchRevocations({ access: f.identity.access, since: new Date(f.clock.now()), onRevoked })
+  const commands = commandService(f, broker)
+  const telemetry = createTelemetry(f.db, log.child({ c: 'export' }), config.export.influx, f.clock)
+  const ledger = composeLedger({
+    db: f.db,
+    clock: f.clock,
+    log: log.child({ c: 'ledger' }),
+    config: ledgerConfig(),
+    publish: aedesPublisher(broker.aedes, log.child({ c: 'alerts' })),
+    audit: f.audit,
+    telemetry: telemetry.sink,
+    afterCommit: telemetry.wake,
+    fetch: opts.fetch ?? fetch,
+  })
+  const ingest = ingestFor(f, { publishAck: broker.publishAck, commands, ledger })
+  ingestPort.bind(ingest)
+  // Each committed ingest batch (and node status change) marked ledger changes: the ledger drains them.
+  ingest.onCommitted(ledger.ledger.wake)
+  const mqtt = await listenMqtt(config, broker, { log, clock: f.clock })
+  const app = apiFor(f, { broker, mqtt, ledger, commands })
+  ledger.start()
+  telemetry.start()
+  if (apiWarning !== undefined) {
+    log.warn({ host: config.api.host, auth: config.api.auth }, apiWarning)
+  }
+  await app.listen({ host: config.api.host, port: config.api.port })
+  const apiPort = (app.server.address() as AddressInfo).port
+  const apiUrl = `${mqtt.https !== null ? 'https' : 'http'}://${urlHost(config.api.host)}:${apiPort}`
+  log.info({ apiUrl, mqttUrl: mqtt.url }, 'collector running')
+
+  let stopping: Promise<void> | undefined
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      log.info('stopping: no new connections, flushing the ingest batch')
+      mqtt.server.close()
+      stopWatch()
+      await ingest.close()
+      await broker.close()
+      await app.close()
+      ledger.stop()
+      await telemetry.stop()
+      f.db.close()
+      log.info('stopped')
+    })()
+    return stopping
+  }
+  return {
+    apiUrl,
+    mqttUrl: mqtt.url,
+    db: f.db,
+    ingest,
+    counters: f.counters,
+    collectorPublicKey: f.keysFile.publicKey,
+    stop,
+    identity,
+    commands,
+    tlsFingerprint: mqtt.security.mode === 'tls' ? mqtt.security.tls.fingerprint : null,
+    tlsCaCert: mqtt.security.mode === 'tls' ? mqtt.security.tls.caCert : null,
+  }
+}
+
+/** Step 1: the database (migrated), the collector key, the one audit log, counters, the key ring and identity. */
+function openFoundation(config: ResolvedCollectorConfig, log: Logger, clock: Clock): Foundation {
   prepareDataDir(config.dataDir, config.dataDirAccess)
   const { db, migrations } = openDb({
     file: config.dbFile,
@@ -79,213 +183,113 @@ export async function startCollector(
   log.info({ db: config.dbFile, applied: migrations.applied, total: migrations.total }, 'database ready')
   const keysFile = loadOrCreateCollectorKeys(config.dataDir)
   log.info({ fingerprint: keysFile.fingerprint, file: keysFile.file }, 'collector key ready')
+  const audit = createAuditLog(db)
+  const nodes = createNodesRepo(db)
+  const staticTokens = createStaticTokenCheck(config.enrollment, clock)
+  return {
+    config,
+    log,
+    clock,
+    db,
+    keysFile,
+    audit,
+    counters: createCounters(),
+    nodes,
+    keys: createKeyRing(nodes),
+    identity: composeIdentity({ db, audit, clock, staticTokens }),
+  }
+}
 
-  const store = {
-    nodes: createNodesRepo(db),
-    events: createEventsRepo(db),
-    runs: createRunsRepo(db),
-    copies: createCopiesRepo(db),
-    assets: createAssetsRepo(db),
-    // `commands` is created once the broker exists; results only arrive after that.
-    commands: {
-      recordResult: (node: string, body: BodyOf<'command.result'>, at: string): boolean =>
-        commands.recordResult(node, body, at),
-    },
-    // The brain is created after the broker; disk reports only arrive once the broker listens, so the closures
-    // never run before `brain` is assigned. Both run inside the ingest transaction (raise records, requeue queues).
-    diskHealth: createDiskHealthStore(db, {
-      raise: (c, at) => brain.alerts.raise(c, at),
-      onDeviceHealthChanged: (n) => brain.ledger.requeueNode(n),
-    }),
-  }
-  const counters = createCounters()
-  const keys = createKeyRing(store.nodes)
-  const tokens = createTokenCheck(tokenSecrets(config.enrollment))
-  // Security room: identity decisions (one-time tokens, approvals, revocation) read and write SQLite directly, so
-  // a revocation from the CLI (another process) is effective at the next CONNECT.
-  const access = createAccessRepo(db)
-  const enrollmentTokens = createEnrollmentTokensRepo(db)
-  const securityAudit = createAuditLog(db)
-  const gate = createEnrollmentGate({
-    db,
-    tokens: enrollmentTokens,
-    access,
-    audit: securityAudit,
-    staticTokens: createStaticTokenCheck(config.enrollment, { now: () => now().getTime() }),
+/** Signed commands to nodes, published on the broker; a node's state decides whether it may get one. */
+function commandService(f: Foundation, broker: Broker): CommandService {
+  return createCommandService({
+    db: f.db,
+    audit: f.audit,
+    collectorSecretKey: f.keysFile.secretKey,
+    now: dateOf(f.clock),
+    publish: (topic, payload) =>
+      broker.aedes.publish({ cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false }, () => {}),
+    nodeState: (node) => (f.nodes.get(node) ? (f.identity.access.get(node)?.state ?? 'active') : 'unknown'),
   })
-  const operators = createOperators(db, securityAudit, now)
-  const onRevoked = (node: string): void => {
-    keys.unpin(node)
-    broker.disconnect(node)
-  }
-  const identity = createIdentityService({ db, tokens: enrollmentTokens, access, audit: securityAudit, now, onRevoked })
-  // The ingest publishes acks through the broker and the broker feeds the ingest; acks are only published after
-  // the broker exists (the first commit needs a message, which needs the broker).
-  const ingest: Ingest = createIngest({
-    db,
-    store,
-    keys,
-    counters,
-    now,
-    log: log.child({ c: 'ingest' }),
-    tokens,
-    collector: { publicKey: keysFile.publicKey, signingKey: privateKeyObject(keysFile.secretKey) },
-    // Every commit ends in acks: that is when the compliance ledger has new changes to evaluate.
-    publishAck: (node, payload) => {
-      broker.publishAck(node, payload)
-      brain.wake()
+}
+
+/** The ingest: verified messages applied in batches to the store, acked through the broker after each commit. */
+function ingestFor(
+  f: Foundation,
+  o: { publishAck: Broker['publishAck']; commands: CommandService; ledger: LedgerPart },
+): Ingest {
+  const { config, log } = f
+  return createIngest({
+    db: f.db,
+    store: {
+      nodes: f.nodes,
+      events: createEventsRepo(f.db),
+      runs: createRunsRepo(f.db),
+      copies: createCopiesRepo(f.db),
+      assets: createAssetsRepo(f.db),
+      commands: o.commands,
+      diskHealth: o.ledger.diskHealth,
     },
+    keys: f.keys,
+    counters: f.counters,
+    now: () => f.clock.now(),
+    log: log.child({ c: 'ingest' }),
+    tokens: createTokenCheck(tokenSecrets(config.enrollment)),
+    collector: { publicKey: f.keysFile.publicKey, signingKey: privateKeyObject(f.keysFile.secretKey) },
+    publishAck: o.publishAck,
     batchSize: config.ingest.batchSize,
     batchIntervalMs: config.ingest.batchIntervalMs,
-    admitEnroll: (env) => {
-      try {
-        gate.admit({
-          node: env.node,
-          publicKey: env.body.publicKey,
-          token: env.body.token,
-          hostname: env.body.hostname,
-          now: now(),
-        })
-        return undefined
-      } catch (e) {
-        if (isBackstopError(e)) {
-          return e
-        }
-        throw e
-      }
-    },
-    verifier:
-      config.ingest.verifyWorkers === 0
-        ? undefined
-        : createWorkerVerifier({
-            keys,
+    admitEnroll: f.identity.admitEnroll,
+    ...(config.ingest.verifyWorkers === 0
+      ? {}
+      : {
+          verifier: createWorkerVerifier({
+            keys: f.keys,
             tokens: tokenSecrets(config.enrollment),
-            inline: { keys, tokens },
+            inline: { keys: f.keys, tokens: createTokenCheck(tokenSecrets(config.enrollment)) },
             log: log.child({ c: 'verify' }),
             size: config.ingest.verifyWorkers,
           }),
-  })
-  const broker = await createBroker({
-    keys,
-    counters,
-    now,
-    log: log.child({ c: 'broker' }),
-    identity: createBrokerIdentity(access, operators),
-    onEvent: ingest.submit,
-    onStatus: (node, payload) => {
-      ingest.status(node, payload)
-      brain.wake()
-    },
-  })
-  const auditLog = createAuditLog(db)
-  const telemetry = createTelemetry(db, log.child({ c: 'export' }), config.export.influx, systemLedgerClock)
-  const brain: Brain = createBrain({
-    db,
-    log: log.child({ c: 'ledger' }),
-    publish: aedesPublisher(broker.aedes, log.child({ c: 'alerts' })),
-    audit: auditSink(auditLog, () => Date.now()),
-    // Copies on a failed or degraded device stop counting toward 3-2-1-1-0 (docs/disk-health.md).
-    deviceHealth: (node) => store.diskHealth.deviceHealth(node),
-    ...(telemetry.sink ? { telemetry: telemetry.sink } : {}),
-    afterCommit: telemetry.wake,
-  })
-  const apiTokens = createTokensRepo(db)
-  const prometheus = createPrometheus({ db, brain, counters })
-  const stopWatch = watchRevocations({ access, since: now(), onRevoked })
-  const commands = createCommandService({
-    db,
-    audit: securityAudit,
-    collectorSecretKey: keysFile.secretKey,
-    now,
-    publish: (topic, payload) =>
-      broker.aedes.publish({ cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false }, () => {}),
-    nodeState: (node) => (store.nodes.get(node) ? (access.get(node)?.state ?? 'active') : 'unknown'),
-  })
-  const security = chooseTransportSecurity({
-    allowPlaintext: config.tls.plaintext,
-    log,
-    listenHost: config.mqtt.host,
-    loadTls: () =>
-      loadOrCreateTls({
-        dir: join(config.dataDir, 'tls'),
-        names: config.tls.names,
-        files: { certFile: config.tls.certFile, keyFile: config.tls.keyFile, caFile: config.tls.caFile },
-        now: now(),
-      }),
-  })
-  const mqttServer =
-    security.mode === 'tls'
-      ? createTlsServer(serverTlsOptions(security.tls), broker.aedes.handle)
-      : createServer(broker.aedes.handle)
-  await listen(mqttServer, config.mqtt.port, config.mqtt.host)
-  const mqttPort = (mqttServer.address() as AddressInfo).port
-
-  const app = buildApp({
-    nodes: store.nodes,
-    runs: store.runs,
-    copies: store.copies,
-    health: () => ({ db: pingDb(db), broker: !broker.aedes.closed && mqttServer.listening }),
-    log: log.child({ c: 'api' }),
-    https: security.mode === 'tls' ? serverTlsOptions(security.tls) : undefined,
-    commands,
-    compliance: { brain, tokens: apiTokens, authMode: config.api.auth, auditLog, metrics: prometheus.render },
-    diskHealth: store.diskHealth,
-  })
-  brain.start()
-  telemetry.start()
-  await app.listen({ host: config.api.host, port: config.api.port })
-  const apiPort = (app.server.address() as AddressInfo).port
-  const apiUrl = `${security.mode === 'tls' ? 'https' : 'http'}://${urlHost(config.api.host)}:${apiPort}`
-  const mqttUrl = `${security.mode === 'tls' ? 'mqtts' : 'mqtt'}://${urlHost(config.mqtt.host)}:${mqttPort}`
-  log.info({ apiUrl, mqttUrl }, 'collector running')
-
-  let stopping: Promise<void> | undefined
-  const stop = (): Promise<void> => {
-    stopping ??= (async () => {
-      log.info('stopping: no new connections, flushing the ingest batch')
-      mqttServer.close()
-      stopWatch()
-      await ingest.close()
-      await broker.close()
-      await app.close()
-      brain.stop()
-      await telemetry.stop()
-      db.close()
-      log.info('stopped')
-    })()
-    return stopping
-  }
-  return {
-    apiUrl,
-    mqttUrl,
-    db,
-    ingest,
-    counters,
-    collectorPublicKey: keysFile.publicKey,
-    stop,
-    identity,
-    commands,
-    tlsFingerprint: security.mode === 'tls' ? security.tls.fingerprint : null,
-    tlsCaCert: security.mode === 'tls' ? security.tls.caCert : null,
-  }
-}
-
-function listen(server: Server, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(port, host, () => {
-      server.off('error', reject)
-      resolve()
-    })
+        }),
   })
 }
 
-/** A wildcard bind is reachable on loopback; print a URL that works from this machine. */
-function urlHost(host: string): string {
-  if (host === '0.0.0.0' || host === '::') {
-    return '127.0.0.1'
-  }
-  return host.includes(':') ? `[${host}]` : host
+/** The HTTP API over narrow interfaces of the parts built before it (buildApp never listens; main.ts does). */
+function apiFor(
+  f: Foundation,
+  o: { broker: Broker; mqtt: MqttListener; ledger: LedgerPart; commands: CommandService },
+): App {
+  const { ledger } = o
+  const runs = createRunsRepo(f.db)
+  const copies = createCopiesRepo(f.db)
+  const prometheus = createPrometheus({
+    db: f.db,
+    assets: ledger.assets,
+    alerts: ledger.alertsRepo,
+    channels: ledger.channels,
+    downNodes: ledger.ledger.downNodes,
+    counters: f.counters,
+  })
+  return buildApp({
+    https: o.mqtt.https,
+    log: f.log.child({ c: 'api' }),
+    clock: f.clock,
+    health: () => ({ db: pingDb(f.db), broker: !o.broker.aedes.closed && o.mqtt.server.listening }),
+    auth: { tokens: createTokensRepo(f.db), mode: f.config.api.auth },
+    nodes: f.nodes,
+    runs,
+    copies,
+    assets: ledger.assets,
+    expectations: ledger.expectations,
+    ledger: ledger.ledger,
+    alerts: ledger.alerts,
+    alertsRepo: ledger.alertsRepo,
+    channels: ledger.channels,
+    audit: f.audit,
+    metrics: prometheus.render,
+    diskHealth: ledger.diskHealth,
+    commands: o.commands,
+  })
 }
 
 /** Process entry: CLI, signals, exit codes. */

@@ -1,13 +1,9 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
-import { keyPairFromSeed } from '@backstop/shared'
 import { buildApp } from '../../collector/src/app.ts'
-import { createCommandService } from '../../collector/src/commands/command-service.ts'
-import { createTokensRepo } from '../../collector/src/auth/tokens.ts'
-import { createPrometheus } from '../../collector/src/export/prometheus.ts'
-import { createCounters } from '../../collector/src/metrics/counters.ts'
 import { harness, T0 } from '../../collector/test/ledger/harness.ts'
+import { appDepsOf } from '../../collector/test/support/app-deps.ts'
 
 /**
  * The API half of the authorization matrix, over every route the OpenAPI document lists (so a new route is covered
@@ -15,24 +11,8 @@ import { harness, T0 } from '../../collector/test/ledger/harness.ts'
  */
 function setup() {
   const h = harness()
-  const tokens = createTokensRepo(h.db)
-  const prom = createPrometheus({ db: h.db, brain: h.brain, counters: createCounters() })
-  const app = buildApp({
-    nodes: h.core.nodes,
-    runs: h.core.runs,
-    copies: h.core.copies,
-    health: () => ({ db: true, broker: true }),
-    compliance: { brain: h.brain, tokens, authMode: 'auto', auditLog: h.auditLog, metrics: prom.render },
-    commands: createCommandService({
-      db: h.db,
-      audit: h.auditLog,
-      collectorSecretKey: keyPairFromSeed(new Uint8Array(32).fill(5)).secretKey,
-      now: () => new Date(),
-      publish: () => {},
-      nodeState: (n) => (n === 'pve1' ? 'active' : 'unknown'),
-    }),
-  })
-  return { h, app, tokens }
+  const deps = appDepsOf(h)
+  return { h, app: buildApp(deps), tokens: deps.tokens }
 }
 
 interface Route {
@@ -57,7 +37,7 @@ describe('authorization matrix: API', () => {
   it('no token → 401 everywhere; viewer cannot mutate; operator cannot manage tokens; admin is never refused', async (t) => {
     const { h, app, tokens } = setup()
     t.after(() => {
-      h.brain.stop()
+      h.stop()
       void app.close()
     })
     const viewer = tokens.create('v', 'viewer', T0).token
@@ -104,7 +84,7 @@ describe('authorization matrix: API', () => {
   it('fuzzed paths, query strings and bodies: 4xx, never 5xx', async (t) => {
     const { h, app, tokens } = setup()
     t.after(() => {
-      h.brain.stop()
+      h.stop()
       void app.close()
     })
     const admin = tokens.create('a', 'admin', T0).token

@@ -10,9 +10,14 @@ import {
   pointerToPath,
   yamlPosition as position,
 } from '@backstop/shared'
-import type { InfluxExportOptions } from '../export/influx.ts'
+import { checkApiExposure } from './api-exposure.ts'
 import { resolveEnrollment } from './enrollment.ts'
-import { CollectorConfigInput, type ResolvedCollectorConfig } from './schema.ts'
+import {
+  CollectorConfigInput,
+  OFF_ON_NETWORK,
+  type InfluxExportOptions,
+  type ResolvedCollectorConfig,
+} from './schema.ts'
 
 export interface ConfigIssue {
   readonly file: string
@@ -80,9 +85,10 @@ export function parseCollectorConfig(text: string, file: string): ResolvedCollec
         ...at,
         field: fieldName(path),
         message:
-          patternHints[fieldName(path)] !== undefined && e.keyword === 'pattern'
+          valueHints[fieldName(path)] ??
+          (patternHints[fieldName(path)] !== undefined && e.keyword === 'pattern'
             ? patternHints[fieldName(path)]!
-            : explain(e),
+            : explain(e)),
       }
       const key = formatIssue(issue)
       if (!seen.has(key)) {
@@ -103,6 +109,12 @@ export function parseCollectorConfig(text: string, file: string): ResolvedCollec
   if (issues.length > 0) {
     throw new ConfigError(issues)
   }
+  const api = {
+    host: input.api?.host ?? '127.0.0.1',
+    port: input.api?.port ?? 8080,
+    auth: input.api?.auth ?? 'required',
+  }
+  exposureIssue(api, doc, lines, file)
   const dataDir = input.dataDir ?? '/var/lib/backstop-collector'
   return {
     file,
@@ -110,7 +122,7 @@ export function parseCollectorConfig(text: string, file: string): ResolvedCollec
     dataDirAccess: input.dataDirAccess ?? 'owner-only',
     dbFile: join(dataDir, 'collector.db'),
     mqtt: { host: input.mqtt?.host ?? '0.0.0.0', port: input.mqtt?.port ?? 1883 },
-    api: { host: input.api?.host ?? '127.0.0.1', port: input.api?.port ?? 8080, auth: input.api?.auth ?? 'auto' },
+    api,
     enrollment,
     warnings: warnings.map(formatIssue),
     logLevel: input.log?.level ?? 'info',
@@ -147,6 +159,29 @@ function influxOptions(
     ...(i.maxQueueLines !== undefined ? { maxQueueLines: i.maxQueueLines } : {}),
     ...(i.timeoutMs !== undefined ? { timeoutMs: i.timeoutMs } : {}),
   }
+}
+
+/** Auth off on a non-loopback api.host is refused at configcheck, pointing at api.auth (config/api-exposure.ts). */
+function exposureIssue(
+  api: Parameters<typeof checkApiExposure>[0],
+  doc: Parameters<typeof position>[0],
+  lines: LineCounter,
+  file: string,
+): void {
+  try {
+    checkApiExposure(api)
+  } catch (e) {
+    const at = position(doc, lines, ['api', 'auth'])
+    throw new ConfigError([{ file, ...at, field: 'api.auth', message: (e as Error).message }])
+  }
+}
+
+/** Fields whose every schema error has one explanation (a removed value, a choice between words). */
+const valueHints: Readonly<Record<string, string>> = {
+  'api.auth':
+    `must be required (the default), off (loopback api.host only) or ${OFF_ON_NETWORK}; "auto" was removed: the ` +
+    'API needs a token from the start (create the first with "backstop-collector apitoken create --name admin ' +
+    '--role admin")',
 }
 
 /** A regex in an error message helps nobody; these fields say what they want instead. */

@@ -1,7 +1,5 @@
 import Type, { type Static } from 'typebox'
 import { EnrollmentInput, type ResolvedEnrollment } from './enrollment.ts'
-import type { AuthMode } from '../auth/guard.ts'
-import type { InfluxExportOptions } from '../export/influx.ts'
 
 const Listen = (defaultHost: string, defaultPort: number) =>
   Type.Object(
@@ -18,6 +16,15 @@ const Listen = (defaultHost: string, defaultPort: number) =>
     { additionalProperties: false },
   )
 
+/**
+ * Authentication off on an address other machines can reach. The value spells out the consequence so it cannot be
+ * set by accident, copied from a template without reading, or mistaken for a harmless boolean in a review.
+ */
+export const OFF_ON_NETWORK = 'off-i-understand-anyone-can-write'
+export const authModes = ['required', 'off', OFF_ON_NETWORK] as const
+/** `required`: a bearer token on every /api and /metrics request; the `off` values: none (a lab). */
+export type AuthMode = (typeof authModes)[number]
+
 /** The collector's YAML config; deploy/config/collector.example.yaml documents every field. */
 export const CollectorConfigInput = Type.Object(
   {
@@ -33,10 +40,15 @@ export const CollectorConfigInput = Type.Object(
       Type.Object(
         {
           ...Listen('127.0.0.1', 8080).properties,
-          /** Bearer-token check on /api and /metrics (collector/src/auth/guard.ts). Default auto. */
+          /**
+           * Bearer-token check on /api and /metrics (api/auth-guard.ts, docs/security.md "API bootstrap"). Default
+           * required.
+           */
           auth: Type.Optional(
-            Type.Union([Type.Literal('auto'), Type.Literal('required'), Type.Literal('off')], {
-              description: 'auto: open until the first API token is created; required: always; off: never',
+            Type.Union([Type.Literal('required'), Type.Literal('off'), Type.Literal(OFF_ON_NETWORK)], {
+              description:
+                'required (default): every request needs a token; off: none (only on a loopback api.host); ' +
+                `${OFF_ON_NETWORK}: none, on any address`,
             }),
           ),
         },
@@ -126,6 +138,19 @@ export const CollectorConfigInput = Type.Object(
   { additionalProperties: false },
 )
 export type CollectorConfigInput = Static<typeof CollectorConfigInput>
+
+/** The Influx exporter's settings (export/influx.ts) once defaults for the required fields are resolved. */
+export interface InfluxExportOptions {
+  readonly url: string
+  readonly token: string
+  readonly org: string
+  readonly bucket: string
+  /** Lines per write request; default 5000. */
+  readonly batchLines?: number
+  /** Oldest lines are dropped past this (and counted in the log); default 1,000,000. */
+  readonly maxQueueLines?: number
+  readonly timeoutMs?: number
+}
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error'
 

@@ -1,6 +1,7 @@
 import { InfluxDB, Point, setLogger, type WriteApi } from '@influxdata/influxdb-client'
 import type { Logger } from 'pino'
-import type { LedgerClock } from '../ledger/clock.ts'
+import type { InfluxExportOptions } from '../config/schema.ts'
+import type { Clock } from '../time/clock.ts'
 import type { TelemetrySink } from '../ledger/context.ts'
 import type { Db } from '../store/db.ts'
 
@@ -10,18 +11,6 @@ import type { Db } from '../store/db.ts'
  * client's own retry buffer is RAM-only and drops lines, so it is switched off (maxRetries 0) and the queue does
  * the retrying with backoff. A TSDB outage of any length loses nothing (bounded by maxQueueLines).
  */
-export interface InfluxExportOptions {
-  readonly url: string
-  readonly token: string
-  readonly org: string
-  readonly bucket: string
-  /** Lines per write request; default 5000. */
-  readonly batchLines?: number
-  /** Oldest lines are dropped past this (and counted in the log); default 1,000,000. */
-  readonly maxQueueLines?: number
-  readonly timeoutMs?: number
-}
-
 export function createExportQueue(db: Db) {
   const insert = db.prepare('INSERT INTO export_queue (line, created_at) VALUES (?, ?)')
   const take = db.prepare<[number], { id: number; line: string }>(
@@ -83,7 +72,7 @@ export function influxSink(queue: ExportQueue): TelemetrySink {
 }
 
 /** Drains the queue to the TSDB with one timer (next retry) and exponential backoff, 1 s → 5 min. */
-export function createInfluxExporter(o: InfluxExportOptions & { queue: ExportQueue; clock: LedgerClock; log: Logger }) {
+export function createInfluxExporter(o: InfluxExportOptions & { queue: ExportQueue; clock: Clock; log: Logger }) {
   setLogger({
     error: (message, err) => o.log.debug({ err }, message),
     warn: (message, err) => o.log.debug({ err }, message),
@@ -172,7 +161,7 @@ export type InfluxExporter = ReturnType<typeof createInfluxExporter>
  * The composition-root helper: with options, a queue-backed sink for the ledger plus its exporter; without, a
  * no-op (export not configured). main.ts passes `sink` and `wake` to createBrain and starts/stops it.
  */
-export function createTelemetry(db: Db, log: Logger, opts: InfluxExportOptions | undefined, clock: LedgerClock) {
+export function createTelemetry(db: Db, log: Logger, opts: InfluxExportOptions | undefined, clock: Clock) {
   if (opts === undefined) {
     return {
       sink: undefined,

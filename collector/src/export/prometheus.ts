@@ -1,16 +1,27 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
-import type { Brain } from '../ledger/brain.ts'
 import type { Counters } from '../metrics/counters.ts'
+import type { AlertsRepo } from '../store/alerts-repo.ts'
 import type { Db } from '../store/db.ts'
+import type { LedgerAssetsRepo } from '../store/ledger-assets-repo.ts'
+import type { NotifyRepo } from '../store/notify-repo.ts'
 
 /**
  * Prometheus /metrics. Everything is read at scrape time from aggregates (the materialised verdicts), never from
  * the copies table. Labels stay low-cardinality: per asset only node/kind/asset ids, never copy ids or reason text.
  */
-export function createPrometheus(o: { db: Db; brain: Brain; counters?: Counters | undefined }) {
+export interface PrometheusDeps {
+  readonly db: Db
+  readonly assets: Pick<LedgerAssetsRepo, 'summary'>
+  readonly alerts: Pick<AlertsRepo, 'firingCounts'>
+  readonly channels: Pick<NotifyRepo, 'channels'>
+  readonly downNodes: () => ReadonlySet<string>
+  readonly counters: Counters
+}
+
+export function createPrometheus(o: PrometheusDeps) {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'backstop_collector_' })
-  const { db, brain } = o
+  const { db } = o
 
   const perAsset = db.prepare<
     [],
@@ -59,7 +70,7 @@ export function createPrometheus(o: { db: Db; brain: Brain; counters?: Counters 
     registers: [registry],
     collect() {
       this.reset()
-      for (const r of brain.repos.assets.summary()) {
+      for (const r of o.assets.summary()) {
         this.set({ verdict: r.verdict, tier: r.tier }, r.assets)
       }
     },
@@ -86,7 +97,7 @@ export function createPrometheus(o: { db: Db; brain: Brain; counters?: Counters 
     registers: [registry],
     collect() {
       this.reset()
-      for (const r of brain.repos.alerts.firingCounts()) {
+      for (const r of o.alerts.firingCounts()) {
         this.set({ kind: r.kind, severity: r.severity }, r.n)
       }
     },
@@ -111,7 +122,7 @@ export function createPrometheus(o: { db: Db; brain: Brain; counters?: Counters 
     help: 'Nodes that are offline or silent past the heartbeat timeout',
     registers: [registry],
     collect() {
-      this.set(brain.ledger.downNodes().size)
+      this.set(o.downNodes().size)
     },
   })
   new Gauge({
@@ -121,48 +132,48 @@ export function createPrometheus(o: { db: Db; brain: Brain; counters?: Counters 
     registers: [registry],
     collect() {
       this.reset()
-      for (const ch of brain.repos.notify.channels()) {
+      for (const ch of o.channels.channels()) {
         this.set({ channel: ch.name, state: 'pending' }, ch.health.pending)
         this.set({ channel: ch.name, state: 'dead' }, ch.health.dead)
       }
     },
   })
 
-  // The core's in-process counters, as real Prometheus counters (incremented by the delta since the last scrape).
-  if (o.counters) {
-    const counters = o.counters
-    const seen = new Map<string, number>()
-    const promCounters = new Map<string, Counter<'label'>>()
-    for (const name of Object.keys(counters.snapshot())) {
-      promCounters.set(
-        name,
-        new Counter({
-          name: `backstop_${name}`,
-          help: `collector counter ${name} (label: code, kind or reason)`,
-          labelNames: ['label'],
-          registers: [registry],
-        }),
-      )
-    }
-    const sync = (): void => {
-      for (const [name, labels] of Object.entries(counters.snapshot())) {
-        for (const [label, value] of Object.entries(labels)) {
-          const k = `${name}\u0000${label}`
-          const delta = value - (seen.get(k) ?? 0)
-          if (delta > 0) {
-            promCounters.get(name)?.inc({ label }, delta)
-            seen.set(k, value)
-          }
+  const sync = counterSync(registry, o.counters)
+  return {
+    registry,
+    render: async () => {
+      sync()
+      return { contentType: registry.contentType, body: await registry.metrics() }
+    },
+  }
+}
+
+/** The core's in-process counters, as real Prometheus counters (incremented by the delta since the last scrape). */
+function counterSync(registry: Registry, counters: Counters): () => void {
+  const seen = new Map<string, number>()
+  const promCounters = new Map<string, Counter<'label'>>()
+  for (const name of Object.keys(counters.snapshot())) {
+    promCounters.set(
+      name,
+      new Counter({
+        name: `backstop_${name}`,
+        help: `collector counter ${name} (label: code, kind or reason)`,
+        labelNames: ['label'],
+        registers: [registry],
+      }),
+    )
+  }
+  return () => {
+    for (const [name, labels] of Object.entries(counters.snapshot())) {
+      for (const [label, value] of Object.entries(labels)) {
+        const k = `${name}\u0000${label}`
+        const delta = value - (seen.get(k) ?? 0)
+        if (delta > 0) {
+          promCounters.get(name)?.inc({ label }, delta)
+          seen.set(k, value)
         }
       }
     }
-    return {
-      registry,
-      render: async () => {
-        sync()
-        return { contentType: registry.contentType, body: await registry.metrics() }
-      },
-    }
   }
-  return { registry, render: async () => ({ contentType: registry.contentType, body: await registry.metrics() }) }
 }

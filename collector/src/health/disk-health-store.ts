@@ -29,7 +29,7 @@ export interface DiskHealthStoreOptions {
   readonly thresholds?: DiskThresholds
   /**
    * Called (inside the transaction) when a device's health changed with this report, so the verdicts of the
-   * node's assets are recomputed: pass the brain's `ledger.requeueNode`.
+   * node's assets are recomputed: compose/ledger.ts passes the ledger changes' `requeueNode`.
    */
   readonly onDeviceHealthChanged?: (node: string) => void
 }
@@ -197,7 +197,7 @@ export function createDiskHealthStore(db: Db, opts: DiskHealthStoreOptions = {})
     latest,
     baselines,
 
-    /** For the brain's `deviceHealth` option: is the device under a copy failed/degraded? */
+    /** For the ledger's `deviceHealth` (compose/ledger.ts): is the device under a copy failed/degraded? */
     deviceHealth(node: string): DeviceHealthLookup {
       const report = latest(node)
       if (report === undefined) {

@@ -1,11 +1,11 @@
 import type { Logger } from 'pino'
-import type { LedgerClock } from '../ledger/clock.ts'
+import type { Clock } from '../time/clock.ts'
 import type { NotifyRepo, QueuedDelivery } from '../store/notify-repo.ts'
 import { buildRequest, classifyStatus, type DeliveryOutcome } from './requests.ts'
 
 export interface DelivererOptions {
   readonly repo: NotifyRepo
-  readonly clock: LedgerClock
+  readonly clock: Clock
   readonly log: Logger
   readonly fetch?: typeof fetch
   readonly timeoutMs?: number

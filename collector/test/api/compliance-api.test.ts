@@ -1,26 +1,20 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { buildApp } from '../../src/app.ts'
-import { createTokensRepo } from '../../src/auth/tokens.ts'
-import { createPrometheus } from '../../src/export/prometheus.ts'
 import { createCounters } from '../../src/metrics/counters.ts'
 import { H, harness, T0 } from '../ledger/harness.ts'
+import { actorOf, appDepsOf, injectAs } from '../support/app-deps.ts'
 
 function setup() {
   const h = harness()
-  const tokens = createTokensRepo(h.db)
   const counters = createCounters()
   counters.inc('ingest_stored_total', 'job.finished', 3)
-  const prom = createPrometheus({ db: h.db, brain: h.brain, counters })
-  const auditLog = h.auditLog
-  const app = buildApp({
-    nodes: h.core.nodes,
-    runs: h.core.runs,
-    copies: h.core.copies,
-    health: () => ({ db: true, broker: true }),
-    compliance: { brain: h.brain, tokens, authMode: 'auto', auditLog, metrics: prom.render },
-  })
-  h.brain.start()
+  const deps = appDepsOf(h, { counters })
+  const { tokens } = deps
+  const app = buildApp(deps)
+  const admin = deps.bearer('admin')
+  const api = injectAs(app, admin)
+  h.start()
   h.run('snap', T0, 60_000, [
     h.copy('c1', 'tank/data', T0 + 1),
     h.copy('c2', 'tank/data', T0 + 1, {
@@ -31,18 +25,17 @@ function setup() {
     }),
   ])
   h.run('snap', T0, 60_000, [h.copy('c3', 'tank/vm', T0 + 1)])
-  h.brain.ledger.runNow()
-  return { h, app, tokens }
+  h.ledger.runNow()
+  return { h, app, api, actor: actorOf(admin), tokens }
 }
 
 describe('compliance API', () => {
-  it('is open until the first token exists, then 401 without and 403 for a too-weak role', async (t) => {
+  it('needs a token from the start: 401 without, 403 for a too-weak role', async (t) => {
     const { h, app, tokens } = setup()
     t.after(() => {
-      h.brain.stop()
+      h.stop()
       void app.close()
     })
-    assert.equal((await app.inject('/api/v1/assets')).statusCode, 200)
     const viewer = tokens.create('grafana', 'viewer', T0).token
     const operator = tokens.create('oncall', 'operator', T0).token
     const noAuth = await app.inject('/api/v1/assets')
@@ -93,9 +86,9 @@ describe('compliance API', () => {
   })
 
   it('schema errors are 400 naming the field', async (t) => {
-    const { h, app } = setup()
+    const { h, app, api } = setup()
     t.after(() => {
-      h.brain.stop()
+      h.stop()
       void app.close()
     })
     const cases: Array<[string, string]> = [
@@ -104,12 +97,12 @@ describe('compliance API', () => {
       ['/api/v1/asset?node=pve1&kind=zfs-dataset', 'querystring.id'],
     ]
     for (const [url, field] of cases) {
-      const r = await app.inject(url)
+      const r = await api(url)
       assert.equal(r.statusCode, 400, url)
       assert.equal(r.json().error.code, 'BK_ERR_API_VALIDATION')
       assert.equal(r.json().error.field, field, url)
     }
-    const bad = await app.inject({
+    const bad = await api({
       method: 'PUT',
       url: '/api/v1/expectations/1',
       payload: { schedule: { kind: 'cron', cron: 'nope', timezone: 'UTC' }, graceS: 3600 },
@@ -119,12 +112,12 @@ describe('compliance API', () => {
   })
 
   it('asset verdict with reasons, fleet summary, expectations, alerts ack and the weekly report', async (t) => {
-    const { h, app } = setup()
+    const { h, app, api, actor } = setup()
     t.after(() => {
-      h.brain.stop()
+      h.stop()
       void app.close()
     })
-    const one = await app.inject('/api/v1/asset?node=pve1&kind=zfs-dataset&id=tank/vm')
+    const one = await api('/api/v1/asset?node=pve1&kind=zfs-dataset&id=tank/vm')
     assert.equal(one.statusCode, 200)
     assert.equal(one.json().asset.verdict, 'non-compliant')
     assert.deepEqual(
@@ -136,18 +129,18 @@ describe('compliance API', () => {
     )
     assert.equal(one.json().copies.length, 1)
     assert.equal(
-      (await app.inject('/api/v1/asset?node=pve1&kind=zfs-dataset&id=nope')).json().error.code,
+      (await api('/api/v1/asset?node=pve1&kind=zfs-dataset&id=nope')).json().error.code,
       'BK_ERR_API_NOT_FOUND',
     )
 
-    const sum = (await app.inject('/api/v1/compliance/summary')).json()
+    const sum = (await api('/api/v1/compliance/summary')).json()
     assert.deepEqual([sum.assets, sum.compliant, sum.nonCompliant, sum.ratio], [2, 1, 1, 0.5])
     assert.equal(sum.byTier.standard.nonCompliant, 1)
 
-    const ex = (await app.inject('/api/v1/expectations?node=pve1')).json()
+    const ex = (await api('/api/v1/expectations?node=pve1')).json()
     assert.equal(ex.total, 2)
     const id = ex.expectations[0].id
-    const put = await app.inject({
+    const put = await api({
       method: 'PUT',
       url: `/api/v1/expectations/${id}`,
       payload: { schedule: { kind: 'cron', cron: '0 3 * * *', timezone: 'Europe/Amsterdam' }, graceS: 1800 },
@@ -160,34 +153,28 @@ describe('compliance API', () => {
     h.clock.set(T0 + 26 * H)
     const missedKey = `missed-backup/pve1/snap/zfs-dataset/${other.assetId}`
     assert.equal(h.alert(missedKey)?.state, 'firing')
-    assert.equal(
-      (await app.inject({ method: 'POST', url: `/api/v1/expectations/${other.id}/pause` })).json().status,
-      'paused',
-    )
+    assert.equal((await api({ method: 'POST', url: `/api/v1/expectations/${other.id}/pause` })).json().status, 'paused')
     assert.equal(h.alert(missedKey)?.state, 'resolved')
-    assert.equal(
-      (await app.inject({ method: 'POST', url: `/api/v1/expectations/${id}/pause` })).json().status,
-      'paused',
-    )
+    assert.equal((await api({ method: 'POST', url: `/api/v1/expectations/${id}/pause` })).json().status, 'paused')
 
-    const alerts = (await app.inject('/api/v1/alerts?state=firing&kind=non-compliant')).json()
+    const alerts = (await api('/api/v1/alerts?state=firing&kind=non-compliant')).json()
     assert.equal(alerts.total, 1)
     const key = alerts.alerts[0].key
     h.published.length = 0
-    const ack = await app.inject({ method: 'POST', url: '/api/v1/alerts/ack', payload: { key } })
+    const ack = await api({ method: 'POST', url: '/api/v1/alerts/ack', payload: { key } })
     assert.equal(ack.statusCode, 200)
-    assert.equal(ack.json().ackedBy, 'anonymous')
+    assert.equal(ack.json().ackedBy, actor)
     assert.equal(h.published[0]!.payload.acked, true, 'retained state re-published after ack')
-    const flips = (await app.inject(`/api/v1/alerts/flips?key=${encodeURIComponent(key)}`)).json()
+    const flips = (await api(`/api/v1/alerts/flips?key=${encodeURIComponent(key)}`)).json()
     assert.equal(flips.flips[0].to, 'firing')
-    const sil = await app.inject({
+    const sil = await api({
       method: 'POST',
       url: '/api/v1/alerts/silence',
       payload: { key, until: new Date(T0 - H).toISOString() },
     })
     assert.equal(sil.statusCode, 400, 'a silence in the past is refused')
 
-    const csv = await app.inject('/api/v1/reports/weekly?format=csv')
+    const csv = await api('/api/v1/reports/weekly?format=csv')
     assert.equal(csv.statusCode, 200)
     assert.match(csv.headers['content-type'] as string, /text\/csv/)
     const lines = csv.body.trim().split('\r\n')
@@ -201,17 +188,17 @@ describe('compliance API', () => {
       lines.find((l) => l.includes('tank/vm'))!,
       /non-compliant,.*,2,1,0,0,0,.*,2$/,
     )
-    const json = (await app.inject('/api/v1/reports/weekly')).json()
+    const json = (await api('/api/v1/reports/weekly')).json()
     assert.equal(json.assets.length, 2)
   })
 
   it('serves OpenAPI with every route at /docs/json and the UI at /docs', async (t) => {
-    const { h, app } = setup()
+    const { h, app, api } = setup()
     t.after(() => {
-      h.brain.stop()
+      h.stop()
       void app.close()
     })
-    const spec = (await app.inject('/docs/json')).json()
+    const spec = (await api('/docs/json')).json()
     for (const p of [
       '/api/v1/assets',
       '/api/v1/asset',
@@ -223,16 +210,16 @@ describe('compliance API', () => {
     ]) {
       assert.ok(spec.paths[p], `OpenAPI lists ${p}`)
     }
-    assert.equal((await app.inject('/docs')).statusCode, 200)
+    assert.equal((await api('/docs')).statusCode, 200)
   })
 
   it('exposes Prometheus metrics with low-cardinality labels and the core counters', async (t) => {
-    const { h, app } = setup()
+    const { h, app, api } = setup()
     t.after(() => {
-      h.brain.stop()
+      h.stop()
       void app.close()
     })
-    const m = await app.inject('/metrics')
+    const m = await api('/metrics')
     assert.equal(m.statusCode, 200)
     assert.match(
       m.body,

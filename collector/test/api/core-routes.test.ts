@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { test, type TestContext } from 'node:test'
 import { buildApp } from '../../src/app.ts'
+import { appDepsOnDb, injectAs } from '../support/app-deps.ts'
 import { copy, FakeAgent, ingestHarness, payload } from '../support/harness.ts'
 
 /**
@@ -58,14 +59,15 @@ async function fixture(t: TestContext, health = { db: true, broker: true }) {
     ),
   )
   await h.send('nas1', payload(nas.started('n0')))
-  const app = buildApp({ nodes: h.store.nodes, runs: h.store.runs, copies: h.store.copies, health: () => health })
+  const deps = appDepsOnDb(h.db, { health: () => health })
+  const app = buildApp(deps)
   t.after(() => app.close())
-  return app
+  return { app, api: injectAs(app, deps.bearer('viewer')) }
 }
 
 test('GET /api/v1/nodes and /api/v1/nodes/:node', async (t) => {
-  const app = await fixture(t)
-  const list = await app.inject('/api/v1/nodes')
+  const { api } = await fixture(t)
+  const list = await api('/api/v1/nodes')
   assert.equal(list.statusCode, 200)
   assert.deepEqual(
     list.json().nodes.map((n: { node: string; hostname: string }) => [n.node, n.hostname]),
@@ -74,13 +76,13 @@ test('GET /api/v1/nodes and /api/v1/nodes/:node', async (t) => {
       ['pve1', 'pve1.lan'],
     ],
   )
-  const one = await app.inject('/api/v1/nodes/pve1')
+  const one = await api('/api/v1/nodes/pve1')
   assert.equal(one.statusCode, 200)
   assert.equal(typeof one.json().publicKey, 'string')
-  const missing = await app.inject('/api/v1/nodes/nope')
+  const missing = await api('/api/v1/nodes/nope')
   assert.equal(missing.statusCode, 404)
   assert.equal(missing.json().error.code, 'BK_ERR_API_NOT_FOUND')
-  const invalid = await app.inject('/api/v1/nodes/BAD..ID!')
+  const invalid = await api('/api/v1/nodes/BAD..ID!')
   assert.equal(invalid.statusCode, 400)
   assert.equal(invalid.json().error.field, 'params.node')
 })
@@ -97,8 +99,8 @@ const runCases: { query: string; runs: string[]; next?: number | null }[] = [
 ]
 for (const c of runCases) {
   test(`GET /api/v1/runs?${c.query}`, async (t) => {
-    const app = await fixture(t)
-    const res = await app.inject(`/api/v1/runs?${c.query}`)
+    const { api } = await fixture(t)
+    const res = await api(`/api/v1/runs?${c.query}`)
     assert.equal(res.statusCode, 200, res.body)
     const body = res.json()
     assert.deepEqual(
@@ -112,8 +114,8 @@ for (const c of runCases) {
 }
 
 test('GET /api/v1/runs returns the run fields', async (t) => {
-  const app = await fixture(t)
-  const run = (await app.inject('/api/v1/runs?status=failed')).json().runs[0]
+  const { api } = await fixture(t)
+  const run = (await api('/api/v1/runs?status=failed')).json().runs[0]
   assert.equal(run.node, 'pve1')
   assert.equal(run.durationMs, 3_600_000)
   assert.deepEqual(run.error, { code: 'BK_ERR_JOB_FAILED', message: 'tar exited 2' })
@@ -130,8 +132,8 @@ const badQueries: [string, string][] = [
 ]
 for (const [q, field] of badQueries) {
   test(`GET /api/v1/runs?${q} is a 400 naming ${field}`, async (t) => {
-    const app = await fixture(t)
-    const res = await app.inject(`/api/v1/runs?${q}`)
+    const { api } = await fixture(t)
+    const res = await api(`/api/v1/runs?${q}`)
     assert.equal(res.statusCode, 400, res.body)
     assert.equal(res.json().error.code, 'BK_ERR_API_VALIDATION')
     assert.equal(res.json().error.field, field)
@@ -139,33 +141,33 @@ for (const [q, field] of badQueries) {
 }
 
 test('GET /api/v1/copies: live by default, deleted on request, filters', async (t) => {
-  const app = await fixture(t)
-  const live = (await app.inject('/api/v1/copies?node=pve1')).json()
+  const { api } = await fixture(t)
+  const live = (await api('/api/v1/copies?node=pve1')).json()
   assert.deepEqual(
     live.copies.map((c: { copyId: string }) => c.copyId),
     ['keep'],
   )
-  const all = (await app.inject('/api/v1/copies?node=pve1&includeDeleted=true')).json()
+  const all = (await api('/api/v1/copies?node=pve1&includeDeleted=true')).json()
   const gone = all.copies.find((c: { copyId: string }) => c.copyId === 'gone')
   assert.deepEqual(gone.deleted, { at: '2026-11-20T07:00:00.000Z', rule: 'keep-last(1)' })
   assert.equal(gone.media, 'hdd')
-  assert.equal((await app.inject('/api/v1/copies?assetKind=vm')).json().copies.length, 0)
-  const bad = await app.inject('/api/v1/copies?assetKind=spaceship')
+  assert.equal((await api('/api/v1/copies?assetKind=vm')).json().copies.length, 0)
+  const bad = await api('/api/v1/copies?assetKind=spaceship')
   assert.equal(bad.statusCode, 400)
   assert.equal(bad.json().error.field, 'querystring.assetKind')
 })
 
 test('GET /healthz is 200 when db and broker are up, 503 otherwise', async (t) => {
-  const ok = await (await fixture(t)).inject('/healthz')
+  const ok = await (await fixture(t)).app.inject('/healthz')
   assert.equal(ok.statusCode, 200)
   assert.deepEqual(ok.json(), { ok: true, db: true, broker: true })
-  const down = await (await fixture(t, { db: true, broker: false })).inject('/healthz')
+  const down = await (await fixture(t, { db: true, broker: false })).app.inject('/healthz')
   assert.equal(down.statusCode, 503)
   assert.deepEqual(down.json(), { ok: false, db: true, broker: false })
 })
 
 test('unknown routes are a coded 404', async (t) => {
-  const res = await (await fixture(t)).inject('/api/v1/nothing')
+  const res = await (await fixture(t)).api('/api/v1/nothing')
   assert.equal(res.statusCode, 404)
   assert.equal(res.json().error.code, 'BK_ERR_API_NOT_FOUND')
 })

@@ -2,10 +2,8 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type { DiskHealthBody } from '@backstop/shared'
 import { buildApp } from '../../src/app.ts'
-import { createTokensRepo } from '../../src/auth/tokens.ts'
-import { createDiskHealthStore, type DiskHealthStore } from '../../src/health/disk-health-store.ts'
-import { ledgerConfig } from '../../src/ledger/config.ts'
 import { harness, T0 } from '../ledger/harness.ts'
+import { actorOf, appDepsOf, injectAs } from '../support/app-deps.ts'
 
 const report = (at: number, reallocatedSectors: number): DiskHealthBody => ({
   at: new Date(at).toISOString(),
@@ -29,28 +27,17 @@ const report = (at: number, reallocatedSectors: number): DiskHealthBody => ({
 })
 
 /**
- * The brain reads device health from the store, the store raises alerts and requeues through the brain (as main.ts
- * wires it).
+ * The ledger reads device health from the store, the store raises alerts and requeues the node's assets (as
+ * compose/ledger.ts wires it).
  */
 function setup() {
-  // The brain exists before the store (it owns the db), so its lookup is bound late, like main.ts's closures.
-  const late: { store?: DiskHealthStore } = {}
-  const h = harness(ledgerConfig(), { deviceHealth: (n) => late.store!.deviceHealth(n) })
-  const disks = createDiskHealthStore(h.db, {
-    raise: (c, at) => h.brain.alerts.raise(c, at),
-    onDeviceHealthChanged: (n) => h.brain.ledger.requeueNode(n),
-  })
-  late.store = disks
-  const tokens = createTokensRepo(h.db)
-  const app = buildApp({
-    nodes: h.core.nodes,
-    runs: h.core.runs,
-    copies: h.core.copies,
-    health: () => ({ db: true, broker: true }),
-    compliance: { brain: h.brain, tokens, authMode: 'auto', auditLog: h.auditLog },
-    diskHealth: disks,
-  })
-  h.brain.start()
+  const h = harness()
+  const disks = h.diskHealth
+  const deps = appDepsOf(h)
+  const app = buildApp(deps)
+  const operator = deps.bearer('operator')
+  const api = injectAs(app, operator)
+  h.start()
   // c1 on the USB disk WD-B1, c2 on an offsite NAS: production + 2 locations.
   h.run('snap', T0, 60_000, [
     h.copy('c1', 'tank/data', T0 + 1, { location: { kind: 'usb', target: '/mnt/usb1', device: { serial: 'WD-B1' } } }),
@@ -63,21 +50,21 @@ function setup() {
   ])
   const apply = (body: DiskHealthBody): void => {
     h.db.transaction(() => disks.applyReport('pve1', body, new Date(body.at)))()
-    h.brain.ledger.runNow()
+    h.ledger.runNow()
   }
   const counts = async (): Promise<{ copies: number; onUnhealthyDevice: number }> => {
-    const r = await app.inject('/api/v1/asset?node=pve1&kind=zfs-dataset&id=tank/data')
+    const r = await api('/api/v1/asset?node=pve1&kind=zfs-dataset&id=tank/data')
     assert.equal(r.statusCode, 200, r.body)
     return (r.json() as { asset: { counts: { copies: number; onUnhealthyDevice: number } } }).asset.counts
   }
-  return { h, app, tokens, apply, counts, store: disks }
+  return { h, app, api, actor: actorOf(operator), tokens: deps.tokens, apply, counts, store: disks }
 }
 
 describe('disk health API', () => {
   it('lists disks with health and growth; acknowledging a grown counter makes the copy count again', async (t) => {
-    const { h, app, apply, counts, store } = setup()
+    const { h, app, api, actor, apply, counts, store } = setup()
     t.after(() => {
-      h.brain.stop()
+      h.stop()
       void app.close()
     })
     apply(report(T0 + 120_000, 0))
@@ -87,7 +74,7 @@ describe('disk health API', () => {
     const degraded = await counts()
     assert.equal(degraded.copies, 2, 'unacknowledged growth: degraded, c1 does not count')
     assert.equal(degraded.onUnhealthyDevice, 1)
-    const list = await app.inject('/api/v1/nodes/pve1/disks')
+    const list = await api('/api/v1/nodes/pve1/disks')
     assert.equal(list.statusCode, 200, list.body)
     const [disk] = list.json().disks
     assert.equal(list.json().at, new Date(T0 + 180_000).toISOString())
@@ -96,7 +83,7 @@ describe('disk health API', () => {
     assert.deepEqual(disk.grown, [{ counter: 'reallocatedSectors', baseline: 0, current: 8, delta: 8 }])
     assert.equal(disk.baseline.acknowledgedAt, null)
 
-    const ack = await app.inject({
+    const ack = await api({
       method: 'POST',
       url: `/api/v1/nodes/pve1/disks/${encodeURIComponent('serial:WD-B1')}/acknowledge`,
     })
@@ -108,16 +95,16 @@ describe('disk health API', () => {
     const audit = h.auditLog.list({ action: 'disk.acknowledge' })
     assert.deepEqual(
       audit.map((e) => [e.actor, e.target]),
-      [['anonymous', 'pve1/serial:WD-B1']],
+      [[actor, 'pve1/serial:WD-B1']],
     )
-    h.brain.ledger.runNow()
+    h.ledger.runNow()
     assert.equal((await counts()).copies, 3, 'acknowledged: the disk is ok, c1 counts again')
   })
 
   it('answers coded 400 / 404 for bad or unknown nodes and disks, and needs the operator role', async (t) => {
-    const { h, app, tokens, apply } = setup()
+    const { h, app, api, tokens, apply } = setup()
     t.after(() => {
-      h.brain.stop()
+      h.stop()
       void app.close()
     })
     apply(report(T0 + 120_000, 0))
@@ -141,7 +128,7 @@ describe('disk health API', () => {
       ['POST', '/api/v1/nodes/pve1/disks//acknowledge', 400, 'BK_ERR_API_VALIDATION', /params\.disk/],
     ]
     for (const [method, url, status, code, match] of cases) {
-      const r = await app.inject({ method, url })
+      const r = await api({ method, url })
       assert.equal(r.statusCode, status, `${method} ${url}: ${r.body}`)
       assert.equal(r.json().error.code, code, url)
       assert.match(r.json().error.message, match, url)
@@ -151,11 +138,11 @@ describe('disk health API', () => {
       node: 'nas1',
       publicKey: 'k2',
       fingerprint: 'f2',
-      enrolledAt: new Date(T0).toISOString(),
+      enrolledAt: T0,
       hostname: 'nas1',
       agentVersion: '0',
     })
-    assert.deepEqual((await app.inject('/api/v1/nodes/nas1/disks')).json(), { node: 'nas1', at: null, disks: [] })
+    assert.deepEqual((await api('/api/v1/nodes/nas1/disks')).json(), { node: 'nas1', at: null, disks: [] })
 
     const viewer = tokens.create('grafana', 'viewer', T0).token
     const operator = tokens.create('oncall', 'operator', T0).token

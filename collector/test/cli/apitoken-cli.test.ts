@@ -2,16 +2,11 @@ import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import pino from 'pino'
 import { buildApp } from '../../src/app.ts'
 import { createAuditLog } from '../../src/audit/audit-log.ts'
-import { createTokensRepo } from '../../src/auth/tokens.ts'
 import { runCli } from '../../src/cli.ts'
-import { createBrain } from '../../src/ledger/brain.ts'
-import { createCopiesRepo } from '../../src/store/copies-repo.ts'
 import { openDb } from '../../src/store/db.ts'
-import { createNodesRepo } from '../../src/store/nodes-repo.ts'
-import { createRunsRepo } from '../../src/store/runs-repo.ts'
+import { appDepsOnDb } from '../support/app-deps.ts'
 import { tempDir } from '../support/harness.ts'
 
 async function cli(args: string[]) {
@@ -42,17 +37,9 @@ describe('apitoken CLI', () => {
 
     const { db } = openDb({ file: join(dir, 'collector.db') })
     t.after(() => db.close())
-    const brain = createBrain({ db, log: pino({ level: 'silent' }), publish: () => undefined })
-    const nodes = createNodesRepo(db)
-    const app = buildApp({
-      nodes,
-      runs: createRunsRepo(db),
-      copies: createCopiesRepo(db),
-      health: () => ({ db: true, broker: true }),
-      compliance: { brain, tokens: createTokensRepo(db), authMode: 'auto', auditLog: createAuditLog(db) },
-    })
+    const app = buildApp(appDepsOnDb(db))
     t.after(() => app.close())
-    assert.equal((await app.inject('/api/v1/compliance/summary')).statusCode, 401, 'a token exists: auth is on')
+    assert.equal((await app.inject('/api/v1/compliance/summary')).statusCode, 401, 'no token sent')
     assert.equal(
       (await app.inject({ url: '/api/v1/compliance/summary', headers: { authorization: `Bearer ${token}` } }))
         .statusCode,

@@ -31,7 +31,7 @@ export const H = 3600_000
  * The ingest as the ledger sees it: each write goes through the real message handler (ingest/index.ts), which
  * writes the core tables and marks the ledger changes, or through the status recorder the broker path uses.
  */
-function ingestFor(db: Db) {
+function ingestFor(db: Db, clock: { now(): number }) {
   const store = {
     nodes: createNodesRepo(db),
     events: createEventsRepo(db),
@@ -46,17 +46,19 @@ function ingestFor(db: Db) {
     pinAfterCommit: () => {},
   }
   let seq = 0
+  // Tests give times as ISO strings; '' means "now" on the fake clock.
+  const receivedAt = (at: string): number => (at === '' ? clock.now() : Date.parse(at))
   const apply = <K extends MessageKind>(kind: K, node: string, body: BodyOf<K>, at: string): void => {
     seq++
     const env = { v: 1, kind, node, msgId: `m${seq}`, seq, ts: at, sig: 'unchecked', body } as unknown as Envelope
-    applyMessage({ env, raw: JSON.stringify(env), receivedAt: at }, ctx)
+    applyMessage({ env, raw: JSON.stringify(env), receivedAt: receivedAt(at) }, ctx)
   }
   const status = createStatusRecorder(db, store.nodes)
   return {
     nodes: {
       insert: store.nodes.insert,
       setStatus: (node: string, state: 'online' | 'offline', at: string, _seenAt: string): void =>
-        status(node, state, at),
+        status(node, state, receivedAt(at)),
       setHeartbeat: (node: string, body: Partial<HeartbeatBody>, at: string, hostname: string, agentVersion: string) =>
         apply('heartbeat', node, { jobs: [], ...body, hostname, agentVersion } as HeartbeatBody, at),
     },
@@ -91,12 +93,12 @@ export function harness(config: LedgerConfig = ledgerConfig()) {
     publish: (topic, payload, o) =>
       published.push({ topic, payload: JSON.parse(payload) as Record<string, unknown>, retain: o.retain }),
   })
-  const core = ingestFor(db)
+  const core = ingestFor(db, clock)
   core.nodes.insert({
     node: 'pve1',
     publicKey: 'k',
     fingerprint: 'f',
-    enrolledAt: new Date(T0).toISOString(),
+    enrolledAt: T0,
     hostname: 'pve1',
     agentVersion: '0',
   })

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { alertTopics } from '@backstop/shared'
+import { alertTopics, type DiskHealthBody } from '@backstop/shared'
 import { H, harness, T0 } from './harness.ts'
 
 const M = 60_000
@@ -8,7 +8,7 @@ const M = 60_000
 describe('ledger: verdicts from ingested copies', () => {
   it('evaluates each asset after a run and stores the verdict with reasons', () => {
     const h = harness()
-    h.brain.start()
+    h.start()
     h.run('snap', T0, 60_000, [
       h.copy('c1', 'tank/data', T0),
       h.copy('c2', 'tank/data', T0, {
@@ -18,32 +18,32 @@ describe('ledger: verdicts from ingested copies', () => {
         immutable: true,
       }),
     ])
-    h.brain.ledger.runNow()
-    const a = h.brain.repos.assets.get({ node: 'pve1', kind: 'zfs-dataset', id: 'tank/data' })!
+    h.ledger.runNow()
+    const a = h.repos.assets.get({ node: 'pve1', kind: 'zfs-dataset', id: 'tank/data' })!
     assert.equal(a.verdict, 'compliant', JSON.stringify(a.reasons))
     assert.equal(a.counts.copies, 3)
     assert.equal(a.expiresAt, T0 + 26 * H + 1)
     assert.equal(h.alert('non-compliant/pve1/zfs-dataset/tank/data'), undefined, 'a compliant asset never had an alert')
     // Time alone makes it stale: the single timer re-evaluates at expiresAt.
     h.clock.set(T0 + 26 * H + 1)
-    const stale = h.brain.repos.assets.get({ node: 'pve1', kind: 'zfs-dataset', id: 'tank/data' })!
+    const stale = h.repos.assets.get({ node: 'pve1', kind: 'zfs-dataset', id: 'tank/data' })!
     assert.equal(stale.verdict, 'non-compliant')
     assert.deepEqual(
       stale.reasons.map((r) => r.code),
       ['stale'],
     )
     assert.equal(h.alert('non-compliant/pve1/zfs-dataset/tank/data')?.state, 'firing')
-    h.brain.stop()
+    h.stop()
   })
 })
 
 describe('ledger: missed backups', () => {
   it('raises missed-backup at the true deadline through one timer, and resolves on the next run', () => {
     const h = harness()
-    h.brain.start()
+    h.start()
     h.run('snap', T0, 60_000, [h.copy('c1', 'tank/data', T0 + 1000)])
-    h.brain.ledger.runNow()
-    const e = h.brain.repos.expectations.get({
+    h.ledger.runNow()
+    const e = h.repos.expectations.get({
       node: 'pve1',
       job: 'snap',
       assetKind: 'zfs-dataset',
@@ -63,7 +63,7 @@ describe('ledger: missed backups', () => {
     const a = h.alert('missed-backup/pve1/snap/zfs-dataset/tank/data')!
     assert.equal(a.state, 'firing')
     assert.equal(a.since, deadline, 'dated at the deadline')
-    const flips = h.brain.repos.alerts.flips(a.key, 10)
+    const flips = h.repos.alerts.flips(a.key, 10)
     assert.equal(flips[0]!.at, deadline)
     assert.equal(flips[0]!.decision, 'notify')
     // Published: retained state + event.
@@ -77,40 +77,40 @@ describe('ledger: missed backups', () => {
     )
 
     h.run('snap', deadline + 10 * M, 60_000, [h.copy('c2', 'tank/data', deadline + 10 * M + 1000)])
-    h.brain.ledger.runNow()
+    h.ledger.runNow()
     assert.equal(h.alert(a.key)!.state, 'resolved')
-    h.brain.stop()
+    h.stop()
   })
 
   it('a failed run raises run-failed; a run far faster and smaller than usual raises run-anomaly', () => {
     const h = harness()
-    h.brain.start()
+    h.start()
     for (let i = 0; i < 6; i++) {
       h.run('send', T0 + i * 24 * H, 600_000, [h.copy(`c${i}`, 'tank/data', T0 + i * 24 * H + 1)], 'success', 1e9)
     }
     h.run('send', T0 + 6 * 24 * H, 5_000, [h.copy('c6', 'tank/data', T0 + 6 * 24 * H + 1)], 'success', 1e6)
     h.clock.set(T0 + 6 * 24 * H + 10_000)
-    h.brain.ledger.runNow()
+    h.ledger.runNow()
     const anomaly = h.alert('run-anomaly/pve1/send')!
     assert.equal(anomaly.state, 'firing')
     assert.match(anomaly.summary, /finished in 5\.0s, usually 600s/)
     assert.match(anomaly.summary, /wrote 1000000 bytes/)
     h.run('send', T0 + 7 * 24 * H, 1000, [], 'failed')
-    h.brain.ledger.runNow()
+    h.ledger.runNow()
     assert.equal(h.alert('run-failed/pve1/send')!.state, 'firing')
     assert.equal(
-      h.brain.repos.expectations.get({ node: 'pve1', job: 'send', assetKind: 'zfs-dataset', assetId: 'tank/data' })!
-        .state.status,
+      h.repos.expectations.get({ node: 'pve1', job: 'send', assetKind: 'zfs-dataset', assetId: 'tank/data' })!.state
+        .status,
       'down',
     )
-    h.brain.stop()
+    h.stop()
   })
 
   it('a run still going past its grace goes down as an overrun', () => {
     const h = harness()
-    h.brain.start()
+    h.start()
     h.run('snap', T0, 60_000, [h.copy('c1', 'tank/data', T0 + 1)])
-    h.brain.ledger.runNow()
+    h.ledger.runNow()
     h.db.transaction(() =>
       h.core.runs.started(
         'pve1',
@@ -124,20 +124,20 @@ describe('ledger: missed backups', () => {
         '',
       ),
     )()
-    h.brain.ledger.runNow()
+    h.ledger.runNow()
     h.clock.set(T0 + 3 * H + M)
     const a = h.alert('missed-backup/pve1/snap/zfs-dataset/tank/data')!
     assert.equal(a.state, 'firing')
     assert.equal(a.since, T0 + 3 * H)
     assert.match(a.summary, /still going past its grace/)
-    h.brain.stop()
+    h.stop()
   })
 })
 
 describe('ledger: inventory and node liveness', () => {
   it('flags coverage gaps and expects a first backup for covered assets', () => {
     const h = harness()
-    h.brain.start()
+    h.start()
     h.db.transaction(() =>
       h.core.assets.replaceInventory('pve1', {
         at: new Date(T0).toISOString(),
@@ -147,10 +147,10 @@ describe('ledger: inventory and node liveness', () => {
         ],
       }),
     )()
-    h.brain.ledger.runNow()
+    h.ledger.runNow()
     assert.equal(h.alert('coverage-gap/pve1/vm/vm/101')!.state, 'firing')
     assert.equal(h.alert('coverage-gap/pve1/vm/vm/102'), undefined)
-    const e = h.brain.repos.expectations.get({
+    const e = h.repos.expectations.get({
       node: 'pve1',
       job: 'vzdump-nightly',
       assetKind: 'vm',
@@ -158,28 +158,28 @@ describe('ledger: inventory and node liveness', () => {
     })!
     assert.equal(e.state.status, 'new')
     assert.equal(e.alertAfter, T0 + 25 * H, 'a job that never runs is caught too')
-    assert.equal(h.brain.repos.assets.get({ node: 'pve1', kind: 'vm', id: 'vm/102' })!.verdict, 'non-compliant')
-    h.brain.stop()
+    assert.equal(h.repos.assets.get({ node: 'pve1', kind: 'vm', id: 'vm/102' })!.verdict, 'non-compliant')
+    h.stop()
   })
 
   it('folds missed-backup alerts under one node-down alert and releases them when the node returns', () => {
     const h = harness()
-    h.brain.start()
+    h.start()
     h.run('snap', T0, 60_000, [h.copy('c1', 'tank/a', T0 + 1), h.copy('c2', 'tank/b', T0 + 1)])
     h.db.transaction(() =>
       h.core.nodes.setStatus('pve1', 'offline', new Date(T0 + H).toISOString(), new Date(T0 + H).toISOString()),
     )()
     h.clock.set(T0 + H)
-    h.brain.ledger.runNow()
+    h.ledger.runNow()
     assert.equal(h.alert('node-down/pve1')!.state, 'firing')
     h.clock.set(T0 + 26 * H)
     const missed = ['tank/a', 'tank/b'].map((id) => h.alert(`missed-backup/pve1/snap/zfs-dataset/${id}`)!)
     for (const m of missed) {
       assert.equal(m.state, 'firing')
       assert.equal(m.suppressedBy, 'node-down/pve1')
-      assert.equal(h.brain.repos.alerts.flips(m.key, 1)[0]!.decision, 'suppressed')
+      assert.equal(h.repos.alerts.flips(m.key, 1)[0]!.decision, 'suppressed')
     }
-    assert.equal(h.brain.repos.notify.nextDue(), null, 'no channel configured, and suppressed flips never queue')
+    assert.equal(h.repos.notify.nextDue(), null, 'no channel configured, and suppressed flips never queue')
     h.db.transaction(() =>
       h.core.nodes.setStatus(
         'pve1',
@@ -189,26 +189,49 @@ describe('ledger: inventory and node liveness', () => {
       ),
     )()
     h.clock.set(T0 + 27 * H)
-    h.brain.ledger.runNow()
+    h.ledger.runNow()
     assert.equal(h.alert('node-down/pve1')!.state, 'resolved')
     for (const m of missed) {
       const now = h.alert(m.key)!
       assert.equal(now.suppressedBy, null)
       assert.equal(
-        h.brain.repos.alerts.flips(m.key, 1)[0]!.decision,
+        h.repos.alerts.flips(m.key, 1)[0]!.decision,
         'notify',
         'released alerts are notified once the node is back',
       )
     }
-    h.brain.stop()
+    h.stop()
   })
 })
 
 describe('ledger: device health', () => {
   it('a copy on a device that fails stops counting once the node is re-queued', () => {
-    const health = new Map<string, 'ok' | 'failed'>([['serial:USB-1', 'ok']])
-    const h = harness(undefined, { deviceHealth: () => (k) => health.get(k) ?? 'unknown' })
-    h.brain.start()
+    const h = harness()
+    const smart = (at: number, verdict: 'passed' | 'failed'): DiskHealthBody => ({
+      at: new Date(at).toISOString(),
+      disks: [
+        {
+          name: '/dev/sdc',
+          type: 'sat',
+          protocol: 'ATA',
+          source: 'smartctl',
+          smart: verdict,
+          serial: 'USB-1',
+          model: 'USB disk',
+          counters: {},
+          failingAttributes: [],
+          messages: [],
+        },
+      ],
+      filesystems: [],
+      pools: [],
+      notes: [],
+    })
+    const report = (body: DiskHealthBody): void => {
+      h.db.transaction(() => h.diskHealth.applyReport('pve1', body, new Date(body.at)))()
+    }
+    report(smart(T0, 'passed'))
+    h.start()
     h.run('snap', T0, 60_000, [
       h.copy('c1', 'tank/data', T0 + 1),
       h.copy('c2', 'tank/data', T0 + 1, {
@@ -218,28 +241,28 @@ describe('ledger: device health', () => {
         offline: true,
       }),
     ])
-    h.brain.ledger.runNow()
+    h.ledger.runNow()
     const key = { node: 'pve1', kind: 'zfs-dataset', id: 'tank/data' }
-    assert.equal(h.brain.repos.assets.get(key)!.verdict, 'compliant')
-    health.set('serial:USB-1', 'failed')
-    h.db.transaction(() => h.brain.ledger.requeueNode('pve1'))()
-    h.brain.ledger.runNow()
-    const a = h.brain.repos.assets.get(key)!
+    assert.equal(h.repos.assets.get(key)!.verdict, 'compliant')
+    // The disk-health store requeues the node's assets itself when a device's health changes.
+    report(smart(T0 + 120_000, 'failed'))
+    h.ledger.runNow()
+    const a = h.repos.assets.get(key)!
     assert.equal(a.verdict, 'non-compliant')
     assert.equal(a.counts.onUnhealthyDevice, 1)
     assert.match(a.reasons[0]!.message, /1 on failed\/degraded devices not counted/)
-    h.brain.stop()
+    h.stop()
   })
 })
 
 describe('ledger: heartbeat timeout', () => {
   it('a node silent past nodeTimeoutS goes down at last heartbeat + timeout, and comes back on the next heartbeat', () => {
     const h = harness()
-    h.brain.start()
+    h.start()
     const hb = (at: number) =>
       h.db.transaction(() => h.core.nodes.setHeartbeat('pve1', {}, new Date(at).toISOString(), 'pve1', '0'))()
     hb(T0)
-    h.brain.ledger.runNow()
+    h.ledger.runNow()
     assert.equal(h.alert('node-down/pve1'), undefined)
     assert.ok(h.clock.pending().includes(T0 + 600_000), 'the heartbeat deadline is in the single-timer index')
     h.clock.set(T0 + 600_000 + 5)
@@ -249,20 +272,20 @@ describe('ledger: heartbeat timeout', () => {
     assert.match(a.summary, /no heartbeat since/)
     hb(T0 + 700_000)
     h.clock.set(T0 + 700_000)
-    h.brain.ledger.runNow()
+    h.ledger.runNow()
     assert.equal(h.alert('node-down/pve1')!.state, 'resolved')
-    h.brain.stop()
+    h.stop()
   })
 })
 
 describe('ledger: maintenance windows and notifications', () => {
   it('flips inside a window are recorded but not queued; outside they reach every eligible channel', () => {
     const h = harness()
-    h.brain.repos.notify.addChannel(
+    h.repos.notify.addChannel(
       { name: 'hook', kind: 'webhook', url: 'http://127.0.0.1:9/x', minSeverity: 'warning' },
       T0,
     )
-    h.brain.repos.alerts.addWindow({
+    h.repos.alerts.addWindow({
       start: T0,
       end: T0 + 2 * H,
       node: 'pve1',
@@ -270,32 +293,32 @@ describe('ledger: maintenance windows and notifications', () => {
       createdBy: 'test',
       createdAt: T0,
     })
-    h.brain.ledger.runNow()
+    h.ledger.runNow()
     h.db.transaction(() => h.core.nodes.setStatus('pve1', 'offline', new Date(T0 + H).toISOString(), ''))()
     h.clock.set(T0 + H)
-    h.brain.ledger.runNow()
-    assert.equal(h.brain.repos.alerts.flips('node-down/pve1', 1)[0]!.decision, 'maintenance')
-    assert.equal(h.brain.repos.notify.channels()[0]!.health.pending, 0)
+    h.ledger.runNow()
+    assert.equal(h.repos.alerts.flips('node-down/pve1', 1)[0]!.decision, 'maintenance')
+    assert.equal(h.repos.notify.channels()[0]!.health.pending, 0)
     h.db.transaction(() => h.core.nodes.setStatus('pve1', 'online', new Date(T0 + 3 * H).toISOString(), ''))()
     h.clock.set(T0 + 3 * H)
-    h.brain.ledger.runNow()
+    h.ledger.runNow()
     assert.equal(
-      h.brain.repos.alerts.flips('node-down/pve1', 1)[0]!.decision,
+      h.repos.alerts.flips('node-down/pve1', 1)[0]!.decision,
       'notify',
       'the resolution after the window is sent',
     )
-    assert.equal(h.brain.repos.notify.channels()[0]!.health.pending, 1)
+    assert.equal(h.repos.notify.channels()[0]!.health.pending, 1)
   })
 })
 
 describe('ledger: auto expectations learn the job period from the agent', () => {
   it('a weekly job gets a weekly deadline from the heartbeat after its run, learned once per run', () => {
     const h = harness()
-    h.brain.start()
+    h.start()
     h.run('weekly', T0, 60_000, [h.copy('c1', 'tank/data', T0 + 1)])
-    h.brain.ledger.runNow()
+    h.ledger.runNow()
     const key = { node: 'pve1', job: 'weekly', assetKind: 'zfs-dataset', assetId: 'tank/data' }
-    assert.equal(h.brain.repos.expectations.get(key)!.alertAfter, T0 + 60_000 + 25 * H, 'default: daily + 1 h grace')
+    assert.equal(h.repos.expectations.get(key)!.alertAfter, T0 + 60_000 + 25 * H, 'default: daily + 1 h grace')
     const hb = (at: number, nextRunAt: number) =>
       h.db.transaction(() =>
         h.core.nodes.setHeartbeat(
@@ -316,15 +339,15 @@ describe('ledger: auto expectations learn the job period from the agent', () => 
       )()
     hb(T0 + 2 * 60_000, T0 + 7 * 24 * H)
     h.clock.set(T0 + 2 * 60_000)
-    h.brain.ledger.runNow()
-    const e = h.brain.repos.expectations.get(key)!
+    h.ledger.runNow()
+    const e = h.repos.expectations.get(key)!
     assert.equal(e.alertAfter, T0 + 7 * 24 * H + H, 'next announced run + grace')
     assert.deepEqual(e.state.schedule, { kind: 'period', periodS: 7 * 24 * 3600 - 60 })
     // A scheduler that keeps postponing cannot push the deadline: nothing is learned until the next run finishes.
     hb(T0 + 3 * 60_000, T0 + 30 * 24 * H)
     h.clock.set(T0 + 3 * 60_000)
-    h.brain.ledger.runNow()
-    assert.equal(h.brain.repos.expectations.get(key)!.alertAfter, T0 + 7 * 24 * H + H)
-    h.brain.stop()
+    h.ledger.runNow()
+    assert.equal(h.repos.expectations.get(key)!.alertAfter, T0 + 7 * 24 * H + H)
+    h.stop()
   })
 })

@@ -1,6 +1,7 @@
 import Type from 'typebox'
 import { alertKinds, BackstopError, IsoTimestamp, NodeId } from '@backstop/shared'
-import { actorOf } from '../../auth/guard.ts'
+import { auditAction } from '../audit-action.ts'
+import { actorOf } from '../auth-guard.ts'
 import type { StoredAlert } from '../../store/alerts-repo.ts'
 import type { App, AppDeps } from '../deps.ts'
 import { ErrorResponse } from '../errors.ts'
@@ -54,13 +55,10 @@ const alertView = (a: StoredAlert) => ({
 })
 
 /** Alerts (current state per key), their flips, ack / silence, and maintenance windows. */
-export function alertRoutes(app: App, deps: AppDeps): void {
-  const c = deps.compliance
-  if (c === undefined) {
-    return
-  }
-  const repo = c.brain.repos.alerts
-  const now = (): number => c.brain.clock.now()
+export function alertRoutes(app: App, deps: Pick<AppDeps, 'alerts' | 'alertsRepo' | 'audit' | 'clock'>): void {
+  const repo = deps.alertsRepo
+  const now = (): number => deps.clock.now()
+  const audit = auditAction(deps)
   const mustGet = (key: string): StoredAlert => {
     const a = repo.get(key)
     if (a === undefined) {
@@ -156,8 +154,8 @@ export function alertRoutes(app: App, deps: AppDeps): void {
     },
     async (req) => {
       mustGet(req.body.key)
-      const a = c.brain.alerts.ack(req.body.key, actorOf(req), now())!
-      c.brain.alerts.publishState(a.key)
+      const a = deps.alerts.ack(req.body.key, actorOf(req), now())!
+      deps.alerts.publishState(a.key)
       return alertView(a)
     },
   )
@@ -182,8 +180,8 @@ export function alertRoutes(app: App, deps: AppDeps): void {
       if (!(until > now())) {
         throw new BackstopError('BK_ERR_API_VALIDATION', `body.until ${req.body.until} is not in the future`)
       }
-      const a = c.brain.alerts.silence(req.body.key, until, actorOf(req), now())!
-      c.brain.alerts.publishState(a.key)
+      const a = deps.alerts.silence(req.body.key, until, actorOf(req), now())!
+      deps.alerts.publishState(a.key)
       return alertView(a)
     },
   )
@@ -248,7 +246,7 @@ export function alertRoutes(app: App, deps: AppDeps): void {
         createdBy: actorOf(req),
         createdAt: now(),
       })
-      c.brain.audit(actorOf(req), 'maintenance.add', String(id), { ...req.body })
+      audit(req, 'maintenance.add', String(id), { ...req.body })
       return reply.code(201).send({ id })
     },
   )
@@ -268,7 +266,7 @@ export function alertRoutes(app: App, deps: AppDeps): void {
       if (!repo.deleteWindow(req.params.id)) {
         throw new BackstopError('BK_ERR_API_NOT_FOUND', `no maintenance window ${req.params.id}`)
       }
-      c.brain.audit(actorOf(req), 'maintenance.delete', String(req.params.id), {})
+      audit(req, 'maintenance.delete', String(req.params.id), {})
       return reply.code(204).send(null)
     },
   )

@@ -1,6 +1,6 @@
 import Type from 'typebox'
 import { BackstopError, mediaTypes, NodeId } from '@backstop/shared'
-import { actorOf } from '../../auth/guard.ts'
+import { auditAction } from '../audit-action.ts'
 import type { LedgerAssetRow } from '../../store/ledger-assets-repo.ts'
 import type { App, AppDeps } from '../deps.ts'
 import { ErrorResponse } from '../errors.ts'
@@ -83,12 +83,12 @@ const PolicyBody = Type.Object(
 )
 
 /** Assets with their materialised 3-2-1-1-0 verdict. Asset ids contain '/', so the asset is chosen by query. */
-export function assetRoutes(app: App, deps: AppDeps): void {
-  const c = deps.compliance
-  if (c === undefined) {
-    return
-  }
-  const { assets } = c.brain.repos
+export function assetRoutes(
+  app: App,
+  deps: Pick<AppDeps, 'assets' | 'expectations' | 'copies' | 'ledger' | 'audit' | 'clock'>,
+): void {
+  const { assets } = deps
+  const audit = auditAction(deps)
   app.get(
     '/api/v1/assets',
     {
@@ -158,7 +158,7 @@ export function assetRoutes(app: App, deps: AppDeps): void {
         limit: 1000,
         offset: 0,
       })
-      const expectations = c.brain.repos.expectations
+      const expectations = deps.expectations
         .ofAsset(node, kind, id)
         .map((e) => ({ id: e.id, job: e.job, status: e.state.status, alertAfter: iso(e.alertAfter) }))
       return { asset: assetView(a), copies, expectations }
@@ -192,8 +192,8 @@ export function assetRoutes(app: App, deps: AppDeps): void {
       if (!ok) {
         throw new BackstopError('BK_ERR_API_NOT_FOUND', `no asset ${kind} "${id}" on node "${node}" in the ledger`)
       }
-      c.brain.audit(actorOf(req), 'asset.policy', `${node}/${kind}/${id}`, { ...b })
-      c.brain.ledger.refreshAsset(node, kind, id)
+      audit(req, 'asset.policy', `${node}/${kind}/${id}`, { ...b })
+      deps.ledger.refreshAsset(node, kind, id)
       return { asset: assetView(assets.get({ node, kind, id })!) }
     },
   )

@@ -12,12 +12,9 @@ const Entry = Type.Object({
   hash: Type.String(),
 })
 
-/** Read side of the hash-chained audit log (written by the security room and by operator actions here). */
-export function auditReadRoutes(app: App, deps: AppDeps): void {
-  const log = deps.compliance?.auditLog
-  if (log === undefined) {
-    return
-  }
+/** Read side of the hash-chained audit log (identity changes, CLI actions and operator actions through the API). */
+export function auditReadRoutes(app: App, deps: Pick<AppDeps, 'audit'>): void {
+  const log = deps.audit
   app.get(
     '/api/v1/audit',
     {

@@ -1,6 +1,6 @@
 import Type from 'typebox'
 import { BackstopError } from '@backstop/shared'
-import { actorOf } from '../../auth/guard.ts'
+import { auditAction } from '../audit-action.ts'
 import type { App, AppDeps } from '../deps.ts'
 import { ErrorResponse } from '../errors.ts'
 import { iso, Nullable, Severity } from './schemas.ts'
@@ -25,12 +25,9 @@ const ChannelView = Type.Object({
 })
 
 /** Notification channels (webhook, ntfy) with per-channel delivery health. Adding or removing one is admin-only. */
-export function channelRoutes(app: App, deps: AppDeps): void {
-  const c = deps.compliance
-  if (c === undefined) {
-    return
-  }
-  const repo = c.brain.repos.notify
+export function channelRoutes(app: App, deps: Pick<AppDeps, 'channels' | 'audit' | 'clock'>): void {
+  const repo = deps.channels
+  const audit = auditAction(deps)
   app.get(
     '/api/v1/channels',
     {
@@ -76,9 +73,9 @@ export function channelRoutes(app: App, deps: AppDeps): void {
       }
       const id = repo.addChannel(
         { name: b.name, kind: b.kind, url: b.url, minSeverity: (b.minSeverity ?? 'warning') as 'warning' },
-        c.brain.clock.now(),
+        deps.clock.now(),
       )
-      c.brain.audit(actorOf(req), 'channel.add', String(id), { name: b.name, kind: b.kind })
+      audit(req, 'channel.add', String(id), { name: b.name, kind: b.kind })
       return reply.code(201).send({ id })
     },
   )
@@ -97,7 +94,7 @@ export function channelRoutes(app: App, deps: AppDeps): void {
       if (!repo.removeChannel(req.params.id)) {
         throw new BackstopError('BK_ERR_API_NOT_FOUND', `no channel ${req.params.id}`)
       }
-      c.brain.audit(actorOf(req), 'channel.delete', String(req.params.id), {})
+      audit(req, 'channel.delete', String(req.params.id), {})
       return reply.code(204).send(null)
     },
   )

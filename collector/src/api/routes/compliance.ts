@@ -17,35 +17,31 @@ export const FleetSummary = Type.Object({
 type Counts = { compliant: number; nonCompliant: number; exempt: number }
 
 /** One GROUP BY over the materialised verdicts: cost independent of the number of copies. */
-export function fleetSummary(deps: NonNullable<AppDeps['compliance']>) {
+export function fleetSummary(deps: Pick<AppDeps, 'assets' | 'alertsRepo' | 'ledger'>) {
   const byTier: Record<'critical' | 'standard' | 'low', Counts> = {
     critical: { compliant: 0, nonCompliant: 0, exempt: 0 },
     standard: { compliant: 0, nonCompliant: 0, exempt: 0 },
     low: { compliant: 0, nonCompliant: 0, exempt: 0 },
   }
   const total: Counts = { compliant: 0, nonCompliant: 0, exempt: 0 }
-  for (const r of deps.brain.repos.assets.summary()) {
+  for (const r of deps.assets.summary()) {
     const k = r.verdict === 'non-compliant' ? 'nonCompliant' : r.verdict
     byTier[r.tier][k] += r.assets
     total[k] += r.assets
   }
   const judged = total.compliant + total.nonCompliant
-  const alertsFiring = deps.brain.repos.alerts.firingCounts().reduce((n, r) => n + r.n, 0)
+  const alertsFiring = deps.alertsRepo.firingCounts().reduce((n, r) => n + r.n, 0)
   return {
     assets: judged + total.exempt,
     ...total,
     ratio: judged === 0 ? 1 : total.compliant / judged,
     byTier,
     alertsFiring,
-    nodesDown: [...deps.brain.ledger.downNodes()].sort(),
+    nodesDown: [...deps.ledger.downNodes()].sort(),
   }
 }
 
-export function complianceRoutes(app: App, deps: AppDeps): void {
-  const c = deps.compliance
-  if (c === undefined) {
-    return
-  }
+export function complianceRoutes(app: App, deps: Pick<AppDeps, 'assets' | 'alertsRepo' | 'ledger'>): void {
   app.get(
     '/api/v1/compliance/summary',
     {
@@ -55,6 +51,6 @@ export function complianceRoutes(app: App, deps: AppDeps): void {
         response: { 200: FleetSummary },
       },
     },
-    async () => fleetSummary(c),
+    async () => fleetSummary(deps),
   )
 }

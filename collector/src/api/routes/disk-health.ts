@@ -9,8 +9,8 @@ import {
   type DiskBaseline,
   type DiskHealth,
 } from '@backstop/shared'
-import { actorOf } from '../../auth/guard.ts'
-import type { DiskHealthStore } from '../../health/disk-health-store.ts'
+import { auditAction } from '../audit-action.ts'
+import { actorOf } from '../auth-guard.ts'
 import type { App, AppDeps } from '../deps.ts'
 import { ErrorResponse } from '../errors.ts'
 import { Nullable } from './schemas.ts'
@@ -71,13 +71,12 @@ function diskView(d: DiskHealth, b: DiskBaseline | undefined) {
  * Disk health per node (docs/disk-health.md): the latest report judged against the baselines, and the operator's
  * "I know about these counters" acknowledgement, which makes a degraded disk's copies count again.
  */
-export function diskHealthRoutes(app: App, deps: AppDeps): void {
-  const store: DiskHealthStore | undefined = deps.diskHealth
-  if (store === undefined) {
-    return
-  }
-  const c = deps.compliance
-  const now = (): number => (c === undefined ? Date.now() : c.brain.clock.now())
+export function diskHealthRoutes(
+  app: App,
+  deps: Pick<AppDeps, 'diskHealth' | 'nodes' | 'ledger' | 'audit' | 'clock'>,
+): void {
+  const store = deps.diskHealth
+  const audit = auditAction(deps)
   const mustKnowNode = (node: string): void => {
     if (deps.nodes.get(node) === undefined && store.latest(node) === undefined) {
       throw new BackstopError('BK_ERR_API_NOT_FOUND', `no enrolled node "${node}" (GET /api/v1/nodes lists them)`)
@@ -125,7 +124,7 @@ export function diskHealthRoutes(app: App, deps: AppDeps): void {
     async (req) => {
       const { node, disk } = req.params
       mustKnowNode(node)
-      const at = new Date(now())
+      const at = new Date(deps.clock.now())
       const acked = store.acknowledge(node, disk, actorOf(req), at)
       const d = store.latest(node)?.disks.find((x) => diskKey(x) === disk)
       if (acked === undefined || d === undefined) {
@@ -135,18 +134,10 @@ export function diskHealthRoutes(app: App, deps: AppDeps): void {
           `node "${node}" has no disk "${disk}" in its latest report; known: ${keys.join(', ') || 'none'} (GET /api/v1/nodes/${node}/disks)`,
         )
       }
-      c?.auditLog?.append(
-        {
-          actor: actorOf(req),
-          action: 'disk.acknowledge',
-          target: `${node}/${disk}`,
-          detail: { counters: acked.counters },
-        },
-        at,
-      )
+      audit(req, 'disk.acknowledge', `${node}/${disk}`, { counters: acked.counters })
       // A degraded disk may be ok now: the node's verdicts are recomputed on the next ledger pass.
-      c?.brain.ledger.requeueNode(node)
-      c?.brain.wake()
+      deps.ledger.requeueNode(node)
+      deps.ledger.wake()
       return { node, disk: diskView(d, acked) }
     },
   )

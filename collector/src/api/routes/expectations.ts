@@ -11,7 +11,8 @@ import {
   alertAfter,
   type ExpectationSchedule,
 } from '@backstop/shared'
-import { actorOf } from '../../auth/guard.ts'
+import { auditAction } from '../audit-action.ts'
+import { actorOf } from '../auth-guard.ts'
 import type { ExpectationRow } from '../../store/expectations-repo.ts'
 import type { App, AppDeps } from '../deps.ts'
 import { ErrorResponse } from '../errors.ts'
@@ -56,13 +57,13 @@ const ScheduleBody = Type.Object(
 
 const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) })
 
-export function expectationRoutes(app: App, deps: AppDeps): void {
-  const c = deps.compliance
-  if (c === undefined) {
-    return
-  }
-  const repo = c.brain.repos.expectations
-  const now = (): number => c.brain.clock.now()
+export function expectationRoutes(
+  app: App,
+  deps: Pick<AppDeps, 'expectations' | 'alerts' | 'alertsRepo' | 'ledger' | 'audit' | 'clock'>,
+): void {
+  const repo = deps.expectations
+  const now = (): number => deps.clock.now()
+  const audit = auditAction(deps)
   const view = (e: ExpectationRow) => ({
     id: e.id,
     node: e.node,
@@ -87,7 +88,7 @@ export function expectationRoutes(app: App, deps: AppDeps): void {
   /** Every state change re-arms the single deadline timer. */
   const save = (e: ExpectationRow, t: { state: ExpectationRow['state']; alertAfter: number | null }): void => {
     repo.save(e.id, t.state, t.alertAfter, null)
-    c.brain.ledger.runNow()
+    deps.ledger.runNow()
   }
 
   app.get(
@@ -155,7 +156,7 @@ export function expectationRoutes(app: App, deps: AppDeps): void {
       repo.setSchedule(e.id, schedule, req.body.graceS)
       const updated = get(e.id)
       save(updated, { state: updated.state, alertAfter: alertAfter(updated.state) })
-      c.brain.audit(actorOf(req), 'expectation.schedule', String(e.id), { ...req.body })
+      audit(req, 'expectation.schedule', String(e.id), { ...req.body })
       return view(get(e.id))
     },
   )
@@ -179,9 +180,9 @@ export function expectationRoutes(app: App, deps: AppDeps): void {
         if (action === 'pause') {
           // A paused check never alerts (Healthchecks): a firing missed-backup alert for it resolves now.
           const key = alertKey('missed-backup', e.node, `${e.job}/${e.assetKind}/${e.assetId}`)
-          const a = c.brain.repos.alerts.get(key)
+          const a = deps.alertsRepo.get(key)
           if (a?.state === 'firing') {
-            c.brain.alerts.raise(
+            deps.alerts.raise(
               {
                 key,
                 kind: 'missed-backup',
@@ -192,10 +193,10 @@ export function expectationRoutes(app: App, deps: AppDeps): void {
               },
               now(),
             )
-            c.brain.alerts.publishPending()
+            deps.alerts.publishPending()
           }
         }
-        c.brain.audit(actorOf(req), `expectation.${action}`, String(e.id), {})
+        audit(req, `expectation.${action}`, String(e.id), {})
         return view(get(e.id))
       },
     )

@@ -35,11 +35,7 @@ export function csvField(v: unknown): string {
 }
 
 /** The weekly 3-2-1 report: fleet summary plus one row per asset, as JSON or CSV. */
-export function reportRoutes(app: App, deps: AppDeps): void {
-  const c = deps.compliance
-  if (c === undefined) {
-    return
-  }
+export function reportRoutes(app: App, deps: Pick<AppDeps, 'assets' | 'alertsRepo' | 'ledger' | 'clock'>): void {
   app.get(
     '/api/v1/reports/weekly',
     {
@@ -67,18 +63,18 @@ export function reportRoutes(app: App, deps: AppDeps): void {
       },
     },
     async (req, reply) => {
-      const end = req.query.end ? Date.parse(req.query.end) : c.brain.clock.now()
+      const end = req.query.end ? Date.parse(req.query.end) : deps.clock.now()
       const start = end - 7 * 86_400_000
       // Alert keys are `<kind>/<node>/[<job>/]<asset kind>/<asset id>`; job names never contain '/'.
       const raised = new Map<string, number>()
-      for (const r of c.brain.repos.alerts.raisedBetween(start, end)) {
+      for (const r of deps.alertsRepo.raisedBetween(start, end)) {
         const parts = r.key.split('/')
         const asset = `${parts[1]}/${parts.slice(parts[0] === 'missed-backup' ? 3 : 2).join('/')}`
         raised.set(asset, (raised.get(asset) ?? 0) + r.n)
       }
       const rows: Record<string, unknown>[] = []
       for (let offset = 0; ; offset += 1000) {
-        const page = c.brain.repos.assets.list({ limit: 1000, offset })
+        const page = deps.assets.list({ limit: 1000, offset })
         for (const a of page.items) {
           const alerts = raised.get(`${a.node}/${a.kind}/${a.id}`) ?? 0
           rows.push({
@@ -110,7 +106,7 @@ export function reportRoutes(app: App, deps: AppDeps): void {
           .header('content-disposition', `attachment; filename="backstop-weekly-${period.end.slice(0, 10)}.csv"`)
           .send(`${lines.join('\r\n')}\r\n`)
       }
-      return { period, summary: fleetSummary(c), assets: rows }
+      return { period, summary: fleetSummary(deps), assets: rows }
     },
   )
 }

@@ -1,6 +1,6 @@
 import Type from 'typebox'
 import { BackstopError } from '@backstop/shared'
-import { actorOf } from '../../auth/guard.ts'
+import { auditAction } from '../audit-action.ts'
 import { apiRoles } from '../../auth/tokens.ts'
 import type { App, AppDeps } from '../deps.ts'
 import { ErrorResponse } from '../errors.ts'
@@ -17,12 +17,10 @@ const TokenView = Type.Object({
 const Role = Type.Union(apiRoles.map((r) => Type.Literal(r)))
 
 /** API tokens (admin). The secret is returned once, at creation. */
-export function tokenRoutes(app: App, deps: AppDeps): void {
-  const c = deps.compliance
-  if (c === undefined) {
-    return
-  }
-  const now = (): number => c.brain.clock.now()
+export function tokenRoutes(app: App, deps: Pick<AppDeps, 'auth' | 'audit' | 'clock'>): void {
+  const { tokens } = deps.auth
+  const now = (): number => deps.clock.now()
+  const audit = auditAction(deps)
   app.get(
     '/api/v1/tokens',
     {
@@ -34,7 +32,7 @@ export function tokenRoutes(app: App, deps: AppDeps): void {
       },
     },
     async () => ({
-      tokens: c.tokens.list().map((t) => ({
+      tokens: tokens.list().map((t) => ({
         ...t,
         createdAt: new Date(t.createdAt).toISOString(),
         lastUsedAt: iso(t.lastUsedAt),
@@ -60,8 +58,8 @@ export function tokenRoutes(app: App, deps: AppDeps): void {
       },
     },
     async (req, reply) => {
-      const t = c.tokens.create(req.body.name, req.body.role, now())
-      c.brain.audit(actorOf(req), 'token.create', t.info.id, { name: t.info.name, role: t.info.role })
+      const t = tokens.create(req.body.name, req.body.role, now())
+      audit(req, 'token.create', t.info.id, { name: t.info.name, role: t.info.role })
       return reply.code(201).send({ id: t.info.id, token: t.token, role: t.info.role })
     },
   )
@@ -77,10 +75,10 @@ export function tokenRoutes(app: App, deps: AppDeps): void {
       },
     },
     async (req, reply) => {
-      if (!c.tokens.revoke(req.params.id, now())) {
+      if (!tokens.revoke(req.params.id, now())) {
         throw new BackstopError('BK_ERR_API_NOT_FOUND', `no active token ${req.params.id}`)
       }
-      c.brain.audit(actorOf(req), 'token.revoke', req.params.id, {})
+      audit(req, 'token.revoke', req.params.id, {})
       return reply.code(204).send(null)
     },
   )

@@ -2,48 +2,31 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { decodeCommand, keyPairFromSeed } from '@backstop/shared'
 import { buildApp } from '../../src/app.ts'
-import { createAuditLog } from '../../src/audit/audit-log.ts'
 import { createCommandService } from '../../src/commands/command-service.ts'
-import { openDb } from '../../src/store/db.ts'
-import { createCopiesRepo } from '../../src/store/copies-repo.ts'
-import { createNodesRepo } from '../../src/store/nodes-repo.ts'
-import { createRunsRepo } from '../../src/store/runs-repo.ts'
+import { harness } from '../ledger/harness.ts'
+import { appDepsOf, injectAs } from '../support/app-deps.ts'
 
 function setup() {
-  const { db } = openDb({ file: ':memory:' })
-  const nodes = createNodesRepo(db)
-  nodes.insert({
-    node: 'pve1',
-    publicKey: 'k',
-    fingerprint: 'f',
-    enrolledAt: '2026-11-22T00:00:00.000Z',
-    hostname: 'pve1',
-    agentVersion: '0',
-  })
+  const h = harness()
   const published: Buffer[] = []
   const commands = createCommandService({
-    db,
-    audit: createAuditLog(db),
+    db: h.db,
+    audit: h.auditLog,
     collectorSecretKey: keyPairFromSeed(new Uint8Array(32).fill(9)).secretKey,
     now: () => new Date(),
     publish: (_t, p) => published.push(p),
     nodeState: (n) => (n === 'pve1' ? 'active' : n === 'old' ? 'revoked' : 'unknown'),
   })
-  const app = buildApp({
-    nodes,
-    runs: createRunsRepo(db),
-    copies: createCopiesRepo(db),
-    health: () => ({ db: true, broker: true }),
-    commands,
-  })
-  return { app, published }
+  const deps = appDepsOf(h, { commands })
+  const app = buildApp(deps)
+  return { app, api: injectAs(app, deps.bearer('operator')), published }
 }
 
 describe('command API', () => {
   it('POST issues a signed command (202) that is published and listed', async (t) => {
-    const { app, published } = setup()
+    const { app, api, published } = setup()
     t.after(() => app.close())
-    const res = await app.inject({
+    const res = await api({
       method: 'POST',
       url: '/api/v1/nodes/pve1/commands',
       payload: { kind: 'run-job', job: 'daily', ttlSeconds: 120 },
@@ -51,9 +34,9 @@ describe('command API', () => {
     assert.equal(res.statusCode, 202, res.body)
     const id = res.json().command.id as string
     assert.equal(decodeCommand(published[0]!).id, id)
-    assert.equal((await app.inject(`/api/v1/commands/${id}`)).json().command.status, 'sent')
+    assert.equal((await api(`/api/v1/commands/${id}`)).json().command.status, 'sent')
     assert.deepEqual(
-      (await app.inject('/api/v1/commands?node=pve1')).json().commands.map((c: { id: string }) => c.id),
+      (await api('/api/v1/commands?node=pve1')).json().commands.map((c: { id: string }) => c.id),
       [id],
     )
   })
@@ -74,9 +57,9 @@ describe('command API', () => {
   ]
   for (const [name, node, payload, status, code] of refused) {
     it(`refuses: ${name} (nothing published)`, async (t) => {
-      const { app, published } = setup()
+      const { app, api, published } = setup()
       t.after(() => app.close())
-      const res = await app.inject({
+      const res = await api({
         method: 'POST',
         url: `/api/v1/nodes/${node}/commands`,
         payload: payload as object,
@@ -87,8 +70,8 @@ describe('command API', () => {
     })
   }
   it('GET of an unknown command id is 404', async (t) => {
-    const { app } = setup()
+    const { app, api } = setup()
     t.after(() => app.close())
-    assert.equal((await app.inject('/api/v1/commands/AAAAAAAAAAAAAAAAAAAAAA')).statusCode, 404)
+    assert.equal((await api('/api/v1/commands/AAAAAAAAAAAAAAAAAAAAAA')).statusCode, 404)
   })
 })

@@ -1,9 +1,9 @@
 import Type from 'typebox'
 import { commandKinds, CommandId, JobName, NodeId } from '@backstop/shared'
-import type { App, AppDeps } from '../api/deps.ts'
-import { ErrorResponse } from '../api/errors.ts'
-import { actorOf } from '../auth/guard.ts'
-import type { CommandArgs } from './command-service.ts'
+import type { CommandArgs } from '../../commands/command-service.ts'
+import { actorOf } from '../auth-guard.ts'
+import type { App, AppDeps } from '../deps.ts'
+import { ErrorResponse } from '../errors.ts'
 
 const CommandView = Type.Object({
   id: Type.String(),
@@ -26,11 +26,8 @@ const CommandView = Type.Object({
  * POST /api/v1/nodes/:node/commands (operator): sign, store, audit and publish a command; the outcome arrives as
  * `command.result` and shows in GET /api/v1/commands/:id. Arguments are typed per kind — never a command line.
  */
-export function commandRoutes(app: App, deps: AppDeps): void {
-  const commands = deps.commands
-  if (commands === undefined) {
-    return
-  }
+export function commandRoutes(app: App, deps: Pick<AppDeps, 'commands'>): void {
+  const { commands } = deps
   app.post(
     '/api/v1/nodes/:node/commands',
     {
