@@ -37,33 +37,59 @@ export function createDeliverer(o: DelivererOptions) {
     if (ch === undefined) {
       return { ok: false, permanent: true, error: 'channel removed' }
     }
-    const req = buildRequest(ch.kind, ch.url, d.flip)
+    const unusable = unusableUrl(ch.url)
+    if (unusable !== null) {
+      return { ok: false, permanent: true, error: unusable }
+    }
+    const req = buildRequest(ch, d.flip, { id: `bk-flip-${d.flipId}`, now: o.clock.now() })
     try {
       const res = await doFetch(req.url, {
         method: 'POST',
         headers: req.headers,
         body: req.body,
+        // A redirect is a permanent failure (classifyStatus): credentials are never replayed to another URL.
+        redirect: 'manual',
         signal: AbortSignal.timeout(timeoutMs),
       })
       await res.arrayBuffer().catch(() => undefined)
-      return classifyStatus(res.status)
+      return classifyStatus(res.status, res.headers.get('location'))
     } catch (e) {
-      return {
-        ok: false,
-        permanent: false,
-        error:
-          (e as Error).name === 'TimeoutError'
-            ? `timed out after ${timeoutMs} ms`
-            : String((e as Error).cause ?? (e as Error).message),
-      }
+      return fetchFailure(e as Error, timeoutMs)
     }
   }
 
-  /** One delivery pass at a time; a wake during a pass makes it loop once more. Returns the pass in flight. */
+  /** A permanent failure is logged once per channel and error; health and the queue row record every one. */
+  const reported = new Map<number, string>()
+  const report = (
+    d: QueuedDelivery,
+    r: { permanent: boolean; error: string },
+    attempt: number,
+    retryAt: number | null,
+  ) => {
+    const fields = { channel: d.channelId, key: d.flip.key, attempt, permanent: r.permanent, error: r.error, retryAt }
+    if (!r.permanent) {
+      o.log.warn(
+        fields,
+        retryAt === null ? 'notification dead after its last retry' : 'notification failed; will retry',
+      )
+    } else if (reported.get(d.channelId) !== r.error) {
+      reported.set(d.channelId, r.error)
+      o.log.warn(
+        fields,
+        'notification channel fails permanently; not retried, further failures are not logged until it changes',
+      )
+    }
+  }
+
+  /**
+   * One delivery pass at a time; a wake during a pass makes it loop once more. A wake that comes after the pass
+   * left its loop (but before it settled) chains one more pass, so what was queued before the call is attempted
+   * by the time the returned promise resolves.
+   */
   const cycle = (): Promise<void> => {
     if (current !== null) {
       again = true
-      return current
+      return current.then(() => (stopped ? undefined : cycle()))
     }
     current = pass().finally(() => {
       current = null
@@ -81,14 +107,12 @@ export function createDeliverer(o: DelivererOptions) {
           const at = o.clock.now()
           if (r.ok) {
             o.repo.delivered(d, at)
+            reported.delete(d.channelId)
           } else {
             const attempt = d.attempts + 1
             const retryAt = r.permanent || attempt >= maxAttempts ? null : at + backoff(attempt)
             o.repo.failed(d, at, r.error, retryAt)
-            o.log.warn(
-              { channel: d.channelId, key: d.flip.key, attempt, permanent: r.permanent, error: r.error, retryAt },
-              retryAt === null ? 'notification dead' : 'notification failed; will retry',
-            )
+            report(d, r, attempt, retryAt)
           }
           if (stopped) {
             return
@@ -134,3 +158,34 @@ export function createDeliverer(o: DelivererOptions) {
   }
 }
 export type Deliverer = ReturnType<typeof createDeliverer>
+
+/** A URL no request can succeed with: unparsable, not http(s), or with user:pass@ (fetch refuses those). */
+function unusableUrl(raw: string): string | null {
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    return `the channel URL "${raw}" is not a URL; replace the channel`
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    return `the channel URL scheme ${url.protocol} is not http or https; replace the channel`
+  }
+  if (url.username !== '' || url.password !== '') {
+    return 'the channel URL carries user:password@; replace the channel and send credentials separately'
+  }
+  return null
+}
+
+/**
+ * Network errors, refused connections and timeouts may heal: transient. fetch() throws a TypeError without a
+ * cause when it cannot even build the request (a header value it refuses): that fails the same way every time.
+ */
+function fetchFailure(e: Error, timeoutMs: number): DeliveryOutcome {
+  if (e.name === 'TimeoutError') {
+    return { ok: false, permanent: false, error: `timed out after ${timeoutMs} ms` }
+  }
+  if (e instanceof TypeError && e.cause === undefined) {
+    return { ok: false, permanent: true, error: `the request cannot be built: ${e.message}` }
+  }
+  return { ok: false, permanent: false, error: String(e.cause ?? e.message) }
+}

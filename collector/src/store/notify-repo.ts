@@ -1,7 +1,14 @@
 import type { AlertFlip, Severity } from '@backstop/shared'
+import {
+  maskCredentials,
+  type ChannelKind,
+  type Credentials,
+  type MaskedCredentials,
+} from '../notifiers/credentials.ts'
 import type { Db } from './db.ts'
+import { createNotifySecrets, maskedRow } from './notify-secrets.ts'
 
-export type ChannelKind = 'webhook' | 'ntfy'
+export type { ChannelKind }
 
 export interface ChannelRow {
   readonly id: number
@@ -11,6 +18,8 @@ export interface ChannelRow {
   readonly minSeverity: Severity
   readonly enabled: boolean
   readonly createdAt: number
+  /** Type and user name only; the secret never leaves the repo through this list. */
+  readonly credentials: MaskedCredentials | null
   /** Delivery health (Healthchecks keeps last_notify / last_error per channel the same way). */
   readonly health: {
     readonly lastOkAt: number | null
@@ -32,12 +41,23 @@ export interface QueuedDelivery {
   readonly attempts: number
 }
 
+/** A channel as the deliverer needs it: where to send and with which secret. */
+export interface DeliveryTarget {
+  readonly id: number
+  readonly name: string
+  readonly kind: ChannelKind
+  readonly url: string
+  readonly credentials: Credentials | null
+}
+
 const SEV = "CASE min_severity WHEN 'info' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END"
 
 export function createNotifyRepo(db: Db) {
-  const channels =
-    db.prepare(`SELECT c.*, (SELECT count(*) FROM notify_queue q WHERE q.channel_id = c.id AND q.state = 'pending') AS pending,
-    (SELECT count(*) FROM notify_queue q WHERE q.channel_id = c.id AND q.state = 'dead') AS dead FROM notify_channels c ORDER BY c.id`)
+  const channels = db.prepare(`SELECT c.*, s.type AS secret_type, s.username AS secret_username,
+    (SELECT count(*) FROM notify_queue q WHERE q.channel_id = c.id AND q.state = 'pending') AS pending,
+    (SELECT count(*) FROM notify_queue q WHERE q.channel_id = c.id AND q.state = 'dead') AS dead
+    FROM notify_channels c LEFT JOIN notify_secrets s ON s.channel_id = c.id ORDER BY c.id`)
+  const secrets = createNotifySecrets(db)
   const add = db.prepare(
     `INSERT INTO notify_channels (name, kind, url, min_severity, enabled, created_at) VALUES (@name, @kind, @url, @minSeverity, 1, @at)`,
   )
@@ -71,6 +91,7 @@ export function createNotifyRepo(db: Db) {
   const byId = db.prepare<[number], { id: number; kind: ChannelKind; url: string; name: string }>(
     'SELECT id, kind, url, name FROM notify_channels WHERE id = ?',
   )
+  secrets.moveUrlCredentials()
   return {
     channels(): ChannelRow[] {
       return (channels.all() as Record<string, number | string | null>[]).map((r) => ({
@@ -81,6 +102,9 @@ export function createNotifyRepo(db: Db) {
         minSeverity: r.min_severity as Severity,
         enabled: r.enabled === 1,
         createdAt: r.created_at as number,
+        credentials: maskCredentials(
+          r.secret_type === null ? null : maskedRow(r.secret_type as Credentials['type'], r.secret_username as string),
+        ),
         health: {
           lastOkAt: r.last_ok_at as number | null,
           lastErrorAt: r.last_error_at as number | null,
@@ -93,14 +117,34 @@ export function createNotifyRepo(db: Db) {
         },
       }))
     },
-    addChannel(c: { name: string; kind: ChannelKind; url: string; minSeverity: Severity }, at: number): number {
-      return Number(add.run({ ...c, at }).lastInsertRowid)
+    /** The channel and its credentials in one transaction (a webhook without a secret would go out unsigned). */
+    addChannel(
+      c: { name: string; kind: ChannelKind; url: string; minSeverity: Severity; credentials?: Credentials | null },
+      at: number,
+    ): number {
+      const { credentials, ...row } = c
+      return db.transaction(() => {
+        const id = Number(add.run({ ...row, at }).lastInsertRowid)
+        secrets.put(id, credentials ?? null, at)
+        return id
+      })()
+    },
+    /** Replaces (or with null removes) a channel's credentials; false when there is no such channel. */
+    setCredentials(id: number, c: Credentials | null, at: number): boolean {
+      return db.transaction(() => {
+        if (byId.get(id) === undefined) {
+          return false
+        }
+        secrets.put(id, c, at)
+        return true
+      })()
     },
     removeChannel(id: number): boolean {
       return db.prepare('DELETE FROM notify_channels WHERE id = ?').run(id).changes > 0
     },
-    channel(id: number) {
-      return byId.get(id)
+    channel(id: number): DeliveryTarget | undefined {
+      const ch = byId.get(id)
+      return ch === undefined ? undefined : { ...ch, credentials: secrets.get(id) }
     },
     /** One queue row per eligible channel; call inside the transaction that recorded the flip. */
     enqueue(flipId: number, flip: AlertFlip, at: number): void {

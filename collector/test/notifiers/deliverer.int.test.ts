@@ -59,7 +59,10 @@ describe('notification requests', () => {
     }
   })
   it('ntfy headers are ASCII and carry priority and tags', () => {
-    const r = buildRequest('ntfy', 'http://x/topic', flip)
+    const r = buildRequest({ kind: 'ntfy', url: 'http://x/topic', credentials: null }, flip, {
+      id: 'bk-flip-1',
+      now: 0,
+    })
     assert.equal(r.headers.priority, '5')
     assert.equal(r.headers.tags, 'rotating_light')
     assert.equal(r.headers.title, 'CRITICAL: missed-backup pve1')
