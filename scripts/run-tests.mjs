@@ -1,51 +1,28 @@
 #!/usr/bin/env node
-// Runs the whole suite on node:test (through tsx: Node 20 cannot strip types).
-//   node scripts/run-tests.mjs            all tests: unit, integration, platform (real btrfs/zfs/REAR need root)
-//   node scripts/run-tests.mjs --unit     only package unit tests (shared/, node-io/, agent/, collector/)
-//   node scripts/run-tests.mjs <files…>   just those files
+// Runs the suite on node:test (through tsx: Node 20 cannot strip types).
+//   node scripts/run-tests.mjs                 all tests: unit, integration, platform (btrfs/zfs/REAR need root)
+//   node scripts/run-tests.mjs --unit          unit tests only (no sockets, no processes: enforced while they run)
+//   node scripts/run-tests.mjs --integration   integration tests only (sockets, processes, built binaries)
+//   node scripts/run-tests.mjs --platform      platform tests only (root, real pools, system tools)
+//   node scripts/run-tests.mjs <files…>        just those files
+// The switches combine (--unit --integration). Kinds come from the file path: scripts/test-kinds.mjs.
 // Platform tests decide for themselves whether they can run; outside CI a missing tool or root is a printed
 // skip with the reason, in CI (CI=true) it is a failure.
 import { spawn } from 'node:child_process'
-import { readdirSync, statSync } from 'node:fs'
-import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { TEST_KINDS, findTests } from './test-kinds.mjs'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const args = process.argv.slice(2)
-const unitOnly = args.includes('--unit')
-const explicit = args.filter((a) => !a.startsWith('--'))
-
-function walk(dir, out) {
-  for (const name of readdirSync(dir)) {
-    if (name === 'node_modules' || name === 'fixtures' || name.startsWith('.')) {
-      continue
-    }
-    const p = join(dir, name)
-    if (statSync(p).isDirectory()) {
-      walk(p, out)
-    } else if (name.endsWith('.test.ts')) {
-      out.push(p)
-    }
-  }
-  return out
+const switches = args.filter((a) => a.startsWith('--'))
+const unknown = switches.filter((s) => !TEST_KINDS.includes(s.slice(2)))
+if (unknown.length > 0) {
+  console.error(`run-tests: unknown switch ${unknown.join(' ')}; use --unit, --integration, --platform or file paths`)
+  process.exit(2)
 }
-
-const dirs = unitOnly
-  ? ['shared/test', 'node-io/test', 'agent/test', 'collector/test']
-  : ['shared/test', 'node-io/test', 'agent/test', 'collector/test', 'test']
-const files =
-  explicit.length > 0
-    ? explicit
-    : dirs
-        .flatMap((d) => {
-          try {
-            return walk(join(root, d), [])
-          } catch {
-            return []
-          }
-        })
-        .map((f) => relative(root, f))
-        .sort()
+const kinds = switches.length > 0 ? switches.map((s) => s.slice(2)) : TEST_KINDS
+const explicit = args.filter((a) => !a.startsWith('--'))
+const files = explicit.length > 0 ? explicit : findTests(root, kinds)
 
 if (files.length === 0) {
   console.error('run-tests: no test files found')
@@ -59,6 +36,8 @@ const child = spawn(
   [
     '--import',
     'tsx',
+    '--import',
+    './scripts/unit-test-guard.mjs',
     '--test',
     '--test-concurrency=2',
     '--test-force-exit',

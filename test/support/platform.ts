@@ -40,6 +40,7 @@ export function unmetPrerequisites(p: Prerequisites): string[] {
  * already skipped (printing the reason) or, in CI, thrown.
  */
 export function requirePlatform(t: TestContext, p: Prerequisites): boolean {
+  refuseOutsidePlatformTests()
   const missing = unmetPrerequisites(p)
   if (missing.length === 0) {
     return true
@@ -51,6 +52,20 @@ export function requirePlatform(t: TestContext, p: Prerequisites): boolean {
   console.log(`# SKIP ${t.name}: ${reason}`)
   t.skip(reason)
   return false
+}
+
+/**
+ * scripts/unit-test-guard.mjs sets BACKSTOP_TEST_KIND from the file name: a test that needs root or a system tool
+ * must be named as a platform test, so `run-tests.mjs --unit` and `--integration` never depend on the host.
+ */
+function refuseOutsidePlatformTests(): void {
+  const kind = process.env['BACKSTOP_TEST_KIND']
+  if (kind !== undefined && kind !== 'platform') {
+    throw new Error(
+      `requirePlatform in the ${kind} test ${process.argv[1]}: tests that need root or a system tool are ` +
+        'platform tests; rename the file to *.platform.test.ts or move it to test/platform/',
+    )
+  }
 }
 
 export function hasCommand(name: string): boolean {
