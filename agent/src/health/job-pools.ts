@@ -5,7 +5,7 @@ import type { ResolvedJob } from '../jobs/kinds.ts'
 import { poolReport } from '../jobs/zfs/health.ts'
 import { deviceStatsArgv } from '../tools/btrfs.ts'
 import { deviceErrorCount, parseDeviceStatsJson } from '../tools/btrfs-parse.ts'
-import { poolOf } from './backup-targets.ts'
+import { poolOf } from '../jobs/zfs/health.ts'
 
 /**
  * `deps.pools` for `collectDiskHealth`: the pools the configured jobs use, read the way the jobs' own health

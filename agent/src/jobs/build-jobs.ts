@@ -1,38 +1,24 @@
-import { BackstopError } from '@backstop/shared'
-import { createArchiveJob } from './archive/archive-job.ts'
-import { BtrfsSnapshotJob } from './btrfs/btrfs-job.ts'
-import type { Job } from './job.ts'
-import type { ResolvedJob } from './kinds.ts'
-import { createVzdumpJob } from './vzdump/vzdump-job.ts'
-import { createRearJob } from './rear/rear-job.ts'
-import { ZfsSnapshotJob } from './zfs/zfs-job.ts'
+import type { BackupTarget } from '../health/backup-targets.ts'
+import type { KindJob } from './job.ts'
+import { kindOps, type JobKind, type KindOps, type ResolvedJob, type ResolvedOf } from './kinds.ts'
 
 /**
- * The one factory from resolved config to Job (zrepl's build_jobs.go). A plain exhaustive switch: adding a kind
- * to `jobKinds` without a case here fails to compile at the `never` default.
+ * The one factory from resolved config to Job (zrepl's build_jobs.go), derived from the kind table in kinds.ts:
+ * a kind without a factory there does not compile, so there is no switch here to forget a case in.
  */
-export function buildJob(cfg: ResolvedJob): Job {
-  switch (cfg.kind) {
-    case 'archive':
-      return createArchiveJob(cfg)
-    case 'zfs':
-      return new ZfsSnapshotJob(cfg)
-    case 'btrfs':
-      return new BtrfsSnapshotJob(cfg)
-    case 'vzdump':
-      return createVzdumpJob(cfg)
-    case 'rear':
-      return createRearJob(cfg)
-    default: {
-      const unhandled: never = cfg
-      throw new BackstopError(
-        'BK_ERR_INTERNAL_ERROR',
-        `implementation error: no factory for job kind "${(unhandled as { kind: string }).kind}" in jobs/build-jobs.ts`,
-      )
-    }
-  }
+function opsOf<K extends JobKind>(cfg: ResolvedOf<K>): KindOps[K] {
+  return kindOps[cfg.kind as K]
 }
 
-export function buildJobs(jobs: readonly ResolvedJob[]): Job[] {
-  return jobs.map(buildJob)
+export function buildJob<K extends JobKind>(cfg: ResolvedOf<K>): KindJob {
+  return opsOf<K>(cfg).create(cfg)
+}
+
+export function buildJobs(jobs: readonly ResolvedJob[]): KindJob[] {
+  return jobs.map((j) => buildJob(j))
+}
+
+/** Where the job writes, for fill forecasts (health/backup-targets.ts). */
+export function targetsOf<K extends JobKind>(cfg: ResolvedOf<K>): BackupTarget[] {
+  return opsOf<K>(cfg).targets(cfg)
 }
