@@ -14,14 +14,12 @@ interface AccessPolicy {
   readonly fileMode: number
   /** Mode bits that must be clear on an existing directory. */
   readonly forbidden: number
-  /** The umask under which the files of this directory are created. */
-  readonly umask: number
   readonly chmodHint: string
 }
 
 const policies: Record<DataDirAccess, AccessPolicy> = {
-  'owner-only': { dirMode: 0o700, fileMode: 0o600, forbidden: 0o077, umask: 0o077, chmodHint: '700' },
-  'group-read': { dirMode: 0o750, fileMode: 0o640, forbidden: 0o027, umask: 0o027, chmodHint: '750' },
+  'owner-only': { dirMode: 0o700, fileMode: 0o600, forbidden: 0o077, chmodHint: '700' },
+  'group-read': { dirMode: 0o750, fileMode: 0o640, forbidden: 0o027, chmodHint: '750' },
 }
 
 export function dataDirPolicy(access: DataDirAccess): AccessPolicy {
