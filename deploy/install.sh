@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs Backstop from this checkout onto the machine it runs on.
-#   deploy/install.sh --collector   collector into /opt/backstop, unit backstop-collector.service
+#   deploy/install.sh --collector   collector bundle + production node_modules into /opt/backstop/collector,
+#                                   unit backstop-collector.service (runs plain node, no tsx)
 #   deploy/install.sh --agent       agent single binary into /usr/local/bin, unit backstop-agent.service
 # Configs go to /etc/backstop/ from deploy/config/*.example.yaml and are never overwritten.
 # Run as root. Does not start anything: edit the configs, then `systemctl enable --now <unit>`.
@@ -17,8 +18,20 @@ for arg in "$@"; do
       bash "$repo/scripts/setup.sh"
       getent passwd backstop >/dev/null || useradd --system --home /var/lib/backstop-collector --shell /usr/sbin/nologin backstop
       install -d -m 0755 /opt/backstop
-      # Copy the workspace (sources + installed node_modules); the collector runs from source through tsx.
-      tar -C "$repo" --exclude=.git --exclude='*/dist' -cf - . | tar -C /opt/backstop -xf -
+      # Built JavaScript (collector/scripts/build.mjs) plus only the production dependencies it leaves external
+      # (`pnpm deploy --prod`: package.json "files" is dist/). Staged beside the old copy, then swapped in.
+      (cd "$repo" && pnpm --filter @backstop/collector build)
+      rm -rf /opt/backstop/collector.new
+      (cd "$repo" && npm_config_nodedir=/usr pnpm --filter @backstop/collector deploy --legacy --prod /opt/backstop/collector.new)
+      rm -rf /opt/backstop/collector.old
+      # Installs before the bundle copied the whole workspace into /opt/backstop; only collector/ is kept now.
+      [ ! -e /opt/backstop/pnpm-workspace.yaml ] ||
+        find /opt/backstop -mindepth 1 -maxdepth 1 ! -name collector ! -name collector.new -exec rm -rf {} +
+      [ ! -e /opt/backstop/collector ] || mv /opt/backstop/collector /opt/backstop/collector.old
+      mv /opt/backstop/collector.new /opt/backstop/collector
+      rm -rf /opt/backstop/collector.old
+      install -m 0644 "$repo/README.md" /opt/backstop/README.md
+      /usr/bin/node /opt/backstop/collector/dist/backstop-collector.mjs --version
       [ -e /etc/backstop/collector.yaml ] || install -m 0640 -g backstop "$repo/deploy/config/collector.example.yaml" /etc/backstop/collector.yaml
       install -m 0644 "$here/systemd/backstop-collector.service" /etc/systemd/system/
       echo "installed collector: edit /etc/backstop/collector.yaml, then systemctl enable --now backstop-collector"

@@ -13,6 +13,7 @@ import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 import { inject } from 'postject'
+import { commitDefine } from '../../scripts/build-commit.mjs'
 
 const agentDir = fileURLToPath(new URL('..', import.meta.url))
 const outArg = process.argv.indexOf('--out')
@@ -64,6 +65,7 @@ await step('bundle', () =>
     target: 'node20',
     format: 'cjs',
     plugins: [optionalNativeAbsent],
+    define: commitDefine(agentDir),
     legalComments: 'none',
     logLevel: 'warning',
   }),

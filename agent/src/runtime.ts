@@ -19,8 +19,7 @@ import { FileOutbox } from './outbox/file-outbox.ts'
 import type { Outbox, OutboxStats } from './outbox/outbox.ts'
 import { createSigner } from './transport/ed25519.ts'
 import { MqttTransport, type TransportOptions, type TransportStatus } from './transport/mqtt-transport.ts'
-
-export const AGENT_VERSION = '0.1.0'
+import { AGENT_VERSION } from './version.ts'
 
 /** Kinds that go through the durable outbox (heartbeat and enroll are seq 0, sent by the transport itself). */
 export type DurableKind = Exclude<AgentMessageKind, 'heartbeat' | 'enroll'>

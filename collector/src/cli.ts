@@ -6,6 +6,7 @@ import { registerAuditCommands } from './cli/audit.ts'
 import { registerNodeCommands } from './cli/node.ts'
 import { registerTokenCommands } from './cli/token.ts'
 import { registerApiTokenCommands } from './cli/apitoken.ts'
+import { COLLECTOR_VERSION_LINE } from './version.ts'
 
 export interface CliDeps {
   /** Starts the daemon and resolves once it is listening (main.ts's startCollector). */
@@ -23,6 +24,7 @@ const DEFAULT_CONFIG = '/etc/backstop/collector.yaml'
 export function buildCli(deps: CliDeps): Command {
   const program = new Command('backstop-collector')
     .description('Backstop collector: embedded MQTT broker, SQLite ledger, ops API')
+    .version(COLLECTOR_VERSION_LINE)
     .showHelpAfterError()
     .exitOverride()
   program

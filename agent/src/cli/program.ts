@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander'
 import { isBackstopError } from '@backstop/shared'
 import { ConfigError, formatIssue } from '../config/load.ts'
-import { AGENT_VERSION } from '../runtime.ts'
+import { AGENT_VERSION_LINE } from '../version.ts'
 import { DEFAULT_CONFIG, exitCodes, type SetExit } from './common.ts'
 import { registerConfigcheck } from './configcheck-command.ts'
 import type { CliDeps } from './deps.ts'
@@ -9,7 +9,6 @@ import { registerOnce } from './once-command.ts'
 import { registerPlan } from './plan-command.ts'
 import { registerRun } from './run-command.ts'
 import { registerStatus } from './status-command.ts'
-import { registerSystemdDropin } from './systemd-dropin-command.ts'
 import { registerVzdumpHook } from './vzdump-hook-command.ts'
 
 /** Parses argv (without node and script), runs the command, resolves its exit code. Never calls process.exit. */
@@ -21,7 +20,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
   const program = new Command()
     .name('backstop-agent')
     .description('Backstop edge agent: runs backup jobs, verifies them, reports every copy to the collector.')
-    .version(AGENT_VERSION)
+    .version(AGENT_VERSION_LINE)
     .option('-c, --config <file>', 'agent config file', DEFAULT_CONFIG)
     .exitOverride()
     .configureOutput({ writeOut: (s) => deps.io.out(s), writeErr: (s) => deps.io.err(s) })
@@ -35,7 +34,6 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
   registerStatus(program, deps, setExit)
   registerPlan(program, deps, setExit)
   registerVzdumpHook(program, deps, setExit)
-  registerSystemdDropin(program, deps, setExit)
   for (const c of program.commands) {
     c.exitOverride().configureOutput({ writeOut: (s) => deps.io.out(s), writeErr: (s) => deps.io.err(s) })
   }

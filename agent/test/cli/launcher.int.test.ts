@@ -13,6 +13,12 @@ function agent(...args: string[]): { code: number | null; out: string; err: stri
 }
 
 describe('bin/backstop-agent.mjs', () => {
+  it('--version prints the package version', () => {
+    const r = agent('--version')
+    assert.equal(r.code, 0, r.err)
+    assert.match(r.out, /^backstop-agent \d+\.\d+\.\d+\n$/)
+  })
+
   it('configcheck on the shipped example exits 0 with a summary', () => {
     const r = agent('configcheck', '--config', 'deploy/config/agent.example.yaml')
     assert.equal(r.code, 0, r.err)

@@ -20,10 +20,15 @@ describe('single binary (agent/scripts/build-sea.mjs)', () => {
     const built = spawnSync(process.execPath, ['agent/scripts/build-sea.mjs', '--out', join(dir, 'dist')], {
       cwd: root,
       encoding: 'utf8',
+      env: { ...process.env, BACKSTOP_BUILD_COMMIT: 'sea-test-commit-42' },
     })
     assert.equal(built.status, 0, `${built.stdout}\n${built.stderr}`)
     const bin = join(dir, 'dist', 'backstop-agent')
     const agent = (...args: string[]) => spawnSync(bin, args, { cwd: root, encoding: 'utf8', timeout: 30_000 })
+
+    const version = agent('--version')
+    assert.equal(version.status, 0, version.stderr)
+    assert.match(version.stdout, /^backstop-agent \d+\.\d+\.\d+ \(commit sea-test-commit-42\)\n$/)
 
     const ok = agent('configcheck', '--config', 'deploy/config/agent.example.yaml')
     assert.equal(ok.status, 0, ok.stderr)
