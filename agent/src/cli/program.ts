@@ -9,6 +9,7 @@ import { registerOnce } from './once-command.ts'
 import { registerPlan } from './plan-command.ts'
 import { registerRun } from './run-command.ts'
 import { registerStatus } from './status-command.ts'
+import { registerSystemdDropin } from './systemd-dropin-command.ts'
 import { registerVzdumpHook } from './vzdump-hook-command.ts'
 
 /** Parses argv (without node and script), runs the command, resolves its exit code. Never calls process.exit. */
@@ -34,6 +35,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
   registerStatus(program, deps, setExit)
   registerPlan(program, deps, setExit)
   registerVzdumpHook(program, deps, setExit)
+  registerSystemdDropin(program, deps, setExit)
   for (const c of program.commands) {
     c.exitOverride().configureOutput({ writeOut: (s) => deps.io.out(s), writeErr: (s) => deps.io.err(s) })
   }
