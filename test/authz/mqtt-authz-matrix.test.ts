@@ -50,7 +50,7 @@ describe('authorization matrix: MQTT over TLS', () => {
         node: n.node,
         publicKey: n.keys.publicKey,
         fingerprint: 'fp',
-        enrolledAt: new Date().toISOString(),
+        enrolledAt: Date.now(),
         hostname: n.node,
         agentVersion: '0.1.0',
       })

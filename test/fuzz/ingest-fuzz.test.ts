@@ -135,7 +135,7 @@ describe('ingest fuzz: hostile messages', { timeout: 15 * 60_000 }, () => {
       node: 'fz1',
       publicKey: enrolled.keys.publicKey,
       fingerprint: 'fp',
-      enrolledAt: new Date().toISOString(),
+      enrolledAt: Date.now(),
       hostname: 'fz1',
       agentVersion: '0.1.0',
     })
@@ -149,7 +149,7 @@ describe('ingest fuzz: hostile messages', { timeout: 15 * 60_000 }, () => {
       keys,
       counters,
       log: captureLog('fatal').log,
-      now: () => new Date(),
+      now: () => Date.now(),
       tokens: createTokenCheck([TOKEN]),
       collector: { publicKey: collector.publicKey, signingKey: privateKeyObject(collector.secretKey) },
       publishAck: () => {

@@ -1,4 +1,5 @@
 import { DUPLICATE, type Handler, recordOnce, STORED } from '../ingest/types.ts'
+import { isoOf } from '../store/iso-time.ts'
 
 /**
  * Ingest handler for `command.result` (wired in ingest/index.ts): stored once like every durable event, then the
@@ -8,6 +9,6 @@ export const applyCommandResult: Handler<'command.result'> = (msg, ctx) => {
   if (!recordOnce(msg, ctx)) {
     return DUPLICATE
   }
-  ctx.store.commands?.recordResult(msg.env.node, msg.env.body, msg.receivedAt)
+  ctx.store.commands?.recordResult(msg.env.node, msg.env.body, isoOf(msg.receivedAt))
   return STORED
 }

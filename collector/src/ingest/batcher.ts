@@ -4,6 +4,7 @@ import type { Logger } from 'pino'
 import { signEnvelopeWith } from '../crypto/ed25519.ts'
 import type { Counters } from '../metrics/counters.ts'
 import type { Db } from '../store/db.ts'
+import { isoOf, type EpochMs } from '../store/iso-time.ts'
 import { createLedgerChangesRepo, type LedgerChangeBuffer } from '../store/ledger-changes-repo.ts'
 import type { Verdict } from './check.ts'
 import { applyMessage } from './index.ts'
@@ -17,7 +18,7 @@ export interface BatcherDeps {
   readonly collector: { readonly publicKey: string; readonly signingKey: KeyObject }
   readonly counters: Counters
   readonly log: Logger
-  readonly now: () => Date
+  readonly now: () => EpochMs
   /** Publishes a signed ack envelope to backstop/v1/<node>/ack (QoS 1). Called only after the commit. */
   readonly publishAck: (node: string, payload: Buffer) => void
   readonly batchSize: number
@@ -32,7 +33,7 @@ export type Settled = (err?: Error) => void
 interface Item {
   readonly node: string
   readonly verdict: Verdict
-  readonly receivedAt: string
+  readonly receivedAt: EpochMs
   readonly done: Settled
 }
 
@@ -51,7 +52,7 @@ interface NodeAck {
   acked: string[]
   rejected: AckBody['rejected']
   enrollment?: AckBody['enrollment']
-  lastSeen: string
+  lastSeen: EpochMs
 }
 
 export interface Batcher {
@@ -215,7 +216,7 @@ export function createBatcher(deps: BatcherDeps): Batcher {
     for (const [code, n] of out.rejected) {
       deps.counters.inc('ingest_rejected_total', code, n)
     }
-    const ts = deps.now().toISOString()
+    const ts = isoOf(deps.now())
     for (const [node, ack] of out.acks) {
       const body: AckBody = {
         acked: ack.acked,
@@ -241,7 +242,7 @@ export function createBatcher(deps: BatcherDeps): Batcher {
         done(new Error('collector is shutting down'))
         return
       }
-      queue.push({ node, verdict, receivedAt: deps.now().toISOString(), done })
+      queue.push({ node, verdict, receivedAt: deps.now(), done })
       schedule()
     },
     flush,
@@ -253,7 +254,7 @@ export function createBatcher(deps: BatcherDeps): Batcher {
   }
 }
 
-function ackFor(acks: Map<string, NodeAck>, node: string, at: string): NodeAck {
+function ackFor(acks: Map<string, NodeAck>, node: string, at: EpochMs): NodeAck {
   let a = acks.get(node)
   if (!a) {
     a = { acked: [], rejected: [], lastSeen: at }

@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { Counters } from '../metrics/counters.ts'
 import type { Db } from '../store/db.ts'
+import type { EpochMs } from '../store/iso-time.ts'
 import { createBatcher, type Batcher, type Settled } from './batcher.ts'
 import { BackstopError, type Envelope } from '@backstop/shared'
 import { ONE_TIME_TOKEN_RE, type Accepted, type Checked, type TokenCheck, type Verdict } from './check.ts'
@@ -18,7 +19,8 @@ export interface IngestDeps {
   readonly collector: { readonly publicKey: string; readonly signingKey: KeyObject }
   readonly counters: Counters
   readonly log: Logger
-  readonly now: () => Date
+  /** The collector's clock (epoch milliseconds): receipt times, ack timestamps. */
+  readonly now: () => EpochMs
   readonly publishAck: (node: string, payload: Buffer) => void
   readonly batchSize: number
   readonly batchIntervalMs: number
@@ -185,7 +187,7 @@ export function createIngest(deps: IngestDeps): Ingest {
       try {
         // Ordered by arrival, not by the payload's ts: a Last Will carries the ts of its CONNECT, so it is always
         // older than the `online` published after CONNACK, yet it is the newer fact when the broker delivers it.
-        recordStatus(node, s.state, deps.now().toISOString(), s.agentVersion)
+        recordStatus(node, s.state, deps.now(), s.agentVersion)
         deps.counters.inc('broker_status_total', s.state)
       } catch (e) {
         log.error({ err: e, node }, 'could not record node status')

@@ -1,6 +1,7 @@
 import Type from 'typebox'
 import { Compile } from 'typebox/compile'
 import type { Db } from '../store/db.ts'
+import type { EpochMs } from '../store/iso-time.ts'
 import { createLedgerChangesRepo } from '../store/ledger-changes-repo.ts'
 import type { NodesRepo } from '../store/nodes-repo.ts'
 
@@ -47,9 +48,9 @@ export function parseStatus(payload: Buffer): NodeStatusUpdate | undefined {
 export function createStatusRecorder(
   db: Db,
   nodes: NodesRepo,
-): (node: string, state: NodeStatusUpdate['state'], at: string, agentVersion?: string) => void {
+): (node: string, state: NodeStatusUpdate['state'], at: EpochMs, agentVersion?: string) => void {
   const changes = createLedgerChangesRepo(db)
-  return db.transaction((node: string, state: NodeStatusUpdate['state'], at: string, agentVersion?: string) => {
+  return db.transaction((node: string, state: NodeStatusUpdate['state'], at: EpochMs, agentVersion?: string) => {
     if (nodes.setStatus(node, state, at, at, agentVersion)) {
       changes.mark({ kind: 'node', node })
     }

@@ -4,6 +4,7 @@ import type { AssetsRepo } from '../store/assets-repo.ts'
 import type { CopiesRepo } from '../store/copies-repo.ts'
 import type { EventsRepo } from '../store/events-repo.ts'
 import type { LedgerChangeSink } from '../store/ledger-changes-repo.ts'
+import type { EpochMs } from '../store/iso-time.ts'
 import type { NodesRepo } from '../store/nodes-repo.ts'
 import type { RunsRepo } from '../store/runs-repo.ts'
 
@@ -27,7 +28,8 @@ export interface IngestStore {
 export interface Incoming<K extends MessageKind = MessageKind> {
   readonly env: Envelope<K>
   readonly raw: string
-  readonly receivedAt: string
+  /** When the collector received it, in the collector's one time form (store/iso-time.ts). */
+  readonly receivedAt: EpochMs
 }
 
 export interface HandlerContext {

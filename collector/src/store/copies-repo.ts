@@ -1,6 +1,7 @@
 import type { Statement } from 'better-sqlite3'
 import type { Copy, DeletedCopy } from '@backstop/shared'
 import type { Db } from './db.ts'
+import { isoOf, type EpochMs } from './iso-time.ts'
 
 export interface CopyRow {
   readonly node: string
@@ -42,12 +43,12 @@ export interface CopyQuery {
 
 export interface CopiesRepo {
   /** Upsert by (node, copyId): the latest report wins; a copy reported again after a deletion is live again. */
-  upsert(node: string, c: Copy, runId: string, at: string): void
+  upsert(node: string, c: Copy, runId: string, at: EpochMs): void
   /**
    * Marks the copy deleted (creating a tombstone row if it was never reported) and appends to the audit trail.
    * Returns the asset the stored copy belongs to (the ledger re-judges it).
    */
-  markDeleted(node: string, d: DeletedCopy, runId: string, at: string): { kind: string; id: string }
+  markDeleted(node: string, d: DeletedCopy, runId: string, at: EpochMs): { kind: string; id: string }
   query(q: CopyQuery): CopyRow[]
 }
 
@@ -137,7 +138,7 @@ export function createCopiesRepo(db: Db): CopiesRepo {
         vMethod: c.verification.method ?? null,
         vDetail: c.verification.detail ?? null,
         runId,
-        at,
+        at: isoOf(at),
       }
       if (update.run(row).changes === 0) {
         insert.run(row)
@@ -157,9 +158,9 @@ export function createCopiesRepo(db: Db): CopiesRepo {
         deletedAt: d.deletedAt,
         rule: d.rule,
         runId,
-        at,
+        at: isoOf(at),
       }
-      const gone = markGone.get({ node, copyId: d.copyId, deletedAt: d.deletedAt, rule: d.rule, runId, at })
+      const gone = markGone.get({ node, copyId: d.copyId, deletedAt: d.deletedAt, rule: d.rule, runId, at: row.at })
       if (gone === undefined) {
         tombstone.run(row)
       }

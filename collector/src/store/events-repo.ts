@@ -1,4 +1,5 @@
 import type { Db } from './db.ts'
+import { isoOf, type EpochMs } from './iso-time.ts'
 
 export interface EventInsert {
   readonly node: string
@@ -6,7 +7,7 @@ export interface EventInsert {
   readonly seq: number
   readonly kind: string
   readonly ts: string
-  readonly receivedAt: string
+  readonly receivedAt: EpochMs
   readonly raw: string
 }
 
@@ -38,7 +39,7 @@ export function createEventsRepo(db: Db): EventsRepo {
   const countAll = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM events')
   const countNode = db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM events WHERE node = ?')
   return {
-    insert: (e) => insert.run(e).changes === 1,
+    insert: (e) => insert.run({ ...e, receivedAt: isoOf(e.receivedAt) }).changes === 1,
     listByNode: (node, limit) => byNode.all(node, limit),
     count: (node) => (node === undefined ? countAll.get() : countNode.get(node))?.n ?? 0,
   }

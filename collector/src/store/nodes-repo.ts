@@ -1,4 +1,5 @@
 import type { Db } from './db.ts'
+import { isoOf, type EpochMs } from './iso-time.ts'
 
 export type NodeStatus = 'online' | 'offline' | 'unknown'
 
@@ -41,19 +42,19 @@ export interface NodesRepo {
     node: string
     publicKey: string
     fingerprint: string
-    enrolledAt: string
+    enrolledAt: EpochMs
     hostname: string
     agentVersion: string
   }): void
-  updateIdentity(node: string, hostname: string, agentVersion: string, seenAt: string): void
-  touch(node: string, seenAt: string): void
+  updateIdentity(node: string, hostname: string, agentVersion: string, seenAt: EpochMs): void
+  touch(node: string, seenAt: EpochMs): void
   /** false when the node is not enrolled (nothing for the ledger to learn). */
-  setHeartbeat(node: string, body: unknown, at: string, hostname: string, agentVersion: string): boolean
+  setHeartbeat(node: string, body: unknown, at: EpochMs, hostname: string, agentVersion: string): boolean
   /**
    * From the retained status topic; an older status (by ts) never overwrites a newer one. true when the row
    * changed (the ledger re-judges the node's liveness).
    */
-  setStatus(node: string, status: NodeStatus, at: string, seenAt: string, agentVersion?: string): boolean
+  setStatus(node: string, status: NodeStatus, at: EpochMs, seenAt: EpochMs, agentVersion?: string): boolean
 }
 
 export function createNodesRepo(db: Db): NodesRepo {
@@ -80,19 +81,22 @@ export function createNodesRepo(db: Db): NodesRepo {
     get: (node) => toRow(get.get(node)),
     list: () => list.all().map((r) => toRow(r) as NodeRow),
     insert: (n) => {
-      insert.run(n)
+      insert.run({ ...n, enrolledAt: isoOf(n.enrolledAt) })
     },
     updateIdentity: (node, hostname, agentVersion, seenAt) => {
-      identity.run(hostname, agentVersion, seenAt, node)
+      identity.run(hostname, agentVersion, isoOf(seenAt), node)
     },
     touch: (node, seenAt) => {
-      touch.run(seenAt, node, seenAt)
+      const at = isoOf(seenAt)
+      touch.run(at, node, at)
     },
     setHeartbeat: (node, body, at, hostname, agentVersion) => {
-      return heartbeat.run({ body: JSON.stringify(body), at, hostname, agentVersion, node }).changes > 0
+      return heartbeat.run({ body: JSON.stringify(body), at: isoOf(at), hostname, agentVersion, node }).changes > 0
     },
-    setStatus: (node, s, at, seenAt, agentVersion) =>
-      status.run(s, at, agentVersion ?? null, seenAt, node, at).changes > 0,
+    setStatus: (node, s, at, seenAt, agentVersion) => {
+      const t = isoOf(at)
+      return status.run(s, t, agentVersion ?? null, isoOf(seenAt), node, t).changes > 0
+    },
   }
 }
 

@@ -1,6 +1,7 @@
 import type { JobFinishedBody, JobProgressBody, JobStartedBody } from '@backstop/shared'
 import type { Statement } from 'better-sqlite3'
 import type { Db } from './db.ts'
+import { isoOf, type EpochMs } from './iso-time.ts'
 
 export type RunState = 'running' | 'success' | 'partial' | 'failed'
 
@@ -38,10 +39,10 @@ export interface RunQuery {
 
 export interface RunsRepo {
   /** true when the run is new (first seen running): the ledger must learn that it started. */
-  started(node: string, b: JobStartedBody, at: string): boolean
-  progress(node: string, b: JobProgressBody, at: string): void
+  started(node: string, b: JobStartedBody, at: EpochMs): boolean
+  progress(node: string, b: JobProgressBody, at: EpochMs): void
   /** true when the run left `running` or was first seen finished: the ledger must learn that it finished. */
-  finished(node: string, b: JobFinishedBody, at: string): boolean
+  finished(node: string, b: JobFinishedBody, at: EpochMs): boolean
   get(node: string, runId: string): RunRow | undefined
   /** Newest first. */
   query(q: RunQuery): RunRow[]
@@ -106,13 +107,13 @@ export function createRunsRepo(db: Db): RunsRepo {
         trigger: b.trigger,
         scheduledFor: b.scheduledFor ?? null,
         startedAt: b.startedAt,
-        at,
+        at: isoOf(at),
       }
       const known = startedUpd.run({ node, runId: b.runId, trigger: b.trigger, scheduledFor: b.scheduledFor ?? null })
       return known.changes === 0 && startedIns.run(row).changes === 1
     },
     progress: (node, b, at) => {
-      progress.run({ node, runId: b.runId, percent: b.percent, message: b.message ?? null, at })
+      progress.run({ node, runId: b.runId, percent: b.percent, message: b.message ?? null, at: isoOf(at) })
     },
     finished: (node, b, at) => {
       const row = {
@@ -130,7 +131,7 @@ export function createRunsRepo(db: Db): RunsRepo {
         warnings: JSON.stringify(b.warnings),
         copies: b.copies.length,
         deleted: b.deleted.length,
-        at,
+        at: isoOf(at),
       }
       if (finishedFromRunning.run(row).changes === 1) {
         return true

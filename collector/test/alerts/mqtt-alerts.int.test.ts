@@ -16,6 +16,7 @@ import { ledgerConfig } from '../../src/ledger/config.ts'
 import { createCounters } from '../../src/metrics/counters.ts'
 import { createCopiesRepo } from '../../src/store/copies-repo.ts'
 import { openDb } from '../../src/store/db.ts'
+import { createLedgerChangesRepo } from '../../src/store/ledger-changes-repo.ts'
 import { createNodesRepo } from '../../src/store/nodes-repo.ts'
 import { createRunsRepo } from '../../src/store/runs-repo.ts'
 import { fakeClock } from '../ledger/fake-clock.ts'
@@ -66,12 +67,13 @@ describe('alerts over MQTT (real broker, real mqtt.js client)', () => {
       node: 'pve1',
       publicKey: 'k',
       fingerprint: 'f',
-      enrolledAt: new Date(T0).toISOString(),
+      enrolledAt: T0,
       hostname: 'pve1',
       agentVersion: '0',
     })
     const runs = createRunsRepo(db)
     const copies = createCopiesRepo(db)
+    const changes = createLedgerChangesRepo(db)
     db.transaction(() => {
       runs.finished(
         'pve1',
@@ -86,7 +88,7 @@ describe('alerts over MQTT (real broker, real mqtt.js client)', () => {
           deleted: [],
           warnings: [],
         },
-        '',
+        T0 + 1000,
       )
       copies.upsert(
         'pve1',
@@ -103,8 +105,11 @@ describe('alerts over MQTT (real broker, real mqtt.js client)', () => {
           verification: { state: 'verified' },
         },
         'r1',
-        '',
+        T0 + 1000,
       )
+      // What the job.finished handler marks for the ledger (ingest/job-finished.ts).
+      changes.mark({ kind: 'run-finished', node: 'pve1', runId: 'r1' })
+      changes.runProduced('pve1', 'r1', 'zfs-dataset', 'tank/data')
     })()
     part.ledger.runNow()
     // The deadline passes with nobody watching: the retained state must be there for a late subscriber.
@@ -152,7 +157,7 @@ describe('alerts over MQTT (real broker, real mqtt.js client)', () => {
           deleted: [],
           warnings: [],
         },
-        '',
+        T0 + 26 * H + 1000,
       )
       copies.upsert(
         'pve1',
@@ -169,8 +174,10 @@ describe('alerts over MQTT (real broker, real mqtt.js client)', () => {
           verification: { state: 'verified' },
         },
         'r2',
-        '',
+        T0 + 26 * H + 1000,
       )
+      changes.mark({ kind: 'run-finished', node: 'pve1', runId: 'r2' })
+      changes.runProduced('pve1', 'r2', 'zfs-dataset', 'tank/data')
     })()
     clock.set(T0 + 26 * H + 2000)
     part.ledger.runNow()

@@ -132,7 +132,7 @@ describe('collector commands', () => {
     const msg = (env: Envelope<'command.result'>) => ({
       env,
       raw: JSON.stringify(env),
-      receivedAt: '2026-11-22T02:00:02.000Z',
+      receivedAt: Date.parse('2026-11-22T02:00:02.000Z'),
     })
     assert.equal(applyMessage(msg(result(cmd.id, 'accepted', 'm1')), w.ctx).stored, true)
     assert.equal(applyMessage(msg(result(cmd.id, 'succeeded', 'm2')), w.ctx).stored, true)

@@ -35,7 +35,7 @@ function world() {
     createdAt: '2026-11-22T01:00:00.000Z',
     verification: { state: 'verified', at: '2026-11-22T01:00:05.000Z', method: 'sha256-manifest+tar-list' },
   }
-  copies.upsert('pve1', copy, 'run-1', '2026-11-22T01:00:06.000Z')
+  copies.upsert('pve1', copy, 'run-1', Date.parse('2026-11-22T01:00:06.000Z'))
   db.prepare('DELETE FROM ledger_changes').run()
   const only = () => copies.query({ node: 'pve1', includeDeleted: false, limit: 10, offset: 0 })[0]!
   const queued = () =>

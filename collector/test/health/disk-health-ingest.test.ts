@@ -72,7 +72,7 @@ test('disk.health goes through the one dispatcher: stored once, judged, replay i
     sig: 'AAAA',
   } as Envelope<'disk.health'>
   checkBody(env)
-  const msg: Incoming = { env, raw: JSON.stringify(env), receivedAt: '2026-11-22T03:00:01.000Z' }
+  const msg: Incoming = { env, raw: JSON.stringify(env), receivedAt: Date.parse('2026-11-22T03:00:01.000Z') }
   assert.deepEqual(applyMessage(msg, ctx), { stored: true })
   assert.deepEqual(applyMessage(msg, ctx), { stored: false })
   assert.deepEqual(raised.map((c) => `${c.severity} ${c.key}`).sort(), [

@@ -185,7 +185,7 @@ test('upgrade: changes the old triggers captured survive the migration that drop
   }
   const file = join(dir, 'collector.db')
   const before = openDb({ file, migrationsDir: old }).db
-  createCopiesRepo(before).upsert('pve1', copy('c1'), 'r1', '2026-11-22T01:00:03.000Z')
+  createCopiesRepo(before).upsert('pve1', copy('c1'), 'r1', Date.parse('2026-11-22T01:00:03.000Z'))
   before.close()
 
   const { db, migrations } = openDb({ file })
@@ -199,6 +199,6 @@ test('upgrade: changes the old triggers captured survive the migration that drop
     .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND sql LIKE '%ledger\\_%' ESCAPE '\\'")
     .all()
   assert.deepEqual(triggers, [], 'no trigger writes ledger changes any more')
-  createCopiesRepo(db).upsert('pve1', copy('c2'), 'r2', '2026-11-22T02:00:03.000Z')
+  createCopiesRepo(db).upsert('pve1', copy('c2'), 'r2', Date.parse('2026-11-22T02:00:03.000Z'))
   assert.equal(pending(db).length, 1, 'a repository write alone marks nothing: the handler does')
 })

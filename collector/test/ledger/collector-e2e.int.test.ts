@@ -114,10 +114,12 @@ describe('collector end to end: ingest wakes the compliance ledger', () => {
     })
     await send(agent.password(), [inv])
     const topic = alertTopics.state('coverage-gap/pve1/vm/vm/101')
-    for (let i = 0; i < 100 && !seen.has(topic); i++) {
+    // The retained state and the event stream are two publishes: wait for both.
+    const both = (): boolean => seen.has(topic) && seen.has(alertTopics.events)
+    for (let i = 0; i < 100 && !both(); i++) {
       await new Promise((r) => setTimeout(r, 20))
     }
     assert.equal(seen.get(topic)?.state, 'firing', `got ${[...seen.keys()].join(', ')}`)
-    assert.equal(seen.get(alertTopics.events)?.key, 'coverage-gap/pve1/vm/vm/101')
+    assert.equal(seen.get(alertTopics.events)?.key, 'coverage-gap/pve1/vm/vm/101', `got ${[...seen.keys()].join(', ')}`)
   })
 })

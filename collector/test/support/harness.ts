@@ -218,7 +218,7 @@ export function ingestHarness(
     keys,
     counters,
     log,
-    now: () => new Date(),
+    now: () => Date.now(),
     tokens: createTokenCheck([TOKEN, 'second-token-abcdefghijklmnop']),
     collector: { publicKey: collector.publicKey, signingKey: privateKeyObject(collector.secretKey) },
     publishAck: (node, p) => {
