@@ -89,6 +89,10 @@ export async function startCollector(
 ): Promise<RunningCollector> {
   const log = opts.log ?? pino({ level: config.logLevel, base: { svc: 'backstop-collector' } })
   const apiWarning = checkApiExposure(config.api)
+  // configcheck prints these too; a daemon started without it still says what in its config is on the way out.
+  for (const warning of config.warnings) {
+    log.warn({ config: config.file }, warning)
+  }
   const f = openFoundation(config, log, opts.clock ?? systemClock)
   const ingestPort = latePort<Ingest>('the ingest')
   const broker = await createBroker({
