@@ -3,8 +3,10 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { test } from 'node:test'
+import { BackstopError } from '@backstop/shared'
 import { resolveBtrfsJob, type BtrfsJobInput } from '../../agent/src/jobs/btrfs/config.ts'
 import { BtrfsSnapshotJob } from '../../agent/src/jobs/btrfs/btrfs-job.ts'
+import type { Exec } from '../../agent/src/exec/exec.ts'
 import { NodeExec } from '../../agent/src/exec/node-exec.ts'
 import { parseSubvolumeShow } from '../../agent/src/tools/btrfs-parse.ts'
 import { requirePlatform } from '../support/platform.ts'
@@ -229,4 +231,42 @@ test('btrfs: missing subvolume, snapshotDir not on btrfs, and a full target are 
     'local pruning still happened',
   )
   assert.deepEqual(subvolNames(join(tiny.mnt, 'in')), [], 'the partial receive was cleaned up')
+})
+
+test('btrfs replication honours the job: the send runs within its timeout and dies with its signal', async (t) => {
+  if (!requirePlatform(t, needs)) {
+    return
+  }
+  const src = createTestBtrfs(t, 'src')
+  const usb = createTestBtrfs(t, 'usb')
+  const home = join(src.mnt, 'home')
+  must(['btrfs', 'subvolume', 'create', home])
+  writeFileSync(join(home, 'a.bin'), randomBytes(4 * 1024 * 1024))
+  const stop = new AbortController()
+  const reason = new BackstopError('BK_ERR_JOB_TIMEOUT', 'job "repl" ran longer than its timeout')
+  const seen: { timeoutMs?: number | undefined; signal?: AbortSignal | undefined }[] = []
+  const inner = new NodeExec({ log: silentLog })
+  // The job is stopped (run-job aborts ctx.signal on timeout or shutdown) while its send is running.
+  const exec: Exec = {
+    run: (argv, opts) => inner.run(argv, opts),
+    pipeline: (stages, opts) => {
+      seen.push({ timeoutMs: opts?.timeoutMs, signal: opts?.signal })
+      const p = inner.pipeline(stages, opts)
+      setImmediate(() => stop.abort(reason))
+      return p
+    },
+  }
+  const ctx = { ...jobContext(t, new TestClock(new Date('2026-11-10T00:00:00Z')), exec), signal: stop.signal }
+  const j = job({
+    name: 'repl',
+    subvolumes: [home],
+    snapshotDir: join(src.mnt, '.snapshots'),
+    timeoutSeconds: 1234,
+    targets: [{ name: 'usb', path: join(usb.mnt, 'backstop'), fsUuid: usb.uuid, media: 'usb' }],
+  })
+  const r = await j.run(ctx)
+  assert.deepEqual(seen, [{ timeoutMs: 1_234_000, signal: stop.signal }])
+  // The running send was killed (NodeExec rethrows the signal's reason), so the replication did not complete.
+  assert.equal(r.status, 'partial')
+  assert.deepEqual(r.error, { code: 'BK_ERR_JOB_TIMEOUT', message: `job exceeded its timeout: ${reason.detail}` })
 })

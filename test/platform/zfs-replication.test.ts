@@ -3,8 +3,10 @@ import { writeFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { test } from 'node:test'
+import { BackstopError } from '@backstop/shared'
 import { resolveZfsJob, type ZfsJobInput } from '../../agent/src/jobs/zfs/config.ts'
 import { ZfsSnapshotJob } from '../../agent/src/jobs/zfs/zfs-job.ts'
+import type { Exec } from '../../agent/src/exec/exec.ts'
 import { NodeExec } from '../../agent/src/exec/node-exec.ts'
 import { requirePlatform } from '../support/platform.ts'
 import { createTestPool, guidOf, must, snapshotNames, userrefs, zfsFuseReady } from '../support/zfs.ts'
@@ -173,4 +175,39 @@ test('zfs replication: a full target disk is reported and local pruning still ha
   assert.match(r.error!.message, /space|full/i)
   assert.deepEqual(snapshotNames(`${src.pool}/data`), ['backstop_20261110T000000Z_hdw'], 'local pruning went ahead')
   assert.equal(r.deleted.length, 2)
+})
+
+test('zfs replication honours the job: the send runs within its timeout and dies with its signal', async (t) => {
+  if (!requirePlatform(t, needs)) {
+    return
+  }
+  const src = createTestPool(t, 'src')
+  const dst = createTestPool(t, 'usb')
+  must(['zfs', 'create', `${src.pool}/data`])
+  writeFileSync(join(src.dir, 'mnt', 'data', 'file.bin'), randomBytes(4 * 1024 * 1024))
+  const stop = new AbortController()
+  const reason = new BackstopError('BK_ERR_JOB_TIMEOUT', 'job "repl" ran longer than its timeout')
+  const seen: { timeoutMs?: number | undefined; signal?: AbortSignal | undefined }[] = []
+  const inner = new NodeExec({ log: silentLog })
+  // The job is stopped (run-job aborts ctx.signal on timeout or shutdown) while its send is running.
+  const exec: Exec = {
+    run: (argv, opts) => inner.run(argv, opts),
+    pipeline: (stages, opts) => {
+      seen.push({ timeoutMs: opts?.timeoutMs, signal: opts?.signal })
+      const p = inner.pipeline(stages, opts)
+      setImmediate(() => stop.abort(reason))
+      return p
+    },
+  }
+  const ctx = { ...jobContext(t, new TestClock(new Date('2026-11-10T00:00:00Z')), exec), signal: stop.signal }
+  const r = await job({
+    name: 'repl',
+    datasets: [`${src.pool}/data`],
+    timeoutSeconds: 1234,
+    targets: [{ name: 'usb', dataset: `${dst.pool}/backup`, media: 'usb' }],
+  }).run(ctx)
+  assert.deepEqual(seen, [{ timeoutMs: 1_234_000, signal: stop.signal }])
+  // The running send was killed (NodeExec rethrows the signal's reason), so the replication did not complete.
+  assert.equal(r.status, 'partial')
+  assert.deepEqual(r.error, { code: 'BK_ERR_JOB_TIMEOUT', message: `job exceeded its timeout: ${reason.detail}` })
 })

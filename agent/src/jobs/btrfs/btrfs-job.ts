@@ -142,7 +142,7 @@ export class BtrfsSnapshotJob implements Job {
     }
     const src: BtrfsSource = { mount, owned, created, assets: new Map(specs.map((s) => [s.name, s.path])) }
     for (const target of cfg.targets) {
-      await processBtrfsTarget(exec, cfg, target, mounts!, src, state, now, report, dryRun)
+      await processBtrfsTarget(exec, cfg, target, mounts!, src, state, now, report, dryRun, ctx.signal)
     }
     await this.pruneLocal(ctx, src, state, now, report, dryRun)
     if (!dryRun) {

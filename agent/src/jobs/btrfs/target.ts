@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises'
 import { posix } from 'node:path'
 import type { Verification } from '@backstop/shared'
-import { describeFailure, succeeded, type Exec } from '../../exec/exec.ts'
+import { describeFailure, succeeded, type Exec, type ExecOpts } from '../../exec/exec.ts'
 import { classifyBtrfsError, deleteArgv, receiveArgv, sendArgv } from '../../tools/btrfs.ts'
 import type { MountInfo } from '../../tools/btrfs-parse.ts'
 import { planCopies } from '../retention.ts'
@@ -50,6 +50,7 @@ export async function processBtrfsTarget(
   now: Date,
   report: RunReport,
   dryRun: boolean,
+  signal: AbortSignal,
 ): Promise<void> {
   const tm = btrfsMountOf(mounts, target.path)
   const why =
@@ -79,7 +80,7 @@ export async function processBtrfsTarget(
       await mkdir(target.path, { recursive: true })
     }
     tfs = await loadFs(exec, tm)
-    if (!dryRun && (await sendAll(exec, target, src, tfs, report))) {
+    if (!dryRun && (await sendAll(exec, target, src, tfs, report, { timeoutMs: cfg.timeoutMs, signal }))) {
       tfs = await loadFs(exec, tm)
     }
   } catch (e) {
@@ -154,6 +155,8 @@ async function sendAll(
   src: BtrfsSource,
   tfs: FsView,
   report: RunReport,
+  /** The job's timeout and signal (timeout or shutdown, run-job.ts): a send never outlives its job. */
+  limits: Required<Pick<ExecOpts, 'timeoutMs' | 'signal'>>,
 ): Promise<boolean> {
   let any = false
   for (const [name, snap] of src.created) {
@@ -169,9 +172,7 @@ async function sendAll(
       await exec.run(deleteArgv([dest]), { timeoutMs: 600_000 })
     }
     const parent = chooseParent(src.owned.get(name) ?? [], snap, received)
-    const p = await exec.pipeline([sendArgv(snap.path, parent?.path ?? null), receiveArgv(target.path)], {
-      timeoutMs: 6 * 3600_000,
-    })
+    const p = await exec.pipeline([sendArgv(snap.path, parent?.path ?? null), receiveArgv(target.path)], limits)
     const failed = p.stages.find((s) => !succeeded(s))
     if (failed !== undefined) {
       const full = p.stages.some((s) => classifyBtrfsError(s.stderr) === 'no-space')

@@ -1,4 +1,4 @@
-import { succeeded, describeFailure, type Exec } from '../../exec/exec.ts'
+import { succeeded, describeFailure, type Exec, type ExecOpts } from '../../exec/exec.ts'
 import { classifyZfsError, holdArgv, receiveArgv, releaseArgv, sendArgv } from '../../tools/zfs.ts'
 import type { ZfsSnapshotInfo } from '../../tools/zfs-parse.ts'
 import type { RunReport } from '../snapshot-common/report.ts'
@@ -50,7 +50,8 @@ export function planSend(
 
 /**
  * Sends one dataset (`zfs send [-I base] | zfs receive -F`, through Exec.pipeline: no shell). Creates the
- * parent on the target first when missing. Failures are recorded on `report`, never thrown.
+ * parent on the target first when missing. Failures are recorded on `report`, never thrown. `limits` are the job's:
+ * its timeout bounds the send, and its signal (timeout or shutdown, run-job.ts) kills both stages.
  */
 export async function sendOne(
   exec: Exec,
@@ -58,6 +59,7 @@ export async function sendOne(
   targetDatasets: Set<string>,
   report: RunReport,
   targetName: string,
+  limits: Required<Pick<ExecOpts, 'timeoutMs' | 'signal'>>,
 ): Promise<boolean> {
   const parent = plan.targetDs.slice(0, plan.targetDs.lastIndexOf('/'))
   if (!targetDatasets.has(parent)) {
@@ -72,9 +74,7 @@ export async function sendOne(
     targetDatasets.add(parent)
   }
   const from = plan.base === null ? null : `${plan.source}@${plan.base}`
-  const p = await exec.pipeline([sendArgv(`${plan.source}@${plan.newest}`, from), receiveArgv(plan.targetDs)], {
-    timeoutMs: 6 * 3600_000,
-  })
+  const p = await exec.pipeline([sendArgv(`${plan.source}@${plan.newest}`, from), receiveArgv(plan.targetDs)], limits)
   const failed = p.stages.find((s) => !succeeded(s))
   if (failed !== undefined) {
     const full = p.stages.some((s) => classifyZfsError(s.stderr) === 'no-space')

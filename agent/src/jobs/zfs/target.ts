@@ -1,5 +1,5 @@
 import type { Verification } from '@backstop/shared'
-import { describeFailure, succeeded, type Exec } from '../../exec/exec.ts'
+import { describeFailure, succeeded, type Exec, type ExecOpts } from '../../exec/exec.ts'
 import type { ZfsCapabilities } from '../../tools/zfs.ts'
 import { parseZfsGuids, type ZfsSnapshotInfo } from '../../tools/zfs-parse.ts'
 import { planCopies, type OwnedCopy } from '../retention.ts'
@@ -69,6 +69,8 @@ export async function processTarget(
   now: Date,
   report: RunReport,
   dryRun: boolean,
+  /** The job's signal (timeout or shutdown, run-job.ts): a send never outlives its job. */
+  signal: AbortSignal,
 ): Promise<void> {
   const pool = poolOf(target.dataset)
   const health = await poolReport(exec, pool)
@@ -94,7 +96,8 @@ export async function processTarget(
     )
     await fillGuids(exec, src, targetSnaps, target, report)
     if (!dryRun && src.newNames.size > 0) {
-      const sent = await sendAll(exec, target, src, targetSnaps, datasets, report)
+      const limits = { timeoutMs: cfg.timeoutMs, signal }
+      const sent = await sendAll(exec, target, src, targetSnaps, datasets, report, limits)
       if (sent.length > 0) {
         await moveBaseHolds(exec, cfg, target, src, sent, report)
         targetSnaps = byDataset(await listSnapshots(exec, caps, [target.dataset]))
@@ -169,6 +172,7 @@ async function sendAll(
   targetSnaps: Map<string, ZfsSnapshotInfo[]>,
   datasets: Set<string>,
   report: RunReport,
+  limits: Required<Pick<ExecOpts, 'timeoutMs' | 'signal'>>,
 ): Promise<SendPlan[]> {
   const sent: SendPlan[] = []
   // Parents first, so a child's receive finds its parent dataset.
@@ -185,7 +189,7 @@ async function sendAll(
         `target ${target.name}: ${targetDs} has snapshots but none in common with ${ds} (matched by guid); ` +
           `rename or destroy ${targetDs} to start a new full replica`,
       )
-    } else if (plan !== null && (await sendOne(exec, plan, datasets, report, target.name))) {
+    } else if (plan !== null && (await sendOne(exec, plan, datasets, report, target.name, limits))) {
       sent.push(plan)
     }
   }

@@ -118,7 +118,7 @@ export class ZfsSnapshotJob implements Job {
       recursiveRoots: specs.filter((s) => s.recursive).map((s) => s.name),
     }
     for (const target of cfg.targets) {
-      await processTarget(exec, caps, cfg, target, src, now, report, dryRun)
+      await processTarget(exec, caps, cfg, target, src, now, report, dryRun, ctx.signal)
     }
     await this.pruneLocal(exec, caps, src, pools, now, report, dryRun)
   }
