@@ -3,8 +3,8 @@ import type { Clock } from '../clock.ts'
 import type { ResolvedAgentConfig } from '../config/schema.ts'
 import type { Exec } from '../exec/exec.ts'
 import type { SystemInfo } from '../health/collect.ts'
-import type { JobEventKind } from '../jobs/run-job.ts'
 import type { Log } from '../log.ts'
+import type { DurableKind } from '../runtime.ts'
 import type { JobScheduleStatus } from '../scheduler/scheduler.ts'
 
 /** What the runtime reports (runtime.ts AgentStatus); the CLI reads the outbox numbers, the rest is kept as given. */
@@ -20,10 +20,8 @@ export interface AgentRuntime {
   /** Connects in the background (and keeps reconnecting); does not wait for the collector. */
   start(): void | Promise<void>
   stop(): Promise<void>
-  readonly emit: <K extends JobEventKind | 'disk.health' | 'command.result'>(
-    kind: K,
-    body: BodyOf<K>,
-  ) => Promise<unknown>
+  /** Any durable agent kind of shared/src/schemas/kinds.ts: a new message kind needs no change here. */
+  readonly emit: <K extends DurableKind>(kind: K, body: BodyOf<K>) => Promise<unknown>
   /** Resolves true once every appended event is acknowledged, false after `timeoutMs`. */
   flush(timeoutMs: number): Promise<boolean>
   status(): RuntimeStatus
