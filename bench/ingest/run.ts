@@ -13,6 +13,7 @@ import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { BenchAgent, rawPassThrough, type Outgoing } from './clients.ts'
+import { cpuMs } from './cpu.ts'
 import { machineLine, writeBenchSection } from '../support/report.ts'
 
 const CLIENTS = Number(process.env['BENCH_CLIENTS'] ?? 4)
@@ -60,6 +61,14 @@ interface Run {
   readonly seconds: number
   readonly events: number
   readonly messages: number
+  /** Collector CPU (all threads) while the events were sent, ms. */
+  readonly cpuMs: number
+}
+
+interface RawRun {
+  readonly rate: number
+  /** Raw broker CPU for the whole pass-through, ms. */
+  readonly cpuMs: number
 }
 
 /**
@@ -96,22 +105,27 @@ async function benchCollector(perClient: number, batched: boolean, commitSize?: 
     const messages: Outgoing[][] = agents.map((a) =>
       batched ? a.batches(perClient) : a.events(perClient).map((payload) => ({ payload, events: 1 })),
     )
+    const cpu0 = cpuMs(child.pid!)
     const t0 = performance.now()
     await Promise.all(agents.map((a, i) => a.send(messages[i]!, WINDOW)))
     const seconds = (performance.now() - t0) / 1000
+    const cpu = cpuMs(child.pid!) - cpu0
     await Promise.all(agents.map((a) => a.close()))
     const events = CLIENTS * perClient
-    return { rate: events / seconds, seconds, events, messages: messages.reduce((n, m) => n + m.length, 0) }
+    const sent = messages.reduce((n, m) => n + m.length, 0)
+    return { rate: events / seconds, seconds, events, messages: sent, cpuMs: cpu }
   } finally {
     await stop(child)
     rmSync(dir, { recursive: true, force: true })
   }
 }
 
-async function benchRaw(payloads: Buffer[][]): Promise<number> {
+async function benchRaw(payloads: Buffer[][]): Promise<RawRun> {
   const { child, match } = await startChild(['--import', 'tsx', 'bench/ingest/raw-broker.ts'], /RAW_BROKER_PORT=(\d+)/)
   try {
-    return await rawPassThrough(`mqtt://127.0.0.1:${match[1]}`, payloads, WINDOW)
+    const cpu0 = cpuMs(child.pid!)
+    const rate = await rawPassThrough(`mqtt://127.0.0.1:${match[1]}`, payloads, WINDOW)
+    return { rate, cpuMs: cpuMs(child.pid!) - cpu0 }
   } finally {
     await stop(child)
   }
@@ -128,16 +142,19 @@ const sample = Array.from({ length: CLIENTS }, (_, i) => new BenchAgent(`raw-${i
 const median = <T>(xs: T[], key: (x: T) => number): T =>
   [...xs].sort((a, b) => key(a) - key(b))[Math.floor((xs.length - 1) / 2)]!
 const loadNow = (): string => loadavg()[0]!.toFixed(2)
-const rounds: Array<{ backstop: Run; raw: number; load: string }> = []
+const rounds: Array<{ backstop: Run; raw: RawRun; load: string }> = []
+/** CPU ms per 1,000 events (Backstop) or messages (raw): the figure that the neighbours' load moves least. */
+const perK = (cpu: number, n: number): number => (cpu * 1000) / n
+const total = CLIENTS * PER_CLIENT
+const describe = (r: (typeof rounds)[number]): string =>
+  `${Math.round(r.backstop.rate)} / ${Math.round(r.raw.rate)} = ${(r.backstop.rate / r.raw.rate).toFixed(2)}×, ` +
+  `CPU ${perK(r.backstop.cpuMs, r.backstop.events).toFixed(0)} / ${perK(r.raw.cpuMs, total).toFixed(0)} ms per 1k ` +
+  `(load ${r.load})`
 for (let r = 0; r < ROUNDS; r++) {
   const load = loadNow()
   const round = { backstop: await benchCollector(PER_CLIENT, true, COMMIT), raw: await benchRaw(sample), load }
   rounds.push(round)
-  const { rate } = round.backstop
-  console.log(
-    `round ${r + 1}/${ROUNDS}: ${Math.round(rate)} events/s / raw ${Math.round(round.raw)} msgs/s = ` +
-      `${(rate / round.raw).toFixed(2)}× (1-min load ${load} at its start)`,
-  )
+  console.log(`round ${r + 1}/${ROUNDS}: ${describe(round)}`)
 }
 const single = SINGLE > 0 ? await benchCollector(SINGLE, false, COMMIT) : undefined
 const backstop = median(
@@ -145,17 +162,19 @@ const backstop = median(
   (b) => b.rate,
 )
 const raw = median(
-  rounds.map((r) => r.raw),
+  rounds.map((r) => r.raw.rate),
   (x) => x,
 )
 const ratio = backstop.rate / raw
-const perRound = rounds
-  .map(
-    (r) =>
-      `${Math.round(r.backstop.rate)} / ${Math.round(r.raw)} = ${(r.backstop.rate / r.raw).toFixed(2)}× (load ${r.load})`,
-  )
-  .join('; ')
-const total = CLIENTS * PER_CLIENT
+const cpuBackstop = median(
+  rounds.map((r) => perK(r.backstop.cpuMs, r.backstop.events)),
+  (x) => x,
+)
+const cpuRaw = median(
+  rounds.map((r) => perK(r.raw.cpuMs, total)),
+  (x) => x,
+)
+const perRound = rounds.map(describe).join('; ')
 const batchSize = backstop.events / backstop.messages
 const lines = [
   '## Ingest: signed events through the durable path vs raw aedes pass-through',
@@ -172,8 +191,8 @@ const lines = [
   '  SQLite commit) arrives; the peer counts a message when the subscriber receives it. Clients run in the benchmark',
   '  process; the collector and the raw broker each run in their own process, both on plain TCP over loopback.',
   `- Rounds: the batched and raw paths ran alternately ${ROUNDS} times; the table shows the median of each (the`,
-  '  single-event row is one run). Per round, Backstop events/s / raw msgs/s (1-minute load average at the',
-  "  round's start):",
+  '  single-event row is one run). Per round: Backstop events/s / raw msgs/s, then CPU ms per 1,000 events of the',
+  "  collector process / of the raw broker process (1-minute load average at the round's start):",
   `  ${perRound}.`,
   '',
   '| path | events | MQTT messages | seconds | events/s | messages/s |',
@@ -183,6 +202,9 @@ const lines = [
   `| raw aedes 1.2 pub→sub (no hooks, no storage), one event per message | ${total} | ${total} | ${(total / raw).toFixed(2)} | ${Math.round(raw)} | ${Math.round(raw)} |`,
   '',
   `Batches: ${backstop.messages} of ${batchSize.toFixed(1)} events on average, ${Math.round(backstop.messages / backstop.seconds)} batches/s.`,
+  '',
+  `CPU per 1,000 events (median): collector ${cpuBackstop.toFixed(0)} ms (all threads: verification worker,`,
+  `SQLite, ledger), raw broker ${cpuRaw.toFixed(0)} ms per 1,000 messages: ${(cpuRaw / cpuBackstop).toFixed(2)}× by CPU.`,
   '',
   `**Ratio: ${ratio.toFixed(2)}× the pass-through rate** (median Backstop events/s ÷ median raw messages/s; target ≥ 0.5×; absolute target`,
   `≥ 20,000 events/s: ${backstop.rate >= 20_000 ? 'met' : 'missed'}).${single ? ` One event per message: ${Math.round(single.rate)} events/s, ${(single.rate / raw).toFixed(2)}×.` : ''}`,

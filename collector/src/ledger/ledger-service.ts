@@ -87,7 +87,10 @@ function createPass(ctx: Ctx, liveness: NodeLiveness) {
       const rows = changes.take(BATCH)
       for (const { change } of rows) {
         applier.apply(change, now)
-        changes.done(change)
+      }
+      const last = rows.at(-1)
+      if (last !== undefined) {
+        changes.doneThrough(last.seq)
       }
       return rows.length
     })()

@@ -47,7 +47,8 @@ export interface LedgerChangesRepo extends LedgerChangeSink {
   buffer(): LedgerChangeBuffer
   /** Oldest first. */
   take(limit: number): StoredLedgerChange[]
-  done(c: LedgerChange): void
+  /** Removes every change up to and including `seq` (all of them were taken and applied). */
+  doneThrough(seq: number): void
   /** Queues every asset of the node that has a verdict (e.g. its device health changed). */
   requeueNode(node: string): void
   pending(): number
@@ -103,7 +104,9 @@ function decode(r: Row): LedgerChange {
 const keyOf = (r: Row): string => `${r.kind}\u0000${r.node}\u0000${r.a}\u0000${r.b}`
 
 export function createLedgerChangesRepo(db: Db): LedgerChangesRepo {
-  // seq orders the drain; INSERT OR IGNORE keeps the first seq of a change still pending (coalescing).
+  // seq orders the drain; INSERT OR IGNORE keeps the first seq of a change still pending (coalescing). Every write
+  // numbers its rows from max(seq) + 1 inside its own transaction, so seqs are unique and only grow: the rows a
+  // drain took are exactly those up to the last seq it took (doneThrough).
   const nextSeq = db.prepare<[], { s: number }>('SELECT coalesce(max(seq), 0) + 1 AS s FROM ledger_changes')
   const insert = db.prepare('INSERT OR IGNORE INTO ledger_changes (kind, node, a, b, seq) VALUES (?, ?, ?, ?, ?)')
   const runAsset = db.prepare(
@@ -112,7 +115,7 @@ export function createLedgerChangesRepo(db: Db): LedgerChangesRepo {
   const take = db.prepare<[number], Row & { seq: number }>(
     'SELECT kind, node, a, b, seq FROM ledger_changes ORDER BY seq LIMIT ?',
   )
-  const done = db.prepare('DELETE FROM ledger_changes WHERE kind = ? AND node = ? AND a = ? AND b = ?')
+  const doneThrough = db.prepare('DELETE FROM ledger_changes WHERE seq <= ?')
   const nodeAssets = db.prepare<[string], { asset_kind: string; asset_id: string }>(
     'SELECT asset_kind, asset_id FROM ledger_assets WHERE node = ?',
   )
@@ -139,9 +142,8 @@ export function createLedgerChangesRepo(db: Db): LedgerChangesRepo {
     ...now,
     buffer: () => createBuffer(writeRows, runAsset),
     take: (limit) => take.all(limit).map((r) => ({ seq: r.seq, change: decode(r) })),
-    done: (c) => {
-      const r = encode(c)
-      done.run(r.kind, r.node, r.a, r.b)
+    doneThrough: (seq) => {
+      doneThrough.run(seq)
     },
     requeueNode: (node) => {
       writeRows(
