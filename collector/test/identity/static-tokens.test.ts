@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { BackstopError, keyPairFromSeed } from '@backstop/shared'
+import { createAuditLog } from '../../src/audit/audit-log.ts'
+import { createEnrollmentGate } from '../../src/identity/enrollment-gate.ts'
+import { createTokensRepo } from '../../src/identity/enrollment-tokens.ts'
+import { createAccessRepo } from '../../src/identity/node-access.ts'
 import { createStaticTokenCheck, tokenSecrets } from '../../src/identity/static-tokens.ts'
+import { openDb } from '../../src/store/db.ts'
 
 const EXPIRES = Date.parse('2026-12-31T00:00:00Z')
 const enrollment = {
@@ -41,5 +47,36 @@ describe('static enrollment tokens', () => {
 
   it('tokenSecrets lists every secret, expired ones too (the ingest only checks the shape; the gate decides)', () => {
     assert.deepEqual(tokenSecrets(enrollment), ['k9Qv2LrB7tNw0ZpY4sD1fHx3', 'legacy-bare-token-0123456789'])
+  })
+
+  it('through the enrollment gate: admitted before expiresAt, refused with BK_ERR_ENROLL_TOKEN after', (t) => {
+    const { db } = openDb({ file: ':memory:' })
+    t.after(() => db.close())
+    let now = EXPIRES - 60_000
+    const gate = createEnrollmentGate({
+      db,
+      tokens: createTokensRepo(db),
+      access: createAccessRepo(db),
+      audit: createAuditLog(db),
+      staticTokens: createStaticTokenCheck(enrollment, { now: () => now }),
+    })
+    const publicKey = (seed: number): string => keyPairFromSeed(new Uint8Array(32).fill(seed)).publicKey
+    const admit = (node: string, seed: number): string => {
+      try {
+        return gate.admit({
+          node,
+          publicKey: publicKey(seed),
+          token: 'k9Qv2LrB7tNw0ZpY4sD1fHx3',
+          hostname: node,
+          now: new Date(now),
+        })
+      } catch (e) {
+        assert.ok(e instanceof BackstopError, String(e))
+        return `${e.code}: ${e.message}`
+      }
+    }
+    assert.equal(admit('pve1', 21), 'new')
+    now = EXPIRES + 1
+    assert.match(admit('pve2', 22), /^BK_ERR_ENROLL_TOKEN: .*enrollment\.tokens\[0\] expired at 2026-12-31/)
   })
 })
