@@ -1,44 +1,12 @@
 import assert from 'node:assert/strict'
-import { createServer, type IncomingMessage } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { describe, it } from 'node:test'
-import type { AlertFlip } from '@backstop/shared'
 import pino from 'pino'
 import { createDeliverer } from '../../src/notifiers/deliverer.ts'
 import { buildRequest, classifyStatus } from '../../src/notifiers/requests.ts'
 import { openDb } from '../../src/store/db.ts'
 import { createNotifyRepo } from '../../src/store/notify-repo.ts'
 import { fakeClock } from '../ledger/fake-clock.ts'
-
-const flip: AlertFlip = {
-  key: 'missed-backup/pve1/snap/zfs-dataset/tank',
-  kind: 'missed-backup',
-  node: 'pve1',
-  from: 'none',
-  to: 'firing',
-  severity: 'critical',
-  summary: 'tank missed — no backup',
-  at: Date.parse('2026-11-20T01:00:00Z'),
-}
-
-/** A real HTTP receiver on an ephemeral port that answers with the scripted statuses in order. */
-async function receiver(statuses: number[]) {
-  const got: { path: string; headers: IncomingMessage['headers']; body: string }[] = []
-  const server = createServer((req, res) => {
-    let body = ''
-    req.on('data', (c: Buffer) => {
-      body += c.toString()
-    })
-    req.on('end', () => {
-      got.push({ path: req.url ?? '', headers: req.headers, body })
-      res.statusCode = statuses.shift() ?? 200
-      res.end()
-    })
-  })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  return { got, url, close: () => new Promise<void>((r) => server.close(() => r())) }
-}
+import { flip, receiver } from './support.ts'
 
 describe('notification requests', () => {
   it('classifies statuses as delivered, transient or permanent', () => {

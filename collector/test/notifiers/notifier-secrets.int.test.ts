@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict'
 import { createHmac, timingSafeEqual } from 'node:crypto'
-import { createServer, type IncomingHttpHeaders } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { IncomingHttpHeaders } from 'node:http'
 import { describe, it } from 'node:test'
-import type { AlertFlip } from '@backstop/shared'
 import pino from 'pino'
 import { newWebhookSecret } from '../../src/notifiers/credentials.ts'
 import { createDeliverer } from '../../src/notifiers/deliverer.ts'
@@ -11,41 +9,13 @@ import { webhookSignature } from '../../src/notifiers/requests.ts'
 import { openDb } from '../../src/store/db.ts'
 import { createNotifyRepo } from '../../src/store/notify-repo.ts'
 import { fakeClock } from '../ledger/fake-clock.ts'
+import { flip, receiver as startReceiver, type Received } from './support.ts'
 
-const flip: AlertFlip = {
-  key: 'missed-backup/pve1/snap/zfs-dataset/tank',
-  kind: 'missed-backup',
-  node: 'pve1',
-  from: 'none',
-  to: 'firing',
-  severity: 'critical',
-  summary: 'tank missed — no backup',
-  at: Date.parse('2026-11-20T01:00:00Z'),
-}
-
-interface Got {
-  readonly method: string
-  readonly path: string
-  readonly headers: IncomingHttpHeaders
-  readonly body: string
-}
-
-/** A real HTTP receiver on 127.0.0.1:0 answering each request with the next scripted status (default 200). */
+/** A receiver closed when the test ends. */
 async function receiver(t: { after(fn: () => unknown): void }, script: { status: number; location?: string }[] = []) {
-  const got: Got[] = []
-  const server = createServer((req, res) => {
-    let body = ''
-    req.on('data', (c: Buffer) => (body += c.toString()))
-    req.on('end', () => {
-      got.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body })
-      const next = script.shift() ?? { status: 200 }
-      res.writeHead(next.status, next.location ? { location: next.location } : {})
-      res.end()
-    })
-  })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  t.after(() => new Promise<void>((r) => server.close(() => r())))
-  return { got, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }
+  const r = await startReceiver(script)
+  t.after(r.close)
+  return r
 }
 
 /**
@@ -151,7 +121,7 @@ describe('ntfy and Gotify credentials travel as headers', () => {
     )
     repo.enqueue(1, flip, at)
     await d.drain()
-    const by = (p: string): Got => srv.got.find((g) => g.path === p)!
+    const by = (p: string): Received => srv.got.find((g) => g.path === p)!
     assert.equal(by('/a').headers.authorization, 'Bearer tk_abc123')
     assert.equal(by('/b').headers.authorization, `Basic ${Buffer.from('phil:pä:ss').toString('base64')}`)
     const gotify = by('/message')
