@@ -85,10 +85,7 @@ export async function startDaemon(deps: CliDeps, config: ResolvedAgentConfig, lo
       entry: { name: j.name, schedule: j.schedule, catchUp: j.catchUp },
       run: (req: RunRequest) => run(req).finally(snapshot),
     })),
-    ...(drain ? [{ entry: every(HOOK_DRAIN, '*/15 * * * * *'), run: drain }] : []),
-    // Keeps `status` (another process) within 30 s of the truth about the outbox backlog.
-    { entry: every(STATUS_SNAPSHOT, '*/30 * * * * *'), run: snapshot },
-    { entry: diskHealthTask(config), run: () => health.report() },
+    ...housekeeping(config, snapshot, drain, () => health.report()),
   ]
   const byName = new Map(tasks.map((t) => [t.entry.name, t.run]))
   const scheduler = new Scheduler(
@@ -96,12 +93,7 @@ export async function startDaemon(deps: CliDeps, config: ResolvedAgentConfig, lo
     { clock: deps.clock, log, state, run: (req) => byName.get(req.job)!(req) },
   )
   late.scheduler = scheduler
-  const stopped = new Promise<string>((resolve) => {
-    const off = deps.onStopSignal((sig) => {
-      off()
-      resolve(sig)
-    })
-  })
+  const stopped = stopSignal(deps)
   await runtime.start()
   scheduler.start()
   // In the background, through the scheduler: no overlap with the hourly slot, and stop waits for it.
@@ -122,6 +114,21 @@ export async function startDaemon(deps: CliDeps, config: ResolvedAgentConfig, lo
       log.info('agent stopped')
     },
   }
+}
+
+/** The agent's own scheduled work beside the jobs: hook spool drain, status snapshot, disk-health report. */
+function housekeeping(
+  config: ResolvedAgentConfig,
+  snapshot: () => Promise<void>,
+  drain: (() => Promise<void>) | null,
+  report: () => Promise<unknown>,
+): Task[] {
+  return [
+    ...(drain ? [{ entry: every(HOOK_DRAIN, '*/15 * * * * *'), run: drain }] : []),
+    // Keeps `status` (another process) within 30 s of the truth about the outbox backlog.
+    { entry: every(STATUS_SNAPSHOT, '*/30 * * * * *'), run: snapshot },
+    { entry: diskHealthTask(config), run: report },
+  ]
 }
 
 interface CheckCopyDeps {
@@ -199,4 +206,14 @@ function hookDrain(config: ResolvedAgentConfig, runtime: AgentRuntime, log: Log)
       log.error({ err: e }, 'could not drain the vzdump hook spool; retrying in 15 s')
     }
   }
+}
+
+/** Resolves with the first SIGTERM/SIGINT (then unsubscribes). */
+function stopSignal(deps: CliDeps): Promise<string> {
+  return new Promise<string>((resolve) => {
+    const off = deps.onStopSignal((sig) => {
+      off()
+      resolve(sig)
+    })
+  })
 }

@@ -6,16 +6,13 @@ import {
   BackstopError,
   explainSchemaError as explain,
   fieldName,
-  isBackstopError,
   isValidNodeId,
   isValidTimeZone,
   pointerToPath,
-  validateSchedule,
   yamlPosition as position,
 } from '@backstop/shared'
-import { jobKindNames, jobKinds, type JobKind, type ResolvedJob } from '../jobs/kinds.ts'
 import { checkCollectorSection } from './collector-checks.ts'
-import { migrateLegacyRetention } from './legacy-retention.ts'
+import { resolveJobs } from './resolve-jobs.ts'
 import { AgentConfigInput, type ResolvedAgentConfig, type ResolvedHealthConfig } from './schema.ts'
 
 export interface ConfigIssue {
@@ -56,10 +53,6 @@ export function loadAgentConfig(file: string, env: LoadEnv): ResolvedAgentConfig
 }
 
 const topCheck = Compile(AgentConfigInput)
-const jobChecks = Object.fromEntries(jobKindNames.map((k) => [k, Compile(jobKinds[k].schema)])) as Record<
-  JobKind,
-  ReturnType<typeof Compile>
->
 
 export function parseAgentConfig(text: string, file: string, env: LoadEnv): ResolvedAgentConfig {
   const lines = new LineCounter()
@@ -101,54 +94,7 @@ export function parseAgentConfig(text: string, file: string, env: LoadEnv): Reso
   if (input.collector.enrollmentToken && input.collector.enrollmentTokenFile) {
     at(['collector', 'enrollmentTokenFile'], 'set enrollmentToken or enrollmentTokenFile, not both')
   }
-  const jobs: ResolvedJob[] = []
-  const seen = new Map<string, number>()
-  input.jobs.forEach((given, i) => {
-    const kind = given.kind as JobKind
-    if (!jobKindNames.includes(kind)) {
-      at(['jobs', i, 'kind'], `unknown job kind "${given.kind}"; known kinds: ${jobKindNames.join(', ')}`)
-      return
-    }
-    const job = migrateLegacyRetention(kind, given, (key, message, fatal) =>
-      (fatal ? at : warn)(['jobs', i, key], message),
-    ) as typeof given | null
-    if (job === null) {
-      return
-    }
-    const check = jobChecks[kind]
-    if (!check.Check(job)) {
-      for (const e of check.Errors(job)) {
-        at(['jobs', i, ...pointerToPath(e.instancePath)], explain(e))
-      }
-      return
-    }
-    if (seen.has(job.name)) {
-      at(['jobs', i, 'name'], `duplicate job name "${job.name}" (also jobs[${seen.get(job.name)}])`)
-    }
-    seen.set(job.name, i)
-    let resolved: ResolvedJob
-    try {
-      resolved = (jobKinds[kind].resolve as (input: unknown, tz: string) => ResolvedJob)(job, timezone)
-    } catch (e) {
-      // A kind's own semantic checks (e.g. a retention policy that would delete everything) name the job here.
-      if (isBackstopError(e, 'BK_ERR_CONFIG_INVALID')) {
-        at(['jobs', i], e.detail ?? e.message)
-        return
-      }
-      throw e
-    }
-    if (resolved.schedule) {
-      try {
-        validateSchedule(resolved.schedule)
-      } catch (e) {
-        at(
-          ['jobs', i, resolved.schedule.timezone === timezone && !('timezone' in job) ? 'schedule' : 'timezone'],
-          (e as Error).message,
-        )
-      }
-    }
-    jobs.push(resolved)
-  })
+  const jobs = resolveJobs(input.jobs, timezone, at, warn)
   const health = resolveHealth(input.health, at)
   if (issues.length > 0) {
     throw new ConfigError(dedupe(issues))
