@@ -7,6 +7,7 @@ import { acquirePidLock } from '../../src/cli/pid-lock.ts'
 import { readSpool, runVzdumpHook } from '../../src/cli/vzdump-hook.ts'
 import { settle } from '../scheduler/fake-clock.ts'
 import { harness } from './cli-harness.ts'
+import { waitFor } from '../../../test/support/wait-for.ts'
 
 describe('command line', () => {
   it('an unknown command is a usage error (64); --help lists every command', async (t) => {
@@ -167,10 +168,13 @@ describe('run (daemon)', () => {
     mkdirSync(state, { recursive: true })
     writeFileSync(join(state, 'etc.json'), JSON.stringify({ lastSlotAt: '2026-02-28T03:00:00.000Z' }))
     const done = h.cli('run', '--config', h.config)
-    for (let i = 0; i < 50 && !h.runtime.emitted.some((e) => e.kind === 'job.finished'); i++) {
-      await new Promise((r) => setTimeout(r, 50))
-      await settle()
-    }
+    await waitFor(
+      async () => {
+        await settle()
+        return h.runtime.emitted.some((e) => e.kind === 'job.finished')
+      },
+      { what: 'job.finished of the catch-up run', timeoutMs: 30_000 },
+    )
     assert.equal(h.runtime.started, 1)
     assert.deepEqual(
       h.runtime.emitted.filter((e) => e.kind === 'job.started').map((e) => [e.body['trigger'], e.body['scheduledFor']]),
@@ -203,9 +207,10 @@ describe('run (daemon)', () => {
     mkdirSync(state, { recursive: true })
     writeFileSync(join(state, 'etc.json'), JSON.stringify({ lastSlotAt: '2026-02-28T03:00:00.000Z' }))
     const done = h.cli('run', '--config', h.config)
-    for (let i = 0; i < 100 && !h.runtime.emitted.some((e) => e.kind === 'job.progress'); i++) {
-      await new Promise((r) => setTimeout(r, 20))
-    }
+    await waitFor(() => h.runtime.emitted.some((e) => e.kind === 'job.progress'), {
+      what: 'job.progress from tar',
+      timeoutMs: 30_000,
+    })
     assert.ok(
       h.runtime.emitted.some((e) => e.kind === 'job.progress'),
       'the run reached tar',
@@ -248,9 +253,10 @@ describe('run (daemon)', () => {
     }
     assert.ok(readSpool(stateDir).length > 0, 'the hook spooled records')
     const done = h.cli('run', '--config', h.config)
-    for (let i = 0; i < 100 && !h.runtime.emitted.some((e) => e.body['trigger'] === 'hook'); i++) {
-      await new Promise((r) => setTimeout(r, 20))
-    }
+    await waitFor(() => h.runtime.emitted.some((e) => e.body['trigger'] === 'hook'), {
+      what: 'a job event with trigger hook',
+      timeoutMs: 30_000,
+    })
     h.signal()
     assert.equal((await done).code, 0)
     const hookRuns = h.runtime.emitted.filter((e) => e.body['job'] === 'pve-scheduled')

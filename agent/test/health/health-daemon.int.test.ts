@@ -4,6 +4,7 @@ import { Compile } from 'typebox/compile'
 import { DiskHealthBody } from '@backstop/shared'
 import { harness } from '../cli/cli-harness.ts'
 import { settle } from '../scheduler/fake-clock.ts'
+import { waitFor } from '../../../test/support/wait-for.ts'
 
 const check = Compile(DiskHealthBody)
 
@@ -13,16 +14,17 @@ describe('run (daemon) reports disk health', () => {
     const reports = (): Record<string, unknown>[] =>
       h.runtime.emitted.filter((e) => e.kind === 'disk.health').map((e) => e.body)
     const done = h.cli('run', '--config', h.config)
-    for (let i = 0; i < 100 && reports().length === 0; i++) {
-      await new Promise((r) => setTimeout(r, 20))
-    }
+    await waitFor(() => reports().length > 0, { what: 'the start-up disk.health report', timeoutMs: 30_000 })
     assert.equal(reports().length, 1, 'one report at start-up')
     // The harness clock starts at 12:00:00; the 12:30 slot is the next one.
     await h.clock.advanceTo('2026-03-01T12:30:00Z')
-    for (let i = 0; i < 100 && reports().length < 2; i++) {
-      await new Promise((r) => setTimeout(r, 20))
-      await settle()
-    }
+    await waitFor(
+      async () => {
+        await settle()
+        return reports().length >= 2
+      },
+      { what: 'the 12:30 disk.health report', timeoutMs: 30_000 },
+    )
     h.signal()
     const r = await done
     assert.equal(r.code, 0, r.err)

@@ -8,17 +8,10 @@ import { parseCollectorConfig } from '../../src/config/load.ts'
 import { createOperators } from '../../src/identity/operators.ts'
 import { startCollector } from '../../src/main.ts'
 import { captureLog, copy, FakeAgent, payload, tempDir, TOKEN } from '../support/harness.ts'
+import { waitFor } from '../../../test/support/wait-for.ts'
 
-const until = async <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> => {
-  for (let i = 0; i < 150; i++) {
-    const v = await probe()
-    if (v !== undefined) {
-      return v
-    }
-    await new Promise((r) => setTimeout(r, 20))
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}
+const until = <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> =>
+  waitFor(probe, { what, timeoutMs: 30_000 })
 
 /**
  * main.ts's wiring, through the real process path: signed disk.health over MQTT → ingest → disk-health store →

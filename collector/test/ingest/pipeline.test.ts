@@ -2,6 +2,12 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { canonicalJson, MAX_MESSAGE_BYTES, type Envelope } from '@backstop/shared'
 import { copy, FakeAgent, ingestHarness, nodeKeys, payload, TOKEN, type Harness } from '../support/harness.ts'
+import { waitFor } from '../../../test/support/wait-for.ts'
+
+const clockMovesOn = (): Promise<boolean> => {
+  const at = Date.now()
+  return waitFor(() => Date.now() > at, { what: 'the wall clock to pass one millisecond' })
+}
 
 async function enrolled(h: Harness, node = 'pve1'): Promise<FakeAgent> {
   const a = new FakeAgent(node)
@@ -336,11 +342,12 @@ test('heartbeat updates the node and is acked, not stored as an event', async (t
   assert.equal(h.store.events.count('pve1'), 0)
   assert.deepEqual((h.store.nodes.get('pve1')?.heartbeat as { uptimeS: number }).uptimeS, 12)
   assert.equal(h.store.nodes.get('pve1')?.status, 'online', 'a heartbeat proves the node is up')
-  // arrival order: a Last Will delivered later marks it offline, a heartbeat after that marks it online again
-  await new Promise((r) => setTimeout(r, 5))
+  // arrival order: a Last Will delivered later marks it offline, a heartbeat after that marks it online again.
+  // Arrival is the receipt time (ms): each step waits for the clock to move on so "later" is strictly later.
+  await clockMovesOn()
   h.ingest.status('pve1', Buffer.from(JSON.stringify({ state: 'offline', ts: Date.now() - 60_000 })))
   assert.equal(h.store.nodes.get('pve1')?.status, 'offline')
-  await new Promise((r) => setTimeout(r, 5))
+  await clockMovesOn()
   await h.send('pve1', payload(a.heartbeat()))
   assert.equal(h.store.nodes.get('pve1')?.status, 'online')
 })
