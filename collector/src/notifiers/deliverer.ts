@@ -52,7 +52,10 @@ export function createDeliverer(o: DelivererOptions) {
         signal: AbortSignal.timeout(timeoutMs),
       })
       await res.arrayBuffer().catch(() => undefined)
-      return classifyStatus(res.status, res.headers.get('location'))
+      return classifyStatus(res.status, {
+        location: res.headers.get('location'),
+        retryAfter: res.headers.get('retry-after'),
+      })
     } catch (e) {
       return fetchFailure(e as Error, timeoutMs)
     }
@@ -110,7 +113,8 @@ export function createDeliverer(o: DelivererOptions) {
             reported.delete(d.channelId)
           } else {
             const attempt = d.attempts + 1
-            const retryAt = r.permanent || attempt >= maxAttempts ? null : at + backoff(attempt)
+            const wait = Math.max(backoff(attempt), r.retryAfterMs ?? 0)
+            const retryAt = r.permanent || attempt >= maxAttempts ? null : at + wait
             o.repo.failed(d, at, r.error, retryAt)
             report(d, r, attempt, retryAt)
           }

@@ -117,21 +117,27 @@ export function webhookSignature(secret: string, id: string, nowMs: number, body
   return { 'webhook-id': id, 'webhook-timestamp': ts, 'webhook-signature': `v1,${mac}` }
 }
 
-export type DeliveryOutcome = { ok: true } | { ok: false; permanent: boolean; error: string }
+/** `retryAfterMs`: the receiver's Retry-After on a transient failure (429, 503), honoured up to an hour. */
+export type DeliveryOutcome = { ok: true } | { ok: false; permanent: boolean; error: string; retryAfterMs?: number }
 
 /**
  * Transient: 408, 425, 429 and 5xx (network errors and timeouts are decided by the deliverer). Everything else
  * fails the same way next time: 3xx (redirects are not followed, so credentials never go to another host), 401/403
  * (credentials refused), 404/410 (no such topic or endpoint) and the other 4xx.
  */
-export function classifyStatus(status: number, location?: string | null): DeliveryOutcome {
+export function classifyStatus(
+  status: number,
+  headers: { location?: string | null; retryAfter?: string | null } = {},
+): DeliveryOutcome {
   if (status >= 200 && status < 300) {
     return { ok: true }
   }
   const transient = status === 408 || status === 425 || status === 429 || status >= 500
   if (transient) {
-    return { ok: false, permanent: false, error: `HTTP ${status}` }
+    const wait = retryAfterMs(headers.retryAfter)
+    return { ok: false, permanent: false, error: `HTTP ${status}`, ...(wait === null ? {} : { retryAfterMs: wait }) }
   }
+  const location = headers.location
   const hint =
     status === 401 || status === 403
       ? 'credentials refused; set them with PUT /api/v1/channels/:id/credentials'
@@ -139,4 +145,9 @@ export function classifyStatus(status: number, location?: string | null): Delive
         ? `redirected${location ? ` to ${location}` : ''}; configure the final URL`
         : 'the request is refused as it is; check the channel URL'
   return { ok: false, permanent: true, error: `HTTP ${status}: ${hint}` }
+}
+
+/** Retry-After in seconds (the form ntfy and most APIs send), capped at an hour; an HTTP date is ignored. */
+function retryAfterMs(v: string | null | undefined): number | null {
+  return v !== null && v !== undefined && /^\d{1,6}$/.test(v.trim()) ? Math.min(Number(v) * 1000, 3_600_000) : null
 }

@@ -12,7 +12,10 @@ import { fakeClock } from '../ledger/fake-clock.ts'
 import { flip, receiver as startReceiver, type Received } from './support.ts'
 
 /** A receiver closed when the test ends. */
-async function receiver(t: { after(fn: () => unknown): void }, script: { status: number; location?: string }[] = []) {
+async function receiver(
+  t: { after(fn: () => unknown): void },
+  script: { status: number; location?: string; retryAfter?: string }[] = [],
+) {
   const r = await startReceiver(script)
   t.after(r.close)
   return r
@@ -224,6 +227,15 @@ describe('permanent failures are reported once and never retried; transient ones
     assert.equal(srv.got.length, 0)
     assert.equal(repo.channels()[0]!.health.dead, 1)
     assert.match(repo.channels()[0]!.health.lastError ?? '', /user:password@/)
+  })
+
+  it("a 429's Retry-After (seconds) is honoured when longer than the backoff", async (t) => {
+    const srv = await receiver(t, [{ status: 429, retryAfter: '120' }])
+    const { repo, clock, d } = setup(t)
+    repo.addChannel({ name: 'n', kind: 'ntfy', url: `${srv.url}/t`, minSeverity: 'info' }, clock.now())
+    repo.enqueue(1, flip, clock.now())
+    await d.drain()
+    assert.equal(repo.nextDue(), clock.now() + 120_000)
   })
 
   it('429 and 503 are retried with backoff until delivered', async (t) => {

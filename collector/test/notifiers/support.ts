@@ -22,9 +22,9 @@ export interface Received {
 
 /**
  * A real HTTP receiver on 127.0.0.1:0 answering each request with the next scripted status (a number, or a status
- * with a Location header); 200 once the script is used up.
+ * with a Location or Retry-After header); 200 once the script is used up.
  */
-export async function receiver(script: (number | { status: number; location?: string })[] = []) {
+export async function receiver(script: (number | { status: number; location?: string; retryAfter?: string })[] = []) {
   const got: Received[] = []
   const server = createServer((req, res) => {
     let body = ''
@@ -32,8 +32,8 @@ export async function receiver(script: (number | { status: number; location?: st
     req.on('end', () => {
       got.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body })
       const next = script.shift() ?? 200
-      const { status, location } = typeof next === 'number' ? { status: next, location: undefined } : next
-      res.writeHead(status, location ? { location } : {})
+      const { status, location, retryAfter } = typeof next === 'number' ? { status: next } : next
+      res.writeHead(status, { ...(location ? { location } : {}), ...(retryAfter ? { 'retry-after': retryAfter } : {}) })
       res.end()
     })
   })
