@@ -17,7 +17,7 @@ import { loadCollectorKey, loadOrCreateNodeKey, saveCollectorKey } from './keys.
 import type { Log } from './log.ts'
 import { FileOutbox } from './outbox/file-outbox.ts'
 import type { Outbox, OutboxStats } from './outbox/outbox.ts'
-import { createSigner } from './transport/ed25519.ts'
+import { createSigner } from './transport/signer.ts'
 import { MqttTransport, type TransportOptions, type TransportStatus } from './transport/mqtt-transport.ts'
 import { AGENT_VERSION } from './version.ts'
 

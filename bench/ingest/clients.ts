@@ -1,22 +1,21 @@
 import { randomBytes } from 'node:crypto'
 import mqtt, { type MqttClient } from 'mqtt'
 import {
-  canonicalJson,
+  connectProofText,
   keyPairFromSeed,
   nodeTopic,
+  privateKeyObject,
+  publicKeyObject,
+  signBytes,
+  signEnvelope,
+  verifyEnvelopeSignature,
   type Envelope,
   type KeyPair,
   type UnsignedEnvelope,
   type AckBody,
 } from '@backstop/shared'
-import { createSigner } from '@backstop/agent/src/transport/ed25519.ts'
+import { createSigner } from '@backstop/agent/src/transport/signer.ts'
 import { packRecords } from '@backstop/agent/src/transport/batch-pack.ts'
-import {
-  privateKeyObject,
-  publicKeyObject,
-  signMessage,
-  verifyEnvelopeWith,
-} from '@backstop/collector/src/crypto/ed25519.ts'
 
 /** One MQTT publish and how many events it carries (1, or a batch's size). */
 export interface Outgoing {
@@ -35,7 +34,7 @@ export class BenchAgent {
   constructor(readonly node: string) {}
 
   sign<K extends Envelope['kind']>(unsigned: UnsignedEnvelope<K>): Envelope<K> {
-    return { ...unsigned, sig: signMessage(canonicalJson(unsigned), this.sk) } as Envelope<K>
+    return signEnvelope(unsigned, this.sk)
   }
 
   async connect(url: string): Promise<void> {
@@ -44,7 +43,7 @@ export class BenchAgent {
       clientId: `backstop-agent-${this.node}`,
       clean: false,
       username: this.node,
-      password: `${ts}.${signMessage(`connect\n${this.node}\n${ts}`, this.sk)}`,
+      password: `${ts}.${signBytes(connectProofText(this.node, ts), this.sk)}`,
       reconnectPeriod: 0,
       protocolVersion: 4,
     })
@@ -54,7 +53,7 @@ export class BenchAgent {
     })
     this.client.on('message', (_topic, payload) => {
       const env = JSON.parse(payload.toString('utf8')) as Envelope<'ack'>
-      if (this.collectorKey && !verifyEnvelopeWith(env, this.collectorKey)) {
+      if (this.collectorKey && !verifyEnvelopeSignature(env, this.collectorKey)) {
         throw new Error('forged ack')
       }
       this.onAck(env.body)

@@ -4,11 +4,11 @@ import {
   BATCH_SIGNING_DOMAIN,
   batchSigningText,
   MAX_BATCH_EVENTS,
+  privateKeyObject,
   type Envelope,
   type KeyPair,
   type UnsignedBatch,
 } from '@backstop/shared'
-import { privateKeyObject } from '../../collector/src/crypto/ed25519.ts'
 import { nodeKeys } from '../../collector/test/support/harness.ts'
 import type { Expect, FuzzWorld, Hostile } from './hostile-arbitraries.ts'
 

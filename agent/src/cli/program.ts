@@ -1,6 +1,5 @@
 import { Command, CommanderError } from 'commander'
-import { isBackstopError } from '@backstop/shared'
-import { ConfigError, formatIssue } from '../config/load.ts'
+import { ConfigError, formatIssue, isBackstopError } from '@backstop/shared'
 import { AGENT_VERSION_LINE } from '../version.ts'
 import { DEFAULT_CONFIG, exitCodes, type SetExit } from './common.ts'
 import { registerConfigcheck } from './configcheck-command.ts'

@@ -4,8 +4,10 @@ import { Compile } from 'typebox/compile'
 import { LineCounter, parseDocument } from 'yaml'
 import {
   BackstopError,
+  ConfigError,
   explainSchemaError as explain,
   fieldName,
+  formatIssue,
   isValidNodeId,
   isValidTimeZone,
   pointerToPath,
@@ -14,28 +16,6 @@ import {
 import { checkCollectorSection } from './collector-checks.ts'
 import { resolveJobs } from './resolve-jobs.ts'
 import { AgentConfigInput, type ResolvedAgentConfig, type ResolvedHealthConfig } from './schema.ts'
-
-export interface ConfigIssue {
-  readonly file: string
-  readonly line: number
-  readonly column: number
-  /** JSON-pointer-ish path to the field, e.g. `jobs[0].keepLast`. */
-  readonly field: string
-  readonly message: string
-}
-
-/** Thrown with every issue found (not just the first), each naming file, line and field. */
-export class ConfigError extends BackstopError {
-  readonly issues: readonly ConfigIssue[]
-  constructor(issues: readonly ConfigIssue[]) {
-    super('BK_ERR_CONFIG_INVALID', `\n${issues.map(formatIssue).join('\n')}`)
-    this.issues = issues
-  }
-}
-
-export function formatIssue(i: ConfigIssue): string {
-  return `${i.file}:${i.line}:${i.column}: ${i.field || '(root)'}: ${i.message}`
-}
 
 export interface LoadEnv {
   /** Used for the default node id. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { MAX_BATCH_BYTES, MAX_BATCH_EVENTS } from '@backstop/shared'
 import type { OutboxRecord } from '../outbox/outbox.ts'
-import type { NodeSigner } from './ed25519.ts'
+import type { NodeSigner } from './signer.ts'
 
 /** One MQTT publish: a record alone (exactly as before batches existed), or a signed batch of consecutive records. */
 export interface WireOut {

@@ -1,6 +1,6 @@
 import type { ConnectionOptions } from 'node:tls'
 import { connect, type IClientOptions, type MqttClient } from 'mqtt'
-import type { NodeSigner } from './ed25519.ts'
+import type { NodeSigner } from './signer.ts'
 import { connectCredentials, statusPayload, type NodeTopics } from './wire.ts'
 
 export interface ConnectInput {

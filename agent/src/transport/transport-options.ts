@@ -4,12 +4,12 @@ import type { Clock } from '../clock.ts'
 import type { Log } from '../log.ts'
 import type { Outbox } from '../outbox/outbox.ts'
 import type { BackoffPolicy } from './backoff.ts'
-import type { NodeSigner } from './ed25519.ts'
+import type { NodeSigner } from './signer.ts'
 
 export interface TransportOptions {
   readonly url: string
   readonly node: string
-  /** The node's key (keys.ts), as a native signer (ed25519.ts createSigner). */
+  /** The node's key (keys.ts), as a native signer (signer.ts createSigner). */
   readonly signer: NodeSigner
   readonly outbox: Outbox
   readonly clock: Clock

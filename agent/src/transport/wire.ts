@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto'
-import { checkBody, decodeEnvelope, nodeTopic, type AckBody, type Envelope, type HeartbeatBody } from '@backstop/shared'
-import { verifyEnvelope, type NodeSigner } from './ed25519.ts'
+import {
+  checkBody,
+  decodeEnvelope,
+  nodeTopic,
+  verifyEnvelopeSignature,
+  type AckBody,
+  type Envelope,
+  type HeartbeatBody,
+} from '@backstop/shared'
+import type { NodeSigner } from './signer.ts'
 
 /** MQTT CONNECT credentials (docs/protocol.md "Connection"): the password proves possession of the node key. */
 export function connectCredentials(
@@ -8,7 +16,7 @@ export function connectCredentials(
   signer: NodeSigner,
   nowMs: number,
 ): { username: string; password: string } {
-  return { username: node, password: `${nowMs}.${signer.signMessage(`connect\n${node}\n${nowMs}`)}` }
+  return { username: node, password: `${nowMs}.${signer.signConnect(node, nowMs)}` }
 }
 
 /** Retained status payloads: `offline` is the Last Will, `online` is published after CONNACK. */
@@ -81,7 +89,7 @@ export function checkAck(payload: Buffer, collectorKey: string | null): AckCheck
   if (!key) {
     return { ok: false, forged: false, reason: 'no collector key pinned and the ack carries no enrollment' }
   }
-  if (!verifyEnvelope(env, key)) {
+  if (!verifyEnvelopeSignature(env, key)) {
     return {
       ok: false,
       forged: true,

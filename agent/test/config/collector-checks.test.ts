@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { ConfigError, parseAgentConfig } from '../../src/config/load.ts'
+import { ConfigError } from '@backstop/shared'
+import { parseAgentConfig } from '../../src/config/load.ts'
 import { isLoopback } from '../../src/config/collector-checks.ts'
 
 const TOKEN = 'bk_0a1b2c3d_Qm9ZpR3vT8wXyL2nK5sJ7dF1gH4jA6cE0bN9uV2iO3q'

@@ -3,7 +3,8 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, it } from 'node:test'
-import { ConfigError, formatIssue, loadAgentConfig, parseAgentConfig } from '../../src/config/load.ts'
+import { ConfigError, formatIssue } from '@backstop/shared'
+import { loadAgentConfig, parseAgentConfig } from '../../src/config/load.ts'
 import { buildJobs } from '../../src/jobs/build-jobs.ts'
 
 /**

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { ConfigError, formatIssue, healthCron, loadAgentConfig, parseAgentConfig } from '../../src/config/load.ts'
+import { ConfigError, formatIssue } from '@backstop/shared'
+import { healthCron, loadAgentConfig, parseAgentConfig } from '../../src/config/load.ts'
 import { backupTargetsOfJobs, targetPaths } from '../../src/health/backup-targets.ts'
 
 const parse = (yaml: string): ReturnType<typeof parseAgentConfig> =>

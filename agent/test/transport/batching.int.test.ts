@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { decodeMessage, MAX_BATCH_EVENTS, type Envelope } from '@backstop/shared'
+import { decodeMessage, MAX_BATCH_EVENTS, verifyBatchSignature, type Envelope } from '@backstop/shared'
 import { MemoryOutbox } from '../../src/outbox/memory-outbox.ts'
 import type { OutboxRecord } from '../../src/outbox/outbox.ts'
 import { packRecords } from '../../src/transport/batch-pack.ts'
-import { createSigner, verifyBatch } from '../../src/transport/ed25519.ts'
+import { createSigner } from '../../src/transport/signer.ts'
 import { agentEvent, agentKeys, firstArrivalSeqs, makeTransport, startCollector, waitFor } from './support.ts'
 
 const range = (a: number, b: number): number[] => Array.from({ length: b - a + 1 }, (_, i) => a + i)
@@ -42,7 +42,7 @@ describe('packRecords', () => {
       const m = decodeMessage(w.payload)
       assert.equal(m.batch, true)
       assert.equal(m.env.msgId, w.batchId)
-      assert.equal(verifyBatch(m.env as never, agentKeys.publicKey), true, 'signed once, batch domain')
+      assert.equal(verifyBatchSignature(m.env as never, agentKeys.publicKey), true, 'signed once, batch domain')
     }
     const one = records(7, 7)
     const [alone] = packRecords(one, base)

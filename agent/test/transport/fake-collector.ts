@@ -5,16 +5,19 @@ import {
   checkBody,
   decodeMessage,
   keyPairFromSeed,
+  connectProofText,
   nodeTopic,
   parseNodeTopic,
+  verifyBatchSignature,
   verifyBytes,
+  verifyEnvelopeSignature,
   type AckBody,
   type BatchEnvelope,
   type Envelope,
   type KeyPair,
   type WireMessage,
 } from '@backstop/shared'
-import { createSigner, verifyBatch, verifyEnvelope } from '../../src/transport/ed25519.ts'
+import { createSigner } from '../../src/transport/signer.ts'
 
 export interface Rejection {
   readonly code: string
@@ -23,9 +26,6 @@ export interface Rejection {
 }
 
 /**
- * Signatures are checked natively (ed25519.ts, itself tested against tweetnacl): tweetnacl's ~30 ms verify on
- * a loaded test box would dominate every test.
- *
  * A tiny collector for transport tests, on a real aedes broker: checks the CONNECT signature of pinned nodes,
  * pins keys on `enroll` (token check), verifies every envelope, "commits" it idempotently and then publishes
  * one signed ack per node per tick — the protocol of docs/protocol.md, without SQLite.
@@ -165,7 +165,8 @@ export class FakeCollector {
       return
     }
     const [ts, sig] = (password?.toString() ?? '').split('.', 2)
-    const ok = !!sig && Math.abs(Date.now() - Number(ts)) <= 300_000 && verifyBytes(`connect\n${node}\n${ts}`, sig, pk)
+    const ok =
+      !!sig && Math.abs(Date.now() - Number(ts)) <= 300_000 && verifyBytes(connectProofText(node, ts ?? ''), sig, pk)
     this.auth.push({ node, ok, pinned: true })
     if (ok) {
       done(null, true)
@@ -213,7 +214,7 @@ export class FakeCollector {
         ? { code: 'BK_ERR_WIRE_TOPIC', reason: 'node mismatch', permanent: true }
         : !pk
           ? { code: 'BK_ERR_NODE_UNKNOWN', reason: 'not enrolled', permanent: false }
-          : !verifyBatch(b, pk)
+          : !verifyBatchSignature(b, pk)
             ? { code: 'BK_ERR_SIG_INVALID', reason: 'bad batch signature', permanent: true }
             : this.rejectBatch(b)
     if (rejection) {
@@ -241,7 +242,7 @@ export class FakeCollector {
     const pk = this.pinned.get(env.node)
     const rejection: Rejection | undefined = !pk
       ? { code: 'BK_ERR_NODE_UNKNOWN', reason: 'not enrolled', permanent: false }
-      : !covered && !verifyEnvelope(env, pk)
+      : !covered && !verifyEnvelopeSignature(env, pk)
         ? { code: 'BK_ERR_SIG_INVALID', reason: 'bad signature', permanent: true }
         : this.reject(env)
     if (rejection) {
@@ -264,7 +265,7 @@ export class FakeCollector {
       this.ignoreEnrolls--
       return
     }
-    if (!verifyEnvelope(env, env.body.publicKey)) {
+    if (!verifyEnvelopeSignature(env, env.body.publicKey)) {
       this.queueAck(env.node, {
         reject: { msgId: env.msgId, code: 'BK_ERR_SIG_INVALID', reason: 'proof of possession failed', permanent: true },
       })

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test'
 import { keyPairFromSeed, verifyEnvelopeSignature } from '@backstop/shared'
 import type { Clock } from '../../src/clock.ts'
 import { MemoryOutbox } from '../../src/outbox/memory-outbox.ts'
-import { createSigner } from '../../src/transport/ed25519.ts'
+import { createSigner } from '../../src/transport/signer.ts'
 import { agentEvent, agentKeys, firstArrivalSeqs, makeTransport, startCollector, waitFor } from './support.ts'
 
 const range = (a: number, b: number): number[] => Array.from({ length: b - a + 1 }, (_, i) => a + i)

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { keyPairFromSeed, verifyBytes } from '@backstop/shared'
 import { backoffMs } from '../../src/transport/backoff.ts'
-import { createSigner } from '../../src/transport/ed25519.ts'
+import { createSigner } from '../../src/transport/signer.ts'
 import { checkAck, connectCredentials, enrollEnvelope, statusPayload } from '../../src/transport/wire.ts'
 
 const node = keyPairFromSeed(new Uint8Array(32).fill(5))

@@ -1,7 +1,6 @@
 import type { AuthenticateHandler, Client, ConnectPacket, PreConnectHandler } from 'aedes'
 import type { Logger } from 'pino'
-import { isValidNodeId, type ErrorCode } from '@backstop/shared'
-import { verifyMessage } from '../crypto/ed25519.ts'
+import { connectProofText, isValidNodeId, verifyBytes, type ErrorCode } from '@backstop/shared'
 import type { BrokerIdentity } from '../identity/broker-identity.ts'
 import type { KeyRing } from '../ingest/key-ring.ts'
 import type { ConnectReplay } from './connect-replay.ts'
@@ -141,7 +140,7 @@ function decide(
   if (skew > d.maxSkewMs) {
     return { refused: 'clock-skew', detail: { node, skewMs: skew } }
   }
-  if (!verifyMessage(`connect\n${node}\n${tsText}`, text.slice(dot + 1), pinned.key)) {
+  if (!verifyBytes(connectProofText(node, tsText), text.slice(dot + 1), pinned.key)) {
     // An admin allowed this node to come back with a new key (reinstall): it may only enroll.
     return access === 'reenroll'
       ? { session: { node, kind: 'pending', ip, keyAtConnect: pinned.publicKey } }

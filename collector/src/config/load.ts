@@ -5,10 +5,13 @@ import { Compile } from 'typebox/compile'
 import { LineCounter, parseDocument } from 'yaml'
 import {
   BackstopError,
+  ConfigError,
   explainSchemaError as explain,
   fieldName,
+  formatIssue,
   pointerToPath,
   yamlPosition as position,
+  type ConfigIssue,
 } from '@backstop/shared'
 import { checkApiExposure } from './api-exposure.ts'
 import { resolveEnrollment } from './enrollment.ts'
@@ -18,28 +21,6 @@ import {
   type InfluxExportOptions,
   type ResolvedCollectorConfig,
 } from './schema.ts'
-
-export interface ConfigIssue {
-  readonly file: string
-  readonly line: number
-  readonly column: number
-  /** e.g. `enrollment.tokens[0]` */
-  readonly field: string
-  readonly message: string
-}
-
-/** Carries every issue found (not just the first), each as file:line:column: field: message. */
-export class ConfigError extends BackstopError {
-  readonly issues: readonly ConfigIssue[]
-  constructor(issues: readonly ConfigIssue[]) {
-    super('BK_ERR_CONFIG_INVALID', `\n${issues.map(formatIssue).join('\n')}`)
-    this.issues = issues
-  }
-}
-
-export function formatIssue(i: ConfigIssue): string {
-  return `${i.file}:${i.line}:${i.column}: ${i.field || '(root)'}: ${i.message}`
-}
 
 export function loadCollectorConfig(file: string): ResolvedCollectorConfig {
   let text: string

@@ -1,7 +1,6 @@
 import { randomUUID, type KeyObject } from 'node:crypto'
-import { BackstopError, isBackstopError, type AckBody, type ErrorCode } from '@backstop/shared'
+import { BackstopError, isBackstopError, signEnvelope, type AckBody, type ErrorCode } from '@backstop/shared'
 import type { Logger } from 'pino'
-import { signEnvelopeWith } from '../crypto/ed25519.ts'
 import type { Counters } from '../metrics/counters.ts'
 import type { Db } from '../store/db.ts'
 import { isoOf, type EpochMs } from '../store/iso-time.ts'
@@ -223,7 +222,7 @@ export function createBatcher(deps: BatcherDeps): Batcher {
         rejected: ack.rejected,
         ...(ack.enrollment ? { enrollment: ack.enrollment } : {}),
       }
-      const env = signEnvelopeWith(
+      const env = signEnvelope(
         { v: 1, kind: 'ack', node, msgId: `ack-${randomUUID()}`, seq: 0, ts, body },
         deps.collector.signingKey,
       )

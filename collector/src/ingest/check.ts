@@ -1,18 +1,18 @@
-import { createHash, timingSafeEqual, verify, type KeyObject } from 'node:crypto'
+import { createHash, timingSafeEqual, type KeyObject } from 'node:crypto'
 import {
-  BATCH_SIGNING_DOMAIN,
   BackstopError,
-  batchSigningText,
   checkBody,
   decodeMessage,
   isBackstopError,
   MAX_MESSAGE_BYTES,
+  publicKeyObject,
+  verifyBatchSignature,
+  verifyEnvelopeSignature,
   type BatchEnvelope,
   type Envelope,
   type ErrorCode,
   type WireMessage,
 } from '@backstop/shared'
-import { publicKeyObject, verifyEnvelopeWith } from '../crypto/ed25519.ts'
 import type { KeyRing } from './key-ring.ts'
 
 /** A message that passed every check that needs no database: decode, topic, key, signature, body, token. */
@@ -122,7 +122,7 @@ export function checkMessage(topicNode: string, payload: Buffer | string, deps: 
       )
     }
   }
-  if (!verifyEnvelopeWith(env, key)) {
+  if (!verifyEnvelopeSignature(env, key)) {
     return reject(
       new BackstopError(
         'BK_ERR_SIG_INVALID',
@@ -173,7 +173,7 @@ function checkBatch(topicNode: string, batch: BatchEnvelope, deps: CheckDeps): C
       batch.msgId,
     )
   }
-  if (!verifyBatchWith(batch, key)) {
+  if (!verifyBatchSignature(batch, key)) {
     return reject(
       new BackstopError(
         'BK_ERR_SIG_INVALID',
@@ -191,20 +191,6 @@ function checkBatch(topicNode: string, batch: BatchEnvelope, deps: CheckDeps): C
     return { ok: true, env, raw: JSON.stringify(env) }
   })
   return { ok: 'batch', msgId: batch.msgId, items }
-}
-
-function verifyBatchWith(batch: BatchEnvelope, key: KeyObject): boolean {
-  const sig = typeof batch.sig === 'string' ? Buffer.from(batch.sig, 'base64') : Buffer.alloc(0)
-  if (sig.length !== 64) {
-    return false
-  }
-  let text: string
-  try {
-    text = batchSigningText(batch)
-  } catch {
-    return false
-  }
-  return verify(null, Buffer.from(BATCH_SIGNING_DOMAIN + text, 'utf8'), key, sig)
 }
 
 function reject(e: BackstopError, msgId: string | undefined): Rejected {

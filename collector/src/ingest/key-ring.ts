@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto'
-import { publicKeyObject } from '../crypto/ed25519.ts'
+import { publicKeyObject } from '@backstop/shared'
 import type { NodesRepo } from '../store/nodes-repo.ts'
 
 /**

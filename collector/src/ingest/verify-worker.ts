@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto'
 import { parentPort, workerData } from 'node:worker_threads'
-import { publicKeyObject } from '../crypto/ed25519.ts'
+import { publicKeyObject } from '@backstop/shared'
 import { checkMessage, createTokenCheck } from './check.ts'
 import { toWorkerReply, type WorkerReply, type WorkerRequest } from './verifier.ts'
 

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { test } from 'node:test'
-import { ConfigError, loadCollectorConfig, parseCollectorConfig } from '../../src/config/load.ts'
+import { ConfigError } from '@backstop/shared'
+import { loadCollectorConfig, parseCollectorConfig } from '../../src/config/load.ts'
 
 const repo = (p: string): string => fileURLToPath(new URL(`../../../${p}`, import.meta.url))
 const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/config/${name}`, import.meta.url))

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { describe, it } from 'node:test'
-import { ConfigError, parseCollectorConfig } from '../../src/config/load.ts'
+import { ConfigError } from '@backstop/shared'
+import { parseCollectorConfig } from '../../src/config/load.ts'
 
 const example = readFileSync(
   fileURLToPath(new URL('../../../deploy/config/collector.example.yaml', import.meta.url)),

@@ -4,12 +4,12 @@ import { test } from 'node:test'
 import {
   BATCH_SIGNING_DOMAIN,
   batchSigningText,
+  privateKeyObject,
   verifyEnvelopeSignature,
   type BatchEnvelope,
   type Envelope,
   type UnsignedBatch,
 } from '@backstop/shared'
-import { privateKeyObject } from '../../src/crypto/ed25519.ts'
 import { createTokenCheck } from '../../src/ingest/check.ts'
 import { createWorkerVerifier } from '../../src/ingest/verifier.ts'
 import { FakeAgent, ingestHarness, payload, TOKEN, type Harness } from '../support/harness.ts'

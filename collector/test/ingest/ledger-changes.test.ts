@@ -6,11 +6,11 @@ import { test } from 'node:test'
 import {
   BATCH_SIGNING_DOMAIN,
   batchSigningText,
+  privateKeyObject,
   type DeletedCopy,
   type Envelope,
   type UnsignedBatch,
 } from '@backstop/shared'
-import { privateKeyObject } from '../../src/crypto/ed25519.ts'
 import { openDb, type Db } from '../../src/store/db.ts'
 import { createCopiesRepo } from '../../src/store/copies-repo.ts'
 import { createLedgerChangesRepo, type LedgerChange } from '../../src/store/ledger-changes-repo.ts'

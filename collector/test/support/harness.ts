@@ -6,7 +6,13 @@ import { Writable } from 'node:stream'
 import type { TestContext } from 'node:test'
 import { pino, type Logger } from 'pino'
 import {
+  connectProofText,
   keyPairFromSeed,
+  privateKeyObject,
+  publicKeyObject,
+  signBytes,
+  signEnvelope,
+  verifyEnvelopeSignature,
   type AckBody,
   type BodyOf,
   type Copy,
@@ -14,13 +20,6 @@ import {
   type KeyPair,
   type MessageKind,
 } from '@backstop/shared'
-import {
-  privateKeyObject,
-  publicKeyObject,
-  signEnvelopeWith,
-  signMessage,
-  verifyEnvelopeWith,
-} from '../../src/crypto/ed25519.ts'
 import { createTokenCheck } from '../../src/ingest/check.ts'
 import { createKeyRing, type KeyRing } from '../../src/ingest/key-ring.ts'
 import { createIngest, type Ingest } from '../../src/ingest/pipeline.ts'
@@ -87,7 +86,7 @@ export class FakeAgent {
       body,
       ...over,
     }
-    return signEnvelopeWith(unsigned as never, this.sk) as Envelope<K>
+    return signEnvelope(unsigned as never, this.sk) as Envelope<K>
   }
 
   enroll(token = TOKEN): Envelope<'enroll'> {
@@ -140,7 +139,7 @@ export class FakeAgent {
 }
 
 function signConnect(node: string, ts: number, sk: ReturnType<typeof privateKeyObject>): string {
-  return signMessage(`connect\n${node}\n${ts}`, sk)
+  return signBytes(connectProofText(node, ts), sk)
 }
 
 export function copy(id: string, over: Partial<Copy> = {}): Copy {
@@ -223,7 +222,7 @@ export function ingestHarness(
     collector: { publicKey: collector.publicKey, signingKey: privateKeyObject(collector.secretKey) },
     publishAck: (node, p) => {
       const env = JSON.parse(p.toString('utf8')) as Envelope<'ack'>
-      if (!collectorKey || !verifyEnvelopeWith(env, collectorKey)) {
+      if (!collectorKey || !verifyEnvelopeSignature(env, collectorKey)) {
         throw new Error('ack signature does not verify against the collector key')
       }
       acks.push({ node, env, body: env.body, eventsAtPublish: readerEvents.count(node) })

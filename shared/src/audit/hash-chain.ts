@@ -1,4 +1,4 @@
-import nacl from 'tweetnacl'
+import { createHash } from 'node:crypto'
 import { canonicalJson } from '../canonical-json.ts'
 
 /**
@@ -33,7 +33,7 @@ export interface AuditEntry extends AuditInput {
 export function hashAuditEntry(entry: Omit<AuditEntry, 'hash'>): string {
   const { seq, ts, actor, action, target, detail, prevHash } = entry
   const text = DOMAIN + canonicalJson({ seq, ts, actor, action, target, detail, prevHash })
-  return hex(nacl.hash(new TextEncoder().encode(text)).subarray(0, 32))
+  return createHash('sha512').update(text, 'utf8').digest().subarray(0, 32).toString('hex')
 }
 
 /** Pure: the next entry after `prev` (undefined for the first one). */
@@ -142,8 +142,4 @@ export function verifyAuditChain(
     }
   }
   return { ok: true, count, head: prev ? prev.hash : AUDIT_GENESIS }
-}
-
-function hex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
 }

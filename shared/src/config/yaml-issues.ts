@@ -1,10 +1,35 @@
 import type { Document, LineCounter } from 'yaml'
+import { BackstopError } from '../errors.ts'
 
 /**
  * Turning schema errors on a parsed YAML document into "file:line:col: field: message" — shared by the agent's
  * and the collector's config loaders. Pure: the caller parses the text and brings the LineCounter.
  */
 export type FieldPath = (string | number)[]
+
+/** One problem in a config file, where an operator finds it. */
+export interface ConfigIssue {
+  readonly file: string
+  readonly line: number
+  readonly column: number
+  /** The field as an operator reads it (fieldName): `jobs[0].retention`, `enrollment.tokens[0]`. */
+  readonly field: string
+  readonly message: string
+}
+
+/** `file:line:column: field: message`, the form editors and grep understand. */
+export function formatIssue(i: ConfigIssue): string {
+  return `${i.file}:${i.line}:${i.column}: ${i.field || '(root)'}: ${i.message}`
+}
+
+/** Thrown with every issue found (not just the first), one formatted issue per line. */
+export class ConfigError extends BackstopError {
+  readonly issues: readonly ConfigIssue[]
+  constructor(issues: readonly ConfigIssue[]) {
+    super('BK_ERR_CONFIG_INVALID', `\n${issues.map(formatIssue).join('\n')}`)
+    this.issues = issues
+  }
+}
 
 /** TypeBox's error, phrased for an operator: which fields are unknown or missing, not which keyword failed. */
 export function explainSchemaError(e: { keyword: string; message: string; params: Record<string, unknown> }): string {

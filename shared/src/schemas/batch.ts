@@ -2,7 +2,7 @@ import Type from 'typebox'
 import { Compile } from 'typebox/compile'
 import { canonicalJson } from '../canonical-json.ts'
 import { BackstopError } from '../errors.ts'
-import { BATCH_SIGNING_DOMAIN, signValue, verifyValue } from '../signing.ts'
+import { BATCH_SIGNING_DOMAIN, signValue, verifyValue, type PublicKey, type SecretKey } from '../signing.ts'
 import { Base64, IsoTimestamp, MsgId, NodeId } from './common.ts'
 import {
   checkEnvelopeHeader,
@@ -63,11 +63,11 @@ export type UnsignedBatch = Omit<BatchEnvelope, 'sig'>
 
 const batchCheck = Compile(BatchEnvelopeSchema)
 
-export function signBatch(unsigned: UnsignedBatch, secretKey: string): BatchEnvelope {
+export function signBatch(unsigned: UnsignedBatch, secretKey: SecretKey): BatchEnvelope {
   return { ...unsigned, sig: signValue(unsigned, secretKey, BATCH_SIGNING_DOMAIN) }
 }
 
-export function verifyBatchSignature(batch: { sig: string }, publicKey: string): boolean {
+export function verifyBatchSignature(batch: { sig: string }, publicKey: PublicKey): boolean {
   const { sig, ...unsigned } = batch
   return verifyValue(unsigned, sig, publicKey, BATCH_SIGNING_DOMAIN)
 }

@@ -1,7 +1,7 @@
 import Type, { type Static } from 'typebox'
 import { Compile } from 'typebox/compile'
 import { BackstopError } from '../errors.ts'
-import { signValue, verifyValue } from '../signing.ts'
+import { COMMAND_DOMAIN, signValue, verifyValue, type SecretKey } from '../signing.ts'
 import { assertJsonDepth } from '../canonical-json.ts'
 import { Base64, IsoTimestamp, JobName, LongText, NodeId, RunId, ShortText } from './common.ts'
 
@@ -120,8 +120,8 @@ export const CommandResultBody = Type.Object(
 )
 export type CommandResultBody = Static<typeof CommandResultBody>
 
-export function signCommand(cmd: UnsignedCommand, collectorSecretKey: string): SignedCommand {
-  return { ...cmd, sig: signValue({ domain: 'command', ...cmd }, collectorSecretKey) }
+export function signCommand(cmd: UnsignedCommand, collectorSecretKey: SecretKey): SignedCommand {
+  return { ...cmd, sig: signValue({ domain: COMMAND_DOMAIN, ...cmd }, collectorSecretKey) }
 }
 
 /** Bytes → schema-valid command. Throws BK_ERR_WIRE_* ; the signature is still unchecked after this. */
@@ -160,7 +160,7 @@ export interface CommandCheck {
  */
 export function checkCommand(cmd: SignedCommand, c: CommandCheck): void {
   const { sig, ...unsigned } = cmd
-  if (!verifyValue({ domain: 'command', ...unsigned }, sig, c.collectorPublicKey)) {
+  if (!verifyValue({ domain: COMMAND_DOMAIN, ...unsigned }, sig, c.collectorPublicKey)) {
     throw new BackstopError(
       'BK_ERR_CMD_SIG',
       `command ${cmd.id}: signature does not verify; the sender is not the enrolled collector (re-enroll if the collector was reinstalled)`,

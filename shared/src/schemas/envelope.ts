@@ -2,7 +2,7 @@ import Type, { type Static } from 'typebox'
 import { Compile } from 'typebox/compile'
 import { assertJsonDepth } from '../canonical-json.ts'
 import { BackstopError } from '../errors.ts'
-import { signValue, verifyValue } from '../signing.ts'
+import { signValue, verifyValue, type PublicKey, type SecretKey } from '../signing.ts'
 import { Base64, IsoTimestamp, MsgId, NodeId } from './common.ts'
 import { type MessageKind, messageKindNames, messageKinds } from './kinds.ts'
 
@@ -48,12 +48,12 @@ const bodyChecks = Object.fromEntries(messageKindNames.map((k) => [k, Compile(me
   [K in MessageKind]: ReturnType<typeof Compile>
 }
 
-export function signEnvelope<K extends MessageKind>(unsigned: UnsignedEnvelope<K>, secretKey: string): Envelope<K> {
+export function signEnvelope<K extends MessageKind>(unsigned: UnsignedEnvelope<K>, secretKey: SecretKey): Envelope<K> {
   const sig = signValue(unsigned, secretKey)
   return { ...unsigned, sig } as Envelope<K>
 }
 
-export function verifyEnvelopeSignature(env: { sig: string }, publicKey: string): boolean {
+export function verifyEnvelopeSignature(env: { sig: string }, publicKey: PublicKey): boolean {
   const { sig, ...unsigned } = env
   return verifyValue(unsigned, sig, publicKey)
 }
