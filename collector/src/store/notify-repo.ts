@@ -1,12 +1,7 @@
 import type { AlertFlip, Severity } from '@backstop/shared'
-import {
-  maskCredentials,
-  type ChannelKind,
-  type Credentials,
-  type MaskedCredentials,
-} from '../notifiers/credentials.ts'
+import type { ChannelKind, Credentials, MaskedCredentials } from '../notifiers/credentials.ts'
 import type { Db } from './db.ts'
-import { createNotifySecrets, maskedRow } from './notify-secrets.ts'
+import { createNotifySecrets, listedCredentials } from './notify-secrets.ts'
 
 export type { ChannelKind }
 
@@ -102,9 +97,7 @@ export function createNotifyRepo(db: Db) {
         minSeverity: r.min_severity as Severity,
         enabled: r.enabled === 1,
         createdAt: r.created_at as number,
-        credentials: maskCredentials(
-          r.secret_type === null ? null : maskedRow(r.secret_type as Credentials['type'], r.secret_username as string),
-        ),
+        credentials: listedCredentials(r.secret_type as string | null, r.secret_username as string | null),
         health: {
           lastOkAt: r.last_ok_at as number | null,
           lastErrorAt: r.last_error_at as number | null,

@@ -1,4 +1,9 @@
-import { splitUrlCredentials, type Credentials } from '../notifiers/credentials.ts'
+import {
+  maskCredentials,
+  splitUrlCredentials,
+  type Credentials,
+  type MaskedCredentials,
+} from '../notifiers/credentials.ts'
 import type { Db } from './db.ts'
 
 interface SecretRow {
@@ -17,9 +22,11 @@ function credentialsOf(r: SecretRow | undefined): Credentials | null {
   return r.type === 'token' ? { type: 'token', token: r.secret } : { type: 'hmac', secret: r.secret }
 }
 
-/** A listed channel's credentials without their secret (maskCredentials then puts the mask there). */
-export function maskedRow(type: Credentials['type'], username: string | null): Credentials {
-  return credentialsOf({ type, username, secret: '' }) as Credentials
+/** A listed channel's credentials from its row's type and user name: the secret is never read for a list. */
+export function listedCredentials(type: string | null, username: string | null): MaskedCredentials | null {
+  return type === null
+    ? null
+    : maskCredentials(credentialsOf({ type: type as Credentials['type'], username, secret: '' }))
 }
 
 /** notify_secrets (migration 0024): one credential per channel, read only by the deliverer. */
