@@ -12,6 +12,7 @@ import {
   isValidTimeZone,
   pointerToPath,
   yamlPosition as position,
+  type ConfigIssue,
 } from '@backstop/shared'
 import { checkCollectorSection } from './collector-checks.ts'
 import { resolveJobs } from './resolve-jobs.ts'
