@@ -120,26 +120,9 @@ export class BtrfsSnapshotJob implements Job {
       return
     }
     const owned = new Map(specs.map((s) => [s.name, ownedIn(fs, cfg.snapshotDir, cfg.prefix, s.name)]))
-    const created = new Map<string, BtrfsOwned>()
-    if (!dryRun) {
-      const names = await this.snapshot(ctx, specs, owned, now, report)
-      if (names.size > 0) {
-        fs = await loadFs(exec, mount)
-        for (const s of specs) {
-          const list = ownedIn(fs, cfg.snapshotDir, cfg.prefix, s.name)
-          owned.set(s.name, list)
-          const mine = list.find((o) => o.name === names.get(s.name))
-          if (mine !== undefined) {
-            created.set(s.name, mine)
-            state.snapshots[mine.name] = {
-              createdAt: now.toISOString(),
-              tags: mine.name.split('_').at(-1)!,
-              uuid: mine.sv.uuid,
-            }
-          }
-        }
-      }
-    }
+    const created = dryRun
+      ? new Map<string, BtrfsOwned>()
+      : await this.snapshotAll(ctx, specs, owned, mount, state, now, report)
     const src: BtrfsSource = { mount, owned, created, assets: new Map(specs.map((s) => [s.name, s.path])) }
     for (const target of cfg.targets) {
       await processBtrfsTarget(exec, cfg, target, mounts!, src, state, now, report, dryRun, ctx.signal)
@@ -148,6 +131,39 @@ export class BtrfsSnapshotJob implements Job {
     if (!dryRun) {
       await saveState(ctx.stateDir, cfg.name, state)
     }
+  }
+
+  /** Takes this run's snapshots, re-reads the filesystem, updates `owned` and records each new one in `state`. */
+  private async snapshotAll(
+    ctx: JobContext,
+    specs: ResolvedBtrfsJob['subvolumes'],
+    owned: Map<string, BtrfsOwned[]>,
+    mount: MountInfo,
+    state: BtrfsJobState,
+    now: Date,
+    report: RunReport,
+  ): Promise<Map<string, BtrfsOwned>> {
+    const cfg = this.cfg
+    const created = new Map<string, BtrfsOwned>()
+    const names = await this.snapshot(ctx, specs, owned, now, report)
+    if (names.size === 0) {
+      return created
+    }
+    const fs = await loadFs(ctx.exec, mount)
+    for (const s of specs) {
+      const list = ownedIn(fs, cfg.snapshotDir, cfg.prefix, s.name)
+      owned.set(s.name, list)
+      const mine = list.find((o) => o.name === names.get(s.name))
+      if (mine !== undefined) {
+        created.set(s.name, mine)
+        state.snapshots[mine.name] = {
+          createdAt: now.toISOString(),
+          tags: mine.name.split('_').at(-1)!,
+          uuid: mine.sv.uuid,
+        }
+      }
+    }
+    return created
   }
 
   /** One read-only snapshot per subvolume (btrfs has no multi-subvolume atomic snapshot). */

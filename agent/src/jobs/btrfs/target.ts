@@ -52,25 +52,8 @@ export async function processBtrfsTarget(
   dryRun: boolean,
   signal: AbortSignal,
 ): Promise<void> {
-  const tm = btrfsMountOf(mounts, target.path)
-  const why =
-    tm === null
-      ? `${target.path} is not on a mounted btrfs filesystem`
-      : tm.uuid === src.mount.uuid
-        ? `${target.path} is on the source filesystem (is the disk mounted?)`
-        : target.fsUuid !== null && tm.uuid !== target.fsUuid
-          ? `${tm.target} has UUID ${tm.uuid}, not the configured ${target.fsUuid}`
-          : null
-  if (why !== null || tm === null) {
-    const msg = `target ${target.name} is offline: ${why}; its copies are kept as last reported and local pruning went ahead`
-    if (target.offline) {
-      report.warnings.push(msg)
-    } else {
-      report.error(
-        'BK_ERR_REPLICATION_FAILED',
-        `${msg}. It is not marked offline: true — mount it or mark it as removable`,
-      )
-    }
+  const tm = targetMount(target, mounts, src, report)
+  if (tm === null) {
     return
   }
   report.warnings.push(...(await fsHealth(exec, tm)).map((p) => `target ${target.name}: ${p}`))
@@ -146,6 +129,40 @@ function replicaVerification(r: BtrfsOwned, localUuids: ReadonlySet<string>, now
     method: 'btrfs-received-uuid',
     detail: 'read-only, but the local snapshot it came from no longer exists to compare against',
   }
+}
+
+/**
+ * The target's mounted filesystem, or null when it is absent or not the configured disk — a warning for a removable
+ * target, an error for one that should be there.
+ */
+function targetMount(
+  target: ResolvedBtrfsTarget,
+  mounts: readonly MountInfo[],
+  src: BtrfsSource,
+  report: RunReport,
+): MountInfo | null {
+  const tm = btrfsMountOf(mounts, target.path)
+  const why =
+    tm === null
+      ? `${target.path} is not on a mounted btrfs filesystem`
+      : tm.uuid === src.mount.uuid
+        ? `${target.path} is on the source filesystem (is the disk mounted?)`
+        : target.fsUuid !== null && tm.uuid !== target.fsUuid
+          ? `${tm.target} has UUID ${tm.uuid}, not the configured ${target.fsUuid}`
+          : null
+  if (why === null && tm !== null) {
+    return tm
+  }
+  const msg = `target ${target.name} is offline: ${why}; its copies are kept as last reported and local pruning went ahead`
+  if (target.offline) {
+    report.warnings.push(msg)
+  } else {
+    report.error(
+      'BK_ERR_REPLICATION_FAILED',
+      `${msg}. It is not marked offline: true — mount it or mark it as removable`,
+    )
+  }
+  return null
 }
 
 /** Sends each new snapshot (incremental where a parent is shared). True when anything was received. */

@@ -75,15 +75,7 @@ export async function processTarget(
   const pool = poolOf(target.dataset)
   const health = await poolReport(exec, pool)
   if (!health.present) {
-    const msg = `target ${target.name} (${target.dataset}) is offline: pool ${pool} is not imported; its copies are kept as last reported and local pruning went ahead`
-    if (target.offline) {
-      report.warnings.push(msg)
-    } else {
-      report.error(
-        'BK_ERR_REPLICATION_FAILED',
-        `${msg}. It is not marked offline: true in the config — import the pool or mark the target as removable`,
-      )
-    }
+    reportOffline(target, pool, report)
     return
   }
   report.warnings.push(...health.problems.map((p) => `target ${target.name}: ${p}`))
@@ -108,12 +100,7 @@ export async function processTarget(
     report.caught(e, 'BK_ERR_REPLICATION_FAILED')
     return
   }
-  const sourceByGuid = new Map(
-    [...src.snaps.values()]
-      .flat()
-      .filter((s) => s.guid !== '')
-      .map((s) => [s.guid, s]),
-  )
+  const sourceGuids = guidsOf(src)
   for (const ds of src.managed) {
     const targetDs = targetDatasetOf(target, ds)
     const owned = ownedOf(targetSnaps.get(targetDs) ?? [], cfg.prefix)
@@ -143,7 +130,7 @@ export async function processTarget(
     for (const { info, owned: o } of owned) {
       if (!destroyed.has(info.fullName)) {
         report.copies.push(
-          zfsCopy(info, o.createdAt, ds, location, target, replicaVerification(info, sourceByGuid.has(info.guid), now)),
+          zfsCopy(info, o.createdAt, ds, location, target, replicaVerification(info, sourceGuids.has(info.guid), now)),
         )
       }
     }
@@ -163,6 +150,29 @@ function replicaVerification(info: ZfsSnapshotInfo, guidMatches: boolean, now: D
         method: 'zfs-guid',
         detail: 'the source snapshot with this guid no longer exists to compare against',
       }
+}
+
+/** The guids of every source snapshot: a replica with one of them is the same snapshot, verified. */
+function guidsOf(src: SourceState): Set<string> {
+  return new Set(
+    [...src.snaps.values()]
+      .flat()
+      .map((s) => s.guid)
+      .filter((g) => g !== ''),
+  )
+}
+
+/** An absent target pool: expected for a removable target (a warning), an error for one that should be there. */
+function reportOffline(target: ResolvedZfsTarget, pool: string, report: RunReport): void {
+  const msg = `target ${target.name} (${target.dataset}) is offline: pool ${pool} is not imported; its copies are kept as last reported and local pruning went ahead`
+  if (target.offline) {
+    report.warnings.push(msg)
+  } else {
+    report.error(
+      'BK_ERR_REPLICATION_FAILED',
+      `${msg}. It is not marked offline: true in the config — import the pool or mark the target as removable`,
+    )
+  }
 }
 
 async function sendAll(
