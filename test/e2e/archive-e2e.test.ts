@@ -27,7 +27,7 @@ interface RunView {
 }
 
 describe('collector + agent over real MQTT: the archive job end to end', { timeout: 180_000 }, () => {
-  it('scheduled runs produce verified copies in the API; keep-last prunes and reports the rule; once runs now', async (t) => {
+  it('scheduled runs produce verified copies in the API; the GFS policy prunes and reports the rule; once runs now', async (t) => {
     const dir = tempDir(t)
     const sample = join(dir, 'sample')
     mkdirSync(join(sample, 'network'), { recursive: true })
@@ -36,6 +36,7 @@ describe('collector + agent over real MQTT: the archive job end to end', { timeo
     const destination = join(dir, 'backups')
     const c = await collectorSetup(dir)
     const collector = await c.start()
+    const token = await c.apiToken('viewer')
     const cfg = agentConfig(dir, c.mqttUrl, {
       node: 'e2e-node',
       jobs: [
@@ -45,7 +46,7 @@ describe('collector + agent over real MQTT: the archive job end to end', { timeo
           schedule: '*/2 * * * * *',
           paths: [sample],
           destination,
-          keepLast: 2,
+          retention: { keep: { last: 2 } },
           media: 'usb',
           offsite: true,
           offline: false,
@@ -58,11 +59,12 @@ describe('collector + agent over real MQTT: the archive job end to end', { timeo
       await collector.stop()
     })
 
-    // Three scheduled runs: the third leaves two archives and one deletion by keep-last(2).
+    // Three scheduled runs: the third leaves two archives and one deletion by the GFS policy's last(2).
     const runs = await eventually(
       async () => {
         const r = await getJson<{ runs: RunView[] }>(
           `${c.apiUrl}/api/v1/runs?node=e2e-node&job=pve-config&status=success`,
+          token,
         )
         return r.runs.length >= 3 ? r.runs : undefined
       },
@@ -73,15 +75,18 @@ describe('collector + agent over real MQTT: the archive job end to end', { timeo
 
     const all = await eventually(
       async () => {
-        const r = await getJson<{ copies: CopyView[] }>(`${c.apiUrl}/api/v1/copies?node=e2e-node&includeDeleted=true`)
+        const r = await getJson<{ copies: CopyView[] }>(
+          `${c.apiUrl}/api/v1/copies?node=e2e-node&includeDeleted=true`,
+          token,
+        )
         return r.copies.some((x) => x.deleted) ? r.copies : undefined
       },
-      'a copy deleted by keep-last',
+      'a copy deleted by retention',
       30_000,
     )
     const live = all.filter((x) => !x.deleted)
     const gone = all.filter((x) => x.deleted)
-    assert.ok(live.length >= 2, `at least keepLast live copies (${live.length})`)
+    assert.ok(live.length >= 2, `at least keep.last live copies (${live.length})`)
     for (const copy of live) {
       assert.equal(copy.asset.kind, 'file-set')
       assert.equal(copy.media, 'usb')
@@ -90,7 +95,7 @@ describe('collector + agent over real MQTT: the archive job end to end', { timeo
       assert.match(copy.checksum ?? '', /^sha256:[0-9a-f]{64}$|^[0-9a-f]{64}$/)
       assert.ok((copy.bytes ?? 0) > 0)
     }
-    assert.match(gone[0]!.deleted!.rule, /keep-last\(2\)/)
+    assert.match(gone[0]!.deleted!.rule, /^kept by no rule; newer successful copy .*\.tar\.gz kept$/)
 
     // What the API says matches the disk: the newest live archive exists, its sha256 matches, tar can list it.
     const newest = live.sort((a, b) => b.name.localeCompare(a.name))[0]!
@@ -116,14 +121,14 @@ describe('collector + agent over real MQTT: the archive job end to end', { timeo
     )
 
     // The node shows up enrolled and online.
-    const nodes = await getJson<{ nodes: { node: string; status: string }[] }>(`${c.apiUrl}/api/v1/nodes`)
+    const nodes = await getJson<{ nodes: { node: string; status: string }[] }>(`${c.apiUrl}/api/v1/nodes`, token)
     assert.equal(nodes.nodes.find((n) => n.node === 'e2e-node')?.status, 'online')
 
     // kill -9: the broker publishes the agent's Last Will and the node goes offline.
     await agent.kill9()
     await eventually(
       async () => {
-        const r = await getJson<{ nodes: { node: string; status: string }[] }>(`${c.apiUrl}/api/v1/nodes`)
+        const r = await getJson<{ nodes: { node: string; status: string }[] }>(`${c.apiUrl}/api/v1/nodes`, token)
         return r.nodes.find((n) => n.node === 'e2e-node')?.status === 'offline' ? true : undefined
       },
       'the Last Will marks the node offline',
@@ -133,7 +138,7 @@ describe('collector + agent over real MQTT: the archive job end to end', { timeo
     // `once` runs the job now, waits for the collector's ack and exits 0.
     const once = startProc([agentBin, 'once', 'pve-config', '--config', cfg], join(dir, 'once.log'))
     assert.equal(await once.exited(), 0, once.output())
-    const after = await getJson<{ runs: RunView[] }>(`${c.apiUrl}/api/v1/runs?node=e2e-node&job=pve-config`)
+    const after = await getJson<{ runs: RunView[] }>(`${c.apiUrl}/api/v1/runs?node=e2e-node&job=pve-config`, token)
     assert.ok(
       after.runs.some((r) => r.trigger === 'manual' && r.status === 'success'),
       'the once run is stored as manual + success',
