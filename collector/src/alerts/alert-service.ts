@@ -1,4 +1,5 @@
 import {
+  alertKey,
   alertTopics,
   applyCondition,
   isSuppressedByNode,
@@ -72,7 +73,9 @@ export function createAlertService(deps: AlertServiceDeps) {
       return null
     }
     const suppressedBy =
-      applied.record.state === 'firing' && isSuppressedByNode(cond, deps.downNodes()) ? `node-down/${cond.node}` : null
+      applied.record.state === 'firing' && cond.node !== undefined && isSuppressedByNode(cond, deps.downNodes())
+        ? alertKey('node-down', cond.node)
+        : null
     alerts.put(applied.record, suppressedBy, at)
     if (applied.flip === null) {
       if (

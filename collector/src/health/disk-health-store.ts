@@ -1,10 +1,10 @@
 import {
   acknowledgeBaseline,
-  alertKey,
   type AlertCondition,
   type DeviceHealthLookup,
   deviceHealthMap,
   type DiskAlert,
+  diskAlertKey,
   type DiskBaseline,
   type DiskCounters,
   type DiskHealthBody,
@@ -40,15 +40,6 @@ export interface AppliedDiskReport {
 }
 
 const HISTORY_DAYS = 31
-
-/** Alert keys are MQTT topic suffixes: keep subjects to safe characters, '/' separating levels. */
-export function diskAlertKey(node: string, a: DiskAlert): string {
-  const subject = `${a.rule}/${a.subject}`
-    .replace(/[+#\s]/g, '_')
-    .replace(/\/+/g, '/')
-    .replace(/\/$/, '')
-  return alertKey('unhealthy-device', node, subject)
-}
 
 export function createDiskHealthStore(db: Db, opts: DiskHealthStoreOptions = {}) {
   const q = {

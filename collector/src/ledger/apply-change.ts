@@ -1,3 +1,4 @@
+import { alertKey } from '@backstop/shared'
 import { createRunApplier } from '../expectations/apply-runs.ts'
 import type { LedgerChange } from '../store/ledger-changes-repo.ts'
 import type { LedgerContext } from './context.ts'
@@ -57,7 +58,7 @@ function createCoverageCheck(
     const gap = row.present === 1 && coveredBy.length === 0
     ctx.alerts.raise(
       {
-        key: `coverage-gap/${node}/${kind}/${id}`,
+        key: alertKey('coverage-gap', node, `${kind}/${id}`),
         kind: 'coverage-gap',
         node,
         severity: 'warning',

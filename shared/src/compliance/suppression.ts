@@ -1,10 +1,12 @@
+import type { AlertKind } from './alert-flips.ts'
+
 /**
  * Dependency suppression (Healthchecks #917/#316): when a node is down, the missed-backup alerts of its assets
  * are symptoms, not causes. They fold into one node-down alert so one dead NAS pages once, not twenty times.
  */
 export interface NodeScopedAlert {
   readonly key: string
-  readonly kind: string
+  readonly kind: AlertKind
   readonly node?: string | undefined
 }
 
@@ -15,12 +17,13 @@ export interface FoldResult<T extends NodeScopedAlert> {
   readonly folded: Map<string, T[]>
 }
 
-export const defaultFoldedKinds: readonly string[] = ['missed-backup', 'non-compliant', 'stale']
+/** Asset-level kinds: symptoms of their node being down. */
+export const defaultFoldedKinds: readonly AlertKind[] = ['missed-backup', 'non-compliant']
 
 export function foldUnderDownNodes<T extends NodeScopedAlert>(
   alerts: readonly T[],
   downNodes: ReadonlySet<string>,
-  foldedKinds: readonly string[] = defaultFoldedKinds,
+  foldedKinds: readonly AlertKind[] = defaultFoldedKinds,
 ): FoldResult<T> {
   const kept: T[] = []
   const folded = new Map<string, T[]>()
@@ -40,7 +43,7 @@ export function foldUnderDownNodes<T extends NodeScopedAlert>(
 export function isSuppressedByNode(
   a: NodeScopedAlert,
   downNodes: ReadonlySet<string>,
-  foldedKinds: readonly string[] = defaultFoldedKinds,
+  foldedKinds: readonly AlertKind[] = defaultFoldedKinds,
 ): boolean {
   return a.node !== undefined && downNodes.has(a.node) && foldedKinds.includes(a.kind)
 }

@@ -1,12 +1,14 @@
 import type { DiskHealth, DiskHealthBody, FsUsage, PoolHealth } from '../schemas/disk-health.ts'
 import { type CounterDelta, counterDeltas, type DiskBaseline, diskKey } from './baseline.ts'
+import { alertKey } from '../compliance/alert-flips.ts'
 import { forecastFull, type UsagePoint } from './forecast.ts'
 
 /**
  * Disk-health alert rules, pure: the collector feeds them the latest `disk.health` body, the stored baselines
  * and the usage history, and gets the set of conditions that hold *now*. A condition that no longer holds is
  * simply absent, so transient states (a hot afternoon, a pending sector that got rewritten) clear by
- * themselves; the alert engine turns presence/absence into fire/resolve transitions keyed by `key`.
+ * themselves; the alert engine turns presence/absence into fire/resolve transitions keyed by
+ * `diskAlertKey(node, alert)`.
  */
 export const diskAlertRules = [
   'smart-failed',
@@ -24,13 +26,23 @@ export const diskAlertRules = [
 export type DiskAlertRule = (typeof diskAlertRules)[number]
 
 export interface DiskAlert {
-  /** Stable per node + rule + subject: `disk.<rule>:<subject>`. */
-  readonly key: string
   readonly rule: DiskAlertRule
   readonly severity: 'warning' | 'critical'
   /** Disk key (`serial:…`), mount point or pool name. */
   readonly subject: string
   readonly message: string
+}
+
+/**
+ * The alert key of a disk alert on `node`: an `unhealthy-device` key (alertKey) whose subject is `<rule>/<subject>`,
+ * kept to characters an MQTT topic level allows ('/' separates levels; '+', '#' and blanks become '_').
+ */
+export function diskAlertKey(node: string, a: Pick<DiskAlert, 'rule' | 'subject'>): string {
+  const subject = `${a.rule}/${a.subject}`
+    .replace(/[+#\s]/g, '_')
+    .replace(/\/+/g, '/')
+    .replace(/\/$/, '')
+  return alertKey('unhealthy-device', node, subject)
 }
 
 export interface DiskThresholds {
@@ -104,7 +116,7 @@ function diskAlerts(d: DiskHealth, baseline: DiskBaseline | undefined, th: DiskT
   const label = `${d.name}${d.model ? ` (${d.model}${d.serial ? ` ${d.serial}` : ''})` : ''}`
   const out: DiskAlert[] = []
   const add = (rule: DiskAlertRule, severity: DiskAlert['severity'], message: string): void => {
-    out.push({ key: `disk.${rule}:${subject}`, rule, severity, subject, message })
+    out.push({ rule, severity, subject, message })
   }
   if (d.smart === 'failed') {
     add(
@@ -193,7 +205,6 @@ function fsAlerts(fs: FsUsage, history: readonly UsagePoint[], th: DiskThreshold
   const subject = fs.mount
   if (pct >= th.capacityCritPct) {
     out.push({
-      key: `disk.capacity:${subject}`,
       rule: 'capacity',
       severity: 'critical',
       subject,
@@ -201,7 +212,6 @@ function fsAlerts(fs: FsUsage, history: readonly UsagePoint[], th: DiskThreshold
     })
   } else if (pct >= th.capacityWarnPct) {
     out.push({
-      key: `disk.capacity:${subject}`,
       rule: 'capacity',
       severity: 'warning',
       subject,
@@ -212,7 +222,6 @@ function fsAlerts(fs: FsUsage, history: readonly UsagePoint[], th: DiskThreshold
     const f = forecastFull(history)
     if (f?.fullAt && Date.parse(f.fullAt) - now.getTime() <= th.forecastDays * 86_400_000) {
       out.push({
-        key: `disk.forecast-full:${subject}`,
         rule: 'forecast-full',
         severity: 'warning',
         subject,
@@ -229,7 +238,6 @@ function poolAlerts(p: PoolHealth): DiskAlert[] {
   if (p.state !== 'ONLINE' && p.state !== 'UNKNOWN') {
     const severity = p.state === 'DEGRADED' ? 'warning' : 'critical'
     out.push({
-      key: `disk.pool-degraded:${subject}`,
       rule: 'pool-degraded',
       severity,
       subject,
@@ -238,7 +246,6 @@ function poolAlerts(p: PoolHealth): DiskAlert[] {
   }
   if (p.errors > 0) {
     out.push({
-      key: `disk.pool-errors:${subject}`,
       rule: 'pool-errors',
       severity: 'warning',
       subject,

@@ -8,6 +8,7 @@ import {
   runAnomalies,
   type AlertCondition,
   type AlertRecord,
+  type NodeScopedAlert,
   type RunSample,
 } from '@backstop/shared'
 
@@ -76,7 +77,7 @@ describe('alert flips', () => {
 
 describe('node-down suppression', () => {
   it('folds missed-backup alerts of down nodes, keeps the rest', () => {
-    const alerts = [
+    const alerts: NodeScopedAlert[] = [
       { key: 'missed-backup/nas1/a', kind: 'missed-backup', node: 'nas1' },
       { key: 'missed-backup/nas1/b', kind: 'missed-backup', node: 'nas1' },
       { key: 'run-failed/nas1/c', kind: 'run-failed', node: 'nas1' },

@@ -4,6 +4,7 @@ import {
   classifyDisk,
   deviceHealthMap,
   deviceKeyOfLocation,
+  diskAlertKey,
   type DiskBaseline,
   type DiskHealth,
   type DiskHealthBody,
@@ -178,7 +179,7 @@ for (const c of cases) {
       now,
     })
     assert.deepEqual(
-      alerts.map((a) => `${a.severity} ${a.key}`),
+      alerts.map((a) => `${a.severity} disk.${a.rule}:${a.subject}`),
       c.expect,
     )
     for (const a of alerts) {
@@ -233,4 +234,16 @@ test('a copy on a failing disk or on a filesystem over it maps to failed; other 
   assert.equal(health({ kind: 'dir', target: '/b2', device: { fsUuid: 'BBBB' } }), 'ok')
   assert.equal(health({ kind: 'zfs-pool', target: 'tank', device: { fsUuid: 'cccc' } }), 'degraded')
   assert.equal(health({ kind: 'dir', target: '/x' }), 'no key')
+})
+
+test('disk alerts are keyed like every alert: unhealthy-device/<node>/<rule>/<subject>, safe as a topic level', () => {
+  const cases: Array<[Parameters<typeof diskAlertKey>[1], string]> = [
+    [{ rule: 'smart-failed', subject: 'serial:S1' }, 'unhealthy-device/pve1/smart-failed/serial:S1'],
+    [{ rule: 'capacity', subject: '/mnt/backup' }, 'unhealthy-device/pve1/capacity/mnt/backup'],
+    [{ rule: 'capacity', subject: '/' }, 'unhealthy-device/pve1/capacity'],
+    [{ rule: 'pool-errors', subject: 'zfs:tank #1+x' }, 'unhealthy-device/pve1/pool-errors/zfs:tank__1_x'],
+  ]
+  for (const [alert, key] of cases) {
+    assert.equal(diskAlertKey('pve1', alert), key)
+  }
 })

@@ -1,5 +1,5 @@
 import Type from 'typebox'
-import { alertKinds, BackstopError, IsoTimestamp, NodeId } from '@backstop/shared'
+import { alertKinds, BackstopError, IsoTimestamp, NodeId, type AlertKind } from '@backstop/shared'
 import { auditAction } from '../audit-action.ts'
 import { actorOf } from '../auth-guard.ts'
 import type { StoredAlert } from '../../store/alerts-repo.ts'
@@ -101,7 +101,7 @@ export function alertRoutes(app: App, deps: Pick<AppDeps, 'alerts' | 'alertsRepo
       const r = repo.list({
         state: q.state,
         severity: q.severity as 'info' | undefined,
-        kind: q.kind as 'missed-backup' | undefined,
+        kind: q.kind as AlertKind | undefined,
         node: q.node,
         limit,
         offset,
