@@ -1,5 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net'
-import { createServer as createTlsServer, type TlsOptions } from 'node:tls'
+import { createServer as createTlsServer, type TLSSocket, type TlsOptions } from 'node:tls'
 import type { Broker } from './broker.ts'
 
 /**
@@ -16,7 +16,11 @@ export function createMqttServer(broker: Broker, tls: TlsOptions | undefined): S
     broker.admit(socket)
   })
   if (tls) {
-    server.on('tlsClientError', (err: Error) => broker.tlsFailed(err))
+    // Node reports a handshake timeout or failure here but leaves the socket open: close it.
+    server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
+      broker.tlsFailed(err)
+      socket.destroy()
+    })
   }
   return server
 }

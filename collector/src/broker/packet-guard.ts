@@ -41,6 +41,11 @@ export class PacketGuard extends Duplex {
     }
   }
 
+  /** aedes (mqtt-packet) writes a packet in pieces under cork(): one socket write, one TLS record. */
+  override _writev(chunks: Array<{ chunk: Buffer }>, cb: (err?: Error | null) => void): void {
+    this._write(Buffer.concat(chunks.map((c) => c.chunk)), 'binary', cb)
+  }
+
   override _final(cb: (err?: Error | null) => void): void {
     this.socket.end(() => cb())
   }
