@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
@@ -7,16 +7,10 @@ import { alertKey, alertKinds } from '@backstop/shared'
 
 const root = fileURLToPath(new URL('../../..', import.meta.url))
 
-function sources(dir: string, out: string[] = []): string[] {
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name)
-    if (statSync(p).isDirectory()) {
-      sources(p, out)
-    } else if (name.endsWith('.ts')) {
-      out.push(p)
-    }
-  }
-  return out
+function sources(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((name) => name.endsWith('.ts'))
+    .map((name) => join(dir, name))
 }
 
 // One key scheme: every alert key is built by alertKey() (shared/src/compliance/alert-flips.ts). A literal that
