@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs'
 import { readdir, rm, stat } from 'node:fs/promises'
 import { basename, join } from 'node:path'
-import { type Copy, type DeletedCopy, planRetention, type RetentionPolicy } from '@backstop/shared'
+import type { Copy, DeletedCopy, RetentionPolicy } from '@backstop/shared'
 import type { PlanLine } from '../job.ts'
+import { planCopies } from '../retention.ts'
 import type { PathIdentity } from '../../tools/lsblk.ts'
 import { guestAsset } from '../../tools/pvesh.ts'
 import { type ArchiveName, companionFiles, parseArchiveName } from '../../tools/vzdump.ts'
@@ -115,28 +116,26 @@ export async function pruneArchives(
   const lines: PlanLine[] = []
   const errors: string[] = []
   for (const group of groups.values()) {
-    const byId = new Map(group.map((a) => [a.path, a]))
-    const decisions = planRetention(
+    const plan = planCopies(
       group.map((a) => ({
         id: a.path,
+        name: a.name,
         createdAt: a.createdAt,
+        tags: undefined,
         held: a.protected,
         // Hashed after vzdump wrote it and unchanged in size since: a failed or unverified archive fills no slot.
         successful: sums.get(a.path)?.bytes === a.bytes,
+        archive: a,
       })),
       policy,
       now,
+      dir,
     )
-    for (const d of decisions) {
-      const a = byId.get(d.id)!
-      lines.push({
-        location: dir,
-        name: a.name,
-        createdAt: a.createdAt.toISOString(),
-        action: d.action,
-        reasons: d.reasons,
-      })
-      if (d.action === 'keep' || dryRun) {
+    lines.push(...plan.lines)
+    kept.push(...plan.keep.map((k) => k.archive))
+    for (const { snap, rule } of plan.destroy) {
+      const a = snap.archive
+      if (dryRun) {
         kept.push(a)
         continue
       }
@@ -152,7 +151,7 @@ export async function pruneArchives(
           location: { kind: 'dir', target: dir },
           name: basename(a.path),
           deletedAt: now.toISOString(),
-          rule: d.reasons.join('; ').slice(0, 256),
+          rule,
         })
       } catch (e) {
         errors.push(`could not delete ${a.path}: ${(e as Error).message}`)
