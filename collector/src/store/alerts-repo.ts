@@ -1,11 +1,12 @@
-import type {
-  AlertFlip,
-  AlertKind,
-  AlertRecord,
-  AlertState,
-  MaintenanceWindow,
-  NotifyDecision,
-  Severity,
+import {
+  assetAlertKinds,
+  type AlertFlip,
+  type AlertKind,
+  type AlertRecord,
+  type AlertState,
+  type MaintenanceWindow,
+  type NotifyDecision,
+  type Severity,
 } from '@backstop/shared'
 import type { Db } from './db.ts'
 
@@ -216,11 +217,11 @@ export function createAlertsRepo(db: Db) {
       const total = (db.prepare(`SELECT count(*) AS n FROM alerts ${w}`).get(params) as { n: number }).n
       return { items, total }
     },
-    /** Asset-level alerts (non-compliant, missed-backup) that started firing in [start, end], per key. */
+    /** Asset-level alerts (assetAlertKinds) that started firing in [start, end], per key. */
     raisedBetween(start: number, end: number): { key: string; n: number }[] {
       return db
         .prepare(
-          `SELECT key, count(*) AS n FROM alert_flips WHERE kind IN ('non-compliant', 'missed-backup') AND to_state = 'firing'
+          `SELECT key, count(*) AS n FROM alert_flips WHERE kind IN (${assetAlertKinds.map((k) => `'${k}'`).join(', ')}) AND to_state = 'firing'
         AND from_state <> 'firing' AND at >= ? AND at <= ? GROUP BY key`,
         )
         .all(start, end) as { key: string; n: number }[]

@@ -33,6 +33,41 @@ export function alertKey(kind: AlertKind, node: string, subject?: string): strin
   return subject === undefined ? `${kind}/${node}` : `${kind}/${node}/${subject}`
 }
 
+/** How many leading subject levels come before `<asset kind>/<asset id>`, or undefined when a kind is not per asset. */
+function assetSubjectOffset(kind: AlertKind): number | undefined {
+  switch (kind) {
+    case 'missed-backup':
+      return 1 // <job>/<asset kind>/<asset id> (job names never contain '/')
+    case 'non-compliant':
+      return 0 // <asset kind>/<asset id>
+    case 'run-failed':
+    case 'run-anomaly':
+    case 'node-down':
+    case 'coverage-gap':
+    case 'unhealthy-device':
+      return undefined
+    default: {
+      const unknownKind: never = kind
+      return unknownKind
+    }
+  }
+}
+
+/** Kinds raised per asset, whose subject ends in `<asset kind>/<asset id>` (missed-backup, non-compliant). */
+export const assetAlertKinds: readonly AlertKind[] = alertKinds.filter((k) => assetSubjectOffset(k) !== undefined)
+
+/** The asset (`<node>/<asset kind>/<asset id>`) that a key of an assetAlertKinds alert is about; else undefined. */
+export function alertAsset(key: string): string | undefined {
+  const [kind, node, ...subject] = key.split('/')
+  const offset = (alertKinds as readonly string[]).includes(kind ?? '')
+    ? assetSubjectOffset(kind as AlertKind)
+    : undefined
+  if (offset === undefined || node === undefined || subject.length < offset + 2) {
+    return undefined
+  }
+  return `${node}/${subject.slice(offset).join('/')}`
+}
+
 export type AlertState = 'firing' | 'resolved'
 
 export interface AlertCondition {

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import {
+  alertAsset,
   alertKey,
+  alertKinds,
   applyCondition,
+  assetAlertKinds,
   foldUnderDownNodes,
   notifyDecision,
   runAnomalies,
@@ -119,4 +122,29 @@ describe('run anomalies', () => {
       ),
     )
   }
+})
+
+describe('alert keys', () => {
+  it('alertAsset reads the asset back from the keys of per-asset kinds, and only from those', () => {
+    const cases: Array<[string, string | undefined]> = [
+      [alertKey('missed-backup', 'pve1', 'nightly/vm/101'), 'pve1/vm/101'],
+      [alertKey('non-compliant', 'pve1', 'dataset/tank/data'), 'pve1/dataset/tank/data'],
+      [alertKey('coverage-gap', 'pve1', 'vm/101'), undefined],
+      [alertKey('node-down', 'pve1'), undefined],
+      [alertKey('missed-backup', 'pve1', 'nightly'), undefined],
+      ['stale/pve1/vm/101', undefined],
+      ['', undefined],
+    ]
+    for (const [key, asset] of cases) {
+      assert.equal(alertAsset(key), asset, key)
+    }
+  })
+
+  it('assetAlertKinds are exactly the kinds alertAsset answers for', () => {
+    assert.deepEqual(assetAlertKinds, ['missed-backup', 'non-compliant'])
+    for (const kind of alertKinds) {
+      const perAsset = alertAsset(alertKey(kind, 'n', 'job/vm/1')) !== undefined
+      assert.equal(perAsset, assetAlertKinds.includes(kind), kind)
+    }
+  })
 })

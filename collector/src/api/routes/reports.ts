@@ -1,5 +1,5 @@
 import Type from 'typebox'
-import { IsoTimestamp } from '@backstop/shared'
+import { alertAsset, IsoTimestamp } from '@backstop/shared'
 import type { App, AppDeps } from '../deps.ts'
 import { ErrorResponse } from '../errors.ts'
 import { fleetSummary, FleetSummary } from './compliance.ts'
@@ -65,12 +65,12 @@ export function reportRoutes(app: App, deps: Pick<AppDeps, 'assets' | 'alertsRep
     async (req, reply) => {
       const end = req.query.end ? Date.parse(req.query.end) : deps.clock.now()
       const start = end - 7 * 86_400_000
-      // Alert keys are `<kind>/<node>/[<job>/]<asset kind>/<asset id>`; job names never contain '/'.
       const raised = new Map<string, number>()
       for (const r of deps.alertsRepo.raisedBetween(start, end)) {
-        const parts = r.key.split('/')
-        const asset = `${parts[1]}/${parts.slice(parts[0] === 'missed-backup' ? 3 : 2).join('/')}`
-        raised.set(asset, (raised.get(asset) ?? 0) + r.n)
+        const asset = alertAsset(r.key)
+        if (asset !== undefined) {
+          raised.set(asset, (raised.get(asset) ?? 0) + r.n)
+        }
       }
       const rows: Record<string, unknown>[] = []
       for (let offset = 0; ; offset += 1000) {
