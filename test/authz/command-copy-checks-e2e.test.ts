@@ -3,6 +3,7 @@ import { closeSync, mkdirSync, openSync, statSync, writeFileSync, writeSync } fr
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { parseCollectorConfig } from '../../collector/src/config/load.ts'
+import { createTokensRepo } from '../../collector/src/auth/tokens.ts'
 import { startCollector } from '../../collector/src/main.ts'
 import { captureLog } from '../../collector/test/support/harness.ts'
 import { agentBin, agentConfig, eventually, getJson, startProc, tempDir, TOKEN } from '../support/processes.ts'
@@ -73,17 +74,18 @@ describe(
       await new Promise((r) => setTimeout(r, 1000))
 
       const api = c.apiUrl
+      const token = createTokensRepo(c.db).create('e2e', 'operator', Date.now()).token
       const command = async (body: Record<string, string>): Promise<CommandView> => {
         const res = await fetch(`${api}/api/v1/nodes/chk-node/commands`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
           body: JSON.stringify(body),
         })
         assert.equal(res.status, 202, await res.clone().text())
         const id = ((await res.json()) as { command: { id: string } }).command.id
         return eventually(
           async () => {
-            const row = (await getJson<{ command: CommandView }>(`${api}/api/v1/commands/${id}`)).command
+            const row = (await getJson<{ command: CommandView }>(`${api}/api/v1/commands/${id}`, token)).command
             return ['succeeded', 'failed', 'rejected'].includes(row.status) ? row : undefined
           },
           `${body.kind} outcome`,
@@ -91,11 +93,12 @@ describe(
         )
       }
       const copies = async (): Promise<CopyView[]> =>
-        (await getJson<{ copies: CopyView[] }>(`${api}/api/v1/copies?node=chk-node`)).copies
+        (await getJson<{ copies: CopyView[] }>(`${api}/api/v1/copies?node=chk-node`, token)).copies
       const asset = async (): Promise<AssetView> =>
         (
           await getJson<{ asset: AssetView }>(
             `${api}/api/v1/asset?node=chk-node&kind=file-set&id=${encodeURIComponent('fileset:pve-config')}`,
+            token,
           )
         ).asset
 

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -123,6 +123,11 @@ export interface CollectorSetup {
   readonly mqttUrl: string
   readonly apiUrl: string
   start(): Promise<Proc>
+  /**
+   * A bearer token of `role`, created the way an operator bootstraps the API: `backstop-collector apitoken create`
+   * on the collector host (the API itself never hands out a first token).
+   */
+  apiToken(role?: 'viewer' | 'operator' | 'admin'): Promise<string>
 }
 
 /** Writes a collector config with fixed loopback ports; `start()` may be called again after a kill -9. */
@@ -160,7 +165,23 @@ export async function collectorSetup(dir: string, extra: Record<string, unknown>
       }
       return p
     },
+    apiToken: (role = 'admin') => createApiToken(config, role),
   }
+}
+
+/** Runs `backstop-collector apitoken create` against `config`; resolves to the printed token. */
+export function createApiToken(config: string, role: 'viewer' | 'operator' | 'admin' = 'admin'): Promise<string> {
+  const argv = [collectorBin, 'apitoken', 'create', '--name', `it-${role}`, '--role', role, '--config', config]
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, argv, { timeout: 30_000 }, (err, stdout, stderr) => {
+      const token = stdout.trim()
+      if (err !== null || !/^bkt_/.test(token)) {
+        reject(new Error(`apitoken create failed: ${err?.message ?? ''} ${stderr.trim()}`))
+        return
+      }
+      resolve(token)
+    })
+  })
 }
 
 /** Writes an agent config pointing at `mqttUrl`; jobs are passed through as YAML. */
@@ -188,8 +209,9 @@ export function agentConfig(
   return file
 }
 
-export async function getJson<T>(url: string): Promise<T> {
-  const res = await fetch(url, { headers: { accept: 'application/json' } })
+/** GET with a bearer token (the API has no anonymous access: collectorSetup().apiToken() makes one). */
+export async function getJson<T>(url: string, token: string): Promise<T> {
+  const res = await fetch(url, { headers: { accept: 'application/json', authorization: `Bearer ${token}` } })
   if (!res.ok) {
     throw new Error(`GET ${url}: ${res.status} ${await res.text()}`)
   }

@@ -5,6 +5,7 @@ import { Compile } from 'typebox/compile'
 import { LineCounter, parseDocument } from 'yaml'
 import {
   BackstopError,
+  isBackstopError,
   ConfigError,
   explainSchemaError as explain,
   fieldName,
@@ -153,7 +154,8 @@ function exposureIssue(
     checkApiExposure(api)
   } catch (e) {
     const at = position(doc, lines, ['api', 'auth'])
-    throw new ConfigError([{ file, ...at, field: 'api.auth', message: (e as Error).message }])
+    const message = isBackstopError(e) ? (e.detail ?? e.message) : String(e)
+    throw new ConfigError([{ file, ...at, field: 'api.auth', message }])
   }
 }
 

@@ -8,6 +8,7 @@ import { MAX_MESSAGE_BYTES, nodeTopic, type AckBody, type Envelope } from '@back
 import { parseCollectorConfig } from '../../src/config/load.ts'
 import { startCollector, type RunningCollector } from '../../src/main.ts'
 import { captureLog, FakeAgent, payload, TOKEN } from '../support/harness.ts'
+import { apiFetch } from '../support/app-deps.ts'
 
 /** Real TCP: mqtt.js clients ↔ the collector's aedes broker on an ephemeral port, through the full durable path. */
 
@@ -109,13 +110,13 @@ describe('collector over real MQTT (TCP, port 0)', () => {
     await conn.client.publishAsync(nodeTopic('pve1', 'events'), payload(started), { qos: 1 })
     await conn.client.publishAsync(nodeTopic('pve1', 'events'), payload(finished), { qos: 1 })
     await conn.waitAck((a) => a.acked.includes(finished.msgId), 'job.finished')
-    const res = await fetch(`${c.apiUrl}/api/v1/runs?node=pve1`)
+    const res = await apiFetch(c, 'viewer')('/api/v1/runs?node=pve1')
     const body = (await res.json()) as { runs: { runId: string; status: string }[] }
     assert.deepEqual(
       body.runs.map((r) => [r.runId, r.status]),
       [['r1', 'success']],
     )
-    const copies = (await (await fetch(`${c.apiUrl}/api/v1/copies?node=pve1`)).json()) as {
+    const copies = (await (await apiFetch(c, 'viewer')('/api/v1/copies?node=pve1')).json()) as {
       copies: { copyId: string }[]
     }
     assert.deepEqual(
@@ -271,8 +272,9 @@ describe('collector over real MQTT (TCP, port 0)', () => {
       JSON.stringify({ state: 'online', ts: Date.now(), agentVersion: '0.3.0' }),
       { qos: 1, retain: true },
     )
+    const api = apiFetch(c, 'viewer')
     const get = async (): Promise<{ status: string; agentVersion: string }> =>
-      (await (await fetch(`${c.apiUrl}/api/v1/nodes/st1`)).json()) as { status: string; agentVersion: string }
+      (await (await api('/api/v1/nodes/st1')).json()) as { status: string; agentVersion: string }
     assert.deepEqual(await get().then((n) => [n.status, n.agentVersion]), ['online', '0.3.0'])
     // an unclean disconnect publishes the will
     ;(client as unknown as { stream: { destroy(): void } }).stream.destroy()

@@ -13,7 +13,7 @@ test('deploy/config/collector.example.yaml parses and documents the defaults', (
   assert.equal(cfg.dataDir, '/var/lib/backstop-collector')
   assert.equal(cfg.dbFile, '/var/lib/backstop-collector/collector.db')
   assert.deepEqual(cfg.mqtt, { host: '0.0.0.0', port: 1883 })
-  assert.deepEqual(cfg.api, { host: '127.0.0.1', port: 8080, auth: 'auto' })
+  assert.deepEqual(cfg.api, { host: '127.0.0.1', port: 8080, auth: 'required' })
   assert.equal(cfg.export.influx, undefined, 'export is off unless configured')
   assert.equal(cfg.logLevel, 'info')
   assert.equal(cfg.ingest.batchSize, 1000)

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url'
 import { test } from 'node:test'
 import { ConfigError } from '@backstop/shared'
 import { parseCollectorConfig } from '../../src/config/load.ts'
+import { OFF_ON_NETWORK } from '../../src/config/schema.ts'
 
 const example = readFileSync(
   fileURLToPath(new URL('../../../deploy/config/collector.example.yaml', import.meta.url)),
@@ -91,12 +92,12 @@ for (const [name, yaml, where] of invalid) {
   })
 }
 
-test('api.auth: auto by default, required and off as written', () => {
+test('api.auth: required by default, off (loopback) and the network opt-out as written', () => {
   const cases: [yaml: string, mode: string][] = [
-    ['', 'auto'],
-    ['api: {auth: auto}\n', 'auto'],
+    ['', 'required'],
     ['api: {auth: required}\n', 'required'],
-    ['api: {host: 0.0.0.0, auth: off}\n', 'off'],
+    ['api: {host: 127.0.0.1, auth: off}\n', 'off'],
+    [`api: {host: 0.0.0.0, auth: ${OFF_ON_NETWORK}}\n`, OFF_ON_NETWORK],
   ]
   for (const [yaml, mode] of cases) {
     assert.equal(parseCollectorConfig(base + yaml, 'x.yaml').api.auth, mode, yaml || '(no api section)')

@@ -6,6 +6,7 @@ import { createAuditLog } from '../../src/audit/audit-log.ts'
 import { createOperators } from '../../src/identity/operators.ts'
 import { parseCollectorConfig } from '../../src/config/load.ts'
 import { startCollector } from '../../src/main.ts'
+import { apiFetch } from '../support/app-deps.ts'
 import { captureLog, copy, FakeAgent, payload, tempDir, TOKEN } from '../support/harness.ts'
 
 /** The whole path in one process: signed job.finished over MQTT → ingest commit → ledger wake → verdict in the API. */
@@ -18,6 +19,7 @@ describe('collector end to end: ingest wakes the compliance ledger', () => {
     )
     const c = await startCollector(cfg, { log: captureLog('warn').log })
     t.after(() => c.stop())
+    const api = apiFetch(c, 'viewer')
     const agent = new FakeAgent('pve1')
     const send = async (password: string, envs: Envelope[]): Promise<AckBody[]> => {
       const client = await mqtt.connectAsync(c.mqttUrl, {
@@ -68,11 +70,11 @@ describe('collector end to end: ingest wakes the compliance ledger', () => {
       'job.finished acked',
     )
 
-    const url = `${c.apiUrl}/api/v1/asset?node=pve1&kind=file-set&id=${encodeURIComponent('fileset:etc-archive')}`
-    let res = await fetch(url)
+    const url = `/api/v1/asset?node=pve1&kind=file-set&id=${encodeURIComponent('fileset:etc-archive')}`
+    let res = await api(url)
     for (let i = 0; i < 50 && res.status === 404; i++) {
       await new Promise((r) => setTimeout(r, 20))
-      res = await fetch(url)
+      res = await api(url)
     }
     assert.equal(res.status, 200)
     const body = (await res.json()) as {
@@ -85,9 +87,9 @@ describe('collector end to end: ingest wakes the compliance ledger', () => {
       [['etc-archive', 'up']],
     )
     assert.equal(body.asset.verdict, 'compliant')
-    const summary = (await (await fetch(`${c.apiUrl}/api/v1/compliance/summary`)).json()) as { assets: number }
+    const summary = (await (await api('/api/v1/compliance/summary')).json()) as { assets: number }
     assert.equal(summary.assets, 1)
-    const metrics = await (await fetch(`${c.apiUrl}/metrics`)).text()
+    const metrics = await (await api('/metrics')).text()
     assert.match(
       metrics,
       /backstop_asset_last_success_timestamp_seconds\{node="pve1",kind="file-set",asset="fileset:etc-archive"\}/,

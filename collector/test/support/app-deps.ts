@@ -101,3 +101,13 @@ export function actorOf(auth: { authorization: string }): string {
   }
   return `token:${id}`
 }
+
+/**
+ * `fetch` against a running collector (startCollector) with a bearer token of `role`, minted in its database the
+ * way `backstop-collector apitoken create` does. Paths are relative to its apiUrl.
+ */
+export function apiFetch(c: { readonly apiUrl: string; readonly db: Db }, role: ApiRole = 'admin') {
+  const token = createTokensRepo(c.db).create(`test-${role}`, role, Date.now()).token
+  return (path: string, init: RequestInit = {}): Promise<Response> =>
+    fetch(`${c.apiUrl}${path}`, { ...init, headers: { ...init.headers, authorization: `Bearer ${token}` } })
+}
