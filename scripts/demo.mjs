@@ -146,5 +146,9 @@ Backstop is running (state and logs in ${dir}).
   API docs:    ${api}/docs
   Metrics:     ${api}/metrics
 
-The API speaks HTTPS with the collector's own CA:  curl --cacert ${join(dir, 'collector-data', 'tls', 'ca.pem')} ${api}/api/v1/runs
-(or let your browser accept the certificate). The first run starts within a minute. Ctrl-C stops both.`)
+The API needs a bearer token from the start (docs/security.md, "API bootstrap"). Create the first, an admin
+token, on this machine with the CLI (it is printed once):
+  node collector/bin/backstop-collector.mjs apitoken create --name admin --role admin --config ${join(dir, 'collector.yaml')}
+then, with the collector's own CA for HTTPS:
+  curl --cacert ${join(dir, 'collector-data', 'tls', 'ca.pem')} -H "Authorization: Bearer <token>" ${api}/api/v1/runs
+The first run starts within a minute. Ctrl-C stops both.`)
