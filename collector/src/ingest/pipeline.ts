@@ -3,7 +3,8 @@ import type { Logger } from 'pino'
 import type { Counters } from '../metrics/counters.ts'
 import type { Db } from '../store/db.ts'
 import type { EpochMs } from '../store/iso-time.ts'
-import { createBatcher, type Batcher, type Settled } from './batcher.ts'
+import type { Settled } from './batch-apply.ts'
+import { createBatcher, type Batcher } from './batcher.ts'
 import { BackstopError, type Envelope } from '@backstop/shared'
 import { ONE_TIME_TOKEN_RE, type Accepted, type Checked, type TokenCheck, type Verdict } from './check.ts'
 import type { KeyRing } from './key-ring.ts'
@@ -71,7 +72,6 @@ export function createIngest(deps: IngestDeps): Ingest {
     }
   }
   const batcher: Batcher = createBatcher({ ...deps, onCommitted })
-  const recordStatus = createStatusRecorder(deps.db, deps.store.nodes)
   const verifier = deps.verifier ?? createInlineVerifier({ keys: deps.keys, tokens: deps.tokens })
   const log = deps.log
   // Verification may finish out of order (worker pool); messages enter the batch in arrival order, so every
@@ -79,69 +79,15 @@ export function createIngest(deps: IngestDeps): Ingest {
   let order: InOrder[] = []
   let head = 0
 
-  const admit = (v: Accepted): Verdict => {
-    const env = v.env as Envelope<'enroll'>
-    const err = deps.admitEnroll
-      ? deps.admitEnroll(env)
-      : ONE_TIME_TOKEN_RE.test(env.body.token)
-        ? new BackstopError(
-            'BK_ERR_ENROLL_TOKEN',
-            'one-time tokens need the enrollment gate, which this collector does not run',
-          )
-        : undefined
-    return err ? { ok: false, code: err.code, reason: err.message, permanent: err.permanent, msgId: env.msgId } : v
-  }
-
-  /**
-   * A verified batch: its events enter the commit queue in batch order, each settled on its own (stored, duplicate
-   * or rejected — a bad one does not hold back the good ones); the MQTT message settles when the last one has.
-   */
-  const routeBatch = (m: InOrder, items: readonly Verdict[]): void => {
-    let left = items.length
-    let failed: Error | undefined
-    const settle: Settled = (err) => {
-      failed ??= err
-      if (--left === 0) {
-        m.done(failed)
-      }
-    }
-    for (const v of items) {
-      if (!v.ok) {
-        log.warn(
-          { node: m.node, msgId: v.msgId, code: v.code, reason: v.reason, permanent: v.permanent },
-          'batched event rejected',
-        )
-      }
-      batcher.add(m.node, v, settle)
-    }
-  }
-
   const route = (m: InOrder, checked: Checked): void => {
     if (checked.ok === 'batch') {
-      routeBatch(m, checked.items)
+      routeBatch(batcher, log, m, checked.items)
       return
     }
-    const verdict = checked.ok && checked.env.kind === 'enroll' ? admit(checked) : checked
-    if (!verdict.ok) {
-      if (verdict.msgId === undefined) {
-        deps.counters.inc('ingest_dropped_total', verdict.code)
-        log.warn(
-          { node: m.node, code: verdict.code, reason: verdict.reason, bytes: m.bytes },
-          'message dropped: cannot be attributed to a msgId, not acked',
-        )
-        m.done()
-        return
-      }
-      log.warn(
-        {
-          node: m.node,
-          msgId: verdict.msgId,
-          code: verdict.code,
-          reason: verdict.reason,
-          permanent: verdict.permanent,
-        },
-        'message rejected',
-      )
+    const verdict = checked.ok && checked.env.kind === 'enroll' ? admit(deps, checked) : checked
+    if (!verdict.ok && !logRejected(deps, m, verdict)) {
+      m.done()
+      return
     }
     batcher.add(m.node, verdict, m.done)
   }
@@ -173,28 +119,7 @@ export function createIngest(deps: IngestDeps): Ingest {
         drain()
       })
     },
-    status: (node, payload) => {
-      const s = parseStatus(payload)
-      if (!s) {
-        if (payload.length > 0) {
-          log.warn(
-            { node, bytes: payload.length },
-            'status message ignored: expected {"state":"online"|"offline","ts":…}',
-          )
-        }
-        return
-      }
-      try {
-        // Ordered by arrival, not by the payload's ts: a Last Will carries the ts of its CONNECT, so it is always
-        // older than the `online` published after CONNACK, yet it is the newer fact when the broker delivers it.
-        recordStatus(node, s.state, deps.now(), s.agentVersion)
-        deps.counters.inc('broker_status_total', s.state)
-      } catch (e) {
-        log.error({ err: e, node }, 'could not record node status')
-        return
-      }
-      onCommitted()
-    },
+    status: createStatusHandler(deps, onCommitted),
     onCommitted: (listener) => {
       committed.push(listener)
     },
@@ -205,4 +130,84 @@ export function createIngest(deps: IngestDeps): Ingest {
       batcher.close()
     },
   }
+}
+
+/** An enrollment passes the enrollment gate (one-time tokens, approvals, revocation) before it enters a batch. */
+function admit(deps: IngestDeps, v: Accepted): Verdict {
+  const env = v.env as Envelope<'enroll'>
+  const err = deps.admitEnroll
+    ? deps.admitEnroll(env)
+    : ONE_TIME_TOKEN_RE.test(env.body.token)
+      ? new BackstopError(
+          'BK_ERR_ENROLL_TOKEN',
+          'one-time tokens need the enrollment gate, which this collector does not run',
+        )
+      : undefined
+  return err ? { ok: false, code: err.code, reason: err.message, permanent: err.permanent, msgId: env.msgId } : v
+}
+
+/** The retained status topic: the node row and its ledger change commit together, then the ledger hears of it. */
+function createStatusHandler(deps: IngestDeps, onCommitted: () => void): Ingest['status'] {
+  const recordStatus = createStatusRecorder(deps.db, deps.store.nodes)
+  return (node, payload) => {
+    const s = parseStatus(payload)
+    if (!s) {
+      if (payload.length > 0) {
+        deps.log.warn(
+          { node, bytes: payload.length },
+          'status message ignored: expected {"state":"online"|"offline","ts":…}',
+        )
+      }
+      return
+    }
+    try {
+      // Ordered by arrival, not by the payload's ts: a Last Will carries the ts of its CONNECT, so it is always
+      // older than the `online` published after CONNACK, yet it is the newer fact when the broker delivers it.
+      recordStatus(node, s.state, deps.now(), s.agentVersion)
+      deps.counters.inc('broker_status_total', s.state)
+    } catch (e) {
+      deps.log.error({ err: e, node }, 'could not record node status')
+      return
+    }
+    onCommitted()
+  }
+}
+
+/**
+ * A verified batch: its events enter the commit queue in batch order, each settled on its own (stored, duplicate
+ * or rejected — a bad one does not hold back the good ones); the MQTT message settles when the last one has.
+ */
+function routeBatch(batcher: Batcher, log: Logger, m: InOrder, items: readonly Verdict[]): void {
+  let left = items.length
+  let failed: Error | undefined
+  const settle: Settled = (err) => {
+    failed ??= err
+    if (--left === 0) {
+      m.done(failed)
+    }
+  }
+  for (const v of items) {
+    if (!v.ok) {
+      log.warn(
+        { node: m.node, msgId: v.msgId, code: v.code, reason: v.reason, permanent: v.permanent },
+        'batched event rejected',
+      )
+    }
+    batcher.add(m.node, v, settle)
+  }
+}
+
+/** Logs a rejected message; false when it cannot be attributed to a msgId (dropped, never acked). */
+function logRejected(deps: IngestDeps, m: InOrder, verdict: Extract<Verdict, { ok: false }>): boolean {
+  if (verdict.msgId === undefined) {
+    deps.counters.inc('ingest_dropped_total', verdict.code)
+    deps.log.warn(
+      { node: m.node, code: verdict.code, reason: verdict.reason, bytes: m.bytes },
+      'message dropped: cannot be attributed to a msgId, not acked',
+    )
+    return false
+  }
+  const { msgId, code, reason, permanent } = verdict
+  deps.log.warn({ node: m.node, msgId, code, reason, permanent }, 'message rejected')
+  return true
 }

@@ -1,0 +1,149 @@
+import { BackstopError, isBackstopError, type AckBody, type ErrorCode } from '@backstop/shared'
+import type { Logger } from 'pino'
+import type { Db } from '../store/db.ts'
+import type { EpochMs } from '../store/iso-time.ts'
+import { createLedgerChangesRepo, type LedgerChangeBuffer } from '../store/ledger-changes-repo.ts'
+import type { Verdict } from './check.ts'
+import { applyMessage } from './index.ts'
+import type { HandlerContext, IngestStore } from './types.ts'
+
+/** Called when the message's batch is settled: committed and acked (no error), or rolled back (error). */
+export type Settled = (err?: Error) => void
+
+export interface Item {
+  readonly node: string
+  readonly verdict: Verdict
+  readonly receivedAt: EpochMs
+  readonly done: Settled
+}
+
+export interface NodeAck {
+  acked: string[]
+  rejected: AckBody['rejected']
+  enrollment?: AckBody['enrollment']
+  lastSeen: EpochMs
+}
+
+/** What one committed batch acks, pins and counts. */
+export interface Outcome {
+  readonly acks: Map<string, NodeAck>
+  readonly pins: [string, string][]
+  readonly stored: Map<string, number>
+  readonly dups: Map<string, number>
+  readonly rejected: Map<ErrorCode, number>
+}
+
+/** Thrown out of the fast-path transaction to roll it back and redo the batch with savepoints. */
+export class RetryGuarded extends Error {}
+
+interface ApplyDeps {
+  readonly db: Db
+  readonly store: IngestStore
+  readonly collectorPublicKey: string
+  readonly log: Logger
+}
+
+/**
+ * Applies a batch in one transaction. Fast path (`guarded` false): no savepoints; the first throwing handler aborts
+ * the attempt (RetryGuarded) and the batch is redone with a savepoint per message, so a bad message undoes only its
+ * own writes and its own ledger changes. Savepoints cost about a third of the apply time, and throws are rare.
+ */
+export function createBatchApplier(deps: ApplyDeps): (items: readonly Item[], guarded: boolean) => Outcome {
+  // better-sqlite3 nests transactions as SAVEPOINTs.
+  const applyOne = deps.db.transaction(applyMessage)
+  const ledgerChanges = createLedgerChangesRepo(deps.db)
+
+  const applyBatch = (items: readonly Item[], guarded: boolean): Outcome => {
+    const out: Outcome = { acks: new Map(), pins: [], stored: new Map(), dups: new Map(), rejected: new Map() }
+    const changes = ledgerChanges.buffer()
+    const ctx: HandlerContext = {
+      store: deps.store,
+      changes,
+      collectorPublicKey: deps.collectorPublicKey,
+      pinAfterCommit: (node, publicKey) => {
+        out.pins.push([node, publicKey])
+      },
+    }
+    for (const item of items) {
+      applyItem(item, out, ctx, changes, guarded)
+    }
+    for (const [node, ack] of out.acks) {
+      if (ack.acked.length > 0) {
+        deps.store.nodes.touch(node, ack.lastSeen)
+      }
+    }
+    changes.write()
+    return out
+  }
+
+  const applyItem = (
+    item: Item,
+    out: Outcome,
+    ctx: HandlerContext,
+    changes: LedgerChangeBuffer,
+    guarded: boolean,
+  ): void => {
+    const ack = ackFor(out.acks, item.node, item.receivedAt)
+    const v = item.verdict
+    if (!v.ok) {
+      ack.rejected.push({ msgId: v.msgId as string, code: v.code, reason: clip(v.reason), permanent: v.permanent })
+      bump(out.rejected, v.code)
+      return
+    }
+    const msg = { env: v.env, raw: v.raw, receivedAt: item.receivedAt }
+    const marked = changes.checkpoint()
+    try {
+      const applied = guarded ? applyOne(msg, ctx) : applyMessage(msg, ctx)
+      ack.acked.push(v.env.msgId)
+      bump(applied.stored ? out.stored : out.dups, v.env.kind)
+      if (applied.enrollment) {
+        ack.enrollment = applied.enrollment
+      }
+    } catch (e) {
+      if (!guarded) {
+        throw new RetryGuarded()
+      }
+      // Its savepoint rolled back: so do the changes it marked.
+      changes.rollbackTo(marked)
+      const err = rejectionOf(e, v.env.kind, v.env.msgId)
+      logRejection(deps.log, item.node, v.env.kind, v.env.msgId, e, err)
+      ack.rejected.push({ msgId: v.env.msgId, code: err.code, reason: clip(err.message), permanent: err.permanent })
+      bump(out.rejected, err.code)
+    }
+  }
+
+  return deps.db.transaction(applyBatch)
+}
+
+function rejectionOf(e: unknown, kind: string, msgId: string): BackstopError {
+  return isBackstopError(e)
+    ? e
+    : new BackstopError('BK_ERR_INTERNAL_ERROR', `applying ${kind} ${msgId}: ${(e as Error).message}`, { cause: e })
+}
+
+function logRejection(log: Logger, node: string, kind: string, msgId: string, e: unknown, err: BackstopError): void {
+  if (isBackstopError(e)) {
+    log.warn({ node, msgId, code: err.code, reason: err.message }, 'message rejected')
+  } else {
+    log.error({ err: e, node, msgId, kind }, 'ingest handler failed; message rolled back and rejected as transient')
+  }
+}
+
+function ackFor(acks: Map<string, NodeAck>, node: string, at: EpochMs): NodeAck {
+  let a = acks.get(node)
+  if (!a) {
+    a = { acked: [], rejected: [], lastSeen: at }
+    acks.set(node, a)
+  }
+  a.lastSeen = at
+  return a
+}
+
+function bump<K>(m: Map<K, number>, k: K): void {
+  m.set(k, (m.get(k) ?? 0) + 1)
+}
+
+/** The ack schema caps a reason at 8192 characters. */
+function clip(reason: string): string {
+  return reason.length > 2000 ? `${reason.slice(0, 2000)}…` : reason
+}
