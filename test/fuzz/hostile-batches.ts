@@ -1,14 +1,5 @@
 import fc from 'fast-check'
-import { sign } from 'node:crypto'
-import {
-  BATCH_SIGNING_DOMAIN,
-  batchSigningText,
-  MAX_BATCH_EVENTS,
-  privateKeyObject,
-  type Envelope,
-  type KeyPair,
-  type UnsignedBatch,
-} from '@backstop/shared'
+import { MAX_BATCH_EVENTS, signBatch, type Envelope, type KeyPair, type UnsignedBatch } from '@backstop/shared'
 import { nodeKeys } from '../../collector/test/support/harness.ts'
 import type { Expect, FuzzWorld, Hostile } from './hostile-arbitraries.ts'
 
@@ -24,12 +15,7 @@ const b = (v: unknown): Buffer => Buffer.from(JSON.stringify(v))
 const stranger = nodeKeys()
 
 export function signBatchWith(keys: KeyPair, unsigned: UnsignedBatch): UnsignedBatch & { sig: string } {
-  const sig = sign(
-    null,
-    Buffer.from(BATCH_SIGNING_DOMAIN + batchSigningText(unsigned), 'utf8'),
-    privateKeyObject(keys.secretKey),
-  ).toString('base64')
-  return { ...unsigned, sig }
+  return signBatch(unsigned, keys.secretKey)
 }
 
 export function hostileBatch(w: FuzzWorld): fc.Arbitrary<Hostile> {

@@ -1,10 +1,7 @@
 import assert from 'node:assert/strict'
-import { sign } from 'node:crypto'
 import { test } from 'node:test'
 import {
-  BATCH_SIGNING_DOMAIN,
-  batchSigningText,
-  privateKeyObject,
+  signBatch,
   verifyEnvelopeSignature,
   type BatchEnvelope,
   type Envelope,
@@ -25,12 +22,7 @@ function batchOf(agent: FakeAgent, events: unknown[], over: Partial<UnsignedBatc
     body: { events: events as Envelope[] },
     ...over,
   }
-  const sig = sign(
-    null,
-    Buffer.from(BATCH_SIGNING_DOMAIN + batchSigningText(unsigned), 'utf8'),
-    privateKeyObject(agent.keys.secretKey),
-  ).toString('base64')
-  return { ...unsigned, sig }
+  return signBatch(unsigned, agent.keys.secretKey)
 }
 
 const verifiers = {

@@ -1,16 +1,8 @@
 import assert from 'node:assert/strict'
-import { sign } from 'node:crypto'
 import { copyFileSync, mkdirSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import {
-  BATCH_SIGNING_DOMAIN,
-  batchSigningText,
-  privateKeyObject,
-  type DeletedCopy,
-  type Envelope,
-  type UnsignedBatch,
-} from '@backstop/shared'
+import { signBatch, type DeletedCopy, type Envelope, type UnsignedBatch } from '@backstop/shared'
 import { openDb, type Db } from '../../src/store/db.ts'
 import { createCopiesRepo } from '../../src/store/copies-repo.ts'
 import { createLedgerChangesRepo, type LedgerChange } from '../../src/store/ledger-changes-repo.ts'
@@ -42,8 +34,7 @@ function batchOf(agent: FakeAgent, events: Envelope[]): Buffer {
     ts: new Date().toISOString(),
     body: { events },
   }
-  const text = Buffer.from(BATCH_SIGNING_DOMAIN + batchSigningText(unsigned), 'utf8')
-  return payload({ ...unsigned, sig: sign(null, text, privateKeyObject(agent.keys.secretKey)).toString('base64') })
+  return payload(signBatch(unsigned, agent.keys.secretKey))
 }
 
 const gone = (id: string, assetId: string): DeletedCopy => ({
