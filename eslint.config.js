@@ -3,6 +3,7 @@
 import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
+// I/O modules only: node:crypto is computation (shared/src/signing.ts signs with it; callers bring the entropy).
 const ioModules = [
   'fs',
   'net',
