@@ -10,7 +10,7 @@ import type { NodesRepo } from '../store/nodes-repo.ts'
 export interface KeyRing {
   get(node: string): PinnedKey | undefined
   pin(node: string, publicKey: string): void
-  /** Forget a node (admin re-enrollment, see the security room). */
+  /** Forget a node (admin re-enrollment, identity/enrollment-gate.ts). */
   unpin(node: string): void
 }
 

@@ -28,7 +28,7 @@ export interface IngestDeps {
   /** Default: inline on the main thread. main.ts passes the worker pool (createWorkerVerifier). */
   readonly verifier?: Verifier
   /**
-   * Security room (identity/enrollment-gate.ts): one-time tokens, approvals, revocation and admin-allowed key
+   * The enrollment gate (identity/enrollment-gate.ts): one-time tokens, approvals, revocation and admin-allowed key
    * replacement, decided against the database before the enrollment enters a batch. Returns the refusal, if any.
    */
   readonly admitEnroll?: (env: Envelope<'enroll'>) => BackstopError | undefined

@@ -16,8 +16,8 @@ export interface IngestStore {
   readonly copies: CopiesRepo
   readonly assets: AssetsRepo
   /**
-   * Security room: applies `command.result` to the command ledger and audits it (optional: results are in `events`
-   * anyway).
+   * The command service (commands/command-service.ts): applies `command.result` to the command ledger and audits it
+   * (optional: results are in `events` anyway).
    */
   readonly commands?: { recordResult(node: string, body: BodyOf<'command.result'>, receivedAt: string): boolean }
   /** Disk health (issue 5); main.ts: `createDiskHealthStore(db, { raise: brain.alerts.raise })`. */

@@ -35,7 +35,7 @@ export interface LedgerContext {
   readonly alerts: AlertService
   readonly config: LedgerConfig
   readonly log: Logger
-  /** Per node: health of the devices its copies live on (from the disk-health room); default: all unknown. */
+  /** Per node: health of the devices its copies live on (health/disk-health-store.ts); default: all unknown. */
   readonly deviceHealth: (node: string) => DeviceHealthLookup
   readonly telemetry?: TelemetrySink | undefined
   /** After each committed evaluation pass (e.g. wake the telemetry exporter). */
