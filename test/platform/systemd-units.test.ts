@@ -84,6 +84,8 @@ describe('systemd units: systemd-analyze security', () => {
       assert.match(unit, /^UMask=0077$/m)
       assert.match(unit, /^ProtectSystem=strict$/m)
     }
+    // btrfs receive and the restore test must recreate setuid files as backed up; RestrictSUIDSGID refuses that.
+    assert.doesNotMatch(agent, /^RestrictSUIDSGID=yes$/m)
     assert.match(collector, /^CapabilityBoundingSet=$/m)
     assert.match(collector, /^User=backstop$/m)
   })
