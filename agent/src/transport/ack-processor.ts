@@ -2,7 +2,7 @@ import { decodeEnvelope, keyFingerprint, type AckBody } from '@backstop/shared'
 import type { Clock } from '../clock.ts'
 import type { Log } from '../log.ts'
 import type { Outbox } from '../outbox/outbox.ts'
-import type { TransportCounters } from './mqtt-transport.ts'
+import type { TransportCounters } from './transport-options.ts'
 import { checkAck } from './wire.ts'
 
 export interface AckProcessorDeps {

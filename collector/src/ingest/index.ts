@@ -1,6 +1,6 @@
 import { BackstopError, type Envelope } from '@backstop/shared'
 import { applyDiskHealth } from './disk-health.ts'
-import { applyCommandResult } from '../commands/apply-command-result.ts'
+import { applyCommandResult } from './command-result.ts'
 import { applyEnroll } from './enroll.ts'
 import { applyHeartbeat } from './heartbeat.ts'
 import { applyInventory } from './inventory.ts'

@@ -1,5 +1,5 @@
 import { alertKey } from '@backstop/shared'
-import { createRunApplier } from '../expectations/apply-runs.ts'
+import { createRunApplier } from './apply-runs.ts'
 import type { LedgerChange } from '../store/ledger-changes-repo.ts'
 import type { LedgerContext } from './context.ts'
 import { refreshVerdict } from './evaluate-asset.ts'

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { BackstopError } from '@backstop/shared'
-import type { Db } from './db.ts'
+import type Database from 'better-sqlite3'
 
 /**
  * Ordered SQL migrations: `NNNN-name.sql` in one folder. Number ranges are owned by rooms (0001–0009 core,
@@ -41,7 +41,7 @@ export function listMigrations(dir: string): { id: string; file: string }[] {
   })
 }
 
-export function migrate(db: Db, dir: string): MigrationReport {
+export function migrate(db: Database.Database, dir: string): MigrationReport {
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, applied_at TEXT NOT NULL) STRICT')
   const done = new Set((db.prepare('SELECT id FROM schema_migrations').all() as { id: string }[]).map((r) => r.id))
   const record = db.prepare('INSERT INTO schema_migrations (id, applied_at) VALUES (?, ?)')

@@ -1,5 +1,5 @@
 import type { AlertFlip, Severity } from '@backstop/shared'
-import type { ChannelKind, Credentials, MaskedCredentials } from '../notifiers/credentials.ts'
+import type { ChannelKind, Credentials, MaskedCredentials } from './channel-types.ts'
 import type { Db } from './db.ts'
 import { createNotifySecrets, listedCredentials } from './notify-secrets.ts'
 

@@ -1,9 +1,4 @@
-import {
-  maskCredentials,
-  splitUrlCredentials,
-  type Credentials,
-  type MaskedCredentials,
-} from '../notifiers/credentials.ts'
+import { maskCredentials, splitUrlCredentials, type Credentials, type MaskedCredentials } from './channel-types.ts'
 import type { Db } from './db.ts'
 
 interface SecretRow {

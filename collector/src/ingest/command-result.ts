@@ -1,8 +1,8 @@
-import { DUPLICATE, type Handler, recordOnce, STORED } from '../ingest/types.ts'
+import { DUPLICATE, type Handler, recordOnce, STORED } from './types.ts'
 import { isoOf } from '../store/iso-time.ts'
 
 /**
- * Ingest handler for `command.result` (wired in ingest/index.ts): stored once like every durable event, then the
+ * Ingest handler for `command.result` (wired in index.ts): stored once like every durable event, then the
  * command's row moves forward and the outcome is audited — all inside the batch transaction, before the ack.
  */
 export const applyCommandResult: Handler<'command.result'> = (msg, ctx) => {

@@ -10,7 +10,7 @@ import {
   type RunSample,
   type Tier,
 } from '@backstop/shared'
-import type { LedgerContext } from '../ledger/context.ts'
+import type { LedgerContext } from './context.ts'
 import type { ExpectationRow } from '../store/expectations-repo.ts'
 
 interface RunRow {
