@@ -10,6 +10,21 @@ import { resolveRearJob } from '../../src/jobs/rear/config.ts'
 import { saveInventory } from '../../src/jobs/rear/inventory.ts'
 import { createRearJob } from '../../src/jobs/rear/rear-job.ts'
 
+/** A job context on `exec` whose clock stands at `at`. */
+function contextAt(exec: FixtureExec, stateDir: string, at: string): JobContext {
+  return {
+    node: 'n1',
+    runId: 'r1',
+    trigger: 'schedule',
+    exec,
+    log: pino({ level: 'silent' }),
+    signal: new AbortController().signal,
+    stateDir,
+    clock: { now: () => new Date(at), sleepUntil: async () => {} },
+    progress: () => {},
+  }
+}
+
 test('stick not attached: failed with BK_ERR_USB_MEDIUM_MISSING, known runs reported offline, overdue stick named', async (t) => {
   const state = mkdtempSync(join(tmpdir(), 'bk-rearjob-'))
   t.after(() => rmSync(state, { recursive: true, force: true }))
@@ -35,17 +50,7 @@ test('stick not attached: failed with BK_ERR_USB_MEDIUM_MISSING, known runs repo
   const job = createRearJob(
     resolveRearJob({ kind: 'rear', name: 'rescue', rearHostname: 'vm', nodeTimezone: 'UTC' }, 'UTC'),
   )
-  const ctx: JobContext = {
-    node: 'n1',
-    runId: 'r1',
-    trigger: 'schedule',
-    exec,
-    log: pino({ level: 'silent' }),
-    signal: new AbortController().signal,
-    stateDir: state,
-    clock: { now: () => new Date('2026-11-22T02:00:00Z'), sleepUntil: async () => {} },
-    progress: () => {},
-  }
+  const ctx = contextAt(exec, state, '2026-11-22T02:00:00Z')
   // by-label directory that does not exist on this host: the blkid probe decides.
   const r = await job.run(ctx)
   exec.assertAllUsed()
@@ -108,17 +113,7 @@ test('plan: GFS keep.last per kind on the attached stick, verified runs only (mo
       { argv: ['mount', '-o', 'rw,nodev,nosuid,noexec', '/dev/loop0p3', join(state, 'mnt')] },
       { argv: ['umount', join(state, 'mnt')] },
     ])
-    const lines = await job.plan({
-      node: 'n1',
-      runId: 'p',
-      trigger: 'manual',
-      exec,
-      log: pino({ level: 'silent' }),
-      signal: new AbortController().signal,
-      stateDir: state,
-      clock: { now: () => new Date('2026-11-22T00:00:00Z'), sleepUntil: async () => {} },
-      progress: () => {},
-    })
+    const lines = await job.plan(contextAt(exec, state, '2026-11-22T00:00:00Z'))
     exec.assertAllUsed()
     assert.ok(lines.every((l) => l.location === 'REAR-000:rear/vm'))
     return lines.map((l) => `${l.name.split('/')[2]} ${l.action}`)

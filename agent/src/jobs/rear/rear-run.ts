@@ -87,17 +87,22 @@ export async function runRear(
   }
 }
 
-/** The stick's run dirs of this host (mounted for the listing only). */
-export async function listOnStick(ctx: JobContext, p: RearPlace, warnings: string[]): Promise<RunDir[]> {
+/** Runs `fn` with the stick mounted; it is unmounted again whatever happens (a failed umount is a warning). */
+async function withStick<T>(ctx: JobContext, p: RearPlace, warnings: string[], fn: () => Promise<T>): Promise<T> {
   await mountStick(ctx.exec, p.stick, p.mnt)
   try {
-    return await listRunDirs(p.mnt, p.host, p.job.nodeTimezone)
+    return await fn()
   } finally {
     const err = await unmountStick(ctx.exec, p.mnt)
     if (err) {
       warnings.push(err)
     }
   }
+}
+
+/** The stick's run dirs of this host (mounted for the listing only). */
+export function listOnStick(ctx: JobContext, p: RearPlace, warnings: string[]): Promise<RunDir[]> {
+  return withStick(ctx, p, warnings, () => listRunDirs(p.mnt, p.host, p.job.nodeTimezone))
 }
 
 /** Checksums the run just written and compares rear's .md5; the record is verified only when both hold. */
@@ -148,9 +153,8 @@ export async function inspectStick(
   const known = new Map((inv[p.stick.fsUuid ?? '']?.runs ?? []).map((r) => [r.name, r]))
   const beforeNames = new Set(before.map((r) => r.name))
   let { error } = state
-  let bytes: number | undefined
-  await mountStick(ctx.exec, p.stick, p.mnt)
-  try {
+  return withStick(ctx, p, warnings, async () => {
+    let bytes: number | undefined
     const after = await listRunDirs(p.mnt, p.host, p.job.nodeTimezone)
     const fresh = after.filter((r) => !beforeNames.has(r.name)).at(-1) ?? null
     if (fresh !== null && error === undefined) {
@@ -172,12 +176,7 @@ export async function inspectStick(
       .filter((r) => !gone.has(r.name))
       .map((r) => known.get(r.name) ?? { name: r.name, createdAt: r.createdAt.toISOString() })
     return { runs, deleted, bytes, error }
-  } finally {
-    const err = await unmountStick(ctx.exec, p.mnt)
-    if (err) {
-      warnings.push(err)
-    }
-  }
+  })
 }
 
 async function prune(
