@@ -240,15 +240,19 @@ describe('FileOutbox durability', () => {
     assert.equal(recs[999]!.seq, 1000)
   })
 
-  it('handles 100k small records: append, restart, replay, ack — within a few seconds', async (t) => {
+  // Speed is measured by benchmarks, not by wall-clock bounds in tests (a loaded CI box doubles any time); what keeps
+  // this fast is group commit, and that is asserted exactly: one flush per burst of concurrent appends.
+  it('handles 100k small records: append in 10 group-committed bursts, restart, replay, ack', async (t) => {
     const dir = tempDir(t)
     const started = performance.now()
     const first = await openOutbox(t, dir)
+    const flushesBefore = first.ob.diagnostics().flushes
     const N = 100_000
     const chunk = 10_000
     for (let base = 0; base < N; base += chunk) {
       await Promise.all(Array.from({ length: chunk }, (_, i) => first.ob.append(cheap(base + i))))
     }
+    assert.equal(first.ob.diagnostics().flushes - flushesBefore, N / chunk, 'one flush (fsync) per burst of appends')
     await first.ob.close()
     const { ob } = await openOutbox(t, dir)
     assert.equal(ob.stats().pending, N)
@@ -267,7 +271,6 @@ describe('FileOutbox durability', () => {
     assert.equal(seen, N)
     assert.deepEqual(ob.stats(), { pending: 0, bytes: 0 })
     const ms = performance.now() - started
-    assert.ok(ms < 15_000, `100k records took ${Math.round(ms)} ms`)
     t.diagnostic(`100k append+restart+replay+ack: ${Math.round(ms)} ms`)
   })
 
