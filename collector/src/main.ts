@@ -25,7 +25,6 @@ import { createKeyRing, type KeyRing } from './ingest/key-ring.ts'
 import { createIngest, type Ingest } from './ingest/pipeline.ts'
 import { createWorkerVerifier } from './ingest/verifier.ts'
 import { loadOrCreateCollectorKeys, type CollectorKeys } from './keys.ts'
-import { ledgerConfig } from './ledger/config.ts'
 import { createCounters, type Counters } from './metrics/counters.ts'
 import { createAssetsRepo } from './store/assets-repo.ts'
 import { createCopiesRepo } from './store/copies-repo.ts'
@@ -123,7 +122,7 @@ export async function startCollector(
     db: f.db,
     clock: f.clock,
     log: log.child({ c: 'ledger' }),
-    config: ledgerConfig(),
+    config: config.ledger,
     publish: aedesPublisher(broker.aedes, log.child({ c: 'alerts' })),
     audit: f.audit,
     telemetry: telemetry.sink,

@@ -15,6 +15,7 @@ import {
   type ConfigIssue,
 } from '@backstop/shared'
 import { checkApiExposure } from './api-exposure.ts'
+import { resolveLedger } from './ledger-input.ts'
 import { resolveEnrollment } from './enrollment.ts'
 import {
   CollectorConfigInput,
@@ -122,6 +123,7 @@ export function parseCollectorConfig(text: string, file: string): ResolvedCollec
       verifyWorkers: input.ingest?.verifyWorkers ?? Math.max(1, Math.min(4, availableParallelism() - 1)),
     },
     export: { influx: influxOptions(input.export?.influx) },
+    ledger: resolveLedger(input.ledger),
   }
 }
 

@@ -1,5 +1,7 @@
 import Type, { type Static } from 'typebox'
 import { EnrollmentInput, type ResolvedEnrollment } from './enrollment.ts'
+import type { LedgerConfig } from '../ledger/config.ts'
+import { LedgerInput } from './ledger-input.ts'
 
 const Listen = (defaultHost: string, defaultPort: number) =>
   Type.Object(
@@ -111,6 +113,8 @@ export const CollectorConfigInput = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    /** Compliance ledger: tier policies, automatic expectations, node timeout, notification floor. */
+    ledger: Type.Optional(LedgerInput),
     log: Type.Optional(
       Type.Object(
         {
@@ -174,6 +178,7 @@ export interface ResolvedCollectorConfig {
     readonly caFile?: string | undefined
   }
   readonly ingest: { readonly batchSize: number; readonly batchIntervalMs: number; readonly verifyWorkers: number }
+  readonly ledger: LedgerConfig
   /** `influx` undefined = export off (createTelemetry's no-op). */
   readonly export: { readonly influx: InfluxExportOptions | undefined }
 }
