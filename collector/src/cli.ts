@@ -18,8 +18,8 @@ export interface CliDeps {
 const DEFAULT_CONFIG = '/etc/backstop/collector.yaml'
 
 /**
- * `backstop-collector run --config <file>` and `configcheck`. Other rooms add commands as files under cli/ and
- * register them here with one line each.
+ * `backstop-collector run --config <file>` and `configcheck`. Further commands are files under cli/, registered
+ * here with one line each.
  */
 export function buildCli(deps: CliDeps): Command {
   const program = new Command('backstop-collector')

@@ -4,7 +4,7 @@ import type { MqttPublish } from './alert-service.ts'
 
 /**
  * Alert publishing through the collector's embedded broker: QoS 1, retained state per key. Subscribers are
- * operator clients (identity room: read-only on backstop/v1/alerts/#), e.g. Home Assistant or mosquitto_sub.
+ * operator clients (identity/operators.ts: read-only on backstop/v1/alerts/#), e.g. Home Assistant or mosquitto_sub.
  *
  * Publishes are strictly serialised (the next starts when aedes called back for the previous one). aedes 1.2
  * stores a retained message before forwarding it, so a non-retained publish issued right after it overtakes it;

@@ -2,7 +2,7 @@ import { TOPIC_ROOT } from '@backstop/shared'
 import type { AccessRepo } from './node-access.ts'
 import type { Operators } from './operators.ts'
 
-/** What the broker's auth hooks ask the identity room (collector/src/broker/broker.ts). */
+/** What the broker's auth hooks ask about identities (collector/src/broker/broker.ts). */
 export interface BrokerIdentity {
   /** 'revoked': refuse CONNECT; 'reenroll': a signature by another key is admitted as pending (enroll only). */
   nodeAccess(node: string): 'active' | 'revoked' | 'reenroll'

@@ -1,6 +1,6 @@
 /**
  * In-process counters for the ingest path and the broker. Deliberately tiny: the hot path does a Map lookup and an
- * add. The /metrics room maps `snapshot()` onto prom-client collectors (one counter per name, `label` as the one
+ * add. export/prometheus.ts maps `snapshot()` onto prom-client collectors (one counter per name, `label` as the one
  * label: the error code, message kind or reason).
  */
 export const counterNames = [

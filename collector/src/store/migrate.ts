@@ -4,8 +4,8 @@ import { BackstopError } from '@backstop/shared'
 import type Database from 'better-sqlite3'
 
 /**
- * Ordered SQL migrations: `NNNN-name.sql` in one folder. Number ranges are owned by rooms (0001–0009 core,
- * 0010–0019 compliance, 0020–0029 security, 0030–0039 disk health), so files can land out of numeric order
+ * Ordered SQL migrations: `NNNN-name.sql` in one folder. Files were numbered by area (0001–0009 core,
+ * 0010–0019 compliance, 0020–0029 security, 0030–0039 disk health), so they can land out of numeric order
  * across branches; that is why applied migrations are recorded by id in `schema_migrations` (not a single
  * user_version high-water mark) and every unapplied file runs, in order, each in its own transaction.
  */
