@@ -11,6 +11,7 @@ import { checkMessage, createTokenCheck } from '../../collector/src/ingest/check
 import { createKeyRing } from '../../collector/src/ingest/key-ring.ts'
 import { createIngest } from '../../collector/src/ingest/pipeline.ts'
 import { createCounters } from '../../collector/src/metrics/counters.ts'
+import { createDiskHealthStore } from '../../collector/src/health/disk-health-store.ts'
 import { createAssetsRepo } from '../../collector/src/store/assets-repo.ts'
 import { createCopiesRepo } from '../../collector/src/store/copies-repo.ts'
 import { openDb } from '../../collector/src/store/db.ts'
@@ -129,6 +130,8 @@ describe('ingest fuzz: hostile messages', { timeout: 15 * 60_000 }, () => {
       runs: createRunsRepo(db),
       copies: createCopiesRepo(db),
       assets: createAssetsRepo(db),
+      commands: { recordResult: () => false },
+      diskHealth: createDiskHealthStore(db),
     }
     const enrolled = new FakeAgent('fz1')
     store.nodes.insert({

@@ -9,6 +9,6 @@ export const applyCommandResult: Handler<'command.result'> = (msg, ctx) => {
   if (!recordOnce(msg, ctx)) {
     return DUPLICATE
   }
-  ctx.store.commands?.recordResult(msg.env.node, msg.env.body, isoOf(msg.receivedAt))
+  ctx.store.commands.recordResult(msg.env.node, msg.env.body, isoOf(msg.receivedAt))
   return STORED
 }

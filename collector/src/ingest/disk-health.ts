@@ -9,6 +9,6 @@ export const applyDiskHealth: Handler<'disk.health'> = (msg, ctx) => {
   if (!recordOnce(msg, ctx)) {
     return DUPLICATE
   }
-  ctx.store.diskHealth?.applyReport(msg.env.node, msg.env.body, new Date(msg.receivedAt))
+  ctx.store.diskHealth.applyReport(msg.env.node, msg.env.body, new Date(msg.receivedAt))
   return STORED
 }

@@ -15,13 +15,10 @@ export interface IngestStore {
   readonly runs: RunsRepo
   readonly copies: CopiesRepo
   readonly assets: AssetsRepo
-  /**
-   * The command service (commands/command-service.ts): applies `command.result` to the command ledger and audits it
-   * (optional: results are in `events` anyway).
-   */
-  readonly commands?: { recordResult(node: string, body: BodyOf<'command.result'>, receivedAt: string): boolean }
-  /** Disk health (issue 5); main.ts: `createDiskHealthStore(db, { raise: brain.alerts.raise })`. */
-  readonly diskHealth?: DiskHealthStore
+  /** The command service (commands/command-service.ts): applies `command.result` to the command ledger, audits it. */
+  readonly commands: { recordResult(node: string, body: BodyOf<'command.result'>, receivedAt: string): boolean }
+  /** Disk health reports, judged and alerted (health/disk-health-store.ts, wired in compose/ledger.ts). */
+  readonly diskHealth: DiskHealthStore
 }
 
 /** A verified, schema-checked message, ready to apply. */

@@ -56,6 +56,7 @@ test('disk.health goes through the one dispatcher: stored once, judged, replay i
       copies: createCopiesRepo(db),
       assets: createAssetsRepo(db),
       diskHealth,
+      commands: { recordResult: () => false },
     },
     collectorPublicKey: 'x',
     pinAfterCommit: () => {},

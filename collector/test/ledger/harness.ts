@@ -15,6 +15,7 @@ import { createStatusRecorder } from '../../src/ingest/status.ts'
 import type { HandlerContext } from '../../src/ingest/types.ts'
 import { composeLedger } from '../../src/compose/ledger.ts'
 import { ledgerConfig, type LedgerConfig } from '../../src/ledger/config.ts'
+import { createDiskHealthStore } from '../../src/health/disk-health-store.ts'
 import { createAssetsRepo } from '../../src/store/assets-repo.ts'
 import { createCopiesRepo } from '../../src/store/copies-repo.ts'
 import { openDb, type Db } from '../../src/store/db.ts'
@@ -38,6 +39,8 @@ function ingestFor(db: Db, clock: { now(): number }) {
     runs: createRunsRepo(db),
     copies: createCopiesRepo(db),
     assets: createAssetsRepo(db),
+    commands: { recordResult: () => false },
+    diskHealth: createDiskHealthStore(db),
   }
   const ctx: HandlerContext = {
     store,

@@ -26,6 +26,7 @@ import { createIngest, type Ingest } from '../../src/ingest/pipeline.ts'
 import type { IngestStore } from '../../src/ingest/types.ts'
 import type { Verifier } from '../../src/ingest/verifier.ts'
 import { createCounters, type Counters } from '../../src/metrics/counters.ts'
+import { createDiskHealthStore } from '../../src/health/disk-health-store.ts'
 import { createAssetsRepo } from '../../src/store/assets-repo.ts'
 import { createCopiesRepo } from '../../src/store/copies-repo.ts'
 import { openDb, type Db } from '../../src/store/db.ts'
@@ -203,6 +204,9 @@ export function ingestHarness(
     runs: createRunsRepo(db),
     copies: createCopiesRepo(db),
     assets: createAssetsRepo(db),
+    // No command was issued in these tests: a command.result is stored in events and matches no command.
+    commands: { recordResult: () => false },
+    diskHealth: createDiskHealthStore(db),
   }
   const readerEvents = createEventsRepo(reader)
   const collector = nodeKeys()
