@@ -23,7 +23,7 @@ import { createStaticTokenCheck, tokenSecrets } from './identity/static-tokens.t
 import { createTokenCheck } from './ingest/check.ts'
 import { createKeyRing, type KeyRing } from './ingest/key-ring.ts'
 import { createIngest, type Ingest } from './ingest/pipeline.ts'
-import { createWorkerVerifier } from './ingest/verifier.ts'
+import { createInlineVerifier, createWorkerVerifier } from './ingest/verifier.ts'
 import { loadOrCreateCollectorKeys, type CollectorKeys } from './keys.ts'
 import { createCounters, type Counters } from './metrics/counters.ts'
 import { createAssetsRepo } from './store/assets-repo.ts'
@@ -222,6 +222,7 @@ function ingestFor(
   o: { publishAck: Broker['publishAck']; commands: CommandService; ledger: LedgerPart },
 ): Ingest {
   const { config, log } = f
+  const tokens = createTokenCheck(tokenSecrets(config.enrollment))
   return createIngest({
     db: f.db,
     store: {
@@ -237,23 +238,22 @@ function ingestFor(
     counters: f.counters,
     now: () => f.clock.now(),
     log: log.child({ c: 'ingest' }),
-    tokens: createTokenCheck(tokenSecrets(config.enrollment)),
+    tokens,
     collector: { publicKey: f.keysFile.publicKey, signingKey: privateKeyObject(f.keysFile.secretKey) },
     publishAck: o.publishAck,
     batchSize: config.ingest.batchSize,
     batchIntervalMs: config.ingest.batchIntervalMs,
     admitEnroll: f.identity.admitEnroll,
-    ...(config.ingest.verifyWorkers === 0
-      ? {}
-      : {
-          verifier: createWorkerVerifier({
+    verifier:
+      config.ingest.verifyWorkers === 0
+        ? createInlineVerifier({ keys: f.keys, tokens })
+        : createWorkerVerifier({
             keys: f.keys,
             tokens: tokenSecrets(config.enrollment),
-            inline: { keys: f.keys, tokens: createTokenCheck(tokenSecrets(config.enrollment)) },
+            inline: { keys: f.keys, tokens },
             log: log.child({ c: 'verify' }),
             size: config.ingest.verifyWorkers,
           }),
-        }),
   })
 }
 

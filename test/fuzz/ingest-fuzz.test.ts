@@ -12,6 +12,10 @@ import { createKeyRing } from '../../collector/src/ingest/key-ring.ts'
 import { createIngest } from '../../collector/src/ingest/pipeline.ts'
 import { createCounters } from '../../collector/src/metrics/counters.ts'
 import { createDiskHealthStore } from '../../collector/src/health/disk-health-store.ts'
+import { createAuditLog } from '../../collector/src/audit/audit-log.ts'
+import { composeIdentity } from '../../collector/src/compose/identity.ts'
+import { createInlineVerifier } from '../../collector/src/ingest/verifier.ts'
+import { systemClock } from '../../collector/src/time/clock.ts'
 import { createAssetsRepo } from '../../collector/src/store/assets-repo.ts'
 import { createCopiesRepo } from '../../collector/src/store/copies-repo.ts'
 import { openDb } from '../../collector/src/store/db.ts'
@@ -146,6 +150,7 @@ describe('ingest fuzz: hostile messages', { timeout: 15 * 60_000 }, () => {
     const counters = createCounters()
     const collector = nodeKeys()
     let acks = 0
+    const tokens = createTokenCheck([TOKEN])
     const ingest = createIngest({
       db,
       store,
@@ -153,13 +158,16 @@ describe('ingest fuzz: hostile messages', { timeout: 15 * 60_000 }, () => {
       counters,
       log: captureLog('fatal').log,
       now: () => Date.now(),
-      tokens: createTokenCheck([TOKEN]),
+      tokens,
       collector: { publicKey: collector.publicKey, signingKey: privateKeyObject(collector.secretKey) },
       publishAck: () => {
         acks++
       },
       batchSize: 1000,
       batchIntervalMs: 2,
+      verifier: createInlineVerifier({ keys, tokens }),
+      admitEnroll: composeIdentity({ db, audit: createAuditLog(db), clock: systemClock, staticTokens: tokens })
+        .admitEnroll,
     })
     const send = (h: { topicNode: string; payload: Buffer }): Promise<void> =>
       new Promise((resolve, reject) => {

@@ -5,12 +5,12 @@ import type { Db } from '../store/db.ts'
 import type { EpochMs } from '../store/iso-time.ts'
 import type { Settled } from './batch-apply.ts'
 import { createBatcher, type Batcher } from './batcher.ts'
-import { BackstopError, type Envelope } from '@backstop/shared'
-import { ONE_TIME_TOKEN_RE, type Accepted, type Checked, type TokenCheck, type Verdict } from './check.ts'
+import type { BackstopError, Envelope } from '@backstop/shared'
+import { type Accepted, type Checked, type TokenCheck, type Verdict } from './check.ts'
 import type { KeyRing } from './key-ring.ts'
 import { createStatusRecorder, parseStatus } from './status.ts'
 import type { IngestStore } from './types.ts'
-import { createInlineVerifier, type Verifier } from './verifier.ts'
+import type { Verifier } from './verifier.ts'
 
 export interface IngestDeps {
   readonly db: Db
@@ -25,13 +25,13 @@ export interface IngestDeps {
   readonly publishAck: (node: string, payload: Buffer) => void
   readonly batchSize: number
   readonly batchIntervalMs: number
-  /** Default: inline on the main thread. main.ts passes the worker pool (createWorkerVerifier). */
-  readonly verifier?: Verifier
+  /** Signature checks: the worker pool (createWorkerVerifier) or inline on the main thread (createInlineVerifier). */
+  readonly verifier: Verifier
   /**
    * The enrollment gate (identity/enrollment-gate.ts): one-time tokens, approvals, revocation and admin-allowed key
    * replacement, decided against the database before the enrollment enters a batch. Returns the refusal, if any.
    */
-  readonly admitEnroll?: (env: Envelope<'enroll'>) => BackstopError | undefined
+  readonly admitEnroll: (env: Envelope<'enroll'>) => BackstopError | undefined
 }
 
 export interface Ingest {
@@ -72,7 +72,7 @@ export function createIngest(deps: IngestDeps): Ingest {
     }
   }
   const batcher: Batcher = createBatcher({ ...deps, onCommitted })
-  const verifier = deps.verifier ?? createInlineVerifier({ keys: deps.keys, tokens: deps.tokens })
+  const { verifier } = deps
   const log = deps.log
   // Verification may finish out of order (worker pool); messages enter the batch in arrival order, so every
   // node's events are stored in the order it published them.
@@ -135,14 +135,7 @@ export function createIngest(deps: IngestDeps): Ingest {
 /** An enrollment passes the enrollment gate (one-time tokens, approvals, revocation) before it enters a batch. */
 function admit(deps: IngestDeps, v: Accepted): Verdict {
   const env = v.env as Envelope<'enroll'>
-  const err = deps.admitEnroll
-    ? deps.admitEnroll(env)
-    : ONE_TIME_TOKEN_RE.test(env.body.token)
-      ? new BackstopError(
-          'BK_ERR_ENROLL_TOKEN',
-          'one-time tokens need the enrollment gate, which this collector does not run',
-        )
-      : undefined
+  const err = deps.admitEnroll(env)
   return err ? { ok: false, code: err.code, reason: err.message, permanent: err.permanent, msgId: env.msgId } : v
 }
 

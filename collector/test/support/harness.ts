@@ -24,7 +24,10 @@ import { createTokenCheck } from '../../src/ingest/check.ts'
 import { createKeyRing, type KeyRing } from '../../src/ingest/key-ring.ts'
 import { createIngest, type Ingest } from '../../src/ingest/pipeline.ts'
 import type { IngestStore } from '../../src/ingest/types.ts'
-import type { Verifier } from '../../src/ingest/verifier.ts'
+import { createInlineVerifier, type Verifier } from '../../src/ingest/verifier.ts'
+import { createAuditLog } from '../../src/audit/audit-log.ts'
+import { composeIdentity } from '../../src/compose/identity.ts'
+import { systemClock } from '../../src/time/clock.ts'
 import { createCounters, type Counters } from '../../src/metrics/counters.ts'
 import { createDiskHealthStore } from '../../src/health/disk-health-store.ts'
 import { createAssetsRepo } from '../../src/store/assets-repo.ts'
@@ -215,6 +218,7 @@ export function ingestHarness(
   const counters = createCounters()
   const { log, lines } = captureLog()
   const acks: PublishedAck[] = []
+  const tokens = createTokenCheck([TOKEN, 'second-token-abcdefghijklmnop'])
   const ingest = createIngest({
     db,
     store,
@@ -222,7 +226,7 @@ export function ingestHarness(
     counters,
     log,
     now: () => Date.now(),
-    tokens: createTokenCheck([TOKEN, 'second-token-abcdefghijklmnop']),
+    tokens,
     collector: { publicKey: collector.publicKey, signingKey: privateKeyObject(collector.secretKey) },
     publishAck: (node, p) => {
       const env = JSON.parse(p.toString('utf8')) as Envelope<'ack'>
@@ -233,7 +237,10 @@ export function ingestHarness(
     },
     batchSize: opts.batchSize ?? 100,
     batchIntervalMs: opts.batchIntervalMs ?? 2,
-    ...(opts.verifier ? { verifier: opts.verifier(keys, log) } : {}),
+    verifier: opts.verifier ? opts.verifier(keys, log) : createInlineVerifier({ keys, tokens }),
+    // The real enrollment gate, as main.ts wires it (compose/identity.ts).
+    admitEnroll: composeIdentity({ db, audit: createAuditLog(db), clock: systemClock, staticTokens: tokens })
+      .admitEnroll,
   })
   t.after(() => ingest.close())
   const send = (topicNode: string, body: Buffer): Promise<void> =>
