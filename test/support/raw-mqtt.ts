@@ -60,14 +60,18 @@ export function rawTls(port: number, localAddress = '127.0.0.1'): Promise<TLSSoc
 }
 
 /** Resolves when the socket is closed by the other side (or rejects after `ms`). */
-export function closedWithin(s: { once(e: 'close', l: () => void): unknown; destroyed?: boolean }, ms: number) {
+export function closedWithin(
+  s: { once(e: 'close', l: () => void): unknown; destroyed?: boolean },
+  ms: number,
+  what = 'socket',
+) {
   return new Promise<number>((resolve, reject) => {
     const t0 = Date.now()
     if (s.destroyed) {
       resolve(0)
       return
     }
-    const timer = setTimeout(() => reject(new Error(`socket still open after ${ms} ms`)), ms)
+    const timer = setTimeout(() => reject(new Error(`${what} still open after ${ms} ms`)), ms)
     s.once('close', () => {
       clearTimeout(timer)
       resolve(Date.now() - t0)
