@@ -3,7 +3,8 @@ import { join } from 'node:path'
 import mqtt, { type MqttClient } from 'mqtt'
 import { nodeTopic } from '@backstop/shared'
 import { loadOrCreateTls } from '../../collector/src/tls/load-or-create.ts'
-import { FakeAgent, payload } from '../../collector/test/support/harness.ts'
+import type { FakeAgent } from '../../collector/test/support/harness.ts'
+import { payload } from '../../collector/test/support/harness.ts'
 
 /** The collector process's resident set, from /proc (Linux). */
 export function rssMiB(pid: number): number {
