@@ -137,30 +137,18 @@ export async function startCollector(
   const app = apiFor(f, { broker, mqtt, ledger, commands })
   ledger.start()
   telemetry.start()
-  if (apiWarning !== undefined) {
-    log.warn({ host: config.api.host, auth: config.api.auth }, apiWarning)
-  }
-  await app.listen({ host: config.api.host, port: config.api.port })
-  const apiPort = (app.server.address() as AddressInfo).port
-  const apiUrl = `${mqtt.https !== null ? 'https' : 'http'}://${urlHost(config.api.host)}:${apiPort}`
-  log.info({ apiUrl, mqttUrl: mqtt.url }, 'collector running')
+  const apiUrl = await listenApi(app, config, { log, mqtt, warning: apiWarning })
 
-  let stopping: Promise<void> | undefined
-  const stop = (): Promise<void> => {
-    stopping ??= (async () => {
-      log.info('stopping: no new connections, flushing the ingest batch')
-      mqtt.server.close()
-      stopWatch()
-      await ingest.close()
-      await broker.close()
-      await app.close()
-      ledger.stop()
-      await telemetry.stop()
-      f.db.close()
-      log.info('stopped')
-    })()
-    return stopping
-  }
+  const stop = stopInOrder(log, [
+    () => mqtt.server.close(),
+    stopWatch,
+    () => ingest.close(),
+    () => broker.close(),
+    () => app.close(),
+    () => ledger.stop(),
+    () => telemetry.stop(),
+    () => f.db.close(),
+  ])
   return {
     apiUrl,
     mqttUrl: mqtt.url,
@@ -173,6 +161,40 @@ export async function startCollector(
     commands,
     tlsFingerprint: mqtt.security.mode === 'tls' ? mqtt.security.tls.fingerprint : null,
     tlsCaCert: mqtt.security.mode === 'tls' ? mqtt.security.tls.caCert : null,
+  }
+}
+
+/** The last step: the API listens (with the auth-off warning, if any, logged right before); returns its URL. */
+async function listenApi(
+  app: App,
+  config: ResolvedCollectorConfig,
+  o: { readonly log: Logger; readonly mqtt: MqttListener; readonly warning: string | undefined },
+): Promise<string> {
+  if (o.warning !== undefined) {
+    o.log.warn({ host: config.api.host, auth: config.api.auth }, o.warning)
+  }
+  await app.listen({ host: config.api.host, port: config.api.port })
+  const apiPort = (app.server.address() as AddressInfo).port
+  const apiUrl = `${o.mqtt.https !== null ? 'https' : 'http'}://${urlHost(config.api.host)}:${apiPort}`
+  o.log.info({ apiUrl, mqttUrl: o.mqtt.url }, 'collector running')
+  return apiUrl
+}
+
+/**
+ * Graceful shutdown, once however often it is called: stop accepting, flush the ingest batch (and its acks), then
+ * close broker, API, ledger, exporter and database, each after the one before it finished.
+ */
+function stopInOrder(log: Logger, steps: readonly (() => unknown)[]): () => Promise<void> {
+  let stopping: Promise<void> | undefined
+  return () => {
+    stopping ??= (async () => {
+      log.info('stopping: no new connections, flushing the ingest batch')
+      for (const step of steps) {
+        await step()
+      }
+      log.info('stopped')
+    })()
+    return stopping
   }
 }
 
