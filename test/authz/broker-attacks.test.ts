@@ -54,7 +54,7 @@ describe('broker under attack: unauthenticated and hostile MQTT clients', () => 
   it('a PUBLISH declaring 256 MiB is refused at its fixed header, before and after authentication', async () => {
     const before = refused('packet-too-large')
     const anon = await rawTls(t.port, '127.0.0.12')
-    anon.write(publishHeader('backstop/v1/x/status', 256 * 1024 * 1024, true))
+    anon.write(publishHeader('backstop/v1/x/status', 256 * 1024 * 1024 - 1, true))
     assert.ok((await closedWithin(anon, 2000)) < 2000)
 
     const a = t.agents['node-a'] as FakeAgent
@@ -62,7 +62,7 @@ describe('broker under attack: unauthenticated and hostile MQTT clients', () => 
     const connack = readBytes(node, 4)
     node.write(connectPacket({ clientId: 'backstop-agent-node-a', username: 'node-a', password: a.password() }))
     assert.deepEqual([...(await connack)], [0x20, 2, 0, 0], 'the node itself is accepted')
-    node.write(publishHeader(nodeTopic('node-a', 'events'), 256 * 1024 * 1024))
+    node.write(publishHeader(nodeTopic('node-a', 'events'), 256 * 1024 * 1024 - 1))
     node.write(Buffer.alloc(64 * 1024, 0x20))
     await closedWithin(node, 2000)
     assert.equal(refused('packet-too-large'), before + 2)

@@ -122,7 +122,7 @@ async function hugeDeclared(port: number): Promise<void> {
     Array.from({ length: 10 }, async (_, i) => {
       const s = await rawTls(port, `127.0.5.${1 + i}`)
       s.write(connectPacket({ clientId: `backstop-agent-huge${i}`, username: `huge${i}` }))
-      s.write(publishHeader(nodeTopic(`huge${i}`, 'status'), 256 * 1024 * 1024, true))
+      s.write(publishHeader(nodeTopic(`huge${i}`, 'status'), 256 * 1024 * 1024 - 1, true))
       const trickle = setInterval(() => s.write(Buffer.alloc(1024, 0x20)), 20)
       await closedWithin(s, 30_000, 'a 256 MiB PUBLISH')
         .catch(() => stillOpen.push('256 MiB PUBLISH'))
