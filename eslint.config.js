@@ -157,6 +157,11 @@ export default tseslint.config(
     },
   },
   {
+    // Tool configs that must be CommonJS (dependency-cruiser loads .cjs with require).
+    files: ['**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', require: 'readonly' } },
+  },
+  {
     files: ['**/test/**/*.ts', 'bench/**/*.ts', 'test/**/*.ts'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
   },
