@@ -41,7 +41,7 @@ export function checkPublish(d: AclDeps, client: Client | null, packet: PublishP
     reason: v.reason === 'topic' ? 'publish' : v.reason,
     code: v.code,
     msg: `${v.msg}; disconnecting the client`,
-    detail: { node: session?.node, kind: session?.kind },
+    detail: { node: session?.node, kind: session?.kind, topic: packet.topic },
   })
   return new Error(`${v.code}: ${session?.node ?? '?'} may not publish this to ${packet.topic}`)
 }
@@ -110,7 +110,7 @@ export function createSubscribeAcl(d: AclDeps): AuthorizeSubscribeHandler {
       reason: 'subscribe',
       code: 'BK_ERR_WIRE_TOPIC',
       msg: 'subscribe refused: nodes may read only backstop/v1/<their node>/ack and …/commands, operators backstop/v1/alerts/#',
-      detail: { node: session?.node, kind: session?.kind },
+      detail: { node: session?.node, kind: session?.kind, topic: sub.topic },
     })
     // null subscription = SUBACK failure (0x80) for this filter; the connection stays up.
     done(null, null)

@@ -224,7 +224,7 @@ describe('collector over real MQTT (TCP, port 0)', () => {
     })
   }
 
-  it("stores a replayed msgId once and acks it again; rejects an unknown node's events as transient", async () => {
+  it('stores a replayed msgId once and acks it again', async () => {
     const conn = await open(pve)
     const env = pve.started('replay')
     await conn.client.publishAsync(nodeTopic('pve1', 'events'), payload(env), { qos: 1 })
@@ -234,16 +234,18 @@ describe('collector over real MQTT (TCP, port 0)', () => {
     await conn.waitAck(() => ackedTimes() >= 2, 'the replay acked again')
     const n = (c.db.prepare('SELECT count(*) AS n FROM events WHERE msg_id = ?').get(env.msgId) as { n: number }).n
     assert.equal(n, 1)
+  })
 
+  it('disconnects a client that is not enrolled when it publishes anything but its enroll message', async () => {
     const ghost = new FakeAgent('ghost1')
     const g = await open(ghost, { password: 'x' })
-    const ev = ghost.started('r1')
-    await g.client.publishAsync(nodeTopic('ghost1', 'events'), payload(ev), { qos: 1 })
-    const ack = await g.waitAck((a) => a.rejected.some((r) => r.msgId === ev.msgId), 'unknown node')
-    assert.deepEqual(
-      ack.rejected.map((r) => [r.code, r.permanent]),
-      [['BK_ERR_NODE_UNKNOWN', false]],
-    )
+    const before = c.counters.get('broker_refused_total', 'pending-publish')
+    const closed = new Promise<void>((resolve) => g.client.once('close', () => resolve()))
+    g.client.publish(nodeTopic('ghost1', 'events'), payload(ghost.started('r1')), { qos: 1 })
+    await closed
+    assert.equal(c.counters.get('broker_refused_total', 'pending-publish') - before, 1)
+    const n = (c.db.prepare("SELECT count(*) AS n FROM events WHERE node = 'ghost1'").get() as { n: number }).n
+    assert.equal(n, 0)
   })
 
   it('records the retained online status and the Last Will', async () => {
