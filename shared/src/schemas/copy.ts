@@ -1,10 +1,8 @@
 import Type, { type Static } from 'typebox'
-import { Bytes, IsoTimestamp, LongText, ShortText } from './common.ts'
+import { Bytes, IsoTimestamp, LongText, RunId, ShortText } from './common.ts'
+import { MediaType, StorageIdentity } from './storage.ts'
 
-/** What a copy of an asset is stored on. 3-2-1 counts distinct media types. */
-export const mediaTypes = ['nvme', 'ssd', 'hdd', 'usb', 'nas', 'object', 'tape', 'optical'] as const
-export const MediaType = Type.Enum(mediaTypes)
-export type MediaType = (typeof mediaTypes)[number]
+export { MediaType, mediaTypes } from './storage.ts'
 
 /** What is being protected. */
 export const assetKinds = ['zfs-dataset', 'btrfs-subvolume', 'vm', 'ct', 'host-image', 'file-set'] as const
@@ -82,6 +80,13 @@ export const Copy = Type.Object(
       ),
     ),
     verification: Verification,
+    /** The run that created this copy; absent for copies the run only saw (made earlier or elsewhere). The
+     * collector pairs copies with runs by this id, never by comparing timestamps of different precision. */
+    runId: Type.Optional(RunId),
+    /** The probed failure domain of the location (devices, host, site, media, attach state, immutability).
+     * Absent from agents older than 0.4: such copies are judged by `location` alone and never count as offsite,
+     * offline or immutable on the operator's word. */
+    storage: Type.Optional(StorageIdentity),
   },
   { additionalProperties: false },
 )

@@ -1,6 +1,7 @@
 import Type, { type Static } from 'typebox'
 import { Base64, Bytes, IsoTimestamp, JobName, LongText, MsgId, NodeId, RunId, ShortText } from './common.ts'
 import { AssetRef, Copy, DeletedCopy } from './copy.ts'
+import { StorageIdentity } from './storage.ts'
 
 /** Agent → collector: a node's heartbeat (liveness comes from this plus the retained LWT status). */
 export const HeartbeatBody = Type.Object(
@@ -79,6 +80,13 @@ export const JobFinishedBody = Type.Object(
     /** Every copy the run deleted, with the retention rule that decided it. */
     deleted: Type.Array(DeletedCopy, { maxItems: 5000 }),
     warnings: Type.Array(LongText, { maxItems: 100 }),
+    /** Where the live data of each asset the run protects lives: copy #1. Copies sharing a device with it are
+     * versions (listed, never counted). */
+    sources: Type.Optional(
+      Type.Array(Type.Object({ asset: AssetRef, storage: StorageIdentity }, { additionalProperties: false }), {
+        maxItems: 1000,
+      }),
+    ),
   },
   { additionalProperties: false },
 )
