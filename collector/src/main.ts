@@ -1,6 +1,7 @@
 import { pathToFileURL } from 'node:url'
 import type { AddressInfo } from 'node:net'
 import { pino, type Logger } from 'pino'
+import { createCollectorStatus } from './alerts/collector-status.ts'
 import { aedesPublisher } from './alerts/mqtt-publisher.ts'
 import { buildApp, type App } from './app.ts'
 import { createAuditLog, type AuditLog } from './audit/audit-log.ts'
@@ -34,6 +35,7 @@ import { createEventsRepo } from './store/events-repo.ts'
 import { createNodesRepo, type NodesRepo } from './store/nodes-repo.ts'
 import { createRunsRepo } from './store/runs-repo.ts'
 import { dateOf, systemClock, type Clock } from './time/clock.ts'
+import { COLLECTOR_VERSION } from './version.ts'
 
 export interface RunningCollector {
   readonly apiUrl: string
@@ -118,12 +120,14 @@ export async function startCollector(
   const stopWatch = watchRevocations({ access: f.identity.access, since: new Date(f.clock.now()), onRevoked })
   const commands = commandService(f, broker)
   const telemetry = createTelemetry(f.db, log.child({ c: 'export' }), config.export.influx, f.clock)
+  const publish = aedesPublisher(broker.aedes, log.child({ c: 'alerts' }))
+  const collectorStatus = createCollectorStatus(publish, dateOf(f.clock), COLLECTOR_VERSION)
   const ledger = composeLedger({
     db: f.db,
     clock: f.clock,
     log: log.child({ c: 'ledger' }),
     config: config.ledger,
-    publish: aedesPublisher(broker.aedes, log.child({ c: 'alerts' })),
+    publish,
     audit: f.audit,
     telemetry: telemetry.sink,
     afterCommit: telemetry.wake,
@@ -136,10 +140,15 @@ export async function startCollector(
   const mqtt = await listenMqtt(config, broker, { log, clock: f.clock })
   const app = apiFor(f, { broker, mqtt, ledger, commands })
   ledger.start()
+  collectorStatus.online()
   telemetry.start()
   const apiUrl = await listenApi(app, config, { log, mqtt, warning: apiWarning })
 
   const stop = stopInOrder(log, [
+    () => {
+      collectorStatus.offline()
+      return publish.idle()
+    },
     () => mqtt.server.close(),
     stopWatch,
     () => ingest.close(),

@@ -6,6 +6,8 @@
  *   backstop/v1/<node>/commands  collector → agent, signed commands
  *   backstop/v1/alerts/state/<key>  retained current state per alert key
  *   backstop/v1/alerts/events       alert transitions as a stream
+ *   backstop/v1/alerts/collector/status  the collector's own retained online/offline (under alerts/, which
+ *                                         operator clients may read)
  */
 export const TOPIC_ROOT = 'backstop/v1'
 
@@ -49,6 +51,7 @@ export const alertTopics = {
   state: (key: string): string => `${TOPIC_ROOT}/alerts/state/${encodeAlertKey(key)}`,
   stateWildcard: `${TOPIC_ROOT}/alerts/state/#`,
   events: `${TOPIC_ROOT}/alerts/events`,
+  collectorStatus: `${TOPIC_ROOT}/alerts/collector/status`,
 } as const
 
 /** Alert keys may contain '/', which is fine as topic levels, but never MQTT wildcards. */

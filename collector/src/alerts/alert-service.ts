@@ -19,7 +19,8 @@ export interface AlertServiceDeps {
   readonly notify: NotifyRepo
   readonly publish: MqttPublish
   readonly minSeverity: Severity
-  readonly downNodes: () => ReadonlySet<string>
+  /** Nodes whose asset alerts are folded (ledger/node-liveness.ts foldingNodes: away or within catch-up grace). */
+  readonly foldingNodes: () => ReadonlySet<string>
   readonly log: Logger
   /** The hash-chained audit log (audit/audit-log.ts); ack and silence are recorded there. */
   readonly audit?: (actor: string, action: string, target: string, detail: Record<string, unknown>) => void
@@ -73,7 +74,7 @@ export function createAlertService(deps: AlertServiceDeps) {
       return null
     }
     const suppressedBy =
-      applied.record.state === 'firing' && cond.node !== undefined && isSuppressedByNode(cond, deps.downNodes())
+      applied.record.state === 'firing' && cond.node !== undefined && isSuppressedByNode(cond, deps.foldingNodes())
         ? alertKey('node-down', cond.node)
         : null
     alerts.put(applied.record, suppressedBy, at)
@@ -102,7 +103,17 @@ export function createAlertService(deps: AlertServiceDeps) {
       }
       return null
     }
-    return addFlip(applied.flip, suppressedBy, at)
+    return addFlip(applied.flip, suppressedBy ?? quietResolution(rec, applied.flip.to), at)
+  }
+  /**
+   * Nobody was told it fired, so nobody is told it resolved: the catch-up run that clears a folded missed-backup
+   * must not page "resolved" for an alert that never paged. One that paged before its node went away still does.
+   */
+  const quietResolution = (rec: StoredAlert | undefined, to: string): string | null => {
+    if (to !== 'resolved' || rec === undefined || rec.suppressedBy === null) {
+      return null
+    }
+    return alerts.flips(rec.key, 1)[0]?.decision === 'suppressed' ? rec.suppressedBy : null
   }
   const addFlip = (flip: Parameters<AlertsRepo['addFlip']>[0], suppressedBy: string | null, at: number): StoredFlip => {
     const rec = alerts.get(flip.key)
@@ -143,6 +154,18 @@ export function createAlertService(deps: AlertServiceDeps) {
       if (a !== undefined) {
         deps.publish(alertTopics.state(key), retainedState(a), { retain: true })
       }
+    },
+    /**
+     * On collector start: the embedded broker keeps retained messages in memory only, so every alert's retained
+     * state is published again (resolved ones too: a subscriber that saw them fire must see them resolved).
+     */
+    republishRetained(): number {
+      let n = 0
+      for (const a of alerts.each()) {
+        deps.publish(alertTopics.state(a.key), retainedState(a), { retain: true })
+        n++
+      }
+      return n
     },
     /** After commit: retained state per key plus the event stream, in flip order. */
     publishPending(): number {

@@ -11,9 +11,9 @@ import type { MqttPublish } from './alert-service.ts'
  * the per-client dedupe (brokerCounter must grow) then silently drops the retained one — the state update
  * would never reach live subscribers. Found by test/alerts/mqtt-alerts.test.ts.
  */
-export function aedesPublisher(aedes: Aedes, log: Logger): MqttPublish {
+export function aedesPublisher(aedes: Aedes, log: Logger): MqttPublish & { idle(): Promise<void> } {
   let tail: Promise<void> = Promise.resolve()
-  return (topic, payload, opts) => {
+  const publish: MqttPublish = (topic, payload, opts) => {
     const packet: PublishPacket = {
       cmd: 'publish',
       topic,
@@ -34,4 +34,6 @@ export function aedesPublisher(aedes: Aedes, log: Logger): MqttPublish {
         }),
     )
   }
+  /** Resolves once aedes called back for everything published so far (the shutdown waits for its `offline`). */
+  return Object.assign(publish, { idle: () => tail })
 }

@@ -57,13 +57,13 @@ export function composeLedger(d: LedgerPartDeps): LedgerPart {
   const channels = createNotifyRepo(d.db)
   const changes = createLedgerChangesRepo(d.db)
   const deliverer = createDeliverer({ repo: channels, clock: d.clock, log: d.log, fetch: d.fetch })
-  const downNodes = latePort<() => ReadonlySet<string>>('the ledger (node liveness)')
+  const foldingNodes = latePort<() => ReadonlySet<string>>('the ledger (node liveness)')
   const alerts = createAlertService({
     alerts: alertsRepo,
     notify: channels,
     publish: d.publish,
     minSeverity: d.config.notifyMinSeverity,
-    downNodes: () => downNodes.get()(),
+    foldingNodes: () => foldingNodes.get()(),
     log: d.log,
     onQueued: () => deliverer.wake(),
     audit: (actor, action, target, detail) =>
@@ -86,7 +86,7 @@ export function composeLedger(d: LedgerPartDeps): LedgerPart {
     },
     d.clock,
   )
-  downNodes.bind(ledger.downNodes)
+  foldingNodes.bind(ledger.foldingNodes)
   return {
     assets,
     expectations,
@@ -96,6 +96,8 @@ export function composeLedger(d: LedgerPartDeps): LedgerPart {
     diskHealth,
     ledger,
     start(): void {
+      // The broker's retained store starts empty: every alert's state first, then what the first pass changes.
+      alerts.republishRetained()
       ledger.start()
       deliverer.start()
     },

@@ -28,6 +28,12 @@ export const LedgerInput = Type.Object(
     defaultPeriodS: Type.Optional(Seconds('expected period of an automatic expectation')),
     defaultGraceS: Type.Optional(Type.Integer({ minimum: 0, maximum: 30 * 86_400 })),
     nodeTimeoutS: Type.Optional(Type.Integer({ minimum: 30, maximum: 7 * 86_400 })),
+    nodeDownAfterS: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 7 * 86_400, description: 'offline this long before node-down (seconds)' }),
+    ),
+    catchUpGraceS: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 30 * 86_400, description: 'asset alerts folded after a return (seconds)' }),
+    ),
     notifyMinSeverity: Type.Optional(
       Type.Union([Type.Literal('info'), Type.Literal('warning'), Type.Literal('critical')]),
     ),
@@ -50,6 +56,8 @@ export interface LedgerInputValue {
   readonly defaultPeriodS?: number
   readonly defaultGraceS?: number
   readonly nodeTimeoutS?: number
+  readonly nodeDownAfterS?: number
+  readonly catchUpGraceS?: number
   readonly notifyMinSeverity?: LedgerConfig['notifyMinSeverity']
   readonly policies?: Partial<Record<Tier, Record<string, number | boolean>>>
 }
@@ -62,6 +70,8 @@ export function resolveLedger(input: LedgerInputValue | undefined): LedgerConfig
     ...(i.defaultPeriodS !== undefined ? { defaultPeriodS: i.defaultPeriodS } : {}),
     ...(i.defaultGraceS !== undefined ? { defaultGraceS: i.defaultGraceS } : {}),
     ...(i.nodeTimeoutS !== undefined ? { nodeTimeoutS: i.nodeTimeoutS } : {}),
+    ...(i.nodeDownAfterS !== undefined ? { nodeDownAfterS: i.nodeDownAfterS } : {}),
+    ...(i.catchUpGraceS !== undefined ? { catchUpGraceS: i.catchUpGraceS } : {}),
     ...(i.notifyMinSeverity !== undefined ? { notifyMinSeverity: i.notifyMinSeverity } : {}),
     ...(i.policies !== undefined ? { policies: i.policies as Partial<Record<Tier, Partial<TierPolicy>>> } : {}),
   })

@@ -156,7 +156,7 @@ function createStatusHandler(deps: IngestDeps, onCommitted: () => void): Ingest[
     try {
       // Ordered by arrival, not by the payload's ts: a Last Will carries the ts of its CONNECT, so it is always
       // older than the `online` published after CONNACK, yet it is the newer fact when the broker delivers it.
-      recordStatus(node, s.state, deps.now(), s.agentVersion)
+      recordStatus(node, s.state, deps.now(), s.agentVersion, s.reason)
       deps.counters.inc('broker_status_total', s.state)
     } catch (e) {
       deps.log.error({ err: e, node }, 'could not record node status')

@@ -10,6 +10,13 @@ export interface LedgerConfig {
   readonly defaultGraceS: number
   /** A node whose last heartbeat is older than this is down even without an LWT (a half-open TCP session). */
   readonly nodeTimeoutS: number
+  /**
+   * An offline status (Last Will or a graceful stop) becomes a node-down alert only if the node is not back after
+   * this long: a restart or a network blip says nothing. Lost nodes page critical, stopped ones warning.
+   */
+  readonly nodeDownAfterS: number
+  /** After a node returns, its asset alerts stay folded this long so its catch-up runs can finish first. */
+  readonly catchUpGraceS: number
   /** Below this severity flips are recorded and published but not sent to notification channels. */
   readonly notifyMinSeverity: 'info' | 'warning' | 'critical'
 }
@@ -22,6 +29,8 @@ export function ledgerConfig(
     defaultPeriodS: over.defaultPeriodS ?? 86400,
     defaultGraceS: over.defaultGraceS ?? 3600,
     nodeTimeoutS: over.nodeTimeoutS ?? 600,
+    nodeDownAfterS: over.nodeDownAfterS ?? 600,
+    catchUpGraceS: over.catchUpGraceS ?? over.defaultGraceS ?? 3600,
     notifyMinSeverity: over.notifyMinSeverity ?? 'warning',
     policies: tierPolicies(over.policies),
   }

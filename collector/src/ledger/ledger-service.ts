@@ -67,6 +67,7 @@ export function createLedger(ctx: Ctx, clock: LedgerClock) {
     nextDeadline: pass.nextDeadline,
     armedFor: timer.armedFor,
     downNodes: liveness.downNodes,
+    foldingNodes: liveness.foldingNodes,
     refreshAsset: (node: string, kind: string, id: string): void => {
       ctx.db.transaction(() => refreshVerdict(ctx, { node, kind, id }, clock.now()))()
       ctx.alerts.publishPending()

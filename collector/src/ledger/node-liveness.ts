@@ -1,18 +1,27 @@
-import { alertAfter, alertKey, defaultFoldedKinds } from '@backstop/shared'
+import { alertKey, alertAfter, defaultFoldedKinds, judgeNodePresence, type OfflineCause } from '@backstop/shared'
 import type { LedgerContext } from './context.ts'
 
 /**
- * A node is down when its retained status says offline (the Last Will) or its last heartbeat is older than
- * `nodeTimeoutS` (a half-open session never triggers the will). The heartbeat deadline joins the single-timer
- * index via node_liveness.deadline_at. While a node is down, its missed-backup and compliance alerts are folded
- * under its node-down alert (recorded, published with suppressedBy, not notified).
+ * Node liveness (shared judgeNodePresence): a node is away when its status says offline (its Last Will, or a
+ * graceful stop with its reason) or its last heartbeat is older than `nodeTimeoutS` (a half-open session never
+ * triggers the will). node-down fires only when an offline node is not back after `nodeDownAfterS` — critical
+ * when it was lost, warning when it was stopped on purpose. While a node is away and for `catchUpGraceS` after
+ * it returned, its missed-backup and compliance alerts are folded (recorded, published with suppressedBy, not
+ * notified); those still firing after that speak for themselves. The next time the judgement changes by time
+ * alone joins the single-timer index via node_liveness.deadline_at.
  */
 export function createNodeLiveness(ctx: LedgerContext) {
   const { db } = ctx
   const nodeRow = db.prepare<
     [string],
-    { status: string; heartbeat_at: string | null; status_at: string | null; heartbeat: string | null }
-  >('SELECT status, heartbeat_at, status_at, heartbeat FROM nodes WHERE node = ?')
+    {
+      status: 'online' | 'offline' | 'unknown'
+      status_reason: string | null
+      heartbeat_at: string | null
+      status_at: string | null
+      heartbeat: string | null
+    }
+  >('SELECT status, status_reason, heartbeat_at, status_at, heartbeat FROM nodes WHERE node = ?')
 
   /** Learn each auto expectation's period from the agent's announced next run (see migration 0012). */
   const learnPeriods = (node: string, heartbeat: string | null): void => {
@@ -38,20 +47,38 @@ export function createNodeLiveness(ctx: LedgerContext) {
       }
     }
   }
-  const prev = db.prepare<[string], { down: number }>('SELECT down FROM node_liveness WHERE node = ?')
-  const put = db.prepare(`INSERT INTO node_liveness (node, down, reason, deadline_at) VALUES (?, ?, ?, ?)
-    ON CONFLICT (node) DO UPDATE SET down = excluded.down, reason = excluded.reason, deadline_at = excluded.deadline_at`)
-  const allDown = db.prepare<[], { node: string }>('SELECT node FROM node_liveness WHERE down = 1')
+  const prev = db.prepare<[string], { away_since: number | null; back_at: number | null; folding: number }>(
+    'SELECT away_since, back_at, folding FROM node_liveness WHERE node = ?',
+  )
+  const put = db.prepare(`INSERT INTO node_liveness (node, down, reason, deadline_at, away_since, back_at, folding)
+    VALUES (?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (node) DO UPDATE SET down = excluded.down, reason = excluded.reason, deadline_at = excluded.deadline_at,
+      away_since = excluded.away_since, back_at = excluded.back_at, folding = excluded.folding`)
+  const allOf = db.prepare<[], { node: string; down: number; folding: number }>(
+    'SELECT node, down, folding FROM node_liveness WHERE down = 1 OR folding = 1',
+  )
   const due = db.prepare<[number, number], { node: string }>(
     'SELECT node FROM node_liveness WHERE deadline_at IS NOT NULL AND deadline_at <= ? ORDER BY deadline_at LIMIT ?',
   )
   const next = db.prepare<[], { t: number | null }>(
     'SELECT min(deadline_at) AS t FROM node_liveness WHERE deadline_at IS NOT NULL',
   )
-  const down = new Set(allDown.all().map((r) => r.node))
+  const rows = allOf.all()
+  const down = new Set(rows.filter((r) => r.down === 1).map((r) => r.node))
+  const folding = new Set(rows.filter((r) => r.folding === 1).map((r) => r.node))
+  const toggle = (set: Set<string>, node: string, on: boolean): void => {
+    if (on) {
+      set.add(node)
+    } else {
+      set.delete(node)
+    }
+  }
 
   return {
+    /** Nodes whose node-down alert fires. */
     downNodes: (): ReadonlySet<string> => down,
+    /** Nodes whose asset alerts are folded now: away, or back within their catch-up grace. */
+    foldingNodes: (): ReadonlySet<string> => folding,
     due: (now: number, limit: number): string[] => due.all(now, limit).map((r) => r.node),
     nextDeadline: (): number | null => next.get()?.t ?? null,
 
@@ -61,39 +88,38 @@ export function createNodeLiveness(ctx: LedgerContext) {
         return
       }
       learnPeriods(node, n.heartbeat)
-      const hb = n.heartbeat_at ? Date.parse(n.heartbeat_at) : null
-      const timeoutMs = ctx.config.nodeTimeoutS * 1000
-      const offline = n.status === 'offline'
-      const silent = hb !== null && now >= hb + timeoutMs
-      const isDown = offline || silent
-      const reason = offline
-        ? `offline since ${n.status_at ?? 'unknown'} (last will)`
-        : silent
-          ? `no heartbeat since ${n.heartbeat_at}`
-          : null
-      const wasDown = (prev.get(node)?.down ?? 0) === 1
-      put.run(node, isDown ? 1 : 0, reason, !isDown && hb !== null ? hb + timeoutMs : null)
-      if (isDown) {
-        down.add(node)
-      } else {
-        down.delete(node)
-      }
+      const before = prev.get(node)
+      const j = judgeNodePresence(
+        {
+          status: n.status,
+          offlineCause: n.status === 'offline' ? (n.status_reason as OfflineCause | null) : null,
+          statusAt: n.status_at ? Date.parse(n.status_at) : null,
+          heartbeatAt: n.heartbeat_at ? Date.parse(n.heartbeat_at) : null,
+          wasAway: before !== undefined && before.away_since !== null,
+          backAt: before?.back_at ?? null,
+        },
+        ctx.config,
+        now,
+      )
+      put.run(node, j.down ? 1 : 0, j.reason, j.nextAt, j.awaySince, j.backAt, j.folding ? 1 : 0)
+      toggle(down, node, j.down)
+      toggle(folding, node, j.folding)
       const folded = ctx.alerts.firingOfNode(node).filter((a) => defaultFoldedKinds.includes(a.kind))
       ctx.alerts.raise(
         {
           key: alertKey('node-down', node),
           kind: 'node-down',
           node,
-          severity: 'critical',
-          firing: isDown,
-          summary: isDown
-            ? `node ${node} is down: ${reason}; ${folded.length} backup alerts folded under this one`
+          severity: j.severity,
+          firing: j.down,
+          summary: j.down
+            ? `node ${node} is down: ${j.reason}; ${folded.length} backup alerts folded under this one`
             : `node ${node} is up`,
         },
-        isDown && silent && !offline && hb !== null ? hb + timeoutMs : now,
+        j.down && j.downAt !== null ? j.downAt : now,
       )
-      if (wasDown && !isDown) {
-        // Conditions that still hold after the node came back speak for themselves again.
+      if (before?.folding === 1 && !j.folding) {
+        // The node is back and its catch-up runs had their grace: conditions that still hold speak for themselves.
         for (const a of folded) {
           ctx.alerts.raise(
             { key: a.key, kind: a.kind, node: a.node, severity: a.severity, summary: a.summary, firing: true },

@@ -123,7 +123,14 @@ export function createAlertsRepo(db: Db) {
     db.prepare(`INSERT INTO maintenance_windows (start_at, end_at, node, key_prefix, reason, created_by, created_at)
     VALUES (@start, @end, @node, @keyPrefix, @reason, @createdBy, @createdAt)`)
   const firingOfNode = db.prepare<[string], RawAlert>(`SELECT * FROM alerts WHERE node = ? AND state = 'firing'`)
+  const everyAlert = db.prepare<[], RawAlert>('SELECT * FROM alerts ORDER BY key')
   return {
+    /** Every alert, firing and resolved, one at a time (the retained-state republish on start). */
+    *each(): Generator<StoredAlert> {
+      for (const r of everyAlert.iterate()) {
+        yield alertRow(r)
+      }
+    },
     get(key: string): StoredAlert | undefined {
       const r = get.get(key)
       return r && alertRow(r)

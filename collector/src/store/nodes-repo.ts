@@ -13,6 +13,8 @@ export interface NodeRow {
   readonly lastSeen: string | null
   readonly status: NodeStatus
   readonly statusAt: string | null
+  /** Why the node is offline (migration 0015): 'shutdown' | 'restart' (graceful) | 'lost' (Last Will); else null. */
+  readonly statusReason: string | null
   readonly heartbeat: unknown
   readonly heartbeatAt: string | null
 }
@@ -27,12 +29,13 @@ interface RawNode {
   last_seen: string | null
   status: NodeStatus
   status_at: string | null
+  status_reason: string | null
   heartbeat: string | null
   heartbeat_at: string | null
 }
 
 const COLUMNS =
-  'node, public_key, fingerprint, enrolled_at, hostname, agent_version, last_seen, status, status_at, heartbeat, heartbeat_at'
+  'node, public_key, fingerprint, enrolled_at, hostname, agent_version, last_seen, status, status_at, status_reason, heartbeat, heartbeat_at'
 
 export interface NodesRepo {
   get(node: string): NodeRow | undefined
@@ -52,9 +55,16 @@ export interface NodesRepo {
   setHeartbeat(node: string, body: unknown, at: EpochMs, hostname: string, agentVersion: string): boolean
   /**
    * From the retained status topic; an older status (by ts) never overwrites a newer one. true when the row
-   * changed (the ledger re-judges the node's liveness).
+   * changed (the ledger re-judges the node's liveness). `reason` is kept for `offline` only.
    */
-  setStatus(node: string, status: NodeStatus, at: EpochMs, seenAt: EpochMs, agentVersion?: string): boolean
+  setStatus(
+    node: string,
+    status: NodeStatus,
+    at: EpochMs,
+    seenAt: EpochMs,
+    agentVersion?: string,
+    reason?: string,
+  ): boolean
 }
 
 export function createNodesRepo(db: Db): NodesRepo {
@@ -73,9 +83,11 @@ export function createNodesRepo(db: Db): NodesRepo {
     db.prepare(`UPDATE nodes SET heartbeat = @body, heartbeat_at = @at, hostname = @hostname, agent_version = @agentVersion,
     last_seen = max(coalesce(last_seen, ''), @at),
     status = CASE WHEN status_at IS NULL OR status_at <= @at THEN 'online' ELSE status END,
+    status_reason = CASE WHEN status_at IS NULL OR status_at <= @at THEN NULL ELSE status_reason END,
     status_at = max(coalesce(status_at, ''), @at)
     WHERE node = @node`)
-  const status = db.prepare(`UPDATE nodes SET status = ?, status_at = ?, agent_version = coalesce(?, agent_version),
+  const status = db.prepare(`UPDATE nodes SET status = ?, status_at = ?, status_reason = ?,
+    agent_version = coalesce(?, agent_version),
     last_seen = max(coalesce(last_seen, ''), ?) WHERE node = ? AND (status_at IS NULL OR status_at <= ?)`)
   return {
     get: (node) => toRow(get.get(node)),
@@ -93,9 +105,10 @@ export function createNodesRepo(db: Db): NodesRepo {
     setHeartbeat: (node, body, at, hostname, agentVersion) => {
       return heartbeat.run({ body: JSON.stringify(body), at: isoOf(at), hostname, agentVersion, node }).changes > 0
     },
-    setStatus: (node, s, at, seenAt, agentVersion) => {
+    setStatus: (node, s, at, seenAt, agentVersion, reason) => {
       const t = isoOf(at)
-      return status.run(s, t, agentVersion ?? null, isoOf(seenAt), node, t).changes > 0
+      const why = s === 'offline' ? (reason ?? 'lost') : null
+      return status.run(s, t, why, agentVersion ?? null, isoOf(seenAt), node, t).changes > 0
     },
   }
 }
@@ -114,6 +127,7 @@ function toRow(r: RawNode | undefined): NodeRow | undefined {
     lastSeen: r.last_seen,
     status: r.status,
     statusAt: r.status_at,
+    statusReason: r.status_reason,
     heartbeat: r.heartbeat === null ? null : JSON.parse(r.heartbeat),
     heartbeatAt: r.heartbeat_at,
   }

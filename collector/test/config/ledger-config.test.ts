@@ -14,6 +14,7 @@ describe('ledger settings from the collector YAML', () => {
   it('each setting, and a tier policy field, overrides only itself', () => {
     const cfg = parseCollectorConfig(
       `${base}ledger:\n  defaultTier: critical\n  defaultPeriodS: 3600\n  defaultGraceS: 600\n  nodeTimeoutS: 120\n` +
+        '  nodeDownAfterS: 900\n  catchUpGraceS: 7200\n' +
         '  notifyMinSeverity: critical\n  policies:\n    standard: {minOffsite: 0, rpoS: 7200}\n',
       'x.yaml',
     )
@@ -22,6 +23,8 @@ describe('ledger settings from the collector YAML', () => {
       defaultPeriodS: 3600,
       defaultGraceS: 600,
       nodeTimeoutS: 120,
+      nodeDownAfterS: 900,
+      catchUpGraceS: 7200,
       notifyMinSeverity: 'critical',
       policies: tierPolicies({ standard: { minOffsite: 0, rpoS: 7200 } }),
     })
@@ -32,10 +35,17 @@ describe('ledger settings from the collector YAML', () => {
     )
   })
 
+  it('the catch-up grace follows the expectation grace unless set', () => {
+    const cfg = parseCollectorConfig(`${base}ledger:\n  defaultGraceS: 900\n`, 'x.yaml')
+    assert.equal(cfg.ledger.catchUpGraceS, 900)
+    assert.equal(cfg.ledger.nodeDownAfterS, 600, 'node-down waits 10 min by default')
+  })
+
   it('a wrong value names file:line and the field', () => {
     const cases: [yaml: string, match: RegExp][] = [
       ['ledger:\n  defaultTier: gold\n', /x\.yaml:3:\d+: ledger\.defaultTier: /],
       ['ledger:\n  nodeTimeoutS: 5\n', /x\.yaml:3:\d+: ledger\.nodeTimeoutS: /],
+      ['ledger:\n  nodeDownAfterS: -1\n', /x\.yaml:3:\d+: ledger\.nodeDownAfterS: /],
       [
         'ledger:\n  policies:\n    standard: {minCopeis: 2}\n',
         /x\.yaml:4:\d+: ledger\.policies\.standard: unknown field\(s\) "minCopeis"/,

@@ -4,6 +4,7 @@ import type {
   Envelope,
   HeartbeatBody,
   InventoryBody,
+  OfflineCause,
   JobFinishedBody,
   JobStartedBody,
   MessageKind,
@@ -60,8 +61,13 @@ function ingestFor(db: Db, clock: { now(): number }) {
   return {
     nodes: {
       insert: store.nodes.insert,
-      setStatus: (node: string, state: 'online' | 'offline', at: string, _seenAt: string): void =>
-        status(node, state, receivedAt(at)),
+      setStatus: (
+        node: string,
+        state: 'online' | 'offline',
+        at: string,
+        _seenAt: string,
+        reason?: OfflineCause,
+      ): void => status(node, state, receivedAt(at), undefined, reason),
       setHeartbeat: (node: string, body: Partial<HeartbeatBody>, at: string, hostname: string, agentVersion: string) =>
         apply('heartbeat', node, { jobs: [], ...body, hostname, agentVersion } as HeartbeatBody, at),
     },

@@ -162,16 +162,23 @@ describe('ledger: inventory and node liveness', () => {
     h.stop()
   })
 
-  it('folds missed-backup alerts under one node-down alert and releases them when the node returns', () => {
+  it('folds missed-backup alerts under one node-down alert and releases them after the catch-up grace', () => {
     const h = harness()
     h.start()
     h.run('snap', T0, 60_000, [h.copy('c1', 'tank/a', T0 + 1), h.copy('c2', 'tank/b', T0 + 1)])
-    h.db.transaction(() =>
-      h.core.nodes.setStatus('pve1', 'offline', new Date(T0 + H).toISOString(), new Date(T0 + H).toISOString()),
-    )()
-    h.clock.set(T0 + H)
-    h.ledger.runNow()
-    assert.equal(h.alert('node-down/pve1')!.state, 'firing')
+    const status = (state: 'online' | 'offline', at: number, reason?: 'lost' | 'shutdown'): void => {
+      h.db.transaction(() =>
+        h.core.nodes.setStatus('pve1', state, new Date(at).toISOString(), new Date(at).toISOString(), reason),
+      )()
+      h.clock.set(at)
+      h.ledger.runNow()
+    }
+    status('offline', T0 + H, 'lost')
+    assert.equal(h.alert('node-down/pve1'), undefined, 'the last will waits nodeDownAfterS (600 s)')
+    h.clock.set(T0 + H + 10 * M)
+    const down = h.alert('node-down/pve1')!
+    assert.deepEqual([down.state, down.severity, down.since], ['firing', 'critical', T0 + H + 10 * M])
+    assert.match(down.summary, /connection lost: last will/)
     h.clock.set(T0 + 26 * H)
     const missed = ['tank/a', 'tank/b'].map((id) => h.alert(`missed-backup/pve1/snap/zfs-dataset/${id}`)!)
     for (const m of missed) {
@@ -180,26 +187,65 @@ describe('ledger: inventory and node liveness', () => {
       assert.equal(h.repos.alerts.flips(m.key, 1)[0]!.decision, 'suppressed')
     }
     assert.equal(h.repos.notify.nextDue(), null, 'no channel configured, and suppressed flips never queue')
-    h.db.transaction(() =>
-      h.core.nodes.setStatus(
-        'pve1',
-        'online',
-        new Date(T0 + 27 * H).toISOString(),
-        new Date(T0 + 27 * H).toISOString(),
-      ),
-    )()
-    h.clock.set(T0 + 27 * H)
-    h.ledger.runNow()
+    status('online', T0 + 27 * H)
     assert.equal(h.alert('node-down/pve1')!.state, 'resolved')
     for (const m of missed) {
-      const now = h.alert(m.key)!
-      assert.equal(now.suppressedBy, null)
-      assert.equal(
-        h.repos.alerts.flips(m.key, 1)[0]!.decision,
-        'notify',
-        'released alerts are notified once the node is back',
-      )
+      assert.equal(h.alert(m.key)!.suppressedBy, 'node-down/pve1', 'still folded: the catch-up runs get their grace')
     }
+    // The catch-up run covers tank/a only: its alert resolves quietly (it never paged), tank/b still waits.
+    h.run('snap', T0 + 27 * H + M, 60_000, [h.copy('c3', 'tank/a', T0 + 27 * H + M + 1)])
+    h.clock.set(T0 + 27 * H + 2 * M)
+    h.ledger.runNow()
+    const a = h.alert(missed[0]!.key)!
+    assert.equal(a.state, 'resolved')
+    assert.deepEqual(
+      h.repos.alerts.flips(a.key, 5).map((f) => [f.to, f.decision]),
+      [
+        ['resolved', 'suppressed'],
+        ['firing', 'suppressed'],
+      ],
+      'no "missed-backup firing" then "resolved" moments apart on return',
+    )
+    h.clock.set(T0 + 28 * H)
+    const b = h.alert(missed[1]!.key)!
+    assert.equal(b.state, 'firing')
+    assert.equal(b.suppressedBy, null)
+    assert.equal(
+      h.repos.alerts.flips(b.key, 1)[0]!.decision,
+      'notify',
+      'what still holds after the catch-up grace speaks for itself',
+    )
+    assert.equal(h.repos.alerts.flips(b.key, 1)[0]!.at, T0 + 28 * H, 'released at the end of the grace (1 h)')
+    h.stop()
+  })
+
+  it('a graceful stop back within nodeDownAfterS raises nothing; one that stays away is down with warning', () => {
+    const h = harness()
+    h.start()
+    h.run('snap', T0, 60_000, [h.copy('c1', 'tank/a', T0 + 1)])
+    const status = (state: 'online' | 'offline', at: number): void => {
+      h.db.transaction(() =>
+        h.core.nodes.setStatus(
+          'pve1',
+          state,
+          new Date(at).toISOString(),
+          '',
+          state === 'offline' ? 'shutdown' : undefined,
+        ),
+      )()
+      h.clock.set(at)
+      h.ledger.runNow()
+    }
+    status('offline', T0 + H)
+    h.clock.set(T0 + H + 9 * M)
+    status('online', T0 + H + 9 * M)
+    h.clock.set(T0 + 3 * H)
+    assert.equal(h.alert('node-down/pve1'), undefined, 'a reboot that came back in 9 min never fired')
+    status('offline', T0 + 4 * H)
+    h.clock.set(T0 + 4 * H + 10 * M)
+    const down = h.alert('node-down/pve1')!
+    assert.deepEqual([down.state, down.severity], ['firing', 'warning'])
+    assert.match(down.summary, /stopped on purpose \(shutdown\)/)
     h.stop()
   })
 })
@@ -296,6 +342,8 @@ describe('ledger: maintenance windows and notifications', () => {
     h.ledger.runNow()
     h.db.transaction(() => h.core.nodes.setStatus('pve1', 'offline', new Date(T0 + H).toISOString(), ''))()
     h.clock.set(T0 + H)
+    h.ledger.runNow()
+    h.clock.set(T0 + H + 10 * M)
     h.ledger.runNow()
     assert.equal(h.repos.alerts.flips('node-down/pve1', 1)[0]!.decision, 'maintenance')
     assert.equal(h.repos.notify.channels()[0]!.health.pending, 0)

@@ -20,7 +20,7 @@ export interface PresenceFacts {
   /** When the collector received the current status. */
   readonly statusAt: number | null
   readonly heartbeatAt: number | null
-  /** From the previous judgement: was the node away then, and when did it last come back. */
+  /** From the previous judgement: was the node away then, and when did it last come back (epoch ms). */
   readonly wasAway: boolean
   readonly backAt: number | null
 }
@@ -96,7 +96,9 @@ export function judgeNodePresence(f: PresenceFacts, p: PresencePolicy, now: numb
       reason: `no heartbeat since ${iso(f.heartbeatAt as number)}`,
     }
   }
-  const backAt = f.wasAway ? now : f.backAt
+  // Back when the fact that proves it arrived (the online status or the first heartbeat), not when a pass saw it.
+  const proofs = [f.status === 'online' ? f.statusAt : null, f.heartbeatAt].filter((t): t is number => t !== null)
+  const backAt = f.wasAway ? (proofs.length > 0 ? Math.max(...proofs) : now) : f.backAt
   const foldUntil = backAt === null ? null : backAt + p.catchUpGraceS * 1000
   const folding = foldUntil !== null && now < foldUntil
   const next = [silentAt, folding ? foldUntil : null].filter((t): t is number => t !== null)

@@ -13,6 +13,8 @@ const NodeView = Type.Object({
   lastSeen: Type.Union([Type.String(), Type.Null()]),
   status: Type.String(),
   statusAt: Type.Union([Type.String(), Type.Null()]),
+  /** Offline only: 'shutdown' | 'restart' (the agent stopped on purpose) or 'lost' (its Last Will). */
+  statusReason: Type.Union([Type.String(), Type.Null()]),
   heartbeatAt: Type.Union([Type.String(), Type.Null()]),
 })
 const NodeDetail = Type.Object({
@@ -57,6 +59,7 @@ function summary(n: NodeRow) {
     lastSeen: n.lastSeen,
     status: n.status,
     statusAt: n.statusAt,
+    statusReason: n.statusReason,
     heartbeatAt: n.heartbeatAt,
   }
 }
