@@ -36,10 +36,38 @@ export interface LsblkDevice {
   /** `usb`, `sata`, `nvme` … */
   readonly tran: string | null
   readonly removable: boolean
+  /** Kernel name (`sda1`, `dm-0`); present with the storage columns. */
+  readonly kname?: string
+  /** World Wide Name of the disk (`0x5000c500a1b2c3d4`): the most stable identity, when the device has one. */
+  readonly wwn?: string | null
+  /** ROTA: spinning media. Loop devices report true (the kernel default), so loops are judged by their file. */
+  readonly rotational?: boolean | null
 }
 
 export function lsblkArgv(): string[] {
   return ['lsblk', '-J', '-b', '-o', LSBLK_COLUMNS.join(',')]
+}
+
+/** The columns the storage prober needs to name a physical medium (agent/src/storage/probe.ts). */
+export const LSBLK_STORAGE_COLUMNS = [
+  'NAME',
+  'PATH',
+  'KNAME',
+  'PKNAME',
+  'SERIAL',
+  'WWN',
+  'ROTA',
+  'RM',
+  'TRAN',
+  'TYPE',
+  'MODEL',
+  'FSTYPE',
+  'UUID',
+  'MOUNTPOINT',
+] as const
+
+export function lsblkStorageArgv(): string[] {
+  return ['lsblk', '-J', '-b', '-o', LSBLK_STORAGE_COLUMNS.join(',')]
 }
 
 /** Flattens the tree (`children`) into a list; parents come before their children. */
@@ -63,8 +91,10 @@ export function parseLsblk(json: string): LsblkDevice[] {
         pkname: s(o['pkname']) ?? parent,
         size: typeof o['size'] === 'number' ? o['size'] : Number(o['size'] ?? 0),
         tran: s(o['tran']),
-        // util-linux < 2.37 prints rm as "0"/"1", later versions as a JSON boolean.
-        removable: o['rm'] === true || o['rm'] === '1' || o['rm'] === 1,
+        removable: flag(o['rm']) ?? false,
+        ...('kname' in o ? { kname: s(o['kname']) ?? name } : {}),
+        ...('wwn' in o ? { wwn: s(o['wwn']) } : {}),
+        ...('rota' in o ? { rotational: flag(o['rota']) } : {}),
       })
       if (Array.isArray(o['children'])) {
         walk(o['children'], name)
@@ -73,6 +103,14 @@ export function parseLsblk(json: string): LsblkDevice[] {
   }
   walk(doc.blockdevices ?? [], null)
   return out
+}
+
+/** util-linux < 2.37 prints flags (RM, ROTA) as "0"/"1", later versions as JSON booleans. */
+function flag(v: unknown): boolean | null {
+  if (v === true || v === '1' || v === 1) {
+    return true
+  }
+  return v === false || v === '0' || v === 0 ? false : null
 }
 
 function s(v: unknown): string | null {

@@ -1,0 +1,166 @@
+import type { AssetRef, Copy, Location, StorageIdentity } from '@backstop/shared'
+import type { ResolvedJob } from '../jobs/kinds.ts'
+import type { JobResult } from '../jobs/job.ts'
+import type { ProbedStorage, StorageHints, StorageLocator, StorageProber } from './probe.ts'
+
+/** What config says about one place a job writes: its `site:` and `media:` (media may only refine the probe). */
+export interface StorageTargetRule {
+  readonly kind: Location['kind']
+  /** Pool name, directory, or stick label, as the job's config names it. */
+  readonly at: string
+  readonly hints: StorageHints
+}
+
+export interface JobStorageSpec {
+  /** In order: the job's own destination first, then its replication targets. */
+  readonly targets: readonly StorageTargetRule[]
+  /** Where the live data of a file set or host image is (an asset id says it for datasets and subvolumes). */
+  readonly sourcePaths: readonly string[]
+}
+
+const poolOf = (dataset: string): string => dataset.split('/')[0] ?? dataset
+
+/** Per kind, from its resolved config (exhaustive: a new kind does not compile until it says where it writes). */
+export function storageSpecOf(job: ResolvedJob): JobStorageSpec {
+  const own = (kind: Location['kind'], at: string, media?: StorageHints['media']): StorageTargetRule => ({
+    kind,
+    at,
+    hints: { ...(job.site !== undefined ? { site: job.site } : {}), ...(media ? { media } : {}) },
+  })
+  const target = (kind: Location['kind'], at: string, t: { media: StorageHints['media']; site?: string }) => ({
+    kind,
+    at,
+    hints: { ...((t.site ?? job.site) ? { site: (t.site ?? job.site)! } : {}), ...(t.media ? { media: t.media } : {}) },
+  })
+  switch (job.kind) {
+    case 'zfs':
+      return {
+        targets: [
+          ...job.datasets.map((d) => own('zfs-pool', poolOf(d.name), job.media)),
+          ...job.targets.map((t) => target('zfs-pool', poolOf(t.dataset), t)),
+        ],
+        sourcePaths: [],
+      }
+    case 'btrfs':
+      return {
+        targets: [
+          own('btrfs-fs', job.snapshotDir, job.media),
+          ...job.targets.map((t) => target('btrfs-fs', t.path, t)),
+        ],
+        sourcePaths: [],
+      }
+    case 'archive':
+      return { targets: [own('dir', job.destination, job.media)], sourcePaths: job.paths }
+    case 'vzdump':
+      return {
+        targets: [
+          'dumpdir' in job.target
+            ? own('dir', job.target.dumpdir, job.media)
+            : job.target.path !== null
+              ? own('dir', job.target.path, job.media)
+              : own('pbs', job.target.storage, job.media),
+        ],
+        sourcePaths: [],
+      }
+    case 'rear':
+      return { targets: [own('usb', job.label, 'usb')], sourcePaths: ['/'] }
+  }
+}
+
+/** The config rule for a copy's location: same kind, and one path inside the other (or the same pool/label). */
+export function ruleFor(spec: JobStorageSpec, loc: Location): StorageTargetRule | undefined {
+  const t = loc.target
+  return spec.targets.find(
+    (r) =>
+      r.kind === loc.kind &&
+      (r.at === t || r.at.startsWith(`${t}/`) || t.startsWith(`${r.at}/`) || t.startsWith(`${r.at}:`)),
+  )
+}
+
+export function locatorOf(loc: Location): StorageLocator {
+  switch (loc.kind) {
+    case 'zfs-pool':
+      return { kind: 'zfs-pool', pool: poolOf(loc.target) }
+    case 'dir':
+    case 'btrfs-fs':
+      return { kind: 'path', path: loc.target }
+    case 'usb':
+      return { kind: 'label', label: loc.device?.label ?? loc.target.split(':')[0]! }
+    default:
+      return { kind: 'remote', host: loc.target, repository: `${loc.kind}:${loc.target}` }
+  }
+}
+
+/** Where the live data of an asset is; null where the agent cannot tell yet (guests: their PVE storage). */
+function sourceLocators(asset: AssetRef, spec: JobStorageSpec): StorageLocator[] {
+  switch (asset.kind) {
+    case 'zfs-dataset':
+      return [{ kind: 'zfs-pool', pool: poolOf(asset.id) }]
+    case 'btrfs-subvolume':
+      return [{ kind: 'path', path: asset.id }]
+    case 'file-set':
+    case 'host-image':
+      return spec.sourcePaths.map((path) => ({ kind: 'path', path }))
+    default:
+      return []
+  }
+}
+
+export interface StorageReport {
+  readonly copies: Copy[]
+  readonly sources: { asset: AssetRef; storage: StorageIdentity }[]
+  readonly warnings: string[]
+}
+
+/**
+ * Adds the probed storage to every copy of a run and lists where each protected asset's live data is (copy #1).
+ * A probe that fails leaves that copy without `storage` and says why in a warning: the copy still counts as a
+ * copy of unknown domain, and the run's status is not changed by it.
+ */
+export async function describeStorage(
+  r: JobResult,
+  spec: JobStorageSpec,
+  prober: StorageProber,
+): Promise<StorageReport> {
+  const warnings = new Set<string>()
+  const probe = async (at: StorageLocator, hints: StorageHints): Promise<ProbedStorage | null> => {
+    try {
+      const p = await prober.probe(at, hints)
+      p.warnings.forEach((w) => warnings.add(w))
+      return p
+    } catch (e) {
+      warnings.add(`could not probe the storage of ${JSON.stringify(at)}: ${(e as Error).message}`)
+      return null
+    }
+  }
+  const copies: Copy[] = []
+  for (const c of r.copies) {
+    const p = await probe(locatorOf(c.location), ruleFor(spec, c.location)?.hints ?? {})
+    const protections =
+      c.location.kind === 'zfs-pool' && c.immutable
+        ? (['zfs-hold'] as const)
+        : c.location.kind === 'btrfs-fs'
+          ? (['btrfs-readonly'] as const)
+          : []
+    copies.push(
+      p ? { ...c, storage: { ...p.storage, ...(protections.length > 0 ? { protections: [...protections] } : {}) } } : c,
+    )
+  }
+  const sources: StorageReport['sources'] = []
+  const seen = new Set<string>()
+  for (const c of r.copies) {
+    for (const at of sourceLocators(c.asset, spec)) {
+      const key = `${c.asset.kind}:${c.asset.id}:${JSON.stringify(at)}`
+      if (seen.has(key)) {
+        continue
+      }
+      seen.add(key)
+      // Production lives on the node, at the node's site; its media is what the probe finds.
+      const p = await probe(at, {})
+      if (p) {
+        sources.push({ asset: c.asset, storage: p.storage })
+      }
+    }
+  }
+  return { copies, sources, warnings: [...warnings] }
+}

@@ -1,0 +1,147 @@
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { test } from 'node:test'
+import type { Copy } from '@backstop/shared'
+import { FixtureExec, type ExecFixture } from '../../src/exec/fixture-exec.ts'
+import { describeStorage, ruleFor, type JobStorageSpec } from '../../src/storage/job-storage.ts'
+import { detectMedia, refineMedia } from '../../src/storage/media.ts'
+import { StorageProber } from '../../src/storage/probe.ts'
+import { lsblkStorageArgv } from '../../src/tools/lsblk.ts'
+import { findmntTargetArgv } from '../../src/tools/storage-parse.ts'
+
+const fx = (name: string): string => readFileSync(new URL(`../fixtures/storage/${name}`, import.meta.url), 'utf8')
+const R = '/tmp/bk-h7-rec'
+
+/** The machine as recorded (fixtures/storage/README.md): every answer may be asked for any number of times. */
+function recorded(mounted = true): FixtureExec {
+  const f = (argv: string[], stdout: string, exitCode = 0, stderr = ''): ExecFixture => ({
+    argv,
+    stdout,
+    stderr,
+    exitCode,
+    repeat: true,
+  })
+  return new FixtureExec([
+    f(['zpool'], '', 2, fx('zpool-usage-zfs-fuse-0.7.txt')),
+    f(['zpool', 'status', 'bkh7pa'], fx('zpool-status-zfs-fuse-files.txt').split(/(?=^ {2}pool: bkh7pa)/m)[1]!),
+    f(['zpool', 'status', 'bkh7pb'], fx('zpool-status-zfs-fuse-pb.txt')),
+    f(['zpool', 'list', '-H', '-o', 'name,guid', 'bkh7pa'], fx('zpool-list-H-name-guid.txt')),
+    f(['zpool', 'list', '-H', '-o', 'name,guid', 'bkh7pb'], fx('zpool-list-H-name-guid-pb.txt')),
+    f(findmntTargetArgv('/'), fx('findmnt-T-root.json')),
+    f(findmntTargetArgv(`${R}/a/p1.img`), fx('findmnt-T-ext4-root.json')),
+    f(findmntTargetArgv(`${R}/a/p2.img`), fx('findmnt-T-ext4-root.json')),
+    f(findmntTargetArgv(`${R}/b.img`), fx('findmnt-T-ext4-root.json')),
+    f(findmntTargetArgv(`${R}/bm/data`), fx('findmnt-T-btrfs-loop.json')),
+    f(['btrfs', 'filesystem', 'show', `${R}/bm`], fx('btrfs-filesystem-show-loop.txt')),
+    f(findmntTargetArgv(`${R}/um`), fx(mounted ? 'findmnt-T-loop-usb.json' : 'findmnt-T-usb-unmounted.json')),
+    f(findmntTargetArgv(`${R}/usbfs/usb.img`), fx('findmnt-T-tmpfs.json')),
+    f(lsblkStorageArgv(), fx('lsblk-storage.json')),
+    f(['losetup', '-J'], fx('losetup-J.json')),
+  ])
+}
+
+test('two pools on files on the same filesystem share the disk holding the files', async () => {
+  const prober = new StorageProber(recorded(), 'h1', 'home')
+  const a = await prober.probe({ kind: 'zfs-pool', pool: 'bkh7pa' }, { media: 'hdd' })
+  const b = await prober.probe({ kind: 'zfs-pool', pool: 'bkh7pb' }, { media: 'hdd' })
+  assert.deepEqual(a.storage, {
+    host: 'h1',
+    site: 'home',
+    devices: [
+      { id: `file:254:0:${R}/a/p1.img`, transport: 'loop' },
+      { id: 'dev:h1:vda', transport: 'virtio', rotational: true, removable: false },
+    ],
+    fsUuid: '321395752465928647',
+    media: 'hdd',
+  })
+  assert.deepEqual(
+    b.storage.devices.map((d) => d.id),
+    [`file:254:0:${R}/a/p2.img`, 'dev:h1:vda'],
+  )
+  assert.deepEqual(a.warnings, [])
+})
+
+test('a btrfs filesystem on a loop device: the loop file and the disk holding it', async () => {
+  const p = await new StorageProber(recorded(), 'h1', 'home').probe({ kind: 'path', path: `${R}/bm/data` })
+  assert.deepEqual(
+    p.storage.devices.map((d) => d.id),
+    [`loop:254:0:${R}/b.img`, 'dev:h1:vda'],
+  )
+  assert.equal(p.storage.fsUuid, '9c68dcb3-f77b-48c7-b0a3-eb1cafc9155e')
+  assert.equal(p.storage.attached, undefined, 'a fixed disk has no attach state')
+})
+
+test('a loop "USB stick" on another backing filesystem shares nothing with the pools, and is attached while mounted', async () => {
+  const usb = await new StorageProber(recorded(), 'h1', 'home').probe(
+    { kind: 'path', path: `${R}/um` },
+    { media: 'usb', site: 'office' },
+  )
+  assert.deepEqual(usb.storage, {
+    host: 'h1',
+    site: 'office',
+    devices: [
+      { id: `loop:0:47:${R}/usbfs/usb.img`, transport: 'loop' },
+      { id: 'fs:h1:0:47', transport: 'unknown' },
+    ],
+    fsUuid: '5af1ef6e-d5a8-4a6a-b4ab-b4363e6ccea4',
+    media: 'usb',
+    attached: true,
+  })
+  const gone = await new StorageProber(recorded(false), 'h1', 'home').probe(
+    { kind: 'path', path: `${R}/um` },
+    { media: 'usb' },
+  )
+  assert.deepEqual(gone.storage, { host: 'h1', site: 'home', devices: [], media: 'usb', attached: false })
+})
+
+test('media: detected from the devices; config may refine a network store but not contradict a disk', () => {
+  assert.equal(detectMedia([{ id: 'serial:S1', transport: 'nvme' }], false), 'nvme')
+  assert.equal(detectMedia([{ id: 'serial:S2', transport: 'sata', rotational: true }], false), 'hdd')
+  assert.equal(detectMedia([{ id: 'serial:S3', transport: 'sata', rotational: false }], false), 'ssd')
+  assert.equal(detectMedia([{ id: 'serial:S4', transport: 'usb', rotational: true }], false), 'usb')
+  assert.equal(detectMedia([{ id: `loop:254:0:/x`, transport: 'loop' }], true), null)
+  assert.deepEqual(refineMedia('ssd', 'ssd'), { media: 'ssd' })
+  assert.deepEqual(refineMedia('nas', 'object'), { media: 'object' })
+  assert.deepEqual(refineMedia(null, 'usb'), { media: 'usb' })
+  const ssdAsNvme = refineMedia('ssd', 'nvme')
+  assert.equal(ssdAsNvme.media, 'ssd')
+  assert.match(ssdAsNvme.contradiction ?? '', /config says media "nvme" but the device beneath it is "ssd"/)
+  assert.equal(refineMedia('usb', 'hdd').media, 'usb', 'usb stays usb')
+})
+
+test('copies get their storage and accident protections; sources name the live data; never immutability', async () => {
+  const spec: JobStorageSpec = {
+    targets: [
+      { kind: 'zfs-pool', at: 'bkh7pa', hints: { media: 'hdd' } },
+      { kind: 'zfs-pool', at: 'bkh7pb', hints: { media: 'hdd', site: 'shed' } },
+    ],
+    sourcePaths: [],
+  }
+  const copy = (pool: string, held: boolean): Copy => ({
+    copyId: `zfs:${pool}/data@s1`,
+    asset: { kind: 'zfs-dataset', id: 'bkh7pa/data' },
+    location: { kind: 'zfs-pool', target: pool },
+    name: `${pool}/data@s1`,
+    media: 'hdd',
+    offsite: false,
+    offline: false,
+    immutable: held,
+    createdAt: '2026-12-05T05:00:00.000Z',
+    verification: { state: 'verified' },
+  })
+  assert.equal(ruleFor(spec, { kind: 'zfs-pool', target: 'bkh7pb' })?.hints.site, 'shed')
+  const r = await describeStorage(
+    { status: 'success', copies: [copy('bkh7pa', false), copy('bkh7pb', true)], deleted: [], warnings: [] },
+    spec,
+    new StorageProber(recorded(), 'h1', 'home'),
+  )
+  assert.equal(r.copies[0]!.storage?.protections, undefined)
+  assert.deepEqual(r.copies[1]!.storage?.protections, ['zfs-hold'])
+  assert.equal(r.copies[1]!.storage?.site, 'shed')
+  assert.ok(r.copies.every((c) => c.storage?.immutability === undefined))
+  assert.deepEqual(
+    r.sources.map((s) => [s.asset.id, s.storage.site, s.storage.devices.map((d) => d.id)]),
+    [['bkh7pa/data', 'home', [`file:254:0:${R}/a/p1.img`, 'dev:h1:vda']]],
+  )
+  assert.deepEqual(r.warnings, [])
+})
