@@ -4,6 +4,7 @@ import type { ResolvedAgentConfig } from '../config/schema.ts'
 import type { Exec } from '../exec/exec.ts'
 import type { Job } from '../jobs/job.ts'
 import { runJob, type JobEventSink } from '../jobs/run-job.ts'
+import { storageSpecOf } from '../storage/job-storage.ts'
 import type { Log } from '../log.ts'
 import type { JobStateStore } from '../scheduler/job-state.ts'
 import type { RunRequest } from '../scheduler/scheduler.ts'
@@ -23,6 +24,7 @@ export interface JobRunnerDeps {
 /** Binds runJob to this agent's jobs and config (timeouts per job); used by the scheduler and by `once`. */
 export function jobRunner(d: JobRunnerDeps): (req: RunRequest) => Promise<JobFinishedBody> {
   const timeouts = new Map(d.config.jobs.map((j) => [j.name, j.timeoutMs]))
+  const storage = new Map(d.config.jobs.map((j) => [j.name, storageSpecOf(j)]))
   return async (req) => {
     const job = d.jobs.find((j) => j.name === req.job)
     if (!job) {
@@ -38,6 +40,7 @@ export function jobRunner(d: JobRunnerDeps): (req: RunRequest) => Promise<JobFin
         scheduledFor: req.scheduledFor,
         timeoutMs: timeouts.get(job.name) ?? 6 * 3600_000,
         signal: d.signal,
+        ...(storage.has(job.name) ? { storage: storage.get(job.name)! } : {}),
       },
       {
         node: d.config.node,
@@ -47,6 +50,7 @@ export function jobRunner(d: JobRunnerDeps): (req: RunRequest) => Promise<JobFin
         events: d.events,
         stateDir: d.config.stateDir,
         state: d.state,
+        site: d.config.site ?? 'default',
       },
     )
   }

@@ -84,6 +84,7 @@ export function parseAgentConfig(text: string, file: string, env: LoadEnv): Reso
   return {
     file,
     node,
+    site: input.site ?? 'default',
     stateDir,
     timezone,
     collector: {

@@ -1,5 +1,6 @@
 import Type, { type Static } from 'typebox'
 import { NODE_ID_PATTERN } from '@backstop/shared'
+import { SiteName } from '../jobs/common-config.ts'
 import type { ResolvedJob } from '../jobs/kinds.ts'
 
 /** The agent's YAML config (deploy/config/agent.example.yaml documents every field). Jobs are checked per kind. */
@@ -7,6 +8,8 @@ export const AgentConfigInput = Type.Object(
   {
     /** Node id: a topic level. Default: the hostname, lowercased. */
     node: Type.Optional(Type.String({ pattern: NODE_ID_PATTERN })),
+    /** Where this node is (a building, a city): copies elsewhere are offsite. Default "default". */
+    site: Type.Optional(SiteName),
     /** Keys, outbox, job state. Default /var/lib/backstop-agent. */
     stateDir: Type.Optional(Type.String({ minLength: 1, pattern: '^/' })),
     /** Default IANA zone for schedules and calendar retention. Default UTC. */
@@ -113,6 +116,8 @@ export type AgentConfigInput = Static<typeof AgentConfigInput>
 export interface ResolvedAgentConfig {
   readonly file: string
   readonly node: string
+  /** `site:`; absent in configs built by hand (tests), which means "default". */
+  readonly site?: string
   readonly stateDir: string
   readonly timezone: string
   readonly collector: {

@@ -7,6 +7,8 @@ import type { Clock } from '../clock.ts'
 import type { Exec } from '../exec/exec.ts'
 import type { Log } from '../log.ts'
 import type { JobStateStore } from '../scheduler/job-state.ts'
+import { describeStorage, type JobStorageSpec } from '../storage/job-storage.ts'
+import { StorageProber } from '../storage/probe.ts'
 import type { Job, JobContext, JobResult } from './job.ts'
 
 /** Where run events go: the runtime's `emit` (signed, written to the durable outbox, then published). */
@@ -32,6 +34,8 @@ export interface RunJobDeps {
    * After a timeout or abort, how long a job may take to wind down before its finish is reported anyway. Default 30 s.
    */
   readonly abortGraceMs?: number
+  /** The node's `site:` for probed storage identities. Default "default". */
+  readonly site?: string
 }
 
 export interface RunJobRequest {
@@ -41,6 +45,8 @@ export interface RunJobRequest {
   readonly timeoutMs: number
   /** Aborts the run (agent shutdown); reported as BK_ERR_JOB_ABORTED. */
   readonly signal?: AbortSignal
+  /** Where the job writes per config (site, media): every copy then carries its probed storage identity. */
+  readonly storage?: JobStorageSpec
 }
 
 const checkFinished = Compile(JobFinishedBody)
@@ -113,7 +119,15 @@ export async function runJob(req: RunJobRequest, deps: RunJobDeps): Promise<JobF
     result = { ...failure(ac.signal.reason), copies: result.copies, deleted: result.deleted, warnings: result.warnings }
   }
 
-  const body = finishedBody(job, runId, startedAt, clock.now(), result)
+  let sources: JobFinishedBody['sources']
+  if (req.storage && result.copies.length > 0) {
+    // One prober per run: every command's answer is cached for the run's copies.
+    const prober = new StorageProber(deps.exec, deps.node, deps.site ?? 'default')
+    const probed = await describeStorage(result, req.storage, prober)
+    result = { ...result, copies: probed.copies, warnings: [...result.warnings, ...probed.warnings] }
+    sources = probed.sources
+  }
+  const body = finishedBody(job, runId, startedAt, clock.now(), result, sources)
   await emitSafely(log, () => events.emit('job.finished', body), 3, clock)
   try {
     deps.state?.update(job.name, {
@@ -213,7 +227,14 @@ function failure(e: unknown): JobResult {
 }
 
 /** Builds job.finished; a copy or deletion that does not match the wire schema is dropped with a warning. */
-function finishedBody(job: Job, runId: string, startedAt: Date, finishedAt: Date, r: JobResult): JobFinishedBody {
+function finishedBody(
+  job: Job,
+  runId: string,
+  startedAt: Date,
+  finishedAt: Date,
+  r: JobResult,
+  sources: JobFinishedBody['sources'],
+): JobFinishedBody {
   const warnings = [...r.warnings]
   const copies = r.copies.filter(
     (c) =>
@@ -250,6 +271,7 @@ function finishedBody(job: Job, runId: string, startedAt: Date, finishedAt: Date
     warnings: warnings.slice(0, 100).map((w) => w.slice(0, 8192)),
     ...(error ? { error: { code: error.code.slice(0, 256), message: error.message.slice(0, 8192) } } : {}),
     ...(r.bytes !== undefined && Number.isInteger(r.bytes) && r.bytes >= 0 ? { bytes: r.bytes } : {}),
+    ...(sources && sources.length > 0 ? { sources: sources.slice(0, 1000) } : {}),
   }
   // Check on `unknown`: the type guard would narrow `body` to never in the failing branch.
   if (!checkFinished.Check(body as unknown)) {

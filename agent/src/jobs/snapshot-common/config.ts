@@ -2,6 +2,7 @@ import Type from 'typebox'
 import { BackstopError, MediaType, RetentionPolicyInput, type RetentionPolicy } from '@backstop/shared'
 import type { MediaType as MediaTypeT } from '@backstop/shared'
 import { resolveCheckedPolicy } from '../retention.ts'
+import { SiteName } from '../common-config.ts'
 
 /**
  * Config pieces the ZFS and Btrfs snapshot jobs share: the name prefix that marks a snapshot as ours, the
@@ -21,6 +22,8 @@ export const targetFields = {
   offsite: Type.Optional(Type.Boolean()),
   /** A removable or rotated disk: its newest copy is held (immutable), and its absence is normal. */
   offline: Type.Optional(Type.Boolean()),
+  /** Where the target disk or host is (a rotated disk's home, a second building); default: the node's site. */
+  site: Type.Optional(SiteName),
 }
 
 export interface ResolvedTargetCommon {
@@ -29,6 +32,7 @@ export interface ResolvedTargetCommon {
   readonly media: MediaTypeT
   readonly offsite: boolean
   readonly offline: boolean
+  readonly site?: string
 }
 
 export function resolveTargetCommon(
@@ -38,6 +42,7 @@ export function resolveTargetCommon(
     media: MediaTypeT
     offsite?: boolean | undefined
     offline?: boolean | undefined
+    site?: string | undefined
   },
   jobPolicy: RetentionPolicy,
   defaultTimezone: string,
@@ -50,6 +55,7 @@ export function resolveTargetCommon(
     media: t.media,
     offsite: t.offsite ?? false,
     offline: t.offline ?? false,
+    ...(t.site !== undefined ? { site: t.site } : {}),
   }
 }
 

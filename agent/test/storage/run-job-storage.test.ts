@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import type { Copy, JobFinishedBody } from '@backstop/shared'
+import type { Job } from '../../src/jobs/job.ts'
+import { runJob, type JobEventSink } from '../../src/jobs/run-job.ts'
+import { storageSpecOf } from '../../src/storage/job-storage.ts'
+import { memoryLog } from '../exec/memory-log.ts'
+import { FakeClock } from '../scheduler/fake-clock.ts'
+import { R, recorded } from './recorded.ts'
+
+test('job.finished carries each copy`s probed storage and the live data`s storage as sources', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bk-runjob-storage-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const copy: Copy = {
+    copyId: 'zfs:bkh7pb/bkh7pa/data@s1',
+    asset: { kind: 'zfs-dataset', id: 'bkh7pa/data' },
+    location: { kind: 'zfs-pool', target: 'bkh7pb' },
+    name: 'bkh7pb/bkh7pa/data@s1',
+    media: 'hdd',
+    offsite: true,
+    offline: false,
+    immutable: true,
+    createdAt: '2026-02-01T10:00:00.000Z',
+    verification: { state: 'verified' },
+  }
+  const job: Job = {
+    name: 'tank',
+    kind: 'zfs',
+    run: async () => ({ status: 'success', copies: [copy], deleted: [], warnings: [] }),
+  }
+  const spec = storageSpecOf({
+    kind: 'zfs',
+    name: 'tank',
+    schedule: null,
+    catchUp: true,
+    timeoutMs: 60_000,
+    datasets: [{ name: 'bkh7pa/data', recursive: false }],
+    prefix: 'backstop',
+    retention: { keepLast: 1 } as never,
+    media: 'hdd',
+    offsite: false,
+    offline: false,
+    targets: [
+      {
+        name: 'pb',
+        dataset: 'bkh7pb',
+        retention: { keepLast: 1 } as never,
+        media: 'hdd',
+        offsite: true,
+        offline: false,
+        site: 'shed',
+      },
+    ],
+  })
+  const finished: JobFinishedBody[] = []
+  const events = {
+    emit: async (kind: string, body: unknown) => {
+      if (kind === 'job.finished') {
+        finished.push(body as JobFinishedBody)
+      }
+    },
+  } as JobEventSink
+  await runJob(
+    { job, trigger: 'manual', timeoutMs: 60_000, storage: spec },
+    {
+      node: 'h1',
+      site: 'home',
+      exec: recorded(),
+      clock: new FakeClock('2026-02-01T10:00:00Z'),
+      log: memoryLog().log,
+      events,
+      stateDir: dir,
+    },
+  )
+  const body = finished[0]!
+  assert.equal(body.status, 'success', JSON.stringify(body.error))
+  assert.deepEqual(body.copies[0]!.storage, {
+    host: 'h1',
+    site: 'shed',
+    devices: [
+      { id: `file:254:0:${R}/a/p2.img`, transport: 'loop' },
+      { id: 'dev:h1:vda', transport: 'virtio', rotational: true, removable: false },
+    ],
+    fsUuid: '14777705487679150003',
+    media: 'hdd',
+    protections: ['zfs-hold'],
+  })
+  assert.deepEqual(
+    body.sources?.map((s) => [s.asset.id, s.storage.site, s.storage.devices.map((d) => d.id)]),
+    [['bkh7pa/data', 'home', [`file:254:0:${R}/a/p1.img`, 'dev:h1:vda']]],
+  )
+})
