@@ -109,7 +109,9 @@ export async function startDaemon(deps: CliDeps, config: ResolvedAgentConfig, lo
       stopJobs.abort()
       await scheduler.idle()
       await snapshot()
-      await runtime.stop()
+      // systemd does not tell a unit why it is stopped (a reboot, `systemctl stop` and the stop half of a restart
+      // look the same), so every signal is reported as `shutdown`; the collector treats both reasons alike.
+      await runtime.stop('shutdown')
       commands?.close()
       log.info('agent stopped')
     },

@@ -26,7 +26,7 @@ function productionDeps(): CliDeps {
     loadConfig: (file) => loadAgentConfig(file, { hostname: hostname() }),
     createLog,
     createExec: (log) => new NodeExec({ log: log.child({ component: 'exec' }) }),
-    createRuntime: async ({ config, clock, log, jobStatus, onCommand }) => {
+    createRuntime: async ({ config, clock, log, jobStatus, onCommand, presence }) => {
       // mqtts:// with collector.fingerprint: trust exactly the pinned collector CA (docs/security.md).
       const tls =
         config.collector.url.startsWith('mqtts://') && config.collector.fingerprint
@@ -42,6 +42,7 @@ function productionDeps(): CliDeps {
         log,
         ...(tls ? { tls } : {}),
         ...(onCommand ? { onCommand } : {}),
+        ...(presence !== undefined ? { presence } : {}),
       })
       runtime.onJobStatus(jobStatus)
       return runtime

@@ -44,6 +44,8 @@ export interface AgentRuntimeDeps {
   readonly tls?: Pick<ConnectionOptions, 'ca' | 'rejectUnauthorized' | 'checkServerIdentity' | 'minVersion'>
   /** Messages on backstop/v1/<node>/commands (commands/receive-command.ts). Not subscribed when absent. */
   readonly onCommand?: (payload: Buffer) => void
+  /** Speaks for the node's presence (Will, online/offline, heartbeats); default true, false for `once`. */
+  readonly presence?: boolean
   /** Transport tuning (window, backoff, ackTimeoutMs …), mainly for tests. */
   readonly transport?: Partial<
     Pick<
@@ -71,8 +73,11 @@ export type AgentStatus = {
 export interface AgentRuntime {
   /** Connects (and keeps reconnecting), enrolls if needed, drains the outbox, sends heartbeats. */
   start(): void
-  /** Publishes offline, disconnects, closes the outbox it opened. Events already appended stay durable. */
-  stop(): Promise<void>
+  /**
+   * Publishes offline with its reason (default `shutdown`), disconnects, closes the outbox it opened. Events
+   * already appended stay durable.
+   */
+  stop(reason?: 'shutdown' | 'restart'): Promise<void>
   /**
    * Signs `body` as a `kind` event (msgId = random UUID, seq from the outbox, ts from the clock), appends it
    * durably and kicks the drain. Resolves once it is on disk — not when the collector has it.
@@ -137,18 +142,19 @@ export async function createAgentRuntime(deps: AgentRuntimeDeps): Promise<AgentR
     heartbeatBody,
     ...(deps.tls ? { tls: deps.tls } : {}),
     ...(deps.onCommand ? { onCommand: deps.onCommand } : {}),
+    ...(deps.presence !== undefined ? { presence: deps.presence } : {}),
     ...deps.transport,
   })
 
   let stopped = false
   return {
     start: () => transport.start(),
-    async stop() {
+    async stop(reason) {
       if (stopped) {
         return
       }
       stopped = true
-      await transport.stop()
+      await transport.stop(reason)
       if (ownOutbox) {
         await outbox.close()
       }

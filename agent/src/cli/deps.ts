@@ -19,7 +19,8 @@ export interface RuntimeStatus {
 export interface AgentRuntime {
   /** Connects in the background (and keeps reconnecting); does not wait for the collector. */
   start(): void | Promise<void>
-  stop(): Promise<void>
+  /** Graceful: the node's status says offline with this reason (default `shutdown`), not the Last Will. */
+  stop(reason?: 'shutdown' | 'restart'): Promise<void>
   /** Any durable agent kind of shared/src/schemas/kinds.ts: a new message kind needs no change here. */
   readonly emit: <K extends DurableKind>(kind: K, body: BodyOf<K>) => Promise<unknown>
   /** Resolves true once every appended event is acknowledged, false after `timeoutMs`. */
@@ -35,6 +36,8 @@ export interface RuntimeInput {
   readonly jobStatus: () => readonly JobScheduleStatus[]
   /** Signed collector commands (commands/daemon-commands.ts); absent = the commands topic is not subscribed. */
   readonly onCommand?: ((payload: Buffer) => void) | undefined
+  /** false for a one-shot run (`once`): no Will, no online/offline, no heartbeat; events are still delivered. */
+  readonly presence?: boolean
 }
 
 export interface CliIO {

@@ -29,7 +29,14 @@ export function registerOnce(program: Command, deps: CliDeps, setExit: SetExit):
       const stopJob = new AbortController()
       const off = deps.onStopSignal(() => stopJob.abort())
       try {
-        const runtime = await deps.createRuntime({ config, clock: deps.clock, log, jobStatus: () => [] })
+        // A one-shot run does not speak for the node's presence: the daemon's status (or its absence) stays as is.
+        const runtime = await deps.createRuntime({
+          config,
+          clock: deps.clock,
+          log,
+          jobStatus: () => [],
+          presence: false,
+        })
         await runtime.start()
         let body: JobFinishedBody
         let acked: boolean

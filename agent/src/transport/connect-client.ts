@@ -16,11 +16,13 @@ export interface ConnectInput {
   /** Attached before CONNACK: a persistent session delivers queued acks right after it. */
   readonly onAck: (payload: Buffer) => void
   readonly onCommand: ((payload: Buffer) => void) | undefined
+  /** Set the retained `offline` Last Will: only the process that owns the node's status topic (the daemon). */
+  readonly will: boolean
 }
 
 /**
  * One connection attempt per docs/protocol.md "Connection": persistent session, the node as username, a fresh
- * signed timestamp as password, the retained `offline` Last Will. mqtt.js's own reconnect is off (the
+ * signed timestamp as password, the retained `offline` Last Will (the daemon only). mqtt.js's own reconnect is off (the
  * transport retries with its backoff and a new password). Resolves the connected client or the reason.
  */
 export function connectClient(i: ConnectInput): Promise<{ client: MqttClient } | { error: string }> {
@@ -35,7 +37,16 @@ export function connectClient(i: ConnectInput): Promise<{ client: MqttClient } |
     connectTimeout: i.connectTimeoutMs,
     reconnectPeriod: 0,
     resubscribe: false,
-    will: { topic: i.topics.status, payload: Buffer.from(statusPayload('offline', i.now)), qos: 1, retain: true },
+    ...(i.will
+      ? {
+          will: {
+            topic: i.topics.status,
+            payload: Buffer.from(statusPayload('offline', i.now, { reason: 'lost' })),
+            qos: 1,
+            retain: true,
+          },
+        }
+      : {}),
     ...(i.tls as IClientOptions | undefined),
   }
   return new Promise((resolve) => {

@@ -6,7 +6,14 @@ import { AckProcessor } from './ack-processor.ts'
 import { BatchesInFlight, packRecords } from './batch-pack.ts'
 import type { TransportCounters, TransportOptions, TransportStatus } from './transport-options.ts'
 import { connectClient } from './connect-client.ts'
-import { enrollEnvelope, heartbeatEnvelope, statusPayload, topicsFor, type NodeTopics } from './wire.ts'
+import {
+  enrollEnvelope,
+  heartbeatEnvelope,
+  statusPayload,
+  topicsFor,
+  type LeaveReason,
+  type NodeTopics,
+} from './wire.ts'
 
 export type { TransportCounters, TransportOptions, TransportStatus } from './transport-options.ts'
 
@@ -67,6 +74,10 @@ export class MqttTransport {
     })
   }
 
+  private get presence(): boolean {
+    return this.opts.presence ?? true
+  }
+
   get enrolled(): boolean {
     return this.acks.collectorKey !== null
   }
@@ -75,8 +86,11 @@ export class MqttTransport {
     this.runLoop ??= this.run().catch((e: unknown) => this.opts.log.fatal({ err: e }, 'transport loop crashed'))
   }
 
-  /** Publishes the retained `offline` status, disconnects cleanly and ends every loop. */
-  async stop(): Promise<void> {
+  /**
+   * Publishes the retained `offline` status with its reason (not the Will: the collector then knows the node
+   * stopped on purpose), disconnects cleanly and ends every loop. Without presence, just disconnects.
+   */
+  async stop(reason: Exclude<LeaveReason, 'lost'> = 'shutdown'): Promise<void> {
     if (this.stopCtl.signal.aborted) {
       return this.runLoop
     }
@@ -84,11 +98,10 @@ export class MqttTransport {
     const c = this.client
     if (c) {
       // Bounded: a half-open socket would otherwise hold shutdown forever.
-      if (c.connected) {
+      if (c.connected && this.presence) {
+        const offline = statusPayload('offline', this.opts.clock.now(), { reason })
         await Promise.race([
-          c
-            .publishAsync(this.topics.status, statusPayload('offline', this.opts.clock.now()), { qos: 1, retain: true })
-            .catch(() => undefined),
+          c.publishAsync(this.topics.status, offline, { qos: 1, retain: true }).catch(() => undefined),
           this.sleep(2000, undefined),
         ])
       }
@@ -155,6 +168,7 @@ export class MqttTransport {
       stop: this.stopCtl.signal,
       onAck: (payload) => this.acks.receive(payload),
       onCommand: this.opts.onCommand,
+      will: this.presence,
     })
     if ('error' in res) {
       if (this.stopCtl.signal.aborted) {
@@ -190,10 +204,10 @@ export class MqttTransport {
       await c.subscribeAsync(this.opts.onCommand ? [this.topics.ack, this.topics.commands] : [this.topics.ack], {
         qos: 1,
       })
-      await c.publishAsync(this.topics.status, statusPayload('online', this.opts.clock.now(), this.opts.agentVersion), {
-        qos: 1,
-        retain: true,
-      })
+      if (this.presence) {
+        const online = statusPayload('online', this.opts.clock.now(), { agentVersion: this.opts.agentVersion })
+        await c.publishAsync(this.topics.status, online, { qos: 1, retain: true })
+      }
       if (this.enrolled) {
         this.whileEnrolled(c, ctl.signal)
       } else {
@@ -215,7 +229,9 @@ export class MqttTransport {
   }
 
   private whileEnrolled(c: MqttClient, signal: AbortSignal): void {
-    void this.heartbeatLoop(c, signal)
+    if (this.presence) {
+      void this.heartbeatLoop(c, signal)
+    }
     void this.pump()
   }
 

@@ -24,6 +24,12 @@ export interface TransportOptions {
   /** Persists the collector key from the enrollment ack (keys.ts saveCollectorKey). */
   readonly pinCollectorKey: (publicKey: string) => Promise<void>
   readonly heartbeatBody: () => HeartbeatBody
+  /**
+   * Whether this process speaks for the node's presence: Last Will, retained online/offline, heartbeats. The
+   * daemon does; `once` does not (default true), so a one-shot run neither marks the node online nor leaves a
+   * Will or a silent heartbeat behind that pages when it exits. Its events are delivered all the same.
+   */
+  readonly presence?: boolean
   /** Signed commands from backstop/v1/<node>/commands (commands/receive-command.ts); not subscribed when absent. */
   readonly onCommand?: (payload: Buffer) => void
   /** Events published but not yet acknowledged by the collector. Default 500. */

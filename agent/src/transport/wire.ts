@@ -7,6 +7,7 @@ import {
   type AckBody,
   type Envelope,
   type HeartbeatBody,
+  type OfflineCause,
 } from '@backstop/shared'
 import type { NodeSigner } from './signer.ts'
 
@@ -19,10 +20,22 @@ export function connectCredentials(
   return { username: node, password: `${nowMs}.${signer.signConnect(node, nowMs)}` }
 }
 
-/** Retained status payloads: `offline` is the Last Will, `online` is published after CONNACK. */
-export function statusPayload(state: 'online' | 'offline', now: Date, agentVersion?: string): string {
+/** Why the agent leaves: a stop it chose (`shutdown`, `restart`) or the Last Will (`lost`) the broker sends. */
+export type LeaveReason = OfflineCause
+
+/**
+ * Retained status payloads (docs/protocol.md "Connection"): `online` after CONNACK; `offline` with `reason`
+ * `lost` as the Last Will, `shutdown` or `restart` published before a graceful disconnect.
+ */
+export function statusPayload(
+  state: 'online' | 'offline',
+  now: Date,
+  o: { readonly agentVersion?: string; readonly reason?: LeaveReason } = {},
+): string {
   return JSON.stringify(
-    state === 'online' ? { state, ts: now.toISOString(), agentVersion } : { state, ts: now.toISOString() },
+    state === 'online'
+      ? { state, ts: now.toISOString(), agentVersion: o.agentVersion }
+      : { state, ts: now.toISOString(), reason: o.reason ?? 'lost' },
   )
 }
 

@@ -15,6 +15,9 @@ export interface FakeRuntime {
   stopped: number
   acked: boolean
   jobStatus: RuntimeInput['jobStatus'] | null
+  /** What the command asked for: presence (undefined = the default, the daemon's) and the stop reason. */
+  presence?: boolean | undefined
+  stopReason?: string | undefined
 }
 
 export interface Harness {
@@ -76,11 +79,13 @@ ${extraYaml}`,
     createExec: (log) => new NodeExec({ log }),
     createRuntime: async (input) => {
       runtime.jobStatus = input.jobStatus
+      runtime.presence = input.presence
       return {
         start: () => {
           runtime.started++
         },
-        stop: async () => {
+        stop: async (reason) => {
+          runtime.stopReason = reason
           runtime.stopped++
         },
         emit: async (kind, body) => {

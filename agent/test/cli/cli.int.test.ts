@@ -81,6 +81,7 @@ describe('once', () => {
     assert.ok(existsSync(join(h.dest, 'etc-20260301T120000Z.tar.gz')))
     assert.equal(h.runtime.started, 1)
     assert.equal(h.runtime.stopped, 1)
+    assert.equal(h.runtime.presence, false, "once never speaks for the node's presence (status topic, heartbeat)")
     assert.ok(!existsSync(join(h.dir, 'state', 'agent.pid')), 'lock released')
   })
 
@@ -195,6 +196,8 @@ describe('run (daemon)', () => {
     const r = await done
     assert.equal(r.code, 0, r.err)
     assert.equal(h.runtime.stopped, 1)
+    assert.equal(h.runtime.presence, undefined, 'the daemon speaks for the node (the default)')
+    assert.equal(h.runtime.stopReason, 'shutdown', 'a stop signal is a graceful shutdown, not the Last Will')
     assert.ok(!existsSync(join(h.dir, 'state', 'agent.pid')), 'lock released on stop')
   })
 

@@ -42,7 +42,7 @@ export class FakeCollector {
   readonly batches: BatchEnvelope[] = []
   readonly enrolls: Envelope[] = []
   readonly auth: Array<{ node: string; ok: boolean; pinned: boolean }> = []
-  readonly statuses: Array<{ state: string; retain: boolean }> = []
+  readonly statuses: Array<{ state: string; retain: boolean; reason?: string }> = []
   /** Test hooks. */
   holdAcks = false
   ignoreEnrolls = 0
@@ -182,8 +182,8 @@ export class FakeCollector {
       return
     }
     if (t.channel === 'status') {
-      const v = JSON.parse(payload.toString()) as { state: string }
-      this.statuses.push({ state: v.state, retain: true })
+      const v = JSON.parse(payload.toString()) as { state: string; reason?: string }
+      this.statuses.push({ state: v.state, retain: true, ...(v.reason !== undefined ? { reason: v.reason } : {}) })
       return
     }
     if (t.channel !== 'events') {

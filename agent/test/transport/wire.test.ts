@@ -51,14 +51,23 @@ describe('wire helpers', () => {
     assert.ok(verifyBytes('connect\nn1\n1795313450573', sig!, node.publicKey))
   })
 
-  it('status payloads', () => {
+  it('status payloads: online with the version, offline with why (the Will says lost)', () => {
     const now = new Date('2026-11-22T03:00:00.000Z')
-    assert.deepEqual(JSON.parse(statusPayload('online', now, '0.1.0')), {
+    assert.deepEqual(JSON.parse(statusPayload('online', now, { agentVersion: '0.1.0' })), {
       state: 'online',
       ts: '2026-11-22T03:00:00.000Z',
       agentVersion: '0.1.0',
     })
-    assert.deepEqual(JSON.parse(statusPayload('offline', now)), { state: 'offline', ts: '2026-11-22T03:00:00.000Z' })
+    assert.deepEqual(JSON.parse(statusPayload('offline', now)), {
+      state: 'offline',
+      ts: '2026-11-22T03:00:00.000Z',
+      reason: 'lost',
+    })
+    assert.deepEqual(JSON.parse(statusPayload('offline', now, { reason: 'shutdown' })), {
+      state: 'offline',
+      ts: '2026-11-22T03:00:00.000Z',
+      reason: 'shutdown',
+    })
   })
 
   it('enroll is seq 0 and signed by the key it carries', () => {
