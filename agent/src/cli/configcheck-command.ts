@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import { nextRunAfter } from '@backstop/shared'
 import { buildJobs } from '../jobs/build-jobs.ts'
+import { storageConfigHints } from '../storage/config-hints.ts'
 import { configPath, exitCodes, type SetExit } from './common.ts'
 import type { CliDeps } from './deps.ts'
 
@@ -20,6 +21,9 @@ export function registerConfigcheck(program: Command, deps: CliDeps, setExit: Se
       // Accepted but outdated settings: on stderr, so `--json` output stays parseable.
       for (const w of config.warnings ?? []) {
         deps.io.err(`warning: ${w}\n`)
+      }
+      for (const h of storageConfigHints(config)) {
+        deps.io.err(`${h}\n`)
       }
       const now = deps.clock.now()
       const summary = {

@@ -1,0 +1,35 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import type { ResolvedAgentConfig } from '../../src/config/schema.ts'
+import { storageConfigHints } from '../../src/storage/config-hints.ts'
+
+const base = { file: '/etc/backstop/agent.yaml', node: 'n1', jobs: [] } as unknown as ResolvedAgentConfig
+
+test('configcheck: a node without site: gets a hint; a named site none', () => {
+  assert.match(storageConfigHints(base).join('\n'), /^hint: site: is not set, .*site "default"/)
+  assert.deepEqual(storageConfigHints({ ...base, site: 'home' }), [])
+})
+
+test('configcheck: typed offsite/offline/immutable are named as ignored unless probed, per job and target', () => {
+  const jobs = [
+    { kind: 'vzdump', name: 'guests', offsite: false, offline: false, immutable: true },
+    {
+      kind: 'zfs',
+      name: 'tank',
+      offsite: false,
+      offline: false,
+      targets: [{ name: 'usb', offsite: true, offline: true }],
+    },
+  ]
+  const lines = storageConfigHints({ ...base, site: 'home', jobs } as unknown as ResolvedAgentConfig)
+  assert.deepEqual(
+    lines.map((l) => l.split(' is ignored')[0]),
+    [
+      'warning: jobs.guests.immutable: true',
+      'warning: jobs.tank.targets.usb.offsite: true',
+      'warning: jobs.tank.targets.usb.offline: true',
+    ],
+  )
+  assert.match(lines[0]!, /refuses deletion by this node/)
+  assert.match(lines[1]!, /site: differs from the node's site/)
+})
