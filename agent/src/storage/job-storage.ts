@@ -123,7 +123,9 @@ export async function describeStorage(
   prober: StorageProber,
 ): Promise<StorageReport> {
   const warnings = new Set<string>()
-  const probe = async (at: StorageLocator, hints: StorageHints): Promise<ProbedStorage | null> => {
+  // A run reports thousands of snapshots on a handful of locations: one probe per location and config rule.
+  const probed = new Map<string, Promise<ProbedStorage | null>>()
+  const probeOnce = async (at: StorageLocator, hints: StorageHints): Promise<ProbedStorage | null> => {
     try {
       const p = await prober.probe(at, hints)
       p.warnings.forEach((w) => warnings.add(w))
@@ -132,6 +134,15 @@ export async function describeStorage(
       warnings.add(`could not probe the storage of ${JSON.stringify(at)}: ${(e as Error).message}`)
       return null
     }
+  }
+  const probe = (at: StorageLocator, hints: StorageHints): Promise<ProbedStorage | null> => {
+    const key = JSON.stringify([at, hints])
+    let p = probed.get(key)
+    if (!p) {
+      p = probeOnce(at, hints)
+      probed.set(key, p)
+    }
+    return p
   }
   const copies: Copy[] = []
   for (const c of r.copies) {
