@@ -100,10 +100,17 @@ test('storage identity: pools on one disk share it, a stick elsewhere shares not
     'the stick on another backing filesystem shares no device with the pools or the btrfs fs',
   )
 
+  assert.match(usb.fsUuid ?? '', /^[0-9a-f-]{36}$/)
   stick.unmount()
   // A new run, a new prober: nothing cached from before the unmount.
-  const after = (await new StorageProber(exec, 'n1', 'home').probe({ kind: 'path', path: stick.mnt }, { media: 'usb' }))
-    .storage
+  const later = new StorageProber(exec, 'n1', 'home')
+  const after = (await later.probe({ kind: 'path', path: stick.mnt }, { media: 'usb', fsUuid: usb.fsUuid! })).storage
   assert.equal(after.attached, false)
-  assert.deepEqual(after.devices, [], 'an unmounted stick is not the root disk its empty mountpoint sits on')
+  assert.deepEqual(after.devices, [], 'an unmounted stick is not the disk its empty mountpoint sits on')
+  assert.equal(after.fsUuid, usb.fsUuid)
+  // Without the stick's UUID, the directory is simply on the root disk: that is what a copy there is on.
+  const unknown = await later.probe({ kind: 'path', path: stick.mnt }, { media: 'usb' })
+  assert.ok(ids(unknown.storage).includes(shared[0]!), ids(unknown.storage).join(', '))
+  assert.equal(unknown.storage.attached, undefined)
+  assert.match(unknown.warnings.join('\n'), /config says media "usb"/)
 })

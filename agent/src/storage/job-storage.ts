@@ -27,11 +27,22 @@ export function storageSpecOf(job: ResolvedJob): JobStorageSpec {
     at,
     hints: { ...(job.site !== undefined ? { site: job.site } : {}), ...(media ? { media } : {}) },
   })
-  const target = (kind: Location['kind'], at: string, t: { media: StorageHints['media']; site?: string }) => ({
-    kind,
-    at,
-    hints: { ...((t.site ?? job.site) ? { site: (t.site ?? job.site)! } : {}), ...(t.media ? { media: t.media } : {}) },
-  })
+  const target = (
+    kind: Location['kind'],
+    at: string,
+    t: { media: StorageHints['media']; site?: string; fsUuid?: string | null },
+  ): StorageTargetRule => {
+    const site = t.site ?? job.site
+    return {
+      kind,
+      at,
+      hints: {
+        ...(site !== undefined ? { site } : {}),
+        ...(t.media ? { media: t.media } : {}),
+        ...(t.fsUuid ? { fsUuid: t.fsUuid } : {}),
+      },
+    }
+  }
   switch (job.kind) {
     case 'zfs':
       return {

@@ -28,6 +28,11 @@ export type StorageLocator =
 export interface StorageHints {
   readonly site?: string
   readonly media?: MediaType
+  /**
+   * The filesystem that belongs at a path (a removable disk's UUID, btrfs targets' `fsUuid:`). Another filesystem
+   * there means the disk is detached; without it, whatever holds the path is what the copies are on.
+   */
+  readonly fsUuid?: string
 }
 
 export interface ProbedStorage {
@@ -60,29 +65,26 @@ export class StorageProber {
       const media = hints.media ?? 'nas'
       return { storage: { host: at.host, site, devices: [], repository: at.repository, media }, warnings: [] }
     }
-    const found = await this.locate(at)
-    // A removable target that is not mounted leaves an empty directory on the root filesystem: that disk is not it.
-    const detached = found.onRootFs === true && hints.media === 'usb'
-    const devices = detached ? [] : dedupe(found.devices)
+    const found = await this.locate(at, hints.fsUuid)
+    const devices = dedupe(found.devices)
     const loopBacked = devices.some((d) => d.transport === 'loop')
     const refined = refineMedia(detectMedia(devices, loopBacked), hints.media)
     const removable = refined.media === 'usb' || devices.some((d) => d.removable === true || d.transport === 'usb')
-    const attached = found.attached ?? (found.onRootFs === undefined ? true : !found.onRootFs)
     const storage: StorageIdentity = {
       host: this.host,
       site,
       devices,
-      ...(found.fsUuid && !detached ? { fsUuid: found.fsUuid } : {}),
+      ...(found.fsUuid ? { fsUuid: found.fsUuid } : {}),
       media: refined.media,
-      ...(removable ? { attached } : {}),
+      ...(removable ? { attached: found.attached } : {}),
     }
     const where = at.kind === 'path' ? at.path : at.kind === 'zfs-pool' ? `pool ${at.pool}` : `label ${at.label}`
     return { storage, warnings: refined.contradiction ? [`${where}: ${refined.contradiction}`] : [] }
   }
 
-  private async locate(at: StorageLocator): Promise<Found> {
+  private async locate(at: StorageLocator, expectedFs: string | undefined): Promise<Found> {
     if (at.kind === 'zfs-pool') {
-      return { devices: await this.poolDevices(at.pool, 0), fsUuid: await this.poolGuid(at.pool) }
+      return { devices: await this.poolDevices(at.pool, 0), fsUuid: await this.poolGuid(at.pool), attached: true }
     }
     if (at.kind === 'label') {
       const dev = (await findByLabel(this.exec, at.label))[0]
@@ -92,15 +94,17 @@ export class StorageProber {
       return { devices: await this.blockDevices(dev.devname, 0), attached: true, fsUuid: dev.uuid ?? null }
     }
     if (at.kind === 'remote') {
-      return { devices: [] }
+      return { devices: [], attached: true }
     }
     const mount = await this.mountOf(at.path)
-    if (!mount) {
-      return { devices: [] }
+    if (expectedFs !== undefined && mount?.uuid !== expectedFs) {
+      // Its mountpoint is an empty directory on another filesystem now: that filesystem is not the disk.
+      return { devices: [], fsUuid: expectedFs, attached: false }
     }
-    const root = await this.mountOf('/')
-    const onRootFs = root !== null && mount.majMin === root.majMin
-    return { devices: await this.mountDevices(mount, 0), fsUuid: mount.uuid, onRootFs }
+    if (!mount) {
+      return { devices: [], attached: false }
+    }
+    return { devices: await this.mountDevices(mount, 0), fsUuid: mount.uuid, attached: true }
   }
 
   private async mountDevices(m: MountOfPath, depth: number): Promise<StorageDevice[]> {
@@ -210,10 +214,8 @@ export class StorageProber {
 interface Found {
   readonly devices: StorageDevice[]
   readonly fsUuid?: string | null
-  /** Known directly (a stick found by label or not); else derived from where a path is mounted. */
-  readonly attached?: boolean
-  /** A path whose filesystem is the root filesystem's. */
-  readonly onRootFs?: boolean
+  /** Reported for removable media only: the disk (its label or expected fs UUID) is on this node right now. */
+  readonly attached: boolean
 }
 
 /** A whole disk: its WWN, else serial, else (no identity in hardware, e.g. virtio) its kernel name on this host. */

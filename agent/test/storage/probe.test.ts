@@ -53,11 +53,28 @@ test('a loop "USB stick" on another backing filesystem shares nothing with the p
     media: 'usb',
     attached: true,
   })
+  const uuid = '5af1ef6e-d5a8-4a6a-b4ab-b4363e6ccea4'
   const gone = await new StorageProber(recorded(false), 'h1', 'home').probe(
+    { kind: 'path', path: `${R}/um` },
+    { media: 'usb', fsUuid: uuid },
+  )
+  assert.deepEqual(gone.storage, { host: 'h1', site: 'home', devices: [], fsUuid: uuid, media: 'usb', attached: false })
+})
+
+test('a "usb" directory that holds no stick is on the root disk: reported as that disk, with a warning', async () => {
+  const p = await new StorageProber(recorded(false), 'h1', 'home').probe(
     { kind: 'path', path: `${R}/um` },
     { media: 'usb' },
   )
-  assert.deepEqual(gone.storage, { host: 'h1', site: 'home', devices: [], media: 'usb', attached: false })
+  assert.deepEqual(p.storage, {
+    host: 'h1',
+    site: 'home',
+    devices: [{ id: 'dev:h1:vda', transport: 'virtio', rotational: true, removable: false }],
+    media: 'hdd',
+  })
+  assert.deepEqual(p.warnings, [
+    `${R}/um: config says media "usb" but the device beneath it is "hdd"; "hdd" is reported`,
+  ])
 })
 
 test('media: detected from the devices; config may refine a network store but not contradict a disk', () => {
