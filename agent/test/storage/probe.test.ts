@@ -77,6 +77,24 @@ test('a "usb" directory that holds no stick is on the root disk: reported as tha
   ])
 })
 
+test('a REAR stick found by its label: its loop device and backing disk, attached; unplugged: detached', async () => {
+  const present = await new StorageProber(recorded(), 'h1', 'home').probe(
+    { kind: 'label', label: 'BKH7USB' },
+    { media: 'usb' },
+  )
+  assert.deepEqual(
+    present.storage.devices.map((d) => d.id),
+    [`loop:0:47:${R}/usbfs/usb.img`, 'fs:h1:0:47'],
+  )
+  assert.equal(present.storage.fsUuid, '5af1ef6e-d5a8-4a6a-b4ab-b4363e6ccea4')
+  assert.equal(present.storage.attached, true)
+  const unplugged = await new StorageProber(recorded(false), 'h1', 'home').probe(
+    { kind: 'label', label: 'BKH7USB' },
+    { media: 'usb' },
+  )
+  assert.deepEqual(unplugged.storage, { host: 'h1', site: 'home', devices: [], media: 'usb', attached: false })
+})
+
 test('media: detected from the devices; config may refine a network store but not contradict a disk', () => {
   assert.equal(detectMedia([{ id: 'serial:S1', transport: 'nvme' }], false), 'nvme')
   assert.equal(detectMedia([{ id: 'serial:S2', transport: 'sata', rotational: true }], false), 'hdd')

@@ -32,5 +32,8 @@ export function recorded(mounted = true): FixtureExec {
     f(findmntTargetArgv(`${R}/usbfs/usb.img`), fx('findmnt-T-tmpfs.json')),
     f(lsblkStorageArgv(), fx('lsblk-storage.json')),
     f(['losetup', '-J'], fx('losetup-J.json')),
+    mounted
+      ? f(['blkid', '-c', '/dev/null', '-o', 'export', '-t', 'LABEL=BKH7USB'], fx('blkid-label-BKH7USB.txt'))
+      : f(['blkid', '-c', '/dev/null', '-o', 'export', '-t', 'LABEL=BKH7USB'], '', 2),
   ])
 }
