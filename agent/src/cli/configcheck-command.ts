@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import { nextRunAfter } from '@backstop/shared'
 import { buildJobs } from '../jobs/build-jobs.ts'
-import { storageConfigHints } from '../storage/config-hints.ts'
+import { storageConfigHints } from '../config/storage-hints.ts'
 import { configPath, exitCodes, type SetExit } from './common.ts'
 import type { CliDeps } from './deps.ts'
 

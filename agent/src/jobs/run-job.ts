@@ -7,7 +7,7 @@ import type { Clock } from '../clock.ts'
 import type { Exec } from '../exec/exec.ts'
 import type { Log } from '../log.ts'
 import type { JobStateStore } from '../scheduler/job-state.ts'
-import { describeStorage, type JobStorageSpec } from '../storage/job-storage.ts'
+import { describeStorage, type JobStorageSpec } from './job-storage.ts'
 import { StorageProber } from '../storage/probe.ts'
 import type { Job, JobContext, JobResult } from './job.ts'
 

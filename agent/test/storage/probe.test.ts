@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { Copy } from '@backstop/shared'
-import { describeStorage, ruleFor, type JobStorageSpec } from '../../src/storage/job-storage.ts'
+import { describeStorage, ruleFor, type JobStorageSpec } from '../../src/jobs/job-storage.ts'
 import { detectMedia, refineMedia } from '../../src/storage/media.ts'
 import { StorageProber } from '../../src/storage/probe.ts'
 import { R, recorded } from './recorded.ts'

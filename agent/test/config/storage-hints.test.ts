@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { ResolvedAgentConfig } from '../../src/config/schema.ts'
-import { storageConfigHints } from '../../src/storage/config-hints.ts'
+import { storageConfigHints } from '../../src/config/storage-hints.ts'
 
 const base = { file: '/etc/backstop/agent.yaml', node: 'n1', jobs: [] } as unknown as ResolvedAgentConfig
 

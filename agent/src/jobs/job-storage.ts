@@ -1,7 +1,7 @@
 import type { AssetRef, Copy, Location, StorageIdentity } from '@backstop/shared'
-import type { ResolvedJob } from '../jobs/kinds.ts'
-import type { JobResult } from '../jobs/job.ts'
-import type { ProbedStorage, StorageHints, StorageLocator, StorageProber } from './probe.ts'
+import type { ResolvedJob } from './kinds.ts'
+import type { JobResult } from './job.ts'
+import type { ProbedStorage, StorageHints, StorageLocator, StorageProber } from '../storage/probe.ts'
 
 /** What config says about one place a job writes: its `site:` and `media:` (media may only refine the probe). */
 export interface StorageTargetRule {

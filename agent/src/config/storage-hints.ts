@@ -1,4 +1,4 @@
-import type { ResolvedAgentConfig } from '../config/schema.ts'
+import type { ResolvedAgentConfig } from './schema.ts'
 
 /**
  * configcheck lines about failure domains. The typed `offsite`/`offline`/`immutable` booleans are still accepted
