@@ -82,10 +82,13 @@ export function storageSpecOf(job: ResolvedJob): JobStorageSpec {
 export function ruleFor(spec: JobStorageSpec, loc: Location): StorageTargetRule | undefined {
   const t = loc.target
   return spec.targets.find(
-    (r) =>
-      r.kind === loc.kind &&
-      (r.at === t || r.at.startsWith(`${t}/`) || t.startsWith(`${r.at}/`) || t.startsWith(`${r.at}:`)),
+    (r) => r.kind === loc.kind && (inside(r.at, t) || inside(t, r.at) || t.startsWith(`${r.at}:`)),
   )
+}
+
+/** `path` is `dir` or below it (`/` holds every absolute path). */
+function inside(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(dir.endsWith('/') ? dir : `${dir}/`)
 }
 
 export function locatorOf(loc: Location): StorageLocator {

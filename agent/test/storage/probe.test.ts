@@ -95,6 +95,26 @@ test('a REAR stick found by its label: its loop device and backing disk, attache
   assert.deepEqual(unplugged.storage, { host: 'h1', site: 'home', devices: [], media: 'usb', attached: false })
 })
 
+test('config rules: a btrfs copy on the root mount or a target disk finds its job or target rule', () => {
+  const spec: JobStorageSpec = {
+    targets: [
+      { kind: 'btrfs-fs', at: '/data/.snapshots', hints: {} },
+      { kind: 'btrfs-fs', at: '/mnt/usb/backstop', hints: { media: 'usb', site: 'shed', fsUuid: 'u-1' } },
+    ],
+    sourcePaths: [],
+  }
+  assert.equal(ruleFor(spec, { kind: 'btrfs-fs', target: '/' }), spec.targets[0])
+  assert.equal(ruleFor(spec, { kind: 'btrfs-fs', target: '/mnt/usb' }), spec.targets[1])
+  assert.equal(ruleFor(spec, { kind: 'dir', target: '/mnt/usb' }), undefined)
+  assert.equal(
+    ruleFor(
+      { targets: [{ kind: 'usb', at: 'REAR', hints: {} }], sourcePaths: ['/'] },
+      { kind: 'usb', target: 'REAR:rear/h1' },
+    )?.at,
+    'REAR',
+  )
+})
+
 test('media: detected from the devices; config may refine a network store but not contradict a disk', () => {
   assert.equal(detectMedia([{ id: 'serial:S1', transport: 'nvme' }], false), 'nvme')
   assert.equal(detectMedia([{ id: 'serial:S2', transport: 'sata', rotational: true }], false), 'hdd')
