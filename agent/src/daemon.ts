@@ -9,10 +9,12 @@ import type { Exec } from './exec/exec.ts'
 import { createHealthReporter, DISK_HEALTH_TASK, diskHealthTask } from './health/report-loop.ts'
 import { librarySystemInfo } from './health/system-info.ts'
 import { buildJobs } from './jobs/build-jobs.ts'
+import { finishedWithStorage, storageSpecOf } from './jobs/job-storage.ts'
 import { runCopyCheck, type CopyCheckKind } from './jobs/copy-checks.ts'
 import type { Log } from './log.ts'
 import { JobStateStore } from './scheduler/job-state.ts'
 import { Scheduler, type RunRequest, type ScheduledJob } from './scheduler/scheduler.ts'
+import { StorageProber } from './storage/probe.ts'
 
 /**
  * The daemon's composition root (`backstop-agent run`): everything the daemon runs is built here, once, in
@@ -70,7 +72,7 @@ export async function startDaemon(deps: CliDeps, config: ResolvedAgentConfig, lo
   })
   late.runtime = runtime
   const snapshot = statusSnapshot(deps, config, runtime, log, () => late.scheduler?.status() ?? [])
-  const drain = hookDrain(config, runtime, log)
+  const drain = hookDrain(config, runtime, exec, log)
   const health = createHealthReporter({
     config,
     exec,
@@ -189,19 +191,28 @@ function statusSnapshot(
 }
 
 /** Backups Proxmox itself ran (vzdump hook mode) are spooled by `vzdump-hook` and turned into events here. */
-function hookDrain(config: ResolvedAgentConfig, runtime: AgentRuntime, log: Log): (() => Promise<void>) | null {
+function hookDrain(
+  config: ResolvedAgentConfig,
+  runtime: AgentRuntime,
+  exec: Exec,
+  log: Log,
+): (() => Promise<void>) | null {
   const hook = hookReportOptionsOf(config.jobs)
   if (hook === null) {
     return null
   }
+  const specs = new Map(config.jobs.map((j) => [j.name, storageSpecOf(j)]))
   return async () => {
+    // One prober per drain: the copies of the drained runs share a few dump directories.
+    const prober = new StorageProber(exec, config.node, config.site ?? 'default')
     try {
       await drainHookSpool(config.stateDir, hook, {
         started: async (b) => {
           await runtime.emit('job.started', b)
         },
         finished: async (b) => {
-          await runtime.emit('job.finished', b)
+          const spec = specs.get(b.job)
+          await runtime.emit('job.finished', spec ? await finishedWithStorage(b, spec, prober) : b)
         },
       })
     } catch (e) {

@@ -1,4 +1,4 @@
-import type { AssetRef, Copy, Location, StorageIdentity } from '@backstop/shared'
+import type { AssetRef, Copy, JobFinishedBody, Location, StorageIdentity } from '@backstop/shared'
 import type { ResolvedJob } from './kinds.ts'
 import type { JobResult } from './job.ts'
 import type { ProbedStorage, StorageHints, StorageLocator, StorageProber } from '../storage/probe.ts'
@@ -188,4 +188,22 @@ export async function describeStorage(
     }
   }
   return { copies, sources, warnings: [...warnings] }
+}
+
+/** The same for a job.finished built elsewhere (vzdump runs Proxmox started, drained from the hook spool). */
+export async function finishedWithStorage(
+  body: JobFinishedBody,
+  spec: JobStorageSpec,
+  prober: StorageProber,
+): Promise<JobFinishedBody> {
+  if (body.copies.length === 0) {
+    return body
+  }
+  const r = await describeStorage({ ...body, warnings: [] }, spec, prober)
+  return {
+    ...body,
+    copies: r.copies,
+    warnings: [...body.warnings, ...r.warnings].slice(0, 100),
+    ...(r.sources.length > 0 ? { sources: r.sources.slice(0, 1000) } : {}),
+  }
 }

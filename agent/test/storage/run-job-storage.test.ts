@@ -6,7 +6,8 @@ import { test } from 'node:test'
 import type { Copy, JobFinishedBody } from '@backstop/shared'
 import type { Job } from '../../src/jobs/job.ts'
 import { runJob, type JobEventSink } from '../../src/jobs/run-job.ts'
-import { storageSpecOf } from '../../src/jobs/job-storage.ts'
+import { finishedWithStorage, storageSpecOf, type JobStorageSpec } from '../../src/jobs/job-storage.ts'
+import { StorageProber } from '../../src/storage/probe.ts'
 import { memoryLog } from '../exec/memory-log.ts'
 import { FakeClock } from '../scheduler/fake-clock.ts'
 import { R, recorded } from './recorded.ts'
@@ -92,4 +93,39 @@ test('job.finished carries each copy`s probed storage and the live data`s storag
     body.sources?.map((s) => [s.asset.id, s.storage.site, s.storage.devices.map((d) => d.id)]),
     [['bkh7pa/data', 'home', [`file:254:0:${R}/a/p1.img`, 'dev:h1:vda']]],
   )
+})
+
+test('a job.finished drained from the vzdump hook spool gets the same storage and keeps its own warnings', async () => {
+  const body: JobFinishedBody = {
+    runId: '6f1c2b1e-6a47-4b8e-9a64-3c1f3f1d2a10',
+    job: 'guests',
+    jobKind: 'vzdump',
+    startedAt: '2026-02-01T10:00:00.000Z',
+    finishedAt: '2026-02-01T10:05:00.000Z',
+    status: 'success',
+    copies: [
+      {
+        copyId: `vzdump:${R}/bm/data/vzdump-qemu-101.vma.zst`,
+        asset: { kind: 'vm', id: 'vm/101' },
+        location: { kind: 'dir', target: `${R}/bm/data` },
+        name: 'vzdump-qemu-101.vma.zst',
+        media: 'hdd',
+        offsite: false,
+        offline: false,
+        immutable: false,
+        createdAt: '2026-02-01T10:04:00.000Z',
+        verification: { state: 'unverified' },
+      },
+    ],
+    deleted: [],
+    warnings: ['from the hook'],
+  }
+  const spec: JobStorageSpec = { targets: [{ kind: 'dir', at: `${R}/bm/data`, hints: {} }], sourcePaths: [] }
+  const out = await finishedWithStorage(body, spec, new StorageProber(recorded(), 'h1', 'home'))
+  assert.deepEqual(
+    out.copies[0]!.storage?.devices.map((d) => d.id),
+    [`loop:254:0:${R}/b.img`, 'dev:h1:vda'],
+  )
+  assert.deepEqual(out.warnings, ['from the hook'])
+  assert.equal(out.sources, undefined, 'a guest`s live data is on its PVE storage, which the agent does not probe yet')
 })
