@@ -1,7 +1,8 @@
 import type { Command } from 'commander'
 import { nextRunAfter } from '@backstop/shared'
 import { buildJobs } from '../jobs/build-jobs.ts'
-import { storageConfigHints } from '../config/storage-hints.ts'
+import { StorageProber } from '../storage/probe.ts'
+import { mediaContradictions, storageConfigHints } from '../config/storage-hints.ts'
 import { configPath, exitCodes, type SetExit } from './common.ts'
 import type { CliDeps } from './deps.ts'
 
@@ -15,14 +16,22 @@ export function registerConfigcheck(program: Command, deps: CliDeps, setExit: Se
     .command('configcheck')
     .description('validate the config file; print every problem with file:line:col and field')
     .option('--json', 'print the resolved config summary as JSON')
-    .action((opts: { json?: boolean }, cmd: Command) => {
+    .option('--probe', "also probe each destination's devices and warn where media: contradicts them")
+    .action(async (opts: { json?: boolean; probe?: boolean }, cmd: Command) => {
       const config = deps.loadConfig(configPath(cmd))
       const jobs = buildJobs(config.jobs)
       // Accepted but outdated settings: on stderr, so `--json` output stays parseable.
       for (const w of config.warnings ?? []) {
         deps.io.err(`warning: ${w}\n`)
       }
-      for (const h of storageConfigHints(config)) {
+      // Probing runs commands (findmnt, lsblk, zpool): only when asked; every run reports contradictions anyway.
+      const probed = opts.probe
+        ? await mediaContradictions(
+            config,
+            new StorageProber(deps.createExec(deps.createLog(config.logLevel)), config.node, config.site ?? 'default'),
+          )
+        : []
+      for (const h of [...storageConfigHints(config), ...probed]) {
         deps.io.err(`${h}\n`)
       }
       const now = deps.clock.now()

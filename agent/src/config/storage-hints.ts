@@ -1,9 +1,11 @@
+import { locatorOf, storageSpecOf } from '../jobs/job-storage.ts'
+import type { StorageProber } from '../storage/probe.ts'
 import type { ResolvedAgentConfig } from './schema.ts'
 
 /**
  * configcheck lines about failure domains. The typed `offsite`/`offline`/`immutable` booleans are still accepted
  * (old configs load), but the verdict trusts only what the agent probes: sites from `site:`, attach state from the
- * device, immutability from the storage. Media contradictions need the devices, so each run reports them.
+ * device, immutability from the storage.
  */
 export function storageConfigHints(config: ResolvedAgentConfig): string[] {
   const out: string[] = []
@@ -37,3 +39,27 @@ const why = {
   immutable:
     'only storage that refuses deletion by this node, as probed, counts (a zfs hold or a read-only snapshot does not)',
 } as const
+
+/**
+ * `media:` that contradicts the devices beneath a destination (ssd called nvme), probed now. A removable disk
+ * without a known filesystem UUID is left to the runs: unplugged, its mountpoint is on the root disk, which says
+ * nothing about the disk. Each run reports the same warning with what it found then.
+ */
+export async function mediaContradictions(config: ResolvedAgentConfig, prober: StorageProber): Promise<string[]> {
+  const out: string[] = []
+  for (const job of config.jobs) {
+    for (const rule of storageSpecOf(job).targets) {
+      const at = locatorOf({ kind: rule.kind, target: rule.at })
+      if (
+        rule.hints.media === undefined ||
+        at.kind === 'remote' ||
+        (rule.hints.media === 'usb' && !rule.hints.fsUuid)
+      ) {
+        continue
+      }
+      const probed = await prober.probe(at, rule.hints).catch(() => null)
+      out.push(...(probed?.warnings ?? []).map((w) => `warning: jobs.${job.name}: ${w}`))
+    }
+  }
+  return out
+}

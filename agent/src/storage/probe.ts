@@ -189,10 +189,15 @@ export class StorageProber {
     return out
   }
 
+  /** The mount holding `path`; for a path not created yet (findmnt -T fails), the one its parent is on. */
   private mountOf(path: string): Promise<MountOfPath | null> {
     return this.cached(`findmnt:${path}`, async () => {
       const out = await this.text(findmntTargetArgv(path))
-      return out ? parseFindmntTarget(out) : null
+      if (out) {
+        return parseFindmntTarget(out)
+      }
+      const parent = path.slice(0, path.lastIndexOf('/')) || '/'
+      return parent !== path && path.startsWith('/') ? this.mountOf(parent) : null
     })
   }
 

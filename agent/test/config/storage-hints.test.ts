@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { ResolvedAgentConfig } from '../../src/config/schema.ts'
-import { storageConfigHints } from '../../src/config/storage-hints.ts'
+import { mediaContradictions, storageConfigHints } from '../../src/config/storage-hints.ts'
+import { StorageProber } from '../../src/storage/probe.ts'
+import { recorded } from '../storage/recorded.ts'
 
 const base = { file: '/etc/backstop/agent.yaml', node: 'n1', jobs: [] } as unknown as ResolvedAgentConfig
 
@@ -32,4 +34,30 @@ test('configcheck: typed offsite/offline/immutable are named as ignored unless p
   )
   assert.match(lines[0]!, /refuses deletion by this node/)
   assert.match(lines[1]!, /site: differs from the node's site/)
+})
+
+test('configcheck: media that contradicts the probed disk is a warning; an unplugged usb target is left to runs', async () => {
+  const archive = (name: string, media: string) => ({
+    kind: 'archive',
+    name,
+    schedule: null,
+    catchUp: true,
+    timeoutMs: 1000,
+    paths: ['/etc'],
+    destination: '/',
+    exclude: [],
+    retention: {},
+    media,
+    offsite: false,
+    offline: false,
+  })
+  const config = {
+    ...base,
+    site: 'home',
+    jobs: [archive('on-root', 'ssd'), archive('stick', 'usb'), archive('right', 'hdd')],
+  } as unknown as ResolvedAgentConfig
+  const lines = await mediaContradictions(config, new StorageProber(recorded(), 'h1', 'home'))
+  assert.deepEqual(lines, [
+    'warning: jobs.on-root: /: config says media "ssd" but the device beneath it is "hdd"; "hdd" is reported',
+  ])
 })
