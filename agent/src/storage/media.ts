@@ -65,6 +65,7 @@ export function refineMedia(detected: MediaType | null, configured: MediaType | 
   }
   return {
     media: detected,
-    contradiction: `config says media "${configured}" but the device beneath it is "${detected}"; "${detected}" is reported`,
+    contradiction:
+      `config says media "${configured}" but the device beneath it is "${detected}"; ` + `"${detected}" is reported`,
   }
 }
