@@ -1,4 +1,11 @@
-import type { AssetRef, Copy, JobFinishedBody, Location, StorageIdentity } from '@backstop/shared'
+import {
+  MAX_MESSAGE_BYTES,
+  type AssetRef,
+  type Copy,
+  type JobFinishedBody,
+  type Location,
+  type StorageIdentity,
+} from '@backstop/shared'
 import type { ResolvedJob } from './kinds.ts'
 import type { JobResult } from './job.ts'
 import type { ProbedStorage, StorageHints, StorageLocator, StorageProber } from '../storage/probe.ts'
@@ -200,10 +207,41 @@ export async function finishedWithStorage(
     return body
   }
   const r = await describeStorage({ ...body, warnings: [] }, spec, prober)
-  return {
+  return fitStorageToWire({
     ...body,
     copies: r.copies,
     warnings: [...body.warnings, ...r.warnings].slice(0, 100),
     ...(r.sources.length > 0 ? { sources: r.sources.slice(0, 1000) } : {}),
+  })
+}
+
+/** Room left in a message for the envelope (ids, signature, topic) around the body. */
+const envelopeReserve = 64 * 1024
+
+/**
+ * Storage makes each copy a few hundred bytes larger; a run that lists thousands of snapshots could then exceed
+ * the 1 MiB message limit and its job.finished would be refused — a finished run turned into silence. Copies on
+ * one location share one storage, so beyond the limit it is kept on the first copy of each location only.
+ */
+export function fitStorageToWire(
+  body: JobFinishedBody,
+  maxBytes = MAX_MESSAGE_BYTES - envelopeReserve,
+): JobFinishedBody {
+  if (Buffer.byteLength(JSON.stringify(body)) <= maxBytes) {
+    return body
   }
+  const seen = new Set<string>()
+  let dropped = 0
+  const copies = body.copies.map((c) => {
+    const where = `${c.location.kind}:${c.location.target}`
+    if (c.storage === undefined || !seen.has(where)) {
+      seen.add(where)
+      return c
+    }
+    dropped++
+    const { storage: _omitted, ...rest } = c
+    return rest
+  })
+  const note = `storage omitted on ${dropped} of ${body.copies.length} copies to fit the message size limit; each location's storage is on its first copy`
+  return { ...body, copies, warnings: [...body.warnings.slice(0, 99), note] }
 }

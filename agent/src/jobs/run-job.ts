@@ -7,7 +7,7 @@ import type { Clock } from '../clock.ts'
 import type { Exec } from '../exec/exec.ts'
 import type { Log } from '../log.ts'
 import type { JobStateStore } from '../scheduler/job-state.ts'
-import { describeStorage, type JobStorageSpec } from './job-storage.ts'
+import { describeStorage, fitStorageToWire, type JobStorageSpec } from './job-storage.ts'
 import { StorageProber } from '../storage/probe.ts'
 import type { Job, JobContext, JobResult } from './job.ts'
 
@@ -127,7 +127,7 @@ export async function runJob(req: RunJobRequest, deps: RunJobDeps): Promise<JobF
     result = { ...result, copies: probed.copies, warnings: [...result.warnings, ...probed.warnings] }
     sources = probed.sources
   }
-  const body = finishedBody(job, runId, startedAt, clock.now(), result, sources)
+  const body = fitStorageToWire(finishedBody(job, runId, startedAt, clock.now(), result, sources))
   await emitSafely(log, () => events.emit('job.finished', body), 3, clock)
   try {
     deps.state?.update(job.name, {

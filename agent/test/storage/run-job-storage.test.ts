@@ -6,7 +6,12 @@ import { test } from 'node:test'
 import type { Copy, JobFinishedBody } from '@backstop/shared'
 import type { Job } from '../../src/jobs/job.ts'
 import { runJob, type JobEventSink } from '../../src/jobs/run-job.ts'
-import { finishedWithStorage, storageSpecOf, type JobStorageSpec } from '../../src/jobs/job-storage.ts'
+import {
+  finishedWithStorage,
+  fitStorageToWire,
+  storageSpecOf,
+  type JobStorageSpec,
+} from '../../src/jobs/job-storage.ts'
 import { StorageProber } from '../../src/storage/probe.ts'
 import { memoryLog } from '../exec/memory-log.ts'
 import { FakeClock } from '../scheduler/fake-clock.ts'
@@ -128,4 +133,53 @@ test('a job.finished drained from the vzdump hook spool gets the same storage an
   )
   assert.deepEqual(out.warnings, ['from the hook'])
   assert.equal(out.sources, undefined, 'a guest`s live data is on its PVE storage, which the agent does not probe yet')
+})
+
+test('a run listing thousands of snapshots stays under the 1 MiB message limit: storage once per location', () => {
+  const storage = {
+    host: 'pve1',
+    site: 'home',
+    devices: [
+      { id: 'wwn:0x5000c500a1b2c3d4', transport: 'sata' as const, rotational: true, removable: false },
+      { id: 'wwn:0x5000c500a1b2c3d5', transport: 'sata' as const, rotational: true, removable: false },
+    ],
+    fsUuid: '14777705487679150003',
+    media: 'hdd' as const,
+    protections: ['zfs-hold' as const],
+  }
+  const copies: Copy[] = Array.from({ length: 2000 }, (_, i) => ({
+    copyId: `zfs:${i % 2 ? 'tank' : 'usb'}/data@backstop_2026-01-01T00:${String(i).padStart(4, '0')}`,
+    asset: { kind: 'zfs-dataset', id: 'tank/data' },
+    location: { kind: 'zfs-pool', target: i % 2 ? 'tank' : 'usb' },
+    name: `${i % 2 ? 'tank' : 'usb'}/data@backstop_2026-01-01T00:${String(i).padStart(4, '0')}`,
+    media: 'hdd',
+    offsite: false,
+    offline: false,
+    immutable: false,
+    createdAt: '2026-01-01T00:00:00.000Z',
+    verification: { state: 'verified' },
+    storage,
+  }))
+  const body: JobFinishedBody = {
+    runId: '6f1c2b1e-6a47-4b8e-9a64-3c1f3f1d2a10',
+    job: 'tank',
+    jobKind: 'zfs',
+    startedAt: '2026-02-01T10:00:00.000Z',
+    finishedAt: '2026-02-01T10:05:00.000Z',
+    status: 'success',
+    copies,
+    deleted: [],
+    warnings: [],
+  }
+  assert.ok(Buffer.byteLength(JSON.stringify(body)) > 1024 * 1024, 'the test body is over the limit with storage')
+  const fitted = fitStorageToWire(body)
+  assert.ok(Buffer.byteLength(JSON.stringify(fitted)) < 1024 * 1024 - 64 * 1024)
+  assert.deepEqual(
+    fitted.copies.filter((c) => c.storage).map((c) => c.location.target),
+    ['usb', 'tank'],
+  )
+  assert.deepEqual(fitted.warnings, [
+    "storage omitted on 1998 of 2000 copies to fit the message size limit; each location's storage is on its first copy",
+  ])
+  assert.equal(fitStorageToWire(fitted), fitted, 'a body that fits is returned as it is')
 })
