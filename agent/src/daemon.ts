@@ -8,6 +8,8 @@ import type { ResolvedAgentConfig } from './config/schema.ts'
 import type { Exec } from './exec/exec.ts'
 import { createHealthReporter, DISK_HEALTH_TASK, diskHealthTask } from './health/report-loop.ts'
 import { librarySystemInfo } from './health/system-info.ts'
+import { collectInventory } from './inventory/collect-inventory.ts'
+import { createInventoryReporter, INVENTORY_TASK, inventoryTask } from './inventory/inventory-reporter.ts'
 import { buildJobs } from './jobs/build-jobs.ts'
 import { finishedWithStorage, storageSpecOf } from './jobs/job-storage.ts'
 import { runCopyCheck, type CopyCheckKind } from './jobs/copy-checks.ts'
@@ -81,6 +83,24 @@ export async function startDaemon(deps: CliDeps, config: ResolvedAgentConfig, lo
     log,
     emit: (body) => runtime.emit('disk.health', body),
   })
+  const inventory = createInventoryReporter({
+    collect: () =>
+      collectInventory({
+        exec,
+        clock: deps.clock,
+        log,
+        node: config.node,
+        host: deps.hostname.split('.')[0]!,
+        stateDir: config.stateDir,
+        role: config.role,
+        configs: config.jobs,
+        jobs,
+        signal: stopJobs.signal,
+      }),
+    emit: (body) => runtime.emit('inventory', body),
+    clock: deps.clock,
+    log,
+  })
   const run = jobRunner({ config, jobs, exec, clock: deps.clock, log, events: runtime, state, signal: stopJobs.signal })
   const tasks: Task[] = [
     ...config.jobs.map((j) => ({
@@ -88,6 +108,8 @@ export async function startDaemon(deps: CliDeps, config: ResolvedAgentConfig, lo
       run: (req: RunRequest) => run(req).finally(snapshot),
     })),
     ...housekeeping(config, snapshot, drain, () => health.report()),
+    // Every 15 min; sent on start, on change and daily (inventory/inventory-reporter.ts).
+    { entry: inventoryTask, run: () => inventory.check() },
   ]
   const byName = new Map(tasks.map((t) => [t.entry.name, t.run]))
   const scheduler = new Scheduler(
@@ -100,6 +122,7 @@ export async function startDaemon(deps: CliDeps, config: ResolvedAgentConfig, lo
   scheduler.start()
   // In the background, through the scheduler: no overlap with the hourly slot, and stop waits for it.
   scheduler.runNow(DISK_HEALTH_TASK, 'schedule')
+  scheduler.runNow(INVENTORY_TASK, 'schedule')
   await drain?.()
   await snapshot()
   log.info({ node: config.node, jobs: jobs.length, config: config.file }, 'agent running')

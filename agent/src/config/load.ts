@@ -85,6 +85,7 @@ export function parseAgentConfig(text: string, file: string, env: LoadEnv): Reso
     file,
     node,
     site: input.site ?? 'default',
+    ...(input.role !== undefined ? { role: input.role } : {}),
     stateDir,
     timezone,
     collector: {

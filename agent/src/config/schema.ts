@@ -10,6 +10,9 @@ export const AgentConfigInput = Type.Object(
     node: Type.Optional(Type.String({ pattern: NODE_ID_PATTERN })),
     /** Where this node is (a building, a city): copies elsewhere are offsite. Default "default". */
     site: Type.Optional(SiteName),
+    /** What the node is (hypervisor, server, nas, workstation …): the collector requires a bare-metal image
+     * for the roles its `coverage.bareMetalImageRoles` lists. Sent in the inventory. */
+    role: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z][a-z0-9-]*$' })),
     /** Keys, outbox, job state. Default /var/lib/backstop-agent. */
     stateDir: Type.Optional(Type.String({ minLength: 1, pattern: '^/' })),
     /** Default IANA zone for schedules and calendar retention. Default UTC. */
@@ -118,6 +121,8 @@ export interface ResolvedAgentConfig {
   readonly node: string
   /** `site:`; absent in configs built by hand (tests), which means "default". */
   readonly site?: string
+  /** `role:`; absent when not configured (the collector then treats the node as a server). */
+  readonly role?: string
   readonly stateDir: string
   readonly timezone: string
   readonly collector: {

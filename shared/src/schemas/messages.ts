@@ -91,10 +91,37 @@ export const JobFinishedBody = Type.Object(
   { additionalProperties: false },
 )
 
+/** A mounted filesystem as the agent saw it (findmnt): context for coverage, not an asset itself. */
+export const InventoryMount = Type.Object(
+  { target: LongText, source: LongText, fstype: ShortText },
+  { additionalProperties: false },
+)
+
+/** A block device (lsblk): which disks the node has, so an unbacked disk is visible next to its assets. */
+export const InventoryBlockDevice = Type.Object(
+  {
+    name: ShortText,
+    type: ShortText,
+    size: Bytes,
+    model: Type.Optional(ShortText),
+    serial: Type.Optional(ShortText),
+    tran: Type.Optional(ShortText),
+    removable: Type.Boolean(),
+    fstype: Type.Optional(ShortText),
+    mountpoint: Type.Optional(LongText),
+  },
+  { additionalProperties: false },
+)
+
 /** Agent → collector: what the node has that could be protected (datasets, subvolumes, guests). */
 export const InventoryBody = Type.Object(
   {
     at: IsoTimestamp,
+    /** The node's role from the agent config (`role:`); the collector requires a bare-metal image per role. */
+    role: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z][a-z0-9-]*$' })),
+    /** Optional (added later): agents before it send assets only. */
+    mounts: Type.Optional(Type.Array(InventoryMount, { maxItems: 2000 })),
+    blockDevices: Type.Optional(Type.Array(InventoryBlockDevice, { maxItems: 2000 })),
     assets: Type.Array(
       Type.Object(
         {

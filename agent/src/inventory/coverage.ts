@@ -1,0 +1,55 @@
+import type { AssetRef } from '@backstop/shared'
+import type { ResolvedJob } from '../jobs/kinds.ts'
+import { coversGuest } from '../jobs/vzdump/vzdump-job.ts'
+
+/** What the coverage rules need to know about the node beyond the asset itself. */
+export interface CoverageFacts {
+  /** Short hostname: the rear image's asset is `host/<rearHostname ?? host>`. */
+  readonly host: string
+  /** Proxmox pool of each guest asset id (`vm/101` → `prod`), for vzdump jobs that select by pool. */
+  readonly guestPools: ReadonlyMap<string, string>
+}
+
+/** The bare-metal image of a node: the asset a rear job protects, listed even when no rear job exists. */
+export function hostImageAsset(host: string): AssetRef {
+  return { kind: 'host-image', id: `host/${host}`, name: host }
+}
+
+/**
+ * Whether job `cfg` protects `asset` — the same selection the job's run uses, so the collector's coverage view
+ * matches what the next run will back up. One case per job kind; a new kind does not compile until it has one.
+ */
+export function jobCovers(cfg: ResolvedJob, asset: AssetRef, facts: CoverageFacts): boolean {
+  switch (cfg.kind) {
+    case 'archive':
+      return asset.kind === 'file-set' && asset.id === `fileset:${cfg.name}`
+    case 'zfs':
+      return (
+        asset.kind === 'zfs-dataset' &&
+        cfg.datasets.some((d) => asset.id === d.name || (d.recursive && asset.id.startsWith(`${d.name}/`)))
+      )
+    case 'btrfs':
+      return asset.kind === 'btrfs-subvolume' && cfg.subvolumes.some((s) => s.path === asset.id)
+    case 'vzdump': {
+      const m = /^(?:vm|ct)\/(\d+)$/.exec(asset.id)
+      if ((asset.kind !== 'vm' && asset.kind !== 'ct') || m === null) {
+        return false
+      }
+      return coversGuest(cfg, { vmid: Number(m[1]), pool: facts.guestPools.get(asset.id) })
+    }
+    case 'rear':
+      return asset.kind === 'host-image' && asset.id === hostImageAsset(cfg.rearHostname ?? facts.host).id
+    default: {
+      const never: never = cfg
+      throw new Error(`no coverage rule for job kind ${JSON.stringify(never)}`)
+    }
+  }
+}
+
+/** The names of the jobs covering `asset`, sorted (stable for the change hash). */
+export function coveringJobs(jobs: readonly ResolvedJob[], asset: AssetRef, facts: CoverageFacts): string[] {
+  return jobs
+    .filter((j) => jobCovers(j, asset, facts))
+    .map((j) => j.name)
+    .sort()
+}
