@@ -1,4 +1,5 @@
 import type { MediaType } from '../schemas/copy.ts'
+import type { StorageIdentity } from '../schemas/storage.ts'
 
 /**
  * 3-2-1-1-0 thresholds per protection tier. "Copies" are counted per distinct location (30 snapshots on one
@@ -91,9 +92,14 @@ export interface LedgerCopy {
   /** Key into the device-health map (serial / fs uuid); absent when the agent could not tell. */
   readonly deviceKey?: string | undefined
   readonly media: MediaType
+  /** What the operator's config typed (old agents); the verdict never counts these without probed storage. */
   readonly offsite: boolean
   readonly offline: boolean
   readonly immutable: boolean
+  /** Snapshot or file name, to name the copy in reasons. */
+  readonly name?: string | undefined
+  /** The probed failure domain; absent from old agents (judged by location key alone). */
+  readonly storage?: StorageIdentity | undefined
   readonly createdAt: number
   readonly verification: 'verified' | 'failed' | 'unverified'
   /** Set once the agent reported the copy deleted; deleted copies never count. */
@@ -107,4 +113,8 @@ export interface AssetFacts {
   readonly productionMedia?: MediaType | undefined
   /** Location of the live data: snapshots there share its failure domain and count as production. */
   readonly productionLocationKey?: string | undefined
+  /** Where the live data physically is (job.finished `sources`): its devices make copies there versions. */
+  readonly productionStorage?: StorageIdentity | undefined
+  /** Operator rotation records: fsUuid (lower case) → the site that medium is at now. */
+  readonly mediumSites?: Readonly<Record<string, string>> | undefined
 }

@@ -1,4 +1,5 @@
 import type { MediaType } from '../schemas/copy.ts'
+import { judgePlaces, type PlaceJudgement } from './failure-domain.ts'
 import type { AssetFacts, DeviceHealth, LedgerCopy, TierPolicy } from './policy.ts'
 
 /**
@@ -45,10 +46,12 @@ export interface VerdictReason {
   readonly message: string
   readonly actual: number
   readonly required: number
+  /** The places (location keys) the reason is about. */
+  readonly copies?: readonly string[] | undefined
 }
 
 export interface VerdictCounts {
-  /** Production plus the distinct independent locations holding a good copy. */
+  /** Production plus the places holding a good copy that share no failure domain with it or each other. */
   readonly copies: number
   readonly mediaTypes: number
   readonly offsite: number
@@ -60,6 +63,10 @@ export interface VerdictCounts {
   readonly newestAt: number | null
   readonly newestOffsiteAt: number | null
   readonly newestOfflineAt: number | null
+  /** Places on the production storage: listed, never counted. */
+  readonly versions: number
+  /** Places with only accident protections (zfs hold, btrfs read-only, chattr +i). */
+  readonly protectedAgainstAccidents: number
 }
 
 export interface Verdict {
@@ -68,6 +75,8 @@ export interface Verdict {
   readonly counts: VerdictCounts
   /** When the verdict changes by ageing alone (a fresh newest copy turns stale); null if never. */
   readonly expiresAt: number | null
+  /** Every place holding live copies: copy or version, its failure domain, and why it counted or not. */
+  readonly places: readonly PlaceJudgement[]
 }
 
 export type DeviceHealthLookup = (deviceKey: string) => DeviceHealth
@@ -105,19 +114,9 @@ export function evaluateAsset(
   now: number,
   health: DeviceHealthLookup = healthy,
 ): Verdict {
-  const locations = new Set<string>()
-  const media = new Set<MediaType>()
-  const offsiteLocations = new Set<string>()
-  const offlineLocations = new Set<string>()
   let verificationErrors = 0
-  let verified = 0
   let onUnhealthyDevice = 0
-  let newestAt: number | null = null
-  let newestOffsiteAt: number | null = null
-  let newestOfflineAt: number | null = null
-  if (asset.productionMedia !== undefined) {
-    media.add(asset.productionMedia)
-  }
+  const live: LedgerCopy[] = []
   for (const c of copies) {
     const why = copyExclusion(c, health)
     if (why === 'verification-failed') {
@@ -125,45 +124,72 @@ export function evaluateAsset(
     } else if (why === 'unhealthy-device') {
       onUnhealthyDevice++
     }
-    // Snapshots beside the live data share its failure domain: they are production, not another copy.
-    if (why !== undefined || c.locationKey === asset.productionLocationKey) {
-      continue
-    }
-    locations.add(c.locationKey)
-    media.add(c.media)
-    newestAt = maxOrNull(newestAt, c.createdAt)
-    if (c.verification === 'verified') {
-      verified++
-    }
-    if (c.offsite) {
-      offsiteLocations.add(c.locationKey)
-      newestOffsiteAt = maxOrNull(newestOffsiteAt, c.createdAt)
-    }
-    if (c.offline || c.immutable) {
-      offlineLocations.add(c.locationKey)
-      newestOfflineAt = maxOrNull(newestOfflineAt, c.createdAt)
+    if (why === undefined) {
+      live.push(c)
     }
   }
+  const places = judgePlaces(asset, live, now)
+  const byId = new Map(live.map((c) => [c.copyId, c]))
+  const counted = places.filter((p) => p.counted)
+  const media = new Set<MediaType>()
+  const prodMedia = asset.productionStorage?.media ?? asset.productionMedia
+  if (prodMedia !== undefined) {
+    media.add(prodMedia)
+  }
+  let verified = 0
+  let newestAt: number | null = null
+  let newestOffsiteAt: number | null = null
+  let newestOfflineAt: number | null = null
+  let immutableEndsAt: number | null = null
+  for (const p of counted) {
+    for (const m of p.media) {
+      media.add(m)
+    }
+    for (const id of p.copyIds) {
+      const c = byId.get(id)
+      if (c === undefined) {
+        continue
+      }
+      newestAt = maxOrNull(newestAt, c.createdAt)
+      verified += c.verification === 'verified' ? 1 : 0
+      newestOffsiteAt = p.offsite ? maxOrNull(newestOffsiteAt, c.createdAt) : newestOffsiteAt
+      newestOfflineAt = p.offline || p.immutable ? maxOrNull(newestOfflineAt, c.createdAt) : newestOfflineAt
+    }
+    if (p.immutable && !p.offline && p.immutableUntil !== null) {
+      immutableEndsAt = immutableEndsAt === null ? p.immutableUntil : Math.min(immutableEndsAt, p.immutableUntil)
+    }
+  }
+  const offsitePlaces = counted.filter((p) => p.offsite)
+  const offlinePlaces = counted.filter((p) => p.offline || p.immutable)
   const counts: VerdictCounts = {
-    copies: 1 + locations.size,
+    copies: 1 + counted.length,
     mediaTypes: media.size,
-    offsite: offsiteLocations.size,
-    offlineOrImmutable: offlineLocations.size,
+    offsite: offsitePlaces.length,
+    offlineOrImmutable: offlinePlaces.length,
     verificationErrors,
     verified,
     onUnhealthyDevice,
     newestAt,
     newestOffsiteAt,
     newestOfflineAt,
+    versions: places.filter((p) => p.role === 'version').length,
+    protectedAgainstAccidents: places.filter((p) => p.protections.length > 0).length,
   }
   if (asset.lifecycle !== 'active') {
     // Retained backups of archived or decommissioned assets are still listed, but they never page.
-    return { status: 'exempt', reasons: [], counts, expiresAt: null }
+    return { status: 'exempt', reasons: [], counts, expiresAt: null, places }
   }
   const reasons: VerdictReason[] = []
-  const need = (ok: boolean, code: VerdictReasonCode, actual: number, required: number, message: string): void => {
+  const need = (
+    ok: boolean,
+    code: VerdictReasonCode,
+    actual: number,
+    required: number,
+    message: string,
+    named: readonly PlaceJudgement[],
+  ): void => {
     if (!ok) {
-      reasons.push({ code, actual, required, message })
+      reasons.push({ code, actual, required, message, copies: named.map((p) => p.locationKey) })
     }
   }
   const unhealthyNote = onUnhealthyDevice > 0 ? ` (${onUnhealthyDevice} on failed/degraded devices not counted)` : ''
@@ -172,7 +198,12 @@ export function evaluateAsset(
     'too-few-copies',
     counts.copies,
     policy.minCopies,
-    `${counts.copies} copies (production + ${locations.size} independent locations), need ${policy.minCopies}${unhealthyNote}`,
+    `${counts.copies} copies (production + ${counted.length} independent failure domains), need ` +
+      `${policy.minCopies}${unhealthyNote}${explainPlaces(
+        places.filter((p) => !p.counted),
+        (p) => p.why,
+      )}`,
+    places,
   )
   need(
     counts.mediaTypes >= policy.minMediaTypes,
@@ -180,20 +211,25 @@ export function evaluateAsset(
     counts.mediaTypes,
     policy.minMediaTypes,
     `${counts.mediaTypes} media types (${[...media].sort().join(', ') || 'none'}), need ${policy.minMediaTypes}`,
+    counted,
   )
   need(
     counts.offsite >= policy.minOffsite,
     'no-offsite',
     counts.offsite,
     policy.minOffsite,
-    `${counts.offsite} offsite copies, need ${policy.minOffsite}`,
+    `${counts.offsite} offsite copies (site other than production's), need ${policy.minOffsite}` +
+      explainPlaces(places, (p) => offsiteWhy(p, asset)),
+    places,
   )
   need(
     counts.offlineOrImmutable >= policy.minOfflineOrImmutable,
     'no-offline-or-immutable',
     counts.offlineOrImmutable,
     policy.minOfflineOrImmutable,
-    `${counts.offlineOrImmutable} offline or immutable copies, need ${policy.minOfflineOrImmutable}`,
+    `${counts.offlineOrImmutable} offline or immutable copies (removable and detached, or probed immutable), ` +
+      `need ${policy.minOfflineOrImmutable}${explainPlaces(places, offlineWhy)}`,
+    places,
   )
   need(
     verificationErrors <= policy.maxVerificationErrors,
@@ -201,6 +237,7 @@ export function evaluateAsset(
     verificationErrors,
     policy.maxVerificationErrors,
     `${verificationErrors} live copies failed their last verification, allowed ${policy.maxVerificationErrors}`,
+    [],
   )
   need(
     !policy.requireVerifiedCopy || verified > 0,
@@ -208,9 +245,10 @@ export function evaluateAsset(
     verified,
     1,
     'no counted copy has passed verification',
+    counted,
   )
 
-  let expiresAt: number | null = null
+  let expiresAt: number | null = immutableEndsAt === null ? null : immutableEndsAt + 1
   const fresh = (newest: number | null, rpoS: number, code: VerdictReasonCode, what: string): void => {
     const limit = rpoS * 1000
     if (newest === null) {
@@ -239,7 +277,45 @@ export function evaluateAsset(
   if (policy.minOfflineOrImmutable > 0) {
     fresh(newestOfflineAt, policy.offlineRpoS, 'stale-offline', 'offline/immutable copy')
   }
-  return { status: reasons.length === 0 ? 'compliant' : 'non-compliant', reasons, counts, expiresAt }
+  return { status: reasons.length === 0 ? 'compliant' : 'non-compliant', reasons, counts, expiresAt, places }
+}
+
+/** ": a (why); b (why)" over the given places, or "" when there are none — every reason names the copies. */
+function explainPlaces(places: readonly PlaceJudgement[], why: (p: PlaceJudgement) => string): string {
+  const parts = places.map((p) => `${p.locationKey}${p.newestName ? ` [${p.newestName}]` : ''} (${why(p)})`)
+  return parts.length === 0 ? '' : `: ${parts.join('; ')}`
+}
+
+function offsiteWhy(p: PlaceJudgement, asset: AssetFacts): string {
+  if (p.role === 'version') {
+    return 'version on production storage'
+  }
+  if (p.unprobed) {
+    return 'no probed storage identity; a typed offsite is not trusted'
+  }
+  if (asset.productionStorage === undefined) {
+    return `at site ${p.site}; production site unknown (no probed source)`
+  }
+  const at = p.offsite ? 'offsite' : 'same site as production'
+  return `${at}: site ${p.site}${p.counted ? '' : ', not counted'}`
+}
+
+function offlineWhy(p: PlaceJudgement): string {
+  if (p.role === 'version') {
+    return 'version on production storage'
+  }
+  if (p.unprobed) {
+    return 'no probed storage identity; a typed offline/immutable is not trusted'
+  }
+  const parts: string[] = []
+  parts.push(p.offline ? 'detached removable medium' : p.immutable ? 'probed immutable' : 'online')
+  if (p.protections.length > 0) {
+    parts.push(`protected against accidents only (${p.protections.join(', ')})`)
+  }
+  if (!p.counted) {
+    parts.push('not counted')
+  }
+  return parts.join(', ')
 }
 
 export function formatAge(s: number): string {

@@ -8,17 +8,32 @@ import {
   type AssetFacts,
   type DeviceHealth,
   type LedgerCopy,
+  type StorageDevice,
+  type StorageIdentity,
   type VerdictReasonCode,
   verdictRule,
 } from '@backstop/shared'
 
 const NOW = Date.parse('2026-11-22T12:00:00Z')
 const H = 3600_000
+// Issue 11: offsite/offline/immutable are proven by probed storage, never by the typed booleans. These cases used
+// to set only `offsite: true` / `offline: true` / `immutable: true`; they now carry the probed facts that make those
+// true (production at site "home", the NAS at "dc2", a detached USB disk, an object lock), so what they assert
+// about the rules still holds. What typed booleans alone now earn is asserted in failure-domain.test.ts.
+const disk = (id: string, transport: StorageDevice['transport'] = 'sata'): StorageDevice => ({ id, transport })
+const probed = (o: Partial<StorageIdentity>): StorageIdentity => ({
+  host: 'pve1',
+  site: 'home',
+  devices: [],
+  media: 'hdd',
+  ...o,
+})
 const asset: AssetFacts = {
   tier: 'standard',
   lifecycle: 'active',
   productionMedia: 'nvme',
   productionLocationKey: 'pve1/zfs-pool/rpool',
+  productionStorage: probed({ devices: [disk('wwn:nvme0', 'nvme')], media: 'nvme', fsUuid: 'rpool-guid' }),
 }
 
 let n = 0
@@ -35,11 +50,26 @@ function copy(locationKey: string, over: Partial<LedgerCopy> = {}): LedgerCopy {
     ...over,
   }
 }
-const local = (o: Partial<LedgerCopy> = {}) => copy('pve1/zfs-pool/tank', { media: 'hdd', ...o })
-const offsite = (o: Partial<LedgerCopy> = {}) => copy('nas2/zfs-pool/backup', { media: 'nas', offsite: true, ...o })
+const tankStorage = probed({ devices: [disk('wwn:hdd1')], fsUuid: 'tank-guid' })
+const nasStorage = probed({ host: 'nas2', site: 'dc2', devices: [disk('wwn:nas-a')], media: 'nas', fsUuid: 'nas' })
+const usbStorage = probed({ devices: [], fsUuid: 'usb1-uuid', media: 'usb', attached: false })
+const local = (o: Partial<LedgerCopy> = {}) => copy('pve1/zfs-pool/tank', { media: 'hdd', storage: tankStorage, ...o })
+const offsite = (o: Partial<LedgerCopy> = {}) =>
+  copy('nas2/zfs-pool/backup', { media: 'nas', offsite: true, storage: nasStorage, ...o })
 const usb = (o: Partial<LedgerCopy> = {}) =>
-  copy('pve1/usb/USB-1', { media: 'usb', offline: true, deviceKey: 'serial-usb1', ...o })
-const snapshot = (o: Partial<LedgerCopy> = {}) => copy('pve1/zfs-pool/rpool', { media: 'nvme', ...o })
+  copy('pve1/usb/USB-1', { media: 'usb', offline: true, deviceKey: 'serial-usb1', storage: usbStorage, ...o })
+const snapshot = (o: Partial<LedgerCopy> = {}) =>
+  copy('pve1/zfs-pool/rpool', { media: 'nvme', storage: asset.productionStorage, ...o })
+const lockedUntil = new Date(NOW + 30 * 24 * H).toISOString()
+const objectLock = (o: Partial<StorageIdentity> = {}) =>
+  probed({
+    host: 's3.example',
+    site: 'cloud',
+    media: 'object',
+    repository: 's3.example/bucket',
+    immutability: { kind: 'object-lock', probedAt: new Date(NOW - H).toISOString(), retainUntil: lockedUntil },
+    ...o,
+  })
 
 const full = [snapshot(), local(), offsite(), usb()]
 
@@ -73,13 +103,16 @@ describe('3-2-1-1-0 verdict: named cases', () => {
     },
     {
       name: 'all copies on one media type',
-      copies: [copy('a', { media: 'nvme' }), copy('b', { media: 'nvme', offsite: true, immutable: true })],
+      copies: [
+        copy('a', { media: 'nvme', storage: probed({ devices: [disk('wwn:a', 'nvme')], media: 'nvme' }) }),
+        copy('b', { media: 'nvme', storage: objectLock({ media: 'nvme' }) }),
+      ],
       status: 'non-compliant',
       reasons: ['too-few-media'],
     },
     {
       name: 'immutable object storage satisfies the offline-or-immutable rule',
-      copies: [local(), copy('s3/bucket', { media: 'object', offsite: true, immutable: true })],
+      copies: [local(), copy('s3/bucket', { media: 'object', offsite: true, immutable: true, storage: objectLock() })],
       status: 'compliant',
       reasons: [],
     },
@@ -111,7 +144,9 @@ describe('3-2-1-1-0 verdict: named cases', () => {
     },
     {
       name: 'production plus one backup is two copies',
-      copies: [copy('x', { media: 'usb', offsite: true, offline: true })],
+      copies: [
+        copy('x', { media: 'usb', storage: probed({ fsUuid: 'x', media: 'usb', site: 'away', attached: false }) }),
+      ],
       status: 'non-compliant',
       reasons: ['too-few-copies'],
     },

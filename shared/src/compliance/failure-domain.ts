@@ -1,0 +1,212 @@
+import type { MediaType, StorageIdentity } from '../schemas/storage.ts'
+import type { AssetFacts, LedgerCopy } from './policy.ts'
+
+/**
+ * Failure domains: which places holding copies of an asset fail together. A place is one location (all copies
+ * at one locationKey); its domain is the set of physical things whose loss destroys it — the devices beneath it
+ * and its filesystem, or, where the agent sees no devices (object store, remote host), its repository or host.
+ * Copies without a probed storage identity (old agents) fall back to their location key, as before.
+ */
+export const placeRoles = ['copy', 'version'] as const
+export type PlaceRole = (typeof placeRoles)[number]
+
+export interface PlaceJudgement {
+  readonly locationKey: string
+  readonly role: PlaceRole
+  /** Counted as one of the 3 copies: independent of production and of every place counted before it. */
+  readonly counted: boolean
+  /** Why counted or not, naming the shared device or the rule. */
+  readonly why: string
+  /** The failure-domain keys (`dev:…`, `fs:…`, `repo:…`, `host:…`, `location:…`). */
+  readonly domain: readonly string[]
+  readonly copyIds: readonly string[]
+  readonly newestName: string | null
+  /** Probed media of the place (typed media for unprobed places); every copy's, so a new copy never removes one. */
+  readonly media: readonly MediaType[]
+  readonly site: string | null
+  readonly offsite: boolean
+  readonly offline: boolean
+  readonly immutable: boolean
+  /** Immutability ends at this instant (object lock retain-until); the verdict re-evaluates then. */
+  readonly immutableUntil: number | null
+  /** zfs hold / btrfs read-only / chattr +i: shown, never counted (the node's root undoes them in one command). */
+  readonly protections: readonly string[]
+  /** True when no copy here carries a probed storage identity (an old agent): never offsite/offline/immutable. */
+  readonly unprobed: boolean
+  /** The operator's typed booleans that were not backed by probed facts (shown so the overstatement is visible). */
+  readonly unprovenClaims: readonly ('offsite' | 'offline' | 'immutable')[]
+}
+
+/** Domain keys of one probed storage: its devices and filesystem; repository or host only when it has no devices. */
+export function domainOf(s: StorageIdentity): string[] {
+  const keys = s.devices.map((d) => `dev:${d.id}`)
+  if (s.fsUuid !== undefined) {
+    keys.push(`fs:${s.fsUuid.toLowerCase()}`)
+  }
+  if (s.devices.length === 0) {
+    if (s.repository !== undefined) {
+      keys.push(`repo:${s.repository}`)
+    } else if (s.fsUuid === undefined) {
+      keys.push(`host:${s.host}`)
+    }
+  }
+  return keys
+}
+
+/** The site a medium is at: an operator's rotation record (by fsUuid) wins over the site the agent reported. */
+export function siteOf(s: StorageIdentity, mediumSites: Readonly<Record<string, string>> | undefined): string {
+  const moved = s.fsUuid !== undefined ? mediumSites?.[s.fsUuid.toLowerCase()] : undefined
+  return moved ?? s.site
+}
+
+const removableMedia: ReadonlySet<MediaType> = new Set(['usb', 'tape', 'optical'])
+
+/** Offline only for removable media that the agent saw detached; an always-attached USB disk is online. */
+export function isOffline(s: StorageIdentity): boolean {
+  const removable = removableMedia.has(s.media) || s.devices.some((d) => d.removable === true || d.transport === 'usb')
+  return removable && s.attached === false
+}
+
+/** Immutable only when the agent probed a mechanism the node cannot undo, and any retain-until is still ahead. */
+export function immutableUntil(s: StorageIdentity, now: number): { immutable: boolean; until: number | null } {
+  if (s.immutability === undefined) {
+    return { immutable: false, until: null }
+  }
+  if (s.immutability.retainUntil === undefined) {
+    return { immutable: true, until: null }
+  }
+  const until = Date.parse(s.immutability.retainUntil)
+  return until > now ? { immutable: true, until } : { immutable: false, until: null }
+}
+
+interface Place {
+  readonly locationKey: string
+  readonly copies: LedgerCopy[]
+}
+
+function groupByLocation(copies: readonly LedgerCopy[]): Place[] {
+  const byKey = new Map<string, LedgerCopy[]>()
+  for (const c of copies) {
+    const list = byKey.get(c.locationKey) ?? []
+    list.push(c)
+    byKey.set(c.locationKey, list)
+  }
+  return [...byKey].map(([locationKey, list]) => ({ locationKey, copies: list }))
+}
+
+/** The newest copy's probe describes the place now (attachment, site, lock); its domain is every copy's union. */
+function newestProbed(p: Place): LedgerCopy | undefined {
+  let best: LedgerCopy | undefined
+  for (const c of p.copies) {
+    if (c.storage !== undefined && (best === undefined || c.createdAt > best.createdAt)) {
+      best = c
+    }
+  }
+  return best
+}
+
+function newestName(p: Place): string | null {
+  let best: LedgerCopy | undefined
+  for (const c of p.copies) {
+    if (best === undefined || c.createdAt > best.createdAt) {
+      best = c
+    }
+  }
+  return best?.name ?? best?.copyId ?? null
+}
+
+/** Production's own domain: its probed devices, else its location key (snapshots there are versions). */
+export function productionDomain(asset: AssetFacts): Set<string> {
+  const keys = new Set<string>(asset.productionStorage ? domainOf(asset.productionStorage) : [])
+  if (asset.productionLocationKey !== undefined) {
+    keys.add(`location:${asset.productionLocationKey}`)
+  }
+  return keys
+}
+
+type Facts = Omit<PlaceJudgement, 'role' | 'counted' | 'why'>
+
+function factsOf(p: Place, asset: AssetFacts, prodSite: string | null, now: number): Facts {
+  const domain = new Set<string>([`location:${p.locationKey}`])
+  const protections = new Set<string>()
+  for (const c of p.copies) {
+    for (const k of c.storage ? domainOf(c.storage) : []) {
+      domain.add(k)
+    }
+    for (const pr of c.storage?.protections ?? []) {
+      protections.add(pr)
+    }
+  }
+  const probe = newestProbed(p)?.storage
+  const claims = (['offsite', 'offline', 'immutable'] as const).filter((k) => p.copies.some((c) => c[k]))
+  const base = { locationKey: p.locationKey, domain: [...domain].sort(), copyIds: p.copies.map((c) => c.copyId) }
+  if (probe === undefined) {
+    const media = [...new Set(p.copies.map((c) => c.media))].sort()
+    const common = { site: null, offsite: false, offline: false, immutable: false, immutableUntil: null }
+    return {
+      ...base,
+      ...common,
+      newestName: newestName(p),
+      media,
+      protections: [],
+      unprobed: true,
+      unprovenClaims: claims,
+    }
+  }
+  const site = siteOf(probe, asset.mediumSites)
+  const offsite = prodSite !== null && site !== prodSite
+  const offline = isOffline(probe)
+  const imm = immutableUntil(probe, now)
+  const proven = { offsite, offline, immutable: imm.immutable }
+  return {
+    ...base,
+    newestName: newestName(p),
+    media: [...new Set(p.copies.flatMap((c) => (c.storage ? [c.storage.media] : [])))].sort(),
+    site,
+    ...proven,
+    immutableUntil: imm.until,
+    protections: [...protections].sort(),
+    unprobed: false,
+    unprovenClaims: claims.filter((k) => !proven[k]),
+  }
+}
+
+/** Stronger places first, so that of two places failing together the one that proves more is the one counted. */
+function strength(f: Facts): number {
+  return (f.offline || f.immutable ? 4 : 0) + (f.offsite ? 2 : 0) + (f.unprobed ? 0 : 1)
+}
+
+/**
+ * Judges every place holding live copies. Greedy in a deterministic order (strongest first: offline or
+ * immutable, then offsite, then probed; ties by location key): a place counts when its domain shares nothing
+ * with production nor with a place already counted. Places on production's devices are versions.
+ */
+export function judgePlaces(asset: AssetFacts, liveCopies: readonly LedgerCopy[], now: number): PlaceJudgement[] {
+  const prod = productionDomain(asset)
+  const prodSite = asset.productionStorage ? siteOf(asset.productionStorage, asset.mediumSites) : null
+  const facts = groupByLocation(liveCopies).map((p) => factsOf(p, asset, prodSite, now))
+  facts.sort((a, b) => strength(b) - strength(a) || (a.locationKey < b.locationKey ? -1 : 1))
+  const taken = new Map<string, string>()
+  const out: PlaceJudgement[] = []
+  for (const f of facts) {
+    const onProd = f.domain.find((k) => prod.has(k))
+    if (onProd !== undefined) {
+      out.push({ ...f, role: 'version', counted: false, why: `version: on the production storage (${onProd})` })
+      continue
+    }
+    const shared = f.domain.find((k) => taken.has(k))
+    if (shared !== undefined) {
+      const why = `not counted: shares ${shared} with counted copy ${taken.get(shared)}`
+      out.push({ ...f, role: 'copy', counted: false, why })
+      continue
+    }
+    for (const k of f.domain) {
+      taken.set(k, f.locationKey)
+    }
+    const why = f.unprobed
+      ? 'counted by location alone: no probed storage identity'
+      : 'counted: shares no device with production or another counted copy'
+    out.push({ ...f, role: 'copy', counted: true, why })
+  }
+  return out
+}
