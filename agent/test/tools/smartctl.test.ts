@@ -102,6 +102,11 @@ const deviceCases: { file: string; expect: Partial<DiskHealth> & { counters?: Di
       counters: { grownDefects: 56, uncorrectedErrors: 0 },
     },
   },
+  // Edited copy of smart-nvme.json (README.md beside it): media_errors 0 → 12, nothing else.
+  {
+    file: 'smart-nvme-media-errors.edited.json',
+    expect: { serial: 'BTNH93710FS91P0B', smart: 'passed', counters: { mediaErrors: 12, errorLogEntries: 0 } },
+  },
   // RAID volume: exit 4 (a SMART command failed), a 0 °C "temperature" that is really "none".
   {
     file: 'smart-raid.json',

@@ -101,6 +101,60 @@ describe('disk health API', () => {
     assert.equal((await counts()).copies, 3, 'acknowledged: the disk is ok, c1 counts again')
   })
 
+  it('a disk first seen with 8 reallocated sectors: its copy counts once an operator acknowledges', async (t) => {
+    const { h, app, api, actor, apply, counts, store } = setup()
+    t.after(() => {
+      h.stop()
+      void app.close()
+    })
+    apply(report(T0 + 120_000, 8))
+    assert.equal((await counts()).copies, 2, 'pre-existing damage: degraded, c1 does not count')
+    const [disk] = (await api('/api/v1/nodes/pve1/disks')).json().disks
+    assert.equal(disk.health, 'degraded')
+    assert.deepEqual(disk.grown, [])
+    assert.deepEqual(disk.baseline, {
+      counters: { reallocatedSectors: 8 },
+      firstSeenAt: new Date(T0 + 120_000).toISOString(),
+      acknowledgedAt: null,
+    })
+    const diskAlerts = async (): Promise<string[]> => {
+      const r = await api('/api/v1/alerts?kind=unhealthy-device&node=pve1')
+      assert.equal(r.statusCode, 200, r.body)
+      const list = r.json().alerts as { key: string; state: string; severity: string; summary: string }[]
+      return list.map((a) => `${a.state} ${a.severity} ${a.key}: ${a.summary}`)
+    }
+    assert.deepEqual(await diskAlerts(), [
+      'firing warning unhealthy-device/pve1/pre-existing-damage/serial:WD-B1: ' +
+        '/dev/sdb (WDC WD40EFRX WD-B1): pre-existing damage: 8 reallocated sectors; acknowledge to baseline',
+    ])
+
+    const ack = await api({ method: 'POST', url: '/api/v1/nodes/pve1/disks/serial%3AWD-B1/acknowledge' })
+    assert.equal(ack.statusCode, 200, ack.body)
+    assert.equal(ack.json().disk.health, 'ok')
+    assert.deepEqual(
+      h.auditLog.list({ action: 'disk.acknowledge' }).map((e) => [e.actor, e.target]),
+      [[actor, 'pve1/serial:WD-B1']],
+    )
+    h.ledger.runNow()
+    assert.equal((await counts()).copies, 3, 'acknowledged: the baseline is 8 and c1 counts')
+    apply(report(T0 + 180_000, 8))
+    assert.deepEqual(
+      (await diskAlerts()).map((a) => a.split(':')[0]),
+      ['resolved warning unhealthy-device/pve1/pre-existing-damage/serial'],
+    )
+    apply(report(T0 + 240_000, 9))
+    assert.equal((await counts()).copies, 2, 'growth beyond the acknowledged 8: degraded again')
+    assert.deepEqual(
+      (await diskAlerts()).filter((a) => a.startsWith('firing')),
+      [
+        'firing critical unhealthy-device/pve1/counter-grew/serial:WD-B1: ' +
+          '/dev/sdb (WDC WD40EFRX WD-B1): reallocatedSectors 8→9 since the acknowledged baseline; ' +
+          'acknowledge once understood',
+      ],
+    )
+    assert.deepEqual(store.baselines('pve1').get('serial:WD-B1')?.counters, { reallocatedSectors: 8 })
+  })
+
   it('answers coded 400 / 404 for bad or unknown nodes and disks, and needs the operator role', async (t) => {
     const { h, app, api, tokens, apply } = setup()
     t.after(() => {

@@ -79,6 +79,8 @@ test('disk.health goes through the one dispatcher: stored once, judged, replay i
   assert.deepEqual(raised.map((c) => `${c.severity} ${c.key}`).sort(), [
     'critical unhealthy-device/pve1/capacity/srv/backup',
     'critical unhealthy-device/pve1/smart-failed/serial:S1',
+    // First sight of 3 reallocated sectors: news until acknowledged, never silently the baseline.
+    'warning unhealthy-device/pve1/pre-existing-damage/serial:S1',
   ])
   assert.equal(diskHealth.deviceHealth('pve1')('fsuuid:abcd'), 'failed')
   assert.throws(

@@ -46,23 +46,69 @@ function setup(t: { after: (fn: () => void) => void }) {
   return { store, raised }
 }
 
-test('first report sets the baseline: 8 old reallocated sectors raise nothing', (t) => {
+test('a disk first seen with 8 reallocated sectors warns, degraded until acknowledged; then growth alerts', (t) => {
   const { store, raised } = setup(t)
   const r = store.applyReport('pve1', body(0, disk()), day(0))
-  assert.deepEqual(r.alerts, [])
-  assert.deepEqual(raised, [])
-  assert.deepEqual(store.baselines('pve1').get('serial:WD-1')?.counters, { reallocatedSectors: 8, pendingSectors: 0 })
+  const warning = {
+    key: 'unhealthy-device/pve1/pre-existing-damage/serial:WD-1',
+    kind: 'unhealthy-device',
+    severity: 'warning',
+    node: 'pve1',
+    summary: '/dev/sda: pre-existing damage: 8 reallocated sectors; acknowledge to baseline',
+    firing: true,
+  }
+  assert.deepEqual(r.conditions, [warning])
+  assert.deepEqual(raised, [warning])
+  // The first report is recorded, not accepted: the disk's copies do not count until the operator acknowledges.
+  assert.equal(store.baselines('pve1').get('serial:WD-1')?.acknowledgedAt, null)
+  assert.equal(store.deviceHealth('pve1')('serial:WD-1'), 'degraded')
+  assert.equal(store.deviceHealth('pve1')('fsuuid:f00d'), 'degraded')
+  // The same values a day later: still a warning, never silently the baseline.
+  store.applyReport('pve1', body(1, disk()), day(1))
+  assert.deepEqual(raised.at(-1), warning)
+  assert.deepEqual(store.acknowledge('pve1', 'serial:WD-1', 'alice', day(1))?.counters, {
+    reallocatedSectors: 8,
+    pendingSectors: 0,
+  })
+  store.applyReport('pve1', body(2, disk()), day(2))
+  assert.deepEqual(raised.at(-1), { ...warning, severity: 'info', summary: 'disk condition cleared', firing: false })
   assert.equal(store.deviceHealth('pve1')('serial:WD-1'), 'ok')
   assert.equal(store.deviceHealth('pve1')('fsuuid:f00d'), 'ok')
+  // After the acknowledgement only growth beyond 8 alerts.
+  store.applyReport('pve1', body(3, disk({ counters: { reallocatedSectors: 9, pendingSectors: 0 } })), day(3))
+  assert.deepEqual(
+    raised.slice(3).map((c) => [c.key, c.severity, c.firing, c.summary]),
+    [
+      [
+        'unhealthy-device/pve1/counter-grew/serial:WD-1',
+        'critical',
+        true,
+        '/dev/sda: reallocatedSectors 8→9 since the acknowledged baseline; acknowledge once understood',
+      ],
+    ],
+  )
+})
+
+test('a disk first seen without damage raises nothing and is ok', (t) => {
+  const { store, raised } = setup(t)
+  store.applyReport('pve1', body(0, disk({ counters: { reallocatedSectors: 0, pendingSectors: 0 } })), day(0))
+  assert.deepEqual(raised, [])
+  assert.equal(store.deviceHealth('pve1')('serial:WD-1'), 'ok')
 })
 
 test('growth fires, stays until acknowledged, then resolves; the copy stops counting meanwhile', (t) => {
   const { store, raised } = setup(t)
   store.applyReport('pve1', body(0, disk()), day(0))
+  store.acknowledge('pve1', 'serial:WD-1', 'alice', day(0))
+  raised.length = 0
   store.applyReport('pve1', body(1, disk({ counters: { reallocatedSectors: 20, pendingSectors: 4 } })), day(1))
   assert.deepEqual(
     raised.map((c) => [c.key, c.severity, c.firing]),
-    [['unhealthy-device/pve1/counter-grew/serial:WD-1', 'critical', true]],
+    [
+      ['unhealthy-device/pve1/counter-grew/serial:WD-1', 'critical', true],
+      // The acknowledged 8 are no longer pre-existing damage: that warning resolves as growth pages.
+      ['unhealthy-device/pve1/pre-existing-damage/serial:WD-1', 'info', false],
+    ],
   )
   assert.match(raised[0]!.summary, /reallocatedSectors 8→20/)
   // Degraded until acknowledged: copies on the disk or its filesystem stop counting.
@@ -88,14 +134,15 @@ test('growth fires, stays until acknowledged, then resolves; the copy stops coun
 
 test('transient temperature clears by itself; SMART failure marks the device failed', (t) => {
   const { store, raised } = setup(t)
-  store.applyReport('pve1', body(0, disk({ temperatureC: 57 })), day(0))
+  const sound = { reallocatedSectors: 0, pendingSectors: 0 }
+  store.applyReport('pve1', body(0, disk({ temperatureC: 57, counters: sound })), day(0))
   assert.deepEqual(
     raised.map((c) => `${c.severity} ${c.key} ${c.firing}`),
     ['warning unhealthy-device/pve1/temperature/serial:WD-1 true'],
   )
-  store.applyReport('pve1', body(1, disk({ temperatureC: 41 })), day(1))
+  store.applyReport('pve1', body(1, disk({ temperatureC: 41, counters: sound })), day(1))
   assert.equal(raised.at(-1)!.firing, false)
-  store.applyReport('pve1', body(2, disk({ smart: 'failed' })), day(2))
+  store.applyReport('pve1', body(2, disk({ smart: 'failed', counters: sound })), day(2))
   assert.equal(raised.at(-1)!.key, 'unhealthy-device/pve1/smart-failed/serial:WD-1')
   assert.equal(store.deviceHealth('pve1')('serial:WD-1'), 'failed')
   assert.equal(store.deviceHealth('other-node')('serial:WD-1'), 'unknown')

@@ -2,10 +2,12 @@ import { type DiskCounterName, type DiskCounters, type DiskHealth, diskCounterNa
 
 /**
  * Counter baselines the operator can acknowledge. Scrutiny's most-voted complaint is that a disk with 8
- * reallocated sectors from 2019 stays red forever; what matters is whether a counter *grows*. So the first
- * report of a disk sets its baseline (old damage is not news), growth above the baseline is news until the
- * operator acknowledges it, and a counter that goes down (pending sectors rewritten or remapped) lowers the
- * baseline so that the next growth is news again.
+ * reallocated sectors from 2019 stays red forever; what matters is whether a counter *grows*. But a disk that
+ * arrives with damage must not be accepted silently either: the first report records the counters as first
+ * seen, media damage in them is a warning ("pre-existing damage") until the operator acknowledges it, and only
+ * the acknowledgement makes it the baseline. Growth above the baseline is news until acknowledged, and a
+ * counter that goes down (pending sectors rewritten or remapped) lowers the baseline so that the next growth
+ * is news again.
  */
 export interface DiskBaseline {
   readonly diskKey: string
@@ -69,4 +71,59 @@ export function reconcileBaseline(baseline: DiskBaseline, d: DiskHealth): DiskBa
 /** The operator accepts the disk as it is now: current values become the baseline. */
 export function acknowledgeBaseline(baseline: DiskBaseline, d: DiskHealth, now: Date): DiskBaseline {
   return { ...baseline, counters: { ...baseline.counters, ...d.counters }, acknowledgedAt: now.toISOString() }
+}
+
+/** Counters that count damage of the medium itself (CRC errors are cabling/bridge trouble, not damage). */
+export const mediaDamageCounters: ReadonlySet<DiskCounterName> = new Set<DiskCounterName>([
+  'reallocatedSectors',
+  'pendingSectors',
+  'offlineUncorrectable',
+  'reportedUncorrect',
+  'mediaErrors',
+  'grownDefects',
+  'uncorrectedErrors',
+])
+
+/** How a damage count reads in an alert: "8 reallocated sectors". */
+const damageNouns: Partial<Record<DiskCounterName, string>> = {
+  reallocatedSectors: 'reallocated sectors',
+  pendingSectors: 'pending sectors',
+  offlineUncorrectable: 'offline-uncorrectable sectors',
+  reportedUncorrect: 'reported-uncorrectable errors',
+  mediaErrors: 'NVMe media errors',
+  grownDefects: 'grown defects',
+  uncorrectedErrors: 'uncorrected errors',
+}
+
+export interface PreExistingDamage {
+  readonly counter: DiskCounterName
+  readonly count: number
+}
+
+/**
+ * Media damage the disk already had when first seen and the operator has not acknowledged yet: the first-seen
+ * value (lowered if the counter went down since), for counters still above 0. A disk without a baseline is
+ * being seen for the first time, so all its media damage is pre-existing.
+ */
+export function preExistingDamage(d: DiskHealth, baseline: DiskBaseline | undefined): PreExistingDamage[] {
+  if (baseline !== undefined && baseline.acknowledgedAt !== null) {
+    return []
+  }
+  const out: PreExistingDamage[] = []
+  for (const counter of diskCounterNames) {
+    const current = d.counters[counter]
+    if (!mediaDamageCounters.has(counter) || current === undefined) {
+      continue
+    }
+    const count = baseline === undefined ? current : Math.min(current, baseline.counters[counter] ?? 0)
+    if (count > 0) {
+      out.push({ counter, count })
+    }
+  }
+  return out
+}
+
+/** "8 reallocated sectors, 2 pending sectors" */
+export function describeDamage(damage: readonly PreExistingDamage[]): string {
+  return damage.map((x) => `${x.count} ${damageNouns[x.counter] ?? x.counter}`).join(', ')
 }

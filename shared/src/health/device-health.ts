@@ -1,6 +1,6 @@
 import type { Location } from '../schemas/copy.ts'
 import type { DiskHealth, DiskHealthBody } from '../schemas/disk-health.ts'
-import { type DiskBaseline, diskKey } from './baseline.ts'
+import { type DiskBaseline, diskKey, preExistingDamage } from './baseline.ts'
 import { grownCounters } from './rules.ts'
 
 /**
@@ -24,7 +24,7 @@ export function deviceKeyOfLocation(loc: Location): string | undefined {
   return undefined
 }
 
-/** Media counters growing without acknowledgement make a disk `degraded` until the operator acknowledges. */
+/** Media counters growing or found on first sight make a disk `degraded` until the operator acknowledges. */
 const mediaCounters = new Set([
   'reallocatedSectors',
   'pendingSectors',
@@ -43,7 +43,11 @@ export function classifyDisk(d: DiskHealth, baseline: DiskBaseline | undefined):
   if (d.nvme && (d.nvme.criticalWarning & 0b1101) !== 0) {
     return 'failed'
   }
-  if (grownCounters(d, baseline).some((g) => mediaCounters.has(g.counter))) {
+  // Damage seen on first sight keeps the disk degraded until the operator acknowledges it as the baseline.
+  if (
+    grownCounters(d, baseline).some((g) => mediaCounters.has(g.counter)) ||
+    preExistingDamage(d, baseline).length > 0
+  ) {
     return 'degraded'
   }
   if (d.nvme && d.nvme.availableSpareThreshold > 0 && d.nvme.availableSpare <= d.nvme.availableSpareThreshold) {

@@ -1,5 +1,12 @@
 import type { DiskHealth, DiskHealthBody, FsUsage, PoolHealth } from '../schemas/disk-health.ts'
-import { type CounterDelta, counterDeltas, type DiskBaseline, diskKey } from './baseline.ts'
+import {
+  type CounterDelta,
+  counterDeltas,
+  describeDamage,
+  type DiskBaseline,
+  diskKey,
+  preExistingDamage,
+} from './baseline.ts'
 import { alertKey } from '../compliance/alert-flips.ts'
 import { forecastFull, type UsagePoint } from './forecast.ts'
 
@@ -14,6 +21,7 @@ export const diskAlertRules = [
   'smart-failed',
   'attribute-failing',
   'counter-grew',
+  'pre-existing-damage',
   'nvme-critical-warning',
   'nvme-spare-low',
   'nvme-worn',
@@ -71,7 +79,7 @@ export const defaultDiskThresholds: DiskThresholds = {
 
 export interface DiskEvalInput {
   readonly report: DiskHealthBody
-  /** By `diskKey`; a disk without a baseline is compared against itself (nothing grew). */
+  /** By `diskKey`; a disk without one is seen for the first time: nothing grew, its media damage is pre-existing. */
   readonly baselines: ReadonlyMap<string, DiskBaseline>
   /** By mount point, oldest first, including the current report's sample. */
   readonly usageHistory: ReadonlyMap<string, readonly UsagePoint[]>
@@ -136,10 +144,16 @@ function diskAlerts(d: DiskHealth, baseline: DiskBaseline | undefined, th: DiskT
   if (grown.length > 0) {
     const media = grown.some((g) => mediaCounters.has(g.counter))
     const list = grown.map((g) => `${g.counter} ${g.baseline}→${g.current}`).join(', ')
+    const since = baseline?.acknowledgedAt ? 'the acknowledged baseline' : 'the first report'
+    add('counter-grew', media ? 'critical' : 'warning', `${label}: ${list} since ${since}; acknowledge once understood`)
+  }
+  // Damage the disk arrived with is not news to page for, but it must not become the baseline unseen.
+  const damage = preExistingDamage(d, baseline)
+  if (damage.length > 0) {
     add(
-      'counter-grew',
-      media ? 'critical' : 'warning',
-      `${label}: ${list} since the acknowledged baseline; acknowledge once understood`,
+      'pre-existing-damage',
+      'warning',
+      `${label}: pre-existing damage: ${describeDamage(damage)}; acknowledge to baseline`,
     )
   }
   if (d.nvme) {

@@ -12,6 +12,7 @@ import {
   type FsUsage,
   initialBaseline,
   nvmeWarningBits,
+  acknowledgeBaseline,
   type UsagePoint,
 } from '../../src/index.ts'
 
@@ -47,7 +48,11 @@ const report = (over: Partial<DiskHealthBody> = {}): DiskHealthBody => ({
   notes: [],
   ...over,
 })
+/** The operator acknowledged `d`'s counters as its baseline. */
 const baselineOf = (d: DiskHealth): Map<string, DiskBaseline> =>
+  new Map([[`serial:${d.serial}`, acknowledgeBaseline(initialBaseline(d, now), d, now)]])
+/** `d` was seen first and nobody acknowledged it yet. */
+const firstSeen = (d: DiskHealth): Map<string, DiskBaseline> =>
   new Map([[`serial:${d.serial}`, initialBaseline(d, now)]])
 const growth = (n: number, perDay: number, start: number): UsagePoint[] =>
   Array.from({ length: n }, (_, i) => ({
@@ -75,15 +80,37 @@ const cases: {
     expect: ['critical disk.attribute-failing:serial:S1'],
   },
   {
-    name: 'reallocated sectors grew since the baseline: critical',
+    name: 'reallocated sectors grew since the acknowledged baseline: critical',
     report: report({ disks: [disk({ counters: { reallocatedSectors: 24, pendingSectors: 0 } })] }),
     baselines: baselineOf(disk({ counters: { reallocatedSectors: 8, pendingSectors: 0 } })),
     expect: ['critical disk.counter-grew:serial:S1'],
   },
   {
-    name: 'old reallocated sectors at the baseline: not news',
+    name: 'old reallocated sectors at the acknowledged baseline: not news',
     report: report({ disks: [disk({ counters: { reallocatedSectors: 8 } })] }),
     baselines: baselineOf(disk({ counters: { reallocatedSectors: 8 } })),
+    expect: [],
+  },
+  {
+    name: 'disk seen for the first time with 8 reallocated sectors: pre-existing damage warning',
+    report: report({ disks: [disk({ counters: { reallocatedSectors: 8, pendingSectors: 0 } })] }),
+    expect: ['warning disk.pre-existing-damage:serial:S1'],
+  },
+  {
+    name: 'first seen with 8, not acknowledged yet: still a warning',
+    report: report({ disks: [disk({ counters: { reallocatedSectors: 8 } })] }),
+    baselines: firstSeen(disk({ counters: { reallocatedSectors: 8 } })),
+    expect: ['warning disk.pre-existing-damage:serial:S1'],
+  },
+  {
+    name: 'first seen with 8, grew to 24 before acknowledgement: growth critical, the old 8 still a warning',
+    report: report({ disks: [disk({ counters: { reallocatedSectors: 24 } })] }),
+    baselines: firstSeen(disk({ counters: { reallocatedSectors: 8 } })),
+    expect: ['critical disk.counter-grew:serial:S1', 'warning disk.pre-existing-damage:serial:S1'],
+  },
+  {
+    name: 'first seen with CRC errors only (cable/bridge): not damage, nothing',
+    report: report({ disks: [disk({ counters: { crcErrors: 7 } })] }),
     expect: [],
   },
   {
@@ -209,6 +236,28 @@ test('classifyDisk: failed, degraded until acknowledged, ok, unknown', () => {
   assert.equal(classifyDisk(disk({ counters: { crcErrors: 3 } }), base), 'ok')
   assert.equal(classifyDisk(disk(), base), 'ok')
   assert.equal(classifyDisk(disk({ smart: 'unknown' }), undefined), 'unknown')
+})
+
+test('classifyDisk: damage on first sight degraded until acknowledged, then ok; growth after it degraded', () => {
+  const damaged = disk({ counters: { reallocatedSectors: 8, pendingSectors: 2 } })
+  assert.equal(classifyDisk(damaged, undefined), 'degraded')
+  const first = initialBaseline(damaged, now)
+  assert.equal(classifyDisk(damaged, first), 'degraded')
+  const acked = acknowledgeBaseline(first, damaged, now)
+  assert.equal(classifyDisk(damaged, acked), 'ok')
+  assert.equal(classifyDisk(disk({ counters: { reallocatedSectors: 9, pendingSectors: 2 } }), acked), 'degraded')
+  const [alert] = evaluateDiskHealth({
+    report: report({ disks: [damaged] }),
+    baselines: new Map(),
+    usageHistory: new Map(),
+    now,
+  })
+  assert.deepEqual(alert, {
+    rule: 'pre-existing-damage',
+    severity: 'warning',
+    subject: 'serial:S1',
+    message: '/dev/sda: pre-existing damage: 8 reallocated sectors, 2 pending sectors; acknowledge to baseline',
+  })
 })
 
 test('a copy on a failing disk or on a filesystem over it maps to failed; other copies do not', () => {
