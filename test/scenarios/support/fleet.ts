@@ -1,0 +1,273 @@
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { TestContext } from 'node:test'
+import {
+  agentBin,
+  agentConfig,
+  collectorSetup,
+  getJson,
+  startProc,
+  tempDir,
+  type CollectorSetup,
+  type Proc,
+} from '../../support/processes.ts'
+import { waitFor } from '../../support/wait-for.ts'
+import { btrfsOn, systemDisk, Teardown, tmpfsDisk, zfsPoolOn, type Disk, type LoopFs, type ZfsPool } from './media.ts'
+
+/**
+ * A small fleet for scenarios, in the user's words: one real collector process, nodes that run the real agent
+ * binary (`backstop-agent run` as a daemon, `backstop-agent once <job>` as a user's first backup), on zfs-fuse
+ * pools, btrfs loop filesystems and loop USB sticks on disks the scenario creates. Everything is torn down in
+ * t.after, also when the scenario fails. What is asserted is read from the collector's HTTP API only.
+ */
+export interface AssetRef {
+  readonly node: string
+  readonly kind: 'zfs-dataset' | 'btrfs-subvolume' | 'file-set'
+  readonly id: string
+}
+
+export interface Reason {
+  code: string
+  message: string
+  actual: number
+  required: number
+}
+export interface Verdict {
+  status: string
+  counts: Record<string, number | null>
+  reasons: Reason[]
+  /** Everything else the API says about the asset (places, copies with role/storage once they land). */
+  raw: { asset: Record<string, unknown>; copies: Record<string, unknown>[]; expectations: Record<string, unknown>[] }
+}
+export interface Alert {
+  key: string
+  kind: string
+  node: string | null
+  state: string
+  severity: string
+  summary: string
+  since: string
+}
+export interface Run {
+  runId: string
+  job: string
+  status: string
+  trigger: string | null
+  startedAt: string
+  finishedAt: string | null
+}
+export interface Expectation {
+  id: number
+  job: string
+  assetKind: string
+  assetId: string
+  status: string
+  schedule: unknown
+  graceS: number
+  lastFinishAt: string | null
+  alertAfter: string | null
+}
+
+export interface FleetOptions {
+  /** The collector's `ledger:` section (grace, node-down delay, …). */
+  readonly ledger?: Record<string, unknown>
+}
+
+export async function fleet(t: TestContext, opts: FleetOptions = {}): Promise<Fleet> {
+  const teardown = new Teardown()
+  t.after(() => teardown.run())
+  const dir = tempDir(t, 'bk-scn-')
+  const setup = await collectorSetup(dir, { ledger: opts.ledger ?? {}, ingest: { batchIntervalMs: 5 } })
+  const proc = await setup.start()
+  teardown.add(() => proc.kill9())
+  const token = await setup.apiToken('admin')
+  return new Fleet(dir, teardown, new Collector(setup, proc, token))
+}
+
+export class Fleet {
+  private readonly nodes = new Map<string, FleetNode>()
+  readonly systemDisk: Disk
+  constructor(
+    readonly dir: string,
+    readonly teardown: Teardown,
+    readonly collector: Collector,
+  ) {
+    this.systemDisk = systemDisk(teardown)
+  }
+
+  /** Another physical disk (its own tmpfs): shares nothing with the system disk or any other disk. */
+  disk(name: string): Disk {
+    return tmpfsDisk(this.teardown, name)
+  }
+
+  node(name: string, opts: { site?: string } = {}): FleetNode {
+    let n = this.nodes.get(name)
+    if (n === undefined) {
+      n = new FleetNode(this, name, opts.site ?? 'home')
+      this.nodes.set(name, n)
+    }
+    return n
+  }
+
+  /** Runs `job` on `node` once, as a user runs a backup by hand, and waits until the collector has its outcome. */
+  async runJob(node: string, job: string): Promise<Run> {
+    return this.node(node).once(job)
+  }
+}
+
+export class FleetNode {
+  private readonly jobs: Record<string, unknown>[] = []
+  private daemon: Proc | undefined
+  private extra: Record<string, unknown> = { health: { smartctl: false } }
+  private env: Record<string, string> = {}
+  private runs = 0
+  constructor(
+    private readonly fleet: Fleet,
+    readonly name: string,
+    readonly site: string,
+  ) {}
+
+  zfsPool(name: string, on: Disk = this.fleet.systemDisk): ZfsPool {
+    return zfsPoolOn(this.fleet.teardown, on, name)
+  }
+
+  btrfs(name: string, on: Disk = this.fleet.systemDisk): LoopFs {
+    return btrfsOn(this.fleet.teardown, on, name)
+  }
+
+  /** A USB stick: a btrfs filesystem on a loop device whose image is on its own disk, plugged in at creation. */
+  usbStick(name: string): LoopFs {
+    return btrfsOn(this.fleet.teardown, this.fleet.disk(`${name}disk`), name, 140)
+  }
+
+  /** Adds a job to the node's agent config (takes effect when the agent next starts). */
+  job(def: Record<string, unknown>): this {
+    this.jobs.push(def)
+    return this
+  }
+
+  /** Extra agent config keys (health:, role:, …) and environment (PATH for a recorded tool stand-in). */
+  configure(extra: Record<string, unknown>, env: Record<string, string> = {}): this {
+    this.extra = { ...this.extra, ...extra }
+    this.env = { ...this.env, ...env }
+    return this
+  }
+
+  private config(): string {
+    return agentConfig(this.fleet.dir, this.fleet.collector.setup.mqttUrl, {
+      node: this.name,
+      jobs: this.jobs,
+      extra: { site: this.site, ...this.extra },
+    })
+  }
+
+  /** `backstop-agent run`: the daemon, until it reports online to the collector. */
+  async start(): Promise<Proc> {
+    const p = startProc([agentBin, 'run', '--config', this.config()], this.log('daemon'), this.env)
+    this.daemon = p
+    this.fleet.teardown.add(() => p.kill9())
+    await waitFor(async () => (await this.fleet.collector.nodeStatus(this.name)).status === 'online', {
+      what: `${this.name} online`,
+      timeoutMs: 60_000,
+    }).catch((e: Error) => {
+      throw new Error(`${e.message}\n${p.output().slice(-2000)}`)
+    })
+    return p
+  }
+
+  /** systemctl stop: SIGTERM, the agent says goodbye. */
+  async stop(): Promise<number | null> {
+    return (await this.daemon?.stop()) ?? null
+  }
+
+  /** The node dies (power cut, kernel panic): SIGKILL, the broker fires the Will. */
+  async kill(): Promise<void> {
+    await this.daemon?.kill9()
+  }
+
+  /** `backstop-agent once <job>`; resolves with the run as the collector recorded it. */
+  async once(job: string): Promise<Run> {
+    const before = new Set((await this.fleet.collector.runs(this.name, job)).map((r) => r.runId))
+    const p = startProc([agentBin, 'once', job, '--config', this.config()], this.log(`once-${job}`), this.env)
+    this.fleet.teardown.add(() => p.kill9())
+    const code = await p.exited()
+    if (code !== 0 && code !== 1) {
+      throw new Error(`backstop-agent once ${job} exited ${code}:\n${p.output().slice(-3000)}`)
+    }
+    return waitFor(
+      async () =>
+        (await this.fleet.collector.runs(this.name, job)).find((r) => !before.has(r.runId) && r.status !== 'running'),
+      { what: `the collector recording the run of ${job} on ${this.name}`, timeoutMs: 30_000 },
+    )
+  }
+
+  private log(what: string): string {
+    return join(this.fleet.dir, `${this.name}-${what}-${++this.runs}.log`)
+  }
+}
+
+/** The collector as its users see it: the HTTP API. */
+export class Collector {
+  constructor(
+    readonly setup: CollectorSetup,
+    readonly proc: Proc,
+    private readonly token: string,
+  ) {}
+
+  private get<T>(path: string): Promise<T> {
+    return getJson<T>(`${this.setup.apiUrl}${path}`, this.token)
+  }
+
+  async post(path: string, body: unknown): Promise<{ status: number; body: unknown }> {
+    const res = await fetch(`${this.setup.apiUrl}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${this.token}` },
+      body: JSON.stringify(body),
+    })
+    return { status: res.status, body: await res.json().catch(() => null) }
+  }
+
+  async verdict(a: AssetRef): Promise<Verdict> {
+    const q = new URLSearchParams({ node: a.node, kind: a.kind, id: a.id })
+    const raw = await this.get<Verdict['raw']>(`/api/v1/asset?${q}`)
+    const asset = raw.asset as unknown as Pick<Verdict, 'counts' | 'reasons'> & { verdict: string }
+    return { status: asset.verdict, counts: asset.counts, reasons: asset.reasons, raw }
+  }
+
+  /** Every alert that ever fired (current state per key; a resolved one stays listed), optionally of one node. */
+  async alerts(node?: string): Promise<Alert[]> {
+    const q = node === undefined ? '' : `&node=${node}`
+    return (await this.get<{ alerts: Alert[] }>(`/api/v1/alerts?limit=500${q}`)).alerts
+  }
+
+  async runs(node: string, job: string): Promise<Run[]> {
+    return (await this.get<{ runs: Run[] }>(`/api/v1/runs?node=${node}&job=${job}&limit=500`)).runs
+  }
+
+  async expectations(node: string): Promise<Expectation[]> {
+    return (await this.get<{ expectations: Expectation[] }>(`/api/v1/expectations?node=${node}&limit=500`)).expectations
+  }
+
+  async nodeStatus(node: string): Promise<{ status: string; statusAt: string | null; statusReason: string | null }> {
+    return this.get(`/api/v1/nodes/${node}`)
+  }
+
+  async disks(node: string): Promise<Record<string, unknown>[]> {
+    return (await this.get<{ disks: Record<string, unknown>[] }>(`/api/v1/nodes/${node}/disks`)).disks
+  }
+}
+
+/** A stand-in for a tool the test machine lacks, printing a recorded real output; returns a PATH putting it first. */
+export function recordedTool(dir: string, tool: string, script: string): string {
+  const bin = join(dir, 'recorded-tools')
+  mkdirSync(bin, { recursive: true })
+  const file = join(bin, tool)
+  writeFileSync(file, `#!/bin/sh\n${script}\n`)
+  chmodSync(file, 0o755)
+  return `${bin}:${process.env['PATH'] ?? '/usr/bin:/bin'}`
+}
+
+/** The alert kinds that fired (or fired and resolved) for `node`, sorted: what a scenario says happened. */
+export function kindsOf(alerts: readonly Alert[]): string[] {
+  return alerts.map((a) => `${a.kind}:${a.state}`).sort()
+}
