@@ -17,6 +17,7 @@ import { metricsRoutes } from './api/routes/metrics.ts'
 import { reportRoutes } from './api/routes/reports.ts'
 import { tokenRoutes } from './api/routes/tokens.ts'
 import { commandRoutes } from './api/routes/commands.ts'
+import { coverageRoutes } from './api/routes/coverage.ts'
 import { authPlugin } from './api/auth-guard.ts'
 import type { App, AppDeps, RouteModule } from './api/deps.ts'
 import { errorBody, validationField } from './api/errors.ts'
@@ -40,6 +41,7 @@ const routes: readonly RouteModule[] = [
   metricsRoutes,
   diskHealthRoutes,
   commandRoutes,
+  coverageRoutes,
 ]
 
 /** Root-level plugins that must see every route: OpenAPI collection (/docs) and the bearer-token guard. */

@@ -314,6 +314,7 @@ function apiFor(
     runs,
     copies,
     assets: ledger.assets,
+    coverage: ledger.coverage,
     expectations: ledger.expectations,
     ledger: ledger.ledger,
     alerts: ledger.alerts,

@@ -13,6 +13,7 @@ import type { CommandService } from '../commands/command-service.ts'
 import type { AuthMode } from '../config/schema.ts'
 import type { DiskHealthStore } from '../health/disk-health-store.ts'
 import type { AlertsRepo } from '../store/alerts-repo.ts'
+import type { CoverageRepo } from '../store/coverage-repo.ts'
 import type { CopiesRepo } from '../store/copies-repo.ts'
 import type { ExpectationsRepo } from '../store/expectations-repo.ts'
 import type { LedgerAssetsRepo } from '../store/ledger-assets-repo.ts'
@@ -55,6 +56,8 @@ export interface AppDeps {
   readonly runs: RunsRepo
   readonly copies: CopiesRepo
   readonly assets: LedgerAssetsRepo
+  /** Node inventories and intentionally unprotected assets, and the roles that need a bare-metal image. */
+  readonly coverage: CoverageRepo & { readonly bareMetalImageRoles: readonly string[] }
   readonly expectations: ExpectationsRepo
   readonly ledger: LedgerControl
   /** Alert state changes (ack, silence, raise) that also publish and notify. */

@@ -7,6 +7,7 @@ import type { TelemetrySink } from '../ledger/context.ts'
 import { createLedger, type Ledger } from '../ledger/ledger-service.ts'
 import { createDeliverer } from '../notifiers/deliverer.ts'
 import { createAlertsRepo, type AlertsRepo } from '../store/alerts-repo.ts'
+import { createCoverageRepo, type CoverageRepo } from '../store/coverage-repo.ts'
 import type { Db } from '../store/db.ts'
 import { createExpectationsRepo, type ExpectationsRepo } from '../store/expectations-repo.ts'
 import { createLedgerAssetsRepo, type LedgerAssetsRepo } from '../store/ledger-assets-repo.ts'
@@ -35,6 +36,8 @@ export interface LedgerPartDeps {
 /** The compliance side of the collector, each piece built once; main.ts hands them out as narrow interfaces. */
 export interface LedgerPart {
   readonly assets: LedgerAssetsRepo
+  /** Node inventories and intentionally unprotected assets (API: /api/v1/coverage). */
+  readonly coverage: CoverageRepo & { readonly bareMetalImageRoles: readonly string[] }
   readonly expectations: ExpectationsRepo
   readonly alertsRepo: AlertsRepo
   readonly channels: NotifyRepo
@@ -89,6 +92,7 @@ export function composeLedger(d: LedgerPartDeps): LedgerPart {
   foldingNodes.bind(ledger.foldingNodes)
   return {
     assets,
+    coverage: { ...createCoverageRepo(d.db), bareMetalImageRoles: d.config.bareMetalImageRoles },
     expectations,
     alertsRepo,
     channels,

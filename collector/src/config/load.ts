@@ -123,7 +123,12 @@ export function parseCollectorConfig(text: string, file: string): ResolvedCollec
       verifyWorkers: input.ingest?.verifyWorkers ?? Math.max(1, Math.min(4, availableParallelism() - 1)),
     },
     export: { influx: influxOptions(input.export?.influx) },
-    ledger: resolveLedger(input.ledger),
+    ledger: {
+      ...resolveLedger(input.ledger),
+      ...(input.coverage?.bareMetalImageRoles !== undefined
+        ? { bareMetalImageRoles: input.coverage.bareMetalImageRoles }
+        : {}),
+    },
   }
 }
 

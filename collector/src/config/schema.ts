@@ -115,6 +115,18 @@ export const CollectorConfigInput = Type.Object(
     ),
     /** Compliance ledger: tier policies, automatic expectations, node timeout, notification floor. */
     ledger: Type.Optional(LedgerInput),
+    /** Coverage rules over the agents' inventories (collector/src/ledger/coverage.ts). */
+    coverage: Type.Optional(
+      Type.Object(
+        {
+          /** Node roles that must have a bare-metal (rear) image. Default [hypervisor, server]; [] = none. */
+          bareMetalImageRoles: Type.Optional(
+            Type.Array(Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z][a-z0-9-]*$' }), { maxItems: 100 }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     log: Type.Optional(
       Type.Object(
         {

@@ -19,7 +19,15 @@ export interface LedgerConfig {
   readonly catchUpGraceS: number
   /** Below this severity flips are recorded and published but not sent to notification channels. */
   readonly notifyMinSeverity: 'info' | 'warning' | 'critical'
+  /**
+   * Node roles (agent `role:`) that must have a bare-metal image (a rear job): a node of such a role without one
+   * raises a coverage alert. A node that names no role counts as `server`. YAML: `coverage.bareMetalImageRoles`.
+   */
+  readonly bareMetalImageRoles: readonly string[]
 }
+
+/** Hypervisors and servers are rebuilt from a bare-metal image; workstations and appliances need not be. */
+export const DEFAULT_BARE_METAL_IMAGE_ROLES: readonly string[] = ['hypervisor', 'server']
 
 export function ledgerConfig(
   over: Partial<Omit<LedgerConfig, 'policies'>> & { policies?: Parameters<typeof tierPolicies>[0] } = {},
@@ -32,6 +40,7 @@ export function ledgerConfig(
     nodeDownAfterS: over.nodeDownAfterS ?? 600,
     catchUpGraceS: over.catchUpGraceS ?? over.defaultGraceS ?? 3600,
     notifyMinSeverity: over.notifyMinSeverity ?? 'warning',
+    bareMetalImageRoles: over.bareMetalImageRoles ?? DEFAULT_BARE_METAL_IMAGE_ROLES,
     policies: tierPolicies(over.policies),
   }
 }

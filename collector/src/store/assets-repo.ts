@@ -23,9 +23,20 @@ export function createAssetsRepo(db: Db): AssetsRepo {
     WHERE node = @node AND asset_kind = @kind AND asset_id = @id AND reported_at <= @at`)
   const insert = db.prepare(`INSERT INTO assets (node, asset_kind, asset_id, name, covered_by, present, reported_at)
     VALUES (@node, @kind, @id, @name, @coveredBy, 1, @at) ON CONFLICT (node, asset_kind, asset_id) DO NOTHING`)
+  // What the node says about itself (role, mounts, disks) beside its assets: the coverage rules read the role.
+  const nodeInventory = db.prepare(`INSERT INTO node_inventory (node, role, mounts, block_devices, reported_at)
+    VALUES (@node, @role, @mounts, @blockDevices, @at) ON CONFLICT (node) DO UPDATE SET role = @role,
+    mounts = @mounts, block_devices = @blockDevices, reported_at = @at WHERE reported_at <= @at`)
   return {
     replaceInventory: (node, inv) => {
       const touched: InventoryTouched[] = []
+      nodeInventory.run({
+        node,
+        role: inv.role ?? null,
+        mounts: JSON.stringify(inv.mounts ?? []),
+        blockDevices: JSON.stringify(inv.blockDevices ?? []),
+        at: inv.at,
+      })
       for (const a of inv.assets) {
         const row = {
           node,

@@ -26,6 +26,7 @@ describe('ledger settings from the collector YAML', () => {
       nodeDownAfterS: 900,
       catchUpGraceS: 7200,
       notifyMinSeverity: 'critical',
+      bareMetalImageRoles: ['hypervisor', 'server'],
       policies: tierPolicies({ standard: { minOffsite: 0, rpoS: 7200 } }),
     })
     assert.equal(
@@ -39,6 +40,20 @@ describe('ledger settings from the collector YAML', () => {
     const cfg = parseCollectorConfig(`${base}ledger:\n  defaultGraceS: 900\n`, 'x.yaml')
     assert.equal(cfg.ledger.catchUpGraceS, 900)
     assert.equal(cfg.ledger.nodeDownAfterS, 600, 'node-down waits 10 min by default')
+  })
+
+  it('coverage: the roles that need a bare-metal image; [] needs none', () => {
+    assert.deepEqual(parseCollectorConfig(base, 'x.yaml').ledger.bareMetalImageRoles, ['hypervisor', 'server'])
+    const nas = parseCollectorConfig(`${base}coverage:\n  bareMetalImageRoles: [hypervisor, nas]\n`, 'x.yaml')
+    assert.deepEqual(nas.ledger.bareMetalImageRoles, ['hypervisor', 'nas'])
+    assert.deepEqual(
+      parseCollectorConfig(`${base}coverage: { bareMetalImageRoles: [] }\n`, 'x.yaml').ledger.bareMetalImageRoles,
+      [],
+    )
+    assert.throws(
+      () => parseCollectorConfig(`${base}coverage:\n  bareMetalImageRoles: [Hyper Visor]\n`, 'x.yaml'),
+      /x\.yaml:3:\d+: coverage\.bareMetalImageRoles/,
+    )
   })
 
   it('a wrong value names file:line and the field', () => {

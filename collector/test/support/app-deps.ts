@@ -44,6 +44,7 @@ export function appDepsOf(
     runs: createRunsRepo(h.db),
     copies: createCopiesRepo(h.db),
     assets: h.part.assets,
+    coverage: h.part.coverage,
     expectations: h.part.expectations,
     ledger: h.ledger,
     alerts: h.part.alerts,
