@@ -218,13 +218,26 @@ export class Collector {
     return getJson<T>(`${this.setup.apiUrl}${path}`, this.token)
   }
 
-  async post(path: string, body: unknown): Promise<{ status: number; body: unknown }> {
+  async send(method: 'POST' | 'PUT', path: string, body: unknown): Promise<{ status: number; body: unknown }> {
     const res = await fetch(`${this.setup.apiUrl}${path}`, {
-      method: 'POST',
+      method,
       headers: { 'content-type': 'application/json', authorization: `Bearer ${this.token}` },
       body: JSON.stringify(body),
     })
     return { status: res.status, body: await res.json().catch(() => null) }
+  }
+
+  /** The operator records (audited) that the medium with this filesystem UUID is now at `site`. */
+  async recordRotation(fsUuid: string, site: string): Promise<void> {
+    const r = await this.send('PUT', '/api/v1/media/site', { fsUuid, site, note: 'weekly rotation' })
+    if (r.status !== 200) {
+      throw new Error(`PUT /api/v1/media/site: ${r.status} ${JSON.stringify(r.body)}`)
+    }
+  }
+
+  async copies(a: AssetRef): Promise<Record<string, unknown>[]> {
+    const q = new URLSearchParams({ node: a.node, assetKind: a.kind, assetId: a.id, limit: '1000' })
+    return (await this.get<{ copies: Record<string, unknown>[] }>(`/api/v1/copies?${q}`)).copies
   }
 
   async verdict(a: AssetRef): Promise<Verdict> {
