@@ -18,6 +18,7 @@ import { reportRoutes } from './api/routes/reports.ts'
 import { tokenRoutes } from './api/routes/tokens.ts'
 import { commandRoutes } from './api/routes/commands.ts'
 import { coverageRoutes } from './api/routes/coverage.ts'
+import { mediaRoutes } from './api/routes/media.ts'
 import { authPlugin } from './api/auth-guard.ts'
 import type { App, AppDeps, RouteModule } from './api/deps.ts'
 import { errorBody, validationField } from './api/errors.ts'
@@ -42,6 +43,7 @@ const routes: readonly RouteModule[] = [
   diskHealthRoutes,
   commandRoutes,
   coverageRoutes,
+  mediaRoutes,
 ]
 
 /** Root-level plugins that must see every route: OpenAPI collection (/docs) and the bearer-token guard. */

@@ -16,6 +16,11 @@ export const applyJobFinished: Handler<'job.finished'> = (msg, ctx) => {
     ctx.store.copies.upsert(node, c, body.runId, msg.receivedAt)
     ctx.changes.runProduced(node, body.runId, c.asset.kind, c.asset.id)
   }
+  // Where the live data is: the verdict treats copies on these devices as versions and measures offsite from here.
+  for (const src of body.sources ?? []) {
+    ctx.store.copies.recordSource(node, src.asset, src.storage, msg.receivedAt)
+    ctx.changes.mark({ kind: 'asset', node, assetKind: src.asset.kind, assetId: src.asset.id })
+  }
   for (const d of body.deleted) {
     const asset = ctx.store.copies.markDeleted(node, d, body.runId, msg.receivedAt)
     ctx.changes.mark({ kind: 'asset', node, assetKind: asset.kind, assetId: asset.id })

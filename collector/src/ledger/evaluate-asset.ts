@@ -14,6 +14,8 @@ export function refreshVerdict(ctx: LedgerContext, k: AssetKey, now: number): vo
     lifecycle: row.lifecycle,
     productionMedia: row.productionMedia ?? undefined,
     productionLocationKey: row.productionLocation ?? undefined,
+    productionStorage: ctx.assets.productionStorage(k),
+    mediumSites: ctx.assets.mediumSites(),
   }
   const v = evaluateAsset(facts, ctx.assets.copies(k), ctx.config.policies[row.tier], now, ctx.deviceHealth(k.node))
   ctx.assets.saveVerdict(k, v, now)

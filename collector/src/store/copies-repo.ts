@@ -1,5 +1,5 @@
 import type { Statement } from 'better-sqlite3'
-import type { Copy, DeletedCopy } from '@backstop/shared'
+import type { AssetRef, Copy, DeletedCopy, StorageIdentity } from '@backstop/shared'
 import type { Db } from './db.ts'
 import { isoOf, type EpochMs } from './iso-time.ts'
 
@@ -13,6 +13,8 @@ export interface CopyRow {
   readonly offsite: boolean
   readonly offline: boolean
   readonly immutable: boolean
+  /** The probed failure domain of the location (null from agents that do not probe). */
+  readonly storage: StorageIdentity | null
   readonly createdAt: string
   readonly bytes: number | null
   readonly checksum: string | null
@@ -50,6 +52,8 @@ export interface CopiesRepo {
    */
   markDeleted(node: string, d: DeletedCopy, runId: string, at: EpochMs): { kind: string; id: string }
   query(q: CopyQuery): CopyRow[]
+  /** Where the asset's live data is (job.finished `sources`); the latest report wins. */
+  recordSource(node: string, asset: AssetRef, storage: StorageIdentity, at: EpochMs): void
 }
 
 interface RawCopy {
@@ -66,6 +70,7 @@ interface RawCopy {
   offsite: number
   offline: number
   immutable: number
+  storage: string | null
   created_at: string
   bytes: number | null
   checksum: string | null
@@ -85,16 +90,16 @@ export function createCopiesRepo(db: Db): CopiesRepo {
   // UPDATE-then-INSERT: the common case (a copy re-reported by every run) is one UPDATE.
   const update = db.prepare(`UPDATE copies SET asset_kind = @assetKind, asset_id = @assetId, asset_name = @assetName,
       location_kind = @locationKind, location_target = @locationTarget, device = @device, name = @name, media = @media,
-      offsite = @offsite, offline = @offline, immutable = @immutable, created_at = @createdAt, bytes = @bytes, checksum = @checksum,
+      offsite = @offsite, offline = @offline, immutable = @immutable, storage = @storage, created_at = @createdAt, bytes = @bytes, checksum = @checksum,
       verification_state = @vState, verification_at = @vAt, verification_method = @vMethod, verification_detail = @vDetail,
       last_run_id = @runId, last_reported_at = @at, deleted_at = NULL, deleted_rule = NULL
     WHERE node = @node AND copy_id = @copyId`)
   const insert =
     db.prepare(`INSERT INTO copies (node, copy_id, asset_kind, asset_id, asset_name, location_kind, location_target,
-      device, name, media, offsite, offline, immutable, created_at, bytes, checksum, verification_state, verification_at,
+      device, name, media, offsite, offline, immutable, storage, created_at, bytes, checksum, verification_state, verification_at,
       verification_method, verification_detail, first_run_id, last_run_id, last_reported_at)
     VALUES (@node, @copyId, @assetKind, @assetId, @assetName, @locationKind, @locationTarget, @device, @name, @media, @offsite,
-      @offline, @immutable, @createdAt, @bytes, @checksum, @vState, @vAt, @vMethod, @vDetail, @runId, @runId, @at)
+      @offline, @immutable, @storage, @createdAt, @bytes, @checksum, @vState, @vAt, @vMethod, @vDetail, @runId, @runId, @at)
     ON CONFLICT (node, copy_id) DO NOTHING`)
   const markGone = db.prepare<
     Record<string, string>,
@@ -113,8 +118,13 @@ export function createCopiesRepo(db: Db): CopiesRepo {
     db.prepare(`INSERT INTO copy_deletions (node, copy_id, run_id, asset_kind, asset_id, location_target, name, deleted_at, rule)
     VALUES (@node, @copyId, @runId, @assetKind, @assetId, @locationTarget, @name, @deletedAt, @rule)
     ON CONFLICT (node, copy_id, run_id) DO NOTHING`)
+  const source = db.prepare(`INSERT INTO asset_sources (node, asset_kind, asset_id, storage, reported_at)
+    VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET storage = excluded.storage, reported_at = excluded.reported_at`)
   const cache = new Map<string, Statement>()
   return {
+    recordSource: (node, asset, storage, at) => {
+      source.run(node, asset.kind, asset.id, JSON.stringify(storage), at)
+    },
     upsert: (node, c, runId, at) => {
       const row = {
         node,
@@ -130,6 +140,7 @@ export function createCopiesRepo(db: Db): CopiesRepo {
         offsite: c.offsite ? 1 : 0,
         offline: c.offline ? 1 : 0,
         immutable: c.immutable ? 1 : 0,
+        storage: c.storage ? JSON.stringify(c.storage) : null,
         createdAt: c.createdAt,
         bytes: c.bytes ?? null,
         checksum: c.checksum ? `${c.checksum.algo}:${c.checksum.value}` : null,
@@ -221,6 +232,7 @@ function toRow(r: RawCopy): CopyRow {
     offsite: r.offsite === 1,
     offline: r.offline === 1,
     immutable: r.immutable === 1,
+    storage: r.storage ? (JSON.parse(r.storage) as StorageIdentity) : null,
     createdAt: r.created_at,
     bytes: r.bytes,
     checksum: r.checksum,

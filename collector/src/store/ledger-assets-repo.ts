@@ -2,6 +2,8 @@ import type {
   AssetLifecycle,
   LedgerCopy,
   MediaType,
+  PlaceJudgement,
+  StorageIdentity,
   Tier,
   Verdict,
   VerdictReason,
@@ -28,6 +30,8 @@ export interface LedgerAssetRow extends AssetKey {
   readonly evaluatedAt: number
   readonly expiresAt: number | null
   readonly lastSuccessAt: number | null
+  /** Every place holding live copies as the last verdict judged it (copy/version, failure domain, why). */
+  readonly places: PlaceJudgement[]
 }
 
 export interface LedgerAssetQuery {
@@ -69,6 +73,7 @@ interface Raw {
   evaluated_at: number
   expires_at: number | null
   last_success_at: number | null
+  places: string | null
 }
 
 interface RawCopy {
@@ -80,6 +85,8 @@ interface RawCopy {
   offsite: number
   offline: number
   immutable: number
+  name: string
+  storage: string | null
   created_at: string
   verification_state: LedgerCopy['verification']
 }
@@ -112,12 +119,12 @@ export function createLedgerAssetsRepo(db: Db) {
   )
   const save =
     db.prepare(`UPDATE ledger_assets SET verdict = @verdict, reasons = @reasons, counts = @counts, evaluated_at = @at,
-    expires_at = @expiresAt, last_success_at = @lastSuccessAt WHERE node = @node AND asset_kind = @kind AND asset_id = @id`)
+    expires_at = @expiresAt, last_success_at = @lastSuccessAt, places = @places WHERE node = @node AND asset_kind = @kind AND asset_id = @id`)
   const copies = db.prepare<
     [string, string, string],
     RawCopy
   >(`SELECT copy_id, location_kind, location_target, device, media, offsite,
-    offline, immutable, created_at, verification_state FROM copies WHERE node = ? AND asset_kind = ? AND asset_id = ? AND deleted_at IS NULL`)
+    offline, immutable, name, storage, created_at, verification_state FROM copies WHERE node = ? AND asset_kind = ? AND asset_id = ? AND deleted_at IS NULL`)
   const due = db.prepare<[number, number], { node: string; asset_kind: string; asset_id: string }>(
     'SELECT node, asset_kind, asset_id FROM ledger_assets WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at LIMIT ?',
   )
@@ -130,8 +137,32 @@ export function createLedgerAssetsRepo(db: Db) {
   const byNode = db.prepare<[string], AssetKey & { id: string }>(
     'SELECT node, asset_kind AS kind, asset_id AS id FROM ledger_assets WHERE node = ?',
   )
+  const source = db.prepare<[string, string, string], { storage: string }>(
+    'SELECT storage FROM asset_sources WHERE node = ? AND asset_kind = ? AND asset_id = ?',
+  )
+  const sites = db.prepare<[], { fs_uuid: string; site: string }>('SELECT fs_uuid, site FROM medium_sites')
+  const putSite = db.prepare(`INSERT INTO medium_sites (fs_uuid, site, recorded_at, recorded_by) VALUES (?, ?, ?, ?)
+    ON CONFLICT DO UPDATE SET site = excluded.site, recorded_at = excluded.recorded_at, recorded_by = excluded.recorded_by`)
+  const onMedium = db.prepare<[string], AssetKey>(`SELECT DISTINCT node, asset_kind AS kind, asset_id AS id FROM copies
+    WHERE deleted_at IS NULL AND lower(json_extract(storage, '$.fsUuid')) = ?
+    UNION SELECT node, asset_kind, asset_id FROM asset_sources WHERE lower(json_extract(storage, '$.fsUuid')) = ?`)
   const listCache = new Map<string, ReturnType<Db['prepare']>>()
   return {
+    /** Where the asset's live data is, as the agent last reported it (job.finished sources). */
+    productionStorage(k: AssetKey): StorageIdentity | undefined {
+      const r = source.get(k.node, k.kind, k.id)
+      return r && (JSON.parse(r.storage) as StorageIdentity)
+    },
+    /** Operator rotation records: fsUuid (lower case) → site. */
+    mediumSites(): Record<string, string> {
+      return Object.fromEntries(sites.all().map((r) => [r.fs_uuid, r.site]))
+    },
+    /** Records that a medium is now at a site; returns the assets with live copies (or live data) on it. */
+    setMediumSite(fsUuid: string, site: string, by: string | null, at: number): AssetKey[] {
+      const id = fsUuid.toLowerCase()
+      putSite.run(id, site, at, by)
+      return (onMedium.all as (a: string, b: string) => AssetKey[])(id, id)
+    },
     /** Creates the row the first time an asset is seen (copy, run or inventory); never changes its policy. */
     ensure(k: AssetKey, name: string | null, tier: Tier, now: number): void {
       // Snapshots of a ZFS dataset live in its own pool: the same failure domain as the live data.
@@ -154,6 +185,8 @@ export function createLedgerAssetsRepo(db: Db) {
         immutable: c.immutable === 1,
         createdAt: Date.parse(c.created_at),
         verification: c.verification_state,
+        name: c.name,
+        storage: c.storage ? (JSON.parse(c.storage) as StorageIdentity) : undefined,
       }))
     },
     saveVerdict(k: AssetKey, v: Verdict, at: number): void {
@@ -167,6 +200,7 @@ export function createLedgerAssetsRepo(db: Db) {
         at,
         expiresAt: v.expiresAt,
         lastSuccessAt: v.counts.newestAt,
+        places: JSON.stringify(v.places),
       })
     },
     setPolicy(k: AssetKey, p: PolicyPatch): boolean {
@@ -248,5 +282,6 @@ function toRow(r: Raw): LedgerAssetRow {
     evaluatedAt: r.evaluated_at,
     expiresAt: r.expires_at,
     lastSuccessAt: r.last_success_at,
+    places: r.places ? (JSON.parse(r.places) as PlaceJudgement[]) : [],
   }
 }

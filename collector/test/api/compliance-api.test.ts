@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { buildApp } from '../../src/app.ts'
 import { createCounters } from '../../src/metrics/counters.ts'
-import { H, harness, T0 } from '../ledger/harness.ts'
+import { backupPoolStorage, H, harness, probedStorage, T0, tankSource } from '../ledger/harness.ts'
 import { actorOf, appDepsOf, injectAs } from '../support/app-deps.ts'
 
 function setup() {
@@ -15,15 +15,33 @@ function setup() {
   const admin = deps.bearer('admin')
   const api = injectAs(app, admin)
   h.start()
-  h.run('snap', T0, 60_000, [
-    h.copy('c1', 'tank/data', T0 + 1),
-    h.copy('c2', 'tank/data', T0 + 1, {
-      location: { kind: 'nas', target: 'nas2:/b' },
-      media: 'nas',
-      offsite: true,
-      immutable: true,
-    }),
-  ])
+  // Issue 11: tank/data's NAS copy is offsite and immutable by probed storage (site "office", a pull replica the
+  // node cannot log in to), no longer by the typed `offsite: true, immutable: true` alone.
+  const nas = probedStorage({
+    host: 'nas2',
+    site: 'office',
+    devices: [{ id: 'serial:NAS-A', transport: 'sata' }],
+    media: 'nas',
+    immutability: { kind: 'pull-replica', probedAt: new Date(T0).toISOString() },
+  })
+  h.run(
+    'snap',
+    T0,
+    60_000,
+    [
+      h.copy('c1', 'tank/data', T0 + 1, { storage: backupPoolStorage }),
+      h.copy('c2', 'tank/data', T0 + 1, {
+        location: { kind: 'nas', target: 'nas2:/b' },
+        media: 'nas',
+        offsite: true,
+        immutable: true,
+        storage: nas,
+      }),
+    ],
+    'success',
+    undefined,
+    [{ asset: { kind: 'zfs-dataset', id: 'tank/data' }, storage: tankSource }],
+  )
   h.run('snap', T0, 60_000, [h.copy('c3', 'tank/vm', T0 + 1)])
   h.ledger.runNow()
   return { h, app, api, actor: actorOf(admin), tokens }

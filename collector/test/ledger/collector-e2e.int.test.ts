@@ -50,19 +50,43 @@ describe('collector end to end: ingest wakes the compliance ledger', () => {
       createdAt: at(58_000),
       verification: { state: 'verified' as const, at: at(57_000), method: 'sha256-manifest' },
     }
+    // Issue 11: the agent probes where each copy and the live data are. The object-store copy is offsite (site
+    // "cloud" ≠ "home") and immutable (object lock retained for a month) by those probed facts — the typed
+    // `offsite: true, immutable: true` alone would no longer count.
+    const home = { host: 'pve1', site: 'home' }
     const fin = agent.finished(
       'r1',
       [
-        copy('c1', made),
+        copy('c1', {
+          ...made,
+          storage: { ...home, devices: [{ id: 'serial:HDD-2', transport: 'sata' }], media: 'hdd' },
+        }),
         copy('c2', {
           ...made,
           location: { kind: 'object', target: 's3://b' },
           media: 'object',
           offsite: true,
           immutable: true,
+          storage: {
+            host: 's3.example',
+            site: 'cloud',
+            devices: [],
+            repository: 's3.example/b',
+            media: 'object',
+            immutability: { kind: 'object-lock', probedAt: at(57_000), retainUntil: at(-30 * 86_400_000) },
+          },
         }),
       ],
-      { startedAt: at(60_000), finishedAt: at(56_000) },
+      {
+        startedAt: at(60_000),
+        finishedAt: at(56_000),
+        sources: [
+          {
+            asset: { kind: 'file-set', id: 'fileset:etc-archive' },
+            storage: { ...home, devices: [{ id: 'wwn:root-nvme', transport: 'nvme' }], media: 'nvme' },
+          },
+        ],
+      },
     )
     const acks = await send(agent.password(), [agent.started('r1', 'etc-archive', at(60_000)), fin])
     assert.ok(

@@ -8,6 +8,7 @@ import type {
   JobFinishedBody,
   JobStartedBody,
   MessageKind,
+  StorageIdentity,
 } from '@backstop/shared'
 import pino from 'pino'
 import { createAuditLog } from '../../src/audit/audit-log.ts'
@@ -135,6 +136,8 @@ export function harness(config: LedgerConfig = ledgerConfig()) {
       copies: Copy[],
       status: JobFinishedBody['status'] = 'success',
       bytes?: number,
+      /** Where each asset's live data is (probed storage), as a storage-probing agent reports it. */
+      sources?: JobFinishedBody['sources'],
     ): string {
       const runId = `r${++runN}`
       db.transaction(() => {
@@ -156,6 +159,7 @@ export function harness(config: LedgerConfig = ledgerConfig()) {
           deleted: [],
           warnings: [],
           ...(bytes !== undefined ? { bytes } : {}),
+          ...(sources !== undefined ? { sources } : {}),
         }
         core.runs.finished('pve1', body, iso(startedAt + durationMs))
       })()
@@ -181,3 +185,19 @@ export function harness(config: LedgerConfig = ledgerConfig()) {
     },
   }
 }
+
+/** Probed storage as a storage-probing agent reports it: pve1 at site "home" unless overridden. */
+export function probedStorage(o: Partial<StorageIdentity> = {}): StorageIdentity {
+  return { host: 'pve1', site: 'home', devices: [], media: 'hdd', ...o }
+}
+/** tank, the production pool of tank/* in these tests: one NVMe at home. */
+export const tankSource = probedStorage({
+  devices: [{ id: 'wwn:0x5002538e0000tank', transport: 'nvme' }],
+  fsUuid: 'tank-guid',
+  media: 'nvme',
+})
+/** The `backup` pool on a second disk at home: an independent copy, online, not offsite. */
+export const backupPoolStorage = probedStorage({
+  devices: [{ id: 'serial:WD-BACKUP', transport: 'sata' }],
+  fsUuid: 'bk',
+})

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { alertTopics, type DiskHealthBody } from '@backstop/shared'
-import { H, harness, T0 } from './harness.ts'
+import { backupPoolStorage, H, harness, probedStorage, T0, tankSource } from './harness.ts'
 
 const M = 60_000
 
@@ -9,15 +9,33 @@ describe('ledger: verdicts from ingested copies', () => {
   it('evaluates each asset after a run and stores the verdict with reasons', () => {
     const h = harness()
     h.start()
-    h.run('snap', T0, 60_000, [
-      h.copy('c1', 'tank/data', T0),
-      h.copy('c2', 'tank/data', T0, {
-        location: { kind: 'nas', target: 'nas2:/backup' },
-        media: 'nas',
-        offsite: true,
-        immutable: true,
-      }),
-    ])
+    // Issue 11: the NAS copy is offsite and immutable because the agent probed it (site "office", a pull replica
+    // the node cannot log in to), no longer because the config typed `offsite: true, immutable: true`.
+    const nas = probedStorage({
+      host: 'nas2',
+      site: 'office',
+      devices: [{ id: 'serial:NAS-A', transport: 'sata' }],
+      media: 'nas',
+      immutability: { kind: 'pull-replica', probedAt: new Date(T0).toISOString() },
+    })
+    h.run(
+      'snap',
+      T0,
+      60_000,
+      [
+        h.copy('c1', 'tank/data', T0, { storage: backupPoolStorage }),
+        h.copy('c2', 'tank/data', T0, {
+          location: { kind: 'nas', target: 'nas2:/backup' },
+          media: 'nas',
+          offsite: true,
+          immutable: true,
+          storage: nas,
+        }),
+      ],
+      'success',
+      undefined,
+      [{ asset: { kind: 'zfs-dataset', id: 'tank/data' }, storage: tankSource }],
+    )
     h.ledger.runNow()
     const a = h.repos.assets.get({ node: 'pve1', kind: 'zfs-dataset', id: 'tank/data' })!
     assert.equal(a.verdict, 'compliant', JSON.stringify(a.reasons))
@@ -278,15 +296,27 @@ describe('ledger: device health', () => {
     }
     report(smart(T0, 'passed'))
     h.start()
-    h.run('snap', T0, 60_000, [
-      h.copy('c1', 'tank/data', T0 + 1),
-      h.copy('c2', 'tank/data', T0 + 1, {
-        location: { kind: 'usb', target: 'USB-1', device: { serial: 'USB-1' } },
-        media: 'usb',
-        offsite: true,
-        offline: true,
-      }),
-    ])
+    // Issue 11: the USB disk is offsite and offline because the agent reported it detached at site "office",
+    // not because the config typed `offsite: true, offline: true`.
+    const usb = probedStorage({ site: 'office', fsUuid: 'usb-1', media: 'usb', attached: false })
+    h.run(
+      'snap',
+      T0,
+      60_000,
+      [
+        h.copy('c1', 'tank/data', T0 + 1, { storage: backupPoolStorage }),
+        h.copy('c2', 'tank/data', T0 + 1, {
+          location: { kind: 'usb', target: 'USB-1', device: { serial: 'USB-1' } },
+          media: 'usb',
+          offsite: true,
+          offline: true,
+          storage: usb,
+        }),
+      ],
+      'success',
+      undefined,
+      [{ asset: { kind: 'zfs-dataset', id: 'tank/data' }, storage: tankSource }],
+    )
     h.ledger.runNow()
     const key = { node: 'pve1', kind: 'zfs-dataset', id: 'tank/data' }
     assert.equal(h.repos.assets.get(key)!.verdict, 'compliant')

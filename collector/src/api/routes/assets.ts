@@ -22,6 +22,24 @@ const Reason = Type.Object({
   message: Type.String(),
   actual: Type.Number(),
   required: Type.Number(),
+  /** The places (location keys) the reason is about. */
+  copies: Type.Optional(Type.Array(Type.String())),
+})
+/** A place holding live copies as the verdict judged it: a counted copy, an uncounted copy, or a version. */
+const Place = Type.Object({
+  locationKey: Type.String(),
+  role: Type.Union([Type.Literal('copy'), Type.Literal('version')]),
+  counted: Type.Boolean(),
+  why: Type.String(),
+  domain: Type.Array(Type.String()),
+  site: Nullable(Type.String()),
+  offsite: Type.Boolean(),
+  offline: Type.Boolean(),
+  immutable: Type.Boolean(),
+  protections: Type.Array(Type.String()),
+  unprobed: Type.Boolean(),
+  unprovenClaims: Type.Array(Type.String()),
+  copyIds: Type.Array(Type.String()),
 })
 export const AssetView = Type.Object({
   node: Type.String(),
@@ -38,6 +56,7 @@ export const AssetView = Type.Object({
   evaluatedAt: Nullable(Type.String()),
   expiresAt: Nullable(Type.String()),
   lastSuccessAt: Nullable(Type.String()),
+  places: Type.Array(Place),
 })
 
 export function assetView(a: LedgerAssetRow) {
@@ -51,11 +70,26 @@ export function assetView(a: LedgerAssetRow) {
     productionMedia: a.productionMedia,
     productionLocation: a.productionLocation,
     verdict: a.verdict,
-    reasons: a.reasons,
+    reasons: a.reasons.map(({ copies, ...r }) => (copies === undefined ? r : { ...r, copies: [...copies] })),
     counts: a.counts,
     evaluatedAt: iso(a.evaluatedAt || null),
     expiresAt: iso(a.expiresAt),
     lastSuccessAt: iso(a.lastSuccessAt),
+    places: a.places.map((p) => ({
+      locationKey: p.locationKey,
+      role: p.role,
+      counted: p.counted,
+      why: p.why,
+      domain: [...p.domain],
+      site: p.site,
+      offsite: p.offsite,
+      offline: p.offline,
+      immutable: p.immutable,
+      protections: [...p.protections],
+      unprobed: p.unprobed,
+      unprovenClaims: [...p.unprovenClaims],
+      copyIds: [...p.copyIds],
+    })),
   }
 }
 
@@ -161,7 +195,19 @@ export function assetRoutes(
       const expectations = deps.expectations
         .ofAsset(node, kind, id)
         .map((e) => ({ id: e.id, job: e.job, status: e.state.status, alertAfter: iso(e.alertAfter) }))
-      return { asset: assetView(a), copies, expectations }
+      // Each copy says what the verdict made of its place: counted copy, uncounted copy or version, and why.
+      const places = new Map(a.places.map((p) => [p.locationKey, p]))
+      const judged = copies.map((c) => {
+        const p = places.get(`${c.node}/${c.location.kind}/${c.location.target}`)
+        return {
+          ...c,
+          role: p?.role ?? null,
+          counted: p?.counted ?? false,
+          failureDomain: [...(p?.domain ?? [])],
+          why: p?.why ?? 'not judged yet (the verdict has not run since this copy arrived)',
+        }
+      })
+      return { asset: assetView(a), copies: judged, expectations }
     },
   )
 

@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import type { StorageIdentity } from '@backstop/shared'
+import { buildApp } from '../../src/app.ts'
+import { backupPoolStorage, harness, probedStorage, T0, tankSource } from '../ledger/harness.ts'
+import { actorOf, appDepsOf, injectAs } from '../support/app-deps.ts'
+
+const data = { kind: 'zfs-dataset' as const, id: 'tank/data' }
+const ASSET_URL = '/api/v1/asset?node=pve1&kind=zfs-dataset&id=tank/data'
+/** The USB disk the operator rotates: detached from pve1, reported at the node's site "home". */
+const usbDetached = probedStorage({ fsUuid: 'USB-1-UUID', media: 'usb', attached: false })
+/** A second pool whose only vdev sits on tank's disk: a version, however it is named. */
+const sameDiskPool = probedStorage({ devices: tankSource.devices, fsUuid: 'second-pool', media: 'nvme' })
+
+function setup(copies: { id: string; target: string; storage?: StorageIdentity; typed?: boolean }[]) {
+  const h = harness()
+  const deps = appDepsOf(h)
+  const app = buildApp(deps)
+  const admin = deps.bearer('admin')
+  h.start()
+  h.run(
+    'snap',
+    T0,
+    60_000,
+    copies.map((c) =>
+      h.copy(c.id, data.id, T0 + 1, {
+        location: { kind: 'zfs-pool', target: c.target },
+        ...(c.storage ? { storage: c.storage } : {}),
+        ...(c.typed ? { offsite: true, offline: true, immutable: true } : {}),
+      }),
+    ),
+    'success',
+    undefined,
+    [{ asset: data, storage: tankSource }],
+  )
+  h.ledger.runNow()
+  return { h, app, deps, api: injectAs(app, admin), actor: actorOf(admin) }
+}
+
+describe('verdict by failure domain through ingest and the API (issue 11)', () => {
+  it('marks snapshots on production and a second pool on the same disk as versions, and says why', async (t) => {
+    const { h, app, api } = setup([
+      { id: 's1', target: 'tank', storage: tankSource },
+      { id: 'p2', target: 'second', storage: sameDiskPool },
+      { id: 'b1', target: 'backup', storage: backupPoolStorage },
+    ])
+    t.after(() => {
+      h.stop()
+      void app.close()
+    })
+    const r = (await api(ASSET_URL)).json()
+    assert.equal(r.asset.counts.copies, 2, 'production + the backup pool on its own disk')
+    assert.equal(r.asset.counts.versions, 2)
+    const byId = Object.fromEntries(r.copies.map((c: { copyId: string }) => [c.copyId, c]))
+    assert.equal(byId.s1.role, 'version')
+    assert.equal(byId.p2.role, 'version')
+    assert.match(byId.p2.why, /version: on the production storage \(dev:wwn:0x5002538e0000tank\)/)
+    assert.equal(byId.b1.role, 'copy')
+    assert.equal(byId.b1.counted, true)
+    assert.deepEqual(byId.b1.failureDomain, ['dev:serial:WD-BACKUP', 'fs:bk', 'location:pve1/zfs-pool/backup'])
+    assert.equal(byId.b1.storage.site, 'home', 'the probed storage is stored and returned per copy')
+    const tooFew = r.asset.reasons.find((x: { code: string }) => x.code === 'too-few-copies')
+    assert.ok(tooFew.copies.includes('pve1/zfs-pool/second'), 'the reason names the uncounted place')
+    assert.match(tooFew.message, /pve1\/zfs-pool\/second \[p2\] \(version: on the production storage/)
+  })
+
+  it('an old agent typing offsite/offline/immutable earns a copy by location, never the typed claims', async (t) => {
+    const { h, app, api } = setup([
+      { id: 'b1', target: 'backup', storage: backupPoolStorage },
+      { id: 'o1', target: 'old-nas', typed: true },
+    ])
+    t.after(() => {
+      h.stop()
+      void app.close()
+    })
+    const r = (await api(ASSET_URL)).json()
+    assert.deepEqual([r.asset.counts.copies, r.asset.counts.offsite, r.asset.counts.offlineOrImmutable], [3, 0, 0])
+    const old = r.asset.places.find((p: { locationKey: string }) => p.locationKey === 'pve1/zfs-pool/old-nas')
+    assert.deepEqual([old.unprobed, old.unprovenClaims], [true, ['offsite', 'offline', 'immutable']])
+    assert.match(
+      r.asset.reasons.find((x: { code: string }) => x.code === 'no-offsite').message,
+      /pve1\/zfs-pool\/old-nas \[o1\] \(no probed storage identity/,
+    )
+  })
+
+  it('rotation: recording that the USB disk is at the office makes its copy offsite at once, audited', async (t) => {
+    const { h, app, api, actor, deps } = setup([
+      { id: 'b1', target: 'backup', storage: backupPoolStorage },
+      { id: 'u1', target: 'usb', storage: usbDetached },
+    ])
+    t.after(() => {
+      h.stop()
+      void app.close()
+    })
+    const before = (await api(ASSET_URL)).json().asset
+    assert.deepEqual([before.counts.offsite, before.counts.offlineOrImmutable], [0, 1])
+    assert.deepEqual(
+      before.reasons.map((x: { code: string }) => x.code),
+      ['no-offsite'],
+    )
+
+    const viewer = injectAs(app, deps.bearer('viewer'))
+    const denied = await viewer({ method: 'PUT', url: '/api/v1/media/site', payload: { fsUuid: 'x', site: 'y' } })
+    assert.equal(denied.statusCode, 403, 'rotation is an operator write')
+
+    const put = await api({
+      method: 'PUT',
+      url: '/api/v1/media/site',
+      payload: { fsUuid: 'usb-1-uuid', site: 'office', note: 'weekly rotation' },
+    })
+    assert.equal(put.statusCode, 200, put.body)
+    assert.deepEqual(put.json().assets, ['pve1/zfs-dataset/tank/data'])
+    const after = (await api(ASSET_URL)).json().asset
+    assert.equal(after.verdict, 'compliant', JSON.stringify(after.reasons))
+    assert.deepEqual([after.counts.offsite, after.counts.offlineOrImmutable], [1, 1])
+    assert.deepEqual((await api('/api/v1/media/sites')).json().sites, { 'usb-1-uuid': 'office' })
+    const audit = h.auditLog.list({ action: 'medium.site' })
+    assert.deepEqual(
+      audit.map((e) => [e.actor, e.target, e.detail]),
+      [[actor, 'usb-1-uuid', { site: 'office', note: 'weekly rotation' }]],
+    )
+  })
+})
