@@ -10,7 +10,7 @@ import { btrfsReady, createTestBtrfs } from '../support/btrfs.ts'
 import { createTestPool, must, zfsFuseReady } from '../support/zfs.ts'
 import { silentLog, TestClock } from '../support/zfs-btrfs-context.ts'
 
-test('inventory on real btrfs and zfs-fuse: subvolumes and datasets with their covering jobs, snapshots left out', async (t) => {
+test('inventory on real btrfs and zfs-fuse: subvolumes and datasets with covering jobs, no snapshots', async (t) => {
   if (!requirePlatform(t, { root: true, checks: [btrfsReady, zfsFuseReady] })) {
     return
   }

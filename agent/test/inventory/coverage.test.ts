@@ -25,7 +25,8 @@ collector: { url: mqtt://127.0.0.1:1883 }
 jobs:
   - { kind: zfs, name: data, schedule: "0 * * * *", datasets: [{ name: tank/data, recursive: true }],
       retention: { keep: { last: 2 } }, media: ssd }
-  - { kind: zfs, name: only-top, schedule: "0 * * * *", datasets: [tank/data], retention: { keep: { last: 2 } }, media: ssd }
+  - { kind: zfs, name: only-top, schedule: "0 * * * *", datasets: [tank/data],
+      retention: { keep: { last: 2 } }, media: ssd }
   - { kind: archive, name: etc, paths: [/etc], destination: /backups, media: hdd, schedule: "0 3 * * *" }
   - { kind: vzdump, name: prod, schedule: "0 1 * * *", pool: prod, dumpdir: /var/lib/vz/dump, media: hdd }
   - { kind: vzdump, name: picked, schedule: "0 1 * * *", guests: [100], dumpdir: /var/lib/vz/dump, media: hdd }

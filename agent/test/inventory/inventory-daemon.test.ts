@@ -93,7 +93,7 @@ describe('run (daemon) reports its inventory', () => {
 })
 
 describe('inventory reporter', () => {
-  it('resends an unchanged inventory a day after the last send, and sends nothing when the inventory fails', async () => {
+  it('resends an unchanged inventory a day after the last send; sends nothing when it fails', async () => {
     const clock = new FakeClock('2026-03-01T00:00:00Z')
     const emitted: InventoryBody[] = []
     let fail = false

@@ -38,7 +38,7 @@ const assets = (rear: string[]): InventoryBody['assets'] => [
 ]
 
 describe('coverage from the inventory', () => {
-  it('raises a gap for an uncovered asset and for a hypervisor without a bare-metal image; a rear job resolves it', async (t) => {
+  it('raises a gap for an uncovered asset and a hypervisor without bare-metal image; rear resolves it', async (t) => {
     const { h, inventory, viewer } = setup(t)
     inventory({
       role: 'hypervisor',
@@ -76,7 +76,7 @@ describe('coverage from the inventory', () => {
 })
 
 describe('marking an asset intentionally unprotected', () => {
-  it('is role-checked, audited with its reason, shown in the coverage view, resolves the alert; removing it re-raises', async (t) => {
+  it('is role-checked, audited with its reason, shown, resolves the alert; removing it re-raises', async (t) => {
     const { h, app, inventory, api, viewer, operator } = setup(t)
     inventory({ role: 'hypervisor', assets: assets(['rescue-usb']) })
     const key = 'coverage-gap/pve1/zfs-dataset/tank/scratch'
