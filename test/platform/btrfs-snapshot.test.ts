@@ -168,11 +168,27 @@ test('btrfs replication: full then incremental by received_uuid, base kept while
 
   usb.mount()
   clock.advance(HOUR)
+  const sendsBefore = exec.calls.filter((a) => a[1] === 'send').length
   const back = await j.run(ctx)
   assert.equal(back.status, 'success', JSON.stringify(back.error))
-  const last = exec.calls.filter((a) => a[1] === 'send').at(-1)!
-  assert.equal(last[4], join(src.mnt, '.snapshots', s2), 'incremental from the kept base after reconnect')
-  assert.deepEqual(subvolNames(dest), [s1, s2, 'home@backstop_20261110T050000Z_h'].slice(-3))
+  const snap = (hour: number): string => join(src.mnt, '.snapshots', `home@backstop_20261110T0${hour}0000Z_h`)
+  assert.deepEqual(
+    exec.calls
+      .filter((a) => a[1] === 'send')
+      .slice(sendsBefore)
+      .map((a) => a.slice(4)),
+    [
+      [snap(1), snap(3)],
+      [snap(3), snap(4)],
+      [snap(4), snap(5)],
+    ],
+    'catch-up from the kept base after reconnect: every snapshot still held locally, oldest first, each on the last',
+  )
+  assert.deepEqual(
+    subvolNames(dest),
+    ['home@backstop_20261110T030000Z_h', 'home@backstop_20261110T040000Z_h', 'home@backstop_20261110T050000Z_h'],
+    'the target keeps its last 3',
+  )
   assert.deepEqual(
     subvolNames(join(src.mnt, '.snapshots')),
     ['home@backstop_20261110T040000Z_h', 'home@backstop_20261110T050000Z_h'],

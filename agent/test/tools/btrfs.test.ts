@@ -13,7 +13,7 @@ import {
   parseSubvolumeShow,
 } from '../../src/tools/btrfs-parse.ts'
 import { absolutePath, parseBtrfsSnapshotName, btrfsSnapshotName } from '../../src/jobs/btrfs/fs.ts'
-import { chooseParent } from '../../src/jobs/btrfs/target.ts'
+import { chooseParent } from '../../src/jobs/btrfs/catch-up.ts'
 import type { BtrfsOwned } from '../../src/jobs/btrfs/snapshots.ts'
 
 const fx = (name: string): string => readFileSync(new URL(`../fixtures/btrfs/${name}`, import.meta.url), 'utf8')

@@ -16,8 +16,9 @@ import { processBtrfsTarget, type BtrfsSource } from './target.ts'
 
 /**
  * The `btrfs` job kind. One run: filesystem health → read-only snapshot of each subvolume into snapshotDir
- * (name carries the UTC time and promotion tags) → send to each mounted target → prune locally, keeping
- * every target's incremental base → report copies and deletions.
+ * (name carries the UTC time and promotion tags) → send every snapshot each mounted target is missing, oldest
+ * first (catch-up after it was away) → prune locally, keeping every target's incremental base → report copies
+ * and deletions.
  */
 export class BtrfsSnapshotJob implements Job {
   readonly kind = 'btrfs'
@@ -120,10 +121,10 @@ export class BtrfsSnapshotJob implements Job {
       return
     }
     const owned = new Map(specs.map((s) => [s.name, ownedIn(fs, cfg.snapshotDir, cfg.prefix, s.name)]))
-    const created = dryRun
-      ? new Map<string, BtrfsOwned>()
-      : await this.snapshotAll(ctx, specs, owned, mount, state, now, report)
-    const src: BtrfsSource = { mount, owned, created, assets: new Map(specs.map((s) => [s.name, s.path])) }
+    if (!dryRun) {
+      await this.snapshotAll(ctx, specs, owned, mount, state, now, report)
+    }
+    const src: BtrfsSource = { mount, owned, assets: new Map(specs.map((s) => [s.name, s.path])) }
     for (const target of cfg.targets) {
       await processBtrfsTarget(exec, cfg, target, mounts!, src, state, now, report, dryRun, ctx.signal)
     }

@@ -7,6 +7,7 @@ import type { MountInfo } from '../../tools/btrfs-parse.ts'
 import { planCopies } from '../retention.ts'
 import type { RunReport } from '../snapshot-common/report.ts'
 import type { ResolvedBtrfsJob, ResolvedBtrfsTarget } from './config.ts'
+import { planCatchUp } from './catch-up.ts'
 import { btrfsMountOf, fsHealth, fsLocation, loadFs, type FsView } from './fs.ts'
 import { btrfsCopy, btrfsDeleted, deleteSubvolumes, ownedIn, toOwned, type BtrfsOwned } from './snapshots.ts'
 import type { BtrfsJobState } from './state.ts'
@@ -16,23 +17,8 @@ export interface BtrfsSource {
   readonly mount: MountInfo
   /** Per subvolume name: our local snapshots, oldest first (read-only ones can be sent). */
   readonly owned: Map<string, BtrfsOwned[]>
-  /** Per subvolume name: the snapshot this run took, if any. */
-  readonly created: Map<string, BtrfsOwned>
   /** Subvolume name → source path (the asset id). */
   readonly assets: Map<string, string>
-}
-
-/**
- * Pure: the `-p` parent for sending `snap`: the newest older read-only local snapshot whose uuid the target
- * has as a received_uuid (btrbk's correlation is uuid ↔ received_uuid, never parent_uuid).
- */
-export function chooseParent(
-  local: readonly BtrfsOwned[],
-  snap: BtrfsOwned,
-  received: ReadonlySet<string>,
-): BtrfsOwned | null {
-  const older = local.filter((o) => o.readonly && o.parsed.createdAt < snap.parsed.createdAt && received.has(o.sv.uuid))
-  return older.at(-1) ?? null
 }
 
 /**
@@ -165,7 +151,12 @@ function targetMount(
   return null
 }
 
-/** Sends each new snapshot (incremental where a parent is shared). True when anything was received. */
+/**
+ * Sends every snapshot the target is missing, per subvolume oldest first, each incremental on the one before
+ * (planCatchUp): a target back after three missed runs gets all three. The first failure stops that subvolume's
+ * catch-up, so the target never holds a later snapshot without the earlier ones (btrbk does the same); the
+ * next run resumes from the newest that arrived. True when anything was received.
+ */
 async function sendAll(
   exec: Exec,
   target: ResolvedBtrfsTarget,
@@ -176,33 +167,31 @@ async function sendAll(
   limits: Required<Pick<ExecOpts, 'timeoutMs' | 'signal'>>,
 ): Promise<boolean> {
   let any = false
-  for (const [name, snap] of src.created) {
-    const inTarget = [...tfs.byPath].filter(([p]) => posix.dirname(p) === target.path).map(([, sv]) => sv)
-    const received = new Set(inTarget.map((sv) => sv.receivedUuid).filter((u): u is string => u !== null))
-    if (received.has(snap.sv.uuid)) {
-      continue
+  const inTarget = [...tfs.byPath].filter(([p]) => posix.dirname(p) === target.path).map(([, sv]) => sv)
+  const received = new Set(inTarget.map((sv) => sv.receivedUuid).filter((u): u is string => u !== null))
+  for (const local of src.owned.values()) {
+    for (const { snap, parent } of planCatchUp(local, received)) {
+      const dest = posix.join(target.path, snap.name)
+      const leftover = tfs.byPath.get(dest)
+      if (leftover !== undefined && leftover.receivedUuid === null) {
+        // A receive that died half-way leaves a writable subvolume without received_uuid: it is garbage.
+        await exec.run(deleteArgv([dest]), { timeoutMs: 600_000 })
+      }
+      const p = await exec.pipeline([sendArgv(snap.path, parent?.path ?? null), receiveArgv(target.path)], limits)
+      const failed = p.stages.find((s) => !succeeded(s))
+      if (failed !== undefined) {
+        const full = p.stages.some((s) => classifyBtrfsError(s.stderr) === 'no-space')
+        report.error(
+          'BK_ERR_REPLICATION_FAILED',
+          `target ${target.name}: ${snap.path} → ${target.path}: ${describeFailure(failed)}` +
+            (full ? ' — the target filesystem is full: free space there or lower its retention' : ''),
+        )
+        await exec.run(deleteArgv([dest]), { timeoutMs: 600_000 })
+        break
+      }
+      report.bytes += p.bytesPiped
+      any = true
     }
-    const dest = posix.join(target.path, snap.name)
-    const leftover = tfs.byPath.get(dest)
-    if (leftover !== undefined && leftover.receivedUuid === null) {
-      // A receive that died half-way leaves a writable subvolume without received_uuid: it is garbage.
-      await exec.run(deleteArgv([dest]), { timeoutMs: 600_000 })
-    }
-    const parent = chooseParent(src.owned.get(name) ?? [], snap, received)
-    const p = await exec.pipeline([sendArgv(snap.path, parent?.path ?? null), receiveArgv(target.path)], limits)
-    const failed = p.stages.find((s) => !succeeded(s))
-    if (failed !== undefined) {
-      const full = p.stages.some((s) => classifyBtrfsError(s.stderr) === 'no-space')
-      report.error(
-        'BK_ERR_REPLICATION_FAILED',
-        `target ${target.name}: ${snap.path} → ${target.path}: ${describeFailure(failed)}` +
-          (full ? ' — the target filesystem is full: free space there or lower its retention' : ''),
-      )
-      await exec.run(deleteArgv([dest]), { timeoutMs: 600_000 })
-      continue
-    }
-    report.bytes += p.bytesPiped
-    any = true
   }
   return any
 }
