@@ -93,9 +93,14 @@ async function zfsDatasets(exec: Exec): Promise<string[]> {
   return parseZfsNames(r.stdout)
 }
 
-/** Guests only on Proxmox VE: without pvesh the node has none. Templates are not backed up (vzdump skips them). */
+/**
+ * Guests only on Proxmox VE: without pvesh the node has none. This node's guests are those on its PVE node name
+ * (the hostname, or a vzdump job's `pveNode`). Templates are not backed up (vzdump skips them).
+ */
 async function proxmoxGuests(d: InventoryDeps) {
-  return ((await absentIfNotInstalled(() => listGuests(d.exec, d.host))) ?? []).filter((g) => !g.template)
+  const names = new Set([d.host, ...d.configs.flatMap((j) => (j.kind === 'vzdump' && j.pveNode ? [j.pveNode] : []))])
+  const guests = (await absentIfNotInstalled(() => listGuests(d.exec, null))) ?? []
+  return guests.filter((g) => names.has(g.node) && !g.template)
 }
 
 async function absentIfNotInstalled<T>(run: () => Promise<T>): Promise<T | null> {

@@ -30,6 +30,7 @@ jobs:
   - { kind: archive, name: etc, paths: [/etc], destination: /backups, media: hdd, schedule: "0 3 * * *" }
   - { kind: vzdump, name: prod, schedule: "0 1 * * *", pool: prod, dumpdir: /var/lib/vz/dump, media: hdd }
   - { kind: vzdump, name: picked, schedule: "0 1 * * *", guests: [100], dumpdir: /var/lib/vz/dump, media: hdd }
+  - { kind: vzdump, name: infra, schedule: "0 1 * * *", pool: infra, dumpdir: /var/lib/vz/dump, media: hdd }
 `,
   'inline.yaml',
   { hostname: 'pve1' },
@@ -87,6 +88,8 @@ describe('collectInventory over recorded tool output', () => {
     assert.deepEqual(covered['file-set fileset:etc'], ['etc'])
     assert.deepEqual(covered['host-image host/pve1'], [], 'no rear job: the bare-metal image is a gap')
     assert.deepEqual(covered['vm vm/100'], ['picked'])
+    assert.deepEqual(covered['ct ct/200'], ['infra'], 'selected by its Proxmox pool')
+    assert.equal(covered['ct ct/201'], undefined, "a guest on another cluster node is that node's asset")
     assert.ok(
       body.assets.every((a) => a.asset.kind !== 'vm' || a.asset.id !== 'vm/9000'),
       'templates are not assets',
