@@ -40,6 +40,8 @@ export interface AppliedDiskReport {
 }
 
 const HISTORY_DAYS = 31
+/** The disk alerts an acknowledgement answers: damage seen on first sight and growth since the baseline. */
+const acknowledgedRules = ['pre-existing-damage', 'counter-grew'] as const
 
 export function createDiskHealthStore(db: Db, opts: DiskHealthStoreOptions = {}) {
   const q = {
@@ -173,7 +175,11 @@ export function createDiskHealthStore(db: Db, opts: DiskHealthStoreOptions = {})
       return out
     },
 
-    /** The operator accepts a disk's current counters ("yes, 8 reallocated sectors, I know"). */
+    /**
+     * The operator accepts a disk's current counters ("yes, 8 reallocated sectors, I know"). The damage and growth
+     * alerts of the disk resolve at once (not at its next report, up to an interval later); the ledger's next
+     * pass publishes them.
+     */
     acknowledge(node: string, key: string, by: string, at: Date): DiskBaseline | undefined {
       const d = latest(node)?.disks.find((x) => diskKey(x) === key)
       const b = baselines(node).get(key)
@@ -181,7 +187,18 @@ export function createDiskHealthStore(db: Db, opts: DiskHealthStoreOptions = {})
         return undefined
       }
       const acked = acknowledgeBaseline(b, d, at)
-      putBaseline(node, acked, by)
+      db.transaction(() => {
+        putBaseline(node, acked, by)
+        const firing = new Set(q.firing.all(node).map((r) => r.alert_key))
+        for (const rule of acknowledgedRules) {
+          const alert = diskAlertKey(node, { rule, subject: key })
+          if (firing.has(alert)) {
+            const summary = `acknowledged by ${by}: the current counters are the baseline`
+            opts.raise?.({ key: alert, kind: 'unhealthy-device', severity: 'info', node, summary, firing: false }, +at)
+            q.clear.run(node, alert)
+          }
+        }
+      })()
       return acked
     },
 

@@ -137,11 +137,16 @@ describe('disk health API', () => {
     )
     h.ledger.runNow()
     assert.equal((await counts()).copies, 3, 'acknowledged: the baseline is 8 and c1 counts')
-    apply(report(T0 + 180_000, 8))
     assert.deepEqual(
-      (await diskAlerts()).map((a) => a.split(':')[0]),
-      ['resolved warning unhealthy-device/pve1/pre-existing-damage/serial'],
+      await diskAlerts(),
+      [
+        'resolved warning unhealthy-device/pve1/pre-existing-damage/serial:WD-B1: ' +
+          `acknowledged by ${actor}: the current counters are the baseline`,
+      ],
+      'resolved by the acknowledgement itself, before the next report',
     )
+    apply(report(T0 + 180_000, 8))
+    assert.equal((await diskAlerts()).filter((a) => a.startsWith('firing')).length, 0, 'the same 8: nothing fires')
     apply(report(T0 + 240_000, 9))
     assert.equal((await counts()).copies, 2, 'growth beyond the acknowledged 8: degraded again')
     assert.deepEqual(

@@ -70,10 +70,16 @@ test('a disk first seen with 8 reallocated sectors warns, degraded until acknowl
     reallocatedSectors: 8,
     pendingSectors: 0,
   })
-  store.applyReport('pve1', body(2, disk()), day(2))
-  assert.deepEqual(raised.at(-1), { ...warning, severity: 'info', summary: 'disk condition cleared', firing: false })
+  // The acknowledgement resolves the warning at once, not at the next report.
+  const resolved = { ...warning, severity: 'info', firing: false }
+  assert.deepEqual(raised.at(-1), {
+    ...resolved,
+    summary: 'acknowledged by alice: the current counters are the baseline',
+  })
   assert.equal(store.deviceHealth('pve1')('serial:WD-1'), 'ok')
   assert.equal(store.deviceHealth('pve1')('fsuuid:f00d'), 'ok')
+  store.applyReport('pve1', body(2, disk()), day(2))
+  assert.equal(raised.length, 3, 'the same 8 the next day: nothing new')
   // After the acknowledgement only growth beyond 8 alerts.
   store.applyReport('pve1', body(3, disk({ counters: { reallocatedSectors: 9, pendingSectors: 0 } })), day(3))
   assert.deepEqual(
@@ -104,11 +110,7 @@ test('growth fires, stays until acknowledged, then resolves; the copy stops coun
   store.applyReport('pve1', body(1, disk({ counters: { reallocatedSectors: 20, pendingSectors: 4 } })), day(1))
   assert.deepEqual(
     raised.map((c) => [c.key, c.severity, c.firing]),
-    [
-      ['unhealthy-device/pve1/counter-grew/serial:WD-1', 'critical', true],
-      // The acknowledged 8 are no longer pre-existing damage: that warning resolves as growth pages.
-      ['unhealthy-device/pve1/pre-existing-damage/serial:WD-1', 'info', false],
-    ],
+    [['unhealthy-device/pve1/counter-grew/serial:WD-1', 'critical', true]],
   )
   assert.match(raised[0]!.summary, /reallocatedSectors 8→20/)
   // Degraded until acknowledged: copies on the disk or its filesystem stop counting.
@@ -119,15 +121,18 @@ test('growth fires, stays until acknowledged, then resolves; the copy stops coun
   assert.equal(raised.at(-1)!.firing, true)
   const acked = store.acknowledge('pve1', 'serial:WD-1', 'alice', day(2))
   assert.deepEqual(acked?.counters, { reallocatedSectors: 20, pendingSectors: 4 })
-  store.applyReport('pve1', body(3, disk({ counters: { reallocatedSectors: 20, pendingSectors: 4 } })), day(3))
-  assert.deepEqual(raised.at(-1), {
+  const cleared = {
     key: 'unhealthy-device/pve1/counter-grew/serial:WD-1',
     kind: 'unhealthy-device',
     severity: 'info',
     node: 'pve1',
-    summary: 'disk condition cleared',
+    summary: 'acknowledged by alice: the current counters are the baseline',
     firing: false,
-  })
+  }
+  assert.deepEqual(raised.at(-1), cleared)
+  const before = raised.length
+  store.applyReport('pve1', body(3, disk({ counters: { reallocatedSectors: 20, pendingSectors: 4 } })), day(3))
+  assert.equal(raised.length, before, 'resolved by the acknowledgement, not again by the next report')
   assert.equal(store.deviceHealth('pve1')('serial:WD-1'), 'ok')
   assert.equal(store.acknowledge('pve1', 'serial:NOPE', 'alice', day(3)), undefined)
 })
