@@ -6,6 +6,7 @@ import { registerAuditCommands } from './cli/audit.ts'
 import { registerNodeCommands } from './cli/node.ts'
 import { registerTokenCommands } from './cli/token.ts'
 import { registerApiTokenCommands } from './cli/apitoken.ts'
+import { registerMediaCommands } from './cli/media.ts'
 import { COLLECTOR_VERSION_LINE } from './version.ts'
 
 export interface CliDeps {
@@ -64,6 +65,7 @@ export function buildCli(deps: CliDeps): Command {
   registerNodeCommands(program, deps)
   registerAuditCommands(program, deps)
   registerApiTokenCommands(program, deps)
+  registerMediaCommands(program, deps)
   return program
 }
 
