@@ -7,6 +7,7 @@ import { registerNodeCommands } from './cli/node.ts'
 import { registerTokenCommands } from './cli/token.ts'
 import { registerApiTokenCommands } from './cli/apitoken.ts'
 import { registerMediaCommands } from './cli/media.ts'
+import { registerDiskCommands } from './cli/disk.ts'
 import { COLLECTOR_VERSION_LINE } from './version.ts'
 
 export interface CliDeps {
@@ -66,6 +67,7 @@ export function buildCli(deps: CliDeps): Command {
   registerAuditCommands(program, deps)
   registerApiTokenCommands(program, deps)
   registerMediaCommands(program, deps)
+  registerDiskCommands(program, deps)
   return program
 }
 

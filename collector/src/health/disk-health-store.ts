@@ -192,9 +192,10 @@ export function createDiskHealthStore(db: Db, opts: DiskHealthStoreOptions = {})
         const firing = new Set(q.firing.all(node).map((r) => r.alert_key))
         for (const rule of acknowledgedRules) {
           const alert = diskAlertKey(node, { rule, subject: key })
-          if (firing.has(alert)) {
+          // Without an alert service (the CLI) the row stays, so the next report resolves the alert instead.
+          if (opts.raise !== undefined && firing.has(alert)) {
             const summary = `acknowledged by ${by}: the current counters are the baseline`
-            opts.raise?.({ key: alert, kind: 'unhealthy-device', severity: 'info', node, summary, firing: false }, +at)
+            opts.raise({ key: alert, kind: 'unhealthy-device', severity: 'info', node, summary, firing: false }, +at)
             q.clear.run(node, alert)
           }
         }
