@@ -2,6 +2,7 @@ import type {
   AssetLifecycle,
   LedgerCopy,
   MediaType,
+  MediumSite,
   PlaceJudgement,
   StorageIdentity,
   Tier,
@@ -87,6 +88,7 @@ interface RawCopy {
   immutable: number
   name: string
   storage: string | null
+  last_reported_at: string
   created_at: string
   verification_state: LedgerCopy['verification']
 }
@@ -124,7 +126,7 @@ export function createLedgerAssetsRepo(db: Db) {
     [string, string, string],
     RawCopy
   >(`SELECT copy_id, location_kind, location_target, device, media, offsite,
-    offline, immutable, name, storage, created_at, verification_state FROM copies WHERE node = ? AND asset_kind = ? AND asset_id = ? AND deleted_at IS NULL`)
+    offline, immutable, name, storage, last_reported_at, created_at, verification_state FROM copies WHERE node = ? AND asset_kind = ? AND asset_id = ? AND deleted_at IS NULL`)
   const due = db.prepare<[number, number], { node: string; asset_kind: string; asset_id: string }>(
     'SELECT node, asset_kind, asset_id FROM ledger_assets WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at LIMIT ?',
   )
@@ -140,7 +142,9 @@ export function createLedgerAssetsRepo(db: Db) {
   const source = db.prepare<[string, string, string], { storage: string }>(
     'SELECT storage FROM asset_sources WHERE node = ? AND asset_kind = ? AND asset_id = ?',
   )
-  const sites = db.prepare<[], { fs_uuid: string; site: string }>('SELECT fs_uuid, site FROM medium_sites')
+  const sites = db.prepare<[], { fs_uuid: string; site: string; recorded_at: number }>(
+    'SELECT fs_uuid, site, recorded_at FROM medium_sites',
+  )
   const putSite = db.prepare(`INSERT INTO medium_sites (fs_uuid, site, recorded_at, recorded_by) VALUES (?, ?, ?, ?)
     ON CONFLICT DO UPDATE SET site = excluded.site, recorded_at = excluded.recorded_at, recorded_by = excluded.recorded_by`)
   const onMedium = db.prepare<[string], AssetKey>(`SELECT DISTINCT node, asset_kind AS kind, asset_id AS id FROM copies
@@ -153,9 +157,9 @@ export function createLedgerAssetsRepo(db: Db) {
       const r = source.get(k.node, k.kind, k.id)
       return r && (JSON.parse(r.storage) as StorageIdentity)
     },
-    /** Operator rotation records: fsUuid (lower case) → site. */
-    mediumSites(): Record<string, string> {
-      return Object.fromEntries(sites.all().map((r) => [r.fs_uuid, r.site]))
+    /** Operator rotation records: fsUuid (lower case) → site and when it was recorded. */
+    mediumSites(): Record<string, MediumSite> {
+      return Object.fromEntries(sites.all().map((r) => [r.fs_uuid, { site: r.site, recordedAt: r.recorded_at }]))
     },
     /** Records that a medium is now at a site; returns the assets with live copies (or live data) on it. */
     setMediumSite(fsUuid: string, site: string, by: string | null, at: number): AssetKey[] {
@@ -187,6 +191,7 @@ export function createLedgerAssetsRepo(db: Db) {
         verification: c.verification_state,
         name: c.name,
         storage: c.storage ? (JSON.parse(c.storage) as StorageIdentity) : undefined,
+        reportedAt: Date.parse(c.last_reported_at),
       }))
     },
     saveVerdict(k: AssetKey, v: Verdict, at: number): void {

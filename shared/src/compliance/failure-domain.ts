@@ -1,5 +1,5 @@
 import type { MediaType, StorageIdentity } from '../schemas/storage.ts'
-import type { AssetFacts, LedgerCopy } from './policy.ts'
+import type { AssetFacts, LedgerCopy, MediumSite } from './policy.ts'
 
 /**
  * Failure domains: which places holding copies of an asset fail together. A place is one location (all copies
@@ -53,18 +53,40 @@ export function domainOf(s: StorageIdentity): string[] {
   return keys
 }
 
-/** The site a medium is at: an operator's rotation record (by fsUuid) wins over the site the agent reported. */
-export function siteOf(s: StorageIdentity, mediumSites: Readonly<Record<string, string>> | undefined): string {
+/** The site of production's storage: a rotation record for its filesystem wins over the reported site. */
+export function siteOf(s: StorageIdentity, mediumSites: Readonly<Record<string, MediumSite>> | undefined): string {
   const moved = s.fsUuid !== undefined ? mediumSites?.[s.fsUuid.toLowerCase()] : undefined
-  return moved ?? s.site
+  return moved?.site ?? s.site
 }
 
 const removableMedia: ReadonlySet<MediaType> = new Set(['usb', 'tape', 'optical'])
 
-/** Offline only for removable media that the agent saw detached; an always-attached USB disk is online. */
-export function isOffline(s: StorageIdentity): boolean {
-  const removable = removableMedia.has(s.media) || s.devices.some((d) => d.removable === true || d.transport === 'usb')
-  return removable && s.attached === false
+export function isRemovable(s: StorageIdentity): boolean {
+  return removableMedia.has(s.media) || s.devices.some((d) => d.removable === true || d.transport === 'usb')
+}
+
+/**
+ * Where a medium is now and whether it is plugged into its host: the newer of the agent's last probe and the
+ * operator's rotation record wins. A removable medium recorded at a site other than its host's cannot be plugged
+ * into that host, so it is detached (the agent stops reporting copies on a target it cannot see); seen attached
+ * after the record, it is back with its host at the host's site.
+ */
+export function whereabouts(
+  s: StorageIdentity,
+  probedAt: number | undefined,
+  mediumSites: Readonly<Record<string, MediumSite>> | undefined,
+): { site: string; attached: boolean | undefined; rotated: boolean } {
+  const rotation = s.fsUuid !== undefined ? mediumSites?.[s.fsUuid.toLowerCase()] : undefined
+  if (rotation === undefined || (s.attached === true && probedAt !== undefined && probedAt > rotation.recordedAt)) {
+    return { site: s.site, attached: s.attached, rotated: false }
+  }
+  const away = rotation.site !== s.site && isRemovable(s)
+  return { site: rotation.site, attached: away ? false : s.attached, rotated: true }
+}
+
+/** Offline only for removable media that are detached; an always-attached USB disk is online. */
+export function isOffline(s: StorageIdentity, attached: boolean | undefined = s.attached): boolean {
+  return isRemovable(s) && attached === false
 }
 
 /** Immutable only when the agent probed a mechanism the node cannot undo, and any retain-until is still ahead. */
@@ -94,11 +116,12 @@ function groupByLocation(copies: readonly LedgerCopy[]): Place[] {
   return [...byKey].map(([locationKey, list]) => ({ locationKey, copies: list }))
 }
 
-/** The newest copy's probe describes the place now (attachment, site, lock); its domain is every copy's union. */
+/** The latest probe describes the place now (attachment, site, lock); its domain is every copy's union. */
 function newestProbed(p: Place): LedgerCopy | undefined {
   let best: LedgerCopy | undefined
+  const at = (c: LedgerCopy): number => c.reportedAt ?? c.createdAt
   for (const c of p.copies) {
-    if (c.storage !== undefined && (best === undefined || c.createdAt > best.createdAt)) {
+    if (c.storage !== undefined && (best === undefined || at(c) > at(best))) {
       best = c
     }
   }
@@ -137,7 +160,8 @@ function factsOf(p: Place, asset: AssetFacts, prodSite: string | null, now: numb
       protections.add(pr)
     }
   }
-  const probe = newestProbed(p)?.storage
+  const latest = newestProbed(p)
+  const probe = latest?.storage
   const claims = (['offsite', 'offline', 'immutable'] as const).filter((k) => p.copies.some((c) => c[k]))
   const base = { locationKey: p.locationKey, domain: [...domain].sort(), copyIds: p.copies.map((c) => c.copyId) }
   if (probe === undefined) {
@@ -153,9 +177,10 @@ function factsOf(p: Place, asset: AssetFacts, prodSite: string | null, now: numb
       unprovenClaims: claims,
     }
   }
-  const site = siteOf(probe, asset.mediumSites)
+  const where = whereabouts(probe, latest?.reportedAt, asset.mediumSites)
+  const site = where.site
   const offsite = prodSite !== null && site !== prodSite
-  const offline = isOffline(probe)
+  const offline = isOffline(probe, where.attached)
   const imm = immutableUntil(probe, now)
   const proven = { offsite, offline, immutable: imm.immutable }
   return {

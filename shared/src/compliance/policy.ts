@@ -100,10 +100,18 @@ export interface LedgerCopy {
   readonly name?: string | undefined
   /** The probed failure domain; absent from old agents (judged by location key alone). */
   readonly storage?: StorageIdentity | undefined
+  /** When the collector last received this copy's report (its storage probe is that recent). */
+  readonly reportedAt?: number | undefined
   readonly createdAt: number
   readonly verification: 'verified' | 'failed' | 'unverified'
   /** Set once the agent reported the copy deleted; deleted copies never count. */
   readonly deletedAt?: number | undefined
+}
+
+/** An operator's rotation record (audited): the medium with this fsUuid was carried to `site` at `recordedAt`. */
+export interface MediumSite {
+  readonly site: string
+  readonly recordedAt: number
 }
 
 export interface AssetFacts {
@@ -115,6 +123,6 @@ export interface AssetFacts {
   readonly productionLocationKey?: string | undefined
   /** Where the live data physically is (job.finished `sources`): its devices make copies there versions. */
   readonly productionStorage?: StorageIdentity | undefined
-  /** Operator rotation records: fsUuid (lower case) → the site that medium is at now. */
-  readonly mediumSites?: Readonly<Record<string, string>> | undefined
+  /** Operator rotation records: fsUuid (lower case) → the site that medium was carried to, and when. */
+  readonly mediumSites?: Readonly<Record<string, MediumSite>> | undefined
 }

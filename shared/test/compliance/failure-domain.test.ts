@@ -110,9 +110,34 @@ const cases: Case[] = [
   {
     name: 'USB disk rotated to the office and detached: offsite and offline',
     copies: [copy('pve1/zfs-pool/backup', secondDisk), copy('pve1/usb/usb-1', usbDetached)],
-    facts: { mediumSites: { 'usb-1': 'office' } },
+    facts: { mediumSites: { 'usb-1': { site: 'office', recordedAt: NOW - H } } },
     counts: { copies: 3, offsite: 1, offlineOrImmutable: 1, versions: 0 },
     reasons: [],
+  },
+  {
+    name: 'USB disk last seen plugged in, then recorded at the office: away from its host, so offsite and offline',
+    copies: [
+      copy('pve1/zfs-pool/backup', secondDisk),
+      copy('pve1/usb/usb-1', usbAttached, { reportedAt: NOW - 3 * H }),
+    ],
+    facts: { mediumSites: { 'usb-1': { site: 'office', recordedAt: NOW - 2 * H } } },
+    counts: { copies: 3, offsite: 1, offlineOrImmutable: 1, versions: 0 },
+    reasons: [],
+  },
+  {
+    name: 'USB disk brought back and seen plugged in after the rotation record: at home and online again',
+    copies: [copy('pve1/zfs-pool/backup', secondDisk), copy('pve1/usb/usb-1', usbAttached, { reportedAt: NOW - H })],
+    facts: { mediumSites: { 'usb-1': { site: 'office', recordedAt: NOW - 2 * H } } },
+    counts: { copies: 3, offsite: 0, offlineOrImmutable: 0, versions: 0 },
+    reasons: ['no-offsite', 'no-offline-or-immutable'],
+    says: ['pve1/usb/usb-1 [autosnap_', 'same site as production: site home'],
+  },
+  {
+    name: 'a fixed disk recorded at another site is offsite there, never offline',
+    copies: [copy('pve1/zfs-pool/backup', secondDisk)],
+    facts: { mediumSites: { '3333': { site: 'office', recordedAt: NOW - 2 * H } } },
+    counts: { copies: 2, offsite: 1, offlineOrImmutable: 0, versions: 0 },
+    reasons: ['too-few-copies', 'no-offline-or-immutable'],
   },
   {
     name: 'USB disk detached but still at home: offline, not offsite',

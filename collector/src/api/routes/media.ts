@@ -30,7 +30,9 @@ export function mediaRoutes(app: App, deps: Pick<AppDeps, 'assets' | 'ledger' | 
         response: { 200: Type.Object({ sites: Type.Record(Type.String(), Type.String()) }) },
       },
     },
-    async () => ({ sites: deps.assets.mediumSites() }),
+    async () => ({
+      sites: Object.fromEntries(Object.entries(deps.assets.mediumSites()).map(([fs, m]) => [fs, m.site])),
+    }),
   )
   app.put(
     '/api/v1/media/site',
