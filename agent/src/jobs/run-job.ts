@@ -10,6 +10,7 @@ import type { JobStateStore } from '../scheduler/job-state.ts'
 import { describeStorage, fitStorageToWire, type JobStorageSpec } from './job-storage.ts'
 import { StorageProber } from '../storage/probe.ts'
 import type { Job, JobContext, JobResult } from './job.ts'
+import { tagCreatedByRun } from './created-by-run.ts'
 
 /** Where run events go: the runtime's `emit` (signed, written to the durable outbox, then published). */
 export type JobEventKind = 'job.started' | 'job.progress' | 'job.finished'
@@ -266,7 +267,7 @@ function finishedBody(
     startedAt: startedAt.toISOString(),
     finishedAt: finishedAt.toISOString(),
     status,
-    copies: copies.slice(0, 5000),
+    copies: tagCreatedByRun(copies.slice(0, 5000), runId, startedAt),
     deleted: deleted.slice(0, 5000),
     warnings: warnings.slice(0, 100).map((w) => w.slice(0, 8192)),
     ...(error ? { error: { code: error.code.slice(0, 256), message: error.message.slice(0, 8192) } } : {}),

@@ -123,6 +123,8 @@ describe('runJob', () => {
       assert.equal(state.read('etc').lastRun?.runId, body.runId)
       if (c.status !== 'failed') {
         assert.equal(body.copies.length, 1)
+        // Made in this run (its name's second is the run start's): the collector pairs it with the run by id.
+        assert.equal(body.copies[0]?.runId, body.runId)
       }
     })
   }

@@ -29,8 +29,10 @@ interface RunRow {
 
 /**
  * Feeds job runs into the expectations of (node, job, asset) and raises the run-level alerts (failed run,
- * anomalous run). A run meets an asset's expectation only if it produced a copy of that asset (created at or
- * after the run started); "saw an old snapshot" is not a backup.
+ * anomalous run). A run meets an asset's expectation only if it produced a copy of that asset; "saw an old
+ * snapshot" is not a backup. Produced means the agent tagged the copy with this run's id (Copy.runId). Agents that
+ * tag nothing get the old clock test, at whole seconds on both sides: a snapshot's time comes from its name in
+ * whole seconds while the run's start keeps milliseconds.
  */
 export function createRunApplier(ctx: LedgerContext) {
   const { db } = ctx
@@ -41,6 +43,12 @@ export function createRunApplier(ctx: LedgerContext) {
   const dropRunAssets = db.prepare('DELETE FROM ledger_run_assets WHERE node = ? AND run_id = ?')
   const newest = db.prepare<[string, string, string], { t: string | null }>(
     'SELECT max(created_at) AS t FROM copies WHERE node = ? AND asset_kind = ? AND asset_id = ? AND deleted_at IS NULL',
+  )
+  const createdBy = db.prepare<[string, string, string, string], { n: number }>(
+    'SELECT 1 AS n FROM copies WHERE node = ? AND asset_kind = ? AND asset_id = ? AND created_run_id = ? LIMIT 1',
+  )
+  const tagsCopies = db.prepare<[string, string], { n: number }>(
+    'SELECT 1 AS n FROM copies WHERE node = ? AND created_run_id = ? LIMIT 1',
   )
   const history = db.prepare<[string, string, string, number], { duration_ms: number | null; bytes: number | null }>(
     `SELECT duration_ms, bytes FROM runs WHERE node = ? AND job = ? AND started_at < ? AND status = 'success' ORDER BY started_at DESC LIMIT ?`,
@@ -122,17 +130,19 @@ export function createRunApplier(ctx: LedgerContext) {
       if (run === undefined || run.status === 'running') {
         return
       }
-      const startedAt = Date.parse(run.started_at)
       const at = run.finished_at ? Date.parse(run.finished_at) : now
       const failed = run.status === 'failed'
+      const byRunId = tagsCopies.get(node, runId) !== undefined
+      const produced = (kind: string, id: string): boolean =>
+        byRunId
+          ? createdBy.get(node, kind, id, runId) !== undefined
+          : producedByClock(newest.get(node, kind, id)?.t ?? null, run.started_at)
       const seen = new Set<string>()
       for (const a of runAssets.all(node, runId)) {
         seen.add(`${a.asset_kind}\u0000${a.asset_id}`)
         ctx.assets.ensure({ node, kind: a.asset_kind, id: a.asset_id }, null, ctx.config.defaultTier, now)
         const e = ensureExpectation(node, run.job, a.asset_kind, a.asset_id, now)
-        const t = newest.get(node, a.asset_kind, a.asset_id)?.t
-        const produced = t !== null && t !== undefined && Date.parse(t) >= startedAt
-        if (failed || produced) {
+        if (failed || produced(a.asset_kind, a.asset_id)) {
           apply(e, onRunFinished(e.state, { runId, at, ok: !failed }))
         }
       }
@@ -202,3 +212,12 @@ export function createRunApplier(ctx: LedgerContext) {
   }
 }
 export type RunApplier = ReturnType<typeof createRunApplier>
+
+/** Fallback for agents that send no Copy.runId: the newest copy is the run's if not older, in whole seconds. */
+export function producedByClock(newestCopyAt: string | null, runStartedAt: string): boolean {
+  if (newestCopyAt === null) {
+    return false
+  }
+  const wholeSeconds = (iso: string): number => Math.floor(Date.parse(iso) / 1000)
+  return wholeSeconds(newestCopyAt) >= wholeSeconds(runStartedAt)
+}

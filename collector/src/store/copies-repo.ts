@@ -92,14 +92,16 @@ export function createCopiesRepo(db: Db): CopiesRepo {
       location_kind = @locationKind, location_target = @locationTarget, device = @device, name = @name, media = @media,
       offsite = @offsite, offline = @offline, immutable = @immutable, storage = @storage, created_at = @createdAt, bytes = @bytes, checksum = @checksum,
       verification_state = @vState, verification_at = @vAt, verification_method = @vMethod, verification_detail = @vDetail,
-      last_run_id = @runId, last_reported_at = @at, deleted_at = NULL, deleted_rule = NULL
+      last_run_id = @runId, last_reported_at = @at, deleted_at = NULL, deleted_rule = NULL,
+      created_run_id = coalesce(@createdRunId, created_run_id)
     WHERE node = @node AND copy_id = @copyId`)
   const insert =
     db.prepare(`INSERT INTO copies (node, copy_id, asset_kind, asset_id, asset_name, location_kind, location_target,
       device, name, media, offsite, offline, immutable, storage, created_at, bytes, checksum, verification_state, verification_at,
-      verification_method, verification_detail, first_run_id, last_run_id, last_reported_at)
+      verification_method, verification_detail, first_run_id, last_run_id, last_reported_at, created_run_id)
     VALUES (@node, @copyId, @assetKind, @assetId, @assetName, @locationKind, @locationTarget, @device, @name, @media, @offsite,
-      @offline, @immutable, @storage, @createdAt, @bytes, @checksum, @vState, @vAt, @vMethod, @vDetail, @runId, @runId, @at)
+      @offline, @immutable, @storage, @createdAt, @bytes, @checksum, @vState, @vAt, @vMethod, @vDetail, @runId, @runId, @at,
+      @createdRunId)
     ON CONFLICT (node, copy_id) DO NOTHING`)
   const markGone = db.prepare<
     Record<string, string>,
@@ -149,6 +151,7 @@ export function createCopiesRepo(db: Db): CopiesRepo {
         vMethod: c.verification.method ?? null,
         vDetail: c.verification.detail ?? null,
         runId,
+        createdRunId: c.runId ?? null,
         at: isoOf(at),
       }
       if (update.run(row).changes === 0) {
