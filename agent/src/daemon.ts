@@ -10,6 +10,7 @@ import { createHealthReporter, DISK_HEALTH_TASK, diskHealthTask } from './health
 import { librarySystemInfo } from './health/system-info.ts'
 import { collectInventory } from './inventory/collect-inventory.ts'
 import { createInventoryReporter, INVENTORY_TASK, inventoryTask } from './inventory/inventory-reporter.ts'
+import { createJobsDeclarer } from './inventory/declared-jobs.ts'
 import { buildJobs } from './jobs/build-jobs.ts'
 import { finishedWithStorage, storageSpecOf } from './jobs/job-storage.ts'
 import { runCopyCheck, type CopyCheckKind } from './jobs/copy-checks.ts'
@@ -83,6 +84,13 @@ export async function startDaemon(deps: CliDeps, config: ResolvedAgentConfig, lo
     log,
     emit: (body) => runtime.emit('disk.health', body),
   })
+  const declarer = createJobsDeclarer({
+    configs: config.jobs,
+    host: deps.hostname.split('.')[0]!,
+    emit: (body) => runtime.emit('jobs.declared', body),
+    clock: deps.clock,
+    log,
+  })
   const inventory = createInventoryReporter({
     collect: () =>
       collectInventory({
@@ -97,7 +105,8 @@ export async function startDaemon(deps: CliDeps, config: ResolvedAgentConfig, lo
         jobs,
         signal: stopJobs.signal,
       }),
-    emit: (body) => runtime.emit('inventory', body),
+    // The inventory finds the assets a job selects by probing (vzdump pools, recursive datasets): declare them too.
+    emit: (body) => runtime.emit('inventory', body).finally(() => declarer.declare(body)),
     clock: deps.clock,
     log,
   })
@@ -119,6 +128,8 @@ export async function startDaemon(deps: CliDeps, config: ResolvedAgentConfig, lo
   late.scheduler = scheduler
   const stopped = stopSignal(deps)
   await runtime.start()
+  // The config is read once per process (no reload): the declaration on start is the one for this config.
+  await declarer.declare(null)
   scheduler.start()
   // In the background, through the scheduler: no overlap with the hourly slot, and stop waits for it.
   scheduler.runNow(DISK_HEALTH_TASK, 'schedule')

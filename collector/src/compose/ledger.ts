@@ -84,6 +84,7 @@ export function composeLedger(d: LedgerPartDeps): LedgerPart {
       log: d.log,
       // Copies on a failed or degraded device stop counting toward 3-2-1-1-0 (docs/disk-health.md).
       deviceHealth: diskHealth.deviceHealth,
+      audit: (action, target, detail, at) => d.audit.append({ actor: 'system', action, target, detail }, new Date(at)),
       telemetry: d.telemetry,
       afterCommit: d.afterCommit,
     },

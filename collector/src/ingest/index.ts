@@ -7,6 +7,7 @@ import { applyInventory } from './inventory.ts'
 import { applyJobFinished } from './job-finished.ts'
 import { applyJobProgress } from './job-progress.ts'
 import { applyJobStarted } from './job-started.ts'
+import { applyJobsDeclared } from './jobs-declared.ts'
 import type { Applied, HandlerContext, Incoming } from './types.ts'
 
 /**
@@ -28,6 +29,8 @@ export function applyMessage(msg: Incoming, ctx: HandlerContext): Applied {
       return applyJobFinished(as(msg, env), ctx)
     case 'inventory':
       return applyInventory(as(msg, env), ctx)
+    case 'jobs.declared':
+      return applyJobsDeclared(as(msg, env), ctx)
     case 'command.result':
       return applyCommandResult(as(msg, env), ctx)
     case 'disk.health':

@@ -1,3 +1,4 @@
+import { createDeclaredJobsApplier } from './apply-declared-jobs.ts'
 import { createRunApplier } from './apply-runs.ts'
 import type { LedgerChange } from '../store/ledger-changes-repo.ts'
 import type { LedgerContext } from './context.ts'
@@ -12,6 +13,7 @@ import type { NodeLiveness } from './node-liveness.ts'
 export function createChangeApplier(ctx: LedgerContext, liveness: NodeLiveness) {
   const runs = createRunApplier(ctx)
   const coverage = createCoverageCheck(ctx, runs.ensureExpectation)
+  const declaredJobs = createDeclaredJobsApplier(ctx)
   return {
     runs,
     apply(c: LedgerChange, now: number): void {
@@ -30,6 +32,9 @@ export function createChangeApplier(ctx: LedgerContext, liveness: NodeLiveness) 
           return
         case 'node':
           liveness.update(c.node, now)
+          return
+        case 'jobs-declared':
+          declaredJobs(c.node, c.msgId, now)
           return
         default: {
           const never: never = c

@@ -37,6 +37,8 @@ export interface LedgerContext {
   readonly log: Logger
   /** Per node: health of the devices its copies live on (health/disk-health-store.ts); default: all unknown. */
   readonly deviceHealth: (node: string) => DeviceHealthLookup
+  /** Appends to the one audit log as `system` (e.g. expectations retired because a job is no longer declared). */
+  readonly audit: (action: string, target: string, detail: Readonly<Record<string, unknown>>, at: number) => void
   readonly telemetry?: TelemetrySink | undefined
   /** After each committed evaluation pass (e.g. wake the telemetry exporter). */
   readonly afterCommit?: (() => void) | undefined

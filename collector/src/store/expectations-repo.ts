@@ -98,6 +98,10 @@ export function createExpectationsRepo(db: Db) {
   const setSchedule =
     db.prepare(`UPDATE expectations SET schedule_kind = @scheduleKind, period_s = @periodS, cron = @cron,
     timezone = @timezone, grace_s = @graceS, source = 'api' WHERE id = @id`)
+  const declared = db.prepare(`UPDATE expectations SET schedule_kind = @scheduleKind, period_s = @periodS, cron = @cron,
+    timezone = @timezone, alert_after = @alertAfter WHERE id = @id`)
+  const retire = db.prepare('DELETE FROM expectations WHERE id = ?')
+  const ofNode = db.prepare<[string], Raw>('SELECT * FROM expectations WHERE node = ?')
   const toLearn = db.prepare<
     [string, string],
     Raw
@@ -150,6 +154,17 @@ export function createExpectationsRepo(db: Db) {
     },
     setSchedule(id: number, schedule: ExpectationSchedule, graceS: number): void {
       setSchedule.run({ id, ...scheduleParams(schedule), graceS })
+    },
+    /** The schedule the agent declared for the job replaces the default or learned one (source stays `auto`). */
+    declaredSchedule(id: number, schedule: ExpectationSchedule, alertAfter: number | null): void {
+      declared.run({ id, ...scheduleParams(schedule), alertAfter })
+    },
+    /** The job is no longer declared: nothing is expected of it any more. */
+    retire(id: number): void {
+      retire.run(id)
+    },
+    ofNode(node: string): ExpectationRow[] {
+      return ofNode.all(node).map(toRow)
     },
     /** Auto expectations of (node, job) with a finished run the period was not yet learned from. */
     toLearn(node: string, job: string): ExpectationRow[] {

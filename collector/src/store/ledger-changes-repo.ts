@@ -17,6 +17,8 @@ export type LedgerChange =
   | { readonly kind: 'run-finished'; readonly node: string; readonly runId: string }
   /** The node's status or heartbeat changed: liveness. */
   | { readonly kind: 'node'; readonly node: string }
+  /** The node declared its jobs (event `msgId`, stored in `events`): expectations from schedules, retirements. */
+  | { readonly kind: 'jobs-declared'; readonly node: string; readonly msgId: string }
 
 export type LedgerChangeKind = LedgerChange['kind']
 
@@ -61,7 +63,7 @@ interface Row {
   readonly b: string
 }
 
-/** Column layout of `ledger_changes`: `a` = asset kind | run id, `b` = asset id. */
+/** Column layout of `ledger_changes`: `a` = asset kind | run id | msg id, `b` = asset id. */
 function encode(c: LedgerChange): Row {
   switch (c.kind) {
     case 'asset':
@@ -72,6 +74,8 @@ function encode(c: LedgerChange): Row {
       return { kind: c.kind, node: c.node, a: c.runId, b: '' }
     case 'node':
       return { kind: c.kind, node: c.node, a: '', b: '' }
+    case 'jobs-declared':
+      return { kind: c.kind, node: c.node, a: c.msgId, b: '' }
     default: {
       const never: never = c
       throw new BackstopError('BK_ERR_INTERNAL_ERROR', `unknown ledger change ${JSON.stringify(never)}`)
@@ -90,6 +94,8 @@ function decode(r: Row): LedgerChange {
       return { kind, node: r.node, runId: r.a }
     case 'node':
       return { kind, node: r.node }
+    case 'jobs-declared':
+      return { kind, node: r.node, msgId: r.a }
     default: {
       const never: never = kind
       throw new BackstopError(

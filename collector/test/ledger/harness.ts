@@ -6,6 +6,7 @@ import type {
   InventoryBody,
   OfflineCause,
   JobFinishedBody,
+  JobsDeclaredBody,
   JobStartedBody,
   MessageKind,
   StorageIdentity,
@@ -78,6 +79,9 @@ function ingestFor(db: Db, clock: { now(): number }) {
     },
     assets: {
       replaceInventory: (node: string, inv: InventoryBody) => apply('inventory', node, inv, inv.at),
+    },
+    jobs: {
+      declare: (node: string, body: JobsDeclaredBody) => apply('jobs.declared', node, body, ''),
     },
   }
 }

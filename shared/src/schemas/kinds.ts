@@ -10,6 +10,7 @@ import {
 } from './messages.ts'
 import { DiskHealthBody } from './disk-health.ts'
 import { CommandResultBody } from './command.ts'
+import { JobsDeclaredBody } from './jobs-declared.ts'
 
 /**
  * The table of message kinds: kind → body schema and direction. Adding a kind here makes every exhaustive
@@ -24,6 +25,7 @@ export const messageKinds = {
   'job.progress': { body: JobProgressBody, from: 'agent' },
   'job.finished': { body: JobFinishedBody, from: 'agent' },
   inventory: { body: InventoryBody, from: 'agent' },
+  'jobs.declared': { body: JobsDeclaredBody, from: 'agent' },
   'disk.health': { body: DiskHealthBody, from: 'agent' },
   'command.result': { body: CommandResultBody, from: 'agent' },
   ack: { body: AckBody, from: 'collector' },
