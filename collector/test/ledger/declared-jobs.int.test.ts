@@ -1,0 +1,200 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import mqtt from 'mqtt'
+import { nextRunAfter, nodeTopic, type AckBody, type DeclaredJob, type Envelope } from '@backstop/shared'
+import { parseCollectorConfig } from '../../src/config/load.ts'
+import { startCollector } from '../../src/main.ts'
+import { MAX_TIMER_MS, type Clock } from '../../src/time/clock.ts'
+import { apiFetch } from '../support/app-deps.ts'
+import { captureLog, copy, FakeAgent, payload, tempDir, TOKEN } from '../support/harness.ts'
+import { waitFor } from '../../../test/support/wait-for.ts'
+
+/** The wall clock plus an offset the test moves forward: timers due by the jump fire at once, the rest re-arm. */
+function jumpingClock(): Clock & { jumpTo(t: number): void } {
+  let offset = 0
+  interface Timer {
+    at: number
+    fn: () => void
+    t?: ReturnType<typeof setTimeout>
+  }
+  const timers = new Set<Timer>()
+  const now = (): number => Date.now() + offset
+  const arm = (h: Timer): void => {
+    h.t = setTimeout(
+      () => {
+        if (now() < h.at) {
+          arm(h)
+          return
+        }
+        timers.delete(h)
+        h.fn()
+      },
+      Math.min(Math.max(0, h.at - now()), MAX_TIMER_MS),
+    )
+    h.t.unref()
+  }
+  return {
+    now,
+    setTimer(fn, delayMs) {
+      const h: Timer = { at: now() + delayMs, fn }
+      timers.add(h)
+      arm(h)
+      return h
+    },
+    clearTimer(h) {
+      clearTimeout((h as Timer).t)
+      timers.delete(h as Timer)
+    },
+    jumpTo(t) {
+      offset += Math.max(0, t - now())
+      for (const h of timers) {
+        clearTimeout(h.t)
+        arm(h)
+      }
+    },
+  }
+}
+
+const job = (name: string, assetId: string): DeclaredJob => ({
+  name,
+  kind: 'zfs',
+  schedule: '0 3 * * *',
+  timezone: 'UTC',
+  assets: [{ kind: 'zfs-dataset', id: assetId }],
+  targets: ['zfs:tank'],
+})
+const GRACE_S = 600
+
+interface Expectation {
+  job: string
+  assetId: string
+  status: string
+  alertAfter: string | null
+}
+interface Alert {
+  key: string
+  kind: string
+  state: string
+}
+
+describe('collector: expectations from the jobs a node declares', () => {
+  it('a declared job that never runs pages at slot + grace, one that runs never does; a removed job is retired', async (t) => {
+    const dir = tempDir(t, 'bk-declared-')
+    // Liveness far away: the node is disconnected between sends and the clock jumps hours; node-down is not tested.
+    const cfg = parseCollectorConfig(
+      `dataDir: ${dir}\nmqtt: {host: 127.0.0.1, port: 0}\napi: {host: 127.0.0.1, port: 0}\n` +
+        `enrollment: {tokens: [${TOKEN}]}\ningest: {batchIntervalMs: 2, verifyWorkers: 0}\ntls: {plaintext: true}\n` +
+        `ledger: {defaultGraceS: ${GRACE_S}, nodeTimeoutS: 604800, nodeDownAfterS: 604800}\n`,
+      'test.yaml',
+    )
+    const clock = jumpingClock()
+    const c = await startCollector(cfg, { log: captureLog('warn').log, clock })
+    t.after(() => c.stop())
+    const api = apiFetch(c, 'admin')
+    const get = async <T>(path: string): Promise<T> => (await (await api(path)).json()) as T
+    const expectations = async () =>
+      (await get<{ expectations: Expectation[] }>('/api/v1/expectations?node=pve1&limit=100')).expectations
+    const alerts = async () => (await get<{ alerts: Alert[] }>('/api/v1/alerts?node=pve1&limit=100')).alerts
+    const agent = new FakeAgent('pve1')
+    const send = async (password: string, envs: Envelope[]): Promise<void> => {
+      const client = await mqtt.connectAsync(c.mqttUrl, {
+        clientId: 'backstop-agent-pve1',
+        username: 'pve1',
+        password,
+        clean: false,
+        protocolVersion: 4,
+        reconnectPeriod: 0,
+      })
+      const acks: AckBody[] = []
+      client.on('message', (_t, p) => acks.push((JSON.parse(p.toString()) as Envelope<'ack'>).body))
+      await client.subscribeAsync(nodeTopic('pve1', 'ack'), { qos: 1 })
+      for (const e of envs) {
+        await client.publishAsync(nodeTopic('pve1', 'events'), payload(e), { qos: 1 })
+      }
+      await waitFor(() => envs.every((e) => acks.some((a) => a.acked.includes(e.msgId))), {
+        what: `acks for ${envs.map((e) => e.kind).join(', ')}`,
+        timeoutMs: 10_000,
+      })
+      await client.endAsync()
+    }
+    await send('pending', [agent.enroll()])
+
+    const declaredAt = clock.now()
+    const declare = (jobs: DeclaredJob[], hash: string) =>
+      agent.envelope('jobs.declared', { at: new Date(clock.now()).toISOString(), hash: hash.repeat(64), jobs })
+    await send(agent.password(clock.now()), [
+      declare([job('nightly', 'tank/data'), job('snap', 'tank/snap'), job('spare', 'tank/spare')], 'a'),
+    ])
+    const slot = nextRunAfter({ cron: '0 3 * * *', timezone: 'UTC' }, new Date(declaredAt))!.getTime()
+    const due = slot + GRACE_S * 1000
+    const first = await waitFor(
+      async () => {
+        const es = await expectations()
+        return es.length === 3 ? es : undefined
+      },
+      { what: 'three expectations from the declaration, before any run', timeoutMs: 10_000 },
+    )
+    for (const e of first) {
+      assert.equal(e.status, 'new')
+      assert.equal(e.alertAfter, new Date(due).toISOString(), `${e.job}: due at the first 03:00 plus grace`)
+    }
+
+    // 03:02: snap runs. Its snapshot is named in whole seconds, before the run's start in milliseconds (issue 11).
+    clock.jumpTo(slot + 120_000)
+    const second = Math.floor(clock.now() / 1000) * 1000
+    const startedAt = new Date(second + 400).toISOString()
+    await send(agent.password(clock.now()), [
+      agent.started('snap-1', 'snap', startedAt),
+      agent.finished(
+        'snap-1',
+        [
+          copy('zfs:tank/snap@auto', {
+            asset: { kind: 'zfs-dataset', id: 'tank/snap' },
+            createdAt: new Date(second).toISOString(),
+            runId: 'snap-1',
+          }),
+        ],
+        { job: 'snap', jobKind: 'zfs', startedAt, finishedAt: new Date(second + 3000).toISOString() },
+      ),
+    ])
+    await waitFor(async () => (await expectations()).find((e) => e.job === 'snap')?.status === 'up', {
+      what: 'snap met by its run',
+      timeoutMs: 10_000,
+    })
+
+    // Past 03:10: nightly never ran.
+    clock.jumpTo(due + 60_000)
+    const missed = await waitFor(
+      async () => (await alerts()).find((a) => a.key === 'missed-backup/pve1/nightly/zfs-dataset/tank/data'),
+      { what: 'missed-backup for the declared job that never ran', timeoutMs: 10_000 },
+    )
+    assert.equal(missed.state, 'firing')
+    assert.deepEqual(
+      (await alerts()).filter((a) => a.kind === 'missed-backup').map((a) => a.key),
+      ['missed-backup/pve1/nightly/zfs-dataset/tank/data', 'missed-backup/pve1/spare/zfs-dataset/tank/spare'],
+      'the job that ran is not among them',
+    )
+
+    // nightly and spare leave the config: retired, their alerts resolved, audited.
+    await send(agent.password(clock.now()), [declare([job('snap', 'tank/snap')], 'b')])
+    await waitFor(async () => (await expectations()).length === 1, { what: 'expectations retired', timeoutMs: 10_000 })
+    assert.deepEqual(
+      (await expectations()).map((e) => [e.job, e.status]),
+      [['snap', 'up']],
+    )
+    assert.deepEqual(
+      (await alerts()).filter((a) => a.kind === 'missed-backup').map((a) => a.state),
+      ['resolved', 'resolved'],
+    )
+    const audit = await get<{ entries: { actor: string; action: string; target: string }[] }>(
+      '/api/v1/audit?action=job.retire',
+    )
+    assert.deepEqual(
+      audit.entries.map((e) => [e.actor, e.action, e.target]),
+      [
+        ['system', 'job.retire', 'pve1/nightly'],
+        ['system', 'job.retire', 'pve1/spare'],
+      ],
+    )
+  })
+})
