@@ -123,6 +123,7 @@ test('rear format + mkbackup to a loop "USB stick" through the rear job', { time
   assert.equal(c.media, 'usb')
   assert.equal(c.offline, false)
   assert.equal(c.verification.state, 'verified')
+  assert.equal(c.runId, 'rear-1', 'the run directory named by the minute is paired with its run by id')
   assert.ok(progress.length > 0, 'rear -v milestones reported as progress')
 
   // The stick's identity is its filesystem UUID (blkid), and the checksum matches the archive on the stick.

@@ -101,7 +101,10 @@ async function runRearJob(ctx: JobContext, job: ResolvedRearJob, host: string, a
   warnings.push(...staleSticks(inv, ctx.clock.now(), job.staleAfterDays))
   const result: JobResult = {
     status: seen.error ? 'failed' : 'success',
-    copies: seen.runs.map((r) => rearCopy(job, host, asset, stick, r, false)),
+    copies: seen.runs.map((r) => {
+      const c = rearCopy(job, host, asset, stick, r, false)
+      return r.name === seen.fresh ? { ...c, runId: ctx.runId } : c
+    }),
     deleted: seen.deleted,
     warnings,
     ...(seen.bytes !== undefined ? { bytes: seen.bytes } : {}),

@@ -133,6 +133,9 @@ async function checkFresh(
 
 export interface Inspection {
   readonly runs: StickRun[]
+  /** The run directory this run created, if any: its copy carries the run id (named by the minute, it looks older
+   * than the run's start, so only the id pairs it with the run). */
+  readonly fresh: string | null
   readonly deleted: DeletedCopy[]
   readonly bytes: number | undefined
   readonly error: RunError
@@ -175,7 +178,7 @@ export async function inspectStick(
     const runs = after
       .filter((r) => !gone.has(r.name))
       .map((r) => known.get(r.name) ?? { name: r.name, createdAt: r.createdAt.toISOString() })
-    return { runs, deleted, bytes, error }
+    return { runs, fresh: fresh !== null && !gone.has(fresh.name) ? fresh.name : null, deleted, bytes, error }
   })
 }
 
