@@ -92,17 +92,51 @@ describe('fuzz over real MQTT', { timeout: 5 * 60_000 }, () => {
       await new Promise((r) => setTimeout(r, 25))
     }
     assert.equal(storedCount(), 20)
+    // A client that is not enrolled may publish only its enroll message: anything else disconnects it (the broker's
+    // publish ACL). A packet over the size limit disconnects even an enrolled node (the packet guard, before the
+    // body is buffered). Either client reconnects after such a refusal; refusals are counted, never stored.
     const stranger = new FakeAgent('stranger')
-    const pendingStranger = await connect(c.mqttUrl, stranger, 'whatever')
-    clients.push(pendingStranger.client)
+    const sessions = {
+      enrolled: { agent: a, password: () => a.password(), conn: conn, disconnects: [] as string[] },
+      stranger: {
+        agent: stranger,
+        password: () => 'whatever',
+        conn: await connect(c.mqttUrl, stranger, 'whatever'),
+        disconnects: [] as string[],
+      },
+    }
+    clients.push(sessions.stranger.conn.client)
+    const refusedBefore = c.counters.get('broker_refused_total')
     const sample = fc.sample(hostile({ enrolled: a, stored }), { numRuns: COUNT, seed: 5 })
     let i = 0
     for (const h of sample) {
       // Only the own topic is allowed; the ACL test covers other topics. Half go through the pending stranger.
-      const viaStranger = i++ % 2 === 1
-      const cl = viaStranger ? pendingStranger.client : conn.client
-      await cl.publishAsync(nodeTopic(viaStranger ? 'stranger' : 'fz1', 'events'), h.payload, { qos: 1 })
+      const s = i++ % 2 === 0 ? sessions.enrolled : sessions.stranger
+      if (!s.conn.client.connected) {
+        s.conn = await connect(c.mqttUrl, s.agent, s.password())
+        clients.push(s.conn.client)
+      }
+      const cl = s.conn.client
+      const closed = new Promise<'closed'>((resolve) => cl.once('close', () => resolve('closed')))
+      const outcome = await Promise.race([
+        cl.publishAsync(nodeTopic(s.agent.node, 'events'), h.payload, { qos: 1 }).then(() => 'acked' as const),
+        closed,
+      ])
+      if (outcome === 'closed') {
+        s.disconnects.push(h.category)
+      }
     }
+    assert.deepEqual(
+      [...new Set(sessions.enrolled.disconnects)],
+      sessions.enrolled.disconnects.length > 0 ? ['over 1 MiB'] : [],
+      'an enrolled node is disconnected only for packets over the size limit',
+    )
+    assert.ok(sessions.stranger.disconnects.length > 0, 'the pending stranger is disconnected for non-enroll messages')
+    assert.ok(
+      c.counters.get('broker_refused_total') - refusedBefore >= sessions.stranger.disconnects.length,
+      'every refusal is counted',
+    )
+    const strangerDisconnects = sessions.stranger.disconnects.length
     assert.equal(storedCount(), 20, 'no hostile message stored')
     assert.equal((c.db.prepare("SELECT count(*) AS n FROM events WHERE node = 'stranger'").get() as { n: number }).n, 0)
     const after = a.envelope('job.started', {
@@ -112,14 +146,18 @@ describe('fuzz over real MQTT', { timeout: 5 * 60_000 }, () => {
       startedAt: '2026-11-22T01:00:00.000Z',
       trigger: 'schedule',
     })
-    await conn.client.publishAsync(nodeTopic('fz1', 'events'), payload(after), { qos: 1 })
-    for (let i = 0; i < 400 && !conn.acks.some((b) => b.acked.includes(after.msgId)); i++) {
+    const live = sessions.enrolled.conn.client.connected
+      ? sessions.enrolled.conn
+      : await connect(c.mqttUrl, a, a.password())
+    clients.push(live.client)
+    await live.client.publishAsync(nodeTopic('fz1', 'events'), payload(after), { qos: 1 })
+    for (let i = 0; i < 400 && !live.acks.some((b) => b.acked.includes(after.msgId)); i++) {
       await new Promise((r) => setTimeout(r, 25))
     }
     assert.equal(storedCount(), 21, 'a genuine event still goes through')
     const snap = c.counters.snapshot()
     console.log(
-      `# fuzz-mqtt ${JSON.stringify({ messages: COUNT, rejected: snap.ingest_rejected_total, dropped: snap.ingest_dropped_total, duplicate: snap.ingest_duplicate_total })}`,
+      `# fuzz-mqtt ${JSON.stringify({ messages: COUNT, strangerDisconnects, rejected: snap.ingest_rejected_total, dropped: snap.ingest_dropped_total, duplicate: snap.ingest_duplicate_total })}`,
     )
   })
 })
