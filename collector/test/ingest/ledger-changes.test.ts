@@ -176,7 +176,15 @@ test('upgrade: changes the old triggers captured survive the migration that drop
   }
   const file = join(dir, 'collector.db')
   const before = openDb({ file, migrationsDir: old }).db
-  createCopiesRepo(before).upsert('pve1', copy('c1'), 'r1', Date.parse('2026-11-22T01:00:03.000Z'))
+  // Written as a 0012-era collector did (today's repository writes columns that later migrations add).
+  before
+    .prepare(
+      `INSERT INTO copies (node, copy_id, asset_kind, asset_id, location_kind, location_target, name, media, offsite,
+        offline, immutable, created_at, verification_state, first_run_id, last_run_id, last_reported_at)
+      VALUES ('pve1', 'c1', 'file-set', 'fileset:etc-archive', 'dir', '/srv/backup', 'c1', 'hdd', 0, 0, 0,
+        '2026-11-22T01:00:00.000Z', 'verified', 'r1', 'r1', '2026-11-22T01:00:03.000Z')`,
+    )
+    .run()
   before.close()
 
   const { db, migrations } = openDb({ file })
