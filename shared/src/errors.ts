@@ -26,6 +26,11 @@ export const errorTable = {
   BK_ERR_WIRE_BATCH_NODE: { message: 'event batch carries an event of another node', permanent: true, http: 403 },
   BK_ERR_SIG_INVALID: { message: 'signature does not verify against the pinned key', permanent: true, http: 401 },
   BK_ERR_NODE_UNKNOWN: { message: 'node is not enrolled', permanent: false, http: 401 },
+  BK_ERR_ASSET_OWNER_UNKNOWN: {
+    message: 'a copy names, as its asset owner, a node that is not enrolled',
+    permanent: false,
+    http: 400,
+  },
   BK_ERR_NODE_KEY_MISMATCH: { message: 'node key differs from the pinned key', permanent: true, http: 401 },
   BK_ERR_KEY_FILE_INVALID: { message: 'key file is unreadable or malformed', permanent: true, http: 500 },
   BK_ERR_ENROLL_TOKEN: { message: 'enrollment token is invalid', permanent: true, http: 401 },
@@ -121,6 +126,46 @@ export const errorTable = {
     permanent: true,
     http: 409,
   },
+  BK_ERR_REPLICATION_NOT_RESUMABLE: {
+    message: 'a cut transfer cannot resume on this zfs (no receive -s / send -t); it starts again from the base',
+    permanent: false,
+    http: 500,
+  },
+  BK_ERR_SSH_HOST_KEY: {
+    message: 'the remote host key differs from the pinned one (host changed or someone in between)',
+    permanent: true,
+    http: 502,
+  },
+  BK_ERR_SSH_HOST_UNKNOWN: { message: 'no host key is pinned for the remote host', permanent: true, http: 502 },
+  BK_ERR_SSH_AUTH: { message: 'the remote host refused the ssh key', permanent: true, http: 502 },
+  BK_ERR_SSH_UNREACHABLE: { message: 'the remote host cannot be reached over ssh', permanent: false, http: 503 },
+  BK_ERR_REMOTE_GATE_REFUSED: {
+    message: "the remote host's forced-command gate refused the command",
+    permanent: true,
+    http: 403,
+  },
+  BK_ERR_REPO_LOCKED: {
+    message: 'the backup repository is locked by another process or host',
+    permanent: false,
+    http: 409,
+  },
+  BK_ERR_REPO_PASSWORD: { message: 'the backup repository refused the password', permanent: true, http: 401 },
+  BK_ERR_REPO_UNREACHABLE: { message: 'the backup repository cannot be reached', permanent: false, http: 503 },
+  BK_ERR_REPO_NOT_FOUND: {
+    message: 'there is no backup repository at the configured location',
+    permanent: true,
+    http: 404,
+  },
+  BK_ERR_SECRET_FILE_MODE: {
+    message: 'a secret file is readable by others than its owner (needs mode 0600 or stricter)',
+    permanent: true,
+    http: 400,
+  },
+  BK_ERR_IMMUTABILITY_LOST: {
+    message: 'a target proven immutable before no longer refuses deletion by this node',
+    permanent: false,
+    http: 500,
+  },
   BK_ERR_GUEST_BACKUP_FAILED: { message: 'a Proxmox guest backup (vzdump) failed', permanent: false, http: 500 },
   BK_ERR_USB_MEDIUM_MISSING: {
     message: 'no USB medium with the configured label is attached',
@@ -134,6 +179,15 @@ export const errorTable = {
   BK_ERR_API_NOT_FOUND: { message: 'not found', permanent: true, http: 404 },
   BK_ERR_API_VALIDATION: { message: 'request does not match its schema', permanent: true, http: 400 },
   BK_ERR_INTERNAL_ERROR: { message: 'internal error', permanent: false, http: 500 },
+  BK_ERR_SELF_BACKUP_FAILED: { message: "a backup of the collector's database failed", permanent: false, http: 500 },
+  BK_ERR_RESTORE_SOURCE: { message: 'the backup file to restore cannot be read', permanent: true, http: 400 },
+  BK_ERR_RESTORE_CORRUPT: { message: 'the backup file fails its check', permanent: true, http: 400 },
+  BK_ERR_RESTORE_NEWER_SCHEMA: {
+    message: 'the backup was written by a newer collector than this one',
+    permanent: true,
+    http: 400,
+  },
+  BK_ERR_COLLECTOR_RUNNING: { message: 'a collector is running on this data directory', permanent: false, http: 409 },
 } as const satisfies Record<string, ErrorSpec>
 
 export type ErrorCode = keyof typeof errorTable

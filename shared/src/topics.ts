@@ -4,6 +4,8 @@
  *   backstop/v1/<node>/ack       collector → agent, application-level receipts, published after the commit
  *   backstop/v1/<node>/status    agent's retained online/offline (offline is the Last Will)
  *   backstop/v1/<node>/commands  collector → agent, signed commands
+ *   backstop/v1/<node>/checkpoint  collector → agent, retained signed checkpoint (what a verified collector backup
+ *                                  covers; docs/reliability.md)
  *   backstop/v1/alerts/state/<key>  retained current state per alert key
  *   backstop/v1/alerts/events       alert transitions as a stream
  *   backstop/v1/alerts/collector/status  the collector's own retained online/offline (under alerts/, which
@@ -11,7 +13,7 @@
  */
 export const TOPIC_ROOT = 'backstop/v1'
 
-export const nodeChannels = ['events', 'ack', 'status', 'commands'] as const
+export const nodeChannels = ['events', 'ack', 'status', 'commands', 'checkpoint'] as const
 export type NodeChannel = (typeof nodeChannels)[number]
 
 /** Node ids are topic levels and file names: no wildcards, no separators, no leading dot. */

@@ -62,21 +62,28 @@ export type AuditVerdict =
       readonly detail: string
     }
 
+/** Where a chain walk starts: entry 1 after the genesis hash, or the one after a sealed segment (audit/segment.ts). */
+export interface AuditChainStart {
+  readonly seq: number
+  readonly prevHash: string
+}
+
 /**
  * Walks entries in storage order. An edited entry fails its own hash; a deleted one leaves a seq gap and a
  * broken link; a reordered one breaks the link of whatever now follows it. `expectHead` (a hash recorded
- * earlier) catches the newest entries being cut off.
+ * earlier) catches the newest entries being cut off. `start`: the chain continues after sealed entries.
  */
 export function verifyAuditChain(
   entries: Iterable<AuditEntry>,
   expectHead?: { seq: number; hash: string },
+  start: AuditChainStart = { seq: 1, prevHash: AUDIT_GENESIS },
 ): AuditVerdict {
   let prev: AuditEntry | undefined
   let count = 0
-  let sawHead = expectHead === undefined
+  let sawHead = expectHead === undefined || expectHead.seq < start.seq
   for (const e of entries) {
     count++
-    const expectedSeq = prev ? prev.seq + 1 : 1
+    const expectedSeq = prev ? prev.seq + 1 : start.seq
     if (e.seq !== expectedSeq) {
       return {
         ok: false,
@@ -86,7 +93,7 @@ export function verifyAuditChain(
         detail: `expected seq ${expectedSeq}, found ${e.seq}`,
       }
     }
-    const expectedPrev = prev ? prev.hash : AUDIT_GENESIS
+    const expectedPrev = prev ? prev.hash : start.prevHash
     if (e.prevHash !== expectedPrev) {
       return {
         ok: false,
@@ -141,5 +148,5 @@ export function verifyAuditChain(
       detail: `recorded head ${expectHead.seq} is missing: the log ends at ${prev?.seq ?? 0} (entries were cut off)`,
     }
   }
-  return { ok: true, count, head: prev ? prev.hash : AUDIT_GENESIS }
+  return { ok: true, count, head: prev ? prev.hash : start.prevHash }
 }

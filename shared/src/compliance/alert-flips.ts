@@ -14,6 +14,14 @@ export const alertKinds = [
   'node-down',
   'coverage-gap',
   'unhealthy-device',
+  'outbox-backlog',
+  'outbox-uncovered',
+  'self-backup-failed',
+  'self-backup-overdue',
+  'collector-disk-fill',
+  'collector-disk-forecast',
+  'immutability-lost',
+  'replica-diverged',
 ] as const
 export type AlertKind = (typeof alertKinds)[number]
 
@@ -45,6 +53,14 @@ function assetSubjectOffset(kind: AlertKind): number | undefined {
     case 'node-down':
     case 'coverage-gap':
     case 'unhealthy-device':
+    case 'outbox-backlog':
+    case 'outbox-uncovered':
+    case 'self-backup-failed':
+    case 'self-backup-overdue':
+    case 'collector-disk-fill':
+    case 'collector-disk-forecast':
+    case 'immutability-lost':
+    case 'replica-diverged':
       return undefined
     default: {
       const unknownKind: never = kind

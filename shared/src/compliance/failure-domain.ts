@@ -68,7 +68,7 @@ export function isRemovable(s: StorageIdentity): boolean {
 /**
  * Where a medium is now and whether it is plugged into its host: the newer of the agent's last probe and the
  * operator's rotation record wins. A removable medium recorded at a site other than its host's cannot be plugged
- * into that host, so it is detached (the agent stops reporting copies on a target it cannot see); seen attached
+ * into that host, so it is detached (as the agent reports copies on a target it cannot see); seen attached
  * after the record, it is back with its host at the host's site.
  */
 export function whereabouts(

@@ -108,6 +108,13 @@ export interface LedgerCopy {
   readonly deletedAt?: number | undefined
 }
 
+/** An operator marked the asset intentionally unprotected (audited as asset.exempt): who, when (epoch ms), why. */
+export interface AssetExemption {
+  readonly reason: string
+  readonly actor: string
+  readonly at: number
+}
+
 /** An operator's rotation record (audited): the medium with this fsUuid was carried to `site` at `recordedAt`. */
 export interface MediumSite {
   readonly site: string
@@ -125,4 +132,6 @@ export interface AssetFacts {
   readonly productionStorage?: StorageIdentity | undefined
   /** Operator rotation records: fsUuid (lower case) → the site that medium was carried to, and when. */
   readonly mediumSites?: Readonly<Record<string, MediumSite>> | undefined
+  /** Marked intentionally unprotected: the verdict is `exempt` whatever its copies, and never pages. */
+  readonly exemption?: AssetExemption | undefined
 }

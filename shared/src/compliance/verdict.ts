@@ -175,8 +175,9 @@ export function evaluateAsset(
     versions: places.filter((p) => p.role === 'version').length,
     protectedAgainstAccidents: places.filter((p) => p.protections.length > 0).length,
   }
-  if (asset.lifecycle !== 'active') {
-    // Retained backups of archived or decommissioned assets are still listed, but they never page.
+  if (asset.lifecycle !== 'active' || asset.exemption !== undefined) {
+    // Retained backups of archived or decommissioned assets, and of assets an operator marked intentionally
+    // unprotected, are still listed and judged place by place, but they never page.
     return { status: 'exempt', reasons: [], counts, expiresAt: null, places }
   }
   const reasons: VerdictReason[] = []

@@ -161,7 +161,8 @@ function diskAlerts(d: DiskHealth, baseline: DiskBaseline | undefined, th: DiskT
       add(
         'nvme-critical-warning',
         'critical',
-        `${label}: NVMe critical warning 0x${d.nvme.criticalWarning.toString(16)} (${nvmeWarningBits(d.nvme.criticalWarning).join(', ')})`,
+        `${label}: NVMe critical warning 0x${d.nvme.criticalWarning.toString(16)} ` +
+          `(${nvmeWarningBits(d.nvme.criticalWarning).join(', ')})`,
       )
     }
     if (d.nvme.availableSpareThreshold > 0 && d.nvme.availableSpare <= d.nvme.availableSpareThreshold) {
@@ -239,7 +240,9 @@ function fsAlerts(fs: FsUsage, history: readonly UsagePoint[], th: DiskThreshold
         rule: 'forecast-full',
         severity: 'warning',
         subject,
-        message: `${fs.mount} is projected full on ${f.fullAt.slice(0, 10)} (+${(f.bytesPerDay / 1e9).toFixed(2)} GB/day over ${f.points} samples)`,
+        message:
+          `${fs.mount} is projected full on ${f.fullAt.slice(0, 10)} ` +
+          `(+${(f.bytesPerDay / 1e9).toFixed(2)} GB/day over ${f.points} samples)`,
       })
     }
   }

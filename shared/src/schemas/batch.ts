@@ -31,7 +31,7 @@ export const MAX_BATCH_BYTES = MAX_MESSAGE_BYTES
  * Kinds that may ride in a batch: the durable ones and heartbeats. `enroll` proves a key the batch cannot; `ack` flows
  * the other way.
  */
-const NOT_BATCHABLE: ReadonlySet<MessageKind> = new Set<MessageKind>(['enroll', 'ack'])
+const NOT_BATCHABLE: ReadonlySet<MessageKind> = new Set<MessageKind>(['enroll', 'ack', 'checkpoint'])
 
 export const BatchEnvelopeSchema = Type.Object(
   {

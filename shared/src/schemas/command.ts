@@ -163,7 +163,8 @@ export function checkCommand(cmd: SignedCommand, c: CommandCheck): void {
   if (!verifyValue({ domain: COMMAND_DOMAIN, ...unsigned }, sig, c.collectorPublicKey)) {
     throw new BackstopError(
       'BK_ERR_CMD_SIG',
-      `command ${cmd.id}: signature does not verify; the sender is not the enrolled collector (re-enroll if the collector was reinstalled)`,
+      `command ${cmd.id}: signature does not verify; the sender is not the enrolled collector ` +
+        '(re-enroll if the collector was reinstalled)',
     )
   }
   if (cmd.node !== c.node) {
@@ -178,13 +179,15 @@ export function checkCommand(cmd: SignedCommand, c: CommandCheck): void {
   if (!(expires > issued) || expires - issued > MAX_COMMAND_LIFETIME_MS) {
     throw new BackstopError(
       'BK_ERR_CMD_EXPIRED',
-      `command ${cmd.id}: validity window ${cmd.issuedAt} → ${cmd.expiresAt} is empty or longer than ${MAX_COMMAND_LIFETIME_MS / 60000} min`,
+      `command ${cmd.id}: validity window ${cmd.issuedAt} → ${cmd.expiresAt} is empty or longer than ` +
+        `${MAX_COMMAND_LIFETIME_MS / 60000} min`,
     )
   }
   if (issued - now > COMMAND_CLOCK_SKEW_MS) {
     throw new BackstopError(
       'BK_ERR_CMD_EXPIRED',
-      `command ${cmd.id} was issued at ${cmd.issuedAt}, in the future of this node's clock (${c.now.toISOString()}); check NTP on both ends`,
+      `command ${cmd.id} was issued at ${cmd.issuedAt}, in the future of this node's clock ` +
+        `(${c.now.toISOString()}); check NTP on both ends`,
     )
   }
   if (now > expires) {
@@ -196,7 +199,8 @@ export function checkCommand(cmd: SignedCommand, c: CommandCheck): void {
   if (!c.allow.includes(cmd.kind)) {
     throw new BackstopError(
       'BK_ERR_CMD_NOT_ALLOWED',
-      `command kind ${cmd.kind} is not in commands.allow of this agent's config (allowed: ${c.allow.join(', ') || 'none'})`,
+      `command kind ${cmd.kind} is not in commands.allow of this agent's config (allowed: ` +
+        `${c.allow.join(', ') || 'none'})`,
     )
   }
 }

@@ -1,5 +1,5 @@
 import Type, { type Static } from 'typebox'
-import { Bytes, IsoTimestamp, LongText, RunId, ShortText } from './common.ts'
+import { Bytes, IsoTimestamp, LongText, NodeId, RunId, ShortText } from './common.ts'
 import { MediaType, StorageIdentity } from './storage.ts'
 
 export { MediaType, mediaTypes } from './storage.ts'
@@ -15,6 +15,12 @@ export const AssetRef = Type.Object(
     /** Stable id within the node: dataset name, subvolume path, `vm/101`, `fileset:<job>`. */
     id: Type.String({ minLength: 1, maxLength: 512 }),
     name: Type.Optional(ShortText),
+    /**
+     * The node whose asset this is, when the reporting node holds a copy of another node's asset (a replica it
+     * pulled). Absent: the reporter's own. Only on copies and deletions; the collector files such a copy under
+     * that node's asset, as held by the reporter.
+     */
+    node: Type.Optional(NodeId),
   },
   { additionalProperties: false },
 )

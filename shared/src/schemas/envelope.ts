@@ -9,6 +9,8 @@ import { type MessageKind, messageKindNames, messageKinds } from './kinds.ts'
 export const ENVELOPE_VERSION = 1
 /** Hard ceiling for one message on the wire; the broker and the decoder both enforce it. */
 export const MAX_MESSAGE_BYTES = 1024 * 1024
+/** MQTT topic, packet id and fixed header around a message: `backstop/v1/<63-char node>/events` is 86 bytes. */
+export const PUBLISH_FRAMING_BYTES = 1024
 
 /** The envelope without its body schema: checked first, so the signature can be verified before the body is trusted. */
 export const EnvelopeHeader = Type.Object(

@@ -11,6 +11,7 @@ import {
 import { DiskHealthBody } from './disk-health.ts'
 import { CommandResultBody } from './command.ts'
 import { JobsDeclaredBody } from './jobs-declared.ts'
+import { CheckpointBody, OutboxRetentionBody } from './checkpoint.ts'
 
 /**
  * The table of message kinds: kind → body schema and direction. Adding a kind here makes every exhaustive
@@ -28,7 +29,9 @@ export const messageKinds = {
   'jobs.declared': { body: JobsDeclaredBody, from: 'agent' },
   'disk.health': { body: DiskHealthBody, from: 'agent' },
   'command.result': { body: CommandResultBody, from: 'agent' },
+  'outbox.retention': { body: OutboxRetentionBody, from: 'agent' },
   ack: { body: AckBody, from: 'collector' },
+  checkpoint: { body: CheckpointBody, from: 'collector' },
 } as const satisfies Record<string, { body: TSchema; from: 'agent' | 'collector' }>
 
 export type MessageKind = keyof typeof messageKinds

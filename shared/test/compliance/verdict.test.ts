@@ -200,6 +200,13 @@ describe('3-2-1-1-0 verdict: named cases', () => {
       status: 'exempt',
       reasons: [],
     },
+    {
+      name: 'an asset marked intentionally unprotected is exempt, however few its copies',
+      copies: [local()],
+      facts: { exemption: { reason: 'scratch space', actor: 'token:ops', at: NOW - H } },
+      status: 'exempt',
+      reasons: [],
+    },
   ]
   for (const c of cases) {
     it(c.name, () => {
