@@ -2,6 +2,7 @@
 // Builds the collector for production: plain JavaScript that `node` runs without tsx.
 //   dist/backstop-collector.mjs   src/main.ts bundled (it runs main() when it is the process entry)
 //   dist/verify-worker-boot.mjs   the verify worker thread (ingest/verifier.ts loads it beside its own module)
+//   dist/inspect-worker-boot.mjs  the self-backup check (self-backup/backup-file.ts loads it beside its module)
 //   dist/migrations/*.sql         store/db.ts reads them beside its own module
 // The collector's own dependencies (package.json "dependencies") stay external: Node resolves them from the production
 // node_modules that deploy/install.sh installs beside dist/ (`pnpm deploy --prod`). better-sqlite3 is native and
@@ -29,6 +30,7 @@ await build({
   entryPoints: [
     { in: join(collectorDir, 'src/main.ts'), out: 'backstop-collector' },
     { in: join(collectorDir, 'src/ingest/verify-worker.ts'), out: 'verify-worker-boot' },
+    { in: join(collectorDir, 'src/self-backup/inspect-worker.ts'), out: 'inspect-worker-boot' },
   ],
   outdir: outDir,
   outExtension: { '.js': '.mjs' },

@@ -19,6 +19,7 @@ import { tokenRoutes } from './api/routes/tokens.ts'
 import { commandRoutes } from './api/routes/commands.ts'
 import { coverageRoutes } from './api/routes/coverage.ts'
 import { mediaRoutes } from './api/routes/media.ts'
+import { selfBackupRoutes } from './api/routes/self-backup.ts'
 import { authPlugin } from './api/auth-guard.ts'
 import type { App, AppDeps, RouteModule } from './api/deps.ts'
 import { errorBody, validationField } from './api/errors.ts'
@@ -44,6 +45,7 @@ const routes: readonly RouteModule[] = [
   commandRoutes,
   coverageRoutes,
   mediaRoutes,
+  selfBackupRoutes,
 ]
 
 /** Root-level plugins that must see every route: OpenAPI collection (/docs) and the bearer-token guard. */

@@ -8,6 +8,7 @@ import { registerTokenCommands } from './cli/token.ts'
 import { registerApiTokenCommands } from './cli/apitoken.ts'
 import { registerMediaCommands } from './cli/media.ts'
 import { registerDiskCommands } from './cli/disk.ts'
+import { registerRestoreCommand } from './cli/restore.ts'
 import { COLLECTOR_VERSION_LINE } from './version.ts'
 
 export interface CliDeps {
@@ -68,6 +69,7 @@ export function buildCli(deps: CliDeps): Command {
   registerApiTokenCommands(program, deps)
   registerMediaCommands(program, deps)
   registerDiskCommands(program, deps)
+  registerRestoreCommand(program, deps)
   return program
 }
 

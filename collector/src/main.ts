@@ -8,13 +8,17 @@ import { createAuditLog, type AuditLog } from './audit/audit-log.ts'
 import { createTokensRepo } from './auth/tokens.ts'
 import { createBroker, type Broker } from './broker/broker.ts'
 import { runCli } from './cli.ts'
+import { createCheckpointService, type CheckpointService } from './checkpoint/checkpoint-service.ts'
 import { createCommandService, type CommandService } from './commands/command-service.ts'
 import { composeIdentity, type IdentityPart } from './compose/identity.ts'
 import { latePort } from './compose/late-port.ts'
 import { composeLedger, type LedgerPart } from './compose/ledger.ts'
+import { composeSelfBackup, type SelfBackupPart } from './compose/self-backup.ts'
+import { composeUpkeep, type UpkeepPart } from './compose/upkeep.ts'
 import { listenMqtt, urlHost, type MqttListener } from './compose/transport.ts'
 import { checkApiExposure } from './config/api-exposure.ts'
 import type { ResolvedCollectorConfig } from './config/schema.ts'
+import { defaultCollectorNode } from './config/self-backup-input.ts'
 import { privateKeyObject } from '@backstop/shared'
 import { createPrometheus } from './export/prometheus.ts'
 import { createTelemetry } from './export/influx.ts'
@@ -28,12 +32,15 @@ import { createInlineVerifier, createWorkerVerifier } from './ingest/verifier.ts
 import { loadOrCreateCollectorKeys, type CollectorKeys } from './keys.ts'
 import { createCounters, type Counters } from './metrics/counters.ts'
 import { createAssetsRepo } from './store/assets-repo.ts'
+import { createCheckpointsRepo } from './store/checkpoints-repo.ts'
 import { createCopiesRepo } from './store/copies-repo.ts'
 import { openDb, pingDb, type Db } from './store/db.ts'
 import { dataDirPolicy, prepareDataDir } from './store/data-dir.ts'
+import { claimPidFile } from './store/pid-file.ts'
 import { createEventsRepo } from './store/events-repo.ts'
 import { createNodesRepo, type NodesRepo } from './store/nodes-repo.ts'
 import { createRunsRepo } from './store/runs-repo.ts'
+import { ensureIncrementalVacuum } from './store/upkeep.ts'
 import { dateOf, systemClock, type Clock } from './time/clock.ts'
 import { COLLECTOR_VERSION } from './version.ts'
 
@@ -52,6 +59,12 @@ export interface RunningCollector {
   readonly identity: IdentityService
   /** Signed commands to nodes. */
   readonly commands: CommandService
+  /** Per-node retained checkpoints; the self-backup calls `onVerifiedBackup` after each verified backup. */
+  readonly checkpoints: CheckpointService
+  /** Backups of this database (`selfBackup:`); `service` undefined without that section. */
+  readonly selfBackup: SelfBackupPart
+  /** Retention, SQLite upkeep and the data directory's disk (compose/upkeep.ts). */
+  readonly upkeep: UpkeepPart
   /** Graceful: stop accepting, flush the batch (and its acks), close broker, API and database. */
   stop(): Promise<void>
 }
@@ -76,6 +89,8 @@ interface Foundation {
   readonly nodes: NodesRepo
   readonly keys: KeyRing
   readonly identity: IdentityPart
+  /** Removes <dataDir>/collector.pid (restore refuses to run while it names a live collector). */
+  readonly releasePidFile: () => void
 }
 
 /**
@@ -96,14 +111,17 @@ export async function startCollector(
   }
   const f = openFoundation(config, log, opts.clock ?? systemClock)
   const ingestPort = latePort<Ingest>('the ingest')
+  const checkpointPort = latePort<CheckpointService>('the checkpoint service')
   const broker = await createBroker({
+    limits: config.mqtt.limits,
     keys: f.keys,
     counters: f.counters,
     now: dateOf(f.clock),
     log: log.child({ c: 'broker' }),
     identity: f.identity.brokerIdentity,
-    onEvent: (node, payload, done) => ingestPort.get().submit(node, payload, done),
+    onEvent: (node, payload, done, from) => ingestPort.get().submit(node, payload, done, from),
     onStatus: (node, payload) => ingestPort.get().status(node, payload),
+    onCheckpointSubscribe: (node) => checkpointPort.get().publishTo(node),
   })
   const onRevoked = (node: string): void => {
     f.keys.unpin(node)
@@ -135,11 +153,39 @@ export async function startCollector(
   })
   const ingest = ingestFor(f, { publishAck: broker.publishAck, commands, ledger })
   ingestPort.bind(ingest)
+  const checkpoints = checkpointService(f, broker)
+  checkpointPort.bind(checkpoints)
+  // Retained before the listener opens: a reconnecting agent reads it first (after a restore: resend the rest).
+  checkpoints.publishAll()
+  const selfBackup = composeSelfBackup({
+    db: f.db,
+    config,
+    clock: f.clock,
+    log: log.child({ c: 'self-backup' }),
+    audit: f.audit,
+    ledger,
+    onVerifiedBackup: (b) => checkpoints.onVerifiedBackup(b),
+  })
+  const upkeep = composeUpkeep({
+    db: f.db,
+    dbFile: config.dbFile,
+    dataDir: config.dataDir,
+    retention: config.retention,
+    database: config.database,
+    clock: f.clock,
+    log: log.child({ c: 'upkeep' }),
+    audit: f.audit,
+    keys: f.keysFile,
+    alerts: ledger.alerts,
+    node: config.selfBackup?.node ?? defaultCollectorNode(),
+  })
   // Each committed ingest batch (and node status change) marked ledger changes: the ledger drains them.
   ingest.onCommitted(ledger.ledger.wake)
   const mqtt = await listenMqtt(config, broker, { log, clock: f.clock })
-  const app = apiFor(f, { broker, mqtt, ledger, commands })
+  const app = apiFor(f, { broker, mqtt, ledger, commands, selfBackup, upkeep })
   ledger.start()
+  selfBackup.service?.start()
+  upkeep.start()
   collectorStatus.online()
   telemetry.start()
   const apiUrl = await listenApi(app, config, { log, mqtt, warning: apiWarning })
@@ -154,9 +200,12 @@ export async function startCollector(
     () => ingest.close(),
     () => broker.close(),
     () => app.close(),
+    () => selfBackup.service?.stop(),
+    () => upkeep.stop(),
     () => ledger.stop(),
     () => telemetry.stop(),
     () => f.db.close(),
+    f.releasePidFile,
   ])
   return {
     apiUrl,
@@ -168,6 +217,9 @@ export async function startCollector(
     stop,
     identity,
     commands,
+    checkpoints,
+    selfBackup,
+    upkeep,
     tlsFingerprint: mqtt.security.mode === 'tls' ? mqtt.security.tls.fingerprint : null,
     tlsCaCert: mqtt.security.mode === 'tls' ? mqtt.security.tls.caCert : null,
   }
@@ -210,11 +262,14 @@ function stopInOrder(log: Logger, steps: readonly (() => unknown)[]): () => Prom
 /** Step 1: the database (migrated), the collector key, the one audit log, counters, the key ring and identity. */
 function openFoundation(config: ResolvedCollectorConfig, log: Logger, clock: Clock): Foundation {
   prepareDataDir(config.dataDir, config.dataDirAccess)
+  const releasePidFile = claimPidFile(config.dataDir, dataDirPolicy(config.dataDirAccess).fileMode)
   const { db, migrations } = openDb({
     file: config.dbFile,
     fileMode: dataDirPolicy(config.dataDirAccess).fileMode,
   })
   log.info({ db: config.dbFile, applied: migrations.applied, total: migrations.total }, 'database ready')
+  // Before anything else uses the database: an older file is switched to incremental auto-vacuum once (a VACUUM).
+  ensureIncrementalVacuum(db, config.dbFile, config.dataDir, log)
   const keysFile = loadOrCreateCollectorKeys(config.dataDir)
   log.info({ fingerprint: keysFile.fingerprint, file: keysFile.file }, 'collector key ready')
   const audit = createAuditLog(db)
@@ -231,6 +286,7 @@ function openFoundation(config: ResolvedCollectorConfig, log: Logger, clock: Clo
     nodes,
     keys: createKeyRing(nodes),
     identity: composeIdentity({ db, audit, clock, staticTokens }),
+    releasePidFile,
   }
 }
 
@@ -244,6 +300,17 @@ function commandService(f: Foundation, broker: Broker): CommandService {
     publish: (topic, payload) =>
       broker.aedes.publish({ cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false }, () => {}),
     nodeState: (node) => (f.nodes.get(node) ? (f.identity.access.get(node)?.state ?? 'active') : 'unknown'),
+  })
+}
+
+/** What the newest verified backup covers, per node, published retained to the agents (docs/reliability.md). */
+function checkpointService(f: Foundation, broker: Broker): CheckpointService {
+  return createCheckpointService({
+    repo: createCheckpointsRepo(f.db),
+    signingKey: privateKeyObject(f.keysFile.secretKey),
+    publish: broker.publishCheckpoint,
+    now: () => f.clock.now(),
+    log: f.log.child({ c: 'checkpoint' }),
   })
 }
 
@@ -264,6 +331,7 @@ function ingestFor(
       assets: createAssetsRepo(f.db),
       commands: o.commands,
       diskHealth: o.ledger.diskHealth,
+      raiseAlert: o.ledger.alerts.raise,
     },
     keys: f.keys,
     counters: f.counters,
@@ -291,7 +359,14 @@ function ingestFor(
 /** The HTTP API over narrow interfaces of the parts built before it (buildApp never listens; main.ts does). */
 function apiFor(
   f: Foundation,
-  o: { broker: Broker; mqtt: MqttListener; ledger: LedgerPart; commands: CommandService },
+  o: {
+    broker: Broker
+    mqtt: MqttListener
+    ledger: LedgerPart
+    commands: CommandService
+    selfBackup: SelfBackupPart
+    upkeep: UpkeepPart
+  },
 ): App {
   const { ledger } = o
   const runs = createRunsRepo(f.db)
@@ -303,6 +378,7 @@ function apiFor(
     channels: ledger.channels,
     downNodes: ledger.ledger.downNodes,
     counters: f.counters,
+    storage: o.upkeep.storage,
   })
   return buildApp({
     https: o.mqtt.https,
@@ -324,6 +400,7 @@ function apiFor(
     metrics: prometheus.render,
     diskHealth: ledger.diskHealth,
     commands: o.commands,
+    selfBackups: o.selfBackup.repo,
   })
 }
 

@@ -49,14 +49,16 @@ function verifyBearer(req: FastifyRequest, path: string, o: { tokens: TokensRepo
   if (h === undefined || !/^Bearer\s+\S+$/i.test(h)) {
     throw new BackstopError(
       'BK_ERR_API_UNAUTHORIZED',
-      `${req.method} ${path} needs "Authorization: Bearer <token>"; on the collector host, create one with "${FIRST_TOKEN_HINT}"`,
+      `${req.method} ${path} needs "Authorization: Bearer <token>"; on the collector host, ` +
+        `create one with "${FIRST_TOKEN_HINT}"`,
     )
   }
   const info = o.tokens.verify(h.replace(/^Bearer\s+/i, ''), o.now())
   if (info === undefined) {
     throw new BackstopError(
       'BK_ERR_API_UNAUTHORIZED',
-      `the bearer token sent to ${req.method} ${path} is unknown, revoked or malformed; list tokens with "backstop-collector apitoken list"`,
+      `the bearer token sent to ${req.method} ${path} is unknown, revoked or malformed; ` +
+        'list tokens with "backstop-collector apitoken list"',
     )
   }
   return info

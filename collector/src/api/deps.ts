@@ -20,6 +20,7 @@ import type { LedgerAssetsRepo } from '../store/ledger-assets-repo.ts'
 import type { NodesRepo } from '../store/nodes-repo.ts'
 import type { NotifyRepo } from '../store/notify-repo.ts'
 import type { RunsRepo } from '../store/runs-repo.ts'
+import type { SelfBackupsRepo } from '../store/self-backups-repo.ts'
 import type { Clock } from '../time/clock.ts'
 
 export interface HealthReport {
@@ -72,6 +73,8 @@ export interface AppDeps {
   readonly diskHealth: DiskHealthStore
   /** Signed commands to nodes. */
   readonly commands: CommandService
+  /** The collector's backups of its own database and their checks (GET /api/v1/self-backup). */
+  readonly selfBackups: SelfBackupsRepo
 }
 
 export type App = FastifyInstance<

@@ -1,10 +1,13 @@
 import {
   type AuditEntry,
   type AuditInput,
+  type AuditSegment,
   type AuditVerdict,
   canonicalJson,
   nextAuditEntry,
+  verifyAcrossSegments,
   verifyAuditChain,
+  type SegmentsVerdict,
 } from '@backstop/shared'
 import type { Db } from '../store/db.ts'
 
@@ -17,8 +20,28 @@ export interface AuditLog {
   append(input: AuditInput, now: Date): AuditEntry
   head(): AuditEntry | undefined
   list(q: { afterSeq?: number; limit?: number; action?: string; target?: string }): AuditEntry[]
-  /** Streams the whole table in seq order; `expectHead` catches a cut-off tail. */
+  /**
+   * Streams the whole table in seq order; `expectHead` catches a cut-off tail. After sealed segments (audit_segments,
+   * retention/audit-seal.ts) the walk starts at the newest cut: the sealed entries are checked by verifySealed.
+   */
   verify(expectHead?: { seq: number; hash: string }): AuditVerdict
+  /** The whole chain across its cuts: the exported segment files (signed with `publicKey`), then the table. */
+  verifySealed(
+    segments: readonly AuditSegment[],
+    publicKey: string,
+    expectHead?: { seq: number; hash: string },
+  ): SegmentsVerdict
+  /** The sealed segments the database records, oldest first. */
+  sealed(): SealedSegment[]
+}
+
+export interface SealedSegment {
+  readonly fromSeq: number
+  readonly toSeq: number
+  readonly headHash: string
+  readonly file: string
+  readonly sha256: string
+  readonly sealedAt: string
 }
 
 interface Raw {
@@ -38,6 +61,10 @@ export function createAuditLog(db: Db): AuditLog {
     'INSERT INTO audit_log (seq, ts, actor, action, target, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
   )
   const all = db.prepare<[], Raw>('SELECT * FROM audit_log ORDER BY rowid')
+  const segments = db.prepare<[], SealedSegment>(
+    `SELECT from_seq AS fromSeq, to_seq AS toSeq, head_hash AS headHash, file, sha256, sealed_at AS sealedAt
+     FROM audit_segments ORDER BY from_seq`,
+  )
   const head = (): AuditEntry | undefined => toEntry(headStmt.get())
   const appendTx = db.transaction((input: AuditInput, now: Date): AuditEntry => {
     const e = nextAuditEntry(head(), input, now)
@@ -68,7 +95,16 @@ export function createAuditLog(db: Db): AuditLog {
         })
       return rows.map((r) => toEntry(r) as AuditEntry)
     },
-    verify: (expectHead) => verifyAuditChain(iterate(all), expectHead),
+    verify: (expectHead) => {
+      const cut = segments.all().at(-1)
+      return verifyAuditChain(
+        iterate(all),
+        expectHead,
+        cut ? { seq: cut.toSeq + 1, prevHash: cut.headHash } : undefined,
+      )
+    },
+    verifySealed: (segs, publicKey, expectHead) => verifyAcrossSegments(segs, iterate(all), publicKey, expectHead),
+    sealed: () => segments.all(),
   }
 }
 

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net'
 import { Aedes, type AedesPublishPacket, type Client, type PublishPacket } from 'aedes'
 import type { Logger } from 'pino'
-import { nodeTopic } from '@backstop/shared'
+import { nodeTopic, parseNodeTopic } from '@backstop/shared'
 import type { BrokerIdentity } from '../identity/broker-identity.ts'
 import type { KeyRing } from '../ingest/key-ring.ts'
 import type { Counters } from '../metrics/counters.ts'
@@ -21,7 +21,8 @@ export interface BrokerDeps {
   readonly log: Logger
   readonly now: () => Date
   /** A message on backstop/v1/<node>/events; call `done` when it is settled (committed+acked, rejected, dropped). */
-  readonly onEvent: (node: string, payload: Buffer, done: (err?: Error) => void) => void
+  /** `from`: the connection (its aedes client), so a rolled-back batch can fail the rest of it. */
+  readonly onEvent: (node: string, payload: Buffer, done: (err?: Error) => void, from: object) => void
   /** A message published on backstop/v1/<node>/status (the agent's birth message or its Last Will). */
   readonly onStatus: (node: string, payload: Buffer) => void
   /** Allowed CONNECT clock skew; default ±300 s (docs/protocol.md). */
@@ -33,6 +34,11 @@ export interface BrokerDeps {
   readonly identity?: BrokerIdentity
   /** What clients may cost the collector; defaults in limits.ts. */
   readonly limits?: Partial<BrokerLimits>
+  /**
+   * A node subscribed to its checkpoint topic (each connection does): the collector publishes it a checkpoint
+   * with its high-water mark as of now (docs/reliability.md "Checkpoints"); the retained one may be hours old.
+   */
+  readonly onCheckpointSubscribe?: (node: string) => void
 }
 
 export interface Broker {
@@ -48,6 +54,11 @@ export interface Broker {
   publishAck(node: string, payload: Buffer): void
   /** Publishes a signed command to backstop/v1/<node>/commands (QoS 1, queued in the node's session). */
   publishCommand(node: string, payload: Buffer): void
+  /**
+   * Publishes the node's signed checkpoint to backstop/v1/<node>/checkpoint, retained (QoS 1): an agent gets the
+   * newest one whenever it subscribes. Only the collector publishes there (the publish ACL refuses every client).
+   */
+  publishCheckpoint(node: string, payload: Buffer): void
   /** Drops the node's live session (revocation); its next CONNECT is refused by `identity`. */
   disconnect(node: string): boolean
   close(): Promise<void>
@@ -93,6 +104,8 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     },
   })
   watchErrors(aedes, ctx)
+  aedes.on('clientDisconnect', (client) => statusOfLeftWhilePending(ctx, client as Client))
+  watchCheckpointSubscribes(aedes, ctx)
   return brokerApi(aedes, ctx)
 }
 
@@ -140,27 +153,65 @@ function forwardEvent(ctx: Ctx, client: Client, node: string, packet: PublishPac
   if (release) {
     done(null)
   }
-  ctx.deps.onEvent(node, packet.payload as Buffer, (err) => {
-    w.count--
-    w.bytes -= bytes
-    if (!release) {
-      done(err ?? null)
-    } else if (err) {
-      ctx.log.warn({ node, err: err.message }, 'closing the connection so the agent replays unacknowledged events')
-      client.close()
-    }
-  })
+  ctx.deps.onEvent(
+    node,
+    packet.payload as Buffer,
+    (err) => {
+      w.count--
+      w.bytes -= bytes
+      if (!err) {
+        statusOfLeftWhilePending(ctx, client)
+      }
+      if (!release) {
+        done(err ?? null)
+      } else if (err) {
+        ctx.log.warn({ node, err: err.message }, 'closing the connection so the agent replays unacknowledged events')
+        client.close()
+      }
+    },
+    client,
+  )
 }
 
-/** A node's status (birth message or Will) is recorded; a still-pending client's is not (it proved no key). */
+/**
+ * The last status a still-pending client published (its birth message, a graceful stop's `offline`, or its Will),
+ * not recorded because the client had proved no key yet.
+ */
+const heldStatus = new WeakMap<Client, Buffer>()
+
+/**
+ * A node's status (birth message or Will) is recorded; a still-pending client's is not (it proved no key), but it
+ * is held: see statusOfLeftWhilePending.
+ */
 function recordStatus(ctx: Ctx, packet: AedesPublishPacket, client: Client | null): void {
   const session = client ? ctx.sessions.get(client) : undefined
-  if (!session || session.kind === 'operator' || isPending(session, ctx.keys)) {
+  if (!client || !session || session.kind === 'operator' || packet.topic !== nodeTopic(session.node, 'status')) {
     return
   }
-  if (packet.topic === nodeTopic(session.node, 'status')) {
-    ctx.deps.onStatus(session.node, packet.payload as Buffer)
+  if (isPending(session, ctx.keys)) {
+    heldStatus.set(client, packet.payload as Buffer)
+    return
   }
+  // A status recorded now supersedes the one held while pending (the birth `online`): recording that one later,
+  // when an event of this client settles after it left, would overwrite the stop's `offline`.
+  heldStatus.delete(client)
+  ctx.deps.onStatus(session.node, packet.payload as Buffer)
+}
+
+/**
+ * The status a client left with — a stop's `offline` or its Will — was held unrecorded while it was pending. Once
+ * it has gone and its enrollment committed (the key is pinned), record it, or the node would show the `online` the
+ * enrollment implies with nobody there (an agent stopped within a second of its first start). Asked both when one
+ * of its events settles (the enrollment committed after it left) and when it disconnects (it left after that).
+ */
+function statusOfLeftWhilePending(ctx: Ctx, client: Client): void {
+  const held = heldStatus.get(client)
+  const session = ctx.sessions.get(client)
+  if (held === undefined || session === undefined || !client.closed || isPending(session, ctx.keys)) {
+    return
+  }
+  heldStatus.delete(client)
+  ctx.deps.onStatus(session.node, held)
 }
 
 function watchErrors(aedes: Aedes, ctx: Ctx): void {
@@ -182,14 +233,31 @@ function watchErrors(aedes: Aedes, ctx: Ctx): void {
   })
 }
 
+function watchCheckpointSubscribes(aedes: Aedes, ctx: Ctx): void {
+  const hook = ctx.deps.onCheckpointSubscribe
+  if (!hook) {
+    return
+  }
+  aedes.on('subscribe', (subs, client) => {
+    const s = client ? ctx.sessions.get(client) : undefined
+    if (!s || s.kind !== 'node') {
+      return
+    }
+    // Granted subscriptions only (a refused one carries qos 128); the ACL already limited them to the node's own.
+    if (subs.some((sub) => sub.qos <= 2 && parseNodeTopic(sub.topic)?.channel === 'checkpoint')) {
+      hook(s.node)
+    }
+  })
+}
+
 function brokerApi(aedes: Aedes, ctx: Ctx): Broker {
-  const publish = (node: string, channel: 'ack' | 'commands', payload: Buffer, onErr: string): void => {
+  const publish = (node: string, channel: 'ack' | 'commands' | 'checkpoint', payload: Buffer, onErr: string): void => {
     const packet: PublishPacket = {
       cmd: 'publish',
       topic: nodeTopic(node, channel),
       payload,
       qos: 1,
-      retain: false,
+      retain: channel === 'checkpoint',
       dup: false,
     }
     aedes.publish(packet, (err) => {
@@ -225,6 +293,8 @@ function brokerApi(aedes: Aedes, ctx: Ctx): Broker {
       publish(node, 'ack', payload, 'could not publish ack; the agent will replay and be acked again'),
     publishCommand: (node, payload) =>
       publish(node, 'commands', payload, 'could not publish command; it stays "sent" in the ledger and expires'),
+    publishCheckpoint: (node, payload) =>
+      publish(node, 'checkpoint', payload, 'could not publish checkpoint; the agent keeps its events until the next'),
     disconnect: (node) => {
       const clients = (aedes as unknown as { clients: Record<string, Client | undefined> }).clients
       const live = [clients[`backstop-agent-${node}`], clients[`backstop-pending:${node}`]].filter((c) => !!c)

@@ -1,4 +1,4 @@
-import { MAX_MESSAGE_BYTES } from '@backstop/shared'
+import { MAX_MESSAGE_BYTES, PUBLISH_FRAMING_BYTES } from '@backstop/shared'
 
 /**
  * What one collector lets MQTT clients cost it (docs/security.md, "Unauthenticated MQTT clients"). Every number is
@@ -32,9 +32,6 @@ export interface RateLimit {
   readonly burst: number
   readonly perMinute: number
 }
-
-/** Topic, packet id and fixed header around a payload: `backstop/v1/<63-char node>/events` is 86 bytes. */
-export const PUBLISH_FRAMING_BYTES = 1024
 
 export const defaultBrokerLimits: BrokerLimits = {
   maxPacketBytes: MAX_MESSAGE_BYTES + PUBLISH_FRAMING_BYTES,

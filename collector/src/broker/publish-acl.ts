@@ -1,5 +1,5 @@
 import type { AuthorizeSubscribeHandler, Client, PublishPacket } from 'aedes'
-import { parseNodeTopic, type ErrorCode, type ParsedNodeTopic } from '@backstop/shared'
+import { parseNodeTopic, type ErrorCode, type NodeChannel, type ParsedNodeTopic } from '@backstop/shared'
 import type { BrokerIdentity } from '../identity/broker-identity.ts'
 import type { KeyRing } from '../ingest/key-ring.ts'
 import type { BrokerLimits } from './limits.ts'
@@ -71,7 +71,9 @@ function judgeEnroll(d: AclDeps, s: Session, payload: Buffer): Verdict {
     return {
       reason: 'pending-publish',
       code,
-      msg: 'publish refused: a client that is not enrolled may publish only its enroll message (see docs/enrollment.md)',
+      msg:
+        'publish refused: a client that is not enrolled may publish only its enroll message ' +
+        '(see docs/enrollment.md)',
     }
   }
   if (!d.enrollsPerIp.take(s.ip) || !d.enrollsTotal.take('')) {
@@ -84,6 +86,9 @@ function judgeEnroll(d: AclDeps, s: Session, payload: Buffer): Verdict {
   return undefined
 }
 
+/** What a node may subscribe to under its own prefix; it publishes only events and status (judge). */
+const nodeReadable: ReadonlySet<NodeChannel> = new Set<NodeChannel>(['ack', 'commands', 'checkpoint'])
+
 function kindOf(payload: Buffer): unknown {
   try {
     return (JSON.parse(payload.toString('utf8')) as { kind?: unknown } | null)?.kind
@@ -92,7 +97,7 @@ function kindOf(payload: Buffer): unknown {
   }
 }
 
-/** Subscribe ACL: a node (or a pending one) its own ack and commands; an operator the alert topics. */
+/** Subscribe ACL: a node (or a pending one) its own ack, commands and checkpoint; an operator the alert topics. */
 export function createSubscribeAcl(d: AclDeps): AuthorizeSubscribeHandler {
   return (client, sub, done) => {
     const session = client ? d.sessions.get(client) : undefined
@@ -100,7 +105,7 @@ export function createSubscribeAcl(d: AclDeps): AuthorizeSubscribeHandler {
     const ok =
       session?.kind === 'operator'
         ? d.identity?.operatorMaySubscribe(sub.topic) === true
-        : !!session && !!t && t.node === session.node && (t.channel === 'ack' || t.channel === 'commands')
+        : !!session && !!t && t.node === session.node && nodeReadable.has(t.channel)
     if (ok) {
       done(null, sub)
       return
@@ -109,7 +114,9 @@ export function createSubscribeAcl(d: AclDeps): AuthorizeSubscribeHandler {
       counter: 'broker_acl_refused_total',
       reason: 'subscribe',
       code: 'BK_ERR_WIRE_TOPIC',
-      msg: 'subscribe refused: nodes may read only backstop/v1/<their node>/ack and …/commands, operators backstop/v1/alerts/#',
+      msg:
+        'subscribe refused: nodes may read only backstop/v1/<their node>/ack, …/commands and …/checkpoint, ' +
+        'operators backstop/v1/alerts/#',
       detail: { node: session?.node, kind: session?.kind, topic: sub.topic },
     })
     // null subscription = SUBACK failure (0x80) for this filter; the connection stays up.

@@ -54,9 +54,8 @@ export function registerApiTokenCommands(
       const ctx = openSecurityContext(o.config)
       try {
         for (const t of createTokensRepo(ctx.db).list()) {
-          io.out(
-            `${t.id}  ${t.role.padEnd(8)}  ${t.name}  created ${new Date(t.createdAt).toISOString()}${t.revokedAt ? `  REVOKED ${new Date(t.revokedAt).toISOString()}` : ''}`,
-          )
+          const revoked = t.revokedAt ? `  REVOKED ${new Date(t.revokedAt).toISOString()}` : ''
+          io.out(`${t.id}  ${t.role.padEnd(8)}  ${t.name}  created ${new Date(t.createdAt).toISOString()}${revoked}`)
         }
       } finally {
         ctx.close()

@@ -30,7 +30,9 @@ export function registerNodeCommands(program: Command, io: CliOut): void {
         io.out('NODE                 ACCESS    KEY FINGERPRINT                   HOST                 SINCE')
         for (const r of rows) {
           io.out(
-            `${r.node.padEnd(20)} ${r.access.padEnd(9)} ${(r.fingerprint ?? '-').padEnd(33)} ${(r.hostname ?? '-').padEnd(20)} ${r.accessChangedAt ?? r.enrolledAt ?? ''}${r.reason ? `  (${r.reason})` : ''}`,
+            `${r.node.padEnd(20)} ${r.access.padEnd(9)} ${(r.fingerprint ?? '-').padEnd(33)} ` +
+              `${(r.hostname ?? '-').padEnd(20)} ${r.accessChangedAt ?? r.enrolledAt ?? ''}` +
+              `${r.reason ? `  (${r.reason})` : ''}`,
           )
         }
       }),

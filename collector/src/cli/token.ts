@@ -32,12 +32,11 @@ export function registerTokenCommands(program: Command, io: CliOut): void {
         const fp = ctx.caFingerprint()
         io.out(`token:       ${t.token}`)
         io.out(`id:          ${t.id}`)
-        io.out(
-          `expires:     ${t.expiresAt}${o.approval ? ' (needs `backstop-collector node approve <node>` after the agent enrolls)' : ''}`,
-        )
-        io.out(
-          `fingerprint: ${fp ?? '(no TLS material yet: start the collector once, or TLS is operator-supplied without caFile)'}`,
-        )
+        const approvalHint = ' (needs `backstop-collector node approve <node>` after the agent enrolls)'
+        io.out(`expires:     ${t.expiresAt}${o.approval ? approvalHint : ''}`)
+        const noFingerprint =
+          '(no TLS material yet: start the collector once, or TLS is operator-supplied without caFile)'
+        io.out(`fingerprint: ${fp ?? noFingerprint}`)
         io.out('agent config:')
         io.out('  collector:')
         io.out(`    enrollmentToken: ${t.token}`)
@@ -73,7 +72,8 @@ export function registerTokenCommands(program: Command, io: CliOut): void {
                 ? 'expired'
                 : 'valid'
           io.out(
-            `${r.id}  ${state.padEnd(8)}  ${r.expiresAt.padEnd(24)}  ${(r.usedByNode ?? '-').padEnd(14)}  ${r.note ?? ''}${r.requireApproval ? ' [approval]' : ''}`,
+            `${r.id}  ${state.padEnd(8)}  ${r.expiresAt.padEnd(24)}  ${(r.usedByNode ?? '-').padEnd(14)}  ` +
+              `${r.note ?? ''}${r.requireApproval ? ' [approval]' : ''}`,
           )
         }
       } finally {

@@ -97,7 +97,8 @@ export function createCommandService(d: CommandDeps): CommandService {
   )
   const all = d.db.prepare<[number], Raw>('SELECT * FROM commands ORDER BY issued_at DESC LIMIT ?')
   const upd = d.db.prepare(
-    'UPDATE commands SET status = ?, result_code = ?, result_msg = ?, run_id = coalesce(?, run_id), outcome = coalesce(?, outcome), updated_at = ? WHERE id = ?',
+    'UPDATE commands SET status = ?, result_code = ?, result_msg = ?, run_id = coalesce(?, run_id), ' +
+      'outcome = coalesce(?, outcome), updated_at = ? WHERE id = ?',
   )
   const copyResults = createCopyResults(d.db)
 

@@ -24,7 +24,8 @@ export function createCopyResults(db: Db): {
     CopyAsset
   >(`UPDATE copies SET verification_state = @state, verification_at = @at, verification_method = @method,
       verification_detail = @detail
-    WHERE node = @node AND copy_id = @copyId AND deleted_at IS NULL AND (verification_at IS NULL OR verification_at <= @at)
+    WHERE node = @node AND copy_id = @copyId AND deleted_at IS NULL
+      AND (verification_at IS NULL OR verification_at <= @at)
     RETURNING asset_kind, asset_id`)
   const restore = db.prepare<Record<string, string>, CopyAsset>(`UPDATE copies SET restore_test = @json
     WHERE node = @node AND copy_id = @copyId AND (restore_test IS NULL OR json_extract(restore_test, '$.at') <= @at)
@@ -51,7 +52,8 @@ export function createCopyResults(db: Db): {
           method: `reverify:${o.method}`.slice(0, 256),
           detail: (ok
             ? `re-verified by command ${commandId}: ${o.checks.join('; ')}`
-            : `re-verify (command ${commandId}) failed: ${o.error?.code ?? 'BK_ERR_VERIFY_FAILED'}: ${o.error?.message ?? ''}`
+            : `re-verify (command ${commandId}) failed: ${o.error?.code ?? 'BK_ERR_VERIFY_FAILED'}: ` +
+              `${o.error?.message ?? ''}`
           ).slice(0, 8192),
         })
         changed(node, verified)

@@ -70,7 +70,8 @@ export function resolveEnrollment(input: EnrollmentInput | undefined, error: Rep
     if (bare) {
       warn(
         where,
-        `a bare token never expires and enrolls any number of machines; write it as {token: …, expiresAt: 2026-12-31} or remove it (${ONE_TIME_HINT})`,
+        'a bare token never expires and enrolls any number of machines; ' +
+          `write it as {token: …, expiresAt: 2026-12-31} or remove it (${ONE_TIME_HINT})`,
       )
       tokens.push({ token, expiresAt: null })
       return
@@ -81,7 +82,8 @@ export function resolveEnrollment(input: EnrollmentInput | undefined, error: Rep
     if (Number.isNaN(at)) {
       error(
         ['enrollment', 'tokens', i, 'expiresAt'],
-        `"${entry.expiresAt}" is no date; use an ISO 8601 date or date-time, e.g. 2026-12-31 or 2026-12-31T18:00:00Z (a time needs Z or an offset)`,
+        `"${entry.expiresAt}" is no date; use an ISO 8601 date or date-time, ` +
+          'e.g. 2026-12-31 or 2026-12-31T18:00:00Z (a time needs Z or an offset)',
       )
       return
     }

@@ -17,6 +17,9 @@ import {
 import { checkApiExposure } from './api-exposure.ts'
 import { resolveLedger } from './ledger-input.ts'
 import { resolveEnrollment } from './enrollment.ts'
+import { resolveSelfBackup } from './self-backup-input.ts'
+import { resolveDatabase, resolveRetention } from './retention.ts'
+import { resolveMqttLimits } from './mqtt-limits-input.ts'
 import {
   CollectorConfigInput,
   OFF_ON_NETWORK,
@@ -89,6 +92,8 @@ export function parseCollectorConfig(text: string, file: string): ResolvedCollec
       into.push({ file, ...position(doc, lines, path), field: fieldName(path), message })
     }
   const enrollment = resolveEnrollment(input.enrollment, report(issues), report(warnings))
+  const dataDir = input.dataDir ?? '/var/lib/backstop-collector'
+  const selfBackup = resolveSelfBackup(input.selfBackup, dataDir, report(issues))
   if (issues.length > 0) {
     throw new ConfigError(issues)
   }
@@ -98,13 +103,16 @@ export function parseCollectorConfig(text: string, file: string): ResolvedCollec
     auth: input.api?.auth ?? 'required',
   }
   exposureIssue(api, doc, lines, file)
-  const dataDir = input.dataDir ?? '/var/lib/backstop-collector'
   return {
     file,
     dataDir,
     dataDirAccess: input.dataDirAccess ?? 'owner-only',
     dbFile: join(dataDir, 'collector.db'),
-    mqtt: { host: input.mqtt?.host ?? '0.0.0.0', port: input.mqtt?.port ?? 1883 },
+    mqtt: {
+      host: input.mqtt?.host ?? '0.0.0.0',
+      port: input.mqtt?.port ?? 1883,
+      limits: resolveMqttLimits(input.mqtt?.limits),
+    },
     api,
     enrollment,
     warnings: warnings.map(formatIssue),
@@ -123,12 +131,15 @@ export function parseCollectorConfig(text: string, file: string): ResolvedCollec
       verifyWorkers: input.ingest?.verifyWorkers ?? Math.max(1, Math.min(4, availableParallelism() - 1)),
     },
     export: { influx: influxOptions(input.export?.influx) },
+    retention: resolveRetention(input.retention, dataDir),
+    database: resolveDatabase(input.database),
     ledger: {
       ...resolveLedger(input.ledger),
       ...(input.coverage?.bareMetalImageRoles !== undefined
         ? { bareMetalImageRoles: input.coverage.bareMetalImageRoles }
         : {}),
     },
+    selfBackup,
   }
 }
 
@@ -177,4 +188,5 @@ const valueHints: Readonly<Record<string, string>> = {
 /** A regex in an error message helps nobody; these fields say what they want instead. */
 const patternHints: Readonly<Record<string, string>> = {
   'export.influx.url': 'must be an http:// or https:// URL with a host and no query, e.g. http://127.0.0.1:8428',
+  'retention.audit.exportDir': 'must be an absolute path, e.g. /srv/backstop/audit-segments (better on another disk)',
 }

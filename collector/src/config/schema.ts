@@ -2,6 +2,9 @@ import Type, { type Static } from 'typebox'
 import { EnrollmentInput, type ResolvedEnrollment } from './enrollment.ts'
 import type { LedgerConfig } from '../ledger/config.ts'
 import { LedgerInput } from './ledger-input.ts'
+import { SelfBackupInput, type ResolvedSelfBackup } from './self-backup-input.ts'
+import { DatabaseInput, RetentionInput, type DatabaseUpkeepConfig, type RetentionConfig } from './retention.ts'
+import { MqttLimitsInput, type MqttLimits } from './mqtt-limits-input.ts'
 
 const Listen = (defaultHost: string, defaultPort: number) =>
   Type.Object(
@@ -37,7 +40,12 @@ export const CollectorConfigInput = Type.Object(
      * collector refuses to start on a directory its group or others can enter; group-read: its group may (0750/0640).
      */
     dataDirAccess: Type.Optional(Type.Union([Type.Literal('owner-only'), Type.Literal('group-read')])),
-    mqtt: Type.Optional(Listen('0.0.0.0', 1883)),
+    mqtt: Type.Optional(
+      Type.Object(
+        { ...Listen('0.0.0.0', 1883).properties, limits: Type.Optional(MqttLimitsInput) },
+        { additionalProperties: false },
+      ),
+    ),
     api: Type.Optional(
       Type.Object(
         {
@@ -115,6 +123,8 @@ export const CollectorConfigInput = Type.Object(
     ),
     /** Compliance ledger: tier policies, automatic expectations, node timeout, notification floor. */
     ledger: Type.Optional(LedgerInput),
+    /** Online backups of the collector's own database (collector/src/self-backup/); absent = none. */
+    selfBackup: Type.Optional(SelfBackupInput),
     /** Coverage rules over the agents' inventories (collector/src/ledger/coverage.ts). */
     coverage: Type.Optional(
       Type.Object(
@@ -135,6 +145,10 @@ export const CollectorConfigInput = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    /** How long each table keeps history; the audit chain only by sealed, signed segments (config/retention.ts). */
+    retention: Type.Optional(RetentionInput),
+    /** SQLite upkeep and the collector host's own disk alerts (config/retention.ts, store/upkeep.ts). */
+    database: Type.Optional(DatabaseInput),
     ingest: Type.Optional(
       Type.Object(
         {
@@ -176,7 +190,7 @@ export interface ResolvedCollectorConfig {
   readonly dataDir: string
   readonly dataDirAccess: 'owner-only' | 'group-read'
   readonly dbFile: string
-  readonly mqtt: { readonly host: string; readonly port: number }
+  readonly mqtt: { readonly host: string; readonly port: number; readonly limits: MqttLimits }
   readonly api: { readonly host: string; readonly port: number; readonly auth: AuthMode }
   readonly enrollment: ResolvedEnrollment
   /** Problems that do not stop the collector, as file:line:col: field: message (configcheck prints them). */
@@ -191,6 +205,10 @@ export interface ResolvedCollectorConfig {
   }
   readonly ingest: { readonly batchSize: number; readonly batchIntervalMs: number; readonly verifyWorkers: number }
   readonly ledger: LedgerConfig
+  readonly retention: RetentionConfig
+  readonly database: DatabaseUpkeepConfig
   /** `influx` undefined = export off (createTelemetry's no-op). */
   readonly export: { readonly influx: InfluxExportOptions | undefined }
+  /** undefined = no `selfBackup:` section (the collector logs a warning on start). */
+  readonly selfBackup?: ResolvedSelfBackup | undefined
 }

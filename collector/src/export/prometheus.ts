@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
 import type { Counters } from '../metrics/counters.ts'
+import { registerStorageMetrics, type StorageSource } from '../metrics/storage-metrics.ts'
 import type { AlertsRepo } from '../store/alerts-repo.ts'
 import type { Db } from '../store/db.ts'
 import type { LedgerAssetsRepo } from '../store/ledger-assets-repo.ts'
@@ -16,6 +17,8 @@ export interface PrometheusDeps {
   readonly channels: Pick<NotifyRepo, 'channels'>
   readonly downNodes: () => ReadonlySet<string>
   readonly counters: Counters
+  /** The collector's own database and disk (compose/upkeep.ts); absent in tests that do not need them. */
+  readonly storage?: StorageSource
 }
 
 export function createPrometheus(o: PrometheusDeps) {
@@ -77,7 +80,8 @@ export function createPrometheus(o: PrometheusDeps) {
   })
   const classes = db.prepare<[], { all: number | null; offsite: number | null; offline: number | null }>(`SELECT
     sum(json_extract(counts, '$.copies') - 1) AS "all", sum(json_extract(counts, '$.offsite')) AS offsite,
-    sum(json_extract(counts, '$.offlineOrImmutable')) AS offline FROM ledger_assets WHERE lifecycle = 'active' AND counts <> '{}'`)
+    sum(json_extract(counts, '$.offlineOrImmutable')) AS offline
+    FROM ledger_assets WHERE lifecycle = 'active' AND counts <> '{}'`)
   new Gauge({
     name: 'backstop_copy_locations',
     help: 'Independent locations holding a good copy, summed over active assets, by class',
@@ -139,6 +143,9 @@ export function createPrometheus(o: PrometheusDeps) {
     },
   })
 
+  if (o.storage) {
+    registerStorageMetrics(registry, o.storage)
+  }
   const sync = counterSync(registry, o.counters)
   return {
     registry,

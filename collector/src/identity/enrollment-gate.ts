@@ -1,6 +1,7 @@
 import { BackstopError, keyFingerprint } from '@backstop/shared'
 import type { AuditLog } from '../audit/audit-log.ts'
 import type { Db } from '../store/db.ts'
+import { createEventsRepo } from '../store/events-repo.ts'
 import type { AccessRepo } from './node-access.ts'
 import { isOneTimeShape, type TokensRepo } from './enrollment-tokens.ts'
 
@@ -43,6 +44,11 @@ export function createEnrollmentGate(d: GateDeps): EnrollmentGate {
     'SELECT public_key, fingerprint FROM nodes WHERE node = ?',
   )
   const replaceKey = d.db.prepare('UPDATE nodes SET public_key = ?, fingerprint = ? WHERE node = ?')
+  // A new key starts a new agent epoch: its seqs start again at 1, and no envelope of the old key verifies any more,
+  // so the old high-water mark (docs/reliability.md "Duplicates") would only hide the new epoch's events.
+  const events = createEventsRepo(d.db)
+  // Nor does any backup cover the new epoch: an old checkpoint would let its agent release uncovered events.
+  const dropCheckpoint = d.db.prepare('DELETE FROM node_checkpoints WHERE node = ?')
 
   const admit = (r: EnrollRequest): Admission => {
     const at = r.now.toISOString()
@@ -50,7 +56,9 @@ export function createEnrollmentGate(d: GateDeps): EnrollmentGate {
     if (access?.state === 'revoked') {
       throw new BackstopError(
         'BK_ERR_NODE_REVOKED',
-        `node "${r.node}" was revoked at ${access.changedAt} by ${access.changedBy}${access.reason ? ` (${access.reason})` : ''}; to let it back in: backstop-collector node reenroll ${r.node}`,
+        `node "${r.node}" was revoked at ${access.changedAt} by ${access.changedBy}` +
+          `${access.reason ? ` (${access.reason})` : ''}; ` +
+          `to let it back in: backstop-collector node reenroll ${r.node}`,
       )
     }
     const row = d.tokens.find(r.token)
@@ -60,7 +68,8 @@ export function createEnrollmentGate(d: GateDeps): EnrollmentGate {
     if (!row && !staticOk) {
       throw new BackstopError(
         'BK_ERR_ENROLL_TOKEN',
-        `node "${r.node}" presented a token that matches no one-time token and none of enrollment.tokens; create one with: backstop-collector token create`,
+        `node "${r.node}" presented a token that matches no one-time token and none of enrollment.tokens; ` +
+          'create one with: backstop-collector token create',
       )
     }
     if (row) {
@@ -73,7 +82,8 @@ export function createEnrollmentGate(d: GateDeps): EnrollmentGate {
       if (row.usedAt && (row.usedByNode !== r.node || row.usedByKey !== r.publicKey)) {
         throw new BackstopError(
           'BK_ERR_ENROLL_TOKEN',
-          `token ${row.id} was already used by node "${row.usedByNode}" at ${row.usedAt}; tokens are one-time, create a new one`,
+          `token ${row.id} was already used by node "${row.usedByNode}" at ${row.usedAt}; ` +
+            'tokens are one-time, create a new one',
         )
       }
       if (!row.usedAt && Date.parse(row.expiresAt) <= r.now.getTime()) {
@@ -100,12 +110,15 @@ export function createEnrollmentGate(d: GateDeps): EnrollmentGate {
       if (access?.state !== 'reenroll') {
         throw new BackstopError(
           'BK_ERR_NODE_KEY_MISMATCH',
-          `node "${r.node}" is pinned to key ${current.fingerprint} but enrolled with ${fp}; if it was reinstalled, allow it with: backstop-collector node reenroll ${r.node}`,
+          `node "${r.node}" is pinned to key ${current.fingerprint} but enrolled with ${fp}; ` +
+            `if it was reinstalled, allow it with: backstop-collector node reenroll ${r.node}`,
         )
       }
       d.db.transaction(() => {
         bind()
         replaceKey.run(r.publicKey, fp, r.node)
+        events.resetHighWater(r.node, r.now.getTime())
+        dropCheckpoint.run(r.node)
         d.access.clear(r.node)
         d.audit.append(
           {
@@ -160,7 +173,8 @@ export function createEnrollmentGate(d: GateDeps): EnrollmentGate {
         })()
         throw new BackstopError(
           'BK_ERR_ENROLL_PENDING',
-          `node "${r.node}" (key ${fp}, host ${r.hostname}) waits for an admin: backstop-collector node approve ${r.node}; the agent keeps retrying`,
+          `node "${r.node}" (key ${fp}, host ${r.hostname}) waits for an admin: ` +
+            `backstop-collector node approve ${r.node}; the agent keeps retrying`,
         )
       }
     }

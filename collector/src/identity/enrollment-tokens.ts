@@ -66,8 +66,8 @@ interface Raw {
 }
 
 export function createTokensRepo(db: Db): TokensRepo {
-  const ins =
-    db.prepare(`INSERT INTO enrollment_tokens (id, token_hash, created_at, created_by, expires_at, require_approval, note)
+  const ins = db.prepare(`INSERT INTO enrollment_tokens (id, token_hash, created_at, created_by,
+      expires_at, require_approval, note)
     VALUES (?, ?, ?, ?, ?, ?, ?)`)
   const byHash = db.prepare<[string], Raw>('SELECT * FROM enrollment_tokens WHERE token_hash = ?')
   const byId = db.prepare<[string], Raw>('SELECT * FROM enrollment_tokens WHERE id = ?')

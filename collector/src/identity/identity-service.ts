@@ -48,7 +48,8 @@ export function createIdentityService(d: IdentityDeps): IdentityService {
     'SELECT node, fingerprint, enrolled_at, hostname FROM nodes ORDER BY node',
   )
   const known = d.db.prepare<[string, string], { n: number }>(
-    'SELECT (SELECT count(*) FROM nodes WHERE node = ?) + (SELECT count(*) FROM enrollment_requests WHERE node = ?) AS n',
+    'SELECT (SELECT count(*) FROM nodes WHERE node = ?) + ' +
+      '(SELECT count(*) FROM enrollment_requests WHERE node = ?) AS n',
   )
   const tx = <T>(fn: () => T): T => d.db.transaction(fn).immediate()
 

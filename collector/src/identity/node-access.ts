@@ -59,7 +59,8 @@ export function createAccessRepo(db: Db): AccessRepo {
     { node: string; state: AccessState; changed_at: string; changed_by: string; reason: string | null }
   >('SELECT * FROM node_access WHERE node = ?')
   const set = db.prepare(`INSERT INTO node_access (node, state, changed_at, changed_by, reason) VALUES (?, ?, ?, ?, ?)
-    ON CONFLICT (node) DO UPDATE SET state = excluded.state, changed_at = excluded.changed_at, changed_by = excluded.changed_by, reason = excluded.reason`)
+    ON CONFLICT (node) DO UPDATE SET state = excluded.state, changed_at = excluded.changed_at,
+      changed_by = excluded.changed_by, reason = excluded.reason`)
   const clear = db.prepare('DELETE FROM node_access WHERE node = ?')
   const revoked = db.prepare<
     [string],
@@ -68,8 +69,8 @@ export function createAccessRepo(db: Db): AccessRepo {
   const req = db.prepare<[string, string], RawReq>(
     'SELECT * FROM enrollment_requests WHERE node = ? AND public_key = ?',
   )
-  const addReq =
-    db.prepare(`INSERT INTO enrollment_requests (node, public_key, fingerprint, token_id, hostname, reason, requested_at)
+  const addReq = db.prepare(`INSERT INTO enrollment_requests (node, public_key, fingerprint, token_id,
+      hostname, reason, requested_at)
     VALUES (@node, @publicKey, @fingerprint, @tokenId, @hostname, @reason, @requestedAt)
     ON CONFLICT (node, public_key) DO UPDATE SET requested_at = excluded.requested_at, hostname = excluded.hostname
     WHERE enrollment_requests.state = 'pending'`)

@@ -32,7 +32,9 @@ export function createStaticTokenCheck(
     if (hit.expiresAt !== null && hit.expiresAt <= now) {
       throw new BackstopError(
         'BK_ERR_ENROLL_TOKEN',
-        `static token enrollment.tokens[${hit.i}] expired at ${new Date(hit.expiresAt).toISOString()}; create a one-time token with \`backstop-collector token create\` (or set a later expiresAt in the collector config and restart)`,
+        `static token enrollment.tokens[${hit.i}] expired at ${new Date(hit.expiresAt).toISOString()}; ` +
+          'create a one-time token with `backstop-collector token create` ' +
+          '(or set a later expiresAt in the collector config and restart)',
       )
     }
     return true

@@ -1,4 +1,4 @@
-import { BackstopError, isBackstopError, type AckBody, type ErrorCode } from '@backstop/shared'
+import { BackstopError, isBackstopError, type AckBody, type Envelope, type ErrorCode } from '@backstop/shared'
 import type { Logger } from 'pino'
 import type { Db } from '../store/db.ts'
 import type { EpochMs } from '../store/iso-time.ts'
@@ -15,6 +15,8 @@ export interface Item {
   readonly verdict: Verdict
   readonly receivedAt: EpochMs
   readonly done: Settled
+  /** The connection it came over: after a rollback, nothing more of that connection may commit (batcher.ts). */
+  readonly from: object
 }
 
 export interface NodeAck {
@@ -63,6 +65,7 @@ export function createBatchApplier(deps: ApplyDeps): (items: readonly Item[], gu
       pinAfterCommit: (node, publicKey) => {
         out.pins.push([node, publicKey])
       },
+      seqNotice: (what, env) => logSeqNotice(deps.log, what, env),
     }
     for (const item of items) {
       applyItem(item, out, ctx, changes, guarded)
@@ -100,6 +103,10 @@ export function createBatchApplier(deps: ApplyDeps): (items: readonly Item[], gu
         ack.enrollment = applied.enrollment
       }
     } catch (e) {
+      if (isStorageFailure(e)) {
+        // Not this message's fault: the whole batch rolls back and its publishers replay, in order.
+        throw e
+      }
       if (!guarded) {
         throw new RetryGuarded()
       }
@@ -112,7 +119,46 @@ export function createBatchApplier(deps: ApplyDeps): (items: readonly Item[], gu
     }
   }
 
-  return deps.db.transaction(applyBatch)
+  // BEGIN IMMEDIATE: a write lock held elsewhere fails the batch at its start (after busy_timeout), not one message
+  // in the middle while the messages behind it commit.
+  const inTransaction = deps.db.transaction(applyBatch)
+  return (items, guarded) => inTransaction.immediate(items, guarded)
+}
+
+/**
+ * SQLite result codes that say the database, not the message, failed: locked past busy_timeout, disk full, I/O
+ * error, read-only or corrupt file, out of memory. Extended codes (SQLITE_IOERR_WRITE …) share the prefix.
+ */
+const STORAGE_FAILURES = [
+  'SQLITE_BUSY',
+  'SQLITE_LOCKED',
+  'SQLITE_FULL',
+  'SQLITE_IOERR',
+  'SQLITE_READONLY',
+  'SQLITE_CORRUPT',
+  'SQLITE_NOMEM',
+  'SQLITE_CANTOPEN',
+  'SQLITE_NOTADB',
+]
+
+function isStorageFailure(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code
+  return typeof code === 'string' && STORAGE_FAILURES.some((c) => code === c || code.startsWith(`${c}_`))
+}
+
+/** docs/reliability.md "Duplicates": what a pruned msgId window and a renumbered outbox mean for the operator. */
+function logSeqNotice(log: Logger, what: 'forgotten' | 'renumbered', env: Envelope): void {
+  const at = { node: env.node, seq: env.seq, msgId: env.msgId, kind: env.kind, ts: env.ts }
+  if (what === 'forgotten') {
+    log.warn(
+      at,
+      'event at or below the seqs retention pruned, with a msgId the collector no longer holds: acked as a replay ' +
+        "and not applied; if this node's outbox was wiped while its key was kept, remove the key too and allow " +
+        'the new one: backstop-collector node reenroll <node>',
+    )
+  } else {
+    log.warn(at, "another msgId was committed with this seq: the node's outbox restarted its numbering; applied")
+  }
 }
 
 function rejectionOf(e: unknown, kind: string, msgId: string): BackstopError {

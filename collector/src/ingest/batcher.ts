@@ -26,7 +26,9 @@ export interface BatcherDeps {
 }
 
 export interface Batcher {
-  add(node: string, verdict: Verdict, done: Settled): void
+  /** `receivedAt`: when the message arrived at the broker (before verification), not when it was queued. */
+  /** `from`: the connection it came over (Item.from). */
+  add(node: string, verdict: Verdict, done: Settled, receivedAt: EpochMs, from: object): void
   /** Commits everything queued now (graceful shutdown, tests). */
   flush(): void
   pending(): number
@@ -44,6 +46,8 @@ export function createBatcher(deps: BatcherDeps): Batcher {
   let timer: NodeJS.Timeout | undefined
   let immediate: NodeJS.Immediate | undefined
   let closed = false
+  /** Connections with a rolled-back batch: the agent replays from its outbox on a new one. */
+  const failedConnections = new WeakSet<object>()
   const inTransaction = createBatchApplier({ ...deps, collectorPublicKey: deps.collector.publicKey })
 
   const schedule = (): void => {
@@ -69,11 +73,18 @@ export function createBatcher(deps: BatcherDeps): Batcher {
     while (queue.length > 0) {
       const items = queue.length <= deps.batchSize ? queue : queue.slice(0, deps.batchSize)
       queue = queue.length <= deps.batchSize ? [] : queue.slice(deps.batchSize)
-      commitBatch(items)
+      const failed = commitBatch(items)
+      if (failed) {
+        for (const item of items) {
+          failedConnections.add(item.from)
+        }
+        queue = failBehind(queue, failedConnections, failed)
+      }
     }
   }
 
-  const commitBatch = (items: Item[]): void => {
+  /** Commits one batch; returns the error when it rolled back. */
+  const commitBatch = (items: Item[]): Error | undefined => {
     let out: Outcome
     try {
       try {
@@ -85,8 +96,7 @@ export function createBatcher(deps: BatcherDeps): Batcher {
         out = inTransaction(items, true)
       }
     } catch (e) {
-      rolledBack(deps, items, e)
-      return
+      return rolledBack(deps, items, e)
     }
     // Committed: only now may anything be acknowledged.
     for (const [node, publicKey] of out.pins) {
@@ -98,15 +108,22 @@ export function createBatcher(deps: BatcherDeps): Batcher {
       item.done()
     }
     deps.onCommitted()
+    return undefined
   }
 
   return {
-    add: (node, verdict, done) => {
+    add: (node, verdict, done, receivedAt, from) => {
       if (closed) {
         done(new Error('collector is shutting down'))
         return
       }
-      queue.push({ node, verdict, receivedAt: deps.now(), done })
+      if (failedConnections.has(from)) {
+        // Still in verification when its connection's batch rolled back: published after the messages that will
+        // be replayed, so it must not commit ahead of them.
+        done(new Error('an earlier message of this connection was rolled back; replayed after reconnecting'))
+        return
+      }
+      queue.push({ node, verdict, receivedAt, done, from })
       schedule()
     },
     flush,
@@ -122,7 +139,7 @@ export function createBatcher(deps: BatcherDeps): Batcher {
  * The whole batch rolled back (disk full, I/O error …). Nothing is acked; the error makes aedes drop the
  * publishers' connections, and the agents replay from their outboxes on reconnect.
  */
-function rolledBack(deps: BatcherDeps, items: readonly Item[], e: unknown): void {
+function rolledBack(deps: BatcherDeps, items: readonly Item[], e: unknown): Error {
   deps.counters.inc('ingest_batch_failures_total')
   deps.log.error(
     { err: e, messages: items.length },
@@ -132,6 +149,24 @@ function rolledBack(deps: BatcherDeps, items: readonly Item[], e: unknown): void
   for (const item of items) {
     item.done(err)
   }
+  return err
+}
+
+/**
+ * After a rollback, the queued messages of the same connections fail too: they were published after the ones that
+ * will be replayed, and committing them first would store a node's events out of its seq order (a lock held longer
+ * than busy_timeout fails one batch, then releases in time for the next). Their agents replay them in order.
+ */
+function failBehind(queue: Item[], failedConnections: WeakSet<object>, err: Error): Item[] {
+  const keep: Item[] = []
+  for (const item of queue) {
+    if (failedConnections.has(item.from)) {
+      item.done(err)
+    } else {
+      keep.push(item)
+    }
+  }
+  return keep
 }
 
 function count(counters: Counters, out: Outcome): void {

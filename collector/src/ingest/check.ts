@@ -126,7 +126,8 @@ export function checkMessage(topicNode: string, payload: Buffer | string, deps: 
     return reject(
       new BackstopError(
         'BK_ERR_SIG_INVALID',
-        `${env.kind} ${msgId} from "${env.node}" is not signed by ${env.kind === 'enroll' ? 'the key in its body' : 'the pinned key'}`,
+        `${env.kind} ${msgId} from "${env.node}" is not signed by ` +
+          `${env.kind === 'enroll' ? 'the key in its body' : 'the pinned key'}`,
       ),
       msgId,
     )
@@ -140,7 +141,8 @@ export function checkMessage(topicNode: string, payload: Buffer | string, deps: 
     return reject(
       new BackstopError(
         'BK_ERR_ENROLL_TOKEN',
-        `node "${env.node}" presented an enrollment token that matches none in the collector config (enrollment.tokens)`,
+        `node "${env.node}" presented an enrollment token that matches none in the collector config ` +
+          `(enrollment.tokens)`,
       ),
       msgId,
     )
@@ -177,7 +179,8 @@ function checkBatch(topicNode: string, batch: BatchEnvelope, deps: CheckDeps): C
     return reject(
       new BackstopError(
         'BK_ERR_SIG_INVALID',
-        `batch ${batch.msgId} of ${batch.body.events.length} events from "${batch.node}" is not signed by the pinned key (batch domain)`,
+        `batch ${batch.msgId} of ${batch.body.events.length} events from "${batch.node}" is not signed by the ` +
+          `pinned key (batch domain)`,
       ),
       batch.msgId,
     )

@@ -12,7 +12,8 @@ export const applyEnroll: Handler<'enroll'> = (msg, ctx) => {
   if (existing && existing.publicKey !== body.publicKey) {
     throw new BackstopError(
       'BK_ERR_NODE_KEY_MISMATCH',
-      `node "${node}" is pinned to key ${existing.fingerprint} but enrolled with ${keyFingerprint(body.publicKey)}; if the node was reinstalled, an admin must reset its enrollment`,
+      `node "${node}" is pinned to key ${existing.fingerprint} but enrolled with ` +
+        `${keyFingerprint(body.publicKey)}; if the node was reinstalled, an admin must reset its enrollment`,
     )
   }
   if (existing) {
@@ -28,7 +29,7 @@ export const applyEnroll: Handler<'enroll'> = (msg, ctx) => {
     })
   }
   // The enroll arrived over a live session; its `online` status was published before the node row existed.
-  if (ctx.store.nodes.setStatus(node, 'online', msg.receivedAt, msg.receivedAt, body.agentVersion)) {
+  if (ctx.store.nodes.setOnlineFromEvent(node, msg.receivedAt, body.agentVersion)) {
     ctx.changes.mark({ kind: 'node', node })
   }
   ctx.pinAfterCommit(node, body.publicKey)

@@ -8,6 +8,7 @@ import { applyJobFinished } from './job-finished.ts'
 import { applyJobProgress } from './job-progress.ts'
 import { applyJobStarted } from './job-started.ts'
 import { applyJobsDeclared } from './jobs-declared.ts'
+import { applyOutboxRetention } from './outbox-retention.ts'
 import type { Applied, HandlerContext, Incoming } from './types.ts'
 
 /**
@@ -35,10 +36,13 @@ export function applyMessage(msg: Incoming, ctx: HandlerContext): Applied {
       return applyCommandResult(as(msg, env), ctx)
     case 'disk.health':
       return applyDiskHealth(as(msg, env), ctx)
+    case 'outbox.retention':
+      return applyOutboxRetention(as(msg, env), ctx)
     case 'ack':
+    case 'checkpoint':
       throw new BackstopError(
         'BK_ERR_WIRE_SCHEMA',
-        `"ack" flows collector → agent only; node "${env.node}" published one (${env.msgId})`,
+        `"${env.kind}" flows collector → agent only; node "${env.node}" published one (${env.msgId})`,
       )
     default: {
       const unhandled: never = env

@@ -39,7 +39,8 @@ export interface Ingest {
    * One message from `backstop/v1/<topicNode>/events` (the broker already checked that the connection may publish
    * there). `done` runs once the message is settled: committed and acked, rejected and acked, or dropped.
    */
-  submit(topicNode: string, payload: Buffer, done: Settled): void
+  /** `from`: the connection (any object unique to it): a rolled-back batch fails the rest of its connection. */
+  submit(topicNode: string, payload: Buffer, done: Settled, from: object): void
   /** `backstop/v1/<node>/status` (retained online/offline). */
   status(node: string, payload: Buffer): void
   /**
@@ -55,6 +56,9 @@ export interface Ingest {
 
 interface InOrder {
   readonly node: string
+  /** When the message arrived: its events' receivedAt, so a status message that came after it is the later fact. */
+  readonly arrivedAt: EpochMs
+  readonly from: object
   readonly bytes: number
   readonly done: Settled
   verdict: Checked | undefined
@@ -89,7 +93,7 @@ export function createIngest(deps: IngestDeps): Ingest {
       m.done()
       return
     }
-    batcher.add(m.node, verdict, m.done)
+    batcher.add(m.node, verdict, m.done, m.arrivedAt, m.from)
   }
 
   const drain = (): void => {
@@ -111,8 +115,15 @@ export function createIngest(deps: IngestDeps): Ingest {
   }
 
   return {
-    submit: (topicNode, payload, done) => {
-      const m: InOrder = { node: topicNode, bytes: payload.length, done, verdict: undefined }
+    submit: (topicNode, payload, done, from) => {
+      const m: InOrder = {
+        node: topicNode,
+        arrivedAt: deps.now(),
+        from,
+        bytes: payload.length,
+        done,
+        verdict: undefined,
+      }
       order.push(m)
       verifier.check(topicNode, payload, (v) => {
         m.verdict = v
@@ -186,7 +197,7 @@ function routeBatch(batcher: Batcher, log: Logger, m: InOrder, items: readonly V
         'batched event rejected',
       )
     }
-    batcher.add(m.node, v, settle)
+    batcher.add(m.node, v, settle, m.arrivedAt, m.from)
   }
 }
 

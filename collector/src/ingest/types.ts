@@ -1,4 +1,4 @@
-import type { BodyOf, Envelope, MessageKind } from '@backstop/shared'
+import type { AlertCondition, BodyOf, Envelope, MessageKind } from '@backstop/shared'
 import type { DiskHealthStore } from '../health/disk-health-store.ts'
 import type { AssetsRepo } from '../store/assets-repo.ts'
 import type { CopiesRepo } from '../store/copies-repo.ts'
@@ -19,6 +19,8 @@ export interface IngestStore {
   readonly commands: { recordResult(node: string, body: BodyOf<'command.result'>, receivedAt: string): boolean }
   /** Disk health reports, judged and alerted (health/disk-health-store.ts, wired in compose/ledger.ts). */
   readonly diskHealth: DiskHealthStore
+  /** The alert service's `raise` (alerts/alert-service.ts), for alerts a node reports itself (`outbox.retention`). */
+  readonly raiseAlert?: (cond: AlertCondition, at: number) => unknown
 }
 
 /** A verified, schema-checked message, ready to apply. */
@@ -39,6 +41,8 @@ export interface HandlerContext {
   readonly collectorPublicKey: string
   /** Keys to pin in the KeyRing once the batch has committed (never before: a rolled-back enrollment pins nothing). */
   readonly pinAfterCommit: (node: string, publicKey: string) => void
+  /** A seq the idempotency gate could not take at face value (logged by the batch applier). */
+  readonly seqNotice?: (what: 'forgotten' | 'renumbered', env: Envelope) => void
 }
 
 export interface Applied {
@@ -53,10 +57,13 @@ export type Handler<K extends MessageKind> = (msg: Incoming<K>, ctx: HandlerCont
 export const STORED: Applied = { stored: true }
 export const DUPLICATE: Applied = { stored: false }
 
-/** The idempotency gate for durable kinds: stores the raw envelope once per (node, msgId). */
+/**
+ * The idempotency gate for durable kinds (docs/reliability.md "Duplicates"): the raw envelope is stored once per
+ * (node, msgId) while `events` keeps it, and the node's high-water mark covers what retention pruned. True = new.
+ */
 export function recordOnce(msg: Incoming, ctx: HandlerContext): boolean {
   const { env } = msg
-  return ctx.store.events.insert({
+  const r = ctx.store.events.record({
     node: env.node,
     msgId: env.msgId,
     seq: env.seq,
@@ -65,4 +72,8 @@ export function recordOnce(msg: Incoming, ctx: HandlerContext): boolean {
     receivedAt: msg.receivedAt,
     raw: msg.raw,
   })
+  if (r === 'forgotten' || r === 'renumbered') {
+    ctx.seqNotice?.(r, env)
+  }
+  return r === 'stored' || r === 'renumbered'
 }

@@ -53,7 +53,9 @@ export function createDeclaredJobsApplier(ctx: LedgerContext) {
           node,
           severity: 'info',
           firing: false,
-          summary: `${e.assetKind} ${e.assetId} on ${node}: job ${job} is no longer configured; nothing is expected of it`,
+          summary:
+            `${e.assetKind} ${e.assetId} on ${node}: job ${job} is no longer configured; ` +
+            'nothing is expected of it',
         },
         now,
       )

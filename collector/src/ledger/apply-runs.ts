@@ -11,6 +11,7 @@ import {
   type Tier,
 } from '@backstop/shared'
 import type { LedgerContext } from './context.ts'
+import { runErrorAlerts } from './run-error-alerts.ts'
 import type { ExpectationRow } from '../store/expectations-repo.ts'
 
 interface RunRow {
@@ -51,7 +52,8 @@ export function createRunApplier(ctx: LedgerContext) {
     'SELECT 1 AS n FROM copies WHERE node = ? AND created_run_id = ? LIMIT 1',
   )
   const history = db.prepare<[string, string, string, number], { duration_ms: number | null; bytes: number | null }>(
-    `SELECT duration_ms, bytes FROM runs WHERE node = ? AND job = ? AND started_at < ? AND status = 'success' ORDER BY started_at DESC LIMIT ?`,
+    'SELECT duration_ms, bytes FROM runs WHERE node = ? AND job = ? AND started_at < ? ' +
+      `AND status = 'success' ORDER BY started_at DESC LIMIT ?`,
   )
 
   const tierOf = (node: string, kind: string, id: string): Tier =>
@@ -84,7 +86,8 @@ export function createRunApplier(ctx: LedgerContext) {
         severity: severityForTier(tierOf(e.node, e.assetKind, e.assetId)),
         firing,
         summary: firing
-          ? `${what}: ${f.reason === 'overrun' ? 'run still going past its grace time' : 'no backup'} since the deadline ${new Date(f.at).toISOString()}`
+          ? `${what}: ${f.reason === 'overrun' ? 'run still going past its grace time' : 'no backup'} ` +
+            `since the deadline ${new Date(f.at).toISOString()}`
           : `${what}: backed up again at ${new Date(f.at).toISOString()}`,
       },
       f.at,
@@ -174,6 +177,20 @@ export function createRunApplier(ctx: LedgerContext) {
         },
         at,
       )
+      for (const a of runErrorAlerts) {
+        const firing = run.error_code === a.code
+        ctx.alerts.raise(
+          {
+            key: alertKey(a.kind, node, jobSubject),
+            kind: a.kind,
+            node,
+            severity: a.severity,
+            firing,
+            summary: `job ${run.job} on ${node}: ${firing ? (run.error_message ?? a.firing) : a.resolved}`,
+          },
+          at,
+        )
+      }
       if (!failed && run.duration_ms !== null) {
         const hist: RunSample[] = history
           .all(node, run.job, run.started_at, 20)

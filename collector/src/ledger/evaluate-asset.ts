@@ -1,4 +1,4 @@
-import { alertKey, evaluateAsset, severityForTier } from '@backstop/shared'
+import { alertKey, evaluateAsset, severityForTier, type AssetExemption } from '@backstop/shared'
 import type { AssetKey } from '../store/ledger-assets-repo.ts'
 import type { LedgerContext } from './context.ts'
 
@@ -16,6 +16,7 @@ export function refreshVerdict(ctx: LedgerContext, k: AssetKey, now: number): vo
     productionLocationKey: row.productionLocation ?? undefined,
     productionStorage: ctx.assets.productionStorage(k),
     mediumSites: ctx.assets.mediumSites(),
+    exemption: row.exemption ?? undefined,
   }
   const v = evaluateAsset(facts, ctx.assets.copies(k), ctx.config.policies[row.tier], now, ctx.deviceHealth(k.node))
   ctx.assets.saveVerdict(k, v, now)
@@ -30,7 +31,9 @@ export function refreshVerdict(ctx: LedgerContext, k: AssetKey, now: number): vo
       summary:
         v.status === 'non-compliant'
           ? `${label} breaks 3-2-1-1-0 (${row.tier}): ${v.reasons.map((r) => r.message).join('; ')}`
-          : `${label} is ${v.status}`,
+          : row.exemption !== null
+            ? `${label} is ${v.status}: ${exemptionText(row.exemption)}`
+            : `${label} is ${v.status}`,
     },
     now,
   )
@@ -45,4 +48,9 @@ export function refreshVerdict(ctx: LedgerContext, k: AssetKey, now: number): vo
       at: now,
     })
   }
+}
+
+/** "intentionally unprotected: <why> (marked by <who> at <when>)", for the alert that the mark resolves. */
+function exemptionText(e: AssetExemption): string {
+  return `intentionally unprotected: ${e.reason} (marked by ${e.actor} at ${new Date(e.at).toISOString()})`
 }

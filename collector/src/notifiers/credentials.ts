@@ -50,7 +50,8 @@ export function checkCredentials(kind: ChannelKind, c: Credentials | undefined):
     if (n < 24 || n > 64) {
       throw invalid(
         where('secret'),
-        'must be "whsec_" + base64 of 24–64 random bytes (Standard Webhooks), e.g. from: echo "whsec_$(openssl rand -base64 32)"; or leave credentials out and the collector generates one',
+        'must be "whsec_" + base64 of 24–64 random bytes (Standard Webhooks), e.g. from: ' +
+          'echo "whsec_$(openssl rand -base64 32)"; or leave credentials out and the collector generates one',
       )
     }
     return
@@ -78,7 +79,8 @@ export function checkChannelUrl(kind: ChannelKind, raw: string): void {
   if (url.username !== '' || url.password !== '') {
     const how =
       kind === 'ntfy'
-        ? 'for ntfy send {"credentials": {"type": "basic", "username": "…", "password": "…"}} or an access token as {"type": "token", "token": "tk_…"}'
+        ? 'for ntfy send {"credentials": {"type": "basic", "username": "…", "password": "…"}} ' +
+          'or an access token as {"type": "token", "token": "tk_…"}'
         : kind === 'gotify'
           ? 'for gotify send the application token as {"credentials": {"type": "token", "token": "…"}}'
           : 'a webhook receiver verifies the webhook-signature header instead (docs/security.md)'

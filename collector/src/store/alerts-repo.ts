@@ -92,12 +92,14 @@ const flipRow = (r: RawFlip): StoredFlip => ({
 
 export function createAlertsRepo(db: Db) {
   const get = db.prepare<[string], RawAlert>('SELECT * FROM alerts WHERE key = ?')
-  const upsert =
-    db.prepare(`INSERT INTO alerts (key, kind, node, state, severity, summary, since, acked_at, acked_by, silenced_until, suppressed_by, updated_at)
-    VALUES (@key, @kind, @node, @state, @severity, @summary, @since, @ackedAt, @ackedBy, @silencedUntil, @suppressedBy, @updatedAt)
+  const upsert = db.prepare(`INSERT INTO alerts (key, kind, node, state, severity, summary, since, acked_at, acked_by,
+      silenced_until, suppressed_by, updated_at)
+    VALUES (@key, @kind, @node, @state, @severity, @summary, @since, @ackedAt, @ackedBy,
+      @silencedUntil, @suppressedBy, @updatedAt)
     ON CONFLICT (key) DO UPDATE SET state = excluded.state, severity = excluded.severity, summary = excluded.summary,
-      since = excluded.since, acked_at = excluded.acked_at, acked_by = excluded.acked_by, silenced_until = excluded.silenced_until,
-      suppressed_by = excluded.suppressed_by, updated_at = excluded.updated_at`)
+      since = excluded.since, acked_at = excluded.acked_at, acked_by = excluded.acked_by,
+      silenced_until = excluded.silenced_until, suppressed_by = excluded.suppressed_by,
+      updated_at = excluded.updated_at`)
   const insertFlip =
     db.prepare(`INSERT INTO alert_flips (key, kind, node, from_state, to_state, severity, summary, at, decision)
     VALUES (@key, @kind, @node, @from, @to, @severity, @summary, @at, @decision)`)
@@ -228,7 +230,8 @@ export function createAlertsRepo(db: Db) {
     raisedBetween(start: number, end: number): { key: string; n: number }[] {
       return db
         .prepare(
-          `SELECT key, count(*) AS n FROM alert_flips WHERE kind IN (${assetAlertKinds.map((k) => `'${k}'`).join(', ')}) AND to_state = 'firing'
+          `SELECT key, count(*) AS n FROM alert_flips WHERE kind IN (${assetAlertKinds.map((k) => `'${k}'`).join(', ')})
+        AND to_state = 'firing'
         AND from_state <> 'firing' AND at >= ? AND at <= ? GROUP BY key`,
         )
         .all(start, end) as { key: string; n: number }[]
@@ -236,7 +239,8 @@ export function createAlertsRepo(db: Db) {
     firingCounts(): { kind: string; severity: string; n: number }[] {
       return db
         .prepare(
-          `SELECT kind, severity, count(*) AS n FROM alerts WHERE state = 'firing' AND suppressed_by IS NULL GROUP BY kind, severity`,
+          `SELECT kind, severity, count(*) AS n FROM alerts WHERE state = 'firing' AND suppressed_by IS NULL ` +
+            'GROUP BY kind, severity',
         )
         .all() as { kind: string; severity: string; n: number }[]
     },

@@ -4,8 +4,11 @@ import type { Db } from './db.ts'
 import { isoOf, type EpochMs } from './iso-time.ts'
 
 export interface CopyRow {
+  /** The asset's node (whose verdict the copy counts in). */
   readonly node: string
   readonly copyId: string
+  /** The node that holds and reports this copy of `node`'s asset (a pulled replica); null: `node` itself. */
+  readonly heldBy: string | null
   readonly asset: { kind: string; id: string; name: string | null }
   readonly location: { kind: string; target: string; device: Record<string, string> | null }
   readonly name: string
@@ -34,6 +37,14 @@ export interface CopyRow {
   } | null
 }
 
+/**
+ * The place a copy lives, as the verdict keys it: `<holding node>/<location kind>/<target>`. The holder of a pulled
+ * replica is the node that holds it (its pool `tank` is not the owner's production pool `tank`).
+ */
+export function locationKeyOf(holder: string, kind: string, target: string): string {
+  return `${holder}/${kind}/${target}`
+}
+
 export interface CopyQuery {
   readonly node?: string
   readonly assetKind?: string
@@ -44,13 +55,23 @@ export interface CopyQuery {
 }
 
 export interface CopiesRepo {
-  /** Upsert by (node, copyId): the latest report wins; a copy reported again after a deletion is live again. */
-  upsert(node: string, c: Copy, runId: string, at: EpochMs): void
   /**
-   * Marks the copy deleted (creating a tombstone row if it was never reported) and appends to the audit trail.
+   * Upsert by (node, copyId): the latest report wins; a copy reported again after a deletion is live again.
+   * `heldBy`: the reporting node when it holds a copy of `node`'s asset (ingest/copy-owner.ts).
+   */
+  upsert(node: string, c: Copy, runId: string, at: EpochMs, heldBy?: string | null): void
+  /**
+   * Marks the copy deleted: its row becomes the tombstone (when, by which rule, and as last run the run that deleted
+   * it), created if the copy was never reported.
    * Returns the asset the stored copy belongs to (the ledger re-judges it).
    */
-  markDeleted(node: string, d: DeletedCopy, runId: string, at: EpochMs): { kind: string; id: string }
+  markDeleted(
+    node: string,
+    d: DeletedCopy,
+    runId: string,
+    at: EpochMs,
+    heldBy?: string | null,
+  ): { kind: string; id: string }
   query(q: CopyQuery): CopyRow[]
   /** Where the asset's live data is (job.finished `sources`); the latest report wins. */
   recordSource(node: string, asset: AssetRef, storage: StorageIdentity, at: EpochMs): void
@@ -84,24 +105,27 @@ interface RawCopy {
   deleted_at: string | null
   deleted_rule: string | null
   restore_test?: string | null
+  held_by?: string | null
 }
 
 export function createCopiesRepo(db: Db): CopiesRepo {
   // UPDATE-then-INSERT: the common case (a copy re-reported by every run) is one UPDATE.
   const update = db.prepare(`UPDATE copies SET asset_kind = @assetKind, asset_id = @assetId, asset_name = @assetName,
       location_kind = @locationKind, location_target = @locationTarget, device = @device, name = @name, media = @media,
-      offsite = @offsite, offline = @offline, immutable = @immutable, storage = @storage, created_at = @createdAt, bytes = @bytes, checksum = @checksum,
-      verification_state = @vState, verification_at = @vAt, verification_method = @vMethod, verification_detail = @vDetail,
+      offsite = @offsite, offline = @offline, immutable = @immutable, storage = @storage, created_at = @createdAt,
+      bytes = @bytes, checksum = @checksum, verification_state = @vState, verification_at = @vAt,
+      verification_method = @vMethod, verification_detail = @vDetail,
       last_run_id = @runId, last_reported_at = @at, deleted_at = NULL, deleted_rule = NULL,
-      created_run_id = coalesce(@createdRunId, created_run_id)
+      created_run_id = coalesce(@createdRunId, created_run_id), held_by = @heldBy
     WHERE node = @node AND copy_id = @copyId`)
   const insert =
     db.prepare(`INSERT INTO copies (node, copy_id, asset_kind, asset_id, asset_name, location_kind, location_target,
-      device, name, media, offsite, offline, immutable, storage, created_at, bytes, checksum, verification_state, verification_at,
-      verification_method, verification_detail, first_run_id, last_run_id, last_reported_at, created_run_id)
-    VALUES (@node, @copyId, @assetKind, @assetId, @assetName, @locationKind, @locationTarget, @device, @name, @media, @offsite,
-      @offline, @immutable, @storage, @createdAt, @bytes, @checksum, @vState, @vAt, @vMethod, @vDetail, @runId, @runId, @at,
-      @createdRunId)
+      device, name, media, offsite, offline, immutable, storage, created_at, bytes, checksum, verification_state,
+      verification_at, verification_method, verification_detail, first_run_id, last_run_id, last_reported_at,
+      created_run_id, held_by)
+    VALUES (@node, @copyId, @assetKind, @assetId, @assetName, @locationKind, @locationTarget, @device, @name, @media,
+      @offsite, @offline, @immutable, @storage, @createdAt, @bytes, @checksum, @vState, @vAt, @vMethod, @vDetail,
+      @runId, @runId, @at, @createdRunId, @heldBy)
     ON CONFLICT (node, copy_id) DO NOTHING`)
   const markGone = db.prepare<
     Record<string, string>,
@@ -112,14 +136,10 @@ export function createCopiesRepo(db: Db): CopiesRepo {
   const tombstone =
     db.prepare(`INSERT INTO copies (node, copy_id, asset_kind, asset_id, asset_name, location_kind, location_target,
       device, name, media, offsite, offline, immutable, created_at, verification_state, first_run_id, last_run_id,
-      last_reported_at, deleted_at, deleted_rule)
-    VALUES (@node, @copyId, @assetKind, @assetId, @assetName, @locationKind, @locationTarget, @device, @name, 'unknown', 0, 0, 0,
-      @deletedAt, 'unverified', @runId, @runId, @at, @deletedAt, @rule)
+      last_reported_at, deleted_at, deleted_rule, held_by)
+    VALUES (@node, @copyId, @assetKind, @assetId, @assetName, @locationKind, @locationTarget, @device, @name, 'unknown',
+      0, 0, 0, @deletedAt, 'unverified', @runId, @runId, @at, @deletedAt, @rule, @heldBy)
     ON CONFLICT (node, copy_id) DO NOTHING`)
-  const audit =
-    db.prepare(`INSERT INTO copy_deletions (node, copy_id, run_id, asset_kind, asset_id, location_target, name, deleted_at, rule)
-    VALUES (@node, @copyId, @runId, @assetKind, @assetId, @locationTarget, @name, @deletedAt, @rule)
-    ON CONFLICT (node, copy_id, run_id) DO NOTHING`)
   const source = db.prepare(`INSERT INTO asset_sources (node, asset_kind, asset_id, storage, reported_at)
     VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET storage = excluded.storage, reported_at = excluded.reported_at`)
   const cache = new Map<string, Statement>()
@@ -127,9 +147,10 @@ export function createCopiesRepo(db: Db): CopiesRepo {
     recordSource: (node, asset, storage, at) => {
       source.run(node, asset.kind, asset.id, JSON.stringify(storage), at)
     },
-    upsert: (node, c, runId, at) => {
+    upsert: (node, c, runId, at, heldBy = null) => {
       const row = {
         node,
+        heldBy,
         copyId: c.copyId,
         assetKind: c.asset.kind,
         assetId: c.asset.id,
@@ -158,9 +179,10 @@ export function createCopiesRepo(db: Db): CopiesRepo {
         insert.run(row)
       }
     },
-    markDeleted: (node, d, runId, at) => {
+    markDeleted: (node, d, runId, at, heldBy = null) => {
       const row = {
         node,
+        heldBy,
         copyId: d.copyId,
         assetKind: d.asset.kind,
         assetId: d.asset.id,
@@ -178,17 +200,6 @@ export function createCopiesRepo(db: Db): CopiesRepo {
       if (gone === undefined) {
         tombstone.run(row)
       }
-      audit.run({
-        node,
-        copyId: d.copyId,
-        runId,
-        assetKind: d.asset.kind,
-        assetId: d.asset.id,
-        locationTarget: d.location.target,
-        name: d.name,
-        deletedAt: d.deletedAt,
-        rule: d.rule,
-      })
       return gone === undefined ? d.asset : { kind: gone.asset_kind, id: gone.asset_id }
     },
     query: (q) => {
@@ -224,6 +235,7 @@ function toRow(r: RawCopy): CopyRow {
   return {
     node: r.node,
     copyId: r.copy_id,
+    heldBy: r.held_by ?? null,
     asset: { kind: r.asset_kind, id: r.asset_id, name: r.asset_name },
     location: {
       kind: r.location_kind,

@@ -61,6 +61,9 @@ function openRestricted(file: string, fileMode: number): Db {
   let db: Db
   try {
     db = new Database(file)
+    // Takes effect on a new file only (before its first table); an older file is switched by one VACUUM on the
+    // collector's start (store/upkeep.ts ensureIncrementalVacuum).
+    db.pragma('auto_vacuum = INCREMENTAL')
     db.pragma('journal_mode = WAL')
   } finally {
     process.umask(previous)

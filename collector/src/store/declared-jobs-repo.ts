@@ -1,5 +1,6 @@
 import type { AssetRef, DeclaredJob, JobsDeclaredBody } from '@backstop/shared'
 import type { Db } from './db.ts'
+import { decodeRaw, type StoredRaw } from './event-raw.ts'
 import { isoOf, type EpochMs } from './iso-time.ts'
 
 interface JobRaw {
@@ -13,7 +14,7 @@ interface JobRaw {
 
 /** The jobs each node declared (jobs.declared), as the ledger last applied them. */
 export function createDeclaredJobsRepo(db: Db) {
-  const event = db.prepare<[string, string], { raw: string }>(
+  const event = db.prepare<[string, string], { raw: StoredRaw }>(
     "SELECT raw FROM events WHERE node = ? AND msg_id = ? AND kind = 'jobs.declared'",
   )
   const head = db.prepare<[string], { hash: string; declared_at: string }>(
@@ -30,7 +31,7 @@ export function createDeclaredJobsRepo(db: Db) {
     /** The body of a stored jobs.declared event (schema-checked when it was ingested). */
     bodyOf(node: string, msgId: string): JobsDeclaredBody | undefined {
       const r = event.get(node, msgId)
-      return r === undefined ? undefined : (JSON.parse(r.raw) as { body: JobsDeclaredBody }).body
+      return r === undefined ? undefined : (JSON.parse(decodeRaw(r.raw)) as { body: JobsDeclaredBody }).body
     },
     /**
      * Makes `body` the node's declaration unless the stored one is newer (events can arrive out of order after a

@@ -78,10 +78,10 @@ function scheduleParams(s: ExpectationSchedule) {
 }
 
 export function createExpectationsRepo(db: Db) {
-  const insert =
-    db.prepare(`INSERT INTO expectations (node, job, asset_kind, asset_id, schedule_kind, period_s, cron, timezone, grace_s,
-      status, created_at, alert_after, source)
-    VALUES (@node, @job, @assetKind, @assetId, @scheduleKind, @periodS, @cron, @timezone, @graceS, 'new', @createdAt, @alertAfter, @source)
+  const insert = db.prepare(`INSERT INTO expectations (node, job, asset_kind, asset_id, schedule_kind, period_s, cron,
+      timezone, grace_s, status, created_at, alert_after, source)
+    VALUES (@node, @job, @assetKind, @assetId, @scheduleKind, @periodS, @cron, @timezone, @graceS, 'new',
+      @createdAt, @alertAfter, @source)
     ON CONFLICT (node, job, asset_kind, asset_id) DO NOTHING`)
   const getByKey = db.prepare<[string, string, string, string], Raw>(
     'SELECT * FROM expectations WHERE node = ? AND job = ? AND asset_kind = ? AND asset_id = ?',
@@ -106,7 +106,8 @@ export function createExpectationsRepo(db: Db) {
     [string, string],
     Raw
   >(`SELECT * FROM expectations WHERE node = ? AND job = ? AND source = 'auto'
-    AND schedule_kind = 'period' AND last_finish_at IS NOT NULL AND (learned_for IS NULL OR learned_for <> last_finish_at)`)
+    AND schedule_kind = 'period' AND last_finish_at IS NOT NULL
+    AND (learned_for IS NULL OR learned_for <> last_finish_at)`)
   const learned = db.prepare('UPDATE expectations SET period_s = ?, learned_for = ?, alert_after = ? WHERE id = ?')
   const due = db.prepare<[number, number], Raw>(
     'SELECT * FROM expectations WHERE alert_after IS NOT NULL AND alert_after <= ? ORDER BY alert_after LIMIT ?',

@@ -1,4 +1,5 @@
 import type {
+  AssetExemption,
   AssetLifecycle,
   LedgerCopy,
   MediaType,
@@ -11,6 +12,7 @@ import type {
   VerdictStatus,
 } from '@backstop/shared'
 import type { Db } from './db.ts'
+import { locationKeyOf } from './copies-repo.ts'
 
 export interface AssetKey {
   readonly node: string
@@ -33,6 +35,8 @@ export interface LedgerAssetRow extends AssetKey {
   readonly lastSuccessAt: number | null
   /** Every place holding live copies as the last verdict judged it (copy/version, failure domain, why). */
   readonly places: PlaceJudgement[]
+  /** Marked intentionally unprotected (PUT /api/v1/asset/exemption): the verdict is then `exempt`. */
+  readonly exemption: AssetExemption | null
 }
 
 export interface LedgerAssetQuery {
@@ -75,7 +79,15 @@ interface Raw {
   expires_at: number | null
   last_success_at: number | null
   places: string | null
+  exempt_reason: string | null
+  exempt_actor: string | null
+  exempt_at: number | null
 }
+
+/** An asset with its exemption (migration 0017), if an operator marked it intentionally unprotected. */
+const WITH_EXEMPTION = `SELECT la.*, ae.reason AS exempt_reason, ae.actor AS exempt_actor, ae.at AS exempt_at
+  FROM ledger_assets la LEFT JOIN asset_exemptions ae
+  ON ae.node = la.node AND ae.asset_kind = la.asset_kind AND ae.asset_id = la.asset_id`
 
 interface RawCopy {
   copy_id: string
@@ -91,14 +103,16 @@ interface RawCopy {
   last_reported_at: string
   created_at: string
   verification_state: LedgerCopy['verification']
+  held_by: string | null
 }
 
+/** Columns of ledger_assets as `la` (joined with its exemption in WITH_EXEMPTION). */
 const FILTERS = [
-  ['node', 'node'],
-  ['asset_kind', 'kind'],
-  ['verdict', 'verdict'],
-  ['tier', 'tier'],
-  ['lifecycle', 'lifecycle'],
+  ['la.node', 'node'],
+  ['la.asset_kind', 'kind'],
+  ['la.verdict', 'verdict'],
+  ['la.tier', 'tier'],
+  ['la.lifecycle', 'lifecycle'],
 ] as const
 
 /** Same identity as shared/src/health (deviceKeyOfLocation): a disk by serial, a filesystem by uuid. */
@@ -117,18 +131,21 @@ export function createLedgerAssetsRepo(db: Db) {
     db.prepare(`INSERT INTO ledger_assets (node, asset_kind, asset_id, name, tier, production_location, first_seen)
     VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET name = coalesce(excluded.name, ledger_assets.name)`)
   const get = db.prepare<[string, string, string], Raw>(
-    'SELECT * FROM ledger_assets WHERE node = ? AND asset_kind = ? AND asset_id = ?',
+    `${WITH_EXEMPTION} WHERE la.node = ? AND la.asset_kind = ? AND la.asset_id = ?`,
   )
   const save =
     db.prepare(`UPDATE ledger_assets SET verdict = @verdict, reasons = @reasons, counts = @counts, evaluated_at = @at,
-    expires_at = @expiresAt, last_success_at = @lastSuccessAt, places = @places WHERE node = @node AND asset_kind = @kind AND asset_id = @id`)
+    expires_at = @expiresAt, last_success_at = @lastSuccessAt, places = @places
+    WHERE node = @node AND asset_kind = @kind AND asset_id = @id`)
   const copies = db.prepare<
     [string, string, string],
     RawCopy
   >(`SELECT copy_id, location_kind, location_target, device, media, offsite,
-    offline, immutable, name, storage, last_reported_at, created_at, verification_state FROM copies WHERE node = ? AND asset_kind = ? AND asset_id = ? AND deleted_at IS NULL`)
+    offline, immutable, name, storage, last_reported_at, created_at, verification_state, held_by FROM copies
+    WHERE node = ? AND asset_kind = ? AND asset_id = ? AND deleted_at IS NULL`)
   const due = db.prepare<[number, number], { node: string; asset_kind: string; asset_id: string }>(
-    'SELECT node, asset_kind, asset_id FROM ledger_assets WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at LIMIT ?',
+    'SELECT node, asset_kind, asset_id FROM ledger_assets WHERE expires_at IS NOT NULL AND expires_at <= ? ' +
+      'ORDER BY expires_at LIMIT ?',
   )
   const minExpiry = db.prepare<[], { t: number | null }>(
     'SELECT min(expires_at) AS t FROM ledger_assets WHERE expires_at IS NOT NULL',
@@ -146,7 +163,8 @@ export function createLedgerAssetsRepo(db: Db) {
     'SELECT fs_uuid, site, recorded_at FROM medium_sites',
   )
   const putSite = db.prepare(`INSERT INTO medium_sites (fs_uuid, site, recorded_at, recorded_by) VALUES (?, ?, ?, ?)
-    ON CONFLICT DO UPDATE SET site = excluded.site, recorded_at = excluded.recorded_at, recorded_by = excluded.recorded_by`)
+    ON CONFLICT DO UPDATE SET site = excluded.site, recorded_at = excluded.recorded_at,
+      recorded_by = excluded.recorded_by`)
   const onMedium = db.prepare<[string], AssetKey>(`SELECT DISTINCT node, asset_kind AS kind, asset_id AS id FROM copies
     WHERE deleted_at IS NULL AND lower(json_extract(storage, '$.fsUuid')) = ?
     UNION SELECT node, asset_kind, asset_id FROM asset_sources WHERE lower(json_extract(storage, '$.fsUuid')) = ?`)
@@ -181,7 +199,7 @@ export function createLedgerAssetsRepo(db: Db) {
     copies(k: AssetKey): LedgerCopy[] {
       return copies.all(k.node, k.kind, k.id).map((c) => ({
         copyId: c.copy_id,
-        locationKey: `${k.node}/${c.location_kind}/${c.location_target}`,
+        locationKey: locationKeyOf(c.held_by ?? k.node, c.location_kind, c.location_target),
         deviceKey: deviceKeyOf(c.device ? (JSON.parse(c.device) as Record<string, string>) : null),
         media: c.media,
         offsite: c.offsite === 1,
@@ -256,14 +274,14 @@ export function createLedgerAssetsRepo(db: Db) {
       }
       // Fixed column fragments only (cached per shape); values are bound.
       const w = where.length ? `WHERE ${where.join(' AND ')}` : ''
-      const sql = `SELECT * FROM ledger_assets ${w} ORDER BY node, asset_kind, asset_id LIMIT @limit OFFSET @offset`
+      const sql = `${WITH_EXEMPTION} ${w} ORDER BY la.node, la.asset_kind, la.asset_id LIMIT @limit OFFSET @offset`
       let stmt = listCache.get(sql)
       if (!stmt) {
         stmt = db.prepare(sql)
         listCache.set(sql, stmt)
       }
       const items = (stmt.all({ ...params, limit: q.limit, offset: q.offset }) as Raw[]).map(toRow)
-      const total = (db.prepare(`SELECT count(*) AS n FROM ledger_assets ${w}`).get(params) as { n: number }).n
+      const total = (db.prepare(`SELECT count(*) AS n FROM ledger_assets la ${w}`).get(params) as { n: number }).n
       return { items, total }
     },
   }
@@ -288,5 +306,9 @@ function toRow(r: Raw): LedgerAssetRow {
     expiresAt: r.expires_at,
     lastSuccessAt: r.last_success_at,
     places: r.places ? (JSON.parse(r.places) as PlaceJudgement[]) : [],
+    exemption:
+      r.exempt_reason === null || r.exempt_actor === null || r.exempt_at === null
+        ? null
+        : { reason: r.exempt_reason, actor: r.exempt_actor, at: r.exempt_at },
   }
 }

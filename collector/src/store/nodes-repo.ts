@@ -35,7 +35,8 @@ interface RawNode {
 }
 
 const COLUMNS =
-  'node, public_key, fingerprint, enrolled_at, hostname, agent_version, last_seen, status, status_at, status_reason, heartbeat, heartbeat_at'
+  'node, public_key, fingerprint, enrolled_at, hostname, agent_version, last_seen, status, status_at, ' +
+  'status_reason, heartbeat, heartbeat_at'
 
 export interface NodesRepo {
   get(node: string): NodeRow | undefined
@@ -65,6 +66,11 @@ export interface NodesRepo {
     agentVersion?: string,
     reason?: string,
   ): boolean
+  /**
+   * An event that proves the node is up (its enrollment) marks it online at the event's arrival, unless a status
+   * message arrived at or after it. true when the row changed.
+   */
+  setOnlineFromEvent(node: string, at: EpochMs, agentVersion: string): boolean
 }
 
 export function createNodesRepo(db: Db): NodesRepo {
@@ -78,17 +84,22 @@ export function createNodesRepo(db: Db): NodesRepo {
   )
   const touch = db.prepare('UPDATE nodes SET last_seen = ? WHERE node = ? AND (last_seen IS NULL OR last_seen < ?)')
   // A heartbeat proves the node is up: it also marks it online unless a newer status message says otherwise
-  // (so a stale Last Will from a previous connection cannot keep a live node "offline").
-  const heartbeat =
-    db.prepare(`UPDATE nodes SET heartbeat = @body, heartbeat_at = @at, hostname = @hostname, agent_version = @agentVersion,
-    last_seen = max(coalesce(last_seen, ''), @at),
-    status = CASE WHEN status_at IS NULL OR status_at <= @at THEN 'online' ELSE status END,
-    status_reason = CASE WHEN status_at IS NULL OR status_at <= @at THEN NULL ELSE status_reason END,
+  // (so a stale Last Will from a previous connection cannot keep a live node "offline"). Strictly newer: a status
+  // that arrived in the same millisecond is applied at once while the heartbeat waited for its batch, so it is the
+  // later fact (an `offline` from a stop right after a heartbeat must stand).
+  const heartbeat = db.prepare(`UPDATE nodes SET heartbeat = @body, heartbeat_at = @at, hostname = @hostname,
+    agent_version = @agentVersion, last_seen = max(coalesce(last_seen, ''), @at),
+    status = CASE WHEN status_at IS NULL OR status_at < @at THEN 'online' ELSE status END,
+    status_reason = CASE WHEN status_at IS NULL OR status_at < @at THEN NULL ELSE status_reason END,
     status_at = max(coalesce(status_at, ''), @at)
     WHERE node = @node`)
   const status = db.prepare(`UPDATE nodes SET status = ?, status_at = ?, status_reason = ?,
     agent_version = coalesce(?, agent_version),
     last_seen = max(coalesce(last_seen, ''), ?) WHERE node = ? AND (status_at IS NULL OR status_at <= ?)`)
+  // As the heartbeat: an event's arrival time loses a tie to a status message.
+  const onlineFromEvent = db.prepare(`UPDATE nodes SET status = 'online', status_at = @at, status_reason = NULL,
+    agent_version = @agentVersion, last_seen = max(coalesce(last_seen, ''), @at)
+    WHERE node = @node AND (status_at IS NULL OR status_at < @at)`)
   return {
     get: (node) => toRow(get.get(node)),
     list: () => list.all().map((r) => toRow(r) as NodeRow),
@@ -110,6 +121,8 @@ export function createNodesRepo(db: Db): NodesRepo {
       const why = s === 'offline' ? (reason ?? 'lost') : null
       return status.run(s, t, why, agentVersion ?? null, isoOf(seenAt), node, t).changes > 0
     },
+    setOnlineFromEvent: (node, at, agentVersion) =>
+      onlineFromEvent.run({ node, at: isoOf(at), agentVersion }).changes > 0,
   }
 }
 

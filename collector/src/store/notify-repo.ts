@@ -54,7 +54,8 @@ export function createNotifyRepo(db: Db) {
     FROM notify_channels c LEFT JOIN notify_secrets s ON s.channel_id = c.id ORDER BY c.id`)
   const secrets = createNotifySecrets(db)
   const add = db.prepare(
-    `INSERT INTO notify_channels (name, kind, url, min_severity, enabled, created_at) VALUES (@name, @kind, @url, @minSeverity, 1, @at)`,
+    'INSERT INTO notify_channels (name, kind, url, min_severity, enabled, created_at) ' +
+      'VALUES (@name, @kind, @url, @minSeverity, 1, @at)',
   )
   const enqueue =
     db.prepare(`INSERT OR IGNORE INTO notify_queue (channel_id, flip_id, payload, next_attempt_at, created_at)
@@ -63,7 +64,8 @@ export function createNotifyRepo(db: Db) {
     [number, number],
     { id: number; channel_id: number; flip_id: number; payload: string; attempts: number }
   >(
-    `SELECT id, channel_id, flip_id, payload, attempts FROM notify_queue WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`,
+    `SELECT id, channel_id, flip_id, payload, attempts FROM notify_queue WHERE state = 'pending' ` +
+      'AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?',
   )
   const next = db.prepare<[], { t: number | null }>(
     `SELECT min(next_attempt_at) AS t FROM notify_queue WHERE state = 'pending'`,
@@ -78,10 +80,12 @@ export function createNotifyRepo(db: Db) {
     `UPDATE notify_queue SET state = 'dead', attempts = attempts + 1, done_at = ?, last_error = ? WHERE id = ?`,
   )
   const ok = db.prepare(
-    'UPDATE notify_channels SET last_ok_at = ?, consecutive_failures = 0, delivered_total = delivered_total + 1 WHERE id = ?',
+    'UPDATE notify_channels SET last_ok_at = ?, consecutive_failures = 0, ' +
+      'delivered_total = delivered_total + 1 WHERE id = ?',
   )
   const fail = db.prepare(
-    'UPDATE notify_channels SET last_error_at = ?, last_error = ?, consecutive_failures = consecutive_failures + 1, failed_total = failed_total + 1 WHERE id = ?',
+    'UPDATE notify_channels SET last_error_at = ?, last_error = ?, ' +
+      'consecutive_failures = consecutive_failures + 1, failed_total = failed_total + 1 WHERE id = ?',
   )
   const byId = db.prepare<[number], { id: number; kind: ChannelKind; url: string; name: string }>(
     'SELECT id, kind, url, name FROM notify_channels WHERE id = ?',

@@ -80,21 +80,23 @@ export function createRunsRepo(db: Db): RunsRepo {
   )
   const startedIns =
     db.prepare(`INSERT INTO runs (node, run_id, job, job_kind, trigger, scheduled_for, started_at, status, updated_at)
-    VALUES (@node, @runId, @job, @jobKind, @trigger, @scheduledFor, @startedAt, 'running', @at) ON CONFLICT (node, run_id) DO NOTHING`)
+    VALUES (@node, @runId, @job, @jobKind, @trigger, @scheduledFor, @startedAt, 'running', @at)
+    ON CONFLICT (node, run_id) DO NOTHING`)
   const progress =
     db.prepare(`UPDATE runs SET progress_percent = @percent, progress_message = @message, updated_at = @at
     WHERE node = @node AND run_id = @runId AND status = 'running'`)
-  const finishing = `UPDATE runs SET job = @job, job_kind = @jobKind, started_at = @startedAt, finished_at = @finishedAt,
-      duration_ms = @durationMs, status = @status, bytes = @bytes, error_code = @errorCode, error_message = @errorMessage,
-      warnings = @warnings, copies_count = @copies, deleted_count = @deleted, updated_at = @at
+  const finishing = `UPDATE runs SET job = @job, job_kind = @jobKind, started_at = @startedAt,
+      finished_at = @finishedAt, duration_ms = @durationMs, status = @status, bytes = @bytes, error_code = @errorCode,
+      error_message = @errorMessage, warnings = @warnings, copies_count = @copies, deleted_count = @deleted,
+      updated_at = @at
     WHERE node = @node AND run_id = @runId`
   const finishedFromRunning = db.prepare(`${finishing} AND status = 'running'`)
   const finishedUpd = db.prepare(finishing)
   const finishedIns =
     db.prepare(`INSERT INTO runs (node, run_id, job, job_kind, started_at, finished_at, duration_ms, status, bytes,
       error_code, error_message, warnings, copies_count, deleted_count, updated_at)
-    VALUES (@node, @runId, @job, @jobKind, @startedAt, @finishedAt, @durationMs, @status, @bytes, @errorCode, @errorMessage,
-      @warnings, @copies, @deleted, @at) ON CONFLICT (node, run_id) DO NOTHING`)
+    VALUES (@node, @runId, @job, @jobKind, @startedAt, @finishedAt, @durationMs, @status, @bytes, @errorCode,
+      @errorMessage, @warnings, @copies, @deleted, @at) ON CONFLICT (node, run_id) DO NOTHING`)
   const get = db.prepare<[string, string], RawRun>('SELECT * FROM runs WHERE node = ? AND run_id = ?')
   const cache = new Map<string, Statement>()
   return {

@@ -46,7 +46,8 @@ export function issueServerCert(
   if (opts.names.length === 0) {
     throw new BackstopError(
       'BK_ERR_TLS_CONFIG',
-      'server certificate needs at least one name: set tls.names in the collector config (hostname or IP the agents use)',
+      'server certificate needs at least one name: set tls.names in the collector config ' +
+        '(hostname or IP the agents use)',
     )
   }
   const caCert = forge.pki.certificateFromPem(ca.cert)
@@ -98,7 +99,8 @@ export function checkPair(pair: Pem, now: Date, where: string): CertCheck {
   if (notAfter.getTime() <= now.getTime()) {
     throw new BackstopError(
       'BK_ERR_TLS_CONFIG',
-      `${where}: certificate expired on ${notAfter.toISOString()}; renew it (or delete the generated files to have new ones made)`,
+      `${where}: certificate expired on ${notAfter.toISOString()}; renew it ` +
+        '(or delete the generated files to have new ones made)',
     )
   }
   return { subject: x.subject, notAfter, fingerprint: x.fingerprint256 }

@@ -128,7 +128,8 @@ function read(file: string): string {
   } catch (e) {
     throw new BackstopError(
       'BK_ERR_TLS_CONFIG',
-      `${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); check the path and that the collector user may read it`,
+      `${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); ` +
+        'check the path and that the collector user may read it',
     )
   }
 }

@@ -24,7 +24,8 @@ export function chooseTransportSecurity(opts: {
       { listenHost: opts.listenHost ?? 'unknown', loopback },
       loopback
         ? 'TLS is OFF (plain MQTT and HTTP): development mode; never use this across a network'
-        : 'TLS is OFF on a non-loopback address: node credentials and commands travel in clear text; remove allowPlaintext',
+        : 'TLS is OFF on a non-loopback address: node credentials and commands travel in clear text; ' +
+            'remove allowPlaintext',
     )
     return { mode: 'plaintext' }
   }

@@ -120,4 +120,59 @@ describe('verdict by failure domain through ingest and the API (issue 11)', () =
       [[actor, 'usb-1-uuid', { site: 'office', note: 'weekly rotation' }]],
     )
   })
+
+  it("a replica nas1 pulled, on nas1's own pool named tank, counts in pve1's verdict as a copy held by nas1", async (t) => {
+    const { h, app, api } = setup([{ id: 's1', target: 'tank', storage: tankSource }])
+    t.after(() => {
+      h.stop()
+      void app.close()
+    })
+    const nasTank = probedStorage({
+      host: 'nas1',
+      site: 'office',
+      devices: [{ id: 'serial:NAS-DISK', transport: 'sata' }],
+      fsUuid: 'nas-tank',
+      immutability: { kind: 'pull-replica', probedAt: new Date(T0 + 2).toISOString() },
+    })
+    h.core.nodes.insert({
+      node: 'nas1',
+      publicKey: 'k2',
+      fingerprint: 'f2',
+      enrolledAt: T0,
+      hostname: 'nas1',
+      agentVersion: '0',
+    })
+    const at = new Date(T0 + 5000).toISOString()
+    const replica = h.copy('s1', data.id, T0 + 1, {
+      asset: { ...data, node: 'pve1', name: 'pve1.lan:tank/data' },
+      location: { kind: 'zfs-pool', target: 'tank' },
+      storage: nasTank,
+    })
+    h.core.runs.finished(
+      'nas1',
+      {
+        runId: 'p1',
+        job: 'pull-pve1',
+        jobKind: 'zfs-pull',
+        startedAt: at,
+        finishedAt: at,
+        status: 'success',
+        copies: [replica],
+        deleted: [],
+        warnings: [],
+      },
+      at,
+    )
+    h.ledger.runNow()
+    const r = (await api(ASSET_URL)).json()
+    const byId = Object.fromEntries(r.copies.map((c: { copyId: string }) => [c.copyId, c]))
+    assert.equal(byId['nas1:s1'].heldBy, 'nas1')
+    assert.equal(byId['nas1:s1'].role, 'copy', 'not a version: its pool is not the production tank')
+    assert.equal(byId['nas1:s1'].counted, true)
+    assert.ok(byId['nas1:s1'].failureDomain.includes('location:nas1/zfs-pool/tank'))
+    assert.equal(byId.s1.role, 'version')
+    assert.deepEqual([r.asset.counts.copies, r.asset.counts.offsite, r.asset.counts.offlineOrImmutable], [2, 1, 1])
+    const nasAssets = (await api('/api/v1/copies?node=nas1')).json().copies
+    assert.deepEqual(nasAssets, [], 'nas1 got no asset of its own')
+  })
 })

@@ -48,7 +48,7 @@ function connect(url: string, a: FakeAgent, opts: { password?: string; clientId?
         return Promise.resolve(found)
       }
       return new Promise((res, rej) => {
-        const timer = setTimeout(() => rej(new Error(`no ack: ${what}; got ${JSON.stringify(acks)}`)), 5000)
+        const timer = setTimeout(() => rej(new Error(`no ack: ${what}; got ${JSON.stringify(acks)}`)), 30_000)
         waiters.push({
           pred,
           resolve: (b) => {

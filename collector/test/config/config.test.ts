@@ -12,7 +12,7 @@ test('deploy/config/collector.example.yaml parses and documents the defaults', (
   const cfg = loadCollectorConfig(repo('deploy/config/collector.example.yaml'))
   assert.equal(cfg.dataDir, '/var/lib/backstop-collector')
   assert.equal(cfg.dbFile, '/var/lib/backstop-collector/collector.db')
-  assert.deepEqual(cfg.mqtt, { host: '0.0.0.0', port: 1883 })
+  assert.deepEqual(cfg.mqtt, { host: '0.0.0.0', port: 1883, limits: {} }, 'broker limits keep their defaults')
   assert.deepEqual(cfg.api, { host: '127.0.0.1', port: 8080, auth: 'required' })
   assert.equal(cfg.export.influx, undefined, 'export is off unless configured')
   assert.equal(cfg.logLevel, 'info')
@@ -61,4 +61,25 @@ test('a missing config file is BK_ERR_CONFIG_NOT_FOUND with a hint', () => {
     /BK_ERR_CONFIG_NOT_FOUND|configuration file not found[\s\S]*--config/,
   )
   assert.ok(readFileSync(fixture('short-token.yaml'), 'utf8').includes('short'))
+})
+
+test('mqtt.limits: what MQTT clients may cost the collector is configurable, within bounds', () => {
+  const cfg = parseCollectorConfig(
+    'mqtt:\n  limits:\n    maxConnectionsPerIp: 4\n    enrollsPerIp: { burst: 2, perMinute: 1 }\n',
+    'limits.yaml',
+  )
+  assert.deepEqual(cfg.mqtt.limits, { maxConnectionsPerIp: 4, enrollsPerIp: { burst: 2, perMinute: 1 } })
+  assert.throws(
+    () => parseCollectorConfig('mqtt:\n  limits:\n    maxPacketBytes: 4096\n', 'small.yaml'),
+    (e: unknown) => {
+      assert.ok(e instanceof ConfigError)
+      // A node's packet must fit a whole message (1 MiB + framing): smaller would refuse its own agents.
+      assert.match(e.message, /small\.yaml:3:\d+: mqtt\.limits\.maxPacketBytes: must be >= 1049600/)
+      return true
+    },
+  )
+  assert.throws(
+    () => parseCollectorConfig('mqtt:\n  limits:\n    maxSockets: 4\n', 'typo.yaml'),
+    /typo\.yaml:\d+:\d+: mqtt\.limits: unknown field\(s\) "maxSockets"/,
+  )
 })

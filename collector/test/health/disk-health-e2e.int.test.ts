@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import mqtt from 'mqtt'
-import { alertTopics, nodeTopic, type AckBody, type DiskHealthBody, type Envelope } from '@backstop/shared'
+import { alertTopics, type DiskHealthBody, type Envelope } from '@backstop/shared'
 import { createAuditLog } from '../../src/audit/audit-log.ts'
 import { createTokensRepo } from '../../src/auth/tokens.ts'
 import { parseCollectorConfig } from '../../src/config/load.ts'
 import { createOperators } from '../../src/identity/operators.ts'
 import { startCollector } from '../../src/main.ts'
-import { captureLog, copy, FakeAgent, payload, tempDir, TOKEN } from '../support/harness.ts'
+import { captureLog, copy, FakeAgent, tempDir, TOKEN } from '../support/harness.ts'
 import { waitFor } from '../../../test/support/wait-for.ts'
+import { sendAsNode } from '../support/send-as-node.ts'
 
 const until = <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> =>
   waitFor(probe, { what, timeoutMs: 30_000 })
@@ -37,27 +38,7 @@ describe('collector end to end: disk health reaches the verdict and the alerts',
       fetch(`${c.apiUrl}${path}`, { ...init, headers: bearer })
 
     const agent = new FakeAgent('pve1')
-    const send = async (password: string, envs: Envelope[]): Promise<AckBody[]> => {
-      const client = await mqtt.connectAsync(c.mqttUrl, {
-        clientId: 'backstop-agent-pve1',
-        username: 'pve1',
-        password,
-        clean: false,
-        protocolVersion: 4,
-        reconnectPeriod: 0,
-      })
-      const acks: AckBody[] = []
-      client.on('message', (_t, p) => acks.push((JSON.parse(p.toString()) as Envelope<'ack'>).body))
-      await client.subscribeAsync(nodeTopic('pve1', 'ack'), { qos: 1 })
-      for (const e of envs) {
-        await client.publishAsync(nodeTopic('pve1', 'events'), payload(e), { qos: 1 })
-      }
-      await until('acks', async () =>
-        envs.every((e) => acks.some((a) => a.acked.includes(e.msgId))) ? true : undefined,
-      )
-      await client.endAsync()
-      return acks
-    }
+    const send = (password: string, envs: Envelope[]) => sendAsNode(c.mqttUrl, 'pve1', password, envs)
     await send('pending', [agent.enroll()])
     // c1 on the USB disk with serial S1, c2 offsite and immutable in object storage.
     await send(agent.password(), [

@@ -7,9 +7,7 @@ import {
   type Envelope,
   type UnsignedBatch,
 } from '@backstop/shared'
-import { createTokenCheck } from '../../src/ingest/check.ts'
-import { createWorkerVerifier } from '../../src/ingest/verifier.ts'
-import { FakeAgent, ingestHarness, payload, TOKEN, type Harness } from '../support/harness.ts'
+import { FakeAgent, ingestHarness, payload, workerVerifier } from '../support/harness.ts'
 
 let n = 0
 function batchOf(agent: FakeAgent, events: unknown[], over: Partial<UnsignedBatch> = {}): BatchEnvelope {
@@ -27,8 +25,7 @@ function batchOf(agent: FakeAgent, events: unknown[], over: Partial<UnsignedBatc
 
 const verifiers = {
   inline: undefined,
-  worker: (keys: Harness['keys'], log: Parameters<typeof createWorkerVerifier>[0]['log']) =>
-    createWorkerVerifier({ keys, tokens: [TOKEN], inline: { keys, tokens: createTokenCheck([TOKEN]) }, log, size: 1 }),
+  worker: workerVerifier(),
 }
 
 for (const [name, verifier] of Object.entries(verifiers)) {

@@ -1,7 +1,16 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { canonicalJson, MAX_MESSAGE_BYTES, type Envelope } from '@backstop/shared'
-import { copy, FakeAgent, ingestHarness, nodeKeys, payload, TOKEN, type Harness } from '../support/harness.ts'
+import {
+  copy,
+  FakeAgent,
+  ingestHarness,
+  nodeKeys,
+  payload,
+  TOKEN,
+  workerVerifier,
+  type Harness,
+} from '../support/harness.ts'
 import { waitFor } from '../../../test/support/wait-for.ts'
 
 const clockMovesOn = (): Promise<boolean> => {
@@ -306,6 +315,63 @@ test('a failing commit acks nothing and settles every message with an error (age
   assert.equal(h.store.events.count('pve1'), 0)
 })
 
+test("after a failed commit the node's later queued messages fail too, so its events are never stored out of order", async (t) => {
+  // batchSize 1: each message is its own transaction, as a long lock makes one batch fail and the next succeed.
+  const h = ingestHarness(t, { batchSize: 1, batchIntervalMs: 20 })
+  const a = await enrolled(h)
+  const b = await enrolled(h, 'pve2')
+  h.db.exec(
+    'CREATE TABLE fk_parent (id INTEGER PRIMARY KEY); CREATE TABLE fk_child (p INTEGER REFERENCES fk_parent(id) DEFERRABLE INITIALLY DEFERRED)',
+  )
+  // Only the first message's commit fails (deferred foreign key, checked at COMMIT); the ones behind it would pass.
+  h.db.exec(
+    "CREATE TRIGGER fk_boom AFTER INSERT ON events WHEN json_extract(NEW.raw, '$.body.runId') = 'x1' BEGIN INSERT INTO fk_child (p) VALUES (42); END",
+  )
+  const sends: [string, Envelope][] = [
+    ['pve1', a.started('x1')],
+    ['pve2', b.started('y1')],
+    ['pve1', a.started('x2')],
+  ]
+  const settled = await Promise.allSettled(sends.map(([node, e]) => h.send(node, payload(e))))
+  assert.deepEqual(
+    settled.map((s) => s.status),
+    ['rejected', 'fulfilled', 'rejected'],
+    "pve1's second message fails with its first (replayed in order); pve2 is not held back",
+  )
+  assert.equal(h.store.events.count('pve1'), 0, 'nothing of pve1 stored ahead of the message that failed')
+  assert.equal(h.store.events.count('pve2'), 1)
+  h.db.exec('DROP TRIGGER fk_boom')
+})
+
+test('a full disk inside a handler fails the whole batch (nothing acked, agents replay), not one message', async (t) => {
+  const h = ingestHarness(t, { batchSize: 1000, batchIntervalMs: 20 })
+  const a = await enrolled(h)
+  h.acks.length = 0
+  // SQLITE_FULL, as a full disk gives it: the file may not grow past the pages it has now.
+  const pages = h.db.pragma('page_count', { simple: true }) as number
+  h.db.pragma(`max_page_count = ${pages}`)
+  const envs = Array.from({ length: 40 }, (_, i) => a.started(`full-${i}-${'x'.repeat(50)}`))
+  const settled = await Promise.allSettled(envs.map((e) => h.send('pve1', payload(e))))
+  assert.ok(
+    settled.every((s) => s.status === 'rejected' && /full/.test(String(s.reason))),
+    'every message settles with the storage error',
+  )
+  assert.deepEqual(h.acks, [], 'no ack, not even a transient rejection: the agent replays all of them in order')
+  assert.ok(h.counters.get('ingest_batch_failures_total') >= 1)
+  h.db.pragma('max_page_count = 4294967294')
+  for (const e of envs) {
+    await h.send('pve1', payload(e))
+  }
+  assert.deepEqual(
+    h.store.events
+      .listByNode('pve1', 100)
+      .map((r) => r.msgId)
+      .filter((id) => envs.some((e) => e.msgId === id)),
+    envs.map((e) => e.msgId),
+    'replayed once space is back: all stored, in order',
+  )
+})
+
 test('status messages apply in arrival order: the Last Will (dated at CONNECT) marks the node offline', async (t) => {
   const h = ingestHarness(t)
   await enrolled(h)
@@ -323,6 +389,23 @@ test('status messages apply in arrival order: the Last Will (dated at CONNECT) m
   assert.equal(h.store.nodes.get('pve1')?.status, 'online')
   h.ingest.status('pve1', Buffer.from('nonsense'))
   assert.equal(h.store.nodes.get('pve1')?.status, 'online')
+})
+
+test('an offline status that arrives while a heartbeat waits for its batch stands: the node does not come back online', async (t) => {
+  // A stop right after a heartbeat: the heartbeat is still being verified and batched when the `offline` arrives
+  // and is recorded at once. The heartbeat is dated at its arrival, which was before the status.
+  // Verified on a worker thread, as in the collector: the heartbeat is still in verification when the status comes.
+  const h = ingestHarness(t, {
+    batchIntervalMs: 30,
+    verifier: workerVerifier(),
+  })
+  const a = await enrolled(h)
+  const beat = h.send('pve1', payload(a.heartbeat()))
+  h.ingest.status('pve1', Buffer.from(JSON.stringify({ state: 'offline', ts: Date.now(), reason: 'shutdown' })))
+  await beat
+  assert.ok(h.store.nodes.get('pve1')?.heartbeatAt, 'the heartbeat was applied')
+  assert.equal(h.store.nodes.get('pve1')?.status, 'offline')
+  assert.equal(h.store.nodes.get('pve1')?.statusReason, 'shutdown')
 })
 
 test('enrollment over a live session marks a new node online (its status preceded its row)', async (t) => {

@@ -2,21 +2,13 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { checkMessage, createTokenCheck, type Checked } from '../../src/ingest/check.ts'
 import type { KeyRing } from '../../src/ingest/key-ring.ts'
-import { createWorkerVerifier, type Verifier } from '../../src/ingest/verifier.ts'
-import { FakeAgent, ingestHarness, payload, TOKEN } from '../support/harness.ts'
+import type { Verifier } from '../../src/ingest/verifier.ts'
+import { FakeAgent, ingestHarness, payload, TOKEN, workerVerifier } from '../support/harness.ts'
 
 test('worker-pool verification gives the same verdicts as inline, and events keep per-node order', async (t) => {
   const h = ingestHarness(t, {
     batchSize: 50,
-    verifier: (keys, log) =>
-      createWorkerVerifier({
-        keys,
-        tokens: [TOKEN],
-        inline: { keys, tokens: createTokenCheck([TOKEN]) },
-        log,
-        size: 1,
-        chunk: 7,
-      }),
+    verifier: workerVerifier({ chunk: 7 }),
   })
   const a = new FakeAgent('pve1')
   const b = new FakeAgent('nas1')
@@ -89,15 +81,7 @@ test('verdicts that complete out of order still enter the batch in arrival order
 
 test('a crashing verification worker loses nothing: its messages are checked inline', async (t) => {
   const h = ingestHarness(t, {
-    verifier: (keys, log) =>
-      createWorkerVerifier({
-        keys,
-        tokens: [TOKEN],
-        inline: { keys, tokens: createTokenCheck([TOKEN]) },
-        log,
-        size: 1,
-        workerUrl: new URL('../fixtures/workers/crash-worker.mjs', import.meta.url),
-      }),
+    verifier: workerVerifier({ workerUrl: new URL('../fixtures/workers/crash-worker.mjs', import.meta.url) }),
   })
   const a = new FakeAgent('pve1')
   await h.send('pve1', payload(a.enroll()))

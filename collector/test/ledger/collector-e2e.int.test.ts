@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import mqtt from 'mqtt'
-import { alertTopics, nodeTopic, type AckBody, type Envelope } from '@backstop/shared'
+import { alertTopics, type Envelope } from '@backstop/shared'
 import { createAuditLog } from '../../src/audit/audit-log.ts'
 import { createOperators } from '../../src/identity/operators.ts'
 import { parseCollectorConfig } from '../../src/config/load.ts'
 import { startCollector } from '../../src/main.ts'
 import { apiFetch } from '../support/app-deps.ts'
-import { captureLog, copy, FakeAgent, payload, tempDir, TOKEN } from '../support/harness.ts'
+import { captureLog, copy, FakeAgent, tempDir, TOKEN } from '../support/harness.ts'
+import { sendAsNode } from '../support/send-as-node.ts'
 
 /** The whole path in one process: signed job.finished over MQTT → ingest commit → ledger wake → verdict in the API. */
 describe('collector end to end: ingest wakes the compliance ledger', () => {
@@ -21,27 +22,7 @@ describe('collector end to end: ingest wakes the compliance ledger', () => {
     t.after(() => c.stop())
     const api = apiFetch(c, 'viewer')
     const agent = new FakeAgent('pve1')
-    const send = async (password: string, envs: Envelope[]): Promise<AckBody[]> => {
-      const client = await mqtt.connectAsync(c.mqttUrl, {
-        clientId: 'backstop-agent-pve1',
-        username: 'pve1',
-        password,
-        clean: false,
-        protocolVersion: 4,
-        reconnectPeriod: 0,
-      })
-      const acks: AckBody[] = []
-      client.on('message', (_t, p) => acks.push((JSON.parse(p.toString()) as Envelope<'ack'>).body))
-      await client.subscribeAsync(nodeTopic('pve1', 'ack'), { qos: 1 })
-      for (const e of envs) {
-        await client.publishAsync(nodeTopic('pve1', 'events'), payload(e), { qos: 1 })
-      }
-      for (let i = 0; i < 100 && !envs.every((e) => acks.some((a) => a.acked.includes(e.msgId))); i++) {
-        await new Promise((r) => setTimeout(r, 20))
-      }
-      await client.endAsync()
-      return acks
-    }
+    const send = (password: string, envs: Envelope[]) => sendAsNode(c.mqttUrl, 'pve1', password, envs)
     await send('pending', [agent.enroll()])
     // The collector runs on the wall clock, so the run is one that finished a minute ago: a fixed date would turn
     // the daily expectation 'down' once the test runs more than a day after that date.

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import mqtt from 'mqtt'
-import { nextRunAfter, nodeTopic, type AckBody, type DeclaredJob, type Envelope } from '@backstop/shared'
+import { nextRunAfter, type DeclaredJob, type Envelope } from '@backstop/shared'
 import { parseCollectorConfig } from '../../src/config/load.ts'
 import { startCollector } from '../../src/main.ts'
 import { MAX_TIMER_MS, type Clock } from '../../src/time/clock.ts'
 import { apiFetch } from '../support/app-deps.ts'
-import { captureLog, copy, FakeAgent, payload, tempDir, TOKEN } from '../support/harness.ts'
+import { captureLog, copy, FakeAgent, tempDir, TOKEN } from '../support/harness.ts'
 import { waitFor } from '../../../test/support/wait-for.ts'
+import { sendAsNode } from '../support/send-as-node.ts'
 
 /** The wall clock plus an offset the test moves forward: timers due by the jump fire at once, the rest re-arm. */
 function jumpingClock(): Clock & { jumpTo(t: number): void } {
@@ -96,27 +96,7 @@ describe('collector: expectations from the jobs a node declares', () => {
       (await get<{ expectations: Expectation[] }>('/api/v1/expectations?node=pve1&limit=100')).expectations
     const alerts = async () => (await get<{ alerts: Alert[] }>('/api/v1/alerts?node=pve1&limit=100')).alerts
     const agent = new FakeAgent('pve1')
-    const send = async (password: string, envs: Envelope[]): Promise<void> => {
-      const client = await mqtt.connectAsync(c.mqttUrl, {
-        clientId: 'backstop-agent-pve1',
-        username: 'pve1',
-        password,
-        clean: false,
-        protocolVersion: 4,
-        reconnectPeriod: 0,
-      })
-      const acks: AckBody[] = []
-      client.on('message', (_t, p) => acks.push((JSON.parse(p.toString()) as Envelope<'ack'>).body))
-      await client.subscribeAsync(nodeTopic('pve1', 'ack'), { qos: 1 })
-      for (const e of envs) {
-        await client.publishAsync(nodeTopic('pve1', 'events'), payload(e), { qos: 1 })
-      }
-      await waitFor(() => envs.every((e) => acks.some((a) => a.acked.includes(e.msgId))), {
-        what: `acks for ${envs.map((e) => e.kind).join(', ')}`,
-        timeoutMs: 10_000,
-      })
-      await client.endAsync()
-    }
+    const send = (password: string, envs: Envelope[]) => sendAsNode(c.mqttUrl, 'pve1', password, envs)
     await send('pending', [agent.enroll()])
 
     const declaredAt = clock.now()

@@ -142,6 +142,8 @@ export function harness(config: LedgerConfig = ledgerConfig()) {
       bytes?: number,
       /** Where each asset's live data is (probed storage), as a storage-probing agent reports it. */
       sources?: JobFinishedBody['sources'],
+      /** The coded error of a failed or partial run. */
+      error?: JobFinishedBody['error'],
     ): string {
       const runId = `r${++runN}`
       db.transaction(() => {
@@ -164,6 +166,7 @@ export function harness(config: LedgerConfig = ledgerConfig()) {
           warnings: [],
           ...(bytes !== undefined ? { bytes } : {}),
           ...(sources !== undefined ? { sources } : {}),
+          ...(error !== undefined ? { error } : {}),
         }
         core.runs.finished('pve1', body, iso(startedAt + durationMs))
       })()

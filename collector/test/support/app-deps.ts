@@ -9,6 +9,7 @@ import { createCounters, type Counters } from '../../src/metrics/counters.ts'
 import { createCopiesRepo } from '../../src/store/copies-repo.ts'
 import { createNodesRepo } from '../../src/store/nodes-repo.ts'
 import { createRunsRepo } from '../../src/store/runs-repo.ts'
+import { createSelfBackupsRepo } from '../../src/store/self-backups-repo.ts'
 import { createAuditLog } from '../../src/audit/audit-log.ts'
 import { composeLedger } from '../../src/compose/ledger.ts'
 import { ledgerConfig } from '../../src/ledger/config.ts'
@@ -61,6 +62,7 @@ export function appDepsOf(
       publish: () => undefined,
       nodeState: (n) => (n === 'pve1' ? 'active' : 'unknown'),
     }),
+    selfBackups: createSelfBackupsRepo(h.db),
     ...over,
   }
   return {

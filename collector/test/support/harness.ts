@@ -24,7 +24,12 @@ import { createTokenCheck } from '../../src/ingest/check.ts'
 import { createKeyRing, type KeyRing } from '../../src/ingest/key-ring.ts'
 import { createIngest, type Ingest } from '../../src/ingest/pipeline.ts'
 import type { IngestStore } from '../../src/ingest/types.ts'
-import { createInlineVerifier, type Verifier } from '../../src/ingest/verifier.ts'
+import {
+  createInlineVerifier,
+  createWorkerVerifier,
+  type Verifier,
+  type WorkerVerifierOptions,
+} from '../../src/ingest/verifier.ts'
 import { createAuditLog } from '../../src/audit/audit-log.ts'
 import { composeIdentity } from '../../src/compose/identity.ts'
 import { systemClock } from '../../src/time/clock.ts'
@@ -188,6 +193,24 @@ export interface Harness {
   send(topicNode: string, body: Buffer): Promise<void>
 }
 
+/**
+ * Verification on worker threads, as the collector runs it (`ingestHarness({ verifier: workerVerifier() })`),
+ * with the harness's enrollment token; `more` sets the pool's size, chunk or worker script.
+ */
+export function workerVerifier(
+  more: Partial<Pick<WorkerVerifierOptions, 'size' | 'chunk' | 'workerUrl'>> = {},
+): (keys: KeyRing, log: Logger) => Verifier {
+  return (keys, log) =>
+    createWorkerVerifier({
+      keys,
+      tokens: [TOKEN],
+      inline: { keys, tokens: createTokenCheck([TOKEN]) },
+      log,
+      size: 1,
+      ...more,
+    })
+}
+
 /** Ingest over a real SQLite file, acks captured. Each published ack is checked against the collector key. */
 export function ingestHarness(
   t: TestContext,
@@ -243,9 +266,26 @@ export function ingestHarness(
       .admitEnroll,
   })
   t.after(() => ingest.close())
+  // Each node's MQTT connection; a message that fails (its batch rolled back) closes it, and the agent's replay
+  // comes over a new one, as the broker does (a rolled-back batch fails the rest of its connection).
+  const connections = new Map<string, object>()
   const send = (topicNode: string, body: Buffer): Promise<void> =>
     new Promise((resolve, reject) => {
-      ingest.submit(topicNode, body, (err) => (err ? reject(err) : resolve()))
+      const connection = connections.get(topicNode) ?? {}
+      connections.set(topicNode, connection)
+      ingest.submit(
+        topicNode,
+        body,
+        (err) => {
+          if (err) {
+            connections.delete(topicNode)
+            reject(err)
+          } else {
+            resolve()
+          }
+        },
+        connection,
+      )
     })
   return { db, store, keys, ingest, counters, acks, lines, collectorPublicKey: collector.publicKey, send }
 }

@@ -2,6 +2,7 @@ import Type from 'typebox'
 import { BackstopError, mediaTypes, NodeId } from '@backstop/shared'
 import { auditAction } from '../audit-action.ts'
 import type { LedgerAssetRow } from '../../store/ledger-assets-repo.ts'
+import { locationKeyOf } from '../../store/copies-repo.ts'
 import type { App, AppDeps } from '../deps.ts'
 import { ErrorResponse } from '../errors.ts'
 import {
@@ -58,6 +59,8 @@ export const AssetView = Type.Object({
   expiresAt: Nullable(Type.String()),
   lastSuccessAt: Nullable(Type.String()),
   places: Type.Array(Place),
+  /** Marked intentionally unprotected (PUT /api/v1/asset/exemption): why, by whom, when; `verdict` is `exempt`. */
+  exemption: Nullable(Type.Object({ reason: Type.String(), actor: Type.String(), at: Type.String() })),
 })
 
 export function assetView(a: LedgerAssetRow) {
@@ -92,6 +95,7 @@ export function assetView(a: LedgerAssetRow) {
       unprovenClaims: [...p.unprovenClaims],
       copyIds: [...p.copyIds],
     })),
+    exemption: a.exemption && { reason: a.exemption.reason, actor: a.exemption.actor, at: iso(a.exemption.at)! },
   }
 }
 
@@ -200,7 +204,7 @@ export function assetRoutes(
       // Each copy says what the verdict made of its place: counted copy, uncounted copy or version, and why.
       const places = new Map(a.places.map((p) => [p.locationKey, p]))
       const judged = copies.map((c) => {
-        const p = places.get(`${c.node}/${c.location.kind}/${c.location.target}`)
+        const p = places.get(locationKeyOf(c.heldBy ?? c.node, c.location.kind, c.location.target))
         return {
           ...c,
           role: p?.role ?? null,

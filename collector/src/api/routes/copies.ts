@@ -19,6 +19,8 @@ const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => T
 const CopyView = Type.Object({
   node: Type.String(),
   copyId: Type.String(),
+  /** The node holding this copy of `node`'s asset (a pulled replica); null when `node` holds it. */
+  heldBy: Nullable(Type.String()),
   asset: Type.Object({ kind: Type.String(), id: Type.String(), name: Nullable(Type.String()) }),
   location: Type.Object({
     kind: Type.String(),

@@ -51,6 +51,13 @@ export function coverageRoutes(
 ): void {
   const { coverage } = deps
   const audit = auditAction(deps)
+  // An asset in the ledger shows the mark in its verdict at once, covered by a job or not (the coverage pass
+  // only re-judges covered inventory assets).
+  const rejudge = (a: { node: string; kind: string; id: string }): void => {
+    if (deps.assets.get(a) !== undefined) {
+      deps.ledger.refreshAsset(a.node, a.kind, a.id)
+    }
+  }
 
   app.get(
     '/api/v1/coverage',
@@ -114,6 +121,7 @@ export function coverageRoutes(
       coverage.exempt(a, e)
       audit(req, 'asset.exempt', `${a.node}/${a.kind}/${a.id}`, { reason: e.reason })
       deps.ledger.runNow()
+      rejudge(a)
       return { exemption: exemptionView(e)! }
     },
   )
@@ -137,6 +145,7 @@ export function coverageRoutes(
       }
       audit(req, 'asset.unexempt', `${a.node}/${a.kind}/${a.id}`, { reason: before?.reason ?? null })
       deps.ledger.runNow()
+      rejudge(a)
       return { removed: true }
     },
   )

@@ -131,7 +131,8 @@ export function diskHealthRoutes(
         const keys = (store.latest(node)?.disks ?? []).map(diskKey)
         throw new BackstopError(
           'BK_ERR_API_NOT_FOUND',
-          `node "${node}" has no disk "${disk}" in its latest report; known: ${keys.join(', ') || 'none'} (GET /api/v1/nodes/${node}/disks)`,
+          `node "${node}" has no disk "${disk}" in its latest report; known: ${keys.join(', ') || 'none'} ` +
+            `(GET /api/v1/nodes/${node}/disks)`,
         )
       }
       audit(req, 'disk.acknowledge', `${node}/${disk}`, { counters: acked.counters })

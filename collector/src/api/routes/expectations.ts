@@ -182,6 +182,7 @@ export function expectationRoutes(
           const key = alertKey('missed-backup', e.node, `${e.job}/${e.assetKind}/${e.assetId}`)
           const a = deps.alertsRepo.get(key)
           if (a?.state === 'firing') {
+            const what = `${e.assetKind} ${e.assetId} on ${e.node}, job ${e.job}`
             deps.alerts.raise(
               {
                 key,
@@ -189,7 +190,7 @@ export function expectationRoutes(
                 node: e.node,
                 severity: a.severity,
                 firing: false,
-                summary: `${e.assetKind} ${e.assetId} on ${e.node}, job ${e.job}: expectation paused by ${actorOf(req)}`,
+                summary: `${what}: expectation paused by ${actorOf(req)}`,
               },
               now(),
             )
