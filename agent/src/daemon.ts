@@ -18,6 +18,7 @@ import type { Log } from './log.ts'
 import { JobStateStore } from './scheduler/job-state.ts'
 import { Scheduler, type RunRequest, type ScheduledJob } from './scheduler/scheduler.ts'
 import { StorageProber } from './storage/probe.ts'
+import { probeLeaveReason } from './systemd/leave-reason.ts'
 
 /**
  * The daemon's composition root (`backstop-agent run`): everything the daemon runs is built here, once, in
@@ -140,14 +141,16 @@ export async function startDaemon(deps: CliDeps, config: ResolvedAgentConfig, lo
   return {
     async untilStopped() {
       const sig = await stopped
+      // Asked at once: systemd's restart job is only listed until the stop half of the restart is done.
+      const reason = probeLeaveReason(exec, log)
       log.info({ signal: sig }, 'stopping: no new runs, aborting running jobs')
       await scheduler.stop()
       stopJobs.abort()
       await scheduler.idle()
       await snapshot()
-      // systemd does not tell a unit why it is stopped (a reboot, `systemctl stop` and the stop half of a restart
-      // look the same), so every signal is reported as `shutdown`; the collector treats both reasons alike.
-      await runtime.stop('shutdown')
+      const leave = await reason
+      log.info({ reason: leave }, 'telling the collector why this node goes offline')
+      await runtime.stop(leave)
       commands?.close()
       log.info('agent stopped')
     },

@@ -56,7 +56,8 @@ export async function loadCollectorKey(stateDir: string, log?: Log): Promise<str
   if (typeof pk !== 'string' || fromB64(pk).length !== 32) {
     throw new BackstopError(
       'BK_ERR_KEY_FILE_INVALID',
-      `${path} must hold {"publicKey": "<32 bytes base64>"}; delete it to enroll again (the collector must still accept this node's key)`,
+      `${path} must hold {"publicKey": "<32 bytes base64>"}; delete it to enroll again ` +
+        `(the collector must still accept this node's key)`,
     )
   }
   return pk
@@ -67,7 +68,8 @@ export async function saveCollectorKey(stateDir: string, publicKey: string, log?
   if (fromB64(publicKey).length !== 32) {
     throw new BackstopError(
       'BK_ERR_KEY_FILE_INVALID',
-      `refusing to pin a collector public key that is not 32 bytes of base64: ${JSON.stringify(publicKey.slice(0, 64))}`,
+      'refusing to pin a collector public key that is not 32 bytes of base64: ' +
+        `${JSON.stringify(publicKey.slice(0, 64))}`,
     )
   }
   const dir = await ensureKeysDir(stateDir, log)
@@ -124,7 +126,8 @@ function parseNodeKey(text: string, path: string): KeyPair {
     throw new BackstopError(
       'BK_ERR_KEY_FILE_INVALID',
       `${path} must hold {"publicKey", "secretKey"} (base64 Ed25519, secretKey 64 bytes) ` +
-        'that belong together; restore it from backup. Deleting it creates a new identity that the collector refuses until an admin re-enrolls the node',
+        'that belong together; restore it from backup. Deleting it creates a new identity that the collector ' +
+        'refuses until an admin re-enrolls the node',
     )
   }
   return { publicKey: v.publicKey as string, secretKey: v.secretKey as string }

@@ -5,6 +5,7 @@ import { runCli } from './cli/program.ts'
 import { systemClock } from './clock.ts'
 import { loadAgentConfig } from './config/load.ts'
 import { NodeExec } from './exec/node-exec.ts'
+import { NodePassthroughExec } from './exec/passthrough.ts'
 import { loadCollectorKey } from './keys.ts'
 import type { Log } from './log.ts'
 import { FileOutbox } from './outbox/file-outbox.ts'
@@ -26,6 +27,7 @@ function productionDeps(): CliDeps {
     loadConfig: (file) => loadAgentConfig(file, { hostname: hostname() }),
     createLog,
     createExec: (log) => new NodeExec({ log: log.child({ component: 'exec' }) }),
+    createPassthroughExec: () => new NodePassthroughExec(),
     createRuntime: async ({ config, clock, log, jobStatus, onCommand, presence }) => {
       // mqtts:// with collector.fingerprint: trust exactly the pinned collector CA (docs/security.md).
       const tls =
@@ -54,10 +56,12 @@ function productionDeps(): CliDeps {
         maxBytes: config.outbox.maxBytes,
         log: createLog('warn'),
         clock: systemClock,
+        // With the same keep settings as the daemon: opened without, the outbox would release the kept events.
+        ...(config.outbox.keep ? { keep: config.outbox.keep } : {}),
       })
       try {
         const { pending, bytes } = outbox.stats()
-        return { pending, bytes }
+        return { pending, bytes, ...(config.outbox.keep ? { keep: outbox.keptStats() } : {}) }
       } finally {
         await outbox.close()
       }

@@ -16,7 +16,8 @@ import type { ResolvedAgentConfig } from './config/schema.ts'
 import { loadCollectorKey, loadOrCreateNodeKey, saveCollectorKey } from './keys.ts'
 import type { Log } from './log.ts'
 import { FileOutbox } from './outbox/file-outbox.ts'
-import type { Outbox, OutboxStats } from './outbox/outbox.ts'
+import type { KeptStats, Outbox, OutboxStats } from './outbox/outbox.ts'
+import { createRetentionReporter } from './outbox/retention-report.ts'
 import { createSigner } from './transport/signer.ts'
 import { MqttTransport, type TransportOptions, type TransportStatus } from './transport/mqtt-transport.ts'
 import { AGENT_VERSION } from './version.ts'
@@ -65,7 +66,12 @@ export type AgentStatus = {
   readonly enrollment: TransportStatus['enrollment']
   readonly nodeKeyFingerprint: string
   readonly collectorKeyFingerprint: string | null
-  readonly outbox: OutboxStats & { readonly maxBytes: number; readonly dir: string }
+  readonly outbox: OutboxStats & {
+    readonly maxBytes: number
+    readonly dir: string
+    /** Acknowledged events kept until a collector backup covers them (docs/reliability.md); null when off. */
+    readonly keep: KeptStats | null
+  }
   readonly transport: Omit<TransportStatus, 'connected' | 'enrolled' | 'enrollment' | 'collectorKeyFingerprint'>
   readonly jobs: readonly JobStatusLike[]
 }
@@ -99,6 +105,9 @@ export async function createAgentRuntime(deps: AgentRuntimeDeps): Promise<AgentR
   const signer = createSigner(keys)
   const collectorKey = await loadCollectorKey(config.stateDir, log)
   const ownOutbox = deps.outbox === undefined
+  // Bound below, once emit exists: kept-record changes become `outbox.retention` events (docs/reliability.md).
+  let keepChanged = (): void => undefined
+  const keep = config.outbox.keep
   const outbox =
     deps.outbox ??
     (await FileOutbox.open({
@@ -106,6 +115,7 @@ export async function createAgentRuntime(deps: AgentRuntimeDeps): Promise<AgentR
       maxBytes: config.outbox.maxBytes,
       log: deps.log.child({ component: 'outbox' }),
       clock,
+      ...(keep ? { keep, onKeepChange: () => keepChanged() } : {}),
     }))
   const agentVersion = deps.agentVersion ?? AGENT_VERSION
   const hostname = deps.hostname ?? osHostname()
@@ -147,7 +157,7 @@ export async function createAgentRuntime(deps: AgentRuntimeDeps): Promise<AgentR
   })
 
   let stopped = false
-  return {
+  const runtime: AgentRuntime = {
     start: () => transport.start(),
     async stop(reason) {
       if (stopped) {
@@ -199,7 +209,12 @@ export async function createAgentRuntime(deps: AgentRuntimeDeps): Promise<AgentR
         enrollment,
         nodeKeyFingerprint: keyFingerprint(keys.publicKey),
         collectorKeyFingerprint,
-        outbox: { ...outbox.stats(), maxBytes: config.outbox.maxBytes, dir: config.outbox.dir },
+        outbox: {
+          ...outbox.stats(),
+          maxBytes: config.outbox.maxBytes,
+          dir: config.outbox.dir,
+          keep: keep ? outbox.keptStats() : null,
+        },
         transport: rest,
         jobs: jobSource(),
       }
@@ -208,6 +223,21 @@ export async function createAgentRuntime(deps: AgentRuntimeDeps): Promise<AgentR
       jobSource = source
     },
   }
+  if (keep) {
+    const reporter = createRetentionReporter({
+      bounds: keep,
+      stats: () => outbox.keptStats(),
+      now: () => clock.now().getTime(),
+      emit: (body) => runtime.emit('outbox.retention', body),
+      log,
+    })
+    keepChanged = () => {
+      if (!stopped) {
+        reporter.changed()
+      }
+    }
+  }
+  return runtime
 }
 
 async function readToken(config: ResolvedAgentConfig, log: Log): Promise<string | null> {

@@ -56,9 +56,10 @@ export function registerConfigcheck(program: Command, deps: CliDeps, setExit: Se
           `  ${config.jobs.length} job(s):`,
         ]
         for (const j of summary.jobs) {
-          lines.push(
-            `    ${j.name} (${j.kind}) ${j.schedule ? `"${j.schedule.cron}" ${j.schedule.timezone}, next ${j.nextRunAt}` : 'on demand only'}`,
-          )
+          const when = j.schedule
+            ? `"${j.schedule.cron}" ${j.schedule.timezone}, next ${j.nextRunAt}`
+            : 'on demand only'
+          lines.push(`    ${j.name} (${j.kind}) ${when}`)
         }
         deps.io.out(`${lines.join('\n')}\n`)
       }

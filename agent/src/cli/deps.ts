@@ -2,14 +2,23 @@ import type { BodyOf } from '@backstop/shared'
 import type { Clock } from '../clock.ts'
 import type { ResolvedAgentConfig } from '../config/schema.ts'
 import type { Exec } from '../exec/exec.ts'
+import type { PassthroughExec } from '../exec/passthrough.ts'
 import type { SystemInfo } from '../health/collect.ts'
 import type { Log } from '../log.ts'
+import type { KeptStats } from '../outbox/outbox.ts'
 import type { DurableKind } from '../runtime.ts'
 import type { JobScheduleStatus } from '../scheduler/scheduler.ts'
 
 /** What the runtime reports (runtime.ts AgentStatus); the CLI reads the outbox numbers, the rest is kept as given. */
 export interface RuntimeStatus {
-  readonly outbox: { readonly pending: number; readonly bytes: number }
+  readonly outbox: OutboxNumbers
+}
+
+/** `keep`: acknowledged events kept until a collector backup covers them (null or absent: keeping is off). */
+export interface OutboxNumbers {
+  readonly pending: number
+  readonly bytes: number
+  readonly keep?: KeptStats | null
 }
 
 /**
@@ -56,13 +65,15 @@ export interface CliDeps {
   readonly loadConfig: (file: string) => ResolvedAgentConfig
   readonly createLog: (level: ResolvedAgentConfig['logLevel']) => Log
   readonly createExec: (log: Log) => Exec
+  /** For the ssh forced-command gate (`remote-gate`): a command that owns this process's stdin and stdout. */
+  readonly createPassthroughExec: () => PassthroughExec
   /** systeminformation for disk-health reports; default: the library itself (health/system-info.ts). */
   readonly createSystemInfo?: () => SystemInfo
   readonly createRuntime: (input: RuntimeInput) => Promise<AgentRuntime>
   /** Whether the collector's key is pinned (enrolled), from the state directory. */
   readonly enrollment: (config: ResolvedAgentConfig) => Promise<'pinned' | 'not-enrolled'>
   /** Outbox numbers read from disk while no daemon is running (opening it recovers torn tails). */
-  readonly readOutbox: (config: ResolvedAgentConfig) => Promise<{ pending: number; bytes: number }>
+  readonly readOutbox: (config: ResolvedAgentConfig) => Promise<OutboxNumbers>
   /** Subscribes to SIGTERM/SIGINT; returns the unsubscribe. */
   readonly onStopSignal: (handler: (signal: string) => void) => () => void
 }

@@ -59,7 +59,8 @@ export function registerOnce(program: Command, deps: CliDeps, setExit: SetExit):
         deps.io.out(opts.json ? `${JSON.stringify(body, null, 2)}\n` : summary(body))
         if (!acked) {
           deps.io.err(
-            `warning: the collector has not acknowledged the events within ${opts.ackTimeout} s; they stay in the outbox and are sent when the agent runs\n`,
+            `warning: the collector has not acknowledged the events within ${opts.ackTimeout} s; ` +
+              'they stay in the outbox and are sent when the agent runs\n',
           )
         }
         setExit(
@@ -79,9 +80,9 @@ export function registerOnce(program: Command, deps: CliDeps, setExit: SetExit):
 }
 
 export function summary(b: JobFinishedBody): string {
-  const lines = [
-    `${b.job}: ${b.status} — ${b.copies.length} cop${b.copies.length === 1 ? 'y' : 'ies'}, ${b.deleted.length} deleted${b.bytes !== undefined ? `, ${b.bytes} bytes` : ''} (run ${b.runId})`,
-  ]
+  const copies = `${b.copies.length} cop${b.copies.length === 1 ? 'y' : 'ies'}`
+  const bytes = b.bytes !== undefined ? `, ${b.bytes} bytes` : ''
+  const lines = [`${b.job}: ${b.status} — ${copies}, ${b.deleted.length} deleted${bytes} (run ${b.runId})`]
   if (b.error) {
     lines.push(`  error ${b.error.code}: ${b.error.message}`)
   }

@@ -61,7 +61,8 @@ export function acquirePidLock(stateDir: string): PidLock {
       if (holder !== null && holder !== process.pid) {
         throw new BackstopError(
           'BK_ERR_AGENT_LOCKED',
-          `agent pid ${holder} is running on ${stateDir} (${file}); stop it first, or trigger the job from the collector instead of \`once\``,
+          `agent pid ${holder} is running on ${stateDir} (${file}); stop it first, ` +
+            'or trigger the job from the collector instead of `once`',
         )
       }
       unlinkSync(file)

@@ -6,6 +6,8 @@ import { registerConfigcheck } from './configcheck-command.ts'
 import type { CliDeps } from './deps.ts'
 import { registerOnce } from './once-command.ts'
 import { registerPlan } from './plan-command.ts'
+import { registerRemote } from './remote-command.ts'
+import { registerRemoteGate } from './remote-gate-command.ts'
 import { registerRun } from './run-command.ts'
 import { registerStatus } from './status-command.ts'
 import { registerSystemdDropin } from './systemd-dropin-command.ts'
@@ -35,6 +37,8 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
   registerPlan(program, deps, setExit)
   registerVzdumpHook(program, deps, setExit)
   registerSystemdDropin(program, deps, setExit)
+  registerRemote(program, deps, setExit)
+  registerRemoteGate(program, deps, setExit)
   for (const c of program.commands) {
     c.exitOverride().configureOutput({ writeOut: (s) => deps.io.out(s), writeErr: (s) => deps.io.err(s) })
   }

@@ -3,7 +3,7 @@ import { nextRunAfter } from '@backstop/shared'
 import { inspectOutbox } from '../outbox/inspect.ts'
 import { JobStateStore } from '../scheduler/job-state.ts'
 import { configPath, exitCodes, type SetExit } from './common.ts'
-import type { CliDeps } from './deps.ts'
+import type { CliDeps, OutboxNumbers } from './deps.ts'
 import { acquirePidLock, lockHolder } from './pid-lock.ts'
 import { readStatusSnapshot } from './status-snapshot.ts'
 
@@ -22,12 +22,13 @@ export function registerStatus(program: Command, deps: CliDeps, setExit: SetExit
       const config = deps.loadConfig(configPath(cmd))
       const pid = lockHolder(config.stateDir)
       const snap = pid !== null ? readStatusSnapshot(config.stateDir) : null
-      let outbox: { pending: number; bytes: number } | null
+      let outbox: OutboxNumbers | null
       if (pid !== null) {
         // The daemon owns the outbox: count it read-only (no lock, no repair); its snapshot is the fallback.
         try {
           const { pending, bytes } = await inspectOutbox(config.outbox.dir)
-          outbox = { pending, bytes }
+          const keep = snap?.runtime.outbox.keep
+          outbox = { pending, bytes, ...(keep ? { keep } : {}) }
         } catch {
           outbox = snap?.runtime.outbox ?? null
         }
@@ -65,9 +66,17 @@ export function registerStatus(program: Command, deps: CliDeps, setExit: SetExit
           `enrollment ${report.enrollment}`,
           `outbox ${outbox ? `${outbox.pending} pending, ${outbox.bytes} bytes` : 'unknown (no status snapshot yet)'}`,
         ]
+        const keep = outbox?.keep
+        if (keep) {
+          lines.push(
+            `  kept until a collector backup covers them: ${keep.kept} acknowledged events, ${keep.keptBytes} bytes ` +
+              `(newest checkpoint covers seq ${keep.checkpointSeq})`,
+          )
+        }
         for (const j of report.jobs) {
           const last = j.lastRun
-            ? `last ${j.lastRun.status} at ${j.lastRun.finishedAt}${j.lastRun.error ? ` (${j.lastRun.error.code})` : ''}`
+            ? `last ${j.lastRun.status} at ` +
+              `${j.lastRun.finishedAt}${j.lastRun.error ? ` (${j.lastRun.error.code})` : ''}`
             : 'never run'
           lines.push(`  ${j.job} (${j.kind}): next ${j.nextRunAt ?? 'on demand'}; ${last}`)
         }

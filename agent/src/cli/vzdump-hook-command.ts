@@ -16,7 +16,8 @@ export function registerVzdumpHook(program: Command, deps: CliDeps, setExit: Set
   program
     .command('vzdump-hook')
     .description(
-      'vzdump hook script (/etc/vzdump.conf `script:`): records each guest backup for the agent to report; never fails a backup',
+      'vzdump hook script (/etc/vzdump.conf `script:`): records each guest backup for the agent to report; ' +
+        'never fails a backup',
     )
     .argument('[args...]', '<phase> [<mode> <vmid>] as vzdump passes them')
     .allowUnknownOption()

@@ -30,7 +30,8 @@ export function hookReportOptionsOf(jobs: readonly { kind: string }[]): HookRepo
   if (owners.length > 1) {
     throw new BackstopError(
       'BK_ERR_CONFIG_INVALID',
-      `jobs ${owners.map((j) => `"${j.name}"`).join(', ')} all set hookReports: true; hook runs can be reported under one job only`,
+      `jobs ${owners.map((j) => `"${j.name}"`).join(', ')} all set hookReports: true; ` +
+        'hook runs can be reported under one job only',
     )
   }
   const j = owners[0]

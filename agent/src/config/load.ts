@@ -14,6 +14,7 @@ import {
   yamlPosition as position,
   type ConfigIssue,
 } from '@backstop/shared'
+import type { KeepBounds } from '../outbox/keep-bounds.ts'
 import { checkCollectorSection } from './collector-checks.ts'
 import { resolveJobs } from './resolve-jobs.ts'
 import { AgentConfigInput, type ResolvedAgentConfig, type ResolvedHealthConfig } from './schema.ts'
@@ -77,6 +78,14 @@ export function parseAgentConfig(text: string, file: string, env: LoadEnv): Reso
   }
   const jobs = resolveJobs(input.jobs, timezone, at, warn)
   const health = resolveHealth(input.health, at)
+  const keep = input.outbox?.keep
+  if (keep?.alertAfterHours !== undefined && keep.alertAfterHours >= (keep.maxAgeHours ?? 720)) {
+    at(
+      ['outbox', 'keep', 'alertAfterHours'],
+      `${keep.alertAfterHours} is not below maxAgeHours (${keep.maxAgeHours ?? 720}): kept events are released at ` +
+        'maxAgeHours, so outbox-backlog would never warn before they go; lower alertAfterHours or raise maxAgeHours',
+    )
+  }
   if (issues.length > 0) {
     throw new ConfigError(dedupe(issues))
   }
@@ -95,12 +104,32 @@ export function parseAgentConfig(text: string, file: string, env: LoadEnv): Reso
       fingerprint: input.collector.fingerprint ?? null,
     },
     commands: { allow: input.commands?.allow ?? [] },
-    outbox: { dir: join(stateDir, 'outbox'), maxBytes: input.outbox?.maxBytes ?? 256 * 1024 * 1024 },
+    outbox: {
+      dir: join(stateDir, 'outbox'),
+      maxBytes: input.outbox?.maxBytes ?? 256 * 1024 * 1024,
+      ...resolveKeep(input.outbox?.keep),
+    },
     heartbeatMs: (input.heartbeatSeconds ?? 30) * 1000,
     logLevel: input.log?.level ?? 'info',
     jobs,
     health,
     warnings: warnings.map(formatIssue),
+  }
+}
+
+/** `outbox.keep` with its defaults (docs/reliability.md "Outbox retention"); on unless `enabled: false`. */
+function resolveKeep(k: NonNullable<AgentConfigInput['outbox']>['keep']): { keep?: KeepBounds } {
+  if (k?.enabled === false) {
+    return {}
+  }
+  const hours = 3600_000
+  return {
+    keep: {
+      maxBytes: k?.maxBytes ?? 256 * 1024 * 1024,
+      maxAgeMs: (k?.maxAgeHours ?? 720) * hours,
+      // By default well before the age bound, however short that is set.
+      alertAfterMs: (k?.alertAfterHours ?? Math.min(48, Math.ceil((k?.maxAgeHours ?? 720) / 2))) * hours,
+    },
   }
 }
 

@@ -1,3 +1,4 @@
+import type { KeepBounds } from '../outbox/keep-bounds.ts'
 import Type, { type Static } from 'typebox'
 import { NODE_ID_PATTERN } from '@backstop/shared'
 import { SiteName } from '../jobs/common-config.ts'
@@ -58,6 +59,25 @@ export const AgentConfigInput = Type.Object(
         {
           /** Upper bound for unacknowledged events on disk. Default 256 MiB. */
           maxBytes: Type.Optional(Type.Integer({ minimum: 64 * 1024 })),
+          /**
+           * Acknowledged events kept until a verified collector backup covers them (docs/reliability.md
+           * "Outbox retention"), so losing the collector's disk loses nothing.
+           */
+          keep: Type.Optional(
+            Type.Object(
+              {
+                /** false: delete events at the collector's ack (the collector's disk is then the only copy). */
+                enabled: Type.Optional(Type.Boolean()),
+                /** Kept bytes above this are released oldest first, covered or not. Default 256 MiB. */
+                maxBytes: Type.Optional(Type.Integer({ minimum: 64 * 1024 })),
+                /** Kept events older than this are released, covered or not. Default 720 (30 days). */
+                maxAgeHours: Type.Optional(Type.Integer({ minimum: 1 })),
+                /** Kept events older than this raise outbox-backlog; below maxAgeHours. Default 48 (≤ half of it). */
+                alertAfterHours: Type.Optional(Type.Integer({ minimum: 1 })),
+              },
+              { additionalProperties: false },
+            ),
+          ),
         },
         { additionalProperties: false },
       ),
@@ -133,7 +153,12 @@ export interface ResolvedAgentConfig {
   }
   /** Command kinds this node accepts; empty = every command is refused. */
   readonly commands?: { readonly allow: readonly ('run-job' | 'reverify-copy' | 'restore-test')[] }
-  readonly outbox: { readonly dir: string; readonly maxBytes: number }
+  readonly outbox: {
+    readonly dir: string
+    readonly maxBytes: number
+    /** Absent (hand-built configs, `keep.enabled: false`): acknowledged events are deleted at once. */
+    readonly keep?: KeepBounds
+  }
   readonly heartbeatMs: number
   readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error'
   readonly jobs: readonly ResolvedJob[]

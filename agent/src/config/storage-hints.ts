@@ -23,7 +23,9 @@ export function storageConfigHints(config: ResolvedAgentConfig): string[] {
     }
   }
   for (const j of config.jobs) {
-    typed(`jobs.${j.name}`, j)
+    if ('offsite' in j) {
+      typed(`jobs.${j.name}`, j)
+    }
     if ('targets' in j) {
       for (const t of j.targets) {
         typed(`jobs.${j.name}.targets.${t.name}`, t)

@@ -182,7 +182,8 @@ export class NodeExec implements Exec {
     if (stopReason === 'timeout') {
       throw new BackstopError(
         'BK_ERR_EXEC_TIMEOUT',
-        `\`${stages.map((a) => a.join(' ')).join(' | ')}\` ran longer than ${timeoutMs} ms and was killed; raise the job's timeoutSeconds or check why it hangs`,
+        `\`${stages.map((a) => a.join(' ')).join(' | ')}\` ran longer than ${timeoutMs} ms and was killed; ` +
+          `raise the job's timeoutSeconds or check why it hangs`,
       )
     }
     if (stopReason === 'abort') {

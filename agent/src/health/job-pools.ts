@@ -16,7 +16,15 @@ export function jobPools(jobs: readonly ResolvedJob[], exec: Exec): (() => Promi
   const zfsPools = [
     ...new Set(
       jobs.flatMap((j) =>
-        j.kind === 'zfs' ? [...j.datasets.map((d) => d.name), ...j.targets.map((t) => t.dataset)].map(poolOf) : [],
+        j.kind === 'zfs'
+          ? // A target over ssh is another host's pool: its health is that host's report, not ours.
+            [
+              ...j.datasets.map((d) => d.name),
+              ...j.targets.filter((t) => t.ssh === undefined).map((t) => t.dataset),
+            ].map(poolOf)
+          : j.kind === 'zfs-pull'
+            ? [poolOf(j.dataset)]
+            : [],
       ),
     ),
   ]

@@ -51,7 +51,8 @@ export async function scanSmart(exec: Exec, opts: SmartScanOptions = {}): Promis
     if (needsExplicitType(health) && type !== 'sat') {
       health = await readDevice(exec, dev.name, 'sat')
       notes.push(
-        `${dev.name}: smartctl needed -d sat (unknown USB bridge); set health.deviceTypes["${dev.name}"] to make it explicit`,
+        `${dev.name}: smartctl needed -d sat (unknown USB bridge); ` +
+          `set health.deviceTypes["${dev.name}"] to make it explicit`,
       )
     }
     disks.push(health)

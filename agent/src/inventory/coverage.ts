@@ -22,6 +22,7 @@ export function hostImageAsset(host: string): AssetRef {
 export function jobCovers(cfg: ResolvedJob, asset: AssetRef, facts: CoverageFacts): boolean {
   switch (cfg.kind) {
     case 'archive':
+    case 'restic':
       return asset.kind === 'file-set' && asset.id === `fileset:${cfg.name}`
     case 'zfs':
       return (
@@ -30,6 +31,9 @@ export function jobCovers(cfg: ResolvedJob, asset: AssetRef, facts: CoverageFact
       )
     case 'btrfs':
       return asset.kind === 'btrfs-subvolume' && cfg.subvolumes.some((s) => s.path === asset.id)
+    case 'zfs-pull':
+      // It protects another node's datasets: nothing on this node is covered by it.
+      return false
     case 'vzdump': {
       const m = /^(?:vm|ct)\/(\d+)$/.exec(asset.id)
       if ((asset.kind !== 'vm' && asset.kind !== 'ct') || m === null) {

@@ -12,11 +12,15 @@ import { hostImageAsset } from './coverage.ts'
 export function configuredAssets(cfg: ResolvedJob, host: string): AssetRef[] {
   switch (cfg.kind) {
     case 'archive':
+    case 'restic':
       return [{ kind: 'file-set', id: `fileset:${cfg.name}` }]
     case 'zfs':
       return cfg.datasets.map((d) => ({ kind: 'zfs-dataset', id: d.name }))
     case 'btrfs':
       return cfg.subvolumes.map((s) => ({ kind: 'btrfs-subvolume', id: s.path }))
+    case 'zfs-pull':
+      // The source node's assets: declaring them here would make them this node's (ids are per node).
+      return []
     case 'vzdump':
       // A guest id alone does not say VM or container: the inventory (pvesh) does.
       return []

@@ -23,6 +23,8 @@ export interface JobStorageSpec {
   readonly targets: readonly StorageTargetRule[]
   /** Where the live data of a file set or host image is (an asset id says it for datasets and subvolumes). */
   readonly sourcePaths: readonly string[]
+  /** The assets live on another node (a pull job): their names say nothing about this host's pools. */
+  readonly remoteSources?: boolean
 }
 
 const poolOf = (dataset: string): string => dataset.split('/')[0] ?? dataset
@@ -55,15 +57,21 @@ export function storageSpecOf(job: ResolvedJob): JobStorageSpec {
       return {
         targets: [
           ...job.datasets.map((d) => own('zfs-pool', poolOf(d.name), job.media)),
-          ...job.targets.map((t) => target('zfs-pool', poolOf(t.dataset), t)),
+          ...job.targets.map((t) =>
+            target('zfs-pool', t.ssh === undefined ? poolOf(t.dataset) : `${t.ssh.host}:${poolOf(t.dataset)}`, t),
+          ),
         ],
         sourcePaths: [],
       }
+    case 'zfs-pull':
+      // The datasets' live data is on the source node, not here: no local source to probe.
+      return { targets: [own('zfs-pool', poolOf(job.dataset), job.media)], sourcePaths: [], remoteSources: true }
     case 'btrfs':
       return {
         targets: [
           own('btrfs-fs', job.snapshotDir, job.media),
-          ...job.targets.map((t) => target('btrfs-fs', t.path, t)),
+          // A target over ssh is `host:/dir`, as its copies' location says.
+          ...job.targets.map((t) => target('btrfs-fs', t.ssh === null ? t.path : `${t.ssh.host}:${t.path}`, t)),
         ],
         sourcePaths: [],
       }
@@ -82,6 +90,13 @@ export function storageSpecOf(job: ResolvedJob): JobStorageSpec {
       }
     case 'rear':
       return { targets: [own('usb', job.label, 'usb')], sourcePaths: ['/'] }
+    case 'restic':
+      return {
+        targets: [
+          own(job.repository.media === 'object' ? 'object' : 'nas', job.repository.display, job.repository.media),
+        ],
+        sourcePaths: job.paths,
+      }
   }
 }
 
@@ -93,6 +108,15 @@ export function ruleFor(spec: JobStorageSpec, loc: Location): StorageTargetRule 
   )
 }
 
+/** The host of `rest:http://host:port/…`, `s3:https://host/…`, `sftp:user@host:/…`; the whole target otherwise. */
+function urlHost(target: string): string {
+  return (
+    /^[a-z0-9]+:[a-z]+:\/\/(?:[^/@]*@)?(\[[^\]]+\]|[^/:]+)/i.exec(target)?.[1] ??
+    /^sftp:(?:[^@/]+@)?(\[[^\]]+\]|[^:/]+)/.exec(target)?.[1] ??
+    target
+  )
+}
+
 /** `path` is `dir` or below it (`/` holds every absolute path). */
 function inside(path: string, dir: string): boolean {
   return path === dir || path.startsWith(dir.endsWith('/') ? dir : `${dir}/`)
@@ -100,20 +124,36 @@ function inside(path: string, dir: string): boolean {
 
 export function locatorOf(loc: Location): StorageLocator {
   switch (loc.kind) {
-    case 'zfs-pool':
-      return { kind: 'zfs-pool', pool: poolOf(loc.target) }
-    case 'dir':
+    case 'zfs-pool': {
+      // `host:pool` is a replica received by another host over ssh: remote storage, not a local pool.
+      const colon = loc.target.indexOf(':')
+      return colon < 0
+        ? { kind: 'zfs-pool', pool: poolOf(loc.target) }
+        : { kind: 'remote', host: loc.target.slice(0, colon), repository: `zfs:${loc.target}` }
+    }
     case 'btrfs-fs':
+      // `host:/mount` is a replica received by another host over ssh: remote storage, not a local path.
+      return loc.target.startsWith('/')
+        ? { kind: 'path', path: loc.target }
+        : { kind: 'remote', host: loc.target.split(':')[0]!, repository: `btrfs:${loc.target}` }
+    case 'dir':
       return { kind: 'path', path: loc.target }
     case 'usb':
       return { kind: 'label', label: loc.device?.label ?? loc.target.split(':')[0]! }
     default:
-      return { kind: 'remote', host: loc.target, repository: `${loc.kind}:${loc.target}` }
+      // A repository that names its own identity (restic: `restic:<repository id>`) is that repository wherever it
+      // is served from; its host is the URL's.
+      return loc.device?.id !== undefined
+        ? { kind: 'remote', host: urlHost(loc.target), repository: loc.device.id }
+        : { kind: 'remote', host: loc.target, repository: `${loc.kind}:${loc.target}` }
   }
 }
 
 /** Where the live data of an asset is; null where the agent cannot tell yet (guests: their PVE storage). */
 function sourceLocators(asset: AssetRef, spec: JobStorageSpec): StorageLocator[] {
+  if (spec.remoteSources === true) {
+    return []
+  }
   switch (asset.kind) {
     case 'zfs-dataset':
       return [{ kind: 'zfs-pool', pool: poolOf(asset.id) }]
@@ -174,8 +214,18 @@ export async function describeStorage(
         : c.location.kind === 'btrfs-fs'
           ? (['btrfs-readonly'] as const)
           : []
+    const proven = r.immutability?.find((i) => c.location.target === i.at || c.location.target.startsWith(`${i.at}/`))
     copies.push(
-      p ? { ...c, storage: { ...p.storage, ...(protections.length > 0 ? { protections: [...protections] } : {}) } } : c,
+      p
+        ? {
+            ...c,
+            storage: {
+              ...p.storage,
+              ...(proven !== undefined ? { immutability: proven.immutability } : {}),
+              ...(protections.length > 0 ? { protections: [...protections] } : {}),
+            },
+          }
+        : c,
     )
   }
   const sources: StorageReport['sources'] = []
@@ -242,6 +292,8 @@ export function fitStorageToWire(
     const { storage: _omitted, ...rest } = c
     return rest
   })
-  const note = `storage omitted on ${dropped} of ${body.copies.length} copies to fit the message size limit; each location's storage is on its first copy`
+  const note =
+    `storage omitted on ${dropped} of ${body.copies.length} copies to fit the message size limit; ` +
+    `each location's storage is on its first copy`
   return { ...body, copies, warnings: [...body.warnings.slice(0, 99), note] }
 }

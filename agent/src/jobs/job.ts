@@ -1,4 +1,4 @@
-import type { AssetRef, Copy, DeletedCopy, RunStatus, Trigger } from '@backstop/shared'
+import type { AssetRef, Copy, DeletedCopy, RunStatus, StorageIdentity, Trigger } from '@backstop/shared'
 import type { Clock } from '../clock.ts'
 import type { Exec } from '../exec/exec.ts'
 import type { Log } from '../log.ts'
@@ -30,6 +30,15 @@ export interface JobResult {
   readonly bytes?: number
   /** For `failed`/`partial`: what went wrong, coded. */
   readonly error?: { code: string; message: string }
+  /**
+   * Immutability the job proved this run for the copies at a location (`at`: a location target, or a pool/path
+   * that holds it): a pull replica's probe, an append-only repository's refused delete. Merged into those copies'
+   * probed storage (job-storage.ts); never declared by config.
+   */
+  readonly immutability?: readonly {
+    readonly at: string
+    readonly immutability: NonNullable<StorageIdentity['immutability']>
+  }[]
 }
 
 /** A line of `backstop-agent plan <job>`: what pruning would do and which rule decided it (btrbk -S, restic). */

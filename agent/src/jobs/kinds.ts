@@ -7,12 +7,16 @@ import { BtrfsJobConfig, resolveBtrfsJob } from './btrfs/config.ts'
 import type { ResolvedCommonJob } from './common-config.ts'
 import type { KindJob } from './job.ts'
 import { RearJobConfig, resolveRearJob } from './rear/config.ts'
+import { resolveResticJob, ResticJobConfig } from './restic/config.ts'
+import { createResticJob } from './restic/restic-job.ts'
 import { createRearJob } from './rear/rear-job.ts'
 import { resolveVzdumpJob, VzdumpJobConfig } from './vzdump/config.ts'
 import { createVzdumpJob } from './vzdump/vzdump-job.ts'
 import { resolveZfsJob, ZfsJobConfig } from './zfs/config.ts'
 import { poolOf } from './zfs/health.ts'
 import { ZfsSnapshotJob } from './zfs/zfs-job.ts'
+import { resolveZfsPullJob, ZfsPullJobConfig } from './zfs-pull/config.ts'
+import { ZfsPullJob } from './zfs-pull/pull-job.ts'
 
 /**
  * The job-kind table: one line per kind (zrepl's `type:` + build_jobs.go). Config validation picks the schema by
@@ -45,14 +49,27 @@ export const jobKinds = {
     resolve: resolveZfsJob,
     create: (c) => new ZfsSnapshotJob(c),
     // A pool's fill is what runs out, whichever dataset the job names.
+    // Remote targets are another host's pools: nothing to sample here.
     targets: (c) =>
-      [...c.datasets, ...c.targets.map((t) => ({ name: t.dataset }))].map((d) => ({ zfs: poolOf(d.name) })),
+      [...c.datasets, ...c.targets.filter((t) => t.ssh === undefined).map((t) => ({ name: t.dataset }))].map((d) => ({
+        zfs: poolOf(d.name),
+      })),
+  }),
+  'zfs-pull': spec({
+    schema: ZfsPullJobConfig,
+    resolve: resolveZfsPullJob,
+    create: (c) => new ZfsPullJob(c),
+    targets: (c) => [{ zfs: poolOf(c.dataset) }],
   }),
   btrfs: spec({
     schema: BtrfsJobConfig,
     resolve: resolveBtrfsJob,
     create: (c) => new BtrfsSnapshotJob(c),
-    targets: (c) => [{ path: c.snapshotDir }, ...c.targets.map((t) => ({ path: t.path }))],
+    // A target over ssh is a path on another host: nothing to forecast here.
+    targets: (c) => [
+      { path: c.snapshotDir },
+      ...c.targets.filter((t) => t.ssh === null).map((t) => ({ path: t.path })),
+    ],
   }),
   vzdump: spec({
     schema: VzdumpJobConfig,
@@ -66,6 +83,13 @@ export const jobKinds = {
     resolve: resolveRearJob,
     create: createRearJob,
     // The stick is mounted only while a run writes to it: there is no fill level to sample between runs.
+    targets: () => [],
+  }),
+  restic: spec({
+    schema: ResticJobConfig,
+    resolve: resolveResticJob,
+    create: (c) => createResticJob(c),
+    // The repository is another host's storage (or an object store): nothing to sample here.
     targets: () => [],
   }),
 }

@@ -7,6 +7,7 @@ import type { Clock } from '../clock.ts'
 import type { Exec } from '../exec/exec.ts'
 import type { Log } from '../log.ts'
 import type { JobStateStore } from '../scheduler/job-state.ts'
+import { reportDetachedMedia } from './detached-media.ts'
 import { describeStorage, fitStorageToWire, type JobStorageSpec } from './job-storage.ts'
 import { StorageProber } from '../storage/probe.ts'
 import type { Job, JobContext, JobResult } from './job.ts'
@@ -95,7 +96,8 @@ export async function runJob(req: RunJobRequest, deps: RunJobDeps): Promise<JobF
       ac.abort(
         new BackstopError(
           'BK_ERR_JOB_TIMEOUT',
-          `job "${job.name}" ran longer than ${Math.round(req.timeoutMs / 1000)} s; raise its timeoutSeconds or find what hangs`,
+          `job "${job.name}" ran longer than ${Math.round(req.timeoutMs / 1000)} s; ` +
+            'raise its timeoutSeconds or find what hangs',
         ),
       )
     },
@@ -121,12 +123,15 @@ export async function runJob(req: RunJobRequest, deps: RunJobDeps): Promise<JobF
   }
 
   let sources: JobFinishedBody['sources']
-  if (req.storage && result.copies.length > 0) {
+  if (req.storage) {
     // One prober per run: every command's answer is cached for the run's copies.
     const prober = new StorageProber(deps.exec, deps.node, deps.site ?? 'default')
-    const probed = await describeStorage(result, req.storage, prober)
-    result = { ...result, copies: probed.copies, warnings: [...result.warnings, ...probed.warnings] }
-    sources = probed.sources
+    if (result.copies.length > 0) {
+      const probed = await describeStorage(result, req.storage, prober)
+      result = { ...result, copies: probed.copies, warnings: [...result.warnings, ...probed.warnings] }
+      sources = probed.sources
+    }
+    result = await withDetachedMedia(result, req.storage, prober, join(deps.stateDir, 'job-data', job.name), log)
   }
   const body = fitStorageToWire(finishedBody(job, runId, startedAt, clock.now(), result, sources))
   await emitSafely(log, () => events.emit('job.finished', body), 3, clock)
@@ -152,6 +157,27 @@ export async function runJob(req: RunJobRequest, deps: RunJobDeps): Promise<JobF
     'job finished',
   )
   return body
+}
+
+/** Copies on removable targets that are away now, reported as detached (jobs/detached-media.ts); never fatal. */
+async function withDetachedMedia(
+  result: JobResult,
+  spec: JobStorageSpec,
+  prober: StorageProber,
+  jobStateDir: string,
+  log: Log,
+): Promise<JobResult> {
+  try {
+    const away = await reportDetachedMedia(result.copies, spec, prober, jobStateDir)
+    return {
+      ...result,
+      copies: [...result.copies, ...away.copies],
+      warnings: [...result.warnings, ...away.warnings],
+    }
+  } catch (e) {
+    log.warn({ err: e }, 'could not check the removable targets of this job')
+    return { ...result, warnings: [...result.warnings, `removable targets not checked: ${(e as Error).message}`] }
+  }
 }
 
 function context(

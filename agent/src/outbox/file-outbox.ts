@@ -1,16 +1,29 @@
-import { mkdir, open, readdir, unlink, type FileHandle } from 'node:fs/promises'
+import { mkdir, open, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fsyncDir, writeFileDurable } from '@backstop/node-io'
 import { BackstopError, type Envelope } from '@backstop/shared'
 import type { Clock } from '../clock.ts'
 import type { Log } from '../log.ts'
+import { goneRecord, keptRecord, requeuedRecord } from './ack-record.ts'
 import { encodeFrame } from './frame.ts'
 import { appendDeadLetters, DEAD_LETTER_FILE } from './dead-letter.ts'
 import { appendDurably, ioError } from './fs-util.ts'
-import type { DeadLetterEntry, Outbox, OutboxRecord, OutboxStats } from './outbox.ts'
+import type { KeepBounds } from './keep-bounds.ts'
+import { KeepLedger } from './keep-ledger.ts'
+import { EMPTY_KEEP_STATE, KEEP_STATE_FILE, readKeepState, writeKeepState } from './keep-state.ts'
+import type {
+  Checkpoint,
+  CheckpointApplied,
+  DeadLetterEntry,
+  KeptStats,
+  Outbox,
+  OutboxRecord,
+  OutboxStats,
+} from './outbox.ts'
 import { PendingIndex, type IndexEntry } from './pending-index.ts'
 import { prepareAppend } from './prepare.ts'
-import { acquireLock, CHECKPOINT_FILE, readCheckpoint, scanAndRepair } from './recovery.ts'
+import { recoverFiles } from './recover-files.ts'
+import { acquireLock, CHECKPOINT_FILE } from './recovery.ts'
 import { openSegment, readEnvelopes, SEGMENT_NAME, type Loc, type Segment } from './segment.ts'
 
 export interface FileOutboxOptions {
@@ -25,6 +38,13 @@ export interface FileOutboxOptions {
   readonly segmentBytes?: number
   /** The ack log is rewritten (and the low-water checkpoint saved) past this size. Default 1 MiB. */
   readonly ackLogCompactBytes?: number
+  /**
+   * Keep acknowledged records until a collector checkpoint covers them, within these bounds (agent config
+   * `outbox.keep`, docs/reliability.md). Absent: acknowledged records are removed at once.
+   */
+  readonly keep?: KeepBounds
+  /** After the kept records or the keep state changed (the runtime reports `outbox.retention`). */
+  readonly onKeepChange?: () => void
 }
 
 interface Queued {
@@ -41,7 +61,10 @@ const ACK_LOG = 'acks.log'
  * Durable outbox on plain files (the Kafka/NATS-JetStream log shape, tiny):
  *   seg-<firstSeq>.log  append-only records `[u32 len][u32 crc32][envelope JSON]`, fdatasync'd before append resolves
  *   acks.log            append-only records of acknowledged seqs (same framing), so out-of-order acks survive a restart
- *   checkpoint.json     low-water mark (every seq ≤ it is acknowledged), written atomically when acks.log is compacted
+ *   acks.log            …also `{"kept":[seqs]}`: acknowledged, kept until a collector checkpoint covers them,
+ *                       and `{"requeued":[seqs]}`: kept, pending again because a restored collector lacks them
+ *   checkpoint.json     low-water mark (every seq ≤ it is gone), written atomically when acks.log is compacted
+ *   keep.json           the collector checkpoint applied and how far kept records are released (keep-state.ts)
  *   dead-letter.jsonl   permanently rejected events with the collector's reason
  * Appends that arrive in the same tick share one write + fdatasync (group commit). Every file operation runs on
  * one serial chain, so a read never sees a segment that an ack is deleting.
@@ -63,6 +86,8 @@ export class FileOutbox implements Outbox {
   private flushes = 0
   private unlock: () => Promise<void> = async () => undefined
   private poisoned: BackstopError | undefined
+  /** Set when `keep` is configured (after recovery read keep.json). */
+  private keeper: KeepLedger<Loc> | undefined
 
   private constructor(private readonly opts: FileOutboxOptions) {
     this.segmentBytes = opts.segmentBytes ?? 8 * 1024 * 1024
@@ -130,8 +155,48 @@ export class FileOutbox implements Outbox {
     const ids = [...msgIds]
     return this.serial(async () => {
       this.assertOpen()
-      return this.removeDurably(this.lookup(ids))
+      const found = this.lookup(ids).filter((e) => !e.kept)
+      const keeper = this.keeper
+      if (!keeper) {
+        return this.removeDurably(found)
+      }
+      // Covered already (a checkpoint passed them before their ack arrived): nothing to keep them for.
+      await this.removeDurably(found.filter((e) => e.seq <= keeper.releasedThrough))
+      await this.markDurably(
+        found.filter((e) => e.seq > keeper.releasedThrough),
+        true,
+      )
+      await keeper.releaseBeyondBounds()
+      this.keepChanged()
+      return found.length
     })
+  }
+
+  applyCheckpoint(cp: Checkpoint, ackedBefore?: number): Promise<CheckpointApplied> {
+    return this.serial(async () => {
+      this.assertOpen()
+      if (!this.keeper) {
+        return { released: 0, requeued: 0, lost: null }
+      }
+      const r = await this.keeper.applyCheckpoint(cp, ackedBefore)
+      this.keepChanged()
+      return r
+    })
+  }
+
+  enforceKeepBounds(): Promise<number> {
+    return this.serial(async () => {
+      this.assertOpen()
+      const n = (await this.keeper?.releaseBeyondBounds()) ?? 0
+      if (n > 0) {
+        this.keepChanged()
+      }
+      return n
+    })
+  }
+
+  keptStats(): KeptStats {
+    return this.keeper?.stats() ?? { ...EMPTY_KEEP_STATE, kept: 0, keptBytes: 0, oldestKeptAt: null, ackedThrough: 0 }
   }
 
   deadLetter(entries: Iterable<DeadLetterEntry>): Promise<number> {
@@ -246,7 +311,8 @@ export class FileOutbox implements Outbox {
           this.poisoned = new BackstopError(
             'BK_ERR_OUTBOX_CORRUPT',
             `${seg.path} could not be rolled back to ${offset} bytes after a failed write ` +
-              `(${(te as Error).message}); restart the agent: recovery truncates the partial record and keeps everything before it`,
+              `(${(te as Error).message}); restart the agent: recovery truncates the partial record and ` +
+              'keeps everything before it',
           )
           this.opts.log.error(
             { err: te, file: seg.path },
@@ -261,7 +327,7 @@ export class FileOutbox implements Outbox {
     seg.size += buf.length
     let off = offset
     for (const b of batch) {
-      this.index.add(b.seq, b.envelope.msgId, b.frame.length, { seg, offset: off })
+      this.index.add(b.seq, b.envelope.msgId, b.frame.length, { seg, offset: off }, Date.parse(b.envelope.ts) || 0)
       off += b.frame.length
       seg.live++
       seg.lastSeq = b.seq
@@ -289,15 +355,32 @@ export class FileOutbox implements Outbox {
     if (entries.length === 0) {
       return 0
     }
-    const frame = encodeFrame(Buffer.from(JSON.stringify(entries.map((e) => e.seq)), 'utf8'))
+    await this.appendAckRecord(goneRecord(entries.map((e) => e.seq)), entries.length)
+    await this.drop(entries)
+    await this.compactIfDue()
+    return entries.length
+  }
+
+  /** One record at the end of acks.log, fdatasync'd; a failed write is cut off again so the log ends whole. */
+  private async appendAckRecord(frame: Buffer, count: number): Promise<void> {
     const fh = this.ackFh as FileHandle
     try {
       await appendDurably(fh, frame)
     } catch (e) {
       await fh.truncate(this.ackLogSize).catch(() => undefined)
-      throw ioError(e, `recording ${entries.length} acknowledgement(s) in ${ACK_LOG}`, this.opts.dir)
+      throw ioError(e, `recording ${count} acknowledgement(s) in ${ACK_LOG}`, this.opts.dir)
     }
     this.ackLogSize += frame.length
+  }
+
+  private async compactIfDue(): Promise<void> {
+    if (this.ackLogSize > this.ackLogCompactBytes) {
+      await this.compactAckLog()
+    }
+  }
+
+  /** Drops records from the index and deletes the segments this empties (their removal is already durable). */
+  private async drop(entries: readonly IndexEntry<Loc>[]): Promise<void> {
     const emptied: Segment[] = []
     for (const e of entries) {
       this.index.remove(e)
@@ -307,10 +390,28 @@ export class FileOutbox implements Outbox {
       }
     }
     await this.deleteSegments(emptied)
-    if (this.ackLogSize > this.ackLogCompactBytes) {
-      await this.compactAckLog()
+  }
+
+  /**
+   * Records `{"kept":[…]}` (acknowledged) or `{"requeued":[…]}` (a restored collector lacks them) in the ack log,
+   * then marks the records kept or pending again.
+   */
+  private async markDurably(entries: readonly IndexEntry<Loc>[], kept: boolean): Promise<void> {
+    if (entries.length === 0) {
+      return
     }
-    return entries.length
+    const seqs = entries.map((e) => e.seq)
+    await this.appendAckRecord(kept ? keptRecord(seqs) : requeuedRecord(seqs), entries.length)
+    entries.forEach((e) => (kept ? this.index.keep(e) : this.index.unkeep(e)))
+    await this.compactIfDue()
+  }
+
+  private keepChanged(): void {
+    const cb = this.opts.onKeepChange
+    if (cb) {
+      // Not inside the serial chain: the callback appends an event, whose flush queues behind this step.
+      setImmediate(cb)
+    }
   }
 
   private async deleteSegments(segs: Segment[]): Promise<void> {
@@ -330,7 +431,11 @@ export class FileOutbox implements Outbox {
     const lowWater = this.index.lowWater(this.lastDurableSeq)
     await writeFileDurable(join(this.opts.dir, CHECKPOINT_FILE), `${JSON.stringify({ lowWater })}\n`)
     const above = this.index.goneAboveLowWater()
-    const content = above.length > 0 ? encodeFrame(Buffer.from(JSON.stringify(above), 'utf8')) : Buffer.alloc(0)
+    const kept = this.index.keptEntries().map((e) => e.seq)
+    const content = Buffer.concat([
+      above.length > 0 ? goneRecord(above) : Buffer.alloc(0),
+      kept.length > 0 ? keptRecord(kept) : Buffer.alloc(0),
+    ])
     await writeFileDurable(join(this.opts.dir, ACK_LOG), content)
     await this.ackFh?.close()
     this.ackFh = await open(join(this.opts.dir, ACK_LOG), 'a', 0o600)
@@ -339,75 +444,31 @@ export class FileOutbox implements Outbox {
 
   private async recover(): Promise<void> {
     const { dir, log } = this.opts
-    const names = await readdir(dir)
-    for (const n of names.filter((n) => n.endsWith('.tmp'))) {
-      await unlink(join(dir, n))
-    }
-    const lowWater = await readCheckpoint(dir)
-    const segNames = names.filter((n) => SEGMENT_NAME.test(n)).sort()
-    for (const [i, name] of segNames.entries()) {
-      const firstSeq = Number((SEGMENT_NAME.exec(name) as RegExpExecArray)[1])
-      const isLast = i === segNames.length - 1
-      const seg = await openSegment(this.opts.dir, firstSeq, isLast)
-      this.segments.push(seg)
-      const metas: { seq: number; msgId: string }[] = []
-      let prev = firstSeq - 1
-      const scan = await scanAndRepair(
-        seg.path,
-        (payload) => {
-          let v: { seq?: unknown; msgId?: unknown }
-          try {
-            v = JSON.parse(payload.toString('utf8')) as typeof v
-          } catch {
-            return 'record is not JSON'
-          }
-          if (typeof v.seq !== 'number' || v.seq <= prev || typeof v.msgId !== 'string') {
-            return `record seq ${String(v.seq)} does not follow seq ${prev}`
-          }
-          prev = v.seq
-          metas.push({ seq: v.seq, msgId: v.msgId })
-          return null
+    const keep = this.opts.keep
+    const state = keep ? await readKeepState(dir) : EMPTY_KEEP_STATE
+    // Without keep, records kept while it was on are released: nothing would ever release them otherwise.
+    const releasedThrough = keep ? state.releasedThrough : Number.MAX_SAFE_INTEGER
+    const r = await recoverFiles(dir, ACK_LOG, this.index, releasedThrough, log)
+    this.segments.push(...r.segments)
+    this.ackFh = r.ackFh
+    this.ackLogSize = r.ackLogSize
+    this.nextSeq = r.lastSeq + 1
+    this.lastDurableSeq = r.lastSeq
+    if (keep) {
+      this.keeper = new KeepLedger<Loc>(
+        {
+          index: this.index,
+          bounds: keep,
+          persist: (s) => writeKeepState(dir, s),
+          requeue: (entries) => this.markDurably(entries, false),
+          drop: (entries) => this.drop(entries),
+          now: () => this.opts.clock.now().getTime(),
+          log,
         },
-        isLast,
-        log,
+        state,
       )
-      seg.size = scan.goodEnd
-      scan.frames.forEach((f, k) => {
-        const m = metas[k] as { seq: number; msgId: string }
-        seg.lastSeq = m.seq
-        if (m.seq > lowWater) {
-          this.index.add(m.seq, m.msgId, f.length, { seg, offset: f.offset })
-          seg.live++
-        }
-      })
     }
-    const ackPath = join(dir, ACK_LOG)
-    const acks = await scanAndRepair(
-      ackPath,
-      (p) => {
-        try {
-          return Array.isArray(JSON.parse(p.toString('utf8'))) ? null : 'ack record is not a list'
-        } catch {
-          return 'ack record is not JSON'
-        }
-      },
-      true,
-      log,
-    )
-    for (const f of acks.frames) {
-      for (const seq of JSON.parse(f.payload.toString('utf8')) as number[]) {
-        const e = this.index.bySeq(seq)
-        if (e) {
-          this.index.remove(e)
-          e.loc.seg.live--
-        }
-      }
-    }
-    this.ackLogSize = acks.goodEnd
-    this.ackFh = await open(ackPath, 'a', 0o600)
     const last = this.segments[this.segments.length - 1]
-    this.nextSeq = Math.max(lowWater, last?.lastSeq ?? 0) + 1
-    this.lastDurableSeq = this.nextSeq - 1
     await this.deleteSegments(this.segments.filter((s) => s.live === 0 && s !== last))
     if (!last) {
       this.segments.push(await openSegment(this.opts.dir, this.nextSeq, true))
@@ -418,6 +479,7 @@ export class FileOutbox implements Outbox {
         dir,
         pending: this.index.pending,
         bytes: this.index.bytes,
+        kept: this.index.kept,
         segments: this.segments.length,
         nextSeq: this.nextSeq,
       },
@@ -430,6 +492,7 @@ export class FileOutbox implements Outbox {
 export const outboxFiles = {
   ackLog: ACK_LOG,
   checkpoint: CHECKPOINT_FILE,
+  keepState: KEEP_STATE_FILE,
   deadLetter: DEAD_LETTER_FILE,
   segmentPattern: SEGMENT_NAME,
 }

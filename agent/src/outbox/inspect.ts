@@ -1,5 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { parseAckRecord } from './ack-record.ts'
 import { scanFrames } from './frame.ts'
 import { readCheckpoint } from './recovery.ts'
 import { SEGMENT_NAME } from './segment.ts'
@@ -32,13 +33,12 @@ export async function inspectOutbox(dir: string): Promise<OutboxInspection> {
   const acked = new Set<number>()
   const ackBuf = await readFile(join(dir, 'acks.log')).catch(() => Buffer.alloc(0))
   for (const f of scanFrames(ackBuf).frames) {
-    try {
-      for (const seq of JSON.parse(f.payload.toString('utf8')) as number[]) {
-        acked.add(seq)
-      }
-    } catch {
+    // Kept records are acknowledged too: not pending, whether or not a checkpoint released them yet.
+    const rec = parseAckRecord(f.payload)
+    if (rec.problem !== undefined) {
       break
     }
+    rec.seqs.forEach((seq) => (rec.kind === 'requeued' ? acked.delete(seq) : acked.add(seq)))
   }
   let pending = 0
   let bytes = 0

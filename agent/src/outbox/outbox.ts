@@ -1,4 +1,5 @@
 import type { Envelope } from '@backstop/shared'
+import type { KeepState, SeqRange } from './keep-state.ts'
 
 /** One durable event: the signed envelope as it was written, with the sequence number the outbox gave it. */
 export interface OutboxRecord {
@@ -10,10 +11,35 @@ export interface OutboxRecord {
 }
 
 export interface OutboxStats {
-  /** Unacknowledged records. */
+  /** Unacknowledged records (kept ones are in keptStats()). */
   readonly pending: number
   /** Their size in bytes. */
   readonly bytes: number
+}
+
+/** Acknowledged records the outbox still stores until a collector backup covers them, and where it stands. */
+export interface KeptStats extends KeepState {
+  readonly kept: number
+  readonly keptBytes: number
+  /** Event time (epoch ms) of the oldest kept record; null when none is kept. */
+  readonly oldestKeptAt: number | null
+  /** The highest seq acknowledged and not made pending again (kept or released). */
+  readonly ackedThrough: number
+}
+
+/** A verified checkpoint from the collector (shared/src/schemas/checkpoint.ts). */
+export interface Checkpoint {
+  readonly coveredSeq: number
+  readonly collectorHighWater: number
+}
+
+export interface CheckpointApplied {
+  /** Kept records deleted because the backup covers them (or a bound forced it). */
+  readonly released: number
+  /** Kept records made pending again: the collector no longer has them (restored), resend them. */
+  readonly requeued: number
+  /** Released records the restored collector lacks: nobody has them any more. */
+  readonly lost: SeqRange | null
 }
 
 export interface DeadLetterEntry {
@@ -32,8 +58,20 @@ export interface Outbox {
   append(build: (seq: number) => Envelope): Promise<OutboxRecord>
   /** Unacknowledged records with seq > afterSeq, in seq order, at most `limit`. */
   readPending(afterSeq: number, limit: number): Promise<OutboxRecord[]>
-  /** Removes these msgIds (the collector committed them); unknown ids are ignored. Resolves the count removed. */
+  /**
+   * The collector committed these msgIds: they are no longer sent. With `keep` they stay stored (kept) until a
+   * checkpoint covers them; without, they are removed. Unknown ids are ignored. Resolves the count acknowledged.
+   */
   ack(msgIds: Iterable<string>): Promise<number>
+  /**
+   * Releases kept records up to `cp.coveredSeq`; when the collector holds less than was acknowledged before this
+   * connection (`ackedBefore`, given for checkpoints published live: restored from a backup), makes every kept
+   * record after `coveredSeq` pending again. Then applies the keep bounds.
+   */
+  applyCheckpoint(cp: Checkpoint, ackedBefore?: number): Promise<CheckpointApplied>
+  /** Releases kept records beyond the size/age bounds (the transport calls it with each heartbeat). */
+  enforceKeepBounds(): Promise<number>
+  keptStats(): KeptStats
   /** Removes permanently rejected records, keeping them with the reason in the dead-letter store. */
   deadLetter(entries: Iterable<DeadLetterEntry>): Promise<number>
   stats(): OutboxStats

@@ -28,7 +28,9 @@ export function prepareAppend(build: (seq: number) => Envelope, seq: number, usa
   if (payload.length > MAX_MESSAGE_BYTES) {
     throw new BackstopError(
       'BK_ERR_WIRE_TOO_LARGE',
-      `${envelope.kind} event ${envelope.msgId} is ${payload.length} bytes, the wire limit is ${MAX_MESSAGE_BYTES}; the collector would reject it, so it is not queued (split the report)`,
+      `${envelope.kind} event ${envelope.msgId} is ${payload.length} bytes, ` +
+        `the wire limit is ${MAX_MESSAGE_BYTES}; the collector would reject it, so it is not queued ` +
+        '(split the report)',
     )
   }
   const bytes = FRAME_HEADER_BYTES + payload.length

@@ -73,7 +73,8 @@ async function readRange(seg: Segment, offset: number, length: number): Promise<
     if (bytesRead === 0) {
       throw new BackstopError(
         'BK_ERR_OUTBOX_CORRUPT',
-        `${seg.path} ends at ${offset + got} bytes, before a record the outbox wrote there; the file was truncated outside the agent`,
+        `${seg.path} ends at ${offset + got} bytes, before a record the outbox wrote there; ` +
+          'the file was truncated outside the agent',
       )
     }
     got += bytesRead

@@ -29,12 +29,17 @@ interface KindNeeds {
  */
 const extraNeeds: Partial<Record<JobKind, KindNeeds>> = {
   rear: {
-    why: 'rear writes its layout, logs and rescue image under /var/lib/rear and /var/log/rear, copies device nodes into the rescue tree, chroots into it, and reads the network setup over netlink',
+    why:
+      'rear writes its layout, logs and rescue image under /var/lib/rear and /var/log/rear, ' +
+      'copies device nodes into the rescue tree, chroots into it, and reads the network setup over netlink',
     paths: ['/var/lib/rear', '/var/log/rear'],
     lines: ['CapabilityBoundingSet=CAP_SYS_CHROOT', 'RestrictAddressFamilies=AF_NETLINK'],
   },
   vzdump: {
-    why: "vzdump locks the guest in /etc/pve (pmxcfs), writes task logs and locks under /var/log and /run, snapshots containers in their own namespaces and freezes their cgroups; it runs Proxmox's tools, which need more than the agent itself",
+    why:
+      'vzdump locks the guest in /etc/pve (pmxcfs), writes task logs and locks under /var/log and /run, ' +
+      "snapshots containers in their own namespaces and freezes their cgroups; it runs Proxmox's tools, " +
+      'which need more than the agent itself',
     paths: ['/etc/pve', '/var/log/pve', '/var/log/vzdump', '/var/lib/vz', '/run/lock', '/run/pve', '/run/qemu-server'],
     lines: [
       'RestrictNamespaces=no',

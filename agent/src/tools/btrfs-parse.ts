@@ -1,3 +1,4 @@
+import { posix } from 'node:path'
 /**
  * Pure parsers for btrfs-progs and findmnt output, tested against recorded real output
  * (agent/test/fixtures/btrfs/, btrfs-progs 6.2 on loop-mounted filesystems).
@@ -200,4 +201,17 @@ export function mountOf(mounts: readonly MountInfo[], path: string): MountInfo |
     }
   }
   return best
+}
+
+/** Maps a top-level-relative `list` path to an absolute path through this mount, or null when not visible. */
+export function absolutePath(mount: MountInfo, listPath: string): string | null {
+  const root = mount.fsroot.replace(/^\/+|\/+$/g, '')
+  if (root === '') {
+    return posix.join(mount.target, listPath)
+  }
+  return listPath === root
+    ? mount.target
+    : listPath.startsWith(`${root}/`)
+      ? posix.join(mount.target, listPath.slice(root.length + 1))
+      : null
 }

@@ -49,7 +49,8 @@ export function classifyBtrfsError(stderr: string): BtrfsFailure {
   if (s.includes('file exists') || s.includes('already exists')) {
     return 'exists'
   }
-  if (s.includes('not a btrfs filesystem') || s.includes('not a subvolume')) {
+  // btrfs-progs 6.2 on a plain directory: "ERROR: Not a Btrfs subvolume: Invalid argument".
+  if (s.includes('not a btrfs filesystem') || s.includes('not a subvolume') || s.includes('not a btrfs subvolume')) {
     return 'not-btrfs'
   }
   return 'other'

@@ -17,6 +17,19 @@ export interface ZfsCapabilities {
   readonly multiSnapshot: boolean
   /** `zfs destroy ds@a,b,c`. zfs-fuse destroys one snapshot per call (or one name with -r). */
   readonly batchDestroy: boolean
+  /**
+   * `zfs receive -s` and `zfs send -t <token>`: a cut transfer resumes where it stopped. zfs-fuse has neither, so
+   * there a cut transfer starts again from the base on the next run.
+   */
+  readonly resumable: boolean
+  /** `zfs receive -u`: the replica stays unmounted. zfs-fuse lacks it: the receive root gets mountpoint=none. */
+  readonly receiveNoMount: boolean
+  /** `zfs receive -o property=value` (OpenZFS ≥ 0.8): received datasets get `canmount=noauto`. */
+  readonly receiveProps: boolean
+  /** `zfs send -c`: blocks travel as compressed on disk. */
+  readonly compressedSend: boolean
+  /** `zfs send -w`: raw send, an encrypted dataset travels and lands still encrypted. */
+  readonly rawSend: boolean
 }
 
 /** What zfs-fuse 0.7 supports; used when the usage text cannot be read at all. */
@@ -26,6 +39,11 @@ export const minimalZfsCapabilities: ZfsCapabilities = {
   json: false,
   multiSnapshot: false,
   batchDestroy: false,
+  resumable: false,
+  receiveNoMount: false,
+  receiveProps: false,
+  compressedSend: false,
+  rawSend: false,
 }
 
 /** Pure: capabilities from the full usage text that `zfs` prints when run without a command. */
@@ -38,12 +56,20 @@ export function parseZfsUsage(usage: string): ZfsCapabilities {
   const flags = (l: string): string => /^\S+ \[-([A-Za-z]+)\]/.exec(l)?.[1] ?? ''
   const list = line('list')
   const holds = line('holds')
+  const send = line('send')
+  const receive = [...line('receive'), ...line('receive|recv')]
+  const sendFlags = send.map(flags).join('')
   return {
     parsableList: list.some((l) => flags(l).includes('p')),
     holdsCommand: holds.some((l) => flags(l).includes('H')),
     json: list.some((l) => l.includes('[-j')),
     multiSnapshot: line('snapshot').some((l) => /@<snap> \.\.\.$/.test(l)),
     batchDestroy: line('destroy').some((l) => l.includes('[,...]')),
+    resumable: receive.some((l) => flags(l).includes('s')) && send.some((l) => l.includes('-t <receive_resume_token>')),
+    receiveNoMount: receive.some((l) => flags(l).includes('u')),
+    receiveProps: receive.some((l) => /-o <?property>?=/.test(l)),
+    compressedSend: sendFlags.includes('c'),
+    rawSend: sendFlags.includes('w'),
   }
 }
 
@@ -165,21 +191,84 @@ export function releaseArgv(tag: string, fullNames: readonly string[]): string[]
   return ['zfs', 'release', tag, ...fullNames]
 }
 
-/** `zfs send [-I @base] ds@snap`; `-I` carries every snapshot in between (missed runs of an offline disk). */
-export function sendArgv(snapshot: string, incrementalFrom: string | null): string[] {
-  return incrementalFrom === null ? ['zfs', 'send', snapshot] : ['zfs', 'send', '-I', incrementalFrom, snapshot]
+export interface SendFlags {
+  /** `-c` where the CLI has it: compressed blocks stay compressed on the wire. */
+  readonly compressed?: boolean
+  /** `-w`: raw send of an encrypted dataset (lands encrypted, the key never leaves the source). */
+  readonly raw?: boolean
 }
 
-/** `-F` rolls the target back to its newest snapshot first (atime updates on a mounted replica). */
-export function receiveArgv(targetDataset: string): string[] {
-  return ['zfs', 'receive', '-F', targetDataset]
+const sendFlagArgs = (f: SendFlags): string[] => [
+  ...(f.raw === true ? ['-w'] : []),
+  ...(f.compressed === true ? ['-c'] : []),
+]
+
+/** `zfs send [-I @base] ds@snap`; `-I` carries every snapshot in between (missed runs of an offline disk). */
+export function sendArgv(snapshot: string, incrementalFrom: string | null, flags: SendFlags = {}): string[] {
+  const f = sendFlagArgs(flags)
+  return incrementalFrom === null
+    ? ['zfs', 'send', ...f, snapshot]
+    : ['zfs', 'send', ...f, '-I', incrementalFrom, snapshot]
+}
+
+/** `zfs send -t <token>`: the rest of a cut transfer (zfs-send(8) allows only `-PVenv` with `-t`). */
+export function resumeSendArgv(token: string): string[] {
+  return ['zfs', 'send', '-t', token]
+}
+
+/**
+ * `zfs receive` never with `-F`: a target that changed since its newest snapshot, or that has snapshots the source
+ * does not, is refused by zfs and reported as diverged — rolling it back would destroy someone's data (syncoid's
+ * default `-F` does exactly that, sanoid#558). `-s` keeps a cut transfer resumable, `-u` leaves it unmounted, and
+ * `canmount=noauto` keeps it unmounted after a reboot, each where this CLI has it (`caps` undefined: plain receive,
+ * used for a scratch dataset).
+ */
+export function receiveArgv(targetDataset: string, caps?: ZfsCapabilities): string[] {
+  if (caps === undefined) {
+    return ['zfs', 'receive', targetDataset]
+  }
+  return [
+    'zfs',
+    'receive',
+    ...(caps.receiveNoMount ? ['-u'] : []),
+    ...(caps.resumable ? ['-s'] : []),
+    ...(caps.receiveProps ? ['-o', 'canmount=noauto'] : []),
+    targetDataset,
+  ]
+}
+
+/** `zfs receive -A ds`: drops the saved partial state of a cut receive whose stream can no longer be sent. */
+export function abortReceiveArgv(targetDataset: string): string[] {
+  return ['zfs', 'receive', '-A', targetDataset]
+}
+
+/** `receive_resume_token` of the target dataset; `-` when there is none. */
+export function resumeTokenArgv(targetDataset: string): string[] {
+  return ['zfs', 'get', '-H', '-o', 'value', 'receive_resume_token', targetDataset]
 }
 
 /** Which well-known failure a `zfs`/`zpool` stderr is. */
-export type ZfsFailure = 'busy' | 'missing' | 'no-pool' | 'no-space' | 'exists' | 'unsupported' | 'other'
+export type ZfsFailure =
+  'busy' | 'missing' | 'no-pool' | 'no-space' | 'exists' | 'unsupported' | 'diverged' | 'resume-stale' | 'other'
 
 export function classifyZfsError(stderr: string): ZfsFailure {
-  const s = stderr.toLowerCase()
+  // zfs wraps long messages ("does not\nmatch incremental source"): match on single-spaced text.
+  const s = stderr.toLowerCase().replace(/\s+/g, ' ')
+  // Checked first: these name the destination and contain words of the generic cases below.
+  if (
+    s.includes('has been modified') ||
+    s.includes('destination has snapshots') ||
+    s.includes('does not match incremental source') ||
+    (s.includes('destination') && s.includes('exists') && s.includes('must specify -f'))
+  ) {
+    return 'diverged'
+  }
+  if (
+    s.includes('used in the initial send no longer exists') ||
+    /incremental source [0-9a-fx]+ no longer exists/.test(s)
+  ) {
+    return 'resume-stale'
+  }
   if (s.includes('dataset is busy') || s.includes('pool or dataset is busy')) {
     return 'busy'
   }
@@ -212,10 +301,10 @@ export async function runZfs(
   if (!succeeded(r)) {
     const kind = classifyZfsError(r.stderr)
     const missing = kind === 'missing' || kind === 'no-pool'
-    throw new BackstopError(
-      missing ? 'BK_ERR_SNAPSHOT_SOURCE_MISSING' : code,
-      `${describeFailure(r)}${missing ? ' — check the dataset name in the job config and that its pool is imported (`zpool list`)' : ''}`,
-    )
+    const hint = missing
+      ? ' — check the dataset name in the job config and that its pool is imported (`zpool list`)'
+      : ''
+    throw new BackstopError(missing ? 'BK_ERR_SNAPSHOT_SOURCE_MISSING' : code, `${describeFailure(r)}${hint}`)
   }
   return r
 }

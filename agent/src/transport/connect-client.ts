@@ -16,6 +16,8 @@ export interface ConnectInput {
   /** Attached before CONNACK: a persistent session delivers queued acks right after it. */
   readonly onAck: (payload: Buffer) => void
   readonly onCommand: ((payload: Buffer) => void) | undefined
+  /** A collector checkpoint; `retained`: the stored copy delivered on subscribe, not a live publish. */
+  readonly onCheckpoint: (payload: Buffer, retained: boolean) => void
   /** Set the retained `offline` Last Will: only the process that owns the node's status topic (the daemon). */
   readonly will: boolean
 }
@@ -51,11 +53,13 @@ export function connectClient(i: ConnectInput): Promise<{ client: MqttClient } |
   }
   return new Promise((resolve) => {
     const c = connect(i.url, options)
-    c.on('message', (topic, payload) => {
+    c.on('message', (topic, payload, packet) => {
       if (topic === i.topics.ack) {
         i.onAck(payload)
       } else if (topic === i.topics.commands) {
         i.onCommand?.(payload)
+      } else if (topic === i.topics.checkpoint) {
+        i.onCheckpoint(payload, packet.retain)
       }
     })
     let settled = false

@@ -3,6 +3,7 @@ import { keyFingerprint, type AckBody } from '@backstop/shared'
 import type { OutboxRecord } from '../outbox/outbox.ts'
 import { backoffMs, defaultBackoff } from './backoff.ts'
 import { AckProcessor } from './ack-processor.ts'
+import { CheckpointReceiver } from './checkpoint-receiver.ts'
 import { BatchesInFlight, packRecords } from './batch-pack.ts'
 import type { TransportCounters, TransportOptions, TransportStatus } from './transport-options.ts'
 import { connectClient } from './connect-client.ts'
@@ -36,10 +37,13 @@ export class MqttTransport {
     heartbeats: 0,
     batches: 0,
     batchRejections: 0,
+    checkpoints: 0,
+    forgedCheckpoints: 0,
   }
   private readonly topics: NodeTopics
   private readonly stopCtl = new AbortController()
   private readonly acks: AckProcessor
+  private readonly checkpoints: CheckpointReceiver
   private client: MqttClient | undefined
   private sessionCtl: AbortController | undefined
   private runLoop: Promise<void> | undefined
@@ -71,6 +75,14 @@ export class MqttTransport {
       settled: (ids) => this.settled(ids),
       retryLater: () => this.scheduleReplay(),
       batchRejected: (r) => this.batchRejected(r),
+    })
+    this.checkpoints = new CheckpointReceiver({
+      node: opts.node,
+      outbox: opts.outbox,
+      log: opts.log,
+      counters: this.counters,
+      collectorKey: () => this.acks.collectorKey,
+      replay: (why) => this.replay(why),
     })
   }
 
@@ -113,6 +125,7 @@ export class MqttTransport {
     // The caller closes the outbox next: let a running drain step and queued acks finish first.
     await this.pumpRun
     await this.acks.idle()
+    await this.checkpoints.idle()
   }
 
   /** New records in the outbox: send them if the window allows. */
@@ -167,6 +180,7 @@ export class MqttTransport {
       tls: this.opts.tls,
       stop: this.stopCtl.signal,
       onAck: (payload) => this.acks.receive(payload),
+      onCheckpoint: (payload, retained) => this.checkpoints.receive(payload, retained),
       onCommand: this.opts.onCommand,
       will: this.presence,
     })
@@ -191,6 +205,7 @@ export class MqttTransport {
     this.cursor = 0
     this.inflight.clear()
     this.batches.clear()
+    this.checkpoints.connected()
     const closed = new Promise<void>((r) => {
       c.once('close', () => r())
       ctl.signal.addEventListener('abort', () => r(), { once: true })
@@ -201,9 +216,8 @@ export class MqttTransport {
     })
     this.opts.log.info({ url: this.opts.url, enrolled: this.enrolled }, 'connected to the collector')
     try {
-      await c.subscribeAsync(this.opts.onCommand ? [this.topics.ack, this.topics.commands] : [this.topics.ack], {
-        qos: 1,
-      })
+      const topics = [this.topics.ack, this.topics.checkpoint]
+      await c.subscribeAsync(this.opts.onCommand ? [...topics, this.topics.commands] : topics, { qos: 1 })
       if (this.presence) {
         const online = statusPayload('online', this.opts.clock.now(), { agentVersion: this.opts.agentVersion })
         await c.publishAsync(this.topics.status, online, { qos: 1, retain: true })
@@ -242,7 +256,8 @@ export class MqttTransport {
       if (token === null) {
         this.acks.enrollmentState = 'waiting-for-token'
         this.opts.log.error(
-          'not enrolled and no enrollment token: set collector.enrollmentToken or collector.enrollmentTokenFile in the agent config',
+          'not enrolled and no enrollment token: set collector.enrollmentToken or ' +
+            'collector.enrollmentTokenFile in the agent config',
         )
       } else if (!this.enrolled && !this.acks.pinning) {
         const env = enrollEnvelope({
@@ -288,6 +303,10 @@ export class MqttTransport {
         )
         c.publish(this.topics.events, JSON.stringify(env), { qos: 1 }, () => undefined)
         this.counters.heartbeats++
+        // The outbox's keep bounds are by age too: an idle node still releases (and reports) on time.
+        void this.opts.outbox
+          .enforceKeepBounds()
+          .catch((e: unknown) => this.opts.log.error({ err: e }, 'releasing kept events beyond outbox.keep failed'))
       } catch (e) {
         this.opts.log.error({ err: e }, 'could not build the heartbeat')
       }

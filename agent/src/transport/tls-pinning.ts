@@ -31,7 +31,8 @@ export function normalizeFingerprint(input: string): string {
   if (!HEX_FP.test(hex)) {
     throw new BackstopError(
       'BK_ERR_CONFIG_INVALID',
-      `collector.fingerprint ${JSON.stringify(input)} is not a SHA-256 fingerprint (64 hex digits, colons optional); copy it from \`backstop-collector token create\``,
+      `collector.fingerprint ${JSON.stringify(input)} is not a SHA-256 fingerprint (64 hex digits, ` +
+        'colons optional); copy it from `backstop-collector token create`',
     )
   }
   return hex.match(/../g)!.join(':')
@@ -53,7 +54,8 @@ function mismatch(pin: string, got: readonly string[], where: string): BackstopE
   return new BackstopError(
     'BK_ERR_TLS_FINGERPRINT',
     `${where} presented certificates ${got.join(', ') || '(none)'}, none matches the pinned ${pin}. ` +
-      'If the collector was reinstalled, verify the new fingerprint with its operator and update collector.fingerprint; otherwise something is intercepting the connection',
+      'If the collector was reinstalled, verify the new fingerprint with its operator and update ' +
+      'collector.fingerprint; otherwise something is intercepting the connection',
   )
 }
 
@@ -69,7 +71,8 @@ export function pinnedServerIdentity(pin: string): NonNullable<ConnectionOptions
     if (hostErr) {
       return new BackstopError(
         'BK_ERR_TLS_FINGERPRINT',
-        `collector certificate is pinned but not issued for ${JSON.stringify(host)} (${hostErr.message}); add that name to the collector's tls.names or connect by a name it carries`,
+        `collector certificate is pinned but not issued for ${JSON.stringify(host)} (${hostErr.message}); ` +
+          `add that name to the collector's tls.names or connect by a name it carries`,
       )
     }
     return undefined
@@ -112,7 +115,8 @@ export function fetchPinnedCa(o: { host: string; port: number; pin: string; time
       reject(
         new BackstopError(
           'BK_ERR_TLS_FINGERPRINT',
-          `no TLS handshake from ${o.host}:${o.port} within ${o.timeoutMs ?? 10000} ms; is the collector listening with TLS there?`,
+          `no TLS handshake from ${o.host}:${o.port} within ${o.timeoutMs ?? 10000} ms; ` +
+            'is the collector listening with TLS there?',
         ),
       )
     }, o.timeoutMs ?? 10000)

@@ -61,6 +61,10 @@ export interface TransportCounters {
   batches: number
   /** Batches the collector rejected as a whole; their events were resent one by one. */
   batchRejections: number
+  /** Collector checkpoints applied (docs/reliability.md). */
+  checkpoints: number
+  /** Messages on the checkpoint topic not signed by the pinned collector key. */
+  forgedCheckpoints: number
 }
 
 export interface TransportStatus {

@@ -5,6 +5,7 @@ import {
   nodeTopic,
   verifyEnvelopeSignature,
   type AckBody,
+  type BodyOf,
   type Envelope,
   type HeartbeatBody,
   type OfflineCause,
@@ -88,12 +89,9 @@ export type AckCheck =
  * signature is `forged` — counted separately, because only the collector may publish there.
  */
 export function checkAck(payload: Buffer, collectorKey: string | null): AckCheck {
-  let env: Envelope
-  try {
-    env = decodeEnvelope(payload)
-    checkBody(env)
-  } catch (e) {
-    return { ok: false, forged: false, reason: (e as Error).message }
+  const env = decodeChecked(payload)
+  if ('reason' in env) {
+    return { ok: false, forged: false, reason: env.reason }
   }
   if (env.kind !== 'ack') {
     return { ok: false, forged: false, reason: `expected an ack envelope, got ${env.kind}` }
@@ -114,11 +112,49 @@ export function checkAck(payload: Buffer, collectorKey: string | null): AckCheck
   return { ok: true, ack: env, body: env.body }
 }
 
+export type CheckpointCheck =
+  | { readonly ok: true; readonly env: Envelope<'checkpoint'>; readonly body: BodyOf<'checkpoint'> }
+  | { readonly ok: false; readonly forged: boolean; readonly reason: string }
+
+/**
+ * A checkpoint from `backstop/v1/<node>/checkpoint` (docs/reliability.md): it must decode, be a `checkpoint` for
+ * this node, match the schema and be signed by the pinned collector key — it decides what the outbox deletes, so
+ * before enrollment (no key pinned) none is accepted.
+ */
+export function checkCheckpoint(payload: Buffer, node: string, collectorKey: string | null): CheckpointCheck {
+  const env = decodeChecked(payload)
+  if ('reason' in env) {
+    return { ok: false, forged: false, reason: env.reason }
+  }
+  if (env.kind !== 'checkpoint' || env.node !== node) {
+    return { ok: false, forged: false, reason: `expected a checkpoint for ${node}, got ${env.kind} for ${env.node}` }
+  }
+  if (!collectorKey) {
+    return { ok: false, forged: false, reason: 'no collector key pinned yet' }
+  }
+  if (!verifyEnvelopeSignature(env, collectorKey)) {
+    return { ok: false, forged: true, reason: 'signature does not verify against the pinned collector key' }
+  }
+  return { ok: true, env, body: env.body }
+}
+
+/** Decoded and schema-checked (signature not yet), or why not. */
+function decodeChecked(payload: Buffer): Envelope | { readonly reason: string } {
+  try {
+    const env = decodeEnvelope(payload)
+    checkBody(env)
+    return env
+  } catch (e) {
+    return { reason: (e as Error).message }
+  }
+}
+
 export interface NodeTopics {
   readonly events: string
   readonly ack: string
   readonly status: string
   readonly commands: string
+  readonly checkpoint: string
 }
 
 export function topicsFor(node: string): NodeTopics {
@@ -127,5 +163,6 @@ export function topicsFor(node: string): NodeTopics {
     ack: nodeTopic(node, 'ack'),
     status: nodeTopic(node, 'status'),
     commands: nodeTopic(node, 'commands'),
+    checkpoint: nodeTopic(node, 'checkpoint'),
   }
 }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import type { CliDeps, RuntimeInput } from '../../src/cli/deps.ts'
+import { NodePassthroughExec } from '../../src/exec/passthrough.ts'
 import { runCli } from '../../src/cli/program.ts'
 import { loadAgentConfig } from '../../src/config/load.ts'
 import { NodeExec } from '../../src/exec/node-exec.ts'
@@ -77,6 +78,7 @@ ${extraYaml}`,
     loadConfig: (file) => loadAgentConfig(file, { hostname: 'test-host' }),
     createLog: () => memoryLog('info').log,
     createExec: (log) => new NodeExec({ log }),
+    createPassthroughExec: () => new NodePassthroughExec(),
     createRuntime: async (input) => {
       runtime.jobStatus = input.jobStatus
       runtime.presence = input.presence

@@ -59,3 +59,37 @@ test('pools of the zfs and btrfs jobs, read as the jobs read them (recorded zpoo
   assert.match(pools[1]!.detail ?? '', /not imported/)
   assert.match(pools[2]!.detail ?? '', /error counters total 3/)
 })
+
+test('a zfs target over ssh is another host’s pool and is not read here; a zfs-pull job’s receive pool is', async () => {
+  const list = (pool: string): string[] => [
+    'zpool',
+    'list',
+    '-H',
+    '-o',
+    'name,size,allocated,free,capacity,health,guid',
+    pool,
+  ]
+  const missing = (pool: string) => ({ argv: list(pool), exitCode: 1, stderr: `cannot open '${pool}': no such pool\n` })
+  const exec = new FixtureExec([missing('tank'), missing('backup')])
+  const read = jobPools(
+    jobsOf(`  - kind: zfs
+    name: z
+    datasets: [tank/data]
+    media: hdd
+    targets: [{ name: nas, url: "ssh://b@nas/nas/replicas", identity: /k, knownHosts: /kh, media: nas }]
+  - kind: zfs-pull
+    name: p
+    source: { url: "ssh://b@pve1", identity: /k, knownHosts: /kh, node: pve1 }
+    datasets: [tank/data]
+    dataset: backup/pve1
+    media: hdd
+`),
+    exec,
+  )
+  const pools = await read!()
+  exec.assertAllUsed()
+  assert.deepEqual(
+    pools.map((p) => p.name),
+    ['tank', 'backup'],
+  )
+})

@@ -36,11 +36,13 @@ describe('job-kind table', () => {
   })
 
   it('fill-forecast targets come from each kind’s table line (rear: none, the stick is unmounted between runs)', () => {
+    // The zfs job's ssh target (nas) is another host's pool: not sampled here. The pull job's root pool is.
     assert.deepEqual(backupTargetsOfJobs(cfg.jobs), [
       { path: '/mnt/usb-backup/config' },
       { zfs: 'tank' },
       { zfs: 'rpool' },
       { zfs: 'usbpool' },
+      { zfs: 'backup' },
       { path: '/mnt/btr/.snapshots' },
       { path: '/mnt/backup/home' },
       { path: '/var/lib/vz/dump' },

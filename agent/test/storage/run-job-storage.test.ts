@@ -58,6 +58,10 @@ test('job.finished carries each copy`s probed storage and the live data`s storag
         offsite: true,
         offline: false,
         site: 'shed',
+        prunes: true,
+        bandwidth: null,
+        compress: false,
+        raw: false,
       },
     ],
   })

@@ -8,6 +8,9 @@ import {
   listSnapshotsArgv,
   minimalZfsCapabilities,
   parseZfsUsage,
+  receiveArgv,
+  resumeSendArgv,
+  sendArgv,
   snapshotArgvs,
   type ZfsCapabilities,
 } from '../../src/tools/zfs.ts'
@@ -30,6 +33,11 @@ const openzfs: ZfsCapabilities = {
   json: true,
   multiSnapshot: true,
   batchDestroy: true,
+  resumable: true,
+  receiveNoMount: true,
+  receiveProps: true,
+  compressedSend: true,
+  rawSend: true,
 }
 
 test('capabilities from the usage text of each CLI', () => {
@@ -229,4 +237,42 @@ test('zpool list and zfs get space', () => {
   ])
   assert.equal(parseZpoolList(fx('zpool-list-H.txt'))[0]!.capacityPercent, 7)
   assert.deepEqual(parseZfsSpace(fx('zfs-get-Hp-pool-space.txt')), { used: 18423808, available: 210165760 })
+})
+
+test('replication argv: receive never -F; -u/-s/canmount only where the CLI has them; send -w/-c/-t', () => {
+  const fuse = parseZfsUsage(fx('zfs-usage-zfs-fuse-0.7.txt'))
+  const open = parseZfsUsage(fx('zfs-usage-openzfs-2.3.txt'))
+  assert.deepEqual(receiveArgv('nas/r/tank/data', fuse), ['zfs', 'receive', 'nas/r/tank/data'])
+  assert.deepEqual(receiveArgv('nas/r/tank/data', open), [
+    'zfs',
+    'receive',
+    '-u',
+    '-s',
+    '-o',
+    'canmount=noauto',
+    'nas/r/tank/data',
+  ])
+  assert.deepEqual(sendArgv('t/d@b', 't/d@a', { raw: true, compressed: true }), [
+    'zfs',
+    'send',
+    '-w',
+    '-c',
+    '-I',
+    't/d@a',
+    't/d@b',
+  ])
+  assert.deepEqual(resumeSendArgv('1-abc-def'), ['zfs', 'send', '-t', '1-abc-def'])
+  assert.equal(classifyZfsError(fx('zfs-receive-modified.stderr.txt')), 'diverged', 'recorded on zfs-fuse')
+  assert.equal(
+    classifyZfsError(
+      'cannot receive incremental stream: most recent snapshot of nas/x does not\nmatch incremental source',
+    ),
+    'diverged',
+  )
+  assert.equal(classifyZfsError(fx('zfs-receive-s-unsupported.stderr.txt')), 'unsupported')
+  assert.equal(
+    classifyZfsError('cannot resume send: incremental source 0x1234abcd no longer exists'),
+    'resume-stale',
+    'syncoid recovers from this text with receive -A',
+  )
 })

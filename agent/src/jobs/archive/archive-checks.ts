@@ -43,7 +43,9 @@ function pathOf(cfg: ResolvedArchiveJob, copyId: string): string {
   if (path === '' || dirname(path) !== cfg.destination || parseArchiveName(cfg.name, basename(path)) === null) {
     throw new BackstopError(
       'BK_ERR_COPY_NOT_FOUND',
-      `copy "${copyId}" is not an archive of job "${cfg.name}" (its copies are archive:${cfg.destination}/${cfg.name}-<UTC stamp>.tar.gz; list them with GET /api/v1/copies)`,
+      `copy "${copyId}" is not an archive of job "${cfg.name}" ` +
+        `(its copies are archive:${cfg.destination}/${cfg.name}-<UTC stamp>.tar.gz; ` +
+        'list them with GET /api/v1/copies)',
     )
   }
   return path
@@ -209,7 +211,8 @@ async function newestVerified(cfg: ResolvedArchiveJob, ctx: JobContext): Promise
   }
   throw new BackstopError(
     'BK_ERR_COPY_NOT_FOUND',
-    `job "${cfg.name}" has no archive in ${cfg.destination} that verifies (${all.length} found); run the job, or name a copy with copyId`,
+    `job "${cfg.name}" has no archive in ${cfg.destination} that verifies (${all.length} found); ` +
+      'run the job, or name a copy with copyId',
   )
 }
 

@@ -92,7 +92,8 @@ export class BtrfsSnapshotJob implements Job {
       if (!report.fatal) {
         report.error(
           'BK_ERR_SNAPSHOT_SOURCE_MISSING',
-          `snapshotDir ${cfg.snapshotDir} of job ${cfg.name} is not on a mounted btrfs filesystem — mount it or fix the path`,
+          `snapshotDir ${cfg.snapshotDir} of job ${cfg.name} is not on a mounted btrfs filesystem — mount it ` +
+            `or fix the path`,
           true,
         )
       }
@@ -111,7 +112,8 @@ export class BtrfsSnapshotJob implements Job {
       if (!ok || !same) {
         report.error(
           'BK_ERR_SNAPSHOT_SOURCE_MISSING',
-          `subvolume ${s.path} of job ${cfg.name} ${ok ? 'is not on the same filesystem as snapshotDir' : 'does not exist'} — fix the path in the config`,
+          `subvolume ${s.path} of job ${cfg.name} ` +
+            `${ok ? 'is not on the same filesystem as snapshotDir' : 'does not exist'} — fix the path in the config`,
         )
       }
       return ok && same
@@ -188,7 +190,8 @@ export class BtrfsSnapshotJob implements Job {
       )
       if ((owned.get(s.name) ?? []).some((o) => o.parsed.createdAt.getTime() === now.getTime())) {
         report.warnings.push(
-          `a snapshot of ${s.path} for ${now.toISOString()} already exists (two runs within one second); nothing new taken`,
+          `a snapshot of ${s.path} for ${now.toISOString()} already exists (two runs within one second); ` +
+            `nothing new taken`,
         )
         continue
       }

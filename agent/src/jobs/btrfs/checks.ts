@@ -32,14 +32,25 @@ function snapOf(cfg: ResolvedBtrfsJob, copyId: string): Snap {
   const name = posix.basename(path)
   const parsed = parseBtrfsSnapshotName(name, cfg.prefix)
   const local = dir === cfg.snapshotDir
+  const remote = cfg.targets.find((t) => t.ssh !== null && dir === `${t.ssh.host}:${t.path}`)
+  if (remote !== undefined) {
+    throw new BackstopError(
+      'BK_ERR_COPY_NOT_FOUND',
+      `copy "${copyId}" is a replica on ${remote.ssh!.host} (target ${remote.name}): each run re-checks it over ssh ` +
+        '(read-only, received_uuid = the local snapshot’s uuid); an on-demand verify of remote replicas is not ' +
+        'supported yet — verify the local snapshot it came from instead',
+    )
+  }
   if (
     parsed === null ||
-    !(local || cfg.targets.some((t) => t.path === dir)) ||
+    !(local || cfg.targets.some((t) => t.ssh === null && t.path === dir)) ||
     !cfg.subvolumes.some((s) => s.name === parsed.subvol)
   ) {
     throw new BackstopError(
       'BK_ERR_COPY_NOT_FOUND',
-      `copy "${copyId}" is not a snapshot of job "${cfg.name}" (its copies are btrfs:${cfg.snapshotDir}/<subvolume>@${cfg.prefix}_… and their replicas on the targets; list them with GET /api/v1/copies)`,
+      `copy "${copyId}" is not a snapshot of job "${cfg.name}" (its copies are ` +
+        `btrfs:${cfg.snapshotDir}/<subvolume>@${cfg.prefix}_… and their replicas on the targets; ` +
+        'list them with GET /api/v1/copies)',
     )
   }
   return { path, name, subvol: parsed.subvol, local }
@@ -100,6 +111,11 @@ export async function btrfsVerifyCopy(cfg: ResolvedBtrfsJob, ctx: JobContext, co
   checks.push(`${s.path} exists and is read-only (uuid ${sv.uuid})`)
   if (s.local) {
     for (const t of cfg.targets) {
+      if (t.ssh !== null) {
+        // Its path is on another host: a local mount at the same path would say nothing about it.
+        checks.push(`target ${t.name}: on ${t.ssh.host}, checked over ssh by each run`)
+        continue
+      }
       const replica = (await fsOf(ctx, mounts, t.path))?.byPath.get(posix.join(t.path, s.name))
       if (replica === undefined) {
         checks.push(`target ${t.name}: no replica mounted, uuid link not checked`)
@@ -109,7 +125,8 @@ export async function btrfsVerifyCopy(cfg: ResolvedBtrfsJob, ctx: JobContext, co
           VERIFY_METHOD,
           checks,
           'BK_ERR_VERIFY_FAILED',
-          `replica ${posix.join(t.path, s.name)} has received_uuid ${replica.receivedUuid ?? '-'}, not this snapshot's uuid ${sv.uuid}`,
+          `replica ${posix.join(t.path, s.name)} has received_uuid ${replica.receivedUuid ?? '-'}, not this ` +
+            `snapshot's uuid ${sv.uuid}`,
         )
       } else {
         checks.push(`target ${t.name}: replica's received_uuid is this snapshot's uuid`)

@@ -10,6 +10,8 @@ import {
   type ResolvedTargetCommon,
 } from '../snapshot-common/config.ts'
 import { resolveCheckedPolicy } from '../retention.ts'
+import { parseSshPathUrl, sshPathTargetFields } from '../../remote/ssh-target.ts'
+import type { SshEndpoint } from '../../remote/ssh.ts'
 
 const AbsPath = Type.String({ minLength: 2, maxLength: 1024, pattern: '^/[^\\0]*[^/]$' })
 /** Used in snapshot names: `<name>@<prefix>_<timestamp>_<tags>`. */
@@ -40,8 +42,10 @@ export const BtrfsJobConfig = Type.Object(
         Type.Object(
           {
             ...targetFields,
-            /** Directory on the target filesystem that receives the snapshots. */
-            path: AbsPath,
+            /** Directory on the target filesystem that receives the snapshots (this host; `url:` for another). */
+            path: Type.Optional(AbsPath),
+            /** Another host over ssh (`ssh://user@host[:port]/dir`), its key and pinned host key, a rate limit. */
+            ...sshPathTargetFields,
             /**
              * Filesystem UUID the target must have. Recommended for removable disks: an unplugged disk leaves an
              * empty mountpoint on the root filesystem, which must never be mistaken for the target.
@@ -64,8 +68,13 @@ export interface BtrfsSubvolSpec {
 }
 
 export interface ResolvedBtrfsTarget extends ResolvedTargetCommon {
+  /** The receiving directory (on the ssh host when `ssh` is set). */
   readonly path: string
   readonly fsUuid: string | null
+  /** Set for a target on another host: every command there runs through ssh and its forced-command gate. */
+  readonly ssh: SshEndpoint | null
+  /** `pv -L` rate of the stream, or null for no limit. */
+  readonly bandwidth: string | null
 }
 
 export interface ResolvedBtrfsJob extends ResolvedCommonJob {
@@ -104,11 +113,29 @@ export function resolveBtrfsJob(input: BtrfsJobInput, defaultTimezone: string): 
     }
     names.add(s.name)
   }
-  const targets = (input.targets ?? []).map((t, i) => ({
-    ...resolveTargetCommon(t, retention, defaultTimezone, `${where}.targets[${i}]`),
-    path: t.path,
-    fsUuid: t.fsUuid ?? null,
-  }))
+  const targets = (input.targets ?? []).map((t, i) => {
+    const at = `${where}.targets[${i}]`
+    if ((t.url === undefined) === (t.path === undefined)) {
+      throw new BackstopError(
+        'BK_ERR_CONFIG_INVALID',
+        `${at}: give path: (a directory on this host) or url: ssh://user@host/dir (another host), exactly one`,
+      )
+    }
+    if (t.url === undefined && (t.identity ?? t.knownHosts) !== undefined) {
+      throw new BackstopError(
+        'BK_ERR_CONFIG_INVALID',
+        `${at}: identity: and knownHosts: belong to a url: ssh://… target`,
+      )
+    }
+    const remote = t.url === undefined ? null : parseSshPathUrl({ ...t, url: t.url }, at)
+    return {
+      ...resolveTargetCommon(t, retention, defaultTimezone, at),
+      path: remote?.path ?? t.path!,
+      fsUuid: t.fsUuid ?? null,
+      ssh: remote?.ssh ?? null,
+      bandwidth: t.bandwidth ?? null,
+    }
+  })
   assertUniqueTargetNames(targets, where)
   return {
     ...resolveCommon(input, defaultTimezone),

@@ -1,4 +1,3 @@
-import { posix } from 'node:path'
 import {
   BackstopError,
   parsePromotionTags,
@@ -19,6 +18,9 @@ import {
   type BtrfsSubvolume,
   type MountInfo,
 } from '../../tools/btrfs-parse.ts'
+import { absolutePath } from '../../tools/btrfs-parse.ts'
+
+export { absolutePath } from '../../tools/btrfs-parse.ts'
 
 /** `<subvol name>@<prefix>_<UTC timestamp>_<tags>`, e.g. `home@backstop_20261122T014500Z_dwm`. */
 export function btrfsSnapshotName(subvol: string, prefix: string, at: Date, tags: string): string {
@@ -56,19 +58,6 @@ export interface FsView {
   /** Absolute path → subvolume (only those visible through this mount). */
   readonly byPath: Map<string, BtrfsSubvolume>
   readonly readonlyUuids: Set<string>
-}
-
-/** Maps a top-level-relative `list` path to an absolute path through this mount, or null when not visible. */
-export function absolutePath(mount: MountInfo, listPath: string): string | null {
-  const root = mount.fsroot.replace(/^\/+|\/+$/g, '')
-  if (root === '') {
-    return posix.join(mount.target, listPath)
-  }
-  return listPath === root
-    ? mount.target
-    : listPath.startsWith(`${root}/`)
-      ? posix.join(mount.target, listPath.slice(root.length + 1))
-      : null
 }
 
 /** Two `btrfs subvolume list` calls (all, read-only) for the filesystem holding `mount`. */
@@ -118,7 +107,8 @@ export async function fsHealth(exec: Exec, mount: MountInfo): Promise<string[]> 
     for (const d of parseDeviceStatsJson(stats.stdout)) {
       if (deviceErrorCount(d) > 0) {
         problems.push(
-          `btrfs ${mount.target}: device ${d.device} has errors (write ${d.writeIoErrs}, read ${d.readIoErrs}, flush ${d.flushIoErrs}, corruption ${d.corruptionErrs}, generation ${d.generationErrs})`,
+          `btrfs ${mount.target}: device ${d.device} has errors (write ${d.writeIoErrs}, read ${d.readIoErrs}, ` +
+            `flush ${d.flushIoErrs}, corruption ${d.corruptionErrs}, generation ${d.generationErrs})`,
         )
       }
     }

@@ -31,6 +31,22 @@ export function ownedIn(fs: FsView, dir: string, prefix: string, subvol: string)
   return out.sort((a, b) => a.parsed.createdAt.getTime() - b.parsed.createdAt.getTime())
 }
 
+/**
+ * The newest of our snapshots the target directory holds of every subvolume, i.e. the oldest of the per-subvolume
+ * newest (a target is fed only as far as its least fed subvolume); null when some subvolume has none there yet.
+ */
+export function newestHeldIn(fs: FsView, dir: string, prefix: string, subvols: Iterable<string>): Date | null {
+  let least = Infinity
+  for (const sub of subvols) {
+    const held = ownedIn(fs, dir, prefix, sub)
+    if (held.length === 0) {
+      return null
+    }
+    least = Math.min(least, held.at(-1)!.parsed.createdAt.getTime())
+  }
+  return Number.isFinite(least) ? new Date(least) : null
+}
+
 export function toOwned(o: BtrfsOwned, held: boolean, successful: boolean): OwnedCopy {
   return { id: o.path, name: o.path, createdAt: o.parsed.createdAt, tags: o.parsed.tags, held, successful }
 }

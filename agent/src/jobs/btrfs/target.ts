@@ -6,20 +6,24 @@ import { classifyBtrfsError, deleteArgv, receiveArgv, sendArgv } from '../../too
 import type { MountInfo } from '../../tools/btrfs-parse.ts'
 import { planCopies } from '../retention.ts'
 import type { RunReport } from '../snapshot-common/report.ts'
+import { notDue, outsideWindow } from '../snapshot-common/window.ts'
 import type { ResolvedBtrfsJob, ResolvedBtrfsTarget } from './config.ts'
 import { planCatchUp } from './catch-up.ts'
+import { processRemoteBtrfsTarget } from './remote-target.ts'
 import { btrfsMountOf, fsHealth, fsLocation, loadFs, type FsView } from './fs.ts'
-import { btrfsCopy, btrfsDeleted, deleteSubvolumes, ownedIn, toOwned, type BtrfsOwned } from './snapshots.ts'
+import {
+  btrfsCopy,
+  btrfsDeleted,
+  deleteSubvolumes,
+  newestHeldIn,
+  ownedIn,
+  toOwned,
+  type BtrfsOwned,
+} from './snapshots.ts'
 import type { BtrfsJobState } from './state.ts'
+import type { BtrfsSource } from './source.ts'
 
-/** The source side as the run left it before replication. */
-export interface BtrfsSource {
-  readonly mount: MountInfo
-  /** Per subvolume name: our local snapshots, oldest first (read-only ones can be sent). */
-  readonly owned: Map<string, BtrfsOwned[]>
-  /** Subvolume name → source path (the asset id). */
-  readonly assets: Map<string, string>
-}
+export type { BtrfsSource } from './source.ts'
 
 /**
  * One target end to end: reachable only if its path is on a mounted btrfs that is not the source filesystem
@@ -38,6 +42,13 @@ export async function processBtrfsTarget(
   dryRun: boolean,
   signal: AbortSignal,
 ): Promise<void> {
+  if (outsideWindow(target, now, report)) {
+    return
+  }
+  if (target.ssh !== null) {
+    const remote = { ...target, ssh: target.ssh }
+    return processRemoteBtrfsTarget(exec, cfg, remote, src, state, now, report, dryRun, signal)
+  }
   const tm = targetMount(target, mounts, src, report)
   if (tm === null) {
     return
@@ -49,7 +60,8 @@ export async function processBtrfsTarget(
       await mkdir(target.path, { recursive: true })
     }
     tfs = await loadFs(exec, tm)
-    if (!dryRun && (await sendAll(exec, target, src, tfs, report, { timeoutMs: cfg.timeoutMs, signal }))) {
+    const due = !notDue(target, newestHeldIn(tfs, target.path, cfg.prefix, src.owned.keys()), now)
+    if (!dryRun && due && (await sendAll(exec, target, src, tfs, report, { timeoutMs: cfg.timeoutMs, signal }))) {
       tfs = await loadFs(exec, tm)
     }
   } catch (e) {
@@ -139,7 +151,8 @@ function targetMount(
   if (why === null && tm !== null) {
     return tm
   }
-  const msg = `target ${target.name} is offline: ${why}; its copies are kept as last reported and local pruning went ahead`
+  const msg =
+    `target ${target.name} is offline: ${why}; its copies are kept as last reported and local ` + `pruning went ahead`
   if (target.offline) {
     report.warnings.push(msg)
   } else {

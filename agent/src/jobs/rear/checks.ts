@@ -37,15 +37,20 @@ export async function rearVerifyCopy(
   if (m === null || !m[2]!.startsWith(`rear/${host}/`)) {
     throw new BackstopError(
       'BK_ERR_COPY_NOT_FOUND',
-      `copy "${copyId}" is not a REAR run of job "${job.name}" (its copies are rear:<stick fs uuid>:rear/${host}/<YYYYMMDD.HHMM>; list them with GET /api/v1/copies)`,
+      `copy "${copyId}" is not a REAR run of job "${job.name}" ` +
+        `(its copies are rear:<stick fs uuid>:rear/${host}/<YYYYMMDD.HHMM>; list them with GET /api/v1/copies)`,
     )
   }
   const [, stickId, runName] = m as unknown as [string, string, string]
   const stick = await findStick(ctx.exec, job.label)
   if (stick === null || (stick.fsUuid ?? stick.label) !== stickId) {
+    const attached =
+      stick === null
+        ? `no stick labelled "${job.label}" is attached`
+        : `the attached stick is ${stick.fsUuid ?? stick.label}, not ${stickId}`
     throw new BackstopError(
       'BK_ERR_USB_MEDIUM_MISSING',
-      `${stick === null ? `no stick labelled "${job.label}" is attached` : `the attached stick is ${stick.fsUuid ?? stick.label}, not ${stickId}`}; plug in the stick holding ${runName} and ask again`,
+      `${attached}; plug in the stick holding ${runName} and ask again`,
     )
   }
   const checks = [`stick ${stickId} (${stick.device}) is attached`]
@@ -75,7 +80,8 @@ export async function rearVerifyCopy(
         copyId,
         checks,
         'BK_ERR_VERIFY_FAILED',
-        `${file}: sha256 ${h.sha256} differs from ${recorded.sha256} recorded after writing; the stick is corrupt — replace it`,
+        `${file}: sha256 ${h.sha256} differs from ${recorded.sha256} recorded after writing; ` +
+          'the stick is corrupt — replace it',
         h.bytes,
       )
     }
@@ -116,7 +122,9 @@ export function rearRestoreTest(job: ResolvedRearJob): Promise<CopyCheck> {
   return Promise.reject(
     new BackstopError(
       'BK_ERR_CMD_UNSUPPORTED',
-      `job "${job.name}" is of kind rear: a REAR recovery boots a machine from the stick and rewrites its disks, so it cannot be restore-tested in place. Boot the stick on spare hardware or in a VM; reverify-copy checks the run's checksums on the stick`,
+      `job "${job.name}" is of kind rear: a REAR recovery boots a machine from the stick and rewrites its ` +
+        'disks, so it cannot be restore-tested in place. Boot the stick on spare hardware or in a VM; ' +
+        `reverify-copy checks the run's checksums on the stick`,
     ),
   )
 }

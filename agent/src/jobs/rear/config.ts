@@ -66,7 +66,8 @@ export function resolveRearJob(input: RearJobInput, defaultTimezone: string): Re
   if (input.configDir !== undefined && input.extraConfig !== undefined) {
     throw new BackstopError(
       'BK_ERR_CONFIG_INVALID',
-      `job "${input.name}": extraConfig: only applies to the generated config; put the lines in ${input.configDir}/local.conf instead`,
+      `job "${input.name}": extraConfig: only applies to the generated config; ` +
+        `put the lines in ${input.configDir}/local.conf instead`,
     )
   }
   if (
@@ -75,7 +76,8 @@ export function resolveRearJob(input: RearJobInput, defaultTimezone: string): Re
   ) {
     throw new BackstopError(
       'BK_ERR_CONFIG_INVALID',
-      `job "${input.name}": onlyIfLayoutChanged: needs checkLayout: true and workflow: mkrescue (a backup must run every time)`,
+      `job "${input.name}": onlyIfLayoutChanged: needs checkLayout: true and workflow: mkrescue ` +
+        '(a backup must run every time)',
     )
   }
   return {

@@ -57,6 +57,8 @@ export function staleSticks(inv: StickInventory, now: Date, days: number): strin
     .sort((a, b) => a.lastSeen.localeCompare(b.lastSeen))
     .map(
       (s) =>
-        `USB stick ${s.label} (UUID ${s.fsUuid}) not seen for ${Math.floor((now.getTime() - Date.parse(s.lastSeen)) / 86_400_000)} days (holds ${s.runs.length} run(s), newest ${s.runs.at(-1)?.name ?? 'none'}); rotate it back in`,
+        `USB stick ${s.label} (UUID ${s.fsUuid}) not seen for ` +
+        `${Math.floor((now.getTime() - Date.parse(s.lastSeen)) / 86_400_000)} days ` +
+        `(holds ${s.runs.length} run(s), newest ${s.runs.at(-1)?.name ?? 'none'}); rotate it back in`,
     )
 }

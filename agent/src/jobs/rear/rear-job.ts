@@ -78,13 +78,16 @@ async function runRearJob(ctx: JobContext, job: ResolvedRearJob, host: string, a
       copies: known.flatMap((s) => s.runs.map((r) => rearCopy(job, host, asset, s, r, true))),
       error: {
         code: 'BK_ERR_USB_MEDIUM_MISSING',
-        message: `no device with filesystem label "${job.label}" is attached; plug in the rescue stick (prepare a new one with \`rear format -- -y /dev/sdX\`)`,
+        message:
+          `no device with filesystem label "${job.label}" is attached; plug in the rescue stick ` +
+          '(prepare a new one with `rear format -- -y /dev/sdX`)',
       },
     }
   }
   if (stick.fsUuid === null) {
     warnings.push(
-      `${stick.device} (label ${stick.label}) has no filesystem UUID; the stick cannot be told apart from another with the same label`,
+      `${stick.device} (label ${stick.label}) has no filesystem UUID; ` +
+        'the stick cannot be told apart from another with the same label',
     )
   }
   const place: RearPlace = { job, host, stick, mnt: join(ctx.stateDir, 'mnt') }

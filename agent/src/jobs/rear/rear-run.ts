@@ -50,7 +50,8 @@ export async function checkLayout(
   const layout = interpretChecklayout(r.exitCode)
   if (layout === 'changed') {
     warnings.push(
-      'rear checklayout: the disk layout or rear configuration changed since the last rescue image; the image on the stick was stale',
+      'rear checklayout: the disk layout or rear configuration changed since the last rescue image; ' +
+        'the image on the stick was stale',
     )
   } else if (layout === 'error') {
     warnings.push(`rear checklayout failed: ${describeFailure(r)}`)
@@ -122,7 +123,9 @@ async function checkFresh(
   const md5 = fresh.hasBackup ? await checkRearMd5(file, h.md5) : null
   const record = { name: fresh.name, createdAt: fresh.createdAt.toISOString(), sha256: h.sha256, bytes: h.bytes }
   if (md5 !== null && !md5.ok) {
-    const message = `${file}: md5 ${h.md5} differs from rear's backup.tar.gz.md5 (${md5.expected}); the archive on the stick is corrupt — replace the stick`
+    const message =
+      `${file}: md5 ${h.md5} differs from rear's backup.tar.gz.md5 (${md5.expected}); ` +
+      'the archive on the stick is corrupt — replace the stick'
     return { record, error: { code: 'BK_ERR_VERIFY_FAILED', message } }
   }
   if (integrityCheck && fresh.hasBackup && md5 === null) {
@@ -170,7 +173,9 @@ export async function inspectStick(
     } else if (fresh === null && error === undefined && !state.skipped) {
       error = {
         code: 'BK_ERR_REAR_FAILED',
-        message: `rear ${p.job.workflow} exited 0 but no new rear/${p.host}/<YYYYMMDD.HHMM> directory appeared on ${p.stick.device}; is USB_SUFFIX set in the rear config?`,
+        message:
+          `rear ${p.job.workflow} exited 0 but no new rear/${p.host}/<YYYYMMDD.HHMM> directory ` +
+          `appeared on ${p.stick.device}; is USB_SUFFIX set in the rear config?`,
       }
     }
     const deleted = fresh !== null && error === undefined ? await prune(ctx, p, after, known, warnings) : []

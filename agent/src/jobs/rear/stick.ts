@@ -35,7 +35,8 @@ export async function findStick(exec: Exec, label: string, byLabelDir = '/dev/di
   if (found.length > 1) {
     throw new BackstopError(
       'BK_ERR_USB_MEDIUM_MISSING',
-      `${found.length} devices carry the label "${label}" (${found.map((f) => f.devname).join(', ')}); unplug all but one, or relabel (e2label <dev> REAR-001) and set the job's \`label\``,
+      `${found.length} devices carry the label "${label}" (${found.map((f) => f.devname).join(', ')}); ` +
+        `unplug all but one, or relabel (e2label <dev> REAR-001) and set the job's \`label\``,
     )
   }
   const f = found[0]!

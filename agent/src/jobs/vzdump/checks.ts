@@ -35,7 +35,8 @@ async function pathOf(job: ResolvedVzdumpJob, sums: ChecksumStore, copyId: strin
   if (copyId.startsWith('pbs:')) {
     throw new BackstopError(
       'BK_ERR_CMD_UNSUPPORTED',
-      `copy "${copyId}" is a Proxmox Backup Server snapshot: PBS verify jobs own its verification (\`proxmox-backup-manager verify\`), not the agent`,
+      `copy "${copyId}" is a Proxmox Backup Server snapshot: PBS verify jobs own its verification ` +
+        '(`proxmox-backup-manager verify`), not the agent',
     )
   }
   const path = copyId.startsWith('vzdump:') ? copyId.slice('vzdump:'.length) : ''
@@ -46,7 +47,9 @@ async function pathOf(job: ResolvedVzdumpJob, sums: ChecksumStore, copyId: strin
   if (parsed === null || !ours || !guest) {
     throw new BackstopError(
       'BK_ERR_COPY_NOT_FOUND',
-      `copy "${copyId}" is not a vzdump archive of job "${job.name}" (its copies are vzdump:${dir ?? '<dump dir>'}/vzdump-<qemu|lxc>-<vmid>-<time>.<vma|tar>[.zst|.gz|.lzo]; list them with GET /api/v1/copies)`,
+      `copy "${copyId}" is not a vzdump archive of job "${job.name}" (its copies are ` +
+        `vzdump:${dir ?? '<dump dir>'}/vzdump-<qemu|lxc>-<vmid>-<time>.<vma|tar>[.zst|.gz|.lzo]; ` +
+        'list them with GET /api/v1/copies)',
     )
   }
   return path
@@ -78,7 +81,8 @@ export async function vzdumpVerifyCopy(job: ResolvedVzdumpJob, ctx: JobContext, 
         copyId,
         checks,
         'BK_ERR_VERIFY_FAILED',
-        `${path}: sha256 ${now.sha256} (${now.bytes} bytes) differs from ${recorded.sha256} (${recorded.bytes} bytes) recorded at ${recorded.at}`,
+        `${path}: sha256 ${now.sha256} (${now.bytes} bytes) differs from ${recorded.sha256} ` +
+          `(${recorded.bytes} bytes) recorded at ${recorded.at}`,
         now.bytes,
       )
     }
@@ -108,7 +112,8 @@ export async function vzdumpVerifyCopy(job: ResolvedVzdumpJob, ctx: JobContext, 
       copyId,
       checks,
       'BK_ERR_VERIFY_FAILED',
-      `${basename(log)} is missing next to the archive: vzdump always writes it, so the archive's provenance is unknown`,
+      `${basename(log)} is missing next to the archive: vzdump always writes it, ` +
+        `so the archive's provenance is unknown`,
       st.size,
     )
   }
@@ -123,7 +128,9 @@ export function vzdumpRestoreTest(job: ResolvedVzdumpJob): Promise<CopyCheck> {
   return Promise.reject(
     new BackstopError(
       'BK_ERR_CMD_UNSUPPORTED',
-      `job "${job.name}" is of kind vzdump: a restore test needs \`qmrestore\`/\`pct restore\` into a spare VMID on a Proxmox node, which this agent does not run. Use reverify-copy (sha256 + compressor test) or restore by hand with \`qmrestore <archive> <spare vmid>\``,
+      `job "${job.name}" is of kind vzdump: a restore test needs \`qmrestore\`/\`pct restore\` into a spare ` +
+        'VMID on a Proxmox node, which this agent does not run. Use reverify-copy ' +
+        '(sha256 + compressor test) or restore by hand with `qmrestore <archive> <spare vmid>`',
     ),
   )
 }

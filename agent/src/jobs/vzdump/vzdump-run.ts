@@ -158,10 +158,12 @@ function failureMessage(run: VzdumpRun, r: ExecResult, argv: readonly string[]):
   const why = run.jobError ? ` (${run.jobError})` : ''
   const message =
     failed.length > 0
-      ? `${failed.length} of ${run.guests.length} guest backup(s) failed: ${failed.map((g) => `${g.vmid}: ${g.error ?? 'failed'}`).join('; ')}`
+      ? `${failed.length} of ${run.guests.length} guest backup(s) failed: ` +
+        `${failed.map((g) => `${g.vmid}: ${g.error ?? 'failed'}`).join('; ')}`
       : run.guests.length > 0
         ? `every guest was backed up, but vzdump exited ${r.exitCode}${why}; see the task log`
-        : `vzdump exited ${r.exitCode}${why} without backing up any guest; check the selection and \`${argv.join(' ')}\``
+        : `vzdump exited ${r.exitCode}${why} without backing up any guest; ` +
+          `check the selection and \`${argv.join(' ')}\``
   return message.slice(0, 8000)
 }
 

@@ -33,12 +33,14 @@ function snapOf(cfg: ResolvedZfsJob, copyId: string): Snap {
   const name = full.slice(at + 1)
   const isSource = (ds: string): boolean =>
     cfg.datasets.some((d) => ds === d.name || (d.recursive && ds.startsWith(`${d.name}/`)))
-  const target = cfg.targets.find((t) => dataset.startsWith(`${t.dataset}/`))
+  // A replica on another host (ssh target) is not checked from here: its copy id names that host and fails below.
+  const target = cfg.targets.find((t) => t.ssh === undefined && dataset.startsWith(`${t.dataset}/`))
   const source = target ? dataset.slice(target.dataset.length + 1) : dataset
   if (at <= 0 || !isSource(source) || parseTaggedSnapshotName(cfg.prefix, name) === null) {
     throw new BackstopError(
       'BK_ERR_COPY_NOT_FOUND',
-      `copy "${copyId}" is not a snapshot of job "${cfg.name}" (its copies are zfs:<dataset>@${cfg.prefix}_… of ${cfg.datasets.map((d) => d.name).join(', ')} and their replicas; list them with GET /api/v1/copies)`,
+      `copy "${copyId}" is not a snapshot of job "${cfg.name}" (its copies are zfs:<dataset>@${cfg.prefix}_… ` +
+        `of ${cfg.datasets.map((d) => d.name).join(', ')} and their replicas; list them with GET /api/v1/copies)`,
     )
   }
   return { full, dataset, name, source }

@@ -9,9 +9,10 @@ import {
   type ResolvedTargetCommon,
 } from '../snapshot-common/config.ts'
 import { resolveCheckedPolicy } from '../retention.ts'
+import { resolveSshTarget, sshTargetFields, type ResolvedSshTarget } from './ssh-config.ts'
 
 /** `pool/fs/...` — no snapshot (`@`) or bookmark (`#`) part, no leading/trailing slash. */
-const DatasetName = Type.String({
+export const DatasetName = Type.String({
   minLength: 1,
   maxLength: 255,
   pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]*(/[A-Za-z0-9_.:-]+)*$',
@@ -43,8 +44,10 @@ export const ZfsJobConfig = Type.Object(
             ...targetFields,
             /**
              * Dataset under which replicas are received: `tank/data` → `<dataset>/tank/data`. Its pool may be absent.
+             * Exactly one of `dataset` (a pool on this host) and `url` (another host over ssh).
              */
-            dataset: DatasetName,
+            dataset: Type.Optional(DatasetName),
+            ...sshTargetFields,
           },
           { additionalProperties: false },
         ),
@@ -61,8 +64,11 @@ export interface ZfsDatasetSpec {
   readonly recursive: boolean
 }
 
-export interface ResolvedZfsTarget extends ResolvedTargetCommon {
+export interface ResolvedZfsTarget extends ResolvedTargetCommon, ResolvedSshTarget {
+  /** The receive root on the target host. */
   readonly dataset: string
+  /** Whether this job prunes the target: only on this host (a remote receiver prunes itself; its gate refuses). */
+  readonly prunes: boolean
 }
 
 export interface ResolvedZfsJob extends ResolvedCommonJob {
@@ -89,19 +95,41 @@ export function resolveZfsJob(input: ZfsJobInput, defaultTimezone: string): Reso
     }
     names.add(d.name)
   }
-  const targets = (input.targets ?? []).map((t, i) => {
-    const pool = t.dataset.split('/')[0]
-    if (
-      datasets.some(
-        (d) => d.name.split('/')[0] === pool && (t.dataset === d.name || t.dataset.startsWith(`${d.name}/`)),
+  const targets = (input.targets ?? []).map((t, i): ResolvedZfsTarget => {
+    const at = `${where}.targets[${i}]`
+    const remote = resolveSshTarget(t, at)
+    if ((t.dataset === undefined) === (remote.ssh === undefined)) {
+      throw new BackstopError(
+        'BK_ERR_CONFIG_INVALID',
+        `${at}: give exactly one of dataset: (a pool on this host) and url: ssh://user@host[:port]/pool/path`,
       )
+    }
+    const dataset = t.dataset ?? remote.dataset!
+    const pool = dataset.split('/')[0]
+    if (
+      remote.ssh === undefined &&
+      datasets.some((d) => d.name.split('/')[0] === pool && (dataset === d.name || dataset.startsWith(`${d.name}/`)))
     ) {
       throw new BackstopError(
         'BK_ERR_CONFIG_INVALID',
-        `${where}.targets[${i}].dataset: "${t.dataset}" lies inside a snapshotted dataset; receive into a dataset outside the job's datasets`,
+        `${at}.dataset: "${dataset}" lies inside a snapshotted dataset; receive into a dataset outside the ` +
+          `job's datasets`,
       )
     }
-    return { ...resolveTargetCommon(t, retention, defaultTimezone, `${where}.targets[${i}]`), dataset: t.dataset }
+    if (remote.ssh !== undefined && t.retention !== undefined) {
+      throw new BackstopError(
+        'BK_ERR_CONFIG_INVALID',
+        `${at}.retention: a target over ssh is pruned by the receiving host with its own policy (its gate refuses ` +
+          '`zfs destroy` from this node, so a compromised node cannot delete replicas) — remove retention here and ' +
+          'prune there, or use a zfs-pull job on the receiver',
+      )
+    }
+    return {
+      ...resolveTargetCommon(t, retention, defaultTimezone, at),
+      ...remote.resolved,
+      dataset,
+      prunes: remote.ssh === undefined,
+    }
   })
   assertUniqueTargetNames(targets, where)
   return {

@@ -1,15 +1,41 @@
-import { succeeded, describeFailure, type Exec, type ExecOpts } from '../../exec/exec.ts'
-import { classifyZfsError, holdArgv, receiveArgv, releaseArgv, sendArgv } from '../../tools/zfs.ts'
+import { succeeded, describeFailure, type Exec, type ExecOpts, type ExecResult } from '../../exec/exec.ts'
+import {
+  abortReceiveArgv,
+  classifyZfsError,
+  holdArgv,
+  receiveArgv,
+  releaseArgv,
+  resumeSendArgv,
+  sendArgv,
+  type SendFlags,
+} from '../../tools/zfs.ts'
 import type { ZfsSnapshotInfo } from '../../tools/zfs-parse.ts'
 import type { RunReport } from '../snapshot-common/report.ts'
-import type { ResolvedZfsTarget } from './config.ts'
+import type { ZfsSide } from './endpoint.ts'
 import { listDatasets } from './listing.ts'
+import { sshFailureOf } from './ssh-failure.ts'
 
 /** The hold tag that pins a replication base on both sides, per job and target. */
 export const holdTag = (job: string, target: string): string => `backstop-${job}-${target}`
 
 /** `tank/data` on target `usb/backup` lands at `usb/backup/tank/data`. */
-export const targetDatasetOf = (target: ResolvedZfsTarget, source: string): string => `${target.dataset}/${source}`
+export const targetDatasetOf = (target: { readonly dataset: string }, source: string): string =>
+  `${target.dataset}/${source}`
+
+/**
+ * How one job reaches one target: both ends, the local Exec that runs the pipeline, and the stream options.
+ * Push: source local, target over ssh (or local). Pull: source over ssh, target local.
+ */
+export interface ReplicationLink {
+  readonly local: Exec
+  readonly source: ZfsSide
+  readonly target: ZfsSide
+  /** The target's name in messages and hold tags. */
+  readonly name: string
+  readonly send: SendFlags
+  /** A stage between send and receive that limits the rate (`pv -q -L <rate>`), or null. */
+  readonly throttle: readonly string[] | null
+}
 
 export interface SendPlan {
   readonly source: string
@@ -45,60 +71,202 @@ export function planSend(
   if (common === undefined) {
     return targetSnaps.length === 0 ? { source, targetDs, newest, base: null } : 'diverged'
   }
+  // A target snapshot after the base is one the source does not have (taken on the target, or from another
+  // source): an incremental would need `-F`, which destroys it. zrepl's ConflictDiverged; syncoid rolls it back.
+  const baseGuid = common.guid
+  const at = targetSnaps.findIndex((t) => t.guid === baseGuid)
+  if (at >= 0 && at < targetSnaps.length - 1) {
+    return 'diverged'
+  }
   return { source, targetDs, newest, base: common.name }
 }
 
+/** What became of one send: done, or why not (a diverged target is reported apart from other failures). */
+export type SendOutcome = 'sent' | 'failed' | 'diverged'
+
 /**
- * Sends one dataset (`zfs send [-I base] | zfs receive -F`, through Exec.pipeline: no shell). Creates the
- * parent on the target first when missing. Failures are recorded on `report`, never thrown. `limits` are the job's:
- * its timeout bounds the send, and its signal (timeout or shutdown, run-job.ts) kills both stages.
+ * Sends one dataset: `zfs send [-I base] | [pv -L rate |] zfs receive` with each stage on its side (through
+ * ssh for a remote side), one local Exec.pipeline — no shell anywhere. Creates the parent on the target first
+ * when missing. Failures are recorded on `report`, never thrown. `limits` are the job's: its timeout bounds the
+ * send, and its signal (timeout or shutdown, run-job.ts) kills every stage.
  */
 export async function sendOne(
-  exec: Exec,
+  link: ReplicationLink,
   plan: SendPlan,
   targetDatasets: Set<string>,
   report: RunReport,
-  targetName: string,
   limits: Required<Pick<ExecOpts, 'timeoutMs' | 'signal'>>,
-): Promise<boolean> {
+): Promise<SendOutcome> {
   const parent = plan.targetDs.slice(0, plan.targetDs.lastIndexOf('/'))
   if (!targetDatasets.has(parent)) {
-    const mk = await exec.run(['zfs', 'create', '-p', parent], { timeoutMs: 120_000 })
+    const mk = await link.target.exec.run(['zfs', 'create', '-p', parent], { timeoutMs: 120_000 })
     if (!succeeded(mk) && classifyZfsError(mk.stderr) !== 'exists') {
-      report.error(
-        'BK_ERR_REPLICATION_FAILED',
-        `target ${targetName}: could not create ${parent}: ${describeFailure(mk)}`,
-      )
-      return false
+      reportFailure(report, link, `could not create ${parent}`, mk)
+      return 'failed'
     }
     targetDatasets.add(parent)
   }
   const from = plan.base === null ? null : `${plan.source}@${plan.base}`
-  const p = await exec.pipeline([sendArgv(`${plan.source}@${plan.newest}`, from), receiveArgv(plan.targetDs)], limits)
+  const p = await runStream(link, sendArgv(`${plan.source}@${plan.newest}`, from, link.send), plan.targetDs, limits)
   const failed = p.stages.find((s) => !succeeded(s))
   if (failed !== undefined) {
-    const full = p.stages.some((s) => classifyZfsError(s.stderr) === 'no-space')
-    report.error(
-      'BK_ERR_REPLICATION_FAILED',
-      `target ${targetName}: ${plan.source}@${plan.newest} → ${plan.targetDs}: ${describeFailure(failed)}` +
-        (full ? ' — the target pool is full: free space there or lower its retention' : ''),
-    )
-    return false
+    const what = `${plan.source}@${plan.newest} → ${plan.targetDs}`
+    if (p.stages.some((s) => classifyZfsError(s.stderr) === 'diverged')) {
+      reportDiverged(report, link, plan.targetDs, plan.source, p.stages.at(-1)!)
+      return 'diverged'
+    }
+    reportFailure(report, link, what, failed, p.stages)
+    return 'failed'
   }
   report.bytes += p.bytesPiped
   targetDatasets.add(plan.targetDs)
-  return true
+  return 'sent'
 }
 
-/** Every dataset that exists below the target root (creates the root when only it is missing). */
-export async function prepareTargetRoot(exec: Exec, target: ResolvedZfsTarget): Promise<Set<string>> {
-  const listing = await listDatasets(exec, [target.dataset])
-  if (listing.missing.length > 0) {
-    const mk = await exec.run(['zfs', 'create', '-p', target.dataset], { timeoutMs: 120_000 })
-    if (!succeeded(mk)) {
-      throw new Error(`could not create ${target.dataset}: ${describeFailure(mk)}`)
+/** send → [throttle] → receive, each stage on its side. */
+async function runStream(
+  link: ReplicationLink,
+  send: readonly string[],
+  targetDs: string,
+  limits: Required<Pick<ExecOpts, 'timeoutMs' | 'signal'>>,
+): ReturnType<Exec['pipeline']> {
+  const stages = [
+    link.source.stage(send),
+    ...(link.throttle === null ? [] : [[...link.throttle]]),
+    link.target.stage(receiveArgv(targetDs, link.target.caps)),
+  ]
+  const p = await link.local.pipeline(stages, limits)
+  // Messages name the zfs command, not its ssh wrapper.
+  const named = [send, ...(link.throttle === null ? [] : [link.throttle]), receiveArgv(targetDs, link.target.caps)]
+  return { ...p, stages: p.stages.map((s, i) => ({ ...s, argv: [...named[i]!] })) }
+}
+
+/**
+ * Finishes transfers a cut left half-done (`receive -s` saved their state): `zfs send -t <token>` for each target
+ * dataset that has a `receive_resume_token`. A token whose snapshot the source no longer has is dropped with
+ * `zfs receive -A` (the next plan then sends from the base again, as syncoid does). Only where both ends resume.
+ */
+export async function resumeCut(
+  link: ReplicationLink,
+  tokens: ReadonlyMap<string, string>,
+  report: RunReport,
+  limits: Required<Pick<ExecOpts, 'timeoutMs' | 'signal'>>,
+): Promise<number> {
+  let resumed = 0
+  for (const [targetDs, token] of tokens) {
+    const p = await runStream(link, resumeSendArgv(token), targetDs, limits)
+    const failed = p.stages.find((s) => !succeeded(s))
+    if (failed === undefined) {
+      report.bytes += p.bytesPiped
+      report.warnings.push(`target ${link.name}: resumed the cut transfer into ${targetDs}`)
+      resumed++
+      continue
     }
-    return new Set([target.dataset])
+    if (p.stages.some((s) => classifyZfsError(s.stderr) === 'resume-stale')) {
+      const abort = await link.target.exec.run(abortReceiveArgv(targetDs), { timeoutMs: 120_000 })
+      report.warnings.push(
+        `target ${link.name}: the cut transfer into ${targetDs} cannot resume (its snapshot is gone on the source); ` +
+          (succeeded(abort) ? 'its partial state was dropped and it is sent again' : describeFailure(abort)),
+      )
+      continue
+    }
+    reportFailure(report, link, `resuming into ${targetDs}`, failed, p.stages)
+  }
+  return resumed
+}
+
+/** Parses `zfs get -H -r -o name,value receive_resume_token <root>`: datasets with a token (`-` = none). */
+export function parseResumeTokens(stdout: string): Map<string, string> {
+  const out = new Map<string, string>()
+  for (const line of stdout.split('\n')) {
+    const [name, value] = line.split('\t')
+    if (name !== undefined && value !== undefined && value !== '-' && value !== '' && !name.includes('@')) {
+      out.set(name, value.trim())
+    }
+  }
+  return out
+}
+
+function reportDiverged(
+  report: RunReport,
+  link: ReplicationLink,
+  targetDs: string,
+  source: string,
+  r: ExecResult,
+): void {
+  report.error(
+    'BK_ERR_REPLICATION_DIVERGED',
+    `target ${link.name}: ${targetDs} (${link.target.where}) changed since its newest snapshot or has snapshots ` +
+      `${source} does not: ${describeFailure(r)}. Nothing was received or destroyed; Backstop never rolls a ` +
+      `target back. Inspect ${targetDs}, then rename it (a new full replica follows) or roll it back by hand`,
+  )
+}
+
+/** A failed stage: ssh problems (host key, unreachable) get their own code, a cut stream says whether it resumes. */
+function reportFailure(
+  report: RunReport,
+  link: ReplicationLink,
+  what: string,
+  failed: ExecResult,
+  stages: readonly ExecResult[] = [failed],
+): void {
+  const ssh = sshFailureOf(stages, link)
+  if (ssh !== null && ssh.fatal) {
+    report.error(ssh.code, `target ${link.name}: ${what}: ${ssh.message}`)
+    return
+  }
+  const full = stages.some((s) => classifyZfsError(s.stderr) === 'no-space')
+  // The connection dropped under a running stream (ssh exits 255), or stages were killed while none failed on its
+  // own: a cut transfer. A receive that refused (full, diverged) makes the others be killed too: not a cut.
+  const refused = stages.some((s) => s.signal === null && s.exitCode !== 0 && s.exitCode !== 255)
+  const cut = (ssh !== null && stages.length > 1) || (!refused && stages.some((s) => s.signal !== null))
+  if (ssh !== null && !cut) {
+    report.error(ssh.code, `target ${link.name}: ${what}: ${ssh.message}`)
+    return
+  }
+  const resumes = link.source.caps.resumable && link.target.caps.resumable
+  if (cut && !resumes) {
+    report.error(
+      'BK_ERR_REPLICATION_NOT_RESUMABLE',
+      `target ${link.name}: ${what} was cut (${describeFailure(failed)}); this zfs cannot resume a transfer ` +
+        `(no \`receive -s\`/\`send -t\` on ${link.source.caps.resumable ? link.target.where : link.source.where}): ` +
+        'the next run sends it again from the base',
+    )
+    return
+  }
+  report.error(
+    'BK_ERR_REPLICATION_FAILED',
+    `target ${link.name}: ${what}: ${describeFailure(failed)}` +
+      (full ? ' — the target pool is full: free space there or lower its retention' : '') +
+      (cut && resumes ? ' — the transfer was cut; the next run resumes it (receive_resume_token)' : ''),
+  )
+}
+
+/**
+ * Every dataset that exists below the target root (creates the root when only it is missing). Without
+ * `receive -u` a received dataset would be mounted and its atime changes would diverge it from the source, so on
+ * such a CLI the root is created with `mountpoint=none` (inherited by every replica), and an existing mounted root
+ * is reported.
+ */
+export async function prepareTargetRoot(side: ZfsSide, root: string, report: RunReport): Promise<Set<string>> {
+  const listing = await listDatasets(side.exec, [root])
+  if (listing.missing.length > 0) {
+    const noMount = side.caps.receiveNoMount ? [] : ['-o', 'mountpoint=none']
+    const mk = await side.exec.run(['zfs', 'create', '-p', ...noMount, root], { timeoutMs: 120_000 })
+    if (!succeeded(mk)) {
+      throw new Error(`could not create ${root} on ${side.where}: ${describeFailure(mk)}`)
+    }
+    return new Set([root])
+  }
+  if (!side.caps.receiveNoMount) {
+    const mp = await side.exec.run(['zfs', 'get', '-H', '-o', 'value', 'mountpoint', root], { timeoutMs: 60_000 })
+    if (succeeded(mp) && mp.stdout.trim() !== 'none' && mp.stdout.trim() !== '-') {
+      report.warnings.push(
+        `${root} on ${side.where} is mounted at ${mp.stdout.trim()} and this zfs has no \`receive -u\`: ` +
+          `replicas below ` +
+          `it are mounted, and a write or atime update there diverges them — \`zfs set mountpoint=none ${root}\``,
+      )
+    }
   }
   return new Set(listing.datasets)
 }

@@ -1,22 +1,25 @@
-import type { Verification } from '@backstop/shared'
-import { describeFailure, succeeded, type Exec, type ExecOpts } from '../../exec/exec.ts'
-import type { ZfsCapabilities } from '../../tools/zfs.ts'
+import type { Location, Verification } from '@backstop/shared'
+import { describeFailure, succeeded, type ExecOpts } from '../../exec/exec.ts'
 import { parseZfsGuids, type ZfsSnapshotInfo } from '../../tools/zfs-parse.ts'
 import { planCopies, type OwnedCopy } from '../retention.ts'
 import { parseTaggedSnapshotName } from '../snapshot-common/retention.ts'
 import type { RunReport } from '../snapshot-common/report.ts'
-import type { ResolvedZfsJob, ResolvedZfsTarget } from './config.ts'
+import { notDue } from '../snapshot-common/window.ts'
+import type { ResolvedZfsTarget } from './config.ts'
 import { zfsCopy, zfsDeleted } from './copies.ts'
 import { destroySnapshots, type DestroyRequest } from './destroy.ts'
-import { poolLocation, poolOf, poolReport } from './health.ts'
+import { poolLocation, poolOf, poolReport, type PoolReport } from './health.ts'
 import { byDataset, listSnapshots } from './listing.ts'
 import {
   holdTag,
   moveHolds,
+  parseResumeTokens,
   planSend,
   prepareTargetRoot,
+  resumeCut,
   sendOne,
   targetDatasetOf,
+  type ReplicationLink,
   type SendPlan,
 } from './replicate.ts'
 
@@ -56,44 +59,79 @@ export function ownedOf(
 }
 
 /**
+ * The newest of our snapshots the target holds of every dataset, i.e. the oldest of the per-dataset newest (the
+ * target is fed only as far as its least fed dataset); null when some dataset has none there yet.
+ */
+function newestHeld(
+  managed: readonly string[],
+  targetSnaps: Map<string, ZfsSnapshotInfo[]>,
+  target: ResolvedZfsTarget,
+  prefix: string,
+): Date | null {
+  let least = Infinity
+  for (const ds of managed) {
+    const held = ownedOf(targetSnaps.get(targetDatasetOf(target, ds)) ?? [], prefix)
+    if (held.length === 0) {
+      return null
+    }
+    least = Math.min(least, Math.max(...held.map((o) => o.owned.createdAt.getTime())))
+  }
+  return Number.isFinite(least) ? new Date(least) : null
+}
+
+/** The job around one target: its name (hold tag), snapshot prefix, timeout, and the run's signal. */
+export interface TargetJob {
+  readonly name: string
+  readonly prefix: string
+  readonly timeoutMs: number
+  /** The job's signal (timeout or shutdown, run-job.ts): a send never outlives its job. */
+  readonly signal: AbortSignal
+}
+
+/**
  * One replication target, end to end: reachability (an absent pool is reported offline and skipped — it
- * never blocks anything else), send what is missing, move the base hold, copy promotion tags, prune with the
- * target's own policy, report every replica as a copy. `dryRun` only plans.
+ * never blocks anything else), finish a cut transfer, send what is missing, move the base hold on both ends,
+ * prune with the target's own policy (only where the target is this host: a remote receiver prunes itself),
+ * report every replica as a copy. `dryRun` only plans.
  */
 export async function processTarget(
-  exec: Exec,
-  caps: ZfsCapabilities,
-  cfg: ResolvedZfsJob,
+  link: ReplicationLink,
+  job: TargetJob,
   target: ResolvedZfsTarget,
   src: SourceState,
   now: Date,
   report: RunReport,
   dryRun: boolean,
-  /** The job's signal (timeout or shutdown, run-job.ts): a send never outlives its job. */
-  signal: AbortSignal,
 ): Promise<void> {
+  const tside = link.target
   const pool = poolOf(target.dataset)
-  const health = await poolReport(exec, pool)
+  const health = await poolReport(tside.exec, pool)
   if (!health.present) {
-    reportOffline(target, pool, report)
+    reportOffline(target, pool, report, tside.where, health.problems[0])
     return
   }
   report.warnings.push(...health.problems.map((p) => `target ${target.name}: ${p}`))
-  const location = poolLocation(health, pool)
+  const location = targetLocation(health, pool, target)
   let targetSnaps: Map<string, ZfsSnapshotInfo[]>
   try {
-    const datasets = dryRun ? new Set<string>() : await prepareTargetRoot(exec, target)
+    const datasets = dryRun ? new Set<string>() : await prepareTargetRoot(tside, target.dataset, report)
+    const limits = { timeoutMs: job.timeoutMs, signal: job.signal }
+    if (!dryRun && link.source.caps.resumable && tside.caps.resumable) {
+      await resumeCut(link, await resumeTokens(link, target.dataset), report, limits)
+    }
     targetSnaps = byDataset(
-      await listSnapshots(exec, caps, [target.dataset]).catch((e: unknown) => (dryRun ? [] : Promise.reject(e))),
+      await listSnapshots(tside.exec, tside.caps, [target.dataset]).catch((e: unknown) =>
+        dryRun ? [] : Promise.reject(e),
+      ),
     )
-    await fillGuids(exec, src, targetSnaps, target, report)
-    if (!dryRun && src.newNames.size > 0) {
-      const limits = { timeoutMs: cfg.timeoutMs, signal }
-      const sent = await sendAll(exec, target, src, targetSnaps, datasets, report, limits)
+    await fillGuids(link, src, targetSnaps, target, report)
+    const due = !notDue(target, newestHeld(src.managed, targetSnaps, target, job.prefix), now)
+    if (!dryRun && src.newNames.size > 0 && due) {
+      const sent = await sendAll(link, target, src, targetSnaps, datasets, report, limits)
       if (sent.length > 0) {
-        await moveBaseHolds(exec, cfg, target, src, sent, report)
-        targetSnaps = byDataset(await listSnapshots(exec, caps, [target.dataset]))
-        await fillGuids(exec, src, targetSnaps, target, report)
+        await moveBaseHolds(link, job.name, target, src, sent, report)
+        targetSnaps = byDataset(await listSnapshots(tside.exec, tside.caps, [target.dataset]))
+        await fillGuids(link, src, targetSnaps, target, report)
       }
     }
   } catch (e) {
@@ -103,22 +141,26 @@ export async function processTarget(
   const sourceGuids = guidsOf(src)
   for (const ds of src.managed) {
     const targetDs = targetDatasetOf(target, ds)
-    const owned = ownedOf(targetSnaps.get(targetDs) ?? [], cfg.prefix)
+    const owned = ownedOf(targetSnaps.get(targetDs) ?? [], job.prefix)
     const plan = planCopies(
       owned.map((o) => o.owned),
       target.retention,
       now,
       `${target.name}:${targetDs}`,
     )
-    report.lines.push(...plan.lines)
     const destroyed = new Set<string>()
-    if (!dryRun && plan.destroy.length > 0) {
+    if (!target.prunes) {
+      // A remote receiver is pruned by its own agent (its gate refuses `zfs destroy` from us): plan nothing here.
+    } else {
+      report.lines.push(...plan.lines)
+    }
+    if (target.prunes && !dryRun && plan.destroy.length > 0) {
       const reqs: DestroyRequest[] = plan.destroy.map((d) => ({
         dataset: targetDs,
         name: d.snap.id.slice(targetDs.length + 1),
         rule: d.rule,
       }))
-      const out = await destroySnapshots(exec, caps, reqs, [], () => [])
+      const out = await destroySnapshots(tside.exec, tside.caps, reqs, [], () => [])
       for (const r of out.destroyed) {
         destroyed.add(`${r.dataset}@${r.name}`)
         report.deleted.push(zfsDeleted(`${r.dataset}@${r.name}`, ds, location, now, r.rule))
@@ -129,8 +171,17 @@ export async function processTarget(
     }
     for (const { info, owned: o } of owned) {
       if (!destroyed.has(info.fullName)) {
+        const copy = zfsCopy(
+          info,
+          o.createdAt,
+          ds,
+          location,
+          target,
+          replicaVerification(info, sourceGuids.has(info.guid), now),
+        )
+        // A replica on another host is named with that host: the same dataset name may exist here too.
         report.copies.push(
-          zfsCopy(info, o.createdAt, ds, location, target, replicaVerification(info, sourceGuids.has(info.guid), now)),
+          target.ssh === undefined ? copy : { ...copy, copyId: `zfs:${target.ssh.host}:${info.fullName}` },
         )
       }
     }
@@ -162,9 +213,34 @@ function guidsOf(src: SourceState): Set<string> {
   )
 }
 
+/** Where a replica lives: the pool on this host, or `host:pool` for a remote receiver (probed as remote storage). */
+function targetLocation(health: PoolReport, pool: string, target: ResolvedZfsTarget): Location {
+  const local = poolLocation(health, pool)
+  return target.ssh === undefined ? local : { ...local, target: `${target.ssh.host}:${pool}` }
+}
+
+/** `receive_resume_token` of every dataset below the target root that has one (one `zfs get -r`). */
+async function resumeTokens(link: ReplicationLink, root: string): Promise<Map<string, string>> {
+  const r = await link.target.exec.run(['zfs', 'get', '-H', '-r', '-o', 'name,value', 'receive_resume_token', root], {
+    timeoutMs: 120_000,
+    maxOutputBytes: 64 * 1024 * 1024,
+  })
+  return succeeded(r) ? parseResumeTokens(r.stdout) : new Map()
+}
+
 /** An absent target pool: expected for a removable target (a warning), an error for one that should be there. */
-function reportOffline(target: ResolvedZfsTarget, pool: string, report: RunReport): void {
-  const msg = `target ${target.name} (${target.dataset}) is offline: pool ${pool} is not imported; its copies are kept as last reported and local pruning went ahead`
+function reportOffline(
+  target: ResolvedZfsTarget,
+  pool: string,
+  report: RunReport,
+  where: string,
+  why: string | undefined,
+): void {
+  // On a remote host the reason may be the gate or ssh, not the pool: keep what the far end said.
+  const on = where === 'local' ? '' : ` on ${where} (${why ?? 'no answer'})`
+  const msg =
+    `target ${target.name} (${target.dataset}${on}) is offline: pool ${pool} is not imported; its ` +
+    `copies are kept as last reported and local pruning went ahead`
   if (target.offline) {
     report.warnings.push(msg)
   } else {
@@ -176,7 +252,7 @@ function reportOffline(target: ResolvedZfsTarget, pool: string, report: RunRepor
 }
 
 async function sendAll(
-  exec: Exec,
+  link: ReplicationLink,
   target: ResolvedZfsTarget,
   src: SourceState,
   targetSnaps: Map<string, ZfsSnapshotInfo[]>,
@@ -196,10 +272,11 @@ async function sendAll(
     if (plan === 'diverged') {
       report.error(
         'BK_ERR_REPLICATION_DIVERGED',
-        `target ${target.name}: ${targetDs} has snapshots but none in common with ${ds} (matched by guid); ` +
-          `rename or destroy ${targetDs} to start a new full replica`,
+        `target ${target.name}: ${targetDs} (${link.target.where}) has snapshots that ${ds} does not have after ` +
+          `their newest common one, or none in common (matched by guid). Nothing was received or destroyed; ` +
+          `Backstop never rolls a target back — inspect ${targetDs}, then rename it to start a new full replica`,
       )
-    } else if (plan !== null && (await sendOne(exec, plan, datasets, report, target.name, limits))) {
+    } else if (plan !== null && (await sendOne(link, plan, datasets, report, limits)) === 'sent') {
       sent.push(plan)
     }
   }
@@ -207,18 +284,31 @@ async function sendAll(
 }
 
 async function moveBaseHolds(
-  exec: Exec,
-  cfg: ResolvedZfsJob,
+  link: ReplicationLink,
+  jobName: string,
   target: ResolvedZfsTarget,
   src: SourceState,
   sent: readonly SendPlan[],
   report: RunReport,
 ): Promise<void> {
-  const hold = sent.flatMap((p) => [`${p.source}@${p.newest}`, `${p.targetDs}@${p.newest}`])
-  const release = sent
-    .filter((p) => p.base !== null)
-    .flatMap((p) => [`${p.source}@${p.base}`, `${p.targetDs}@${p.base}`])
-  const held = await moveHolds(exec, holdTag(cfg.name, target.name), hold, release, report)
+  const tag = holdTag(jobName, target.name)
+  const based = sent.filter((p) => p.base !== null)
+  // Each end through its own Exec (one of them may be over ssh): hold the new base first, then release the old.
+  const held = await moveHolds(
+    link.source.exec,
+    tag,
+    sent.map((p) => `${p.source}@${p.newest}`),
+    based.map((p) => `${p.source}@${p.base}`),
+    report,
+  )
+  await moveHolds(
+    link.target.exec,
+    tag,
+    sent.map((p) => `${p.targetDs}@${p.newest}`),
+    based.map((p) => `${p.targetDs}@${p.base}`),
+    report,
+  )
+  const release = based.map((p) => `${p.source}@${p.base}`)
   // Keep the in-memory source model in step, so local pruning and the copy report see the holds.
   for (const [ds, list] of src.snaps) {
     src.snaps.set(
@@ -236,7 +326,7 @@ async function moveBaseHolds(
  * has, plus the one just taken — read with one `zfs get` (the light source listing has no guids).
  */
 async function fillGuids(
-  exec: Exec,
+  link: ReplicationLink,
   src: SourceState,
   targetSnaps: Map<string, ZfsSnapshotInfo[]>,
   target: ResolvedZfsTarget,
@@ -254,10 +344,13 @@ async function fillGuids(
   if (wanted.length === 0) {
     return
   }
-  const r = await exec.run(['zfs', 'get', '-H', '-p', '-o', 'name,property,value', 'guid,createtxg', ...wanted], {
-    timeoutMs: 300_000,
-    maxOutputBytes: 256 * 1024 * 1024,
-  })
+  const r = await link.source.exec.run(
+    ['zfs', 'get', '-H', '-p', '-o', 'name,property,value', 'guid,createtxg', ...wanted],
+    {
+      timeoutMs: 300_000,
+      maxOutputBytes: 256 * 1024 * 1024,
+    },
+  )
   if (!succeeded(r)) {
     report.warnings.push(`could not read guids of source snapshots: ${describeFailure(r)}`)
   }

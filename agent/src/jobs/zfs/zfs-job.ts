@@ -12,7 +12,9 @@ import { zfsCopy, zfsDeleted } from './copies.ts'
 import { destroySnapshots } from './destroy.ts'
 import { poolLocation, poolOf, poolReport, type PoolReport } from './health.ts'
 import { byDataset, listDatasets, listSnapshots, managedDatasets } from './listing.ts'
+import { linkTo } from './link.ts'
 import { ownedOf, processTarget, type SourceState } from './target.ts'
+import { outsideWindow } from '../snapshot-common/window.ts'
 
 /**
  * The `zfs` job kind. One run: pool health → list → one `zfs snapshot` (atomic where the CLI allows) with
@@ -79,7 +81,8 @@ export class ZfsSnapshotJob implements Job {
     for (const m of listing.missing) {
       report.error(
         'BK_ERR_SNAPSHOT_SOURCE_MISSING',
-        `dataset "${m}" of job ${cfg.name} does not exist — fix the name in the config, or import its pool (\`zpool import\`)`,
+        `dataset "${m}" of job ${cfg.name} does not exist — fix the name in the config, or import its pool ` +
+          `(\`zpool import\`)`,
       )
     }
     const specs = cfg.datasets.filter((d) => !listing.missing.includes(d.name))
@@ -117,8 +120,15 @@ export class ZfsSnapshotJob implements Job {
       newNames,
       recursiveRoots: specs.filter((s) => s.recursive).map((s) => s.name),
     }
+    const job = { name: cfg.name, prefix: cfg.prefix, timeoutMs: cfg.timeoutMs, signal: ctx.signal }
     for (const target of cfg.targets) {
-      await processTarget(exec, caps, cfg, target, src, now, report, dryRun, ctx.signal)
+      if (outsideWindow(target, now, report)) {
+        continue
+      }
+      const link = await linkTo(exec, caps, target, report)
+      if (link !== null) {
+        await processTarget(link, job, target, src, now, report, dryRun)
+      }
     }
     await this.pruneLocal(exec, caps, src, pools, now, report, dryRun)
   }
@@ -164,7 +174,8 @@ export class ZfsSnapshotJob implements Job {
     if (argvs.length > 1) {
       ctx.log.info(
         { job: this.name, calls: argvs.length },
-        'this zfs CLI cannot snapshot several datasets in one call; not atomic across the listed datasets (list one recursive parent for that)',
+        'this zfs CLI cannot snapshot several datasets in one call; not atomic across the listed datasets ' +
+          '(list one recursive parent for that)',
       )
     }
     for (const argv of argvs) {
@@ -174,11 +185,9 @@ export class ZfsSnapshotJob implements Job {
         const kind = classifyZfsError(r.stderr)
         const code =
           kind === 'missing' || kind === 'no-pool' ? 'BK_ERR_SNAPSHOT_SOURCE_MISSING' : 'BK_ERR_SNAPSHOT_FAILED'
-        report.error(
-          code,
-          `${describeFailure(r)}${code === 'BK_ERR_SNAPSHOT_SOURCE_MISSING' ? ' — the dataset or its pool disappeared during the run' : ''}`,
-          true,
-        )
+        const gone =
+          code === 'BK_ERR_SNAPSHOT_SOURCE_MISSING' ? ' — the dataset or its pool disappeared during the run' : ''
+        report.error(code, `${describeFailure(r)}${gone}`, true)
         continue
       }
       const recursive = argv.includes('-r')

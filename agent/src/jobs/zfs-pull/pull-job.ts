@@ -1,0 +1,194 @@
+import { BackstopError, type AssetRef, type StorageIdentity } from '@backstop/shared'
+import { succeeded } from '../../exec/exec.ts'
+import { probeZfsCapabilities, type ZfsCapabilities } from '../../tools/zfs.ts'
+import type { CopyCheck, JobContext, JobResult, KindJob, PlanLine } from '../job.ts'
+import { parseTaggedSnapshotName } from '../snapshot-common/retention.ts'
+import { RunReport } from '../snapshot-common/report.ts'
+import { localSide, remoteSide, type ZfsSide } from '../zfs/endpoint.ts'
+import { streamOf } from '../zfs/link.ts'
+import { byDataset, listDatasets, listSnapshots, managedDatasets } from '../zfs/listing.ts'
+import type { ReplicationLink } from '../zfs/replicate.ts'
+import { sshFailureOf } from '../zfs/ssh-failure.ts'
+import { processTarget, type SourceState } from '../zfs/target.ts'
+import type { ResolvedZfsTarget } from '../zfs/config.ts'
+import type { ResolvedZfsPullJob } from './config.ts'
+
+/**
+ * The `zfs-pull` kind: list the source's snapshots over ssh, receive what this host is missing (`-I` from the
+ * newest guid-matched base, resumable where both ends can), hold the base on both ends, prune the replicas here with
+ * this job's policy, report every replica as a copy. Replicas count as `pull-replica` immutable only while the probe
+ * (pullProof) finds no way for the source to write here.
+ */
+export class ZfsPullJob implements KindJob {
+  readonly kind = 'zfs-pull'
+  readonly name: string
+  private caps: ZfsCapabilities | null = null
+
+  constructor(private readonly cfg: ResolvedZfsPullJob) {
+    this.name = cfg.name
+  }
+
+  async run(ctx: JobContext): Promise<JobResult> {
+    const report = new RunReport()
+    const proof = await this.pass(ctx, report, false)
+    const r = report.result()
+    return proof === null ? r : { ...r, immutability: [{ at: poolOfDs(this.cfg.dataset), immutability: proof }] }
+  }
+
+  async plan(ctx: JobContext): Promise<PlanLine[]> {
+    const report = new RunReport()
+    await this.pass(ctx, report, true)
+    return report.lines
+  }
+
+  /** The datasets are the source node's assets, not this host's: nothing to list here. */
+  inventory(): Promise<AssetRef[]> {
+    return Promise.resolve([])
+  }
+
+  verifyCopy(): Promise<CopyCheck> {
+    return Promise.reject(unsupported('reverify-copy'))
+  }
+
+  restoreTest(): Promise<CopyCheck> {
+    return Promise.reject(unsupported('restore-test'))
+  }
+
+  private async pass(
+    ctx: JobContext,
+    report: RunReport,
+    dryRun: boolean,
+  ): Promise<NonNullable<StorageIdentity['immutability']> | null> {
+    const cfg = this.cfg
+    this.caps ??= await probeZfsCapabilities(ctx.exec)
+    const { side: source, probe } = await remoteSide(ctx.exec, cfg.ssh!)
+    const failure = sshFailureOf([probe], source)
+    if (failure !== null) {
+      report.error(failure.code, `source ${source.where}: ${failure.message}`, true)
+      return null
+    }
+    // No resume in pull mode: the source's gate refuses `send -t` (a token can name any dataset there), so a cut
+    // receive must not leave saved state behind either — it starts again from the base.
+    const target = localSide(ctx.exec, { ...this.caps, resumable: false })
+    const src = await this.sourceState(source, report)
+    if (src === null) {
+      return null
+    }
+    const link: ReplicationLink = {
+      local: ctx.exec,
+      source,
+      target,
+      name: cfg.name,
+      ...streamOf(cfg, source, report, cfg.name),
+    }
+    const job = { name: cfg.name, prefix: cfg.prefix, timeoutMs: cfg.timeoutMs, signal: ctx.signal }
+    const before = { copies: report.copies.length, deleted: report.deleted.length }
+    await processTarget(link, job, this.targetOf(), src, ctx.clock.now(), report, dryRun)
+    // The asset is the source node's dataset: the collector files these copies under that node, held by this one.
+    const ofSource = <T extends { asset: AssetRef }>(c: T): T => ({
+      ...c,
+      asset: { ...c.asset, node: cfg.sourceNode, name: `${cfg.ssh!.host}:${c.asset.id}` },
+    })
+    report.copies.splice(before.copies, Infinity, ...report.copies.slice(before.copies).map(ofSource))
+    report.deleted.splice(before.deleted, Infinity, ...report.deleted.slice(before.deleted).map(ofSource))
+    return dryRun ? null : pullProof(target, cfg.dataset, source.where, ctx.clock.now())
+  }
+
+  /** The source's snapshots of our prefix; the newest of each dataset is what this run brings over. */
+  private async sourceState(source: ZfsSide, report: RunReport): Promise<SourceState | null> {
+    const cfg = this.cfg
+    try {
+      const listing = await listDatasets(
+        source.exec,
+        cfg.datasets.map((d) => d.name),
+      )
+      for (const m of listing.missing) {
+        report.error('BK_ERR_SNAPSHOT_SOURCE_MISSING', `dataset "${m}" does not exist on ${source.where}`)
+      }
+      const specs = cfg.datasets.filter((d) => !listing.missing.includes(d.name))
+      if (specs.length === 0) {
+        report.fatal = true
+        return null
+      }
+      const managed = managedDatasets(specs, listing.datasets)
+      const all = await listSnapshots(
+        source.exec,
+        source.caps,
+        specs.map((d) => d.name),
+        false,
+      )
+      const keep = new Set(managed)
+      const snaps = byDataset(all.filter((s) => keep.has(s.dataset)))
+      const newNames = new Map<string, string>()
+      for (const ds of managed) {
+        const newest = (snaps.get(ds) ?? []).filter((s) => parseTaggedSnapshotName(cfg.prefix, s.name) !== null).at(-1)
+        if (newest !== undefined) {
+          newNames.set(ds, newest.name)
+        }
+      }
+      return { managed, snaps, newNames, recursiveRoots: [] }
+    } catch (e) {
+      report.caught(e, 'BK_ERR_REPLICATION_FAILED', true)
+      return null
+    }
+  }
+
+  private targetOf(): ResolvedZfsTarget {
+    const c = this.cfg
+    return {
+      name: c.name,
+      dataset: c.dataset,
+      retention: c.retention,
+      media: c.media,
+      offsite: c.offsite,
+      offline: false,
+      ...(c.site !== undefined ? { site: c.site } : {}),
+      bandwidth: c.bandwidth,
+      compress: c.compress,
+      raw: c.raw,
+      prunes: true,
+    }
+  }
+}
+
+const poolOfDs = (ds: string): string => ds.split('/')[0] ?? ds
+
+function unsupported(what: string): BackstopError {
+  return new BackstopError('BK_ERR_CMD_UNSUPPORTED', `${what} is not implemented for zfs-pull jobs yet`)
+}
+
+/**
+ * What a pull receiver can prove about its replicas, from this host: the replication is pulled (the source holds
+ * no credential here through Backstop), no ZFS permission is delegated on the receive root (`zfs allow` lists none,
+ * so no unprivileged login can destroy or roll back), and the root is not shared over NFS or SMB. It cannot see
+ * every other login the operator may have given the source (docs/compliance.md says so); any check that fails or
+ * cannot be read leaves the replicas without the claim.
+ */
+export async function pullProof(
+  target: ZfsSide,
+  root: string,
+  sourceWhere: string,
+  now: Date,
+): Promise<NonNullable<StorageIdentity['immutability']> | null> {
+  const allow = await target.exec.run(['zfs', 'allow', root], { timeoutMs: 60_000 })
+  const noDelegation = succeeded(allow)
+    ? allow.stdout.trim() === '' || !/Local|Descendent|Create time/i.test(allow.stdout)
+    : /pyzfs\.py not found/.test(`${allow.stdout}${allow.stderr}`)
+  if (!noDelegation) {
+    return null
+  }
+  const share = await target.exec.run(['zfs', 'get', '-H', '-o', 'value', 'sharenfs,sharesmb', root], {
+    timeoutMs: 60_000,
+  })
+  const values = share.stdout.trim().split('\n')
+  if (!succeeded(share) || values.length !== 2 || values.some((v) => v !== 'off' && v !== '-')) {
+    return null
+  }
+  return {
+    kind: 'pull-replica',
+    probedAt: now.toISOString(),
+    detail:
+      `pulled by this host from ${sourceWhere}; no zfs permission delegated on ${root}` +
+      `${succeeded(allow) ? '' : ' (this zfs has no delegation at all)'}; not shared over NFS/SMB`,
+  }
+}
