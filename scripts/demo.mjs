@@ -34,8 +34,9 @@ writeFileSync(
 writeFileSync(join(dir, 'sample', 'storage.cfg'), 'dir: local\n\tpath /var/lib/vz\n\tcontent iso,vztmpl,backup\n')
 writeFileSync(join(dir, 'sample', 'README'), 'Sample data the demo agent archives every minute.\n')
 
+const collectorConfig = join(dir, 'collector.yaml')
 writeFileSync(
-  join(dir, 'collector.yaml'),
+  collectorConfig,
   `# Written by scripts/demo.mjs
 dataDir: ${join(dir, 'collector-data')}
 mqtt:
@@ -124,7 +125,7 @@ process.on('SIGTERM', () => shutdown(0))
 try {
   await start(
     'collector',
-    ['collector/bin/backstop-collector.mjs', 'run', '--config', join(dir, 'collector.yaml')],
+    ['collector/bin/backstop-collector.mjs', 'run', '--config', collectorConfig],
     /backstop-collector: API/,
   )
   const caPem = readFileSync(join(dir, 'collector-data', 'tls', 'ca.pem'), 'utf8')
@@ -148,7 +149,7 @@ Backstop is running (state and logs in ${dir}).
 
 The API needs a bearer token from the start (docs/security.md, "API bootstrap"). Create the first, an admin
 token, on this machine with the CLI (it is printed once):
-  node collector/bin/backstop-collector.mjs apitoken create --name admin --role admin --config ${join(dir, 'collector.yaml')}
+  node collector/bin/backstop-collector.mjs apitoken create --name admin --role admin --config ${collectorConfig}
 then, with the collector's own CA for HTTPS:
   curl --cacert ${join(dir, 'collector-data', 'tls', 'ca.pem')} -H "Authorization: Bearer <token>" ${api}/api/v1/runs
 The first run starts within a minute. Ctrl-C stops both.`)

@@ -7,7 +7,11 @@ register()
 const { errorTable } = await import('../shared/src/errors.ts')
 const path = new URL('../docs/errors.md', import.meta.url)
 const marker = '<!-- generated: node scripts/gen-errors-doc.mjs -->'
-let head = `# Error codes\n\nEvery error Backstop reports (on the wire, in the API, in the CLI) carries one of these codes\n(\`shared/src/errors.ts\`). *Permanent* errors are never retried; *transient* ones are. \`HTTP\` is the status\nthe ops API answers with. A test fails when this table and the code disagree.\n\n`
+let head =
+  '# Error codes\n\n' +
+  'Every error Backstop reports (on the wire, in the API, in the CLI) carries one of these codes\n' +
+  '(`shared/src/errors.ts`). *Permanent* errors are never retried; *transient* ones are. `HTTP` is the status\n' +
+  'the ops API answers with. A test fails when this table and the code disagree.\n\n'
 try {
   const cur = readFileSync(path, 'utf8')
   if (cur.includes(marker)) {

@@ -2,7 +2,8 @@
 # Installs what Backstop needs on a fresh Debian 12 machine with Node 20, then the workspace.
 #   scripts/setup.sh           runtime + build tools (quick start)
 #   scripts/setup.sh --test    plus everything the full test suite drives for real
-#                              (btrfs, zfs-fuse, mosquitto, VictoriaMetrics, REAR, sanoid, btrbk, smartmontools)
+#                              (btrfs, zfs-fuse, mosquitto, VictoriaMetrics, REAR, sanoid, btrbk, smartmontools,
+#                              OpenSSH server, restic, rclone)
 # Idempotent; needs root for apt (uses sudo when not root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +25,8 @@ pkgs=(build-essential python3 tar gzip ca-certificates)
 if [ "$want_test" = 1 ]; then
   # udev: rear's `format` needs udevadm; cpio: rear needs it but does not depend on it (env-feasibility §6).
   pkgs+=(btrfs-progs zfs-fuse mosquitto mosquitto-clients victoria-metrics smartmontools sanoid btrbk
-         rear extlinux cpio udev util-linux e2fsprogs dosfstools parted)
+         rear extlinux cpio udev util-linux e2fsprogs dosfstools parted
+         openssh-server openssh-client restic rclone iproute2)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
@@ -33,6 +35,14 @@ done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: apt-get install ${missing[*]}"
   $SUDO apt-get update -qq
+  # Tests start their own sshd/mosquitto on loopback ports: keep apt from starting the system daemons
+  # (policy-rc.d exit 101 = "action forbidden"), and only remove a policy-rc.d this script wrote.
+  policy=/usr/sbin/policy-rc.d
+  wrote_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null && $SUDO chmod 755 "$policy" && wrote_policy=1
+    trap '[ "$wrote_policy" = 1 ] && $SUDO rm -f "$policy"' EXIT
+  fi
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 

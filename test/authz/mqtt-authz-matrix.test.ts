@@ -200,6 +200,7 @@ describe('authorization matrix: MQTT over TLS', () => {
       alertTopics.events,
       nodeTopic('node-a', 'commands'),
       nodeTopic('node-a', 'ack'),
+      nodeTopic('node-a', 'checkpoint'),
     ]) {
       const cl3 = await asNode(a, { password: a.password() })
       cl3.publish(topic, 'forged', { qos: 1 })
@@ -215,14 +216,16 @@ describe('authorization matrix: MQTT over TLS', () => {
   const subscriptions: Array<[string, boolean]> = [
     [nodeTopic('node-a', 'ack'), true],
     [nodeTopic('node-a', 'commands'), true],
+    [nodeTopic('node-a', 'checkpoint'), true],
     [nodeTopic('node-b', 'ack'), false],
+    [nodeTopic('node-b', 'checkpoint'), false],
     [nodeTopic('node-b', 'commands'), false],
     [nodeTopic('node-a', 'events'), false],
     ['backstop/v1/+/commands', false],
     ['#', false],
     [alertTopics.stateWildcard, false],
   ]
-  it('node A subscribes only to its own ack and commands', async () => {
+  it('node A subscribes only to its own ack, commands and checkpoint', async () => {
     const cl = await asNode(a, { password: a.password() })
     for (const [topic, ok] of subscriptions) {
       assert.equal(await grant(cl, topic), ok ? 1 : 128, topic)

@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
-import { createTokenCheck } from '../../collector/src/ingest/check.ts'
-import { createWorkerVerifier } from '../../collector/src/ingest/verifier.ts'
-import { FakeAgent, ingestHarness, payload, TOKEN } from '../../collector/test/support/harness.ts'
+import { FakeAgent, ingestHarness, payload, workerVerifier } from '../../collector/test/support/harness.ts'
 import { hostileBatch, signedHostileBatch } from './hostile-batches.ts'
 
 /**
@@ -18,14 +16,7 @@ describe('ingest fuzz: hostile batches', { timeout: 5 * 60_000 }, () => {
   it(`${TOTAL.toLocaleString('en')} hostile batches: rejected and counted, never stored, never a crash`, async (t) => {
     const h = ingestHarness(t, {
       batchSize: 1000,
-      verifier: (keys, log) =>
-        createWorkerVerifier({
-          keys,
-          tokens: [TOKEN],
-          inline: { keys, tokens: createTokenCheck([TOKEN]) },
-          log,
-          size: 2,
-        }),
+      verifier: workerVerifier({ size: 2 }),
     })
     const enrolled = new FakeAgent('fz1')
     await h.send('fz1', payload(enrolled.enroll()))

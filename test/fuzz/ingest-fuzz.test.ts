@@ -171,7 +171,7 @@ describe('ingest fuzz: hostile messages', { timeout: 15 * 60_000 }, () => {
     })
     const send = (h: { topicNode: string; payload: Buffer }): Promise<void> =>
       new Promise((resolve, reject) => {
-        ingest.submit(h.topicNode, h.payload, (err) => (err ? reject(err) : resolve()))
+        ingest.submit(h.topicNode, h.payload, (err) => (err ? reject(err) : resolve()), h)
       })
     const stored = Array.from({ length: 50 }, (_, i) =>
       enrolled.envelope('job.started', {

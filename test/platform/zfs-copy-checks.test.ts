@@ -8,7 +8,7 @@ import { NodeExec } from '../../agent/src/exec/node-exec.ts'
 import { resolveZfsJob, type ZfsJobInput } from '../../agent/src/jobs/zfs/config.ts'
 import { ZfsSnapshotJob } from '../../agent/src/jobs/zfs/zfs-job.ts'
 import { requirePlatform } from '../support/platform.ts'
-import { createTestPool, guidOf, must, snapshotNames, userrefs, zfsFuseReady } from '../support/zfs.ts'
+import { createTestPool, guidOf, must, releaseHoldsAtEnd, zfsFuseReady } from '../support/zfs.ts'
 import { jobContext, silentLog, TestClock, TriggerExec } from '../support/zfs-btrfs-context.ts'
 
 /**
@@ -49,20 +49,10 @@ test('zfs: re-verify a snapshot and its replica, restore-test into a scratch dat
     ),
   )
   const tds = `${dst.pool}/backup/${src.pool}/data`
-  t.after(() => {
-    for (const [ds, pool] of [
-      [`${src.pool}/data`, src.pool],
-      [tds, dst.pool],
-    ] as const) {
-      if (must(['zpool', 'list', '-H', '-o', 'name']).includes(pool)) {
-        for (const n of snapshotNames(ds)) {
-          if (userrefs(`${ds}@${n}`) > 0) {
-            must(['zfs', 'release', 'backstop-chk-usb', `${ds}@${n}`])
-          }
-        }
-      }
-    }
-  })
+  releaseHoldsAtEnd(t, 'backstop-chk-usb', [
+    [`${src.pool}/data`, src.pool],
+    [tds, dst.pool],
+  ])
   const r = await j.run(ctx)
   assert.equal(r.status, 'success', JSON.stringify(r.error))
   const snap = `${src.pool}/data@backstop_20261110T000000Z_hdwmy`

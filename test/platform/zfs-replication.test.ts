@@ -9,7 +9,15 @@ import { ZfsSnapshotJob } from '../../agent/src/jobs/zfs/zfs-job.ts'
 import type { Exec } from '../../agent/src/exec/exec.ts'
 import { NodeExec } from '../../agent/src/exec/node-exec.ts'
 import { requirePlatform } from '../support/platform.ts'
-import { createTestPool, guidOf, must, snapshotNames, userrefs, zfsFuseReady } from '../support/zfs.ts'
+import {
+  createTestPool,
+  guidOf,
+  must,
+  snapshotNames,
+  userrefs,
+  zfsFuseReady,
+  releaseHoldsAtEnd,
+} from '../support/zfs.ts'
 import { jobContext, silentLog, TestClock, TriggerExec } from '../support/zfs-btrfs-context.ts'
 
 /**
@@ -56,21 +64,10 @@ test('zfs replication: full then incremental by guid, base hold moved on both si
   })
   const tds = `${dst.pool}/backup/${src.pool}/data`
   const tag = 'backstop-repl-usb'
-  t.after(() => {
-    // Holds would keep zpool destroy from working on some zfs versions: release whatever is left.
-    for (const [ds, pool] of [
-      [`${src.pool}/data`, src.pool],
-      [tds, dst.pool],
-    ] as const) {
-      if (must(['zpool', 'list', '-H', '-o', 'name']).includes(pool)) {
-        for (const n of snapshotNames(ds)) {
-          if (userrefs(`${ds}@${n}`) > 0) {
-            must(['zfs', 'release', tag, `${ds}@${n}`])
-          }
-        }
-      }
-    }
-  })
+  releaseHoldsAtEnd(t, tag, [
+    [`${src.pool}/data`, src.pool],
+    [tds, dst.pool],
+  ])
 
   const r1 = await j.run(ctx)
   assert.equal(r1.status, 'success', JSON.stringify(r1.error))

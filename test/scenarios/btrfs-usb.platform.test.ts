@@ -48,9 +48,28 @@ describe('scenarios: btrfs and USB sticks', { timeout: 240_000 }, () => {
       'a stick that is plugged in is online, and at home',
     )
 
-    // Friday: the stick is pulled out and carried to the office; the next run sees it gone.
+    // Friday: the stick is pulled out; the next run cannot see it and says so: its copies are detached now.
     stick.detach()
     assert.equal((await f.runJob('nas1', 'docs')).status, 'success')
+    const pulled = await f.collector.verdict(asset)
+    const onStick = pulled.raw.copies.filter((c) => String(JSON.stringify(c['storage'])).includes(stick.uuid))
+    assert.ok(onStick.length > 0, 'the copies on the stick are still listed')
+    assert.deepEqual(
+      onStick.map((c) => (c['storage'] as { attached?: boolean }).attached),
+      onStick.map(() => false),
+      'an unplugged stick is not left "attached" by its last report',
+    )
+    assert.deepEqual(
+      counts(pulled, ['copies', 'offsite', 'offlineOrImmutable']),
+      { copies: 2, offsite: 0, offlineOrImmutable: 1 },
+      `detached, still at home: offline but not offsite: ${JSON.stringify(pulled.reasons)}`,
+    )
+    assert.deepEqual(
+      rules(pulled).map(([code]) => code),
+      ['no-offsite', 'too-few-copies'],
+    )
+
+    // It is carried to the office, and the operator records that.
     await f.collector.recordRotation(stick.uuid, 'office')
     const v = await f.collector.verdict(asset)
     assert.deepEqual(

@@ -38,10 +38,16 @@ export interface Proc {
   stop(): Promise<number | null>
 }
 
-export function startProc(argv: string[], logFile: string, env: Record<string, string> = {}): Proc {
+/** `opts.stdin`: keep the child's stdin open as a pipe (`child.stdin`) for drivers that take commands there. */
+export function startProc(
+  argv: string[],
+  logFile: string,
+  env: Record<string, string> = {},
+  opts: { readonly stdin?: boolean } = {},
+): Proc {
   const child = spawn(process.execPath, argv, {
     cwd: repoRoot,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [opts.stdin === true ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     env: { ...process.env, NODE_NO_WARNINGS: '1', ...env },
   })
   const log = createWriteStream(logFile, { flags: 'a' })

@@ -97,3 +97,21 @@ export function userrefs(snapshot: string): number {
 export function guidOf(snapshot: string): string {
   return must(['zfs', 'get', '-H', '-p', '-o', 'value', 'guid', snapshot]).trim()
 }
+
+/**
+ * At teardown, releases the job's hold `tag` on every snapshot of these datasets whose pool still exists: holds
+ * would keep `zpool destroy` from working on some zfs versions.
+ */
+export function releaseHoldsAtEnd(t: TestContext, tag: string, datasets: readonly (readonly [string, string])[]): void {
+  t.after(() => {
+    for (const [ds, pool] of datasets) {
+      if (must(['zpool', 'list', '-H', '-o', 'name']).includes(pool)) {
+        for (const n of snapshotNames(ds)) {
+          if (userrefs(`${ds}@${n}`) > 0) {
+            must(['zfs', 'release', tag, `${ds}@${n}`])
+          }
+        }
+      }
+    }
+  })
+}

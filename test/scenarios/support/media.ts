@@ -159,3 +159,29 @@ export function dirOn(fs: LoopFs, name: string): string {
   mkdirSync(path, { recursive: true })
   return path
 }
+
+export interface ZfsStick extends ZfsPool {
+  /** Pulled out: `zpool export` (the pool leaves the system, as a USB disk's pool does before it is unplugged). */
+  unplug(): void
+  /** Plugged back in: `zpool import -d <its disk>`. */
+  plugIn(): void
+}
+
+/** A zfs-fuse pool on its own "USB disk" (a file on `disk`, a tmpfs of its own), imported at creation. */
+export function zfsStickOn(teardown: Teardown, disk: Disk, name: string, sizeMb = 96): ZfsStick {
+  const p = zfsPoolOn(teardown, disk, name, sizeMb)
+  return {
+    ...p,
+    unplug: () => {
+      // zfs-fuse may call a pool busy for a moment after a job's last command; a person would simply retry.
+      for (let i = 0; i < 10; i++) {
+        if (sh(['zpool', 'export', p.pool]).status === 0) {
+          return
+        }
+        sleepMs(300)
+      }
+      must(['zpool', 'export', p.pool]) // the last try, failing with zpool's message if the pool is still busy
+    },
+    plugIn: () => void must(['zpool', 'import', '-d', disk.dir, p.pool]),
+  }
+}
