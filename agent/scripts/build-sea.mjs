@@ -48,10 +48,10 @@ const optionalNativeAbsent = {
   name: 'optional-native-absent',
   setup(b) {
     b.onResolve({ filter: /^(bufferutil|utf-8-validate)$/ }, (args) => ({ path: args.path, namespace: 'absent' }))
-    b.onLoad({ filter: /.*/, namespace: 'absent' }, (args) => ({
-      contents: `throw Object.assign(new Error(${JSON.stringify(`${args.path} is not bundled`)}), { code: 'MODULE_NOT_FOUND' })`,
-      loader: 'js',
-    }))
+    b.onLoad({ filter: /.*/, namespace: 'absent' }, (args) => {
+      const message = JSON.stringify(`${args.path} is not bundled`)
+      return { contents: `throw Object.assign(new Error(${message}), { code: 'MODULE_NOT_FOUND' })`, loader: 'js' }
+    })
   },
 }
 
@@ -70,10 +70,8 @@ await step('bundle', () =>
     logLevel: 'warning',
   }),
 )
-writeFileSync(
-  seaConfig,
-  `${JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }, null, 2)}\n`,
-)
+const seaSettings = { main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }
+writeFileSync(seaConfig, `${JSON.stringify(seaSettings, null, 2)}\n`)
 await step('sea blob', () => run([process.execPath, '--experimental-sea-config', seaConfig]))
 await step('copy node', () => {
   rmSync(binary, { force: true })

@@ -41,7 +41,10 @@ await build({
   external,
   // Bundled CommonJS (tweetnacl, …) calls require() for Node builtins; an ES module has none unless given one.
   banner: {
-    js: "import { createRequire as __bkCreateRequire } from 'node:module'; const require = __bkCreateRequire(import.meta.url);",
+    js: [
+      "import { createRequire as __bkCreateRequire } from 'node:module';",
+      'const require = __bkCreateRequire(import.meta.url);',
+    ].join(' '),
   },
   define: commitDefine(collectorDir),
   sourcemap: 'linked',
