@@ -127,11 +127,14 @@ export function createCopiesRepo(db: Db): CopiesRepo {
       @offsite, @offline, @immutable, @storage, @createdAt, @bytes, @checksum, @vState, @vAt, @vMethod, @vDetail,
       @runId, @runId, @at, @createdRunId, @heldBy)
     ON CONFLICT (node, copy_id) DO NOTHING`)
+  // A tombstone is the record of what was deleted, where, when, by which rule and run: the live copy's storage
+  // identity (~180 B, a third of a row) only served its verdict, and an hourly GFS rotation makes ~470 tombstones a
+  // node a day (docs/benchmarks.md, collector growth).
   const markGone = db.prepare<
     Record<string, string>,
     { asset_kind: string; asset_id: string }
   >(`UPDATE copies SET deleted_at = @deletedAt,
-      deleted_rule = @rule, last_run_id = @runId, last_reported_at = @at
+      deleted_rule = @rule, last_run_id = @runId, last_reported_at = @at, storage = NULL, verification_detail = NULL
     WHERE node = @node AND copy_id = @copyId RETURNING asset_kind, asset_id`)
   const tombstone =
     db.prepare(`INSERT INTO copies (node, copy_id, asset_kind, asset_id, asset_name, location_kind, location_target,

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { listMigrations, migrate } from '../../src/store/migrate.ts'
@@ -112,4 +112,82 @@ test('a copy re-reported by later runs, deleted, and inventories repeated: one r
   assert.equal(h.store.runs.query({ node: 'pve1', limit: 10, offset: 0 }).length, 4)
   const assets = h.db.prepare('SELECT covered_by, present FROM assets WHERE node = ?').all('pve1')
   assert.deepEqual(assets, [{ covered_by: '["vms"]', present: 1 }])
+})
+
+test('a tombstone keeps what was deleted, where, when and why, not the live copy storage identity', async (t) => {
+  const h = ingestHarness(t)
+  const a = new FakeAgent('pve1')
+  const storage = { host: 'pve1', site: 'home', devices: [{ id: 'wwn:disk0', transport: 'sata' }], media: 'hdd' }
+  await h.send('pve1', payload(a.enroll()))
+  await h.send('pve1', payload(a.finished('r1', [copy('c1', { storage } as never), copy('c2', { storage } as never)])))
+  const gone = {
+    copyId: 'c1',
+    asset: { kind: 'file-set', id: 'fileset:etc-archive' },
+    location: { kind: 'dir', target: '/srv/backup' },
+    name: 'c1.tar.gz',
+    deletedAt: '2026-11-22T02:00:00.000Z',
+    rule: 'kept by no rule',
+  }
+  await h.send('pve1', payload(a.finished('r2', [copy('c2', { storage } as never)], { deleted: [gone] })))
+  assert.deepEqual(
+    h.acks.flatMap((x) => x.body.rejected),
+    [],
+  )
+  const rows = h.store.copies.query({ node: 'pve1', includeDeleted: true, limit: 10, offset: 0 })
+  const byId = new Map(rows.map((c) => [c.copyId, c]))
+  assert.equal(byId.get('c2')!.storage?.host, 'pve1', 'the live copy keeps its storage identity')
+  const tomb = byId.get('c1')!
+  assert.equal(tomb.storage, null)
+  assert.deepEqual(tomb.deleted, { at: '2026-11-22T02:00:00.000Z', rule: 'kept by no rule' })
+  assert.equal(tomb.lastRunId, 'r2', 'the run that deleted it')
+  assert.equal(tomb.name, 'c1.tar.gz')
+  assert.deepEqual(tomb.location, { kind: 'dir', target: '/srv/backup', device: null })
+})
+
+test('migration 0047 thins the tombstones written before it and leaves live copies whole', (t) => {
+  const dir = tempDir(t)
+  const before = join(dir, 'before')
+  mkdirSync(before)
+  const src = new URL('../../src/store/migrations/', import.meta.url).pathname
+  for (const m of listMigrations(src).filter((m) => m.id < '0047')) {
+    writeFileSync(join(before, `${m.id}.sql`), readFileSync(m.file))
+  }
+  const file = join(dir, 'c.db')
+  const old = openDb({ file, migrationsDir: before })
+  const row = (id: string, deletedAt: string | null): unknown[] => [
+    'n1',
+    id,
+    'file-set',
+    'f',
+    'dir',
+    '/b',
+    `${id}.tar`,
+    'hdd',
+    0,
+    0,
+    0,
+    '2026-01-01T00:00:00.000Z',
+    'verified',
+    'detail',
+    '2026-01-01T00:00:00.000Z',
+    deletedAt,
+    '{"host":"n1","site":"s","devices":[],"media":"hdd"}',
+  ]
+  const insert = old.db.prepare(`INSERT INTO copies (node, copy_id, asset_kind, asset_id, location_kind,
+    location_target, name, media, offsite, offline, immutable, created_at, verification_state, verification_detail,
+    last_reported_at, deleted_at, storage) VALUES (${Array(17).fill('?').join(', ')})`)
+  insert.run(...row('live', null))
+  insert.run(...row('gone', '2026-01-02T00:00:00.000Z'))
+  old.db.close()
+  const now = openDb({ file })
+  t.after(() => now.db.close())
+  assert.deepEqual(now.migrations.applied, ['0047-lean-tombstones'])
+  const rows = now.db.prepare('SELECT copy_id, storage IS NULL AS s, verification_detail AS d FROM copies').all()
+  assert.deepEqual(
+    (rows as { copy_id: string }[]).sort((x, y) => x.copy_id.localeCompare(y.copy_id)),
+    [
+      { copy_id: 'gone', s: 1, d: null },
+      { copy_id: 'live', s: 0, d: 'detail' },
+    ],
+  )
 })
