@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
+import type { StorageIdentity } from '@backstop/shared'
 import { listMigrations, migrate } from '../../src/store/migrate.ts'
 import { openDb } from '../../src/store/db.ts'
 import { copy, FakeAgent, ingestHarness, payload, tempDir } from '../support/harness.ts'
@@ -117,18 +118,23 @@ test('a copy re-reported by later runs, deleted, and inventories repeated: one r
 test('a tombstone keeps what was deleted, where, when and why, not the live copy storage identity', async (t) => {
   const h = ingestHarness(t)
   const a = new FakeAgent('pve1')
-  const storage = { host: 'pve1', site: 'home', devices: [{ id: 'wwn:disk0', transport: 'sata' }], media: 'hdd' }
+  const storage: StorageIdentity = {
+    host: 'pve1',
+    site: 'home',
+    devices: [{ id: 'wwn:disk0', transport: 'sata' }],
+    media: 'hdd',
+  }
   await h.send('pve1', payload(a.enroll()))
-  await h.send('pve1', payload(a.finished('r1', [copy('c1', { storage } as never), copy('c2', { storage } as never)])))
+  await h.send('pve1', payload(a.finished('r1', [copy('c1', { storage }), copy('c2', { storage })])))
   const gone = {
     copyId: 'c1',
-    asset: { kind: 'file-set', id: 'fileset:etc-archive' },
-    location: { kind: 'dir', target: '/srv/backup' },
+    asset: { kind: 'file-set' as const, id: 'fileset:etc-archive' },
+    location: { kind: 'dir' as const, target: '/srv/backup' },
     name: 'c1.tar.gz',
     deletedAt: '2026-11-22T02:00:00.000Z',
     rule: 'kept by no rule',
   }
-  await h.send('pve1', payload(a.finished('r2', [copy('c2', { storage } as never)], { deleted: [gone] })))
+  await h.send('pve1', payload(a.finished('r2', [copy('c2', { storage })], { deleted: [gone] })))
   assert.deepEqual(
     h.acks.flatMap((x) => x.body.rejected),
     [],
