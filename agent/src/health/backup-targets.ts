@@ -1,12 +1,7 @@
+import type { BackupTarget } from '../jobs/backup-target.ts'
 import { targetsOf } from '../jobs/build-jobs.ts'
 import type { ResolvedJob } from '../jobs/kinds.ts'
 import { type SiFsSize } from './filesystems.ts'
-
-/**
- * Where the configured jobs write, for fill forecasts: a directory, or a ZFS dataset whose mountpoint is looked
- * up in the same `fsSize()` rows the report uses (df lists a ZFS filesystem under its dataset name).
- */
-export type BackupTarget = { readonly path: string } | { readonly zfs: string }
 
 /**
  * Where the configured jobs write, each kind's line of the kind table deciding (jobs/kinds.ts `targets`): archive

@@ -1,4 +1,4 @@
-import type { BackupTarget } from '../health/backup-targets.ts'
+import type { BackupTarget } from './backup-target.ts'
 import type { KindJob } from './job.ts'
 import { kindOps, type JobKind, type KindOps, type ResolvedJob, type ResolvedOf } from './kinds.ts'
 

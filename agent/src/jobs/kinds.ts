@@ -1,5 +1,5 @@
 import type { Static, TSchema } from 'typebox'
-import type { BackupTarget } from '../health/backup-targets.ts'
+import type { BackupTarget } from './backup-target.ts'
 import { createArchiveJob } from './archive/archive-job.ts'
 import { ArchiveJobConfig, resolveArchiveJob } from './archive/config.ts'
 import { BtrfsSnapshotJob } from './btrfs/btrfs-job.ts'

@@ -1,20 +1,18 @@
 import { BackstopError } from '../errors.ts'
-import { calendarPeriods, PROMOTION_CLASSES, type PromotionClass } from './calendar.ts'
+import { calendarPeriods, PROMOTION_CLASSES } from './calendar.ts'
 import { assertComputablePolicy, type RetentionPolicy } from './policy.ts'
-import { type Candidate, compareCandidates, keepLast, keepPeriodic, type KeepRule } from './rules.ts'
+import {
+  type Candidate,
+  compareCandidates,
+  keepLast,
+  keepPeriodic,
+  type KeepRule,
+  type RetentionSnapshot,
+} from './rules.ts'
+
+export type { RetentionSnapshot } from './rules.ts'
 
 /** One snapshot/backup of one job on one target (pass each target's copies separately). */
-export interface RetentionSnapshot {
-  readonly id: string
-  readonly createdAt: Date
-  /** Classes stored at creation (`promotionTags`); undefined = untagged → oldest in each calendar period. */
-  readonly tags?: readonly PromotionClass[] | undefined
-  /** Held / immutable (zfs hold, read-only by policy, …): never destroyed. */
-  readonly held: boolean
-  /** Complete and verified; only successful copies fill rules or justify deleting older copies. */
-  readonly successful: boolean
-}
-
 export interface RetentionDecision {
   readonly id: string
   readonly action: 'keep' | 'destroy'

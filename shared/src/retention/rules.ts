@@ -1,5 +1,15 @@
 import type { CalendarPeriods, PromotionClass } from './calendar.ts'
-import type { RetentionSnapshot } from './plan.ts'
+
+export interface RetentionSnapshot {
+  readonly id: string
+  readonly createdAt: Date
+  /** Classes stored at creation (`promotionTags`); undefined = untagged → oldest in each calendar period. */
+  readonly tags?: readonly PromotionClass[] | undefined
+  /** Held / immutable (zfs hold, read-only by policy, …): never destroyed. */
+  readonly held: boolean
+  /** Complete and verified; only successful copies fill rules or justify deleting older copies. */
+  readonly successful: boolean
+}
 
 /** A snapshot the rules may pick: successful and not newer than `now`, with its periods precomputed. */
 export interface Candidate {
