@@ -80,7 +80,7 @@ export default tseslint.config(
       'collector/src/**/*.ts',
       'agent/src/**/*.ts',
       'node-io/src/**/*.ts',
-      'scripts/**/*.{ts,mjs,js}',
+      '{,agent/,collector/}scripts/**/*.{ts,mjs,js}',
     ],
     rules: { 'max-len': ['error', { code: 120, ignoreUrls: true }] },
   },
