@@ -2,6 +2,7 @@ import type { Statement } from 'better-sqlite3'
 import type { AssetRef, Copy, DeletedCopy, StorageIdentity } from '@backstop/shared'
 import type { Db } from './db.ts'
 import { isoOf, type EpochMs } from './iso-time.ts'
+import { createStorageIdentities, STORAGE_JSON_OF_COPY } from './storage-identities.ts'
 
 export interface CopyRow {
   /** The asset's node (whose verdict the copy counts in). */
@@ -109,10 +110,11 @@ interface RawCopy {
 }
 
 export function createCopiesRepo(db: Db): CopiesRepo {
+  const storages = createStorageIdentities(db)
   // UPDATE-then-INSERT: the common case (a copy re-reported by every run) is one UPDATE.
   const update = db.prepare(`UPDATE copies SET asset_kind = @assetKind, asset_id = @assetId, asset_name = @assetName,
       location_kind = @locationKind, location_target = @locationTarget, device = @device, name = @name, media = @media,
-      offsite = @offsite, offline = @offline, immutable = @immutable, storage = @storage, created_at = @createdAt,
+      offsite = @offsite, offline = @offline, immutable = @immutable, storage_id = @storageId, created_at = @createdAt,
       bytes = @bytes, checksum = @checksum, verification_state = @vState, verification_at = @vAt,
       verification_method = @vMethod, verification_detail = @vDetail,
       last_run_id = @runId, last_reported_at = @at, deleted_at = NULL, deleted_rule = NULL,
@@ -120,21 +122,18 @@ export function createCopiesRepo(db: Db): CopiesRepo {
     WHERE node = @node AND copy_id = @copyId`)
   const insert =
     db.prepare(`INSERT INTO copies (node, copy_id, asset_kind, asset_id, asset_name, location_kind, location_target,
-      device, name, media, offsite, offline, immutable, storage, created_at, bytes, checksum, verification_state,
+      device, name, media, offsite, offline, immutable, storage_id, created_at, bytes, checksum, verification_state,
       verification_at, verification_method, verification_detail, first_run_id, last_run_id, last_reported_at,
       created_run_id, held_by)
     VALUES (@node, @copyId, @assetKind, @assetId, @assetName, @locationKind, @locationTarget, @device, @name, @media,
-      @offsite, @offline, @immutable, @storage, @createdAt, @bytes, @checksum, @vState, @vAt, @vMethod, @vDetail,
+      @offsite, @offline, @immutable, @storageId, @createdAt, @bytes, @checksum, @vState, @vAt, @vMethod, @vDetail,
       @runId, @runId, @at, @createdRunId, @heldBy)
     ON CONFLICT (node, copy_id) DO NOTHING`)
-  // A tombstone is the record of what was deleted, where, when, by which rule and run: the live copy's storage
-  // identity (~180 B, a third of a row) only served its verdict, and an hourly GFS rotation makes ~470 tombstones a
-  // node a day (docs/benchmarks.md, collector growth).
   const markGone = db.prepare<
     Record<string, string>,
     { asset_kind: string; asset_id: string }
   >(`UPDATE copies SET deleted_at = @deletedAt,
-      deleted_rule = @rule, last_run_id = @runId, last_reported_at = @at, storage = NULL, verification_detail = NULL
+      deleted_rule = @rule, last_run_id = @runId, last_reported_at = @at
     WHERE node = @node AND copy_id = @copyId RETURNING asset_kind, asset_id`)
   const tombstone =
     db.prepare(`INSERT INTO copies (node, copy_id, asset_kind, asset_id, asset_name, location_kind, location_target,
@@ -166,7 +165,7 @@ export function createCopiesRepo(db: Db): CopiesRepo {
         offsite: c.offsite ? 1 : 0,
         offline: c.offline ? 1 : 0,
         immutable: c.immutable ? 1 : 0,
-        storage: c.storage ? JSON.stringify(c.storage) : null,
+        storageId: storages.idOf(c.storage),
         createdAt: c.createdAt,
         bytes: c.bytes ?? null,
         checksum: c.checksum ? `${c.checksum.algo}:${c.checksum.value}` : null,
@@ -222,7 +221,8 @@ export function createCopiesRepo(db: Db): CopiesRepo {
         where.push('deleted_at IS NULL')
       }
       // Fixed fragments only (few shapes, cached); values are bound parameters.
-      const sql = `SELECT * FROM copies ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+      const filter = where.length ? `WHERE ${where.join(' AND ')}` : ''
+      const sql = `SELECT *, ${STORAGE_JSON_OF_COPY} AS storage FROM copies ${filter}
         ORDER BY node, asset_kind, asset_id, created_at DESC, copy_id LIMIT @limit OFFSET @offset`
       let stmt = cache.get(sql)
       if (!stmt) {

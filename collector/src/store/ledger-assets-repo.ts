@@ -13,6 +13,7 @@ import type {
 } from '@backstop/shared'
 import type { Db } from './db.ts'
 import { locationKeyOf } from './copies-repo.ts'
+import { STORAGE_JSON_OF_COPY } from './storage-identities.ts'
 
 export interface AssetKey {
   readonly node: string
@@ -141,7 +142,8 @@ export function createLedgerAssetsRepo(db: Db) {
     [string, string, string],
     RawCopy
   >(`SELECT copy_id, location_kind, location_target, device, media, offsite,
-    offline, immutable, name, storage, last_reported_at, created_at, verification_state, held_by FROM copies
+    offline, immutable, name, ${STORAGE_JSON_OF_COPY} AS storage, last_reported_at, created_at, verification_state,
+    held_by FROM copies
     WHERE node = ? AND asset_kind = ? AND asset_id = ? AND deleted_at IS NULL`)
   const due = db.prepare<[number, number], { node: string; asset_kind: string; asset_id: string }>(
     'SELECT node, asset_kind, asset_id FROM ledger_assets WHERE expires_at IS NOT NULL AND expires_at <= ? ' +
@@ -166,7 +168,8 @@ export function createLedgerAssetsRepo(db: Db) {
     ON CONFLICT DO UPDATE SET site = excluded.site, recorded_at = excluded.recorded_at,
       recorded_by = excluded.recorded_by`)
   const onMedium = db.prepare<[string], AssetKey>(`SELECT DISTINCT node, asset_kind AS kind, asset_id AS id FROM copies
-    WHERE deleted_at IS NULL AND lower(json_extract(storage, '$.fsUuid')) = ?
+    WHERE deleted_at IS NULL
+      AND storage_id IN (SELECT id FROM storage_identities WHERE lower(json_extract(json, '$.fsUuid')) = ?)
     UNION SELECT node, asset_kind, asset_id FROM asset_sources WHERE lower(json_extract(storage, '$.fsUuid')) = ?`)
   const listCache = new Map<string, ReturnType<Db['prepare']>>()
   return {

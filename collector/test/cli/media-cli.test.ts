@@ -8,6 +8,7 @@ import { openDb } from '../../src/store/db.ts'
 import { createLedgerAssetsRepo } from '../../src/store/ledger-assets-repo.ts'
 import { createLedgerChangesRepo } from '../../src/store/ledger-changes-repo.ts'
 import { tempDir } from '../support/harness.ts'
+import { createStorageIdentities } from '../../src/store/storage-identities.ts'
 
 async function cli(args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
   const out: string[] = []
@@ -27,13 +28,19 @@ describe('media CLI: rotation from the collector host', () => {
     writeFileSync(cfg, `dataDir: ${dir}\nenrollment: {tokens: [static-token-0123456789abcdef]}\n`)
     const file = join(dir, 'collector.db')
     const { db } = openDb({ file })
-    const storage = JSON.stringify({ host: 'pve1', site: 'home', devices: [], fsUuid: 'USB-1', media: 'usb' })
+    const storageId = createStorageIdentities(db).idOf({
+      host: 'pve1',
+      site: 'home',
+      devices: [],
+      fsUuid: 'USB-1',
+      media: 'usb',
+    })
     db.prepare(
       `INSERT INTO copies (node, copy_id, asset_kind, asset_id, location_kind, location_target, name, media, offsite,
-        offline, immutable, storage, created_at, verification_state, last_reported_at)
+        offline, immutable, storage_id, created_at, verification_state, last_reported_at)
        VALUES ('pve1', 'c1', 'btrfs-subvolume', '/data', 'btrfs', '/mnt/usb', 's1', 'usb', 0, 0, 0, ?,
         '2026-12-01T00:00:00Z', 'verified', '2026-12-01T00:00:00Z')`,
-    ).run(storage)
+    ).run(storageId)
     createLedgerChangesRepo(db).doneThrough(Number.MAX_SAFE_INTEGER)
     db.close()
 

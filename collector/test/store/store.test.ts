@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import type { StorageIdentity } from '@backstop/shared'
 import { listMigrations, migrate } from '../../src/store/migrate.ts'
+import { createCopiesRepo } from '../../src/store/copies-repo.ts'
 import { openDb } from '../../src/store/db.ts'
 import { copy, FakeAgent, ingestHarness, payload, tempDir } from '../support/harness.ts'
 
@@ -115,7 +116,7 @@ test('a copy re-reported by later runs, deleted, and inventories repeated: one r
   assert.deepEqual(assets, [{ covered_by: '["vms"]', present: 1 }])
 })
 
-test('a tombstone keeps what was deleted, where, when and why, not the live copy storage identity', async (t) => {
+test('copies on one storage share one identity row; a tombstone keeps where it was', async (t) => {
   const h = ingestHarness(t)
   const a = new FakeAgent('pve1')
   const storage: StorageIdentity = {
@@ -124,8 +125,10 @@ test('a tombstone keeps what was deleted, where, when and why, not the live copy
     devices: [{ id: 'wwn:disk0', transport: 'sata' }],
     media: 'hdd',
   }
+  const usb: StorageIdentity = { ...storage, devices: [{ id: 'usb:stick1', transport: 'usb' }], media: 'usb' }
   await h.send('pve1', payload(a.enroll()))
-  await h.send('pve1', payload(a.finished('r1', [copy('c1', { storage }), copy('c2', { storage })])))
+  const copies = [copy('c1', { storage }), copy('c2', { storage }), copy('c3', { storage: usb }), copy('c4')]
+  await h.send('pve1', payload(a.finished('r1', copies)))
   const gone = {
     copyId: 'c1',
     asset: { kind: 'file-set' as const, id: 'fileset:etc-archive' },
@@ -134,23 +137,24 @@ test('a tombstone keeps what was deleted, where, when and why, not the live copy
     deletedAt: '2026-11-22T02:00:00.000Z',
     rule: 'kept by no rule',
   }
-  await h.send('pve1', payload(a.finished('r2', [copy('c2', { storage })], { deleted: [gone] })))
+  await h.send('pve1', payload(a.finished('r2', copies.slice(1), { deleted: [gone] })))
   assert.deepEqual(
     h.acks.flatMap((x) => x.body.rejected),
     [],
   )
+  assert.deepEqual(h.db.prepare('SELECT count(*) AS n FROM storage_identities').get(), { n: 2 })
   const rows = h.store.copies.query({ node: 'pve1', includeDeleted: true, limit: 10, offset: 0 })
   const byId = new Map(rows.map((c) => [c.copyId, c]))
-  assert.equal(byId.get('c2')!.storage?.host, 'pve1', 'the live copy keeps its storage identity')
+  assert.deepEqual(byId.get('c2')!.storage, storage)
+  assert.deepEqual(byId.get('c3')!.storage, usb)
+  assert.equal(byId.get('c4')!.storage, null, 'an agent that does not probe')
   const tomb = byId.get('c1')!
-  assert.equal(tomb.storage, null)
+  assert.deepEqual(tomb.storage, storage)
   assert.deepEqual(tomb.deleted, { at: '2026-11-22T02:00:00.000Z', rule: 'kept by no rule' })
   assert.equal(tomb.lastRunId, 'r2', 'the run that deleted it')
-  assert.equal(tomb.name, 'c1.tar.gz')
-  assert.deepEqual(tomb.location, { kind: 'dir', target: '/srv/backup', device: null })
 })
 
-test('migration 0047 thins the tombstones written before it and leaves live copies whole', (t) => {
+test('migration 0047 moves the storage identities of existing copies into one row each', (t) => {
   const dir = tempDir(t)
   const before = join(dir, 'before')
   mkdirSync(before)
@@ -160,40 +164,23 @@ test('migration 0047 thins the tombstones written before it and leaves live copi
   }
   const file = join(dir, 'c.db')
   const old = openDb({ file, migrationsDir: before })
-  const row = (id: string, deletedAt: string | null): unknown[] => [
-    'n1',
-    id,
-    'file-set',
-    'f',
-    'dir',
-    '/b',
-    `${id}.tar`,
-    'hdd',
-    0,
-    0,
-    0,
-    '2026-01-01T00:00:00.000Z',
-    'verified',
-    'detail',
-    '2026-01-01T00:00:00.000Z',
-    deletedAt,
-    '{"host":"n1","site":"s","devices":[],"media":"hdd"}',
-  ]
+  const disk = '{"host":"n1","site":"s","devices":[],"media":"hdd"}'
   const insert = old.db.prepare(`INSERT INTO copies (node, copy_id, asset_kind, asset_id, location_kind,
-    location_target, name, media, offsite, offline, immutable, created_at, verification_state, verification_detail,
-    last_reported_at, deleted_at, storage) VALUES (${Array(17).fill('?').join(', ')})`)
-  insert.run(...row('live', null))
-  insert.run(...row('gone', '2026-01-02T00:00:00.000Z'))
+    location_target, name, media, offsite, offline, immutable, created_at, verification_state, last_reported_at,
+    deleted_at, storage) VALUES ('n1', ?, 'file-set', 'f', 'dir', '/b', ?, 'hdd', 0, 0, 0, '2026-01-01T00:00:00.000Z',
+    'verified', '2026-01-01T00:00:00.000Z', ?, ?)`)
+  insert.run('live', 'live.tar', null, disk)
+  insert.run('gone', 'gone.tar', '2026-01-02T00:00:00.000Z', disk)
+  insert.run('bare', 'bare.tar', null, null)
   old.db.close()
   const now = openDb({ file })
   t.after(() => now.db.close())
-  assert.deepEqual(now.migrations.applied, ['0047-lean-tombstones'])
-  const rows = now.db.prepare('SELECT copy_id, storage IS NULL AS s, verification_detail AS d FROM copies').all()
-  assert.deepEqual(
-    (rows as { copy_id: string }[]).sort((x, y) => x.copy_id.localeCompare(y.copy_id)),
-    [
-      { copy_id: 'gone', s: 1, d: null },
-      { copy_id: 'live', s: 0, d: 'detail' },
-    ],
-  )
+  assert.deepEqual(now.migrations.applied, ['0047-storage-identities'])
+  assert.deepEqual(now.db.prepare('SELECT json FROM storage_identities').all(), [{ json: disk }])
+  const rows = createCopiesRepo(now.db).query({ node: 'n1', includeDeleted: true, limit: 10, offset: 0 })
+  assert.deepEqual(rows.map((c) => [c.copyId, c.storage?.host ?? null]).sort(), [
+    ['bare', null],
+    ['gone', 'n1'],
+    ['live', 'n1'],
+  ])
 })
