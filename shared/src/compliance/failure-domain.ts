@@ -37,7 +37,11 @@ export interface PlaceJudgement {
   readonly unprovenClaims: readonly ('offsite' | 'offline' | 'immutable')[]
 }
 
-/** Domain keys of one probed storage: its devices and filesystem; repository or host only when it has no devices. */
+/**
+ * Domain keys of one probed storage: its devices and filesystem. Without devices: a remote repository is also its
+ * host (two pools or repositories on one remote host may share a disk the agent cannot see, so they count once); a
+ * detached medium is its filesystem alone; anything else is its host.
+ */
 export function domainOf(s: StorageIdentity): string[] {
   const keys = s.devices.map((d) => `dev:${d.id}`)
   if (s.fsUuid !== undefined) {
@@ -45,9 +49,9 @@ export function domainOf(s: StorageIdentity): string[] {
   }
   if (s.devices.length === 0) {
     if (s.repository !== undefined) {
-      keys.push(`repo:${s.repository}`)
+      keys.push(`repo:${s.repository}`, `host:${s.host.toLowerCase()}`)
     } else if (s.fsUuid === undefined) {
-      keys.push(`host:${s.host}`)
+      keys.push(`host:${s.host.toLowerCase()}`)
     }
   }
   return keys

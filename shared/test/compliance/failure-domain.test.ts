@@ -55,6 +55,8 @@ const secondDisk = at({ devices: [hdd2], fsUuid: '3333' })
 const usbAttached = at({ devices: [usbDisk], fsUuid: 'usb-1', media: 'usb', attached: true })
 const usbDetached = at({ devices: [], fsUuid: 'usb-1', media: 'usb', attached: false })
 const nas = at({ host: 'nas2', site: 'office', devices: [{ id: 'serial:NAS-A', transport: 'sata' }], media: 'nas' })
+const remote = (host: string, repository: string): StorageIdentity =>
+  at({ host, site: 'office', devices: [], repository, media: 'nas' })
 const held = at({ devices: [hdd2], fsUuid: '3333', protections: ['zfs-hold'] })
 const lock = (retainUntil: number): StorageIdentity =>
   at({
@@ -172,6 +174,27 @@ const cases: Case[] = [
     counts: { copies: 2, offsite: 0, offlineOrImmutable: 0, versions: 0 },
     reasons: ['too-few-copies', 'no-offsite', 'no-offline-or-immutable'],
     says: ['not counted: shares dev:serial:WD-WX22D with counted copy'],
+  },
+  {
+    name: 'two remote pools on one host, whose disks the agent cannot see, count once',
+    copies: [
+      copy('pve1/zfs-pool/backup', secondDisk),
+      copy('pve1/zfs-pool/nas9:tank', remote('nas9', 'zfs:nas9:tank')),
+      copy('pve1/zfs-pool/nas9:tank2', remote('NAS9', 'zfs:nas9:tank2')),
+    ],
+    counts: { copies: 3, offsite: 1, offlineOrImmutable: 0, versions: 0 },
+    reasons: ['no-offline-or-immutable'],
+    says: ['(online, not counted)'],
+  },
+  {
+    name: 'a restic repository and a replica served by the same remote host count once',
+    copies: [
+      copy('pve1/zfs-pool/nas9:tank', remote('nas9', 'zfs:nas9:tank')),
+      copy('pve1/restic/nas9', remote('nas9', 'restic:4f2a')),
+    ],
+    counts: { copies: 2, offsite: 1, offlineOrImmutable: 0, versions: 0 },
+    reasons: ['too-few-copies', 'no-offline-or-immutable'],
+    says: ['not counted: shares host:nas9 with counted copy pve1/restic/nas9'],
   },
   {
     name: 'an old agent typed offsite/offline/immutable: counted by location, none of the typed claims trusted',
