@@ -8,6 +8,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Least role that may call the route; default viewer for GET/HEAD, operator otherwise. */
     role?: ApiRole
+    /** Needs a token even where the config turned auth off (admin routes always do): it makes agents act. */
+    alwaysAuthenticated?: boolean
   }
   interface FastifyRequest {
     token?: TokenInfo
@@ -21,19 +23,22 @@ const OPEN = [/^\/healthz$/, /^\/docs(\/|$)/]
 export const FIRST_TOKEN_HINT = 'backstop-collector apitoken create --name admin --role admin'
 
 /**
- * Every /api and /metrics request needs a bearer token whose role allows the route, unless the config turned
- * authentication off (config/api-exposure.ts decides where that is allowed). There is no "open until the first
- * token" phase: the first token comes from the CLI, which needs a shell on the collector host.
+ * Every /api and /metrics request needs a bearer token whose role allows the route. Where the config turned
+ * authentication off (config/api-exposure.ts decides where that is allowed), the rest of the API opens, but admin
+ * routes (tokens, notification channels) and node commands still need one: nothing done anonymously may outlive
+ * switching auth back on (a minted token) or make an agent act. There is no "open until the first token" phase:
+ * the first token comes from the CLI, which needs a shell on the collector host.
  */
 export function registerAuthGuard(app: App, o: { tokens: TokensRepo; mode: AuthMode; now: () => number }): void {
   app.addHook('onRequest', async (req: FastifyRequest) => {
     const path = req.url.split('?')[0] ?? ''
-    if (o.mode !== 'required' || OPEN.some((re) => re.test(path))) {
+    const cfg = req.routeOptions.config
+    const need: ApiRole = cfg.role ?? (req.method === 'GET' || req.method === 'HEAD' ? 'viewer' : 'operator')
+    const always = need === 'admin' || cfg.alwaysAuthenticated === true
+    if ((o.mode !== 'required' && !always) || OPEN.some((re) => re.test(path))) {
       return
     }
     const info = verifyBearer(req, path, o)
-    const need: ApiRole =
-      req.routeOptions.config.role ?? (req.method === 'GET' || req.method === 'HEAD' ? 'viewer' : 'operator')
     if (!roleAllows(info.role, need)) {
       throw new BackstopError(
         'BK_ERR_API_FORBIDDEN',

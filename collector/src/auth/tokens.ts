@@ -40,7 +40,6 @@ export function createTokensRepo(db: Db) {
     }
   >('SELECT * FROM api_tokens WHERE id = ?')
   const used = db.prepare('UPDATE api_tokens SET last_used_at = ? WHERE id = ?')
-  const any = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM api_tokens')
   const toInfo = (r: NonNullable<ReturnType<typeof byId.get>>): TokenInfo => ({
     id: r.id,
     name: r.name,
@@ -87,13 +86,6 @@ export function createTokensRepo(db: Db) {
       return (
         db.prepare('UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(now, id).changes > 0
       )
-    },
-    /**
-     * A token was ever created: with auth `auto` that switches authentication on for good. Revoked tokens count,
-     * so revoking the last token locks the API instead of reopening it.
-     */
-    anyEverCreated(): boolean {
-      return (any.get()?.n ?? 0) > 0
     },
   }
 }

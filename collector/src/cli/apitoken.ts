@@ -7,8 +7,8 @@ import type { CliOut } from './token.ts'
 const DEFAULT_CONFIG = '/etc/backstop/collector.yaml'
 
 /**
- * `backstop-collector apitoken create|list|revoke`: bearer tokens for the ops API. With the default `auth: auto`
- * the API is open until the first token exists, so creating one is what turns authentication on.
+ * `backstop-collector apitoken create|list|revoke`: bearer tokens for the ops API. The API needs a token from the
+ * first start (docs/security.md "API bootstrap"); this command, run on the collector host, makes the first one.
  */
 export function registerApiTokenCommands(
   program: Command,

@@ -40,6 +40,33 @@ describe('API bootstrap on a fresh collector', () => {
     assert.equal((await fetch(`${c.apiUrl}/healthz`)).status, 200, 'liveness stays open')
   })
 
+  it('auth off opens reads, but minting tokens, notification channels and node commands still need a token', async (t) => {
+    const dir = tempDir(t, 'bk-bootstrap-')
+    const c = await startCollector(parseCollectorConfig(yaml(dir, 'host: 127.0.0.1, port: 0, auth: off'), 'lab.yaml'), {
+      log: captureLog('warn').log,
+    })
+    t.after(() => c.stop())
+    const count = (table: string): number =>
+      (c.db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n
+    const send = (method: string, path: string, body?: unknown): Promise<Response> =>
+      fetch(`${c.apiUrl}${path}`, {
+        method,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      })
+    assert.equal((await send('GET', '/api/v1/nodes')).status, 200, 'reads are open')
+    // A token minted anonymously would stay valid after auth is switched back on (the attack of docs/security.md 1a).
+    assert.equal((await send('POST', '/api/v1/tokens', { name: 'attacker', role: 'admin' })).status, 401)
+    assert.equal((await send('GET', '/api/v1/tokens')).status, 401)
+    const channel = { kind: 'ntfy', url: 'https://ntfy.example/backstop', credentials: { token: 'tk_secret' } }
+    assert.equal((await send('POST', '/api/v1/channels', channel)).status, 401, 'channels hold notifier secrets')
+    const run = await send('POST', '/api/v1/nodes/pve1/commands', { kind: 'run-job', job: 'daily' })
+    assert.equal(run.status, 401)
+    assert.equal(count('api_tokens'), 0)
+    assert.equal(count('commands'), 0)
+    assert.equal(count('notify_channels'), 0)
+  })
+
   it('refuses to start with auth off on a non-loopback api.host, naming the way out', async (t) => {
     const dir = tempDir(t, 'bk-bootstrap-')
     // configcheck (the YAML) refuses it at the api.auth line …

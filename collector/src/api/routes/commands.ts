@@ -31,7 +31,7 @@ export function commandRoutes(app: App, deps: Pick<AppDeps, 'commands'>): void {
   app.post(
     '/api/v1/nodes/:node/commands',
     {
-      config: { role: 'operator' },
+      config: { role: 'operator', alwaysAuthenticated: true },
       schema: {
         tags: ['commands'],
         summary: 'Ask a node to run a job now, re-verify a copy or run a restore test (signed, expiring, one-time)',
