@@ -117,10 +117,12 @@ export function evaluateAsset(
   let verificationErrors = 0
   let onUnhealthyDevice = 0
   const live: LedgerCopy[] = []
+  const failed: LedgerCopy[] = []
   for (const c of copies) {
     const why = copyExclusion(c, health)
     if (why === 'verification-failed') {
       verificationErrors++
+      failed.push(c)
     } else if (why === 'unhealthy-device') {
       onUnhealthyDevice++
     }
@@ -141,6 +143,14 @@ export function evaluateAsset(
   let newestOffsiteAt: number | null = null
   let newestOfflineAt: number | null = null
   let immutableEndsAt: number | null = null
+  // The newest copy of each kind, named in a staleness reason.
+  const newestOf = new Map<string, LedgerCopy>()
+  const note = (kind: string, c: LedgerCopy): void => {
+    const had = newestOf.get(kind)
+    if (had === undefined || c.createdAt > had.createdAt) {
+      newestOf.set(kind, c)
+    }
+  }
   for (const p of counted) {
     for (const m of p.media) {
       media.add(m)
@@ -151,6 +161,13 @@ export function evaluateAsset(
         continue
       }
       newestAt = maxOrNull(newestAt, c.createdAt)
+      note('copy', c)
+      if (p.offsite) {
+        note('offsite copy', c)
+      }
+      if (p.offline || p.immutable) {
+        note('offline/immutable copy', c)
+      }
       verified += c.verification === 'verified' ? 1 : 0
       newestOffsiteAt = p.offsite ? maxOrNull(newestOffsiteAt, c.createdAt) : newestOffsiteAt
       newestOfflineAt = p.offline || p.immutable ? maxOrNull(newestOfflineAt, c.createdAt) : newestOfflineAt
@@ -187,10 +204,10 @@ export function evaluateAsset(
     actual: number,
     required: number,
     message: string,
-    named: readonly PlaceJudgement[],
+    named: readonly { readonly locationKey: string }[],
   ): void => {
     if (!ok) {
-      reasons.push({ code, actual, required, message, copies: named.map((p) => p.locationKey) })
+      reasons.push({ code, actual, required, message, copies: [...new Set(named.map((p) => p.locationKey))] })
     }
   }
   const unhealthyNote = onUnhealthyDevice > 0 ? ` (${onUnhealthyDevice} on failed/degraded devices not counted)` : ''
@@ -237,8 +254,9 @@ export function evaluateAsset(
     'verification-errors',
     verificationErrors,
     policy.maxVerificationErrors,
-    `${verificationErrors} live copies failed their last verification, allowed ${policy.maxVerificationErrors}`,
-    [],
+    `${verificationErrors} live copies failed their last verification, allowed ${policy.maxVerificationErrors}` +
+      (failed.length > 0 ? `: ${failed.map(copyLabel).join('; ')}` : ''),
+    failed,
   )
   need(
     !policy.requireVerifiedCopy || verified > 0,
@@ -257,11 +275,13 @@ export function evaluateAsset(
     }
     const ageS = Math.floor((now - newest) / 1000)
     if (now - newest > limit) {
+      const c = newestOf.get(what)
       reasons.push({
         code,
         actual: ageS,
         required: rpoS,
-        message: `newest ${what} is ${formatAge(ageS)} old, RPO ${formatAge(rpoS)}`,
+        message: `newest ${what} is ${formatAge(ageS)} old${c ? ` (${copyLabel(c)})` : ''}, RPO ${formatAge(rpoS)}`,
+        ...(c ? { copies: [c.locationKey] } : {}),
       })
     } else {
       const at = newest + limit + 1
@@ -279,6 +299,11 @@ export function evaluateAsset(
     fresh(newestOfflineAt, policy.offlineRpoS, 'stale-offline', 'offline/immutable copy')
   }
   return { status: reasons.length === 0 ? 'compliant' : 'non-compliant', reasons, counts, expiresAt, places }
+}
+
+/** `place [name]`: the copy a reason is about. */
+function copyLabel(c: LedgerCopy): string {
+  return `${c.locationKey} [${c.name ?? c.copyId}]`
 }
 
 /** ": a (why); b (why)" over the given places, or "" when there are none — every reason names the copies. */

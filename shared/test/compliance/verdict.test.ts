@@ -220,6 +220,25 @@ describe('3-2-1-1-0 verdict: named cases', () => {
     })
   }
 
+  it('a stale or failed copy is named in its reason: place, copy name, and the place in `copies`', () => {
+    const copies = [
+      local(),
+      offsite({ createdAt: NOW - 9 * 24 * H, name: 'backup/vm-101@daily-1' }),
+      usb({ verification: 'failed', name: 'usb-1/vm-101.tar' }),
+    ]
+    const v = evaluateAsset(asset, copies, defaultTierPolicies.standard, NOW)
+    const byCode = new Map(v.reasons.map((r) => [r.code, r]))
+    const stale = byCode.get('stale-offsite')!
+    assert.match(
+      stale.message,
+      /^newest offsite copy is 9d old \(nas2\/zfs-pool\/backup \[backup\/vm-101@daily-1\]\), RPO/,
+    )
+    assert.deepEqual(stale.copies, ['nas2/zfs-pool/backup'])
+    const failed = byCode.get('verification-errors')!
+    assert.match(failed.message, /failed their last verification, allowed 0: pve1\/usb\/USB-1 \[usb-1\/vm-101\.tar\]$/)
+    assert.deepEqual(failed.copies, ['pve1/usb/USB-1'])
+  })
+
   it('counts production as one copy and one media type', () => {
     const v = evaluateAsset(asset, full, defaultTierPolicies.standard, NOW)
     assert.equal(v.counts.copies, 4)
