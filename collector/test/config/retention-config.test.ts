@@ -21,7 +21,7 @@ describe('retention: and database: config', () => {
     assert.deepEqual(c.retention, {
       eventsDays: 90,
       runsDays: 400,
-      tombstoneDays: 90,
+      tombstoneDays: 60,
       alertFlipsDays: 400,
       diskSamplesDays: 31,
       intervalMs: 3_600_000,
