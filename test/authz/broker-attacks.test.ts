@@ -209,3 +209,79 @@ describe('broker under attack: unauthenticated and hostile MQTT clients', () => 
     fresh.end(true)
   })
 })
+
+/** The two fleet-wide limits (a flood from many addresses): connections and enrolls in total. */
+describe('broker under attack from many addresses: the global caps', () => {
+  let t: BrokerUnderAttack
+  const refused = (reason: string): number => t.counters.get('broker_refused_total', reason)
+  /** Waits until the listener holds `n` connections (a socket destroyed here closes there a moment later). */
+  const connectionsAre = async (n: number): Promise<void> => {
+    for (let i = 0; i < 250; i++) {
+      const open = await new Promise<number>((res, rej) => t.server.getConnections((e, c) => (e ? rej(e) : res(c))))
+      if (open === n) {
+        return
+      }
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    assert.fail(`the listener never got down to ${n} connections`)
+  }
+
+  before(async () => {
+    t = await startBrokerUnderAttack(['node-g'], {
+      maxConnections: 4,
+      maxConnectionsPerIp: 8,
+      enrollsTotal: { burst: 2, perMinute: 1 },
+    })
+  })
+  after(() => t.close())
+
+  it('the connection over maxConnections is dropped at accept whatever its address; a freed slot is reusable', async () => {
+    const open: Socket[] = []
+    for (let i = 0; i < 4; i++) {
+      const s = netConnect({ host: '127.0.0.1', port: t.port, localAddress: `127.0.0.${40 + i}` })
+      await new Promise((r) => s.once('connect', r))
+      open.push(s)
+    }
+    const fifth = netConnect({ host: '127.0.0.1', port: t.port, localAddress: '127.0.0.44' })
+    fifth.on('error', () => undefined)
+    assert.ok((await closedWithin(fifth, 1000)) < 400, 'dropped at once, not by a timeout')
+    assert.equal(refused('conn-cap-global'), 1)
+    assert.equal(refused('conn-cap-ip'), 0, 'no address was over its own cap')
+    assert.ok(open.every((s) => !s.destroyed))
+    const gone = open.pop() as Socket
+    gone.destroy()
+    await connectionsAre(3)
+    const again = netConnect({ host: '127.0.0.1', port: t.port, localAddress: '127.0.0.45' })
+    await new Promise((r) => again.once('connect', r))
+    await assert.rejects(closedWithin(again, 300), /still open/, 'admitted into the freed slot')
+    assert.equal(refused('conn-cap-global'), 1)
+    for (const s of [...open, again]) {
+      s.destroy()
+    }
+    await connectionsAre(0)
+  })
+
+  it('enrolls are rate limited in total: the third from a third address is refused', async () => {
+    const enroll = async (name: string, address: string, accepted: boolean): Promise<void> => {
+      const g = new FakeAgent(name)
+      const cl = await t.connect({ clientId: `backstop-agent-${name}`, username: name, localAddress: address })
+      if (accepted) {
+        await cl.publishAsync(nodeTopic(name, 'events'), payload(g.enroll()), { qos: 1 })
+        await cl.endAsync()
+        return
+      }
+      const closedNow = new Promise<void>((r) => cl.once('close', () => r()))
+      cl.publish(nodeTopic(name, 'events'), payload(g.enroll()), { qos: 1 })
+      await closedNow
+      cl.end(true)
+    }
+    await enroll('ghost-a', '127.0.0.50', true)
+    await enroll('ghost-b', '127.0.0.51', true)
+    await enroll('ghost-c', '127.0.0.52', false)
+    assert.equal(refused('enroll-rate'), 1)
+    assert.deepEqual(
+      t.events.filter((e) => e.node.startsWith('ghost-')).map((e) => e.node),
+      ['ghost-a', 'ghost-b'],
+    )
+  })
+})
