@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { NodeExec } from '../../agent/src/exec/node-exec.ts'
@@ -167,6 +167,7 @@ test('btrfs over ssh: full then incremental through the gate, read-only replicas
     .split('\n')
     .map((l) => JSON.parse(l) as { decision: string })
   assert.ok(log.length > 0 && log.every((e) => e.decision === 'allowed'), 'every command of the sender was allowed')
+  assert.equal(statSync(s.gateLog).mode & 0o777, 0o600, 'the gate log is readable by its owner only')
 })
 
 test('unreachable for three runs: local snapshots go on, a coded error each run; back, all missing arrive in order', async (t) => {

@@ -66,7 +66,8 @@ export function registerRemoteGate(program: Command, deps: CliDeps, setExit: Set
       log: (entry) => {
         if (f.log !== undefined) {
           try {
-            appendFileSync(f.log, `${JSON.stringify(entry)}\n`)
+            // 0600: the log names datasets, paths and the commands the source host sent.
+            appendFileSync(f.log, `${JSON.stringify(entry)}\n`, { mode: 0o600 })
           } catch {
             // Best effort: an unwritable log must not break a replication the rules allow.
           }
