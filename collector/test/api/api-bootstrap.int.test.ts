@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { describe, it } from 'node:test'
+import { describe, it, type TestContext } from 'node:test'
 import { isBackstopError } from '@backstop/shared'
 import { parseCollectorConfig } from '../../src/config/load.ts'
 import { OFF_ON_NETWORK } from '../../src/config/schema.ts'
@@ -10,16 +10,20 @@ const yaml = (dir: string, api: string): string =>
   `dataDir: ${dir}\nmqtt: {host: 127.0.0.1, port: 0}\napi: {${api}}\nenrollment: {tokens: [${TOKEN}]}\n` +
   'ingest: {verifyWorkers: 0}\ntls: {plaintext: true}\n'
 
+/** A collector on a fresh data directory with this `api:` config, and a row counter over its database. */
+async function freshCollector(t: TestContext, api: string) {
+  const c = await startCollector(parseCollectorConfig(yaml(tempDir(t, 'bk-bootstrap-'), api), 'fresh.yaml'), {
+    log: captureLog('warn').log,
+  })
+  t.after(() => c.stop())
+  const count = (table: string): number => (c.db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n
+  return { c, count }
+}
+
 /** docs/security.md "API bootstrap": no anonymous write, ever; the first token comes from the CLI. */
 describe('API bootstrap on a fresh collector', () => {
   it('anonymous POST /api/v1/tokens and POST /api/v1/nodes/:node/commands are 401 and change nothing', async (t) => {
-    const dir = tempDir(t, 'bk-bootstrap-')
-    const c = await startCollector(parseCollectorConfig(yaml(dir, 'host: 127.0.0.1, port: 0'), 'fresh.yaml'), {
-      log: captureLog('warn').log,
-    })
-    t.after(() => c.stop())
-    const count = (table: string): number =>
-      (c.db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n
+    const { c, count } = await freshCollector(t, 'host: 127.0.0.1, port: 0')
     assert.equal(count('api_tokens'), 0, 'a fresh collector has no token')
 
     const post = (path: string, body: unknown): Promise<Response> =>
@@ -41,13 +45,7 @@ describe('API bootstrap on a fresh collector', () => {
   })
 
   it('auth off opens reads, but minting tokens, notification channels and node commands still need a token', async (t) => {
-    const dir = tempDir(t, 'bk-bootstrap-')
-    const c = await startCollector(parseCollectorConfig(yaml(dir, 'host: 127.0.0.1, port: 0, auth: off'), 'lab.yaml'), {
-      log: captureLog('warn').log,
-    })
-    t.after(() => c.stop())
-    const count = (table: string): number =>
-      (c.db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n
+    const { c, count } = await freshCollector(t, 'host: 127.0.0.1, port: 0, auth: off')
     const send = (method: string, path: string, body?: unknown): Promise<Response> =>
       fetch(`${c.apiUrl}${path}`, {
         method,
