@@ -5,6 +5,7 @@ import { describe, it, type TestContext } from 'node:test'
 import { isBackstopError } from '@backstop/shared'
 import type { Clock } from '../../src/clock.ts'
 import { FileOutbox, outboxFiles } from '../../src/outbox/file-outbox.ts'
+import { inspectOutbox } from '../../src/outbox/inspect.ts'
 import { forcedReleaseThrough, isBacklog, type KeepBounds } from '../../src/outbox/keep-bounds.ts'
 import { MemoryOutbox } from '../../src/outbox/memory-outbox.ts'
 import type { Outbox, OutboxRecord } from '../../src/outbox/outbox.ts'
@@ -121,6 +122,7 @@ describe('outbox keep: acknowledged events stay until a collector checkpoint cov
     // so no later checkpoint would ask for them again; only the outbox's own record of the requeue resends them.
     await first.ob.ack(recs.slice(3).map((r) => r.msgId))
     await first.ob.close()
+    assert.equal((await inspectOutbox(dir)).pending, 3, '`backstop-agent outbox` counts them pending too')
     const { ob } = await open(t, dir, { keep: roomy })
     assert.deepEqual(seqs(await ob.readPending(0, 100)), [1, 2, 3])
     const again = await ob.applyCheckpoint({ coveredSeq: 0, collectorHighWater: 8 }, ob.keptStats().ackedThrough)
