@@ -37,7 +37,10 @@ export class BenchAgent {
     return signEnvelope(unsigned, this.sk)
   }
 
+  private url = ''
+
   async connect(url: string): Promise<void> {
+    this.url = url
     const ts = Date.now()
     this.client = mqtt.connect(url, {
       clientId: `backstop-agent-${this.node}`,
@@ -83,6 +86,10 @@ export class BenchAgent {
     })
     await this.client.publishAsync(nodeTopic(this.node, 'events'), JSON.stringify(env), { qos: 1 })
     await acked
+    // As the agent does: the enroll connection is a pending session, which may publish nothing but its enroll
+    // (docs/security.md); events go over a new connection as the enrolled node.
+    await this.client.endAsync()
+    await this.connect(this.url)
   }
 
   /** Pre-signed job.started envelopes, as the agent writes them to its outbox (signed at emit time). */
