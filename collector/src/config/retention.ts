@@ -17,7 +17,7 @@ export const RetentionInput = Type.Object(
      * was made by the run, or it is the newest run of its job. Default 400.
      */
     runsDays: Type.Optional(Days('days finished runs are kept at least (default 400)', 7)),
-    /** Copy tombstones (the rows of deleted copies) once their asset no longer exists. Default 90. */
+    /** Copy tombstones (the rows of deleted copies); kept longer while their asset has no live copy. Default 60. */
     tombstoneDays: Type.Optional(
       Days('days a deleted copy is kept (default 60); longer while its asset exists without a live copy'),
     ),

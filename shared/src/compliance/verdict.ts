@@ -103,10 +103,6 @@ export function copyExclusion(
   return undefined
 }
 
-function maxOrNull(a: number | null, b: number): number {
-  return a === null || b > a ? b : a
-}
-
 export function evaluateAsset(
   asset: AssetFacts,
   copies: readonly LedgerCopy[],
@@ -114,14 +110,12 @@ export function evaluateAsset(
   now: number,
   health: DeviceHealthLookup = healthy,
 ): Verdict {
-  let verificationErrors = 0
   let onUnhealthyDevice = 0
   const live: LedgerCopy[] = []
   const failed: LedgerCopy[] = []
   for (const c of copies) {
     const why = copyExclusion(c, health)
     if (why === 'verification-failed') {
-      verificationErrors++
       failed.push(c)
     } else if (why === 'unhealthy-device') {
       onUnhealthyDevice++
@@ -139,11 +133,8 @@ export function evaluateAsset(
     media.add(prodMedia)
   }
   let verified = 0
-  let newestAt: number | null = null
-  let newestOffsiteAt: number | null = null
-  let newestOfflineAt: number | null = null
   let immutableEndsAt: number | null = null
-  // The newest copy of each kind, named in a staleness reason.
+  // The newest counted copy of each kind: its age is the kind's freshness, and a staleness reason names it.
   const newestOf = new Map<string, LedgerCopy>()
   const note = (kind: string, c: LedgerCopy): void => {
     const had = newestOf.get(kind)
@@ -160,7 +151,6 @@ export function evaluateAsset(
       if (c === undefined) {
         continue
       }
-      newestAt = maxOrNull(newestAt, c.createdAt)
       note('copy', c)
       if (p.offsite) {
         note('offsite copy', c)
@@ -169,13 +159,15 @@ export function evaluateAsset(
         note('offline/immutable copy', c)
       }
       verified += c.verification === 'verified' ? 1 : 0
-      newestOffsiteAt = p.offsite ? maxOrNull(newestOffsiteAt, c.createdAt) : newestOffsiteAt
-      newestOfflineAt = p.offline || p.immutable ? maxOrNull(newestOfflineAt, c.createdAt) : newestOfflineAt
     }
     if (p.immutable && !p.offline && p.immutableUntil !== null) {
       immutableEndsAt = immutableEndsAt === null ? p.immutableUntil : Math.min(immutableEndsAt, p.immutableUntil)
     }
   }
+  const verificationErrors = failed.length
+  const newestAt = newestOf.get('copy')?.createdAt ?? null
+  const newestOffsiteAt = newestOf.get('offsite copy')?.createdAt ?? null
+  const newestOfflineAt = newestOf.get('offline/immutable copy')?.createdAt ?? null
   const offsitePlaces = counted.filter((p) => p.offsite)
   const offlinePlaces = counted.filter((p) => p.offline || p.immutable)
   const counts: VerdictCounts = {
