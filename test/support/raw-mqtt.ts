@@ -59,9 +59,13 @@ export function rawTls(port: number, localAddress = '127.0.0.1'): Promise<TLSSoc
   })
 }
 
-/** Resolves when the socket is closed by the other side (or rejects after `ms`). */
+/**
+ * Resolves when the socket is closed by the other side (or rejects after `ms`). It reads and discards what arrives:
+ * a paused socket with unread bytes (a CONNACK nobody read) never sees the server's FIN, so it would look open
+ * however promptly the server closed it.
+ */
 export function closedWithin(
-  s: { once(e: 'close', l: () => void): unknown; destroyed?: boolean },
+  s: { once(e: 'close', l: () => void): unknown; destroyed?: boolean; resume?(): unknown },
   ms: number,
   what = 'socket',
 ) {
@@ -71,6 +75,7 @@ export function closedWithin(
       resolve(0)
       return
     }
+    s.resume?.()
     const timer = setTimeout(() => reject(new Error(`${what} still open after ${ms} ms`)), ms)
     s.once('close', () => {
       clearTimeout(timer)
