@@ -342,6 +342,7 @@ function ingestFor(
     publishAck: o.publishAck,
     batchSize: config.ingest.batchSize,
     batchIntervalMs: config.ingest.batchIntervalMs,
+    rejectLogIntervalMs: config.mqtt.limits.logIntervalMs,
     admitEnroll: f.identity.admitEnroll,
     verifier:
       config.ingest.verifyWorkers === 0

@@ -20,9 +20,29 @@ export interface Refusal {
   readonly detail?: Record<string, unknown>
 }
 
-interface Window {
-  loggedAt: number
-  suppressed: number
+/**
+ * The rate limiter behind `Refusals`, for callers that count elsewhere (the ingest counts a rejection when its ack
+ * commits): a warning per `key` at most once per `intervalMs`; the first line after that carries `suppressed`, the
+ * number of lines dropped since the last one, and says so in its message.
+ */
+export type LimitedLog = (key: string, fields: Record<string, unknown>, msg: string) => void
+
+export function createLimitedLog(deps: { log: Logger; now: () => number; intervalMs: number }): LimitedLog {
+  const windows = new Map<string, { loggedAt: number; suppressed: number }>()
+  return (key, fields, msg) => {
+    const t = deps.now()
+    const w = windows.get(key)
+    if (w && t - w.loggedAt < deps.intervalMs) {
+      w.suppressed++
+      return
+    }
+    const suppressed = w?.suppressed ?? 0
+    windows.set(key, { loggedAt: t, suppressed: 0 })
+    deps.log.warn(
+      suppressed > 0 ? { ...fields, suppressed } : fields,
+      suppressed > 0 ? `${msg} (and ${suppressed} more like it since the last line)` : msg,
+    )
+  }
 }
 
 export function createRefusals(deps: {
@@ -31,23 +51,11 @@ export function createRefusals(deps: {
   now: () => Date
   intervalMs: number
 }): Refusals {
-  const windows = new Map<string, Window>()
+  const limited = createLimitedLog({ ...deps, now: () => deps.now().getTime() })
   return {
     refuse: (r) => {
       deps.counters.inc(r.counter, r.reason)
-      const key = `${r.counter}/${r.reason}`
-      const t = deps.now().getTime()
-      const w = windows.get(key)
-      if (w && t - w.loggedAt < deps.intervalMs) {
-        w.suppressed++
-        return
-      }
-      const suppressed = w?.suppressed ?? 0
-      windows.set(key, { loggedAt: t, suppressed: 0 })
-      deps.log.warn(
-        { ...r.detail, reason: r.reason, code: r.code, ...(suppressed > 0 ? { suppressed } : {}) },
-        suppressed > 0 ? `${r.msg} (and ${suppressed} more like it since the last line)` : r.msg,
-      )
+      limited(`${r.counter}/${r.reason}`, { ...r.detail, reason: r.reason, code: r.code }, r.msg)
     },
   }
 }

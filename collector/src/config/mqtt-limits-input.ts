@@ -32,7 +32,7 @@ export const MqttLimitsInput = Type.Object(
     failedConnects: Rate('refused CONNECTs per address'),
     enrollsPerIp: Rate('enroll messages per address'),
     enrollsTotal: Rate('enroll messages in total'),
-    logIntervalMs: Int(1000, 3_600_000, 'one log line per refusal reason at most this often'),
+    logIntervalMs: Int(1000, 3_600_000, 'one log line per refusal reason or ingest rejection code at most this often'),
   },
   { additionalProperties: false },
 )

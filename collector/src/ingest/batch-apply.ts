@@ -1,5 +1,6 @@
 import { BackstopError, isBackstopError, type AckBody, type Envelope, type ErrorCode } from '@backstop/shared'
 import type { Logger } from 'pino'
+import type { LimitedLog } from '../broker/refusals.ts'
 import type { Db } from '../store/db.ts'
 import type { EpochMs } from '../store/iso-time.ts'
 import { createLedgerChangesRepo, type LedgerChangeBuffer } from '../store/ledger-changes-repo.ts'
@@ -43,6 +44,8 @@ interface ApplyDeps {
   readonly store: IngestStore
   readonly collectorPublicKey: string
   readonly log: Logger
+  /** Rejections log through the ingest's rate limiter: one line per code per interval, not one per message. */
+  readonly limitedLog: LimitedLog
 }
 
 /**
@@ -113,7 +116,7 @@ export function createBatchApplier(deps: ApplyDeps): (items: readonly Item[], gu
       // Its savepoint rolled back: so do the changes it marked.
       changes.rollbackTo(marked)
       const err = rejectionOf(e, v.env.kind, v.env.msgId)
-      logRejection(deps.log, item.node, v.env.kind, v.env.msgId, e, err)
+      logRejection(deps, { node: item.node, kind: v.env.kind, msgId: v.env.msgId }, e, err)
       ack.rejected.push({ msgId: v.env.msgId, code: err.code, reason: clip(err.message), permanent: err.permanent })
       bump(out.rejected, err.code)
     }
@@ -167,11 +170,18 @@ function rejectionOf(e: unknown, kind: string, msgId: string): BackstopError {
     : new BackstopError('BK_ERR_INTERNAL_ERROR', `applying ${kind} ${msgId}: ${(e as Error).message}`, { cause: e })
 }
 
-function logRejection(log: Logger, node: string, kind: string, msgId: string, e: unknown, err: BackstopError): void {
+type Where = { readonly node: string; readonly kind: string; readonly msgId: string }
+
+function logRejection(deps: ApplyDeps, at: Where, e: unknown, err: BackstopError): void {
+  const { node, kind, msgId } = at
   if (isBackstopError(e)) {
-    log.warn({ node, msgId, code: err.code, reason: err.message }, 'message rejected')
+    deps.limitedLog(`rejected/${err.code}`, { node, msgId, code: err.code, reason: err.message }, 'message rejected')
   } else {
-    log.error({ err: e, node, msgId, kind }, 'ingest handler failed; message rolled back and rejected as transient')
+    // A handler bug, not a refusal: each one is logged, with its stack.
+    deps.log.error(
+      { err: e, node, msgId, kind },
+      'ingest handler failed; message rolled back and rejected as transient',
+    )
   }
 }
 

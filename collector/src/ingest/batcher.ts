@@ -1,6 +1,7 @@
 import { randomUUID, type KeyObject } from 'node:crypto'
 import { signEnvelope, type AckBody } from '@backstop/shared'
 import type { Logger } from 'pino'
+import type { LimitedLog } from '../broker/refusals.ts'
 import type { Counters } from '../metrics/counters.ts'
 import type { Db } from '../store/db.ts'
 import { isoOf, type EpochMs } from '../store/iso-time.ts'
@@ -23,6 +24,8 @@ export interface BatcherDeps {
   readonly batchIntervalMs: number
   /** After a batch committed (the compliance ledger drains the changes it marked). Not called on a rollback. */
   readonly onCommitted: () => void
+  /** Rejections by a handler: rate limited per code (pipeline.ts); counted here when their ack commits. */
+  readonly limitedLog: LimitedLog
 }
 
 export interface Batcher {

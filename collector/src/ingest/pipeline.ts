@@ -1,5 +1,7 @@
 import type { KeyObject } from 'node:crypto'
 import type { Logger } from 'pino'
+import { defaultBrokerLimits } from '../broker/limits.ts'
+import { createLimitedLog, type LimitedLog } from '../broker/refusals.ts'
 import type { Counters } from '../metrics/counters.ts'
 import type { Db } from '../store/db.ts'
 import type { EpochMs } from '../store/iso-time.ts'
@@ -32,6 +34,11 @@ export interface IngestDeps {
    * replacement, decided against the database before the enrollment enters a batch. Returns the refusal, if any.
    */
   readonly admitEnroll: (env: Envelope<'enroll'>) => BackstopError | undefined
+  /**
+   * Rejected and dropped messages log one line per kind and code at most this often, like the broker's refusals
+   * (`mqtt.limits.logIntervalMs`, default 10 s); the counters count every one.
+   */
+  readonly rejectLogIntervalMs?: number | undefined
 }
 
 export interface Ingest {
@@ -66,7 +73,9 @@ interface InOrder {
 
 /**
  * decode → topic/node check → pinned key → verify signature → check body (all in checkMessage, before any I/O)
- * → batch → commit → ack (in the batcher). Every rejection is logged with its reason and counted by code.
+ * → batch → commit → ack (in the batcher). Every rejection is counted by code and logged with its reason, at most
+ * one line per kind of rejection and code per interval: a node (or an attacker with a node's key) sending 1,000 bad
+ * messages is one warning that says how many more there were, not 1,000 lines.
  */
 export function createIngest(deps: IngestDeps): Ingest {
   const committed: (() => void)[] = []
@@ -75,9 +84,13 @@ export function createIngest(deps: IngestDeps): Ingest {
       listener()
     }
   }
-  const batcher: Batcher = createBatcher({ ...deps, onCommitted })
+  const limitedLog = createLimitedLog({
+    log: deps.log,
+    now: deps.now,
+    intervalMs: deps.rejectLogIntervalMs ?? defaultBrokerLimits.logIntervalMs,
+  })
+  const batcher: Batcher = createBatcher({ ...deps, onCommitted, limitedLog })
   const { verifier } = deps
-  const log = deps.log
   // Verification may finish out of order (worker pool); messages enter the batch in arrival order, so every
   // node's events are stored in the order it published them.
   let order: InOrder[] = []
@@ -85,11 +98,11 @@ export function createIngest(deps: IngestDeps): Ingest {
 
   const route = (m: InOrder, checked: Checked): void => {
     if (checked.ok === 'batch') {
-      routeBatch(batcher, log, m, checked.items)
+      routeBatch(batcher, limitedLog, m, checked.items)
       return
     }
     const verdict = checked.ok && checked.env.kind === 'enroll' ? admit(deps, checked) : checked
-    if (!verdict.ok && !logRejected(deps, m, verdict)) {
+    if (!verdict.ok && !logRejected(deps.counters, limitedLog, m, verdict)) {
       m.done()
       return
     }
@@ -181,7 +194,7 @@ function createStatusHandler(deps: IngestDeps, onCommitted: () => void): Ingest[
  * A verified batch: its events enter the commit queue in batch order, each settled on its own (stored, duplicate
  * or rejected — a bad one does not hold back the good ones); the MQTT message settles when the last one has.
  */
-function routeBatch(batcher: Batcher, log: Logger, m: InOrder, items: readonly Verdict[]): void {
+function routeBatch(batcher: Batcher, log: LimitedLog, m: InOrder, items: readonly Verdict[]): void {
   let left = items.length
   let failed: Error | undefined
   const settle: Settled = (err) => {
@@ -192,7 +205,8 @@ function routeBatch(batcher: Batcher, log: Logger, m: InOrder, items: readonly V
   }
   for (const v of items) {
     if (!v.ok) {
-      log.warn(
+      log(
+        `batched/${v.code}`,
         { node: m.node, msgId: v.msgId, code: v.code, reason: v.reason, permanent: v.permanent },
         'batched event rejected',
       )
@@ -201,17 +215,26 @@ function routeBatch(batcher: Batcher, log: Logger, m: InOrder, items: readonly V
   }
 }
 
-/** Logs a rejected message; false when it cannot be attributed to a msgId (dropped, never acked). */
-function logRejected(deps: IngestDeps, m: InOrder, verdict: Extract<Verdict, { ok: false }>): boolean {
+/**
+ * Logs a rejected message (rate limited); false when it cannot be attributed to a msgId (dropped, never acked).
+ * A rejection is counted when its ack commits (batcher.ts), a dropped message here.
+ */
+function logRejected(
+  counters: Counters,
+  log: LimitedLog,
+  m: InOrder,
+  verdict: Extract<Verdict, { ok: false }>,
+): boolean {
   if (verdict.msgId === undefined) {
-    deps.counters.inc('ingest_dropped_total', verdict.code)
-    deps.log.warn(
+    counters.inc('ingest_dropped_total', verdict.code)
+    log(
+      `dropped/${verdict.code}`,
       { node: m.node, code: verdict.code, reason: verdict.reason, bytes: m.bytes },
       'message dropped: cannot be attributed to a msgId, not acked',
     )
     return false
   }
   const { msgId, code, reason, permanent } = verdict
-  deps.log.warn({ node: m.node, msgId, code, reason, permanent }, 'message rejected')
+  log(`rejected/${code}`, { node: m.node, msgId, code, reason, permanent }, 'message rejected')
   return true
 }

@@ -214,7 +214,13 @@ export function workerVerifier(
 /** Ingest over a real SQLite file, acks captured. Each published ack is checked against the collector key. */
 export function ingestHarness(
   t: TestContext,
-  opts: { batchSize?: number; batchIntervalMs?: number; verifier?: (keys: KeyRing, log: Logger) => Verifier } = {},
+  opts: {
+    batchSize?: number
+    batchIntervalMs?: number
+    verifier?: (keys: KeyRing, log: Logger) => Verifier
+    /** The ingest's clock (epoch ms); the wall clock unless a test moves it by hand. */
+    now?: () => number
+  } = {},
 ): Harness {
   const dir = tempDir(t)
   const file = join(dir, 'collector.db')
@@ -248,7 +254,7 @@ export function ingestHarness(
     keys,
     counters,
     log,
-    now: () => Date.now(),
+    now: opts.now ?? (() => Date.now()),
     tokens,
     collector: { publicKey: collector.publicKey, signingKey: privateKeyObject(collector.secretKey) },
     publishAck: (node, p) => {
