@@ -178,7 +178,7 @@ export function createRunApplier(ctx: LedgerContext) {
         at,
       )
       for (const a of runErrorAlerts) {
-        const firing = run.error_code === a.code
+        const firing = run.error_code !== null && (a.codes as readonly string[]).includes(run.error_code)
         ctx.alerts.raise(
           {
             key: alertKey(a.kind, node, jobSubject),

@@ -22,6 +22,7 @@ export const alertKinds = [
   'collector-disk-forecast',
   'immutability-lost',
   'replica-diverged',
+  'replication-failed',
 ] as const
 export type AlertKind = (typeof alertKinds)[number]
 
@@ -61,6 +62,7 @@ function assetSubjectOffset(kind: AlertKind): number | undefined {
     case 'collector-disk-forecast':
     case 'immutability-lost':
     case 'replica-diverged':
+    case 'replication-failed':
       return undefined
     default: {
       const unknownKind: never = kind
