@@ -261,11 +261,12 @@ function stopInOrder(log: Logger, steps: readonly (() => unknown)[]): () => Prom
 
 /** Step 1: the database (migrated), the collector key, the one audit log, counters, the key ring and identity. */
 function openFoundation(config: ResolvedCollectorConfig, log: Logger, clock: Clock): Foundation {
-  prepareDataDir(config.dataDir, config.dataDirAccess)
+  prepareDataDir(config.dataDir, config.dataDirAccess, config.group)
   const releasePidFile = claimPidFile(config.dataDir, dataDirPolicy(config.dataDirAccess).fileMode)
   const { db, migrations } = openDb({
     file: config.dbFile,
     fileMode: dataDirPolicy(config.dataDirAccess).fileMode,
+    gid: config.group?.gid,
   })
   log.info({ db: config.dbFile, applied: migrations.applied, total: migrations.total }, 'database ready')
   // Before anything else uses the database: an older file is switched to incremental auto-vacuum once (a VACUUM).

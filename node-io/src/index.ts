@@ -8,3 +8,4 @@ export {
   type DurableFsSync,
   type DurableWriteOptions,
 } from './durable-write.ts'
+export { lookupGroup, type FileGroup } from './file-group.ts'

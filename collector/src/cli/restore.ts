@@ -3,7 +3,7 @@ import { copyFileSync, existsSync, renameSync, statSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { userInfo } from 'node:os'
 import { basename, join } from 'node:path'
-import { fsyncDirSync } from '@backstop/node-io'
+import { fsyncDirSync, type FileGroup } from '@backstop/node-io'
 import { BackstopError, snapshotTimestamp } from '@backstop/shared'
 import { createAuditLog } from '../audit/audit-log.ts'
 import { loadCollectorConfig } from '../config/load.ts'
@@ -30,7 +30,13 @@ export function registerRestoreCommand(program: Command, io: CliOut): void {
     .action((o: { from: string; config: string }) => {
       const config = loadCollectorConfig(o.config)
       restoreDatabase(
-        { from: o.from, dataDir: config.dataDir, dbFile: config.dbFile, access: config.dataDirAccess },
+        {
+          from: o.from,
+          dataDir: config.dataDir,
+          dbFile: config.dbFile,
+          access: config.dataDirAccess,
+          group: config.group,
+        },
         io,
       )
     })
@@ -41,6 +47,8 @@ export interface RestoreRequest {
   readonly dataDir: string
   readonly dbFile: string
   readonly access: 'owner-only' | 'group-read'
+  /** Config `group:`: the data directory and the restored database belong to it. */
+  readonly group?: FileGroup | undefined
   /** Default the wall clock; names the moved-aside files and the audit entry. */
   readonly now?: Date
 }
@@ -56,7 +64,7 @@ export function restoreDatabase(r: RestoreRequest, io: CliOut): void {
   }
   const inspected = checkBackup(r.from)
   const now = r.now ?? new Date()
-  prepareDataDir(r.dataDir, r.access)
+  prepareDataDir(r.dataDir, r.access, r.group)
   const fileMode = dataDirPolicy(r.access).fileMode
   // The copy first, durable under a temp name in the data directory, so the swap below is two renames.
   const tmp = join(r.dataDir, `.${basename(r.dbFile)}.${randomBytes(6).toString('hex')}.tmp`)
@@ -74,7 +82,7 @@ export function restoreDatabase(r: RestoreRequest, io: CliOut): void {
   renameSync(tmp, r.dbFile)
   fsyncDirSync(r.dataDir)
   // Migrated to this build's schema now (as the next start would) and the restore audited in the restored chain.
-  const { db } = openDb({ file: r.dbFile, fileMode })
+  const { db } = openDb({ file: r.dbFile, fileMode, gid: r.group?.gid })
   try {
     createAuditLog(db).append(
       {

@@ -15,6 +15,7 @@ import {
   type ConfigIssue,
 } from '@backstop/shared'
 import { checkApiExposure } from './api-exposure.ts'
+import { resolveFileAccess } from './group-input.ts'
 import { resolveLedger } from './ledger-input.ts'
 import { resolveEnrollment } from './enrollment.ts'
 import { resolveSelfBackup } from './self-backup-input.ts'
@@ -94,6 +95,7 @@ export function parseCollectorConfig(text: string, file: string): ResolvedCollec
   const enrollment = resolveEnrollment(input.enrollment, report(issues), report(warnings))
   const dataDir = input.dataDir ?? '/var/lib/backstop-collector'
   const selfBackup = resolveSelfBackup(input.selfBackup, dataDir, report(issues))
+  const access = resolveFileAccess(input, report(issues))
   if (issues.length > 0) {
     throw new ConfigError(issues)
   }
@@ -106,7 +108,8 @@ export function parseCollectorConfig(text: string, file: string): ResolvedCollec
   return {
     file,
     dataDir,
-    dataDirAccess: input.dataDirAccess ?? 'owner-only',
+    dataDirAccess: access.dataDirAccess,
+    group: access.group,
     dbFile: join(dataDir, 'collector.db'),
     mqtt: {
       host: input.mqtt?.host ?? '0.0.0.0',
@@ -187,6 +190,7 @@ const valueHints: Readonly<Record<string, string>> = {
 
 /** A regex in an error message helps nobody; these fields say what they want instead. */
 const patternHints: Readonly<Record<string, string>> = {
+  group: 'must be a group name (letters, digits, _ . -) or a numeric gid, e.g. backstop-readers',
   'export.influx.url': 'must be an http:// or https:// URL with a host and no query, e.g. http://127.0.0.1:8428',
   'retention.audit.exportDir': 'must be an absolute path, e.g. /srv/backstop/audit-segments (better on another disk)',
 }

@@ -1,4 +1,5 @@
 import Type, { type Static } from 'typebox'
+import type { FileGroup } from '@backstop/node-io'
 import { EnrollmentInput, type ResolvedEnrollment } from './enrollment.ts'
 import type { LedgerConfig } from '../ledger/config.ts'
 import { LedgerInput } from './ledger-input.ts'
@@ -40,6 +41,8 @@ export const CollectorConfigInput = Type.Object(
      * collector refuses to start on a directory its group or others can enter; group-read: its group may (0750/0640).
      */
     dataDirAccess: Type.Optional(Type.Union([Type.Literal('owner-only'), Type.Literal('group-read')])),
+    /** A group that may read dataDir: 0750 / 0640 owned by it (config/group-input.ts). Name or numeric gid. */
+    group: Type.Optional(Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]*[$]?$' })),
     mqtt: Type.Optional(
       Type.Object(
         { ...Listen('0.0.0.0', 1883).properties, limits: Type.Optional(MqttLimitsInput) },
@@ -189,6 +192,8 @@ export interface ResolvedCollectorConfig {
   readonly file: string
   readonly dataDir: string
   readonly dataDirAccess: 'owner-only' | 'group-read'
+  /** `group:` resolved on this machine; undefined = the data directory keeps the collector user's group. */
+  readonly group: FileGroup | undefined
   readonly dbFile: string
   readonly mqtt: { readonly host: string; readonly port: number; readonly limits: MqttLimits }
   readonly api: { readonly host: string; readonly port: number; readonly auth: AuthMode }

@@ -14,6 +14,8 @@ export interface OpenDbOptions {
   readonly migrationsDir?: string
   /** Mode of collector.db, -wal and -shm: 0o600 (default), 0o640 with `dataDirAccess: group-read`. */
   readonly fileMode?: number
+  /** Group of those files (config `group:`); default: left as created. */
+  readonly gid?: number | undefined
 }
 
 export interface OpenedDb {
@@ -32,7 +34,7 @@ export function openDb(opts: OpenDbOptions): OpenedDb {
     mkdirSync(dirname(opts.file), { recursive: true, mode: 0o700 })
   }
   const fileMode = opts.fileMode ?? 0o600
-  const db = openRestricted(opts.file, fileMode)
+  const db = openRestricted(opts.file, fileMode, opts.gid)
   db.pragma('synchronous = FULL')
   // API reads and CLI tools may briefly contend with the ingest writer; wait instead of failing with SQLITE_BUSY.
   db.pragma('busy_timeout = 5000')
@@ -56,7 +58,7 @@ export function openDb(opts: OpenDbOptions): OpenedDb {
  * (process.umask is process-wide, but nothing else runs during these synchronous calls), then chmod for files an
  * older version left 0644, and a check that every one of them now has `fileMode`.
  */
-function openRestricted(file: string, fileMode: number): Db {
+function openRestricted(file: string, fileMode: number, gid: number | undefined): Db {
   const previous = process.umask(0o777 & ~fileMode)
   let db: Db
   try {
@@ -69,7 +71,7 @@ function openRestricted(file: string, fileMode: number): Db {
     process.umask(previous)
   }
   if (file !== ':memory:') {
-    const wrong = restrictFiles([file, `${file}-wal`, `${file}-shm`], fileMode)
+    const wrong = restrictFiles([file, `${file}-wal`, `${file}-shm`], fileMode, gid)
     if (wrong.length > 0) {
       db.close()
       throw new BackstopError(
