@@ -9,6 +9,8 @@ import type { ResolvedResticJob } from './config.ts'
  */
 export type ProbeOutcome =
   | { readonly state: 'append-only'; readonly detail: string }
+  /** S3 (s3-lock-probe.ts): a canary's version was refused deletion until `retainUntil` (ISO). */
+  | { readonly state: 'object-lock'; readonly detail: string; readonly retainUntil: string }
   | { readonly state: 'deletable'; readonly detail: string }
   | { readonly state: 'unknown'; readonly detail: string }
 
@@ -41,7 +43,7 @@ export function restEndpoint(url: string): { base: string; headers: Record<strin
 }
 
 /** Classifies the answer to the probe's DELETE (pure, table-tested). */
-export function judgeDeleteStatus(status: number): ProbeOutcome['state'] {
+export function judgeDeleteStatus(status: number): 'append-only' | 'deletable' | 'unknown' {
   if (status === 403) {
     return 'append-only'
   }
@@ -54,12 +56,6 @@ export async function probeAppendOnly(
   timeoutMs = 15_000,
 ): Promise<ProbeOutcome> {
   const where = cfg.repository.display
-  if (cfg.repository.backend === 's3') {
-    return {
-      state: 'unknown',
-      detail: `${where}: the S3 object-lock probe is not implemented yet; not counted immutable`,
-    }
-  }
   const ep = restEndpoint(cfg.repository.url)
   if (ep === null) {
     return {

@@ -17,7 +17,8 @@ export class ResticRepo {
     readonly display: string,
     readonly version: ResticVersion | null,
     private readonly base: readonly string[],
-    private readonly env: Readonly<Record<string, string>>,
+    /** restic's environment (the envFile's lines): the S3 object-lock probe acts with the same credentials. */
+    readonly env: Readonly<Record<string, string>>,
     private readonly ssh: SshEndpoint | undefined,
   ) {}
 

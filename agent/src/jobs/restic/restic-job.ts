@@ -3,9 +3,10 @@ import { BackstopError, type AssetRef, type Copy, type Location, type StorageIde
 import type { CopyCheck, JobContext, JobResult, KindJob, PlanLine } from '../job.ts'
 import { RunReport } from '../snapshot-common/report.ts'
 import type { ResolvedResticJob } from './config.ts'
-import { probeAppendOnly, type FetchLike, type ProbeOutcome } from './immutability-probe.ts'
+import { probeAppendOnly, type ProbeOutcome } from './immutability-probe.ts'
 import { parseBackupLine, parseRepositoryId, type ResticSnapshot } from './parse.ts'
 import { ResticRepo } from './restic-cli.ts'
+import { probeObjectLock, type HttpFetch } from './s3-lock-probe.ts'
 import { forgetConfirmed, listJobSnapshots, planSnapshots } from './retention.ts'
 import { backupInvocation, parentOf, sourceSnapshotOf } from './backup-argv.ts'
 import { sourceAsset, takeSourceSnapshot, type SourceSnapshot } from './source-snapshot.ts'
@@ -13,13 +14,14 @@ import { readResticState, rotate, writeResticState, type ResticState } from './s
 
 /**
  * `restic`: back up the configured paths into the repository (one restic snapshot per run, tagged with the job),
- * probe that the repository refuses deletion (append-only), apply our GFS retention with forget + prune (never on a
- * repository proven append-only: the node cannot delete there, the repository's owner prunes), check one rotating
+ * probe that the repository refuses deletion (append-only REST, or S3 object lock), apply our GFS retention with
+ * forget + prune (never on a repository proven append-only: the node cannot delete there, the repository's owner
+ * prunes; under object lock restic's deletes only add delete markers, the locked versions stay), check one rotating
  * group of the data, and report every snapshot of the job as a copy with the repository's identity.
  * Nothing on the node is touched: a repository that is locked, unreachable or refuses the password fails the run
  * with its coded error and every local file stays as it was.
  */
-export function createResticJob(cfg: ResolvedResticJob, fetchFn?: FetchLike): KindJob {
+export function createResticJob(cfg: ResolvedResticJob, fetchFn?: HttpFetch): KindJob {
   // From a snapshot, the restic copies are copies of the dataset or subvolume itself (its offsite leg).
   const asset: AssetRef =
     cfg.source !== null
@@ -62,7 +64,7 @@ async function runRestic(
   cfg: ResolvedResticJob,
   asset: AssetRef,
   ctx: JobContext,
-  fetchFn: FetchLike | undefined,
+  fetchFn: HttpFetch | undefined,
 ): Promise<JobResult> {
   const report = new RunReport()
   await mkdir(ctx.stateDir, { recursive: true, mode: 0o700 })
@@ -77,10 +79,13 @@ async function runRestic(
     throw e
   })
   const repoId = await idRead
-  const probe = await probeAppendOnly(cfg, fetchFn)
   const now = ctx.clock.now()
-  const provenAt = probe.state === 'append-only' ? now.toISOString() : null
-  immutabilityFindings(probe, state, report)
+  const probe =
+    cfg.repository.backend === 's3'
+      ? await probeObjectLock(cfg, repo.env, now, fetchFn)
+      : await probeAppendOnly(cfg, fetchFn)
+  const provenAt = probe.state === 'append-only' || probe.state === 'object-lock' ? now.toISOString() : null
+  immutabilityFindings(probe, state, report, cfg.repository.backend === 's3' ? 'object-locked' : 'append-only')
   ctx.progress(85, 'retention')
   let snaps = await listJobSnapshots(repo, cfg.name, cfg.timeoutMs)
   if (fresh !== null && !snaps.some((s) => s.id.startsWith(fresh))) {
@@ -92,7 +97,7 @@ async function runRestic(
     target: cfg.repository.display,
     device: { id: `restic:${repoId}` },
   }
-  if (plan.destroy.length > 0 && provenAt !== null) {
+  if (plan.destroy.length > 0 && probe.state === 'append-only') {
     report.warnings.push(
       `${plan.destroy.length} snapshot(s) are past retention, but ${repo.display} is append-only: this node cannot ` +
         `delete there; prune on the repository host (docs/restic.md)`,
@@ -139,27 +144,29 @@ async function runRestic(
   if (provenAt === null) {
     return r
   }
+  // Object lock: until the canary's retain-until, i.e. what the bucket's default gives an object written now.
   const immutability: NonNullable<StorageIdentity['immutability']> = {
-    kind: 'append-only',
+    kind: probe.state === 'object-lock' ? 'object-lock' : 'append-only',
     probedAt: provenAt,
+    ...(probe.state === 'object-lock' ? { retainUntil: probe.retainUntil } : {}),
     detail: probe.detail.slice(0, 1000),
   }
   return { ...r, immutability: [{ at: cfg.repository.display, immutability }] }
 }
 
 /**
- * A repository proven append-only before that is not now: a coded error, first among the run's errors so the
- * collector's immutability-lost alert sees it whatever else went wrong, on every run until the probe passes again.
+ * A repository proven append-only (object-locked) before that is not now: a coded error, first among the run's errors
+ * so the collector's immutability-lost alert sees it whatever else went wrong, on every run until the probe passes.
  */
-function immutabilityFindings(probe: ProbeOutcome, state: ResticState, report: RunReport): void {
-  if (probe.state === 'append-only') {
+function immutabilityFindings(probe: ProbeOutcome, state: ResticState, report: RunReport, proven: string): void {
+  if (probe.state === 'append-only' || probe.state === 'object-lock') {
     return
   }
   if (state.provenAt !== null) {
     report.errors.unshift({
       code: 'BK_ERR_IMMUTABILITY_LOST',
       message:
-        `${probe.detail}; it was last proven append-only at ${state.provenAt} — its copies no longer count as ` +
+        `${probe.detail}; it was last proven ${proven} at ${state.provenAt} — its copies no longer count as ` +
         'immutable (docs/restic.md: what to do)',
     })
   } else if (probe.state === 'unknown') {

@@ -12,6 +12,7 @@ import {
   restEndpoint,
   type FetchLike,
 } from '../../../src/jobs/restic/immutability-probe.ts'
+import { probeObjectLock } from '../../../src/jobs/restic/s3-lock-probe.ts'
 import { readResticState, rotate, writeResticState } from '../../../src/jobs/restic/state.ts'
 
 const base: ResticJobInput = {
@@ -103,14 +104,17 @@ describe('append-only probe', () => {
     assert.doesNotMatch(r.detail, /s3cret/)
   })
 
-  it('no answer, sftp and s3 are unknown: never immutable', async () => {
+  it('no answer and sftp are unknown: never immutable; s3 is probed for object lock instead', async () => {
     const down: FetchLike = () => Promise.reject(new Error('connect ECONNREFUSED'))
     assert.equal((await probeAppendOnly(resolveResticJob(base, 'UTC'), down)).state, 'unknown')
     const ssh = { identity: '/etc/backstop/id', knownHosts: '/etc/backstop/known_hosts' }
     const sftp = resolveResticJob({ ...base, repository: { url: 'sftp:bk@nas:/srv/r', ssh } }, 'UTC')
     assert.equal((await probeAppendOnly(sftp, down)).state, 'unknown')
     const s3 = resolveResticJob({ ...base, repository: { url: 's3:https://s3.example/b' } }, 'UTC')
-    assert.match((await probeAppendOnly(s3, down)).detail, /object-lock probe is not implemented/)
+    assert.equal((await probeAppendOnly(s3, down)).state, 'unknown')
+    const locked = await probeObjectLock(s3, {}, new Date(), () => Promise.reject(new Error('not asked')))
+    assert.equal(locked.state, 'unknown')
+    assert.match(locked.detail, /AWS_ACCESS_KEY_ID/)
   })
 })
 
