@@ -3,7 +3,7 @@
 #   scripts/setup.sh           runtime + build tools (quick start)
 #   scripts/setup.sh --test    plus everything the full test suite drives for real
 #                              (btrfs, zfs-fuse, mosquitto, VictoriaMetrics, REAR, sanoid, btrbk, smartmontools,
-#                              OpenSSH server, restic, rclone)
+#                              OpenSSH server, restic, rclone; moto's S3 emulator from pip)
 # Idempotent; needs root for apt (uses sudo when not root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +44,19 @@ if [ "${#missing[@]}" -gt 0 ]; then
     trap '[ "$wrote_policy" = 1 ] && $SUDO rm -f "$policy"' EXIT
   fi
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# moto's S3 server: an S3 EMULATOR with the object-lock API, for the S3 object-lock probe's tests (no real S3 server
+# with object lock installs from Debian: env-feasibility-wave2.md §3). Debian 12's pip refuses to touch the system
+# Python (PEP 668) unless told; moto and its dependencies go to /usr/local, apart from Debian's packages.
+if [ "$want_test" = 1 ] && ! command -v moto_server >/dev/null 2>&1; then
+  if ! python3 -m pip --version >/dev/null 2>&1; then
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-pip >/dev/null
+  fi
+  echo "setup: pip install moto[server]==5.2.1"
+  $SUDO python3 -m pip install --quiet 'moto[server]==5.2.1' 2>/dev/null ||
+    $SUDO python3 -m pip install --quiet --break-system-packages 'moto[server]==5.2.1'
 fi
 
 if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm -v | cut -d. -f1)" != "10" ]; then
