@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { requirePlatform } from '../support/platform.ts'
@@ -47,6 +48,9 @@ describe('scenarios: disk health on first sight', { timeout: 120_000 }, () => {
       alert.summary,
       `/dev/sdg (SEAGATE ST4000NM0043 ${SERIAL}): pre-existing damage: 56 grown defects; acknowledge to baseline`,
     )
+    // The damage is the one thing said (beside the node having no bare-metal image, which it has not).
+    const noImage = `firing warning coverage-gap/pve1/host-image/host/${hostname().split('.')[0]}`
+    await f.alertsAre([noImage, `firing warning ${key}`], 'a damaged disk on first sight')
     const disks = await f.collector.disks('pve1')
     const sdg = disks.find((d) => JSON.stringify(d).includes(SERIAL))
     assert.ok(sdg !== undefined, JSON.stringify(disks))

@@ -1,6 +1,10 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
+import pino from 'pino'
+import { loadCollectorConfig } from '../../../collector/src/config/load.ts'
+import { startCollector } from '../../../collector/src/main.ts'
+import type { Clock } from '../../../collector/src/time/clock.ts'
 import {
   agentBin,
   agentConfig,
@@ -12,6 +16,7 @@ import {
   type Proc,
 } from '../../support/processes.ts'
 import { waitFor } from '../../support/wait-for.ts'
+import { alertsAre, foreignGap, type Alert } from './alerts.ts'
 import {
   btrfsOn,
   systemDisk,
@@ -52,15 +57,9 @@ export interface Verdict {
   /** Everything else the API says about the asset (places, copies with role/storage once they land). */
   raw: { asset: Record<string, unknown>; copies: Record<string, unknown>[]; expectations: Record<string, unknown>[] }
 }
-export interface Alert {
-  key: string
-  kind: string
-  node: string | null
-  state: string
-  severity: string
-  summary: string
-  since: string
-}
+export type { Alert } from './alerts.ts'
+export { alertLine } from './alerts.ts'
+
 export interface Run {
   runId: string
   job: string
@@ -68,6 +67,8 @@ export interface Run {
   trigger: string | null
   startedAt: string
   finishedAt: string | null
+  /** The coded error of a failed or partial run. */
+  error: { code: string; message: string } | null
 }
 export interface Expectation {
   id: number
@@ -84,6 +85,11 @@ export interface Expectation {
 export interface FleetOptions {
   /** The collector's `ledger:` section (grace, node-down delay, …). */
   readonly ledger?: Record<string, unknown>
+  /**
+   * The collector's clock. Given, the collector runs in this process (startCollector, what `backstop-collector
+   * run` calls, with this clock) so the scenario can move its time; else it is its own process on the wall clock.
+   */
+  readonly clock?: Clock
 }
 
 export async function fleet(t: TestContext, opts: FleetOptions = {}): Promise<Fleet> {
@@ -91,14 +97,24 @@ export async function fleet(t: TestContext, opts: FleetOptions = {}): Promise<Fl
   t.after(() => teardown.run())
   const dir = tempDir(t, 'bk-scn-')
   const setup = await collectorSetup(dir, { ledger: opts.ledger ?? {}, ingest: { batchIntervalMs: 5 } })
-  const proc = await setup.start()
-  teardown.add(() => proc.kill9())
+  let proc: Proc | null = null
+  if (opts.clock === undefined) {
+    const p = await setup.start()
+    teardown.add(() => p.kill9())
+    proc = p
+  } else {
+    const log = pino({ level: 'info' }, pino.destination({ dest: join(dir, 'collector.log'), sync: true }))
+    const c = await startCollector(loadCollectorConfig(setup.config), { clock: opts.clock, log })
+    teardown.add(() => c.stop())
+  }
   const token = await setup.apiToken('admin')
   return new Fleet(dir, teardown, new Collector(setup, proc, token))
 }
 
 export class Fleet {
   private readonly nodes = new Map<string, FleetNode>()
+  /** Per node, the pools (by name) and btrfs filesystems (by mountpoint) the fleet created for it. */
+  private readonly media = new Map<string, Set<string>>()
   readonly systemDisk: Disk
   constructor(
     readonly dir: string,
@@ -126,6 +142,29 @@ export class Fleet {
   async runJob(node: string, job: string): Promise<Run> {
     return this.node(node).once(job)
   }
+
+  /** Records a pool or filesystem as `node`'s (see `alerts`). */
+  own<M extends ZfsPool | LoopFs>(node: string, m: M): M {
+    const mine = this.media.get(node) ?? new Set<string>()
+    this.media.set(node, mine.add('pool' in m ? m.pool : m.mnt))
+    return m
+  }
+
+  /**
+   * Every alert the collector lists (every node's and its own, resolved ones included), but for a node's coverage
+   * gaps about storage the fleet did not create for that node: the nodes share one machine, and zfs-fuse and the
+   * mount table are machine-wide, so a daemon's inventory also finds the other nodes' pools and filesystems and
+   * those of scenarios running beside this one.
+   */
+  async alerts(): Promise<Alert[]> {
+    const none = new Set<string>()
+    return (await this.collector.alerts()).filter((a) => !foreignGap(a, this.media.get(a.node ?? '') ?? none))
+  }
+
+  /** Waits until `alerts()` reads exactly `expected` (alertLine, any order); see alertsAre. */
+  alertsAre(expected: readonly string[], what: string, timeoutMs?: number): Promise<Alert[]> {
+    return alertsAre(() => this.alerts(), expected, what, timeoutMs)
+  }
 }
 
 export class FleetNode {
@@ -141,21 +180,21 @@ export class FleetNode {
   ) {}
 
   zfsPool(name: string, on: Disk = this.fleet.systemDisk): ZfsPool {
-    return zfsPoolOn(this.fleet.teardown, on, name)
+    return this.fleet.own(this.name, zfsPoolOn(this.fleet.teardown, on, name))
   }
 
   btrfs(name: string, on: Disk = this.fleet.systemDisk): LoopFs {
-    return btrfsOn(this.fleet.teardown, on, name)
+    return this.fleet.own(this.name, btrfsOn(this.fleet.teardown, on, name))
   }
 
   /** A USB stick: a btrfs filesystem on a loop device whose image is on its own disk, plugged in at creation. */
   usbStick(name: string): LoopFs {
-    return btrfsOn(this.fleet.teardown, this.fleet.disk(`${name}disk`), name, 140)
+    return this.fleet.own(this.name, btrfsOn(this.fleet.teardown, this.fleet.disk(`${name}disk`), name, 140))
   }
 
   /** A USB disk holding a zfs pool (a file on its own disk), imported at creation; `unplug()` exports it. */
   zfsUsbStick(name: string): ZfsStick {
-    return zfsStickOn(this.fleet.teardown, this.fleet.disk(`${name}disk`), name)
+    return this.fleet.own(this.name, zfsStickOn(this.fleet.teardown, this.fleet.disk(`${name}disk`), name))
   }
 
   /** Adds a job to the node's agent config (takes effect when the agent next starts). */
@@ -229,7 +268,8 @@ export class FleetNode {
 export class Collector {
   constructor(
     readonly setup: CollectorSetup,
-    readonly proc: Proc,
+    /** Its process; null when it runs in the test's process (FleetOptions.clock). */
+    readonly proc: Proc | null,
     private readonly token: string,
   ) {}
 

@@ -185,3 +185,18 @@ export function zfsStickOn(teardown: Teardown, disk: Disk, name: string, sizeMb 
     plugIn: () => void must(['zpool', 'import', '-d', disk.dir, p.pool]),
   }
 }
+
+/**
+ * The Backstop snapshots directly in `dir` in the order the filesystem made them (by subvolume ID, which only
+ * grows): for a target, the order they were received in.
+ */
+export function madeInOrder(dir: string, prefix = 'backstop'): string[] {
+  const id = (name: string): number =>
+    Number(/Subvolume ID:\s*(\d+)/.exec(must(['btrfs', 'subvolume', 'show', join(dir, name)]))?.[1])
+  return must(['ls', '-1', dir])
+    .split('\n')
+    .filter((n) => n.includes(`@${prefix}_`))
+    .map((n) => ({ n, id: id(n) }))
+    .sort((a, b) => a.id - b.id)
+    .map((x) => x.n)
+}
