@@ -9,6 +9,7 @@ import {
 import type { ResolvedJob } from './kinds.ts'
 import type { JobResult } from './job.ts'
 import type { ProbedStorage, StorageHints, StorageLocator, StorageProber } from '../storage/probe.ts'
+import { isLoopbackHost } from '../storage/loopback.ts'
 
 /** What config says about one place a job writes: its `site:` and `media:` (media may only refine the probe). */
 export interface StorageTargetRule {
@@ -122,31 +123,60 @@ function inside(path: string, dir: string): boolean {
   return path === dir || path.startsWith(dir.endsWith('/') ? dir : `${dir}/`)
 }
 
+/**
+ * Where to probe a copy's location. A target over ssh on a loopback host is on this machine: it is probed as the
+ * local pool or path it is, so a push to `127.0.0.1` counts only when it is on other disks than production.
+ */
 export function locatorOf(loc: Location): StorageLocator {
   switch (loc.kind) {
     case 'zfs-pool': {
       // `host:pool` is a replica received by another host over ssh: remote storage, not a local pool.
       const colon = loc.target.indexOf(':')
-      return colon < 0
-        ? { kind: 'zfs-pool', pool: poolOf(loc.target) }
-        : { kind: 'remote', host: loc.target.slice(0, colon), repository: `zfs:${loc.target}` }
+      const host = loc.target.slice(0, colon)
+      if (colon < 0) {
+        return { kind: 'zfs-pool', pool: poolOf(loc.target) }
+      }
+      return isLoopbackHost(host)
+        ? { kind: 'zfs-pool', pool: poolOf(loc.target.slice(colon + 1)), via: host }
+        : { kind: 'remote', host, repository: `zfs:${loc.target}` }
     }
-    case 'btrfs-fs':
+    case 'btrfs-fs': {
       // `host:/mount` is a replica received by another host over ssh: remote storage, not a local path.
-      return loc.target.startsWith('/')
-        ? { kind: 'path', path: loc.target }
-        : { kind: 'remote', host: loc.target.split(':')[0]!, repository: `btrfs:${loc.target}` }
+      if (loc.target.startsWith('/')) {
+        return { kind: 'path', path: loc.target }
+      }
+      const colon = loc.target.indexOf(':')
+      const host = loc.target.slice(0, colon)
+      return isLoopbackHost(host)
+        ? { kind: 'path', path: loc.target.slice(colon + 1), via: host }
+        : { kind: 'remote', host, repository: `btrfs:${loc.target}` }
+    }
     case 'dir':
       return { kind: 'path', path: loc.target }
     case 'usb':
       return { kind: 'label', label: loc.device?.label ?? loc.target.split(':')[0]! }
-    default:
+    default: {
+      // A repository in a local directory (restic `/srv/restic`, `sftp:…@localhost:/srv/restic`) is on the disks
+      // beneath that directory.
+      const local = localRepositoryPath(loc.target)
+      if (local !== null) {
+        return local
+      }
       // A repository that names its own identity (restic: `restic:<repository id>`) is that repository wherever it
       // is served from; its host is the URL's.
       return loc.device?.id !== undefined
         ? { kind: 'remote', host: urlHost(loc.target), repository: loc.device.id }
         : { kind: 'remote', host: loc.target, repository: `${loc.kind}:${loc.target}` }
+    }
   }
+}
+
+function localRepositoryPath(target: string): StorageLocator | null {
+  if (target.startsWith('/')) {
+    return { kind: 'path', path: target }
+  }
+  const sftp = /^sftp:(?:[^@/]+@)?(\[[^\]]+\]|[^:/]+):(\/.*)$/.exec(target)
+  return sftp !== null && isLoopbackHost(sftp[1]!) ? { kind: 'path', path: sftp[2]!, via: sftp[1]! } : null
 }
 
 /** Where the live data of an asset is; null where the agent cannot tell yet (guests: their PVE storage). */

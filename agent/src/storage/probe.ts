@@ -15,12 +15,14 @@ import {
   zpoolStatusArgv,
   type MountOfPath,
 } from '../tools/storage-parse.ts'
+import { isLoopbackHost } from './loopback.ts'
 import { detectMedia, refineMedia, transportOf } from './media.ts'
 
 /** What to probe: a path (dir, btrfs mount, archive destination), a ZFS pool, a stick by label, a remote store. */
 export type StorageLocator =
-  | { readonly kind: 'path'; readonly path: string }
-  | { readonly kind: 'zfs-pool'; readonly pool: string }
+  // `via`: the loopback host a target over ssh names (`127.0.0.1:backup`): this machine, probed as local storage.
+  | { readonly kind: 'path'; readonly path: string; readonly via?: string }
+  | { readonly kind: 'zfs-pool'; readonly pool: string; readonly via?: string }
   | { readonly kind: 'label'; readonly label: string }
   | { readonly kind: 'remote'; readonly host: string; readonly repository: string }
 
@@ -60,11 +62,11 @@ export class StorageProber {
   ) {}
 
   async probe(at: StorageLocator, hints: StorageHints = {}): Promise<ProbedStorage> {
-    const site = hints.site ?? this.defaultSite
     if (at.kind === 'remote') {
-      const media = hints.media ?? 'nas'
-      return { storage: { host: at.host, site, devices: [], repository: at.repository, media }, warnings: [] }
+      return this.remote(at, hints)
     }
+    const where = at.kind === 'path' ? at.path : at.kind === 'zfs-pool' ? `pool ${at.pool}` : `label ${at.label}`
+    const { site, warnings } = this.siteOf(where, at.kind !== 'label' ? at.via : undefined, hints)
     const found = await this.locate(at, hints.fsUuid)
     const devices = dedupe(found.devices)
     const loopBacked = devices.some((d) => d.transport === 'loop')
@@ -78,8 +80,32 @@ export class StorageProber {
       media: refined.media,
       ...(removable ? { attached: found.attached } : {}),
     }
-    const where = at.kind === 'path' ? at.path : at.kind === 'zfs-pool' ? `pool ${at.pool}` : `label ${at.label}`
-    return { storage, warnings: refined.contradiction ? [`${where}: ${refined.contradiction}`] : [] }
+    return {
+      storage,
+      warnings: [...warnings, ...(refined.contradiction ? [`${where}: ${refined.contradiction}`] : [])],
+    }
+  }
+
+  /** Config's `site:`, except for storage reached at this machine's own address: that is at this node's site. */
+  private siteOf(where: string, self: string | undefined, hints: StorageHints): { site: string; warnings: string[] } {
+    if (self === undefined) {
+      return { site: hints.site ?? this.defaultSite, warnings: [] }
+    }
+    const claimed = hints.site !== undefined && hints.site !== this.defaultSite
+    const warning = `${where}: served from this host (${self}): its site is this node's (${this.defaultSite}), not `
+    return { site: this.defaultSite, warnings: claimed ? [`${warning}${hints.site}`] : [] }
+  }
+
+  /**
+   * A store the agent sees no devices of: its repository on its host. Served from this machine (a loopback address
+   * or this node's name), it is this host's storage at this node's site, whatever config calls its site.
+   */
+  private remote(at: Extract<StorageLocator, { kind: 'remote' }>, hints: StorageHints): ProbedStorage {
+    const media = hints.media ?? 'nas'
+    const self = isLoopbackHost(at.host) || at.host.toLowerCase() === this.host.toLowerCase()
+    const { site, warnings } = this.siteOf(at.repository, self ? at.host : undefined, hints)
+    const host = self ? this.host : at.host
+    return { storage: { host, site, devices: [], repository: at.repository, media }, warnings }
   }
 
   private async locate(at: StorageLocator, expectedFs: string | undefined): Promise<Found> {

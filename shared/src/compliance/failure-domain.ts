@@ -142,9 +142,14 @@ function newestName(p: Place): string | null {
   return best?.name ?? best?.copyId ?? null
 }
 
-/** Production's own domain: its probed devices, else its location key (snapshots there are versions). */
+/**
+ * Production's own domain: its probed devices and its host, else its location key (snapshots there are versions).
+ * The host key only meets places whose devices the agent cannot see (a repository served from this machine): they
+ * may be on production's disks.
+ */
 export function productionDomain(asset: AssetFacts): Set<string> {
-  const keys = new Set<string>(asset.productionStorage ? domainOf(asset.productionStorage) : [])
+  const prod = asset.productionStorage
+  const keys = new Set<string>(prod ? [...domainOf(prod), `host:${prod.host.toLowerCase()}`] : [])
   if (asset.productionLocationKey !== undefined) {
     keys.add(`location:${asset.productionLocationKey}`)
   }
@@ -218,7 +223,13 @@ export function judgePlaces(asset: AssetFacts, liveCopies: readonly LedgerCopy[]
   const taken = new Map<string, string>()
   const out: PlaceJudgement[] = []
   for (const f of facts) {
-    const onProd = f.domain.find((k) => prod.has(k))
+    // A shared device or location makes a version; sharing only the host, a copy that cannot be told apart.
+    const onProd = f.domain.find((k) => prod.has(k) && !k.startsWith('host:')) ?? f.domain.find((k) => prod.has(k))
+    if (onProd?.startsWith('host:') === true) {
+      const why = `not counted: on production's host (${onProd}) on devices the agent cannot see — it may share them`
+      out.push({ ...f, role: 'copy', counted: false, why })
+      continue
+    }
     if (onProd !== undefined) {
       out.push({ ...f, role: 'version', counted: false, why: `version: on the production storage (${onProd})` })
       continue

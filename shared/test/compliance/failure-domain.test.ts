@@ -197,6 +197,16 @@ const cases: Case[] = [
     says: ['not counted: shares host:nas9 with counted copy pve1/restic/nas9'],
   },
   {
+    name: 'a repository served from production’s own host (restic on localhost) does not count: it may share its disks',
+    copies: [
+      copy('pve1/zfs-pool/backup', secondDisk),
+      copy('pve1/restic/127.0.0.1', at({ host: 'pve1', devices: [], repository: 'restic:77aa', media: 'nas' })),
+    ],
+    counts: { copies: 2, offsite: 0, offlineOrImmutable: 0, versions: 0 },
+    reasons: ['too-few-copies', 'no-offsite', 'no-offline-or-immutable'],
+    says: ["not counted: on production's host (host:pve1)"],
+  },
+  {
     name: 'an old agent typed offsite/offline/immutable: counted by location, none of the typed claims trusted',
     copies: [
       copy('pve1/dir/backup', undefined),
