@@ -82,8 +82,10 @@ describe('restic repository behind rclone serve restic', () => {
     const described = await withStorage(first, input)
     const storage = described.copies[0]!.storage!
     assert.equal(storage.immutability?.kind, 'append-only')
-    assert.equal(storage.host, '127.0.0.1')
-    assert.equal(storage.site, 'offsite-a')
+    // Served from 127.0.0.1: this machine's storage at this node's site, whatever the config's site says.
+    assert.equal(storage.host, 'test-node')
+    assert.equal(storage.site, 'home')
+    assert.match(described.warnings.join('\n'), /served from this host \(127\.0\.0\.1\)/)
     assert.match(storage.repository ?? '', /^restic:[0-9a-f]{64}$/)
     assert.equal(first.copies[0]!.verification.state, 'verified')
     assert.match(first.copies[0]!.verification.method ?? '', /read-data-subset=1\/3/)

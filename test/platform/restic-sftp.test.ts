@@ -12,32 +12,43 @@ import { createResticJob } from '../../agent/src/jobs/restic/restic-job.ts'
 import { StorageProber } from '../../agent/src/storage/probe.ts'
 import { requirePlatform } from '../support/platform.ts'
 import { tempDir } from '../support/processes.ts'
+import { secondHost, type SecondHost } from '../support/netns.ts'
 import { resticReady } from '../support/restic-server.ts'
 import { sshdReady, startSshd, type TestSshd } from '../support/sshd.ts'
 import { jobContext, silentLog, TestClock } from '../support/zfs-btrfs-context.ts'
 
 /**
- * restic over SFTP to a real OpenSSH server (loopback, own port and host key; the user's key is forced to
- * sftp-server), through the shared ssh layer's pinned options: the backup works, the copy is on that host at the
- * repository's site, an sftp repository is never counted immutable, and a changed host key is BK_ERR_SSH_HOST_KEY.
+ * restic over SFTP to a real OpenSSH server (on a second host, a network namespace, or on loopback; own port and
+ * host key; the user's key is forced to sftp-server), through the shared ssh layer's pinned options: the backup
+ * works, the copy is on that host at the repository's site, an sftp repository is never counted immutable, and a
+ * changed host key is BK_ERR_SSH_HOST_KEY.
  */
 const exec = new NodeExec({ log: silentLog, killGraceMs: 500 })
 
 function ready(t: TestContext): boolean {
   return requirePlatform(t, {
     root: true,
-    commands: ['restic', '/usr/lib/openssh/sftp-server'],
+    commands: ['restic', '/usr/lib/openssh/sftp-server', 'ip', 'nsenter'],
     checks: [resticReady, sshdReady],
   })
 }
 
-function input(sshd: TestSshd, repo: string, src: string, password: string, knownHosts: string): ResticJobInput {
+interface Setup {
+  sshd: TestSshd
+  repo: string
+  src: string
+  password: string
+  /** Where sshd listens: 127.0.0.1, or the second host's address. */
+  host: string
+}
+
+function input({ sshd, repo, src, password, host }: Setup, knownHosts: string): ResticJobInput {
   return {
     kind: 'restic',
     name: 'sftp-offsite',
     paths: [src],
     repository: {
-      url: `sftp:root@127.0.0.1:${repo}`,
+      url: `sftp:root@${host}:${repo}`,
       site: 'nas-room',
       ssh: { identity: sshd.identity, knownHosts, port: sshd.port },
     },
@@ -46,8 +57,9 @@ function input(sshd: TestSshd, repo: string, src: string, password: string, know
   }
 }
 
-async function setup(t: TestContext): Promise<{ sshd: TestSshd; repo: string; src: string; password: string }> {
-  const sshd = await startSshd(t, '/usr/lib/openssh/sftp-server')
+async function setup(t: TestContext, on?: SecondHost): Promise<Setup> {
+  const sshd = await startSshd(t, '/usr/lib/openssh/sftp-server', on)
+  const host = on?.address ?? '127.0.0.1'
   const dir = tempDir(t, 'bk-restic-sftp-')
   const repo = join(dir, 'repo')
   const src = join(dir, 'src')
@@ -55,7 +67,7 @@ async function setup(t: TestContext): Promise<{ sshd: TestSshd; repo: string; sr
   writeFileSync(join(src, 'dump.vma.zst'), Buffer.alloc(150_000, 9))
   const password = join(dir, 'password')
   writeFileSync(password, 'sftp-pw\n', { mode: 0o600 })
-  const cfg = resolveResticJob(input(sshd, repo, src, password, sshd.knownHosts), 'UTC')
+  const cfg = resolveResticJob(input({ sshd, repo, src, password, host }, sshd.knownHosts), 'UTC')
   const init = spawnSync(
     'restic',
     [
@@ -70,7 +82,7 @@ async function setup(t: TestContext): Promise<{ sshd: TestSshd; repo: string; sr
     { encoding: 'utf8', env: { ...process.env, HOME: dir } },
   )
   assert.equal(init.status, 0, init.stderr)
-  return { sshd, repo, src, password }
+  return { sshd, repo, src, password, host }
 }
 
 describe('restic over sftp (OpenSSH, pinned host key)', () => {
@@ -78,8 +90,10 @@ describe('restic over sftp (OpenSSH, pinned host key)', () => {
     if (!ready(t)) {
       return
     }
-    const { sshd, repo, src, password } = await setup(t)
-    const i = input(sshd, repo, src, password, sshd.knownHosts)
+    // A NAS on the LAN: sshd on a second host (a network namespace), not on loopback (which is this machine).
+    const nas = secondHost(t)
+    const s0 = await setup(t, nas)
+    const i = input(s0, s0.sshd.knownHosts)
     const r = await createResticJob(resolveResticJob(i, 'UTC')).run(jobContext(t, new TestClock(new Date()), exec))
     assert.equal(r.status, 'success', JSON.stringify(r.error))
     assert.equal(r.copies.length, 1)
@@ -88,7 +102,7 @@ describe('restic over sftp (OpenSSH, pinned host key)', () => {
     assert.ok(r.warnings.some((w) => /sftp repository cannot be probed for append-only/.test(w)))
     const d = await describeStorage(r, storageSpecOf(resolveResticJob(i, 'UTC')), new StorageProber(exec, 'n', 'home'))
     const s = d.copies[0]!.storage!
-    assert.equal(s.host, '127.0.0.1')
+    assert.equal(s.host, nas.address)
     assert.equal(s.site, 'nas-room')
     assert.match(s.repository ?? '', /^restic:[0-9a-f]{64}$/)
     assert.equal(s.immutability, undefined)
@@ -98,8 +112,9 @@ describe('restic over sftp (OpenSSH, pinned host key)', () => {
     if (!ready(t)) {
       return
     }
-    const { sshd, repo, src, password } = await setup(t)
-    const i = input(sshd, repo, src, password, sshd.wrongKnownHosts)
+    const s0 = await setup(t)
+    const { repo } = s0
+    const i = input(s0, s0.sshd.wrongKnownHosts)
     try {
       await createResticJob(resolveResticJob(i, 'UTC')).run(jobContext(t, new TestClock(new Date()), exec))
       assert.fail('expected BK_ERR_SSH_HOST_KEY')

@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
+import { secondHost } from '../support/netns.ts'
 import { requirePlatform } from '../support/platform.ts'
 import { agentBin, freePort } from '../support/processes.ts'
 import { resticCli, resticReady, startResticServer } from '../support/restic-server.ts'
@@ -15,14 +16,16 @@ import { fleet, type AssetRef, type Verdict } from './support/fleet.ts'
  * `zfs` job snapshots it and replicates to a zfs pool on a USB disk that is then exported (unplugged); nas1, a
  * second agent with its own pool on its own disk, pulls the dataset over a real sshd whose key runs only pve1's
  * gate (`zfs send` of that dataset); pve1's `restic` job backs the dataset up from a snapshot into an encrypted
- * repository behind `rclone serve restic --append-only` at another site. Real collector, real agent binaries; what
- * is asserted is what the collector's API says. Then (a) the repository is served without --append-only, (b) the
- * USB disk stays plugged in over a run, (c) nas1 shares the replicas over NFS: each time the verdict drops exactly
- * the claim that is no longer true, and once none is left the fourth "1" fails with a reason naming every place.
+ * repository behind `rclone serve restic --append-only` on a second host (a network namespace at 198.51.100.x: a
+ * server on loopback would be this host's storage, never a copy elsewhere) at another site. Real collector, real
+ * agent binaries; what is asserted is what the collector's API says. Then (a) the repository is served without
+ * --append-only, (b) the USB disk stays plugged in over a run, (c) nas1 shares the replicas over NFS: each time the
+ * verdict drops exactly the claim that is no longer true, and once none is left the fourth "1" fails with a reason
+ * naming every place.
  */
 const needs = {
   root: true,
-  commands: ['zpool', 'zfs', 'restic', 'rclone', 'ssh-keyscan'],
+  commands: ['zpool', 'zfs', 'restic', 'rclone', 'ssh-keyscan', 'ip', 'nsenter'],
   checks: [zfsFuseReady, sshdReady, resticReady],
 }
 const legs = ['copies', 'mediaTypes', 'offsite', 'offlineOrImmutable', 'verificationErrors']
@@ -92,7 +95,14 @@ describe('scenarios: 3-2-1-1-0 with Backstop alone', { timeout: 300_000 }, () =>
     // The offsite repository: encrypted (restic), append-only, its storage on a disk of its own.
     const port = await freePort()
     const offsiteDisk = f.disk('offsite')
-    const server = await startResticServer(t, { appendOnly: true, port, dir: join(offsiteDisk.dir, 'repo') })
+    const office = secondHost(t)
+    const server = await startResticServer(t, {
+      appendOnly: true,
+      port,
+      dir: join(offsiteDisk.dir, 'repo'),
+      on: office,
+    })
+    assert.ok(server.url.includes(office.address), `the repository is served from the second host: ${server.url}`)
     resticCli(server, ['init'], f.dir)
 
     pve1.job({
@@ -173,7 +183,8 @@ describe('scenarios: 3-2-1-1-0 with Backstop alone', { timeout: 300_000 }, () =>
     // (a) The repository host is reconfigured: the same repository served without --append-only. The next run's
     // probe is accepted, so the repository's copies lose the immutable claim and immutability-lost fires.
     server.stop()
-    await startResticServer(t, { appendOnly: false, port, dir: server.dir, passwordFile: server.passwordFile })
+    const reopened = { appendOnly: false, port, dir: server.dir, passwordFile: server.passwordFile, on: office }
+    await startResticServer(t, reopened)
     const unprotected = await f.runJob('pve1', 'offsite')
     assert.equal(
       unprotected.status,

@@ -2,18 +2,20 @@ import { spawn, spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
+import type { SecondHost } from './netns.ts'
 import { hasCommand } from './platform.ts'
 import { tempDir } from './processes.ts'
 import { waitFor } from './wait-for.ts'
 
 /**
- * A real restic REST server for one test: Debian's `rclone serve restic` on loopback, port 0 (rclone prints the
+ * A real restic REST server for one test: Debian's `rclone serve restic` on loopback (or on a second host's
+ * address, run in its network namespace), port 0 (rclone prints the
  * address it got), serving a directory of the test's own, `--append-only` or not (env-feasibility-wave2.md §3).
  * Killed in t.after, also on failure. A test that restarts it in another mode passes the same dir, password and
  * port. `init` creates the repository with the test's 0600 password file.
  */
 export interface TestResticServer {
-  /** `rest:http://127.0.0.1:<port>/` */
+  /** `rest:http://127.0.0.1:<port>/` (the second host's address when `on` is given) */
   readonly url: string
   readonly dir: string
   readonly passwordFile: string
@@ -32,7 +34,7 @@ export function resticReady(): string | null {
 
 export async function startResticServer(
   t: TestContext,
-  opts: { appendOnly: boolean; dir?: string; passwordFile?: string; port?: number },
+  opts: { appendOnly: boolean; dir?: string; passwordFile?: string; port?: number; on?: SecondHost },
 ): Promise<TestResticServer> {
   const root = tempDir(t, 'bk-restic-')
   const dir = opts.dir ?? join(root, 'repo')
@@ -47,10 +49,11 @@ export async function startResticServer(
     'restic',
     ...(opts.appendOnly ? ['--append-only'] : []),
     '--addr',
-    `127.0.0.1:${opts.port ?? 0}`,
+    `${opts.on?.address ?? '127.0.0.1'}:${opts.port ?? 0}`,
     dir,
   ]
-  const child = spawn('rclone', args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HOME: root } })
+  const [cmd, ...argv] = opts.on ? opts.on.argv(['rclone', ...args]) : ['rclone', ...args]
+  const child = spawn(cmd!, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HOME: root } })
   child.stdout.on('data', (b: Buffer) => (log += b.toString()))
   child.stderr.on('data', (b: Buffer) => (log += b.toString()))
   let stopped = false

@@ -6,6 +6,7 @@ import type { TestContext } from 'node:test'
 import { agentBin, freePort, tempDir } from './processes.ts'
 import { hasCommand } from './platform.ts'
 import { must } from './zfs.ts'
+import type { SecondHost } from './netns.ts'
 
 /**
  * A real OpenSSH server from Debian for one test (env-feasibility-wave2.md §1): loopback only, a free port, its own
@@ -35,7 +36,9 @@ export function sshdReady(): string | null {
   return null
 }
 
-export async function startSshd(t: TestContext, forcedCommand: string | null): Promise<TestSshd> {
+/** `on`: run it on a second host (a network namespace) and listen on that host's address. */
+export async function startSshd(t: TestContext, forcedCommand: string | null, on?: SecondHost): Promise<TestSshd> {
+  const address = on?.address ?? '127.0.0.1'
   const dir = tempDir(t, 'bk-sshd-')
   const hostKey = join(dir, 'hostkey')
   const otherKey = join(dir, 'otherkey')
@@ -53,7 +56,7 @@ export async function startSshd(t: TestContext, forcedCommand: string | null): P
     config,
     [
       `Port ${port}`,
-      'ListenAddress 127.0.0.1',
+      `ListenAddress ${address}`,
       `HostKey ${hostKey}`,
       `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
       'PasswordAuthentication no',
@@ -70,14 +73,16 @@ export async function startSshd(t: TestContext, forcedCommand: string | null): P
     ].join('\n'),
   )
   const logFile = join(dir, 'sshd.log')
-  const child = spawn('/usr/sbin/sshd', ['-D', '-f', config, '-E', logFile], { stdio: 'ignore' })
+  const sshd = ['/usr/sbin/sshd', '-D', '-f', config, '-E', logFile]
+  const [cmd, ...argv] = on ? on.argv(sshd) : sshd
+  const child = spawn(cmd!, argv, { stdio: 'ignore' })
   t.after(() => {
     child.kill('SIGTERM')
   })
-  await waitForPort(port, 10_000)
+  await waitForPort(address, port, 10_000)
   const line = (key: string): string => {
     const [type, body] = readFileSync(`${key}.pub`, 'utf8').trim().split(/\s+/)
-    return `[127.0.0.1]:${port} ${type} ${body}\n`
+    return `[${address}]:${port} ${type} ${body}\n`
   }
   const knownHosts = join(dir, 'known_hosts')
   const wrongKnownHosts = join(dir, 'known_hosts.wrong')
@@ -100,11 +105,11 @@ export async function startSshd(t: TestContext, forcedCommand: string | null): P
   }
 }
 
-async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+async function waitForPort(address: string, port: number, timeoutMs: number): Promise<void> {
   const until = Date.now() + timeoutMs
   while (Date.now() < until) {
     const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1', () => {
+      const s = connect(port, address, () => {
         s.destroy()
         resolve(true)
       })
@@ -115,7 +120,7 @@ async function waitForPort(port: number, timeoutMs: number): Promise<void> {
     }
     await new Promise((r) => setTimeout(r, 100))
   }
-  throw new Error(`sshd did not listen on 127.0.0.1:${port} within ${timeoutMs} ms`)
+  throw new Error(`sshd did not listen on ${address}:${port} within ${timeoutMs} ms`)
 }
 
 /**
