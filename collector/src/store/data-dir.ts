@@ -72,13 +72,15 @@ function giveToGroup(dir: string, group: FileGroup | undefined): void {
   if (group === undefined) {
     return
   }
+  // 0750 even if it was narrower (systemd's StateDirectoryMode=0700, an operator's chmod): the config says so.
+  const mode = policies['group-read'].dirMode | SETGID
   const st = statSync(dir)
-  if (st.gid === group.gid && (st.mode & SETGID) !== 0) {
+  if (st.gid === group.gid && (st.mode & 0o7777) === mode) {
     return
   }
   try {
     chownSync(dir, -1, group.gid)
-    chmodSync(dir, (st.mode & 0o777) | SETGID)
+    chmodSync(dir, mode)
   } catch (e) {
     throw new BackstopError(
       'BK_ERR_CONFIG_INVALID',
