@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import * as nodeFs from 'node:fs'
 import * as nodeFsp from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
+import { dataFileGroup, dataFileMode } from './file-access.ts'
 
 /**
  * A write that survives power loss: the data goes to a temp file in the same directory, is fsync'd, renamed over
@@ -10,7 +11,10 @@ import { basename, dirname, join } from 'node:path'
  * leftovers (the outbox) recognise one a crash left behind.
  */
 export interface DurableWriteOptions {
-  /** Permission bits, set with fchmod before any data is written so the umask cannot change them. Default 0o600. */
+  /**
+   * Permission bits, set with fchmod before any data is written so the umask cannot change them. Default: a data
+   * file's (file-access.ts: 0o600, or 0o640 owned by the configured group). Secrets pass 0o600 explicitly.
+   */
   readonly mode?: number
   /**
    * Create-if-absent: the temp file is linked to `path` (link(2) fails with EEXIST on an existing file) instead
@@ -26,9 +30,12 @@ export type DurableFs = Pick<typeof nodeFsp, 'open' | 'rename' | 'link' | 'unlin
 export type DurableFsSync = Pick<
   typeof nodeFs,
   'openSync' | 'fchmodSync' | 'writeFileSync' | 'fsyncSync' | 'closeSync' | 'renameSync' | 'linkSync' | 'unlinkSync'
->
+> &
+  Partial<Pick<typeof nodeFs, 'fchownSync'>>
 
-const DEFAULT_MODE = 0o600
+/** The group a file written with the default mode is given; none for an explicit mode (a secret's 0o600). */
+const groupFor = (opts: DurableWriteOptions): number | undefined =>
+  opts.mode === undefined ? dataFileGroup()?.gid : undefined
 
 const TEMP_NAME = /^\.(.+)\.[0-9a-f]{12}\.tmp$/
 
@@ -74,12 +81,16 @@ export async function writeFileDurable(
   opts: DurableWriteOptions & { readonly fs?: DurableFs } = {},
 ): Promise<void> {
   const fs = opts.fs ?? nodeFsp
-  const mode = opts.mode ?? DEFAULT_MODE
+  const mode = opts.mode ?? dataFileMode()
+  const gid = groupFor(opts)
   const tmp = tempPathFor(path)
   try {
     const fh = await fs.open(tmp, 'wx', mode)
     try {
       await fh.chmod(mode)
+      if (gid !== undefined) {
+        await fh.chown(-1, gid)
+      }
       await fh.writeFile(data)
       await fh.sync()
     } finally {
@@ -105,12 +116,16 @@ export function writeFileDurableSync(
   opts: DurableWriteOptions & { readonly fs?: DurableFsSync } = {},
 ): void {
   const fs = opts.fs ?? nodeFs
-  const mode = opts.mode ?? DEFAULT_MODE
+  const mode = opts.mode ?? dataFileMode()
+  const gid = groupFor(opts)
   const tmp = tempPathFor(path)
   try {
     const fd = fs.openSync(tmp, 'wx', mode)
     try {
       fs.fchmodSync(fd, mode)
+      if (gid !== undefined) {
+        ;(fs.fchownSync ?? nodeFs.fchownSync)(fd, -1, gid)
+      }
       fs.writeFileSync(fd, data)
       fs.fsyncSync(fd)
     } finally {

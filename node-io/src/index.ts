@@ -9,3 +9,13 @@ export {
   type DurableWriteOptions,
 } from './durable-write.ts'
 export { lookupGroup, type FileGroup } from './file-group.ts'
+export {
+  dataDirMode,
+  dataFileGroup,
+  dataFileMode,
+  mkdirData,
+  mkdirDataSync,
+  openDataFile,
+  openDataFileSync,
+  setDataFileGroup,
+} from './file-access.ts'
