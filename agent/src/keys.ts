@@ -25,7 +25,8 @@ export async function loadOrCreateNodeKey(stateDir: string, log?: Log): Promise<
   }
   const kp = keyPairFromSeed(randomBytes(32))
   try {
-    await writeFileDurable(path, `${JSON.stringify(kp)}\n`, { exclusive: true })
+    // 0600 explicitly: a data file's default mode follows `group:` (0640); a private key never does.
+    await writeFileDurable(path, `${JSON.stringify(kp)}\n`, { mode: 0o600, exclusive: true })
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
       throw e
@@ -73,7 +74,7 @@ export async function saveCollectorKey(stateDir: string, publicKey: string, log?
     )
   }
   const dir = await ensureKeysDir(stateDir, log)
-  await writeFileDurable(join(dir, 'collector.json'), `${JSON.stringify({ publicKey })}\n`)
+  await writeFileDurable(join(dir, 'collector.json'), `${JSON.stringify({ publicKey })}\n`, { mode: 0o600 })
 }
 
 async function ensureKeysDir(stateDir: string, log?: Log): Promise<string> {

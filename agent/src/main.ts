@@ -1,5 +1,6 @@
 import { hostname } from 'node:os'
 import { pino } from 'pino'
+import { setDataFileGroup } from '@backstop/node-io'
 import type { CliDeps } from './cli/deps.ts'
 import { runCli } from './cli/program.ts'
 import { systemClock } from './clock.ts'
@@ -24,7 +25,12 @@ function productionDeps(): CliDeps {
     io: { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) },
     clock: systemClock,
     hostname: hostname(),
-    loadConfig: (file) => loadAgentConfig(file, { hostname: hostname() }),
+    loadConfig: (file) => {
+      const config = loadAgentConfig(file, { hostname: hostname() })
+      // Process-wide, like the umask: every data file this process creates follows the configured group.
+      setDataFileGroup(config.group)
+      return config
+    },
     createLog,
     createExec: (log) => new NodeExec({ log: log.child({ component: 'exec' }) }),
     createPassthroughExec: () => new NodePassthroughExec(),

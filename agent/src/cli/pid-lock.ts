@@ -1,4 +1,5 @@
-import { mkdirSync, openSync, readFileSync, unlinkSync, writeSync, closeSync } from 'node:fs'
+import { openSync, readFileSync, unlinkSync, writeSync, closeSync } from 'node:fs'
+import { mkdirDataSync } from '@backstop/node-io'
 import { join } from 'node:path'
 import { BackstopError } from '@backstop/shared'
 
@@ -35,7 +36,7 @@ function alive(pid: number): boolean {
  * daemon. The pid file is created exclusively; one left by a dead process (kill -9, power cut) is taken over.
  */
 export function acquirePidLock(stateDir: string): PidLock {
-  mkdirSync(stateDir, { recursive: true, mode: 0o700 })
+  mkdirDataSync(stateDir)
   const file = pidLockPath(stateDir)
   for (let attempt = 0; attempt < 2; attempt++) {
     try {

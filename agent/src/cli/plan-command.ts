@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { mkdirSync } from 'node:fs'
+import { mkdirDataSync } from '@backstop/node-io'
 import { join } from 'node:path'
 import type { Command } from 'commander'
 import { buildJobs } from '../jobs/build-jobs.ts'
@@ -25,7 +25,7 @@ export function registerPlan(program: Command, deps: CliDeps, setExit: SetExit):
         return
       }
       const stateDir = join(config.stateDir, 'job-data', job.name)
-      mkdirSync(stateDir, { recursive: true, mode: 0o700 })
+      mkdirDataSync(stateDir)
       const ctx: JobContext = {
         node: config.node,
         runId: `plan-${randomUUID()}`,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { writeFileDurableSync } from '@backstop/node-io'
+import { mkdirDataSync, writeFileDurableSync } from '@backstop/node-io'
 import { parseVzdumpLog } from '../tools/vzdump-log.ts'
 
 /**
@@ -98,8 +98,8 @@ export function runVzdumpHook(argv: readonly string[], deps: HookDeps): 0 {
 function handle(argv: readonly string[], deps: HookDeps): void {
   const [phase, mode, vmidText] = argv
   const dirs = hookDirs(deps.stateDir)
-  mkdirSync(dirs.state, { recursive: true, mode: 0o700 })
-  mkdirSync(dirs.spool, { recursive: true, mode: 0o700 })
+  mkdirDataSync(dirs.state)
+  mkdirDataSync(dirs.spool)
   const env = deps.env
   const at = deps.now().toISOString()
   const where = {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Compile } from 'typebox/compile'
 import { LineCounter, parseDocument } from 'yaml'
+import { lookupGroup } from '@backstop/node-io'
 import {
   BackstopError,
   ConfigError,
@@ -73,6 +74,14 @@ export function parseAgentConfig(text: string, file: string, env: LoadEnv): Reso
     at(['node'], `"${node}" is not a valid node id; set node: to lowercase letters, digits, '.', '_' or '-'`)
   }
   checkCollectorSection(input.collector, at)
+  const group = input.group === undefined ? undefined : lookupGroup(input.group)
+  if (input.group !== undefined && group === undefined) {
+    at(
+      ['group'],
+      `no group ${JSON.stringify(input.group)} on this machine (/etc/group); create it (groupadd ${input.group}), ` +
+        'give its numeric id, or remove group: to keep copies and state owner-only (0600)',
+    )
+  }
   if (input.collector.enrollmentToken && input.collector.enrollmentTokenFile) {
     at(['collector', 'enrollmentTokenFile'], 'set enrollmentToken or enrollmentTokenFile, not both')
   }
@@ -96,6 +105,7 @@ export function parseAgentConfig(text: string, file: string, env: LoadEnv): Reso
     site: input.site ?? 'default',
     ...(input.role !== undefined ? { role: input.role } : {}),
     stateDir,
+    ...(group !== undefined ? { group } : {}),
     timezone,
     collector: {
       url: input.collector.url,

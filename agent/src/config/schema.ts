@@ -1,5 +1,6 @@
 import type { KeepBounds } from '../outbox/keep-bounds.ts'
 import Type, { type Static } from 'typebox'
+import type { FileGroup } from '@backstop/node-io'
 import { NODE_ID_PATTERN } from '@backstop/shared'
 import { SiteName } from '../jobs/common-config.ts'
 import type { ResolvedJob } from '../jobs/kinds.ts'
@@ -16,6 +17,11 @@ export const AgentConfigInput = Type.Object(
     role: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z][a-z0-9-]*$' })),
     /** Keys, outbox, job state. Default /var/lib/backstop-agent. */
     stateDir: Type.Optional(Type.String({ minLength: 1, pattern: '^/' })),
+    /**
+     * A group that may read copies, manifests, job state and the outbox: created 0640 / dirs 0750, owned by it
+     * (node-io file-access.ts). Keys stay 0600. A name from /etc/group or a numeric gid. Default: none (0600/0700).
+     */
+    group: Type.Optional(Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]*[$]?$' })),
     /** Default IANA zone for schedules and calendar retention. Default UTC. */
     timezone: Type.Optional(Type.String({ minLength: 1 })),
     collector: Type.Object(
@@ -144,6 +150,8 @@ export interface ResolvedAgentConfig {
   /** `role:`; absent when not configured (the collector then treats the node as a server). */
   readonly role?: string
   readonly stateDir: string
+  /** `group:` resolved on this machine; absent = data files owner-only. */
+  readonly group?: FileGroup
   readonly timezone: string
   readonly collector: {
     readonly url: string

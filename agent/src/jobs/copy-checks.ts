@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { mkdirSync } from 'node:fs'
+import { mkdirDataSync } from '@backstop/node-io'
 import { join } from 'node:path'
 import { BackstopError, type CommandOutcome } from '@backstop/shared'
 import type { Clock } from '../clock.ts'
@@ -115,7 +115,7 @@ export async function runCopyCheck(req: CopyCheckRequest, deps: CopyCheckDeps): 
 
 function context(job: Job, signal: AbortSignal, log: Log, deps: CopyCheckDeps): JobContext {
   const stateDir = join(deps.stateDir, 'job-data', job.name)
-  mkdirSync(stateDir, { recursive: true, mode: 0o700 })
+  mkdirDataSync(stateDir)
   return {
     node: deps.node,
     runId: randomUUID(),

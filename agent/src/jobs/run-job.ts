@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { mkdirSync } from 'node:fs'
+import { mkdirDataSync } from '@backstop/node-io'
 import { join } from 'node:path'
 import { Compile } from 'typebox/compile'
 import { BackstopError, Copy, DeletedCopy, JobFinishedBody, type BodyOf, type Trigger } from '@backstop/shared'
@@ -189,7 +189,7 @@ function context(
   deps: RunJobDeps,
 ): JobContext {
   const stateDir = join(deps.stateDir, 'job-data', job.name)
-  mkdirSync(stateDir, { recursive: true, mode: 0o700 })
+  mkdirDataSync(stateDir)
   const interval = deps.progressIntervalMs ?? 10_000
   let last: { at: number; percent: number } | null = null
   return {

@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises'
+import { openDataFile } from '@backstop/node-io'
 import { join } from 'node:path'
 import type { Envelope } from '@backstop/shared'
 import { appendDurably, ioError } from './fs-util.ts'
@@ -22,7 +22,7 @@ export async function appendDeadLetters(dir: string, now: Date, records: readonl
     )
     .join('')
   const path = join(dir, DEAD_LETTER_FILE)
-  const fh = await open(path, 'a', 0o600)
+  const fh = await openDataFile(path, 'a')
   try {
     await appendDurably(fh, Buffer.from(text, 'utf8'))
   } catch (e) {

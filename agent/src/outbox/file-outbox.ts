@@ -1,6 +1,6 @@
-import { mkdir, open, unlink, type FileHandle } from 'node:fs/promises'
+import { unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fsyncDir, writeFileDurable } from '@backstop/node-io'
+import { fsyncDir, mkdirData, openDataFile, writeFileDurable } from '@backstop/node-io'
 import { BackstopError, type Envelope } from '@backstop/shared'
 import type { Clock } from '../clock.ts'
 import type { Log } from '../log.ts'
@@ -97,7 +97,7 @@ export class FileOutbox implements Outbox {
   /** Opens (creating if needed) and recovers: torn tails are truncated, unacknowledged records re-indexed. */
   static async open(opts: FileOutboxOptions): Promise<FileOutbox> {
     const o = new FileOutbox(opts)
-    await mkdir(opts.dir, { recursive: true, mode: 0o700 })
+    await mkdirData(opts.dir)
     o.unlock = await acquireLock(opts.dir, opts.log)
     try {
       await o.recover()
@@ -438,7 +438,7 @@ export class FileOutbox implements Outbox {
     ])
     await writeFileDurable(join(this.opts.dir, ACK_LOG), content)
     await this.ackFh?.close()
-    this.ackFh = await open(join(this.opts.dir, ACK_LOG), 'a', 0o600)
+    this.ackFh = await openDataFile(join(this.opts.dir, ACK_LOG), 'a')
     this.ackLogSize = content.length
   }
 

@@ -1,4 +1,5 @@
-import { open, readdir, unlink, type FileHandle } from 'node:fs/promises'
+import { readdir, unlink, type FileHandle } from 'node:fs/promises'
+import { openDataFile } from '@backstop/node-io'
 import { join } from 'node:path'
 import type { Log } from '../log.ts'
 import { parseAckRecord } from './ack-record.ts'
@@ -92,7 +93,7 @@ export async function recoverFiles(
   const last = segments[segments.length - 1]
   return {
     segments,
-    ackFh: await open(ackPath, 'a', 0o600),
+    ackFh: await openDataFile(ackPath, 'a'),
     ackLogSize: acks.goodEnd,
     lastSeq: Math.max(lowWater, last?.lastSeq ?? 0),
   }

@@ -1,4 +1,5 @@
 import { open, readFile, unlink } from 'node:fs/promises'
+import { openDataFile } from '@backstop/node-io'
 import { join } from 'node:path'
 import { BackstopError } from '@backstop/shared'
 import type { Log } from '../log.ts'
@@ -90,7 +91,7 @@ export async function acquireLock(dir: string, log: Log): Promise<() => Promise<
   const path = join(dir, LOCK_FILE)
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      const fh = await open(path, 'wx', 0o600)
+      const fh = await openDataFile(path, 'wx')
       await fh.writeFile(`${process.pid}\n`)
       await fh.close()
       heldHere.add(path)

@@ -1,4 +1,5 @@
 import { open, type FileHandle } from 'node:fs/promises'
+import { openDataFile } from '@backstop/node-io'
 import { join } from 'node:path'
 import { BackstopError, type Envelope } from '@backstop/shared'
 import { crc32 } from './crc32.ts'
@@ -26,7 +27,7 @@ export const SEGMENT_NAME = /^seg-(\d{16})\.log$/
 
 export async function openSegment(dir: string, firstSeq: number, writable: boolean): Promise<Segment> {
   const path = join(dir, `seg-${String(firstSeq).padStart(16, '0')}.log`)
-  const fh = await open(path, writable ? 'a+' : 'r', 0o600)
+  const fh = writable ? await openDataFile(path, 'a+') : await open(path, 'r')
   return { firstSeq, path, fh, lastSeq: firstSeq - 1, size: 0, live: 0 }
 }
 

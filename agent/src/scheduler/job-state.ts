@@ -1,6 +1,6 @@
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { writeFileDurableSync } from '@backstop/node-io'
+import { mkdirDataSync, writeFileDurableSync } from '@backstop/node-io'
 import type { RunStatus, Trigger } from '@backstop/shared'
 
 /** The outcome of a job's last run, kept on disk for `status` and the heartbeat. */
@@ -60,7 +60,7 @@ export class JobStateStore {
 
   update(job: string, patch: Partial<JobState>): JobState {
     const next = { ...this.read(job), ...patch }
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 })
+    mkdirDataSync(this.dir)
     writeFileDurableSync(this.file(job), `${JSON.stringify(next)}\n`)
     return next
   }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { open, readdir, readFile, readlink, stat, unlink } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
+import { openDataFile } from '@backstop/node-io'
 import { pipeline } from 'node:stream/promises'
 import type { Location } from '@backstop/shared'
 
@@ -87,21 +88,15 @@ export async function fsyncPath(path: string): Promise<void> {
   }
 }
 
-/** Archive copies and their manifests: the archived files may include secrets only root may read. */
-export const COPY_MODE = 0o600
-
 /**
- * Creates `path` empty with {@link COPY_MODE} before tar writes to it. GNU tar opens its archive with
- * O_CREAT|O_TRUNC and 0666 & ~umask, which keeps the mode of an existing file, so the archive is never readable
- * by other users, not even while tar writes it, whatever the umask and the destination directory's mode.
+ * Creates `path` empty as a data file (0600, or 0640 owned by the configured `group:`; node-io file-access.ts)
+ * before tar writes to it. GNU tar opens its archive with O_CREAT|O_TRUNC and 0666 & ~umask, which keeps the mode
+ * of an existing file, so the archive is never readable by other users, not even while tar writes it, whatever
+ * the umask and the destination directory's mode. The archived files may include secrets only root may read:
+ * only the group the operator named may read copies besides root.
  */
 export async function createPrivateFile(path: string): Promise<void> {
-  const fh = await open(path, 'wx', COPY_MODE)
-  try {
-    await fh.chmod(COPY_MODE)
-  } finally {
-    await fh.close()
-  }
+  await (await openDataFile(path, 'wx')).close()
 }
 
 /** sha256sum's format, so `sha256sum -c <archive>.sha256` works in the destination directory. */

@@ -1,12 +1,11 @@
-import { lstat, mkdir, readdir, rename, stat } from 'node:fs/promises'
+import { lstat, readdir, rename, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { durableTempTarget, writeFileDurable } from '@backstop/node-io'
+import { durableTempTarget, mkdirData, writeFileDurable } from '@backstop/node-io'
 import { BackstopError, type AssetRef, type Copy, type DeletedCopy, type Location } from '@backstop/shared'
 import { describeFailure } from '../../exec/exec.ts'
 import type { JobContext, JobResult, KindJob } from '../job.ts'
 import {
   archiveName,
-  COPY_MODE,
   createPrivateFile,
   deviceOf,
   fsyncPath,
@@ -49,7 +48,7 @@ export function createArchiveJob(cfg: ResolvedArchiveJob): KindJob {
 /** One run: tar → manifest → verify → prune with the GFS policy → report every archive as a copy. */
 async function runArchive(cfg: ResolvedArchiveJob, asset: AssetRef, ctx: JobContext): Promise<JobResult> {
   const warnings: string[] = []
-  await mkdir(cfg.destination, { recursive: true, mode: 0o700 })
+  await mkdirData(cfg.destination)
   await removeStaleTemps(cfg.destination, cfg.name)
   const present = await presentPaths(cfg, warnings)
   const fresh = await writeArchive(cfg, ctx, present, warnings)
@@ -148,7 +147,8 @@ async function writeArchive(
   }
   ctx.progress(60, 'hashing')
   const hash = await sha256File(file.path)
-  await writeFileDurable(`${file.path}.sha256`, manifestLine(hash, file.name), { mode: COPY_MODE })
+  // A data file's mode, like the archive's: 0600, or 0640 owned by the configured group.
+  await writeFileDurable(`${file.path}.sha256`, manifestLine(hash, file.name))
   ctx.progress(70, 'verifying')
   const bytes = (await stat(file.path)).size
   return asStored(file, bytes, hash, await verify(ctx, file.path))
