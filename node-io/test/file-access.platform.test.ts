@@ -29,6 +29,23 @@ function setup(t: TestContext): string {
   return dir
 }
 
+/** One file or directory made by each helper that creates data files: their paths. */
+async function createWithEachHelper(dir: string): Promise<{ files: string[]; dirs: string[] }> {
+  const [a, b, c, d] = ['a.json', 'b.json', 'c.log', 'd.log'].map((f) => join(dir, f)) as [
+    string,
+    string,
+    string,
+    string,
+  ]
+  await writeFileDurable(a, '{}')
+  writeFileDurableSync(b, '{}')
+  await (await openDataFile(c, 'a')).close()
+  closeSync(openDataFileSync(d, 'a'))
+  await mkdirData(join(dir, 'e', 'f'))
+  mkdirDataSync(join(dir, 'g'))
+  return { files: [a, b, c, d], dirs: [join(dir, 'e', 'f'), join(dir, 'g')] }
+}
+
 /**
  * Issue 12 (file modes, "0600 / 0640 with a group from config"): every helper that creates a data file or
  * directory follows the configured group — 0640 / 0750 owned by it — and without one stays 0600 / 0700. An
@@ -37,18 +54,14 @@ function setup(t: TestContext): string {
 describe('data files and directories follow the configured group', () => {
   it('without a group: files 0600 and directories 0700, the process owner group', async (t) => {
     const dir = setup(t)
-    await writeFileDurable(join(dir, 'a.json'), '{}')
-    writeFileDurableSync(join(dir, 'b.json'), '{}')
-    await (await openDataFile(join(dir, 'c.log'), 'a')).close()
-    closeSync(openDataFileSync(join(dir, 'd.log'), 'a'))
-    await mkdirData(join(dir, 'e', 'f'))
-    mkdirDataSync(join(dir, 'g'))
-    for (const f of ['a.json', 'b.json', 'c.log', 'd.log']) {
-      assert.equal(modeOf(join(dir, f)), 0o600, f)
-      assert.equal(gidOf(join(dir, f)), process.getgid?.(), f)
+    const { files, dirs } = await createWithEachHelper(dir)
+    for (const f of files) {
+      assert.equal(modeOf(f), 0o600, f)
+      assert.equal(gidOf(f), process.getgid?.(), f)
     }
-    assert.equal(modeOf(join(dir, 'e', 'f')), 0o700)
-    assert.equal(modeOf(join(dir, 'g')), 0o700)
+    for (const d of dirs) {
+      assert.equal(modeOf(d), 0o700, d)
+    }
   })
 
   it('with a group: files 0640 and directories 0750 owned by it; an explicit 0600 stays private', async (t) => {
@@ -58,17 +71,12 @@ describe('data files and directories follow the configured group', () => {
     }
     const dir = setup(t)
     setDataFileGroup(group)
-    await writeFileDurable(join(dir, 'a.json'), '{}')
-    writeFileDurableSync(join(dir, 'b.json'), '{}')
-    await (await openDataFile(join(dir, 'c.log'), 'a')).close()
-    closeSync(openDataFileSync(join(dir, 'd.log'), 'a'))
-    await mkdirData(join(dir, 'e', 'f'))
-    mkdirDataSync(join(dir, 'g'))
-    for (const f of ['a.json', 'b.json', 'c.log', 'd.log']) {
-      assert.equal(modeOf(join(dir, f)), 0o640, f)
-      assert.equal(gidOf(join(dir, f)), group.gid, f)
+    const { files, dirs } = await createWithEachHelper(dir)
+    for (const f of files) {
+      assert.equal(modeOf(f), 0o640, f)
+      assert.equal(gidOf(f), group.gid, f)
     }
-    for (const d of [join(dir, 'e', 'f'), join(dir, 'g')]) {
+    for (const d of dirs) {
       assert.equal(modeOf(d), 0o750, d)
       assert.equal(gidOf(d), group.gid, d)
     }

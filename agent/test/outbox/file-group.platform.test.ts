@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict'
-import { chmodSync, readdirSync, statSync } from 'node:fs'
+import { chmodSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { setDataFileGroup } from '@backstop/node-io'
 import { readAsNobody, throwawayGroup } from '../../../test/support/throwaway-group.ts'
-import { FileOutbox } from '../../src/outbox/file-outbox.ts'
-import { captureLog, event, fixedClock, tempDir } from './support.ts'
+import { tempDir, writeEveryOutboxFile } from './support.ts'
 
 /**
  * Issue 12 (file modes, "0640 with a group from config"): with the agent's `group:` set (main.ts sets it
@@ -27,35 +26,14 @@ describe('outbox file modes with a group', () => {
     const root = tempDir(t)
     chmodSync(root, 0o755) // the outbox directory itself decides who gets in
     const dir = join(root, 'outbox')
-    const keep = { maxBytes: 1 << 30, maxAgeMs: 1e12, alertAfterMs: 1e12 }
-    const opts = { dir, maxBytes: 1 << 20, log: captureLog().log, clock: fixedClock, segmentBytes: 600, keep }
-    const ob = await FileOutbox.open({ ...opts, ackLogCompactBytes: 80 })
-    const recs = []
-    for (let i = 1; i <= 12; i++) {
-      recs.push(await ob.append(event(i)))
-    }
-    for (const r of recs.slice(0, 8)) {
-      await ob.ack([r.msgId])
-    }
-    await ob.applyCheckpoint({ coveredSeq: 4, collectorHighWater: 8 })
-    await ob.deadLetter([{ msgId: recs[9]!.msgId, code: 'BK_ERR_WIRE_SCHEMA', reason: 'refused by the collector' }])
-    const names = readdirSync(dir).sort()
-    await ob.close()
-    for (const want of ['acks.log', 'checkpoint.json', 'keep.json']) {
-      assert.ok(names.includes(want), `${want} was written (files: ${names.join(', ')})`)
-    }
-    assert.ok(
-      names.some((n) => /dead/i.test(n)),
-      `a dead-letter file (files: ${names.join(', ')})`,
-    )
-    assert.ok(names.filter((n) => n.startsWith('seg-')).length > 1, `several segments (files: ${names.join(', ')})`)
+    const names = await writeEveryOutboxFile(dir)
     assert.equal(statSync(dir).mode & 0o777, 0o750, 'the outbox directory')
     assert.equal(statSync(dir).gid, group.gid, 'the outbox directory belongs to the group')
-    for (const n of readdirSync(dir)) {
+    for (const n of names) {
       assert.equal(statSync(join(dir, n)).mode & 0o777, 0o640, n)
       assert.equal(statSync(join(dir, n)).gid, group.gid, `${n} belongs to the group`)
     }
-    const seg = readdirSync(dir).find((n) => n.startsWith('seg-')) as string
+    const seg = names.find((n) => n.startsWith('seg-')) as string
     assert.ok(readAsNobody(join(dir, seg), group.gid).ok, 'a member of the group reads a segment')
     assert.equal(readAsNobody(join(dir, seg)).ok, false, 'a user outside it does not')
   })

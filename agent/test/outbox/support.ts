@@ -1,5 +1,6 @@
+import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
@@ -7,6 +8,7 @@ import { pino } from 'pino'
 import { keyPairFromSeed, signEnvelope, type Envelope } from '@backstop/shared'
 import type { Clock } from '../../src/clock.ts'
 import type { Log } from '../../src/log.ts'
+import { FileOutbox } from '../../src/outbox/file-outbox.ts'
 
 export const testKeys = keyPairFromSeed(new Uint8Array(32).fill(7))
 
@@ -46,4 +48,34 @@ export function tempDir(t: TestContext, prefix = 'backstop-outbox-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix))
   t.after(() => rmSync(dir, { recursive: true, force: true }))
   return dir
+}
+
+/**
+ * Makes the outbox at `dir` write every kind of file it has — several segments, acks.log (compacted), checkpoint.json,
+ * keep.json, the dead-letter file —, checks that each is there and returns their names, sorted (file-mode tests).
+ */
+export async function writeEveryOutboxFile(dir: string): Promise<string[]> {
+  const keep = { maxBytes: 1 << 30, maxAgeMs: 1e12, alertAfterMs: 1e12 }
+  const opts = { dir, maxBytes: 1 << 20, log: captureLog().log, clock: fixedClock, segmentBytes: 600, keep }
+  const ob = await FileOutbox.open({ ...opts, ackLogCompactBytes: 80 })
+  const recs = []
+  for (let i = 1; i <= 12; i++) {
+    recs.push(await ob.append(event(i)))
+  }
+  for (const r of recs.slice(0, 8)) {
+    await ob.ack([r.msgId]) // one ack-log record each: past ackLogCompactBytes, so acks.log is compacted
+  }
+  await ob.applyCheckpoint({ coveredSeq: 4, collectorHighWater: 8 })
+  await ob.deadLetter([{ msgId: recs[9]!.msgId, code: 'BK_ERR_WIRE_SCHEMA', reason: 'refused by the collector' }])
+  await ob.close()
+  const names = readdirSync(dir).sort()
+  for (const want of ['acks.log', 'checkpoint.json', 'keep.json']) {
+    assert.ok(names.includes(want), `${want} was written (files: ${names.join(', ')})`)
+  }
+  assert.ok(
+    names.some((n) => /dead/i.test(n)),
+    `a dead-letter file was written (files: ${names.join(', ')})`,
+  )
+  assert.ok(names.filter((n) => n.startsWith('seg-')).length > 1, `several segments (files: ${names.join(', ')})`)
+  return names
 }
