@@ -6,6 +6,7 @@ import type { KindJob } from '../jobs/job.ts'
 import type { ResolvedJob } from '../jobs/kinds.ts'
 import type { Log } from '../log.ts'
 import { guestAsset, listGuests } from '../tools/pvesh.ts'
+import { listFilesystems } from '../tools/blkid.ts'
 import { listBlockDevices } from '../tools/lsblk.ts'
 import { coveringJobs, hostImageAsset, type CoverageFacts } from './coverage.ts'
 import { inventoryBlockDevices, inventoryMounts, parseZfsNames } from './inventory-parse.ts'
@@ -78,8 +79,17 @@ export async function collectInventory(d: InventoryDeps): Promise<InventoryBody>
       .sort((a, b) => a.kind.localeCompare(b.kind) || a.id.localeCompare(b.id))
       .map((asset) => ({ asset, coveredBy: coveringJobs(d.configs, asset, facts) })),
     mounts: inventoryMounts(mounts),
-    blockDevices: inventoryBlockDevices(await listBlockDevices(d.exec)),
+    blockDevices: await blockDevices(d.exec),
   }
+}
+
+/** Without udev lsblk knows no filesystem UUID at all: then blkid probes them (a plugged-in stick is named by it). */
+async function blockDevices(exec: Exec): Promise<InventoryBody['blockDevices']> {
+  const devices = await listBlockDevices(exec)
+  // A refinement: a host without blkid still reports its disks.
+  const probed =
+    devices.length > 0 && devices.every((x) => x.uuid === null) ? await listFilesystems(exec).catch(() => []) : []
+  return inventoryBlockDevices(devices, probed)
 }
 
 async function zfsDatasets(exec: Exec): Promise<string[]> {

@@ -1,5 +1,6 @@
 import type { InventoryBody } from '@backstop/shared'
 import type { MountInfo } from '../tools/btrfs-parse.ts'
+import type { BlkidDevice } from '../tools/blkid.ts'
 import type { LsblkDevice } from '../tools/lsblk.ts'
 
 type Mount = NonNullable<InventoryBody['mounts']>[number]
@@ -54,9 +55,20 @@ export function inventoryMounts(mounts: readonly MountInfo[]): Mount[] {
     .sort((a, b) => a.target.localeCompare(b.target))
 }
 
-/** Disks, partitions, RAID and LVM volumes from lsblk; loop devices without a filesystem are image files. */
-export function inventoryBlockDevices(devices: readonly LsblkDevice[]): BlockDevice[] {
+/**
+ * Disks, partitions, RAID and LVM volumes from lsblk; loop devices without a filesystem are image files. A
+ * filesystem's type and UUID come from lsblk, else from blkid's probe of that device (hosts without udev).
+ */
+export function inventoryBlockDevices(
+  devices: readonly LsblkDevice[],
+  probed: readonly BlkidDevice[] = [],
+): BlockDevice[] {
+  const byPath = new Map(probed.map((b) => [b.devname, b]))
   return devices
+    .map((d) => {
+      const b = byPath.get(d.path)
+      return { ...d, fstype: d.fstype ?? b?.type ?? null, uuid: d.uuid ?? b?.uuid ?? null }
+    })
     .filter((d) => d.type !== 'rom' && !(d.type === 'loop' && d.fstype === null && d.mountpoint === null))
     .map((d) => ({
       name: d.name,
@@ -67,6 +79,7 @@ export function inventoryBlockDevices(devices: readonly LsblkDevice[]): BlockDev
       ...(d.serial ? { serial: d.serial } : {}),
       ...(d.tran ? { tran: d.tran } : {}),
       ...(d.fstype ? { fstype: d.fstype } : {}),
+      ...(d.uuid ? { uuid: d.uuid } : {}),
       ...(d.mountpoint ? { mountpoint: d.mountpoint } : {}),
     }))
     .sort((a, b) => a.name.localeCompare(b.name))

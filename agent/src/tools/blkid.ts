@@ -64,3 +64,12 @@ export async function probeDevice(exec: Exec, devname: string): Promise<BlkidDev
   const r = await exec.run(['blkid', '-c', '/dev/null', '-o', 'export', devname], { timeoutMs: 30_000 })
   return r.exitCode === 0 ? parseBlkidExport(r.stdout)[0] : undefined
 }
+
+/**
+ * Every filesystem on this host's block devices, by fresh probe: their UUIDs where lsblk has none (no udev).
+ * Empty when none (exit 2).
+ */
+export async function listFilesystems(exec: Exec): Promise<BlkidDevice[]> {
+  const r = await exec.run(['blkid', '-c', '/dev/null', '-o', 'export'], { timeoutMs: 30_000 })
+  return r.exitCode === 0 ? parseBlkidExport(r.stdout) : []
+}

@@ -60,6 +60,8 @@ describe('coverage rules: which job protects which asset', () => {
   }
 })
 
+const BLKID_ALL = ['blkid', '-c', '/dev/null', '-o', 'export']
+
 describe('collectInventory over recorded tool output', () => {
   it('lists datasets, guests, the host image and the job assets, each with its covering jobs', async () => {
     const exec = new FixtureExec([
@@ -67,6 +69,8 @@ describe('collectInventory over recorded tool output', () => {
       { argv: [...ZFS_LIST_ARGV], stdout: fixture('zfs/zfs-list-datasets.stdout.txt'), repeat: true },
       { argv: [...PVESH_RESOURCES_ARGV], stdout: fixture('pvesh/cluster-resources-vm.json'), repeat: true },
       { argv: lsblkArgv(), stdout: fixture('inventory/lsblk-J-b.json') },
+      // lsblk without udev has no UUIDs: blkid probes (recorded elsewhere: none of these devices has one).
+      { argv: BLKID_ALL, stdout: fixture('inventory/blkid-export.txt') },
     ])
     const body = await collectInventory({
       exec,
@@ -111,6 +115,7 @@ describe('collectInventory over recorded tool output', () => {
         { argv: [...ZFS_LIST_ARGV], ...zfs },
         { argv: [...PVESH_RESOURCES_ARGV], error: 'BK_ERR_EXEC_SPAWN' },
         { argv: lsblkArgv(), stdout: fixture('inventory/lsblk-J-b.json') },
+        { argv: BLKID_ALL, exitCode: 2, stdout: '' },
       ])
     const deps = {
       clock: new FakeClock('2026-03-01T12:00:00Z'),

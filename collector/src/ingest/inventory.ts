@@ -5,6 +5,9 @@ export const applyInventory: Handler<'inventory'> = (msg, ctx) => {
     return DUPLICATE
   }
   const node = msg.env.node
+  for (const k of ctx.store.assets.assetsOnMovedMedia(node, msg.env.body)) {
+    ctx.changes.mark({ kind: 'asset', node: k.node, assetKind: k.kind, assetId: k.id })
+  }
   for (const a of ctx.store.assets.replaceInventory(node, msg.env.body)) {
     ctx.changes.mark({ kind: 'inventory', node, assetKind: a.assetKind, assetId: a.assetId })
   }

@@ -9,6 +9,9 @@ export function refreshVerdict(ctx: LedgerContext, k: AssetKey, now: number): vo
   if (row === undefined) {
     return
   }
+  const copies = ctx.assets.copies(k)
+  // Only media their host reports detached can be plugged in elsewhere: look those up in the nodes' inventories.
+  const detached = copies.flatMap((c) => (c.storage?.attached === false && c.storage.fsUuid ? [c.storage.fsUuid] : []))
   const facts = {
     tier: row.tier,
     lifecycle: row.lifecycle,
@@ -16,9 +19,10 @@ export function refreshVerdict(ctx: LedgerContext, k: AssetKey, now: number): vo
     productionLocationKey: row.productionLocation ?? undefined,
     productionStorage: ctx.assets.productionStorage(k),
     mediumSites: ctx.assets.mediumSites(),
+    mediaSeen: detached.length > 0 ? ctx.assets.mediaSeen(detached) : undefined,
     exemption: row.exemption ?? undefined,
   }
-  const v = evaluateAsset(facts, ctx.assets.copies(k), ctx.config.policies[row.tier], now, ctx.deviceHealth(k.node))
+  const v = evaluateAsset(facts, copies, ctx.config.policies[row.tier], now, ctx.deviceHealth(k.node))
   ctx.assets.saveVerdict(k, v, now)
   const label = `${k.kind} ${k.id} on ${k.node}`
   ctx.alerts.raise(

@@ -1,5 +1,6 @@
 import type { InventoryBody } from '@backstop/shared'
 import type { Db } from './db.ts'
+import { prepareAssetsOnMedium, type AssetKey } from './ledger-assets-repo.ts'
 
 export interface InventoryTouched {
   readonly assetKind: string
@@ -12,6 +13,12 @@ export interface AssetsRepo {
    * every asset row it wrote (listed ones, and older ones it marked absent), for the ledger's coverage check.
    */
   replaceInventory(node: string, inv: InventoryBody): InventoryTouched[]
+  /**
+   * Assets of any node with copies on a medium this inventory plugged in or pulled out (a filesystem UUID among its
+   * block devices that the node's previous inventory did not list, or the reverse): their offline claim changes.
+   * Call before replaceInventory.
+   */
+  assetsOnMovedMedia(node: string, inv: InventoryBody): AssetKey[]
 }
 
 export function createAssetsRepo(db: Db): AssetsRepo {
@@ -27,7 +34,21 @@ export function createAssetsRepo(db: Db): AssetsRepo {
   const nodeInventory = db.prepare(`INSERT INTO node_inventory (node, role, mounts, block_devices, reported_at)
     VALUES (@node, @role, @mounts, @blockDevices, @at) ON CONFLICT (node) DO UPDATE SET role = @role,
     mounts = @mounts, block_devices = @blockDevices, reported_at = @at WHERE reported_at <= @at`)
+  const previous = db.prepare<[string], { block_devices: string; reported_at: string }>(
+    'SELECT block_devices, reported_at FROM node_inventory WHERE node = ?',
+  )
+  const onMedium = prepareAssetsOnMedium(db)
   return {
+    assetsOnMovedMedia: (node, inv) => {
+      const before = previous.get(node)
+      if (before !== undefined && before.reported_at > inv.at) {
+        return []
+      }
+      const was = mediaOf(JSON.parse(before?.block_devices ?? '[]') as InventoryBody['blockDevices'])
+      const now = mediaOf(inv.blockDevices)
+      const moved = [...was, ...now].filter((u) => was.has(u) !== now.has(u))
+      return [...new Set(moved)].flatMap(onMedium)
+    },
     replaceInventory: (node, inv) => {
       const touched: InventoryTouched[] = []
       nodeInventory.run({
@@ -56,4 +77,8 @@ export function createAssetsRepo(db: Db): AssetsRepo {
       return touched
     },
   }
+}
+
+function mediaOf(devices: InventoryBody['blockDevices']): Set<string> {
+  return new Set((devices ?? []).flatMap((d) => (d.uuid ? [d.uuid.toLowerCase()] : [])))
 }

@@ -3,6 +3,7 @@ import type {
   AssetLifecycle,
   LedgerCopy,
   MediaType,
+  MediumSeen,
   MediumSite,
   PlaceJudgement,
   StorageIdentity,
@@ -167,10 +168,9 @@ export function createLedgerAssetsRepo(db: Db) {
   const putSite = db.prepare(`INSERT INTO medium_sites (fs_uuid, site, recorded_at, recorded_by) VALUES (?, ?, ?, ?)
     ON CONFLICT DO UPDATE SET site = excluded.site, recorded_at = excluded.recorded_at,
       recorded_by = excluded.recorded_by`)
-  const onMedium = db.prepare<[string], AssetKey>(`SELECT DISTINCT node, asset_kind AS kind, asset_id AS id FROM copies
-    WHERE deleted_at IS NULL
-      AND storage_id IN (SELECT id FROM storage_identities WHERE lower(json_extract(json, '$.fsUuid')) = ?)
-    UNION SELECT node, asset_kind, asset_id FROM asset_sources WHERE lower(json_extract(storage, '$.fsUuid')) = ?`)
+  const onMedium = prepareAssetsOnMedium(db)
+  const seenIn = db.prepare<[string], { node: string; reported_at: string }>(`SELECT i.node, i.reported_at
+    FROM node_inventory i, json_each(i.block_devices) d WHERE lower(json_extract(d.value, '$.uuid')) = ?`)
   const listCache = new Map<string, ReturnType<Db['prepare']>>()
   return {
     /** Where the asset's live data is, as the agent last reported it (job.finished sources). */
@@ -186,7 +186,18 @@ export function createLedgerAssetsRepo(db: Db) {
     setMediumSite(fsUuid: string, site: string, by: string | null, at: number): AssetKey[] {
       const id = fsUuid.toLowerCase()
       putSite.run(id, site, at, by)
-      return (onMedium.all as (a: string, b: string) => AssetKey[])(id, id)
+      return onMedium(id)
+    },
+    /** The nodes whose latest inventory lists a filesystem with each of these UUIDs (lower case) as plugged in. */
+    mediaSeen(fsUuids: readonly string[]): Record<string, MediumSeen[]> {
+      const out: Record<string, MediumSeen[]> = {}
+      for (const id of new Set(fsUuids.map((u) => u.toLowerCase()))) {
+        const rows = seenIn.all(id)
+        if (rows.length > 0) {
+          out[id] = rows.map((r) => ({ node: r.node, at: Date.parse(r.reported_at) }))
+        }
+      }
+      return out
     },
     /** Creates the row the first time an asset is seen (copy, run or inventory); never changes its policy. */
     ensure(k: AssetKey, name: string | null, tier: Tier, now: number): void {
@@ -314,4 +325,13 @@ function toRow(r: Raw): LedgerAssetRow {
         ? null
         : { reason: r.exempt_reason, actor: r.exempt_actor, at: r.exempt_at },
   }
+}
+
+/** Assets with live copies (or live data) on the medium with this filesystem UUID (lower case). */
+export function prepareAssetsOnMedium(db: Db): (fsUuid: string) => AssetKey[] {
+  const onMedium = db.prepare<[string, string], AssetKey>(`SELECT DISTINCT node, asset_kind AS kind,
+    asset_id AS id FROM copies WHERE deleted_at IS NULL
+      AND storage_id IN (SELECT id FROM storage_identities WHERE lower(json_extract(json, '$.fsUuid')) = ?)
+    UNION SELECT node, asset_kind, asset_id FROM asset_sources WHERE lower(json_extract(storage, '$.fsUuid')) = ?`)
+  return (fsUuid) => onMedium.all(fsUuid, fsUuid)
 }

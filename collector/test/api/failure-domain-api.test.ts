@@ -121,6 +121,40 @@ describe('verdict by failure domain through ingest and the API (issue 11)', () =
     )
   })
 
+  it('a USB disk pve1 reports detached but pve2’s inventory lists: online, plugged into pve2, until pve2 loses it', async (t) => {
+    const { h, app, api } = setup([
+      { id: 'b1', target: 'backup', storage: backupPoolStorage },
+      { id: 'u1', target: 'usb', storage: usbDetached },
+    ])
+    t.after(() => {
+      h.stop()
+      void app.close()
+    })
+    const offline = (): Promise<number> => api(ASSET_URL).then((r) => r.json().asset.counts.offlineOrImmutable)
+    assert.equal(await offline(), 1, 'detached from pve1, seen nowhere: offline')
+    const pve2 = {
+      node: 'pve2',
+      publicKey: 'k2',
+      fingerprint: 'f2',
+      enrolledAt: T0,
+      hostname: 'pve2',
+      agentVersion: '0',
+    }
+    h.core.nodes.insert(pve2)
+    const stick = { name: 'sdb1', type: 'part', size: 64 << 20, removable: true, fstype: 'vfat', uuid: 'usb-1-uuid' }
+    const inventory = (at: number, blockDevices: (typeof stick)[]) =>
+      h.core.assets.replaceInventory('pve2', { at: new Date(at).toISOString(), assets: [], blockDevices })
+    inventory(T0 + 60_000, [stick])
+    h.ledger.runNow()
+    const plugged = (await api(ASSET_URL)).json().asset
+    assert.equal(plugged.counts.offlineOrImmutable, 0)
+    const why = plugged.reasons.find((x: { code: string }) => x.code === 'no-offline-or-immutable')
+    assert.match(why.message, /pve1\/zfs-pool\/usb \[u1\] \(online: plugged into pve2/)
+    inventory(T0 + 120_000, [])
+    h.ledger.runNow()
+    assert.equal(await offline(), 1, 'pulled out of pve2 as well: offline again')
+  })
+
   it("a replica nas1 pulled, on nas1's own pool named tank, counts in pve1's verdict as a copy held by nas1", async (t) => {
     const { h, app, api } = setup([{ id: 's1', target: 'tank', storage: tankSource }])
     t.after(() => {

@@ -26,6 +26,8 @@ export interface PlaceJudgement {
   readonly site: string | null
   readonly offsite: boolean
   readonly offline: boolean
+  /** A removable medium its host reports detached, found plugged into this node by its inventory: online. */
+  readonly pluggedInto: string | null
   readonly immutable: boolean
   /** Immutability ends at this instant (object lock retain-until); the verdict re-evaluates then. */
   readonly immutableUntil: number | null
@@ -86,6 +88,27 @@ export function whereabouts(
   }
   const away = rotation.site !== s.site && isRemovable(s)
   return { site: rotation.site, attached: away ? false : s.attached, rotated: true }
+}
+
+/**
+ * The node a detached removable medium is plugged into now, by the nodes' latest inventories: its own host only
+ * when that inventory is newer than the probe that found it detached; another node when the inventory is newer
+ * than any rotation record (carried away after being seen there, it is where the record says). Null when none.
+ */
+export function pluggedInto(
+  s: StorageIdentity,
+  probedAt: number | undefined,
+  asset: Pick<AssetFacts, 'mediaSeen' | 'mediumSites'>,
+): string | null {
+  const uuid = s.fsUuid?.toLowerCase()
+  if (uuid === undefined || !isRemovable(s)) {
+    return null
+  }
+  const recordedAt = asset.mediumSites?.[uuid]?.recordedAt ?? -Infinity
+  const seen = (asset.mediaSeen?.[uuid] ?? []).filter(
+    (m) => m.at > recordedAt && (m.node.toLowerCase() !== s.host.toLowerCase() || m.at > (probedAt ?? -Infinity)),
+  )
+  return seen.map((m) => m.node).sort()[0] ?? null
 }
 
 /** Offline only for removable media that are detached; an always-attached USB disk is online. */
@@ -175,7 +198,14 @@ function factsOf(p: Place, asset: AssetFacts, prodSite: string | null, now: numb
   const base = { locationKey: p.locationKey, domain: [...domain].sort(), copyIds: p.copies.map((c) => c.copyId) }
   if (probe === undefined) {
     const media = [...new Set(p.copies.map((c) => c.media))].sort()
-    const common = { site: null, offsite: false, offline: false, immutable: false, immutableUntil: null }
+    const common = {
+      site: null,
+      offsite: false,
+      offline: false,
+      pluggedInto: null,
+      immutable: false,
+      immutableUntil: null,
+    }
     return {
       ...base,
       ...common,
@@ -189,7 +219,9 @@ function factsOf(p: Place, asset: AssetFacts, prodSite: string | null, now: numb
   const where = whereabouts(probe, latest?.reportedAt, asset.mediumSites)
   const site = where.site
   const offsite = prodSite !== null && site !== prodSite
-  const offline = isOffline(probe, where.attached)
+  const probedAt = latest?.reportedAt ?? latest?.createdAt
+  const plugged = where.attached === false ? pluggedInto(probe, probedAt, asset) : null
+  const offline = plugged === null && isOffline(probe, where.attached)
   const imm = immutableUntil(probe, now)
   const proven = { offsite, offline, immutable: imm.immutable }
   return {
@@ -198,6 +230,7 @@ function factsOf(p: Place, asset: AssetFacts, prodSite: string | null, now: numb
     media: [...new Set(p.copies.flatMap((c) => (c.storage ? [c.storage.media] : [])))].sort(),
     site,
     ...proven,
+    pluggedInto: plugged,
     immutableUntil: imm.until,
     protections: [...protections].sort(),
     unprobed: false,

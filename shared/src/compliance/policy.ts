@@ -121,6 +121,13 @@ export interface MediumSite {
   readonly recordedAt: number
 }
 
+/** A node's latest inventory lists a filesystem with this UUID among its block devices: plugged in there. */
+export interface MediumSeen {
+  readonly node: string
+  /** The inventory's own time. */
+  readonly at: number
+}
+
 export interface AssetFacts {
   readonly tier: Tier
   readonly lifecycle: AssetLifecycle
@@ -132,6 +139,11 @@ export interface AssetFacts {
   readonly productionStorage?: StorageIdentity | undefined
   /** Operator rotation records: fsUuid (lower case) → the site that medium was carried to, and when. */
   readonly mediumSites?: Readonly<Record<string, MediumSite>> | undefined
+  /**
+   * Removable media of this asset's copies found plugged into a node by its latest inventory: fsUuid (lower case) →
+   * every such node. A medium is offline only while detached from every host of the fleet.
+   */
+  readonly mediaSeen?: Readonly<Record<string, readonly MediumSeen[]>> | undefined
   /** Marked intentionally unprotected: the verdict is `exempt` whatever its copies, and never pages. */
   readonly exemption?: AssetExemption | undefined
 }

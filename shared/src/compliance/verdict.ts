@@ -326,7 +326,15 @@ function offlineWhy(p: PlaceJudgement): string {
     return 'no probed storage identity; a typed offline/immutable is not trusted'
   }
   const parts: string[] = []
-  parts.push(p.offline ? 'detached removable medium' : p.immutable ? 'probed immutable' : 'online')
+  parts.push(
+    p.offline
+      ? 'detached removable medium'
+      : p.immutable
+        ? 'probed immutable'
+        : p.pluggedInto !== null
+          ? `online: plugged into ${p.pluggedInto}`
+          : 'online',
+  )
   if (p.protections.length > 0) {
     parts.push(`protected against accidents only (${p.protections.join(', ')})`)
   }

@@ -108,6 +108,8 @@ export const InventoryBlockDevice = Type.Object(
     tran: Type.Optional(ShortText),
     removable: Type.Boolean(),
     fstype: Type.Optional(ShortText),
+    /** The filesystem's UUID (lsblk, else blkid; added later): a removable medium plugged in here is online. */
+    uuid: Type.Optional(ShortText),
     mountpoint: Type.Optional(LongText),
   },
   { additionalProperties: false },

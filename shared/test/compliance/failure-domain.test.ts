@@ -110,6 +110,31 @@ const cases: Case[] = [
     reasons: ['too-few-copies', 'no-offsite', 'no-offline-or-immutable'],
   },
   {
+    name: 'USB disk pulled from pve1 and plugged into pve2 (pve2’s inventory lists it): online, not offline',
+    copies: [copy('pve1/zfs-pool/backup', secondDisk), copy('pve1/usb/usb-1', usbDetached)],
+    facts: { mediaSeen: { 'usb-1': [{ node: 'pve2', at: NOW - H }] } },
+    counts: { copies: 3, offsite: 0, offlineOrImmutable: 0, versions: 0 },
+    reasons: ['no-offsite', 'no-offline-or-immutable'],
+    says: ['pve1/usb/usb-1 [autosnap_', 'online: plugged into pve2'],
+  },
+  {
+    name: 'USB disk seen in pve1’s own inventory before the run that found it detached: offline',
+    copies: [copy('pve1/zfs-pool/backup', secondDisk), copy('pve1/usb/usb-1', usbDetached)],
+    facts: { mediaSeen: { 'usb-1': [{ node: 'pve1', at: NOW - 3 * H }] } },
+    counts: { copies: 3, offsite: 0, offlineOrImmutable: 1, versions: 0 },
+    reasons: ['no-offsite'],
+  },
+  {
+    name: 'USB disk seen in pve2, then recorded carried to the office: where the record says, offsite and offline',
+    copies: [copy('pve1/zfs-pool/backup', secondDisk), copy('pve1/usb/usb-1', usbDetached)],
+    facts: {
+      mediaSeen: { 'usb-1': [{ node: 'pve2', at: NOW - 3 * H }] },
+      mediumSites: { 'usb-1': { site: 'office', recordedAt: NOW - H } },
+    },
+    counts: { copies: 3, offsite: 1, offlineOrImmutable: 1, versions: 0 },
+    reasons: [],
+  },
+  {
     name: 'USB disk rotated to the office and detached: offsite and offline',
     copies: [copy('pve1/zfs-pool/backup', secondDisk), copy('pve1/usb/usb-1', usbDetached)],
     facts: { mediumSites: { 'usb-1': { site: 'office', recordedAt: NOW - H } } },
