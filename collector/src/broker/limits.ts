@@ -1,4 +1,5 @@
 import { MAX_MESSAGE_BYTES, PUBLISH_FRAMING_BYTES } from '@backstop/shared'
+import { DEFAULT_LOG_INTERVAL_MS } from '../logging/limited-log.ts'
 
 /**
  * What one collector lets MQTT clients cost it (docs/security.md, "Unauthenticated MQTT clients"). Every number is
@@ -45,7 +46,7 @@ export const defaultBrokerLimits: BrokerLimits = {
   failedConnects: { burst: 20, perMinute: 10 },
   enrollsPerIp: { burst: 10, perMinute: 10 },
   enrollsTotal: { burst: 500, perMinute: 600 },
-  logIntervalMs: 10_000,
+  logIntervalMs: DEFAULT_LOG_INTERVAL_MS,
 }
 
 export function resolveBrokerLimits(over: Partial<BrokerLimits> | undefined): BrokerLimits {

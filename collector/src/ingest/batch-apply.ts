@@ -1,6 +1,6 @@
 import { BackstopError, isBackstopError, type AckBody, type Envelope, type ErrorCode } from '@backstop/shared'
 import type { Logger } from 'pino'
-import type { LimitedLog } from '../broker/refusals.ts'
+import type { LimitedLog } from '../logging/limited-log.ts'
 import type { Db } from '../store/db.ts'
 import type { EpochMs } from '../store/iso-time.ts'
 import { createLedgerChangesRepo, type LedgerChangeBuffer } from '../store/ledger-changes-repo.ts'

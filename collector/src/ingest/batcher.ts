@@ -1,7 +1,7 @@
 import { randomUUID, type KeyObject } from 'node:crypto'
 import { signEnvelope, type AckBody } from '@backstop/shared'
 import type { Logger } from 'pino'
-import type { LimitedLog } from '../broker/refusals.ts'
+import type { LimitedLog } from '../logging/limited-log.ts'
 import type { Counters } from '../metrics/counters.ts'
 import type { Db } from '../store/db.ts'
 import { isoOf, type EpochMs } from '../store/iso-time.ts'

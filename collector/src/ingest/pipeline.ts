@@ -1,7 +1,6 @@
 import type { KeyObject } from 'node:crypto'
 import type { Logger } from 'pino'
-import { defaultBrokerLimits } from '../broker/limits.ts'
-import { createLimitedLog, type LimitedLog } from '../broker/refusals.ts'
+import { createLimitedLog, DEFAULT_LOG_INTERVAL_MS, type LimitedLog } from '../logging/limited-log.ts'
 import type { Counters } from '../metrics/counters.ts'
 import type { Db } from '../store/db.ts'
 import type { EpochMs } from '../store/iso-time.ts'
@@ -87,7 +86,7 @@ export function createIngest(deps: IngestDeps): Ingest {
   const limitedLog = createLimitedLog({
     log: deps.log,
     now: deps.now,
-    intervalMs: deps.rejectLogIntervalMs ?? defaultBrokerLimits.logIntervalMs,
+    intervalMs: deps.rejectLogIntervalMs ?? DEFAULT_LOG_INTERVAL_MS,
   })
   const batcher: Batcher = createBatcher({ ...deps, onCommitted, limitedLog })
   const { verifier } = deps
