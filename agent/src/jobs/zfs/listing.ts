@@ -1,5 +1,6 @@
-import { BackstopError } from '@backstop/shared'
-import { describeFailure, succeeded, type Exec } from '../../exec/exec.ts'
+import { BackstopError, type ErrorCode } from '@backstop/shared'
+import { describeFailure, succeeded, type Exec, type ExecResult } from '../../exec/exec.ts'
+import { SshExec, sshFailureOf } from '../../remote/ssh.ts'
 import {
   classifyZfsError,
   lightListArgv,
@@ -28,6 +29,15 @@ export interface DatasetListing {
   readonly missing: readonly string[]
 }
 
+/**
+ * A failed listing on another host keeps the code of what failed there: its gate refusing the command (a dataset
+ * its rules do not give this key), the host key, the login or the connection; else `code` with `message`.
+ */
+function listingError(exec: Exec, r: ExecResult, code: ErrorCode, message: string): BackstopError {
+  const ssh = exec instanceof SshExec ? sshFailureOf(r, exec.ssh) : null
+  return ssh === null ? new BackstopError(code, message) : new BackstopError(ssh.code, ssh.message)
+}
+
 /** One `zfs list` for every root. Roots that do not exist are reported, not thrown: the others still run. */
 export async function listDatasets(exec: Exec, roots: readonly string[]): Promise<DatasetListing> {
   const r = await exec.run(['zfs', 'list', '-H', '-o', 'name', '-t', 'filesystem,volume', '-r', ...roots], {
@@ -36,7 +46,7 @@ export async function listDatasets(exec: Exec, roots: readonly string[]): Promis
   })
   const missing = missingNames(r.stderr)
   if (!succeeded(r) && missing.length === 0) {
-    throw new BackstopError('BK_ERR_EXEC_FAILED', describeFailure(r))
+    throw listingError(exec, r, 'BK_ERR_EXEC_FAILED', describeFailure(r))
   }
   return { datasets: r.stdout.split('\n').filter((l) => l !== ''), missing }
 }
@@ -62,7 +72,7 @@ export async function listSnapshots(
   if (!succeeded(r)) {
     const kind = classifyZfsError(r.stderr)
     const code = kind === 'missing' || kind === 'no-pool' ? 'BK_ERR_SNAPSHOT_SOURCE_MISSING' : 'BK_ERR_EXEC_FAILED'
-    throw new BackstopError(code, `${describeFailure(r)} — is the pool still imported? (\`zpool list\`)`)
+    throw listingError(exec, r, code, `${describeFailure(r)} — is the pool still imported? (\`zpool list\`)`)
   }
   return light
     ? parseZfsLightList(r.stdout)

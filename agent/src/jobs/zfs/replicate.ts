@@ -101,7 +101,7 @@ export async function sendOne(
   if (!targetDatasets.has(parent)) {
     const mk = await link.target.exec.run(['zfs', 'create', '-p', parent], { timeoutMs: 120_000 })
     if (!succeeded(mk) && classifyZfsError(mk.stderr) !== 'exists') {
-      reportFailure(report, link, `could not create ${parent}`, mk)
+      reportFailure(report, link, `could not create ${parent}`, parent, mk)
       return 'failed'
     }
     targetDatasets.add(parent)
@@ -115,7 +115,7 @@ export async function sendOne(
       reportDiverged(report, link, plan.targetDs, plan.source, p.stages.at(-1)!)
       return 'diverged'
     }
-    reportFailure(report, link, what, failed, p.stages)
+    reportFailure(report, link, what, plan.targetDs, failed, p.stages)
     return 'failed'
   }
   report.bytes += p.bytesPiped
@@ -170,7 +170,7 @@ export async function resumeCut(
       )
       continue
     }
-    reportFailure(report, link, `resuming into ${targetDs}`, failed, p.stages)
+    reportFailure(report, link, `resuming into ${targetDs}`, targetDs, failed, p.stages)
   }
   return resumed
 }
@@ -207,6 +207,7 @@ function reportFailure(
   report: RunReport,
   link: ReplicationLink,
   what: string,
+  targetDs: string,
   failed: ExecResult,
   stages: readonly ExecResult[] = [failed],
 ): void {
@@ -215,9 +216,19 @@ function reportFailure(
     report.error(ssh.code, `target ${link.name}: ${what}: ${ssh.message}`)
     return
   }
-  const full = stages.some((s) => classifyZfsError(s.stderr) === 'no-space')
+  const full = stages.find((s) => classifyZfsError(s.stderr) === 'no-space')
+  if (full !== undefined) {
+    // A full pool is never a cut: in a pull the receive refusing here makes the ssh of the send exit 255 too.
+    const pool = targetDs.split('/')[0]!
+    report.error(
+      'BK_ERR_REPLICATION_FAILED',
+      `target ${link.name}: ${what}: ${describeFailure(full)} — the target pool is full (${pool} on ` +
+        `${link.target.where}): free space there or lower its retention`,
+    )
+    return
+  }
   // The connection dropped under a running stream (ssh exits 255), or stages were killed while none failed on its
-  // own: a cut transfer. A receive that refused (full, diverged) makes the others be killed too: not a cut.
+  // own: a cut transfer. A receive that refused (diverged) makes the others be killed too: not a cut.
   const refused = stages.some((s) => s.signal === null && s.exitCode !== 0 && s.exitCode !== 255)
   const cut = (ssh !== null && stages.length > 1) || (!refused && stages.some((s) => s.signal !== null))
   if (ssh !== null && !cut) {
@@ -237,7 +248,6 @@ function reportFailure(
   report.error(
     'BK_ERR_REPLICATION_FAILED',
     `target ${link.name}: ${what}: ${describeFailure(failed)}` +
-      (full ? ' — the target pool is full: free space there or lower its retention' : '') +
       (cut && resumes ? ' — the transfer was cut; the next run resumes it (receive_resume_token)' : ''),
   )
 }
