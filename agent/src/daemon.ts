@@ -10,6 +10,7 @@ import { createHealthReporter, DISK_HEALTH_TASK, diskHealthTask } from './health
 import { librarySystemInfo } from './health/system-info.ts'
 import { collectInventory } from './inventory/collect-inventory.ts'
 import { createInventoryReporter, INVENTORY_TASK, inventoryTask } from './inventory/inventory-reporter.ts'
+import { sshKeyPathsOf } from './inventory/ssh-logins.ts'
 import { createJobsDeclarer } from './inventory/declared-jobs.ts'
 import { buildJobs } from './jobs/build-jobs.ts'
 import { finishedWithStorage, storageSpecOf } from './jobs/job-storage.ts'
@@ -105,6 +106,7 @@ export async function startDaemon(deps: CliDeps, config: ResolvedAgentConfig, lo
         configs: config.jobs,
         jobs,
         signal: stopJobs.signal,
+        sshKeys: sshKeyPathsOf(config.sshKeys, config.jobs),
       }),
     // The inventory finds the assets a job selects by probing (vzdump pools, recursive datasets): declare them too.
     emit: (body) => runtime.emit('inventory', body).finally(() => declarer.declare(body)),

@@ -106,6 +106,7 @@ export function parseAgentConfig(text: string, file: string, env: LoadEnv): Reso
     ...(input.role !== undefined ? { role: input.role } : {}),
     stateDir,
     ...(group !== undefined ? { group } : {}),
+    ...(input.sshKeys !== undefined ? { sshKeys: input.sshKeys } : {}),
     timezone,
     collector: {
       url: input.collector.url,

@@ -22,6 +22,21 @@ export const AgentConfigInput = Type.Object(
      * (node-io file-access.ts). Keys stay 0600. A name from /etc/group or a numeric gid. Default: none (0600/0700).
      */
     group: Type.Optional(Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]*[$]?$' })),
+    /**
+     * Where the inventory reads ssh keys (fingerprints only are sent): `authorized` files list keys that may log in
+     * here, `own` files are keys this node holds. Default: root's and every /home user's ~/.ssh (authorized_keys,
+     * *.pub) plus every job's `identity:`. A replica pulled here counts as immutable only while no key of its source
+     * node is authorized here.
+     */
+    sshKeys: Type.Optional(
+      Type.Object(
+        {
+          authorized: Type.Optional(Type.Array(Type.String({ pattern: '^/' }), { maxItems: 100 })),
+          own: Type.Optional(Type.Array(Type.String({ pattern: '^/' }), { maxItems: 100 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     /** Default IANA zone for schedules and calendar retention. Default UTC. */
     timezone: Type.Optional(Type.String({ minLength: 1 })),
     collector: Type.Object(
@@ -152,6 +167,8 @@ export interface ResolvedAgentConfig {
   readonly stateDir: string
   /** `group:` resolved on this machine; absent = data files owner-only. */
   readonly group?: FileGroup
+  /** `sshKeys:` as given; absent = the standard places (inventory/ssh-logins.ts). */
+  readonly sshKeys?: { readonly authorized?: readonly string[]; readonly own?: readonly string[] }
   readonly timezone: string
   readonly collector: {
     readonly url: string

@@ -10,6 +10,7 @@ import { listFilesystems } from '../tools/blkid.ts'
 import { listBlockDevices } from '../tools/lsblk.ts'
 import { coveringJobs, hostImageAsset, type CoverageFacts } from './coverage.ts'
 import { inventoryBlockDevices, inventoryMounts, parseZfsNames } from './inventory-parse.ts'
+import { sshKeyFacts, type SshKeyPaths } from './ssh-logins.ts'
 
 export interface InventoryDeps {
   readonly exec: Exec
@@ -23,6 +24,8 @@ export interface InventoryDeps {
   readonly configs: readonly ResolvedJob[]
   readonly jobs: readonly KindJob[]
   readonly signal: AbortSignal
+  /** Absent: no ssh key facts in the inventory. */
+  readonly sshKeys?: SshKeyPaths
 }
 
 export const ZFS_LIST_ARGV = ['zfs', 'list', '-H', '-o', 'name', '-t', 'filesystem,volume'] as const
@@ -80,6 +83,7 @@ export async function collectInventory(d: InventoryDeps): Promise<InventoryBody>
       .map((asset) => ({ asset, coveredBy: coveringJobs(d.configs, asset, facts) })),
     mounts: inventoryMounts(mounts),
     blockDevices: await blockDevices(d.exec),
+    ...(d.sshKeys !== undefined ? { sshKeys: await sshKeyFacts(d.exec, d.sshKeys) } : {}),
   }
 }
 

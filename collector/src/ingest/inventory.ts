@@ -5,7 +5,11 @@ export const applyInventory: Handler<'inventory'> = (msg, ctx) => {
     return DUPLICATE
   }
   const node = msg.env.node
-  for (const k of ctx.store.assets.assetsOnMovedMedia(node, msg.env.body)) {
+  const assets = ctx.store.assets
+  for (const k of [
+    ...assets.assetsOnMovedMedia(node, msg.env.body),
+    ...assets.assetsOnChangedLogins(node, msg.env.body),
+  ]) {
     ctx.changes.mark({ kind: 'asset', node: k.node, assetKind: k.kind, assetId: k.id })
   }
   for (const a of ctx.store.assets.replaceInventory(node, msg.env.body)) {

@@ -20,6 +20,9 @@ export function refreshVerdict(ctx: LedgerContext, k: AssetKey, now: number): vo
     productionStorage: ctx.assets.productionStorage(k),
     mediumSites: ctx.assets.mediumSites(),
     mediaSeen: detached.length > 0 ? ctx.assets.mediaSeen(detached) : undefined,
+    loginsFromProduction: copies.some((c) => c.storage?.immutability?.kind === 'pull-replica')
+      ? ctx.assets.loginsFrom(k.node)
+      : undefined,
     exemption: row.exemption ?? undefined,
   }
   const v = evaluateAsset(facts, copies, ctx.config.policies[row.tier], now, ctx.deviceHealth(k.node))

@@ -19,6 +19,12 @@ export interface AssetsRepo {
    * Call before replaceInventory.
    */
   assetsOnMovedMedia(node: string, inv: InventoryBody): AssetKey[]
+  /**
+   * When this inventory changes which ssh keys may log in to the node or which it holds: the assets whose pulled
+   * replicas it holds, and its own assets (replicas of them elsewhere may gain or lose their login). Call before
+   * replaceInventory.
+   */
+  assetsOnChangedLogins(node: string, inv: InventoryBody): AssetKey[]
 }
 
 export function createAssetsRepo(db: Db): AssetsRepo {
@@ -31,12 +37,16 @@ export function createAssetsRepo(db: Db): AssetsRepo {
   const insert = db.prepare(`INSERT INTO assets (node, asset_kind, asset_id, name, covered_by, present, reported_at)
     VALUES (@node, @kind, @id, @name, @coveredBy, 1, @at) ON CONFLICT (node, asset_kind, asset_id) DO NOTHING`)
   // What the node says about itself (role, mounts, disks) beside its assets: the coverage rules read the role.
-  const nodeInventory = db.prepare(`INSERT INTO node_inventory (node, role, mounts, block_devices, reported_at)
-    VALUES (@node, @role, @mounts, @blockDevices, @at) ON CONFLICT (node) DO UPDATE SET role = @role,
-    mounts = @mounts, block_devices = @blockDevices, reported_at = @at WHERE reported_at <= @at`)
-  const previous = db.prepare<[string], { block_devices: string; reported_at: string }>(
-    'SELECT block_devices, reported_at FROM node_inventory WHERE node = ?',
+  const nodeInventory = db.prepare(`INSERT INTO node_inventory (node, role, mounts, block_devices, ssh_keys,
+    reported_at) VALUES (@node, @role, @mounts, @blockDevices, @sshKeys, @at) ON CONFLICT (node) DO UPDATE SET
+    role = @role, mounts = @mounts, block_devices = @blockDevices, ssh_keys = @sshKeys, reported_at = @at
+    WHERE reported_at <= @at`)
+  const previous = db.prepare<[string], { block_devices: string; ssh_keys: string; reported_at: string }>(
+    'SELECT block_devices, ssh_keys, reported_at FROM node_inventory WHERE node = ?',
   )
+  const heldOrOwned = db.prepare<[string, string], AssetKey>(`SELECT DISTINCT node, asset_kind AS kind,
+    asset_id AS id FROM copies WHERE held_by = ? AND deleted_at IS NULL
+    UNION SELECT node, asset_kind, asset_id FROM ledger_assets WHERE node = ?`)
   const onMedium = prepareAssetsOnMedium(db)
   return {
     assetsOnMovedMedia: (node, inv) => {
@@ -49,6 +59,14 @@ export function createAssetsRepo(db: Db): AssetsRepo {
       const moved = [...was, ...now].filter((u) => was.has(u) !== now.has(u))
       return [...new Set(moved)].flatMap(onMedium)
     },
+    assetsOnChangedLogins: (node, inv) => {
+      const before = previous.get(node)
+      if (before !== undefined && before.reported_at > inv.at) {
+        return []
+      }
+      const same = before !== undefined && before.ssh_keys === JSON.stringify(inv.sshKeys ?? {})
+      return same ? [] : heldOrOwned.all(node, node)
+    },
     replaceInventory: (node, inv) => {
       const touched: InventoryTouched[] = []
       nodeInventory.run({
@@ -56,6 +74,7 @@ export function createAssetsRepo(db: Db): AssetsRepo {
         role: inv.role ?? null,
         mounts: JSON.stringify(inv.mounts ?? []),
         blockDevices: JSON.stringify(inv.blockDevices ?? []),
+        sshKeys: JSON.stringify(inv.sshKeys ?? {}),
         at: inv.at,
       })
       for (const a of inv.assets) {

@@ -169,6 +169,10 @@ export function createLedgerAssetsRepo(db: Db) {
     ON CONFLICT DO UPDATE SET site = excluded.site, recorded_at = excluded.recorded_at,
       recorded_by = excluded.recorded_by`)
   const onMedium = prepareAssetsOnMedium(db)
+  // Nodes on which a key `node` holds may log in: its inventory's own keys among their authorized ones.
+  const loginsOf = db.prepare<[string], { node: string }>(`SELECT DISTINCT h.node FROM node_inventory s,
+    json_each(s.ssh_keys, '$.own') o, node_inventory h, json_each(h.ssh_keys, '$.authorized') a
+    WHERE s.node = ? AND h.node != s.node AND a.value = o.value`)
   const seenIn = db.prepare<[string], { node: string; reported_at: string }>(`SELECT i.node, i.reported_at
     FROM node_inventory i, json_each(i.block_devices) d WHERE lower(json_extract(d.value, '$.uuid')) = ?`)
   const listCache = new Map<string, ReturnType<Db['prepare']>>()
@@ -187,6 +191,10 @@ export function createLedgerAssetsRepo(db: Db) {
       const id = fsUuid.toLowerCase()
       putSite.run(id, site, at, by)
       return onMedium(id)
+    },
+    /** The other nodes on which an ssh key this node holds is authorized (both nodes' latest inventories). */
+    loginsFrom(node: string): string[] {
+      return loginsOf.all(node).map((r) => r.node)
     },
     /** The nodes whose latest inventory lists a filesystem with each of these UUIDs (lower case) as plugged in. */
     mediaSeen(fsUuids: readonly string[]): Record<string, MediumSeen[]> {

@@ -208,5 +208,26 @@ describe('verdict by failure domain through ingest and the API (issue 11)', () =
     assert.deepEqual([r.asset.counts.copies, r.asset.counts.offsite, r.asset.counts.offlineOrImmutable], [2, 1, 1])
     const nasAssets = (await api('/api/v1/copies?node=nas1')).json().copies
     assert.deepEqual(nasAssets, [], 'nas1 got no asset of its own')
+
+    // pve1's root key gets a login on nas1: pve1 (or whoever owns it) can now delete the replica nas1 pulled.
+    const pveKey = 'SHA256:z8cSgvOjx2YP/FLsEuM5eJijgMOHwnnmsrgoZap1ID8'
+    const inventory = (node: string, t: number, sshKeys: { authorized: string[]; own: string[] }) =>
+      h.core.assets.replaceInventory(node, { at: new Date(T0 + t).toISOString(), assets: [], sshKeys })
+    inventory('pve1', 10_000, { authorized: [], own: [pveKey] })
+    inventory('nas1', 10_000, { authorized: [pveKey], own: [] })
+    h.ledger.runNow()
+    const exposed = (await api(ASSET_URL)).json().asset
+    assert.equal(exposed.counts.offlineOrImmutable, 0)
+    const place = exposed.places.find((p: { locationKey: string }) => p.locationKey === 'nas1/zfs-pool/tank')
+    assert.deepEqual(
+      [place.immutable, place.immutabilityVoided],
+      [false, 'not immutable: an ssh key the source node holds is authorized on nas1'],
+    )
+    const why = exposed.reasons.find((x: { code: string }) => x.code === 'no-offline-or-immutable')
+    assert.match(why.message, /nas1\/zfs-pool\/tank \[s1\] \(online, not immutable: an ssh key the source node/)
+    // The operator removes the key from nas1's authorized_keys: nas1's next inventory restores the claim at once.
+    inventory('nas1', 20_000, { authorized: [], own: [] })
+    h.ledger.runNow()
+    assert.equal((await api(ASSET_URL)).json().asset.counts.offlineOrImmutable, 1)
   })
 })

@@ -28,6 +28,8 @@ export interface PlaceJudgement {
   readonly offline: boolean
   /** A removable medium its host reports detached, found plugged into this node by its inventory: online. */
   readonly pluggedInto: string | null
+  /** Why a probed immutability does not hold after all (the source holds a login to the puller), else null. */
+  readonly immutabilityVoided: string | null
   readonly immutable: boolean
   /** Immutability ends at this instant (object lock retain-until); the verdict re-evaluates then. */
   readonly immutableUntil: number | null
@@ -204,6 +206,7 @@ function factsOf(p: Place, asset: AssetFacts, prodSite: string | null, now: numb
       offline: false,
       pluggedInto: null,
       immutable: false,
+      immutabilityVoided: null,
       immutableUntil: null,
     }
     return {
@@ -223,7 +226,8 @@ function factsOf(p: Place, asset: AssetFacts, prodSite: string | null, now: numb
   const plugged = where.attached === false ? pluggedInto(probe, probedAt, asset) : null
   const offline = plugged === null && isOffline(probe, where.attached)
   const imm = immutableUntil(probe, now)
-  const proven = { offsite, offline, immutable: imm.immutable }
+  const voided = loginVoids(probe, asset)
+  const proven = { offsite, offline, immutable: imm.immutable && voided === null }
   return {
     ...base,
     newestName: newestName(p),
@@ -231,11 +235,24 @@ function factsOf(p: Place, asset: AssetFacts, prodSite: string | null, now: numb
     site,
     ...proven,
     pluggedInto: plugged,
-    immutableUntil: imm.until,
+    immutabilityVoided: imm.immutable ? voided : null,
+    immutableUntil: proven.immutable ? imm.until : null,
     protections: [...protections].sort(),
     unprobed: false,
     unprovenClaims: claims.filter((k) => !proven[k]),
   }
+}
+
+/** A pulled replica is immutable only while its source holds no login to the node that pulled it. */
+function loginVoids(probe: StorageIdentity, asset: AssetFacts): string | null {
+  const holder = probe.host.toLowerCase()
+  if (
+    probe.immutability?.kind !== 'pull-replica' ||
+    !asset.loginsFromProduction?.some((n) => n.toLowerCase() === holder)
+  ) {
+    return null
+  }
+  return `not immutable: an ssh key the source node holds is authorized on ${probe.host}`
 }
 
 /** Stronger places first, so that of two places failing together the one that proves more is the one counted. */

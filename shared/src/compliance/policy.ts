@@ -144,6 +144,11 @@ export interface AssetFacts {
    * every such node. A medium is offline only while detached from every host of the fleet.
    */
   readonly mediaSeen?: Readonly<Record<string, readonly MediumSeen[]>> | undefined
+  /**
+   * The nodes on which an ssh key held by this asset's node is authorized (the nodes' inventories): a replica such a
+   * node pulled is not immutable — the source can log in there and delete it.
+   */
+  readonly loginsFromProduction?: readonly string[] | undefined
   /** Marked intentionally unprotected: the verdict is `exempt` whatever its copies, and never pages. */
   readonly exemption?: AssetExemption | undefined
 }

@@ -331,10 +331,13 @@ function offlineWhy(p: PlaceJudgement): string {
       ? 'detached removable medium'
       : p.immutable
         ? 'probed immutable'
-        : p.pluggedInto !== null
+        : p.pluggedInto
           ? `online: plugged into ${p.pluggedInto}`
           : 'online',
   )
+  if (p.immutabilityVoided) {
+    parts.push(p.immutabilityVoided)
+  }
   if (p.protections.length > 0) {
     parts.push(`protected against accidents only (${p.protections.join(', ')})`)
   }

@@ -91,6 +91,8 @@ export const JobFinishedBody = Type.Object(
   { additionalProperties: false },
 )
 
+const SshFingerprint = Type.String({ pattern: '^SHA256:[A-Za-z0-9+/]{43}={0,2}$' })
+
 /** A mounted filesystem as the agent saw it (findmnt): context for coverage, not an asset itself. */
 export const InventoryMount = Type.Object(
   { target: LongText, source: LongText, fstype: ShortText },
@@ -124,6 +126,20 @@ export const InventoryBody = Type.Object(
     /** Optional (added later): agents before it send assets only. */
     mounts: Type.Optional(Type.Array(InventoryMount, { maxItems: 2000 })),
     blockDevices: Type.Optional(Type.Array(InventoryBlockDevice, { maxItems: 2000 })),
+    /**
+     * SHA-256 fingerprints (`SHA256:…`, as ssh-keygen prints them) of the ssh keys authorized to log in to this node
+     * and of the keys it holds (added later): a replica pulled here is immutable only while no key of its source
+     * node may log in here.
+     */
+    sshKeys: Type.Optional(
+      Type.Object(
+        {
+          authorized: Type.Array(SshFingerprint, { maxItems: 500 }),
+          own: Type.Array(SshFingerprint, { maxItems: 500 }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     assets: Type.Array(
       Type.Object(
         {

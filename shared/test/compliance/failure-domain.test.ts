@@ -57,6 +57,10 @@ const usbDetached = at({ devices: [], fsUuid: 'usb-1', media: 'usb', attached: f
 const nas = at({ host: 'nas2', site: 'office', devices: [{ id: 'serial:NAS-A', transport: 'sata' }], media: 'nas' })
 const remote = (host: string, repository: string): StorageIdentity =>
   at({ host, site: 'office', devices: [], repository, media: 'nas' })
+const pulled = at({
+  ...nas,
+  immutability: { kind: 'pull-replica', probedAt: new Date(NOW - H).toISOString() },
+})
 const held = at({ devices: [hdd2], fsUuid: '3333', protections: ['zfs-hold'] })
 const lock = (retainUntil: number): StorageIdentity =>
   at({
@@ -230,6 +234,21 @@ const cases: Case[] = [
     counts: { copies: 2, offsite: 0, offlineOrImmutable: 0, versions: 0 },
     reasons: ['too-few-copies', 'no-offsite', 'no-offline-or-immutable'],
     says: ["not counted: on production's host (host:pve1)"],
+  },
+  {
+    name: 'a replica nas2 pulled, while a key pve1 holds is authorized on nas2: not immutable, and the reason says why',
+    copies: [copy('pve1/zfs-pool/backup', secondDisk), copy('nas2/zfs-pool/pulled', pulled)],
+    facts: { loginsFromProduction: ['NAS2'] },
+    counts: { copies: 3, offsite: 1, offlineOrImmutable: 0, versions: 0 },
+    reasons: ['no-offline-or-immutable'],
+    says: ['nas2/zfs-pool/pulled [autosnap_', 'not immutable: an ssh key the source node holds is authorized on nas2'],
+  },
+  {
+    name: 'a replica nas2 pulled, the source holding no login there (another node’s login elsewhere): immutable',
+    copies: [copy('pve1/zfs-pool/backup', secondDisk), copy('nas2/zfs-pool/pulled', pulled)],
+    facts: { loginsFromProduction: ['nas9'] },
+    counts: { copies: 3, offsite: 1, offlineOrImmutable: 1, versions: 0 },
+    reasons: [],
   },
   {
     name: 'an old agent typed offsite/offline/immutable: counted by location, none of the typed claims trusted',

@@ -37,7 +37,11 @@ const Place = Type.Object({
   site: Nullable(Type.String()),
   offsite: Type.Boolean(),
   offline: Type.Boolean(),
+  /** A medium its host reports detached, plugged into this node (its inventory): online. */
+  pluggedInto: Nullable(Type.String()),
   immutable: Type.Boolean(),
+  /** Why a probed immutability does not hold (the source node holds a login to the puller). */
+  immutabilityVoided: Nullable(Type.String()),
   protections: Type.Array(Type.String()),
   unprobed: Type.Boolean(),
   unprovenClaims: Type.Array(Type.String()),
@@ -89,7 +93,10 @@ export function assetView(a: LedgerAssetRow) {
       site: p.site,
       offsite: p.offsite,
       offline: p.offline,
+      // Verdicts stored before these facts existed lack them.
+      pluggedInto: p.pluggedInto ?? null,
       immutable: p.immutable,
+      immutabilityVoided: p.immutabilityVoided ?? null,
       protections: [...p.protections],
       unprobed: p.unprobed,
       unprovenClaims: [...p.unprovenClaims],
