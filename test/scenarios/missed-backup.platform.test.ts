@@ -5,7 +5,7 @@ import { nextRunAfter } from '@backstop/shared'
 import { requirePlatform } from '../support/platform.ts'
 import { waitFor } from '../support/wait-for.ts'
 import { zfsFuseReady } from '../support/zfs.ts'
-import { jumpingClock } from './support/clock.ts'
+import { jumpingClock } from '../support/jumping-clock.ts'
 import { fleet } from './support/fleet.ts'
 
 /**

@@ -3,57 +3,11 @@ import { describe, it } from 'node:test'
 import { nextRunAfter, type DeclaredJob, type Envelope } from '@backstop/shared'
 import { parseCollectorConfig } from '../../src/config/load.ts'
 import { startCollector } from '../../src/main.ts'
-import { MAX_TIMER_MS, type Clock } from '../../src/time/clock.ts'
 import { apiFetch } from '../support/app-deps.ts'
 import { captureLog, copy, FakeAgent, tempDir, TOKEN } from '../support/harness.ts'
+import { jumpingClock } from '../../../test/support/jumping-clock.ts'
 import { waitFor } from '../../../test/support/wait-for.ts'
 import { sendAsNode } from '../support/send-as-node.ts'
-
-/** The wall clock plus an offset the test moves forward: timers due by the jump fire at once, the rest re-arm. */
-function jumpingClock(): Clock & { jumpTo(t: number): void } {
-  let offset = 0
-  interface Timer {
-    at: number
-    fn: () => void
-    t?: ReturnType<typeof setTimeout>
-  }
-  const timers = new Set<Timer>()
-  const now = (): number => Date.now() + offset
-  const arm = (h: Timer): void => {
-    h.t = setTimeout(
-      () => {
-        if (now() < h.at) {
-          arm(h)
-          return
-        }
-        timers.delete(h)
-        h.fn()
-      },
-      Math.min(Math.max(0, h.at - now()), MAX_TIMER_MS),
-    )
-    h.t.unref()
-  }
-  return {
-    now,
-    setTimer(fn, delayMs) {
-      const h: Timer = { at: now() + delayMs, fn }
-      timers.add(h)
-      arm(h)
-      return h
-    },
-    clearTimer(h) {
-      clearTimeout((h as Timer).t)
-      timers.delete(h as Timer)
-    },
-    jumpTo(t) {
-      offset += Math.max(0, t - now())
-      for (const h of timers) {
-        clearTimeout(h.t)
-        arm(h)
-      }
-    },
-  }
-}
 
 const job = (name: string, assetId: string): DeclaredJob => ({
   name,

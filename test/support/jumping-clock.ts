@@ -1,4 +1,4 @@
-import { MAX_TIMER_MS, type Clock } from '../../../collector/src/time/clock.ts'
+import { MAX_TIMER_MS, type Clock } from '../../collector/src/time/clock.ts'
 
 /**
  * The collector's clock for a scenario that needs hours to pass: the wall clock plus an offset that only moves
