@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
-import type { Exec } from '../../agent/src/exec/exec.ts'
 import { NodeExec } from '../../agent/src/exec/node-exec.ts'
+import { CuttingExec } from '../support/cutting-exec.ts'
 import type { JobResult } from '../../agent/src/jobs/job.ts'
 import { resolveZfsJob } from '../../agent/src/jobs/zfs/config.ts'
 import { ZfsSnapshotJob } from '../../agent/src/jobs/zfs/zfs-job.ts'
@@ -108,32 +107,6 @@ async function firstReplica(t: TestContext, s: Setup, clock: TestClock): Promise
   const first = snapshotNames(`${s.src}/data`)
   assert.deepEqual(snapshotNames(s.tds), first, 'the first pull brought the snapshot over')
   return first[0]!
-}
-
-/** An Exec that kills the sshd's per-connection children once, `afterMs` into the first pipeline (a cut link). */
-class CuttingExec implements Exec {
-  cut = false
-  constructor(
-    private readonly inner: Exec,
-    private readonly sshdPid: number,
-    private readonly afterMs: number,
-  ) {}
-  run: Exec['run'] = (argv, opts) => this.inner.run(argv, opts)
-  pipeline: Exec['pipeline'] = (stages, opts) => {
-    if (!this.cut) {
-      this.cut = true
-      setTimeout(() => {
-        const kids = spawnSync('ps', ['-o', 'pid=', '--ppid', String(this.sshdPid)], { encoding: 'utf8' })
-        for (const pid of kids.stdout
-          .split('\n')
-          .map((l) => Number(l.trim()))
-          .filter((n) => n > 0)) {
-          process.kill(pid, 'SIGKILL')
-        }
-      }, this.afterMs)
-    }
-    return this.inner.pipeline(stages, opts)
-  }
 }
 
 test('pull cut mid-send: coded, no partial replica, source snapshots kept, the next run catches up', async (t) => {

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
-import type { Exec } from '../../agent/src/exec/exec.ts'
 import { NodeExec } from '../../agent/src/exec/node-exec.ts'
+import { CuttingExec } from '../support/cutting-exec.ts'
 import type { JobResult } from '../../agent/src/jobs/job.ts'
 import { resolveZfsJob, type ZfsJobInput } from '../../agent/src/jobs/zfs/config.ts'
 import { ZfsSnapshotJob } from '../../agent/src/jobs/zfs/zfs-job.ts'
@@ -191,32 +190,6 @@ test('pull: the receiver pulls through the source gate, prunes by its own policy
     clock.advance(HOUR)
   }
 })
-
-/** An Exec that kills the sshd's per-connection children once, `afterMs` into the first pipeline (a cut link). */
-class CuttingExec implements Exec {
-  cut = false
-  constructor(
-    private readonly inner: Exec,
-    private readonly sshdPid: number,
-    private readonly afterMs: number,
-  ) {}
-  run: Exec['run'] = (argv, opts) => this.inner.run(argv, opts)
-  pipeline: Exec['pipeline'] = (stages, opts) => {
-    if (!this.cut) {
-      this.cut = true
-      setTimeout(() => {
-        const kids = spawnSync('ps', ['-o', 'pid=', '--ppid', String(this.sshdPid)], { encoding: 'utf8' })
-        for (const pid of kids.stdout
-          .split('\n')
-          .map((l) => Number(l.trim()))
-          .filter((n) => n > 0)) {
-          process.kill(pid, 'SIGKILL')
-        }
-      }, this.afterMs)
-    }
-    return this.inner.pipeline(stages, opts)
-  }
-}
 
 test('a connection cut mid-send: zfs-fuse cannot resume (coded), the next run sends again and completes', async (t) => {
   if (!requirePlatform(t, needs)) {
