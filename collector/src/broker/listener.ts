@@ -13,6 +13,9 @@ export function createMqttServer(broker: Broker, tls: TlsOptions | undefined): S
     : createServer((s) => broker.handle(s))
   // Node runs the TLS server's own 'connection' listener first; destroying the raw socket here ends the handshake.
   server.on('connection', (socket: Socket) => {
+    // An ack is one small write answering the client's publish: Nagle would hold it until the client's delayed ACK
+    // of the previous segment (~40 ms on Linux), a floor under every ack's latency.
+    socket.setNoDelay(true)
     broker.admit(socket)
   })
   if (tls) {
