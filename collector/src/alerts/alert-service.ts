@@ -1,5 +1,4 @@
 import {
-  alertKey,
   alertTopics,
   applyCondition,
   isSuppressedByNode,
@@ -19,8 +18,12 @@ export interface AlertServiceDeps {
   readonly notify: NotifyRepo
   readonly publish: MqttPublish
   readonly minSeverity: Severity
-  /** Nodes whose asset alerts are folded (ledger/node-liveness.ts foldingNodes: away or within catch-up grace). */
-  readonly foldingNodes: () => ReadonlySet<string>
+  /**
+   * Nodes whose asset alerts are folded (ledger/node-liveness.ts foldingNodes: away or within catch-up grace), each
+   * with what folds them (the node's node-down alert key, or node-away / catch-up: ledger/node-liveness.ts), the
+   * alert's `suppressedBy`.
+   */
+  readonly foldingNodes: () => ReadonlyMap<string, string>
   readonly log: Logger
   /** The hash-chained audit log (audit/audit-log.ts); ack and silence are recorded there. */
   readonly audit?: (actor: string, action: string, target: string, detail: Record<string, unknown>) => void
@@ -73,9 +76,10 @@ export function createAlertService(deps: AlertServiceDeps) {
     if (applied.record === undefined) {
       return null
     }
+    const folding = deps.foldingNodes()
     const suppressedBy =
-      applied.record.state === 'firing' && cond.node !== undefined && isSuppressedByNode(cond, deps.foldingNodes())
-        ? alertKey('node-down', cond.node)
+      applied.record.state === 'firing' && cond.node !== undefined && isSuppressedByNode(cond, folding)
+        ? (folding.get(cond.node) ?? null)
         : null
     alerts.put(applied.record, suppressedBy, at)
     if (applied.flip === null) {
@@ -148,6 +152,17 @@ export function createAlertService(deps: AlertServiceDeps) {
       return alerts.get(key)
     },
     firingOfNode: (node: string): StoredAlert[] => alerts.firingOfNode(node),
+    /**
+     * Call inside a transaction. A node's fold changed its cause (node-down resolved, its catch-up grace began): the
+     * alerts folded under it name the new one, never an alert that has resolved. Not a flip: nothing is notified.
+     */
+    refold(node: string, by: string, at: number): void {
+      for (const a of alerts.firingOfNode(node)) {
+        if (a.suppressedBy !== null && a.suppressedBy !== by) {
+          alerts.put(a, by, at)
+        }
+      }
+    },
     /** Re-publishes one key's retained state (after an ack or silence, which are not flips). */
     publishState(key: string): void {
       const a = alerts.get(key)

@@ -60,7 +60,7 @@ export function composeLedger(d: LedgerPartDeps): LedgerPart {
   const channels = createNotifyRepo(d.db)
   const changes = createLedgerChangesRepo(d.db)
   const deliverer = createDeliverer({ repo: channels, clock: d.clock, log: d.log, fetch: d.fetch })
-  const foldingNodes = latePort<() => ReadonlySet<string>>('the ledger (node liveness)')
+  const foldingNodes = latePort<() => ReadonlyMap<string, string>>('the ledger (node liveness)')
   const alerts = createAlertService({
     alerts: alertsRepo,
     notify: channels,

@@ -54,8 +54,8 @@ export function createNodeLiveness(ctx: LedgerContext) {
     VALUES (?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (node) DO UPDATE SET down = excluded.down, reason = excluded.reason, deadline_at = excluded.deadline_at,
       away_since = excluded.away_since, back_at = excluded.back_at, folding = excluded.folding`)
-  const allOf = db.prepare<[], { node: string; down: number; folding: number }>(
-    'SELECT node, down, folding FROM node_liveness WHERE down = 1 OR folding = 1',
+  const allOf = db.prepare<[], { node: string; down: number; folding: number; away_since: number | null }>(
+    'SELECT node, down, folding, away_since FROM node_liveness WHERE down = 1 OR folding = 1',
   )
   const due = db.prepare<[number, number], { node: string }>(
     'SELECT node FROM node_liveness WHERE deadline_at IS NOT NULL AND deadline_at <= ? ORDER BY deadline_at LIMIT ?',
@@ -65,7 +65,7 @@ export function createNodeLiveness(ctx: LedgerContext) {
   )
   const rows = allOf.all()
   const down = new Set(rows.filter((r) => r.down === 1).map((r) => r.node))
-  const folding = new Set(rows.filter((r) => r.folding === 1).map((r) => r.node))
+  const folding = new Map<string, string>()
   const toggle = (set: Set<string>, node: string, on: boolean): void => {
     if (on) {
       set.add(node)
@@ -73,12 +73,27 @@ export function createNodeLiveness(ctx: LedgerContext) {
       set.delete(node)
     }
   }
+  /**
+   * What folds a node's alerts, as `suppressedBy` names it: its node-down alert while that fires, `node-away/<node>`
+   * while it is away but not yet down (nodeDownAfterS), `catch-up/<node>` after its return (catchUpGraceS) — never
+   * an alert that does not exist.
+   */
+  const setFolding = (node: string, on: boolean, isDown: boolean, away: boolean): void => {
+    if (!on) {
+      folding.delete(node)
+      return
+    }
+    folding.set(node, isDown ? alertKey('node-down', node) : away ? `node-away/${node}` : `catch-up/${node}`)
+  }
+  for (const r of rows.filter((x) => x.folding === 1)) {
+    setFolding(r.node, true, r.down === 1, r.away_since !== null)
+  }
 
   return {
     /** Nodes whose node-down alert fires. */
     downNodes: (): ReadonlySet<string> => down,
-    /** Nodes whose asset alerts are folded now: away, or back within their catch-up grace. */
-    foldingNodes: (): ReadonlySet<string> => folding,
+    /** Nodes whose asset alerts are folded now (away, or back within their catch-up grace) → what folds them. */
+    foldingNodes: (): ReadonlyMap<string, string> => folding,
     due: (now: number, limit: number): string[] => due.all(now, limit).map((r) => r.node),
     nextDeadline: (): number | null => next.get()?.t ?? null,
 
@@ -103,7 +118,10 @@ export function createNodeLiveness(ctx: LedgerContext) {
       )
       put.run(node, j.down ? 1 : 0, j.reason, j.nextAt, j.awaySince, j.backAt, j.folding ? 1 : 0)
       toggle(down, node, j.down)
-      toggle(folding, node, j.folding)
+      setFolding(node, j.folding, j.down, j.awaySince !== null)
+      if (j.folding) {
+        ctx.alerts.refold(node, folding.get(node)!, now)
+      }
       const folded = ctx.alerts.firingOfNode(node).filter((a) => defaultFoldedKinds.includes(a.kind))
       ctx.alerts.raise(
         {

@@ -208,7 +208,8 @@ describe('ledger: inventory and node liveness', () => {
     status('online', T0 + 27 * H)
     assert.equal(h.alert('node-down/pve1')!.state, 'resolved')
     for (const m of missed) {
-      assert.equal(h.alert(m.key)!.suppressedBy, 'node-down/pve1', 'still folded: the catch-up runs get their grace')
+      // Still folded while the catch-up runs get their grace, under what folds them now (node-down has resolved).
+      assert.equal(h.alert(m.key)!.suppressedBy, 'catch-up/pve1')
     }
     // The catch-up run covers tank/a only: its alert resolves quietly (it never paged), tank/b still waits.
     h.run('snap', T0 + 27 * H + M, 60_000, [h.copy('c3', 'tank/a', T0 + 27 * H + M + 1)])
@@ -234,6 +235,29 @@ describe('ledger: inventory and node liveness', () => {
       'what still holds after the catch-up grace speaks for itself',
     )
     assert.equal(h.repos.alerts.flips(b.key, 1)[0]!.at, T0 + 28 * H, 'released at the end of the grace (1 h)')
+    h.stop()
+  })
+
+  it('a folded alert names what folds it: node-away before node-down fires, catch-up after the return', () => {
+    const h = harness()
+    h.start()
+    h.run('snap', T0, 60_000, [h.copy('c1', 'tank/a', T0 + 1)])
+    const status = (state: 'online' | 'offline', at: number): void => {
+      h.db.transaction(() =>
+        h.core.nodes.setStatus('pve1', state, new Date(at).toISOString(), new Date(at).toISOString(), 'shutdown'),
+      )()
+      h.clock.set(at)
+      h.ledger.runNow()
+    }
+    // An upgrade stops the agent 5 minutes before its backup is due; the deadline passes while it is away.
+    status('offline', T0 + 26 * H - 5 * M)
+    h.clock.set(T0 + 26 * H)
+    const key = 'missed-backup/pve1/snap/zfs-dataset/tank/a'
+    assert.equal(h.alert('node-down/pve1'), undefined, 'node-down waits nodeDownAfterS (600 s)')
+    assert.deepEqual([h.alert(key)!.state, h.alert(key)!.suppressedBy], ['firing', 'node-away/pve1'])
+    status('online', T0 + 26 * H + M)
+    assert.equal(h.alert('node-down/pve1'), undefined)
+    assert.equal(h.alert(key)!.suppressedBy, 'catch-up/pve1', 'never an alert that does not exist')
     h.stop()
   })
 

@@ -42,7 +42,7 @@ export function foldUnderDownNodes<T extends NodeScopedAlert>(
 /** Is this one alert suppressed right now? The per-alert form of foldUnderDownNodes for the hot path. */
 export function isSuppressedByNode(
   a: NodeScopedAlert,
-  downNodes: ReadonlySet<string>,
+  downNodes: { has(node: string): boolean },
   foldedKinds: readonly AlertKind[] = defaultFoldedKinds,
 ): boolean {
   return a.node !== undefined && downNodes.has(a.node) && foldedKinds.includes(a.kind)
