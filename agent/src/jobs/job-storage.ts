@@ -132,10 +132,10 @@ export function locatorOf(loc: Location): StorageLocator {
     case 'zfs-pool': {
       // `host:pool` is a replica received by another host over ssh: remote storage, not a local pool.
       const colon = loc.target.indexOf(':')
-      const host = loc.target.slice(0, colon)
       if (colon < 0) {
         return { kind: 'zfs-pool', pool: poolOf(loc.target) }
       }
+      const host = loc.target.slice(0, colon)
       return isLoopbackHost(host)
         ? { kind: 'zfs-pool', pool: poolOf(loc.target.slice(colon + 1)), via: host }
         : { kind: 'remote', host, repository: `zfs:${loc.target}` }
