@@ -75,7 +75,9 @@ it('unauthenticated floods cannot grow the collector by 64 MiB; an enrolled node
         return open === 0 || assert.fail(`${open} of ${IDLE_SOCKETS} idle never-TLS sockets still open`)
       },
       {
-        what: `the collector's TLS handshake timeout (${defaultBrokerLimits.tlsHandshakeTimeoutMs} ms) to close every idle socket`,
+        what:
+          `the collector's TLS handshake timeout (${defaultBrokerLimits.tlsHandshakeTimeoutMs} ms) ` +
+          'to close every idle socket',
         timeoutMs: Math.max(0, lastOpened + defaultBrokerLimits.tlsHandshakeTimeoutMs + GRACE_MS - Date.now()),
         intervalMs: 100,
       },
@@ -101,7 +103,9 @@ it('unauthenticated floods cannot grow the collector by 64 MiB; an enrolled node
   const p95 = percentile(acks, 95)
   const idleClosed = Math.max(...idle.map((i) => i.closedMs ?? NaN))
   t.diagnostic(
-    `RSS ${baseline.toFixed(0)} → peak ${peak.toFixed(0)} MiB (+${growth.toFixed(1)}); ack p95 ${p95.toFixed(0)} ms over ${acks.length}; every idle socket closed within ${idleClosed} ms of its opening`,
+    `RSS ${baseline.toFixed(0)} → peak ${peak.toFixed(0)} MiB (+${growth.toFixed(1)}); ` +
+      `ack p95 ${p95.toFixed(0)} ms over ${acks.length}; ` +
+      `every idle socket closed within ${idleClosed} ms of its opening`,
   )
   assert.ok(growth <= RSS_BOUND_MIB, `collector grew by ${growth.toFixed(1)} MiB under the floods`)
   assert.ok(p95 <= ACK_P95_BOUND_MS, `heartbeat ack p95 ${p95.toFixed(0)} ms during the attack`)

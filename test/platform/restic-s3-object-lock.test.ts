@@ -76,7 +76,7 @@ function probe(moto: { endpoint: string }, bucket: string): ReturnType<typeof pr
 }
 
 describe('restic on S3 with object lock (moto, an emulator)', () => {
-  it('default COMPLIANCE retention: restic backs up over s3:, the canary version refuses deletion, the copies count object-lock until its retain-until; when the lock headers vanish the next run flips them back with BK_ERR_IMMUTABILITY_LOST', async (t) => {
+  it('COMPLIANCE default retention: copies count object-lock until retain-until; headers gone, flipped back', async (t) => {
     if (!ready(t, true)) {
       return
     }
@@ -124,7 +124,7 @@ describe('restic on S3 with object lock (moto, an emulator)', () => {
     assert.equal(second.copies.length, 2, 'restic still backs up; only the immutability claim is withdrawn')
   })
 
-  it('a bucket without object lock: the canary version is deleted with the node credentials, nothing counts immutable', async (t) => {
+  it('no object lock: the canary version is deleted with the node credentials, nothing immutable', async (t) => {
     if (!ready(t, false)) {
       return
     }
@@ -142,7 +142,7 @@ describe('restic on S3 with object lock (moto, an emulator)', () => {
     assert.match(unversioned.detail, /the bucket is not versioned \(no x-amz-version-id\), so no object lock/)
   })
 
-  it('lock headers missing (hidden by a gateway): the refused delete proves nothing, the state is unknown', async (t) => {
+  it('lock headers hidden by a gateway: the refused delete proves nothing, the state is unknown', async (t) => {
     if (!ready(t, false)) {
       return
     }

@@ -168,7 +168,7 @@ test('pull with a wrong host key: BK_ERR_SSH_HOST_KEY, nothing received, the rep
   assert.deepEqual(snapshotNames(s.tds), snapshotNames(`${s.src}/data`), 'pinned right again, it catches up')
 })
 
-test('pull into a full pool: a coded error naming the pool, earlier replicas intact, catches up once freed', async (t) => {
+test('pull into a full pool: coded, names the pool, earlier replicas intact, catches up once freed', async (t) => {
   if (!requirePlatform(t, needs)) {
     return
   }

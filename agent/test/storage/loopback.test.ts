@@ -54,7 +54,7 @@ test('a repository in a local directory is probed as that directory; one served 
   })
 })
 
-test('a repository served from this host is this node’s storage at this node’s site, whatever config says', async () => {
+test('a repository served from this host is this node’s storage at its site, whatever config says', async () => {
   // No command may run: there is nothing local to probe behind a REST URL.
   const prober = new StorageProber(new FixtureExec([]), 'pve1', 'home')
   const served = await prober.probe(
@@ -72,7 +72,7 @@ test('a repository served from this host is this node’s storage at this node�
   assert.deepEqual(away.storage, { host: 'nas9', site: 'office', devices: [], repository: 'restic:4f2a', media: 'nas' })
 })
 
-test('a zfs push to 127.0.0.1 reports the devices of the local pool that received it, at this node’s site', async () => {
+test('a zfs push to 127.0.0.1 reports the local pool’s devices, at this node’s site', async () => {
   const prober = new StorageProber(recorded(), 'h1', 'home')
   const at = locatorOf({ kind: 'zfs-pool', target: '127.0.0.1:bkh7pb' })
   const pushed = await prober.probe(at, { media: 'hdd', site: 'office' })

@@ -121,7 +121,7 @@ describe('verdict by failure domain through ingest and the API (issue 11)', () =
     )
   })
 
-  it('a USB disk pve1 reports detached but pve2’s inventory lists: online, plugged into pve2, until pve2 loses it', async (t) => {
+  it('a USB disk detached from pve1, in pve2’s inventory: online, plugged into pve2, until pulled', async (t) => {
     const { h, app, api } = setup([
       { id: 'b1', target: 'backup', storage: backupPoolStorage },
       { id: 'u1', target: 'usb', storage: usbDetached },
@@ -155,7 +155,7 @@ describe('verdict by failure domain through ingest and the API (issue 11)', () =
     assert.equal(await offline(), 1, 'pulled out of pve2 as well: offline again')
   })
 
-  it("a replica nas1 pulled, on nas1's own pool named tank, counts in pve1's verdict as a copy held by nas1", async (t) => {
+  it("a replica nas1 pulled onto its own pool named tank counts in pve1's verdict, held by nas1", async (t) => {
     const { h, app, api } = setup([{ id: 's1', target: 'tank', storage: tankSource }])
     t.after(() => {
       h.stop()

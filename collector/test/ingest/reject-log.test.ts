@@ -23,7 +23,7 @@ const rejectedInAcks = (h: Harness, code: string): number =>
   h.acks.flatMap((a) => a.body.rejected).filter((r) => r.code === code).length
 
 describe('ingest rejections: every one counted and acked, logged with a rate limit (issue 12)', () => {
-  it('1,000 messages with a bad signature: one line in the window, counter 1,000; the next window logs again', async (t) => {
+  it('1,000 bad signatures: one line in the window, counter 1,000; the next window logs again', async (t) => {
     const { h, a, tick } = await setup(t)
     const forged = (i: number): Envelope => ({ ...a.started(`r${i}`), sig: a.started('other').sig })
     await Promise.all(Array.from({ length: N }, (_, i) => h.send('pve1', payload(forged(i)))))

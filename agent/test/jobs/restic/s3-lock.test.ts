@@ -255,7 +255,7 @@ describe('the object-lock probe', () => {
   const cfg = resolveResticJob(input('s3:https://s3.example:8443/bk/repo'), 'UTC')
   const keys = { AWS_ACCESS_KEY_ID: 'AKID', AWS_SECRET_ACCESS_KEY: 'very-secret' }
 
-  it('writes a canary under the prefix with Content-MD5, HEADs and DELETEs that version id, hides it behind a marker', async () => {
+  it('writes a canary with Content-MD5, HEADs and DELETEs its version id, hides it behind a marker', async () => {
     const seen: { method: string; url: string; headers: Record<string, string> }[] = []
     const answer = (status: number, body = '', headers: Record<string, string> = {}) => ({
       status,

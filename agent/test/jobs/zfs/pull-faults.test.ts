@@ -29,7 +29,7 @@ function remote(exec: FixtureExec): ZfsSide {
   }
 }
 
-test('pull: the source gate refusing the listing of a dataset is BK_ERR_REMOTE_GATE_REFUSED, not an exec failure', async () => {
+test('pull: the source gate refusing a dataset’s listing is BK_ERR_REMOTE_GATE_REFUSED', async () => {
   const list = ['zfs', 'list', '-H', '-o', 'name', '-t', 'filesystem,volume', '-r', 'tank/other']
   const exec = new FixtureExec([
     {
@@ -49,7 +49,7 @@ test('pull: the source gate refusing the listing of a dataset is BK_ERR_REMOTE_G
   assert.match(err.message, /backstop-agent remote authorized-key/)
 })
 
-test('pull: the local pool full while the ssh send exits 255 is a full pool naming it, not a cut transfer', async () => {
+test('pull: a full local pool while ssh exits 255 is a full pool naming it, not a cut', async () => {
   const send = sendArgv('tank/data@s2', 'tank/data@s1', {})
   const recv = receiveArgv('nas/pulled/tank/data', caps)
   const exec = new FixtureExec([
