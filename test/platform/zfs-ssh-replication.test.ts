@@ -10,6 +10,8 @@ import { resolveZfsJob, type ZfsJobInput } from '../../agent/src/jobs/zfs/config
 import { ZfsSnapshotJob } from '../../agent/src/jobs/zfs/zfs-job.ts'
 import { resolveZfsPullJob, type ZfsPullJobInput } from '../../agent/src/jobs/zfs-pull/config.ts'
 import { ZfsPullJob } from '../../agent/src/jobs/zfs-pull/pull-job.ts'
+import { resolveZfsReplicasJob } from '../../agent/src/jobs/zfs-replicas/config.ts'
+import { ZfsReplicasJob } from '../../agent/src/jobs/zfs-replicas/replicas-job.ts'
 import { requirePlatform } from '../support/platform.ts'
 import { gateCommand, startSshd, sshdReady, type TestSshd } from '../support/sshd.ts'
 import { createTestPool, guidOf, must, sh, snapshotNames, userrefs, zfsFuseReady } from '../support/zfs.ts'
@@ -119,6 +121,27 @@ test('push over ssh: full then incremental through the gate, holds on both ends,
     !r2.deleted.some((d) => d.name.startsWith(tds)),
     'the sender never destroys on the receiver (its gate would refuse)',
   )
+  // The receiving host prunes with its own policy (keep only the newest): s1 goes, the held base s2 stays.
+  const receiver = new ZfsReplicasJob(
+    resolveZfsReplicasJob(
+      { kind: 'zfs-replicas', name: 'keep', dataset: `${s.dst}/replicas`, retention: { keep: { last: 1, ...none } } },
+      'UTC',
+    ),
+  )
+  ok(await receiver.run(jobContext(t, clock, realExec())))
+  assert.deepEqual(snapshotNames(tds), [s2], 'the receiver pruned by its own policy')
+  clock.advance(HOUR)
+  const r3 = await job.run(ctx)
+  ok(r3)
+  const s3 = 'backstop_20261110T020000Z_h'
+  const gone = 'pruned there by its own policy, or by hand'
+  assert.deepEqual(snapshotNames(tds), [s2, s3], 'the next push still finds its base')
+  assert.deepEqual(
+    r3.deleted.filter((d) => d.name.startsWith(tds)).map((d) => [d.copyId, d.rule]),
+    [[`zfs:127.0.0.1:${tds}@${s1}`, `no longer on target nas (root@127.0.0.1:${s.sshd.port}): ${gone}`]],
+    'the sender reports the replica the receiver pruned as gone, so the collector stops counting it',
+  )
+  assert.ok(!r3.copies.some((c) => c.name === `${tds}@${s1}`))
 })
 
 test('pull: the receiver pulls through the source gate, prunes by its own policy, proves pull-replica', async (t) => {

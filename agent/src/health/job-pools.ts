@@ -22,7 +22,7 @@ export function jobPools(jobs: readonly ResolvedJob[], exec: Exec): (() => Promi
               ...j.datasets.map((d) => d.name),
               ...j.targets.filter((t) => t.ssh === undefined).map((t) => t.dataset),
             ].map(poolOf)
-          : j.kind === 'zfs-pull'
+          : j.kind === 'zfs-pull' || j.kind === 'zfs-replicas'
             ? [poolOf(j.dataset)]
             : [],
       ),

@@ -32,7 +32,8 @@ export function jobCovers(cfg: ResolvedJob, asset: AssetRef, facts: CoverageFact
     case 'btrfs':
       return asset.kind === 'btrfs-subvolume' && cfg.subvolumes.some((s) => s.path === asset.id)
     case 'zfs-pull':
-      // It protects another node's datasets: nothing on this node is covered by it.
+    case 'zfs-replicas':
+      // It protects (or prunes) another node's datasets: nothing on this node is covered by it.
       return false
     case 'vzdump': {
       const m = /^(?:vm|ct)\/(\d+)$/.exec(asset.id)

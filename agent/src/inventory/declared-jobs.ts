@@ -19,7 +19,8 @@ export function configuredAssets(cfg: ResolvedJob, host: string): AssetRef[] {
     case 'btrfs':
       return cfg.subvolumes.map((s) => ({ kind: 'btrfs-subvolume', id: s.path }))
     case 'zfs-pull':
-      // The source node's assets: declaring them here would make them this node's (ids are per node).
+    case 'zfs-replicas':
+      // The source nodes' assets: declaring them here would make them this node's (ids are per node).
       return []
     case 'vzdump':
       // A guest id alone does not say VM or container: the inventory (pvesh) does.

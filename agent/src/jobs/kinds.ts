@@ -17,6 +17,8 @@ import { poolOf } from './zfs/health.ts'
 import { ZfsSnapshotJob } from './zfs/zfs-job.ts'
 import { resolveZfsPullJob, ZfsPullJobConfig } from './zfs-pull/config.ts'
 import { ZfsPullJob } from './zfs-pull/pull-job.ts'
+import { resolveZfsReplicasJob, ZfsReplicasJobConfig } from './zfs-replicas/config.ts'
+import { ZfsReplicasJob } from './zfs-replicas/replicas-job.ts'
 
 /**
  * The job-kind table: one line per kind (zrepl's `type:` + build_jobs.go). Config validation picks the schema by
@@ -59,6 +61,13 @@ export const jobKinds = {
     schema: ZfsPullJobConfig,
     resolve: resolveZfsPullJob,
     create: (c) => new ZfsPullJob(c),
+    targets: (c) => [{ zfs: poolOf(c.dataset) }],
+  }),
+  'zfs-replicas': spec({
+    schema: ZfsReplicasJobConfig,
+    resolve: resolveZfsReplicasJob,
+    create: (c) => new ZfsReplicasJob(c),
+    // The pool the senders fill: what runs out first on a receiving host.
     targets: (c) => [{ zfs: poolOf(c.dataset) }],
   }),
   btrfs: spec({

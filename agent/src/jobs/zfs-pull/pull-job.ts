@@ -4,6 +4,7 @@ import { probeZfsCapabilities, type ZfsCapabilities } from '../../tools/zfs.ts'
 import type { CopyCheck, JobContext, JobResult, KindJob, PlanLine } from '../job.ts'
 import { parseTaggedSnapshotName } from '../snapshot-common/retention.ts'
 import { RunReport } from '../snapshot-common/report.ts'
+import { ReportedReplicas } from '../snapshot-common/reported-replicas.ts'
 import { localSide, remoteSide, type ZfsSide } from '../zfs/endpoint.ts'
 import { streamOf } from '../zfs/link.ts'
 import { byDataset, listDatasets, listSnapshots, managedDatasets } from '../zfs/listing.ts'
@@ -81,9 +82,13 @@ export class ZfsPullJob implements KindJob {
       name: cfg.name,
       ...streamOf(cfg, source, report, cfg.name),
     }
-    const job = { name: cfg.name, prefix: cfg.prefix, timeoutMs: cfg.timeoutMs, signal: ctx.signal }
+    const reported = await ReportedReplicas.load(ctx.stateDir, cfg.name)
+    const job = { name: cfg.name, prefix: cfg.prefix, timeoutMs: cfg.timeoutMs, signal: ctx.signal, reported }
     const before = { copies: report.copies.length, deleted: report.deleted.length }
     await processTarget(link, job, this.targetOf(), src, ctx.clock.now(), report, dryRun)
+    if (!dryRun) {
+      await reported.save()
+    }
     // The asset is the source node's dataset: the collector files these copies under that node, held by this one.
     const ofSource = <T extends { asset: AssetRef }>(c: T): T => ({
       ...c,

@@ -4,9 +4,10 @@ import { parseZfsGuids, type ZfsSnapshotInfo } from '../../tools/zfs-parse.ts'
 import { planCopies, type OwnedCopy } from '../retention.ts'
 import { parseTaggedSnapshotName } from '../snapshot-common/retention.ts'
 import type { RunReport } from '../snapshot-common/report.ts'
+import type { ReportedReplicas } from '../snapshot-common/reported-replicas.ts'
 import { notDue } from '../snapshot-common/window.ts'
 import type { ResolvedZfsTarget } from './config.ts'
-import { zfsCopy, zfsDeleted } from './copies.ts'
+import { zfsCopy, zfsCopyId, zfsDeleted } from './copies.ts'
 import { destroySnapshots, type DestroyRequest } from './destroy.ts'
 import { poolLocation, poolOf, poolReport, type PoolReport } from './health.ts'
 import { byDataset, listSnapshots } from './listing.ts'
@@ -86,6 +87,8 @@ export interface TargetJob {
   readonly timeoutMs: number
   /** The job's signal (timeout or shutdown, run-job.ts): a send never outlives its job. */
   readonly signal: AbortSignal
+  /** What each target held at the last run: a replica gone since (pruned by its host, or by hand) is reported. */
+  readonly reported: ReportedReplicas
 }
 
 /**
@@ -169,24 +172,33 @@ export async function processTarget(
         report.error('BK_ERR_PRUNE_FAILED', `target ${target.name}: ${f.error}`)
       }
     }
-    for (const { info, owned: o } of owned) {
-      if (!destroyed.has(info.fullName)) {
-        const copy = zfsCopy(
-          info,
-          o.createdAt,
-          ds,
-          location,
-          target,
-          replicaVerification(info, sourceGuids.has(info.guid), now),
-        )
-        // A replica on another host is named with that host: the same dataset name may exist here too.
-        report.copies.push(
-          target.ssh === undefined ? copy : { ...copy, copyId: `zfs:${target.ssh.host}:${info.fullName}` },
-        )
-      }
+    const kept = owned.filter(({ info }) => !destroyed.has(info.fullName))
+    for (const { info, owned: o } of kept) {
+      const copy = zfsCopy(
+        info,
+        o.createdAt,
+        ds,
+        location,
+        target,
+        replicaVerification(info, sourceGuids.has(info.guid), now),
+      )
+      report.copies.push({ ...copy, copyId: replicaCopyId(target, info.fullName) })
+    }
+    const gone = job.reported.vanished(
+      target.name,
+      ds,
+      kept.map(({ info }) => info.fullName),
+    )
+    for (const name of dryRun ? [] : gone.filter((n) => !destroyed.has(n))) {
+      const rule = `no longer on target ${target.name} (${tside.where}): pruned there by its own policy, or by hand`
+      report.deleted.push({ ...zfsDeleted(name, ds, location, now, rule), copyId: replicaCopyId(target, name) })
     }
   }
 }
+
+/** A replica on another host is named with that host: the same dataset name may exist here too. */
+const replicaCopyId = (target: ResolvedZfsTarget, fullName: string): string =>
+  target.ssh === undefined ? zfsCopyId(fullName) : `zfs:${target.ssh.host}:${fullName}`
 
 function replicaVerification(info: ZfsSnapshotInfo, guidMatches: boolean, now: Date): Verification {
   return guidMatches

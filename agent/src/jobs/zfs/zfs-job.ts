@@ -13,6 +13,7 @@ import { destroySnapshots } from './destroy.ts'
 import { poolLocation, poolOf, poolReport, type PoolReport } from './health.ts'
 import { byDataset, listDatasets, listSnapshots, managedDatasets } from './listing.ts'
 import { linkTo } from './link.ts'
+import { ReportedReplicas } from '../snapshot-common/reported-replicas.ts'
 import { ownedOf, processTarget, type SourceState } from './target.ts'
 import { outsideWindow } from '../snapshot-common/window.ts'
 
@@ -120,7 +121,8 @@ export class ZfsSnapshotJob implements Job {
       newNames,
       recursiveRoots: specs.filter((s) => s.recursive).map((s) => s.name),
     }
-    const job = { name: cfg.name, prefix: cfg.prefix, timeoutMs: cfg.timeoutMs, signal: ctx.signal }
+    const reported = await ReportedReplicas.load(ctx.stateDir, cfg.name)
+    const job = { name: cfg.name, prefix: cfg.prefix, timeoutMs: cfg.timeoutMs, signal: ctx.signal, reported }
     for (const target of cfg.targets) {
       if (outsideWindow(target, now, report)) {
         continue
@@ -129,6 +131,9 @@ export class ZfsSnapshotJob implements Job {
       if (link !== null) {
         await processTarget(link, job, target, src, now, report, dryRun)
       }
+    }
+    if (!dryRun && cfg.targets.length > 0) {
+      await reported.save()
     }
     await this.pruneLocal(exec, caps, src, pools, now, report, dryRun)
   }
