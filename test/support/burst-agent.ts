@@ -1,11 +1,13 @@
 // A real agent process for the crash tests: the agent's own config loader, FileOutbox, MQTT transport and runtime —
 // everything but the scheduler — emitting a burst of job.started events (runId burst-<i>).
 //   node --import tsx test/support/burst-agent.ts --config <agent.yaml> --count N [--from K] [--pace-ms M]
-// [--max-pending P]
+// [--max-pending P] [--backoff-max-ms B]
 // --pace-ms waits M ms between groups of 32 emits, so fault tests can land many kills inside one flow.
 // --max-pending holds the next group while P or more events await the collector's ack: a test driver's throttle
 // (not agent behaviour) so the flow cannot run ahead of a collector that is down or restarting, and a fault test's
 // last kills still land inside the flow on a loaded machine where each restart takes seconds.
+// --backoff-max-ms caps the transport's reconnect backoff (default: the agent's own, up to 60 s): for a test whose
+// collector is down or cut on purpose, where what is checked is the ledger, not how long the agent waits to retry.
 // Resumes after a kill -9: it starts at max(--from, highest index still in its own outbox + 1), because every index
 // below that is durable (outbox appends are FIFO and fsync'd before `emit` resolves). Prints `emitted <i>` as each
 // emit resolves and `drained` once the collector has acknowledged everything, then exits 0.
@@ -24,6 +26,7 @@ const { values } = parseArgs({
     from: { type: 'string', default: '1' },
     'pace-ms': { type: 'string', default: '0' },
     'max-pending': { type: 'string', default: '0' },
+    'backoff-max-ms': { type: 'string' },
   },
 })
 const config = loadAgentConfig(values.config!, { hostname: hostname() })
@@ -55,7 +58,16 @@ for (let after = 0; ;) {
 }
 process.stdout.write(`resume ${from}\n`)
 
-const runtime = await createAgentRuntime({ config, clock: systemClock, log, outbox })
+const backoffMaxMs = values['backoff-max-ms'] === undefined ? undefined : Number(values['backoff-max-ms'])
+const runtime = await createAgentRuntime({
+  config,
+  clock: systemClock,
+  log,
+  outbox,
+  ...(backoffMaxMs === undefined
+    ? {}
+    : { transport: { backoff: { baseMs: Math.min(1000, backoffMaxMs), maxMs: backoffMaxMs } } }),
+})
 runtime.start()
 const startedAt = new Date().toISOString()
 const PARALLEL = 32
