@@ -7,6 +7,8 @@ import { test, type TestContext } from 'node:test'
 import { NodeExec } from '../../agent/src/exec/node-exec.ts'
 import { BtrfsSnapshotJob } from '../../agent/src/jobs/btrfs/btrfs-job.ts'
 import { resolveBtrfsJob, type BtrfsJobInput } from '../../agent/src/jobs/btrfs/config.ts'
+import { resolveBtrfsReplicasJob } from '../../agent/src/jobs/btrfs-replicas/config.ts'
+import { BtrfsReplicasJob } from '../../agent/src/jobs/btrfs-replicas/replicas-job.ts'
 import type { JobContext } from '../../agent/src/jobs/job.ts'
 import { parseSubvolumeShow } from '../../agent/src/tools/btrfs-parse.ts'
 import { btrfsReady, createTestBtrfs, subvolNames, subvolShow, type TestBtrfs } from '../support/btrfs.ts'
@@ -168,6 +170,29 @@ test('btrfs over ssh: full then incremental through the gate, read-only replicas
     .map((l) => JSON.parse(l) as { decision: string })
   assert.ok(log.length > 0 && log.every((e) => e.decision === 'allowed'), 'every command of the sender was allowed')
   assert.equal(statSync(s.gateLog).mode & 0o777, 0o600, 'the gate log is readable by its owner only')
+  // The receiving host prunes with its own policy (keep only the newest): hour 0 goes, the sender's parent stays.
+  const receiver = new BtrfsReplicasJob(
+    resolveBtrfsReplicasJob(
+      { kind: 'btrfs-replicas', name: 'keep', path: s.dest, retention: { keep: { last: 1, ...none } } },
+      'UTC',
+    ),
+  )
+  const pruned = await receiver.run(s.ctx)
+  assert.equal(pruned.status, 'success', JSON.stringify([pruned.error, pruned.warnings]))
+  assert.deepEqual(subvolNames(s.dest), [name(1)], 'the receiver pruned by its own policy')
+  const third = await runAt(s, job(s), 2)
+  assert.equal(third.status, 'success', JSON.stringify(third.error))
+  assertFaithful(s, [name(1), name(2)])
+  assert.deepEqual(
+    third.deleted.filter((d) => d.copyId.startsWith('btrfs:127.0.0.1:')).map((d) => [d.name, d.rule]),
+    [
+      [
+        join(s.dest, name(0, 'hdwmy')),
+        `no longer on target nas (root@127.0.0.1:${s.sshd.port}): pruned there by its own policy, or by hand`,
+      ],
+    ],
+    'the sender reports the replica the receiver pruned as gone, so the collector stops counting it',
+  )
 })
 
 test('unreachable for three runs: local snapshots go on, a coded error each run; back, all missing arrive in order', async (t) => {

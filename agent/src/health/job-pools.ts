@@ -29,7 +29,16 @@ export function jobPools(jobs: readonly ResolvedJob[], exec: Exec): (() => Promi
     ),
   ]
   const btrfsPaths = [
-    ...new Set(jobs.flatMap((j) => (j.kind === 'btrfs' ? [j.snapshotDir, ...j.targets.map((t) => t.path)] : []))),
+    ...new Set(
+      jobs.flatMap((j) =>
+        j.kind === 'btrfs'
+          ? // A target over ssh is a directory on another host: not read here.
+            [j.snapshotDir, ...j.targets.filter((t) => t.ssh === null).map((t) => t.path)]
+          : j.kind === 'btrfs-replicas'
+            ? [j.path]
+            : [],
+      ),
+    ),
   ]
   if (zfsPools.length === 0 && btrfsPaths.length === 0) {
     return undefined

@@ -33,6 +33,7 @@ export function jobCovers(cfg: ResolvedJob, asset: AssetRef, facts: CoverageFact
       return asset.kind === 'btrfs-subvolume' && cfg.subvolumes.some((s) => s.path === asset.id)
     case 'zfs-pull':
     case 'zfs-replicas':
+    case 'btrfs-replicas':
       // It protects (or prunes) another node's datasets: nothing on this node is covered by it.
       return false
     case 'vzdump': {

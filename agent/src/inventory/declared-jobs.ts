@@ -20,6 +20,7 @@ export function configuredAssets(cfg: ResolvedJob, host: string): AssetRef[] {
       return cfg.subvolumes.map((s) => ({ kind: 'btrfs-subvolume', id: s.path }))
     case 'zfs-pull':
     case 'zfs-replicas':
+    case 'btrfs-replicas':
       // The source nodes' assets: declaring them here would make them this node's (ids are per node).
       return []
     case 'vzdump':

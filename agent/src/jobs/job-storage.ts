@@ -68,6 +68,7 @@ export function storageSpecOf(job: ResolvedJob): JobStorageSpec {
       // The datasets' live data is on the source node, not here: no local source to probe.
       return { targets: [own('zfs-pool', poolOf(job.dataset), job.media)], sourcePaths: [], remoteSources: true }
     case 'zfs-replicas':
+    case 'btrfs-replicas':
       // It writes no copies (the senders report their replicas): nothing to probe for this job.
       return { targets: [], sourcePaths: [], remoteSources: true }
     case 'btrfs':

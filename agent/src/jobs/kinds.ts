@@ -4,6 +4,8 @@ import { createArchiveJob } from './archive/archive-job.ts'
 import { ArchiveJobConfig, resolveArchiveJob } from './archive/config.ts'
 import { BtrfsSnapshotJob } from './btrfs/btrfs-job.ts'
 import { BtrfsJobConfig, resolveBtrfsJob } from './btrfs/config.ts'
+import { BtrfsReplicasJobConfig, resolveBtrfsReplicasJob } from './btrfs-replicas/config.ts'
+import { BtrfsReplicasJob } from './btrfs-replicas/replicas-job.ts'
 import type { ResolvedCommonJob } from './common-config.ts'
 import type { KindJob } from './job.ts'
 import { RearJobConfig, resolveRearJob } from './rear/config.ts'
@@ -79,6 +81,13 @@ export const jobKinds = {
       { path: c.snapshotDir },
       ...c.targets.filter((t) => t.ssh === null).map((t) => ({ path: t.path })),
     ],
+  }),
+  'btrfs-replicas': spec({
+    schema: BtrfsReplicasJobConfig,
+    resolve: resolveBtrfsReplicasJob,
+    create: (c) => new BtrfsReplicasJob(c),
+    // The filesystem the senders fill.
+    targets: (c) => [{ path: c.path }],
   }),
   vzdump: spec({
     schema: VzdumpJobConfig,

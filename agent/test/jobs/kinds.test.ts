@@ -36,7 +36,8 @@ describe('job-kind table', () => {
   })
 
   it('fill-forecast targets come from each kind’s table line (rear: none, the stick is unmounted between runs)', () => {
-    // The zfs job's ssh target (nas) is another host's pool: not sampled here. The pull job's root pool is.
+    // The zfs job's ssh target (nas) is another host's pool: not sampled here. The pull job's root pool is, and so
+    // are the receiving pool and directory of the zfs-replicas and btrfs-replicas jobs (what the senders fill).
     assert.deepEqual(backupTargetsOfJobs(cfg.jobs), [
       { path: '/mnt/usb-backup/config' },
       { zfs: 'tank' },
@@ -45,6 +46,7 @@ describe('job-kind table', () => {
       { zfs: 'backup' },
       { path: '/mnt/btr/.snapshots' },
       { path: '/mnt/backup/home' },
+      { path: '/mnt/backup/pve1' },
       { path: '/var/lib/vz/dump' },
     ])
     const rear = cfg.jobs.filter((j) => j.kind === 'rear')

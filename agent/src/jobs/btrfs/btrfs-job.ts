@@ -13,6 +13,7 @@ import { btrfsMountOf, btrfsSnapshotName, fsHealth, fsLocation, loadFs, loadMoun
 import { btrfsCopy, btrfsDeleted, deleteSubvolumes, ownedIn, toOwned, type BtrfsOwned } from './snapshots.ts'
 import { heldBases, loadState, saveState, type BtrfsJobState } from './state.ts'
 import { processBtrfsTarget, type BtrfsSource } from './target.ts'
+import { ReportedReplicas } from '../snapshot-common/reported-replicas.ts'
 
 /**
  * The `btrfs` job kind. One run: filesystem health → read-only snapshot of each subvolume into snapshotDir
@@ -127,12 +128,14 @@ export class BtrfsSnapshotJob implements Job {
       await this.snapshotAll(ctx, specs, owned, mount, state, now, report)
     }
     const src: BtrfsSource = { mount, owned, assets: new Map(specs.map((s) => [s.name, s.path])) }
+    const memory = { state, reported: await ReportedReplicas.load(ctx.stateDir, cfg.name) }
     for (const target of cfg.targets) {
-      await processBtrfsTarget(exec, cfg, target, mounts!, src, state, now, report, dryRun, ctx.signal)
+      await processBtrfsTarget(exec, cfg, target, mounts!, src, memory, now, report, dryRun, ctx.signal)
     }
     await this.pruneLocal(ctx, src, state, now, report, dryRun)
     if (!dryRun) {
       await saveState(ctx.stateDir, cfg.name, state)
+      await memory.reported.save()
     }
   }
 

@@ -13,7 +13,7 @@ import { resolveCheckedPolicy } from '../retention.ts'
 import { parseSshPathUrl, sshPathTargetFields } from '../../remote/ssh-target.ts'
 import type { SshEndpoint } from '../../remote/ssh.ts'
 
-const AbsPath = Type.String({ minLength: 2, maxLength: 1024, pattern: '^/[^\\0]*[^/]$' })
+export const AbsPath = Type.String({ minLength: 2, maxLength: 1024, pattern: '^/[^\\0]*[^/]$' })
 /** Used in snapshot names: `<name>@<prefix>_<timestamp>_<tags>`. */
 const SubvolName = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$' })
 

@@ -7,9 +7,10 @@ import type { RunReport } from '../snapshot-common/report.ts'
 import type { ResolvedBtrfsJob, ResolvedBtrfsTarget } from './config.ts'
 import { planCatchUp } from './catch-up.ts'
 import { absolutePath, btrfsMountOf, fsLocation, type FsView } from './fs.ts'
-import { btrfsCopy, newestHeldIn, ownedIn } from './snapshots.ts'
+import { btrfsCopy, btrfsDeleted, newestHeldIn, ownedIn } from './snapshots.ts'
+import { vanishedRule } from '../snapshot-common/reported-replicas.ts'
 import { notDue } from '../snapshot-common/window.ts'
-import type { BtrfsJobState } from './state.ts'
+import type { BtrfsRunMemory } from './state.ts'
 import type { BtrfsSource } from './source.ts'
 
 /** An ssh or gate failure, carried out of the listing so the target is reported once with its code. */
@@ -35,7 +36,7 @@ export async function processRemoteBtrfsTarget(
   cfg: ResolvedBtrfsJob,
   target: ResolvedBtrfsTarget & { readonly ssh: SshEndpoint },
   src: BtrfsSource,
-  state: BtrfsJobState,
+  { state, reported }: BtrfsRunMemory,
   now: Date,
   report: RunReport,
   dryRun: boolean,
@@ -82,7 +83,19 @@ export async function processRemoteBtrfsTarget(
               : `writable on ${ssh.host}: it may have been changed since it was received`,
           }),
           // The same path may exist on this host: a replica over there is named with its host.
-          copyId: `btrfs:${ssh.host}:${r.path}`,
+          copyId: remoteCopyId(ssh, r.path),
+        })
+      }
+      const vanished = reported.vanished(
+        target.name,
+        sub,
+        replicas.map((r) => r.path),
+      )
+      for (const path of dryRun ? [] : vanished) {
+        const rule = vanishedRule(target.name, sshWhere(ssh))
+        report.deleted.push({
+          ...btrfsDeleted(path, src.assets.get(sub)!, location, now, rule),
+          copyId: remoteCopyId(ssh, path),
         })
       }
     }
@@ -94,6 +107,8 @@ export async function processRemoteBtrfsTarget(
     report.caught(e, 'BK_ERR_REPLICATION_FAILED')
   }
 }
+
+const remoteCopyId = (ssh: SshEndpoint, path: string): string => `btrfs:${ssh.host}:${path}`
 
 function failureOf(r: ExecResult, ssh: SshEndpoint): RemoteFailure | null {
   const f = sshFailureOf(r, ssh)

@@ -1,6 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { writeFileDurable } from '@backstop/node-io'
+import type { ReportedReplicas } from '../snapshot-common/reported-replicas.ts'
 
 /**
  * What the btrfs job remembers between runs, in its stateDir (btrfs has no holds and no user properties):
@@ -32,6 +33,12 @@ export async function loadState(stateDir: string, job: string): Promise<BtrfsJob
 export async function saveState(stateDir: string, job: string, state: BtrfsJobState): Promise<void> {
   await mkdir(stateDir, { recursive: true })
   await writeFileDurable(stateFile(stateDir, job), JSON.stringify(state, null, 1))
+}
+
+/** What a run reads and updates across runs: the job's own state and what each target held at the last run. */
+export interface BtrfsRunMemory {
+  readonly state: BtrfsJobState
+  readonly reported: ReportedReplicas
 }
 
 /** Snapshot names that are some target's base (held locally). */

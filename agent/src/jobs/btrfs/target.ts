@@ -20,7 +20,8 @@ import {
   toOwned,
   type BtrfsOwned,
 } from './snapshots.ts'
-import type { BtrfsJobState } from './state.ts'
+import type { BtrfsRunMemory } from './state.ts'
+import { vanishedRule } from '../snapshot-common/reported-replicas.ts'
 import type { BtrfsSource } from './source.ts'
 
 export type { BtrfsSource } from './source.ts'
@@ -36,7 +37,7 @@ export async function processBtrfsTarget(
   target: ResolvedBtrfsTarget,
   mounts: readonly MountInfo[],
   src: BtrfsSource,
-  state: BtrfsJobState,
+  memory: BtrfsRunMemory,
   now: Date,
   report: RunReport,
   dryRun: boolean,
@@ -47,8 +48,9 @@ export async function processBtrfsTarget(
   }
   if (target.ssh !== null) {
     const remote = { ...target, ssh: target.ssh }
-    return processRemoteBtrfsTarget(exec, cfg, remote, src, state, now, report, dryRun, signal)
+    return processRemoteBtrfsTarget(exec, cfg, remote, src, memory, now, report, dryRun, signal)
   }
+  const { state, reported } = memory
   const tm = targetMount(target, mounts, src, report)
   if (tm === null) {
     return
@@ -99,8 +101,17 @@ export async function processBtrfsTarget(
       }
       out.failed.forEach((f) => report.error('BK_ERR_PRUNE_FAILED', `target ${target.name}: ${f}`))
     }
-    for (const r of replicas.filter((x) => !gone.has(x.path))) {
+    const kept = replicas.filter((x) => !gone.has(x.path))
+    for (const r of kept) {
       report.copies.push(btrfsCopy(r, src.assets.get(name)!, location, target, replicaVerification(r, localUuids, now)))
+    }
+    const vanished = reported.vanished(
+      target.name,
+      name,
+      kept.map((r) => r.path),
+    )
+    for (const path of dryRun ? [] : vanished.filter((p) => !gone.has(p))) {
+      report.deleted.push(btrfsDeleted(path, src.assets.get(name)!, location, now, vanishedRule(target.name, 'local')))
     }
   }
 }

@@ -43,4 +43,8 @@ export class ReportedReplicas {
   }
 }
 
+/** The rule a vanished replica is reported deleted with (the same words for every kind). */
+export const vanishedRule = (target: string, where: string): string =>
+  `no longer on target ${target} (${where}): pruned there by its own policy, or by hand`
+
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)

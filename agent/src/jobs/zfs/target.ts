@@ -4,7 +4,7 @@ import { parseZfsGuids, type ZfsSnapshotInfo } from '../../tools/zfs-parse.ts'
 import { planCopies, type OwnedCopy } from '../retention.ts'
 import { parseTaggedSnapshotName } from '../snapshot-common/retention.ts'
 import type { RunReport } from '../snapshot-common/report.ts'
-import type { ReportedReplicas } from '../snapshot-common/reported-replicas.ts'
+import { vanishedRule, type ReportedReplicas } from '../snapshot-common/reported-replicas.ts'
 import { notDue } from '../snapshot-common/window.ts'
 import type { ResolvedZfsTarget } from './config.ts'
 import { zfsCopy, zfsCopyId, zfsDeleted } from './copies.ts'
@@ -190,7 +190,7 @@ export async function processTarget(
       kept.map(({ info }) => info.fullName),
     )
     for (const name of dryRun ? [] : gone.filter((n) => !destroyed.has(n))) {
-      const rule = `no longer on target ${target.name} (${tside.where}): pruned there by its own policy, or by hand`
+      const rule = vanishedRule(target.name, tside.where)
       report.deleted.push({ ...zfsDeleted(name, ds, location, now, rule), copyId: replicaCopyId(target, name) })
     }
   }
