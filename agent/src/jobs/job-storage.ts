@@ -7,7 +7,7 @@ import {
   type StorageIdentity,
 } from '@backstop/shared'
 import type { ResolvedJob } from './kinds.ts'
-import type { JobResult } from './job.ts'
+import type { JobPlace, JobResult } from './job.ts'
 import type { ProbedStorage, StorageHints, StorageLocator, StorageProber } from '../storage/probe.ts'
 import { isLoopbackHost } from '../storage/loopback.ts'
 
@@ -175,6 +175,13 @@ export function locatorOf(loc: Location): StorageLocator {
   }
 }
 
+/** A place the job resolved (JobResult.placed): a directory is probed as one; a host keeps the copy's repository. */
+function locatorOfPlace(place: JobPlace, loc: Location): StorageLocator {
+  return place.kind === 'path'
+    ? { kind: 'path', path: place.path }
+    : { kind: 'remote', host: place.host, repository: loc.device?.id ?? `${loc.kind}:${loc.target}` }
+}
+
 function localRepositoryPath(target: string): StorageLocator | null {
   if (target.startsWith('/')) {
     return { kind: 'path', path: target }
@@ -241,7 +248,9 @@ export async function describeStorage(
   }
   const copies: Copy[] = []
   for (const c of r.copies) {
-    const p = await probe(locatorOf(c.location), ruleFor(spec, c.location)?.hints ?? {})
+    const placed = r.placed?.find((x) => x.at === c.location.target)?.place
+    const at = placed === undefined ? locatorOf(c.location) : locatorOfPlace(placed, c.location)
+    const p = await probe(at, ruleFor(spec, c.location)?.hints ?? {})
     const protections =
       c.location.kind === 'zfs-pool' && c.immutable
         ? (['zfs-hold'] as const)

@@ -39,7 +39,17 @@ export interface JobResult {
     readonly at: string
     readonly immutability: NonNullable<StorageIdentity['immutability']>
   }[]
+  /**
+   * Where a location is when its name does not say (a restic `rclone:` repository behind an alias or crypt remote),
+   * as the job found it with the configuration its backend uses: job-storage.ts probes this place instead of
+   * reading the location's name.
+   */
+  readonly placed?: readonly { readonly at: string; readonly place: JobPlace }[]
 }
+
+/** A directory of this host, or a server the agent sees no devices of. */
+export type JobPlace =
+  { readonly kind: 'path'; readonly path: string } | { readonly kind: 'host'; readonly host: string }
 
 /** A line of `backstop-agent plan <job>`: what pruning would do and which rule decided it (btrbk -S, restic). */
 export interface PlanLine {

@@ -7,6 +7,7 @@ import { probeAppendOnly, type ProbeOutcome } from './immutability-probe.ts'
 import { parseBackupLine, parseRepositoryId, type ResticSnapshot } from './parse.ts'
 import { ResticRepo } from './restic-cli.ts'
 import { probeObjectLock, type HttpFetch } from './s3-lock-probe.ts'
+import { placeRcloneRepository } from './rclone-place.ts'
 import { forgetConfirmed, listJobSnapshots, planSnapshots } from './retention.ts'
 import { backupInvocation, parentOf, sourceSnapshotOf } from './backup-argv.ts'
 import { sourceAsset, takeSourceSnapshot, type SourceSnapshot } from './source-snapshot.ts'
@@ -140,7 +141,11 @@ async function runRestic(
   for (const s of snaps) {
     report.copies.push(copyOf(cfg, asset, location, repoId, s, verified.verification, fresh, ctx.runId))
   }
-  const r = report.result()
+  const placed =
+    cfg.repository.backend === 'rclone'
+      ? [await placeRcloneRepository(ctx.exec, cfg.repository, repo.env, report.warnings)]
+      : []
+  const r = { ...report.result(), ...(placed.length > 0 ? { placed } : {}) }
   if (provenAt === null) {
     return r
   }
