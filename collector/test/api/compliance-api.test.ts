@@ -42,7 +42,16 @@ function setup() {
     undefined,
     [{ asset: { kind: 'zfs-dataset', id: 'tank/data' }, storage: tankSource }],
   )
-  h.run('snap', T0, 60_000, [h.copy('c3', 'tank/vm', T0 + 1)])
+  h.run(
+    'snap',
+    T0,
+    60_000,
+    // A copy on a second NVMe disk: counted, but the same media type as production.
+    [h.copy('c3', 'tank/vm', T0 + 1, { storage: { ...backupPoolStorage, media: 'nvme' } })],
+    'success',
+    undefined,
+    [{ asset: { kind: 'zfs-dataset', id: 'tank/vm' }, storage: tankSource }],
+  )
   h.ledger.runNow()
   return { h, app, api, actor: actorOf(admin), tokens }
 }

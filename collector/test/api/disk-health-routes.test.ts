@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type { DiskHealthBody } from '@backstop/shared'
 import { buildApp } from '../../src/app.ts'
-import { harness, T0 } from '../ledger/harness.ts'
+import { harness, probedStorage, T0, tankSource } from '../ledger/harness.ts'
 import { actorOf, appDepsOf, injectAs } from '../support/app-deps.ts'
 
 const report = (at: number, reallocatedSectors: number): DiskHealthBody => ({
@@ -38,16 +38,30 @@ function setup() {
   const operator = deps.bearer('operator')
   const api = injectAs(app, operator)
   h.start()
-  // c1 on the USB disk WD-B1, c2 on an offsite NAS: production + 2 locations.
-  h.run('snap', T0, 60_000, [
-    h.copy('c1', 'tank/data', T0 + 1, { location: { kind: 'usb', target: '/mnt/usb1', device: { serial: 'WD-B1' } } }),
-    h.copy('c2', 'tank/data', T0 + 1, {
-      location: { kind: 'nas', target: 'nas2:/b' },
-      media: 'nas',
-      offsite: true,
-      immutable: true,
-    }),
-  ])
+  // c1 on the USB disk WD-B1, c2 on an offsite NAS (probed, as agents report them): production + 2 domains.
+  const usb = probedStorage({ devices: [{ id: 'serial:WD-B1', transport: 'usb' }], fsUuid: 'usb1', media: 'usb' })
+  const nas = probedStorage({ host: 'nas2', site: 'office', devices: [{ id: 'serial:NAS-A' }], media: 'nas' })
+  h.run(
+    'snap',
+    T0,
+    60_000,
+    [
+      h.copy('c1', 'tank/data', T0 + 1, {
+        location: { kind: 'usb', target: '/mnt/usb1', device: { serial: 'WD-B1' } },
+        storage: usb,
+      }),
+      h.copy('c2', 'tank/data', T0 + 1, {
+        location: { kind: 'nas', target: 'nas2:/b' },
+        media: 'nas',
+        offsite: true,
+        immutable: true,
+        storage: nas,
+      }),
+    ],
+    'success',
+    undefined,
+    [{ asset: { kind: 'zfs-dataset', id: 'tank/data' }, storage: tankSource }],
+  )
   const apply = (body: DiskHealthBody): void => {
     h.db.transaction(() => disks.applyReport('pve1', body, new Date(body.at)))()
     h.ledger.runNow()

@@ -5,7 +5,8 @@ import type { AssetFacts, LedgerCopy, MediumSite } from './policy.ts'
  * Failure domains: which places holding copies of an asset fail together. A place is one location (all copies
  * at one locationKey); its domain is the set of physical things whose loss destroys it — the devices beneath it
  * and its filesystem, or, where the agent sees no devices (object store, remote host), its repository or host.
- * Copies without a probed storage identity (old agents) fall back to their location key, as before.
+ * Copies without a probed storage identity (an old agent, a failed probe) are listed and never counted: nothing
+ * says they do not share a disk with production.
  */
 export const placeRoles = ['copy', 'version'] as const
 export type PlaceRole = (typeof placeRoles)[number]
@@ -290,13 +291,23 @@ export function judgePlaces(asset: AssetFacts, liveCopies: readonly LedgerCopy[]
       out.push({ ...f, role: 'copy', counted: false, why })
       continue
     }
+    if (f.unprobed) {
+      // Its devices are unknown, so it may sit on production's disk or on a counted copy's: one failure away.
+      const why =
+        'not counted: no probed storage identity (its agent predates storage probing, or the probe failed — the ' +
+        "run's warnings say why); it may share a disk with production or another copy"
+      out.push({ ...f, role: 'copy', counted: false, why })
+      continue
+    }
     for (const k of f.domain) {
       taken.set(k, f.locationKey)
     }
-    const why = f.unprobed
-      ? 'counted by location alone: no probed storage identity'
-      : 'counted: shares no device with production or another counted copy'
-    out.push({ ...f, role: 'copy', counted: true, why })
+    out.push({
+      ...f,
+      role: 'copy',
+      counted: true,
+      why: 'counted: shares no device with production or another counted copy',
+    })
   }
   return out
 }

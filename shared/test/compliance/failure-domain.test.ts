@@ -251,14 +251,19 @@ const cases: Case[] = [
     reasons: [],
   },
   {
-    name: 'an old agent typed offsite/offline/immutable: counted by location, none of the typed claims trusted',
+    // Unprobed places may sit on production's disk or on each other's: one disk failure could take all of them.
+    name: 'an old agent typed offsite/offline/immutable: nothing it reports is counted, no typed claim trusted',
     copies: [
       copy('pve1/dir/backup', undefined),
       copy('nas2/dir/backup', undefined, { offsite: true, offline: true, immutable: true }),
     ],
-    counts: { copies: 3, offsite: 0, offlineOrImmutable: 0, versions: 0 },
-    reasons: ['no-offsite', 'no-offline-or-immutable'],
-    says: ['nas2/dir/backup [autosnap_', 'no probed storage identity'],
+    counts: { copies: 1, offsite: 0, offlineOrImmutable: 0, versions: 0 },
+    reasons: ['too-few-copies', 'too-few-media', 'no-offsite', 'no-offline-or-immutable', 'stale'],
+    says: [
+      'nas2/dir/backup [autosnap_',
+      'not counted: no probed storage identity (its agent predates storage probing',
+      'no independent copy exists',
+    ],
   },
 ]
 
