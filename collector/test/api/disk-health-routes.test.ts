@@ -40,7 +40,12 @@ function setup() {
   h.start()
   // c1 on the USB disk WD-B1, c2 on an offsite NAS (probed, as agents report them): production + 2 domains.
   const usb = probedStorage({ devices: [{ id: 'serial:WD-B1', transport: 'usb' }], fsUuid: 'usb1', media: 'usb' })
-  const nas = probedStorage({ host: 'nas2', site: 'office', devices: [{ id: 'serial:NAS-A' }], media: 'nas' })
+  const nas = probedStorage({
+    host: 'nas2',
+    site: 'office',
+    devices: [{ id: 'serial:NAS-A', transport: 'sata' }],
+    media: 'nas',
+  })
   h.run(
     'snap',
     T0,
