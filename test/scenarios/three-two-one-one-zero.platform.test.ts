@@ -8,6 +8,7 @@ import { requirePlatform } from '../support/platform.ts'
 import { agentBin, freePort } from '../support/processes.ts'
 import { resticCli, resticReady, startResticServer } from '../support/restic-server.ts'
 import { sshdReady, startSshd } from '../support/sshd.ts'
+import { waitFor } from '../support/wait-for.ts'
 import { zfsFuseReady } from '../support/zfs.ts'
 import { fleet, type AssetRef, type Verdict } from './support/fleet.ts'
 
@@ -21,11 +22,12 @@ import { fleet, type AssetRef, type Verdict } from './support/fleet.ts'
  * agent binaries; what is asserted is what the collector's API says. Then (a) the repository is served without
  * --append-only, (b) the USB disk stays plugged in over a run, (c) nas1 shares the replicas over NFS: each time the
  * verdict drops exactly the claim that is no longer true, and once none is left the fourth "1" fails with a reason
- * naming every place.
+ * naming every place; (d) with the share gone, a key pve1 holds authorized on nas1 (both daemons report their
+ * keys) voids the pulled replica's immutability until the key is removed.
  */
 const needs = {
   root: true,
-  commands: ['zpool', 'zfs', 'restic', 'rclone', 'ssh-keyscan', 'ip', 'nsenter'],
+  commands: ['zpool', 'zfs', 'restic', 'rclone', 'ssh-keyscan', 'ssh-keygen', 'ip', 'nsenter'],
   checks: [zfsFuseReady, sshdReady, resticReady],
 }
 const legs = ['copies', 'mediaTypes', 'offsite', 'offlineOrImmutable', 'verificationErrors']
@@ -253,5 +255,40 @@ describe('scenarios: 3-2-1-1-0 with Backstop alone', { timeout: 300_000 }, () =>
         `the reason says why ${where} does not count`,
       )
     }
+
+    // (d) The share is removed and the next pull proves the replica again. Then nas1's admin authorizes a key pve1
+    // holds (a shortcut for copying files): pve1 could log in to nas1 and destroy the replica. Both daemons report
+    // their keys in their start-up inventories; the replica loses its immutable claim, and gets it back once the key
+    // is gone from nas1's authorized_keys and nas1's next inventory says so.
+    spawnSync('zfs', ['set', 'sharenfs=off', `${nasPool.pool}/pulled`])
+    await ok('nas1', 'pull-pve1')
+    assert.equal(
+      claims(placeOf(await f.collector.verdict(asset), key.nas1)),
+      'counted offsite=false offline=false immutable=true',
+    )
+    const pve1Key = join(f.dir, 'pve1-admin-key')
+    assert.equal(spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', pve1Key]).status, 0)
+    const nas1Authorized = join(f.dir, 'nas1-authorized_keys')
+    writeFileSync(nas1Authorized, readFileSync(`${pve1Key}.pub`), { mode: 0o600 })
+    pve1.configure({ sshKeys: { own: [pve1Key], authorized: [] } })
+    nas1.configure({ sshKeys: { own: [sshd.identity], authorized: [nas1Authorized] } })
+    await pve1.start()
+    await nas1.start()
+    const nas1Immutable = (want: boolean) => async (): Promise<Verdict | false> => {
+      const v = await f.collector.verdict(asset)
+      return placeOf(v, key.nas1).immutable === want && v
+    }
+    const d = await waitFor(nas1Immutable(false), {
+      what: 'the authorized key voids the pull replica',
+      timeoutMs: 60_000,
+    })
+    assert.equal(claims(placeOf(d, key.nas1)), 'counted offsite=false offline=false immutable=false')
+    assert.deepEqual(rules(d), [['no-offline-or-immutable', 0, 1]], JSON.stringify(d.reasons))
+    assert.match(d.reasons[0]!.message, /not immutable: an ssh key the source node holds is authorized on nas1/)
+    writeFileSync(nas1Authorized, '', { mode: 0o600 })
+    await nas1.stop()
+    await nas1.start()
+    const e = await waitFor(nas1Immutable(true), { what: 'the key removed: proven again', timeoutMs: 60_000 })
+    assert.equal(e.status, 'compliant', JSON.stringify(e.reasons))
   })
 })
