@@ -103,5 +103,10 @@ export function renderAgentDropIn(config: ResolvedAgentConfig): string {
   if (rw.length > 0) {
     lines.push(`ReadWritePaths=${rw.map((p) => quotePath(`-${p}`)).join(' ')}`)
   }
+  if (config.group !== undefined) {
+    // The unit creates its StateDirectory 0700; systemd resets that mode at every start, so the group the config
+    // names could never enter it to read state and outbox files made 0640 / 0750 for it.
+    lines.push(`# group: ${config.group.name} may read the agent's data files`, 'StateDirectoryMode=0750')
+  }
   return `${lines.join('\n')}\n`
 }

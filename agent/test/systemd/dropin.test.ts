@@ -56,5 +56,13 @@ describe('systemd drop-in from the agent config', () => {
 
   it("a config without jobs writing to paths needs no ReadWritePaths line (the state dir is the unit's own)", () => {
     assert.deepEqual(directive(dropIn(zfs), 'ReadWritePaths'), [])
+    assert.deepEqual(directive(dropIn(zfs), 'StateDirectoryMode'), [], "without group: the unit's 0700 stays")
+  })
+
+  it('with group: the state directory opens to 0750, so that group can reach the files made for it', () => {
+    // A numeric gid is taken as is (no group database needed): the same resolution as a name found in /etc/group.
+    const text = dropIn(zfs, 'group: "4242"\n')
+    assert.deepEqual(directive(text, 'StateDirectoryMode'), ['0750'])
+    assert.match(text, /# group: 4242 may read the agent's data files\nStateDirectoryMode=0750\n$/)
   })
 })
