@@ -146,6 +146,9 @@ describe('liveness without noise: real collector, real agents, real MQTT', { tim
       `calm came back inside the delay (${back - Date.parse(stopped.statusAt!)} ms); otherwise this test proves nothing`,
     )
 
+    // The operator credentials for the restart part are made while the node-down delay runs out.
+    const credsMade = operatorCredentials(c.config)
+    credsMade.catch(() => undefined) // awaited below; not an unhandled rejection meanwhile
     const down = await waitFor(async () => (await alerts('crash')).find((a) => a.state === 'firing'), {
       what: 'node-down of the killed node',
       timeoutMs: (DOWN_AFTER_S + 30) * 1000,
@@ -189,7 +192,7 @@ describe('liveness without noise: real collector, real agents, real MQTT', { tim
     )
 
     // The collector's own status and the retained alert states outlive a collector restart.
-    const creds = await operatorCredentials(c.config)
+    const creds = await credsMade
     const live = await alertSubscriber(t, c.mqttUrl, creds)
     await waitFor(() => live.seen.get(alertTopics.collectorStatus)?.['state'] === 'online', {
       what: 'collector online (retained)',
