@@ -168,6 +168,31 @@ export function parseZfsSpace(stdout: string): { used: number; available: number
     : { used, available }
 }
 
+/**
+ * `zfs send -nv -t <token>` (OpenZFS): libzfs prints `resume token contents:` and the token's nvlist
+ * (`nvlist_print`: one tab-indented `key = value` per line, e.g. `\ttoname = rpool/data@snap`) before its estimate.
+ * Null when there is no such block or it names no `toname`/`toguid` (libzfs calls that "resume token is corrupt").
+ */
+export function parseResumeTokenContents(
+  stdout: string,
+): { toname: string; toguid: string; fromguid: string | null } | null {
+  const at = stdout.indexOf('resume token contents:')
+  if (at < 0) {
+    return null
+  }
+  const fields = new Map<string, string>()
+  for (const m of stdout.slice(at).matchAll(/^\s+(\w+) = (.*)$/gm)) {
+    if (!fields.has(m[1]!)) {
+      fields.set(m[1]!, m[2]!.trim())
+    }
+  }
+  const toname = fields.get('toname')
+  const toguid = fields.get('toguid')
+  return toname === undefined || toguid === undefined
+    ? null
+    : { toname, toguid, fromguid: fields.get('fromguid') ?? null }
+}
+
 /** `zfs holds -H [-p] snap…` (OpenZFS): `name\ttag\ttimestamp` per hold. */
 export function parseZfsHolds(stdout: string): { fullName: string; tag: string }[] {
   return stdout

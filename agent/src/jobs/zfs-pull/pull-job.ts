@@ -16,9 +16,9 @@ import type { ResolvedZfsPullJob } from './config.ts'
 
 /**
  * The `zfs-pull` kind: list the source's snapshots over ssh, receive what this host is missing (`-I` from the
- * newest guid-matched base, resumable where both ends can), hold the base on both ends, prune the replicas here with
- * this job's policy, report every replica as a copy. Replicas count as `pull-replica` immutable only while the probe
- * (pullProof) finds no way for the source to write here.
+ * newest guid-matched base, resumable where both ends can: the source's gate checks each resume token), hold the
+ * base on both ends, prune the replicas here with this job's policy, report every replica as a copy. Replicas count
+ * as `pull-replica` immutable only while the probe (pullProof) finds no way for the source to write here.
  */
 export class ZfsPullJob implements KindJob {
   readonly kind = 'zfs-pull'
@@ -68,9 +68,9 @@ export class ZfsPullJob implements KindJob {
       report.error(failure.code, `source ${source.where}: ${failure.message}`, true)
       return null
     }
-    // No resume in pull mode: the source's gate refuses `send -t` (a token can name any dataset there), so a cut
-    // receive must not leave saved state behind either — it starts again from the base.
-    const target = localSide(ctx.exec, { ...this.caps, resumable: false })
+    // Resumable where both ends are (OpenZFS): the cut receive keeps its state here, and the source's gate decodes
+    // the token of the `send -t` that resumes it and refuses one naming a dataset this key may not send.
+    const target = localSide(ctx.exec, this.caps)
     const src = await this.sourceState(source, report)
     if (src === null) {
       return null

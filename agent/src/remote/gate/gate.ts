@@ -1,5 +1,5 @@
 import { posix } from 'node:path'
-import { succeeded, type Exec } from '../../exec/exec.ts'
+import { describeFailure, succeeded, type Exec } from '../../exec/exec.ts'
 import type { PassthroughExec } from '../../exec/passthrough.ts'
 import { findmntArgv, listArgv } from '../../tools/btrfs.ts'
 import { mountOf, parseFindmnt, parseSubvolumeList } from '../../tools/btrfs-parse.ts'
@@ -13,7 +13,8 @@ import {
   type BtrfsGateRules,
 } from './btrfs-rules.ts'
 import { splitCommandLine } from './split-command.ts'
-import { checkZfsCommand, type GateDecision, type ZfsGateRules } from './zfs-rules.ts'
+import { parseResumeTokenContents } from '../../tools/zfs-parse.ts'
+import { checkZfsCommand, sendRefusal, type GateDecision, type ZfsGateRules } from './zfs-rules.ts'
 
 /** The rules one authorized key carries (`remote-gate` --rules, --zfs-receive, --zfs-send, --btrfs-receive). */
 export interface GateRules {
@@ -91,6 +92,12 @@ export async function runGate(line: string | undefined, rules: GateRules, client
   if (!d.allow) {
     return refuse(d.reason)
   }
+  if (d.resumeToken !== undefined && rules.zfs?.role === 'send') {
+    const why = await resumeTokenRefusal(d.resumeToken, rules.zfs, deps.exec)
+    if (why !== null) {
+      return refuse(`zfs send -t <token>: ${why}`)
+    }
+  }
   const receiveDir = argv[0] === 'btrfs' && argv[1] === 'receive' ? btrfsPathOperand(argv) : null
   if (argv[0] === 'btrfs' && argv.join(' ') !== FINDMNT) {
     const resolved = await resolveInside(btrfsPathOperand(argv), rules.btrfs!, receiveDir !== null, deps)
@@ -114,6 +121,24 @@ export async function runGate(line: string | undefined, rules: GateRules, client
     }
   }
   return r.exitCode
+}
+
+/**
+ * Decodes a resume token the way zrepl does, with the host's own `zfs send -nv -t` (a dry run that prints the
+ * token's nvlist), and refuses it unless it resumes a snapshot of a dataset this key may send. Null = allowed.
+ */
+async function resumeTokenRefusal(
+  token: string,
+  rules: Extract<ZfsGateRules, { role: 'send' }>,
+  exec: Exec,
+): Promise<string | null> {
+  const r = await exec.run(['zfs', 'send', '-nv', '-t', token], { timeoutMs: 60_000, maxOutputBytes: 1024 * 1024 })
+  const contents = succeeded(r) ? parseResumeTokenContents(r.stdout) : null
+  if (contents === null) {
+    return `the token could not be decoded here (${describeFailure(r).slice(0, 300)})`
+  }
+  const why = sendRefusal(contents.toname, rules)
+  return why === null ? null : `it resumes ${contents.toname}: ${why}`
 }
 
 /** The real path of `path` (symlinks resolved) if it is still inside the prefix; a receive dir is created. */

@@ -13,7 +13,12 @@ export type ZfsGateRules =
   | { readonly role: 'receive'; readonly prefix: string }
   | { readonly role: 'send'; readonly datasets: readonly string[] }
 
-export type GateDecision = { readonly allow: true } | { readonly allow: false; readonly reason: string }
+/**
+ * `resumeToken`: allowed only once the gate has decoded the token and found that it resumes a snapshot of a listed
+ * dataset (gate.ts, resumeTokenRefusal): a token is opaque here and could name any dataset of the pool.
+ */
+export type GateDecision =
+  { readonly allow: true; readonly resumeToken?: string } | { readonly allow: false; readonly reason: string }
 
 interface VerbRule {
   /** Option letters without a value. */
@@ -181,10 +186,23 @@ function parseOptions(args: readonly string[], rule: VerbRule): { ops: string[] 
   return late === undefined ? { ops } : { reason: `option ${late} after an operand is not allowed` }
 }
 
+/** OpenZFS's receive_resume_token: `<version>-<checksum>-<length>-<packed nvlist>`, all hex. */
+const RESUME_TOKEN = /^[0-9]+-[0-9a-f]+-[0-9a-f]+-[0-9a-f]+$/
+
+/** Why the send role may not send `snapshot` (outside its datasets, not a plain snapshot name), or null. */
+export function sendRefusal(snapshot: string, rules: Extract<ZfsGateRules, { role: 'send' }>): string | null {
+  return names(rules.datasets, { snapshots: 'only' })([snapshot])
+}
+
 /** The decision for one argv (already split by the gate, without a shell). */
 export function checkZfsCommand(argv: readonly string[], rules: ZfsGateRules): GateDecision {
   const deny = (reason: string): GateDecision => ({ allow: false, reason: `${argv.join(' ')}: ${reason}` })
   const [cmd, verb, ...rest] = argv
+  // A pull resumes a cut transfer with exactly `zfs send -t <token>`; the gate decodes the token before running it.
+  if (rules.role === 'send' && cmd === 'zfs' && verb === 'send' && rest[0] === '-t' && rest.length === 2) {
+    const token = rest[1]!
+    return RESUME_TOKEN.test(token) && token.length <= 65_536 ? { allow: true, resumeToken: token } : deny('token')
+  }
   if (cmd !== 'zfs' && cmd !== 'zpool') {
     return deny('only zfs and zpool')
   }

@@ -5,7 +5,7 @@ import { isBackstopError } from '@backstop/shared'
 import { FixtureExec } from '../../../src/exec/fixture-exec.ts'
 import { localSide, type ZfsSide } from '../../../src/jobs/zfs/endpoint.ts'
 import { listDatasets } from '../../../src/jobs/zfs/listing.ts'
-import { sendOne, type ReplicationLink } from '../../../src/jobs/zfs/replicate.ts'
+import { resumeCut, sendOne, type ReplicationLink } from '../../../src/jobs/zfs/replicate.ts'
 import { RunReport } from '../../../src/jobs/snapshot-common/report.ts'
 import { SshExec, sshCommandArgv, sshWhere, type SshEndpoint } from '../../../src/remote/ssh.ts'
 import { parseZfsUsage, receiveArgv, sendArgv } from '../../../src/tools/zfs.ts'
@@ -74,4 +74,42 @@ test('pull: a full local pool while ssh exits 255 is a full pool naming it, not 
     ['BK_ERR_REPLICATION_FAILED'],
   )
   assert.match(report.errors[0]!.message, /out of space — the target pool is full \(nas on local\): free space there/)
+})
+
+test('pull resume on OpenZFS: ssh … zfs send -t <token> | zfs receive -s here; a gate refusal keeps its code', async () => {
+  const resumable = { ...caps, resumable: true }
+  const token = '1-e604ea4bf-e0-789c63a2'
+  const ds = 'backup/pulled/tank/data'
+  const receive = receiveArgv(ds, resumable)
+  assert.ok(receive.includes('-s'), 'the puller keeps a cut receive’s state')
+  const send = sshCommandArgv(ssh, ['zfs', 'send', '-t', token])
+  const exec = new FixtureExec([
+    { argv: send, bytesPiped: 8192 },
+    { argv: receive },
+    {
+      argv: send,
+      exitCode: 126,
+      stderr:
+        'backstop-gate: refused: zfs send -t <token>: it resumes tank/secret@s1: "tank/secret@s1" is outside tank/data\n',
+    },
+    { argv: receive, exitCode: 1, stderr: 'cannot receive: failed to read from stream\n' },
+  ])
+  const source = { ...remote(exec), caps: resumable }
+  const link: ReplicationLink = {
+    local: exec,
+    source,
+    target: localSide(exec, resumable),
+    name: 'pull',
+    send: {},
+    throttle: null,
+  }
+  const limits = { timeoutMs: 60_000, signal: new AbortController().signal }
+  const ok = new RunReport()
+  assert.equal(await resumeCut(link, new Map([[ds, token]]), ok, limits), 1)
+  assert.match(ok.warnings.join('\n'), /resumed the cut transfer into backup\/pulled\/tank\/data/)
+  const refused = new RunReport()
+  assert.equal(await resumeCut(link, new Map([[ds, token]]), refused, limits), 0)
+  exec.assertAllUsed()
+  assert.equal(refused.errors[0]?.code, 'BK_ERR_REMOTE_GATE_REFUSED', JSON.stringify(refused.errors))
+  assert.match(refused.errors[0]!.message, /it resumes tank\/secret@s1/)
 })

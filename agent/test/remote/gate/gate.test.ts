@@ -9,6 +9,7 @@ import { parseGateRulesFile, resolveGateRules } from '../../../src/remote/gate/g
 import { runGate, type GateLogEntry, type GateRules } from '../../../src/remote/gate/gate.ts'
 import { fingerprintOf, mergeKnownHosts, parseKeyscan } from '../../../src/remote/known-hosts.ts'
 import { findmntArgv, listArgv } from '../../../src/tools/btrfs.ts'
+import { parseResumeTokenContents } from '../../../src/tools/zfs-parse.ts'
 
 const fixture = (tool: string, name: string): string =>
   readFileSync(join(import.meta.dirname, '..', '..', 'fixtures', tool, name), 'utf8')
@@ -139,6 +140,39 @@ test('a receive runs on the stream; a cut receive is cleaned up by the gate itse
     h.log.map((e) => e.decision),
     ['cleaned', 'allowed', 'cleaned'],
   )
+})
+
+test('a pull resumes with send -t only when the token, decoded on the source, resumes a dataset this key sends', async () => {
+  const token = '1-e604ea4bf-e0-789c63a2'
+  const decode = ['zfs', 'send', '-nv', '-t', token]
+  const contents = fixture('zfs', 'openzfs-send-nv-t.stdout.txt')
+  assert.deepEqual(parseResumeTokenContents(contents), {
+    toname: 'tank/data@backstop_20261110T010000Z_h',
+    toguid: '0xc7442ab399a28a9b',
+    fromguid: '0x8d1e4b2c77a01f3e',
+  })
+  const inScope = harness(
+    { zfs: { role: 'send', datasets: ['tank/data'] }, timeoutMs: 1000 },
+    new FixtureExec([{ argv: decode, stdout: contents }]),
+  )
+  assert.equal(await inScope.run(`zfs send -t ${token}`), 0)
+  assert.deepEqual(inScope.ran, [['zfs', 'send', '-t', token]], 'the resume runs as the peer asked')
+  // The same token on a key that may send only tank/vm: it would stream tank/data, so it is refused.
+  const other = harness(
+    { zfs: { role: 'send', datasets: ['tank/vm'] }, timeoutMs: 1000 },
+    new FixtureExec([{ argv: decode, stdout: contents }]),
+  )
+  assert.equal(await other.run(`zfs send -t ${token}`), 126)
+  assert.deepEqual(other.ran, [], 'nothing sent')
+  assert.match(other.stderr, /refused: zfs send -t <token>: it resumes tank\/data@backstop_\S+: .*outside tank\/vm/)
+  // A token the host cannot decode (libzfs: "resume token is corrupt") is refused too.
+  const corrupt = harness(
+    { zfs: { role: 'send', datasets: ['tank/data'] }, timeoutMs: 1000 },
+    new FixtureExec([{ argv: decode, exitCode: 255, stderr: 'cannot resume send: resume token is corrupt\n' }]),
+  )
+  assert.equal(await corrupt.run(`zfs send -t ${token}`), 126)
+  assert.match(corrupt.stderr, /could not be decoded here .*resume token is corrupt/)
+  assert.equal(parseResumeTokenContents('cannot resume send: resume token is corrupt\n'), null)
 })
 
 test('pinning: keyscan output parsed, fingerprint as ssh-keygen prints it, a re-pin replaces the old key', () => {

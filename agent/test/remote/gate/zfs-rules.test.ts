@@ -76,7 +76,12 @@ test('send role: only `zfs send` of the listed datasets, their listing and our h
   refused(['zfs', 'send', 'tank/secret@a'], send, /outside tank\/data/)
   refused(['zfs', 'send', '-I', 'tank/secret@a', 'tank/data@b'], send, /option -I/)
   refused(['zfs', 'send', '-R', 'tank/data@a'], send, /option -R/)
-  refused(['zfs', 'send', '-t', '1-abc'], send, /option -t/)
+  // A resume token is allowed here only as `zfs send -t <token>`, marked for the gate to decode (gate.test.ts).
+  const token = '1-e604ea4bf-e0-789c63a2'
+  assert.deepEqual(checkZfsCommand(['zfs', 'send', '-t', token], send), { allow: true, resumeToken: token })
+  refused(['zfs', 'send', '-t', '1-abc;rm'], send, /token/)
+  refused(['zfs', 'send', '-t', token, 'tank/secret@a'], send, /option -t/)
+  refused(['zfs', 'send', '-t', token], receive, /zfs send is not allowed/)
   refused(['zfs', 'receive', 'tank/data/x'], send, /zfs receive is not allowed/)
   refused(['zfs', 'destroy', 'tank/data@a'], send, /zfs destroy is not allowed/)
   refused(['zfs', 'send', 'tank/data'], send, /not a snapshot/)
