@@ -8,7 +8,7 @@ import { NodeExec } from '../../agent/src/exec/node-exec.ts'
 import { BtrfsSnapshotJob } from '../../agent/src/jobs/btrfs/btrfs-job.ts'
 import { resolveBtrfsJob, type BtrfsJobInput } from '../../agent/src/jobs/btrfs/config.ts'
 import { resolveBtrfsReplicasJob } from '../../agent/src/jobs/btrfs-replicas/config.ts'
-import { BtrfsReplicasJob } from '../../agent/src/jobs/btrfs-replicas/replicas-job.ts'
+import { createBtrfsReplicasJob } from '../../agent/src/jobs/btrfs-replicas/replicas-job.ts'
 import type { JobContext } from '../../agent/src/jobs/job.ts'
 import { parseSubvolumeShow } from '../../agent/src/tools/btrfs-parse.ts'
 import { btrfsReady, createTestBtrfs, subvolNames, subvolShow, type TestBtrfs } from '../support/btrfs.ts'
@@ -171,7 +171,7 @@ test('btrfs over ssh: full then incremental through the gate, read-only replicas
   assert.ok(log.length > 0 && log.every((e) => e.decision === 'allowed'), 'every command of the sender was allowed')
   assert.equal(statSync(s.gateLog).mode & 0o777, 0o600, 'the gate log is readable by its owner only')
   // The receiving host prunes with its own policy (keep only the newest): hour 0 goes, the sender's parent stays.
-  const receiver = new BtrfsReplicasJob(
+  const receiver = createBtrfsReplicasJob(
     resolveBtrfsReplicasJob(
       { kind: 'btrfs-replicas', name: 'keep', path: s.dest, retention: { keep: { last: 1, ...none } } },
       'UTC',

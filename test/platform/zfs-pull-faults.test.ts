@@ -9,7 +9,8 @@ import type { JobResult } from '../../agent/src/jobs/job.ts'
 import { resolveZfsJob } from '../../agent/src/jobs/zfs/config.ts'
 import { ZfsSnapshotJob } from '../../agent/src/jobs/zfs/zfs-job.ts'
 import { resolveZfsPullJob, type ZfsPullJobInput } from '../../agent/src/jobs/zfs-pull/config.ts'
-import { ZfsPullJob } from '../../agent/src/jobs/zfs-pull/pull-job.ts'
+import type { KindJob } from '../../agent/src/jobs/job.ts'
+import { createZfsPullJob } from '../../agent/src/jobs/zfs-pull/pull-job.ts'
 import { requirePlatform } from '../support/platform.ts'
 import { gateCommand, startSshd, sshdReady, type TestSshd } from '../support/sshd.ts'
 import { createTestPool, guidOf, must, sh, snapshotNames, userrefs, zfsFuseReady } from '../support/zfs.ts'
@@ -75,9 +76,9 @@ function releaseAll(roots: string[]): void {
   }
 }
 
-function pullJob(s: Setup, over: Partial<ZfsPullJobInput> & { knownHosts?: string } = {}): ZfsPullJob {
+function pullJob(s: Setup, over: Partial<ZfsPullJobInput> & { knownHosts?: string } = {}): KindJob {
   const { knownHosts, ...rest } = over
-  return new ZfsPullJob(
+  return createZfsPullJob(
     resolveZfsPullJob(
       {
         kind: 'zfs-pull',

@@ -9,9 +9,9 @@ import type { JobResult } from '../../agent/src/jobs/job.ts'
 import { resolveZfsJob, type ZfsJobInput } from '../../agent/src/jobs/zfs/config.ts'
 import { ZfsSnapshotJob } from '../../agent/src/jobs/zfs/zfs-job.ts'
 import { resolveZfsPullJob, type ZfsPullJobInput } from '../../agent/src/jobs/zfs-pull/config.ts'
-import { ZfsPullJob } from '../../agent/src/jobs/zfs-pull/pull-job.ts'
+import { createZfsPullJob } from '../../agent/src/jobs/zfs-pull/pull-job.ts'
 import { resolveZfsReplicasJob } from '../../agent/src/jobs/zfs-replicas/config.ts'
-import { ZfsReplicasJob } from '../../agent/src/jobs/zfs-replicas/replicas-job.ts'
+import { createZfsReplicasJob } from '../../agent/src/jobs/zfs-replicas/replicas-job.ts'
 import { requirePlatform } from '../support/platform.ts'
 import { gateCommand, startSshd, sshdReady, type TestSshd } from '../support/sshd.ts'
 import { createTestPool, guidOf, must, sh, snapshotNames, userrefs, zfsFuseReady } from '../support/zfs.ts'
@@ -122,7 +122,7 @@ test('push over ssh: full then incremental through the gate, holds on both ends,
     'the sender never destroys on the receiver (its gate would refuse)',
   )
   // The receiving host prunes with its own policy (keep only the newest): s1 goes, the held base s2 stays.
-  const receiver = new ZfsReplicasJob(
+  const receiver = createZfsReplicasJob(
     resolveZfsReplicasJob(
       { kind: 'zfs-replicas', name: 'keep', dataset: `${s.dst}/replicas`, retention: { keep: { last: 1, ...none } } },
       'UTC',
@@ -164,7 +164,7 @@ test('pull: the receiver pulls through the source gate, prunes by its own policy
       'UTC',
     ),
   )
-  const pull = new ZfsPullJob(
+  const pull = createZfsPullJob(
     resolveZfsPullJob(
       {
         kind: 'zfs-pull',

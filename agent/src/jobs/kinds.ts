@@ -5,7 +5,7 @@ import { ArchiveJobConfig, resolveArchiveJob } from './archive/config.ts'
 import { BtrfsSnapshotJob } from './btrfs/btrfs-job.ts'
 import { BtrfsJobConfig, resolveBtrfsJob } from './btrfs/config.ts'
 import { BtrfsReplicasJobConfig, resolveBtrfsReplicasJob } from './btrfs-replicas/config.ts'
-import { BtrfsReplicasJob } from './btrfs-replicas/replicas-job.ts'
+import { createBtrfsReplicasJob } from './btrfs-replicas/replicas-job.ts'
 import type { ResolvedCommonJob } from './common-config.ts'
 import type { KindJob } from './job.ts'
 import { RearJobConfig, resolveRearJob } from './rear/config.ts'
@@ -18,9 +18,9 @@ import { resolveZfsJob, ZfsJobConfig } from './zfs/config.ts'
 import { poolOf } from './zfs/health.ts'
 import { ZfsSnapshotJob } from './zfs/zfs-job.ts'
 import { resolveZfsPullJob, ZfsPullJobConfig } from './zfs-pull/config.ts'
-import { ZfsPullJob } from './zfs-pull/pull-job.ts'
+import { createZfsPullJob } from './zfs-pull/pull-job.ts'
 import { resolveZfsReplicasJob, ZfsReplicasJobConfig } from './zfs-replicas/config.ts'
-import { ZfsReplicasJob } from './zfs-replicas/replicas-job.ts'
+import { createZfsReplicasJob } from './zfs-replicas/replicas-job.ts'
 
 /**
  * The job-kind table: one line per kind (zrepl's `type:` + build_jobs.go). Config validation picks the schema by
@@ -62,13 +62,13 @@ export const jobKinds = {
   'zfs-pull': spec({
     schema: ZfsPullJobConfig,
     resolve: resolveZfsPullJob,
-    create: (c) => new ZfsPullJob(c),
+    create: createZfsPullJob,
     targets: (c) => [{ zfs: poolOf(c.dataset) }],
   }),
   'zfs-replicas': spec({
     schema: ZfsReplicasJobConfig,
     resolve: resolveZfsReplicasJob,
-    create: (c) => new ZfsReplicasJob(c),
+    create: createZfsReplicasJob,
     // The pool the senders fill: what runs out first on a receiving host.
     targets: (c) => [{ zfs: poolOf(c.dataset) }],
   }),
@@ -85,7 +85,7 @@ export const jobKinds = {
   'btrfs-replicas': spec({
     schema: BtrfsReplicasJobConfig,
     resolve: resolveBtrfsReplicasJob,
-    create: (c) => new BtrfsReplicasJob(c),
+    create: createBtrfsReplicasJob,
     // The filesystem the senders fill.
     targets: (c) => [{ path: c.path }],
   }),

@@ -1,8 +1,8 @@
 import { posix } from 'node:path'
-import { BackstopError, type AssetRef } from '@backstop/shared'
-import type { CopyCheck, JobContext, JobResult, KindJob, PlanLine } from '../job.ts'
+import type { JobContext, KindJob } from '../job.ts'
 import { planCopies } from '../retention.ts'
-import { RunReport } from '../snapshot-common/report.ts'
+import { holderJob } from '../snapshot-common/holder-job.ts'
+import type { RunReport } from '../snapshot-common/report.ts'
 import { btrfsMountOf, loadFs, loadMounts, parseBtrfsSnapshotName } from '../btrfs/fs.ts'
 import { deleteSubvolumes, ownedIn, toOwned } from '../btrfs/snapshots.ts'
 import type { ResolvedBtrfsReplicasJob } from './config.ts'
@@ -14,84 +14,55 @@ import type { ResolvedBtrfsReplicasJob } from './config.ts'
  * the newest successful one is always kept, and it is what each sender holds as its incremental parent. It reports
  * no copies: the senders report their replicas and notice pruned ones at their next run.
  */
-export class BtrfsReplicasJob implements KindJob {
-  readonly kind = 'btrfs-replicas'
-  readonly name: string
-
-  constructor(private readonly cfg: ResolvedBtrfsReplicasJob) {
-    this.name = cfg.name
-  }
-
-  async run(ctx: JobContext): Promise<JobResult> {
-    const report = new RunReport()
-    await this.pass(ctx, report, false)
-    return report.result()
-  }
-
-  async plan(ctx: JobContext): Promise<PlanLine[]> {
-    const report = new RunReport()
-    await this.pass(ctx, report, true)
-    return report.lines
-  }
-
-  /** The replicas are other nodes' subvolumes: nothing of this node's to list. */
-  inventory(): Promise<AssetRef[]> {
-    return Promise.resolve([])
-  }
-
-  verifyCopy(): Promise<CopyCheck> {
-    return Promise.reject(unsupported('reverify-copy'))
-  }
-
-  restoreTest(): Promise<CopyCheck> {
-    return Promise.reject(unsupported('restore-test'))
-  }
-
-  private async pass(ctx: JobContext, report: RunReport, dryRun: boolean): Promise<void> {
-    const { path: dir, prefix } = this.cfg
-    try {
-      const mount = btrfsMountOf(await loadMounts(ctx.exec), dir)
-      if (mount === null) {
-        report.error(
-          'BK_ERR_SNAPSHOT_SOURCE_MISSING',
-          `${dir} is not on a mounted btrfs filesystem: mount the receiving filesystem, or fix jobs.${this.name}.path`,
-          true,
-        )
-        return
-      }
-      const fs = await loadFs(ctx.exec, mount)
-      const subvols = new Set(
-        [...fs.byPath.keys()]
-          .filter((p) => posix.dirname(p) === dir)
-          .map((p) => parseBtrfsSnapshotName(posix.basename(p), prefix)?.subvol)
-          .filter((s): s is string => s !== undefined),
-      )
-      for (const sub of [...subvols].sort()) {
-        const replicas = ownedIn(fs, dir, prefix, sub)
-        const owned = replicas.map((r) => toOwned(r, false, r.readonly && r.sv.receivedUuid !== null))
-        const plan = planCopies(owned, this.cfg.retention, ctx.clock.now(), `${dir}/${sub}`)
-        report.lines.push(...plan.lines)
-        if (dryRun || plan.destroy.length === 0) {
-          continue
-        }
-        const out = await deleteSubvolumes(
-          ctx.exec,
-          plan.destroy.map((d) => d.snap.id),
-        )
-        for (const d of plan.destroy.filter((x) => out.deleted.includes(x.snap.id))) {
-          ctx.log.info({ subvolume: d.snap.id, rule: d.rule }, 'replica pruned')
-        }
-        out.failed.forEach((f) => report.error('BK_ERR_PRUNE_FAILED', `${dir}: ${f}`))
-      }
-    } catch (e) {
-      report.caught(e, 'BK_ERR_EXEC_FAILED', true)
-    }
-  }
+export function createBtrfsReplicasJob(cfg: ResolvedBtrfsReplicasJob): KindJob {
+  return holderJob('btrfs-replicas', cfg.name, async (ctx, report, dryRun) => {
+    await prunePass(cfg, ctx, report, dryRun)
+    return null
+  })
 }
 
-function unsupported(what: string): BackstopError {
-  return new BackstopError(
-    'BK_ERR_CMD_UNSUPPORTED',
-    `${what} is not available for btrfs-replicas jobs: the replicas are the senders' copies; ask their nodes`,
-  )
+async function prunePass(
+  cfg: ResolvedBtrfsReplicasJob,
+  ctx: JobContext,
+  report: RunReport,
+  dryRun: boolean,
+): Promise<void> {
+  const { path: dir, prefix } = cfg
+  try {
+    const mount = btrfsMountOf(await loadMounts(ctx.exec), dir)
+    if (mount === null) {
+      report.error(
+        'BK_ERR_SNAPSHOT_SOURCE_MISSING',
+        `${dir} is not on a mounted btrfs filesystem: mount the receiving filesystem, or fix jobs.${cfg.name}.path`,
+        true,
+      )
+      return
+    }
+    const fs = await loadFs(ctx.exec, mount)
+    const subvols = new Set(
+      [...fs.byPath.keys()]
+        .filter((p) => posix.dirname(p) === dir)
+        .map((p) => parseBtrfsSnapshotName(posix.basename(p), prefix)?.subvol)
+        .filter((s): s is string => s !== undefined),
+    )
+    for (const sub of [...subvols].sort()) {
+      const replicas = ownedIn(fs, dir, prefix, sub)
+      const owned = replicas.map((r) => toOwned(r, false, r.readonly && r.sv.receivedUuid !== null))
+      const plan = planCopies(owned, cfg.retention, ctx.clock.now(), `${dir}/${sub}`)
+      report.lines.push(...plan.lines)
+      if (dryRun || plan.destroy.length === 0) {
+        continue
+      }
+      const out = await deleteSubvolumes(
+        ctx.exec,
+        plan.destroy.map((d) => d.snap.id),
+      )
+      for (const d of plan.destroy.filter((x) => out.deleted.includes(x.snap.id))) {
+        ctx.log.info({ subvolume: d.snap.id, rule: d.rule }, 'replica pruned')
+      }
+      out.failed.forEach((f) => report.error('BK_ERR_PRUNE_FAILED', `${dir}: ${f}`))
+    }
+  } catch (e) {
+    report.caught(e, 'BK_ERR_EXEC_FAILED', true)
+  }
 }

@@ -1,9 +1,10 @@
-import { BackstopError, type AssetRef, type StorageIdentity } from '@backstop/shared'
+import type { AssetRef, StorageIdentity } from '@backstop/shared'
 import { succeeded } from '../../exec/exec.ts'
 import { probeZfsCapabilities, type ZfsCapabilities } from '../../tools/zfs.ts'
-import type { CopyCheck, JobContext, JobResult, KindJob, PlanLine } from '../job.ts'
+import type { JobContext, KindJob } from '../job.ts'
 import { parseTaggedSnapshotName } from '../snapshot-common/retention.ts'
-import { RunReport } from '../snapshot-common/report.ts'
+import { holderJob } from '../snapshot-common/holder-job.ts'
+import type { RunReport } from '../snapshot-common/report.ts'
 import { ReportedReplicas } from '../snapshot-common/reported-replicas.ts'
 import { localSide, remoteSide, type ZfsSide } from '../zfs/endpoint.ts'
 import { streamOf } from '../zfs/link.ts'
@@ -20,42 +21,21 @@ import type { ResolvedZfsPullJob } from './config.ts'
  * base on both ends, prune the replicas here with this job's policy, report every replica as a copy. Replicas count
  * as `pull-replica` immutable only while the probe (pullProof) finds no way for the source to write here.
  */
-export class ZfsPullJob implements KindJob {
-  readonly kind = 'zfs-pull'
-  readonly name: string
+export function createZfsPullJob(cfg: ResolvedZfsPullJob): KindJob {
+  const pull = new ZfsPull(cfg)
+  return holderJob('zfs-pull', cfg.name, async (ctx, report, dryRun) => {
+    const proof = await pull.pass(ctx, report, dryRun)
+    return proof === null ? null : { immutability: [{ at: poolOfDs(cfg.dataset), immutability: proof }] }
+  })
+}
+
+/** One pull job's passes; the capabilities of this host's zfs are probed once. */
+class ZfsPull {
   private caps: ZfsCapabilities | null = null
 
-  constructor(private readonly cfg: ResolvedZfsPullJob) {
-    this.name = cfg.name
-  }
+  constructor(private readonly cfg: ResolvedZfsPullJob) {}
 
-  async run(ctx: JobContext): Promise<JobResult> {
-    const report = new RunReport()
-    const proof = await this.pass(ctx, report, false)
-    const r = report.result()
-    return proof === null ? r : { ...r, immutability: [{ at: poolOfDs(this.cfg.dataset), immutability: proof }] }
-  }
-
-  async plan(ctx: JobContext): Promise<PlanLine[]> {
-    const report = new RunReport()
-    await this.pass(ctx, report, true)
-    return report.lines
-  }
-
-  /** The datasets are the source node's assets, not this host's: nothing to list here. */
-  inventory(): Promise<AssetRef[]> {
-    return Promise.resolve([])
-  }
-
-  verifyCopy(): Promise<CopyCheck> {
-    return Promise.reject(unsupported('reverify-copy'))
-  }
-
-  restoreTest(): Promise<CopyCheck> {
-    return Promise.reject(unsupported('restore-test'))
-  }
-
-  private async pass(
+  async pass(
     ctx: JobContext,
     report: RunReport,
     dryRun: boolean,
@@ -157,10 +137,6 @@ export class ZfsPullJob implements KindJob {
 }
 
 const poolOfDs = (ds: string): string => ds.split('/')[0] ?? ds
-
-function unsupported(what: string): BackstopError {
-  return new BackstopError('BK_ERR_CMD_UNSUPPORTED', `${what} is not implemented for zfs-pull jobs yet`)
-}
 
 /**
  * What a pull receiver can prove about its replicas, from this host: the replication is pulled (the source holds

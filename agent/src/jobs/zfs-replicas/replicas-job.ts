@@ -1,8 +1,8 @@
-import { BackstopError, type AssetRef } from '@backstop/shared'
 import { probeZfsCapabilities, type ZfsCapabilities } from '../../tools/zfs.ts'
-import type { CopyCheck, JobContext, JobResult, KindJob, PlanLine } from '../job.ts'
+import type { JobContext, KindJob } from '../job.ts'
 import { planCopies } from '../retention.ts'
-import { RunReport } from '../snapshot-common/report.ts'
+import { holderJob } from '../snapshot-common/holder-job.ts'
+import type { RunReport } from '../snapshot-common/report.ts'
 import { destroySnapshots } from '../zfs/destroy.ts'
 import { byDataset, listDatasets, listSnapshots } from '../zfs/listing.ts'
 import { ownedOf } from '../zfs/target.ts'
@@ -15,78 +15,50 @@ import type { ResolvedZfsReplicasJob } from './config.ts'
  * and the newest of each dataset are always kept, so the next push still finds its base. It reports no copies:
  * the replicas are the senders' assets, reported by the senders, which notice a replica gone at their next run.
  */
-export class ZfsReplicasJob implements KindJob {
-  readonly kind = 'zfs-replicas'
-  readonly name: string
-  private caps: ZfsCapabilities | null = null
-
-  constructor(private readonly cfg: ResolvedZfsReplicasJob) {
-    this.name = cfg.name
-  }
-
-  async run(ctx: JobContext): Promise<JobResult> {
-    const report = new RunReport()
-    await this.pass(ctx, report, false)
-    return report.result()
-  }
-
-  async plan(ctx: JobContext): Promise<PlanLine[]> {
-    const report = new RunReport()
-    await this.pass(ctx, report, true)
-    return report.lines
-  }
-
-  /** The replicas are other nodes' datasets: nothing of this node's to list. */
-  inventory(): Promise<AssetRef[]> {
-    return Promise.resolve([])
-  }
-
-  verifyCopy(): Promise<CopyCheck> {
-    return Promise.reject(unsupported('reverify-copy'))
-  }
-
-  restoreTest(): Promise<CopyCheck> {
-    return Promise.reject(unsupported('restore-test'))
-  }
-
-  private async pass(ctx: JobContext, report: RunReport, dryRun: boolean): Promise<void> {
-    const { dataset: root, prefix } = this.cfg
-    this.caps ??= await probeZfsCapabilities(ctx.exec)
-    const now = ctx.clock.now()
-    try {
-      if ((await listDatasets(ctx.exec, [root])).missing.length > 0) {
-        report.warnings.push(
-          `receive root ${root} does not exist (yet): no sender has pushed here; check the name against the ` +
-            `senders' target url`,
-        )
-        return
-      }
-      const snaps = byDataset(await listSnapshots(ctx.exec, this.caps, [root], false))
-      for (const [ds, list] of snaps) {
-        const owned = ownedOf(list, prefix).map((o) => o.owned)
-        const plan = planCopies(owned, this.cfg.retention, now, ds)
-        report.lines.push(...plan.lines)
-        if (dryRun || plan.destroy.length === 0) {
-          continue
-        }
-        const reqs = plan.destroy.map((d) => ({ dataset: ds, name: d.snap.id.slice(ds.length + 1), rule: d.rule }))
-        const out = await destroySnapshots(ctx.exec, this.caps, reqs, [], () => [])
-        for (const r of out.destroyed) {
-          ctx.log.info({ snapshot: `${r.dataset}@${r.name}`, rule: r.rule }, 'replica pruned')
-        }
-        for (const f of out.failed) {
-          report.error('BK_ERR_PRUNE_FAILED', `${f.req.dataset}@${f.req.name}: ${f.error}`)
-        }
-      }
-    } catch (e) {
-      report.caught(e, 'BK_ERR_EXEC_FAILED', true)
-    }
-  }
+export function createZfsReplicasJob(cfg: ResolvedZfsReplicasJob): KindJob {
+  let caps: Promise<ZfsCapabilities> | null = null
+  return holderJob('zfs-replicas', cfg.name, async (ctx, report, dryRun) => {
+    caps ??= probeZfsCapabilities(ctx.exec)
+    await prunePass(cfg, await caps, ctx, report, dryRun)
+    return null
+  })
 }
 
-function unsupported(what: string): BackstopError {
-  return new BackstopError(
-    'BK_ERR_CMD_UNSUPPORTED',
-    `${what} is not available for zfs-replicas jobs: the replicas are the senders' copies; ask their nodes`,
-  )
+async function prunePass(
+  cfg: ResolvedZfsReplicasJob,
+  zfs: ZfsCapabilities,
+  ctx: JobContext,
+  report: RunReport,
+  dryRun: boolean,
+): Promise<void> {
+  const { dataset: root, prefix } = cfg
+  const now = ctx.clock.now()
+  try {
+    if ((await listDatasets(ctx.exec, [root])).missing.length > 0) {
+      report.warnings.push(
+        `receive root ${root} does not exist (yet): no sender has pushed here; check the name against the ` +
+          `senders' target url`,
+      )
+      return
+    }
+    const snaps = byDataset(await listSnapshots(ctx.exec, zfs, [root], false))
+    for (const [ds, list] of snaps) {
+      const owned = ownedOf(list, prefix).map((o) => o.owned)
+      const plan = planCopies(owned, cfg.retention, now, ds)
+      report.lines.push(...plan.lines)
+      if (dryRun || plan.destroy.length === 0) {
+        continue
+      }
+      const reqs = plan.destroy.map((d) => ({ dataset: ds, name: d.snap.id.slice(ds.length + 1), rule: d.rule }))
+      const out = await destroySnapshots(ctx.exec, zfs, reqs, [], () => [])
+      for (const r of out.destroyed) {
+        ctx.log.info({ snapshot: `${r.dataset}@${r.name}`, rule: r.rule }, 'replica pruned')
+      }
+      for (const f of out.failed) {
+        report.error('BK_ERR_PRUNE_FAILED', `${f.req.dataset}@${f.req.name}: ${f.error}`)
+      }
+    }
+  } catch (e) {
+    report.caught(e, 'BK_ERR_EXEC_FAILED', true)
+  }
 }
