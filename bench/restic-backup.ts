@@ -99,6 +99,8 @@ function freshRepo(base: string, name: string): { url: string; cacheDir: string 
   const url = `${base}${name}/`
   const cacheDir = join(root, `cache-${name}`)
   restic(url, ['init'], cacheDir)
+  // The previous measurement's 2 GiB repository is written back and deleted now, not during this one's timing.
+  spawnSync('sync')
   return { url, cacheDir }
 }
 
