@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import mqtt from 'mqtt'
-import { alertTopics, type DiskHealthBody, type Envelope } from '@backstop/shared'
+import { alertTopics, type DiskHealthBody, type Envelope, type StorageIdentity } from '@backstop/shared'
 import { createAuditLog } from '../../src/audit/audit-log.ts'
 import { createTokensRepo } from '../../src/auth/tokens.ts'
 import { parseCollectorConfig } from '../../src/config/load.ts'
@@ -40,16 +40,36 @@ describe('collector end to end: disk health reaches the verdict and the alerts',
     const agent = new FakeAgent('pve1')
     const send = (password: string, envs: Envelope[]) => sendAsNode(c.mqttUrl, 'pve1', password, envs)
     await send('pending', [agent.enroll()])
-    // c1 on the USB disk with serial S1, c2 offsite and immutable in object storage.
+    // c1 on the USB disk with serial S1, c2 offsite in object storage; storage probed, as a current agent reports it.
+    const probed = (o: Partial<StorageIdentity>): StorageIdentity => ({
+      host: 'pve1',
+      site: 'home',
+      devices: [],
+      media: 'hdd',
+      ...o,
+    })
+    const usb = probed({ devices: [{ id: 'serial:S1', transport: 'usb' }], fsUuid: 'usb1', media: 'usb' })
+    const bucket = probed({ host: 's3.example', site: 'cloud', repository: 's3.example/b', media: 'object' })
+    const root = probed({ devices: [{ id: 'serial:N1', transport: 'nvme' }], fsUuid: 'root', media: 'nvme' })
     await send(agent.password(), [
       agent.started('r1'),
-      agent.finished('r1', [
-        copy('c1', {
-          location: { kind: 'usb', target: '/mnt/usb1', device: { serial: 'S1', label: 'REAR-000' } },
-          media: 'usb',
-        }),
-        copy('c2', { location: { kind: 'object', target: 's3://b' }, media: 'object', offsite: true, immutable: true }),
-      ]),
+      agent.finished(
+        'r1',
+        [
+          copy('c1', {
+            location: { kind: 'usb', target: '/mnt/usb1', device: { serial: 'S1', label: 'REAR-000' } },
+            media: 'usb',
+            storage: usb,
+          }),
+          copy('c2', {
+            location: { kind: 'object', target: 's3://b' },
+            media: 'object',
+            offsite: true,
+            storage: bucket,
+          }),
+        ],
+        { sources: [{ asset: { kind: 'file-set', id: 'fileset:etc-archive' }, storage: root }] },
+      ),
     ])
     type Counts = { copies: number; onUnhealthyDevice: number }
     const counts = async (): Promise<Counts | undefined> => {
