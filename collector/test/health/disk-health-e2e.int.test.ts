@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import mqtt from 'mqtt'
-import { alertTopics, type DiskHealthBody, type Envelope, type StorageIdentity } from '@backstop/shared'
+import { alertTopics, type DiskHealthBody, type Envelope } from '@backstop/shared'
 import { createAuditLog } from '../../src/audit/audit-log.ts'
 import { createTokensRepo } from '../../src/auth/tokens.ts'
 import { parseCollectorConfig } from '../../src/config/load.ts'
 import { createOperators } from '../../src/identity/operators.ts'
 import { startCollector } from '../../src/main.ts'
+import { probedStorage } from '../ledger/harness.ts'
 import { captureLog, copy, FakeAgent, tempDir, TOKEN } from '../support/harness.ts'
 import { waitFor } from '../../../test/support/wait-for.ts'
 import { sendAsNode } from '../support/send-as-node.ts'
@@ -41,13 +42,7 @@ describe('collector end to end: disk health reaches the verdict and the alerts',
     const send = (password: string, envs: Envelope[]) => sendAsNode(c.mqttUrl, 'pve1', password, envs)
     await send('pending', [agent.enroll()])
     // c1 on the USB disk with serial S1, c2 offsite in object storage; storage probed, as a current agent reports it.
-    const probed = (o: Partial<StorageIdentity>): StorageIdentity => ({
-      host: 'pve1',
-      site: 'home',
-      devices: [],
-      media: 'hdd',
-      ...o,
-    })
+    const probed = probedStorage
     const usb = probed({ devices: [{ id: 'serial:S1', transport: 'usb' }], fsUuid: 'usb1', media: 'usb' })
     const bucket = probed({ host: 's3.example', site: 'cloud', repository: 's3.example/b', media: 'object' })
     const root = probed({ devices: [{ id: 'serial:N1', transport: 'nvme' }], fsUuid: 'root', media: 'nvme' })
