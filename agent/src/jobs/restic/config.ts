@@ -6,11 +6,13 @@ import {
   RetentionPolicyInput,
   type MediaType as Media,
   type RetentionPolicy,
+  type TimeWindow,
 } from '@backstop/shared'
 import { commonJobFields, resolveCommon, SiteName, type ResolvedCommonJob } from '../common-config.ts'
 import type { SshEndpoint } from '../../remote/ssh.ts'
 import { resolveCheckedPolicy } from '../retention.ts'
 import { DatasetName } from '../zfs/config.ts'
+import { kibPerSecond, resolveWindow } from './window.ts'
 
 /** Omitted keep counts: the newest 14 snapshots of this job in the repository. */
 export const RESTIC_KEEP_DEFAULTS = keepLastOnly(14)
@@ -86,6 +88,14 @@ export const ResticJobConfig = Type.Object(
     retention: Type.Optional(RetentionPolicyInput),
     /** `check --read-data-subset=n/groups` each run, n rotating; 0 = no check (copies unverified). Default 12. */
     checkGroups: Type.Optional(Type.Integer({ minimum: 0, maximum: 10000 })),
+    /**
+     * `HH:MM-HH:MM` in the job's time zone (may cross midnight): the repository is written only by runs inside it (an
+     * offsite link used at night). Every slot of `schedule:` must fall inside; a catch-up or on-demand run outside
+     * does nothing and says when the window opens.
+     */
+    window: Type.Optional(Type.String({ maxLength: 16 })),
+    /** Upload and download limit, bytes per second with `K`/`M`/`G` (1024-based, as `pv -L` of the ssh targets). */
+    bandwidth: Type.Optional(Type.String({ pattern: '^[0-9]+[KMG]?$', maxLength: 16 })),
   },
   { additionalProperties: false },
 )
@@ -119,6 +129,10 @@ export interface ResolvedResticJob extends ResolvedCommonJob {
   readonly password: { readonly file: string } | { readonly credential: string }
   readonly retention: RetentionPolicy
   readonly checkGroups: number
+  /** Absent: any run may write the repository. */
+  readonly window?: TimeWindow
+  /** restic's `--limit-upload` / `--limit-download` (KiB/s); null: unlimited. */
+  readonly limitKiBps: number | null
 }
 
 /** The URL without `user:password@` (REST basic auth). */
@@ -135,8 +149,10 @@ export function resolveResticJob(input: ResticJobInput, defaultTimezone: string)
   }
   const source = resolveSource(input, where)
   const site = input.repository.site ?? input.site
+  const common = resolveCommon({ ...input, ...(site !== undefined ? { site } : {}) }, defaultTimezone)
+  const window = resolveWindow(input.window, common, input.timezone ?? defaultTimezone, where)
   return {
-    ...resolveCommon({ ...input, ...(site !== undefined ? { site } : {}) }, defaultTimezone),
+    ...common,
     kind: 'restic',
     paths,
     source,
@@ -153,6 +169,8 @@ export function resolveResticJob(input: ResticJobInput, defaultTimezone: string)
     password: input.password,
     retention: resolveCheckedPolicy(input.retention, defaultTimezone, `${where}.retention`, RESTIC_KEEP_DEFAULTS),
     checkGroups: input.checkGroups ?? 12,
+    ...(window !== undefined ? { window } : {}),
+    limitKiBps: input.bandwidth === undefined ? null : kibPerSecond(input.bandwidth),
   }
 }
 

@@ -41,6 +41,10 @@ export class ResticRepo {
       '--cache-dir',
       join(stateDir, 'restic-cache'),
       ...(cfg.repository.ssh ? ['-o', `sftp.command=${sftpCommand(cfg.repository.ssh)}`] : []),
+      // Both ways: prune and check read the repository over the same link the backup writes it over.
+      ...(cfg.limitKiBps === null
+        ? []
+        : ['--limit-upload', `${cfg.limitKiBps}`, '--limit-download', `${cfg.limitKiBps}`]),
     ]
     const version = succeeded(v) ? parseResticVersion(v.stdout) : null
     return new ResticRepo(exec, cfg.repository.display, version, base, env, cfg.repository.ssh)

@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises'
 import { BackstopError, type AssetRef, type Copy, type Location, type StorageIdentity } from '@backstop/shared'
 import type { CopyCheck, JobContext, JobResult, KindJob, PlanLine } from '../job.ts'
 import { RunReport } from '../snapshot-common/report.ts'
+import { windowClosed } from '../snapshot-common/window.ts'
 import type { ResolvedResticJob } from './config.ts'
 import { probeAppendOnly, type ProbeOutcome } from './immutability-probe.ts'
 import { parseBackupLine, parseRepositoryId, type ResticSnapshot } from './parse.ts'
@@ -68,6 +69,12 @@ async function runRestic(
   fetchFn: HttpFetch | undefined,
 ): Promise<JobResult> {
   const report = new RunReport()
+  const closed = windowClosed(cfg.window, ctx.clock.now())
+  if (closed !== null) {
+    // Nothing is opened: the repository's link is not to be used now (a catch-up or on-demand run at day time).
+    report.warnings.push(`${cfg.repository.display}: ${closed} backs up`)
+    return report.result()
+  }
   await mkdir(ctx.stateDir, { recursive: true, mode: 0o700 })
   const repo = await ResticRepo.open(ctx.exec, cfg, ctx.stateDir)
   const state = await readResticState(ctx.stateDir)

@@ -11,15 +11,20 @@ export function outsideWindow(
   now: Date,
   report: RunReport,
 ): boolean {
-  const w = target.window
-  if (w === undefined || inTimeWindow(w, now)) {
-    return false
+  const closed = windowClosed(target.window, now)
+  if (closed !== null) {
+    report.warnings.push(`target ${target.name}: ${closed} sends everything missing`)
   }
-  report.warnings.push(
-    `target ${target.name}: outside its window ${w.text} (${w.timezone}), not attempted; the next run from ` +
-      `${nextWindowStart(w, now).toISOString()} sends everything missing`,
-  )
-  return true
+  return closed !== null
+}
+
+/** Null inside the window (or without one); else "outside its window … the next run from <start>", to be ended. */
+export function windowClosed(w: TimeWindow | undefined, now: Date): string | null {
+  if (w === undefined || inTimeWindow(w, now)) {
+    return null
+  }
+  const opens = nextWindowStart(w, now).toISOString()
+  return `outside its window ${w.text} (${w.timezone}), not attempted; the next run from ${opens}`
 }
 
 /**

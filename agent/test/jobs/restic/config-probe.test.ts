@@ -6,6 +6,7 @@ import { describe, it } from 'node:test'
 import { locatorOf, storageSpecOf } from '../../../src/jobs/job-storage.ts'
 import { displayUrl, resolveResticJob, type ResticJobInput } from '../../../src/jobs/restic/config.ts'
 import { sftpCommand } from '../../../src/jobs/restic/restic-cli.ts'
+import { kibPerSecond } from '../../../src/jobs/restic/window.ts'
 import {
   judgeDeleteStatus,
   probeAppendOnly,
@@ -71,6 +72,28 @@ describe('restic config', () => {
     assert.deepEqual(locatorOf(loc), { kind: 'remote', host: 'nas.example', repository: `restic:${'c'.repeat(64)}` })
     const sftp = { kind: 'nas' as const, target: 'sftp:bk@10.0.0.9:/srv/r', device: { id: 'restic:x' } }
     assert.deepEqual(locatorOf(sftp), { kind: 'remote', host: '10.0.0.9', repository: 'restic:x' })
+  })
+})
+
+describe('restic window and bandwidth', () => {
+  it('every schedule slot must fall inside the window; the first one outside is named', () => {
+    const cfg = resolveResticJob({ ...base, schedule: '30 2 * * *', window: '01:00-05:00' }, 'Europe/Amsterdam')
+    assert.deepEqual(cfg.window, { startMin: 60, endMin: 300, timezone: 'Europe/Amsterdam', text: '01:00-05:00' })
+    assert.throws(
+      () => resolveResticJob({ ...base, schedule: '0 * * * *', window: '01:00-05:00' }, 'UTC'),
+      /jobs\.off\.schedule: "0 \* \* \* \*" fires at 05:00, outside window 01:00-05:00 \(UTC\)/,
+    )
+    // Crossing midnight, in the job's own zone.
+    const night = { ...base, schedule: '0 23,1 * * *', timezone: 'America/New_York', window: '22:00-02:00' }
+    assert.equal(resolveResticJob(night, 'UTC').window?.timezone, 'America/New_York')
+    assert.throws(() => resolveResticJob({ ...base, window: '5-6' }, 'UTC'), /jobs\.off\.window: "5-6" is not a time/)
+    assert.equal(resolveResticJob(base, 'UTC').window, undefined)
+  })
+
+  it('bandwidth becomes KiB/s for restic: 1024-based suffixes, bare bytes rounded up, never 0', () => {
+    assert.deepEqual(['512K', '10M', '1G', '1500', '1'].map(kibPerSecond), [512, 10240, 1048576, 2, 1])
+    assert.equal(resolveResticJob({ ...base, bandwidth: '20M' }, 'UTC').limitKiBps, 20480)
+    assert.equal(resolveResticJob(base, 'UTC').limitKiBps, null)
   })
 })
 
