@@ -12,7 +12,8 @@ import { commonJobFields, resolveCommon, SiteName, type ResolvedCommonJob } from
 import type { SshEndpoint } from '../../remote/ssh.ts'
 import { resolveCheckedPolicy } from '../retention.ts'
 import { DatasetName } from '../zfs/config.ts'
-import { kibPerSecond, resolveWindow } from './window.ts'
+import { resolveJobWindow } from '../job-window.ts'
+import { kibPerSecond } from './bandwidth.ts'
 
 /** Omitted keep counts: the newest 14 snapshots of this job in the repository. */
 export const RESTIC_KEEP_DEFAULTS = keepLastOnly(14)
@@ -150,7 +151,7 @@ export function resolveResticJob(input: ResticJobInput, defaultTimezone: string)
   const source = resolveSource(input, where)
   const site = input.repository.site ?? input.site
   const common = resolveCommon({ ...input, ...(site !== undefined ? { site } : {}) }, defaultTimezone)
-  const window = resolveWindow(input.window, common, input.timezone ?? defaultTimezone, where)
+  const window = resolveJobWindow(input.window, common, input.timezone ?? defaultTimezone, where)
   return {
     ...common,
     kind: 'restic',

@@ -1,6 +1,14 @@
 import Type, { type Static } from 'typebox'
-import { BackstopError, NodeId, RetentionPolicyInput, type MediaType, type RetentionPolicy } from '@backstop/shared'
+import {
+  BackstopError,
+  NodeId,
+  RetentionPolicyInput,
+  type MediaType,
+  type RetentionPolicy,
+  type TimeWindow,
+} from '@backstop/shared'
 import { commonJobFields, resolveCommon, type ResolvedCommonJob } from '../common-config.ts'
+import { resolveJobWindow } from '../job-window.ts'
 import { resolveCheckedPolicy } from '../retention.ts'
 import { SnapshotPrefix } from '../snapshot-common/config.ts'
 import { DatasetName, type ZfsDatasetSpec } from '../zfs/config.ts'
@@ -47,6 +55,11 @@ export const ZfsPullJobConfig = Type.Object(
     media: Type.Union([Type.Literal('nas'), Type.Literal('hdd'), Type.Literal('ssd'), Type.Literal('nvme')]),
     offsite: Type.Optional(Type.Boolean()),
     bandwidth: sshTargetFields.bandwidth,
+    /**
+     * `HH:MM-HH:MM` in the job's time zone: only runs inside it pull (a WAN link used at night). Every `schedule:` slot
+     * must fall inside; a catch-up or on-demand run outside pulls nothing, prunes nothing and says when it opens.
+     */
+    window: Type.Optional(Type.String({ maxLength: 16 })),
     compress: sshTargetFields.compress,
     raw: sshTargetFields.raw,
   },
@@ -64,6 +77,8 @@ export interface ResolvedZfsPullJob extends ResolvedCommonJob, ResolvedSshTarget
   readonly retention: RetentionPolicy
   readonly media: MediaType
   readonly offsite: boolean
+  /** Absent: any run may pull. */
+  readonly window?: TimeWindow
 }
 
 export function resolveZfsPullJob(input: ZfsPullJobInput, defaultTimezone: string): ResolvedZfsPullJob {
@@ -80,8 +95,10 @@ export function resolveZfsPullJob(input: ZfsPullJobInput, defaultTimezone: strin
   if (new Set(datasets.map((d) => d.name)).size !== datasets.length) {
     throw new BackstopError('BK_ERR_CONFIG_INVALID', `${where}.datasets: a dataset is listed twice`)
   }
+  const common = resolveCommon(input, defaultTimezone)
+  const window = resolveJobWindow(input.window, common, input.timezone ?? defaultTimezone, where)
   return {
-    ...resolveCommon(input, defaultTimezone),
+    ...common,
     ...remote.resolved,
     kind: 'zfs-pull',
     sourceNode: input.source.node,
@@ -91,5 +108,6 @@ export function resolveZfsPullJob(input: ZfsPullJobInput, defaultTimezone: strin
     retention: resolveCheckedPolicy(input.retention, defaultTimezone, `${where}.retention`),
     media: input.media,
     offsite: input.offsite ?? false,
+    ...(window !== undefined ? { window } : {}),
   }
 }

@@ -6,6 +6,7 @@ import { parseTaggedSnapshotName } from '../snapshot-common/retention.ts'
 import { holderJob } from '../snapshot-common/holder-job.ts'
 import type { RunReport } from '../snapshot-common/report.ts'
 import { ReportedReplicas } from '../snapshot-common/reported-replicas.ts'
+import { windowClosed } from '../snapshot-common/window.ts'
 import { localSide, remoteSide, type ZfsSide } from '../zfs/endpoint.ts'
 import { streamOf } from '../zfs/link.ts'
 import { byDataset, listDatasets, listSnapshots, managedDatasets } from '../zfs/listing.ts'
@@ -41,6 +42,12 @@ class ZfsPull {
     dryRun: boolean,
   ): Promise<NonNullable<StorageIdentity['immutability']> | null> {
     const cfg = this.cfg
+    const closed = windowClosed(cfg.window, ctx.clock.now())
+    if (closed !== null && !dryRun) {
+      // Nothing is run, here or over ssh: the link is not to be used now (a catch-up or on-demand run by day).
+      report.warnings.push(`source ${cfg.ssh!.host}: ${closed} pulls`)
+      return null
+    }
     this.caps ??= await probeZfsCapabilities(ctx.exec)
     const { side: source, probe } = await remoteSide(ctx.exec, cfg.ssh!)
     const failure = sshFailureOf([probe], source)

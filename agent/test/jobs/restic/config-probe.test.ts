@@ -6,7 +6,7 @@ import { describe, it } from 'node:test'
 import { locatorOf, storageSpecOf } from '../../../src/jobs/job-storage.ts'
 import { displayUrl, resolveResticJob, type ResticJobInput } from '../../../src/jobs/restic/config.ts'
 import { sftpCommand } from '../../../src/jobs/restic/restic-cli.ts'
-import { kibPerSecond } from '../../../src/jobs/restic/window.ts'
+import { kibPerSecond } from '../../../src/jobs/restic/bandwidth.ts'
 import {
   judgeDeleteStatus,
   probeAppendOnly,

@@ -8,16 +8,10 @@ import {
   type Schedule,
   type TimeWindow,
 } from '@backstop/shared'
-import type { ResolvedCommonJob } from '../common-config.ts'
+import type { ResolvedCommonJob } from './common-config.ts'
 
 /** Any fixed day: the schedule/window check walks the slots after it (the result must not depend on today). */
 const REFERENCE_DAY = '2026-01-05T00:00:00Z'
-
-/** `10M` → 10240: restic limits in KiB/s; bare bytes round up, so a limit never becomes 0 (unlimited). */
-export function kibPerSecond(rate: string): number {
-  const unit = { K: 1, M: 1024, G: 1024 * 1024 }[rate.slice(-1)]
-  return unit === undefined ? Math.max(1, Math.ceil(Number(rate) / 1024)) : Number(rate.slice(0, -1)) * unit
-}
 
 function isValid(schedule: Schedule): boolean {
   try {
@@ -32,10 +26,11 @@ function isValid(schedule: Schedule): boolean {
 const SLOTS_CHECKED = 200
 
 /**
- * A slot outside the window would be a run that never backs up while the collector expects a copy from it: a
- * schedule that leaves the window is a config error naming the first such slot.
+ * `window:` of a job whose every run uses the remote link (restic, zfs-pull). A slot outside the window would be a
+ * run that never copies while the collector expects a copy from it: a schedule that leaves the window is a config
+ * error naming the first such slot.
  */
-export function resolveWindow(
+export function resolveJobWindow(
   text: string | undefined,
   common: ResolvedCommonJob,
   tz: string,
