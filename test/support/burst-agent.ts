@@ -69,6 +69,16 @@ const runtime = await createAgentRuntime({
     : { transport: { backoff: { baseMs: Math.min(1000, backoffMaxMs), maxMs: backoffMaxMs } } }),
 })
 runtime.start()
+// A stalled burst is diagnosed from the log tail: every 5 s the outbox's state and how many emits are unresolved.
+let unresolved = 0
+const watch = setInterval(() => {
+  const d = outbox.diagnostics()
+  const st = runtime.status()
+  process.stderr.write(
+    `# state ${JSON.stringify({ ...outbox.stats(), ...d, unresolvedEmits: unresolved, connected: st.connected, transport: st.transport })}\n`,
+  )
+}, 5000)
+watch.unref()
 const startedAt = new Date().toISOString()
 const PARALLEL = 32
 for (let i = from; i <= count; i += PARALLEL) {
@@ -77,10 +87,12 @@ for (let i = from; i <= count; i += PARALLEL) {
   }
   const group: Promise<void>[] = []
   for (let j = i; j < Math.min(i + PARALLEL, count + 1); j++) {
+    unresolved++
     group.push(
       runtime
         .emit('job.started', { runId: `burst-${j}`, job: 'burst', jobKind: 'archive', startedAt, trigger: 'manual' })
         .then(() => {
+          unresolved--
           process.stdout.write(`emitted ${j}\n`)
         }),
     )
