@@ -216,18 +216,27 @@ export class MqttTransport {
     })
     this.opts.log.info({ url: this.opts.url, enrolled: this.enrolled }, 'connected to the collector')
     try {
+      // mqtt.js keeps a persistent session's QoS 1 packets to resend them and never settles their promises when the
+      // line drops: every setup step also ends when the connection closes, or the session would wait forever.
+      const untilClosed = <T>(p: Promise<T>): Promise<T | 'closed'> =>
+        Promise.race([p, closed.then(() => 'closed' as const)])
       const topics = [this.topics.ack, this.topics.checkpoint]
-      await c.subscribeAsync(this.opts.onCommand ? [...topics, this.topics.commands] : topics, { qos: 1 })
-      if (this.presence) {
+      const subscribed = await untilClosed(
+        c.subscribeAsync(this.opts.onCommand ? [...topics, this.topics.commands] : topics, { qos: 1 }),
+      )
+      if (subscribed !== 'closed' && this.presence) {
         const online = statusPayload('online', this.opts.clock.now(), { agentVersion: this.opts.agentVersion })
-        await c.publishAsync(this.topics.status, online, { qos: 1, retain: true })
+        await untilClosed(c.publishAsync(this.topics.status, online, { qos: 1, retain: true }))
       }
-      if (this.enrolled) {
-        this.whileEnrolled(c, ctl.signal)
-      } else {
-        void this.enrollLoop(c, ctl.signal)
+      // Closed during setup: no loops for this connection (the run loop reconnects).
+      if (c.connected && !ctl.signal.aborted) {
+        if (this.enrolled) {
+          this.whileEnrolled(c, ctl.signal)
+        } else {
+          void this.enrollLoop(c, ctl.signal)
+        }
+        void this.ackWatchdog(ctl.signal)
       }
-      void this.ackWatchdog(ctl.signal)
     } catch (e) {
       this.lastError = (e as Error).message
       this.opts.log.warn({ err: (e as Error).message }, 'session setup failed; reconnecting')
