@@ -6,11 +6,12 @@ import type { FakeCollector } from './fake-collector.ts'
 import { makeTransport, waitFor } from './support.ts'
 
 /**
- * A connection cut after CONNACK but before the session is set up (a flapping link, a broker restarting): the
- * SUBSCRIBE of a persistent session (clean: false) is never answered nor failed by mqtt.js, so a session that only
- * awaited it waited forever — the agent stayed silent with its outbox full (seen once in CI: no reconnect for 240 s).
- * Here a raw TCP "broker" answers CONNACK and drops every connection at the first packet after it.
+ * A connection cut after CONNACK but before the session is set up (a flapping link, a broker restarting). mqtt.js
+ * fails a pending SUBSCRIBE when the line drops, but never settles the persistent session's (clean: false) QoS 1
+ * retained `online` publish, so a session that awaited it waited forever — the agent stayed silent with its outbox
+ * full (seen once in CI: no reconnect for 240 s). A raw TCP "broker" drops every connection at either step.
  */
+
 /** SUBACK for a SUBSCRIBE packet (fixed header 0x82): its packet id, and QoS 1 granted for each topic filter. */
 function subackFor(p: Buffer): Buffer {
   let i = 1
