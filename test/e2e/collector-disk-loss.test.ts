@@ -40,6 +40,8 @@ class LedgerAgent {
     await waitFor(() => (this.proc.output().match(/^ran \d+$/gm) ?? []).length >= this.runs, {
       what: `${this.node}: run ${n} acknowledged`,
       timeoutMs: 60_000,
+    }).catch((e: Error) => {
+      throw new Error(`${e.message}; the agent's output tail:\n${this.proc.output().slice(-3000)}`)
     })
   }
 
