@@ -74,9 +74,14 @@ let unresolved = 0
 const watch = setInterval(() => {
   const d = outbox.diagnostics()
   const st = runtime.status()
-  process.stderr.write(
-    `# state ${JSON.stringify({ ...outbox.stats(), ...d, unresolvedEmits: unresolved, connected: st.connected, transport: st.transport })}\n`,
-  )
+  const state = {
+    ...outbox.stats(),
+    ...d,
+    unresolvedEmits: unresolved,
+    connected: st.connected,
+    transport: st.transport,
+  }
+  process.stderr.write(`# state ${JSON.stringify(state)}\n`)
 }, 5000)
 watch.unref()
 const startedAt = new Date().toISOString()

@@ -60,7 +60,8 @@ async function droppingBroker(
 }
 
 for (const dropAt of ['subscribe', 'status'] as const) {
-  it(`a connection dropped at the ${dropAt === 'status' ? 'retained online status' : 'SUBSCRIBE'} is left and retried, every time`, async (t) => {
+  const step = dropAt === 'status' ? 'retained online status' : 'SUBSCRIBE'
+  it(`a connection dropped at the ${step} is left and retried, every time`, async (t) => {
     const { url, n } = await droppingBroker(t, dropAt)
     const fc = { url, token: 'enroll-token-1', beforeClose: [] } as unknown as FakeCollector
     const { tr, lines } = makeTransport(t, fc, new MemoryOutbox({ maxBytes: 1 << 20 }))

@@ -43,7 +43,7 @@ test('zfs-pull window: every schedule slot must fall inside it; the first slot o
   )
 })
 
-test('zfs-pull outside its window: no command here or over ssh, nothing pruned, a warning saying when it opens', async () => {
+test('zfs-pull outside its window: no command here or over ssh, nothing pruned, says when it opens', async () => {
   // An empty fixture set: any command at all would fail the run.
   const exec = new FixtureExec([])
   const r = await createZfsPullJob(resolveZfsPullJob(input, 'UTC')).run(context(exec, '2026-12-04T09:30:00Z'))
@@ -51,6 +51,7 @@ test('zfs-pull outside its window: no command here or over ssh, nothing pruned, 
   assert.equal(r.status, 'success')
   assert.deepEqual([r.copies, r.deleted], [[], []])
   assert.deepEqual(r.warnings, [
-    'source pve1: outside its window 01:00-05:00 (UTC), not attempted; the next run from 2026-12-05T01:00:00.000Z pulls',
+    'source pve1: outside its window 01:00-05:00 (UTC), not attempted; ' +
+      'the next run from 2026-12-05T01:00:00.000Z pulls',
   ])
 })
