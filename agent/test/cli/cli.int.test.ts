@@ -38,7 +38,8 @@ describe('configcheck', () => {
     const h = harness(t)
     writeFileSync(
       h.config,
-      'node: "Bad Node"\ncollector:\n  url: http://x\njobs:\n  - { kind: archive, name: a, paths: [/etc], media: hdd }\n',
+      'node: "Bad Node"\ncollector:\n  url: http://x\njobs:\n' +
+        '  - { kind: archive, name: a, paths: [/etc], media: hdd }\n',
     )
     const r = await h.cli('configcheck', '--config', h.config)
     assert.equal(r.code, 1)
@@ -85,7 +86,7 @@ describe('once', () => {
     assert.ok(!existsSync(join(h.dir, 'state', 'agent.pid')), 'lock released')
   })
 
-  it('exit 3 when the collector did not acknowledge in time, 1 when the job failed, 1 for an unknown job', async (t) => {
+  it('exit 3 when the collector did not acknowledge in time; 1 when the job failed or is unknown', async (t) => {
     const h = harness(t)
     h.runtime.acked = false
     const r = await h.cli('once', 'etc', '--config', h.config, '--ack-timeout', '0')
@@ -201,7 +202,7 @@ describe('run (daemon)', () => {
     assert.ok(!existsSync(join(h.dir, 'state', 'agent.pid')), 'lock released on stop')
   })
 
-  it('SIGTERM during a run: tar is killed, the run reports BK_ERR_JOB_ABORTED, nothing partial is left, the slot is caught up next time', async (t) => {
+  it('SIGTERM mid-run: tar killed, BK_ERR_JOB_ABORTED, nothing partial left, slot caught up next time', async (t) => {
     const h = harness(t)
     // 4 GiB of sparse zeros: tar+gzip needs many seconds, so the run is surely inside tar when the signal comes.
     writeFileSync(join(h.src, 'big'), '')

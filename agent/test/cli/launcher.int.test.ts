@@ -31,7 +31,11 @@ describe('bin/backstop-agent.mjs', () => {
     assert.equal(r.out, '')
     assert.match(
       r.err,
-      /^agent\/test\/fixtures\/config\/invalid\/duplicate-job-name\.yaml:14:11: jobs\[1\]\.name: duplicate job name "etc"/m,
+      new RegExp(
+        String.raw`^agent\/test\/fixtures\/config\/invalid\/duplicate-job-name\.yaml:14:11: ` +
+          String.raw`jobs\[1\]\.name: duplicate job name "etc"`,
+        'm',
+      ),
     )
   })
 })

@@ -209,7 +209,7 @@ describe('receiveCommand with an outcome', () => {
 })
 
 describe('Scheduler.runExclusive', () => {
-  it("runs a check in the job's slot: refused while the job runs, and the job's slot is skipped while the check runs", async (t) => {
+  it("a check takes the job's slot: refused while the job runs; the job skips its slot during the check", async (t) => {
     const clock = new FakeClock('2026-11-22T02:00:00Z')
     let release: () => void = () => {}
     const runs: string[] = []

@@ -30,7 +30,10 @@ describe('agent config: collector transport', () => {
     [
       'plaintext to a LAN name',
       '{ url: "mqtt://collector.lan:1883" }',
-      /1:collector\.url: plaintext mqtt:\/\/ to collector\.lan.*CONNECT password.*in clear.*mqtts:\/\/collector\.lan:1883.*fingerprint.*allowInsecurePlaintext: true/,
+      new RegExp(
+        String.raw`1:collector\.url: plaintext mqtt:\/\/ to collector\.lan.*CONNECT password.*in clear` +
+          String.raw`.*mqtts:\/\/collector\.lan:1883.*fingerprint.*allowInsecurePlaintext: true`,
+      ),
     ],
     ['plaintext to a LAN address', '{ url: "mqtt://192.168.1.10:1883" }', /CONNECT password/],
     ['plaintext to 0.0.0.0', '{ url: "mqtt://0.0.0.0:1883" }', /CONNECT password/],

@@ -21,7 +21,10 @@ describe('agent config: group', () => {
         assert.ok(e instanceof ConfigError)
         assert.match(
           e.message,
-          /agent\.yaml:1:\d+: group: no group "bk-no-such-group-here" on this machine \(\/etc\/group\); create it \(groupadd bk-no-such-group-here\), give its numeric id, or remove group:/,
+          new RegExp(
+            String.raw`agent\.yaml:1:\d+: group: no group "bk-no-such-group-here" on this machine \(\/etc\/group\); ` +
+              String.raw`create it \(groupadd bk-no-such-group-here\), give its numeric id, or remove group:`,
+          ),
         )
         return true
       },

@@ -17,14 +17,15 @@ const parse = (jobs: string) => parseAgentConfig(`${head}${jobs}`, 'agent.yaml',
 const NONE = { last: 0, hourly: 0, daily: 0, weekly: 0, monthly: 0, yearly: 0 }
 
 describe('old retention keys', () => {
-  it('archive keepLast: N → retention.keep.last N, calendar classes 0 (exactly the old behaviour), warned at its line', () => {
+  it('archive keepLast: N → retention.keep.last N, calendar classes 0 (the old behaviour), warned at its line', () => {
     const cfg = parse(
       '  - kind: archive\n    name: etc\n    paths: [/etc]\n    destination: /b\n    keepLast: 14\n    media: hdd\n',
     )
     const job = cfg.jobs[0] as ResolvedArchiveJob
     assert.deepEqual(job.retention.keep, { ...NONE, last: 14 })
     assert.deepEqual(cfg.warnings, [
-      'agent.yaml:7:15: jobs[0].keepLast: keepLast is replaced by the GFS policy; read as `retention: { keep: { last: 14 } }` — write that (docs/retention.md "Old retention keys")',
+      'agent.yaml:7:15: jobs[0].keepLast: keepLast is replaced by the GFS policy; ' +
+        'read as `retention: { keep: { last: 14 } }` — write that (docs/retention.md "Old retention keys")',
     ])
   })
 
@@ -37,14 +38,18 @@ describe('old retention keys', () => {
     )
   })
 
-  it('vzdump pruneBackups: every PVE class written out (PVE leaves unlisted classes at 0, our defaults are not 0)', () => {
+  it('vzdump pruneBackups: every PVE class written out (PVE sets unlisted ones to 0, our defaults are not 0)', () => {
     const cfg = parse(
-      '  - { kind: vzdump, name: g, guests: [100], dumpdir: /d, media: hdd, pruneBackups: "keep-last=3,keep-daily=7" }\n',
+      '  - { kind: vzdump, name: g, guests: [100], dumpdir: /d, media: hdd,' +
+        ' pruneBackups: "keep-last=3,keep-daily=7" }\n',
     )
     assert.deepEqual((cfg.jobs[0] as ResolvedVzdumpJob).retention?.keep, { ...NONE, last: 3, daily: 7 })
     assert.match(
       cfg.warnings?.[0] ?? '',
-      /jobs\[0\]\.pruneBackups: .*`retention: \{ keep: \{ last: 3, hourly: 0, daily: 7, weekly: 0, monthly: 0, yearly: 0 \} \}`/,
+      new RegExp(
+        String.raw`jobs\[0\]\.pruneBackups: .*` +
+          '`retention: \\{ keep: \\{ last: 3, hourly: 0, daily: 7, weekly: 0, monthly: 0, yearly: 0 \\} \\}`',
+      ),
     )
   })
 
@@ -56,10 +61,11 @@ describe('old retention keys', () => {
     assert.match(cfg.warnings?.[0] ?? '', /no retention: the agent deletes nothing, and vzdump runs with --remove 0/)
   })
 
-  it('refused: an old key next to retention:, or a value that means nothing — at the old key, saying what to do', () => {
+  it('refused: an old key beside retention:, or a value that means nothing — at the old key, saying what to do', () => {
     const cases: [string, RegExp][] = [
       [
-        '  - kind: archive\n    name: etc\n    paths: [/etc]\n    destination: /b\n    media: hdd\n    keepLast: 3\n    retention: { keep: { last: 3 } }\n',
+        '  - kind: archive\n    name: etc\n    paths: [/etc]\n    destination: /b\n    media: hdd\n' +
+          '    keepLast: 3\n    retention: { keep: { last: 3 } }\n',
         /agent\.yaml:8:\d+: jobs\[0\]\.keepLast: keepLast and retention are both set; delete keepLast/,
       ],
       [

@@ -36,7 +36,7 @@ test('configcheck: typed offsite/offline/immutable are named as ignored unless p
   assert.match(lines[1]!, /site: differs from the node's site/)
 })
 
-test('configcheck: media that contradicts the probed disk is a warning; an unplugged usb target is left to runs', async () => {
+test('configcheck warns of media contradicting the probed disk; an unplugged usb target is left to runs', async () => {
   const archive = (name: string, media: string) => ({
     kind: 'archive',
     name,

@@ -15,7 +15,7 @@ test('node-disk-info rows (recorded here, env-feasibility §7) become fsSize row
   )
 })
 
-test('the real libraries on this machine: fsSize sees the root filesystem; diskLayout answers (empty on a VM)', async () => {
+test('the real libraries here: fsSize sees the root filesystem; diskLayout answers (empty on a VM)', async () => {
   const info = librarySystemInfo()
   const rows = await info.fsSize()
   const root = rows.find((r) => r.mount === '/')

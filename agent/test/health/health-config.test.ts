@@ -101,14 +101,17 @@ jobs: []`).health
 })
 
 describe('backup targets from the jobs', () => {
-  it('archive destination, vzdump dumpdir, btrfs snapshotDir + targets, zfs pools of sources and targets; not rear', () => {
-    const cfg = parse(`jobs:
-  - { kind: archive, name: etc, paths: [/etc], destination: /srv/backup/etc, keepLast: 2, media: hdd }
-  - { kind: vzdump, name: vms, all: true, dumpdir: /srv/dump, media: hdd }
-  - { kind: zfs, name: tank, datasets: [tank/vm, { name: rpool/data, recursive: true }], media: hdd, targets: [{ name: usb, dataset: usbpool/copy, media: usb }] }
-  - { kind: btrfs, name: home, subvolumes: [/mnt/btr/home], snapshotDir: /mnt/btr/.snapshots, media: ssd, targets: [{ name: nas, path: /mnt/backup/home, media: hdd }] }
-  - { kind: rear, name: rescue }
-`)
+  it('archive destination, vzdump dumpdir, btrfs snapshotDir + targets, zfs source and target pools; not rear', () => {
+    const cfg = parse(
+      'jobs:\n' +
+        '  - { kind: archive, name: etc, paths: [/etc], destination: /srv/backup/etc, keepLast: 2, media: hdd }\n' +
+        '  - { kind: vzdump, name: vms, all: true, dumpdir: /srv/dump, media: hdd }\n' +
+        '  - { kind: zfs, name: tank, datasets: [tank/vm, { name: rpool/data, recursive: true }], media: hdd,' +
+        ' targets: [{ name: usb, dataset: usbpool/copy, media: usb }] }\n' +
+        '  - { kind: btrfs, name: home, subvolumes: [/mnt/btr/home], snapshotDir: /mnt/btr/.snapshots,' +
+        ' media: ssd, targets: [{ name: nas, path: /mnt/backup/home, media: hdd }] }\n' +
+        '  - { kind: rear, name: rescue }\n',
+    )
     assert.deepEqual(backupTargetsOfJobs(cfg.jobs), [
       { path: '/srv/backup/etc' },
       { path: '/srv/dump' },

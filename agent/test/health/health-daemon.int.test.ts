@@ -9,7 +9,7 @@ import { waitFor } from '../../../test/support/wait-for.ts'
 const check = Compile(DiskHealthBody)
 
 describe('run (daemon) reports disk health', () => {
-  it("at start-up and on every interval, with the archive destination's filesystem as backup target (real tools)", async (t) => {
+  it("at start-up and each interval, the archive destination's filesystem as backup target (real tools)", async (t) => {
     const h = harness(t, 'health: { intervalMinutes: 30 }\n')
     const reports = (): Record<string, unknown>[] =>
       h.runtime.emitted.filter((e) => e.kind === 'disk.health').map((e) => e.body)

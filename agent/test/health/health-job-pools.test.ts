@@ -40,9 +40,12 @@ test('pools of the zfs and btrfs jobs, read as the jobs read them (recorded zpoo
     },
   ])
   const read = jobPools(
-    jobsOf(`  - { kind: zfs, name: z, datasets: [tank/data], media: hdd, targets: [{ name: usb, dataset: usbpool/copy, media: usb }] }
-  - { kind: btrfs, name: b, subvolumes: [/tmp/h5exp/m1/home], snapshotDir: /tmp/h5exp/m1/.snapshots, media: ssd }
-`),
+    jobsOf(
+      '  - { kind: zfs, name: z, datasets: [tank/data], media: hdd,' +
+        ' targets: [{ name: usb, dataset: usbpool/copy, media: usb }] }\n' +
+        '  - { kind: btrfs, name: b, subvolumes: [/tmp/h5exp/m1/home],' +
+        ' snapshotDir: /tmp/h5exp/m1/.snapshots, media: ssd }\n',
+    ),
     exec,
   )
   assert.ok(read)
@@ -60,7 +63,7 @@ test('pools of the zfs and btrfs jobs, read as the jobs read them (recorded zpoo
   assert.match(pools[2]!.detail ?? '', /error counters total 3/)
 })
 
-test('a zfs target over ssh is another host’s pool and is not read here; a zfs-pull job’s receive pool is', async () => {
+test('a zfs target over ssh is another host’s pool, not read here; a zfs-pull job’s receive pool is read', async () => {
   const list = (pool: string): string[] => [
     'zpool',
     'list',

@@ -35,11 +35,11 @@ function tempDir(t: TestContext): string {
 /** A config as the loader resolves it: one archive job writing to /srv/backup/etc, plus the given health section. */
 function config(healthYaml = ''): ReturnType<typeof parseAgentConfig> {
   return parseAgentConfig(
-    `collector: { url: "mqtt://127.0.0.1:1883", enrollmentToken: health-loop-enrollment-token-0123456789 }
-${healthYaml}
-jobs:
-  - { kind: archive, name: etc, schedule: "0 3 * * *", paths: [/etc], destination: /srv/backup/etc, keepLast: 2, media: hdd }
-`,
+    'collector: { url: "mqtt://127.0.0.1:1883", enrollmentToken: health-loop-enrollment-token-0123456789 }\n' +
+      `${healthYaml}\n` +
+      'jobs:\n' +
+      '  - { kind: archive, name: etc, schedule: "0 3 * * *", paths: [/etc], destination: /srv/backup/etc,' +
+      ' keepLast: 2, media: hdd }\n',
     'agent.yaml',
     { hostname: 'pve1' },
   )
@@ -54,7 +54,7 @@ const si: SystemInfo = {
 }
 
 describe('disk health report loop', () => {
-  it('reports once at start-up and then every intervalMinutes on the scheduler (fake clock, recorded smartctl)', async (t) => {
+  it('reports once at start-up, then every intervalMinutes (scheduler, fake clock, recorded smartctl)', async (t) => {
     const clock = new FakeClock('2026-11-22T03:10:00Z')
     const exec = new FixtureExec([
       {
@@ -120,7 +120,7 @@ describe('disk health report loop', () => {
     assert.equal(scheduler.status().length, 0, 'the report is housekeeping, not a job in heartbeats')
   })
 
-  it("passes deviceTypes, skip and extra to smartctl; health.backupTargets replaces the jobs' destinations", async () => {
+  it("passes deviceTypes, skip, extra to smartctl; health.backupTargets replaces the jobs' destinations", async () => {
     const clock = new FakeClock('2026-11-22T03:00:00Z')
     const exec = new FixtureExec([
       {
@@ -235,7 +235,7 @@ describe('disk health report loop', () => {
     )
   })
 
-  it("this machine (real smartctl, lsblk, systeminformation): a valid event with the temp dir's filesystem as backup target", async (t) => {
+  it("real smartctl, lsblk, systeminformation: valid event, the temp dir's filesystem as backup target", async (t) => {
     const dir = tempDir(t)
     const { log } = memoryLog()
     const cfg = config(`health: { backupTargets: [${dir}] }`)

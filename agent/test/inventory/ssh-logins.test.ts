@@ -25,7 +25,7 @@ test('ssh-keygen -l lists every key of an authorized_keys file, forced-command o
   assert.deepEqual(parseKeygenFingerprints(fixture('ssh-keys/keygen-l-empty.stderr.txt')), [])
 })
 
-test('the facts: fingerprints of existing files; a file without keys (exit 255) and a missing one add nothing', async (t) => {
+test('facts: fingerprints of existing files; a keyless file (exit 255) or a missing one adds nothing', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'bk-sshkeys-'))
   t.after(() => rmSync(dir, { recursive: true, force: true }))
   const [auth, empty, id] = ['authorized_keys', 'empty', 'id_ed25519'].map((f) => join(dir, f))

@@ -195,7 +195,7 @@ describe('rear reverify-copy (stick through FixtureExec, run dirs and hashes rea
     return { exec, job, ctx: ctxOf(exec, state), file }
   }
 
-  it('the run on the attached stick matches the sha256 recorded after writing; the stick is unmounted again', async (t) => {
+  it('the run on the attached stick matches the sha256 recorded after writing; stick unmounted again', async (t) => {
     const s = await setup(t)
     const r = await s.job.verifyCopy!(s.ctx, `rear:${UUID}:rear/vm/20261115.0200`)
     s.exec.assertAllUsed()

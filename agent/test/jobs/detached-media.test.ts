@@ -76,7 +76,8 @@ describe('copies on a removable target that is not attached are re-reported as d
     const { runId: _made, ...lastSeen } = onStick
     assert.deepEqual(second.copies, [{ ...lastSeen, storage: { ...stickSeen, attached: false } }])
     assert.deepEqual(second.warnings, [
-      '/stick/backstop: the removable medium STICK-UUID is not attached; its 1 copies are reported as last seen, detached',
+      '/stick/backstop: the removable medium STICK-UUID is not attached; ' +
+        'its 1 copies are reported as last seen, detached',
     ])
   })
 

@@ -25,7 +25,7 @@ function contextAt(exec: FixtureExec, stateDir: string, at: string): JobContext 
   }
 }
 
-test('stick not attached: failed with BK_ERR_USB_MEDIUM_MISSING, known runs reported offline, overdue stick named', async (t) => {
+test('no stick attached: failed with BK_ERR_USB_MEDIUM_MISSING, known runs offline, overdue stick named', async (t) => {
   const state = mkdtempSync(join(tmpdir(), 'bk-rearjob-'))
   t.after(() => rmSync(state, { recursive: true, force: true }))
   await saveInventory(state, {
@@ -85,7 +85,7 @@ test('config: onlyIfLayoutChanged needs checkLayout + mkrescue; extraConfig not 
   assert.equal(r.workflow, 'mkbackup')
 })
 
-test('plan: GFS keep.last per kind on the attached stick, verified runs only (mount faked, run dirs on disk)', async (t) => {
+test('plan: GFS keep.last per kind on the attached stick, verified runs only (mount faked)', async (t) => {
   const { mkdirSync, writeFileSync } = await import('node:fs')
   const state = mkdtempSync(join(tmpdir(), 'bk-rearplan-'))
   t.after(() => rmSync(state, { recursive: true, force: true }))

@@ -31,7 +31,10 @@ function recordHookCalls(
   const hook = join(dir, 'hook.sh')
   writeFileSync(
     hook,
-    `#!/bin/sh\nprintf '{"argv":"%s","STOREID":"%s","DUMPDIR":"%s","VMTYPE":"%s","HOSTNAME":"%s","TARGET":"%s","LOGFILE":"%s","set":"%s"}\\n' "$*" "$STOREID" "$DUMPDIR" "$VMTYPE" "$HOSTNAME" "$TARGET" "$LOGFILE" "\${STOREID+S}\${DUMPDIR+D}\${TARGET+T}\${LOGFILE+L}" >> ${rec}\n`,
+    `#!/bin/sh\nprintf '{"argv":"%s","STOREID":"%s","DUMPDIR":"%s","VMTYPE":"%s",` +
+      `"HOSTNAME":"%s","TARGET":"%s","LOGFILE":"%s","set":"%s"}\\n' ` +
+      `"$*" "$STOREID" "$DUMPDIR" "$VMTYPE" "$HOSTNAME" "$TARGET" "$LOGFILE" ` +
+      `"\${STOREID+S}\${DUMPDIR+D}\${TARGET+T}\${LOGFILE+L}" >> ${rec}\n`,
     { mode: 0o755 },
   )
   const r = spawnSync(join(fakes, 'vzdump'), [...args, '--script', hook], {
@@ -89,7 +92,7 @@ const opts = {
   nodeTimezone: 'UTC',
 }
 
-test('hook convention (fake vzdump, dir storage): phases, argv and env; spool → one run per guest with hashed copies', async (t) => {
+test('vzdump hook (fake vzdump, dir storage): phases, argv, env; spool → a run per guest, hashed copies', async (t) => {
   const dir = setup(t)
   const { calls, status } = recordHookCalls(
     dir,

@@ -66,7 +66,7 @@ const base: VzdumpJobInput = {
   retention: { keep: { last: 2, hourly: 0, daily: 0, weekly: 0, monthly: 0, yearly: 0 } },
 }
 
-test('vzdump job against the fake: copies with sha256, progress, local-time names → UTC, GFS pruning with rules', async (t) => {
+test('vzdump job (fake): copies with sha256, progress, local-time names → UTC, GFS pruning with rules', async (t) => {
   const { dump, env, ctx } = setup(t)
   const job = createVzdumpJob(resolveVzdumpJob(base, 'UTC'))
   const t0 = Date.UTC(2026, 0, 10, 1, 0, 0) / 1000

@@ -25,7 +25,7 @@ function rec(i: number): (seq: number) => Envelope {
 }
 
 describe('FileOutbox: ownership and a full disk', () => {
-  it('refuses a second owner with BK_ERR_OUTBOX_LOCKED; inspectOutbox reads the numbers without the lock', async (t) => {
+  it('refuses a second owner with BK_ERR_OUTBOX_LOCKED; inspectOutbox reads numbers without the lock', async (t) => {
     const dir = tempDir(t)
     const ob = await FileOutbox.open({ dir, maxBytes: 1 << 20, log: captureLog().log, clock: fixedClock })
     t.after(() => ob.close())

@@ -122,7 +122,7 @@ export function outboxContract(name: string, make: OutboxFactory): void {
       assert.ok(a.bytes > JSON.stringify(a.envelope).length - 1)
     })
 
-    it('refuses an append past maxBytes with BK_ERR_OUTBOX_FULL naming outbox.maxBytes, and accepts again after acks', async (t) => {
+    it('refuses an append past maxBytes (BK_ERR_OUTBOX_FULL names outbox.maxBytes); accepts after acks', async (t) => {
       const ob = await make(t, { maxBytes: 2000 })
       const accepted: OutboxRecord[] = []
       let full: unknown

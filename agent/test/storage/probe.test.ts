@@ -37,7 +37,7 @@ test('a btrfs filesystem on a loop device: the loop file and the disk holding it
   assert.equal(p.storage.attached, undefined, 'a fixed disk has no attach state')
 })
 
-test('a loop "USB stick" on another backing filesystem shares nothing with the pools, and is attached while mounted', async () => {
+test('a loop "USB stick" on another filesystem shares nothing with the pools; attached while mounted', async () => {
   const usb = await new StorageProber(recorded(), 'h1', 'home').probe(
     { kind: 'path', path: `${R}/um` },
     { media: 'usb', site: 'office' },

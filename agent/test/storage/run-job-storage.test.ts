@@ -183,7 +183,8 @@ test('a run listing thousands of snapshots stays under the 1 MiB message limit: 
     ['usb', 'tank'],
   )
   assert.deepEqual(fitted.warnings, [
-    "storage omitted on 1998 of 2000 copies to fit the message size limit; each location's storage is on its first copy",
+    'storage omitted on 1998 of 2000 copies to fit the message size limit; ' +
+      "each location's storage is on its first copy",
   ])
   assert.equal(fitStorageToWire(fitted), fitted, 'a body that fits is returned as it is')
 })

@@ -35,7 +35,8 @@ test('zpool status: the leaf vdevs of each pool, mirrors and log/cache groups sk
 
 test('zpool status without -P names whole disks without /dev/: the parser adds it', () => {
   const text =
-    '  pool: t\n state: ONLINE\nconfig:\n\n\tNAME  STATE\n\tt     ONLINE\n\t  sdc  ONLINE 0 0 0\n\nerrors: No known data errors\n'
+    '  pool: t\n state: ONLINE\nconfig:\n\n\tNAME  STATE\n\tt     ONLINE\n\t  sdc  ONLINE 0 0 0\n\n' +
+    'errors: No known data errors\n'
   assert.deepEqual(parseZpoolVdevs(text), [{ pool: 't', leaves: ['/dev/sdc'] }])
 })
 

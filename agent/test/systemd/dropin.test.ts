@@ -19,7 +19,9 @@ const btrfs = `  - kind: btrfs
     targets:
       - {name: nas, path: /mnt/backup/home, media: hdd}
 `
-const zfs = `  - {kind: zfs, name: tank, datasets: [tank/data], media: nvme, targets: [{name: usb, dataset: usb/replica, media: usb}]}\n`
+const zfs =
+  '  - {kind: zfs, name: tank, datasets: [tank/data], media: nvme,' +
+  ' targets: [{name: usb, dataset: usb/replica, media: usb}]}\n'
 const rear = `  - {kind: rear, name: rescue, label: REAR-000}\n`
 
 const dropIn = (jobs: string, extra = ''): string =>

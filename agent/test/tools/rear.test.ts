@@ -195,7 +195,8 @@ test('stick inventory: last seen, stale sticks reported for rotation', () => {
   )
   inv = recordStick(inv, 'uuid-b', 'REAR-000', [], new Date('2026-11-20T03:00:00Z'))
   assert.deepEqual(staleSticks(inv, new Date('2026-11-22T03:00:00Z'), 14), [
-    'USB stick REAR-000 (UUID uuid-a) not seen for 21 days (holds 1 run(s), newest rear/vm/20261101.0200); rotate it back in',
+    'USB stick REAR-000 (UUID uuid-a) not seen for 21 days (holds 1 run(s), newest rear/vm/20261101.0200); ' +
+      'rotate it back in',
   ])
 })
 

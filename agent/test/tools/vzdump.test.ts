@@ -125,7 +125,8 @@ test('old-style "status: NN%" progress (qemu-server ≤ PVE 5) and a killed run'
 
 test('a log cut short (process died) marks running guests failed', () => {
   const run = parseVzdumpLog(
-    "INFO: Starting Backup of VM 7 (lxc)\nINFO: creating vzdump archive '/d/vzdump-lxc-7-2026_01_01-00_00_00.tar.zst'\n",
+    'INFO: Starting Backup of VM 7 (lxc)\n' +
+      "INFO: creating vzdump archive '/d/vzdump-lxc-7-2026_01_01-00_00_00.tar.zst'\n",
     137,
   )
   assert.equal(run.guests[0]!.status, 'failed')

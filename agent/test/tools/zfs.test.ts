@@ -168,7 +168,7 @@ test('zfs-fuse `zfs get -Hp -r`: snapshots with exact guid, holds and tags; file
   assert.equal(snaps[4]!.tags, null, 'unset user property (`-`) is null')
 })
 
-test('zfs-fuse light listing: name, hold count, tags (`none` = tagged with nothing, `-` = unset); guids read separately', () => {
+test('zfs-fuse light list: name, holds, tags (`none`: tagged with nothing, `-`: unset); guids read separately', () => {
   const snaps = parseZfsLightList(fx('zfs-list-light.txt'))
   assert.deepEqual(
     snaps.map((s) => [s.fullName, s.userrefs, s.tags, s.guid, s.creation]),

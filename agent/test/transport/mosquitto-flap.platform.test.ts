@@ -64,7 +64,7 @@ async function startMosquitto(t: TestContext, port: number, dir: string): Promis
 }
 
 describe('MqttTransport on mosquitto', () => {
-  it('survives the broker being killed mid-burst and restarted: every event stored once, acks eventually complete', async (t) => {
+  it('survives a broker kill mid-burst and restart: every event stored once, acks eventually complete', async (t) => {
     if (!requirePlatform(t, { commands: ['mosquitto'] })) {
       return
     }

@@ -208,7 +208,7 @@ describe('MqttTransport reconnect', () => {
 })
 
 describe('MqttTransport ack watchdog', () => {
-  it('replays in-flight events when no ack arrives within ackTimeoutMs (a receipt lost after the PUBACK)', async (t) => {
+  it('replays in-flight events if no ack arrives within ackTimeoutMs (a receipt lost after the PUBACK)', async (t) => {
     const fc = await startCollector(t)
     const outbox = new MemoryOutbox({ maxBytes: 1 << 20 })
     const { tr } = makeTransport(t, fc, outbox, { ackTimeoutMs: 300 })

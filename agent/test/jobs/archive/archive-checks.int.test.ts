@@ -105,7 +105,7 @@ describe('archive reverify-copy / restore-test (real tar)', () => {
     assert.match(r.error!.message, /does not match the manifest/)
   })
 
-  it('an archive deleted from disk → failed with BK_ERR_COPY_NOT_FOUND; a copy id of another job → throws', async (t) => {
+  it('archive deleted from disk → failed with BK_ERR_COPY_NOT_FOUND; a copy id of another job → throws', async (t) => {
     const s = setup(t)
     const { older } = await twoArchives(s)
     rmSync(older.slice('archive:'.length))
@@ -154,7 +154,7 @@ describe('archive reverify-copy / restore-test (real tar)', () => {
     assert.equal(named.error?.code, 'BK_ERR_VERIFY_FAILED')
   })
 
-  it('restore-test: restored content differing from the archive → BK_ERR_RESTORE_TEST_FAILED, scratch still removed', async (t) => {
+  it('restore-test: restored files differ from archive → BK_ERR_RESTORE_TEST_FAILED; scratch removed', async (t) => {
     const s = setup(t)
     const { newer } = await twoArchives(s)
     const real = s.ctx().exec

@@ -129,7 +129,7 @@ describe('archive job (real GNU tar on temp dirs)', () => {
     assert.equal(r.bytes, c.bytes)
   })
 
-  it('keep.last N through the GFS engine: older ones deleted only after the new one verified, each with its rule', async (t) => {
+  it('keep.last N (GFS engine): older ones deleted only after the new one verified, each with its rule', async (t) => {
     const e = env(t)
     const j = job(e, { retention: { keep: { last: 2 } } })
     for (let i = 0; i < 3; i++) {
@@ -184,7 +184,7 @@ describe('archive job (real GNU tar on temp dirs)', () => {
     ])
   })
 
-  it('a corrupted newest archive fills no slot: the intact older one is kept, the corrupted one does not count', async (t) => {
+  it('a corrupted newest archive does not count for a slot: the intact older one is kept', async (t) => {
     const e = env(t)
     const j = job(e, { retention: { keep: { last: 2 } } })
     await j.run(e.ctx()) // A 10:00

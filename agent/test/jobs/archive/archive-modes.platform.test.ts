@@ -39,7 +39,7 @@ function asNobody(argv: readonly string[]): ReturnType<typeof spawnSync> {
  * traverse), the umask is the usual 022, and the archived tree holds a 0600 secret. An ordinary user must not be
  * able to read the archive, its manifest, or extract the secret from it.
  */
-test('archive: copy and manifest are 0600 in a pre-existing 0755 destination; nobody cannot extract a secret', async (t) => {
+test('archive: copy and manifest 0600 in a pre-existing 0755 dir; nobody cannot extract a secret', async (t) => {
   if (process.getuid?.() !== 0) {
     assert.notEqual(process.env.CI, 'true', 'CI runs platform tests as root')
     t.skip('needs root: runuser -u nobody checks what an ordinary user can read')

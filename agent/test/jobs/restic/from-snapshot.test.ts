@@ -165,7 +165,7 @@ describe('restic source snapshot (replayed)', () => {
     exec.assertAllUsed()
   })
 
-  it('zfs-fuse (no .zfs): a read-only clone mounted in the state directory, destroyed before the snapshot', async (t) => {
+  it('zfs-fuse (no .zfs): a read-only clone mounted in the state dir, destroyed before the snapshot', async (t) => {
     const { ctx: base0, stateDir } = setup(t, [])
     const exec = new FixtureExec(
       [
@@ -252,7 +252,7 @@ describe('restic source snapshot (replayed)', () => {
     replay.assertAllUsed()
   })
 
-  it('snapshot: newest — holds the newest existing snapshot, reads it, releases the hold, never destroys it', async (t) => {
+  it('snapshot: newest — holds the newest existing snapshot, reads it, releases it, never destroys it', async (t) => {
     const reused = 'backstop_20261102T000000Z'
     const mnt = mkdtempSync(join(tmpdir(), 'bk-rsnap-mnt-'))
     t.after(() => rmSync(mnt, { recursive: true, force: true }))
@@ -345,7 +345,7 @@ describe('restic source snapshot (replayed)', () => {
     replay.assertAllUsed()
   })
 
-  it('btrfs: a plain directory is not a subvolume — BK_ERR_SNAPSHOT_SOURCE_MISSING saying what it must be', async (t) => {
+  it('btrfs: a plain directory is not a subvolume — BK_ERR_SNAPSHOT_SOURCE_MISSING says what it must be', async (t) => {
     const { ctx, stateDir } = setup(t, [])
     const dir = join(stateDir, 'snaps')
     const replay = new FixtureExec([

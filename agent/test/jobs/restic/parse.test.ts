@@ -50,7 +50,8 @@ describe('restic parsers over recorded 0.14 output', () => {
     assert.equal(snaps[0]!.bytes, undefined, '0.14 has no summary in snapshots --json')
     assert.deepEqual(parseSnapshots('[{"id":"short","time":"2026-01-01T00:00:00Z"},{"time":"bad"}]'), [])
     assert.deepEqual(parseSnapshots('oops'), [])
-    const withSummary = `[{"id":"${'a'.repeat(64)}","time":"2026-01-01T00:00:00Z","summary":{"total_bytes_processed":5}}]`
+    const withSummary =
+      `[{"id":"${'a'.repeat(64)}","time":"2026-01-01T00:00:00Z",` + '"summary":{"total_bytes_processed":5}}]'
     assert.equal(parseSnapshots(withSummary)[0]!.bytes, 5)
   })
 

@@ -152,7 +152,10 @@ describe('judging the object-lock probe', () => {
       'COMPLIANCE, versioned delete refused',
       locked,
       'object-lock',
-      /refused \(403 AccessDenied\) with this node's credentials; it is locked COMPLIANCE until 2027-01-05T12:00:00.000Z/,
+      new RegExp(
+        String.raw`refused \(403 AccessDenied\) with this node's credentials; ` +
+          String.raw`it is locked COMPLIANCE until 2027-01-05T12:00:00.000Z`,
+      ),
     ],
     [
       'versioned delete accepted',

@@ -5,7 +5,7 @@ import { RunReport } from '../../../src/jobs/snapshot-common/report.ts'
 import { resolveBtrfsJob, type BtrfsJobInput } from '../../../src/jobs/btrfs/config.ts'
 import { notDue, outsideWindow } from '../../../src/jobs/snapshot-common/window.ts'
 
-test('a target outside its window is skipped with a warning naming the next opening; inside or without one, not', () => {
+test('a target outside its window is skipped with a warning naming the next opening; inside or with none, not', () => {
   const window = parseTimeWindow('01:00-05:00', 'UTC', 'jobs.x.targets[0].window')
   const report = new RunReport()
   assert.equal(outsideWindow({ name: 'offsite', window }, new Date('2026-11-10T12:00:00Z'), report), true)

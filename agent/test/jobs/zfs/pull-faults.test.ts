@@ -76,7 +76,7 @@ test('pull: a full local pool while ssh exits 255 is a full pool naming it, not 
   assert.match(report.errors[0]!.message, /out of space — the target pool is full \(nas on local\): free space there/)
 })
 
-test('pull resume on OpenZFS: ssh … zfs send -t <token> | zfs receive -s here; a gate refusal keeps its code', async () => {
+test('pull resume on OpenZFS: ssh … zfs send -t <token> | zfs receive -s; a gate refusal keeps its code', async () => {
   const resumable = { ...caps, resumable: true }
   const token = '1-e604ea4bf-e0-789c63a2'
   const ds = 'backup/pulled/tank/data'
@@ -90,7 +90,8 @@ test('pull resume on OpenZFS: ssh … zfs send -t <token> | zfs receive -s here;
       argv: send,
       exitCode: 126,
       stderr:
-        'backstop-gate: refused: zfs send -t <token>: it resumes tank/secret@s1: "tank/secret@s1" is outside tank/data\n',
+        'backstop-gate: refused: zfs send -t <token>: it resumes tank/secret@s1: ' +
+        '"tank/secret@s1" is outside tank/data\n',
     },
     { argv: receive, exitCode: 1, stderr: 'cannot receive: failed to read from stream\n' },
   ])

@@ -167,7 +167,7 @@ test('resume on OpenZFS: a cut transfer finishes with send -t; a stale token is 
   assert.match(report.warnings.join('\n'), /nas\/r\/tank\/b cannot resume .* partial state was dropped/)
 })
 
-test('pull-replica proof: no delegation and no share proves it; a delegated permission or a share does not', async () => {
+test('pull-replica proof: no delegation and no share proves it; a delegated permission or share does not', async () => {
   const now = new Date('2026-11-10T00:00:00Z')
   const probe = async (allow: { stdout: string; exitCode?: number }, shares: string): Promise<string | null> => {
     const exec = new FixtureExec([
@@ -186,7 +186,7 @@ test('pull-replica proof: no delegation and no share proves it; a delegated perm
   assert.equal(await probe({ stdout: '' }, 'rw=@10.0.0.0/8\noff\n'), null, 'shared over NFS')
 })
 
-test('storage of replicas: a `host:pool` copy is that host at its site; immutability a job proved at a location is merged', async () => {
+test('replica storage: a `host:pool` copy is that host at its site; immutability proved there is merged', async () => {
   const prober = new StorageProber(new FixtureExec([]), 'pve1', 'home')
   const copy = {
     copyId: 'zfs:nas:tank/replicas/tank/data@backstop_20261110T000000Z_h',
@@ -223,7 +223,7 @@ test('storage of replicas: a `host:pool` copy is that host at its site; immutabi
   assert.deepEqual(r.sources, [], 'a pull job names no local source for another node’s datasets')
 })
 
-test('reverify-copy of a replica on another host is refused with a coded error, never checked against this host', async () => {
+test('reverify-copy of a replica on another host: refused with a coded error, never checked on this host', async () => {
   const cfg = resolveZfsJob(
     {
       kind: 'zfs',

@@ -108,8 +108,10 @@ test('zfs job on OpenZFS: list -p, one recursive snapshot, recursive + single de
 test('zfs job config: accepted through the agent config loader, refused when the policy keeps nothing', () => {
   const base = 'collector:\n  url: mqtt://127.0.0.1:1883\njobs:\n'
   const ok = parseAgentConfig(
-    `${base}  - kind: zfs\n    name: nightly\n    media: nvme\n    datasets: [tank/data, { name: rpool/ROOT, recursive: true }]\n` +
-      '    targets:\n      - { name: usb, dataset: usbpool/backstop, media: usb, offline: true, retention: { keep: { last: 3 } } }\n',
+    `${base}  - kind: zfs\n    name: nightly\n    media: nvme\n` +
+      '    datasets: [tank/data, { name: rpool/ROOT, recursive: true }]\n' +
+      '    targets:\n' +
+      '      - { name: usb, dataset: usbpool/backstop, media: usb, offline: true, retention: { keep: { last: 3 } } }\n',
     '/etc/backstop/agent.yaml',
     { hostname: 'pve1' },
   )
@@ -141,7 +143,8 @@ test('zfs job config: accepted through the agent config loader, refused when the
   assert.throws(
     () =>
       parseAgentConfig(
-        `${base}  - kind: zfs\n    name: n\n    media: nvme\n    datasets: [tank/data]\n    targets: [{ name: t, dataset: tank/data/replica, media: usb }]\n`,
+        `${base}  - kind: zfs\n    name: n\n    media: nvme\n    datasets: [tank/data]\n` +
+          '    targets: [{ name: t, dataset: tank/data/replica, media: usb }]\n',
         '/x.yaml',
         { hostname: 'h' },
       ),

@@ -142,7 +142,7 @@ test('a receive runs on the stream; a cut receive is cleaned up by the gate itse
   )
 })
 
-test('a pull resumes with send -t only when the token, decoded on the source, resumes a dataset this key sends', async () => {
+test('a pull resumes (send -t) only if the token, decoded on the source, names a dataset this key sends', async () => {
   const token = '1-e604ea4bf-e0-789c63a2'
   const decode = ['zfs', 'send', '-nv', '-t', token]
   const contents = fixture('zfs', 'openzfs-send-nv-t.stdout.txt')
