@@ -49,7 +49,8 @@ console.log(`retention: ${configured}`)
 
 // The agents' own retention (their job configs), one set per kind shared by all nodes (retained.ts).
 const zfsLocal = new RetainedSet('zfs local', { hourly: 24, daily: 7, weekly: 0, monthly: 0, yearly: 0 })
-const zfsReplica = new RetainedSet('zfs replica', { hourly: 24 }) // + defaults: daily 30, weekly 12, monthly 12, yearly 7
+// + defaults: daily 30, weekly 12, monthly 12, yearly 7
+const zfsReplica = new RetainedSet('zfs replica', { hourly: 24 })
 const dumps = new RetainedSet('vzdump', { daily: 7, weekly: 4, monthly: 6, yearly: 0 })
 const archives = new RetainedSet('archive', {}) // the defaults
 const nodes = Array.from({ length: NODES }, (_, i) => new SimNode(`pve${String(i + 1).padStart(2, '0')}`))

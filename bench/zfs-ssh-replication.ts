@@ -297,7 +297,9 @@ async function main(): Promise<void> {
       'previous sync snapshot (syncoid), prune locally (Backstop, keep last 2). Both use the same sshd on',
       'loopback and the same two pools (different target roots); the order alternates each round.',
       gateAvailable
-        ? "Backstop's key runs behind its forced-command gate (`backstop-agent remote-gate` of the single binary, one process per ssh command), as deployed; syncoid's key is a plain root login, as syncoid is usually deployed."
+        ? "Backstop's key runs behind its forced-command gate (`backstop-agent remote-gate` of the single binary, " +
+          "one process per ssh command), as deployed; syncoid's key is a plain root login, as syncoid is usually " +
+          'deployed.'
         : "**The gate was not available in this run**: Backstop's key was a plain login like syncoid's.",
       '',
       "Each tool replicates its own tree of the source pool (the same data is written to both), so neither's",

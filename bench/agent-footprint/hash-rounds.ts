@@ -106,7 +106,8 @@ export async function hashRounds(path: string, rounds: number, load: () => numbe
     }
     console.log(
       `hash round ${i + 1}/${rounds} (${round.order}, load ${l.toFixed(2)}): sha256sum ${sha.ms.toFixed(0)} ms ` +
-        `(cpu ${sha.cpuMs.toFixed(0)}), agent ${agent.ms.toFixed(0)} ms (cpu ${agent.cpuMs.toFixed(0)}), ${round.ratio.toFixed(2)}x`,
+        `(cpu ${sha.cpuMs.toFixed(0)}), agent ${agent.ms.toFixed(0)} ms ` +
+        `(cpu ${agent.cpuMs.toFixed(0)}), ${round.ratio.toFixed(2)}x`,
     )
     out.push(round)
   }

@@ -87,7 +87,8 @@ export function writeAgentConfig(dir: string, mqttUrl: string): string {
   mkdirSync(src, { recursive: true })
   writeFileSync(join(src, 'a.conf'), 'x\n')
   const job = (name: string, cron: string): string =>
-    `  - {kind: archive, name: ${name}, schedule: "${cron}", paths: [${src}], destination: ${dir}/dest-${name}, media: usb}\n`
+    `  - {kind: archive, name: ${name}, schedule: "${cron}", paths: [${src}], ` +
+    `destination: ${dir}/dest-${name}, media: usb}\n`
   const file = join(dir, 'agent.yaml')
   writeFileSync(
     file,

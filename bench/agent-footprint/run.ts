@@ -92,7 +92,8 @@ function idleReading(i: Report['idle']): string[] {
       '`BENCH_AGENT_NODE_OPTIONS`. Not tried (larger changes outside this benchmark): loading systeminformation ' +
       '(0.7 MB of bundled source, the largest library) and the typebox compiler only when first used, or shipping ' +
       "the bundle for the system's node so its file pages are shared with other node processes. The CPU figure " +
-      'covers the heartbeat and the status snapshot (each every 30 s); it is close to the target on a machine this loaded.',
+      'covers the heartbeat and the status snapshot (each every 30 s); it is close to the target on a machine ' +
+      'this loaded.',
   ]
 }
 
@@ -103,7 +104,8 @@ function markdown({ idle: i, rounds }: Report): string {
   const agentMs = median(rounds.map((r) => r.agent.ms))
   const rows = rounds.map(
     (r, n) =>
-      `| ${n + 1} | ${r.order} | ${r.load.toFixed(2)} | ${r.sha256sum.ms.toFixed(0)} (${r.sha256sum.cpuMs.toFixed(0)}) | ` +
+      `| ${n + 1} | ${r.order} | ${r.load.toFixed(2)} | ` +
+      `${r.sha256sum.ms.toFixed(0)} (${r.sha256sum.cpuMs.toFixed(0)}) | ` +
       `${r.agent.ms.toFixed(0)} (${r.agent.cpuMs.toFixed(0)}) | ${r.ratio.toFixed(2)}x |`,
   )
   return [
@@ -126,7 +128,8 @@ function markdown({ idle: i, rounds }: Report): string {
     '',
     '| figure | measured | target |',
     '|---|---|---|',
-    `| RSS, median of ${i.samples} samples (max) | ${i.rssMedianMiB.toFixed(1)} MiB (${i.rssMaxMiB.toFixed(1)}) | <= 60 MB |`,
+    `| RSS, median of ${i.samples} samples (max) | ` +
+      `${i.rssMedianMiB.toFixed(1)} MiB (${i.rssMaxMiB.toFixed(1)}) | <= 60 MB |`,
     `| of which anonymous (V8 heap, malloc) / clean file pages of the binary | ${i.anonMiB.toFixed(1)} / ` +
       `${i.fileMiB.toFixed(1)} MiB | |`,
     `| CPU over the window | ${i.cpuSeconds.toFixed(2)} s = ${i.cpuPercent.toFixed(3)} % of a core | <= 0.2 % |`,
@@ -152,8 +155,8 @@ function markdown({ idle: i, rounds }: Report): string {
     '',
     "Why the agent is faster: node hashes with OpenSSL, which uses the CPU's SHA extensions (`sha_ni` here); this " +
       'coreutils `sha256sum` is its portable C code (it links no libcrypto). The archive hashing used the stream ' +
-      'default of 64 KiB reads until this benchmark; 1 MiB reads (as vzdump and rear already did) cut its CPU per GiB ' +
-      'from about 1.6 s to 1.0 s when measured in one process, three rounds each, on this machine.',
+      'default of 64 KiB reads until this benchmark; 1 MiB reads (as vzdump and rear already did) cut its CPU ' +
+      'per GiB from about 1.6 s to 1.0 s when measured in one process, three rounds each, on this machine.',
   ].join('\n')
 }
 

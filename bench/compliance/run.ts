@@ -44,9 +44,11 @@ try {
 
   // --- load: ASSETS × PER copies spread over 4 locations per asset (local pool, NAS, offsite, USB) ---
   const t0 = performance.now()
-  const ins =
-    db.prepare(`INSERT INTO copies (node, copy_id, asset_kind, asset_id, location_kind, location_target, name, media, offsite,
-    offline, immutable, created_at, verification_state, last_reported_at) VALUES (?, ?, 'zfs-dataset', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+  const ins = db.prepare(
+    'INSERT INTO copies (node, copy_id, asset_kind, asset_id, location_kind, location_target, name, media, ' +
+      'offsite,\n    offline, immutable, created_at, verification_state, last_reported_at) ' +
+      "VALUES (?, ?, 'zfs-dataset', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+  )
   const locs = [
     ['zfs-pool', 'tank', 'hdd', 0, 0, 0],
     ['nas', 'nas1:/b', 'nas', 0, 0, 0],
@@ -136,21 +138,27 @@ try {
   const table = rows
     .map(([name, xs]) => `| ${name} | ${xs.length} | ${ms(pct(xs, 50))} | ${ms(pct(xs, 95))} |`)
     .join('\n')
-  const md = `## Compliance: fleet summary and per-asset verdict at ${ASSETS.toLocaleString('en')} assets / ${(ASSETS * PER).toLocaleString('en')} copies
+  const md =
+    `## Compliance: fleet summary and per-asset verdict at ${ASSETS.toLocaleString('en')} assets / ` +
+    `${(ASSETS * PER).toLocaleString('en')} copies
 
 - Date: ${new Date().toISOString()}
 - Machine: ${machineLine()}
-- Command: \`node --import tsx bench/compliance/run.ts\` (BENCH_ASSETS=${ASSETS}, BENCH_COPIES_PER_ASSET=${PER}, BENCH_RUNS=${runs})
+- Command: \`node --import tsx bench/compliance/run.ts\` ` +
+    `(BENCH_ASSETS=${ASSETS}, BENCH_COPIES_PER_ASSET=${PER}, BENCH_RUNS=${runs})
 - Data: SQLite file in a temp dir, ${NODES} nodes, each asset with copies on 4 locations (local pool, NAS, immutable
   offsite object store, offline USB); every 10th asset has a stale offsite copy, every 100th a failed verification.
-  Load ${loadS.toFixed(0)} s (copies insert with the ledger triggers on); first full evaluation of all assets ${evalAllS.toFixed(0)} s
-  (${ms((evalAllS * 1000) / ASSETS)} ms/asset). Result: ${result.compliant} compliant, ${result.nonCompliant} non-compliant.
+  Load ${loadS.toFixed(0)} s (copies insert with the ledger triggers on); ` +
+    `first full evaluation of all assets ${evalAllS.toFixed(0)} s
+  (${ms((evalAllS * 1000) / ASSETS)} ms/asset). ` +
+    `Result: ${result.compliant} compliant, ${result.nonCompliant} non-compliant.
 
 | operation | runs | p50 ms | p95 ms |
 |---|---:|---:|---:|
 ${table}
 
-Target p95 ≤ 100 ms for the summary and for one asset: **summary ${pct(summary, 95) <= 100 ? 'met' : 'NOT met'}, one asset ${pct(one, 95) <= 100 ? 'met' : 'NOT met'}**.
+Target p95 ≤ 100 ms for the summary and for one asset: ` +
+    `**summary ${pct(summary, 95) <= 100 ? 'met' : 'NOT met'}, one asset ${pct(one, 95) <= 100 ? 'met' : 'NOT met'}**.
 The peer row is what a collector without materialised verdicts pays per dashboard load.`
   writeBenchSection('compliance', md)
   console.log(md)

@@ -132,7 +132,10 @@ async function benchRaw(payloads: Buffer[][]): Promise<RawRun> {
 }
 
 function row(what: string, r: Run): string {
-  return `| ${what} | ${r.events} | ${r.messages} | ${r.seconds.toFixed(2)} | ${Math.round(r.rate)} | ${Math.round(r.messages / r.seconds)} |`
+  return (
+    `| ${what} | ${r.events} | ${r.messages} | ${r.seconds.toFixed(2)} | ` +
+    `${Math.round(r.rate)} | ${Math.round(r.messages / r.seconds)} |`
+  )
 }
 
 const LOAD = loadavg()
@@ -182,9 +185,11 @@ const lines = [
   `- Date: ${new Date().toISOString()}`,
   `- Machine: ${machineLine()}`,
   '- Command: `node --import tsx bench/ingest/run.ts`' +
-    ` (BENCH_CLIENTS=${CLIENTS}, BENCH_EVENTS=${PER_CLIENT}, BENCH_WINDOW=${WINDOW}, BENCH_ROUNDS=${ROUNDS}, BENCH_SINGLE_EVENTS=${SINGLE}${COMMIT ? `, BENCH_COMMIT=${COMMIT}` : ''})`,
+    ` (BENCH_CLIENTS=${CLIENTS}, BENCH_EVENTS=${PER_CLIENT}, BENCH_WINDOW=${WINDOW}, BENCH_ROUNDS=${ROUNDS}, ` +
+    `BENCH_SINGLE_EVENTS=${SINGLE}${COMMIT ? `, BENCH_COMMIT=${COMMIT}` : ''})`,
   `- Load average when the run started: ${LOAD}`,
-  `- Workload: ${CLIENTS} concurrent agent connections × ${PER_CLIENT} signed \`job.started\` envelopes (${sample[0]![0]!.length} bytes each), QoS 1,`,
+  `- Workload: ${CLIENTS} concurrent agent connections × ${PER_CLIENT} signed \`job.started\` envelopes ` +
+    `(${sample[0]![0]!.length} bytes each), QoS 1,`,
   `  at most ${WINDOW} unacknowledged events per connection. Each connection drains its backlog the way the agent does`,
   '  (agent/src/transport/batch-pack.ts): runs of outbox envelopes go as one signed batch of up to 256 events',
   '  (docs/protocol.md "Batches"). Backstop counts an event only when its application-level ack (published after the',
@@ -199,15 +204,20 @@ const lines = [
   '|---|---:|---:|---:|---:|---:|',
   row('Backstop collector, batched (one verify per batch + validate + batched commit + ack)', backstop),
   ...(single ? [row('Backstop collector, one event per message (one verify per event)', single)] : []),
-  `| raw aedes 1.2 pub→sub (no hooks, no storage), one event per message | ${total} | ${total} | ${(total / raw).toFixed(2)} | ${Math.round(raw)} | ${Math.round(raw)} |`,
+  `| raw aedes 1.2 pub→sub (no hooks, no storage), one event per message | ${total} | ${total} | ` +
+    `${(total / raw).toFixed(2)} | ${Math.round(raw)} | ${Math.round(raw)} |`,
   '',
-  `Batches: ${backstop.messages} of ${batchSize.toFixed(1)} events on average, ${Math.round(backstop.messages / backstop.seconds)} batches/s.`,
+  `Batches: ${backstop.messages} of ${batchSize.toFixed(1)} events on average, ` +
+    `${Math.round(backstop.messages / backstop.seconds)} batches/s.`,
   '',
   `CPU per 1,000 events (median): collector ${cpuBackstop.toFixed(0)} ms (all threads: verification worker,`,
-  `SQLite, ledger), raw broker ${cpuRaw.toFixed(0)} ms per 1,000 messages: ${(cpuRaw / cpuBackstop).toFixed(2)}× if both were CPU-bound.`,
+  `SQLite, ledger), raw broker ${cpuRaw.toFixed(0)} ms per 1,000 messages: ` +
+    `${(cpuRaw / cpuBackstop).toFixed(2)}× if both were CPU-bound.`,
   '',
-  `**Ratio: ${ratio.toFixed(2)}× the pass-through rate** (median Backstop events/s ÷ median raw messages/s; target ≥ 0.5×; absolute target`,
-  `≥ 20,000 events/s: ${backstop.rate >= 20_000 ? 'met' : 'missed'}).${single ? ` One event per message: ${Math.round(single.rate)} events/s, ${(single.rate / raw).toFixed(2)}×.` : ''}`,
+  `**Ratio: ${ratio.toFixed(2)}× the pass-through rate** ` +
+    '(median Backstop events/s ÷ median raw messages/s; target ≥ 0.5×; absolute target',
+  `≥ 20,000 events/s: ${backstop.rate >= 20_000 ? 'met' : 'missed'}).` +
+    (single ? ` One event per message: ${Math.round(single.rate)} events/s, ${(single.rate / raw).toFixed(2)}×.` : ''),
   '',
   'Read the ratio for what it is: the raw path carries one event per MQTT message, the Backstop path carries batches —',
   'that is the point of the design. Every event is still signed by the agent at emit time and keeps its signature in',

@@ -49,9 +49,11 @@ try {
   })
   // 100k expectations: DUE of them reach deadline+grace in the next 2–12 s, the rest over the next day.
   const now = Date.now()
-  const ins =
-    db.prepare(`INSERT INTO expectations (node, job, asset_kind, asset_id, schedule_kind, period_s, grace_s, status, created_at,
-    last_finish_at, alert_after) VALUES (?, 'nightly', 'vm', ?, 'period', ${PERIOD_S}, ${GRACE_S}, 'up', ?, ?, ?)`)
+  const ins = db.prepare(
+    'INSERT INTO expectations (node, job, asset_kind, asset_id, schedule_kind, period_s, grace_s, status, ' +
+      'created_at,\n    last_finish_at, alert_after) ' +
+      `VALUES (?, 'nightly', 'vm', ?, 'period', ${PERIOD_S}, ${GRACE_S}, 'up', ?, ?, ?)`,
+  )
   db.transaction(() => {
     for (let i = 0; i < N; i++) {
       const alertAfter =
@@ -108,7 +110,8 @@ try {
   const peerMs = (p1.user + p1.system) / 1000
   const peerScanMs = peerMs / scans
 
-  const md = `## Missed backups: ${N.toLocaleString('en')} expectations, one timer
+  const md =
+    `## Missed backups: ${N.toLocaleString('en')} expectations, one timer
 
 - Date: ${new Date().toISOString()}
 - Machine: ${machineLine()}
@@ -123,10 +126,14 @@ try {
 |---|---:|
 | alerts raised | ${lat.length} of ${DUE} |
 | latency p50 / p95 / max | ${pct(lat, 50)} / ${pct(lat, 95)} / ${Math.max(...lat)} ms |
-| CPU while idle (${(idleWall / 1000).toFixed(1)} s, nothing due) | ${idleMs.toFixed(1)} ms (${((idleMs / idleWall) * 100).toFixed(2)} % of one core) |
-| peer: 1 s full scan, CPU over the same window | ${peerMs.toFixed(0)} ms (${((peerMs / idleWall) * 100).toFixed(1)} % of one core; ${peerScanMs.toFixed(0)} ms per scan, ${scans} scans, detection up to 1 s late) |
+| CPU while idle (${(idleWall / 1000).toFixed(1)} s, nothing due) | ` +
+    `${idleMs.toFixed(1)} ms (${((idleMs / idleWall) * 100).toFixed(2)} % of one core) |
+| peer: 1 s full scan, CPU over the same window | ` +
+    `${peerMs.toFixed(0)} ms (${((peerMs / idleWall) * 100).toFixed(1)} % of one core; ` +
+    `${peerScanMs.toFixed(0)} ms per scan, ${scans} scans, detection up to 1 s late) |
 
-Target: raised ≤ 1 s after deadline+grace (**${lat.length === DUE && Math.max(...lat) <= 1000 ? 'met' : 'NOT met'}**), idle otherwise.`
+Target: raised ≤ 1 s after deadline+grace ` +
+    `(**${lat.length === DUE && Math.max(...lat) <= 1000 ? 'met' : 'NOT met'}**), idle otherwise.`
   writeBenchSection('missed', md)
   console.log(md)
   db.close()

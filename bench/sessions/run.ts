@@ -64,7 +64,8 @@ for (let r = 0; r < ROUNDS; r++) {
   rounds.push(row)
   console.log(
     `round ${r + 1}: ${row.acks} acked, ${row.failed} failed; ack p50 ${row.p50.toFixed(0)} ms, p95 ` +
-      `${row.p95.toFixed(0)} ms, max ${row.max.toFixed(0)} ms; collector RSS peak ${row.rss.toFixed(0)} MiB; load ${load()}`,
+      `${row.p95.toFixed(0)} ms, max ${row.max.toFixed(0)} ms; ` +
+      `collector RSS peak ${row.rss.toFixed(0)} MiB; load ${load()}`,
   )
 }
 await Promise.all(sessions.map((s) => s.close()))

@@ -33,14 +33,17 @@ export interface ZfsBenchResult {
   readonly backstopSlowest: string
 }
 
-const SHIM = `#!/bin/bash
+const SHIM =
+  `#!/bin/bash
 # zfs-fuse has no \`zfs get -t\`, which sanoid uses to list snapshots (env-feasibility.md §9). This shim answers
 # that one call from \`zfs list\`; it reports each snapshot's creation as the UTC time in its autosnap name,
 # because the benchmark's history was created within a minute (see docs/benchmarks.md). Everything else
 # goes to the real zfs.
 if [ "$1" = get ] && [ "$2" = "-Hrpt" ] && [ "$3" = snapshot ] && [ "$4" = creation ]; then
   shift 4
-  /usr/sbin/zfs list -H -t snapshot -o name "$@" | perl -MTime::Local -ne 'chomp; if (/\\@autosnap_(\\d+)-(\\d+)-(\\d+)_(\\d+):(\\d+):(\\d+)_/) { print "$_\\tcreation\\t", timegm($6,$5,$4,$3,$2-1,$1), "\\t-\\n" }'
+  /usr/sbin/zfs list -H -t snapshot -o name "$@" | perl -MTime::Local -ne ` +
+  `'chomp; if (/\\@autosnap_(\\d+)-(\\d+)-(\\d+)_(\\d+):(\\d+):(\\d+)_/) ` +
+  `{ print "$_\\tcreation\\t", timegm($6,$5,$4,$3,$2-1,$1), "\\t-\\n" }'
   exit 0
 fi
 exec /usr/sbin/zfs "$@"
@@ -135,7 +138,8 @@ export async function runZfsBench(
     writeFileSync(
       join(conf, 'sanoid.conf'),
       `[${pool}/sn]\n\tuse_template = bench\n\trecursive = yes\n\n[template_bench]\n` +
-        `\tfrequently = 0\n\thourly = ${history}\n\tdaily = 0\n\tweekly = 0\n\tmonthly = 0\n\tyearly = 0\n\tautosnap = yes\n\tautoprune = yes\n`,
+        `\tfrequently = 0\n\thourly = ${history}\n\tdaily = 0\n\tweekly = 0\n\tmonthly = 0\n\tyearly = 0\n` +
+        '\tautosnap = yes\n\tautoprune = yes\n',
     )
     const shimDir = join(dir, 'shim')
     mkdirSync(shimDir)
@@ -151,7 +155,8 @@ export async function runZfsBench(
     }
     const sanoidListingMs = timed(['zfs', 'list', '-H', '-t', 'snapshot', '-o', 'name', '-r', `${pool}/sn`]).ms
     log(
-      `zfs: listing floor (one plain \`zfs list -t snapshot -o name\` of the tree): ${(sanoidListingMs / 1000).toFixed(1)} s`,
+      'zfs: listing floor (one plain `zfs list -t snapshot -o name` of the tree): ' +
+        `${(sanoidListingMs / 1000).toFixed(1)} s`,
     )
     log('zfs: sanoid --cron')
     const sanoid = timed(
@@ -206,7 +211,8 @@ export async function runZfsBench(
     }
     const backstopListingMs = timed(['zfs', 'list', '-H', '-t', 'snapshot', '-o', 'name', '-r', `${pool}/bk`]).ms
     log(
-      `zfs: listing floor (one plain \`zfs list -t snapshot -o name\` of the tree): ${(backstopListingMs / 1000).toFixed(1)} s`,
+      'zfs: listing floor (one plain `zfs list -t snapshot -o name` of the tree): ' +
+        `${(backstopListingMs / 1000).toFixed(1)} s`,
     )
     log('zfs: Backstop run')
     const backstop = await timedAsync(() => job.run(ctx))

@@ -11,7 +11,10 @@ export function machineLine(): string {
   } catch {
     // uname missing: the line still names CPU, memory and Node
   }
-  return `${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, ${kernel}, Node ${process.versions.node}`
+  return (
+    `${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, ` +
+    `${kernel}, Node ${process.versions.node}`
+  )
 }
 
 /**
@@ -25,7 +28,9 @@ export function writeBenchSection(id: string, markdown: string): void {
     doc = readFileSync(file, 'utf8')
   } catch {
     doc =
-      '# Benchmarks\n\nEach benchmark runs with one command, compares Backstop against a peer in the same run, and\nrewrites its own section below.\n'
+      '# Benchmarks\n\n' +
+      'Each benchmark runs with one command, compares Backstop against a peer in the same run, and\n' +
+      'rewrites its own section below.\n'
   }
   const open = `<!-- bench:${id} -->`
   const close = `<!-- /bench:${id} -->`

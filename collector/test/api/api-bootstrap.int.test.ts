@@ -44,7 +44,7 @@ describe('API bootstrap on a fresh collector', () => {
     assert.equal((await fetch(`${c.apiUrl}/healthz`)).status, 200, 'liveness stays open')
   })
 
-  it('auth off opens reads, but minting tokens, notification channels and node commands still need a token', async (t) => {
+  it('auth off opens reads; minting tokens, notification channels and node commands still need a token', async (t) => {
     const { c, count } = await freshCollector(t, 'host: 127.0.0.1, port: 0, auth: off')
     const send = (method: string, path: string, body?: unknown): Promise<Response> =>
       fetch(`${c.apiUrl}${path}`, {

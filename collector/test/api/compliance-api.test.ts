@@ -207,7 +207,8 @@ describe('compliance API', () => {
     const lines = csv.body.trim().split('\r\n')
     assert.equal(
       lines[0],
-      'node,kind,id,tier,lifecycle,verdict,reasons,copies,mediaTypes,offsite,offlineOrImmutable,verificationErrors,lastSuccessAt,alertsRaised',
+      'node,kind,id,tier,lifecycle,verdict,reasons,copies,mediaTypes,offsite,offlineOrImmutable,' +
+        'verificationErrors,lastSuccessAt,alertsRaised',
     )
     assert.equal(lines.length, 3)
     // tank/vm raised two asset alerts this week: non-compliant, and the missed backup before it was paused.
@@ -250,7 +251,10 @@ describe('compliance API', () => {
     assert.equal(m.statusCode, 200)
     assert.match(
       m.body,
-      /backstop_asset_last_success_timestamp_seconds\{node="pve1",kind="zfs-dataset",asset="tank\/data"\} 1795132800\.001/,
+      new RegExp(
+        'backstop_asset_last_success_timestamp_seconds\\{node="pve1",kind="zfs-dataset",asset="tank\\/data"\\} ' +
+          '1795132800\\.001',
+      ),
     )
     assert.match(m.body, /backstop_assets\{verdict="non-compliant",tier="standard"\} 1/)
     assert.match(m.body, /backstop_alerts_firing\{kind="non-compliant",severity="warning"\} 1/)

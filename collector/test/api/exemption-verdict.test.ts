@@ -33,7 +33,7 @@ function setup() {
 }
 
 describe('an asset marked intentionally unprotected shows it in its verdict (issue 11 item 5)', () => {
-  it('verdict exempt with who, when and why; its non-compliant alert resolves naming the mark; undo re-judges', async (t) => {
+  it('verdict exempt (who, when, why); its non-compliant alert resolves naming the mark; undo re-judges', async (t) => {
     const { h, app, api, viewer, actor } = setup()
     t.after(() => {
       h.stop()

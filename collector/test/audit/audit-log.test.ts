@@ -75,7 +75,8 @@ describe('audit log (SQLite)', () => {
         const a = db.prepare('SELECT * FROM audit_log WHERE seq = 2').get() as Record<string, unknown>
         const b = db.prepare('SELECT * FROM audit_log WHERE seq = 3').get() as Record<string, unknown>
         const upd = db.prepare(
-          'UPDATE audit_log SET ts = @ts, actor = @actor, action = @action, target = @target, detail = @detail, prev_hash = @prev_hash, hash = @hash WHERE seq = @seq',
+          'UPDATE audit_log SET ts = @ts, actor = @actor, action = @action, target = @target, detail = @detail, ' +
+            'prev_hash = @prev_hash, hash = @hash WHERE seq = @seq',
         )
         db.prepare("UPDATE audit_log SET hash = hash || 'x' WHERE seq IN (2, 3)").run()
         upd.run({ ...b, seq: 2 })

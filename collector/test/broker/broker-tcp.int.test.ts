@@ -78,7 +78,8 @@ describe('collector over real MQTT (TCP, port 0)', () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'bk-collector-tcp-'))
     const cfg = parseCollectorConfig(
-      `dataDir: ${dir}\nmqtt: {host: 127.0.0.1, port: 0}\napi: {host: 127.0.0.1, port: 0}\nenrollment: {tokens: [${TOKEN}]}\ningest: {batchIntervalMs: 2, verifyWorkers: 1}\ntls: {plaintext: true}\n`,
+      `dataDir: ${dir}\nmqtt: {host: 127.0.0.1, port: 0}\napi: {host: 127.0.0.1, port: 0}\n` +
+        `enrollment: {tokens: [${TOKEN}]}\ningest: {batchIntervalMs: 2, verifyWorkers: 1}\ntls: {plaintext: true}\n`,
       'test.yaml',
     )
     c = await startCollector(cfg, { log })

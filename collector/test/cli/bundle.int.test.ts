@@ -63,7 +63,7 @@ function enrollOverMqtt(mqttUrl: string, agent: FakeAgent): Promise<AckBody> {
 }
 
 describe('the collector bundle runs on plain node', { timeout: 180_000 }, () => {
-  it('prints its version and the embedded commit, serves /healthz, verifies in its worker, stops on SIGTERM', async (t) => {
+  it('prints its version and embedded commit, serves /healthz, verifies in its worker, stops on SIGTERM', async (t) => {
     const bundle = buildInto(t)
     const version = spawnSync(process.execPath, [bundle, '--version'], { encoding: 'utf8', timeout: 30_000 })
     assert.equal(version.status, 0, version.stderr)

@@ -38,7 +38,8 @@ test('backstop-collector run prints the API and MQTT URLs, serves /healthz, and 
   const cfg = join(dir, 'collector.yaml')
   writeFileSync(
     cfg,
-    `dataDir: ${dir}/data\nmqtt: {host: 127.0.0.1, port: 0}\napi: {host: 127.0.0.1, port: 0}\nenrollment: {tokens: [${TOKEN}]}\ningest: {verifyWorkers: 0}\nlog: {level: warn}\ntls: {plaintext: true}\n`,
+    `dataDir: ${dir}/data\nmqtt: {host: 127.0.0.1, port: 0}\napi: {host: 127.0.0.1, port: 0}\n` +
+      `enrollment: {tokens: [${TOKEN}]}\ningest: {verifyWorkers: 0}\nlog: {level: warn}\ntls: {plaintext: true}\n`,
   )
   let health: unknown
   const res = await run(['run', '--config', cfg], (line, kill) => {

@@ -51,7 +51,8 @@ describe('security CLI: token, node, audit', () => {
     const cfg = setup(t)
     const { db } = openDb({ file: join(cfg, '..', 'collector.db') })
     db.prepare(
-      "INSERT INTO nodes (node, public_key, fingerprint, enrolled_at) VALUES ('pve1', 'k', 'fp1', '2026-11-22T00:00:00Z')",
+      'INSERT INTO nodes (node, public_key, fingerprint, enrolled_at) ' +
+        "VALUES ('pve1', 'k', 'fp1', '2026-11-22T00:00:00Z')",
     ).run()
     db.close()
     assert.equal((await cli(['node', 'revoke', 'pve1', '--reason', 'stolen', '-c', cfg])).code, 0)
@@ -70,7 +71,7 @@ describe('security CLI: token, node, audit', () => {
     assert.match(lines[0]!.actor, /^cli:/)
   })
 
-  it('audit verify passes, then fails with BK_ERR_AUDIT_TAMPERED after an edit, and --expect-head catches truncation', async (t) => {
+  it('audit verify passes, flags an edit as BK_ERR_AUDIT_TAMPERED, and --expect-head catches truncation', async (t) => {
     const cfg = setup(t)
     for (let i = 0; i < 3; i++) {
       assert.equal((await cli(['token', 'create', '-c', cfg])).code, 0)

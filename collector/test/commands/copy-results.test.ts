@@ -116,7 +116,7 @@ describe('collector: reverify-copy / restore-test results reach the copy', () =>
     assert.deepEqual([row.status, row.resultCode], ['failed', 'BK_ERR_VERIFY_FAILED'])
   })
 
-  it("ignored: an outcome about another copy, a finding older than the copy's last verification, a result without outcome", () => {
+  it("ignored: another copy's outcome, a finding older than the last verification, a result without outcome", () => {
     const w = world()
     const a = w.svc.issue({
       node: 'pve1',

@@ -32,7 +32,10 @@ const invalid: [file: string, where: RegExp][] = [
   ['bad-port.yaml', /bad-port\.yaml:4:\d+: mqtt\.port: .*65535/],
   [
     'bad-ingest.yaml',
-    /bad-ingest\.yaml:5:\d+: ingest: unknown field\(s\) "flushEvery"\n.*bad-ingest\.yaml:4:\d+: ingest\.batchSize: must be <= 10000$/,
+    new RegExp(
+      'bad-ingest\\.yaml:5:\\d+: ingest: unknown field\\(s\\) "flushEvery"\\n' +
+        '.*bad-ingest\\.yaml:4:\\d+: ingest\\.batchSize: must be <= 10000$',
+    ),
   ],
   ['bad-log-level.yaml', /bad-log-level\.yaml:4:\d+: log\.level: /],
   ['broken-yaml.yaml', /broken-yaml\.yaml:\d+:\d+: \(root\): YAML: /],

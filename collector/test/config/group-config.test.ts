@@ -22,7 +22,10 @@ describe('collector config: group', () => {
         assert.ok(e instanceof ConfigError)
         assert.match(
           e.message,
-          /c\.yaml:2:\d+: group: no group "bk-no-such-group-here" on this machine \(\/etc\/group\); create it \(groupadd bk-no-such-group-here\), give its numeric id, or remove group:/,
+          new RegExp(
+            'c\\.yaml:2:\\d+: group: no group "bk-no-such-group-here" on this machine \\(\\/etc\\/group\\); ' +
+              'create it \\(groupadd bk-no-such-group-here\\), give its numeric id, or remove group:',
+          ),
         )
         return true
       },

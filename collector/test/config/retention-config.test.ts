@@ -41,8 +41,8 @@ describe('retention: and database: config', () => {
     const c = parse(
       'retention: {eventsDays: 30, runsDays: 800, tombstoneDays: 10, alertFlipsDays: 100, diskSamplesDays: 60,\n' +
         '  intervalMinutes: 15, batchRows: 500, audit: {sealAfterDays: 365, exportDir: /mnt/usb/audit}}\n' +
-        'database: {optimizeIntervalHours: 1, walTruncateMiB: 8, idleCheckpointSeconds: 5, diskFillAlertPercent: 90,\n' +
-        '  diskFullForecastDays: 14}\n',
+        'database: {optimizeIntervalHours: 1, walTruncateMiB: 8, idleCheckpointSeconds: 5,' +
+        ' diskFillAlertPercent: 90,\n  diskFullForecastDays: 14}\n',
     )
     assert.equal(c.retention.intervalMs, 15 * 60_000)
     assert.deepEqual(c.retention.audit, { sealAfterDays: 365, exportDir: '/mnt/usb/audit' })

@@ -20,7 +20,9 @@ test('every acked event survives kill -9 of the collector mid-burst', async (t) 
   const cfg = join(dir, 'collector.yaml')
   writeFileSync(
     cfg,
-    `dataDir: ${dir}/data\nmqtt: {host: 127.0.0.1, port: 0}\napi: {host: 127.0.0.1, port: 0}\nenrollment: {tokens: [${TOKEN}]}\ningest: {verifyWorkers: 1, batchSize: 50}\nlog: {level: warn}\ntls: {plaintext: true}\n`,
+    `dataDir: ${dir}/data\nmqtt: {host: 127.0.0.1, port: 0}\napi: {host: 127.0.0.1, port: 0}\n` +
+      `enrollment: {tokens: [${TOKEN}]}\ningest: {verifyWorkers: 1, batchSize: 50}\n` +
+      'log: {level: warn}\ntls: {plaintext: true}\n',
   )
   const child = spawn(process.execPath, [bin, 'run', '--config', cfg], { stdio: ['ignore', 'pipe', 'inherit'] })
   t.after(() => child.kill('SIGKILL'))

@@ -23,7 +23,8 @@ describe('collector end to end: disk health reaches the verdict and the alerts',
   it('a FAILED disk under a copy drops that copy from the verdict and fires unhealthy-device on MQTT', async (t) => {
     const dir = tempDir(t, 'bk-disk-e2e-')
     const cfg = parseCollectorConfig(
-      `dataDir: ${dir}\nmqtt: {host: 127.0.0.1, port: 0}\napi: {host: 127.0.0.1, port: 0, auth: required}\nenrollment: {tokens: [${TOKEN}]}\ningest: {batchIntervalMs: 2, verifyWorkers: 0}\ntls: {plaintext: true}\n`,
+      `dataDir: ${dir}\nmqtt: {host: 127.0.0.1, port: 0}\napi: {host: 127.0.0.1, port: 0, auth: required}\n` +
+        `enrollment: {tokens: [${TOKEN}]}\ningest: {batchIntervalMs: 2, verifyWorkers: 0}\ntls: {plaintext: true}\n`,
       'test.yaml',
     )
     const c = await startCollector(cfg, { log: captureLog('warn').log })

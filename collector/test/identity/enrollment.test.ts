@@ -145,7 +145,7 @@ describe('approval, revocation, re-enrollment', () => {
     assert.equal(w.enroll('nas1', k1, t.token), code('BK_ERR_ENROLL_TOKEN'))
   })
 
-  it('revocation refuses the node and fires the in-process hook; reenroll lets a reinstalled node pin a new key', () => {
+  it('revoke refuses the node and fires the in-process hook; reenroll lets a reinstalled node pin a new key', () => {
     const w = world()
     const b = createBrokerIdentity(w.access, w.operators)
     assert.equal(

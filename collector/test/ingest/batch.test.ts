@@ -29,7 +29,7 @@ const verifiers = {
 }
 
 for (const [name, verifier] of Object.entries(verifiers)) {
-  test(`${name}: a batch with good and bad inner events stores the good ones in order and acks all of them in one ack`, async (t) => {
+  test(`${name}: a batch of good and bad events stores the good ones in order, acks them all in one ack`, async (t) => {
     const h = ingestHarness(t, verifier ? { verifier } : {})
     const a = new FakeAgent('pve1')
     await h.send('pve1', payload(a.enroll()))
@@ -75,7 +75,7 @@ for (const [name, verifier] of Object.entries(verifiers)) {
     assert.equal(h.counters.get('ingest_rejected_total', 'BK_ERR_WIRE_SCHEMA'), 1)
   })
 
-  test(`${name}: a batch that fails as a whole is rejected under its own msgId, counted, and stores nothing`, async (t) => {
+  test(`${name}: a batch that fails as a whole is rejected under its msgId, counted, and stores nothing`, async (t) => {
     const h = ingestHarness(t, verifier ? { verifier } : {})
     const a = new FakeAgent('pve1')
     const b = new FakeAgent('nas1')

@@ -46,7 +46,7 @@ const gone = (id: string, assetId: string): DeletedCopy => ({
   rule: 'keep-last(1)',
 })
 
-test('each handler tells the ledger what it changed: node, run started/finished, copies added and removed', async (t) => {
+test('each handler tells the ledger what it changed: node, run started/finished, copies added/removed', async (t) => {
   const h = ingestHarness(t)
   const a = new FakeAgent('pve1')
   await h.send('pve1', payload(a.enroll()))
@@ -92,7 +92,7 @@ test('a deletion names the asset of the stored copy; a deletion of an unknown co
   )
 })
 
-test('inventory marks every asset it listed and every asset it no longer lists; heartbeat and status mark the node', async (t) => {
+test('inventory marks each asset listed or no longer listed; heartbeat and status mark the node', async (t) => {
   const h = ingestHarness(t)
   const a = new FakeAgent('pve1')
   await h.send('pve1', payload(a.enroll()))

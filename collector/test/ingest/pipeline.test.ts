@@ -301,7 +301,8 @@ test('a failing commit acks nothing and settles every message with an error (age
   const results = Promise.allSettled(envs.map((e) => h.send('pve1', payload(e))))
   // Make the COMMIT itself fail: a deferred foreign key violation is only checked at commit time.
   h.db.exec(
-    'CREATE TABLE fk_parent (id INTEGER PRIMARY KEY); CREATE TABLE fk_child (p INTEGER REFERENCES fk_parent(id) DEFERRABLE INITIALLY DEFERRED)',
+    'CREATE TABLE fk_parent (id INTEGER PRIMARY KEY); ' +
+      'CREATE TABLE fk_child (p INTEGER REFERENCES fk_parent(id) DEFERRABLE INITIALLY DEFERRED)',
   )
   h.db.exec('CREATE TRIGGER fk_boom AFTER INSERT ON events BEGIN INSERT INTO fk_child (p) VALUES (42); END')
   const settled = await results
@@ -315,17 +316,19 @@ test('a failing commit acks nothing and settles every message with an error (age
   assert.equal(h.store.events.count('pve1'), 0)
 })
 
-test("after a failed commit the node's later queued messages fail too, so its events are never stored out of order", async (t) => {
+test("a failed commit fails the node's queued messages too: its events are never stored out of order", async (t) => {
   // batchSize 1: each message is its own transaction, as a long lock makes one batch fail and the next succeed.
   const h = ingestHarness(t, { batchSize: 1, batchIntervalMs: 20 })
   const a = await enrolled(h)
   const b = await enrolled(h, 'pve2')
   h.db.exec(
-    'CREATE TABLE fk_parent (id INTEGER PRIMARY KEY); CREATE TABLE fk_child (p INTEGER REFERENCES fk_parent(id) DEFERRABLE INITIALLY DEFERRED)',
+    'CREATE TABLE fk_parent (id INTEGER PRIMARY KEY); ' +
+      'CREATE TABLE fk_child (p INTEGER REFERENCES fk_parent(id) DEFERRABLE INITIALLY DEFERRED)',
   )
   // Only the first message's commit fails (deferred foreign key, checked at COMMIT); the ones behind it would pass.
   h.db.exec(
-    "CREATE TRIGGER fk_boom AFTER INSERT ON events WHEN json_extract(NEW.raw, '$.body.runId') = 'x1' BEGIN INSERT INTO fk_child (p) VALUES (42); END",
+    "CREATE TRIGGER fk_boom AFTER INSERT ON events WHEN json_extract(NEW.raw, '$.body.runId') = 'x1' " +
+      'BEGIN INSERT INTO fk_child (p) VALUES (42); END',
   )
   const sends: [string, Envelope][] = [
     ['pve1', a.started('x1')],
@@ -343,7 +346,7 @@ test("after a failed commit the node's later queued messages fail too, so its ev
   h.db.exec('DROP TRIGGER fk_boom')
 })
 
-test('a full disk inside a handler fails the whole batch (nothing acked, agents replay), not one message', async (t) => {
+test('a full disk in a handler fails the whole batch (nothing acked, agents replay), not one message', async (t) => {
   const h = ingestHarness(t, { batchSize: 1000, batchIntervalMs: 20 })
   const a = await enrolled(h)
   h.acks.length = 0
@@ -391,7 +394,7 @@ test('status messages apply in arrival order: the Last Will (dated at CONNECT) m
   assert.equal(h.store.nodes.get('pve1')?.status, 'online')
 })
 
-test('an offline status that arrives while a heartbeat waits for its batch stands: the node does not come back online', async (t) => {
+test('an offline status arriving while a heartbeat waits for its batch stands: the node stays offline', async (t) => {
   // A stop right after a heartbeat: the heartbeat is still being verified and batched when the `offline` arrives
   // and is recorded at once. The heartbeat is dated at its arrival, which was before the status.
   // Verified on a worker thread, as in the collector: the heartbeat is still in verification when the status comes.

@@ -15,7 +15,8 @@ describe('collector end to end: ingest wakes the compliance ledger', () => {
   it('a committed job.finished produces a verdict, an expectation, an alert and metrics', async (t) => {
     const dir = tempDir(t, 'bk-e2e-')
     const cfg = parseCollectorConfig(
-      `dataDir: ${dir}\nmqtt: {host: 127.0.0.1, port: 0}\napi: {host: 127.0.0.1, port: 0}\nenrollment: {tokens: [${TOKEN}]}\ningest: {batchIntervalMs: 2, verifyWorkers: 0}\ntls: {plaintext: true}\n`,
+      `dataDir: ${dir}\nmqtt: {host: 127.0.0.1, port: 0}\napi: {host: 127.0.0.1, port: 0}\n` +
+        `enrollment: {tokens: [${TOKEN}]}\ningest: {batchIntervalMs: 2, verifyWorkers: 0}\ntls: {plaintext: true}\n`,
       'test.yaml',
     )
     const c = await startCollector(cfg, { log: captureLog('warn').log })

@@ -32,7 +32,7 @@ interface Alert {
 }
 
 describe('collector: expectations from the jobs a node declares', () => {
-  it('a declared job that never runs pages at slot + grace, one that runs never does; a removed job is retired', async (t) => {
+  it('a declared job that never runs pages at slot + grace, one that runs does not; removed jobs retire', async (t) => {
     const dir = tempDir(t, 'bk-declared-')
     // Liveness far away: the node is disconnected between sends and the clock jumps hours; node-down is not tested.
     const cfg = parseCollectorConfig(

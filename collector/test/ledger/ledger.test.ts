@@ -356,7 +356,7 @@ describe('ledger: device health', () => {
 })
 
 describe('ledger: heartbeat timeout', () => {
-  it('a node silent past nodeTimeoutS goes down at last heartbeat + timeout, and comes back on the next heartbeat', () => {
+  it('a node silent past nodeTimeoutS goes down at last heartbeat + timeout, comes back on the next heartbeat', () => {
     const h = harness()
     h.start()
     const hb = (at: number) =>

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test'
 import { H, harness, T0 } from './harness.ts'
 
 describe('replica-diverged alert', () => {
-  it('fires (warning) on a run reporting BK_ERR_REPLICATION_DIVERGED, resolves on a run that replicates cleanly', () => {
+  it('fires (warning) on a run reporting BK_ERR_REPLICATION_DIVERGED; resolves on one that replicates cleanly', () => {
     const h = harness()
     h.start()
     const key = 'replica-diverged/pve1/hourly'

@@ -27,7 +27,8 @@ describe('a backup taken while the ingest commits (WAL database, same connection
   it('is a consistent snapshot: integrity ok, every seq up to its high-water present, none after it', async () => {
     const raw = 'x'.repeat(800)
     const insert = h.db.prepare(
-      `INSERT INTO events (node, msg_id, seq, kind, ts, received_at, raw) VALUES ('live', ?, ?, 'heartbeat', '', '', ?)`,
+      'INSERT INTO events (node, msg_id, seq, kind, ts, received_at, raw) ' +
+        "VALUES ('live', ?, ?, 'heartbeat', '', '', ?)",
     )
     let seq = 0
     h.db.transaction(() => {
@@ -125,7 +126,7 @@ describe('a damaged or foreign copy is detected', () => {
 })
 
 describe('overdue and recovery of a target', () => {
-  it('raises self-backup-overdue a grace after a slot without a verified backup, resolves both on success', async () => {
+  it('raises self-backup-overdue a grace after a slot with no verified backup, resolves both on success', async () => {
     const h = selfBackupHarness({ schedule: '0 * * * *', overdueGraceMinutes: 30 })
     try {
       const dir = h.config.targets[0]!.dir

@@ -34,7 +34,7 @@ const events = (file: string): { node: string; seq: number }[] => {
 }
 
 describe('backstop-collector restore --from <backup> on a temp data dir', () => {
-  it('refuses while the collector runs, restores the backup atomically after it stopped, keeps the old db', async (t) => {
+  it('refuses while the collector runs, restores the backup atomically once stopped, keeps the old db', async (t) => {
     const dir = tempDir(t, 'bk-restore-')
     const backups = join(dir, 'backups')
     const configFile = join(dir, 'collector.yaml')

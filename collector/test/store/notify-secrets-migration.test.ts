@@ -9,7 +9,7 @@ import { createNotifyRepo } from '../../src/store/notify-repo.ts'
 
 const migrations = fileURLToPath(new URL('../../src/store/migrations/', import.meta.url))
 
-it('migration 0024 keeps channels, queued deliveries and health; a user:pass@ ntfy URL moves into notify_secrets', (t) => {
+it('migration 0024 keeps channels, queued deliveries, health; a user:pass@ ntfy URL moves to notify_secrets', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'bk-notify-mig-'))
   t.after(() => rmSync(dir, { recursive: true, force: true }))
   const before = join(dir, 'before')

@@ -55,7 +55,7 @@ test('migrations: a failing file rolls back entirely and names itself; later num
   assert.throws(() => listMigrations(mig), /share number 0002/)
 })
 
-test('a copy re-reported by later runs, deleted, and inventories repeated: one row each, no constraint errors', async (t) => {
+test('later runs re-report a copy, delete it, repeat inventories: one row each, no constraint errors', async (t) => {
   // Runs against every migration in the folder, including other rooms' triggers on copies/runs/assets.
   const h = ingestHarness(t)
   const a = new FakeAgent('pve1')

@@ -46,7 +46,7 @@ describe('RetentionPolicyInput schema', () => {
 })
 
 describe('resolveRetentionPolicy', () => {
-  it('resolves the issue defaults once: daily 30, weekly 12 on Sunday, monthly 12 from the 1st, yearly 7 from Jan 1', () => {
+  it('resolves the issue defaults: daily 30, weekly 12 on Sunday, monthly 12 from the 1st, yearly 7 from Jan 1', () => {
     assert.deepEqual(resolveRetentionPolicy(undefined, 'Europe/Amsterdam'), {
       timezone: 'Europe/Amsterdam',
       keep: { last: 1, hourly: 0, daily: 30, weekly: 12, monthly: 12, yearly: 7 },
