@@ -34,7 +34,7 @@ async function routes(app: ReturnType<typeof setup>['app']): Promise<Route[]> {
 }
 
 describe('authorization matrix: API', () => {
-  it('no token → 401 everywhere; viewer cannot mutate; operator cannot manage tokens; admin is never refused', async (t) => {
+  it('401 without a token; viewer cannot mutate; operator cannot manage tokens; admin is never refused', async (t) => {
     const { h, app, tokens } = setup()
     t.after(() => {
       h.stop()
@@ -151,7 +151,8 @@ describe('authorization matrix: API', () => {
           statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1)
           assert.ok(
             res.statusCode < 500,
-            `${r.method} ${path}?${qs} body=${JSON.stringify(body)?.slice(0, 200)} → ${res.statusCode} ${res.body.slice(0, 300)}`,
+            `${r.method} ${path}?${qs} body=${JSON.stringify(body)?.slice(0, 200)}` +
+              ` → ${res.statusCode} ${res.body.slice(0, 300)}`,
           )
         },
       ),

@@ -70,7 +70,7 @@ describe('broker under attack: unauthenticated and hostile MQTT clients', () => 
     assert.ok(lines.length >= 1 && lines.every((l) => l.code === 'BK_ERR_MQTT_PACKET_TOO_LARGE'))
   })
 
-  it('idle sockets are closed: no TLS within the handshake timeout, no CONNECT within the connect timeout', async () => {
+  it('idle sockets close: no TLS within the handshake timeout, no CONNECT within the connect timeout', async () => {
     const tcp = netConnect({ host: '127.0.0.1', port: t.port, localAddress: '127.0.0.13' })
     const tls = await rawTls(t.port, '127.0.0.13')
     const [tcpMs, tlsMs] = await Promise.all([closedWithin(tcp, 3000), closedWithin(tls, 3000)])
@@ -235,7 +235,7 @@ describe('broker under attack from many addresses: the global caps', () => {
   })
   after(() => t.close())
 
-  it('the connection over maxConnections is dropped at accept whatever its address; a freed slot is reusable', async () => {
+  it('a connection over maxConnections is dropped at accept from any address; a freed slot is reusable', async () => {
     const open: Socket[] = []
     for (let i = 0; i < 4; i++) {
       const s = netConnect({ host: '127.0.0.1', port: t.port, localAddress: `127.0.0.${40 + i}` })

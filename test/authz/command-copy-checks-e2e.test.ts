@@ -33,14 +33,17 @@ describe(
   'reverify-copy / restore-test end to end (collector in-process, agent binary)',
   { timeout: 3 * 60_000 },
   () => {
-    it('a good archive re-verifies and restores; one corrupted byte makes the copy failed and breaks the 0-errors rule', async (t) => {
+    it('a good archive re-verifies and restores; one corrupt byte fails the copy and the 0-errors rule', async (t) => {
       const dir = tempDir(t, 'bk-cmd-check-e2e-')
       const sample = join(dir, 'sample')
       mkdirSync(sample, { recursive: true })
       writeFileSync(join(sample, 'storage.cfg'), 'dir: local\n\tpath /var/lib/vz\n'.repeat(200))
       const c = await startCollector(
         parseCollectorConfig(
-          `dataDir: ${dir}/collector\nmqtt: {host: 127.0.0.1, port: 0}\napi: {host: 127.0.0.1, port: 0}\nenrollment: {tokens: [${TOKEN}]}\ningest: {batchIntervalMs: 2, verifyWorkers: 0}\ntls: {plaintext: true}\n`,
+          `dataDir: ${dir}/collector\n` +
+            'mqtt: {host: 127.0.0.1, port: 0}\napi: {host: 127.0.0.1, port: 0}\n' +
+            `enrollment: {tokens: [${TOKEN}]}\n` +
+            'ingest: {batchIntervalMs: 2, verifyWorkers: 0}\ntls: {plaintext: true}\n',
           'cmd.yaml',
         ),
         { log: captureLog('warn').log },

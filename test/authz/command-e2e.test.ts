@@ -19,7 +19,10 @@ describe('signed commands end to end (collector in-process, agent binary)', { ti
     writeFileSync(join(sample, 'storage.cfg'), 'dir: local\n\tpath /var/lib/vz\n')
     const c = await startCollector(
       parseCollectorConfig(
-        `dataDir: ${dir}/collector\nmqtt: {host: 127.0.0.1, port: 0}\napi: {host: 127.0.0.1, port: 0}\nenrollment: {tokens: [${TOKEN}]}\ningest: {batchIntervalMs: 2, verifyWorkers: 0}\ntls: {plaintext: true}\n`,
+        `dataDir: ${dir}/collector\n` +
+          'mqtt: {host: 127.0.0.1, port: 0}\napi: {host: 127.0.0.1, port: 0}\n' +
+          `enrollment: {tokens: [${TOKEN}]}\n` +
+          'ingest: {batchIntervalMs: 2, verifyWorkers: 0}\ntls: {plaintext: true}\n',
         'cmd.yaml',
       ),
       { log: captureLog('warn').log },

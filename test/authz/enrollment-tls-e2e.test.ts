@@ -24,7 +24,10 @@ describe('enrollment, revocation and commands over pinned TLS (real collector)',
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'bk-trust-e2e-'))
     const cfg = parseCollectorConfig(
-      `dataDir: ${dir}\nmqtt: {host: 127.0.0.1, port: 0}\napi: {host: 127.0.0.1, port: 0}\nenrollment: {tokens: [${TOKEN}]}\ningest: {batchIntervalMs: 2, verifyWorkers: 0}\ntls: {names: [localhost, 127.0.0.1]}\n`,
+      `dataDir: ${dir}\n` +
+        'mqtt: {host: 127.0.0.1, port: 0}\napi: {host: 127.0.0.1, port: 0}\n' +
+        `enrollment: {tokens: [${TOKEN}]}\n` +
+        'ingest: {batchIntervalMs: 2, verifyWorkers: 0}\ntls: {names: [localhost, 127.0.0.1]}\n',
       'trust.yaml',
     )
     c = await startCollector(cfg, { log })

@@ -27,7 +27,7 @@ interface RunView {
 }
 
 describe('collector + agent over real MQTT: the archive job end to end', { timeout: 180_000 }, () => {
-  it('scheduled runs produce verified copies in the API; the GFS policy prunes and reports the rule; once runs now', async (t) => {
+  it('scheduled runs show verified copies in the API; GFS pruning names its rule; once runs now', async (t) => {
     const dir = tempDir(t)
     const sample = join(dir, 'sample')
     mkdirSync(join(sample, 'network'), { recursive: true })

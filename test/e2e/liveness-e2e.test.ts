@@ -69,7 +69,7 @@ async function alertSubscriber(t: TestContext, url: string, creds: { username: s
 }
 
 describe('liveness without noise: real collector, real agents, real MQTT', { timeout: 240_000 }, () => {
-  it('SIGTERM is a recorded shutdown, not a page; kill -9 pages after the delay; once leaves the status alone; a collector restart republishes', async (t) => {
+  it('SIGTERM: shutdown, no page; kill -9: page after the delay; once keeps status; restart republishes', async (t) => {
     const dir = tempDir(t)
     const sample = join(dir, 'sample')
     mkdirSync(sample, { recursive: true })
@@ -143,7 +143,8 @@ describe('liveness without noise: real collector, real agents, real MQTT', { tim
     const back = Date.now()
     assert.ok(
       back - Date.parse(stopped.statusAt!) < DOWN_AFTER_S * 1000,
-      `calm came back inside the delay (${back - Date.parse(stopped.statusAt!)} ms); otherwise this test proves nothing`,
+      `calm came back inside the delay (${back - Date.parse(stopped.statusAt!)} ms); ` +
+        'otherwise this test proves nothing',
     )
 
     // The operator credentials for the restart part are made while the node-down delay runs out.

@@ -11,7 +11,8 @@ export function burstRows(dbFile: string, node: string): { id: number; seq: numb
     try {
       return db
         .prepare(
-          `SELECT id, seq, json_extract(raw, '$.body.runId') AS runId FROM events WHERE node = ? AND kind = 'job.started' ORDER BY id`,
+          `SELECT id, seq, json_extract(raw, '$.body.runId') AS runId FROM events ` +
+            `WHERE node = ? AND kind = 'job.started' ORDER BY id`,
         )
         .all(node) as { id: number; seq: number; runId: string }[]
     } finally {

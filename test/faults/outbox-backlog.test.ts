@@ -43,9 +43,13 @@ describe('fault injection: collector down, outbox backlog', { timeout: 12 * 60_0
     await agent.waitFor(/^drained$/m, 8 * 60_000)
     await eventually(() => (burstRows(c.dbFile, node).length >= COUNT ? true : undefined), 'backlog committed', 60_000)
     const drainS = (Date.now() - drainStart) / 1000
-    console.log(
-      `# faults-backlog ${JSON.stringify({ events: COUNT, queuedSeconds: queuedS, drainSeconds: drainS, drainPerSecond: Math.round(COUNT / drainS) })}`,
-    )
+    const summary = {
+      events: COUNT,
+      queuedSeconds: queuedS,
+      drainSeconds: drainS,
+      drainPerSecond: Math.round(COUNT / drainS),
+    }
+    console.log(`# faults-backlog ${JSON.stringify(summary)}`)
     assertExactlyOnceInOrder(c.dbFile, node, COUNT)
   })
 })

@@ -43,9 +43,9 @@ describe('ingest fuzz: hostile batches', { timeout: 5 * 60_000 }, () => {
     const dropped = h.counters.get('ingest_dropped_total') - base.dropped
     const expectInnerRejected = signed.reduce((n, x) => n + x.rejected, 0)
     const expectDuplicates = signed.reduce((n, x) => n + x.duplicates, 0)
-    console.log(
-      `# batch-fuzz ${JSON.stringify({ whole: whole.length, signed: signed.length, rejected, duplicate, dropped, byCode: h.counters.snapshot().ingest_rejected_total })}`,
-    )
+    const byCode = h.counters.snapshot().ingest_rejected_total
+    const summary = { whole: whole.length, signed: signed.length, rejected, duplicate, dropped, byCode }
+    console.log(`# batch-fuzz ${JSON.stringify(summary)}`)
 
     assert.equal(h.store.events.count(), before, 'no hostile batch stored anything')
     assert.equal(dropped, 0, 'every hostile batch names a msgId and is answered')

@@ -15,7 +15,8 @@ import { jobContext, TestClock } from '../support/zfs-btrfs-context.ts'
 const needs = { root: true, checks: [btrfsReady] }
 const none = { hourly: 0, daily: 0, weekly: 0, monthly: 0, yearly: 0 }
 
-test('btrfs: re-verify a snapshot and its replica (read-only, uuid link, send stream); restore-test receives, diffs and cleans up', async (t) => {
+// Re-verify checks that the snapshot is read-only, the replica's uuid link and the whole send stream.
+test('btrfs: re-verify a snapshot and its replica; restore-test receives, diffs and cleans up', async (t) => {
   if (!requirePlatform(t, needs)) {
     return
   }

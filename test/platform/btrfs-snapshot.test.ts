@@ -27,7 +27,7 @@ function job(input: Omit<BtrfsJobInput, 'kind' | 'media'>): BtrfsSnapshotJob {
   return new BtrfsSnapshotJob(resolveBtrfsJob({ kind: 'btrfs', media: 'ssd', ...input } as BtrfsJobInput, 'UTC'))
 }
 
-test('btrfs: read-only snapshots with tags in the name, GFS pruning over days, foreign snapshots untouched', async (t) => {
+test('btrfs: read-only snapshots tagged in the name, GFS pruning over days, foreign snapshots untouched', async (t) => {
   if (!requirePlatform(t, needs)) {
     return
   }
@@ -87,7 +87,7 @@ test('btrfs: read-only snapshots with tags in the name, GFS pruning over days, f
   )
 })
 
-test('btrfs replication: full then incremental by received_uuid, base kept while the target is unplugged, target pruned', async (t) => {
+test('btrfs replication: full, incremental by received_uuid, base kept while unplugged, target pruned', async (t) => {
   if (!requirePlatform(t, needs)) {
     return
   }

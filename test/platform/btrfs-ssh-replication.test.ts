@@ -107,7 +107,7 @@ function assertFaithful(s: Setup, names: string[]): void {
   }
 }
 
-test('pin: ssh-keyscan through the agent CLI, fingerprint printed as ssh-keygen does, known_hosts written', async (t) => {
+test('pin: ssh-keyscan via the agent CLI prints the fingerprint as ssh-keygen does, writes known_hosts', async (t) => {
   if (!requirePlatform(t, needs)) {
     return
   }
@@ -145,7 +145,7 @@ test('pin: ssh-keyscan through the agent CLI, fingerprint printed as ssh-keygen 
   assert.match(wrong.stderr, /BK_ERR_SSH_HOST_KEY: .*not the expected SHA256:x; nothing was pinned/)
 })
 
-test('btrfs over ssh: full then incremental through the gate, read-only replicas, copies name the remote host', async (t) => {
+test('btrfs via the ssh gate: full then incremental, read-only replicas, copies name the remote host', async (t) => {
   if (!requirePlatform(t, needs)) {
     return
   }
@@ -195,7 +195,7 @@ test('btrfs over ssh: full then incremental through the gate, read-only replicas
   )
 })
 
-test('unreachable for three runs: local snapshots go on, a coded error each run; back, all missing arrive in order', async (t) => {
+test('unreachable for 3 runs: snapshots go on, a coded error each; back, all missing arrive in order', async (t) => {
   if (!requirePlatform(t, needs)) {
     return
   }
@@ -225,7 +225,7 @@ test('unreachable for three runs: local snapshots go on, a coded error each run;
   assertFaithful(s, arrived)
 })
 
-test('a cut mid-send: the partial is removed on the target, the run says it restarts, the next run completes', async (t) => {
+test('cut mid-send: the target partial is removed, the run says it restarts, the next run completes', async (t) => {
   if (!requirePlatform(t, needs)) {
     return
   }
@@ -295,7 +295,7 @@ test('the gate refuses subvolume delete and paths outside its prefix; the replic
   assertFaithful(s, [name(0, 'hdwmy')])
 })
 
-test('a time window: runs outside it only snapshot locally; the first run inside sends all that is missing', async (t) => {
+test('time window: runs outside only snapshot locally; the first run inside sends all that is missing', async (t) => {
   if (!requirePlatform(t, needs)) {
     return
   }

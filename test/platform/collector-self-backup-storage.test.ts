@@ -31,7 +31,7 @@ function loopFs(undo: (() => void)[], img: string, mnt: string): void {
   mounted = true
 }
 
-test("self-backup targets: a loop disk whose image is on the collector's disk is a version; one on another fs counts", async (t) => {
+test("self-backup: a loop disk imaged on the collector's disk is a version; one on another fs counts", async (t) => {
   if (!requirePlatform(t, needs)) {
     return
   }

@@ -93,7 +93,8 @@ test('rear format + mkbackup to a loop "USB stick" through the rear job', { time
         nodeTimezone: 'UTC',
         extraConfig: [
           `USB_DEVICE_FILESYSTEM_LABEL=${label}`,
-          `BACKUP_PROG_EXCLUDE=("\${BACKUP_PROG_EXCLUDE[@]}" '/tmp/*' '/mnt/*' '/root/*' '/usr/*' '/var/*' '/opt/*' '/home/*' '/work/*' '${scratch}/*')`,
+          `BACKUP_PROG_EXCLUDE=("\${BACKUP_PROG_EXCLUDE[@]}" '/tmp/*' '/mnt/*' '/root/*' '/usr/*' ` +
+            `'/var/*' '/opt/*' '/home/*' '/work/*' '${scratch}/*')`,
           `KERNEL_FILE=${kernel}`,
           "MODULES=( 'no_modules' )",
           'BOOTLOADER=GRUB2',

@@ -122,7 +122,7 @@ describe('restic job faults', () => {
     assert.deepEqual(readdirSync(src), ['file.bin'])
   })
 
-  it('a repository locked exclusively by another restic is BK_ERR_REPO_LOCKED naming the holder; released, the next run succeeds', async (t) => {
+  it('locked by another restic: BK_ERR_REPO_LOCKED naming the holder; released, the next run succeeds', async (t) => {
     if (!ready(t)) {
       return
     }

@@ -59,7 +59,9 @@ function ready(t: TestContext): boolean {
 }
 
 describe('restic repository behind rclone serve restic', () => {
-  it('append-only: the probe passes, copies count immutable, the agent never forgets there and its forget is refused; served without --append-only the next run flips them back with BK_ERR_IMMUTABILITY_LOST', async (t) => {
+  // The probe passes and the copies count immutable; the agent never forgets there, and its own forget is refused.
+  // Served without --append-only, the next run flips them back with BK_ERR_IMMUTABILITY_LOST.
+  it('append-only: proven, copies immutable, forget refused; without it, BK_ERR_IMMUTABILITY_LOST', async (t) => {
     if (!ready(t)) {
       return
     }
@@ -129,7 +131,7 @@ describe('restic repository behind rclone serve restic', () => {
     assert.equal(src.digest(), before, 'the sources are untouched')
   })
 
-  it('a normal repository: the probe fails, nothing counts immutable, retention forgets and the listing confirms it', async (t) => {
+  it('a normal repository: no immutability proven; retention forgets and the listing confirms it', async (t) => {
     if (!ready(t)) {
       return
     }

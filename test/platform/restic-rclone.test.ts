@@ -20,7 +20,7 @@ import { jobContext, silentLog, TestClock } from '../support/zfs-btrfs-context.t
  */
 const exec = new NodeExec({ log: silentLog, killGraceMs: 500 })
 
-test('an rclone: repository behind an alias of a local directory is this host’s storage, not another host', async (t) => {
+test('an rclone: repository aliasing a local directory is this host’s storage, not another host', async (t) => {
   if (!requirePlatform(t, { root: true, commands: ['restic', 'rclone'], checks: [resticReady] })) {
     return
   }

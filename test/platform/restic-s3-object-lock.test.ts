@@ -76,7 +76,7 @@ function probe(moto: { endpoint: string }, bucket: string): ReturnType<typeof pr
 }
 
 describe('restic on S3 with object lock (moto, an emulator)', () => {
-  it('COMPLIANCE default retention: copies count object-lock until retain-until; headers gone, flipped back', async (t) => {
+  it('COMPLIANCE: copies count object-lock until retain-until; headers hidden: BK_ERR_IMMUTABILITY_LOST', async (t) => {
     if (!ready(t, true)) {
       return
     }

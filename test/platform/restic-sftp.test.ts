@@ -86,7 +86,7 @@ async function setup(t: TestContext, on?: SecondHost): Promise<Setup> {
 }
 
 describe('restic over sftp (OpenSSH, pinned host key)', () => {
-  it('backs up through sshd; the copy is on that host at the repository site; sftp is never counted immutable', async (t) => {
+  it('backs up through sshd; the copy is on that host at the repository site; sftp is never immutable', async (t) => {
     if (!ready(t)) {
       return
     }

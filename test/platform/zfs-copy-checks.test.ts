@@ -18,7 +18,7 @@ import { jobContext, silentLog, TestClock, TriggerExec } from '../support/zfs-bt
 const needs = { root: true, commands: ['zfs', 'zpool'], checks: [zfsFuseReady] }
 const none = { hourly: 0, daily: 0, weekly: 0, monthly: 0, yearly: 0 }
 
-test('zfs: re-verify a snapshot and its replica, restore-test into a scratch dataset that is destroyed afterwards', async (t) => {
+test('zfs: re-verify a snapshot and its replica; restore-test into a scratch dataset, destroyed after', async (t) => {
   if (!requirePlatform(t, needs)) {
     return
   }

@@ -33,7 +33,7 @@ function job(input: Omit<ZfsJobInput, 'kind' | 'media'>): ZfsSnapshotJob {
   return new ZfsSnapshotJob(resolveZfsJob({ kind: 'zfs', media: 'nvme', ...input } as ZfsJobInput, 'UTC'))
 }
 
-test('zfs replication: full then incremental by guid, base hold moved on both sides, target pruned by its own policy, offline target', async (t) => {
+test('zfs replication: full then incremental by guid, holds moved, own target pruning, offline target', async (t) => {
   if (!requirePlatform(t, needs)) {
     return
   }

@@ -88,7 +88,7 @@ function pushJob(s: Setup, over: Partial<ZfsJobInput['targets'] extends (infer T
 
 const ok = (r: JobResult): void => assert.equal(r.status, 'success', JSON.stringify([r.error, r.warnings]))
 
-test('push over ssh: full then incremental through the gate, holds on both ends, replica unmounted, remote copy', async (t) => {
+test('push over ssh: full then incremental via the gate, holds on both ends, unmounted remote replica', async (t) => {
   if (!requirePlatform(t, needs)) {
     return
   }
@@ -256,7 +256,7 @@ test('a wrong host key is a coded error, nothing is sent, the local snapshot is 
   assert.equal(sh(['zfs', 'list', `${s.dst}/replicas`]).status, 1, 'nothing created on the target')
 })
 
-test('a full target: the send fails with the pool-full hint; a diverged target is refused and nothing destroyed', async (t) => {
+test('full target: send fails with the pool-full hint; a diverged target is refused, nothing destroyed', async (t) => {
   if (!requirePlatform(t, needs)) {
     return
   }

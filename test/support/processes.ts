@@ -84,7 +84,8 @@ export function startProc(
           cleanup()
           reject(
             new Error(
-              `timed out after ${timeoutMs} ms waiting for ${pattern} from ${argv.join(' ')}; output tail:\n${out.slice(-3000)}`,
+              `timed out after ${timeoutMs} ms waiting for ${pattern} from ${argv.join(' ')}; ` +
+                `output tail:\n${out.slice(-3000)}`,
             ),
           )
         }, timeoutMs)
@@ -92,7 +93,8 @@ export function startProc(
           cleanup()
           reject(
             new Error(
-              `${argv.join(' ')} exited (${child.exitCode}) while waiting for ${pattern}; output tail:\n${out.slice(-3000)}`,
+              `${argv.join(' ')} exited (${child.exitCode}) while waiting for ${pattern}; ` +
+                `output tail:\n${out.slice(-3000)}`,
             ),
           )
         }
