@@ -7,8 +7,10 @@ import type { ResolvedJob } from '../jobs/kinds.ts'
 import type { Log } from '../log.ts'
 import { guestAsset, listGuests } from '../tools/pvesh.ts'
 import { listFilesystems } from '../tools/blkid.ts'
+import type { MountInfo } from '../tools/btrfs-parse.ts'
 import { listBlockDevices } from '../tools/lsblk.ts'
-import { coveringJobs, hostImageAsset, type CoverageFacts } from './coverage.ts'
+import { coveringJobs, hostImageAsset, inventoriedKinds, type CoverageFacts } from './coverage.ts'
+import { InventoryGaps } from './inventory-gaps.ts'
 import { inventoryBlockDevices, inventoryMounts, parseZfsNames } from './inventory-parse.ts'
 import { sshKeyFacts, type SshKeyPaths } from './ssh-logins.ts'
 
@@ -35,32 +37,28 @@ const ZFS_ABSENT = /modules are not loaded|\/dev\/zfs|no datasets available/i
 
 /**
  * One full inventory: every dataset, btrfs subvolume, Proxmox guest and the node's bare-metal image, each with
- * the jobs covering it, plus mounts and block devices. A tool that is not installed means the node has none of
- * that kind; a tool that fails throws, because a partial inventory would tell the collector assets are gone.
+ * the jobs covering it, plus mounts, block devices and ssh keys. A tool that is not installed means the node has
+ * none of that kind. A tool that fails leaves only its parts unknown (`incomplete`, inventory-gaps.ts): the
+ * collector keeps what it knew of them. A stop while listing throws: nothing half-taken is sent.
  */
 export async function collectInventory(d: InventoryDeps): Promise<InventoryBody> {
   const at = d.clock.now().toISOString()
-  const mounts = await loadMounts(d.exec)
+  const gaps = new InventoryGaps()
+  const mounts = await gaps.attempt(['mounts', 'btrfs-subvolume'], () => loadMounts(d.exec))
   const assets = new Map<string, AssetRef>()
   const add = (a: AssetRef): void => {
     if (!assets.has(`${a.kind}\0${a.id}`)) {
       assets.set(`${a.kind}\0${a.id}`, a)
     }
   }
-  for (const id of await zfsDatasets(d.exec)) {
+  for (const id of (await gaps.attempt(['zfs-dataset'], () => zfsDatasets(d.exec))) ?? []) {
     add({ kind: 'zfs-dataset', id })
   }
-  for (const m of mounts.filter((x) => x.fstype === 'btrfs')) {
-    const fs = await loadFs(d.exec, m)
-    for (const [path, sv] of fs.byPath) {
-      // Read-only subvolumes are snapshots: copies, not assets.
-      if (!fs.readonlyUuids.has(sv.uuid)) {
-        add({ kind: 'btrfs-subvolume', id: path })
-      }
-    }
+  for (const path of await btrfsSubvolumes(d.exec, mounts ?? [], gaps)) {
+    add({ kind: 'btrfs-subvolume', id: path })
   }
   const guestPools = new Map<string, string>()
-  for (const g of await proxmoxGuests(d)) {
+  for (const g of (await gaps.attempt(['vm', 'ct'], () => proxmoxGuests(d))) ?? []) {
     const a = guestAsset(g.type, g.vmid, g.name)
     add(a)
     if (g.pool !== undefined) {
@@ -70,25 +68,47 @@ export async function collectInventory(d: InventoryDeps): Promise<InventoryBody>
   add(hostImageAsset(d.host))
   // What each job itself says it could see (its own file set, its host image, assets of its kind).
   for (const job of d.jobs) {
-    for (const a of await job.inventory(jobContext(d, job))) {
+    const cfg = d.configs.find((c) => c.name === job.name)
+    const kinds = cfg === undefined ? [] : inventoriedKinds(cfg)
+    for (const a of (await gaps.attempt(kinds, () => job.inventory(jobContext(d, job)))) ?? []) {
       add(a)
     }
   }
+  const blockDevices = await gaps.attempt(['blockDevices'], () => listBlockDevicesProbed(d.exec))
+  const sshKeys =
+    d.sshKeys === undefined ? null : await gaps.attempt(['sshKeys'], () => sshKeyFacts(d.exec, d.sshKeys!))
+  d.signal.throwIfAborted()
   const facts: CoverageFacts = { host: d.host, guestPools }
+  const incomplete = gaps.list()
   return {
     at,
     ...(d.role !== undefined ? { role: d.role } : {}),
+    ...(incomplete.length > 0 ? { incomplete } : {}),
     assets: [...assets.values()]
       .sort((a, b) => a.kind.localeCompare(b.kind) || a.id.localeCompare(b.id))
       .map((asset) => ({ asset, coveredBy: coveringJobs(d.configs, asset, facts) })),
-    mounts: inventoryMounts(mounts),
-    blockDevices: await blockDevices(d.exec),
-    ...(d.sshKeys !== undefined ? { sshKeys: await sshKeyFacts(d.exec, d.sshKeys) } : {}),
+    ...(mounts !== null ? { mounts: inventoryMounts(mounts) } : {}),
+    ...(blockDevices !== null ? { blockDevices } : {}),
+    ...(sshKeys !== null ? { sshKeys } : {}),
   }
 }
 
+/** Subvolumes that are not read-only (those are snapshots: copies, not assets) of every mounted btrfs. */
+async function btrfsSubvolumes(exec: Exec, mounts: readonly MountInfo[], gaps: InventoryGaps): Promise<string[]> {
+  const out: string[] = []
+  for (const m of mounts.filter((x) => x.fstype === 'btrfs')) {
+    const fs = await gaps.attempt(['btrfs-subvolume'], () => loadFs(exec, m))
+    for (const [path, sv] of fs?.byPath ?? []) {
+      if (!fs!.readonlyUuids.has(sv.uuid)) {
+        out.push(path)
+      }
+    }
+  }
+  return out
+}
+
 /** Without udev lsblk knows no filesystem UUID at all: then blkid probes them (a plugged-in stick is named by it). */
-async function blockDevices(exec: Exec): Promise<InventoryBody['blockDevices']> {
+async function listBlockDevicesProbed(exec: Exec): Promise<NonNullable<InventoryBody['blockDevices']>> {
   const devices = await listBlockDevices(exec)
   // A refinement: a host without blkid still reports its disks.
   const probed =

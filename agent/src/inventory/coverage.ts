@@ -1,4 +1,4 @@
-import type { AssetRef } from '@backstop/shared'
+import type { AssetKind, AssetRef } from '@backstop/shared'
 import type { ResolvedJob } from '../jobs/kinds.ts'
 import { coversGuest } from '../jobs/vzdump/vzdump-job.ts'
 
@@ -58,4 +58,29 @@ export function coveringJobs(jobs: readonly ResolvedJob[], asset: AssetRef, fact
     .filter((j) => jobCovers(j, asset, facts))
     .map((j) => j.name)
     .sort()
+}
+
+/** The kinds of asset a job's own inventory lists: what is unknown when that inventory fails. */
+export function inventoriedKinds(cfg: ResolvedJob): AssetKind[] {
+  switch (cfg.kind) {
+    case 'archive':
+    case 'restic':
+      return ['file-set']
+    case 'zfs':
+      return ['zfs-dataset']
+    case 'btrfs':
+      return ['btrfs-subvolume']
+    case 'vzdump':
+      return ['vm', 'ct']
+    case 'rear':
+      return ['host-image']
+    case 'zfs-pull':
+    case 'zfs-replicas':
+    case 'btrfs-replicas':
+      return []
+    default: {
+      const never: never = cfg
+      throw new Error(`no inventoried kinds for job kind ${JSON.stringify(never)}`)
+    }
+  }
 }

@@ -46,7 +46,7 @@ export function createInventoryReporter(deps: InventoryReporterDeps): InventoryR
       try {
         body = await deps.collect()
       } catch (e) {
-        // A partial inventory would tell the collector that assets are gone: send nothing, look again later.
+        // Only a stop or a bug gets here (a failing tool leaves its parts `incomplete`): send nothing half-taken.
         log.warn({ err: e }, 'could not take the inventory; nothing sent, next look in 15 min')
         return 'failed'
       }
@@ -64,6 +64,10 @@ export function createInventoryReporter(deps: InventoryReporterDeps): InventoryR
       last = { hash, at: now }
       const gaps = body.assets.filter((a) => a.coveredBy.length === 0).length
       log.info({ assets: body.assets.length, uncovered: gaps, role: body.role }, 'inventory reported')
+      for (const { part, reason } of body.incomplete ?? []) {
+        // Logged when sent (on change or daily), not at every 15-min look: a broken tool is not a log flood.
+        log.warn({ part, reason }, `inventory: ${part} unknown (${reason}); the collector keeps its last known state`)
+      }
       return 'sent'
     },
   }

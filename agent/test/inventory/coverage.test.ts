@@ -108,13 +108,13 @@ describe('collectInventory over recorded tool output', () => {
     )
   })
 
-  it('a node without zfs or Proxmox has none of those; a failing tool fails the whole inventory', async () => {
-    const base = (zfs: object) =>
+  it('a node without zfs or Proxmox has none of those; a failing tool leaves only its parts unknown', async () => {
+    const base = (zfs: object, more: { findmnt?: object; lsblk?: object } = {}) =>
       new FixtureExec([
-        { argv: [...findmntArgv], stdout: fixture('inventory/findmnt-J-l.json') },
+        { argv: [...findmntArgv], ...(more.findmnt ?? { stdout: fixture('inventory/findmnt-J-l.json') }) },
         { argv: [...ZFS_LIST_ARGV], ...zfs },
         { argv: [...PVESH_RESOURCES_ARGV], error: 'BK_ERR_EXEC_SPAWN' },
-        { argv: lsblkArgv(), stdout: fixture('inventory/lsblk-J-b.json') },
+        { argv: lsblkArgv(), ...(more.lsblk ?? { stdout: fixture('inventory/lsblk-J-b.json') }) },
         { argv: BLKID_ALL, exitCode: 2, stdout: '' },
       ])
     const deps = {
@@ -128,9 +128,11 @@ describe('collectInventory over recorded tool output', () => {
       jobs: [],
       signal: new AbortController().signal,
     }
+    const hostImage = [{ asset: { kind: 'host-image', id: 'host/nas1', name: 'nas1' }, coveredBy: [] }]
     const body = await collectInventory({ ...deps, exec: base({ error: 'BK_ERR_EXEC_SPAWN' }) })
-    assert.deepEqual(body.assets, [{ asset: { kind: 'host-image', id: 'host/nas1', name: 'nas1' }, coveredBy: [] }])
+    assert.deepEqual(body.assets, hostImage)
     assert.equal(body.role, undefined)
+    assert.equal(body.incomplete, undefined, 'a tool not installed is none of that kind, not unknown')
     const noModule = await collectInventory({
       ...deps,
       exec: base({
@@ -139,9 +141,51 @@ describe('collectInventory over recorded tool output', () => {
       }),
     })
     assert.equal(noModule.assets.length, 1)
+    assert.equal(noModule.incomplete, undefined)
+
+    // zfs-fuse installed, its daemon not running (recorded on this machine): datasets unknown, not none — and the
+    // rest (the host image's gap, the block devices that say which media are plugged in) is still reported.
+    const stopped = await collectInventory({
+      ...deps,
+      exec: base({ exitCode: 1, stderr: 'internal error: failed to initialize ZFS library\n' }),
+    })
+    assert.deepEqual(stopped.assets, hostImage)
+    assert.deepEqual(stopped.incomplete, [
+      {
+        part: 'zfs-dataset',
+        reason:
+          'BK_ERR_EXEC_FAILED: command exited with an error: inventory: `zfs list -H -o name -t filesystem,volume` ' +
+          'exited 1: internal error: failed to initialize ZFS library',
+      },
+    ])
+    assert.equal(stopped.blockDevices?.length, body.blockDevices?.length)
+    assert.ok((stopped.blockDevices?.length ?? 0) > 0)
+    assert.deepEqual(stopped.mounts, body.mounts)
+
+    const noTools = await collectInventory({
+      ...deps,
+      exec: base(
+        { exitCode: 1, stderr: 'cannot iterate filesystems: I/O error\n' },
+        {
+          findmnt: { exitCode: 1, stderr: 'findmnt: can not open /proc/self/mountinfo\n' },
+          lsblk: { error: 'BK_ERR_EXEC_TIMEOUT' },
+        },
+      ),
+    })
+    assert.deepEqual(
+      noTools.incomplete?.map((i) => i.part),
+      ['blockDevices', 'btrfs-subvolume', 'mounts', 'zfs-dataset'],
+    )
+    assert.match(noTools.incomplete?.find((i) => i.part === 'mounts')?.reason ?? '', /mountinfo/)
+    assert.equal(noTools.mounts, undefined, 'unknown facts are left out, never sent empty')
+    assert.equal(noTools.blockDevices, undefined)
+    assert.deepEqual(noTools.assets, hostImage)
+
+    const stop = new AbortController()
+    stop.abort()
     await assert.rejects(
-      collectInventory({ ...deps, exec: base({ exitCode: 1, stderr: 'cannot iterate filesystems: I/O error\n' }) }),
-      /I\/O error/,
+      collectInventory({ ...deps, signal: stop.signal, exec: base({ error: 'BK_ERR_EXEC_SPAWN' }) }),
+      /abort/i,
     )
   })
 

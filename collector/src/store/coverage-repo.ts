@@ -29,6 +29,8 @@ export interface NodeInventoryRow {
   readonly role: string | null
   readonly mounts: NonNullable<InventoryBody['mounts']>
   readonly blockDevices: NonNullable<InventoryBody['blockDevices']>
+  /** What the last inventory could not list (its tool failed): those parts show the last known state. */
+  readonly incomplete: NonNullable<InventoryBody['incomplete']>
   readonly reportedAt: string
 }
 
@@ -53,8 +55,8 @@ export function createCoverageRepo(db: Db): CoverageRepo {
   const changes = createLedgerChangesRepo(db)
   const nodeRow = db.prepare<
     [string],
-    { role: string | null; mounts: string; block_devices: string; reported_at: string }
-  >('SELECT role, mounts, block_devices, reported_at FROM node_inventory WHERE node = ?')
+    { role: string | null; mounts: string; block_devices: string; incomplete: string; reported_at: string }
+  >('SELECT role, mounts, block_devices, incomplete, reported_at FROM node_inventory WHERE node = ?')
   const assetRows = db.prepare<[string], AssetDbRow>(
     `SELECT asset_kind, asset_id, name, covered_by, present FROM assets WHERE node = ? ORDER BY asset_kind, asset_id`,
   )
@@ -82,6 +84,7 @@ export function createCoverageRepo(db: Db): CoverageRepo {
             role: r.role,
             mounts: JSON.parse(r.mounts) as NodeInventoryRow['mounts'],
             blockDevices: JSON.parse(r.block_devices) as NodeInventoryRow['blockDevices'],
+            incomplete: JSON.parse(r.incomplete) as NodeInventoryRow['incomplete'],
             reportedAt: r.reported_at,
           }
     },

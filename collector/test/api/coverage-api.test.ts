@@ -75,6 +75,46 @@ describe('coverage from the inventory', () => {
   })
 })
 
+describe('a partial inventory (a tool failed on the node)', () => {
+  it('keeps the unknown kind and facts as last known; the next complete one decides', async (t) => {
+    const { h, inventory, viewer } = setup(t)
+    const stick = { name: 'sdb1', type: 'part', size: 8e9, removable: true, tran: 'usb', uuid: 'STICK-1' }
+    const vda = { name: 'vda', type: 'disk', size: 1000, removable: false, mountpoint: '/' }
+    inventory({ role: 'hypervisor', assets: assets([]), blockDevices: [vda, stick] })
+    assert.equal(h.alert('coverage-gap/pve1/zfs-dataset/tank/scratch')!.state, 'firing')
+
+    // zfs-fuse stopped and lsblk hung: no datasets and no block devices in this inventory, both said unknown.
+    const incomplete: InventoryBody['incomplete'] = [
+      { part: 'blockDevices', reason: 'BK_ERR_EXEC_TIMEOUT: lsblk ran longer than 30000 ms' },
+      { part: 'zfs-dataset', reason: 'BK_ERR_EXEC_FAILED: internal error: failed to initialize ZFS library' },
+    ]
+    inventory({ role: 'hypervisor', assets: assets([]).slice(2), incomplete }, T0 + 60_000)
+    assert.equal(h.alert('coverage-gap/pve1/zfs-dataset/tank/scratch')!.state, 'firing', 'not taken as gone')
+    const view = (await viewer('/api/v1/coverage?node=pve1')).json()
+    assert.deepEqual(
+      view.assets.map((a: { kind: string; id: string; status: string }) => `${a.kind} ${a.id} ${a.status}`),
+      ['host-image host/pve1 gap', 'zfs-dataset tank/data covered', 'zfs-dataset tank/scratch gap'],
+    )
+    assert.deepEqual(view.incomplete, incomplete)
+    assert.deepEqual(
+      view.blockDevices.map((d: { name: string }) => d.name),
+      ['vda', 'sdb1'],
+      'the stick is still where it was last seen',
+    )
+
+    // zfs back: the dataset destroyed meanwhile is gone now, and nothing is unknown any more.
+    inventory({ role: 'hypervisor', assets: assets([]).slice(1), blockDevices: [vda] }, T0 + 120_000)
+    assert.equal(h.alert('coverage-gap/pve1/zfs-dataset/tank/scratch')!.state, 'resolved')
+    const after = (await viewer('/api/v1/coverage?node=pve1')).json()
+    assert.deepEqual(after.incomplete, [])
+    assert.equal(after.assets.find((a: { id: string }) => a.id === 'tank/scratch').status, 'gone')
+    assert.deepEqual(
+      after.blockDevices.map((d: { name: string }) => d.name),
+      ['vda'],
+    )
+  })
+})
+
 describe('marking an asset intentionally unprotected', () => {
   it('is role-checked, audited with its reason, shown, resolves the alert; removing it re-raises', async (t) => {
     const { h, app, inventory, api, viewer, operator } = setup(t)

@@ -152,6 +152,15 @@ describe('verdict by failure domain through ingest and the API (issue 11)', () =
     assert.equal(plugged.counts.offlineOrImmutable, 0)
     const why = plugged.reasons.find((x: { code: string }) => x.code === 'no-offline-or-immutable')
     assert.match(why.message, /pve1\/zfs-pool\/usb \[u1\] \(online: plugged into pve2/)
+    // lsblk failed on pve2: block devices unknown, not none — the stick stays where it was last seen.
+    const lsblkFailed = { part: 'blockDevices' as const, reason: 'BK_ERR_EXEC_TIMEOUT: lsblk was killed' }
+    h.core.assets.replaceInventory('pve2', {
+      at: new Date(T0 + 90_000).toISOString(),
+      assets: [],
+      incomplete: [lsblkFailed],
+    })
+    h.ledger.runNow()
+    assert.equal(await offline(), 0, 'an inventory that could not list block devices unplugs nothing')
     inventory(T0 + 120_000, [])
     h.ledger.runNow()
     assert.equal(await offline(), 1, 'pulled out of pve2 as well: offline again')
@@ -227,6 +236,14 @@ describe('verdict by failure domain through ingest and the API (issue 11)', () =
     )
     const why = exposed.reasons.find((x: { code: string }) => x.code === 'no-offline-or-immutable')
     assert.match(why.message, /nas1\/zfs-pool\/tank \[s1\] \(online, not immutable: an ssh key the source node/)
+    // ssh-keygen failed on nas1: its logins are unknown, not none — the replica stays exposed.
+    h.core.assets.replaceInventory('nas1', {
+      at: new Date(T0 + 15_000).toISOString(),
+      assets: [],
+      incomplete: [{ part: 'sshKeys', reason: 'BK_ERR_EXEC_SPAWN: ssh-keygen not found' }],
+    })
+    h.ledger.runNow()
+    assert.equal((await api(ASSET_URL)).json().asset.counts.offlineOrImmutable, 0, 'unknown logins restore nothing')
     // The operator removes the key from nas1's authorized_keys: nas1's next inventory restores the claim at once.
     inventory('nas1', 20_000, { authorized: [], own: [] })
     h.ledger.runNow()

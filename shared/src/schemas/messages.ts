@@ -1,6 +1,6 @@
 import Type, { type Static } from 'typebox'
 import { Base64, Bytes, IsoTimestamp, JobName, LongText, MsgId, NodeId, RunId, ShortText } from './common.ts'
-import { AssetRef, Copy, DeletedCopy } from './copy.ts'
+import { AssetRef, assetKinds, Copy, DeletedCopy } from './copy.ts'
 import { StorageIdentity } from './storage.ts'
 
 /** Agent → collector: a node's heartbeat (liveness comes from this plus the retained LWT status). */
@@ -117,6 +117,10 @@ export const InventoryBlockDevice = Type.Object(
   { additionalProperties: false },
 )
 
+/** What a failing tool can leave unknown in an inventory: the assets of one kind, or one of the node's facts. */
+export const inventoryParts = [...assetKinds, 'mounts', 'blockDevices', 'sshKeys'] as const
+export type InventoryPart = (typeof inventoryParts)[number]
+
 /** Agent → collector: what the node has that could be protected (datasets, subvolumes, guests). */
 export const InventoryBody = Type.Object(
   {
@@ -139,6 +143,16 @@ export const InventoryBody = Type.Object(
         },
         { additionalProperties: false },
       ),
+    ),
+    /**
+     * The parts this inventory could not list because their tool failed, each with the failure (added later): the
+     * collector keeps what the node's previous inventory said of them instead of taking them as gone. A fact listed
+     * here (mounts, blockDevices, sshKeys) is omitted; the assets of a listed kind may be partial.
+     */
+    incomplete: Type.Optional(
+      Type.Array(Type.Object({ part: Type.Enum(inventoryParts), reason: LongText }, { additionalProperties: false }), {
+        maxItems: inventoryParts.length,
+      }),
     ),
     assets: Type.Array(
       Type.Object(

@@ -32,6 +32,9 @@ const CoverageView = Type.Object({
   assets: Type.Array(CoverageAsset),
   mounts: Type.Array(Type.Unknown()),
   blockDevices: Type.Array(Type.Unknown()),
+  incomplete: Type.Array(Type.Object({ part: Type.String(), reason: Type.String() }), {
+    description: 'parts the last inventory could not list (their tool failed): shown as last known',
+  }),
 })
 const ExemptBody = Type.Object(
   { reason: Type.String({ minLength: 3, maxLength: 1000, description: 'why this asset needs no backup' }) },
@@ -92,6 +95,7 @@ export function coverageRoutes(
         }),
         mounts: inv?.mounts ?? [],
         blockDevices: inv?.blockDevices ?? [],
+        incomplete: inv?.incomplete ?? [],
       }
     },
   )
