@@ -72,7 +72,7 @@ jobs:
     schedule: "* * * * *"
     paths: [${join(dir, 'sample')}]
     destination: ${join(dir, 'backups')}
-    keepLast: 5
+    retention: { keep: { last: 5 } }
     media: ssd
 `,
   )
