@@ -89,13 +89,15 @@ export function createJobsDeclarer(d: JobsDeclarerDeps): { declare(inventory: In
   const log = d.log.child({ component: 'jobs-declared' })
   let lastHash: string | null = null
   let withInventory = false
+  let known: InventoryBody | null = null
   return {
     async declare(inventory) {
       // The start declaration must not replace one that already carries the inventory's assets.
       if (inventory === null && withInventory) {
         return
       }
-      const body = declareJobs(d.configs, d.host, inventory, d.clock.now())
+      known = inventory === null ? known : withUnknownKept(known, inventory)
+      const body = declareJobs(d.configs, d.host, known, d.clock.now())
       if (body.hash === lastHash) {
         return
       }
@@ -109,4 +111,18 @@ export function createJobsDeclarer(d: JobsDeclarerDeps): { declare(inventory: In
       }
     },
   }
+}
+
+/**
+ * `current`, plus the assets `previous` listed of the kinds `current` could not list (its `incomplete` parts): a
+ * `zfs list` that failed once does not mean a job stopped selecting its recursive children, so the declaration
+ * keeps them rather than flap between two lists.
+ */
+export function withUnknownKept(previous: InventoryBody | null, current: InventoryBody): InventoryBody {
+  const unknown = new Set((current.incomplete ?? []).map((i) => i.part))
+  const listed = new Set(current.assets.map((a) => `${a.asset.kind}\0${a.asset.id}`))
+  const kept = (previous?.assets ?? []).filter(
+    (a) => unknown.has(a.asset.kind) && !listed.has(`${a.asset.kind}\0${a.asset.id}`),
+  )
+  return kept.length === 0 ? current : { ...current, assets: [...current.assets, ...kept] }
 }

@@ -105,6 +105,37 @@ describe('jobs declarer', () => {
     await declarer.declare(null)
     assert.equal(sent.length, 2, 'a later bare declaration would drop the probed assets')
   })
+
+  it('an inventory that could not list a kind keeps the assets of that kind it declared before', async () => {
+    const sent: JobsDeclaredBody[] = []
+    const declarer = createJobsDeclarer({
+      configs: config.jobs,
+      host: 'pve1',
+      emit: async (b) => sent.push(b),
+      clock: new FakeClock(at),
+      log: memoryLog().log,
+    })
+    const assetsOf = (job: string) =>
+      sent
+        .at(-1)!
+        .jobs.find((j) => j.name === job)
+        ?.assets.map((a) => a.id)
+    await declarer.declare(inventory)
+    assert.deepEqual(assetsOf('data'), ['tank/data', 'tank/data/sub'])
+    // zfs-fuse stopped: no datasets this time, said unknown; the guests were listed and one left the pool.
+    const zfsFailed: InventoryBody = {
+      at: at.toISOString(),
+      incomplete: [{ part: 'zfs-dataset', reason: 'BK_ERR_EXEC_FAILED: failed to initialize ZFS library' }],
+      assets: [{ asset: { kind: 'vm', id: 'vm/102', name: 'web' }, coveredBy: [] }],
+    }
+    await declarer.declare(zfsFailed)
+    assert.equal(sent.length, 2)
+    assert.deepEqual(assetsOf('data'), ['tank/data', 'tank/data/sub'], 'the children are not undeclared')
+    assert.deepEqual(assetsOf('prod'), [], 'a kind that was listed is current')
+    // zfs back, a child destroyed meanwhile: now it goes.
+    await declarer.declare({ at: at.toISOString(), assets: [inventory.assets[0]!] })
+    assert.deepEqual(assetsOf('data'), ['tank/data'])
+  })
 })
 
 describe('run (daemon) declares its jobs', () => {
