@@ -300,8 +300,8 @@ test('a failing commit acks nothing and settles every message with an error (age
   const envs: Envelope[] = [a.started('x1'), a.started('x2')]
   const results = Promise.allSettled(envs.map((e) => h.send('pve1', payload(e))))
   // Make the COMMIT itself fail: a deferred foreign key violation is only checked at commit time.
-  h.db.exec(`CREATE TABLE fk_parent (id INTEGER PRIMARY KEY);
-    CREATE TABLE fk_child (p INTEGER REFERENCES fk_parent(id) DEFERRABLE INITIALLY DEFERRED)`)
+  h.db.exec('CREATE TABLE fk_parent (id INTEGER PRIMARY KEY)')
+  h.db.exec('CREATE TABLE fk_child (p INTEGER REFERENCES fk_parent(id) DEFERRABLE INITIALLY DEFERRED)')
   h.db.exec('CREATE TRIGGER fk_boom AFTER INSERT ON events BEGIN INSERT INTO fk_child (p) VALUES (42); END')
   const settled = await results
   assert.deepEqual(
@@ -319,11 +319,13 @@ test("a failed commit fails the node's queued messages too: its events are never
   const h = ingestHarness(t, { batchSize: 1, batchIntervalMs: 20 })
   const a = await enrolled(h)
   const b = await enrolled(h, 'pve2')
-  h.db.exec(`CREATE TABLE fk_parent (id INTEGER PRIMARY KEY);
-    CREATE TABLE fk_child (p INTEGER REFERENCES fk_parent(id) DEFERRABLE INITIALLY DEFERRED)`)
+  h.db.exec('CREATE TABLE fk_parent (id INTEGER PRIMARY KEY)')
+  h.db.exec('CREATE TABLE fk_child (p INTEGER REFERENCES fk_parent(id) DEFERRABLE INITIALLY DEFERRED)')
   // Only the first message's commit fails (deferred foreign key, checked at COMMIT); the ones behind it would pass.
-  h.db.exec(`CREATE TRIGGER fk_boom AFTER INSERT ON events WHEN json_extract(NEW.raw, '$.body.runId') = 'x1'
-    BEGIN INSERT INTO fk_child (p) VALUES (42); END`)
+  const failFirst =
+    "CREATE TRIGGER fk_boom AFTER INSERT ON events WHEN json_extract(NEW.raw, '$.body.runId') = 'x1' " +
+    'BEGIN INSERT INTO fk_child (p) VALUES (42); END'
+  h.db.exec(failFirst)
   const sends: [string, Envelope][] = [
     ['pve1', a.started('x1')],
     ['pve2', b.started('y1')],
