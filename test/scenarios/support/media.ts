@@ -78,13 +78,7 @@ export function zfsPoolOn(teardown: Teardown, disk: Disk, name: string, sizeMb =
   const mnt = join(disk.dir, `${pool}.mnt`)
   must(['zpool', 'create', '-f', '-m', mnt, pool, file])
   teardown.add(() => {
-    // zfs-fuse may call a just-used dataset busy for a moment; holds block nothing with -f on a whole pool.
-    for (let i = 0; i < 10 && sh(['zpool', 'destroy', '-f', pool]).status !== 0; i++) {
-      if (sh(['zpool', 'list', '-H', '-o', 'name', pool]).status !== 0) {
-        break
-      }
-      sleepMs(300)
-    }
+    destroyPool(pool, mnt)
     rmSync(file, { force: true })
   })
   return {
@@ -95,6 +89,29 @@ export function zfsPoolOn(teardown: Teardown, disk: Disk, name: string, sizeMb =
       writeFileSync(join(mnt, ds, 'data.bin'), Buffer.alloc(64 * 1024, 7))
       return full
     },
+  }
+}
+
+/**
+ * zfs-fuse may call a just-used pool busy for a while (a scenario pool was once found left behind, FAULTED in
+ * zfs-fuse's cache, its file removed); holds block nothing with -f on a whole pool. Retries for ~10 s, then
+ * unmounts the pool's mounts lazily and tries once more; a pool that still stands is reported, not left silently.
+ */
+function destroyPool(pool: string, mnt: string): void {
+  const exists = (): boolean => sh(['zpool', 'list', '-H', '-o', 'name', pool]).status === 0
+  for (let i = 0; i < 30 && exists(); i++) {
+    if (sh(['zpool', 'destroy', '-f', pool]).status === 0) {
+      return
+    }
+    sleepMs(300)
+  }
+  if (!exists()) {
+    return
+  }
+  sh(['umount', '-R', '-l', mnt])
+  const last = sh(['zpool', 'destroy', '-f', pool])
+  if (last.status !== 0 && exists()) {
+    process.stderr.write(`# scenario teardown: zpool destroy ${pool}: ${last.stderr.trim()}\n`)
   }
 }
 
