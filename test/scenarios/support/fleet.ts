@@ -82,6 +82,11 @@ export interface Expectation {
   alertAfter: string | null
 }
 
+export interface Coverage {
+  readonly assets: { kind: string; id: string; status: string }[]
+  readonly incomplete: { part: string; reason: string }[]
+}
+
 export interface FleetOptions {
   /** The collector's `ledger:` section (grace, node-down delay, …). */
   readonly ledger?: Record<string, unknown>
@@ -322,6 +327,11 @@ export class Collector {
 
   async nodeStatus(node: string): Promise<{ status: string; statusAt: string | null; statusReason: string | null }> {
     return this.get(`/api/v1/nodes/${node}`)
+  }
+
+  /** GET /api/v1/coverage: each inventoried asset's coverage, and what the last inventory could not list. */
+  async coverage(node: string): Promise<Coverage> {
+    return this.get(`/api/v1/coverage?node=${node}`)
   }
 
   async disks(node: string): Promise<Record<string, unknown>[]> {
