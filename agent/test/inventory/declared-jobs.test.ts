@@ -86,16 +86,22 @@ describe('declareJobs: the node job list the collector expects backups from', ()
   })
 })
 
+/** A declarer of the config's jobs whose declarations are collected in `sent`. */
+function recordingDeclarer() {
+  const sent: JobsDeclaredBody[] = []
+  const declarer = createJobsDeclarer({
+    configs: config.jobs,
+    host: 'pve1',
+    emit: async (b) => sent.push(b),
+    clock: new FakeClock(at),
+    log: memoryLog().log,
+  })
+  return { sent, declarer }
+}
+
 describe('jobs declarer', () => {
   it('sends on start, again only when the inventory changes what is declared, never the bare list after', async () => {
-    const sent: JobsDeclaredBody[] = []
-    const declarer = createJobsDeclarer({
-      configs: config.jobs,
-      host: 'pve1',
-      emit: async (b) => sent.push(b),
-      clock: new FakeClock(at),
-      log: memoryLog().log,
-    })
+    const { sent, declarer } = recordingDeclarer()
     await declarer.declare(null)
     await declarer.declare(null)
     assert.equal(sent.length, 1)
@@ -107,14 +113,7 @@ describe('jobs declarer', () => {
   })
 
   it('an inventory that could not list a kind keeps the assets of that kind it declared before', async () => {
-    const sent: JobsDeclaredBody[] = []
-    const declarer = createJobsDeclarer({
-      configs: config.jobs,
-      host: 'pve1',
-      emit: async (b) => sent.push(b),
-      clock: new FakeClock(at),
-      log: memoryLog().log,
-    })
+    const { sent, declarer } = recordingDeclarer()
     const assetsOf = (job: string) =>
       sent
         .at(-1)!
